@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` and `make test`. Both install what they need.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+CONFIG ?= conf/farmwatch.toml
+
+.PHONY: install run test lint unit system-deps bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/farmwatch serve --config $(CONFIG)
+
+# sipp (Debian sip-tester) and chromium are the independent peers of the end-to-end tests.
+system-deps:
+	@if ! command -v sipp >/dev/null || ! command -v chromium >/dev/null; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq sip-tester chromium >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check farmwatch tests bench
+	$(VENV)/bin/ruff format --check farmwatch tests bench
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+test: $(STAMP) system-deps lint
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP) system-deps
+	$(PY) bench/sip_codec.py
+	$(PY) bench/options_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
