@@ -1,0 +1,160 @@
+"""Configuration: one frozen dataclass per section, loaded from TOML and the environment.
+
+`load_settings(path)` reads `conf/farmwatch.toml` (or the file given), then applies
+`FARMWATCH_<SECTION>_<KEY>` environment overrides, converts every value to the
+field's type and validates it. A wrong key or value raises `SettingsError` naming it
+(`sip.port: expected 1..65535, got 0`), so a typo never silently falls back to a
+default. Each part declares its own section type; this module only composes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from farmwatch.sipserver.settings import SipSettings
+
+DEFAULT_CONFIG = Path("conf/farmwatch.toml")
+ENV_PREFIX = "FARMWATCH_"
+
+
+class SettingsError(ValueError):
+    """A configuration key or value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    def validate(self) -> list[str]:
+        if not 0 < self.port < 65536:
+            return [f"web.port: expected 1..65535, got {self.port}"]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """`url` empty means SQLite in the storage directory."""
+
+    url: str = ""
+
+    def validate(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    dir: str = "data"
+
+    def validate(self) -> list[str]:
+        return [] if self.dir else ["storage.dir: must not be empty"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+    json: bool = False
+    wire: bool = False
+
+    def validate(self) -> list[str]:
+        if self.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            return [f"log.level: expected DEBUG, INFO, WARNING or ERROR, got {self.level!r}"]
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    sip: SipSettings = field(default_factory=SipSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+
+
+T = TypeVar("T")
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load `path` (or only defaults when None), apply environment overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                raw = tomllib.load(handle)
+        except FileNotFoundError as exc:
+            raise SettingsError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{path}: {exc}") from exc
+    env = os.environ if environ is None else environ
+    sections: dict[str, Any] = {}
+    hints = typing.get_type_hints(Settings)
+    for section in dataclasses.fields(Settings):
+        section_type = hints[section.name]
+        values = raw.pop(section.name, {})
+        if not isinstance(values, dict):
+            raise SettingsError(f"{section.name}: expected a table")
+        values = {**values, **_env_overrides(section.name, section_type, env)}
+        sections[section.name] = _build_section(section.name, section_type, values)
+    if raw:
+        raise SettingsError(f"unknown section(s): {', '.join(sorted(raw))}")
+    settings = Settings(**sections)
+    errors = [e for name in sections for e in sections[name].validate()]
+    if errors:
+        raise SettingsError("; ".join(errors))
+    return settings
+
+
+def _env_overrides(section: str, section_type: type[Any], env: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in dataclasses.fields(section_type):
+        key = f"{ENV_PREFIX}{section.upper()}_{item.name.upper()}"
+        if key in env:
+            out[item.name] = env[key]
+    return out
+
+
+def _build_section(section: str, section_type: type[T], values: dict[str, Any]) -> T:
+    hints = typing.get_type_hints(section_type)
+    known = {f.name for f in dataclasses.fields(section_type)}  # type: ignore[arg-type]
+    unknown = set(values) - known
+    if unknown:
+        raise SettingsError(f"{section}: unknown key(s) {', '.join(sorted(unknown))}")
+    converted = {
+        name: _convert(f"{section}.{name}", hints[name], value) for name, value in values.items()
+    }
+    return section_type(**converted)
+
+
+def _convert(key: str, target: Any, value: Any) -> Any:
+    origin = typing.get_origin(target)
+    if origin in (typing.Union, types.UnionType):
+        options = [t for t in typing.get_args(target) if t is not type(None)]
+        return _convert(key, options[0], value)
+    if target is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{key}: expected true or false, got {value!r}")
+    if target is int or target is float:
+        if isinstance(value, bool):
+            raise SettingsError(f"{key}: expected a number, got {value!r}")
+        try:
+            return target(value)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{key}: expected a number, got {value!r}") from exc
+    if target is str:
+        if isinstance(value, str | int):
+            return str(value)
+        raise SettingsError(f"{key}: expected a string, got {value!r}")
+    raise SettingsError(f"{key}: unsupported setting type {target!r}")

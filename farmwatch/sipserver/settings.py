@@ -1,0 +1,44 @@
+"""Settings of the SIP part (`[sip]` in farmwatch.toml); see conf/farmwatch.toml for each key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    """The SIP endpoint and registrar; times in seconds."""
+
+    host: str = "0.0.0.0"
+    port: int = 5060
+    advertised_host: str = ""
+    id: str = "34020000002000000001"
+    domain: str = "3402000000"
+    password: str = "12345678"
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    max_message_size: int = 65536
+    max_headers: int = 100
+    tcp_idle_timeout: float = 3600.0
+    tcp_max_connections: int = 20000
+    udp_receive_buffer: int = 8 * 1024 * 1024
+    user_agent: str = "farmwatch"
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if not 0 < self.port < 65536:
+            errors.append(f"sip.port: expected 1..65535, got {self.port}")
+        if len(self.id) != 20 or not self.id.isdigit():
+            errors.append(f"sip.id: expected 20 digits, got {self.id!r}")
+        if not self.domain:
+            errors.append("sip.domain: must not be empty")
+        if not 0 < self.t1 <= self.t2:
+            errors.append(f"sip.t1/t2: expected 0 < t1 <= t2, got {self.t1}/{self.t2}")
+        if self.t4 <= 0:
+            errors.append(f"sip.t4: expected > 0, got {self.t4}")
+        if not 1024 <= self.max_message_size <= 1 << 20:
+            errors.append(
+                f"sip.max_message_size: expected 1024..1048576, got {self.max_message_size}"
+            )
+        return errors

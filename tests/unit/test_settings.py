@@ -1,0 +1,59 @@
+"""Configuration loading: the TOML file, environment overrides and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from farmwatch.settings import SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_config_loads_with_documented_defaults() -> None:
+    settings = load_settings(ROOT / "conf/farmwatch.toml", environ={})
+    assert settings.sip.port == 5060
+    assert settings.sip.domain == "3402000000"
+    assert settings.database.url == ""
+
+
+def test_every_shipped_key_is_commented() -> None:
+    lines = (ROOT / "conf/farmwatch.toml").read_text().splitlines()
+    for index, line in enumerate(lines):
+        if "=" in line and not line.lstrip().startswith("#"):
+            assert lines[index - 1].lstrip().startswith("#"), f"undocumented key: {line}"
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[sip]\nport = 5062\n[log]\njson = false\n")
+    settings = load_settings(
+        config, environ={"FARMWATCH_SIP_PORT": "5070", "FARMWATCH_LOG_JSON": "true"}
+    )
+    assert settings.sip.port == 5070
+    assert settings.log.json is True
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[sip]\nport = 0\n", "sip.port: expected 1..65535, got 0"),
+        ("[sip]\nport = 'x'\n", "sip.port: expected a number"),
+        ("[sip]\nprot = 5060\n", "sip: unknown key(s) prot"),
+        ("[sipp]\nport = 5060\n", "unknown section(s): sipp"),
+        ("[sip]\nid = '123'\n", "sip.id: expected 20 digits"),
+        ("[log]\njson = 'maybe'\n", "log.json: expected true or false"),
+        ("[sip\n", "c.toml"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(config, environ={})
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="config file not found"):
+        load_settings(tmp_path / "absent.toml", environ={})
