@@ -141,6 +141,16 @@ class Headers:
         lname = name.lower()
         return Headers(tuple((k, v) for k, v in self.items if k.lower() != lname))
 
+    def replace_first(self, name: str, value: str) -> Headers:
+        """Replace only the first `name` field (e.g. the top Via), keeping the others."""
+        lname = name.lower()
+        out = list(self.items)
+        for index, (key, _) in enumerate(out):
+            if key.lower() == lname:
+                out[index] = (key, value)
+                return Headers(tuple(out))
+        return self.add(name, value)
+
     def set(self, name: str, value: str) -> Headers:
         """Replace every `name` field by one with `value`, at the first one's place."""
         lname = name.lower()

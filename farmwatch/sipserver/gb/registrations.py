@@ -1,0 +1,211 @@
+"""Registered devices and their online state (GB/T 28181-2016 §9.1, §9.6; gb28181.md §3, §4.3).
+
+A pure table driven by `now`: REGISTER, keepalive and unregister inputs update it,
+`tick(now)` reports devices whose keepalives stopped or whose registration expired.
+A device is offline after `keepalive_timeout_count` missed keepalives (default 3 × 60 s)
+or when its registration expires, whichever comes first (what wvp does too).
+
+Keepalives cost O(1): they only move the device's last-seen time. The heap holds at
+most one entry per device; when an entry comes due and the device was seen since,
+it is pushed again at its new deadline instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from farmwatch.sipserver.sip.address import Address
+
+
+class OfflineReason(StrEnum):
+    """Why a device went offline; carried by `DeviceWentOffline`."""
+
+    KEEPALIVE_TIMEOUT = "keepalive-timeout"
+    REGISTRATION_EXPIRED = "registration-expired"
+    UNREGISTERED = "unregistered"
+    CONNECTION_LOST = "connection-lost"
+
+
+class KeepaliveOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    """The device is registered; it is (again) online."""
+    NOT_REGISTERED = "not-registered"
+    """No live registration: answer so that the device registers again."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceSettings:
+    keepalive_interval: float = 60.0
+    keepalive_timeout_count: int = 3
+
+    @property
+    def keepalive_timeout(self) -> float:
+        return self.keepalive_interval * self.keepalive_timeout_count
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """What a successful REGISTER binds: how to reach the device and until when."""
+
+    device_id: str
+    address: Address
+    contact: str
+    expires_at: float
+    registered_at: float
+    call_id: str = ""
+    gb_version: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCameOnline:
+    registration: Registration
+    is_new_registration: bool
+    """True for a REGISTER; False when a keepalive brought a known device back."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceWentOffline:
+    device_id: str
+    reason: OfflineReason
+
+
+PresenceEvent = DeviceCameOnline | DeviceWentOffline
+
+
+@dataclass(slots=True)
+class _Entry:
+    registration: Registration
+    last_seen: float
+    is_online: bool = True
+    queued_at: float | None = field(default=None)
+
+
+class RegistrationTable:
+    """Every device's current registration, last keepalive and online state."""
+
+    def __init__(self, settings: PresenceSettings | None = None) -> None:
+        self._settings = settings or PresenceSettings()
+        self._entries: dict[str, _Entry] = {}
+        self._heap: list[tuple[float, str]] = []
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def online_count(self) -> int:
+        return sum(1 for entry in self._entries.values() if entry.is_online)
+
+    def get(self, device_id: str) -> Registration | None:
+        entry = self._entries.get(device_id)
+        return entry.registration if entry is not None else None
+
+    def is_online(self, device_id: str) -> bool:
+        entry = self._entries.get(device_id)
+        return entry is not None and entry.is_online
+
+    def register(self, registration: Registration, now: float) -> list[PresenceEvent]:
+        entry = self._entries.get(registration.device_id)
+        self._entries[registration.device_id] = new = _Entry(registration, last_seen=now)
+        if entry is not None:
+            new.queued_at = entry.queued_at
+        self._schedule(new)
+        return [DeviceCameOnline(registration, is_new_registration=True)]
+
+    def restore(self, registration: Registration, now: float) -> None:
+        """A registration persisted before a restart: known again, online until proven gone.
+
+        The device gets one keepalive timeout to show it is still there.
+        """
+        if registration.expires_at <= now:
+            return
+        entry = _Entry(registration, last_seen=now)
+        self._entries[registration.device_id] = entry
+        self._schedule(entry)
+
+    def unregister(self, device_id: str) -> list[PresenceEvent]:
+        entry = self._entries.pop(device_id, None)
+        if entry is None or not entry.is_online:
+            return []
+        return [DeviceWentOffline(device_id, OfflineReason.UNREGISTERED)]
+
+    def connection_lost(self, address: Address) -> list[PresenceEvent]:
+        """A TCP connection closed: its device must register again (GB/T 28181-2022 §9.1.1)."""
+        events: list[PresenceEvent] = []
+        for device_id, entry in list(self._entries.items()):
+            if entry.registration.address == address and entry.is_online:
+                entry.is_online = False
+                events.append(DeviceWentOffline(device_id, OfflineReason.CONNECTION_LOST))
+        return events
+
+    def keepalive(
+        self, device_id: str, source: Address, now: float
+    ) -> tuple[KeepaliveOutcome, list[PresenceEvent]]:
+        entry = self._entries.get(device_id)
+        if entry is None or entry.registration.expires_at <= now:
+            return KeepaliveOutcome.NOT_REGISTERED, []
+        entry.last_seen = now
+        if entry.registration.address != source:
+            # NAT rebinding: the device is reachable where its latest packet came from.
+            entry.registration = replace(entry.registration, address=source)
+        if entry.is_online:
+            return KeepaliveOutcome.ACCEPTED, []
+        entry.is_online = True
+        self._schedule(entry)
+        return KeepaliveOutcome.ACCEPTED, [
+            DeviceCameOnline(entry.registration, is_new_registration=False)
+        ]
+
+    def seen(self, device_id: str, now: float) -> None:
+        """Any request from the device proves it alive, like a keepalive does."""
+        entry = self._entries.get(device_id)
+        if entry is not None and entry.is_online:
+            entry.last_seen = now
+
+    def next_deadline(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def tick(self, now: float) -> list[PresenceEvent]:
+        events: list[PresenceEvent] = []
+        while self._heap and self._heap[0][0] <= now:
+            due, device_id = heapq.heappop(self._heap)
+            entry = self._entries.get(device_id)
+            if entry is None or entry.queued_at != due:
+                continue  # superseded by a newer registration
+            entry.queued_at = None
+            if not entry.is_online:
+                if entry.registration.expires_at <= now:
+                    del self._entries[device_id]
+                continue
+            deadline = self._offline_at(entry)
+            if deadline > now:
+                self._schedule(entry)
+                continue
+            entry.is_online = False
+            expired = entry.registration.expires_at <= now
+            reason = (
+                OfflineReason.REGISTRATION_EXPIRED if expired else OfflineReason.KEEPALIVE_TIMEOUT
+            )
+            events.append(DeviceWentOffline(device_id, reason))
+            if expired:
+                del self._entries[device_id]
+            else:
+                self._push(entry, entry.registration.expires_at)
+        return events
+
+    def _offline_at(self, entry: _Entry) -> float:
+        return min(
+            entry.registration.expires_at, entry.last_seen + self._settings.keepalive_timeout
+        )
+
+    def _schedule(self, entry: _Entry) -> None:
+        deadline = self._offline_at(entry) if entry.is_online else entry.registration.expires_at
+        if entry.queued_at is not None and entry.queued_at <= deadline:
+            return  # the queued entry fires first and re-checks
+        self._push(entry, deadline)
+
+    def _push(self, entry: _Entry, deadline: float) -> None:
+        entry.queued_at = deadline
+        heapq.heappush(self._heap, (deadline, entry.registration.device_id))

@@ -1,0 +1,129 @@
+"""Registration table: online/offline transitions in virtual time."""
+
+from __future__ import annotations
+
+from farmwatch.sipserver.gb.registrations import (
+    DeviceCameOnline,
+    DeviceWentOffline,
+    KeepaliveOutcome,
+    OfflineReason,
+    PresenceSettings,
+    Registration,
+    RegistrationTable,
+)
+from farmwatch.sipserver.sip.address import Address, Transport
+
+DEVICE = "34020000001180000001"
+HOME = Address("127.0.0.1", 5061, Transport.UDP)
+
+
+def _registration(now: float, expires: float = 3600, address: Address = HOME) -> Registration:
+    return Registration(
+        device_id=DEVICE,
+        address=address,
+        contact=f"<sip:{DEVICE}@127.0.0.1:5061>",
+        expires_at=now + expires,
+        registered_at=now,
+    )
+
+
+def _table() -> RegistrationTable:
+    return RegistrationTable(PresenceSettings(keepalive_interval=60, keepalive_timeout_count=3))
+
+
+def test_register_brings_the_device_online() -> None:
+    table = _table()
+    events = table.register(_registration(0), now=0)
+    assert events == [DeviceCameOnline(_registration(0), is_new_registration=True)]
+    assert table.is_online(DEVICE)
+
+
+def test_missed_keepalives_take_it_offline_after_the_window_only() -> None:
+    table = _table()
+    table.register(_registration(0), now=0)
+    assert table.next_deadline() == 180
+    assert table.tick(179.9) == []
+    assert table.tick(180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+    assert not table.is_online(DEVICE)
+
+
+def test_keepalives_keep_it_online_and_resume_brings_it_back() -> None:
+    table = _table()
+    table.register(_registration(0), now=0)
+    for t in range(60, 600, 60):
+        outcome, events = table.keepalive(DEVICE, HOME, now=t)
+        assert (outcome, events) == (KeepaliveOutcome.ACCEPTED, [])
+        assert table.tick(t) == []
+    assert table.tick(540 + 179) == []
+    assert table.tick(540 + 180)[0].reason is OfflineReason.KEEPALIVE_TIMEOUT
+    outcome, events = table.keepalive(DEVICE, HOME, now=800)
+    assert outcome is KeepaliveOutcome.ACCEPTED
+    assert len(events) == 1 and isinstance(events[0], DeviceCameOnline)
+    assert events[0].is_new_registration is False
+    assert table.is_online(DEVICE)
+    assert table.tick(800 + 179) == []
+    assert table.tick(800 + 180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+
+
+def test_registration_expiry_comes_first_when_shorter() -> None:
+    table = _table()
+    table.register(_registration(0, expires=100), now=0)
+    assert table.tick(100) == [DeviceWentOffline(DEVICE, OfflineReason.REGISTRATION_EXPIRED)]
+    outcome, _ = table.keepalive(DEVICE, HOME, now=101)
+    assert outcome is KeepaliveOutcome.NOT_REGISTERED
+
+
+def test_keepalive_from_an_unknown_device_is_not_registered() -> None:
+    outcome, events = _table().keepalive(DEVICE, HOME, now=5)
+    assert outcome is KeepaliveOutcome.NOT_REGISTERED and events == []
+
+
+def test_unregister_reports_offline_once() -> None:
+    table = _table()
+    table.register(_registration(0), now=0)
+    assert table.unregister(DEVICE) == [DeviceWentOffline(DEVICE, OfflineReason.UNREGISTERED)]
+    assert table.unregister(DEVICE) == []
+    assert table.tick(10_000) == []
+
+
+def test_keepalive_from_a_new_address_rebinds_the_contact() -> None:
+    table = _table()
+    table.register(_registration(0), now=0)
+    moved = Address("127.0.0.1", 40000, Transport.UDP)
+    table.keepalive(DEVICE, moved, now=30)
+    registration = table.get(DEVICE)
+    assert registration is not None and registration.address == moved
+
+
+def test_restored_registration_gets_one_window_to_prove_alive() -> None:
+    table = _table()
+    table.restore(_registration(-1000), now=0)
+    assert table.is_online(DEVICE)
+    table.keepalive(DEVICE, HOME, now=100)
+    assert table.tick(250) == []
+    assert table.tick(280) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+    expired = _table()
+    expired.restore(_registration(-5000), now=0)
+    assert len(expired) == 0
+
+
+def test_reregistration_moves_the_deadline() -> None:
+    table = _table()
+    table.register(_registration(0), now=0)
+    table.register(_registration(100), now=100)
+    assert table.tick(180) == []
+    assert table.tick(280) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+
+
+def test_ten_thousand_devices_one_heap_entry_each() -> None:
+    table = _table()
+    for index in range(10_000):
+        device = f"340200000013200{index:05d}"
+        table.register(Registration(device, HOME, "", expires_at=3600, registered_at=0), now=0)
+    for t in (60, 120, 170):
+        for index in range(0, 10_000, 2):
+            table.keepalive(f"340200000013200{index:05d}", HOME, now=t)
+    offline = table.tick(180)
+    assert len(offline) == 5_000
+    assert table.online_count == 5_000
+    assert len(table._heap) <= 10_000
