@@ -1,0 +1,138 @@
+"""Stateless digest nonces and nonce-count replay tracking (RFC 7616 §3.3, §5.5).
+
+`NonceIssuer` makes nonces that carry their issue time and an HMAC under a per-process
+secret, as Asterisk and Kamailio do, so checking one needs no table of issued nonces: a
+nonce is VALID while younger than the lifetime, STALE after (answer 401 with
+`stale=true`), and INVALID when forged, tampered with or issued by another process.
+
+`NonceCountTracker` remembers, per nonce, the highest `nc` accepted with `qop`, so a
+replayed request (nc not above the last one) is refused. Its table is bounded: entries
+die with their nonce and the oldest are dropped beyond `max_entries`; after such an
+eviction it fails closed, refusing first uses of nonces that expire no later than the
+evicted one (the client is simply challenged again).
+
+Pure: the time always comes in as `now` (seconds, any epoch the caller uses consistently).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import Enum
+
+from farmwatch.sipserver.sip.errors import LocalProtocolError
+
+DEFAULT_NONCE_LIFETIME = 300.0
+"""Seconds a nonce stays valid; field devices are slow to answer a challenge."""
+
+# Layout (40 lower-case hex digits, which every device firmware accepts):
+# 12 digits issue time in ms | 4 digits sequence | 24 digits truncated HMAC-SHA256.
+_TIME_DIGITS = 12
+_SEQUENCE_DIGITS = 4
+_MAC_DIGITS = 24
+_PREFIX_DIGITS = _TIME_DIGITS + _SEQUENCE_DIGITS
+_NONCE_LENGTH = _PREFIX_DIGITS + _MAC_DIGITS
+_HEX_DIGITS = frozenset("0123456789abcdef")
+_FUTURE_TOLERANCE = 1.0
+"""A nonce issued more than this many seconds "after" `now` is not one of ours."""
+
+
+class NonceState(Enum):
+    """What `NonceIssuer.check` concluded about a nonce."""
+
+    VALID = "valid"
+    STALE = "stale"
+    """Ours but expired: re-challenge with `stale=true`."""
+    INVALID = "invalid"
+    """Not issued by this process (forged, tampered, or from before a restart)."""
+
+
+class NonceIssuer:
+    """Issues and checks self-authenticating nonces (no per-nonce storage)."""
+
+    def __init__(self, secret: bytes, *, lifetime: float = DEFAULT_NONCE_LIFETIME) -> None:
+        if len(secret) < 16:
+            raise LocalProtocolError("nonce secret must be at least 16 bytes")
+        if lifetime <= 0:
+            raise LocalProtocolError(f"nonce lifetime must be positive, got {lifetime}")
+        self._secret = secret
+        self._sequence = 0
+        self.lifetime = lifetime
+
+    def issue(self, now: float) -> str:
+        """A fresh nonce; `now` must not be negative."""
+        issued_ms = int(now * 1000)
+        if not 0 <= issued_ms < 16**_TIME_DIGITS:
+            raise LocalProtocolError(f"time out of range for a nonce: {now}")
+        self._sequence = (self._sequence + 1) % 16**_SEQUENCE_DIGITS
+        prefix = f"{issued_ms:0{_TIME_DIGITS}x}{self._sequence:0{_SEQUENCE_DIGITS}x}"
+        return prefix + self._mac(prefix)
+
+    def check(self, nonce: str, now: float) -> NonceState:
+        return self.state(self.issued_at(nonce), now)
+
+    def state(self, issued_at: float | None, now: float) -> NonceState:
+        """Classify a nonce from its `issued_at` (None: not authentic) at time `now`."""
+        if issued_at is None or issued_at > now + _FUTURE_TOLERANCE:
+            return NonceState.INVALID
+        if now - issued_at > self.lifetime:
+            return NonceState.STALE
+        return NonceState.VALID
+
+    def issued_at(self, nonce: str) -> float | None:
+        """The issue time of one of our nonces, or None if `nonce` is not authentic."""
+        if len(nonce) != _NONCE_LENGTH or not _HEX_DIGITS.issuperset(nonce):
+            return None
+        prefix = nonce[:_PREFIX_DIGITS]
+        if not hmac.compare_digest(nonce[_PREFIX_DIGITS:], self._mac(prefix)):
+            return None
+        return int(prefix[:_TIME_DIGITS], 16) / 1000
+
+    def _mac(self, prefix: str) -> str:
+        return hmac.digest(self._secret, prefix.encode(), "sha256").hex()[:_MAC_DIGITS]
+
+
+@dataclass(slots=True)
+class _Tracked:
+    expires_at: float
+    last_count: int
+
+
+class NonceCountTracker:
+    """The last accepted `nc` of each nonce used with qop, bounded in time and size."""
+
+    def __init__(self, *, max_entries: int = 65536) -> None:
+        if max_entries < 1:
+            raise LocalProtocolError(f"max_entries must be positive, got {max_entries}")
+        self._entries: OrderedDict[str, _Tracked] = OrderedDict()
+        self._evicted_until = float("-inf")
+        self.max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def accept(self, nonce: str, count: int, *, expires_at: float, now: float) -> bool:
+        """Record `count` for `nonce` if it is fresh; False means a replay."""
+        self._expire(now)
+        entry = self._entries.get(nonce)
+        if entry is not None:
+            if count <= entry.last_count:
+                return False
+            entry.last_count = count
+            return True
+        if expires_at <= self._evicted_until:
+            return False  # it may have been tracked and evicted: fail closed
+        self._entries[nonce] = _Tracked(expires_at, count)
+        while len(self._entries) > self.max_entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._evicted_until = max(self._evicted_until, evicted.expires_at)
+        return True
+
+    def _expire(self, now: float) -> None:
+        """Drop expired entries from the old end (insertion order ≈ expiry order)."""
+        while self._entries:
+            nonce, entry = next(iter(self._entries.items()))
+            if entry.expires_at > now:
+                return
+            del self._entries[nonce]
