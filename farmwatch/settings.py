@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from farmwatch.sipserver.settings import SipSettings
+from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 
 DEFAULT_CONFIG = Path("conf/farmwatch.toml")
 ENV_PREFIX = "FARMWATCH_"
@@ -73,6 +73,7 @@ class LogSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
+    registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     web: WebSettings = field(default_factory=WebSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)

@@ -42,3 +42,42 @@ class SipSettings:
                 f"sip.max_message_size: expected 1024..1048576, got {self.max_message_size}"
             )
         return errors
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarSettings:
+    """Device registration, keepalive and query policy (`[registrar]`)."""
+
+    accept_unknown_devices: bool = True
+    strict_device_ids: bool = False
+    min_expires: int = 60
+    max_expires: int = 86400
+    date_header: str = "milliseconds"
+    offer_qop: bool = True
+    nonce_lifetime: float = 300.0
+    keepalive_interval: float = 60.0
+    keepalive_timeout_count: int = 3
+    catalog_on_register: bool = True
+    catalog_timeout: float = 10.0
+    query_timeout: float = 10.0
+    catalog_subscription_expires: int = 3600
+    charset: str = "GB2312"
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if self.date_header not in ("milliseconds", "seconds", "off"):
+            errors.append(
+                "registrar.date_header: expected milliseconds, seconds or off, "
+                f"got {self.date_header!r}"
+            )
+        if not 1 <= self.min_expires <= self.max_expires:
+            errors.append("registrar.min_expires/max_expires: expected 1 <= min <= max")
+        if self.keepalive_interval <= 0 or self.keepalive_timeout_count < 1:
+            errors.append("registrar.keepalive_interval/keepalive_timeout_count: must be positive")
+        if self.charset.upper() not in ("GB2312", "GBK", "GB18030", "UTF-8"):
+            errors.append(
+                f"registrar.charset: expected GB2312, GB18030 or UTF-8, got {self.charset!r}"
+            )
+        if self.nonce_lifetime <= 0 or self.catalog_timeout <= 0 or self.query_timeout <= 0:
+            errors.append("registrar: timeouts must be positive")
+        return errors

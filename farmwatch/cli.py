@@ -1,0 +1,55 @@
+"""The `farmwatch` command: `serve` runs a platform; `simulate` runs simulated devices."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvloop
+
+from farmwatch.app import serve
+from farmwatch.log_config import configure_logging
+from farmwatch.settings import DEFAULT_CONFIG, SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="farmwatch", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run one platform")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"TOML configuration (default: {DEFAULT_CONFIG} when present)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args.config)
+    return 2
+
+
+def _serve(config: Path | None) -> int:
+    if config is None and DEFAULT_CONFIG.exists():
+        config = DEFAULT_CONFIG
+    try:
+        settings = load_settings(config)
+    except SettingsError as exc:
+        print(f"farmwatch: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log.level, json_output=settings.log.json, wire=settings.log.wire)
+    try:
+        uvloop.run(serve(settings))
+    except OSError as exc:
+        print(f"farmwatch: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

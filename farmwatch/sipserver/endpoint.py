@@ -1,0 +1,385 @@
+"""SipEndpoint: transports, the transaction layer and one timer, with an awaitable API.
+
+The shell of STYLE B4: every input (a message from a transport, a call from above,
+the timer) is fed to the pure `TransactionLayer`; the effects it returns are carried
+out; then the single `loop.call_at` is re-armed to the layer's earliest deadline.
+
+Parts above register a handler per method (`add_handler("REGISTER", ...)`) and send
+requests with `await request(...)`, which returns the final response or raises
+`TransactionTimeout`. Each incoming request runs its handler in a task owned by the
+endpoint; a failing handler gets its request answered 500, nothing else is affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from farmwatch.sipserver.errors import LocalProtocolError, RemoteProtocolError, TransactionTimeout
+from farmwatch.sipserver.settings import SipSettings
+from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.headers import Via
+from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
+from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits
+from farmwatch.sipserver.sip.request_builder import BRANCH_MAGIC_COOKIE, new_tag
+from farmwatch.sipserver.sip.timers import TimerTable
+from farmwatch.sipserver.sip.transaction_effects import (
+    AckReceived,
+    Effect,
+    RequestReceived,
+    ResponseReceived,
+    Send,
+    StrayResponse,
+    TransactionTerminated,
+    TransactionTimedOut,
+    new_branch,
+)
+from farmwatch.sipserver.sip.transaction_layer import TransactionLayer
+from farmwatch.sipserver.transport.tcp import TcpTransport
+from farmwatch.sipserver.transport.udp import UdpTransport
+
+log = logging.getLogger(__name__)
+
+KNOWN_METHODS = frozenset(
+    {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "MESSAGE", "SUBSCRIBE", "NOTIFY",
+     "INFO", "PRACK", "UPDATE", "REFER", "PUBLISH"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRequest:
+    """A new request for the TU, and where it came from (for NAT-aware replies)."""
+
+    request: SipRequest
+    source: Address
+
+
+RequestHandler = Callable[[IncomingRequest], Awaitable[SipResponse | None]]
+AckHandler = Callable[[SipRequest, Address], None]
+ProvisionalHandler = Callable[[SipResponse], None]
+
+
+@dataclass(slots=True)
+class _PendingRequest:
+    future: asyncio.Future[SipResponse]
+    method: str
+    dest: Address
+    on_provisional: ProvisionalHandler | None
+
+
+class SipEndpoint:
+    """One SIP endpoint listening on UDP and TCP on the same port."""
+
+    def __init__(self, settings: SipSettings, *, max_pending_handlers: int = 20000) -> None:
+        self._settings = settings
+        self._limits = ParserLimits(
+            max_message_size=settings.max_message_size, max_headers=settings.max_headers
+        )
+        self._layer = TransactionLayer(
+            timers=TimerTable(t1=settings.t1, t2=settings.t2, t4=settings.t4)
+        )
+        self._handlers: dict[str, RequestHandler] = {"OPTIONS": self._answer_options}
+        self._ack_handler: AckHandler | None = None
+        self._pending: dict[object, _PendingRequest] = {}
+        self._handler_tasks: set[asyncio.Task[None]] = set()
+        self._max_pending_handlers = max_pending_handlers
+        self._udp: UdpTransport | None = None
+        self._tcp: TcpTransport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._local_hosts: dict[str, str] = {}
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._udp = await UdpTransport.bind(
+            self._settings.host,
+            self._settings.port,
+            self,
+            self._limits,
+            receive_buffer=self._settings.udp_receive_buffer,
+        )
+        port = self._udp.local_address[1]  # port 0 in tests: TCP takes the same number
+        self._tcp = TcpTransport(
+            self,
+            self._limits,
+            max_connections=self._settings.tcp_max_connections,
+            idle_timeout=self._settings.tcp_idle_timeout,
+        )
+        try:
+            await self._tcp.listen(self._settings.host, port)
+        except OSError:
+            self._udp.close()
+            raise
+        log.info("SIP endpoint listening on %s:%d (UDP and TCP)", self._settings.host, port)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._handler_tasks):
+            task.cancel()
+        if self._handler_tasks:
+            await asyncio.gather(*self._handler_tasks, return_exceptions=True)
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.cancel()
+        self._pending.clear()
+        if self._tcp is not None:
+            await self._tcp.close()
+        if self._udp is not None:
+            self._udp.close()
+
+    @property
+    def port(self) -> int:
+        assert self._udp is not None, "endpoint not started"
+        return self._udp.local_address[1]
+
+    @property
+    def settings(self) -> SipSettings:
+        return self._settings
+
+    # -- API for the parts above ----------------------------------------------------------
+
+    def add_handler(self, method: str, handler: RequestHandler) -> None:
+        """Route new requests of `method` to `handler`; its returned response is sent."""
+        self._handlers[method.upper()] = handler
+
+    def set_ack_handler(self, handler: AckHandler) -> None:
+        """Receive ACKs for 2xx responses to INVITE (they belong to the dialog, not a tx)."""
+        self._ack_handler = handler
+
+    def local_host_for(self, dest: Address) -> str:
+        """The address to put in Via/Contact/SDP for messages towards `dest`."""
+        if self._settings.advertised_host:
+            return self._settings.advertised_host
+        if self._settings.host not in ("0.0.0.0", "::", ""):
+            return self._settings.host
+        if dest.transport is Transport.TCP and self._tcp is not None:
+            connection = self._tcp.connection_to(dest)
+            if connection is not None and connection.local_host:
+                return connection.local_host
+        return self._route_source_for(dest.host)
+
+    async def request(
+        self,
+        request: SipRequest,
+        dest: Address,
+        *,
+        on_provisional: ProvisionalHandler | None = None,
+    ) -> SipResponse:
+        """Send `request` in a new client transaction; return its final response.
+
+        Raises `TransactionTimeout` when timer B/F fires; callers wanting a shorter
+        bound wrap the call in `asyncio.timeout`. A top Via is added when missing.
+        """
+        loop = self._running_loop()
+        request = self._with_via(request, dest)
+        key, effects = self._layer.send_request(request, dest, loop.time())
+        future: asyncio.Future[SipResponse] = loop.create_future()
+        self._pending[key] = _PendingRequest(future, request.method, dest, on_provisional)
+        self._perform(effects)
+        try:
+            return await future
+        finally:
+            self._pending.pop(key, None)
+
+    def respond(self, response: SipResponse) -> None:
+        """Send a response through its server transaction (provisional or final)."""
+        try:
+            effects = self._layer.send_response(response, self._running_loop().time())
+        except LocalProtocolError as error:
+            # The transaction is gone (timed out, or the peer cancelled): nothing to send.
+            log.info("response %d not sent (Call-ID %s): %s", response.status,
+                     response.call_id, error.reason)  # fmt: skip
+            return
+        self._perform(effects)
+
+    def send_stateless(self, message: SipRequest | SipResponse, dest: Address) -> None:
+        """Send outside any transaction: ACK for a 2xx, a 400 to a malformed request."""
+        if isinstance(message, SipRequest):
+            message = self._with_via(message, dest)
+        self._send(message.to_bytes(), dest)
+
+    # -- TransportListener ------------------------------------------------------------
+
+    def message_received(self, message: SipRequest | SipResponse, source: Address) -> None:
+        try:
+            effects = self._layer.receive(message, source, self._running_loop().time())
+        except RemoteProtocolError as error:
+            log.warning("dropped a message from %s: %s", source, error.reason)
+            return
+        self._perform(effects)
+
+    def malformed_received(self, error: MalformedMessage, source: Address) -> None:
+        log.warning("malformed message from %s: %s", source, error.reason)
+        if error.partial is None:
+            return
+        response = build_response(
+            error.partial, error.status_hint, _reason_for(error), to_tag=new_tag()
+        )
+        # RFC 3581: back to the packet's source address, whatever the Via says.
+        self._send(response.to_bytes(), source)
+
+    # -- effects, timer -----------------------------------------------------------------
+
+    def _perform(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case Send(message=message, dest=dest):
+                    self._send(message.to_bytes(), dest)
+                case RequestReceived(request=request, source=source):
+                    self._dispatch(IncomingRequest(request, source))
+                case ResponseReceived(response=response, key=key):
+                    self._deliver_response(key, response)
+                case TransactionTimedOut(key=key):
+                    pending = self._pending.get(key)
+                    if pending is not None and not pending.future.done():
+                        pending.future.set_exception(
+                            TransactionTimeout(pending.method, str(pending.dest))
+                        )
+                case AckReceived(request=request, source=source):
+                    if self._ack_handler is not None:
+                        self._ack_handler(request, source)
+                case StrayResponse(response=response):
+                    log.debug("stray %d response, Call-ID %s", response.status, response.call_id)
+                case TransactionTerminated():
+                    pass
+                case _:
+                    log.debug("unhandled transaction effect %r", effect)
+        self._arm_timer()
+
+    def _deliver_response(self, key: object, response: SipResponse) -> None:
+        pending = self._pending.get(key)
+        if pending is None or pending.future.done():
+            return
+        if response.status < 200:
+            if pending.on_provisional is not None:
+                pending.on_provisional(response)
+            return
+        pending.future.set_result(response)
+
+    def _arm_timer(self) -> None:
+        deadline = self._layer.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = self._running_loop()
+        self._timer_at = deadline
+        self._timer = loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._perform(self._layer.tick(self._running_loop().time()))
+
+    # -- requests for the TU ----------------------------------------------------------------
+
+    def _dispatch(self, incoming: IncomingRequest) -> None:
+        method = incoming.request.method
+        handler = self._handlers.get(method)
+        if handler is None:
+            status = 405 if method in KNOWN_METHODS else 501
+            self.respond(
+                build_response(incoming.request, status, to_tag=new_tag(), extra=self._allow())
+            )
+            return
+        if len(self._handler_tasks) >= self._max_pending_handlers:
+            self.respond(
+                build_response(incoming.request, 503, to_tag=new_tag(), extra=(
+                    ("Retry-After", "5"),
+                ))
+            )  # fmt: skip
+            return
+        task = self._running_loop().create_task(self._run_handler(handler, incoming))
+        self._handler_tasks.add(task)
+        task.add_done_callback(self._handler_tasks.discard)
+
+    async def _run_handler(self, handler: RequestHandler, incoming: IncomingRequest) -> None:
+        try:
+            response = await handler(incoming)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Isolation boundary: one request. Answer it and keep serving the others.
+            log.exception(
+                "handler for %s failed (Call-ID %s, peer %s)",
+                incoming.request.method,
+                incoming.request.call_id,
+                incoming.source,
+            )
+            response = build_response(incoming.request, 500, to_tag=new_tag())
+        if response is not None:
+            self.respond(response)
+
+    async def _answer_options(self, incoming: IncomingRequest) -> SipResponse:
+        return build_response(
+            incoming.request,
+            200,
+            to_tag=new_tag(),
+            extra=(
+                *self._allow(),
+                ("Accept", "application/sdp, Application/MANSCDP+xml"),
+                ("User-Agent", self._settings.user_agent),
+            ),
+        )
+
+    def _allow(self) -> tuple[tuple[str, str], ...]:
+        methods = sorted({"ACK", "CANCEL", "OPTIONS", *self._handlers})
+        return (("Allow", ", ".join(methods)),)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _send(self, data: bytes, dest: Address) -> None:
+        if dest.transport is Transport.TCP:
+            assert self._tcp is not None
+            self._tcp.send(data, dest)
+        else:
+            assert self._udp is not None
+            self._udp.send(data, dest)
+
+    def _with_via(self, request: SipRequest, dest: Address) -> SipRequest:
+        if request.headers.get("Via") is not None:
+            return request
+        via = Via(
+            transport=dest.transport.value,
+            host=self.local_host_for(dest),
+            port=self.port,
+            params=(("rport", None), ("branch", new_branch())),
+        )
+        return request.with_headers(request.headers.prepend("Via", str(via)))
+
+    def _route_source_for(self, host: str) -> str:
+        cached = self._local_hosts.get(host)
+        if cached is not None:
+            return cached
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((host, 9))  # no packet is sent: this only asks the routing table
+                local = str(probe.getsockname()[0])
+        except OSError:
+            local = "127.0.0.1"
+        if len(self._local_hosts) < 4096:
+            self._local_hosts[host] = local
+        return local
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None, "endpoint not started"
+        return self._loop
+
+
+def _reason_for(error: MalformedMessage) -> str:
+    base = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
+    phrase = base.get(error.status_hint, "Bad Request")
+    # The reason may quote the peer's bytes: keep it printable so it cannot add a header.
+    detail = "".join(c if c.isprintable() else "?" for c in error.reason)
+    return f"{phrase} ({detail})"[:200]
+
+
+__all__ = ["BRANCH_MAGIC_COOKIE", "IncomingRequest", "SipEndpoint"]

@@ -1,0 +1,115 @@
+"""SIP over UDP (RFC 3261 §18.1, §18.2): one datagram is one message.
+
+Non-SIP datagrams (CRLF keep-alive pings of RFC 5626, eXosip's `jaK`) are ignored
+without a reply; malformed messages are reported as `MalformedMessage` so the
+endpoint can answer 400 when the request is answerable. Nothing raised while
+handling one datagram reaches the loop or affects the next datagram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import cast
+
+from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.errors import RemoteProtocolError
+from farmwatch.sipserver.sip.parser import (
+    MalformedMessage,
+    ParserLimits,
+    is_keepalive_ping,
+    parse_message,
+)
+from farmwatch.sipserver.transport.listener import TransportListener, log_wire
+
+log = logging.getLogger(__name__)
+
+
+class UdpTransport(asyncio.DatagramProtocol):
+    """A bound UDP socket carrying SIP; `send` never blocks."""
+
+    def __init__(self, listener: TransportListener, limits: ParserLimits) -> None:
+        self._listener = listener
+        self._limits = limits
+        self._transport: asyncio.DatagramTransport | None = None
+        self.dropped = 0
+
+    @classmethod
+    async def bind(
+        cls,
+        host: str,
+        port: int,
+        listener: TransportListener,
+        limits: ParserLimits,
+        *,
+        receive_buffer: int,
+    ) -> UdpTransport:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Registration bursts overflow the default ~208 KiB buffer long before the
+            # CPU is busy; ask for more (the kernel caps it at rmem_max).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: cls(listener, limits), sock=sock
+        )
+        # uvloop may call connection_made only after this returns; the transport is ours now.
+        protocol._transport = transport
+        return protocol
+
+    @property
+    def local_address(self) -> tuple[str, int]:
+        assert self._transport is not None
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's UDP transport does not subclass asyncio.DatagramTransport.
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        source = Address(str(addr[0]), int(addr[1]), Transport.UDP)
+        if is_keepalive_ping(data):
+            return
+        log_wire("recv", source, data)
+        try:
+            message = parse_message(data, limits=self._limits)
+        except MalformedMessage as error:
+            self._listener.malformed_received(error, source)
+            return
+        except RemoteProtocolError as error:
+            self.dropped += 1
+            log.debug("dropped an unparsable datagram from %s: %s", source, error.reason)
+            return
+        except Exception:
+            # Isolation boundary: one datagram. The parser promises typed errors only;
+            # if that promise breaks, drop this datagram and keep serving.
+            self.dropped += 1
+            log.exception("unexpected error parsing a datagram from %s", source)
+            return
+        try:
+            self._listener.message_received(message, source)
+        except Exception:
+            self.dropped += 1
+            log.exception("error handling a message from %s", source)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: the peer is gone; transactions time out.
+        log.debug("UDP error: %s", exc)
+
+    def send(self, data: bytes, dest: Address) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        log_wire("send", dest, data)
+        self._transport.sendto(data, (dest.host, dest.port))
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

@@ -1,0 +1,52 @@
+"""Hand-written SIP bytes for tests: independent of farmwatch's own serialiser."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+
+
+def options_bytes(port: int, *, transport: str = "UDP", local_port: int = 5099) -> bytes:
+    branch = "z9hG4bK" + secrets.token_hex(6)
+    call_id = secrets.token_hex(8)
+    return (
+        f"OPTIONS sip:34020000002000000001@127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/{transport} 127.0.0.1:{local_port};rport;branch={branch}\r\n"
+        "Max-Forwards: 70\r\n"
+        "From: <sip:34020000001320000001@3402000000>;tag=raw1\r\n"
+        f"To: <sip:34020000002000000001@127.0.0.1:{port}>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 OPTIONS\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def status_of(data: bytes) -> int:
+    first = data.split(b"\r\n", 1)[0].split()
+    assert first[0] == b"SIP/2.0", data[:80]
+    return int(first[1])
+
+
+def udp_options(port: int, timeout: float = 2.0) -> int:
+    """Send one OPTIONS over UDP from a fresh socket and return the status received."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.bind(("127.0.0.1", 0))
+        sock.sendto(options_bytes(port, local_port=sock.getsockname()[1]), ("127.0.0.1", port))
+        data, _ = sock.recvfrom(65536)
+        return status_of(data)
+
+
+def free_port() -> int:
+    """A port number free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port pair found")

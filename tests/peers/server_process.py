@@ -1,0 +1,69 @@
+"""Run `farmwatch serve` as a child process on loopback (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.peers.raw_sip import free_port, udp_options
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "conf/farmwatch.toml"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    host: str
+    sip_port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> RunningServer:
+    port = free_port()
+    env = {
+        **os.environ,
+        "FARMWATCH_SIP_HOST": "127.0.0.1",
+        "FARMWATCH_SIP_PORT": str(port),
+        "FARMWATCH_WEB_PORT": str(free_port()),
+        "FARMWATCH_STORAGE_DIR": str(tmp_path / "data"),
+        **(extra_env or {}),
+    }
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "farmwatch", "serve", "--config", str(CONFIG)],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path,
+        )
+    server = RunningServer("127.0.0.1", port, process, log_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
+        try:
+            if udp_options(port, timeout=0.2) == 200:
+                return server
+        except OSError:
+            pass
+    stop_server(server)
+    raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
+
+
+def stop_server(server: RunningServer) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
