@@ -1,0 +1,12 @@
+"""SQLAlchemy models of the platform, one module per aggregate; used only by repositories.
+
+The metadata of `Base` is the target of the migrations in `farmwatch.platform.migrations`.
+"""
+
+from __future__ import annotations
+
+from farmwatch.platform.models.base import Base, UtcDateTime
+from farmwatch.platform.models.channel import ChannelRow
+from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+
+__all__ = ["DEFAULT_CHARSET", "Base", "ChannelRow", "DeviceRow", "UtcDateTime"]

@@ -1,0 +1,268 @@
+"""Persistence of devices: registration, keepalive, DeviceInfo, enrolment (GB/T 28181 §9.1, §9.6).
+
+`DeviceRepository` is built with the injected `async_sessionmaker`; every public method is
+one unit of work (its own session and transaction) and returns frozen records, never rows,
+so callers need no SQLAlchemy. Times are timezone-aware UTC datetimes passed in by the
+caller (`at=`); the repository reads no clock. Writes are single statements where the
+database allows it: a REGISTER is one `INSERT ... ON CONFLICT DO UPDATE`, a batch of
+keepalives one executemany `UPDATE`. `updated_at` tracks every change except keepalives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from farmwatch.platform.models import DeviceRow
+from farmwatch.platform.records import (
+    DevicePage,
+    DeviceRecord,
+    KeepaliveBeat,
+    OfflineReason,
+    Transport,
+)
+
+DEVICES: Table = DeviceRow.__table__  # type: ignore[assignment]
+
+
+def dialect_insert(session: AsyncSession, table: Table) -> Any:
+    """`INSERT` with `on_conflict_do_update` for the session's database (SQLite, PostgreSQL)."""
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        return sqlite.insert(table)
+    if name == "postgresql":
+        return postgresql.insert(table)
+    raise NotImplementedError(f"upsert is not implemented for {name}")
+
+
+def _to_record(row: RowMapping) -> DeviceRecord:
+    return DeviceRecord(**row)
+
+
+class DeviceRepository:
+    """Devices as stored; see the module docstring for the transaction contract."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def upsert_registration(
+        self,
+        device_id: str,
+        *,
+        transport: Transport,
+        remote_host: str,
+        remote_port: int,
+        contact_uri: str,
+        expires: int,
+        gb_version: str | None,
+        at: datetime,
+    ) -> DeviceRecord:
+        """Record a successful REGISTER (new or refresh): the device is online from `at`.
+
+        `registered_at` moves to `at` only when the device was offline (a new
+        registration); a refresh keeps it and only moves `last_register_at`.
+        """
+        values: dict[str, Any] = {
+            "device_id": device_id,
+            "transport": transport,
+            "remote_host": remote_host,
+            "remote_port": remote_port,
+            "contact_uri": contact_uri,
+            "expires": expires,
+            "gb_version": gb_version,
+            "is_online": True,
+            "offline_reason": None,
+            "registered_at": at,
+            "last_register_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        async with self._sessions.begin() as session:
+            insert = dialect_insert(session, DEVICES).values(values)
+            refreshed: dict[str, Any] = {
+                key: insert.excluded[key]
+                for key in values
+                if key not in ("device_id", "created_at", "registered_at")
+            }
+            refreshed["registered_at"] = func.coalesce(
+                case((DEVICES.c.is_online, DEVICES.c.registered_at)),
+                insert.excluded.registered_at,
+            )
+            statement = insert.on_conflict_do_update(
+                index_elements=[DEVICES.c.device_id], set_=refreshed
+            ).returning(*DEVICES.c)
+            row = (await session.execute(statement)).mappings().one()
+            return _to_record(row)
+
+    async def mark_keepalive(
+        self, device_id: str, *, at: datetime, remote_host: str, remote_port: int
+    ) -> bool:
+        """Note one keepalive and its source address; False if the device is unknown."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(DEVICES)
+                .where(DEVICES.c.device_id == device_id)
+                .values(last_keepalive_at=at, remote_host=remote_host, remote_port=remote_port)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def mark_keepalives(self, beats: Sequence[KeepaliveBeat]) -> None:
+        """Note many keepalives in one transaction and one executemany round trip.
+
+        Beats for unknown devices are ignored; when a device appears twice the latest
+        beat wins.
+        """
+        latest: dict[str, KeepaliveBeat] = {}
+        for beat in beats:
+            known = latest.get(beat.device_id)
+            if known is None or beat.at >= known.at:
+                latest[beat.device_id] = beat
+        if not latest:
+            return
+        statement = (
+            update(DEVICES)
+            .where(DEVICES.c.device_id == bindparam("beat_device_id"))
+            .values(
+                last_keepalive_at=bindparam("beat_at"),
+                remote_host=bindparam("beat_host"),
+                remote_port=bindparam("beat_port"),
+            )
+        )
+        parameters = [
+            {
+                "beat_device_id": beat.device_id,
+                "beat_at": beat.at,
+                "beat_host": beat.remote_host,
+                "beat_port": beat.remote_port,
+            }
+            for beat in sorted(latest.values(), key=lambda beat: beat.device_id)
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(statement, parameters)
+
+    async def mark_offline(self, device_id: str, *, reason: OfflineReason, at: datetime) -> bool:
+        """Mark a device offline with a reason; False if the device is unknown."""
+        return await self._update(device_id, is_online=False, offline_reason=reason, updated_at=at)
+
+    async def set_info(
+        self,
+        device_id: str,
+        *,
+        name: str | None,
+        manufacturer: str | None,
+        model: str | None,
+        firmware: str | None,
+        channel_count: int | None,
+        at: datetime,
+    ) -> bool:
+        """Store a DeviceInfo answer (A.2.6 f); False if the device is unknown."""
+        return await self._update(
+            device_id,
+            name=name,
+            manufacturer=manufacturer,
+            model=model,
+            firmware=firmware,
+            channel_count=channel_count,
+            updated_at=at,
+        )
+
+    async def enroll(
+        self,
+        device_id: str,
+        *,
+        password: str | None,
+        at: datetime,
+        name: str | None = None,
+        charset: str | None = None,
+    ) -> DeviceRecord:
+        """Pre-enrol a device (operator action), or update an existing one's settings.
+
+        `password` None means the platform default; `name`/`charset` None keep the
+        current value (or the defaults for a new device).
+        """
+        values: dict[str, Any] = {
+            "device_id": device_id,
+            "is_enrolled": True,
+            "password": password,
+            "created_at": at,
+            "updated_at": at,
+        }
+        if name is not None:
+            values["name"] = name
+        if charset is not None:
+            values["charset"] = charset
+        async with self._sessions.begin() as session:
+            insert = dialect_insert(session, DEVICES).values(values)
+            statement = insert.on_conflict_do_update(
+                index_elements=[DEVICES.c.device_id],
+                set_={key: insert.excluded[key] for key in values if key != "created_at"},
+            ).returning(*DEVICES.c)
+            return _to_record((await session.execute(statement)).mappings().one())
+
+    async def delete(self, device_id: str) -> bool:
+        """Delete a device and, by cascade, its channels; False if it did not exist."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(delete(DEVICES).where(DEVICES.c.device_id == device_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get(self, device_id: str) -> DeviceRecord | None:
+        async with self._sessions() as session:
+            result = await session.execute(select(DEVICES).where(DEVICES.c.device_id == device_id))
+            row = result.mappings().one_or_none()
+            return None if row is None else _to_record(row)
+
+    async def list(
+        self, *, online: bool | None = None, offset: int = 0, limit: int = 100
+    ) -> DevicePage:
+        """One page of devices ordered by ID, optionally only online or offline ones."""
+        condition: ColumnElement[bool] = true() if online is None else DEVICES.c.is_online == online
+        async with self._sessions() as session:
+            total = await session.scalar(select(func.count()).select_from(DEVICES).where(condition))
+            result = await session.execute(
+                select(DEVICES)
+                .where(condition)
+                .order_by(DEVICES.c.device_id)
+                .offset(offset)
+                .limit(limit)
+            )
+            items = tuple(_to_record(row) for row in result.mappings())
+        return DevicePage(items=items, total=total or 0)
+
+    async def list_registered_for_restore(self) -> tuple[DeviceRecord, ...]:
+        """Devices that were online when the platform stopped, with their registration.
+
+        Each record carries transport, NAT address, contact and `registration_expires_at`
+        so a restarted registrar can take them back; deciding what has expired meanwhile
+        is the caller's business.
+        """
+        async with self._sessions() as session:
+            result = await session.execute(
+                select(DEVICES)
+                .where(and_(DEVICES.c.is_online == True, DEVICES.c.transport.is_not(None)))  # noqa: E712
+                .order_by(DEVICES.c.device_id)
+            )
+            return tuple(_to_record(row) for row in result.mappings())
+
+    async def _update(self, device_id: str, **values: Any) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(DEVICES).where(DEVICES.c.device_id == device_id).values(**values)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
