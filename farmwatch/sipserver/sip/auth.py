@@ -5,7 +5,8 @@
 judges an `Authorization` header and returns an `AuthResult`. It follows what GB devices
 actually do:
 
-* answers with and without `qop` are both accepted, whatever we offered;
+* answers with and without `qop` are both accepted, whatever we offered, and so is any
+  algorithm we can compute (an MD5 answer to a SHA-256 challenge too: interop first);
 * `uri`, `nc` and `cnonce` are hashed exactly as sent, the realm as sent after trimming;
 * nonces are stateless (`nonce.NonceIssuer`); an answer without qop may be re-sent with the
   same nonce until it expires (devices refresh registrations that way); an answer with qop

@@ -2,10 +2,9 @@
 
 Owns `SessionDescription` and its parts, `parse_sdp` (lenient: LF-only bodies, missing or
 extra lines, vendor rtpmaps, empty `f=`, missing `y=`), `SessionDescription.serialise()`
-(strict GB line order v, o, s, u, c, t, m, a..., y, f with CRLF, ASCII) and the builders
-of the offers we send (Play, Playback, Download) and of the answer we give when an upper
-platform invites us. `parse_sdp` raises `SdpError` only when nothing usable is left: no
-`m=` line, no connection address, or a malformed `m=`/`t=` line.
+(strict GB line order v, o, s, u, c, t, m, a..., y, f with CRLF, ASCII). `parse_sdp` raises
+`SdpError` only when nothing usable is left: no `m=` line (488), no connection address, or
+a malformed `m=`/`t=` line (400). The offers and answers we send are built in `sdp_build`.
 
 SSRC policy (allocation, `y=` in answers) belongs to `farmwatch.sipserver.gb.ssrc`; here
 `y=` is kept as the text that was sent.
