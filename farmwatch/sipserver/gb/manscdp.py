@@ -1,0 +1,263 @@
+"""Typed MANSCDP messages: what the XML bodies of GB/T 28181 MESSAGE/NOTIFY requests mean.
+
+Owns the root kinds (`Query`/`Control`/`Notify`/`Response`), the `CmdType` names and one
+frozen dataclass per understood message (GB/T 28181-2016 Annex A: A.2.3 control, A.2.4
+query, A.2.5 notify, A.2.6 response; reference §4.1-4.6, §4.8, §4.12, §5.3). Anything else
+becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`, building in `manscdp_build`.
+
+`sn` is the message's `SN`; a missing or non-numeric `SN` is reported as `MISSING_SN` (0,
+never a valid SN). `device_id` is the `DeviceID` text, "" when absent.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from farmwatch.sipserver.gb.catalog_item import CatalogItem
+
+MISSING_SN = 0
+
+
+class RootKind(enum.StrEnum):
+    """The root element: requests are Query/Control/Notify, answers are Response."""
+
+    QUERY = "Query"
+    CONTROL = "Control"
+    NOTIFY = "Notify"
+    RESPONSE = "Response"
+
+
+class CmdType(enum.StrEnum):
+    """`CmdType` values (reference §4.15). Unknown ones are kept as text in `UnknownMessage`."""
+
+    KEEPALIVE = "Keepalive"
+    CATALOG = "Catalog"
+    DEVICE_INFO = "DeviceInfo"
+    DEVICE_STATUS = "DeviceStatus"
+    RECORD_INFO = "RecordInfo"
+    DEVICE_CONTROL = "DeviceControl"
+    DEVICE_CONFIG = "DeviceConfig"
+    CONFIG_DOWNLOAD = "ConfigDownload"
+    PRESET_QUERY = "PresetQuery"
+    ALARM = "Alarm"
+    MOBILE_POSITION = "MobilePosition"
+    MEDIA_STATUS = "MediaStatus"
+    BROADCAST = "Broadcast"
+    HOME_POSITION_QUERY = "HomePositionQuery"
+    CRUISE_TRACK_LIST_QUERY = "CruiseTrackListQuery"
+    CRUISE_TRACK_QUERY = "CruiseTrackQuery"
+    PTZ_POSITION = "PTZPosition"
+    SD_CARD_STATUS = "SDCardStatus"
+    UPLOAD_SNAPSHOT_FINISHED = "UploadSnapShotFinished"
+    DEVICE_UPGRADE_RESULT = "DeviceUpgradeResult"
+
+    @classmethod
+    def from_wire(cls, text: str) -> CmdType | None:
+        """Case-insensitive lookup of a stripped `CmdType` text; None when unknown."""
+        return _CMD_TYPES_FOLDED.get(text.strip().casefold())
+
+
+_CMD_TYPES_FOLDED = {member.value.casefold(): member for member in CmdType}
+
+
+class ResultCode(enum.StrEnum):
+    """`Result` of a response and `Status` of a keepalive: OK or ERROR."""
+
+    OK = "OK"
+    ERROR = "ERROR"
+
+
+class DutyStatus(enum.StrEnum):
+    """`DutyStatus` of an alarm input in a DeviceStatus response."""
+
+    ONDUTY = "ONDUTY"
+    OFFDUTY = "OFFDUTY"
+    ALARM = "ALARM"
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """Notify/Keepalive (状态信息报送): the device is alive; `info_device_ids` are faulty."""
+
+    device_id: str
+    sn: int
+    status: ResultCode | None
+    info_device_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogQuery:
+    """Query/Catalog, also the body of a catalog SUBSCRIBE. Times are kept as sent."""
+
+    device_id: str
+    sn: int
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogResponse:
+    """Response/Catalog: one of possibly several messages sharing the query's SN.
+
+    `sum_num` is the total across all messages, None when `SumNum` is missing or not a
+    number (the collector then cannot know when it is done and waits for inactivity).
+    `declared_num` is this message's `DeviceList Num`, None when missing. `result` is only
+    set on the subscription answer form (`<Result>OK</Result>` and no list).
+    """
+
+    device_id: str
+    sn: int
+    sum_num: int | None
+    items: tuple[CatalogItem, ...]
+    declared_num: int | None = None
+    result: ResultCode | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogNotify:
+    """Notify/Catalog (subscription change notification): items carry an `event`."""
+
+    device_id: str
+    sn: int
+    sum_num: int | None
+    items: tuple[CatalogItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfoQuery:
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfoResponse:
+    """Response/DeviceInfo; `channel_count` is `Channel`, the number of video inputs."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    device_name: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    channel_count: int | None = None
+    info: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatusQuery:
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmStatusItem:
+    """One `Alarmstatus/Item`: an alarm input and its duty status (raw text kept if unknown)."""
+
+    device_id: str
+    duty_status: DutyStatus | None
+    duty_status_raw: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatusResponse:
+    """Response/DeviceStatus. `online`/`encode`/`record` are ONLINE/ON → True, else False."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    online: bool | None = None
+    status: ResultCode | None = None
+    reason: str | None = None
+    encode: bool | None = None
+    record: bool | None = None
+    device_time: str | None = None
+    alarm_status: tuple[AlarmStatusItem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IFrameCommand:
+    """`IFameCmd` = `Send` (the standard's spelling; `IFrameCmd` is accepted too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TeleBootCommand:
+    """`TeleBoot` = `Boot`: remote restart."""
+
+
+@dataclass(frozen=True, slots=True)
+class PtzCommand:
+    """`PTZCmd`: the 8-byte command as 16 hex characters, passed through unchanged."""
+
+    hex_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class OtherControlCommand:
+    """Any other DeviceControl sub-command (RecordCmd, GuardCmd, ...), name and text kept."""
+
+    name: str
+    value: str
+
+
+ControlCommand = IFrameCommand | TeleBootCommand | PtzCommand | OtherControlCommand
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceControl:
+    """Control/DeviceControl with one sub-command; `command` is None if none was recognised."""
+
+    device_id: str
+    sn: int
+    command: ControlCommand | None
+    control_priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStatus:
+    """Notify/MediaStatus, sent inside a playback dialog; NotifyType 121 = file sent."""
+
+    device_id: str
+    sn: int
+    notify_type: str | None
+
+    @property
+    def is_file_end(self) -> bool:
+        return self.notify_type == "121"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResponse:
+    """Response with a `Result` to DeviceControl, DeviceConfig or Broadcast."""
+
+    device_id: str
+    sn: int
+    cmd_type: CmdType
+    result: ResultCode | None
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownMessage:
+    """A well-formed MANSCDP body this layer does not model; `cmd_type` is the text sent."""
+
+    root: RootKind
+    cmd_type: str
+    sn: int
+    device_id: str
+
+
+ManscdpMessage = (
+    Keepalive
+    | CatalogQuery
+    | CatalogResponse
+    | CatalogNotify
+    | DeviceInfoQuery
+    | DeviceInfoResponse
+    | DeviceStatusQuery
+    | DeviceStatusResponse
+    | DeviceControl
+    | MediaStatus
+    | ControlResponse
+    | UnknownMessage
+)

@@ -1,0 +1,360 @@
+"""MANSCDP bytes → typed message, dispatched by (root, CmdType) through one table.
+
+Owns `parse_manscdp` and the per-message readers (GB/T 28181-2016 Annex A; reference
+§4.1-4.6 keepalive, catalog, DeviceInfo, DeviceStatus; §4.8 DeviceControl; §4.12
+MediaStatus; §5.3 catalog NOTIFY). Readers are lenient about content (padding, case,
+missing optional fields, garbage numbers) and strict only about structure: undecodable or
+malformed XML, a DTD, an unknown root element or a missing `CmdType` raise `ManscdpError`.
+An unknown `CmdType` is an `UnknownMessage`, never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+
+from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
+from farmwatch.sipserver.gb.manscdp import (
+    MISSING_SN,
+    AlarmStatusItem,
+    CatalogNotify,
+    CatalogQuery,
+    CatalogResponse,
+    CmdType,
+    ControlCommand,
+    ControlResponse,
+    DeviceControl,
+    DeviceInfoQuery,
+    DeviceInfoResponse,
+    DeviceStatusQuery,
+    DeviceStatusResponse,
+    DutyStatus,
+    IFrameCommand,
+    Keepalive,
+    ManscdpMessage,
+    MediaStatus,
+    OtherControlCommand,
+    PtzCommand,
+    ResultCode,
+    RootKind,
+    TeleBootCommand,
+    UnknownMessage,
+)
+from farmwatch.sipserver.gb.manscdp_element import (
+    child_text,
+    element_text,
+    find_child,
+    find_children,
+    local_name,
+    parse_xml,
+    to_flag_or_none,
+    to_float_or_none,
+    to_int_or_none,
+)
+from farmwatch.sipserver.gb.manscdp_text import ManscdpError, decode_manscdp
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The fields every MANSCDP body has (A.1): root, CmdType, SN, DeviceID."""
+
+    root: RootKind
+    cmd_type: str
+    sn: int
+    device_id: str
+
+
+_Reader = Callable[[Element, _Header], ManscdpMessage]
+
+_ROOTS = {kind.value.casefold(): kind for kind in RootKind}
+
+
+def parse_manscdp(body: bytes, *, charset_override: str | None = None) -> ManscdpMessage:
+    """Decode, sanitise and parse a MANSCDP body; raises only `ManscdpError`."""
+    root = parse_xml(decode_manscdp(body, charset_override=charset_override))
+    header = _read_header(root)
+    known = CmdType.from_wire(header.cmd_type)
+    reader = None if known is None else _READERS.get((header.root, known))
+    if reader is None:
+        return UnknownMessage(header.root, header.cmd_type, header.sn, header.device_id)
+    return reader(root, header)
+
+
+def _read_header(root: Element) -> _Header:
+    kind = _ROOTS.get(local_name(root).casefold())
+    if kind is None:
+        raise ManscdpError(f"root element <{local_name(root)[:40]}> is not a MANSCDP root")
+    cmd_type = child_text(root, "CmdType")
+    if cmd_type is None:
+        raise ManscdpError(f"<{kind.value}> without CmdType")
+    sn = to_int_or_none(child_text(root, "SN"))
+    return _Header(
+        root=kind,
+        cmd_type=cmd_type,
+        sn=MISSING_SN if sn is None or sn < 0 else sn,
+        device_id=child_text(root, "DeviceID") or "",
+    )
+
+
+def _result(text: str | None) -> ResultCode | None:
+    word = None if text is None else text.strip().upper()
+    return ResultCode(word) if word in ("OK", "ERROR") else None
+
+
+def _read_keepalive(root: Element, header: _Header) -> Keepalive:
+    info_ids = tuple(
+        text
+        for info in find_children(root, "Info")
+        for element in find_children(info, "DeviceID")
+        if (text := element_text(element)) is not None
+    )
+    return Keepalive(header.device_id, header.sn, _result(child_text(root, "Status")), info_ids)
+
+
+def _read_catalog_query(root: Element, header: _Header) -> CatalogQuery:
+    return CatalogQuery(
+        header.device_id,
+        header.sn,
+        start_time=child_text(root, "StartTime"),
+        end_time=child_text(root, "EndTime"),
+    )
+
+
+def _read_item_list(root: Element) -> tuple[tuple[CatalogItem, ...], int | None]:
+    """Items of `DeviceList` (items without a DeviceID are skipped) and its `Num`."""
+    device_list = find_child(root, "DeviceList")
+    if device_list is None:
+        return (), None
+    num_text = next((v for k, v in device_list.attrib.items() if k.casefold() == "num"), None)
+    items = (read_catalog_item(element) for element in find_children(device_list, "Item"))
+    return tuple(item for item in items if item is not None), to_int_or_none(num_text)
+
+
+def _read_sum_num(root: Element) -> int | None:
+    sum_num = to_int_or_none(child_text(root, "SumNum"))
+    return sum_num if sum_num is None or sum_num >= 0 else None
+
+
+def _read_catalog_response(root: Element, header: _Header) -> CatalogResponse:
+    items, declared_num = _read_item_list(root)
+    return CatalogResponse(
+        header.device_id,
+        header.sn,
+        sum_num=_read_sum_num(root),
+        items=items,
+        declared_num=declared_num,
+        result=_result(child_text(root, "Result")),
+    )
+
+
+def _read_catalog_notify(root: Element, header: _Header) -> CatalogNotify:
+    items, _ = _read_item_list(root)
+    return CatalogNotify(header.device_id, header.sn, _read_sum_num(root), items)
+
+
+_INFO_FIELDS = frozenset(
+    {"ptztype", "positiontype", "roomtype", "usetype", "supplylighttype", "directiontype"}
+    | {"resolution", "businessgroupid", "downloadspeed", "svcspacesupportmode"}
+    | {"svctimesupportmode", "streamnumberlist"}
+)
+
+
+@dataclass(slots=True)
+class _ItemTexts:
+    """Stripped texts of one `<Item>`: own children, `<Info>` children, unknown Info extras."""
+
+    own: dict[str, str]
+    info: dict[str, str]
+    extra: list[tuple[str, str]]
+
+    @classmethod
+    def collect(cls, item: Element) -> _ItemTexts:
+        texts = cls({}, {}, [])
+        for child in item:
+            name = local_name(child).casefold()
+            if name == "info":
+                texts.add_info(child)
+            elif (text := element_text(child)) is not None:
+                texts.own.setdefault(name, text)
+        return texts
+
+    def add_info(self, info: Element) -> None:
+        for child in info:
+            name = local_name(child)
+            text = element_text(child)
+            if name.casefold() not in _INFO_FIELDS:
+                self.extra.append((name, text or ""))
+            elif text is not None:
+                self.info.setdefault(name.casefold(), text)
+
+
+def read_catalog_item(element: Element) -> CatalogItem | None:
+    """One `<Item>` of a catalog list; None when it has no DeviceID to key it by."""
+    texts = _ItemTexts.collect(element)
+    own, info = texts.own.get, texts.info.get
+    device_id = own("deviceid")
+    if device_id is None:
+        return None
+    return CatalogItem(
+        device_id=device_id,
+        event=CatalogEvent.from_wire(own("event")),
+        name=own("name"),
+        manufacturer=own("manufacturer"),
+        model=own("model"),
+        owner=own("owner"),
+        civil_code=own("civilcode"),
+        civil_code_raw=own("civilcode"),
+        block=own("block"),
+        address=own("address"),
+        parental=to_flag_or_none(own("parental")),
+        parent_id=own("parentid"),
+        safety_way=to_int_or_none(own("safetyway")),
+        register_way=to_int_or_none(own("registerway")),
+        cert_num=own("certnum"),
+        certifiable=to_flag_or_none(own("certifiable")),
+        err_code=to_int_or_none(own("errcode")),
+        end_time=own("endtime"),
+        secrecy=to_int_or_none(own("secrecy")),
+        ip_address=own("ipaddress"),
+        port=_port(own("port")),
+        password=own("password"),
+        status=ChannelStatus.from_wire(own("status")),
+        longitude=_coordinate(own("longitude"), 180.0),
+        latitude=_coordinate(own("latitude"), 90.0),
+        ptz_type=to_int_or_none(info("ptztype")),
+        position_type=to_int_or_none(info("positiontype")),
+        room_type=to_int_or_none(info("roomtype")),
+        use_type=to_int_or_none(info("usetype")),
+        supply_light_type=to_int_or_none(info("supplylighttype")),
+        direction_type=to_int_or_none(info("directiontype")),
+        resolution=info("resolution"),
+        business_group_id=info("businessgroupid") or own("businessgroupid"),
+        download_speed=info("downloadspeed"),
+        svc_space_support_mode=to_int_or_none(info("svcspacesupportmode")),
+        svc_time_support_mode=to_int_or_none(info("svctimesupportmode")),
+        stream_number_list=info("streamnumberlist"),
+        extra=tuple(texts.extra),
+    )
+
+
+def _port(text: str | None) -> int | None:
+    port = to_int_or_none(text)
+    return port if port is not None and 0 <= port <= 65535 else None
+
+
+def _coordinate(text: str | None, limit: float) -> float | None:
+    value = to_float_or_none(text)
+    return value if value is not None and -limit <= value <= limit else None
+
+
+def _read_device_info_query(root: Element, header: _Header) -> DeviceInfoQuery:
+    return DeviceInfoQuery(header.device_id, header.sn)
+
+
+def _read_device_info_response(root: Element, header: _Header) -> DeviceInfoResponse:
+    info = tuple(
+        (local_name(child), element_text(child) or "")
+        for element in find_children(root, "Info")
+        for child in element
+    )
+    return DeviceInfoResponse(
+        header.device_id,
+        header.sn,
+        result=_result(child_text(root, "Result")),
+        device_name=child_text(root, "DeviceName"),
+        manufacturer=child_text(root, "Manufacturer"),
+        model=child_text(root, "Model"),
+        firmware=child_text(root, "Firmware"),
+        channel_count=to_int_or_none(child_text(root, "Channel")),
+        info=info,
+    )
+
+
+def _read_device_status_query(root: Element, header: _Header) -> DeviceStatusQuery:
+    return DeviceStatusQuery(header.device_id, header.sn)
+
+
+_DUTY_STATUSES = {status.value: status for status in DutyStatus}
+
+
+def _read_alarm_status(root: Element) -> tuple[AlarmStatusItem, ...]:
+    alarm_status = find_child(root, "Alarmstatus")
+    if alarm_status is None:
+        return ()
+    items: list[AlarmStatusItem] = []
+    for item in find_children(alarm_status, "Item"):
+        raw = child_text(item, "DutyStatus")
+        duty = None if raw is None else _DUTY_STATUSES.get(raw.upper())
+        items.append(AlarmStatusItem(child_text(item, "DeviceID") or "", duty, raw))
+    return tuple(items)
+
+
+def _read_device_status_response(root: Element, header: _Header) -> DeviceStatusResponse:
+    return DeviceStatusResponse(
+        header.device_id,
+        header.sn,
+        result=_result(child_text(root, "Result")),
+        online=to_flag_or_none(child_text(root, "Online"), true="ONLINE", false="OFFLINE"),
+        status=_result(child_text(root, "Status")),
+        reason=child_text(root, "Reason"),
+        encode=to_flag_or_none(child_text(root, "Encode"), true="ON", false="OFF"),
+        record=to_flag_or_none(child_text(root, "Record"), true="ON", false="OFF"),
+        device_time=child_text(root, "DeviceTime"),
+        alarm_status=_read_alarm_status(root),
+    )
+
+
+_CONTROL_HEADER_NAMES = frozenset({"cmdtype", "sn", "deviceid", "info"})
+
+
+def _read_control_command(root: Element) -> ControlCommand | None:
+    for child in root:
+        name = local_name(child)
+        folded = name.casefold()
+        if folded == "ptzcmd":
+            return PtzCommand(element_text(child) or "")
+        if folded in ("ifamecmd", "iframecmd"):
+            return IFrameCommand()
+        if folded == "teleboot":
+            return TeleBootCommand()
+    for child in root:
+        name = local_name(child)
+        if name.casefold() not in _CONTROL_HEADER_NAMES:
+            return OtherControlCommand(name, element_text(child) or "")
+    return None
+
+
+def _read_device_control(root: Element, header: _Header) -> DeviceControl:
+    info = find_child(root, "Info")
+    priority = None if info is None else to_int_or_none(child_text(info, "ControlPriority"))
+    return DeviceControl(header.device_id, header.sn, _read_control_command(root), priority)
+
+
+def _read_media_status(root: Element, header: _Header) -> MediaStatus:
+    return MediaStatus(header.device_id, header.sn, child_text(root, "NotifyType"))
+
+
+def _control_response_reader(cmd_type: CmdType) -> _Reader:
+    def read(root: Element, header: _Header) -> ControlResponse:
+        result = _result(child_text(root, "Result"))
+        return ControlResponse(header.device_id, header.sn, cmd_type, result)
+
+    return read
+
+
+_READERS: dict[tuple[RootKind, CmdType], _Reader] = {
+    (RootKind.NOTIFY, CmdType.KEEPALIVE): _read_keepalive,
+    (RootKind.QUERY, CmdType.CATALOG): _read_catalog_query,
+    (RootKind.RESPONSE, CmdType.CATALOG): _read_catalog_response,
+    (RootKind.NOTIFY, CmdType.CATALOG): _read_catalog_notify,
+    (RootKind.QUERY, CmdType.DEVICE_INFO): _read_device_info_query,
+    (RootKind.RESPONSE, CmdType.DEVICE_INFO): _read_device_info_response,
+    (RootKind.QUERY, CmdType.DEVICE_STATUS): _read_device_status_query,
+    (RootKind.RESPONSE, CmdType.DEVICE_STATUS): _read_device_status_response,
+    (RootKind.CONTROL, CmdType.DEVICE_CONTROL): _read_device_control,
+    (RootKind.NOTIFY, CmdType.MEDIA_STATUS): _read_media_status,
+    (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
+    (RootKind.RESPONSE, CmdType.DEVICE_CONFIG): _control_response_reader(CmdType.DEVICE_CONFIG),
+    (RootKind.RESPONSE, CmdType.BROADCAST): _control_response_reader(CmdType.BROADCAST),
+}
