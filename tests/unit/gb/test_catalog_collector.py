@@ -242,3 +242,14 @@ def test_any_order_with_any_duplicates_completes_with_every_item(
     assert len(finished) == 1
     assert finished[0].is_complete
     assert sorted(item.device_id for item in finished[0].items) == [i.device_id for i in items]
+
+
+def test_memory_of_finished_collections_is_bounded() -> None:
+    collector = CatalogCollector(CollectorSettings(max_collections=2))
+    for sn in (1, 2, 3):
+        collector.add(CatalogResponse(DEVICE, sn, 0, ()), now=0.0)
+
+    remembered = [collector.progress(QueryKey(DEVICE, CmdType.CATALOG, sn)) for sn in (1, 2, 3)]
+
+    assert remembered[0] is None
+    assert [p.state for p in remembered[1:] if p] == [CollectionState.COMPLETE] * 2

@@ -334,3 +334,8 @@ def test_catalog_items_survive_build_then_parse(
     assert parse_manscdp(body) == CatalogResponse(
         DEVICE, sn, len(unique), tuple(unique), declared_num=len(unique)
     )
+
+
+def test_other_control_command_needs_an_xml_element_name() -> None:
+    with pytest.raises(ValueError, match="element name"):
+        build_device_control(CHANNEL, 1, OtherControlCommand("Bad Name", "x"))

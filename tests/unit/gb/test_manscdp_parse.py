@@ -329,3 +329,15 @@ def test_namespaced_elements_are_matched_by_local_name() -> None:
     )
 
     assert parse_manscdp(body) == Keepalive("D", 2, ResultCode.OK)
+
+
+def test_unknown_item_event_and_status_are_none() -> None:
+    body = (
+        b"<Notify><CmdType>Catalog</CmdType><SN>1</SN><DeviceID>D</DeviceID><SumNum>1</SumNum>"
+        b"<DeviceList Num='1'><Item><DeviceID>A</DeviceID><Event>MOVED</Event>"
+        b"<Status>BROKEN</Status></Item></DeviceList></Notify>"
+    )
+    message = parse_manscdp(body)
+
+    assert isinstance(message, CatalogNotify)
+    assert (message.items[0].event, message.items[0].status) == (None, None)
