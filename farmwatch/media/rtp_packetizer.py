@@ -5,7 +5,7 @@ RFC 2250 want it (gb28181.md §8.1, §8.3): the PS bytes are simply cut into pay
 `max_payload` bytes, every packet of a frame carries the same 32-bit timestamp, the marker bit is
 set on the last one, and the 16-bit sequence number runs on across frames and wraps at 65 535.
 The SSRC is the negotiated `y=` value (§6.3). Over TCP the caller adds the RFC 4571 length prefix
-(§6.5) with `farmwatch.media.rfc4571`. Pure: no sockets, no clock.
+(§6.5) with `farmwatch.media.rfc4571.frame`. Pure: no sockets, no clock.
 """
 
 from __future__ import annotations

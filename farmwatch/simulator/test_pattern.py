@@ -46,7 +46,7 @@ _CHANNEL_ID = re.compile(r"\d{20}")
 
 
 class TestPatternError(Exception):
-    """The encoder did not produce one access unit per picture."""
+    """The encoder is missing or did not produce one access unit per picture."""
 
     __test__ = False  # not a pytest test class
 
@@ -197,8 +197,11 @@ def _open_encoder(spec: TestPatternSpec) -> av.VideoCodecContext:
             "tune": "zerolatency",
             "x265-params": f"{common}:log-level=error",
         }
+    if name not in av.codecs_available:
+        raise TestPatternError(f"{spec.codec} needs {name}, which this PyAV build lacks")
     context = av.CodecContext.create(name, "w")
-    assert isinstance(context, av.VideoCodecContext)
+    if not isinstance(context, av.VideoCodecContext):
+        raise TestPatternError(f"{name} is not a video encoder")
     context.width = spec.width
     context.height = spec.height
     context.pix_fmt = "yuv420p"
