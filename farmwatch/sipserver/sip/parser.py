@@ -62,8 +62,11 @@ class MalformedMessage(RemoteProtocolError):
 _TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
-# C0 controls other than HT and LF, DEL, and a CR that does not end a line.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+# After CRLF → LF: any C0 control but HT and LF, or DEL (a CR left is a lone CR). The
+# slower exact rule then allows the controls a quoted-pair escapes (RFC 3261 §25.1,
+# RFC 4475 intmeth), never CR.
+_MAYBE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"(?<!\\)[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r")
 _LIST_NAMES = frozenset({"Via", "Route", "Record-Route"})
 _SINGLETONS = frozenset({"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards"})
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
@@ -113,21 +116,22 @@ def parse_message(data: bytes, *, limits: ParserLimits = DEFAULT_LIMITS) -> SipM
         raise MalformedMessage(error.reason, error.status_hint, partial=partial) from None
 
 
-def _find_head_end(data: bytes | bytearray, start: int) -> tuple[int, int]:
+def _find_head_end(data: bytes | bytearray, start: int, stop: int = -1) -> tuple[int, int]:
     """(end of the header block, start of the body), or (-1, -1) without a blank line.
 
     The blank line may be CRLF CRLF, LF LF or a mix; the header block excludes the line
-    end of its last line.
+    end of its last line. Only `data[start:stop]` is searched (all of it by default).
     """
-    lf_lf = data.find(b"\n\n", start)
-    lf_crlf = data.find(b"\n\r\n", start, lf_lf + 1 if lf_lf >= 0 else len(data))
-    if lf_crlf >= 0:
-        end, body = lf_crlf, lf_crlf + 3
-    elif lf_lf >= 0:
+    stop = len(data) if stop < 0 else stop
+    lf_crlf = data.find(b"\n\r\n", start, stop)
+    lf_lf = data.find(b"\n\n", start, lf_crlf + 1 if lf_crlf >= 0 else stop)
+    if lf_lf >= 0:
         end, body = lf_lf, lf_lf + 2
+    elif lf_crlf >= 0:
+        end, body = lf_crlf, lf_crlf + 3
     else:
         return -1, -1
-    if end > start and data[end - 1] == 13:
+    if end > 0 and data[end - 1] == 13:
         end -= 1
     return end, body
 
@@ -149,16 +153,18 @@ def _decode(raw: bytes) -> str:
 
 
 def _parse(head: str, data: bytes, body_start: int, limits: ParserLimits) -> SipMessage:
-    if _CONTROL.search(head):
+    text = head.replace("\r\n", "\n")
+    if _MAYBE_CONTROL.search(text) and _CONTROL.search(text):
         raise MalformedMessage("control character in header")
-    lines = head.replace("\r\n", "\n").split("\n")
+    lines = text.split("\n")
+    folded = "\n " in text or "\n\t" in text or text[:1] in (" ", "\t")
     if lines[0][:4].upper() == "SIP/":
         status, reason = _read_status_line(lines[0])
-        fields = _read_fields(lines, limits)
+        fields = _read_fields(lines, folded, limits)
         body = _read_body(data, body_start, _check_fields(fields, None), limits)
         return SipResponse(status, reason, Headers(tuple(fields)), body)
     method, uri = _read_request_line(lines[0])
-    fields = _read_fields(lines, limits)
+    fields = _read_fields(lines, folded, limits)
     body = _read_body(data, body_start, _check_fields(fields, method), limits)
     return SipRequest(method, uri, Headers(tuple(fields)), body)
 
@@ -192,8 +198,8 @@ def _read_status_line(line: str) -> tuple[int, str]:
     return int(code), reason.strip(" \t")
 
 
-def _read_fields(lines: list[str], limits: ParserLimits) -> list[tuple[str, str]]:
-    raw = _unfold(lines) if any(line[:1] in (" ", "\t") for line in lines) else lines[1:]
+def _read_fields(lines: list[str], folded: bool, limits: ParserLimits) -> list[tuple[str, str]]:
+    raw = _unfold(lines) if folded else lines[1:]
     if len(raw) > limits.max_headers:
         raise MalformedMessage("too many headers", 413)
     fields: list[tuple[str, str]] = []
@@ -319,15 +325,18 @@ def _read_body(
 def _salvage(head: str, limits: ParserLimits) -> SipRequest | None:
     """The request line and the well-formed header lines, if enough to answer."""
     lines = head.replace("\r\n", "\n").split("\n")
-    words = lines[0].split()
-    if len(words) < 2 or not _TOKEN.fullmatch(words[0]):
+    words = lines[0].split(" ")
+    words = [word for word in words if word]
+    if len(words) < 2 or not _TOKEN.fullmatch(words[0]) or _CONTROL.search(lines[0]):
         return None
     fields: list[tuple[str, str]] = []
     seen: set[str] = set()
     for line in _unfold_leniently(lines[1:]):
         name, colon, value = line.partition(":")
         name = canonical_name(name)
-        if not colon or not name or " " in name or _CONTROL.search(line) or name in seen:
+        if not colon or not name or " " in name or "\t" in name or name in seen:
+            continue
+        if _CONTROL.search(line):
             continue
         if name in _SINGLETONS:
             seen.add(name)
@@ -403,7 +412,8 @@ class StreamParser:
             if skipped:
                 del buffer[:skipped]
                 self._scan_from = 0
-            head_end, body_start = _find_head_end(buffer, self._scan_from)
+            stop = min(len(buffer), self._limits.max_message_size + 3)
+            head_end, body_start = _find_head_end(buffer, self._scan_from, stop)
             if head_end < 0:
                 if len(buffer) > self._limits.max_message_size:
                     raise RemoteProtocolError("header block too long", 413)
