@@ -38,8 +38,8 @@ test: $(STAMP) system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: $(STAMP) system-deps
-	$(PY) bench/sip_codec.py
-	$(PY) bench/options_load.py
+	PYTHONPATH=. $(PY) bench/sip_codec.py
+	PYTHONPATH=. $(PY) bench/options_load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

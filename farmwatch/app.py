@@ -6,29 +6,78 @@ import asyncio
 import logging
 import signal
 from contextlib import AsyncExitStack
+from pathlib import Path
 
+from aiohttp import web
+
+from farmwatch.platform.db import create_database, resolve_database_url
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.platform.services.device_recorder import DeviceRecorder
+from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.settings import Settings
+from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.web.app import create_web_app
 
 log = logging.getLogger(__name__)
 
 
 class Application:
-    """One farmwatch platform: the SIP endpoint and (as they land) the other parts."""
+    """One farmwatch platform: database, SIP endpoint, device access, web API."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        url = resolve_database_url(settings.database.url, Path(settings.storage.dir))
+        self.database = create_database(url)
+        devices = DeviceRepository(self.database.sessions)
+        channels = ChannelRepository(self.database.sessions)
+        self.recorder = DeviceRecorder(devices, channels)
+        self.devices = DeviceService(
+            devices,
+            channels,
+            EnrolmentPolicy(
+                default_password=settings.sip.password,
+                accept_unknown_devices=settings.registrar.accept_unknown_devices,
+            ),
+        )
         self.sip = SipEndpoint(settings.sip)
+        self.access = DeviceAccess(
+            self.sip,
+            settings.sip,
+            settings.registrar,
+            directory=self.devices,
+            listener=self.recorder,
+        )
+        self.devices.attach(self.access)
+        self._web_runner: web.AppRunner | None = None
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
+        stack = self._stack
+        await self.database.start()
+        stack.push_async_callback(self.database.close)
+        await self.recorder.start()
+        stack.push_async_callback(self.recorder.close)
         await self.sip.start()
-        self._stack.push_async_callback(self.sip.close)
+        stack.push_async_callback(self.sip.close)
+        await self.access.start()
+        stack.push_async_callback(self.access.close)
+        await self.devices.start()
+        runner = web.AppRunner(create_web_app(self.devices), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
+        await site.start()
+        self._web_runner = runner
         log.info(
-            "farmwatch platform %s (domain %s) started; SIP on port %d",
+            "farmwatch platform %s (domain %s) started: SIP port %d, web %s:%d, database %s",
             self.settings.sip.id,
             self.settings.sip.domain,
             self.sip.port,
+            self.settings.web.host,
+            self.settings.web.port,
+            self.database.dialect_name,
         )
 
     async def close(self) -> None:
@@ -43,8 +92,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await app.start()
     try:
+        await app.start()
         await stop.wait()
     finally:
         await app.close()

@@ -152,7 +152,7 @@ class Registrar:
         if not device_id:
             return False
         if not self._settings.strict_device_ids:
-            return device_id.isascii() and device_id.isalnum() and len(device_id) <= 64
+            return device_id.isascii() and device_id.isalnum() and len(device_id) <= 20
         try:
             GbId.parse(device_id, strict=True)
         except GbIdError:

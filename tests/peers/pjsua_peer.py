@@ -29,6 +29,9 @@ class _Account(pj.Account):  # type: ignore[misc]
     def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802 - pjsua2 API
         self.reg_codes.append(int(prm.code))
 
+    def onInstantMessageStatus(self, prm: pj.OnInstantMessageStatusParam) -> None:  # noqa: N802
+        self.results.append(int(prm.code))
+
 
 def _start(transport: str) -> tuple[pj.Endpoint, int]:
     endpoint = pj.Endpoint()
@@ -80,14 +83,77 @@ def run_options(target: str, transport: str, count: int, timeout: float) -> int:
     return 0 if ok else 1
 
 
+KEEPALIVE = (
+    '<?xml version="1.0" encoding="GB2312"?>\r\n<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n'
+    "<SN>{sn}</SN>\r\n<DeviceID>{device}</DeviceID>\r\n<Status>OK</Status>\r\n</Notify>\r\n"
+)
+
+
+def run_register(args: argparse.Namespace) -> int:
+    """Register with digest, send keepalive MESSAGEs, unregister only if asked."""
+    endpoint, transport_id = _start(args.transport)
+    account = _Account()
+    config = pj.AccountConfig()
+    config.idUri = f"sip:{args.device}@{args.domain}"
+    suffix = ";transport=tcp" if args.transport == "tcp" else ""
+    config.regConfig.registrarUri = f"sip:{args.server_id}@{args.server}{suffix}"
+    config.regConfig.timeoutSec = 3600
+    config.regConfig.retryIntervalSec = 0
+    config.sipConfig.transportId = transport_id
+    config.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.device, 0, args.password))
+    account.create(config)
+    _poll_until(endpoint, lambda: bool(account.reg_codes), time.monotonic() + args.timeout)
+    registered = account.reg_codes[-1] if account.reg_codes else 0
+    keepalive_codes: list[int] = []
+    if registered == 200:
+        buddy = pj.Buddy()
+        buddy_config = pj.BuddyConfig()
+        buddy_config.uri = f"sip:{args.server_id}@{args.server}{suffix}"
+        buddy_config.subscribe = False
+        buddy.create(account, buddy_config)
+        for sn in range(1, args.keepalives + 1):
+            param = pj.SendInstantMessageParam()
+            param.contentType = "Application/MANSCDP+xml"
+            param.content = KEEPALIVE.format(sn=sn, device=args.device)
+            before = len(account.results)
+            buddy.sendInstantMessage(param)
+            _poll_until(
+                endpoint,
+                lambda before=before: len(account.results) > before,
+                time.monotonic() + args.timeout,
+            )
+        keepalive_codes = list(account.results)
+    print(
+        json.dumps({"action": "register", "register": registered, "keepalives": keepalive_codes}),
+        flush=True,
+    )
+    if args.hold:
+        _poll_until(endpoint, lambda: False, time.monotonic() + args.hold)
+    if not args.keep_registered:
+        account.shutdown()
+        _poll_until(endpoint, lambda: False, time.monotonic() + 0.5)
+    endpoint.libDestroy()
+    return 0 if registered == 200 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("action", choices=["options"])
-    parser.add_argument("--target", required=True)
+    parser.add_argument("action", choices=["options", "register"])
+    parser.add_argument("--target", default="")
+    parser.add_argument("--server", default="127.0.0.1:5060", help="registrar host:port")
+    parser.add_argument("--server-id", default="34020000002000000001")
+    parser.add_argument("--domain", default="3402000000")
+    parser.add_argument("--device", default="34020000001320000001")
+    parser.add_argument("--password", default="12345678")
+    parser.add_argument("--keepalives", type=int, default=2)
+    parser.add_argument("--hold", type=float, default=0.0, help="stay registered this long")
+    parser.add_argument("--keep-registered", action="store_true", help="exit without unregistering")
     parser.add_argument("--transport", choices=["udp", "tcp"], default="udp")
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args()
+    if args.action == "register":
+        return run_register(args)
     return run_options(args.target, args.transport, args.count, args.timeout)
 
 

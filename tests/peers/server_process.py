@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.peers.raw_sip import free_port, udp_options
 
@@ -19,25 +23,42 @@ CONFIG = ROOT / "conf/farmwatch.toml"
 class RunningServer:
     host: str
     sip_port: int
+    web_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def api(self, path: str, *, method: str = "GET") -> tuple[int, Any]:
+        """Call the REST API; returns the status and the decoded JSON body."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.web_port}/api{path}", method=method
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
 
-def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> RunningServer:
-    port = free_port()
+
+def start_server(
+    tmp_path: Path, extra_env: dict[str, str] | None = None, *, sip_port: int | None = None
+) -> RunningServer:
+    """Start `farmwatch serve` with its data in `tmp_path/data`; wait until SIP and web answer."""
+    port = sip_port or free_port()
+    web_port = free_port()
     env = {
         **os.environ,
         "FARMWATCH_SIP_HOST": "127.0.0.1",
         "FARMWATCH_SIP_PORT": str(port),
-        "FARMWATCH_WEB_PORT": str(free_port()),
+        "FARMWATCH_WEB_HOST": "127.0.0.1",
+        "FARMWATCH_WEB_PORT": str(web_port),
         "FARMWATCH_STORAGE_DIR": str(tmp_path / "data"),
         **(extra_env or {}),
     }
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log_file:
+    with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "farmwatch", "serve", "--config", str(CONFIG)],
             env=env,
@@ -45,13 +66,13 @@ def start_server(tmp_path: Path, extra_env: dict[str, str] | None = None) -> Run
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
         )
-    server = RunningServer("127.0.0.1", port, process, log_path)
+    server = RunningServer("127.0.0.1", port, web_port, process, log_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
         try:
-            if udp_options(port, timeout=0.2) == 200:
+            if udp_options(port, timeout=0.2) == 200 and server.api("/devices?limit=1")[0] == 200:
                 return server
         except OSError:
             pass

@@ -67,12 +67,19 @@ class DeviceCameOnline:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationRefreshed:
+    """A REGISTER from a device that was online already: new expiry, maybe new address."""
+
+    registration: Registration
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceWentOffline:
     device_id: str
     reason: OfflineReason
 
 
-PresenceEvent = DeviceCameOnline | DeviceWentOffline
+PresenceEvent = DeviceCameOnline | RegistrationRefreshed | DeviceWentOffline
 
 
 @dataclass(slots=True)
@@ -112,6 +119,8 @@ class RegistrationTable:
         if entry is not None:
             new.queued_at = entry.queued_at
         self._schedule(new)
+        if entry is not None and entry.is_online:
+            return [RegistrationRefreshed(registration)]
         return [DeviceCameOnline(registration, is_new_registration=True)]
 
     def restore(self, registration: Registration, now: float) -> None:

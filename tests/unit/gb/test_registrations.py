@@ -9,6 +9,7 @@ from farmwatch.sipserver.gb.registrations import (
     OfflineReason,
     PresenceSettings,
     Registration,
+    RegistrationRefreshed,
     RegistrationTable,
 )
 from farmwatch.sipserver.sip.address import Address, Transport
@@ -110,7 +111,9 @@ def test_restored_registration_gets_one_window_to_prove_alive() -> None:
 def test_reregistration_moves_the_deadline() -> None:
     table = _table()
     table.register(_registration(0), now=0)
-    table.register(_registration(100), now=100)
+    assert table.register(_registration(100), now=100) == [
+        RegistrationRefreshed(_registration(100))
+    ]
     assert table.tick(180) == []
     assert table.tick(280) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
 

@@ -1,0 +1,216 @@
+"""Writes what the SIP part reports about devices to the database, behind its back.
+
+`DeviceRecorder.device_event` is the `DeviceListener`: it only appends to a bounded
+in-memory queue, so signalling never waits for the database. One writer task drains
+the queue in order; keepalives are coalesced (the latest per device) and written as
+one batch, so 10,000 devices at 60 s keepalives cost a few statements a second.
+A failing write is logged with the device ID and skipped: one bad row never stops
+the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from farmwatch.platform.catalog_mapping import channel_data, is_usable_item_id
+from farmwatch.platform.records import (
+    ChannelData,
+    DeviceNotFound,
+    KeepaliveBeat,
+    OfflineReason,
+    Transport,
+)
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.sipserver.device_events import (
+    CatalogChanged,
+    CatalogReceived,
+    DeviceCameOnline,
+    DeviceEvent,
+    DeviceInfoReceived,
+    DeviceWentOffline,
+    KeepaliveReceived,
+    RegistrationRefreshed,
+)
+from farmwatch.sipserver.device_events import OfflineReason as SipOfflineReason
+from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
+
+log = logging.getLogger(__name__)
+
+OFFLINE_REASONS = {
+    SipOfflineReason.UNREGISTERED: OfflineReason.UNREGISTERED,
+    SipOfflineReason.REGISTRATION_EXPIRED: OfflineReason.EXPIRED,
+    SipOfflineReason.KEEPALIVE_TIMEOUT: OfflineReason.KEEPALIVE_TIMEOUT,
+    SipOfflineReason.CONNECTION_LOST: OfflineReason.KEEPALIVE_TIMEOUT,
+}
+OFFLINE_EVENTS = frozenset({CatalogEvent.OFF, CatalogEvent.VLOST, CatalogEvent.DEFECT})
+
+
+class DeviceRecorder:
+    """The platform's `DeviceListener`: persists registrations, state and catalogs."""
+
+    def __init__(
+        self,
+        devices: DeviceRepository,
+        channels: ChannelRepository,
+        *,
+        max_queued: int = 200_000,
+    ) -> None:
+        self._devices = devices
+        self._channels = channels
+        self._queue: deque[tuple[datetime, DeviceEvent]] = deque()
+        self._beats: dict[str, KeepaliveBeat] = {}
+        self._max_queued = max_queued
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.listeners: list[Callable[[DeviceEvent], None]] = []
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        await self.drained()
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far is written."""
+        await self._idle.wait()
+
+    def device_event(self, event: DeviceEvent) -> None:
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("device event subscriber failed")
+        now = datetime.now(UTC)
+        if isinstance(event, KeepaliveReceived):
+            self._beats[event.device_id] = KeepaliveBeat(
+                event.device_id, now, event.source.host, event.source.port
+            )
+        elif len(self._queue) >= self._max_queued:
+            self.dropped += 1
+            log.error("device event queue full; dropped %s", type(event).__name__)
+            return
+        else:
+            self._queue.append((now, event))
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue or self._beats:
+                if self._beats:
+                    beats, self._beats = list(self._beats.values()), {}
+                    await self._guarded("keepalives", self._devices.mark_keepalives(beats))
+                while self._queue:
+                    at, event = self._queue.popleft()
+                    await self._write(at, event)
+            if not self._queue and not self._beats:
+                self._idle.set()
+
+    async def _guarded(self, what: str, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except DeviceNotFound as error:
+            log.warning("%s: device not stored yet: %s", what, error)
+        except Exception:
+            # Isolation boundary: one write. Log it with the device and go on.
+            log.exception("writing %s failed", what)
+
+    async def _write(self, at: datetime, event: DeviceEvent) -> None:
+        match event:
+            case (
+                DeviceCameOnline(registration=registration)
+                | RegistrationRefreshed(registration=registration)
+            ):
+                await self._guarded(
+                    f"registration of {registration.device_id}",
+                    self._devices.upsert_registration(
+                        registration.device_id,
+                        transport=Transport(registration.address.transport.value),
+                        remote_host=registration.address.host,
+                        remote_port=registration.address.port,
+                        contact_uri=registration.contact[:1024],
+                        expires=round(registration.expires_at - registration.registered_at),
+                        gb_version=_clip(registration.gb_version, 16),
+                        at=at,
+                    ),
+                )
+            case DeviceWentOffline(device_id=device_id, reason=reason):
+                await self._guarded(
+                    f"offline of {device_id}",
+                    self._offline(device_id, OFFLINE_REASONS[reason], at),
+                )
+            case DeviceInfoReceived(device_id=device_id, info=info):
+                await self._guarded(
+                    f"device info of {device_id}",
+                    self._devices.set_info(
+                        device_id,
+                        name=info.device_name,
+                        manufacturer=info.manufacturer,
+                        model=info.model,
+                        firmware=info.firmware,
+                        channel_count=info.channel_count,
+                        at=at,
+                    ),
+                )
+            case CatalogReceived(device_id=device_id, result=result):
+                items = [channel_data(i) for i in result.items if is_usable_item_id(i.device_id)]
+                await self._guarded(
+                    f"catalog of {device_id}",
+                    self._channels.replace_catalog(
+                        device_id, items, at=at, sum_num=result.expected
+                    ),
+                )
+            case CatalogChanged(device_id=device_id, items=items):
+                await self._guarded(
+                    f"catalog change of {device_id}", self._apply(device_id, items, at)
+                )
+            case _:
+                pass
+
+    async def _offline(self, device_id: str, reason: OfflineReason, at: datetime) -> None:
+        await self._devices.mark_offline(device_id, reason=reason, at=at)
+        await self._channels.set_all_offline(device_id, at=at)
+
+    async def _apply(self, device_id: str, items: tuple[CatalogItem, ...], at: datetime) -> None:
+        upserted: list[ChannelData] = []
+        deleted: list[str] = []
+        online: list[str] = []
+        offline: list[str] = []
+        for item in items:
+            if not is_usable_item_id(item.device_id):
+                continue
+            if item.event in (CatalogEvent.ADD, CatalogEvent.UPDATE):
+                upserted.append(channel_data(item))
+            elif item.event is CatalogEvent.DEL:
+                deleted.append(item.device_id)
+            elif item.event is CatalogEvent.ON:
+                online.append(item.device_id)
+            elif item.event in OFFLINE_EVENTS:
+                offline.append(item.device_id)
+            elif item.event is None and item.name is not None:
+                upserted.append(channel_data(item))  # a full push without Event: an update
+        await self._channels.apply_changes(
+            device_id, at=at, upserted=upserted, deleted=deleted, online=online, offline=offline
+        )
+
+
+def _clip(text: str | None, length: int) -> str | None:
+    return text[:length] if text else None

@@ -1,0 +1,177 @@
+"""Devices as the operators and the SIP part see them (issue: device access).
+
+`DeviceService` answers the registrar's questions (`DeviceDirectory`: may this device
+register, with which password and charset) from memory, so a registration storm never
+queries the database; it lists devices and channel trees for the API, triggers catalog
+refreshes and reports their progress, and, at start-up, makes the SIP part know again
+the devices that were registered before a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from farmwatch.platform.errors import DeviceOffline, NotFound
+from farmwatch.platform.records import ChannelNode, DevicePage, DeviceRecord
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.sipserver.device_access import DeviceAccess
+from farmwatch.sipserver.gb.catalog_collector import CatalogResult, CollectionState
+from farmwatch.sipserver.gb.registrations import Registration
+from farmwatch.sipserver.sip.address import Address, Transport
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EnrolmentPolicy:
+    default_password: str
+    accept_unknown_devices: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogProgress:
+    """How far the latest catalog query of a device got."""
+
+    device_id: str
+    state: str  # running | complete | partial | none
+    received: int
+    expected: int | None
+
+
+class DeviceService:
+    def __init__(
+        self,
+        devices: DeviceRepository,
+        channels: ChannelRepository,
+        policy: EnrolmentPolicy,
+    ) -> None:
+        self._devices = devices
+        self._channels = channels
+        self._policy = policy
+        self._passwords: dict[str, str | None] = {}
+        self._charsets: dict[str, str] = {}
+        self._access: DeviceAccess | None = None
+
+    def attach(self, access: DeviceAccess) -> None:
+        """Wire the SIP side in (it needs this service as its directory first)."""
+        self._access = access
+
+    async def start(self) -> None:
+        """Load enrolment data and know again the registrations that survive a restart."""
+        page_size, offset = 1000, 0
+        while True:
+            page = await self._devices.list(offset=offset, limit=page_size)
+            for record in page.items:
+                self._remember(record)
+            offset += page_size
+            if offset >= page.total:
+                break
+        await self._restore_registrations()
+
+    def _remember(self, record: DeviceRecord) -> None:
+        if record.is_enrolled or record.password is not None:
+            self._passwords[record.device_id] = record.password
+        if record.charset:
+            self._charsets[record.device_id] = record.charset
+
+    async def _restore_registrations(self) -> None:
+        access = self._require_access()
+        now_wall = datetime.now(UTC)
+        now_loop = access.now()
+        restored = 0
+        for record in await self._devices.list_registered_for_restore():
+            expires_at = record.registration_expires_at
+            if expires_at is None or record.remote_host is None or record.remote_port is None:
+                continue
+            remaining = (expires_at - now_wall).total_seconds()
+            if remaining <= 0:
+                continue
+            transport = Transport(record.transport.value) if record.transport else Transport.UDP
+            access.restore(
+                Registration(
+                    device_id=record.device_id,
+                    address=Address(record.remote_host, record.remote_port, transport),
+                    contact=record.contact_uri or "",
+                    expires_at=now_loop + remaining,
+                    registered_at=now_loop,
+                    gb_version=record.gb_version,
+                )
+            )
+            restored += 1
+        log.info("restored %d registrations from before the restart", restored)
+
+    # -- DeviceDirectory ---------------------------------------------------------
+
+    def password_for(self, device_id: str) -> str | None:
+        if device_id in self._passwords:
+            return self._passwords[device_id] or self._policy.default_password
+        if self._policy.accept_unknown_devices:
+            return self._policy.default_password
+        return None
+
+    def charset_for(self, device_id: str) -> str | None:
+        return self._charsets.get(device_id)
+
+    # -- operations for the API ------------------------------------------------------
+
+    async def enroll(
+        self, device_id: str, *, password: str | None, name: str | None, charset: str | None
+    ) -> DeviceRecord:
+        record = await self._devices.enroll(
+            device_id, password=password, name=name, charset=charset, at=datetime.now(UTC)
+        )
+        self._passwords[device_id] = password
+        if charset:
+            self._charsets[device_id] = charset
+        return record
+
+    async def list_devices(
+        self, *, online: bool | None = None, offset: int = 0, limit: int = 100
+    ) -> DevicePage:
+        return await self._devices.list(online=online, offset=offset, limit=limit)
+
+    async def get_device(self, device_id: str) -> DeviceRecord:
+        record = await self._devices.get(device_id)
+        if record is None:
+            raise NotFound(f"no device {device_id}")
+        return record
+
+    async def channel_tree(self, device_id: str) -> tuple[ChannelNode, ...]:
+        await self.get_device(device_id)
+        return await self._channels.tree_for_device(device_id)
+
+    async def refresh_catalog(self, device_id: str) -> CatalogProgress:
+        """Start a catalog query; follow it with `catalog_progress`."""
+        access = self._require_access()
+        await self.get_device(device_id)
+        if not access.is_online(device_id):
+            raise DeviceOffline(f"device {device_id} is offline")
+        future = access.start_catalog_query(device_id)
+        future.add_done_callback(self._log_catalog_failure)
+        return self.catalog_progress(device_id)
+
+    @staticmethod
+    def _log_catalog_failure(future: asyncio.Future[CatalogResult]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("catalog refresh failed: %s", future.exception())
+
+    def catalog_progress(self, device_id: str) -> CatalogProgress:
+        progress = self._require_access().catalog_progress(device_id)
+        if progress is None:
+            return CatalogProgress(device_id, "none", 0, None)
+        state = {
+            CollectionState.RUNNING: "running",
+            CollectionState.COMPLETE: "complete",
+            CollectionState.PARTIAL: "partial",
+            CollectionState.REJECTED: "rejected",
+        }[progress.state]
+        return CatalogProgress(device_id, state, progress.received, progress.expected)
+
+    def _require_access(self) -> DeviceAccess:
+        if self._access is None:
+            raise RuntimeError("DeviceService used before attach()")
+        return self._access

@@ -1,0 +1,397 @@
+"""Device access: registrar, keepalives, queries and catalog subscriptions in one component.
+
+`DeviceAccess` owns the registration table, the catalog collector, the pending queries
+and the subscriptions, drives their deadlines with one `loop.call_at`, and reports
+upward through a `DeviceListener`. Incoming MESSAGE/NOTIFY handling lives in
+`device_inbox.py`, catalog subscriptions in `catalog_subscriptions.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from farmwatch.sipserver.device_events import (
+    CatalogReceived,
+    DeviceDirectory,
+    DeviceEvent,
+    DeviceInfoReceived,
+    DeviceListener,
+)
+from farmwatch.sipserver.device_requests import Originator, build_manscdp_message
+from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.errors import SipError, TransactionFailed
+from farmwatch.sipserver.gb.catalog_collector import (
+    CatalogCollector,
+    CatalogResult,
+    CollectionProgress,
+    CollectionState,
+    CollectorSettings,
+    QueryKey,
+)
+from farmwatch.sipserver.gb.manscdp import (
+    CmdType,
+    DeviceInfoResponse,
+    DeviceStatusResponse,
+    ManscdpMessage,
+)
+from farmwatch.sipserver.gb.manscdp_build import (
+    build_catalog_query,
+    build_device_info_query,
+    build_device_status_query,
+)
+from farmwatch.sipserver.gb.manscdp_text import ManscdpCharset
+from farmwatch.sipserver.gb.registrations import (
+    DeviceCameOnline,
+    DeviceWentOffline,
+    PresenceEvent,
+    PresenceSettings,
+    Registration,
+    RegistrationTable,
+)
+from farmwatch.sipserver.registrar import Registrar
+from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
+from farmwatch.sipserver.sip.address import Address
+
+log = logging.getLogger(__name__)
+
+
+class DeviceUnavailable(SipError):
+    """The device is not registered (or went offline) so it cannot be asked anything."""
+
+    def __init__(self, device_id: str) -> None:
+        super().__init__(f"device {device_id} is not registered")
+        self.device_id = device_id
+
+
+class QueryTimeout(SipError):
+    def __init__(self, device_id: str, cmd_type: CmdType) -> None:
+        super().__init__(f"device {device_id} did not answer {cmd_type.value} in time")
+        self.device_id = device_id
+        self.cmd_type = cmd_type
+
+
+@dataclass(slots=True)
+class _Waiter:
+    device_id: str
+    future: asyncio.Future[Any]
+
+
+class DeviceAccess:
+    """Everything between registered devices and the platform, except media."""
+
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        sip: SipSettings,
+        settings: RegistrarSettings,
+        *,
+        directory: DeviceDirectory,
+        listener: DeviceListener,
+        secret: bytes | None = None,
+    ) -> None:
+        self._endpoint = endpoint
+        self._sip = sip
+        self.settings = settings
+        self._directory = directory
+        self._listener = listener
+        self.table = RegistrationTable(
+            PresenceSettings(settings.keepalive_interval, settings.keepalive_timeout_count)
+        )
+        self.collector = CatalogCollector(
+            CollectorSettings(inactivity_timeout=settings.catalog_timeout)
+        )
+        self.originator = Originator(sip.id, sip.domain, sip.user_agent)
+        self.registrar = Registrar(
+            settings,
+            realm=sip.domain,
+            table=self.table,
+            credentials=directory,
+            publish=self.publish_presence,
+            clock=self.now,
+            wall_clock=datetime.now,
+            secret=secret or secrets.token_bytes(32),
+            user_agent=sip.user_agent,
+        )
+        self._sn = itertools.count(secrets.randbelow(10_000) + 1)
+        self._waiters: dict[QueryKey, _Waiter] = {}
+        self._latest_catalog: dict[str, QueryKey] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Imported here to keep the module graph acyclic: both need DeviceAccess.
+        from farmwatch.sipserver.catalog_subscriptions import CatalogSubscriptions
+        from farmwatch.sipserver.device_inbox import DeviceInbox
+
+        self.subscriptions = CatalogSubscriptions(self)
+        self.inbox = DeviceInbox(self)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._endpoint.add_handler("REGISTER", self.registrar.handle)
+        self._endpoint.add_handler("MESSAGE", self.inbox.handle_message)
+        self._endpoint.add_handler("NOTIFY", self.inbox.handle_notify)
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for waiter in self._waiters.values():
+            if not waiter.future.done():
+                waiter.future.cancel()
+
+    @property
+    def endpoint(self) -> SipEndpoint:
+        return self._endpoint
+
+    def now(self) -> float:
+        assert self._loop is not None, "DeviceAccess not started"
+        return self._loop.time()
+
+    # -- state for the platform -------------------------------------------------------
+
+    def registration(self, device_id: str) -> Registration | None:
+        return self.table.get(device_id)
+
+    def is_online(self, device_id: str) -> bool:
+        return self.table.is_online(device_id)
+
+    def restore(self, registration: Registration) -> None:
+        """Know again a device registered before a restart (expiry in loop time)."""
+        self.table.restore(registration, self.now())
+        self.rearm()
+
+    def charset_override(self, device_id: str) -> str | None:
+        """The charset to decode this device's bodies with, when detection is not enough."""
+        return self._directory.charset_for(device_id)
+
+    def charset_for(self, device_id: str) -> ManscdpCharset:
+        name = self._directory.charset_for(device_id) or self.settings.charset
+        return _charset(name)
+
+    # -- events -------------------------------------------------------------------------
+
+    def publish(self, event: DeviceEvent) -> None:
+        try:
+            self._listener.device_event(event)
+        except Exception:
+            # Isolation boundary: a listener bug must not break signalling.
+            log.exception("device listener failed on %s", type(event).__name__)
+
+    def publish_presence(self, events: list[PresenceEvent]) -> None:
+        for event in events:
+            self.publish(event)
+            if isinstance(event, DeviceCameOnline):
+                registration = event.registration
+                log.info("device %s online (%s, %s)", registration.device_id,
+                         registration.address,
+                         "registered" if event.is_new_registration else "keepalive")  # fmt: skip
+                if self.settings.catalog_on_register:
+                    self.spawn(self._on_first_contact(registration.device_id))
+            elif isinstance(event, DeviceWentOffline):
+                log.info("device %s offline (%s)", event.device_id, event.reason.value)
+                self.subscriptions.forget(event.device_id)
+        self.rearm()
+
+    async def _on_first_contact(self, device_id: str) -> None:
+        """What wvp does after a registration: DeviceInfo, Catalog, then subscribe."""
+        try:
+            await self.query_device_info(device_id)
+        except SipError as error:
+            log.warning("DeviceInfo of %s failed: %s", device_id, error)
+        try:
+            await self.query_catalog(device_id)
+        except SipError as error:
+            log.warning("catalog of %s failed: %s", device_id, error)
+        try:
+            await self.subscriptions.subscribe(device_id)
+        except SipError as error:
+            log.info("catalog subscription to %s refused: %s", device_id, error)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("device task failed", exc_info=task.exception())
+
+    # -- queries ------------------------------------------------------------------------
+
+    def next_sn(self) -> int:
+        return next(self._sn) % 2_000_000_000 + 1
+
+    async def send_manscdp(
+        self, device_id: str, body: bytes, *, target_id: str | None = None
+    ) -> None:
+        """MESSAGE to a registered device; raises unless it answers 2xx."""
+        registration = self.table.get(device_id)
+        if registration is None:
+            raise DeviceUnavailable(device_id)
+        dest = registration.address
+        request = build_manscdp_message(
+            self.originator,
+            target_id=target_id or device_id,
+            dest=dest,
+            body=body,
+            local_host=self._endpoint.local_host_for(dest),
+            local_port=self._endpoint.port,
+        )
+        response = await self._endpoint.request(request, dest)
+        if not response.is_success:
+            raise TransactionFailed(response)
+
+    async def query(self, device_id: str, cmd_type: CmdType, body_for_sn: Any) -> Any:
+        """Send a query and wait for the answering MESSAGE matched by (device, CmdType, SN)."""
+        sn = self.next_sn()
+        key = QueryKey(device_id, cmd_type, sn)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # Registered before sending: the answer can overtake the 200 OK.
+        self._waiters[key] = _Waiter(device_id, future)
+        try:
+            async with asyncio.timeout(self.settings.query_timeout):
+                await self.send_manscdp(device_id, body_for_sn(sn, self.charset_for(device_id)))
+                return await future
+        except TimeoutError as exc:
+            raise QueryTimeout(device_id, cmd_type) from exc
+        finally:
+            self._waiters.pop(key, None)
+
+    def answer_received(self, device_id: str, key: QueryKey, message: ManscdpMessage) -> bool:
+        """Complete a pending query; False when nobody waits for it (unsolicited)."""
+        waiter = self._waiters.get(key)
+        if waiter is None or waiter.device_id != device_id or waiter.future.done():
+            return False
+        waiter.future.set_result(message)
+        return True
+
+    async def query_device_info(self, device_id: str) -> DeviceInfoResponse:
+        info: DeviceInfoResponse = await self.query(
+            device_id,
+            CmdType.DEVICE_INFO,
+            lambda sn, charset: build_device_info_query(sn, device_id, charset),
+        )
+        self.publish(DeviceInfoReceived(device_id, info))
+        return info
+
+    async def query_device_status(self, device_id: str) -> DeviceStatusResponse:
+        status: DeviceStatusResponse = await self.query(
+            device_id,
+            CmdType.DEVICE_STATUS,
+            lambda sn, charset: build_device_status_query(sn, device_id, charset),
+        )
+        return status
+
+    async def query_catalog(self, device_id: str) -> CatalogResult:
+        """Ask for the catalog and wait until it is complete or stalls (partial result)."""
+        return await self.start_catalog_query(device_id)
+
+    def start_catalog_query(self, device_id: str) -> asyncio.Future[CatalogResult]:
+        """Begin a catalog query now (its progress is visible at once); await the result.
+
+        The collector's inactivity timeout bounds the wait: a stalled catalog resolves
+        as a partial result, a refused or unanswered query raises.
+        """
+        if self.table.get(device_id) is None:
+            raise DeviceUnavailable(device_id)
+        sn = self.next_sn()
+        key = QueryKey(device_id, CmdType.CATALOG, sn)
+        future: asyncio.Future[CatalogResult] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = _Waiter(device_id, future)
+        future.add_done_callback(lambda _: self._waiters.pop(key, None))
+        self.collector.start(key, self.now())
+        self._latest_catalog[device_id] = key
+        self.rearm()
+        body = build_catalog_query(sn, device_id, self.charset_for(device_id))
+        self.spawn(self._send_query(device_id, body, future))
+        return future
+
+    async def _send_query(
+        self, device_id: str, body: bytes, future: asyncio.Future[CatalogResult]
+    ) -> None:
+        try:
+            await self.send_manscdp(device_id, body)
+        except SipError as error:
+            if not future.done():
+                future.set_exception(error)
+
+    def catalog_progress(self, device_id: str) -> CollectionProgress | None:
+        key = self._latest_catalog.get(device_id)
+        return None if key is None else self.collector.progress(key)
+
+    def catalog_finished(self, device_id: str, progress: CollectionProgress) -> None:
+        result = progress.result
+        if result is None:
+            return
+        self.publish(CatalogReceived(device_id, result))
+        waiter = self._waiters.get(result.key)
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(result)
+
+    # -- the one timer ---------------------------------------------------------------
+
+    def rearm(self) -> None:
+        deadlines = [
+            d
+            for d in (
+                self.table.next_deadline(),
+                self.collector.next_deadline(),
+                self.subscriptions.next_deadline(),
+            )
+            if d is not None
+        ]
+        if not deadlines or self._loop is None:
+            return
+        deadline = min(deadlines)
+        if self._timer_at is not None and self._timer_at <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        now = self.now()
+        self.publish_presence(self.table.tick(now))
+        for result in self.collector.tick(now):
+            device_id = result.key.device_id
+            log.warning(
+                "catalog of %s stalled: kept %d of %s items",
+                device_id,
+                len(result.items),
+                result.expected,
+            )
+            self.catalog_finished(
+                device_id,
+                CollectionProgress(
+                    result.key, len(result.items), result.expected, CollectionState.PARTIAL, result
+                ),
+            )
+        self.subscriptions.tick(now)
+        self.rearm()
+
+
+def _charset(name: str) -> ManscdpCharset:
+    try:
+        return ManscdpCharset(name.upper())
+    except ValueError:
+        return ManscdpCharset.GB2312
+
+
+__all__ = ["Address", "DeviceAccess", "DeviceUnavailable", "QueryTimeout"]

@@ -1,0 +1,9 @@
+"""Typed keys for what the aiohttp application holds (no string keys)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from farmwatch.platform.services.device_service import DeviceService
+
+DEVICE_SERVICE = web.AppKey("device_service", DeviceService)

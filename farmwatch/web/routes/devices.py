@@ -1,0 +1,69 @@
+"""/api/devices: devices with their online state, channel trees, catalog refresh."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from farmwatch.platform.errors import InvalidInput
+from farmwatch.web.keys import DEVICE_SERVICE
+from farmwatch.web.views import device_view, progress_view, tree_view
+
+routes = web.RouteTableDef()
+
+
+def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) > maximum:
+        raise InvalidInput(f"{name}: expected an integer 0..{maximum}, got {text!r}")
+    return int(text)
+
+
+def _online_param(request: web.Request) -> bool | None:
+    text = request.query.get("online")
+    if text is None:
+        return None
+    if text.lower() not in ("true", "false"):
+        raise InvalidInput(f"online: expected true or false, got {text!r}")
+    return text.lower() == "true"
+
+
+@routes.get("/devices")
+async def list_devices(request: web.Request) -> web.Response:
+    service = request.app[DEVICE_SERVICE]
+    page = await service.list_devices(
+        online=_online_param(request),
+        offset=_int_param(request, "offset", 0, 10_000_000),
+        limit=_int_param(request, "limit", 100, 1000),
+    )
+    return web.json_response(
+        {"total": page.total, "devices": [device_view(record) for record in page.items]}
+    )
+
+
+@routes.get("/devices/{device_id}")
+async def get_device(request: web.Request) -> web.Response:
+    record = await request.app[DEVICE_SERVICE].get_device(request.match_info["device_id"])
+    return web.json_response(device_view(record))
+
+
+@routes.get("/devices/{device_id}/channels")
+async def channel_tree(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    nodes = await request.app[DEVICE_SERVICE].channel_tree(device_id)
+    return web.json_response({"device_id": device_id, "channels": tree_view(nodes)})
+
+
+@routes.post("/devices/{device_id}/catalog")
+async def refresh_catalog(request: web.Request) -> web.Response:
+    progress = await request.app[DEVICE_SERVICE].refresh_catalog(request.match_info["device_id"])
+    return web.json_response(progress_view(progress), status=202)
+
+
+@routes.get("/devices/{device_id}/catalog")
+async def catalog_progress(request: web.Request) -> web.Response:
+    service = request.app[DEVICE_SERVICE]
+    device_id = request.match_info["device_id"]
+    await service.get_device(device_id)
+    return web.json_response(progress_view(service.catalog_progress(device_id)))

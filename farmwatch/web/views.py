@@ -1,0 +1,66 @@
+"""Records → JSON-ready dicts for the API (the only place the API's shapes are written)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from farmwatch.platform.records import ChannelNode, ChannelRecord, DeviceRecord
+from farmwatch.platform.services.device_service import CatalogProgress
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def device_view(record: DeviceRecord) -> dict[str, Any]:
+    return {
+        "device_id": record.device_id,
+        "name": record.name,
+        "manufacturer": record.manufacturer,
+        "model": record.model,
+        "firmware": record.firmware,
+        "online": record.is_online,
+        "offline_reason": record.offline_reason.value if record.offline_reason else None,
+        "transport": record.transport.value if record.transport else None,
+        "address": (
+            f"{record.remote_host}:{record.remote_port}" if record.remote_host is not None else None
+        ),
+        "registered_at": _time(record.registered_at),
+        "last_register_at": _time(record.last_register_at),
+        "last_keepalive_at": _time(record.last_keepalive_at),
+        "expires": record.expires,
+        "gb_version": record.gb_version,
+        "charset": record.charset,
+        "enrolled": record.is_enrolled,
+        "channel_count": record.channel_count,
+        "catalog_sum_num": record.catalog_sum_num,
+        "catalog_updated_at": _time(record.catalog_updated_at),
+    }
+
+
+def channel_view(record: ChannelRecord) -> dict[str, Any]:
+    data = asdict(record.data)
+    data.pop("password", None)  # never leaves the platform
+    data["extra"] = dict(record.data.extra)
+    return {
+        **data,
+        "device_id": record.device_id,
+        "kind": record.kind.value,
+        "parent": record.tree_parent_id,
+        "online": record.is_online,
+    }
+
+
+def tree_view(nodes: tuple[ChannelNode, ...]) -> list[dict[str, Any]]:
+    return [{**channel_view(node.record), "children": tree_view(node.children)} for node in nodes]
+
+
+def progress_view(progress: CatalogProgress) -> dict[str, Any]:
+    return {
+        "device_id": progress.device_id,
+        "state": progress.state,
+        "received": progress.received,
+        "expected": progress.expected,
+    }
