@@ -82,7 +82,7 @@ def requests(draw: st.DrawFn) -> SipMessage:
     return SipRequest(method, draw(uris), draw(header_blocks(method, body)), body)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(messages())
 def test_parse_of_serialised_message_is_the_message(message: SipMessage) -> None:
     assert parse_message(message.to_bytes()) == message
@@ -122,7 +122,7 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(mutated())
 def test_mutated_messages_parse_or_raise_malformed_message(data: bytes) -> None:
     try:
@@ -152,7 +152,7 @@ def summary(items: list[SipMessage | MalformedMessage]) -> list[object]:
     ]
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(requests(), min_size=1, max_size=4),
     st.lists(st.sampled_from([b"", b"\r\n", b"\r\n\r\n", b"\n"]), min_size=4, max_size=4),
@@ -173,7 +173,7 @@ def test_stream_parsing_is_independent_of_chunking(
     assert parser.buffered == 0
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(mutated(), min_size=1, max_size=3), st.lists(st.integers(0, 3000), max_size=6))
 def test_stream_chunking_independence_with_broken_messages(
     datas: list[bytes], cuts: list[int]
