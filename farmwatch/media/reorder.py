@@ -94,9 +94,9 @@ class ReorderBuffer:
         return out
 
     def _on_late(self, packet: RtpPacket, now: float) -> list[ReorderOutput]:
-        self.late += 1
         self._late_run += 1
         if self._late_run <= self._capacity:
+            self.late += 1
             return []
         # A long run of "late" packets is a restarted sender: follow its new numbering.
         self._late_run = 0

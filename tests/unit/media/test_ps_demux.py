@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -273,3 +274,16 @@ def test_oversized_frames_are_dropped_and_counted() -> None:
     assert demuxer.stats.oversize_frames >= 1
     assert all(len(f.data) <= 5400 for f in frames)
     assert [f.data for f in frames] == [u for u in units[10:] if u in {f.data for f in frames}]
+
+
+FIXTURE = Path(__file__).resolve().parents[2] / "data" / "ps" / "gb_h265_160x120_30f.ps"
+
+
+def test_committed_h265_fixture_decodes_without_libx265() -> None:
+    """tests/data/ps/gb_h265_160x120_30f.ps: libx265 frames in §8.2 layout (PSM 0x24)."""
+    frames = demux(FIXTURE.read_bytes(), [1400])
+    assert [(f.codec, f.is_keyframe) for f in frames] == [
+        (Codec.H265, i % GOP == 0) for i in range(FRAME_COUNT)
+    ]
+    pictures = decode("hevc", [f.data for f in frames])
+    assert [(p.width, p.height) for p in pictures] == [(WIDTH, HEIGHT)] * FRAME_COUNT
