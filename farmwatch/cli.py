@@ -24,11 +24,20 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"TOML configuration (default: {DEFAULT_CONFIG} when present)",
     )
+    # Its options belong to farmwatch.simulator.cli (see `farmwatch simulate --help`).
+    commands.add_parser("simulate", help="run simulated cameras/NVRs", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "simulate":
+        from farmwatch.simulator.cli import main as simulate  # the platform never loads it
+
+        return simulate(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return _serve(args.config)
     return 2

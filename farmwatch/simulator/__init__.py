@@ -3,12 +3,22 @@
 This package re-exports the media side (gb28181.md §8): the generated test picture encoded once
 per spec (`MediaCache`, `TestPatternSpec`, `EncodedLoop`) and the pure pacing of one stream over
 the cached loop (`FrameScheduler`). The platform never imports this package (import-linter).
+
+The signalling side (gb28181.md §3-§5): `SimulatedDevice` (registration, keepalives,
+query answers, catalog subscriptions, misbehaviour controls), `SimulatorFleet` and the
+test helper `running_simulator`; `farmwatch simulate` is `farmwatch.simulator.cli`.
 """
 
 from __future__ import annotations
 
+from farmwatch.simulator.channels import ChannelTable, DeviceType, build_channels, channel_id
+from farmwatch.simulator.device import DeviceSettings, SimulatedDevice
+from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet, running_simulator
 from farmwatch.simulator.frame_scheduler import DueFrame, FrameScheduler
+from farmwatch.simulator.malformed import MalformedKind
 from farmwatch.simulator.media_cache import MediaCache
+from farmwatch.simulator.register_client import FailureKind, RegisterFailure
+from farmwatch.simulator.session import SessionState, SessionTimers
 from farmwatch.simulator.test_pattern import (
     EncodedFrame,
     EncodedLoop,
@@ -19,13 +29,27 @@ from farmwatch.simulator.test_pattern import (
 )
 
 __all__ = [
+    "ChannelTable",
+    "DeviceSettings",
+    "DeviceType",
     "DueFrame",
     "EncodedFrame",
     "EncodedLoop",
+    "FailureKind",
+    "FleetSettings",
     "FrameScheduler",
+    "MalformedKind",
     "MediaCache",
+    "RegisterFailure",
+    "SessionState",
+    "SessionTimers",
+    "SimulatedDevice",
+    "SimulatorFleet",
     "TestPatternError",
     "TestPatternSpec",
     "VideoCodec",
+    "build_channels",
+    "channel_id",
     "encode_test_pattern",
+    "running_simulator",
 ]

@@ -1,0 +1,189 @@
+"""The notifier side of catalog subscriptions (GB/T 28181-2016 §9.11, Annex P; ref. §5, §11.10).
+
+`CatalogNotifier.handle_subscribe` accepts a SUBSCRIBE whose body is a Catalog query:
+200 OK with our To tag, `Expires`, the echoed `Event` and the `<Response>…<Result>OK`
+body; the dialog is remembered. A SUBSCRIBE inside a known dialog refreshes it, or with
+`Expires: 0` ends it; one naming an unknown dialog gets 481; a new subscription from
+the same subscriber replaces its older dialog. `notify(items)` sends a
+Catalog NOTIFY in every live dialog (From = our tag, To = the subscriber's tag, the
+dialog's Call-ID, our CSeq, `Subscription-State: active;expires=<remaining>`), one at a
+time, waiting for each 200. Expired dialogs are dropped when next looked at.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from farmwatch.simulator.register_client import DeviceIdentity
+from farmwatch.sipserver.device_requests import MANSCDP_CONTENT_TYPE
+from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
+from farmwatch.sipserver.errors import SipError, TransactionTimeout
+from farmwatch.sipserver.gb.catalog_item import CatalogItem
+from farmwatch.sipserver.gb.manscdp import CatalogQuery, CmdType
+from farmwatch.sipserver.gb.manscdp_build import build_catalog_notify, build_control_response
+from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
+from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
+from farmwatch.sipserver.sip.request_builder import build_request, new_tag
+
+log = logging.getLogger(__name__)
+
+MAX_SUBSCRIPTIONS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class DialogKey:
+    call_id: str
+    local_tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSubscription:
+    """One subscription dialog, seen from the notifier."""
+
+    key: DialogKey
+    subscriber: str
+    """The subscriber's ID (From user): a new subscription of the same one replaces this."""
+    remote: str
+    """The subscriber's From header (with its tag): our NOTIFYs' To."""
+    remote_target: str
+    event: str
+    expires_at: float
+    cseq: int = 0
+
+
+class CatalogNotifier:
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        identity: DeviceIdentity,
+        *,
+        clock: Callable[[], float],
+        request_timeout: float,
+    ) -> None:
+        self._endpoint = endpoint
+        self._identity = identity
+        self._clock = clock
+        self._request_timeout = request_timeout
+        self._dialogs: dict[DialogKey, CatalogSubscription] = {}
+        self._sn = 0
+
+    def live(self) -> list[CatalogSubscription]:
+        now = self._clock()
+        for key in [k for k, d in self._dialogs.items() if d.expires_at <= now]:
+            del self._dialogs[key]
+        return list(self._dialogs.values())
+
+    async def handle_subscribe(self, incoming: IncomingRequest) -> SipResponse:
+        request = incoming.request
+        expires = request.expires
+        if expires is None:
+            return build_response(request, 400, "Bad Request (missing Expires)", to_tag=new_tag())
+        try:
+            query = parse_manscdp(request.body)
+        except ManscdpError:
+            return build_response(request, 400, to_tag=new_tag())
+        if not isinstance(query, CatalogQuery):
+            return build_response(request, 489, to_tag=new_tag())
+        to_tag = request.to.tag
+        if to_tag is None:
+            return self._create(request, expires, query.sn)
+        key = DialogKey(request.call_id, to_tag)
+        dialog = self._dialogs.get(key)
+        if dialog is None:
+            return build_response(request, 481)
+        if expires == 0:
+            del self._dialogs[key]
+            log.info("device %s: catalog subscription ended", self._identity.device_id)
+        else:
+            self._dialogs[key] = replace(dialog, expires_at=self._clock() + expires)
+        return self._accept(request, to_tag, dialog.event, expires, query.sn)
+
+    def _create(self, request: SipRequest, expires: int, sn: int) -> SipResponse:
+        local_tag = new_tag()
+        event = (request.headers.get("Event") or "Catalog").strip()
+        if expires > 0:
+            if len(self.live()) >= MAX_SUBSCRIPTIONS:
+                return build_response(request, 503, to_tag=local_tag)
+            subscriber = request.from_.uri.user or ""
+            for stale in [k for k, d in self._dialogs.items() if d.subscriber == subscriber]:
+                del self._dialogs[stale]  # the platform lost its dialog (e.g. we were offline)
+            contact = request.contact
+            key = DialogKey(request.call_id, local_tag)
+            self._dialogs[key] = CatalogSubscription(
+                key=key,
+                subscriber=subscriber,
+                remote=request.headers.get("From") or "",
+                remote_target=str(contact.uri if contact is not None else request.from_.uri),
+                event=event,
+                expires_at=self._clock() + expires,
+            )
+            log.info("device %s: catalog subscription for %d s (%s)",
+                     self._identity.device_id, expires, event)  # fmt: skip
+        return self._accept(request, local_tag, event, expires, sn)
+
+    def _accept(
+        self, request: SipRequest, local_tag: str, event: str, expires: int, sn: int
+    ) -> SipResponse:
+        identity = self._identity
+        contact = self._contact()
+        body = build_control_response(identity.device_id, sn, CmdType.CATALOG)
+        return build_response(
+            request,
+            200,
+            to_tag=local_tag,
+            extra=(("Contact", contact), ("Event", event), ("Expires", str(expires))),
+            body=body,
+            content_type=MANSCDP_CONTENT_TYPE,
+        )
+
+    async def notify(self, items: Sequence[CatalogItem]) -> int:
+        """NOTIFY `items` (each with its `event`) in every live dialog; returns how many got 2xx."""
+        delivered = 0
+        for dialog in self.live():
+            if await self._notify_one(dialog, items):
+                delivered += 1
+        return delivered
+
+    async def _notify_one(self, dialog: CatalogSubscription, items: Sequence[CatalogItem]) -> bool:
+        identity = self._identity
+        current = self._dialogs.get(dialog.key)
+        if current is None:
+            return False  # ended while an earlier NOTIFY was in flight
+        dialog = replace(current, cseq=current.cseq + 1)
+        self._dialogs[dialog.key] = dialog
+        self._sn += 1
+        remaining = max(0, int(dialog.expires_at - self._clock()))
+        request = build_request(
+            "NOTIFY",
+            dialog.remote_target,
+            from_=f"<{identity.device_uri}>;tag={dialog.key.local_tag}",
+            to=dialog.remote,
+            call_id=dialog.key.call_id,
+            cseq=dialog.cseq,
+            contact=self._contact(),
+            user_agent=identity.user_agent,
+            extra=(
+                ("Event", dialog.event),
+                ("Subscription-State", f"active;expires={remaining}"),
+            ),
+            body=build_catalog_notify(identity.device_id, self._sn, items),
+            content_type=MANSCDP_CONTENT_TYPE,
+        )
+        try:
+            async with asyncio.timeout(self._request_timeout):
+                response = await self._endpoint.request(request, identity.server)
+        except (TimeoutError, TransactionTimeout, SipError) as error:
+            log.warning("device %s: NOTIFY not delivered: %s", identity.device_id, error)
+            return False
+        if response.status == 481:
+            self._dialogs.pop(dialog.key, None)
+        return response.is_success
+
+    def _contact(self) -> str:
+        identity = self._identity
+        host = self._endpoint.local_host_for(identity.server)
+        return f"<sip:{identity.device_id}@{host}:{self._endpoint.port}>"

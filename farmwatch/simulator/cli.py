@@ -1,0 +1,147 @@
+"""`farmwatch simulate`: run simulated cameras/NVRs against a platform (DESIGN.md, ref. §3-§5).
+
+    farmwatch simulate --server 127.0.0.1:5060 --server-id 34020000002000000001 \\
+        --devices 10 --channels 4 --transport udp --password 12345678
+
+Runs until Ctrl-C / SIGTERM (or `--duration` seconds), logging each device's state
+changes, then unregisters every device. `main(argv)` is what `farmwatch.cli` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+import uvloop
+
+from farmwatch.log_config import configure_logging
+from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
+from farmwatch.simulator.session import SessionTimers
+from farmwatch.sipserver.sip.address import Address, Transport
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `farmwatch simulate` (also used by `farmwatch.cli`)."""
+    add = parser.add_argument
+    add("--server", required=True, type=_host_port, help="platform HOST:PORT")
+    add("--server-id", required=True, type=_gb_id, help="platform SIP ID (20 digits)")
+    add("--domain", default=None, help="SIP domain (default: first 10 digits of --server-id)")
+    add("--password", default="12345678", help="registration password (default 12345678)")
+    add("--devices", type=_positive_int, default=1, help="number of devices (default 1)")
+    add("--channels", type=_positive_int, default=4,
+        help="channels per device; 1 makes IPCs, more make NVRs (default 4)")  # fmt: skip
+    add("--transport", choices=("udp", "tcp"), default="udp", help="signalling transport")
+    add("--keepalive", type=_positive_float, default=60.0, help="keepalive interval, s")
+    add("--expires", type=_positive_int, default=3600, help="registration expiry asked, s")
+    add("--items-per-message", type=_positive_int, default=20,
+        help="catalog items per response MESSAGE (default 20)")  # fmt: skip
+    add("--device-id-base", type=int, default=1, help="serial of the first device (default 1)")
+    add("--bind", default="0.0.0.0", help="local address the devices bind (default 0.0.0.0)")
+    add("--ramp", type=float, default=0.0, help="spread first registrations over N seconds")
+    add("--duration", type=_positive_float, default=None, help="stop after N seconds")
+    add("--log-level", default="INFO", help="logging level (default INFO)")
+
+
+def fleet_settings(args: argparse.Namespace) -> FleetSettings:
+    host, port = args.server
+    return FleetSettings(
+        server=Address(host, port, Transport(args.transport.upper())),
+        server_id=args.server_id,
+        domain=args.domain,
+        password=args.password,
+        devices=args.devices,
+        channels=args.channels,
+        first_serial=args.device_id_base,
+        items_per_message=args.items_per_message,
+        timers=SessionTimers(expires=args.expires, keepalive_interval=args.keepalive),
+        host=args.bind,
+        ramp=args.ramp,
+    )
+
+
+async def run_simulator(args: argparse.Namespace) -> int:
+    """Run the fleet until a signal or `--duration`; 0 on a clean stop, 1 if it cannot start."""
+    try:
+        fleet = SimulatorFleet(fleet_settings(args))
+    except ValueError as error:
+        print(f"farmwatch simulate: {error}", file=sys.stderr)
+        return 2
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # before any REGISTER leaves
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stopping.set)
+    try:
+        await fleet.start()
+    except OSError as error:
+        print(f"farmwatch simulate: cannot start: {error}", file=sys.stderr)
+        return 1
+    try:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(args.duration):
+                await stopping.wait()
+    finally:
+        log.info("simulator stopping: %d of %d devices registered", fleet.registered_count,
+                 len(fleet.devices))  # fmt: skip
+        await fleet.stop()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="farmwatch simulate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level, json_output=False, wire=False)
+    return uvloop.run(run_simulator(args))
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def _gb_id(text: str) -> str:
+    if len(text) != 20 or not text.isascii() or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a 20-digit ID, got {text!r}")
+    return text
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value

@@ -1,0 +1,334 @@
+"""One simulated GB/T 28181 device: the asyncio shell around its session (ref. §3-§5).
+
+`SimulatedDevice` owns a `SipEndpoint` of its own (its own port, so the platform sees a
+distinct source like a real camera), a pure `DeviceSession` (registration, refresh,
+keepalives, backoff) driven by one `loop.call_at`, a `RegisterClient`, the
+`QueryResponder` for MESSAGEs and the `CatalogNotifier` for SUBSCRIBE/NOTIFY. Every
+task it starts is kept and cancelled by `stop()`, which unregisters first. A failure of
+one exchange is logged and fed to the session as an outcome; it never escapes.
+
+Controls for tests and demos: `go_silent()` / `come_back()`, `send_malformed(kind)`,
+`drop_catalog_message(index)`, `set_channel_status(channel, online)`, and
+`wait_for(predicate)` to wait on the device's observable state without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from farmwatch.simulator.catalog_notifier import CatalogNotifier
+from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
+from farmwatch.simulator.malformed import (
+    BROKEN_XML,
+    GARBAGE,
+    MalformedKind,
+    open_udp,
+    send_raw,
+    with_wrong_content_length,
+)
+from farmwatch.simulator.outbox import Outbox
+from farmwatch.simulator.register_client import (
+    DeviceIdentity,
+    RegisterClient,
+    RegisterFailed,
+    RegisterFailure,
+)
+from farmwatch.simulator.responder import QueryResponder
+from farmwatch.simulator.session import (
+    Command,
+    DeviceSession,
+    KeepaliveOutcome,
+    SendKeepalive,
+    SendRegister,
+    SessionState,
+    SessionTimers,
+)
+from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
+from farmwatch.sipserver.errors import SipError
+from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
+from farmwatch.sipserver.gb.manscdp_build import build_keepalive
+from farmwatch.sipserver.settings import SipSettings
+from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.message import SipResponse, build_response
+from farmwatch.sipserver.sip.request_builder import new_tag
+
+log = logging.getLogger(__name__)
+
+DeviceHandler = Callable[[IncomingRequest], Coroutine[Any, Any, SipResponse | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSettings:
+    """One device; `server` carries the transport (UDP or TCP) it registers over."""
+
+    device_id: str
+    server: Address
+    server_id: str
+    domain: str
+    password: str = "12345678"
+    channels: int = 4
+    items_per_message: int = 20
+    timers: SessionTimers = field(default_factory=SessionTimers)
+    request_timeout: float = 10.0
+    gb_version: str | None = "3.0"
+    host: str = "127.0.0.1"
+    start_delay: float = 0.0
+    seed: int | None = None
+
+
+class SimulatedDevice:
+    def __init__(self, settings: DeviceSettings) -> None:
+        self.settings = settings
+        self.identity = DeviceIdentity(
+            settings.device_id, settings.domain, settings.server_id, settings.server
+        )
+        self.profile = device_profile(settings.device_id, settings.channels)
+        self.channels = ChannelTable(build_channels(settings.device_id, settings.channels))
+        self.endpoint = SipEndpoint(
+            SipSettings(host=settings.host, port=0, id=settings.device_id, domain=settings.domain,
+                        user_agent=self.identity.user_agent)
+        )  # fmt: skip
+        seed = settings.seed if settings.seed is not None else secrets.randbits(32)
+        self._session = DeviceSession(settings.timers, random.Random(seed))
+        self._register = RegisterClient(
+            self.endpoint,
+            self.identity,
+            password=settings.password,
+            request_timeout=settings.request_timeout,
+            gb_version=settings.gb_version,
+        )
+        self.outbox = Outbox(self.endpoint, self.identity, request_timeout=settings.request_timeout)
+        self.responder = QueryResponder(
+            self.endpoint, self.profile, self.channels, self.outbox, self._spawn,
+            items_per_message=settings.items_per_message,
+        )  # fmt: skip
+        self.notifier = CatalogNotifier(
+            self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register_task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._keepalive_sn = 0
+        self._is_closed = False
+        self.last_failure: RegisterFailure | None = None
+        self.registrations = 0
+        self.keepalives_acknowledged = 0
+
+    # -- observable state ----------------------------------------------------------------
+
+    @property
+    def device_id(self) -> str:
+        return self.settings.device_id
+
+    @property
+    def state(self) -> SessionState:
+        return self._session.state
+
+    @property
+    def is_registered(self) -> bool:
+        return self._session.state is SessionState.REGISTERED
+
+    @property
+    def is_silent(self) -> bool:
+        return self._session.is_silent
+
+    @property
+    def subscription_count(self) -> int:
+        return len(self.notifier.live())
+
+    async def wait_for(self, predicate: Callable[[SimulatedDevice], bool]) -> None:
+        """Return once `predicate(self)` holds; bound it with `asyncio.timeout`."""
+        while not predicate(self):
+            await self._changed.wait()
+
+    def _touch(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.endpoint.start()
+        for method, handler in (
+            ("MESSAGE", self.responder.handle_message),
+            ("SUBSCRIBE", self.notifier.handle_subscribe),
+            ("OPTIONS", self._on_options),
+        ):
+            self.endpoint.add_handler(method, self._unless_silent(handler))
+        log.info("device %s on %s:%d (%d channels) → %s", self.device_id, self.settings.host,
+                 self.endpoint.port, len(self.channels), self.settings.server)  # fmt: skip
+        self._feed(self._session.start(self._now(), delay=self.settings.start_delay))
+
+    async def stop(self) -> None:
+        """Unregister (bounded by the request timeout), then release everything."""
+        if self._is_closed or self._loop is None:
+            return
+        self._is_closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        await self._cancel_tasks()
+        commands = self._session.stop(self._now())
+        if any(isinstance(c, SendRegister) for c in commands):
+            try:
+                await self._register.register(0)
+                log.info("device %s unregistered", self.device_id)
+            except RegisterFailed as failed:
+                log.warning("device %s: unregister failed: %s", self.device_id, failed.failure)
+        self._session.unregister_finished()
+        await self.endpoint.close()
+        self._touch()
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- controls -------------------------------------------------------------------------
+
+    def go_silent(self) -> None:
+        """Stop keepalives and every answer: incoming requests are dropped unanswered."""
+        log.info("device %s goes silent", self.device_id)
+        self._feed(self._session.set_silent(True, self._now()))
+
+    def come_back(self) -> None:
+        log.info("device %s comes back", self.device_id)
+        self._feed(self._session.set_silent(False, self._now()))
+
+    def drop_catalog_message(self, index: int) -> None:
+        self.responder.drop_catalog_message(index)
+
+    async def set_channel_status(self, channel: int | str, online: bool) -> int:
+        """Change a channel's status and NOTIFY subscribers; returns the NOTIFYs acknowledged."""
+        status = ChannelStatus.ON if online else ChannelStatus.OFF
+        item = self.channels.set_status(channel, status)
+        event = CatalogEvent.ON if online else CatalogEvent.OFF
+        log.info("device %s: channel %s %s", self.device_id, item.device_id, event.value)
+        delivered = await self.notifier.notify([CatalogItem(device_id=item.device_id, event=event)])
+        self._touch()
+        return delivered
+
+    async def send_malformed(self, kind: MalformedKind, *, wait: float = 1.0) -> int | None:
+        """Send misbehaving traffic; returns the status the platform answered, if any."""
+        if kind is MalformedKind.BROKEN_XML:
+            try:
+                return (await self.outbox.send(BROKEN_XML)).status
+            except SipError:
+                return None
+        server = self.settings.server
+        udp, port = (None, self.endpoint.port)
+        if server.transport is Transport.UDP:
+            udp, port = await open_udp(self.settings.host, server)
+        if kind is MalformedKind.GARBAGE:
+            return await send_raw(GARBAGE, server, wait=wait, udp=udp)
+        self._keepalive_sn += 1
+        request = self.outbox.build(build_keepalive(self.device_id, self._keepalive_sn))
+        via = f"SIP/2.0/{server.transport.value} {self.settings.host}:{port};rport"
+        data = with_wrong_content_length(request, f"{via};branch=z9hG4bK{new_tag()}")
+        return await send_raw(data, server, wait=wait, udp=udp)
+
+    # -- the session shell ------------------------------------------------------------------
+
+    def _now(self) -> float:
+        assert self._loop is not None, "device not started"
+        return self._loop.time()
+
+    def _feed(self, commands: list[Command]) -> None:
+        """Carry out the session's commands, re-arm the one timer, wake the waiters."""
+        if self._is_closed:
+            return
+        for command in commands:
+            match command:
+                case SendRegister(expires=expires):
+                    if self._register_task is not None:
+                        self._register_task.cancel()
+                    self._register_task = self._spawn(self._run_register(expires))
+                case SendKeepalive():
+                    self._spawn(self._run_keepalive())
+        self._arm()
+        self._touch()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._session.next_deadline()
+        if deadline is not None and self._loop is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._feed(self._session.tick(self._now()))
+
+    async def _run_register(self, expires: int) -> None:
+        try:
+            granted = await self._register.register(expires)
+        except RegisterFailed as failed:
+            self.last_failure = failed.failure
+            self._register.forget()
+            log.warning("device %s: registration failed (%s); retry %d", self.device_id,
+                        failed.failure, self._session.failures + 1)  # fmt: skip
+            self._feed(self._session.register_failed(self._now()))
+            return
+        self.last_failure = None
+        self.registrations += 1
+        log.info("device %s registered for %d s", self.device_id, granted)
+        self._feed(self._session.register_succeeded(granted, self._now()))
+
+    async def _run_keepalive(self) -> None:
+        self._keepalive_sn += 1
+        outcome = KeepaliveOutcome.LOST
+        try:
+            response = await self.outbox.send(build_keepalive(self.device_id, self._keepalive_sn))
+        except SipError as error:
+            log.info("device %s: keepalive lost: %s", self.device_id, error)
+        else:
+            if response.is_success:
+                outcome = KeepaliveOutcome.ACCEPTED
+                self.keepalives_acknowledged += 1
+            elif response.status in (403, 404):
+                log.info("device %s: keepalive answered %d, registering again",
+                         self.device_id, response.status)  # fmt: skip
+                outcome = KeepaliveOutcome.REJECTED
+                self._register.forget()
+        self._feed(self._session.keepalive_answered(outcome, self._now()))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Isolation boundary: one exchange of one device.
+            log.error("device %s: task failed", self.device_id, exc_info=task.exception())
+
+    # -- incoming requests ------------------------------------------------------------------
+
+    def _unless_silent(self, handler: DeviceHandler) -> RequestHandler:
+        """Drop requests while silent; wake `wait_for` callers after each handled one."""
+
+        async def guarded(incoming: IncomingRequest) -> SipResponse | None:
+            if self._session.is_silent or self._is_closed:
+                return None  # dropped: a silent device answers nothing
+            try:
+                return await handler(incoming)
+            finally:
+                self._touch()
+
+        return guarded
+
+    async def _on_options(self, incoming: IncomingRequest) -> SipResponse:
+        return build_response(incoming.request, 200, to_tag=new_tag())

@@ -1,0 +1,149 @@
+"""How a simulated device answers the platform's MESSAGEs (GB/T 28181-2016 §9.3, §9.5, Annex N).
+
+`QueryResponder.handle_message` gives every readable query `200 OK` at once and then
+answers in a new MESSAGE (ref. §4.1): Catalog split over messages of `items_per_message`
+items sharing the query's SN and sent one after another, each waiting for its 200
+(ref. §4.4); DeviceInfo (§4.5); DeviceStatus (§4.6). DeviceControl without an answer
+(IFameCmd, PTZCmd, TeleBoot) is only counted; other controls get `Result OK`. A body
+that is not MANSCDP gets 400, a MESSAGE for another target 404. `drop_catalog_message`
+loses one message of the next catalog answer, for tests of partial catalogs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Any
+
+from farmwatch.simulator.channels import ChannelTable, DeviceProfile
+from farmwatch.simulator.outbox import Outbox
+from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
+from farmwatch.sipserver.errors import SipError
+from farmwatch.sipserver.gb.manscdp import (
+    CatalogQuery,
+    DeviceControl,
+    DeviceInfoQuery,
+    DeviceStatusQuery,
+    IFrameCommand,
+    ManscdpMessage,
+    OtherControlCommand,
+)
+from farmwatch.sipserver.gb.manscdp_build import (
+    build_catalog_responses,
+    build_control_response,
+    build_device_info_response,
+    build_device_status_response,
+)
+from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
+from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.sip.message import SipResponse, build_response
+from farmwatch.sipserver.sip.request_builder import new_tag
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+
+
+class QueryResponder:
+    """Answers queries and controls addressed to one device or its channels."""
+
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        profile: DeviceProfile,
+        channels: ChannelTable,
+        outbox: Outbox,
+        spawn: Spawn,
+        *,
+        items_per_message: int,
+    ) -> None:
+        self._endpoint = endpoint
+        self._profile = profile
+        self._channels = channels
+        self._outbox = outbox
+        self._spawn = spawn
+        self._items_per_message = items_per_message
+        self._drop_index: int | None = None
+        self.iframe_requests = 0
+        self.catalogs_sent = 0
+
+    def drop_catalog_message(self, index: int) -> None:
+        """Lose message `index` (0-based) of the next catalog answer."""
+        self._drop_index = index
+
+    async def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
+        request = incoming.request
+        device_id = self._profile.device_id
+        target = request.request_uri.user
+        if target is not None and target != device_id and target not in self._channels:
+            return build_response(request, 404, to_tag=new_tag())
+        try:
+            message = parse_manscdp(request.body)
+        except ManscdpError as error:
+            log.warning("device %s: unreadable MESSAGE from %s: %s", device_id,
+                        incoming.source, error)  # fmt: skip
+            return build_response(request, 400, to_tag=new_tag())
+        self._endpoint.respond(build_response(request, 200, to_tag=new_tag()))
+        reply_to = request.from_.uri.user
+        self._answer(message, reply_to)
+        return None
+
+    def _answer(self, message: ManscdpMessage, reply_to: str | None) -> None:
+        profile = self._profile
+        match message:
+            case CatalogQuery(sn=sn):
+                self._spawn(self._send_catalog(sn, reply_to))
+            case DeviceInfoQuery(device_id=queried, sn=sn):
+                body = build_device_info_response(
+                    queried,
+                    sn,
+                    device_name=profile.name,
+                    manufacturer=profile.manufacturer,
+                    model=profile.model,
+                    firmware=profile.firmware,
+                    channel_count=len(self._channels),
+                )
+                self._spawn(self._send(body, reply_to, "DeviceInfo"))
+            case DeviceStatusQuery(device_id=queried, sn=sn):
+                body = build_device_status_response(
+                    queried,
+                    sn,
+                    encode=True,
+                    record=False,
+                    device_time=datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
+                )
+                self._spawn(self._send(body, reply_to, "DeviceStatus"))
+            case DeviceControl(command=IFrameCommand()):
+                self.iframe_requests += 1
+            case DeviceControl(device_id=queried, sn=sn, command=OtherControlCommand()):
+                self._spawn(self._send(build_control_response(queried, sn), reply_to, "control"))
+            case _:
+                log.debug("device %s: nothing to answer to %s", profile.device_id, message)
+
+    async def _send_catalog(self, sn: int, reply_to: str | None) -> None:
+        device_id = self._profile.device_id
+        bodies = build_catalog_responses(
+            self._channels.items, sn, device_id, items_per_message=self._items_per_message
+        )
+        drop, self._drop_index = self._drop_index, None
+        for index, body in enumerate(bodies):
+            if index == drop:
+                log.info("device %s: dropping catalog message %d of %d", device_id, index,
+                         len(bodies))  # fmt: skip
+                continue
+            if not await self._send(body, reply_to, f"catalog {index + 1}/{len(bodies)}"):
+                return  # the standard's serial sending: no point going on
+        self.catalogs_sent += 1
+
+    async def _send(self, body: bytes, reply_to: str | None, what: str) -> bool:
+        try:
+            response = await self._outbox.send(body, to_id=reply_to)
+        except SipError as error:
+            log.warning("device %s: %s not delivered: %s", self._profile.device_id, what, error)
+            return False
+        if not response.is_success:
+            log.warning("device %s: %s answered %d %s", self._profile.device_id, what,
+                        response.status, response.reason)  # fmt: skip
+            return False
+        return True
