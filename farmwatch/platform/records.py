@@ -121,6 +121,20 @@ class DevicePage:
 
 
 @dataclass(frozen=True, slots=True)
+class RegistrationData:
+    """One successful REGISTER to store (see `DeviceRepository.upsert_registrations`)."""
+
+    device_id: str
+    transport: Transport
+    remote_host: str
+    remote_port: int
+    contact_uri: str
+    expires: int
+    gb_version: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class KeepaliveBeat:
     """One received keepalive: who, when, and from which source address."""
 

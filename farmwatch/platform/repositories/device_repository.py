@@ -36,10 +36,29 @@ from farmwatch.platform.records import (
     DeviceRecord,
     KeepaliveBeat,
     OfflineReason,
+    RegistrationData,
     Transport,
 )
 
 DEVICES: Table = DeviceRow.__table__  # type: ignore[assignment]
+
+
+def _registration_values(data: RegistrationData) -> dict[str, Any]:
+    return {
+        "device_id": data.device_id,
+        "transport": data.transport,
+        "remote_host": data.remote_host,
+        "remote_port": data.remote_port,
+        "contact_uri": data.contact_uri,
+        "expires": data.expires,
+        "gb_version": data.gb_version,
+        "is_online": True,
+        "offline_reason": None,
+        "registered_at": data.at,
+        "last_register_at": data.at,
+        "created_at": data.at,
+        "updated_at": data.at,
+    }
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
@@ -79,26 +98,28 @@ class DeviceRepository:
         `registered_at` moves to `at` only when the device was offline (a new
         registration); a refresh keeps it and only moves `last_register_at`.
         """
-        values: dict[str, Any] = {
-            "device_id": device_id,
-            "transport": transport,
-            "remote_host": remote_host,
-            "remote_port": remote_port,
-            "contact_uri": contact_uri,
-            "expires": expires,
-            "gb_version": gb_version,
-            "is_online": True,
-            "offline_reason": None,
-            "registered_at": at,
-            "last_register_at": at,
-            "created_at": at,
-            "updated_at": at,
-        }
+        data = RegistrationData(
+            device_id, transport, remote_host, remote_port, contact_uri, expires, gb_version, at
+        )
+        await self.upsert_registrations([data])
+        record = await self.get(device_id)
+        assert record is not None
+        return record
+
+    async def upsert_registrations(self, registrations: Sequence[RegistrationData]) -> None:
+        """Many REGISTERs in one transaction and one executemany upsert (registration storms).
+
+        When a device appears twice the later registration wins.
+        """
+        latest = {data.device_id: data for data in registrations}
+        if not latest:
+            return
+        rows = [_registration_values(data) for data in latest.values()]
         async with self._sessions.begin() as session:
-            insert = dialect_insert(session, DEVICES).values(values)
+            insert = dialect_insert(session, DEVICES)
             refreshed: dict[str, Any] = {
                 key: insert.excluded[key]
-                for key in values
+                for key in rows[0]
                 if key not in ("device_id", "created_at", "registered_at")
             }
             refreshed["registered_at"] = func.coalesce(
@@ -107,9 +128,8 @@ class DeviceRepository:
             )
             statement = insert.on_conflict_do_update(
                 index_elements=[DEVICES.c.device_id], set_=refreshed
-            ).returning(*DEVICES.c)
-            row = (await session.execute(statement)).mappings().one()
-            return _to_record(row)
+            )
+            await session.execute(statement, rows)
 
     async def mark_keepalive(
         self, device_id: str, *, at: datetime, remote_host: str, remote_port: int

@@ -22,6 +22,7 @@ from farmwatch.platform.records import (
     DeviceNotFound,
     KeepaliveBeat,
     OfflineReason,
+    RegistrationData,
     Transport,
 )
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
@@ -117,8 +118,15 @@ class DeviceRecorder:
                     beats, self._beats = list(self._beats.values()), {}
                     await self._guarded("keepalives", self._devices.mark_keepalives(beats))
                 while self._queue:
-                    at, event = self._queue.popleft()
-                    await self._write(at, event)
+                    registrations = self._take_registrations()
+                    if registrations:
+                        await self._guarded(
+                            f"{len(registrations)} registrations",
+                            self._devices.upsert_registrations(registrations),
+                        )
+                    else:
+                        at, event = self._queue.popleft()
+                        await self._write(at, event)
             if not self._queue and not self._beats:
                 self._idle.set()
 
@@ -133,25 +141,31 @@ class DeviceRecorder:
             # Isolation boundary: one write. Log it with the device and go on.
             log.exception("writing %s failed", what)
 
+    def _take_registrations(self, limit: int = 2000) -> list[RegistrationData]:
+        """The registrations at the head of the queue, to write as one batch."""
+        batch: list[RegistrationData] = []
+        while self._queue and len(batch) < limit:
+            at, event = self._queue[0]
+            if not isinstance(event, DeviceCameOnline | RegistrationRefreshed):
+                break
+            self._queue.popleft()
+            registration = event.registration
+            batch.append(
+                RegistrationData(
+                    device_id=registration.device_id,
+                    transport=Transport(registration.address.transport.value),
+                    remote_host=registration.address.host,
+                    remote_port=registration.address.port,
+                    contact_uri=registration.contact[:1024],
+                    expires=round(registration.expires_at - registration.registered_at),
+                    gb_version=_clip(registration.gb_version, 16),
+                    at=at,
+                )
+            )
+        return batch
+
     async def _write(self, at: datetime, event: DeviceEvent) -> None:
         match event:
-            case (
-                DeviceCameOnline(registration=registration)
-                | RegistrationRefreshed(registration=registration)
-            ):
-                await self._guarded(
-                    f"registration of {registration.device_id}",
-                    self._devices.upsert_registration(
-                        registration.device_id,
-                        transport=Transport(registration.address.transport.value),
-                        remote_host=registration.address.host,
-                        remote_port=registration.address.port,
-                        contact_uri=registration.contact[:1024],
-                        expires=round(registration.expires_at - registration.registered_at),
-                        gb_version=_clip(registration.gb_version, 16),
-                        at=at,
-                    ),
-                )
             case DeviceWentOffline(device_id=device_id, reason=reason):
                 await self._guarded(
                     f"offline of {device_id}",

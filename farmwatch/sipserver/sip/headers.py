@@ -8,6 +8,7 @@ expanded), values verbatim, so a parsed message serialises back to what it said.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -180,6 +181,8 @@ def split_params(text: str) -> tuple[str, tuple[tuple[str, str | None], ...]]:
 
 def split_outside_quotes(text: str, separator: str) -> list[str]:
     """Split on `separator` except inside double quotes or angle brackets."""
+    if '"' not in text and "<" not in text:
+        return text.split(separator)  # the common case, at C speed
     out: list[str] = []
     start = 0
     in_quotes = False
@@ -227,6 +230,10 @@ class Via:
 
     @classmethod
     def parse(cls, text: str) -> Via:
+        return _parse_via(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Via:
         value, params = split_params(text)
         protocol, _, sent_by = value.partition(" ")
         pieces = [p.strip() for p in protocol.split("/")]
@@ -271,6 +278,13 @@ class Via:
         return f"SIP/2.0/{self.transport} {self.host}{port}{_format_params(self.params)}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_via(text: str) -> Via:
+    # The same Via string is read several times per message (matching, stamping,
+    # responding); Via values are immutable, so a small cache saves the re-parsing.
+    return Via._parse(text)
+
+
 def _split_sent_by(sent_by: str, text: str) -> tuple[str, int | None]:
     if sent_by.startswith("["):
         end = sent_by.find("]")
@@ -298,6 +312,10 @@ class NameAddress:
 
     @classmethod
     def parse(cls, text: str) -> NameAddress:
+        return _parse_name_address(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> NameAddress:
         raw = text.strip()
         if "<" in raw:
             start = raw.index("<")
@@ -326,6 +344,11 @@ class NameAddress:
     def __str__(self) -> str:
         display = f'"{self.display_name}" ' if self.display_name else ""
         return f"{display}<{self.uri}>{_format_params(self.params)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_name_address(text: str) -> NameAddress:
+    return NameAddress._parse(text)
 
 
 @dataclass(frozen=True, slots=True)
