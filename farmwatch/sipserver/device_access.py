@@ -137,9 +137,9 @@ class DeviceAccess:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._endpoint.add_handler("REGISTER", self.registrar.handle)
-        self._endpoint.add_handler("MESSAGE", self.inbox.handle_message)
-        self._endpoint.add_handler("NOTIFY", self.inbox.handle_notify)
+        self._endpoint.add_sync_handler("REGISTER", self.registrar.handle)
+        self._endpoint.add_sync_handler("MESSAGE", self.inbox.handle_message)
+        self._endpoint.add_sync_handler("NOTIFY", self.inbox.handle_notify)
 
     async def close(self) -> None:
         if self._timer is not None:

@@ -44,7 +44,7 @@ class DeviceInbox:
     def __init__(self, access: DeviceAccess) -> None:
         self._access = access
 
-    async def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
+    def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         device_id = (request.from_.uri.user or "").strip()
         parsed = self._parse(incoming, device_id)
@@ -106,7 +106,7 @@ class DeviceInbox:
             case _:
                 access.publish(DeviceNotified(device_id, message))
 
-    async def handle_notify(self, incoming: IncomingRequest) -> SipResponse | None:
+    def handle_notify(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         device_id = (request.from_.uri.user or "").strip()
         parsed = self._parse(incoming, device_id)

@@ -58,6 +58,7 @@ class IncomingRequest:
 
 
 RequestHandler = Callable[[IncomingRequest], Awaitable[SipResponse | None]]
+SyncRequestHandler = Callable[[IncomingRequest], SipResponse | None]
 AckHandler = Callable[[SipRequest, Address], None]
 ProvisionalHandler = Callable[[SipResponse], None]
 
@@ -82,6 +83,7 @@ class SipEndpoint:
             timers=TimerTable(t1=settings.t1, t2=settings.t2, t4=settings.t4)
         )
         self._handlers: dict[str, RequestHandler] = {"OPTIONS": self._answer_options}
+        self._sync_handlers: dict[str, SyncRequestHandler] = {}
         self._ack_handler: AckHandler | None = None
         self._pending: dict[object, _PendingRequest] = {}
         self._handler_tasks: set[asyncio.Task[None]] = set()
@@ -148,6 +150,15 @@ class SipEndpoint:
     def add_handler(self, method: str, handler: RequestHandler) -> None:
         """Route new requests of `method` to `handler`; its returned response is sent."""
         self._handlers[method.upper()] = handler
+
+    def add_sync_handler(self, method: str, handler: SyncRequestHandler) -> None:
+        """Route `method` to a handler that decides at once, without awaiting anything.
+
+        It runs inline on the receive path (no task per request): what registration
+        storms and keepalives need. It may answer later through `respond` and return None.
+        """
+        self._sync_handlers[method.upper()] = handler
+        self._handlers.pop(method.upper(), None)
 
     def set_ack_handler(self, handler: AckHandler) -> None:
         """Receive ACKs for 2xx responses to INVITE (they belong to the dialog, not a tx)."""
@@ -282,6 +293,10 @@ class SipEndpoint:
 
     def _dispatch(self, incoming: IncomingRequest) -> None:
         method = incoming.request.method
+        sync_handler = self._sync_handlers.get(method)
+        if sync_handler is not None:
+            self._run_sync_handler(sync_handler, incoming)
+            return
         handler = self._handlers.get(method)
         if handler is None:
             status = 405 if method in KNOWN_METHODS else 501
@@ -299,6 +314,21 @@ class SipEndpoint:
         task = self._running_loop().create_task(self._run_handler(handler, incoming))
         self._handler_tasks.add(task)
         task.add_done_callback(self._handler_tasks.discard)
+
+    def _run_sync_handler(self, handler: SyncRequestHandler, incoming: IncomingRequest) -> None:
+        try:
+            response = handler(incoming)
+        except Exception:
+            # Isolation boundary: one request. Answer it and keep serving the others.
+            log.exception(
+                "handler for %s failed (Call-ID %s, peer %s)",
+                incoming.request.method,
+                incoming.request.call_id,
+                incoming.source,
+            )
+            response = build_response(incoming.request, 500, to_tag=new_tag())
+        if response is not None:
+            self.respond(response)
 
     async def _run_handler(self, handler: RequestHandler, incoming: IncomingRequest) -> None:
         try:
@@ -330,7 +360,7 @@ class SipEndpoint:
         )
 
     def _allow(self) -> tuple[tuple[str, str], ...]:
-        methods = sorted({"ACK", "CANCEL", "OPTIONS", *self._handlers})
+        methods = sorted({"ACK", "CANCEL", "OPTIONS", *self._handlers, *self._sync_handlers})
         return (("Allow", ", ".join(methods)),)
 
     # -- sending ------------------------------------------------------------------------

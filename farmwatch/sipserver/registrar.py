@@ -88,7 +88,8 @@ class Registrar:
             secret=secret,
         )
 
-    async def handle(self, incoming: IncomingRequest) -> SipResponse:
+    def handle(self, incoming: IncomingRequest) -> SipResponse:
+        """The endpoint's (synchronous) REGISTER handler."""
         outcome = self.decide(incoming.request, incoming.source, self._clock())
         if outcome.events:
             self._publish(outcome.events)

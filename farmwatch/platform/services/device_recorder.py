@@ -114,9 +114,8 @@ class DeviceRecorder:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._queue or self._beats:
-                if self._beats:
-                    beats, self._beats = list(self._beats.values()), {}
-                    await self._guarded("keepalives", self._devices.mark_keepalives(beats))
+                # Events first: a keepalive is always preceded by its device's
+                # registration, whose row must exist before the beat can update it.
                 while self._queue:
                     registrations = self._take_registrations()
                     if registrations:
@@ -127,6 +126,9 @@ class DeviceRecorder:
                     else:
                         at, event = self._queue.popleft()
                         await self._write(at, event)
+                if self._beats:
+                    beats, self._beats = list(self._beats.values()), {}
+                    await self._guarded("keepalives", self._devices.mark_keepalives(beats))
             if not self._queue and not self._beats:
                 self._idle.set()
 
