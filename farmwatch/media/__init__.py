@@ -26,6 +26,11 @@ from farmwatch.media.ps_demux import (
     PsDemuxer,
 )
 from farmwatch.media.psm import parse_program_stream_map
+from farmwatch.media.queue_sink import (
+    DEFAULT_SINK_QUEUE_BYTES,
+    DEFAULT_SINK_QUEUE_FRAMES,
+    QueuedSink,
+)
 from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
 from farmwatch.media.rfc4571 import Framing, Rfc4571Deframer, frame
 from farmwatch.media.rtp import (
@@ -43,6 +48,9 @@ from farmwatch.media.rtp import (
 )
 
 __all__ = [
+    "DEFAULT_SINK_QUEUE_BYTES",
+    "DEFAULT_SINK_QUEUE_FRAMES",
+    "QueuedSink",
     "DEFAULT_MAX_FRAME_SIZE",
     "STREAM_TYPE_CODECS",
     "TIMESTAMP_CLOCK_RATE",
