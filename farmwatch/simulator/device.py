@@ -15,6 +15,7 @@ Controls for tests and demos: `go_silent()` / `come_back()`, `send_malformed(kin
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import random
 import secrets
@@ -59,6 +60,8 @@ from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 log = logging.getLogger(__name__)
+
+BIND_ATTEMPTS = 8
 
 DeviceHandler = Callable[[IncomingRequest], Coroutine[Any, Any, SipResponse | None]]
 
@@ -157,7 +160,7 @@ class SimulatedDevice:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self.endpoint.start()
+        await self._bind()
         for method, handler in (
             ("MESSAGE", self.responder.handle_message),
             ("SUBSCRIBE", self.notifier.handle_subscribe),
@@ -167,6 +170,17 @@ class SimulatedDevice:
         log.info("device %s on %s:%d (%d channels) → %s", self.device_id, self.settings.host,
                  self.endpoint.port, len(self.channels), self.settings.server)  # fmt: skip
         self._feed(self._session.start(self._now(), delay=self.settings.start_delay))
+
+    async def _bind(self) -> None:
+        """Start the endpoint; with port 0 the TCP twin of the UDP port may be taken: retry."""
+        for attempt in range(BIND_ATTEMPTS):
+            try:
+                await self.endpoint.start()
+                return
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or attempt == BIND_ATTEMPTS - 1:
+                    raise
+                log.debug("device %s: port in use, binding again", self.device_id)
 
     async def stop(self) -> None:
         """Unregister (bounded by the request timeout), then release everything."""
