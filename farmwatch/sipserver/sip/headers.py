@@ -106,22 +106,32 @@ class Headers:
     """Ordered header fields; lookup ignores case, order and duplicates are kept."""
 
     items: tuple[tuple[str, str], ...] = ()
+    # Lower-cased name → values, built on first lookup: a message is read many times
+    # (matching, registrar, responses) and a linear scan per read showed in profiles.
+    _index: dict[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def of(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
         return cls(tuple((canonical_name(k), v) for k, v in pairs))
 
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self.items:
+                index.setdefault(key.lower(), []).append(value)
+            object.__setattr__(self, "_index", index)
+        return index
+
     def get(self, name: str) -> str | None:
         """The first value of `name`, or None."""
-        lname = name.lower()
-        for key, value in self.items:
-            if key.lower() == lname:
-                return value
-        return None
+        values = self._lookup().get(name.lower())
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [value for key, value in self.items if key.lower() == lname]
+        return list(self._lookup().get(name.lower(), ()))
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
