@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -85,10 +86,21 @@ async def running_platform(
     directory = Directory(password)
     settings = RegistrarSettings(**registrar)  # type: ignore[arg-type]
     access = DeviceAccess(endpoint, sip, settings, directory=directory, listener=listener)
-    await endpoint.start()
+    await _bind(endpoint, retry=port == 0)
     await access.start()
     try:
         yield Platform(access, listener, endpoint, sip, directory)
     finally:
         await access.close()
         await endpoint.close()
+
+
+async def _bind(endpoint: SipEndpoint, *, retry: bool) -> None:
+    """With port 0 the endpoint's TCP twin of its ephemeral UDP port may be taken: retry."""
+    for attempt in range(8):
+        try:
+            await endpoint.start()
+            return
+        except OSError as error:
+            if not retry or error.errno != errno.EADDRINUSE or attempt == 7:
+                raise
