@@ -61,6 +61,7 @@ RequestHandler = Callable[[IncomingRequest], Awaitable[SipResponse | None]]
 SyncRequestHandler = Callable[[IncomingRequest], SipResponse | None]
 AckHandler = Callable[[SipRequest, Address], None]
 ProvisionalHandler = Callable[[SipResponse], None]
+StrayResponseHandler = Callable[[SipResponse], None]
 
 
 @dataclass(slots=True)
@@ -85,6 +86,7 @@ class SipEndpoint:
         self._handlers: dict[str, RequestHandler] = {"OPTIONS": self._answer_options}
         self._sync_handlers: dict[str, SyncRequestHandler] = {}
         self._ack_handler: AckHandler | None = None
+        self._stray_handler: StrayResponseHandler | None = None
         self._pending: dict[object, _PendingRequest] = {}
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._max_pending_handlers = max_pending_handlers
@@ -99,26 +101,41 @@ class SipEndpoint:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._udp = await UdpTransport.bind(
+        # With port 0 the kernel picks a free UDP port, which TCP may already use:
+        # then try another one (a bounded number of times).
+        attempts = 20 if self._settings.port == 0 else 1
+        for attempt in range(attempts):
+            try:
+                port = await self._bind(self._settings.port)
+                break
+            except OSError:
+                if attempt == attempts - 1:
+                    raise
+        log.info("SIP endpoint listening on %s:%d (UDP and TCP)", self._settings.host, port)
+
+    async def _bind(self, wanted_port: int) -> int:
+        udp = await UdpTransport.bind(
             self._settings.host,
-            self._settings.port,
+            wanted_port,
             self,
             self._limits,
             receive_buffer=self._settings.udp_receive_buffer,
         )
-        port = self._udp.local_address[1]  # port 0 in tests: TCP takes the same number
-        self._tcp = TcpTransport(
+        port = udp.local_address[1]
+        tcp = TcpTransport(
             self,
             self._limits,
             max_connections=self._settings.tcp_max_connections,
             idle_timeout=self._settings.tcp_idle_timeout,
         )
         try:
-            await self._tcp.listen(self._settings.host, port)
+            await tcp.listen(self._settings.host, port)
         except OSError:
-            self._udp.close()
+            udp.close()
+            await tcp.close()
             raise
-        log.info("SIP endpoint listening on %s:%d (UDP and TCP)", self._settings.host, port)
+        self._udp, self._tcp = udp, tcp
+        return port
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -163,6 +180,14 @@ class SipEndpoint:
     def set_ack_handler(self, handler: AckHandler) -> None:
         """Receive ACKs for 2xx responses to INVITE (they belong to the dialog, not a tx)."""
         self._ack_handler = handler
+
+    def set_stray_response_handler(self, handler: StrayResponseHandler) -> None:
+        """Receive 2xx responses to INVITE that no `request` awaits any more.
+
+        They are retransmissions of a 2xx already returned, or a 2xx arriving after the
+        caller stopped waiting; the TU must ACK every one (RFC 3261 §13.2.2.4).
+        """
+        self._stray_handler = handler
 
     def local_host_for(self, dest: Address) -> str:
         """The address to put in Via/Contact/SDP for messages towards `dest`."""
@@ -257,7 +282,7 @@ class SipEndpoint:
                     if self._ack_handler is not None:
                         self._ack_handler(request, source)
                 case StrayResponse(response=response):
-                    log.debug("stray %d response, Call-ID %s", response.status, response.call_id)
+                    self._stray(response)
                 case TransactionTerminated():
                     pass
                 case _:
@@ -267,12 +292,22 @@ class SipEndpoint:
     def _deliver_response(self, key: object, response: SipResponse) -> None:
         pending = self._pending.get(key)
         if pending is None or pending.future.done():
+            if response.is_success:
+                self._stray(response)
             return
         if response.status < 200:
             if pending.on_provisional is not None:
                 pending.on_provisional(response)
             return
         pending.future.set_result(response)
+
+    def _stray(self, response: SipResponse) -> None:
+        """A response nobody awaits: 2xx to INVITE go to the stray handler (to be ACKed)."""
+        is_invite_success = response.is_success and response.cseq.method == "INVITE"
+        if is_invite_success and self._stray_handler is not None:
+            self._stray_handler(response)
+        else:
+            log.debug("stray %d response, Call-ID %s", response.status, response.call_id)
 
     def _arm_timer(self) -> None:
         deadline = self._layer.next_deadline()
