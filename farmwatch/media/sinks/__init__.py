@@ -1,0 +1,42 @@
+"""farmwatch.media.sinks: the outputs a stream feeds (DESIGN.md "Live view", STYLE B7).
+
+fMP4 (`Fmp4Sink`), HLS (`HlsSink`), WebRTC (`WebRtcSession`, `VideoPassthroughTrack`) and
+JPEG snapshots (`snapshot_jpeg`). Every sink is a `QueuedSink` (bounded queue, drop to the
+next keyframe on overflow); PyAV and aiortc types stay inside these modules.
+"""
+
+from farmwatch.media.sinks.fmp4 import (
+    Fmp4Chunk,
+    Fmp4Muxer,
+    Fmp4Sink,
+    InitSegment,
+    MediaFragment,
+    codecs_string,
+    mux_fmp4,
+)
+from farmwatch.media.sinks.hls import (
+    HLS_PLAYLIST_CONTENT_TYPE,
+    HLS_SEGMENT_CONTENT_TYPE,
+    PLAYLIST_NAME,
+    HlsPlaylist,
+    HlsResource,
+    HlsSegment,
+    HlsSink,
+)
+
+__all__ = [
+    "HLS_PLAYLIST_CONTENT_TYPE",
+    "HLS_SEGMENT_CONTENT_TYPE",
+    "PLAYLIST_NAME",
+    "HlsPlaylist",
+    "HlsResource",
+    "HlsSegment",
+    "HlsSink",
+    "Fmp4Chunk",
+    "Fmp4Muxer",
+    "Fmp4Sink",
+    "InitSegment",
+    "MediaFragment",
+    "codecs_string",
+    "mux_fmp4",
+]

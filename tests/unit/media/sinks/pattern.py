@@ -1,0 +1,51 @@
+"""The simulator's encoded test-pattern loop as `EsFrame`s, the input of the sink tests."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.simulator.media_cache import MediaCache
+from farmwatch.simulator.test_pattern import EncodedLoop, TestPatternSpec, VideoCodec
+
+CHANNEL_ID = "34020000001320000001"
+WIDTH, HEIGHT = 320, 180
+_CODECS = {Codec.H264: VideoCodec.H264, Codec.H265: VideoCodec.H265}
+
+
+@cache
+def _loop(codec: Codec) -> EncodedLoop:
+    spec = TestPatternSpec(
+        channel_id=CHANNEL_ID,
+        codec=_CODECS[codec],
+        width=WIDTH,
+        height=HEIGHT,
+        loop_seconds=2,
+    )
+    return MediaCache().get(spec)
+
+
+def pattern_frames(codec: Codec, count: int, *, first: int = 0) -> list[EsFrame]:
+    """Frames `first`..`first + count` of the loop replayed forever (continuous timestamps)."""
+    loop = _loop(codec)
+    frames = []
+    for index in range(first, first + count):
+        encoded = loop.frames[index % len(loop.frames)]
+        pts = encoded.pts + (index // len(loop.frames)) * loop.duration
+        frames.append(
+            EsFrame(
+                codec=codec,
+                data=encoded.data,
+                pts=pts,
+                dts=pts,
+                is_keyframe=encoded.is_keyframe,
+                stream_id=0xE0,
+            )
+        )
+    return frames
+
+
+def gop_length(codec: Codec) -> int:
+    """Frames from one keyframe to the next in the loop."""
+    flags = [frame.is_keyframe for frame in _loop(codec).frames]
+    return flags.index(True, 1)

@@ -1,0 +1,139 @@
+"""fMP4 output: PyAV (an independent demuxer/decoder) reads back what the fMP4 sink wrote."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import av
+import pytest
+
+from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.sinks import Fmp4Muxer, Fmp4Sink, InitSegment, MediaFragment, codecs_string
+from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, gop_length, pattern_frames
+
+
+def top_level_boxes(data: bytes) -> list[str]:
+    boxes, offset = [], 0
+    while offset < len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        boxes.append(data[offset + 4 : offset + 8].decode("ascii"))
+        assert size >= 8
+        offset += size
+    assert offset == len(data)
+    return boxes
+
+
+def decode_mp4(data: bytes) -> tuple[list[tuple[int, int]], str]:
+    """(width, height) of every decoded picture, and the sample entry's codec tag."""
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        stream = container.streams.video[0]
+        tag = stream.codec_context.codec_tag
+        sizes = [(frame.width, frame.height) for frame in container.decode(stream)]
+    return sizes, tag
+
+
+async def read_all(sink: Fmp4Sink, frames: Sequence[EsFrame]) -> list[bytes]:
+    for frame in frames:
+        sink.offer(frame)
+    sink.end("test over")
+    return [chunk async for chunk in sink.chunks()]
+
+
+@pytest.mark.parametrize(("codec", "tag"), [(Codec.H264, "avc1"), (Codec.H265, "hvc1")])
+async def test_sixty_frames_play_back_in_pyav(codec: Codec, tag: str) -> None:
+    sink = Fmp4Sink(name="test")
+    chunks = await read_all(sink, pattern_frames(codec, 60))
+
+    assert top_level_boxes(chunks[0]) == ["ftyp", "moov"]
+    assert len(chunks) >= 3
+    for fragment in chunks[1:]:
+        assert top_level_boxes(fragment) == ["moof", "mdat"]
+    sizes, sample_entry = decode_mp4(b"".join(chunks))
+    assert len(sizes) >= 50
+    assert set(sizes) == {(WIDTH, HEIGHT)}
+    assert sample_entry == tag
+
+
+@pytest.mark.parametrize("codec", [Codec.H264, Codec.H265])
+async def test_every_fragment_starts_with_a_keyframe(codec: Codec) -> None:
+    sink = Fmp4Sink()
+    chunks = await read_all(sink, pattern_frames(codec, 60))
+    init = chunks[0]
+    for fragment in chunks[1:]:
+        with av.open(io.BytesIO(init + fragment), format="mp4") as container:
+            packets = [p for p in container.demux(video=0) if p.size]
+        assert packets[0].is_keyframe
+        decoded = av.open(io.BytesIO(init + fragment), format="mp4").decode(video=0)
+        assert len(list(decoded)) == len(packets)
+
+
+async def test_a_sink_joining_mid_stream_starts_at_the_next_keyframe() -> None:
+    gop = gop_length(Codec.H264)
+    late = pattern_frames(Codec.H264, 2 * gop + 5, first=7)  # joins 7 frames into a GOP
+    sink = Fmp4Sink()
+    chunks = await read_all(sink, late)
+
+    with av.open(io.BytesIO(b"".join(chunks)), format="mp4") as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+        assert packets[0].is_keyframe
+        assert packets[0].dts == 0
+    sizes, _ = decode_mp4(b"".join(chunks))
+    assert len(sizes) == len(late) - (gop - 7)
+
+
+def test_fragments_carry_their_time_span() -> None:
+    muxer = Fmp4Muxer()
+    frames = pattern_frames(Codec.H264, 60)
+    chunks = [chunk for frame in frames for chunk in muxer.feed(frame)] + muxer.finish()
+
+    init, *fragments = chunks
+    assert isinstance(init, InitSegment)
+    assert (init.size.width, init.size.height, init.codec) == (WIDTH, HEIGHT, Codec.H264)
+    assert all(isinstance(fragment, MediaFragment) for fragment in fragments)
+    spans = [
+        (f.start, f.duration, f.frame_count) for f in fragments if isinstance(f, MediaFragment)
+    ]
+    assert sum(count for _, _, count in spans) == 60
+    assert spans[0][0] == 0
+    for (start, duration, _), (next_start, _, _) in zip(spans, spans[1:], strict=False):
+        assert start + duration == next_start
+    assert spans[-1][0] + spans[-1][1] == 60 * 3600
+
+
+def test_a_new_sps_starts_a_new_init_segment() -> None:
+    muxer = Fmp4Muxer()
+    h264 = pattern_frames(Codec.H264, 30)
+    chunks = [chunk for frame in h264 for chunk in muxer.feed(frame)]
+    other_sps = bytes(h264[0].data).replace(b"\x67\x42", b"\x67\x4d", 1)  # profile 66 → 77
+    changed = EsFrame(Codec.H264, other_sps, 40 * 3600, 40 * 3600, True, 0xE0)
+    chunks += muxer.feed(changed) + muxer.finish()
+
+    inits = [chunk for chunk in chunks if isinstance(chunk, InitSegment)]
+    assert [init.index for init in inits] == [0, 1]
+    assert inits[1].codecs != inits[0].codecs
+    last = chunks[-1]
+    assert isinstance(last, MediaFragment) and last.init_index == 1
+
+
+def test_codecs_strings_follow_rfc_6381() -> None:
+    muxer = Fmp4Muxer()
+    for codec, prefix in ((Codec.H264, "avc1.42C0"), (Codec.H265, "hvc1.1.6.L")):
+        init = next(
+            chunk
+            for frame in pattern_frames(codec, 1)
+            for chunk in Fmp4Muxer().feed(frame)
+            if isinstance(chunk, InitSegment)
+        )
+        assert init.codecs.startswith(prefix)
+    assert muxer.frames_muxed == 0
+    sps = bytes.fromhex("42010101600000030090000003000003005aa0")  # Main, L90, tier L
+    assert codecs_string(Codec.H265, sps) == "hvc1.1.6.L90.90"
+
+
+async def test_close_ends_the_byte_stream_at_once() -> None:
+    sink = Fmp4Sink()
+    for frame in pattern_frames(Codec.H264, 10):
+        sink.offer(frame)
+    await sink.close()
+    assert [chunk async for chunk in sink.chunks()] == []

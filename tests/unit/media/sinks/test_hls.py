@@ -1,0 +1,142 @@
+"""HLS output: the live playlist is well-formed and PyAV decodes the segments it lists."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+
+import av
+import pytest
+
+from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.sinks import (
+    Fmp4Muxer,
+    HlsPlaylist,
+    HlsSink,
+    InitSegment,
+    MediaFragment,
+)
+from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
+
+TAG = re.compile(r"#EXT(M3U|INF:\d+\.\d{3},|-X-[A-Z-]+(:.+)?)")
+
+
+def parse_playlist(text: str) -> tuple[dict[str, str], list[tuple[str, float, str]]]:
+    """Tags (last value wins) and the segments as (map URI, EXTINF, URI), checking syntax."""
+    lines = text.splitlines()
+    assert lines[0] == "#EXTM3U"
+    tags: dict[str, str] = {}
+    segments: list[tuple[str, float, str]] = []
+    current_map, duration = "", None
+    for line in lines:
+        if line.startswith("#"):
+            assert TAG.fullmatch(line), line
+            name, _, value = line.partition(":")
+            tags[name] = value
+            if name == "#EXT-X-MAP":
+                current_map = value.removeprefix('URI="').removesuffix('"')
+            if name == "#EXTINF":
+                duration = float(value.rstrip(","))
+        else:
+            assert duration is not None and current_map, line
+            segments.append((current_map, duration, line))
+            duration = None
+    return tags, segments
+
+
+async def run_sink(frames: list[EsFrame], **options: float) -> HlsSink:
+    sink = HlsSink(name="test", **options)  # type: ignore[arg-type]
+    await sink.start()
+    for frame in frames:
+        sink.offer(frame)
+    sink.end("test over")
+    async with asyncio.timeout(10):
+        await sink.wait_ended()
+    return sink
+
+
+def fetch(sink: HlsSink, name: str) -> bytes:
+    resource = sink.resource(name)
+    assert resource is not None, name
+    return resource.data
+
+
+@pytest.mark.parametrize("codec", [Codec.H264, Codec.H265])
+async def test_playlist_segments_decode_in_pyav(codec: Codec) -> None:
+    sink = await run_sink(pattern_frames(codec, 150))  # 6 s, GOP 1 s
+    playlist = sink.resource("index.m3u8")
+    assert playlist is not None and playlist.content_type == "application/vnd.apple.mpegurl"
+    tags, segments = parse_playlist(playlist.data.decode())
+
+    assert tags["#EXT-X-VERSION"] == "7"
+    assert "#EXT-X-ENDLIST" in tags
+    assert len(segments) == 6
+    target = int(tags["#EXT-X-TARGETDURATION"])
+    assert all(round(duration) <= target for _, duration, _ in segments)
+    assert sum(duration for _, duration, _ in segments) == pytest.approx(6.0)
+    decoded = 0
+    for map_uri, _, uri in segments:
+        with av.open(io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), format="mp4") as media:
+            packets = [p for p in media.demux(video=0) if p.size]
+            assert packets[0].is_keyframe
+        with av.open(io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), format="mp4") as media:
+            frames = list(media.decode(video=0))
+        assert {(f.width, f.height) for f in frames} == {(WIDTH, HEIGHT)}
+        decoded += len(frames)
+    assert decoded == 150
+    await sink.close()
+
+
+async def test_the_live_window_slides_and_keeps_sequence_numbers() -> None:
+    sink = await run_sink(pattern_frames(Codec.H264, 250), window=3, max_frames=300)  # 10 GOPs
+    tags, segments = parse_playlist(fetch(sink, "index.m3u8").decode())
+
+    assert tags["#EXT-X-MEDIA-SEQUENCE"] == "7"
+    assert [uri for _, _, uri in segments] == [f"segment-{n}.m4s" for n in (7, 8, 9)]
+    assert sink.resource("segment-4.m4s") is not None  # a few stay for late readers
+    assert sink.resource("segment-0.m4s") is None
+    assert sink.resource("nothing.m4s") is None
+    await sink.close()
+
+
+async def test_segments_group_short_gops_up_to_the_target() -> None:
+    sink = await run_sink(pattern_frames(Codec.H264, 100), segment_seconds=2.0)
+    _, segments = parse_playlist(fetch(sink, "index.m3u8").decode())
+    assert [duration for _, duration, _ in segments] == [2.0, 2.0]
+    await sink.close()
+
+
+async def test_wait_segments_returns_once_the_first_segment_is_listed() -> None:
+    sink = HlsSink()
+    await sink.start()
+    for frame in pattern_frames(Codec.H264, 30):  # one GOP closed by the next keyframe
+        sink.offer(frame)
+    async with asyncio.timeout(10):
+        assert await sink.wait_segments(1)
+    assert sink.playlist.segment_count == 1
+    sink.end("device left")
+    async with asyncio.timeout(10):
+        assert await sink.wait_segments(2)  # the open GOP became the last segment
+        assert not await sink.wait_segments(3)  # ended: no wait for what never comes
+    await sink.close()
+    assert sink.is_closed
+
+
+def test_a_parameter_set_change_is_a_discontinuity_with_a_new_map() -> None:
+    muxer, playlist = Fmp4Muxer(), HlsPlaylist(window=10)
+    frames = pattern_frames(Codec.H264, 50)
+    changed_sps = frames[0].data.replace(b"\x67\x42", b"\x67\x4d", 1)
+    frames.append(EsFrame(Codec.H264, changed_sps, 50 * 3600, 50 * 3600, True, 0xE0))
+    frames += pattern_frames(Codec.H264, 24, first=51)
+    chunks = [chunk for frame in frames for chunk in muxer.feed(frame)] + muxer.finish()
+    for chunk in chunks:
+        playlist.add(chunk)
+    playlist.finish()
+
+    text = playlist.render()
+    assert [isinstance(c, InitSegment) for c in chunks].count(True) == 2
+    assert all(isinstance(c, InitSegment | MediaFragment) for c in chunks)
+    assert text.count("#EXT-X-MAP") == 2
+    assert text.index("#EXT-X-DISCONTINUITY\n") < text.index('#EXT-X-MAP:URI="init-1.mp4"')
+    assert "#EXT-X-DISCONTINUITY-SEQUENCE:0" in text
