@@ -119,3 +119,32 @@ async def test_silent_device_goes_offline_and_comes_back(tmp_path: Path) -> None
             await eventually(server, path, lambda b: b["online"], timeout=10)
     finally:
         stop_server(server)
+
+
+async def test_device_info_and_catalog_notifications_reach_the_api(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        async with running_simulator(
+            server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1, channels=3
+        ) as fleet:
+            device = fleet.device(fleet.device_ids[0])
+            path = f"/devices/{device.device_id}"
+            body = await eventually(server, path, lambda b: b["manufacturer"] is not None)
+            assert body["channel_count"] == 3
+            await eventually(
+                server, f"{path}/channels", lambda b: _count_channels(b["channels"]) == 3
+            )
+            async with asyncio.timeout(10):
+                await device.wait_for(lambda d: d.subscription_count > 0)
+            channel = device.channels.items[1].device_id
+            assert await device.set_channel_status(channel, False) >= 1
+
+            def channel_online(body: dict[str, Any]) -> bool | None:
+                states = {c["channel_id"]: c["online"] for c in body["channels"]}
+                return states.get(channel)
+
+            await eventually(server, f"{path}/channels", lambda b: channel_online(b) is False)
+            assert await device.set_channel_status(channel, True) >= 1
+            await eventually(server, f"{path}/channels", lambda b: channel_online(b) is True)
+    finally:
+        stop_server(server)
