@@ -23,8 +23,10 @@ from farmwatch.media.sinks.hls import (
     HlsSegment,
     HlsSink,
 )
+from farmwatch.media.sinks.snapshot import DEFAULT_JPEG_QUALITY, snapshot_jpeg
 
 __all__ = [
+    "DEFAULT_JPEG_QUALITY",
     "HLS_PLAYLIST_CONTENT_TYPE",
     "HLS_SEGMENT_CONTENT_TYPE",
     "PLAYLIST_NAME",
@@ -39,4 +41,5 @@ __all__ = [
     "MediaFragment",
     "codecs_string",
     "mux_fmp4",
+    "snapshot_jpeg",
 ]
