@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from farmwatch.platform.records import ChannelNode, ChannelRecord, DeviceRecord
-from farmwatch.platform.services.device_service import CatalogProgress
+from farmwatch.platform.services.device_service import CatalogProgress, DeviceStatus
 
 
 def _time(value: datetime | None) -> str | None:
@@ -64,3 +64,11 @@ def progress_view(progress: CatalogProgress) -> dict[str, Any]:
         "received": progress.received,
         "expected": progress.expected,
     }
+
+
+def status_view(status: DeviceStatus) -> dict[str, Any]:
+    view = asdict(status)
+    view["alarms"] = [
+        {"device_id": device_id, "duty_status": duty} for device_id, duty in status.alarms
+    ]
+    return view

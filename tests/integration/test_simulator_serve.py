@@ -148,3 +148,21 @@ async def test_device_info_and_catalog_notifications_reach_the_api(tmp_path: Pat
             await eventually(server, f"{path}/channels", lambda b: channel_online(b) is True)
     finally:
         stop_server(server)
+
+
+async def test_device_status_is_asked_on_demand(tmp_path: Path) -> None:
+    server = start_server(tmp_path)
+    try:
+        async with running_simulator(
+            server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1, channels=1
+        ) as fleet:
+            device_id = fleet.device_ids[0]
+            await eventually(server, f"/devices/{device_id}", lambda b: b["online"])
+            status, body = await api(server, f"/devices/{device_id}/status")
+            assert status == 200
+            assert body["device_id"] == device_id
+            assert body["online"] is True and body["result"] == "OK"
+        status, body = await api(server, f"/devices/{device_id}/status")
+        assert status == 503 and "offline" in body["error"]
+    finally:
+        stop_server(server)

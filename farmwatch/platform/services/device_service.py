@@ -19,6 +19,7 @@ from farmwatch.platform.records import ChannelNode, DevicePage, DeviceRecord
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.sipserver.device_access import DeviceAccess
+from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_collector import CatalogResult, CollectionState
 from farmwatch.sipserver.gb.registrations import Registration
 from farmwatch.sipserver.sip.address import Address, Transport
@@ -40,6 +41,25 @@ class CatalogProgress:
     state: str  # running | complete | partial | none
     received: int
     expected: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A device's own account of itself (DeviceStatus answer)."""
+
+    device_id: str
+    result: str | None
+    online: bool | None
+    status: str | None
+    reason: str | None
+    encode: bool | None
+    record: bool | None
+    device_time: str | None
+    alarms: tuple[tuple[str, str | None], ...]  # (alarm input ID, duty status)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
 
 
 class DeviceService:
@@ -158,6 +178,28 @@ class DeviceService:
     def _log_catalog_failure(future: asyncio.Future[CatalogResult]) -> None:
         if not future.cancelled() and future.exception() is not None:
             log.warning("catalog refresh failed: %s", future.exception())
+
+    async def query_status(self, device_id: str) -> DeviceStatus:
+        """Ask the device for its DeviceStatus now (GB/T 28181 §A.2.4 a)."""
+        access = self._require_access()
+        await self.get_device(device_id)
+        if not access.is_online(device_id):
+            raise DeviceOffline(f"device {device_id} is offline")
+        try:
+            answer = await access.query_device_status(device_id)
+        except SipError as error:
+            raise DeviceOffline(f"device {device_id} did not answer: {error}") from error
+        return DeviceStatus(
+            device_id=device_id,
+            result=_text(answer.result),
+            online=answer.online,
+            status=_text(answer.status),
+            reason=answer.reason,
+            encode=answer.encode,
+            record=answer.record,
+            device_time=answer.device_time,
+            alarms=tuple((a.device_id, _text(a.duty_status)) for a in answer.alarm_status),
+        )
 
     def catalog_progress(self, device_id: str) -> CatalogProgress:
         progress = self._require_access().catalog_progress(device_id)

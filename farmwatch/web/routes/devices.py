@@ -6,7 +6,7 @@ from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
 from farmwatch.web.keys import DEVICE_SERVICE
-from farmwatch.web.views import device_view, progress_view, tree_view
+from farmwatch.web.views import device_view, progress_view, status_view, tree_view
 
 routes = web.RouteTableDef()
 
@@ -67,3 +67,10 @@ async def catalog_progress(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     await service.get_device(device_id)
     return web.json_response(progress_view(service.catalog_progress(device_id)))
+
+
+@routes.get("/devices/{device_id}/status")
+async def device_status(request: web.Request) -> web.Response:
+    """The device's own DeviceStatus answer, asked for now."""
+    status = await request.app[DEVICE_SERVICE].query_status(request.match_info["device_id"])
+    return web.json_response(status_view(status))
