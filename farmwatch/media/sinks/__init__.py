@@ -24,8 +24,18 @@ from farmwatch.media.sinks.hls import (
     HlsSink,
 )
 from farmwatch.media.sinks.snapshot import DEFAULT_JPEG_QUALITY, snapshot_jpeg
+from farmwatch.media.sinks.webrtc import (
+    DEFAULT_ICE_GATHERING_TIMEOUT,
+    KeyframeRequester,
+    VideoPassthroughTrack,
+    WebRtcSession,
+)
 
 __all__ = [
+    "DEFAULT_ICE_GATHERING_TIMEOUT",
+    "KeyframeRequester",
+    "VideoPassthroughTrack",
+    "WebRtcSession",
     "DEFAULT_JPEG_QUALITY",
     "HLS_PLAYLIST_CONTENT_TYPE",
     "HLS_SEGMENT_CONTENT_TYPE",

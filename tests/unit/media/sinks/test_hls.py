@@ -77,10 +77,14 @@ async def test_playlist_segments_decode_in_pyav(codec: Codec) -> None:
     assert sum(duration for _, duration, _ in segments) == pytest.approx(6.0)
     decoded = 0
     for map_uri, _, uri in segments:
-        with av.open(io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), format="mp4") as media:
+        with av.open(
+            io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), "r", format="mp4"
+        ) as media:
             packets = [p for p in media.demux(video=0) if p.size]
             assert packets[0].is_keyframe
-        with av.open(io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), format="mp4") as media:
+        with av.open(
+            io.BytesIO(fetch(sink, map_uri) + fetch(sink, uri)), "r", format="mp4"
+        ) as media:
             frames = list(media.decode(video=0))
         assert {(f.width, f.height) for f in frames} == {(WIDTH, HEIGHT)}
         decoded += len(frames)

@@ -23,7 +23,7 @@ def rgb_of(picture: av.VideoFrame, width: int, height: int) -> bytes:
 
 
 def decode_jpeg(data: bytes) -> av.VideoFrame:
-    with av.open(io.BytesIO(data), format="image2pipe") as container:
+    with av.open(io.BytesIO(data), "r", format="image2pipe") as container:
         assert container.streams.video[0].codec_context.name == "mjpeg"
         return next(iter(container.decode(video=0)))
 

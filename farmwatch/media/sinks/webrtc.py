@@ -1,0 +1,196 @@
+"""WebRTC output: H.264 passed through to a browser with aiortc, never re-encoded.
+
+Owns the live WebRTC viewer of DESIGN.md "Live view" (STYLE part 1 §3, B7): a
+`WebRtcSession` is the sink a stream feeds; it answers the browser's SDP offer (RFC 8829
+JSEP, answerer side) with an `RTCPeerConnection` whose only sent track,
+`VideoPassthroughTrack`, hands aiortc `av.Packet`s holding the Annex-B access units as the
+camera sent them (`time_base` 1/90000, pts from the frame). aiortc's `RTCRtpSender` sends a
+packet through `H264Encoder.pack` (RFC 6184 STAP-A / FU-A) instead of encoding it, and the
+answer's codec preferences allow only H.264 (+ RTX). A browser's PLI or FIR (RFC 4585
+§6.3.1, RFC 5104 §4.3.1) cannot be met by a passthrough sender, so it is forwarded to the
+injected `request_keyframe` (the stream sends GB/T 28181 `IFameCmd` to the camera,
+rate-limited there). H.265 frames and audio are not sent (browsers' WebRTC has no H.265 in
+aiortc; G.711 would need decoding): serve H.265 cameras through fMP4/HLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import Any
+
+import av
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.exceptions import InvalidAccessError, OperationError
+from aiortc.mediastreams import MediaStreamError
+
+from farmwatch.media.errors import MediaError
+from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec
+from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
+
+__all__ = [
+    "DEFAULT_ICE_GATHERING_TIMEOUT",
+    "KeyframeRequester",
+    "VideoPassthroughTrack",
+    "WebRtcSession",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ICE_GATHERING_TIMEOUT = 5.0
+_TIME_BASE = Fraction(1, TIMESTAMP_CLOCK_RATE)
+_SENT_MIME_TYPES = ("video/H264", "video/rtx")
+_GONE_STATES = ("failed", "closed")
+
+KeyframeRequester = Callable[[], None]
+"""Called (on the event loop, must not block) when the viewer asks for a keyframe."""
+
+
+class VideoPassthroughTrack(MediaStreamTrack):
+    """A video track whose `recv()` returns the source's H.264 access units as `av.Packet`s.
+
+    Other codecs are skipped (`frames_skipped`). When the source ends the track stops
+    and `recv()` raises `MediaStreamError`, which ends aiortc's sender loop.
+    """
+
+    kind = "video"
+
+    def __init__(self, source: QueuedSink) -> None:
+        super().__init__()
+        self._source = source
+        self.frames_sent = 0
+        self.frames_skipped = 0
+
+    async def recv(self) -> av.Packet[Any]:
+        while (frame := await self._source.next_frame()) is not None:
+            if frame.codec is not Codec.H264:
+                self.frames_skipped += 1
+                continue
+            packet = av.Packet(frame.data)
+            packet.pts = frame.pts
+            packet.dts = frame.dts
+            packet.time_base = _TIME_BASE
+            self.frames_sent += 1
+            return packet
+        self.stop()
+        raise MediaStreamError
+
+
+class WebRtcSession(QueuedSink):
+    """One browser viewer: the sink to attach to the stream, and its peer connection.
+
+    ```
+    session = WebRtcSession(request_keyframe=stream.request_keyframe, name="ch1:alice")
+    subscription = stream.attach(session)
+    sdp, sdp_type = await session.answer(offer_sdp, "offer")   # → back to the browser
+    ...
+    await session.close()          # also happens by itself when the peer fails or hangs up
+    ```
+    `is_closed` turns true when the peer connection fails or closes, so the stream detaches.
+    """
+
+    def __init__(
+        self,
+        *,
+        request_keyframe: KeyframeRequester,
+        ice_servers: Sequence[str] = (),
+        ice_gathering_timeout: float = DEFAULT_ICE_GATHERING_TIMEOUT,
+        max_frames: int = DEFAULT_SINK_QUEUE_FRAMES,
+        name: str = "",
+    ) -> None:
+        super().__init__(max_frames=max_frames, name=name)
+        self._request_keyframe = request_keyframe
+        self._ice_gathering_timeout = ice_gathering_timeout
+        servers = [RTCIceServer(urls=url) for url in ice_servers]  # [] = no STUN at all
+        self._peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        self.track = VideoPassthroughTrack(self)
+        self.keyframe_requests = 0
+        self._peer_gone = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+        self._peer.on("connectionstatechange", self._on_connection_state_change)
+
+    @property
+    def connection_state(self) -> str:
+        """RTCPeerConnection.connectionState: new, connecting, connected, failed, closed."""
+        return str(self._peer.connectionState)
+
+    async def answer(self, offer_sdp: str, offer_type: str = "offer") -> tuple[str, str]:
+        """Answer the browser's offer: returns (answer SDP, "answer") with ICE gathered.
+
+        Raises `MediaError` when the offer is not an offer or has no video to send into.
+        """
+        if offer_type != "offer" or self.is_closed:
+            raise MediaError(f"cannot answer a {offer_type!r} on session {self.name!r}")
+        transceiver = self._peer.addTransceiver(self.track, direction="sendonly")
+        transceiver.setCodecPreferences(
+            [
+                codec
+                for codec in RTCRtpSender.getCapabilities("video").codecs
+                if codec.mimeType in _SENT_MIME_TYPES
+            ]
+        )
+        try:
+            await self._peer.setRemoteDescription(RTCSessionDescription(offer_sdp, offer_type))
+        except (InvalidAccessError, OperationError, ValueError) as error:
+            raise MediaError(f"offer refused: {error}") from error
+        if transceiver.mid is None:
+            raise MediaError("the offer has no video m-line")
+        sender = transceiver.sender
+        self._forward_keyframe_requests(sender)
+        async with asyncio.timeout(self._ice_gathering_timeout):
+            await self._peer.setLocalDescription(await self._peer.createAnswer())
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._close_when_peer_gone())
+        local = self._peer.localDescription
+        return local.sdp, local.type
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed, or the peer connection failed/closed (the stream then detaches)."""
+        return super().is_closed or self._peer_gone.is_set()
+
+    def _forward_keyframe_requests(self, sender: RTCRtpSender) -> None:
+        """Hook aiortc's PLI/FIR handler, which only flags its encoder (unused here).
+
+        aiortc exposes no event for it: `RTCRtpSender._handle_rtcp_packet` calls
+        `self._send_keyframe()` on PLI and FIR, so the session wraps that method on its own
+        sender instance.
+        """
+        flag_encoder = sender._send_keyframe
+
+        def on_keyframe_request() -> None:
+            flag_encoder()
+            self.keyframe_requests += 1
+            try:
+                self._request_keyframe()
+            except Exception:
+                log.exception("WebRTC session %s: keyframe request failed", self.name)
+
+        setattr(sender, "_send_keyframe", on_keyframe_request)  # noqa: B010
+
+    def _on_connection_state_change(self) -> None:
+        state = self._peer.connectionState
+        log.info("WebRTC session %s: connection %s", self.name, state)
+        if state in _GONE_STATES:
+            self._peer_gone.set()
+
+    async def _close_when_peer_gone(self) -> None:
+        await self._peer_gone.wait()
+        await self.close()
+
+    async def _on_close(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not asyncio.current_task():
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        self.track.stop()
+        await self._peer.close()

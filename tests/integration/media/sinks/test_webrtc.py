@@ -1,0 +1,130 @@
+"""WebRTC: an independent aiortc peer (a browser stand-in) on loopback receives and decodes
+the H.264 our `WebRtcSession` passes through, and its PLI reaches `request_keyframe`."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+import aioice.ice
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from farmwatch.media.errors import MediaError
+from farmwatch.media.frames import Codec
+from farmwatch.media.sinks import WebRtcSession
+from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
+
+FRAME_INTERVAL = 0.01  # the source runs at 100 fps: fast, but paced like a live stream
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ICE host candidates on 127.0.0.1 only (aioice skips loopback by default)."""
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+@pytest.fixture
+async def viewer() -> AsyncIterator[RTCPeerConnection]:
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    yield client
+    await client.close()
+
+
+async def feed(session: WebRtcSession, count: int) -> None:
+    for frame in pattern_frames(Codec.H264, count):
+        session.offer(frame)
+        await asyncio.sleep(FRAME_INTERVAL)
+
+
+async def connect(client: RTCPeerConnection, session: WebRtcSession) -> MediaStreamTrack:
+    tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
+    client.on("track", tracks.put_nowait)
+    client.addTransceiver("video", direction="recvonly")
+    await client.setLocalDescription(await client.createOffer())
+    sdp, sdp_type = await session.answer(client.localDescription.sdp, client.localDescription.type)
+    await client.setRemoteDescription(RTCSessionDescription(sdp, sdp_type))
+    async with asyncio.timeout(5):
+        return await tracks.get()
+
+
+async def test_viewer_decodes_passed_through_h264(viewer: RTCPeerConnection) -> None:
+    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    track = await connect(viewer, session)
+    answer = viewer.remoteDescription.sdp
+    assert re.findall(r"a=rtpmap:\d+ (\w+)/", answer) and set(
+        re.findall(r"a=rtpmap:\d+ (\w+)/", answer)
+    ) <= {"H264", "rtx"}
+
+    feeder = asyncio.create_task(feed(session, 250))
+    try:
+        async with asyncio.timeout(15):
+            pictures = [await track.recv() for _ in range(20)]
+    finally:
+        feeder.cancel()
+    sizes = {(picture.width, picture.height) for picture in pictures}  # type: ignore[union-attr]
+    assert sizes == {(WIDTH, HEIGHT)}
+    assert session.track.frames_sent >= 20
+    await session.close()
+    assert session.is_closed
+
+
+async def test_picture_loss_indication_asks_the_source_for_a_keyframe(
+    viewer: RTCPeerConnection,
+) -> None:
+    requested = asyncio.Event()
+    session = WebRtcSession(request_keyframe=requested.set, name="test")
+    track = await connect(viewer, session)
+    feeder = asyncio.create_task(feed(session, 100))
+    try:
+        async with asyncio.timeout(10):
+            await track.recv()  # media flows, so RTCP does too
+            sender_ssrc = int(re.findall(r"a=ssrc:(\d+) ", viewer.remoteDescription.sdp)[0])
+            receiver = viewer.getTransceivers()[0].receiver
+            await receiver._send_rtcp_pli(sender_ssrc)
+            await requested.wait()
+    finally:
+        feeder.cancel()
+    assert session.keyframe_requests == 1
+    await session.close()
+
+
+async def test_the_session_closes_itself_when_the_viewer_hangs_up(
+    viewer: RTCPeerConnection,
+) -> None:
+    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    await connect(viewer, session)
+    async with asyncio.timeout(10):
+        while session.connection_state != "connected":
+            await asyncio.sleep(0.01)
+        await viewer.close()
+        while not session.is_closed:
+            await asyncio.sleep(0.01)
+    assert session.connection_state == "closed"
+
+
+async def test_an_offer_without_video_is_refused() -> None:
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTransceiver("audio", direction="recvonly")
+    await client.setLocalDescription(await client.createOffer())
+    session = WebRtcSession(request_keyframe=lambda: None)
+    with pytest.raises(MediaError):
+        await session.answer(client.localDescription.sdp, "offer")
+    await session.close()
+    await client.close()
+
+
+async def test_an_offer_without_h264_is_refused() -> None:
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    transceiver = client.addTransceiver("video", direction="recvonly")
+    capabilities = RTCRtpReceiver.getCapabilities("video")
+    assert capabilities is not None
+    transceiver.setCodecPreferences([c for c in capabilities.codecs if c.mimeType == "video/VP8"])
+    await client.setLocalDescription(await client.createOffer())
+    session = WebRtcSession(request_keyframe=lambda: None)
+    with pytest.raises(MediaError):
+        await session.answer(client.localDescription.sdp, "offer")
+    await session.close()
+    await client.close()
