@@ -1,0 +1,77 @@
+"""What an RTP receiver reports upward (STYLE B3 listeners, aioquic-style event dataclasses).
+
+Owns the typed receiver events and the `ReceiverListener` Protocol a receiver reports to (the
+`Stream` of the channel, which passes them on): media started (first video keyframe, with its
+codec and size), no media within the start timeout, media stopped, the TCP peer closed. A
+receiver never raises these; it calls `receiver_event`. Frames go to `receiver_frame`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.nal import VideoSize
+
+__all__ = [
+    "Address",
+    "MediaStartTimedOut",
+    "MediaStarted",
+    "MediaStopped",
+    "PeerClosed",
+    "ReceiverEvent",
+    "ReceiverListener",
+]
+
+Address = tuple[str, int]
+"""(host, port) of a media peer."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStarted:
+    """The first video keyframe came out of the demuxer."""
+
+    codec: Codec
+    size: VideoSize | None
+    """From the keyframe's SPS; None when it carried none or it did not parse."""
+    ssrc: int
+    """The SSRC the receiver locked onto."""
+    source: Address | None
+    """Where the media comes from (UDP source or TCP peer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStartTimedOut:
+    """No video keyframe within `start_timeout` of opening the receiver."""
+
+    timeout: float
+    packets_received: int
+    """RTP packets accepted before the timeout: 0 means nothing (or only foreign SSRCs) came."""
+    packets_rejected: int
+    """Packets dropped for a foreign SSRC or source: > 0 hints at an SSRC mismatch (§10 item 4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStopped:
+    """Media had started, then no packet came for `media_timeout` seconds."""
+
+    silent_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class PeerClosed:
+    """The device's TCP media connection closed or broke its framing, or never came up."""
+
+    reason: str
+
+
+ReceiverEvent = MediaStarted | MediaStartTimedOut | MediaStopped | PeerClosed
+
+
+class ReceiverListener(Protocol):
+    """Where a receiver delivers; called on the event loop, must not block."""
+
+    def receiver_frame(self, frame: EsFrame) -> None: ...
+
+    def receiver_event(self, event: ReceiverEvent) -> None: ...

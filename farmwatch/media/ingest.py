@@ -1,0 +1,330 @@
+"""Sans-I/O RTP ingest of one stream: SSRC/source lock, reorder, PS demux, timeouts, RTCP RR.
+
+Owns what happens to the RTP packets of one GB/T 28181 media session between the socket and the
+`Stream` (gb28181.md §6.3, §8.1, §10 items 4-5), the way aioquic's `QuicConnection` owns a
+connection: the shell calls `receive(data, source, now)` and `tick(now)`, and re-arms one timer
+at `next_deadline()`; outputs are `EsFrame`s, receiver events and `SendRtcp` effects.
+
+SSRC and source policy — "a stream never shows another camera's video":
+
+* A packet carrying the **expected SSRC** (the offer's `y=`, or the answer's after
+  `expect_ssrc`) locks the ingest onto that SSRC and its source address at once. From then on
+  packets with any other SSRC, or from any other source, are dropped and counted.
+* With no expected SSRC, the first packet locks.
+* A **foreign SSRC** (devices that ignore `y=`, §6.3) is adopted only on a per-stream port
+  (`accept_foreign_ssrc`), only when it is the one and only foreign (SSRC, source) seen, and
+  only after it alone has been sending for `foreign_ssrc_grace` seconds; nothing of it is
+  delivered before. Two foreign senders are ambiguous: neither is ever adopted.
+* The expected SSRC always wins: if its packets arrive while an adopted foreign SSRC is locked,
+  the ingest re-locks onto the expected one (demuxer and reorder state restart). The shared
+  port never adopts (`accept_foreign_ssrc=False`): only registered SSRCs are delivered.
+
+Loss: reorder gaps (UDP) and sequence jumps (TCP, `ordered=True`) call `PsDemuxer.mark_loss`,
+so video resumes at the next keyframe. Timeouts: no video keyframe within `start_timeout` →
+`MediaStartTimedOut`; no packet for `media_timeout` after start → `MediaStopped` (once per
+silence). Receiver reports (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked
+source address from the RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from farmwatch.media.errors import MediaError, RtpParseError
+from farmwatch.media.events import (
+    Address,
+    MediaStarted,
+    MediaStartTimedOut,
+    MediaStopped,
+    ReceiverEvent,
+)
+from farmwatch.media.frames import EsFrame, MediaKind
+from farmwatch.media.nal import VideoSize, extract_parameter_sets, parse_sps_size
+from farmwatch.media.ps_demux import PsDemuxer
+from farmwatch.media.reception import ReceptionStatistics
+from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
+from farmwatch.media.rtp import RtcpSenderReport, RtpPacket, build_receiver_report, is_rtcp
+from farmwatch.media.rtp import parse_rtcp as parse_rtcp_packets
+from farmwatch.media.settings import MediaSettings
+
+__all__ = ["IngestOutput", "IngestStats", "RtpIngest", "SendRtcp"]
+
+_MAX_CANDIDATES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SendRtcp:
+    """Effect: send this compound RTCP packet to `destination` from the RTP socket."""
+
+    data: bytes
+    destination: Address
+
+
+IngestOutput = EsFrame | ReceiverEvent | SendRtcp
+
+
+@dataclass(frozen=True, slots=True)
+class IngestStats:
+    """Counters of one ingest since it was created."""
+
+    packets: int
+    """RTP packets accepted."""
+    bytes: int
+    malformed: int
+    rtcp: int
+    rejected_ssrc: int
+    """Packets dropped because their SSRC is not (or not yet) the locked one."""
+    rejected_source: int
+    """Packets with the locked SSRC from another source address."""
+    lost: int
+    late: int
+    duplicates: int
+    frames: int
+    locked_ssrc: int | None
+    source: Address | None
+
+
+class RtpIngest:
+    """One media session's packets in, frames and events out. Pure; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        *,
+        expected_ssrc: int | None,
+        now: float,
+        ordered: bool = False,
+        accept_foreign_ssrc: bool | None = None,
+        send_reports: bool = True,
+        cname: str = "farmwatch",
+    ) -> None:
+        self._settings = settings
+        self._expected = expected_ssrc
+        self._ordered = ordered
+        self._accept_foreign = (
+            settings.accept_foreign_ssrc if accept_foreign_ssrc is None else accept_foreign_ssrc
+        )
+        self._send_reports = send_reports
+        self._cname = cname
+        self._locked: int | None = None
+        self._adopted = False  # the lock is on a foreign SSRC
+        self._source: Address | None = None
+        self._candidates: dict[tuple[int, Address | None], float] = {}
+        self._start_deadline: float | None = now + settings.start_timeout
+        self._last_packet_at: float | None = None
+        self._is_silent = False
+        self._started = False
+        self._next_report: float | None = None
+        self._packets = self._bytes = self._malformed = self._rtcp = self._frames = 0
+        self._rejected_ssrc = self._rejected_source = 0
+        self._lost = self._late = self._duplicates = 0
+        self._begin_lock_state()
+
+    # ---- inputs ----
+
+    def expect_ssrc(self, ssrc: int) -> None:
+        """Follow the SDP answer's `y=`; a lock on any other SSRC becomes a foreign one."""
+        self._expected = ssrc
+        if self._locked is not None:
+            self._adopted = self._locked != ssrc
+        self._candidates.clear()
+
+    def receive(self, data: bytes, source: Address | None, now: float) -> list[IngestOutput]:
+        """One RTP (or muxed RTCP) packet from `source` (None: the TCP connection)."""
+        if is_rtcp(data):
+            self._on_rtcp(data, source, now)
+            return []
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpParseError:
+            self._malformed += 1
+            return []
+        if not self._admit(packet.ssrc, source, now):
+            return []
+        self._packets += 1
+        self._bytes += len(data)
+        self._last_packet_at = now
+        self._is_silent = False
+        self._reception.received(packet.sequence_number, packet.timestamp, now)
+        if self._ordered:
+            return self._release(self._in_order(packet), now)
+        return self._release(self._reorder.push(packet, now), now)
+
+    def tick(self, now: float) -> list[IngestOutput]:
+        """Run what is due: reorder gaps, timeouts, receiver reports."""
+        out = self._release(self._reorder.tick(now), now) if not self._ordered else []
+        if self._start_deadline is not None and now >= self._start_deadline:
+            self._start_deadline = None
+            rejected = self._rejected_ssrc + self._rejected_source
+            timeout = self._settings.start_timeout
+            out.append(MediaStartTimedOut(timeout, self._packets, rejected))
+        silence_at = self._silence_deadline()
+        if silence_at is not None and now >= silence_at:
+            self._is_silent = True
+            assert self._last_packet_at is not None
+            out.append(MediaStopped(now - self._last_packet_at))
+        if self._next_report is not None and now >= self._next_report:
+            self._next_report = now + self._settings.rtcp_interval
+            if self._source is not None and self._locked is not None:
+                out.append(SendRtcp(self._report(now), self._source))
+        return out
+
+    def next_deadline(self) -> float | None:
+        deadlines = [
+            self._start_deadline,
+            self._silence_deadline(),
+            self._next_report,
+            None if self._ordered else self._reorder.next_deadline(),
+        ]
+        present = [deadline for deadline in deadlines if deadline is not None]
+        return min(present) if present else None
+
+    # ---- state ----
+
+    @property
+    def expected_ssrc(self) -> int | None:
+        return self._expected
+
+    @property
+    def locked_ssrc(self) -> int | None:
+        return self._locked
+
+    @property
+    def has_started(self) -> bool:
+        return self._started
+
+    @property
+    def stats(self) -> IngestStats:
+        return IngestStats(
+            packets=self._packets,
+            bytes=self._bytes,
+            malformed=self._malformed,
+            rtcp=self._rtcp,
+            rejected_ssrc=self._rejected_ssrc,
+            rejected_source=self._rejected_source,
+            lost=self._lost + self._reorder.lost,
+            late=self._late + self._reorder.late,
+            duplicates=self._duplicates + self._reorder.duplicates,
+            frames=self._frames,
+            locked_ssrc=self._locked,
+            source=self._source,
+        )
+
+    # ---- internals ----
+
+    def _begin_lock_state(self) -> None:
+        """Fresh demuxer, reorder buffer and statistics (at creation and on every re-lock)."""
+        capacity, delay = self._settings.reorder_capacity, self._settings.reorder_delay
+        self._demuxer = PsDemuxer(max_frame_size=self._settings.max_frame_size)
+        self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
+        self._reception = ReceptionStatistics()
+        self._next_sequence: int | None = None
+        self._last_sr: tuple[int, float] | None = None
+
+    def _restart_lock_state(self) -> None:
+        self._lost += self._reorder.lost
+        self._late += self._reorder.late
+        self._duplicates += self._reorder.duplicates
+        self._begin_lock_state()
+
+    def _admit(self, ssrc: int, source: Address | None, now: float) -> bool:
+        locked = self._locked
+        if locked is not None and ssrc == locked:
+            if source == self._source:
+                return True
+            self._rejected_source += 1
+            return False
+        if ssrc == self._expected and (locked is None or self._adopted):
+            self._lock(ssrc, source, now, adopted=False)
+            return True
+        if locked is None and self._expected is None:
+            self._lock(ssrc, source, now, adopted=False)
+            return True
+        if locked is None and self._accept_foreign and self._should_adopt(ssrc, source, now):
+            self._lock(ssrc, source, now, adopted=True)
+            return True
+        self._rejected_ssrc += 1
+        return False
+
+    def _should_adopt(self, ssrc: int, source: Address | None, now: float) -> bool:
+        key = (ssrc, source)
+        if key not in self._candidates and len(self._candidates) < _MAX_CANDIDATES:
+            self._candidates[key] = now
+        first_seen = self._candidates.get(key)
+        grace = self._settings.foreign_ssrc_grace
+        return len(self._candidates) == 1 and first_seen is not None and now - first_seen >= grace
+
+    def _lock(self, ssrc: int, source: Address | None, now: float, *, adopted: bool) -> None:
+        if self._locked is not None:
+            self._restart_lock_state()  # the expected SSRC took over from an adopted one
+            self._started = False
+        self._locked, self._source, self._adopted = ssrc, source, adopted
+        self._candidates.clear()
+        if self._send_reports and source is not None:
+            self._next_report = now + self._settings.rtcp_interval
+
+    def _silence_deadline(self) -> float | None:
+        if not self._started or self._is_silent or self._last_packet_at is None:
+            return None
+        return self._last_packet_at + self._settings.media_timeout
+
+    def _in_order(self, packet: RtpPacket) -> list[ReorderOutput]:
+        """TCP: packets arrive in order; a sequence jump is loss upstream of the connection."""
+        expected, self._next_sequence = self._next_sequence, (packet.sequence_number + 1) & 0xFFFF
+        if expected is None or packet.sequence_number == expected:
+            return [packet]
+        gap = (packet.sequence_number - expected) & 0xFFFF
+        if gap >= 0x8000:
+            self._late += 1
+            return []
+        self._lost += gap
+        return [PacketsLost(expected, gap), packet]
+
+    def _release(self, items: list[ReorderOutput], now: float) -> list[IngestOutput]:
+        out: list[IngestOutput] = []
+        demuxer = self._demuxer
+        for item in items:
+            if isinstance(item, PacketsLost):
+                demuxer.mark_loss()
+                continue
+            frames = demuxer.feed(item.payload, rtp_timestamp=item.timestamp, marker=item.marker)
+            for frame in frames:
+                if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
+                    self._started = True
+                    self._start_deadline = None
+                    out.append(self._started_event(frame))
+                out.append(frame)
+            self._frames += len(frames)
+        return out
+
+    def _started_event(self, frame: EsFrame) -> MediaStarted:
+        size: VideoSize | None = None
+        sps = None
+        if frame.codec.is_annex_b:
+            sps = extract_parameter_sets(frame.codec, frame.data).sps
+        if sps is not None:
+            try:
+                size = parse_sps_size(frame.codec, sps)
+            except MediaError:
+                size = None
+        assert self._locked is not None
+        return MediaStarted(frame.codec, size, self._locked, self._source)
+
+    def _on_rtcp(self, data: bytes, source: Address | None, now: float) -> None:
+        self._rtcp += 1
+        if self._locked is None or source != self._source:
+            return
+        try:
+            packets = parse_rtcp_packets(data)
+        except RtpParseError:
+            self._malformed += 1
+            return
+        for packet in packets:
+            if isinstance(packet, RtcpSenderReport) and packet.ssrc == self._locked:
+                self._last_sr = ((packet.ntp_timestamp >> 16) & 0xFFFFFFFF, now)
+
+    def _report(self, now: float) -> bytes:
+        assert self._locked is not None
+        block = self._reception.report_block(self._locked, self._last_sr, now)
+        own_ssrc = (self._locked ^ 0x5A5A5A5A) or 1
+        return build_receiver_report(own_ssrc, (block,), self._cname)

@@ -1,0 +1,132 @@
+"""RTP receivers: the common contract and the shell around one `RtpIngest` (STYLE B4).
+
+Owns the `Receiver` Protocol every receiver (UDP per-port, shared-port, TCP passive, TCP
+active) implements for the `MediaManager`, and `IngestSession`, the thin asyncio shell of one
+ingest core: it feeds packets with the loop clock, hands frames and events to the
+`ReceiverListener`, sends the RTCP it is asked to, and keeps **one** timer at the core's next
+deadline. A receiver is opened (bound, listening) before the INVITE is sent (gb28181.md §10
+item 5): `open()` returns the local port for the SDP offer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from farmwatch.media.events import Address, ReceiverEvent, ReceiverListener
+from farmwatch.media.frames import EsFrame
+from farmwatch.media.ingest import IngestStats, RtpIngest, SendRtcp
+
+__all__ = ["IngestSession", "Receiver", "RtcpSender"]
+
+log = logging.getLogger(__name__)
+
+RtcpSender = Callable[[bytes, Address], None]
+
+
+class Receiver(Protocol):
+    """What the manager needs of any receiver."""
+
+    @property
+    def local_port(self) -> int:
+        """The RTP port (for the SDP offer); 0 before `open`."""
+        ...
+
+    async def open(self) -> int:
+        """Bind / listen; return the local port. Call before sending the INVITE."""
+        ...
+
+    def expect_ssrc(self, ssrc: int) -> None:
+        """Follow the SDP answer's `y=` when it differs from the offer's."""
+        ...
+
+    @property
+    def stats(self) -> IngestStats: ...
+
+    async def close(self) -> None:
+        """Stop receiving and release the socket; idempotent."""
+        ...
+
+
+class IngestSession:
+    """Drives one `RtpIngest` from the event loop; see the module docstring."""
+
+    def __init__(
+        self,
+        core: RtpIngest,
+        listener: ReceiverListener,
+        *,
+        label: str,
+        send_rtcp: RtcpSender | None = None,
+    ) -> None:
+        self.core = core
+        self._listener = listener
+        self._label = label
+        self._send_rtcp = send_rtcp
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._closed = False
+        self._arm()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def packet(self, data: bytes, source: Address | None) -> None:
+        """One received packet (isolation boundary: a failure drops only this packet)."""
+        if self._closed:
+            return
+        try:
+            self._deliver(self.core.receive(data, source, self._loop.time()))
+        except Exception:
+            log.exception("%s: packet from %s failed; dropped", self._label, source)
+        self._arm()
+
+    def report(self, event: ReceiverEvent) -> None:
+        """An event the shell itself detected (TCP peer closed, connect failed)."""
+        if not self._closed:
+            self._deliver([event])
+
+    def close(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_at = None
+
+    def _deliver(self, outputs: list[EsFrame | ReceiverEvent | SendRtcp]) -> None:
+        listener = self._listener
+        for output in outputs:
+            if isinstance(output, EsFrame):
+                listener.receiver_frame(output)
+            elif isinstance(output, SendRtcp):
+                if self._send_rtcp is not None:
+                    self._send_rtcp(output.data, output.destination)
+            else:
+                listener.receiver_event(output)
+            if self._closed:
+                return
+
+    def _arm(self) -> None:
+        """Keep one timer no later than the core's next deadline (re-armed only when earlier)."""
+        if self._closed:
+            return
+        deadline = self.core.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        if self._closed:
+            return
+        try:
+            self._deliver(self.core.tick(self._loop.time()))
+        except Exception:
+            log.exception("%s: timer failed", self._label)
+        self._arm()

@@ -1,0 +1,296 @@
+"""One live stream per channel: frames from its receiver fanned out to sinks (STYLE B7).
+
+Owns the asyncio shell around `StreamCore` (DESIGN.md "Live view"): it is the receiver's
+`ReceiverListener`, offers every frame to every attached `Sink`, gives a new sink the cached
+start (last keyframe onward) at once, arms one timer for the idle close, and wakes
+`wait_live()`. A sink that raises in `offer` is detached and closed alone (isolation boundary,
+STYLE B8). Sinks that report drops (`QueuedSink`) trigger a rate-limited keyframe request
+through `on_keyframe_needed`. When the stream closes, every sink gets `end(reason)` and the
+`on_closed` callback tells the owner (the `MediaManager`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from farmwatch.media.errors import MediaError
+from farmwatch.media.events import MediaStarted, ReceiverEvent
+from farmwatch.media.frames import EsFrame
+from farmwatch.media.nal import ParameterSets
+from farmwatch.media.settings import MediaSettings
+from farmwatch.media.sink import Sink
+from farmwatch.media.stream_core import (
+    BecameLive,
+    CloseReason,
+    KeyframeNeeded,
+    StreamClosed,
+    StreamCore,
+    StreamOutput,
+    StreamState,
+)
+
+__all__ = [
+    "DropReportingSink",
+    "SinkStats",
+    "Stream",
+    "StreamClosedError",
+    "StreamStats",
+    "Subscription",
+]
+
+log = logging.getLogger(__name__)
+
+
+class StreamClosedError(MediaError):
+    """The stream closed (or never went live); `reason` says why."""
+
+    def __init__(self, reason: CloseReason) -> None:
+        super().__init__(f"stream closed: {reason}")
+        self.reason = reason
+
+
+@runtime_checkable
+class DropReportingSink(Protocol):
+    """Optional sink side: a sink that counts drops and says when it waits for a keyframe."""
+
+    @property
+    def frames_dropped(self) -> int: ...
+
+    @property
+    def is_waiting_for_keyframe(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Handle of one attached sink; pass it to `Stream.detach`."""
+
+    id: int
+    sink: Sink
+
+
+@dataclass(frozen=True, slots=True)
+class SinkStats:
+    subscription_id: int
+    frames_offered: int
+    frames_dropped: int | None
+    """From the sink, when it reports drops (`DropReportingSink`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStats:
+    state: StreamState
+    frames_in: int
+    keyframe_requests: int
+    sinks: tuple[SinkStats, ...]
+
+
+class Stream:
+    """Fan-out of one channel's frames; see the module docstring."""
+
+    def __init__(
+        self,
+        key: str,
+        settings: MediaSettings,
+        *,
+        on_closed: Callable[[Stream, CloseReason], None] | None = None,
+        on_keyframe_needed: Callable[[], None] | None = None,
+    ) -> None:
+        self.key = key
+        self._settings = settings
+        self._loop = asyncio.get_running_loop()
+        self._clock = self._loop.time
+        self._core = StreamCore(
+            now=self._clock(),
+            idle_close=settings.idle_close,
+            keyframe_request_interval=settings.keyframe_request_interval,
+            gop_cache_frames=settings.gop_cache_frames,
+            gop_cache_bytes=settings.gop_cache_bytes,
+        )
+        self._on_closed = on_closed
+        self.on_keyframe_needed = on_keyframe_needed
+        """Called (rate-limited) when a sink needs a keyframe; the platform sends IFameCmd."""
+        self._subscriptions: dict[int, Subscription] = {}
+        self._offered: dict[int, int] = {}
+        self._ids = itertools.count(1)
+        self._live: asyncio.Future[MediaStarted] = self._loop.create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing_sinks: set[asyncio.Task[None]] = set()
+        self._arm_timer()
+
+    # ---- state ----
+
+    @property
+    def state(self) -> StreamState:
+        return self._core.state
+
+    @property
+    def media(self) -> MediaStarted | None:
+        """Codec, size and SSRC once live."""
+        return self._core.media
+
+    @property
+    def parameter_sets(self) -> ParameterSets | None:
+        return self._core.parameter_sets
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        return self._core.close_reason
+
+    @property
+    def sink_count(self) -> int:
+        return len(self._subscriptions)
+
+    @property
+    def stats(self) -> StreamStats:
+        sinks = tuple(
+            SinkStats(
+                sub.id,
+                self._offered[sub.id],
+                sub.sink.frames_dropped if isinstance(sub.sink, DropReportingSink) else None,
+            )
+            for sub in self._subscriptions.values()
+        )
+        core = self._core
+        return StreamStats(core.state, core.frames_in, core.keyframe_requests, sinks)
+
+    async def wait_live(self) -> MediaStarted:
+        """Until the first keyframe; raises `StreamClosedError` or `TimeoutError`."""
+        async with asyncio.timeout(self._settings.start_timeout + 1.0):
+            return await asyncio.shield(self._live)
+
+    # ---- sinks ----
+
+    def attach(self, sink: Sink) -> Subscription:
+        """Attach `sink`; it is offered the cached start (last keyframe onward) right away."""
+        if self._core.state is StreamState.CLOSED:
+            raise StreamClosedError(self._core.close_reason or CloseReason.REQUESTED)
+        subscription = Subscription(next(self._ids), sink)
+        self._subscriptions[subscription.id] = subscription
+        self._offered[subscription.id] = 0
+        self._perform(self._core.sink_attached(self._clock()))
+        for frame in self._core.cached_start():
+            if not self._offer(subscription, frame):
+                break
+        log.info("stream %s: sink %d attached", self.key, subscription.id)
+        return subscription
+
+    def detach(self, subscription: Subscription) -> None:
+        """Detach a sink (it is not closed: its owner does that). Unknown handles are ignored."""
+        if self._subscriptions.pop(subscription.id, None) is None:
+            return
+        self._offered.pop(subscription.id, None)
+        log.info("stream %s: sink %d detached", self.key, subscription.id)
+        self._perform(self._core.sink_detached(self._clock()))
+
+    # ---- ReceiverListener ----
+
+    def receiver_frame(self, frame: EsFrame) -> None:
+        if self._core.state is StreamState.CLOSED:
+            return
+        self._core.frame_received(frame)
+        fell_behind = False
+        for subscription in list(self._subscriptions.values()):
+            if self._offer(subscription, frame) and not frame.is_keyframe:
+                sink = subscription.sink
+                fell_behind |= isinstance(sink, DropReportingSink) and sink.is_waiting_for_keyframe
+        if fell_behind:
+            self._perform(self._core.sink_fell_behind(self._clock()))
+
+    def receiver_event(self, event: ReceiverEvent) -> None:
+        log.info("stream %s: %s", self.key, event)
+        self._perform(self._core.receiver_event(event, self._clock()))
+
+    # ---- closing ----
+
+    def close(self, reason: CloseReason = CloseReason.REQUESTED) -> None:
+        """Close now: sinks get `end(reason)`, `on_closed` runs. Idempotent."""
+        self._perform(self._core.close(reason, self._clock()))
+
+    async def aclose(self, reason: CloseReason = CloseReason.REQUESTED) -> None:
+        """`close`, then wait for the sinks this stream closed itself (faulty ones)."""
+        self.close(reason)
+        if self._closing_sinks:
+            async with asyncio.timeout(5.0):
+                await asyncio.gather(*self._closing_sinks, return_exceptions=True)
+
+    # ---- internals ----
+
+    def _offer(self, subscription: Subscription, frame: EsFrame) -> bool:
+        """Offer one frame; a sink that raises or closed is detached. False when detached."""
+        sink = subscription.sink
+        try:
+            if sink.is_closed:
+                self.detach(subscription)
+                return False
+            sink.offer(frame)
+        except Exception:
+            log.exception("stream %s: sink %d failed; detaching it", self.key, subscription.id)
+            self.detach(subscription)
+            self._close_sink(sink)
+            return False
+        self._offered[subscription.id] += 1
+        return True
+
+    def _close_sink(self, sink: Sink) -> None:
+        task = self._loop.create_task(sink.close())
+        self._closing_sinks.add(task)
+        task.add_done_callback(self._sink_closed)
+
+    def _sink_closed(self, task: asyncio.Task[None]) -> None:
+        self._closing_sinks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            error = task.exception()
+            log.error("stream %s: closing a faulty sink failed", self.key, exc_info=error)
+
+    def _perform(self, outputs: list[StreamOutput]) -> None:
+        for output in outputs:
+            match output:
+                case BecameLive(media):
+                    if not self._live.done():
+                        self._live.set_result(media)
+                case KeyframeNeeded():
+                    self._request_keyframe()
+                case StreamClosed(reason):
+                    self._finish(reason)
+        self._arm_timer()
+
+    def _request_keyframe(self) -> None:
+        if self.on_keyframe_needed is None:
+            return
+        try:
+            self.on_keyframe_needed()
+        except Exception:
+            log.exception("stream %s: keyframe request callback failed", self.key)
+
+    def _finish(self, reason: CloseReason) -> None:
+        log.info("stream %s: closed (%s)", self.key, reason)
+        if not self._live.done():
+            self._live.set_exception(StreamClosedError(reason))
+            self._live.exception()  # retrieved: nobody may be waiting
+        subscriptions = list(self._subscriptions.values())
+        self._subscriptions.clear()
+        self._offered.clear()
+        for subscription in subscriptions:
+            try:
+                subscription.sink.end(str(reason))
+            except Exception:
+                log.exception("stream %s: sink %d failed to end", self.key, subscription.id)
+        if self._on_closed is not None:
+            self._on_closed(self, reason)
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self._core.next_deadline()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._perform(self._core.tick(self._clock()))

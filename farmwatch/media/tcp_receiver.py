@@ -1,0 +1,274 @@
+"""RTP over TCP (RFC 4571; gb28181.md §6.5, §10 item 5): passive (we listen) and active (we dial).
+
+Owns the media TCP connection of one stream. Framing (2-byte length, or `$`-interleaved) is
+detected by `Rfc4571Deframer`; packets go to the session's `RtpIngest` in arrival order (a
+sequence jump is loss upstream). One connection per stream (`a=connection:new`):
+
+* **Passive** (platform offer `a=setup:passive`, the device connects — the default): listen on
+  the allocated port before the INVITE; connections are taken one at a time, extra ones are
+  closed at once. When the current one delivers its first accepted RTP packet the listening
+  socket closes; if it dies before that, the next connection is accepted.
+* **Active** (offer `a=setup:active`, answer `a=setup:passive` with the device's address): after
+  the 200 OK, `connect(host, port)` dials, retrying `tcp_connect_attempts` times
+  `tcp_connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s), then reports
+  `PeerClosed` if all fail.
+
+The media connection closing (or breaking its framing) is reported as `PeerClosed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from farmwatch.media.errors import FramingError
+from farmwatch.media.events import PeerClosed, ReceiverListener
+from farmwatch.media.ingest import IngestStats, RtpIngest
+from farmwatch.media.receiver import IngestSession
+from farmwatch.media.rfc4571 import Rfc4571Deframer
+from farmwatch.media.settings import MediaSettings
+
+__all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
+
+log = logging.getLogger(__name__)
+
+_CONNECT_TIMEOUT = 5.0
+
+
+class _MediaConnection(asyncio.Protocol):
+    """One TCP media connection: deframe, feed the owner's session."""
+
+    def __init__(self, owner: _TcpReceiver) -> None:
+        self._owner = owner
+        self._deframer = Rfc4571Deframer(max_frame_size=0xFFFF)
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if not self._owner.connection_made(self):
+            transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            packets = self._deframer.feed(data)
+        except FramingError as error:
+            log.warning("%s: %s; closing the media connection", self._owner.label, error)
+            self._owner.connection_failed(self, f"framing error: {error}")
+            self.close()
+            return
+        for packet in packets:
+            self._owner.packet(self, packet)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner.connection_lost(self, exc)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class _TcpReceiver:
+    """What passive and active share: the session and the one current connection."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: ReceiverListener,
+        *,
+        expected_ssrc: int | None,
+        port: int,
+        host: str | None,
+        label: str,
+    ) -> None:
+        self._settings = settings
+        self._listener = listener
+        self._expected = expected_ssrc
+        self._host = settings.host if host is None else host
+        self._port = port
+        self.label = label
+        self._session: IngestSession | None = None
+        self._connection: _MediaConnection | None = None
+        self._is_closed = False
+        self.refused_connections = 0
+        """Connections closed at once because one was already current."""
+
+    @property
+    def local_port(self) -> int:
+        return self._port
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connection is not None
+
+    def expect_ssrc(self, ssrc: int) -> None:
+        self._expected = ssrc
+        if self._session is not None:
+            self._session.core.expect_ssrc(ssrc)
+
+    @property
+    def stats(self) -> IngestStats:
+        assert self._session is not None, "open() first"
+        return self._session.core.stats
+
+    def _start_session(self) -> None:
+        now = asyncio.get_running_loop().time()
+        core = RtpIngest(
+            self._settings, expected_ssrc=self._expected, now=now, ordered=True, send_reports=False
+        )
+        self._session = IngestSession(core, self._listener, label=f"{self.label}:{self._port}")
+
+    # ---- connection callbacks ----
+
+    def connection_made(self, connection: _MediaConnection) -> bool:
+        if self._is_closed or self._connection is not None:
+            self.refused_connections += 1
+            return False
+        self._connection = connection
+        return True
+
+    def packet(self, connection: _MediaConnection, data: bytes) -> None:
+        session = self._session
+        if connection is not self._connection or session is None:
+            return
+        session.packet(data, None)
+        if session.core.locked_ssrc is not None:
+            self._media_flowing()
+
+    def connection_failed(self, connection: _MediaConnection, reason: str) -> None:
+        if connection is self._connection and self._session is not None:
+            self._session.report(PeerClosed(reason))
+
+    def connection_lost(self, connection: _MediaConnection, exc: Exception | None) -> None:
+        if connection is not self._connection:
+            return
+        self._connection = None
+        session = self._session
+        if session is None or self._is_closed:
+            return
+        if session.core.locked_ssrc is None and self._may_accept_again():
+            return  # nothing came over it: wait for the next connection
+        session.report(PeerClosed(f"media connection closed ({exc or 'EOF'})"))
+
+    def _media_flowing(self) -> None:
+        """Hook: media arrived over the current connection."""
+
+    def _may_accept_again(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        self._is_closed = True
+        if self._session is not None:
+            self._session.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class TcpPassiveReceiver(_TcpReceiver):
+    """We listen on the allocated port; the device connects (`Receiver`)."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: ReceiverListener,
+        *,
+        expected_ssrc: int | None,
+        port: int = 0,
+        host: str | None = None,
+        label: str = "tcp-passive",
+    ) -> None:
+        super().__init__(
+            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+        )
+        self._server: asyncio.Server | None = None
+
+    async def open(self) -> int:
+        if self._server is not None or self._session is not None:
+            return self._port
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _MediaConnection(self), self._host, self._port, reuse_address=True
+        )
+        self._port = int(self._server.sockets[0].getsockname()[1])
+        self._start_session()
+        return self._port
+
+    def _media_flowing(self) -> None:
+        if self._server is not None:  # one connection per stream: stop listening
+            self._server.close()
+            self._server = None
+
+    def _may_accept_again(self) -> bool:
+        return self._server is not None
+
+    async def close(self) -> None:
+        await super().close()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+
+class TcpActiveReceiver(_TcpReceiver):
+    """We connect to the device's `c=`/`m=` after its answer (`Receiver`).
+
+    `open()` binds nothing; it returns the port allocated for the offer's `m=` line.
+    """
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: ReceiverListener,
+        *,
+        expected_ssrc: int | None,
+        port: int = 0,
+        host: str | None = None,
+        label: str = "tcp-active",
+    ) -> None:
+        super().__init__(
+            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+        )
+        self._connect_task: asyncio.Task[None] | None = None
+        self.connect_attempts = 0
+
+    async def open(self) -> int:
+        if self._session is None:
+            self._start_session()
+        return self._port
+
+    def connect(self, host: str, port: int) -> None:
+        """Start dialling the device (after its SDP answer); a second call is ignored."""
+        if self._session is None:
+            raise RuntimeError("TcpActiveReceiver.open() first")
+        if self._connect_task is None and not self._is_closed:
+            self._connect_task = asyncio.get_running_loop().create_task(self._dial(host, port))
+
+    async def _dial(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        attempts = self._settings.tcp_connect_attempts
+        last_error: OSError | TimeoutError | None = None
+        for attempt in range(attempts):
+            if attempt:
+                await asyncio.sleep(self._settings.tcp_connect_interval)  # the 2022 retry rule
+            self.connect_attempts += 1
+            try:
+                async with asyncio.timeout(_CONNECT_TIMEOUT):
+                    await loop.create_connection(lambda: _MediaConnection(self), host, port)
+                return
+            except (OSError, TimeoutError) as error:
+                last_error = error
+                log.info("%s: connect to %s:%d failed: %s", self.label, host, port, error)
+        if self._session is not None:
+            reason = f"connect to {host}:{port} failed {attempts} times ({last_error})"
+            self._session.report(PeerClosed(reason))
+
+    async def close(self) -> None:
+        await super().close()
+        task, self._connect_task = self._connect_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                if (current := asyncio.current_task()) is not None and current.cancelling():
+                    raise

@@ -1,0 +1,109 @@
+"""Loopback media senders for the receiver tests: the simulator's test pattern as PS over RTP."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import av
+
+from farmwatch.media.events import ReceiverEvent
+from farmwatch.media.frames import EsFrame, MediaKind
+from farmwatch.media.rtp_packetizer import RtpPacketizer
+from farmwatch.simulator.media_cache import MediaCache
+from farmwatch.simulator.test_pattern import EncodedLoop, TestPatternSpec
+
+CHANNEL_A = "34020000001320000001"
+CHANNEL_B = "34020000001320000002"
+FRAME_TICKS = 3600  # 25 fps at 90 kHz
+
+_CACHE = MediaCache()
+
+
+def pattern_loop(channel_id: str = CHANNEL_A, width: int = 320, height: int = 180) -> EncodedLoop:
+    spec = TestPatternSpec(channel_id=channel_id, width=width, height=height, loop_seconds=2)
+    return _CACHE.get(spec)
+
+
+def rtp_frames(
+    loop: EncodedLoop, ssrc: int, frame_count: int, *, max_payload: int = 1400
+) -> Iterator[list[bytes]]:
+    """RTP packets of `frame_count` frames (the loop replayed with continuous timestamps)."""
+    packetizer = RtpPacketizer(ssrc, max_payload=max_payload, first_sequence=65500)
+    frames = loop.frames
+    for number in range(frame_count):
+        frame = frames[number % len(frames)]
+        pts = number * FRAME_TICKS
+        ps = frame.ps.shifted(pts - frame.pts)
+        yield packetizer.packetize(ps, pts)
+
+
+def with_loss_and_reordering(
+    packets: list[bytes], *, loss: float, seed: int
+) -> tuple[list[bytes], int]:
+    """Drop `loss` of the packets and swap some neighbours; returns (packets, dropped)."""
+    chooser = random.Random(seed)
+    kept = [packet for packet in packets if chooser.random() >= loss]
+    for index in range(0, len(kept) - 1, 7):
+        if chooser.random() < 0.5:
+            kept[index], kept[index + 1] = kept[index + 1], kept[index]
+    return kept, len(packets) - len(kept)
+
+
+class UdpSender(asyncio.DatagramProtocol):
+    pass
+
+
+async def open_udp_sender() -> asyncio.DatagramTransport:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(UdpSender, local_addr=("127.0.0.1", 0))
+    return transport
+
+
+async def send_udp(
+    transport: asyncio.DatagramTransport, port: int, frames: Iterator[list[bytes]]
+) -> None:
+    for packets in frames:
+        for packet in packets:
+            transport.sendto(packet, ("127.0.0.1", port))
+        await asyncio.sleep(0.001)  # pace like a camera burst, not a flood
+
+
+def decode_sizes(frames: list[EsFrame]) -> list[tuple[int, int]]:
+    """Decode the video frames with PyAV (an independent decoder); sizes of the pictures."""
+    decoder = av.CodecContext.create("h264", "r")
+    sizes = []
+    for frame in frames:
+        if frame.kind is MediaKind.VIDEO:
+            for picture in decoder.decode(av.Packet(frame.data)):
+                sizes.append((picture.width, picture.height))
+    sizes.extend((picture.width, picture.height) for picture in decoder.decode(None))
+    return sizes
+
+
+@dataclass
+class RecordingListener:
+    """A `ReceiverListener` that keeps everything and wakes waiters."""
+
+    frames: list[EsFrame] = field(default_factory=list)
+    events: list[ReceiverEvent] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def receiver_frame(self, frame: EsFrame) -> None:
+        self.frames.append(frame)
+        self.changed.set()
+
+    def receiver_event(self, event: ReceiverEvent) -> None:
+        self.events.append(event)
+        self.changed.set()
+
+    async def wait_for(self, kind: type[ReceiverEvent], timeout: float = 5.0) -> ReceiverEvent:
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.events:
+                    if isinstance(event, kind):
+                        return event
+                self.changed.clear()
+                await self.changed.wait()

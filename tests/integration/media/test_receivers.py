@@ -1,0 +1,357 @@
+"""RTP receivers on loopback: UDP, TCP passive/active, the shared port; SSRC lock; timeouts.
+
+The simulator's H.264 test pattern is muxed to PS, packetised to RTP and sent over real
+sockets; what comes out of the `Stream` is decoded by PyAV, an independent decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from farmwatch.media.events import MediaStarted, MediaStartTimedOut, MediaStopped
+from farmwatch.media.frames import Codec, EsFrame, MediaKind
+from farmwatch.media.manager import MediaManager, MediaTransport
+from farmwatch.media.queue_sink import QueuedSink
+from farmwatch.media.rfc4571 import frame as rfc4571_frame
+from farmwatch.media.settings import MediaSettings
+from farmwatch.media.stream import Stream
+from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.udp_receiver import SharedPortDemux, UdpReceiver
+from tests.integration.media.media_peers import (
+    CHANNEL_B,
+    FRAME_TICKS,
+    RecordingListener,
+    decode_sizes,
+    open_udp_sender,
+    pattern_loop,
+    rtp_frames,
+    send_udp,
+    with_loss_and_reordering,
+)
+
+SSRC = 200_000_001
+FRAMES = 75  # 3 s at 25 fps: > 50 frames after the first keyframe
+SETTINGS = MediaSettings(host="127.0.0.1", port_range="41000-41099", start_timeout=5.0)
+
+
+class ClosedStreams:
+    """`MediaListener` recording what the manager reports."""
+
+    def __init__(self) -> None:
+        self.closed: list[tuple[str, CloseReason]] = []
+        self.event = asyncio.Event()
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        self.closed.append((stream_key, reason))
+        self.event.set()
+
+    async def wait(self) -> tuple[str, CloseReason]:
+        async with asyncio.timeout(5.0):
+            await self.event.wait()
+        return self.closed[0]
+
+
+async def collect(sink: QueuedSink, count: int, timeout: float = 10.0) -> list[EsFrame]:
+    frames: list[EsFrame] = []
+    async with asyncio.timeout(timeout):
+        while len(frames) < count:
+            frame = await sink.next_frame()
+            if frame is None:
+                break
+            frames.append(frame)
+    return frames
+
+
+async def test_udp_stream_decodes_at_the_right_size() -> None:
+    manager = MediaManager(SETTINGS)
+    await manager.start()
+    try:
+        opened = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        assert opened.is_new and opened.host == "127.0.0.1" and opened.port % 2 == 0
+        again = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        assert again.stream is opened.stream and not again.is_new
+        sink = QueuedSink(max_frames=500)
+        opened.stream.attach(sink)
+        sender = await open_udp_sender()
+        await send_udp(sender, opened.port, rtp_frames(pattern_loop(), SSRC, FRAMES))
+        media = await opened.stream.wait_live()
+        assert media.codec is Codec.H264 and media.ssrc == SSRC
+        assert media.size is not None and (media.size.width, media.size.height) == (320, 180)
+        frames = await collect(sink, FRAMES - 1)
+        sender.close()
+        sizes = decode_sizes(frames)
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        assert frames[0].is_keyframe
+    finally:
+        await manager.close()
+    assert manager.ports.in_use == 0 and manager.get("ch-a") is None
+
+
+@pytest.mark.parametrize("framing", ["rfc4571", "interleaved"])
+async def test_tcp_passive_accepts_the_device_connection(framing: str) -> None:
+    manager = MediaManager(SETTINGS)
+    await manager.start()
+    try:
+        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        sink = QueuedSink(max_frames=500)
+        opened.stream.attach(sink)
+        _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
+        for packets in rtp_frames(pattern_loop(), SSRC, FRAMES, max_payload=8000):
+            for packet in packets:
+                if framing == "rfc4571":
+                    writer.write(rfc4571_frame(packet))
+                else:
+                    writer.write(b"$\x00" + len(packet).to_bytes(2, "big") + packet)
+            await writer.drain()
+        frames = await collect(sink, FRAMES - 1)
+        sizes = decode_sizes(frames)
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        # One connection per stream: once media flowed, nothing else can connect.
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", opened.port)
+        writer.close()
+    finally:
+        await manager.close()
+
+
+async def test_tcp_peer_closing_closes_the_stream_and_reports_it() -> None:
+    listener = ClosedStreams()
+    manager = MediaManager(SETTINGS, listener=listener)
+    try:
+        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
+        for packets in rtp_frames(pattern_loop(), SSRC, 30):
+            writer.writelines(rfc4571_frame(packet) for packet in packets)
+        await writer.drain()
+        await opened.stream.wait_live()
+        writer.close()
+        assert await listener.wait() == ("ch-tcp", CloseReason.PEER_CLOSED)
+        assert manager.get("ch-tcp") is None and manager.ports.in_use == 0
+    finally:
+        await manager.close()
+
+
+async def test_tcp_active_connects_to_the_device() -> None:
+    served = asyncio.Event()
+
+    async def device(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for packets in rtp_frames(pattern_loop(), SSRC, FRAMES):
+            writer.writelines(rfc4571_frame(packet) for packet in packets)
+            await writer.drain()
+        served.set()
+        await reader.read()  # until the platform closes
+        writer.close()
+
+    device_server = await asyncio.start_server(device, "127.0.0.1", 0)
+    device_port = device_server.sockets[0].getsockname()[1]
+    manager = MediaManager(SETTINGS)
+    try:
+        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        sink = QueuedSink(max_frames=500)
+        opened.stream.attach(sink)
+        manager.connect_active("ch-active", "127.0.0.1", device_port)
+        frames = await collect(sink, FRAMES - 1)
+        sizes = decode_sizes(frames)
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        assert served.is_set()
+    finally:
+        await manager.close()
+        device_server.close()
+        await device_server.wait_closed()
+
+
+async def test_tcp_active_retries_then_reports_the_failure() -> None:
+    listener = ClosedStreams()
+    settings = replace(SETTINGS, tcp_connect_attempts=3, tcp_connect_interval=0.05)
+    manager = MediaManager(settings, listener=listener)
+    refusing = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    dead_port = refusing.sockets[0].getsockname()[1]
+    refusing.close()
+    await refusing.wait_closed()
+    try:
+        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        manager.connect_active("ch-active", "127.0.0.1", dead_port)
+        assert await listener.wait() == ("ch-active", CloseReason.PEER_CLOSED)
+        assert opened.stream.close_reason is CloseReason.PEER_CLOSED
+    finally:
+        await manager.close()
+
+
+async def test_shared_port_routes_by_ssrc_and_drops_unregistered() -> None:
+    demux = SharedPortDemux(SETTINGS, port=0)
+    port = await demux.open()
+    stream_a = Stream("a", SETTINGS)
+    stream_b = Stream("b", SETTINGS)
+    sink_a, sink_b = QueuedSink(max_frames=500), QueuedSink(max_frames=500)
+    stream_a.attach(sink_a)
+    stream_b.attach(sink_b)
+    receiver_a = demux.register(SSRC, stream_a)
+    receiver_b = demux.register(SSRC + 1, stream_b)
+    assert await receiver_a.open() == await receiver_b.open() == port
+    try:
+        sender_a, sender_b, stray = [await open_udp_sender() for _ in range(3)]
+        small = pattern_loop(CHANNEL_B, 160, 96)
+        await asyncio.gather(
+            send_udp(sender_a, port, rtp_frames(pattern_loop(), SSRC, FRAMES)),
+            send_udp(sender_b, port, rtp_frames(small, SSRC + 1, FRAMES)),
+            send_udp(stray, port, rtp_frames(small, SSRC + 2, 20)),
+        )
+        frames_a, frames_b = await collect(sink_a, FRAMES - 1), await collect(sink_b, FRAMES - 1)
+        sizes_a, sizes_b = decode_sizes(frames_a), decode_sizes(frames_b)
+        assert len(sizes_a) >= 50 and set(sizes_a) == {(320, 180)}
+        assert len(sizes_b) >= 50 and set(sizes_b) == {(160, 96)}
+        assert demux.unknown_ssrc_packets > 0
+        for transport in (sender_a, sender_b, stray):
+            transport.close()
+    finally:
+        await receiver_a.close()
+        await receiver_b.close()
+        await demux.close()
+        stream_a.close()
+        stream_b.close()
+
+
+async def test_loss_and_reordering_resume_at_the_next_keyframe() -> None:
+    listener = RecordingListener()
+    receiver = UdpReceiver(SETTINGS, listener, expected_ssrc=SSRC)
+    port = await receiver.open()
+    sender = await open_udp_sender()
+    try:
+        loop = pattern_loop()
+        sent = list(rtp_frames(loop, SSRC, 250))
+        damaged, dropped = with_loss_and_reordering(
+            [p for frame in sent for p in frame], loss=0.05, seed=7
+        )
+        assert dropped > 0
+        # What a perfect receiver delivers: intact frames back to an intact keyframe.
+        arrived, decodable, chain = set(damaged), 0, False
+        for number, packets in enumerate(sent):
+            intact = all(packet in arrived for packet in packets)
+            is_key = loop.frames[number % len(loop.frames)].is_keyframe
+            chain = intact if is_key else chain and intact
+            decodable += chain
+        for start in range(0, len(damaged), 8):
+            for packet in damaged[start : start + 8]:
+                sender.sendto(packet, ("127.0.0.1", port))
+            await asyncio.sleep(0.001)
+        async with asyncio.timeout(5.0):
+            while receiver.stats.packets < len(damaged):
+                listener.changed.clear()
+                await listener.changed.wait()
+        video = [f for f in listener.frames if f.kind is MediaKind.VIDEO]
+        assert receiver.stats.lost > 0 and len(video) == decodable >= 5
+        # After every gap in the delivered frames, the next frame is a keyframe.
+        for previous, current in zip(video, video[1:], strict=False):
+            if current.pts - previous.pts != FRAME_TICKS:
+                assert current.is_keyframe, (previous.pts, current.pts)
+        sizes = decode_sizes(video)
+        # Every delivered frame decodes: nothing references a frame lost in transit.
+        assert len(sizes) == len(video) and set(sizes) == {(320, 180)}
+    finally:
+        sender.close()
+        await receiver.close()
+
+
+async def test_other_senders_never_reach_the_stream() -> None:
+    """A foreign SSRC (sending first) and a spoofed source of our SSRC are both dropped."""
+    listener = RecordingListener()
+    receiver = UdpReceiver(SETTINGS, listener, expected_ssrc=SSRC)
+    port = await receiver.open()
+    camera, rogue, spoof = [await open_udp_sender() for _ in range(3)]
+    small = pattern_loop(CHANNEL_B, 160, 96)
+    try:
+        rogue_frames = rtp_frames(small, 999, FRAMES)
+        for packets in [next(rogue_frames) for _ in range(3)]:  # the rogue starts first
+            for packet in packets:
+                rogue.sendto(packet, ("127.0.0.1", port))
+        await asyncio.gather(
+            send_udp(camera, port, rtp_frames(pattern_loop(), SSRC, FRAMES)),
+            send_udp(rogue, port, rogue_frames),
+            send_udp(spoof, port, rtp_frames(small, SSRC, FRAMES)),
+        )
+        async with asyncio.timeout(5.0):
+            while len(listener.frames) < FRAMES - 1:
+                listener.changed.clear()
+                await listener.changed.wait()
+        sizes = decode_sizes(listener.frames)
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        stats = receiver.stats
+        assert stats.locked_ssrc == SSRC and stats.rejected_ssrc > 0 and stats.rejected_source > 0
+    finally:
+        for transport in (camera, rogue, spoof):
+            transport.close()
+        await receiver.close()
+
+
+async def test_start_timeout_then_media_stopped_events() -> None:
+    settings = replace(SETTINGS, start_timeout=0.2, media_timeout=0.3)
+    silent = RecordingListener()
+    receiver = UdpReceiver(settings, silent, expected_ssrc=SSRC)
+    await receiver.open()
+    timed_out = await silent.wait_for(MediaStartTimedOut)
+    assert timed_out == MediaStartTimedOut(0.2, 0, 0)
+    await receiver.close()
+
+    listener = RecordingListener()
+    receiver = UdpReceiver(replace(settings, start_timeout=5.0), listener, expected_ssrc=SSRC)
+    port = await receiver.open()
+    sender = await open_udp_sender()
+    try:
+        await send_udp(sender, port, rtp_frames(pattern_loop(), SSRC, 10))
+        started = await listener.wait_for(MediaStarted)
+        assert isinstance(started, MediaStarted) and started.source is not None
+        stopped = await listener.wait_for(MediaStopped, timeout=3.0)
+        assert isinstance(stopped, MediaStopped) and stopped.silent_for >= 0.3
+        assert not any(isinstance(e, MediaStartTimedOut) for e in listener.events)
+    finally:
+        sender.close()
+        await receiver.close()
+
+
+async def test_manager_closes_an_idle_stream_and_reports_it() -> None:
+    listener = ClosedStreams()
+    manager = MediaManager(replace(SETTINGS, idle_close=0.2), listener=listener)
+    sender = await open_udp_sender()
+    try:
+        opened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        sink = QueuedSink()
+        subscription = opened.stream.attach(sink)
+        await send_udp(sender, opened.port, rtp_frames(pattern_loop(), SSRC, 10))
+        await opened.stream.wait_live()
+        opened.stream.detach(subscription)
+        assert await listener.wait() == ("ch-idle", CloseReason.IDLE)
+        assert manager.get("ch-idle") is None and manager.ports.in_use == 0
+        reopened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        assert reopened.is_new and reopened.stream is not opened.stream
+    finally:
+        sender.close()
+        await manager.close()
+
+
+async def test_receiver_reports_reach_the_sender() -> None:
+    settings = replace(SETTINGS, rtcp_interval=0.1)
+    listener = RecordingListener()
+    receiver = UdpReceiver(settings, listener, expected_ssrc=SSRC)
+    port = await receiver.open()
+    reports: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class Camera(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+            reports.put_nowait(data)
+
+    loop = asyncio.get_running_loop()
+    camera, _ = await loop.create_datagram_endpoint(Camera, local_addr=("127.0.0.1", 0))
+    try:
+        await send_udp(camera, port, rtp_frames(pattern_loop(), SSRC, 5))
+        async with asyncio.timeout(3.0):
+            data = await reports.get()
+        from farmwatch.media.rtp import RtcpReceiverReport, parse_rtcp
+
+        report = parse_rtcp(data)[0]
+        assert isinstance(report, RtcpReceiverReport) and report.reports[0].ssrc == SSRC
+    finally:
+        camera.close()
+        await receiver.close()
