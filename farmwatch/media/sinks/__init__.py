@@ -26,6 +26,7 @@ from farmwatch.media.sinks.hls import (
 from farmwatch.media.sinks.snapshot import DEFAULT_JPEG_QUALITY, snapshot_jpeg
 from farmwatch.media.sinks.webrtc import (
     DEFAULT_ICE_GATHERING_TIMEOUT,
+    DEFAULT_KEYFRAME_REQUEST_INTERVAL,
     KeyframeRequester,
     VideoPassthroughTrack,
     WebRtcSession,
@@ -33,6 +34,7 @@ from farmwatch.media.sinks.webrtc import (
 
 __all__ = [
     "DEFAULT_ICE_GATHERING_TIMEOUT",
+    "DEFAULT_KEYFRAME_REQUEST_INTERVAL",
     "KeyframeRequester",
     "VideoPassthroughTrack",
     "WebRtcSession",

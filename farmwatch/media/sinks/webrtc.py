@@ -8,9 +8,9 @@ camera sent them (`time_base` 1/90000, pts from the frame). aiortc's `RTCRtpSend
 packet through `H264Encoder.pack` (RFC 6184 STAP-A / FU-A) instead of encoding it, and the
 answer's codec preferences allow only H.264 (+ RTX). A browser's PLI or FIR (RFC 4585
 §6.3.1, RFC 5104 §4.3.1) cannot be met by a passthrough sender, so it is forwarded to the
-injected `request_keyframe` (the stream sends GB/T 28181 `IFameCmd` to the camera,
-rate-limited there). H.265 frames and audio are not sent (browsers' WebRTC has no H.265 in
-aiortc; G.711 would need decoding): serve H.265 cameras through fMP4/HLS.
+injected `request_keyframe` (the platform sends GB/T 28181 `IFameCmd` to the camera), at most
+once per `keyframe_request_interval`. H.265 frames and audio are not sent (aiortc has no
+H.265 packetiser; G.711 would need decoding): serve H.265 cameras through fMP4/HLS.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
 
 __all__ = [
     "DEFAULT_ICE_GATHERING_TIMEOUT",
+    "DEFAULT_KEYFRAME_REQUEST_INTERVAL",
     "KeyframeRequester",
     "VideoPassthroughTrack",
     "WebRtcSession",
@@ -47,6 +48,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_ICE_GATHERING_TIMEOUT = 5.0
+DEFAULT_KEYFRAME_REQUEST_INTERVAL = 1.0
+"""A viewer's PLIs come every few hundred ms until a keyframe arrives; forward one a second."""
 _TIME_BASE = Fraction(1, TIMESTAMP_CLOCK_RATE)
 _SENT_MIME_TYPES = ("video/H264", "video/rtx")
 _GONE_STATES = ("failed", "closed")
@@ -104,16 +107,24 @@ class WebRtcSession(QueuedSink):
         request_keyframe: KeyframeRequester,
         ice_servers: Sequence[str] = (),
         ice_gathering_timeout: float = DEFAULT_ICE_GATHERING_TIMEOUT,
+        keyframe_request_interval: float = DEFAULT_KEYFRAME_REQUEST_INTERVAL,
+        clock: Callable[[], float] | None = None,
         max_frames: int = DEFAULT_SINK_QUEUE_FRAMES,
         name: str = "",
     ) -> None:
         super().__init__(max_frames=max_frames, name=name)
         self._request_keyframe = request_keyframe
+        self._keyframe_request_interval = keyframe_request_interval
+        self._clock = clock or asyncio.get_running_loop().time
+        self._last_keyframe_request: float | None = None
         self._ice_gathering_timeout = ice_gathering_timeout
         servers = [RTCIceServer(urls=url) for url in ice_servers]  # [] = no STUN at all
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.track = VideoPassthroughTrack(self)
         self.keyframe_requests = 0
+        """PLI/FIR forwarded to `request_keyframe` (at most one per interval)."""
+        self.pictures_lost = 0
+        """PLI/FIR received from the viewer."""
         self._peer_gone = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._peer.on("connectionstatechange", self._on_connection_state_change)
@@ -169,6 +180,12 @@ class WebRtcSession(QueuedSink):
 
         def on_keyframe_request() -> None:
             flag_encoder()
+            self.pictures_lost += 1
+            now = self._clock()
+            last = self._last_keyframe_request
+            if last is not None and now - last < self._keyframe_request_interval:
+                return
+            self._last_keyframe_request = now
             self.keyframe_requests += 1
             try:
                 self._request_keyframe()

@@ -85,9 +85,14 @@ async def test_picture_loss_indication_asks_the_source_for_a_keyframe(
             receiver = viewer.getTransceivers()[0].receiver
             await receiver._send_rtcp_pli(sender_ssrc)
             await requested.wait()
+            requested.clear()
+            await receiver._send_rtcp_pli(sender_ssrc)  # within the interval: not forwarded
+            while session.pictures_lost < 2:
+                await asyncio.sleep(0.01)
     finally:
         feeder.cancel()
     assert session.keyframe_requests == 1
+    assert not requested.is_set()
     await session.close()
 
 
