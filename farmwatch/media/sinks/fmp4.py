@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from fractions import Fraction
 from io import BytesIO
@@ -316,7 +317,7 @@ async def _next_batch(source: QueuedSink) -> list[EsFrame]:
     return batch
 
 
-async def mux_fmp4(source: QueuedSink) -> AsyncIterator[Fmp4Chunk]:
+async def mux_fmp4(source: QueuedSink) -> AsyncGenerator[Fmp4Chunk, None]:
     """Mux the frames `source` yields, off the loop; ends when `source` ends or closes.
 
     The muxer lives as long as the iteration: leaving it early (break, cancellation)
@@ -340,22 +341,28 @@ class Fmp4Sink(QueuedSink):
     Attach it to a stream, then iterate `chunks()` (bytes: the init segment, then one
     fragment per GOP) or `segments()` (the same as typed `InitSegment`/`MediaFragment`).
     Only one of them, once. The iteration ends after the stream ended (`end`) and the last
-    fragment was written, or at once after `close()`.
+    fragment was written, or at once after `close()`; when it ends, or the reader stops
+    (HTTP client gone, task cancelled), the sink closes itself and the stream detaches it.
     """
 
     def __init__(self, *, max_frames: int = DEFAULT_SINK_QUEUE_FRAMES, name: str = "") -> None:
         super().__init__(max_frames=max_frames, name=name)
         self._is_consumed = False
 
-    async def segments(self) -> AsyncIterator[Fmp4Chunk]:
+    async def segments(self) -> AsyncGenerator[Fmp4Chunk, None]:
         """Typed init segments and fragments (a new `InitSegment` when the SPS changes)."""
         if self._is_consumed:
             raise MediaError(f"fMP4 sink {self.name!r} is already being read")
         self._is_consumed = True
-        async for chunk in mux_fmp4(self):
-            yield chunk
+        try:
+            async with aclosing(mux_fmp4(self)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            await self.close()  # the one reader left (or the stream ended): the stream detaches
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The fMP4 byte stream: write each chunk to the HTTP response as it comes."""
-        async for chunk in self.segments():
-            yield chunk.data
+        async with aclosing(self.segments()) as segments:
+            async for chunk in segments:
+                yield chunk.data

@@ -19,6 +19,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE
@@ -194,7 +195,8 @@ class HlsSink(QueuedSink):
     `await start()` after creating it (the muxing task is owned here and stopped by
     `close()`); attach it to a stream; serve `resource(name)` for `index.m3u8`,
     `init-N.mp4` and `segment-N.m4s`; `await wait_segments(n)` (under a timeout) before handing
-    out the playlist URL so the first reload already lists something to play.
+    out the playlist URL so the first reload already lists something to play. HLS has no
+    connection to lose: the owner closes the sink once `last_request_at` is old enough.
     """
 
     def __init__(
@@ -202,10 +204,14 @@ class HlsSink(QueuedSink):
         *,
         segment_seconds: float = 1.0,
         window: int = 6,
+        clock: Callable[[], float] | None = None,
         max_frames: int = DEFAULT_SINK_QUEUE_FRAMES,
         name: str = "",
     ) -> None:
         super().__init__(max_frames=max_frames, name=name)
+        self._clock = clock or asyncio.get_running_loop().time
+        self.last_request_at = self._clock()
+        """When `resource` was last asked (creation before that): close the sink when idle."""
         self.playlist = HlsPlaylist(segment_seconds=segment_seconds, window=window)
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -223,6 +229,7 @@ class HlsSink(QueuedSink):
 
     def resource(self, name: str) -> HlsResource | None:
         """The bytes to answer `GET .../<name>` with, or None (404)."""
+        self.last_request_at = self._clock()
         return self.playlist.resource(name)
 
     async def wait_segments(self, count: int = 1) -> bool:
@@ -243,9 +250,10 @@ class HlsSink(QueuedSink):
 
     async def _run(self) -> None:
         try:
-            async for chunk in mux_fmp4(self):
-                if self.playlist.add(chunk):
-                    await self._notify()
+            async with aclosing(mux_fmp4(self)) as chunks:
+                async for chunk in chunks:
+                    if self.playlist.add(chunk):
+                        await self._notify()
         except Exception:
             log.exception("HLS sink %s: muxing failed; closing the sink", self.name)
             self._has_failed = True

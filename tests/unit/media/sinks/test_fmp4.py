@@ -137,3 +137,15 @@ async def test_close_ends_the_byte_stream_at_once() -> None:
         sink.offer(frame)
     await sink.close()
     assert [chunk async for chunk in sink.chunks()] == []
+
+
+async def test_the_sink_closes_when_its_reader_stops() -> None:
+    sink = Fmp4Sink()
+    for frame in pattern_frames(Codec.H264, 60):
+        sink.offer(frame)
+    reader = sink.chunks()
+    first = await anext(reader)
+    assert top_level_boxes(first) == ["ftyp", "moov"]
+    assert not sink.is_closed
+    await reader.aclose()  # the HTTP client went away
+    assert sink.is_closed

@@ -144,3 +144,13 @@ def test_a_parameter_set_change_is_a_discontinuity_with_a_new_map() -> None:
     assert text.count("#EXT-X-MAP") == 2
     assert text.index("#EXT-X-DISCONTINUITY\n") < text.index('#EXT-X-MAP:URI="init-1.mp4"')
     assert "#EXT-X-DISCONTINUITY-SEQUENCE:0" in text
+
+
+async def test_requests_are_timestamped_with_the_injected_clock() -> None:
+    now = [100.0]
+    sink = HlsSink(clock=lambda: now[0])
+    assert sink.last_request_at == 100.0
+    now[0] = 130.0
+    assert sink.resource("index.m3u8") is not None
+    assert sink.last_request_at == 130.0
+    await sink.close()
