@@ -4,7 +4,17 @@ Public API of the pure ingest cores. Other parts import from here, not from the 
 """
 
 from farmwatch.media.errors import DemuxError, FramingError, MediaError, RtpParseError
+from farmwatch.media.events import (
+    MediaStarted,
+    MediaStartTimedOut,
+    MediaStopped,
+    PeerClosed,
+    ReceiverEvent,
+    ReceiverListener,
+)
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame, MediaKind
+from farmwatch.media.ingest import IngestStats
+from farmwatch.media.manager import MediaListener, MediaManager, MediaTransport, OpenedStream
 from farmwatch.media.nal import (
     H264NalType,
     H265NalType,
@@ -19,6 +29,7 @@ from farmwatch.media.nal import (
     sniff_video_codec,
     split_nal_units,
 )
+from farmwatch.media.ports import PortPool, PortsExhausted
 from farmwatch.media.ps_demux import (
     DEFAULT_MAX_FRAME_SIZE,
     STREAM_TYPE_CODECS,
@@ -31,6 +42,7 @@ from farmwatch.media.queue_sink import (
     DEFAULT_SINK_QUEUE_FRAMES,
     QueuedSink,
 )
+from farmwatch.media.receiver import Receiver
 from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
 from farmwatch.media.rfc4571 import Framing, Rfc4571Deframer, frame
 from farmwatch.media.rtp import (
@@ -46,6 +58,18 @@ from farmwatch.media.rtp import (
     is_rtcp,
     parse_rtcp,
 )
+from farmwatch.media.settings import MediaSettings
+from farmwatch.media.stream import (
+    DropReportingSink,
+    SinkStats,
+    Stream,
+    StreamClosedError,
+    StreamStats,
+    Subscription,
+)
+from farmwatch.media.stream_core import CloseReason, StreamState
+from farmwatch.media.tcp_receiver import TcpActiveReceiver, TcpPassiveReceiver
+from farmwatch.media.udp_receiver import SharedPortDemux, SharedPortReceiver, UdpReceiver
 
 __all__ = [
     "DEFAULT_SINK_QUEUE_BYTES",
@@ -93,4 +117,32 @@ __all__ = [
     "parse_sps_size",
     "sniff_video_codec",
     "split_nal_units",
+    "MediaStarted",
+    "MediaStartTimedOut",
+    "MediaStopped",
+    "PeerClosed",
+    "ReceiverEvent",
+    "ReceiverListener",
+    "IngestStats",
+    "MediaListener",
+    "MediaManager",
+    "MediaTransport",
+    "OpenedStream",
+    "PortPool",
+    "PortsExhausted",
+    "Receiver",
+    "MediaSettings",
+    "DropReportingSink",
+    "SinkStats",
+    "Stream",
+    "StreamClosedError",
+    "StreamStats",
+    "Subscription",
+    "CloseReason",
+    "StreamState",
+    "TcpActiveReceiver",
+    "TcpPassiveReceiver",
+    "SharedPortDemux",
+    "SharedPortReceiver",
+    "UdpReceiver",
 ]

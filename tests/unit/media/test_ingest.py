@@ -1,0 +1,77 @@
+"""RtpIngest SSRC/source policy and timers, in virtual time (no sockets)."""
+
+from __future__ import annotations
+
+from farmwatch.media.events import MediaStartTimedOut
+from farmwatch.media.ingest import RtpIngest
+from farmwatch.media.rtp import RtpPacket
+from farmwatch.media.settings import MediaSettings
+
+CAMERA = ("10.0.0.2", 15060)
+OTHER = ("10.0.0.3", 15060)
+SETTINGS = MediaSettings(foreign_ssrc_grace=1.0, start_timeout=10.0)
+
+
+def rtp(ssrc: int, sequence: int) -> bytes:
+    return RtpPacket(96, sequence, 0, ssrc, payload=b"\x00" * 20).serialize()
+
+
+def test_expected_ssrc_locks_at_once_and_others_are_dropped() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    ingest.receive(rtp(7, 1), CAMERA, 0.1)
+    ingest.receive(rtp(8, 1), CAMERA, 0.2)
+    ingest.receive(rtp(7, 2), OTHER, 0.3)
+    stats = ingest.stats
+    assert (stats.locked_ssrc, stats.source, stats.packets) == (7, CAMERA, 1)
+    assert stats.rejected_ssrc == 1 and stats.rejected_source == 1
+
+
+def test_a_lone_foreign_ssrc_is_adopted_only_after_the_grace() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    ingest.receive(rtp(9, 1), CAMERA, 0.0)
+    ingest.receive(rtp(9, 2), CAMERA, 0.9)
+    assert ingest.locked_ssrc is None and ingest.stats.packets == 0
+    ingest.receive(rtp(9, 3), CAMERA, 1.0)
+    assert ingest.locked_ssrc == 9
+
+
+def test_two_foreign_senders_are_never_adopted() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    for second in range(5):
+        ingest.receive(rtp(9, second), CAMERA, float(second))
+        ingest.receive(rtp(10, second), OTHER, float(second))
+    assert ingest.locked_ssrc is None and ingest.stats.rejected_ssrc == 10
+
+
+def test_the_expected_ssrc_takes_over_from_an_adopted_one() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    ingest.receive(rtp(9, 1), OTHER, 0.0)
+    ingest.receive(rtp(9, 2), OTHER, 1.5)
+    assert ingest.locked_ssrc == 9
+    ingest.receive(rtp(7, 1), CAMERA, 2.0)
+    ingest.receive(rtp(9, 3), OTHER, 2.1)
+    assert (ingest.locked_ssrc, ingest.stats.source) == (7, CAMERA)
+    assert ingest.stats.rejected_ssrc >= 2
+
+
+def test_expect_ssrc_follows_the_answer() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    ingest.expect_ssrc(703001718)
+    ingest.receive(rtp(703001718, 1), CAMERA, 0.1)
+    assert ingest.locked_ssrc == 703001718
+
+
+def test_shared_port_mode_never_adopts() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, accept_foreign_ssrc=False)
+    ingest.receive(rtp(9, 1), CAMERA, 0.0)
+    ingest.receive(rtp(9, 2), CAMERA, 5.0)
+    assert ingest.locked_ssrc is None
+
+
+def test_start_timeout_reports_rejected_packets() -> None:
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, accept_foreign_ssrc=False)
+    ingest.receive(rtp(9, 1), CAMERA, 1.0)
+    assert ingest.next_deadline() == 10.0
+    assert ingest.tick(9.9) == []
+    assert ingest.tick(10.0) == [MediaStartTimedOut(10.0, 0, 1)]
+    assert ingest.next_deadline() is None
