@@ -10,17 +10,32 @@ from pathlib import Path
 
 from aiohttp import web
 
+from farmwatch.media.manager import MediaManager, MediaTransport
+from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import create_database, resolve_database_url
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
+from farmwatch.platform.services.live_service import LiveService
 from farmwatch.settings import Settings
+from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.web.app import create_web_app
 
 log = logging.getLogger(__name__)
+
+
+class _StreamClosedForwarder:
+    """The media manager's listener, set before the live service that handles it exists."""
+
+    def __init__(self) -> None:
+        self.live: LiveService | None = None
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        if self.live is not None:
+            await self.live.stream_closed(stream_key, reason)
 
 
 class Application:
@@ -50,6 +65,20 @@ class Application:
             listener=self.recorder,
         )
         self.devices.attach(self.access)
+        self.calls = Calls(self.sip, self.access)
+        forwarder = _StreamClosedForwarder()
+        self.media = MediaManager(settings.media, listener=forwarder)
+        self.live = LiveService(
+            self.media,
+            self.calls,
+            self.access,
+            channels,
+            platform_id=settings.sip.id,
+            transport=MediaTransport(settings.live.transport),
+            invite_timeout=settings.live.invite_timeout,
+        )
+        forwarder.live = self.live
+        self.calls.set_listener(self.live)
         self._web_runner: web.AppRunner | None = None
         self._stack = AsyncExitStack()
 
@@ -63,8 +92,13 @@ class Application:
         stack.push_async_callback(self.sip.close)
         await self.access.start()
         stack.push_async_callback(self.access.close)
+        await self.calls.start()  # after access: it wraps the MESSAGE handler
+        stack.push_async_callback(self.calls.close)
+        await self.media.start()
+        stack.push_async_callback(self.media.close)
+        stack.push_async_callback(self.live.close)
         await self.devices.start()
-        runner = web.AppRunner(create_web_app(self.devices), access_log=None)
+        runner = web.AppRunner(create_web_app(self.devices, self.live), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)

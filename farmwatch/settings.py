@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from farmwatch.media.settings import MediaSettings
+from farmwatch.platform.settings import LiveSettings
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 
 DEFAULT_CONFIG = Path("conf/farmwatch.toml")
@@ -74,6 +76,8 @@ class LogSettings:
 class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
+    media: MediaSettings = field(default_factory=MediaSettings)
+    live: LiveSettings = field(default_factory=LiveSettings)
     web: WebSettings = field(default_factory=WebSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)

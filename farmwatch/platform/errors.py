@@ -25,3 +25,7 @@ class PermissionDenied(PlatformError):
 
 class InvalidInput(PlatformError):
     """400: the request is malformed; the message says what is wrong."""
+
+
+class StreamFailed(PlatformError):
+    """502: the device refused, never answered, or sent no usable video."""

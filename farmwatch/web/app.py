@@ -1,28 +1,40 @@
-"""The aiohttp application: the REST API under /api (the console comes later)."""
+"""The aiohttp application: the REST API under /api and the live page."""
 
 from __future__ import annotations
+
+from importlib import resources
 
 from aiohttp import web
 
 from farmwatch.platform.services.device_service import DeviceService
-from farmwatch.web.keys import DEVICE_SERVICE
+from farmwatch.platform.services.live_service import LiveService
+from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices
+from farmwatch.web.routes import devices, live
+
+STATIC = resources.files("farmwatch.web") / "static"
 
 
 async def _not_found(request: web.Request) -> web.Response:
     return json_error(404, f"no such endpoint: {request.method} {request.path}")
 
 
-def create_api_app(device_service: DeviceService) -> web.Application:
-    api = web.Application(middlewares=[error_middleware])
+async def _live_page(request: web.Request) -> web.Response:
+    return web.Response(text=(STATIC / "live.html").read_text("utf-8"), content_type="text/html")
+
+
+def create_api_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
+    api = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
     api[DEVICE_SERVICE] = device_service
+    api[LIVE_SERVICE] = live_service
     api.add_routes(devices.routes)
+    api.add_routes(live.routes)
     return api
 
 
-def create_web_app(device_service: DeviceService) -> web.Application:
+def create_web_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
-    app.add_subapp("/api", create_api_app(device_service))
+    app.add_subapp("/api", create_api_app(device_service, live_service))
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
+    app.router.add_get("/live", _live_page)
     return app

@@ -5,5 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from farmwatch.platform.services.device_service import DeviceService
+from farmwatch.platform.services.live_service import LiveService
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
+LIVE_SERVICE = web.AppKey("live_service", LiveService)
