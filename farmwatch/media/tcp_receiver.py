@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from farmwatch.media.errors import FramingError
 from farmwatch.media.events import PeerClosed, ReceiverListener
@@ -44,8 +45,8 @@ class _MediaConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's TCP transport does not subclass asyncio.Transport.
+        self._transport = cast(asyncio.Transport, transport)
         if not self._owner.connection_made(self):
             transport.close()
 

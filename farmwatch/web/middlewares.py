@@ -14,6 +14,7 @@ from farmwatch.platform.errors import (
     NotFound,
     PermissionDenied,
     PlatformError,
+    StreamFailed,
 )
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ STATUS_OF: dict[type[PlatformError], int] = {
     NotFound: 404,
     Conflict: 409,
     DeviceOffline: 503,
+    StreamFailed: 502,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

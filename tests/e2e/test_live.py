@@ -1,0 +1,84 @@
+"""Live video end to end: simulator → farmwatch serve → fMP4 decoded by PyAV (issue 4)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.live_helpers import SMALL_PICTURE, decode_fmp4, live_rig
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp-passive", "tcp-active"])
+async def test_live_fmp4_decodes_over_each_transport(tmp_path: Path, transport: str) -> None:
+    async with live_rig(tmp_path, transport=transport) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        assert (links["width"], links["height"]) == (320, 180)
+        data = await rig.read_fmp4(links["fmp4"], seconds=3.5)
+        sizes = decode_fmp4(data)
+        assert len(sizes) >= 50
+        assert set(sizes) == {(320, 180)}
+
+
+async def test_two_viewers_cost_one_invite_and_the_last_one_leaving_ends_the_call(
+    tmp_path: Path,
+) -> None:
+    async with live_rig(tmp_path) as rig:
+        device = rig.fleet.devices[0]
+        channel = rig.channel()
+        first, second = await asyncio.gather(
+            rig.post(f"/api/channels/{channel}/live"), rig.post(f"/api/channels/{channel}/live")
+        )
+        assert first[0] == second[0] == 201
+        assert first[1]["session"] != second[1]["session"]
+        assert device.invites_received == 1
+        both = await asyncio.gather(
+            rig.read_fmp4(first[1]["fmp4"], seconds=2), rig.read_fmp4(second[1]["fmp4"], 2)
+        )
+        assert all(len(decode_fmp4(data)) >= 20 for data in both)
+        assert device.invites_received == 1 and device.byes_received == 0
+        assert await rig.delete(f"/api/live/{first[1]['session']}") == 204
+        assert await rig.delete(f"/api/live/{second[1]['session']}") == 204
+        # The stream lingers `idle_close` (5 s here) after its last viewer, then BYE.
+        await asyncio.sleep(0)
+        assert device.byes_received == 0
+        async with asyncio.timeout(10):
+            await device.wait_for(lambda d: d.byes_received == 1)
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("refuse", "488"),
+        ("ignore", "did not answer"),
+        ("silent", "no video"),
+    ],
+)
+async def test_device_failures_give_the_viewer_a_clear_error(
+    tmp_path: Path, setup: str, expected: str
+) -> None:
+    media = replace(SMALL_PICTURE, stop_after=0.0) if setup == "silent" else SMALL_PICTURE
+    async with live_rig(tmp_path, media=media) as rig:
+        device = rig.fleet.devices[0]
+        if setup == "refuse":
+            device.refuse_invites(488)
+        elif setup == "ignore":
+            device.ignore_invites()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, body = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status in (502, 503), body
+        assert expected in body["error"]
+        assert loop.time() - started < 8  # within the INVITE / start timeouts
+
+
+async def test_lossy_reordered_stream_keeps_playing(tmp_path: Path) -> None:
+    media = replace(SMALL_PICTURE, loss=0.05, reorder=0.05)
+    async with live_rig(tmp_path, media=media) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        sizes = decode_fmp4(await rig.read_fmp4(links["fmp4"], seconds=4))
+        assert len(sizes) >= 20 and set(sizes) == {(320, 180)}
