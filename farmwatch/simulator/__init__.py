@@ -7,18 +7,25 @@ the cached loop (`FrameScheduler`). The platform never imports this package (imp
 The signalling side (gb28181.md §3-§5): `SimulatedDevice` (registration, keepalives,
 query answers, catalog subscriptions, misbehaviour controls), `SimulatorFleet` and the
 test helper `running_simulator`; `farmwatch simulate` is `farmwatch.simulator.cli`.
+
+Live video (gb28181.md §6, §8): each device's `CallHandler` answers INVITEs and streams the
+cached loop through a `MediaSender` (UDP, TCP connecting or listening) as `StreamSettings` say.
 """
 
 from __future__ import annotations
 
+from farmwatch.simulator.call_handler import CallHandler, CallInfo, CallKey
 from farmwatch.simulator.channels import ChannelTable, DeviceType, build_channels, channel_id
 from farmwatch.simulator.device import DeviceSettings, SimulatedDevice
 from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet, running_simulator
 from farmwatch.simulator.frame_scheduler import DueFrame, FrameScheduler
 from farmwatch.simulator.malformed import MalformedKind
 from farmwatch.simulator.media_cache import MediaCache
+from farmwatch.simulator.media_sender import MediaRoute, MediaSender, SenderRole, SenderState
+from farmwatch.simulator.packet_shaper import PacketShaper
 from farmwatch.simulator.register_client import FailureKind, RegisterFailure
 from farmwatch.simulator.session import SessionState, SessionTimers
+from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import (
     EncodedFrame,
     EncodedLoop,
@@ -29,6 +36,9 @@ from farmwatch.simulator.test_pattern import (
 )
 
 __all__ = [
+    "CallHandler",
+    "CallInfo",
+    "CallKey",
     "ChannelTable",
     "DeviceSettings",
     "DeviceType",
@@ -40,11 +50,17 @@ __all__ = [
     "FrameScheduler",
     "MalformedKind",
     "MediaCache",
+    "MediaRoute",
+    "MediaSender",
+    "PacketShaper",
     "RegisterFailure",
+    "SenderRole",
+    "SenderState",
     "SessionState",
     "SessionTimers",
     "SimulatedDevice",
     "SimulatorFleet",
+    "StreamSettings",
     "TestPatternError",
     "TestPatternSpec",
     "VideoCodec",

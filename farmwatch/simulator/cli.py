@@ -1,7 +1,11 @@
 """`farmwatch simulate`: run simulated cameras/NVRs against a platform (DESIGN.md, ref. §3-§5).
 
     farmwatch simulate --server 127.0.0.1:5060 --server-id 34020000002000000001 \\
-        --devices 10 --channels 4 --transport udp --password 12345678
+        --devices 10 --channels 4 --transport udp --password 12345678 \\
+        --codec h264 --width 640 --height 360 --fps 25 --bitrate 1000
+
+Invited channels stream a generated test picture as RTP/PS (UDP or TCP, as offered);
+`--loss` and `--reorder` make them misbehave.
 
 Runs until Ctrl-C / SIGTERM (or `--duration` seconds), logging each device's state
 changes, then unregisters every device. `main(argv)` is what `farmwatch.cli` calls.
@@ -22,6 +26,8 @@ import uvloop
 from farmwatch.log_config import configure_logging
 from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
 from farmwatch.simulator.session import SessionTimers
+from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.test_pattern import VideoCodec
 from farmwatch.sipserver.sip.address import Address, Transport
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--device-id-base", type=int, default=1, help="serial of the first device (default 1)")
     add("--bind", default="0.0.0.0", help="local address the devices bind (default 0.0.0.0)")
     add("--ramp", type=float, default=0.0, help="spread first registrations over N seconds")
+    add("--codec", choices=("h264", "h265"), default="h264", help="video codec (default h264)")
+    add("--bitrate", type=_positive_int, default=1000, help="video kbit/s (default 1000)")
+    add("--width", type=_positive_int, default=640, help="picture width (default 640)")
+    add("--height", type=_positive_int, default=360, help="picture height (default 360)")
+    add("--fps", type=_positive_int, default=25, help="frames per second (default 25)")
+    add("--loss", type=float, default=0.0, help="fraction of RTP packets dropped (default 0)")
+    add("--reorder", type=float, default=0.0,
+        help="fraction of RTP packets swapped with the next (default 0)")  # fmt: skip
     add("--duration", type=_positive_float, default=None, help="stop after N seconds")
     add("--log-level", default="INFO", help="logging level (default INFO)")
 
@@ -63,13 +77,17 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
         timers=SessionTimers(expires=args.expires, keepalive_interval=args.keepalive),
         host=args.bind,
         ramp=args.ramp,
-    )
+        media=StreamSettings(
+            codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
+            height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
+        ),
+    )  # fmt: skip
 
 
 async def run_simulator(args: argparse.Namespace) -> int:
     """Run the fleet until a signal or `--duration`; 0 on a clean stop, 1 if it cannot start."""
     try:
-        fleet = SimulatorFleet(fleet_settings(args))
+        fleet = SimulatorFleet(fleet_settings(args))  # ValueError: bad IDs or media options
     except ValueError as error:
         print(f"farmwatch simulate: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,11 @@ one exchange is logged and fed to the session as an outcome; it never escapes.
 Controls for tests and demos: `go_silent()` / `come_back()`, `send_malformed(kind)`,
 `drop_catalog_message(index)`, `set_channel_status(channel, online)`, and
 `wait_for(predicate)` to wait on the device's observable state without sleeping.
+
+Live video (ref. §6, §8): the `CallHandler` answers INVITE/ACK/BYE/CANCEL and streams the
+cached test pattern per `settings.media`; controls `refuse_invites(status)`,
+`ignore_invites()`, `accept_invites()`, `hang_up(channel_id)`, `set_media(settings)`;
+counters `invites_received`, `byes_received`, `active_calls`, `packets_sent`; `calls`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from farmwatch.simulator.call_handler import CallHandler, CallInfo
 from farmwatch.simulator.catalog_notifier import CatalogNotifier
 from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
 from farmwatch.simulator.malformed import (
@@ -33,6 +39,7 @@ from farmwatch.simulator.malformed import (
     send_raw,
     with_wrong_content_length,
 )
+from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.outbox import Outbox
 from farmwatch.simulator.register_client import (
     DeviceIdentity,
@@ -50,6 +57,7 @@ from farmwatch.simulator.session import (
     SessionState,
     SessionTimers,
 )
+from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
@@ -83,10 +91,11 @@ class DeviceSettings:
     host: str = "127.0.0.1"
     start_delay: float = 0.0
     seed: int | None = None
+    media: StreamSettings = field(default_factory=StreamSettings)
 
 
 class SimulatedDevice:
-    def __init__(self, settings: DeviceSettings) -> None:
+    def __init__(self, settings: DeviceSettings, *, media_cache: MediaCache | None = None) -> None:
         self.settings = settings
         self.identity = DeviceIdentity(
             settings.device_id, settings.domain, settings.server_id, settings.server
@@ -114,6 +123,12 @@ class SimulatedDevice:
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout
         )
+        self.call_handler = CallHandler(
+            self.endpoint, self.channels, media_cache if media_cache is not None else MediaCache(),
+            settings.media,
+            rng=random.Random(seed ^ 0x5EED), on_change=self._touch,
+            request_timeout=settings.request_timeout,
+        )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -147,6 +162,27 @@ class SimulatedDevice:
     def subscription_count(self) -> int:
         return len(self.notifier.live())
 
+    @property
+    def invites_received(self) -> int:
+        return self.call_handler.invites_received
+
+    @property
+    def byes_received(self) -> int:
+        return self.call_handler.byes_received
+
+    @property
+    def active_calls(self) -> int:
+        return self.call_handler.active_calls
+
+    @property
+    def packets_sent(self) -> int:
+        """RTP packets put on the wire by every call so far (dropped ones not counted)."""
+        return self.call_handler.packets_sent
+
+    @property
+    def calls(self) -> tuple[CallInfo, ...]:
+        return self.call_handler.calls
+
     async def wait_for(self, predicate: Callable[[SimulatedDevice], bool]) -> None:
         """Return once `predicate(self)` holds; bound it with `asyncio.timeout`."""
         while not predicate(self):
@@ -165,8 +201,12 @@ class SimulatedDevice:
             ("MESSAGE", self.responder.handle_message),
             ("SUBSCRIBE", self.notifier.handle_subscribe),
             ("OPTIONS", self._on_options),
+            ("INVITE", self.call_handler.handle_invite),
+            ("BYE", self.call_handler.handle_bye),
+            ("CANCEL", self.call_handler.handle_cancel),
         ):
             self.endpoint.add_handler(method, self._unless_silent(handler))
+        self.endpoint.set_ack_handler(self.call_handler.handle_ack)
         log.info("device %s on %s:%d (%d channels) → %s", self.device_id, self.settings.host,
                  self.endpoint.port, len(self.channels), self.settings.server)  # fmt: skip
         self._feed(self._session.start(self._now(), delay=self.settings.start_delay))
@@ -190,6 +230,7 @@ class SimulatedDevice:
         if self._timer is not None:
             self._timer.cancel()
         await self._cancel_tasks()
+        await self.call_handler.close()
         commands = self._session.stop(self._now())
         if any(isinstance(c, SendRegister) for c in commands):
             try:
@@ -218,6 +259,25 @@ class SimulatedDevice:
     def come_back(self) -> None:
         log.info("device %s comes back", self.device_id)
         self._feed(self._session.set_silent(False, self._now()))
+
+    def refuse_invites(self, status: int = 488) -> None:
+        """Answer every INVITE with `status` (488, 486, 403...) until `accept_invites()`."""
+        self.call_handler.refuse(status)
+
+    def ignore_invites(self) -> None:
+        """Leave INVITEs unanswered (not even 100 Trying) until `accept_invites()`."""
+        self.call_handler.ignore()
+
+    def accept_invites(self) -> None:
+        self.call_handler.accept()
+
+    def set_media(self, media: StreamSettings) -> None:
+        """Media behaviour of calls set up from now on (running calls keep theirs)."""
+        self.call_handler.media = media
+
+    async def hang_up(self, channel_id: str) -> int:
+        """Send BYE for every call of `channel_id`; returns how many calls ended."""
+        return await self.call_handler.hang_up(channel_id)
 
     def drop_catalog_message(self, index: int) -> None:
         self.responder.drop_catalog_message(index)

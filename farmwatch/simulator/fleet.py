@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from farmwatch.simulator.channels import device_ids, id_prefix
 from farmwatch.simulator.device import DeviceSettings, SimulatedDevice
+from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.session import SessionTimers
+from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class FleetSettings:
     ramp: float = 0.0
     """Spread the first registrations evenly over this many seconds."""
     gb_version: str | None = "3.0"
+    media: StreamSettings = field(default_factory=StreamSettings)
+    """What every device streams when invited (and how it misbehaves)."""
 
     @property
     def sip_domain(self) -> str:
@@ -71,6 +75,7 @@ class FleetSettings:
                 gb_version=self.gb_version,
                 host=self.host,
                 start_delay=index * step,
+                media=self.media,
             )
             for index, device_id in enumerate(ids)
         ]
@@ -79,7 +84,11 @@ class FleetSettings:
 class SimulatorFleet:
     def __init__(self, settings: FleetSettings) -> None:
         self.settings = settings
-        self.devices = [SimulatedDevice(s) for s in settings.device_settings()]
+        self.media_cache = MediaCache()
+        """One encoded loop per channel and spec, shared by all devices' streams."""
+        self.devices = [
+            SimulatedDevice(s, media_cache=self.media_cache) for s in settings.device_settings()
+        ]
         self._by_id = {device.device_id: device for device in self.devices}
 
     def device(self, device_id: str) -> SimulatedDevice:
@@ -137,11 +146,12 @@ async def running_simulator(
     request_timeout: float = 5.0,
     wait_registered: bool = True,
     register_timeout: float = 10.0,
+    media: StreamSettings | None = None,
 ) -> AsyncIterator[SimulatorFleet]:
     """Run a fleet on 127.0.0.1 for the duration of the block; stopped (unregistered) after.
 
     With `wait_registered` the block starts once every device is registered (TimeoutError
-    after `register_timeout` seconds).
+    after `register_timeout` seconds). `media` is what the devices stream when invited.
     """
     settings = FleetSettings(
         server=Address(server[0], server[1], Transport(transport.upper())),
@@ -155,6 +165,7 @@ async def running_simulator(
         timers=SessionTimers(expires=expires, keepalive_interval=keepalive_interval,
                              retry_min=0.5, retry_max=5.0),
         request_timeout=request_timeout,
+        media=media or StreamSettings(),
     )  # fmt: skip
     fleet = SimulatorFleet(settings)
     await fleet.start()
