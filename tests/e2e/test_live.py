@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import pytest
 
+from farmwatch.simulator.test_pattern import VideoCodec
 from tests.e2e.live_helpers import SMALL_PICTURE, decode_fmp4, live_rig
 
 
@@ -82,3 +85,39 @@ async def test_lossy_reordered_stream_keeps_playing(tmp_path: Path) -> None:
         assert status == 201, links
         sizes = decode_fmp4(await rig.read_fmp4(links["fmp4"], seconds=4))
         assert len(sizes) >= 20 and set(sizes) == {(320, 180)}
+
+
+def _playlist_entries(text: str) -> tuple[str, list[str]]:
+    init = next(line.split('URI="')[1].split('"')[0] for line in text.splitlines()
+                if line.startswith("#EXT-X-MAP"))  # fmt: skip
+    segments = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return init, segments
+
+
+async def test_hls_and_snapshot_of_an_h265_camera(tmp_path: Path) -> None:
+    media = replace(SMALL_PICTURE, codec=VideoCodec.H265)
+    async with live_rig(tmp_path, media=media) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        assert links["codec"] == "h265"
+        sizes = decode_fmp4(await rig.read_fmp4(links["fmp4"], seconds=3))
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        async with rig.http.get(rig.base + links["hls"]) as response:
+            assert response.status == 200
+            assert "mpegurl" in response.headers["Content-Type"]
+            playlist = await response.text()
+        init, segments = _playlist_entries(playlist)
+        assert segments
+        base = rig.base + links["hls"].rsplit("/", 1)[0]
+        data = b""
+        for name in [init, segments[0]]:
+            async with rig.http.get(f"{base}/{name}") as response:
+                assert response.status == 200
+                data += await response.read()
+        assert len(decode_fmp4(data)) >= 10
+        async with rig.http.get(rig.base + links["snapshot"]) as response:
+            assert response.status == 200 and response.headers["Content-Type"] == "image/jpeg"
+            jpeg = await response.read()
+        with av.open(io.BytesIO(jpeg), format="image2pipe") as container:
+            picture = next(container.decode(video=0))
+        assert (picture.width, picture.height) == (320, 180)

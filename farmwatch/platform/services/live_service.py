@@ -75,6 +75,7 @@ class _ChannelLive:
     ssrc: Ssrc | None = None
     stream: Stream | None = None
     hls: HlsSink | None = None
+    hls_idle: asyncio.TimerHandle | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +98,7 @@ class LiveService:
         platform_id: str,
         transport: MediaTransport = MediaTransport.UDP,
         invite_timeout: float = 10.0,
+        hls_idle: float = 20.0,
     ) -> None:
         self._media = media
         self._calls = calls
@@ -105,6 +107,7 @@ class LiveService:
         self._platform_id = platform_id
         self._transport = transport
         self._invite_timeout = invite_timeout
+        self._hls_idle = hls_idle
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
         self._by_call: dict[str, str] = {}
@@ -191,7 +194,24 @@ class LiveService:
             async with asyncio.timeout(10):
                 await live.hls.wait_segments(1)
         resource = live.hls.resource(name)
+        self._arm_hls_idle(live)
         return None if resource is None else (resource.data, resource.content_type)
+
+    def _arm_hls_idle(self, live: _ChannelLive) -> None:
+        """HLS has no connection to lose: its sink closes once nobody fetched for a while."""
+        if live.hls_idle is not None:
+            live.hls_idle.cancel()
+        live.hls_idle = asyncio.get_running_loop().call_later(
+            self._hls_idle, self._close_idle_hls, live
+        )
+
+    def _close_idle_hls(self, live: _ChannelLive) -> None:
+        live.hls_idle = None
+        if live.hls is not None:
+            log.info("channel %s: HLS unused for %g s, closing it", live.channel_id,
+                     self._hls_idle)  # fmt: skip
+            self._spawn(live.hls.close())
+            live.hls = None
 
     async def snapshot(self, channel_id: str, *, max_width: int = 1280) -> bytes:
         """A JPEG of the channel's latest keyframe (starting the stream if needed)."""
