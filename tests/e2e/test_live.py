@@ -121,3 +121,21 @@ async def test_hls_and_snapshot_of_an_h265_camera(tmp_path: Path) -> None:
         with av.open(io.BytesIO(jpeg), format="image2pipe") as container:
             picture = next(container.decode(video=0))
         assert (picture.width, picture.height) == (320, 180)
+
+
+async def test_media_stopping_mid_stream_ends_it_and_tells_the_viewer(tmp_path: Path) -> None:
+    media = replace(SMALL_PICTURE, stop_after=2.0)
+    async with live_rig(tmp_path, media=media, env={"FARMWATCH_MEDIA_MEDIA_TIMEOUT": "1.5"}) as rig:
+        device = rig.fleet.devices[0]
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # The fMP4 response ends by itself when the stream ends (the viewer is told).
+        data = await rig.read_fmp4(links["fmp4"], seconds=15)
+        assert loop.time() - started < 10
+        assert len(decode_fmp4(data)) >= 10
+        async with asyncio.timeout(5):
+            await device.wait_for(lambda d: d.byes_received == 1)
+        status, body = await rig.post(f"/api/live/{links['session']}/webrtc", {"sdp": "v=0"})
+        assert status == 502 and "ended" in body["error"]
