@@ -12,11 +12,12 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from farmwatch.sipserver.catalog_subscriptions import CatalogSubscriptions
 from farmwatch.sipserver.device_events import (
     CatalogReceived,
     DeviceDirectory,
@@ -24,6 +25,7 @@ from farmwatch.sipserver.device_events import (
     DeviceInfoReceived,
     DeviceListener,
 )
+from farmwatch.sipserver.device_inbox import DeviceInbox
 from farmwatch.sipserver.device_requests import Originator, build_manscdp_message
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.errors import SipError, TransactionFailed
@@ -126,10 +128,6 @@ class DeviceAccess:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Imported here to keep the module graph acyclic: both need DeviceAccess.
-        from farmwatch.sipserver.catalog_subscriptions import CatalogSubscriptions
-        from farmwatch.sipserver.device_inbox import DeviceInbox
-
         self.subscriptions = CatalogSubscriptions(self)
         self.inbox = DeviceInbox(self)
 
@@ -255,7 +253,12 @@ class DeviceAccess:
         if not response.is_success:
             raise TransactionFailed(response)
 
-    async def query(self, device_id: str, cmd_type: CmdType, body_for_sn: Any) -> Any:
+    async def query(
+        self,
+        device_id: str,
+        cmd_type: CmdType,
+        body_for_sn: Callable[[int, ManscdpCharset], bytes],
+    ) -> Any:
         """Send a query and wait for the answering MESSAGE matched by (device, CmdType, SN)."""
         sn = self.next_sn()
         key = QueryKey(device_id, cmd_type, sn)
