@@ -354,14 +354,7 @@ class SipEndpoint:
         try:
             response = handler(incoming)
         except Exception:
-            # Isolation boundary: one request. Answer it and keep serving the others.
-            log.exception(
-                "handler for %s failed (Call-ID %s, peer %s)",
-                incoming.request.method,
-                incoming.request.call_id,
-                incoming.source,
-            )
-            response = build_response(incoming.request, 500, to_tag=new_tag())
+            response = _handler_failed(incoming)
         if response is not None:
             self.respond(response)
 
@@ -371,14 +364,7 @@ class SipEndpoint:
         except asyncio.CancelledError:
             raise
         except Exception:
-            # Isolation boundary: one request. Answer it and keep serving the others.
-            log.exception(
-                "handler for %s failed (Call-ID %s, peer %s)",
-                incoming.request.method,
-                incoming.request.call_id,
-                incoming.source,
-            )
-            response = build_response(incoming.request, 500, to_tag=new_tag())
+            response = _handler_failed(incoming)
         if response is not None:
             self.respond(response)
 
@@ -437,6 +423,17 @@ class SipEndpoint:
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None, "endpoint not started"
         return self._loop
+
+
+def _handler_failed(incoming: IncomingRequest) -> SipResponse:
+    """Isolation boundary: one request. Log our bug, answer 500, keep serving the others."""
+    log.exception(
+        "handler for %s failed (Call-ID %s, peer %s)",
+        incoming.request.method,
+        incoming.request.call_id,
+        incoming.source,
+    )
+    return build_response(incoming.request, 500, to_tag=new_tag())
 
 
 def _reason_for(error: MalformedMessage) -> str:
