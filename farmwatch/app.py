@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from contextlib import AsyncExitStack
@@ -119,6 +120,19 @@ class Application:
         log.info("farmwatch platform stopped")
 
 
+def tune_garbage_collector() -> None:
+    """Keep the cyclic GC off the hot path of a signalling server.
+
+    Tens of thousands of live transactions and registrations are containers the collector
+    would re-scan on every young collection; profiles of registration storms showed it.
+    What start-up allocated (modules, engine, settings) is frozen out of collection, and
+    young collections run after 50,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM."""
     app = Application(settings)
@@ -128,6 +142,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         await app.start()
+        tune_garbage_collector()
         await stop.wait()
     finally:
         await app.close()
