@@ -60,6 +60,7 @@ class DeviceRecorder:
         channels: ChannelRepository,
         *,
         max_queued: int = 200_000,
+        beat_window: float = 1.0,
     ) -> None:
         self._devices = devices
         self._channels = channels
@@ -67,6 +68,9 @@ class DeviceRecorder:
         self._beats: dict[str, KeepaliveBeat] = {}
         self._max_queued = max_queued
         self._wakeup = asyncio.Event()
+        self._queued = asyncio.Event()
+        self._beat_window = beat_window
+        self._is_closing = False
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -80,6 +84,8 @@ class DeviceRecorder:
         """Write what is queued, then stop."""
         if self._task is None:
             return
+        self._is_closing = True
+        self._queued.set()
         await self.drained()
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -106,6 +112,7 @@ class DeviceRecorder:
             return
         else:
             self._queue.append((now, event))
+            self._queued.set()
         self._idle.clear()
         self._wakeup.set()
 
@@ -126,11 +133,25 @@ class DeviceRecorder:
                     else:
                         at, event = self._queue.popleft()
                         await self._write(at, event)
-                if self._beats:
+                if self._beats and not self._queue:
+                    await self._gather_beats()
+                if self._beats and not self._queue:
                     beats, self._beats = list(self._beats.values()), {}
                     await self._guarded("keepalives", self._devices.mark_keepalives(beats))
             if not self._queue and not self._beats:
                 self._idle.set()
+
+    async def _gather_beats(self) -> None:
+        """Let keepalives accumulate for up to `beat_window` so thousands of devices cost
+        one UPDATE batch a second; any other event (or closing) cuts the wait short."""
+        self._queued.clear()
+        if self._is_closing:
+            return
+        try:
+            async with asyncio.timeout(self._beat_window):
+                await self._queued.wait()
+        except TimeoutError:
+            pass
 
     async def _guarded(self, what: str, work: Awaitable[object]) -> None:
         try:
