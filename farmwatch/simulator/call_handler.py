@@ -68,6 +68,8 @@ class CallInfo:
     is_acknowledged: bool
     packets_sent: int
     connect_failures: int
+    route: MediaRoute
+    """Where the media goes (the offer's address), e.g. for an external sender."""
 
 
 class InvitePolicy(Enum):
@@ -93,7 +95,7 @@ class _Call:
         sender = self.sender
         return CallInfo(self.channel_id, self.key.call_id, sender.ssrc, sender.route.role,
                         sender.state, self.is_acknowledged, sender.packets_sent,
-                        sender.connect_failures)  # fmt: skip
+                        sender.connect_failures, sender.route)  # fmt: skip
 
 
 @dataclass(slots=True)
