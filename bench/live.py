@@ -1,6 +1,6 @@
 """Live-video benchmark: start time, concurrent 720p streams, platform-added latency.
 
-    PYTHONPATH=. .venv/bin/python bench/live.py [--streams 50,100,200,300] [--starts 20]
+    PYTHONPATH=. .venv/bin/python bench/live.py [--streams 50,100,200,250,300] [--starts 20]
         [--window 10] [--latency-seconds 8] [--skip-starts] [--deadline 540]
 
 Everything runs on this machine, on 127.0.0.1: `farmwatch serve` as a child process
@@ -29,7 +29,8 @@ loop (4 s, GOP 25) is encoded once and shared by everything that streams.
    before the ramp (idle machine) and after each step's window (under N streams): last RTP
    packet of a frame sent → last WebRTC packet of that frame received, median and p95.
 
-The machine has 2 cores shared by the platform, the load generator and this process.
+The machine has 2 cores shared by the platform, the load generator and this process. The
+default run takes about 4 minutes (each step: opening, 3 s settle, window, 8 s of WebRTC).
 """
 
 from __future__ import annotations
@@ -389,7 +390,7 @@ def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--streams", default="50,100,200,300")
+    parser.add_argument("--streams", default="50,100,200,250,300")
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--window", type=float, default=10.0)
     parser.add_argument("--latency-seconds", type=float, default=8.0)
