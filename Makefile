@@ -40,8 +40,10 @@ test: $(STAMP) system-deps lint
 bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/sip_codec.py
 	PYTHONPATH=. $(PY) bench/ps_demux.py
+	PYTHONPATH=. $(PY) bench/rtp_ingest.py
 	PYTHONPATH=. $(PY) bench/options_load.py
 	PYTHONPATH=. $(PY) bench/registration.py
+	PYTHONPATH=. $(PY) bench/live.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -66,9 +66,12 @@ def hold(server: RunningServer, workdir: Path, devices: int, seconds: float, fir
     registered = write_devices(workdir / "held.csv", devices, PLATFORM, first=first)
     result = run_sipp(
         server.sip_port, "register_keepalive_uac.xml", workdir,
-        calls=devices, rate=2000, extra=("-inf", str(registered)),
+        calls=devices, rate=1000, extra=("-inf", str(registered)),
     )  # fmt: skip
     print(f"registered {result.successful} devices for the hold test ({result.failed} failed)")
+    # Let the registration burst's transactions run out (timer J, 32 s) before measuring
+    # what holding the devices costs.
+    time.sleep(35)
     rate = max(1, round(devices / 60))
     before, start = cpu_seconds(server.process.pid), time.monotonic()
     run_sipp(
@@ -115,15 +118,22 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        server = start_server(workdir, QUIET)
+        (workdir / "rates").mkdir()
+        (workdir / "hold").mkdir()
+        server = start_server(workdir / "rates", QUIET)
         try:
             rates = [int(rate) for rate in args.rates.split(",")]
             first = measure_rates(server, workdir, rates, args.seconds)
+        finally:
+            stop_server(server)
+        # A fresh platform holds exactly --devices devices.
+        server = start_server(workdir / "hold", QUIET)
+        try:
             devices = hold(server, workdir, args.devices, args.hold, first)
         except BaseException:
             stop_server(server)
             raise
-        restart(server, workdir, devices, args.devices)
+        restart(server, workdir / "hold", devices, args.devices)
 
 
 if __name__ == "__main__":
