@@ -46,8 +46,8 @@ class Application:
         self.settings = settings
         url = resolve_database_url(settings.database.url, Path(settings.storage.dir))
         self.database = create_database(url)
-        devices = DeviceRepository(self.database.sessions)
-        channels = ChannelRepository(self.database.sessions)
+        devices = DeviceRepository(self.database.sessions, self.database.read_sessions)
+        channels = ChannelRepository(self.database.sessions, self.database.read_sessions)
         self.recorder = DeviceRecorder(devices, channels)
         self.devices = DeviceService(
             devices,

@@ -56,8 +56,16 @@ def _configure_sqlite_connection(dbapi_connection: DBAPIConnection, _: Connectio
     cursor.close()
 
 
+READ_ONLY_OPTION = "farmwatch_read_only"
+
+
 def _begin_immediate(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock at BEGIN, so two of them queue on busy_timeout instead of
+    # failing at lock upgrade; readers must not, or a busy writer blocks every page view.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _create_engine(url: str, schema: str | None, echo: bool) -> AsyncEngine:
@@ -102,6 +110,9 @@ class Database:
         self._url = url
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(
+            engine.execution_options(**{READ_ONLY_OPTION: True}), expire_on_commit=False
+        )
 
     @property
     def url(self) -> str:
@@ -118,6 +129,11 @@ class Database:
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
         return self._sessions
+
+    @property
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reading only: on SQLite they never wait for a writer (WAL)."""
+        return self._read_sessions
 
     async def start(self, *, migrate: bool = True) -> None:
         """Create the SQLite directory if needed and migrate the schema to head."""

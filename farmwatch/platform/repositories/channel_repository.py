@@ -85,8 +85,13 @@ def _links(items: Iterable[ChannelData]) -> list[CatalogLink]:
 class ChannelRepository:
     """Catalog items as stored; see the module docstring for the contract."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
 
     async def replace_catalog(
         self,
@@ -176,7 +181,7 @@ class ChannelRepository:
         statement = select(CHANNELS).where(CHANNELS.c.device_id == device_id)
         if kinds is not None:
             statement = statement.where(CHANNELS.c.kind.in_([ItemKind(kind) for kind in kinds]))
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             result = await session.execute(statement.order_by(CHANNELS.c.channel_id))
             return tuple(_to_record(row) for row in result.mappings())
 
@@ -186,7 +191,7 @@ class ChannelRepository:
 
     async def get(self, channel_id: str) -> ChannelRecord | None:
         """An item by ID across devices, preferring an online one, then the newest."""
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             result = await session.execute(
                 select(CHANNELS)
                 .where(CHANNELS.c.channel_id == channel_id)
@@ -198,7 +203,7 @@ class ChannelRepository:
 
     async def find(self, device_id: str, channel_id: str) -> ChannelRecord | None:
         """An item of one device."""
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             result = await session.execute(
                 select(CHANNELS).where(
                     CHANNELS.c.device_id == device_id, CHANNELS.c.channel_id == channel_id
@@ -214,7 +219,7 @@ class ChannelRepository:
             statement = statement.where(CHANNELS.c.device_id == device_id)
         if online is not None:
             statement = statement.where(CHANNELS.c.is_online == online)
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             return int(await session.scalar(statement) or 0)
 
     @staticmethod

@@ -78,8 +78,13 @@ def _to_record(row: RowMapping) -> DeviceRecord:
 class DeviceRepository:
     """Devices as stored; see the module docstring for the transaction contract."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        read_sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
 
     async def upsert_registration(
         self,
@@ -243,7 +248,7 @@ class DeviceRepository:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def get(self, device_id: str) -> DeviceRecord | None:
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             result = await session.execute(select(DEVICES).where(DEVICES.c.device_id == device_id))
             row = result.mappings().one_or_none()
             return None if row is None else _to_record(row)
@@ -253,7 +258,7 @@ class DeviceRepository:
     ) -> DevicePage:
         """One page of devices ordered by ID, optionally only online or offline ones."""
         condition: ColumnElement[bool] = true() if online is None else DEVICES.c.is_online == online
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             total = await session.scalar(select(func.count()).select_from(DEVICES).where(condition))
             result = await session.execute(
                 select(DEVICES)
@@ -272,7 +277,7 @@ class DeviceRepository:
         so a restarted registrar can take them back; deciding what has expired meanwhile
         is the caller's business.
         """
-        async with self._sessions() as session:
+        async with self._read_sessions() as session:
             result = await session.execute(
                 select(DEVICES)
                 .where(and_(DEVICES.c.is_online == True, DEVICES.c.transport.is_not(None)))  # noqa: E712
