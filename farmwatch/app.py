@@ -77,6 +77,7 @@ class Application:
             platform_id=settings.sip.id,
             transport=MediaTransport(settings.live.transport),
             invite_timeout=settings.live.invite_timeout,
+            session_idle=settings.live.session_idle,
         )
         forwarder.live = self.live
         self.calls.set_listener(self.live)

@@ -13,6 +13,7 @@ class LiveSettings:
 
     transport: str = "udp"
     invite_timeout: float = 10.0
+    session_idle: float = 60.0
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -21,6 +22,8 @@ class LiveSettings:
                 f"live.transport: expected one of {', '.join(LIVE_TRANSPORTS)}, "
                 f"got {self.transport!r}"
             )
+        if self.session_idle <= 0:
+            errors.append(f"live.session_idle: expected > 0, got {self.session_idle}")
         if self.invite_timeout <= 0:
             errors.append(f"live.invite_timeout: expected > 0, got {self.invite_timeout}")
         return errors

@@ -139,3 +139,17 @@ async def test_media_stopping_mid_stream_ends_it_and_tells_the_viewer(tmp_path: 
             await device.wait_for(lambda d: d.byes_received == 1)
         status, body = await rig.post(f"/api/live/{links['session']}/webrtc", {"sdp": "v=0"})
         assert status == 502 and "ended" in body["error"]
+
+
+async def test_a_session_its_viewer_abandoned_expires(tmp_path: Path) -> None:
+    async with live_rig(tmp_path, env={"FARMWATCH_LIVE_SESSION_IDLE": "1"}) as rig:
+        status, kept = await rig.post(f"/api/channels/{rig.channel()}/live")
+        status, abandoned = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, abandoned
+        reader = asyncio.create_task(rig.read_fmp4(kept["fmp4"], seconds=3))
+        # Neither output nor DELETE comes for `abandoned`: it goes once idle for 1 s
+        # (swept every 0.5 s); the session with an open fMP4 output stays.
+        await asyncio.sleep(2.5)
+        assert await rig.delete(f"/api/live/{abandoned['session']}") == 404
+        assert await rig.delete(f"/api/live/{kept['session']}") == 204
+        assert len(decode_fmp4(await reader)) > 10

@@ -82,7 +82,11 @@ class _ChannelLive:
 class _Viewer:
     session_id: str
     channel_id: str
+    idle_since: float
     sinks: list[Any] = field(default_factory=list)
+
+    def is_watching(self) -> bool:
+        return any(not sink.is_closed for sink in self.sinks)
 
 
 class LiveService:
@@ -99,6 +103,7 @@ class LiveService:
         transport: MediaTransport = MediaTransport.UDP,
         invite_timeout: float = 10.0,
         hls_idle: float = 20.0,
+        session_idle: float = 60.0,
     ) -> None:
         self._media = media
         self._calls = calls
@@ -108,6 +113,8 @@ class LiveService:
         self._transport = transport
         self._invite_timeout = invite_timeout
         self._hls_idle = hls_idle
+        self._session_idle = session_idle
+        self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
         self._by_call: dict[str, str] = {}
@@ -115,6 +122,8 @@ class LiveService:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for viewer in list(self._viewers):
             await self.close_session(viewer)
         for task in list(self._tasks):
@@ -128,7 +137,9 @@ class LiveService:
         stream = await self._ensure_stream(channel_id)
         live = self._live[channel_id]
         session_id = secrets.token_urlsafe(12)
-        self._viewers[session_id] = _Viewer(session_id, channel_id)
+        loop = asyncio.get_running_loop()
+        self._viewers[session_id] = _Viewer(session_id, channel_id, idle_since=loop.time())
+        self._arm_sweeper()
         media = stream.media
         log.info("viewer %s joined channel %s", session_id, channel_id)
         return LiveLinks(
@@ -147,6 +158,27 @@ class LiveService:
         for sink in viewer.sinks:
             await sink.close()
         log.info("viewer %s left channel %s", session_id, viewer.channel_id)
+
+    def _arm_sweeper(self) -> None:
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(
+                max(0.5, self._session_idle / 4), self._sweep_sessions
+            )
+
+    def _sweep_sessions(self) -> None:
+        """Forget sessions whose viewer went away without DELETE (tab closed, network gone):
+        no open output for `session_idle` seconds."""
+        self._sweeper = None
+        now = asyncio.get_running_loop().time()
+        for viewer in list(self._viewers.values()):
+            if viewer.is_watching():
+                viewer.idle_since = now
+            elif now - viewer.idle_since >= self._session_idle:
+                del self._viewers[viewer.session_id]
+                log.info("viewer %s of channel %s expired", viewer.session_id,
+                         viewer.channel_id)  # fmt: skip
+        if self._viewers:
+            self._arm_sweeper()
 
     def _viewer_stream(self, session_id: str) -> tuple[_Viewer, Stream]:
         viewer = self._viewers.get(session_id)
