@@ -105,7 +105,12 @@ def classify_tu_response(response: SipResponse) -> ServerTxInput:
 
 
 class _ServerTransaction(TimedMachine[ServerTxInput, TxOutput]):
-    """What both server transactions share: request, source, key, last response."""
+    """What both server transactions share: source, key, last response.
+
+    Only the INVITE transaction keeps its request (for its 100 Trying and timeouts): a
+    non-INVITE one lives 32 s after its final response over UDP, and during a
+    registration storm those requests would be most of the platform's memory.
+    """
 
     _transitions: dict[tuple[ServerTxState, ServerTxInput], ServerTxState]
 
@@ -118,7 +123,6 @@ class _ServerTransaction(TimedMachine[ServerTxInput, TxOutput]):
         key: TransactionKey | None,
     ) -> None:
         super().__init__()
-        self.request = request
         self.source = source
         self.key = key if key is not None else TransactionKey.of(request)
         self._state = initial
@@ -195,6 +199,7 @@ class InviteServerTransaction(_ServerTransaction):
         if request.method != "INVITE":
             raise LocalProtocolError(f"{request.method} is not an INVITE")
         super().__init__(request, source, _S.PROCEEDING, timers, key)
+        self.request = request
         self._retransmit_interval = timers.t1
         self._is_acked = False
         self._arm(_In.TIMER_TRYING, now + timers.trying_delay)
