@@ -10,6 +10,7 @@ An unknown `CmdType` is an `UnknownMessage`, never an error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
@@ -70,8 +71,39 @@ _Reader = Callable[[Element, _Header], ManscdpMessage]
 _ROOTS = {kind.value.casefold(): kind for kind in RootKind}
 
 
+# The keepalive as nearly every device sends it, every minute: ASCII, no entities, no
+# comments, no <Info>. Matched whole, it needs no XML parser; anything else, or anything
+# odd about it, takes the full (defused) path below, which gives the same result.
+_PLAIN_KEEPALIVE = re.compile(
+    rb"\s*(?:<\?xml[^<>&]{0,80}\?>)?\s*<Notify>\s*"
+    rb"<CmdType>\s*Keepalive\s*</CmdType>\s*"
+    rb"<SN>\s*(\d{1,10})\s*</SN>\s*"
+    rb"<DeviceID>\s*(\d{1,20})\s*</DeviceID>\s*"
+    rb"<Status>\s*(OK|ERROR)\s*</Status>\s*"
+    rb"</Notify>\s*"
+)
+
+
+def _plain_keepalive(body: bytes) -> Keepalive | None:
+    if len(body) > 512:
+        return None
+    match = _PLAIN_KEEPALIVE.fullmatch(body)
+    if match is None:
+        return None
+    sn, device_id, status = match.groups()
+    return Keepalive(device_id.decode(), int(sn), ResultCode(status.decode()), ())
+
+
 def parse_manscdp(body: bytes, *, charset_override: str | None = None) -> ManscdpMessage:
     """Decode, sanitise and parse a MANSCDP body; raises only `ManscdpError`."""
+    keepalive = _plain_keepalive(body)
+    if keepalive is not None:
+        return keepalive
+    return parse_manscdp_xml(body, charset_override=charset_override)
+
+
+def parse_manscdp_xml(body: bytes, *, charset_override: str | None = None) -> ManscdpMessage:
+    """`parse_manscdp` without the keepalive shortcut: always the XML parser."""
     root = parse_xml(decode_manscdp(body, charset_override=charset_override))
     header = _read_header(root)
     known = CmdType.from_wire(header.cmd_type)
