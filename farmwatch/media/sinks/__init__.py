@@ -24,13 +24,27 @@ from farmwatch.media.sinks.hls import (
     HlsSink,
 )
 from farmwatch.media.sinks.snapshot import DEFAULT_JPEG_QUALITY, snapshot_jpeg
-from farmwatch.media.sinks.webrtc import (
-    DEFAULT_ICE_GATHERING_TIMEOUT,
-    DEFAULT_KEYFRAME_REQUEST_INTERVAL,
-    KeyframeRequester,
-    VideoPassthroughTrack,
-    WebRtcSession,
+
+# The WebRTC sink pulls in aiortc (its crypto, SRTP and codecs: some 40 MB): it is loaded
+# when a viewer first asks for WebRTC, not when the platform starts (PEP 562).
+_WEBRTC_NAMES = frozenset(
+    {
+        "DEFAULT_ICE_GATHERING_TIMEOUT",
+        "DEFAULT_KEYFRAME_REQUEST_INTERVAL",
+        "KeyframeRequester",
+        "VideoPassthroughTrack",
+        "WebRtcSession",
+    }
 )
+
+
+def __getattr__(name: str) -> object:
+    if name in _WEBRTC_NAMES:
+        from farmwatch.media.sinks import webrtc
+
+        return getattr(webrtc, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_ICE_GATHERING_TIMEOUT",

@@ -18,12 +18,11 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.queue_sink import QueuedSink
-from farmwatch.media.sinks import Fmp4Sink, HlsSink, WebRtcSession, snapshot_jpeg
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import DeviceOffline, NotFound, StreamFailed
@@ -43,6 +42,9 @@ from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
 from farmwatch.sipserver.sip.address import Transport
 from farmwatch.sipserver.sip.sdp import Setup
 from farmwatch.sipserver.sip.sdp_build import MediaEndpoint
+
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.hls import HlsSink
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,10 @@ class LiveService:
     # -- outputs ---------------------------------------------------------------------
 
     async def webrtc_answer(self, session_id: str, sdp: str, sdp_type: str) -> tuple[str, str]:
+        # The outputs' libraries (aiortc, PyAV: some 70 MB) load with their first viewer,
+        # not at start-up: a branch platform may never serve video from this process.
+        from farmwatch.media.sinks.webrtc import WebRtcSession
+
         viewer, stream = self._viewer_stream(session_id)
         live = self._live[viewer.channel_id]
         session = WebRtcSession(
@@ -208,6 +214,8 @@ class LiveService:
 
     async def fmp4(self, session_id: str) -> AsyncGenerator[bytes, None]:
         """The fMP4 bytes of the session's stream, from the last keyframe on."""
+        from farmwatch.media.sinks.fmp4 import Fmp4Sink
+
         viewer, stream = self._viewer_stream(session_id)
         sink = Fmp4Sink(name=f"fmp4:{viewer.channel_id}:{session_id}")
         stream.attach(sink)
@@ -217,6 +225,8 @@ class LiveService:
 
     async def hls_resource(self, session_id: str, name: str) -> tuple[bytes, str] | None:
         """A playlist or segment of the channel's HLS output (shared by its viewers)."""
+        from farmwatch.media.sinks.hls import HlsSink
+
         viewer, stream = self._viewer_stream(session_id)
         live = self._live[viewer.channel_id]
         if live.hls is None or live.hls.is_closed:
@@ -261,6 +271,8 @@ class LiveService:
             await probe.close()
         if frame is None or not frame.is_keyframe:
             raise StreamFailed(f"no keyframe from channel {channel_id} yet")
+        from farmwatch.media.sinks.snapshot import snapshot_jpeg
+
         try:
             return await snapshot_jpeg(frame, max_width=max_width)
         except MediaError as error:
