@@ -29,6 +29,7 @@ from farmwatch.media.sinks.snapshot import DEFAULT_JPEG_QUALITY, snapshot_jpeg
 # when a viewer first asks for WebRTC, not when the platform starts (PEP 562).
 _WEBRTC_NAMES = frozenset(
     {
+        "AudioPassthroughTrack",
         "DEFAULT_ICE_GATHERING_TIMEOUT",
         "DEFAULT_KEYFRAME_REQUEST_INTERVAL",
         "KeyframeRequester",

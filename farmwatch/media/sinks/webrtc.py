@@ -9,14 +9,17 @@ packet through `H264Encoder.pack` (RFC 6184 STAP-A / FU-A) instead of encoding i
 answer's codec preferences allow only H.264 (+ RTX). A browser's PLI or FIR (RFC 4585
 §6.3.1, RFC 5104 §4.3.1) cannot be met by a passthrough sender, so it is forwarded to the
 injected `request_keyframe` (the platform sends GB/T 28181 `IFameCmd` to the camera), at most
-once per `keyframe_request_interval`. H.265 frames and audio are not sent (aiortc has no
-H.265 packetiser; G.711 would need decoding): serve H.265 cameras through fMP4/HLS.
+once per `keyframe_request_interval`. G.711 sound passes through too, on an audio track
+(`AudioPassthroughTrack`, aiortc's `PcmEncoder.pack`), when the browser offers audio;
+A-law is preferred, as GB cameras send it. H.265 is not sent (aiortc has no H.265
+packetiser): serve H.265 cameras through fMP4/HLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
@@ -34,7 +37,7 @@ from aiortc.exceptions import InvalidAccessError, OperationError
 from aiortc.mediastreams import MediaStreamError
 
 from farmwatch.media.errors import MediaError
-from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec
+from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame
 from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
 
 __all__ = [
@@ -88,6 +91,48 @@ class VideoPassthroughTrack(MediaStreamTrack):
         raise MediaStreamError
 
 
+class AudioPassthroughTrack(MediaStreamTrack):
+    """An audio track passing the camera's G.711 frames through (aiortc's `PcmEncoder.pack`).
+
+    Only the codec the answer negotiated (`codec`) is sent; the other law is dropped and
+    counted. The queue is short and drops its oldest frame when full: late sound is no use.
+    """
+
+    kind = "audio"
+
+    def __init__(self, max_frames: int = 50) -> None:
+        super().__init__()
+        self.codec: Codec | None = None
+        self._frames: deque[EsFrame] = deque(maxlen=max_frames)
+        self._ready = asyncio.Event()
+        self.frames_sent = 0
+        self.frames_skipped = 0
+
+    def push(self, frame: EsFrame) -> None:
+        if frame.codec is not self.codec:
+            self.frames_skipped += 1
+            return
+        self._frames.append(frame)
+        self._ready.set()
+
+    async def recv(self) -> av.Packet[Any]:
+        while not self._frames:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        frame = self._frames.popleft()
+        packet = av.Packet(frame.data)
+        packet.pts = frame.pts
+        packet.time_base = _TIME_BASE
+        self.frames_sent += 1
+        return packet
+
+    def stop(self) -> None:
+        super().stop()
+        self._ready.set()
+
+
 class WebRtcSession(QueuedSink):
     """One browser viewer: the sink to attach to the stream, and its peer connection.
 
@@ -121,6 +166,7 @@ class WebRtcSession(QueuedSink):
         servers = [RTCIceServer(urls=url) for url in ice_servers]  # [] = no STUN at all
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.track = VideoPassthroughTrack(self)
+        self.audio_track = AudioPassthroughTrack()
         self.keyframe_requests = 0
         """PLI/FIR forwarded to `request_keyframe` (at most one per interval)."""
         self.pictures_lost = 0
@@ -128,6 +174,13 @@ class WebRtcSession(QueuedSink):
         self._peer_gone = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._peer.on("connectionstatechange", self._on_connection_state_change)
+
+    def offer(self, frame: EsFrame) -> None:
+        """Video goes through the bounded queue; G.711 sound to the audio track."""
+        if frame.codec in _AUDIO_MIME_TYPES:
+            self.audio_track.push(frame)
+        else:
+            super().offer(frame)
 
     @property
     def connection_state(self) -> str:
@@ -149,6 +202,20 @@ class WebRtcSession(QueuedSink):
                 if codec.mimeType in _SENT_MIME_TYPES
             ]
         )
+        audio = None
+        if _has_audio(offer_sdp):
+            audio = self._peer.addTransceiver(self.audio_track, direction="sendonly")
+            # A-law first: the law GB/T 28181 cameras use (PSM stream type 0x90).
+            audio.setCodecPreferences(
+                sorted(
+                    (
+                        codec
+                        for codec in RTCRtpSender.getCapabilities("audio").codecs
+                        if codec.mimeType in _AUDIO_MIME_TYPES.values()
+                    ),
+                    key=lambda codec: codec.mimeType != _AUDIO_MIME_TYPES[Codec.G711A],
+                )
+            )
         try:
             await self._peer.setRemoteDescription(RTCSessionDescription(offer_sdp, offer_type))
         except (InvalidAccessError, OperationError, ValueError) as error:
@@ -159,6 +226,8 @@ class WebRtcSession(QueuedSink):
         self._forward_keyframe_requests(sender)
         async with asyncio.timeout(self._ice_gathering_timeout):
             await self._peer.setLocalDescription(await self._peer.createAnswer())
+        if audio is not None and audio.mid is not None:
+            self.audio_track.codec = _negotiated_audio(self._peer.localDescription.sdp)
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._close_when_peer_gone())
         local = self._peer.localDescription
@@ -210,4 +279,27 @@ class WebRtcSession(QueuedSink):
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         self.track.stop()
+        self.audio_track.stop()
         await self._peer.close()
+
+
+_AUDIO_MIME_TYPES = {Codec.G711A: "audio/PCMA", Codec.G711U: "audio/PCMU"}
+
+
+def _has_audio(sdp: str) -> bool:
+    return any(line.startswith("m=audio ") for line in sdp.splitlines())
+
+
+def _negotiated_audio(sdp: str) -> Codec | None:
+    """The G.711 law of the answer's audio section (its first payload type)."""
+    in_audio = False
+    first_payload: str | None = None
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            in_audio = line.startswith("m=audio ")
+            fields = line.split()
+            first_payload = fields[3] if in_audio and len(fields) > 3 else None
+        elif in_audio and first_payload and line.startswith(f"a=rtpmap:{first_payload} "):
+            name = line.split(" ", 1)[1].split("/", 1)[0].upper()
+            return {"PCMA": Codec.G711A, "PCMU": Codec.G711U}.get(name)
+    return None

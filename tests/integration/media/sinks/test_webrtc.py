@@ -13,7 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessi
 from aiortc.mediastreams import MediaStreamTrack
 
 from farmwatch.media.errors import MediaError
-from farmwatch.media.frames import Codec
+from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.sinks import WebRtcSession
 from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
 
@@ -133,3 +133,38 @@ async def test_an_offer_without_h264_is_refused() -> None:
         await session.answer(client.localDescription.sdp, "offer")
     await session.close()
     await client.close()
+
+
+async def test_g711_sound_passes_through_on_an_audio_track(viewer: RTCPeerConnection) -> None:
+    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
+    viewer.on("track", tracks.put_nowait)
+    viewer.addTransceiver("video", direction="recvonly")
+    viewer.addTransceiver("audio", direction="recvonly")
+    await viewer.setLocalDescription(await viewer.createOffer())
+    sdp, sdp_type = await session.answer(viewer.localDescription.sdp, "offer")
+    await viewer.setRemoteDescription(RTCSessionDescription(sdp, sdp_type))
+    assert "PCMA/8000" in sdp or "PCMU/8000" in sdp
+    async with asyncio.timeout(5):
+        received = {track.kind: track for track in [await tracks.get(), await tracks.get()]}
+
+    async def feed_both() -> None:
+        # 20 ms of A-law (or µ-law) silence per frame, as a camera's PS audio PES carries it.
+        law = session.audio_track.codec
+        assert law is Codec.G711A  # A-law preferred, as GB cameras send
+        video = pattern_frames(Codec.H264, 200)
+        for index in range(200):
+            session.offer(video[index])
+            pts = index * 1800
+            session.offer(EsFrame(Codec.G711A, b"\xd5" * 160, pts, pts, True, 0xC0))
+            await asyncio.sleep(0.02)
+
+    feeder = asyncio.create_task(feed_both())
+    try:
+        async with asyncio.timeout(15):
+            sounds = [await received["audio"].recv() for _ in range(10)]
+    finally:
+        feeder.cancel()
+    assert all(sound.sample_rate == 8000 for sound in sounds)  # type: ignore[union-attr]
+    assert session.audio_track.frames_sent >= 10
+    await session.close()
