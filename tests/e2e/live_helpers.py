@@ -63,6 +63,19 @@ class LiveRig:
         return bytes(data)
 
 
+def decoded_times(data: bytes) -> list[float]:
+    """The presentation times (seconds) of every frame PyAV decodes from an fMP4 stream."""
+    times: list[float] = []
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        try:
+            for frame in container.decode(video=0):
+                if frame.time is not None:
+                    times.append(float(frame.time))
+        except av.error.FFmpegError:
+            pass  # the stream was cut mid-fragment by the viewer hanging up
+    return times
+
+
 def decode_fmp4(data: bytes) -> list[tuple[int, int]]:
     """Decode every complete frame of an fMP4 byte stream with PyAV: their sizes."""
     sizes: list[tuple[int, int]] = []
