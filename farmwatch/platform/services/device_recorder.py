@@ -46,7 +46,6 @@ OFFLINE_REASONS = {
     SipOfflineReason.UNREGISTERED: OfflineReason.UNREGISTERED,
     SipOfflineReason.REGISTRATION_EXPIRED: OfflineReason.EXPIRED,
     SipOfflineReason.KEEPALIVE_TIMEOUT: OfflineReason.KEEPALIVE_TIMEOUT,
-    SipOfflineReason.CONNECTION_LOST: OfflineReason.KEEPALIVE_TIMEOUT,
 }
 OFFLINE_EVENTS = frozenset({CatalogEvent.OFF, CatalogEvent.VLOST, CatalogEvent.DEFECT})
 

@@ -25,7 +25,6 @@ class OfflineReason(StrEnum):
     KEEPALIVE_TIMEOUT = "keepalive-timeout"
     REGISTRATION_EXPIRED = "registration-expired"
     UNREGISTERED = "unregistered"
-    CONNECTION_LOST = "connection-lost"
 
 
 class KeepaliveOutcome(StrEnum):
@@ -139,15 +138,6 @@ class RegistrationTable:
         if entry is None or not entry.is_online:
             return []
         return [DeviceWentOffline(device_id, OfflineReason.UNREGISTERED)]
-
-    def connection_lost(self, address: Address) -> list[PresenceEvent]:
-        """A TCP connection closed: its device must register again (GB/T 28181-2022 §9.1.1)."""
-        events: list[PresenceEvent] = []
-        for device_id, entry in list(self._entries.items()):
-            if entry.registration.address == address and entry.is_online:
-                entry.is_online = False
-                events.append(DeviceWentOffline(device_id, OfflineReason.CONNECTION_LOST))
-        return events
 
     def keepalive(
         self, device_id: str, source: Address, now: float
