@@ -138,6 +138,9 @@ class DeviceAccess:
         self._endpoint.add_sync_handler("REGISTER", self.registrar.handle)
         self._endpoint.add_sync_handler("MESSAGE", self.inbox.handle_message)
         self._endpoint.add_sync_handler("NOTIFY", self.inbox.handle_notify)
+        # Registration storms and keepalives, when plain, skip the general message model.
+        self._endpoint.add_express_handler("REGISTER", self.registrar.handle_express)
+        self._endpoint.add_express_handler("MESSAGE", self.inbox.handle_express_message)
 
     async def close(self) -> None:
         if self._timer is not None:

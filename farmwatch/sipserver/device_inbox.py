@@ -26,9 +26,11 @@ from farmwatch.sipserver.gb.manscdp import (
     Keepalive,
     ManscdpMessage,
 )
-from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
+from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
 from farmwatch.sipserver.gb.registrations import KeepaliveOutcome
+from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.sip.express import ExpressRequest, Reply
 from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
@@ -52,15 +54,8 @@ class DeviceInbox:
             return parsed
         access = self._access
         if isinstance(parsed, Keepalive):
-            outcome, events = access.table.keepalive(device_id, incoming.source, access.now())
-            if outcome is KeepaliveOutcome.NOT_REGISTERED:
-                log.info("keepalive from unregistered device %s (%s)", device_id, incoming.source)
-                return build_response(request, 403, "Forbidden (not registered)", to_tag=new_tag())
-            access.endpoint.respond(build_response(request, 200, to_tag=new_tag()))
-            access.publish(KeepaliveReceived(device_id, incoming.source, _status(parsed)))
-            if events:
-                access.publish_presence(events)
-            return None
+            reply = self.keepalive(device_id, incoming.source, parsed)
+            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
         if access.table.get(device_id) is None:
             log.info("MESSAGE from unregistered device %s (%s)", device_id, incoming.source)
             return build_response(request, 403, "Forbidden (not registered)", to_tag=new_tag())
@@ -68,6 +63,27 @@ class DeviceInbox:
         access.table.seen(device_id, access.now())
         self._dispatch(device_id, parsed)
         return None
+
+    def handle_express_message(self, request: ExpressRequest, source: Address) -> Reply | None:
+        """The express path's MESSAGE handler: plain keepalives; anything else declined."""
+        if request.media_type not in MANSCDP_TYPES:
+            return None
+        keepalive = plain_keepalive(request.body)
+        if keepalive is None:
+            return None
+        return self.keepalive(request.from_user, source, keepalive)
+
+    def keepalive(self, device_id: str, source: Address, keepalive: Keepalive) -> Reply:
+        """Count a keepalive; 403 to a device with no live registration, so it registers."""
+        access = self._access
+        outcome, events = access.table.keepalive(device_id, source, access.now())
+        if outcome is KeepaliveOutcome.NOT_REGISTERED:
+            log.info("keepalive from unregistered device %s (%s)", device_id, source)
+            return Reply(403, "Forbidden (not registered)")
+        access.publish(KeepaliveReceived(device_id, source, _status(keepalive)))
+        if events:
+            access.publish_presence(events)
+        return Reply(200)
 
     def _parse(self, incoming: IncomingRequest, device_id: str) -> ManscdpMessage | SipResponse:
         request = incoming.request

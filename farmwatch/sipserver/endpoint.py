@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from farmwatch.sipserver.errors import LocalProtocolError, RemoteProtocolError, TransactionTimeout
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
 from farmwatch.sipserver.sip.headers import Via
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits
 from farmwatch.sipserver.sip.request_builder import BRANCH_MAGIC_COOKIE, new_tag
+from farmwatch.sipserver.sip.response_cache import ResponseCache
 from farmwatch.sipserver.sip.timers import TimerTable
 from farmwatch.sipserver.sip.transaction_effects import (
     AckReceived,
@@ -62,6 +64,7 @@ SyncRequestHandler = Callable[[IncomingRequest], SipResponse | None]
 AckHandler = Callable[[SipRequest, Address], None]
 ProvisionalHandler = Callable[[SipResponse], None]
 StrayResponseHandler = Callable[[SipResponse], None]
+ExpressHandler = Callable[[ExpressRequest, Address], Reply | None]
 
 
 @dataclass(slots=True)
@@ -75,7 +78,13 @@ class _PendingRequest:
 class SipEndpoint:
     """One SIP endpoint listening on UDP and TCP on the same port."""
 
-    def __init__(self, settings: SipSettings, *, max_pending_handlers: int = 20000) -> None:
+    def __init__(
+        self,
+        settings: SipSettings,
+        *,
+        max_pending_handlers: int = 20000,
+        express_cache_entries: int = 100_000,
+    ) -> None:
         self._settings = settings
         self._limits = ParserLimits(
             max_message_size=settings.max_message_size, max_headers=settings.max_headers
@@ -85,6 +94,10 @@ class SipEndpoint:
         )
         self._handlers: dict[str, RequestHandler] = {"OPTIONS": self._answer_options}
         self._sync_handlers: dict[str, SyncRequestHandler] = {}
+        self._express_handlers: dict[str, ExpressHandler] = {}
+        self._express_methods: frozenset[str] = frozenset()
+        # Timer J: how long a UDP non-INVITE server transaction absorbs retransmissions.
+        self._express_cache = ResponseCache(64 * settings.t1, express_cache_entries)
         self._ack_handler: AckHandler | None = None
         self._stray_handler: StrayResponseHandler | None = None
         self._pending: dict[object, _PendingRequest] = {}
@@ -177,6 +190,17 @@ class SipEndpoint:
         self._sync_handlers[method.upper()] = handler
         self._handlers.pop(method.upper(), None)
 
+    def add_express_handler(self, method: str, handler: ExpressHandler) -> None:
+        """Offer plain UDP requests of `method` to `handler` before the general parser.
+
+        The handler gets the `ExpressRequest` the express scan read and decides at once:
+        a `Reply` is sent as the final response and kept for retransmissions (timer J);
+        None, returned before it changed anything, sends the request the general way
+        (to the handler of `add_handler`/`add_sync_handler`, which must exist too).
+        """
+        self._express_handlers[method.upper()] = handler
+        self._express_methods = frozenset(self._express_handlers)
+
     def set_ack_handler(self, handler: AckHandler) -> None:
         """Receive ACKs for 2xx responses to INVITE (they belong to the dialog, not a tx)."""
         self._ack_handler = handler
@@ -260,6 +284,34 @@ class SipEndpoint:
         )
         # RFC 3581: back to the packet's source address, whatever the Via says.
         self._send(response.to_bytes(), source)
+
+    def express_received(self, data: bytes, source: Address) -> bool:
+        methods = self._express_methods
+        if not methods:
+            return False
+        request = scan_express(data, methods)
+        if request is None:
+            return False
+        now = self._running_loop().time()
+        key = request.transaction_key
+        cached = self._express_cache.get(key, now)
+        if cached is not None:  # a retransmission: the same final response again
+            self._send(cached, source)
+            return True
+        try:
+            reply = self._express_handlers[request.method](request, source)
+        except Exception:
+            # Isolation boundary: one request. Log our bug, answer 500, keep serving.
+            log.exception("express %s handler failed (Call-ID %s, peer %s)",
+                          request.method, request.call_id, source)  # fmt: skip
+            reply = Reply(500)
+        if reply is None:
+            return False
+        response = express_response(request, source, reply, new_tag())
+        if source.transport is Transport.UDP:
+            self._express_cache.put(key, response, now)
+        self._send(response, source)
+        return True
 
     # -- effects, timer -----------------------------------------------------------------
 

@@ -34,6 +34,8 @@ from farmwatch.sipserver.sip.auth import (
     DigestSettings,
 )
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
+from farmwatch.sipserver.sip.express import ExpressRequest, Reply
+from farmwatch.sipserver.sip.headers import NameAddress
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
@@ -51,8 +53,53 @@ class CredentialStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RegisterFacts:
+    """What the registrar reads from a REGISTER, whichever path parsed it."""
+
+    device_id: str
+    expires: int | None
+    authorization: str | None
+    contact: str | None
+    call_id: str
+    gb_version: str | None
+    user_agent: str | None
+
+    @classmethod
+    def of_request(cls, request: SipRequest) -> RegisterFacts:
+        headers = request.headers
+        contact = headers.get("Contact")
+        return cls(
+            device_id=(request.from_.uri.user or "").strip(),
+            expires=requested_expires(headers.get("Expires"), contact),
+            authorization=headers.get("Authorization"),
+            contact=contact,
+            call_id=request.call_id,
+            gb_version=_stripped(headers.get("X-GB-Ver")),
+            user_agent=headers.get("User-Agent"),
+        )
+
+    @classmethod
+    def of_express(cls, request: ExpressRequest) -> RegisterFacts:
+        return cls(
+            device_id=request.from_user,
+            expires=requested_expires(request.expires, request.contact),
+            authorization=request.authorization,
+            contact=request.contact,
+            call_id=request.call_id,
+            gb_version=_stripped(request.gb_version),
+            user_agent=request.user_agent,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class RegisterOutcome:
     response: SipResponse
+    events: list[PresenceEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterDecision:
+    reply: Reply
     events: list[PresenceEvent]
 
 
@@ -79,6 +126,8 @@ class Registrar:
         self._clock = clock
         self._wall_clock = wall_clock
         self._user_agent = user_agent
+        self._date_second = -1
+        self._date_text = ""
         self._auth = DigestAuthenticator(
             DigestSettings(
                 realm=realm,
@@ -95,59 +144,83 @@ class Registrar:
             self._publish(outcome.events)
         return outcome.response
 
+    def handle_express(self, request: ExpressRequest, source: Address) -> Reply:
+        """The endpoint's express REGISTER handler: the same decision, without the model."""
+        try:
+            facts = RegisterFacts.of_express(request)
+        except RemoteProtocolError as error:
+            return self._bad_request(error, source)
+        decision = self.decide_facts(facts, source, self._clock())
+        if decision.events:
+            self._publish(decision.events)
+        return decision.reply
+
     def decide(self, request: SipRequest, source: Address, now: float) -> RegisterOutcome:
         try:
-            return self._decide(request, source, now)
+            facts = RegisterFacts.of_request(request)
         except RemoteProtocolError as error:
-            log.warning("bad REGISTER from %s: %s", source, error.reason)
-            return RegisterOutcome(self._answer(request, 400, f"Bad Request ({error.reason})"), [])
+            reply = self._bad_request(error, source)
+        else:
+            decision = self.decide_facts(facts, source, now)
+            if decision.events:
+                return RegisterOutcome(self._response(request, decision.reply), decision.events)
+            reply = decision.reply
+        return RegisterOutcome(self._response(request, reply), [])
 
-    def _decide(self, request: SipRequest, source: Address, now: float) -> RegisterOutcome:
-        device_id = (request.from_.uri.user or "").strip()
+    def decide_facts(self, facts: RegisterFacts, source: Address, now: float) -> RegisterDecision:
+        try:
+            return self._decide(facts, source, now)
+        except RemoteProtocolError as error:
+            return RegisterDecision(self._bad_request(error, source), [])
+
+    def _bad_request(self, error: RemoteProtocolError, source: Address) -> Reply:
+        log.warning("bad REGISTER from %s: %s", source, error.reason)
+        return self._reply(400, f"Bad Request ({error.reason})", gb=False)
+
+    def _decide(self, facts: RegisterFacts, source: Address, now: float) -> RegisterDecision:
+        device_id = facts.device_id
+        gb = facts.gb_version is not None
         if not self._valid_device_id(device_id):
-            return self._refuse(request, 400, "Bad Request (invalid device ID)", device_id, source)
-        expires = _requested_expires(request)
+            return self._refuse(400, "Bad Request (invalid device ID)", facts, source)
+        expires = facts.expires
         if expires is None:
-            return self._refuse(request, 400, "Bad Request (missing Expires)", device_id, source)
+            return self._refuse(400, "Bad Request (missing Expires)", facts, source)
         if 0 < expires < self._settings.min_expires:
-            response = self._answer(
-                request, 423, extra=(("Min-Expires", str(self._settings.min_expires)),)
+            reply = self._reply(
+                423, gb=gb, extra=(("Min-Expires", str(self._settings.min_expires)),)
             )
-            return RegisterOutcome(response, [])
-        authorization = request.headers.get("Authorization")
-        if authorization is None:
-            return RegisterOutcome(self._challenge(request, now, stale=False), [])
-        credentials = DigestCredentials.parse(authorization)
+            return RegisterDecision(reply, [])
+        if facts.authorization is None:
+            return RegisterDecision(self._challenge(now, stale=False, gb=gb), [])
+        credentials = DigestCredentials.parse(facts.authorization)
         password = self._credentials.password_for(device_id)
         if password is None:
-            return self._refuse(request, 403, "Forbidden (device not enrolled)", device_id, source)
+            return self._refuse(403, "Forbidden (device not enrolled)", facts, source)
         if credentials.username.strip() != device_id:
-            return self._refuse(request, 403, "Forbidden (username is not the device ID)",
-                                device_id, source)  # fmt: skip
+            return self._refuse(403, "Forbidden (username is not the device ID)", facts, source)
         result = self._auth.verify(credentials, method="REGISTER", password=password, now=now)
         if result.should_rechallenge:
-            return RegisterOutcome(
-                self._challenge(request, now, stale=result is AuthResult.STALE_NONCE), []
-            )
+            stale = result is AuthResult.STALE_NONCE
+            return RegisterDecision(self._challenge(now, stale=stale, gb=gb), [])
         if not result.is_ok:
             reason = "wrong password" if result is AuthResult.BAD_RESPONSE else result.value
-            return self._refuse(request, 403, f"Forbidden ({reason})", device_id, source)
+            return self._refuse(403, f"Forbidden ({reason})", facts, source)
         if expires == 0:
             log.info("device %s unregistered from %s", device_id, source)
-            return RegisterOutcome(self._ok(request, 0), self._table.unregister(device_id))
+            return RegisterDecision(self._ok(facts, 0), self._table.unregister(device_id))
         granted = min(expires, self._settings.max_expires)
         registration = Registration(
             device_id=device_id,
             address=source,
-            contact=request.headers.get("Contact") or "",
+            contact=facts.contact or "",
             expires_at=now + granted,
             registered_at=now,
-            call_id=request.call_id,
-            gb_version=_gb_version(request),
-            user_agent=request.headers.get("User-Agent"),
+            call_id=facts.call_id,
+            gb_version=facts.gb_version,
+            user_agent=facts.user_agent,
         )
         events = self._table.register(registration, now)
-        return RegisterOutcome(self._ok(request, granted), events)
+        return RegisterDecision(self._ok(facts, granted), events)
 
     def _valid_device_id(self, device_id: str) -> bool:
         if not device_id:
@@ -161,67 +234,69 @@ class Registrar:
         return True
 
     def _refuse(
-        self, request: SipRequest, status: int, reason: str, device_id: str, source: Address
-    ) -> RegisterOutcome:
-        log.warning("REGISTER refused: %s (device %s from %s)", reason, device_id, source)
-        return RegisterOutcome(self._answer(request, status, reason), [])
+        self, status: int, reason: str, facts: RegisterFacts, source: Address
+    ) -> RegisterDecision:
+        log.warning("REGISTER refused: %s (device %s from %s)", reason, facts.device_id, source)
+        return RegisterDecision(self._reply(status, reason, gb=facts.gb_version is not None), [])
 
-    def _challenge(self, request: SipRequest, now: float, *, stale: bool) -> SipResponse:
+    def _challenge(self, now: float, *, stale: bool, gb: bool) -> Reply:
         challenge = self._auth.challenge(now, stale=stale)
-        return self._answer(request, 401, extra=(("WWW-Authenticate", str(challenge)),))
+        return self._reply(401, gb=gb, extra=(("WWW-Authenticate", str(challenge)),))
 
-    def _ok(self, request: SipRequest, granted: int) -> SipResponse:
+    def _ok(self, facts: RegisterFacts, granted: int) -> Reply:
         extra: list[tuple[str, str]] = []
-        contact = request.headers.get("Contact")
-        if contact is not None and granted > 0:
-            extra.append(("Contact", _with_expires(contact, granted)))
+        if facts.contact is not None and granted > 0:
+            extra.append(("Contact", _with_expires(facts.contact, granted)))
         extra.append(("Expires", str(granted)))
         date = self._date_header()
         if date is not None:
             extra.append(("Date", date))
-        return self._answer(request, 200, extra=tuple(extra))
+        return self._reply(200, gb=facts.gb_version is not None, extra=tuple(extra))
 
-    def _answer(
+    def _reply(
         self,
-        request: SipRequest,
         status: int,
         reason: str | None = None,
         *,
+        gb: bool,
         extra: tuple[tuple[str, str], ...] = (),
-    ) -> SipResponse:
-        headers = list(extra)
-        if _gb_version(request) is not None:
-            headers.append(("X-GB-Ver", OUR_GB_VERSION))
-        headers.append(("User-Agent", self._user_agent))
-        return build_response(request, status, reason, to_tag=new_tag(), extra=tuple(headers))
+    ) -> Reply:
+        if gb:
+            extra = (*extra, ("X-GB-Ver", OUR_GB_VERSION))
+        return Reply(status, reason, (*extra, ("User-Agent", self._user_agent)))
+
+    @staticmethod
+    def _response(request: SipRequest, reply: Reply) -> SipResponse:
+        return build_response(
+            request, reply.status, reply.reason, to_tag=new_tag(), extra=reply.extra
+        )
 
     def _date_header(self) -> str | None:
         style = self._settings.date_header
         if style == "off":
             return None
         now = self._wall_clock()
-        text = now.strftime("%Y-%m-%dT%H:%M:%S")
         if style == "milliseconds":
-            text += f".{now.microsecond // 1000:03d}"
-        return text
+            return now.strftime("%Y-%m-%dT%H:%M:%S") + f".{now.microsecond // 1000:03d}"
+        second = int(now.timestamp())
+        if second != self._date_second:  # strftime for every 200 costs more than the rest
+            self._date_second, self._date_text = second, now.strftime("%Y-%m-%dT%H:%M:%S")
+        return self._date_text
 
 
-def _requested_expires(request: SipRequest) -> int | None:
+def requested_expires(expires: str | None, contact: str | None) -> int | None:
     """Expires header, else the Contact's `expires` parameter (RFC 3261 §10.2.1.1)."""
-    header = request.headers.get("Expires")
-    if header is not None:
-        text = header.strip()
+    if expires is not None:
+        text = expires.strip()
         return min(int(text), 2**31 - 1) if text.isdigit() else None
-    contact = request.contact
-    if contact is not None:
-        value = contact.param("expires")
+    if contact is not None and contact.strip() != "*":
+        value = NameAddress.parse(contact).param("expires")
         if value is not None and value.strip().isdigit():
-            return int(value.strip())
+            return min(int(value.strip()), 2**31 - 1)
     return None
 
 
-def _gb_version(request: SipRequest) -> str | None:
-    value = request.headers.get("X-GB-Ver")
+def _stripped(value: str | None) -> str | None:
     return value.strip() if value is not None else None
 
 

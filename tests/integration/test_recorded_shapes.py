@@ -140,3 +140,20 @@ def test_gb2312_catalog_with_chinese_names_reaches_the_api(server: RunningServer
     ]
     status, progress = server.api("/devices/34020000001180000001/catalog")
     assert status == 200
+
+
+def test_retransmissions_get_the_same_answer_and_new_transactions_a_new_one(
+    server: RunningServer,
+) -> None:
+    """RFC 3261 §17.2.2: a retransmitted request (same branch) is answered with the same
+    final response, byte for byte, while a new transaction is handled afresh."""
+    first = _without_auth((DATA / "exosip_register.txt").read_bytes())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(3)
+        sock.bind(("127.0.0.1", 0))
+        challenge = _exchange(sock, server.sip_port, first)
+        assert _status(challenge) == 401
+        assert _exchange(sock, server.sip_port, first) == challenge
+        fresh = _exchange(sock, server.sip_port, _fresh_branch(first))
+        assert _status(fresh) == 401
+        assert _header(fresh, "WWW-Authenticate") != _header(challenge, "WWW-Authenticate")

@@ -23,6 +23,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    null,
     select,
     true,
     update,
@@ -52,13 +53,25 @@ def _registration_values(data: RegistrationData) -> dict[str, Any]:
         "contact_uri": data.contact_uri,
         "expires": data.expires,
         "gb_version": data.gb_version,
-        "is_online": True,
-        "offline_reason": None,
-        "registered_at": data.at,
-        "last_register_at": data.at,
-        "created_at": data.at,
-        "updated_at": data.at,
+        "at": data.at,
     }
+
+
+# Every timestamp of a fresh registration is its time: bound once per row, not four times
+# (converting timestamps was a fifth of a registration storm's CPU), and the constants
+# are part of the statement.
+_REGISTRATION_CONSTANTS: dict[str, Any] = {
+    "is_online": true(),
+    "offline_reason": null(),
+    "registered_at": bindparam("at"),
+    "last_register_at": bindparam("at"),
+    "created_at": bindparam("at"),
+    "updated_at": bindparam("at"),
+}
+_REGISTRATION_REFRESHED = (
+    "transport", "remote_host", "remote_port", "contact_uri", "expires", "gb_version",
+    "is_online", "offline_reason", "last_register_at", "updated_at",
+)  # fmt: skip
 
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
@@ -121,11 +134,9 @@ class DeviceRepository:
             return
         rows = [_registration_values(data) for data in latest.values()]
         async with self._sessions.begin() as session:
-            insert = dialect_insert(session, DEVICES)
+            insert = dialect_insert(session, DEVICES).values(_REGISTRATION_CONSTANTS)
             refreshed: dict[str, Any] = {
-                key: insert.excluded[key]
-                for key in rows[0]
-                if key not in ("device_id", "created_at", "registered_at")
+                key: insert.excluded[key] for key in _REGISTRATION_REFRESHED
             }
             refreshed["registered_at"] = func.coalesce(
                 case((DEVICES.c.is_online, DEVICES.c.registered_at)),

@@ -84,7 +84,8 @@ _PLAIN_KEEPALIVE = re.compile(
 )
 
 
-def _plain_keepalive(body: bytes) -> Keepalive | None:
+def plain_keepalive(body: bytes) -> Keepalive | None:
+    """The keepalive in `body` when it has the plain shape; None means: use `parse_manscdp`."""
     if len(body) > 512:
         return None
     match = _PLAIN_KEEPALIVE.fullmatch(body)
@@ -96,7 +97,7 @@ def _plain_keepalive(body: bytes) -> Keepalive | None:
 
 def parse_manscdp(body: bytes, *, charset_override: str | None = None) -> ManscdpMessage:
     """Decode, sanitise and parse a MANSCDP body; raises only `ManscdpError`."""
-    keepalive = _plain_keepalive(body)
+    keepalive = plain_keepalive(body)
     if keepalive is not None:
         return keepalive
     return parse_manscdp_xml(body, charset_override=charset_override)

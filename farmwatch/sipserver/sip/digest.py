@@ -70,9 +70,14 @@ _HASHERS = {algorithm: _hasher(algorithm) for algorithm in _ALGORITHMS_BY_LOWER_
 
 
 # One `name = value` element of a comma-separated list; value quoted (with escapes) or a
-# bare token. Group 3 is the separator that follows: a comma or the end of the text.
-_PARAM_RE = re.compile(
-    r'[ \t]*([A-Za-z0-9_.\-]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^",\s]*)[ \t]*(,|$)', re.DOTALL
+# bare token. `_PARAM_LIST_RE` checks the whole list at once, then `_PARAM_RE.findall`
+# takes the pairs (each match consumes a whole value, so none starts inside quotes).
+_PARAM = r'([A-Za-z0-9_.\-]+)[ \t]*=[ \t]*("[^"\\]*(?:\\.[^"\\]*)*"|[^",\s]*)'
+_PARAM_RE = re.compile(_PARAM, re.DOTALL)
+_PARAM_LIST_RE = re.compile(
+    r'[ \t,]*(?:[A-Za-z0-9_.\-]+[ \t]*=[ \t]*(?:"[^"\\]*(?:\\.[^"\\]*)*"|[^",\s]*)[ \t]*'
+    r"(?:,[ \t,]*|$))*",
+    re.DOTALL,
 )
 _SCHEME_RE = re.compile(r"[ \t]*([^ \t,=]+)(?:[ \t]+(.*)|[ \t]*)$", re.DOTALL)
 _UNESCAPE_RE = re.compile(r"\\(.)", re.DOTALL)
@@ -93,22 +98,18 @@ def _parse_digest_params(text: str) -> dict[str, str]:
         raise RemoteProtocolError(
             f"unsupported authentication scheme: {scheme[:40]!r}", 401, can_answer=True
         )
+    if _PARAM_LIST_RE.fullmatch(rest) is None:
+        raise _malformed(f"malformed digest parameters: {text[:200]!r}")
     params: dict[str, str] = {}
-    position = 0
-    while position < len(rest):
-        if rest[position] in " \t,":
-            position += 1
-            continue
-        match = _PARAM_RE.match(rest, position)
-        if match is None:
-            raise _malformed(f"malformed digest parameters: {text[:200]!r}")
-        name, value = match.group(1).lower(), match.group(2)
+    for raw_name, raw_value in _PARAM_RE.findall(rest):
+        name, value = raw_name.lower(), raw_value
         if value.startswith('"'):
-            value = _UNESCAPE_RE.sub(r"\1", value[1:-1])
+            value = value[1:-1]
+            if "\\" in value:
+                value = _UNESCAPE_RE.sub(r"\1", value)
         if name in params:
             raise _malformed(f"duplicate digest parameter {name!r}")
         params[name] = value
-        position = match.end()
     return params
 
 

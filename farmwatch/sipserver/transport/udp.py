@@ -80,6 +80,8 @@ class UdpTransport(asyncio.DatagramProtocol):
             return
         log_wire("recv", source, data)
         try:
+            if self._listener.express_received(data, source):
+                return
             message = parse_message(data, limits=self._limits)
         except MalformedMessage as error:
             self._listener.malformed_received(error, source)

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from farmwatch.sipserver.gb.manscdp import Keepalive
 from farmwatch.sipserver.gb.manscdp_parse import (
-    _plain_keepalive,
     parse_manscdp,
     parse_manscdp_xml,
+    plain_keepalive,
 )
 
 PROLOG = '<?xml version="1.0" encoding="GB2312"?>'
@@ -33,7 +33,7 @@ def test_shortcut_equals_the_xml_parser(
         f"<SN>{d}{sn}</SN>{e}<DeviceID>{device}</DeviceID>{f}<Status>{g}{status}</Status>"
         f"{h}</Notify>\r\n"
     ).encode()
-    fast = _plain_keepalive(body)
+    fast = plain_keepalive(body)
     assert fast is not None
     assert fast == parse_manscdp_xml(body)
 
@@ -44,7 +44,7 @@ def test_anything_unusual_takes_the_xml_path() -> None:
         b"</DeviceID><Status>OK</Status><Info><DeviceID>34020000001310000001</DeviceID>"
         b"</Info></Notify>"
     )
-    assert _plain_keepalive(with_info) is None
+    assert plain_keepalive(with_info) is None
     parsed = parse_manscdp(with_info)
     assert isinstance(parsed, Keepalive)
     assert parsed.info_device_ids == ("34020000001310000001",)
@@ -52,8 +52,8 @@ def test_anything_unusual_takes_the_xml_path() -> None:
         b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><Notify><CmdType>Keepalive'
         b"</CmdType><SN>1</SN><DeviceID>1</DeviceID><Status>OK</Status></Notify>"
     )
-    assert _plain_keepalive(entity) is None
+    assert plain_keepalive(entity) is None
     lowercase = b"<Notify><CmdType>Keepalive</CmdType><SN>1</SN><DeviceID>1</DeviceID>" \
         b"<Status>ok</Status></Notify>"  # fmt: skip
-    assert _plain_keepalive(lowercase) is None
+    assert plain_keepalive(lowercase) is None
     assert parse_manscdp(lowercase) == parse_manscdp_xml(lowercase)
