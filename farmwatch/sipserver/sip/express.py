@@ -70,6 +70,8 @@ _NAME_ADDR = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^"<>]*)<(sip:[^<>"]*)>([^<>"]*)'
 _USER = re.compile(r"sip:([A-Za-z0-9._~-]{1,64})@[^@;?]+", re.IGNORECASE)
 _TAG = re.compile(r";\s*tag\s*=\s*([^;\s]+)", re.IGNORECASE)
 _CSEQ_VALUE = re.compile(r"([0-9]{1,10}) +([A-Z]+)")
+_BRANCH = re.compile(r";\s*branch\s*=\s*([^;\s]*)", re.IGNORECASE)
+_STAMPED = re.compile(r";\s*(?:received\s*(?:=|;|$)|rport\s*=)", re.IGNORECASE)
 
 
 class ExpressRequest(NamedTuple):
@@ -189,41 +191,41 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     if user is None or _TAG.search(from_params) is None or _split_name_addr(to)[0] == "":
         return None
     port = via_match[3]
-    return ExpressRequest(
-        method=method,
-        request_uri=uri,
-        via=via,
-        via_transport=via_match[1].upper(),
-        via_host=via_match[2],
-        via_port=int(port) if port is not None else None,
-        branch=branch,
-        from_=from_,
-        from_user=user[1],
-        to=to,
-        call_id=call_id,
-        cseq=cseq,
-        cseq_number=int(cseq_match[1]),
-        contact=slots[_CONTACT],
-        expires=slots[_EXPIRES],
-        authorization=slots[_AUTHORIZATION],
-        content_type=slots[_CONTENT_TYPE],
-        user_agent=slots[_USER_AGENT],
-        gb_version=slots[_GB_VERSION],
-        body=body,
-    )
+    # Positional, through `_make`: keyword construction of 20 fields cost a quarter of
+    # `_build`.
+    return ExpressRequest._make((
+        method,
+        uri,
+        via,
+        via_match[1].upper(),
+        via_match[2],
+        int(port) if port is not None else None,
+        branch,
+        from_,
+        user[1],
+        to,
+        call_id,
+        cseq,
+        int(cseq_match[1]),
+        slots[_CONTACT],
+        slots[_EXPIRES],
+        slots[_AUTHORIZATION],
+        slots[_CONTENT_TYPE],
+        slots[_USER_AGENT],
+        slots[_GB_VERSION],
+        body,
+    ))  # fmt: skip
 
 
 def _via_branch(params: str) -> str | None:
     """The RFC 3261 branch, or None when absent, pre-3261, or `received` is already set."""
-    branch = None
-    for param in params.split(";")[1:]:
-        key, _, value = param.partition("=")
-        key = key.strip().lower()
-        if key == "branch":
-            branch = value.strip()
-        elif key == "received" or (key == "rport" and value.strip()):
-            return None  # a proxy stamped it: leave such requests to the general path
-    if branch is None or not branch.startswith(MAGIC_COOKIE) or len(branch) > 128:
+    if _STAMPED.search(params) is not None:
+        return None  # a proxy stamped it: leave such requests to the general path
+    match = _BRANCH.search(params)
+    if match is None:
+        return None
+    branch = match[1]
+    if not branch.startswith(MAGIC_COOKIE) or len(branch) > 128:
         return None
     return branch
 
