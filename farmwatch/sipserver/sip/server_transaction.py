@@ -47,6 +47,8 @@ class ServerTxInput(IntEnum):
     TIMER_L = auto()
     TIMER_I = auto()
     TIMER_J = auto()
+    TIMER_ABANDON = auto()
+    """Non-INVITE: the TU never answered; after 64·T1 (the client's timer F) no one waits."""
     TIMER_G = auto()
     TIMER_2XX = auto()
     """2xx retransmission in Accepted (RFC 3261 §13.3.1.4), T1 doubling to T2."""
@@ -85,6 +87,8 @@ INVITE_SERVER_TRANSITIONS: dict[tuple[ServerTxState, ServerTxInput], ServerTxSta
 
 NON_INVITE_SERVER_TRANSITIONS: dict[tuple[ServerTxState, ServerTxInput], ServerTxState] = {
     (_S.TRYING, _In.REQUEST): _S.TRYING,
+    (_S.TRYING, _In.TIMER_ABANDON): _S.TERMINATED,
+    (_S.PROCEEDING, _In.TIMER_ABANDON): _S.TERMINATED,
     (_S.TRYING, _In.TU_PROVISIONAL): _S.PROCEEDING,
     (_S.TRYING, _In.TU_SUCCESS): _S.COMPLETED,
     (_S.TRYING, _In.TU_FAILURE): _S.COMPLETED,
@@ -95,7 +99,10 @@ NON_INVITE_SERVER_TRANSITIONS: dict[tuple[ServerTxState, ServerTxInput], ServerT
     (_S.COMPLETED, _In.REQUEST): _S.COMPLETED,
     (_S.COMPLETED, _In.TIMER_J): _S.TERMINATED,
 }
-"""RFC 3261 Figure 8. Responses from the TU in Completed are discarded (no entry)."""
+"""RFC 3261 Figure 8. Responses from the TU in Completed are discarded (no entry).
+
+Plus one guard RFC 3261 leaves to the implementation: a request the TU never answers
+would keep its transaction forever, so it is dropped when the client has given up."""
 
 
 def classify_tu_response(response: SipResponse) -> ServerTxInput:
@@ -281,11 +288,13 @@ class NonInviteServerTransaction(_ServerTransaction):
         if request.method in ("INVITE", "ACK"):
             raise LocalProtocolError(f"{request.method} needs no non-INVITE transaction")
         super().__init__(request, source, _S.TRYING, timers, key)
+        self._arm(_In.TIMER_ABANDON, now + timers.f)
 
     def _act(self, kind: ServerTxInput, previous: ServerTxState, now: float) -> list[TxOutput]:
         if kind in (_In.TU_SUCCESS, _In.TU_FAILURE):
+            self._disarm(_In.TIMER_ABANDON)
             self._arm(_In.TIMER_J, now + self._wait_timer(self._timers.j))
-        if kind is _In.TIMER_J:
+        if kind in (_In.TIMER_J, _In.TIMER_ABANDON):
             return []
         # TU responses are sent; retransmitted requests get the last response again.
         return self._resend_last()

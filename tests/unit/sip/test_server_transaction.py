@@ -71,7 +71,26 @@ def test_non_invite_re_sends_the_last_provisional_in_proceeding() -> None:
     assert tx.respond(trying, 0.1) == [Send(trying, UDP_DEVICE)]
     assert tx.state is ServerTxState.PROCEEDING
     assert tx.receive(message, 0.5) == [Send(trying, UDP_DEVICE)]
-    assert tx.next_deadline() is None  # waits for the TU
+    assert tx.next_deadline() == 32.0  # waits for the TU, but not forever
+
+
+def test_a_request_the_tu_never_answers_is_dropped_when_the_client_has_given_up() -> None:
+    message = make_request("MESSAGE")
+    tx = NonInviteServerTransaction(message, UDP_DEVICE, now=10.0)
+    assert tx.receive(message, 12.0) == []  # nothing to re-send yet
+    assert run_timers(tx, until=41.9) == []
+    assert run_timers(tx, until=100.0) == [(42.0, TransactionTerminated(tx.key))]
+    assert tx.state is ServerTxState.TERMINATED
+    assert tx.respond(make_response(message, 200), 50.0) == []  # too late: nothing is sent
+
+
+def test_answering_in_time_cancels_the_abandon_timer() -> None:
+    message = make_request("MESSAGE")
+    tx = NonInviteServerTransaction(message, UDP_DEVICE, now=0.0)
+    ok = make_response(message, 200)
+    assert tx.respond(ok, 31.0) == [Send(ok, UDP_DEVICE)]
+    # Now timer J (32 s from the answer) is the only timer left.
+    assert run_timers(tx, until=200.0) == [(63.0, TransactionTerminated(tx.key))]
 
 
 def test_non_invite_over_tcp_terminates_on_the_final_response() -> None:

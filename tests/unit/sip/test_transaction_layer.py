@@ -311,6 +311,18 @@ def test_cancel_matches_the_invite_server_transaction() -> None:
 # --- single layer -----------------------------------------------------------------
 
 
+def test_a_request_nobody_answers_does_not_keep_its_transaction() -> None:
+    layer = TransactionLayer()
+    message = make_request("MESSAGE")
+    [received] = layer.receive(message, UAC_ADDRESS, 0.0)
+    assert isinstance(received, RequestReceived)
+    assert layer.next_deadline() == 32.0
+    assert layer.tick(32.0) == [TransactionTerminated(received.key)]
+    assert len(layer) == 0
+    with pytest.raises(LocalProtocolError):
+        layer.send_response(build_response(received.request, 200, to_tag="t"), 40.0)
+
+
 def test_retransmitted_request_is_absorbed_and_the_last_response_re_sent() -> None:
     layer = TransactionLayer()
     message = make_request("MESSAGE")
