@@ -1,6 +1,6 @@
 """Registration benchmark: digest registrations/s, the cost of holding devices, restart.
 
-    PYTHONPATH=. .venv/bin/python bench/registration.py [--devices 10000] [--rates 1000,2000,3000]
+    PYTHONPATH=. .venv/bin/python bench/registration.py [--devices 10000] [--rates 3000,5000,6000]
 
 1. For each offered rate, sipp registers fresh devices (REGISTER → 401 → REGISTER with
    digest → 200, then one Keepalive MESSAGE) and the script prints calls succeeded and
@@ -111,7 +111,7 @@ def restart(server: RunningServer, workdir: Path, devices: Path, count: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rates", default="1000,2000,3000")
+    parser.add_argument("--rates", default="3000,5000,6000")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--hold", type=float, default=60.0)
