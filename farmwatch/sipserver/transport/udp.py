@@ -50,9 +50,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            # Registration bursts overflow the default ~208 KiB buffer long before the
-            # CPU is busy; ask for more (the kernel caps it at rmem_max).
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            _set_receive_buffer(sock, receive_buffer)
             sock.bind((host, port))
         except OSError:
             sock.close()
@@ -115,3 +113,28 @@ class UdpTransport(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _set_receive_buffer(sock: socket.socket, wanted: int) -> None:
+    """Registration bursts overflow the default ~208 KiB buffer long before the CPU is busy.
+
+    SO_RCVBUF is capped at net.core.rmem_max; SO_RCVBUFFORCE (root or CAP_NET_ADMIN) is
+    not. Without the privilege the cap stands, and the operator is told how to lift it.
+    """
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    try:
+        if force is None:
+            raise PermissionError
+        sock.setsockopt(socket.SOL_SOCKET, force, wanted)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+    # Linux reports twice the size asked for (the other half is its bookkeeping).
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
+    if granted < wanted:
+        log.warning(
+            "SIP UDP receive buffer is %d KiB, not the %d KiB configured "
+            "([sip] udp_receive_buffer): raise the sysctl net.core.rmem_max to absorb "
+            "registration bursts",
+            granted // 1024,
+            wanted // 1024,
+        )
