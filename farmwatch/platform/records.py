@@ -33,6 +33,7 @@ class OfflineReason(StrEnum):
     UNREGISTERED = "unregistered"  # REGISTER with Expires: 0
     EXPIRED = "expired"  # registration not refreshed in time
     KEEPALIVE_TIMEOUT = "keepalive_timeout"  # heartbeat timeout count reached (§4.3)
+    CONNECTION_LOST = "connection_lost"  # its TCP connection closed (2022 §9.1.1 f)
     OPERATOR = "operator"  # forced offline by an operator
 
 

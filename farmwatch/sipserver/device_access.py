@@ -141,6 +141,7 @@ class DeviceAccess:
         # Registration storms and keepalives, when plain, skip the general message model.
         self._endpoint.add_express_handler("REGISTER", self.registrar.handle_express)
         self._endpoint.add_express_handler("MESSAGE", self.inbox.handle_express_message)
+        self._endpoint.set_connection_closed_handler(self.connection_closed)
 
     async def close(self) -> None:
         if self._timer is not None:
@@ -205,6 +206,12 @@ class DeviceAccess:
                 log.info("device %s offline (%s)", event.device_id, event.reason.value)
                 self.subscriptions.forget(event.device_id)
         self.rearm()
+
+    def connection_closed(self, remote: Address) -> None:
+        """A TCP connection closed: whoever registered over exactly it is offline now."""
+        events = self.table.connection_closed(remote)
+        if events:
+            self.publish_presence(events)
 
     async def _on_first_contact(self, device_id: str) -> None:
         """What wvp does after a registration: DeviceInfo, Catalog, then subscribe."""

@@ -65,6 +65,7 @@ AckHandler = Callable[[SipRequest, Address], None]
 ProvisionalHandler = Callable[[SipResponse], None]
 StrayResponseHandler = Callable[[SipResponse], None]
 ExpressHandler = Callable[[ExpressRequest, Address], Reply | None]
+ConnectionClosedHandler = Callable[[Address], None]
 
 
 @dataclass(slots=True)
@@ -100,6 +101,7 @@ class SipEndpoint:
         self._express_cache = ResponseCache(64 * settings.t1, express_cache_entries)
         self._ack_handler: AckHandler | None = None
         self._stray_handler: StrayResponseHandler | None = None
+        self._connection_closed_handler: ConnectionClosedHandler | None = None
         self._pending: dict[object, _PendingRequest] = {}
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._max_pending_handlers = max_pending_handlers
@@ -213,6 +215,13 @@ class SipEndpoint:
         """
         self._stray_handler = handler
 
+    def set_connection_closed_handler(self, handler: ConnectionClosedHandler) -> None:
+        """Hear of every TCP connection that closes, by its remote address.
+
+        Called on the event loop, synchronously from the transport; must not block.
+        """
+        self._connection_closed_handler = handler
+
     def local_host_for(self, dest: Address) -> str:
         """The address to put in Via/Contact/SDP for messages towards `dest`."""
         if self._settings.advertised_host:
@@ -312,6 +321,10 @@ class SipEndpoint:
             self._express_cache.put(key, response, now)
         self._send(response, source)
         return True
+
+    def connection_closed(self, remote: Address) -> None:
+        if self._connection_closed_handler is not None:
+            self._connection_closed_handler(remote)
 
     # -- effects, timer -----------------------------------------------------------------
 

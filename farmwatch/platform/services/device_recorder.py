@@ -46,6 +46,7 @@ OFFLINE_REASONS = {
     SipOfflineReason.UNREGISTERED: OfflineReason.UNREGISTERED,
     SipOfflineReason.REGISTRATION_EXPIRED: OfflineReason.EXPIRED,
     SipOfflineReason.KEEPALIVE_TIMEOUT: OfflineReason.KEEPALIVE_TIMEOUT,
+    SipOfflineReason.CONNECTION_LOST: OfflineReason.CONNECTION_LOST,
 }
 OFFLINE_EVENTS = frozenset({CatalogEvent.OFF, CatalogEvent.VLOST, CatalogEvent.DEFECT})
 

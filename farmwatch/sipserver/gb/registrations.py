@@ -3,7 +3,8 @@
 A pure table driven by `now`: REGISTER, keepalive and unregister inputs update it,
 `tick(now)` reports devices whose keepalives stopped or whose registration expired.
 A device is offline after `keepalive_timeout_count` missed keepalives (default 3 × 60 s)
-or when its registration expires, whichever comes first (what wvp does too).
+or when its registration expires, whichever comes first (what wvp does too), and at once
+when the TCP connection it registered over closes (GB/T 28181-2022 §9.1.1 f).
 
 Keepalives cost O(1): they only move the device's last-seen time. The heap holds at
 most one entry per device; when an entry comes due and the device was seen since,
@@ -16,7 +17,7 @@ import heapq
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.sip.address import Address, Transport
 
 
 class OfflineReason(StrEnum):
@@ -25,6 +26,8 @@ class OfflineReason(StrEnum):
     KEEPALIVE_TIMEOUT = "keepalive-timeout"
     REGISTRATION_EXPIRED = "registration-expired"
     UNREGISTERED = "unregistered"
+    CONNECTION_LOST = "connection-lost"
+    """The TCP connection the device registered over closed."""
 
 
 class KeepaliveOutcome(StrEnum):
@@ -95,6 +98,9 @@ class RegistrationTable:
     def __init__(self, settings: PresenceSettings | None = None) -> None:
         self._settings = settings or PresenceSettings()
         self._entries: dict[str, _Entry] = {}
+        # Devices by the TCP connection they registered over, so that a closing
+        # connection finds its devices without a scan of the whole table.
+        self._by_connection: dict[Address, set[str]] = {}
         self._heap: list[tuple[float, str]] = []
 
     def __len__(self) -> int:
@@ -113,8 +119,8 @@ class RegistrationTable:
         return entry is not None and entry.is_online
 
     def register(self, registration: Registration, now: float) -> list[PresenceEvent]:
-        entry = self._entries.get(registration.device_id)
-        self._entries[registration.device_id] = new = _Entry(registration, last_seen=now)
+        entry = self._drop(registration.device_id)
+        new = self._put(_Entry(registration, last_seen=now))
         if entry is not None:
             new.queued_at = entry.queued_at
         self._schedule(new)
@@ -129,15 +135,32 @@ class RegistrationTable:
         """
         if registration.expires_at <= now:
             return
-        entry = _Entry(registration, last_seen=now)
-        self._entries[registration.device_id] = entry
+        self._drop(registration.device_id)
+        entry = self._put(_Entry(registration, last_seen=now))
         self._schedule(entry)
 
     def unregister(self, device_id: str) -> list[PresenceEvent]:
-        entry = self._entries.pop(device_id, None)
+        entry = self._drop(device_id)
         if entry is None or not entry.is_online:
             return []
         return [DeviceWentOffline(device_id, OfflineReason.UNREGISTERED)]
+
+    def connection_closed(self, remote: Address) -> list[PresenceEvent]:
+        """The TCP connection from `remote` closed: devices registered over it are offline.
+
+        Only a registration bound to exactly that connection (host, port and TCP) goes:
+        a UDP registration from the same host and port, or one the device renewed over a
+        newer connection before the old one closed, is not this connection's. The binding
+        is dropped, not kept for a keepalive to revive: the platform can no longer reach
+        the device there (its port was the connection's), and a keepalive on a new
+        connection is answered 403 so the device registers again (GB/T 28181-2022 §9.1.1 f).
+        """
+        events: list[PresenceEvent] = []
+        for device_id in sorted(self._by_connection.get(remote, ())):
+            entry = self._drop(device_id)  # its heap entry is skipped when it surfaces
+            if entry is not None and entry.is_online:
+                events.append(DeviceWentOffline(device_id, OfflineReason.CONNECTION_LOST))
+        return events
 
     def keepalive(
         self, device_id: str, source: Address, now: float
@@ -148,7 +171,9 @@ class RegistrationTable:
         entry.last_seen = now
         if entry.registration.address != source:
             # NAT rebinding: the device is reachable where its latest packet came from.
+            self._drop(device_id)
             entry.registration = replace(entry.registration, address=source)
+            self._put(entry)
         if entry.is_online:
             return KeepaliveOutcome.ACCEPTED, []
         entry.is_online = True
@@ -176,7 +201,7 @@ class RegistrationTable:
             entry.queued_at = None
             if not entry.is_online:
                 if entry.registration.expires_at <= now:
-                    del self._entries[device_id]
+                    self._drop(device_id)
                 continue
             deadline = self._offline_at(entry)
             if deadline > now:
@@ -189,10 +214,28 @@ class RegistrationTable:
             )
             events.append(DeviceWentOffline(device_id, reason))
             if expired:
-                del self._entries[device_id]
+                self._drop(device_id)
             else:
                 self._push(entry, entry.registration.expires_at)
         return events
+
+    def _put(self, entry: _Entry) -> _Entry:
+        registration = entry.registration
+        self._entries[registration.device_id] = entry
+        if registration.address.transport is Transport.TCP:
+            self._by_connection.setdefault(registration.address, set()).add(registration.device_id)
+        return entry
+
+    def _drop(self, device_id: str) -> _Entry | None:
+        entry = self._entries.pop(device_id, None)
+        if entry is not None:
+            address = entry.registration.address
+            devices = self._by_connection.get(address)
+            if devices is not None:
+                devices.discard(device_id)
+                if not devices:
+                    del self._by_connection[address]
+        return entry
 
     def _offline_at(self, entry: _Entry) -> float:
         return min(

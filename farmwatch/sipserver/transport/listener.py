@@ -23,6 +23,13 @@ class TransportListener(Protocol):
         """Offered every datagram before it is parsed; True when it was handled."""
         ...
 
+    def connection_closed(self, remote: Address) -> None:
+        """A TCP connection closed (by the peer, an error, idleness or us); `remote` names it.
+
+        Not called while the transport itself shuts down.
+        """
+        ...
+
 
 def log_wire(direction: str, address: Address, data: bytes) -> None:
     """Dump a whole message at DEBUG on the wire logger (cheap when disabled)."""

@@ -3,7 +3,9 @@
 A connection a device opened is kept and used for every request towards that device
 (it is usually behind NAT; GB/T 28181-2022 §9.1.1 f). Each connection owns a bounded
 `StreamParser`: an endless header block or an oversized body closes that connection
-only. Requests towards a TCP address with no open connection open one.
+only. Requests towards a TCP address with no open connection open one. When a
+connection closes, the listener hears of it (`connection_closed`): a device registered
+over it is offline (GB/T 28181-2022 §9.1.1 f).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ class TcpTransport:
         self._connections: dict[tuple[str, int], TcpConnection] = {}
         self._connecting: dict[tuple[str, int], asyncio.Task[TcpConnection | None]] = {}
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._is_closing = False
 
     async def listen(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -156,8 +159,18 @@ class TcpTransport:
         if connection.remote is None:
             return
         key = (connection.remote.host, connection.remote.port)
-        if self._connections.get(key) is connection:
-            del self._connections[key]
+        if self._connections.get(key) is not connection:
+            # Refused at once (too many connections), or displaced by a newer connection
+            # from the same address: whatever is bound to that address lives on.
+            return
+        del self._connections[key]
+        if self._is_closing:
+            return  # our own shutdown, not the peer going away
+        try:
+            self._listener.connection_closed(connection.remote)
+        except Exception:
+            # Isolation boundary: one connection's close.
+            log.exception("error handling the close of the connection from %s", connection.remote)
 
     def send(self, data: bytes, dest: Address) -> None:
         connection = self._connections.get((dest.host, dest.port))
@@ -211,6 +224,7 @@ class TcpTransport:
         self._schedule_idle_check()
 
     async def close(self) -> None:
+        self._is_closing = True
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         for task in list(self._connecting.values()):

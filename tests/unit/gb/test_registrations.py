@@ -56,7 +56,7 @@ def test_keepalives_keep_it_online_and_resume_brings_it_back() -> None:
         assert (outcome, events) == (KeepaliveOutcome.ACCEPTED, [])
         assert table.tick(t) == []
     assert table.tick(540 + 179) == []
-    assert table.tick(540 + 180)[0].reason is OfflineReason.KEEPALIVE_TIMEOUT
+    assert table.tick(540 + 180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
     outcome, events = table.keepalive(DEVICE, HOME, now=800)
     assert outcome is KeepaliveOutcome.ACCEPTED
     assert len(events) == 1 and isinstance(events[0], DeviceCameOnline)
@@ -130,3 +130,86 @@ def test_ten_thousand_devices_one_heap_entry_each() -> None:
     assert len(offline) == 5_000
     assert table.online_count == 5_000
     assert len(table._heap) <= 10_000
+
+
+# -- a TCP connection closing (GB/T 28181-2022 §9.1.1 f) ---------------------------------
+
+OVER_TCP = Address("127.0.0.1", 40001, Transport.TCP)
+OTHER_DEVICE = "34020000001180000002"
+
+
+def test_closing_the_connection_a_device_registered_over_takes_it_offline() -> None:
+    table = _table()
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    assert table.connection_closed(OVER_TCP) == [
+        DeviceWentOffline(DEVICE, OfflineReason.CONNECTION_LOST)
+    ]
+    assert not table.is_online(DEVICE)
+    # The binding is gone: the device must register again, a keepalive does not revive it.
+    assert table.get(DEVICE) is None
+    assert table.keepalive(DEVICE, OVER_TCP, now=10) == (KeepaliveOutcome.NOT_REGISTERED, [])
+    assert table.connection_closed(OVER_TCP) == []
+    assert table.tick(10_000) == []
+
+
+def test_a_udp_registration_from_the_same_host_and_port_is_not_that_connection() -> None:
+    table = _table()
+    same_port_udp = Address(OVER_TCP.host, OVER_TCP.port, Transport.UDP)
+    table.register(_registration(0, address=same_port_udp), now=0)
+    assert table.connection_closed(OVER_TCP) == []
+    assert table.connection_closed(same_port_udp) == []  # UDP has no connection to lose
+    assert table.is_online(DEVICE)
+
+
+def test_a_device_registered_again_over_a_newer_connection_stays_online() -> None:
+    table = _table()
+    newer = Address(OVER_TCP.host, OVER_TCP.port + 1, Transport.TCP)
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    table.register(_registration(5, address=newer), now=5)
+    assert table.connection_closed(OVER_TCP) == []
+    assert table.is_online(DEVICE)
+    assert table.connection_closed(newer) == [
+        DeviceWentOffline(DEVICE, OfflineReason.CONNECTION_LOST)
+    ]
+
+
+def test_a_keepalive_that_moved_the_device_elsewhere_unbinds_the_old_connection() -> None:
+    table = _table()
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    newer = Address(OVER_TCP.host, OVER_TCP.port + 1, Transport.TCP)
+    table.keepalive(DEVICE, newer, now=30)
+    assert table.connection_closed(OVER_TCP) == []
+    assert table.connection_closed(newer) == [
+        DeviceWentOffline(DEVICE, OfflineReason.CONNECTION_LOST)
+    ]
+
+
+def test_only_the_devices_of_the_closed_connection_go_offline() -> None:
+    table = _table()
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    elsewhere = Address("127.0.0.1", 40002, Transport.TCP)
+    other = Registration(OTHER_DEVICE, elsewhere, "", expires_at=3600, registered_at=0)
+    table.register(other, now=0)
+    assert table.connection_closed(OVER_TCP) == [
+        DeviceWentOffline(DEVICE, OfflineReason.CONNECTION_LOST)
+    ]
+    assert table.is_online(OTHER_DEVICE)
+    assert table.tick(180) == [DeviceWentOffline(OTHER_DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+
+
+def test_a_device_already_offline_is_not_reported_again_when_its_connection_closes() -> None:
+    table = _table()
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    assert table.tick(180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+    assert table.connection_closed(OVER_TCP) == []
+    assert table.get(DEVICE) is None
+
+
+def test_unregistered_and_expired_devices_leave_no_trace_for_their_connection() -> None:
+    table = _table()
+    table.register(_registration(0, address=OVER_TCP), now=0)
+    table.unregister(DEVICE)
+    table.register(_registration(0, expires=100, address=OVER_TCP), now=0)
+    assert table.tick(100) == [DeviceWentOffline(DEVICE, OfflineReason.REGISTRATION_EXPIRED)]
+    assert table.connection_closed(OVER_TCP) == []
+    assert table._by_connection == {}
