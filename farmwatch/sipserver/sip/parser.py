@@ -389,21 +389,28 @@ class StreamParser:
 
     def feed(self, data: bytes) -> list[SipMessage | MalformedMessage]:
         """Every message completed by `data`, in order."""
+        out: list[SipMessage | MalformedMessage] = []
+        for frame in self.feed_frames(data):
+            try:
+                out.append(parse_message(frame, limits=self._limits))
+            except MalformedMessage as error:
+                out.append(error)
+        return out
+
+    def feed_frames(self, data: bytes) -> list[bytes]:
+        """The bytes of every message completed by `data`, in order, not parsed yet."""
         if self._failed:
             raise RemoteProtocolError("the stream already failed to frame")
         self._buffer += data
-        out: list[SipMessage | MalformedMessage] = []
+        frames: list[bytes] = []
         try:
             while (frame := self._next_frame()) is not None:
-                try:
-                    out.append(parse_message(frame, limits=self._limits))
-                except MalformedMessage as error:
-                    out.append(error)
+                frames.append(frame)
         except RemoteProtocolError:
             self._failed = True
             self._buffer.clear()
             raise
-        return out
+        return frames
 
     def _next_frame(self) -> bytes | None:
         buffer = self._buffer

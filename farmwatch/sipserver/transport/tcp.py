@@ -3,7 +3,9 @@
 A connection a device opened is kept and used for every request towards that device
 (it is usually behind NAT; GB/T 28181-2022 §9.1.1 f). Each connection owns a bounded
 `StreamParser`: an endless header block or an oversized body closes that connection
-only. Requests towards a TCP address with no open connection open one. When a
+only. Each framed message is offered to the express path first, as over UDP, and parsed
+only when that declines it. Requests towards a TCP address with no open connection open
+one. When a
 connection closes, the listener hears of it (`connection_closed`): a device registered
 over it is offline (GB/T 28181-2022 §9.1.1 f).
 """
@@ -17,8 +19,12 @@ from typing import cast
 
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
-from farmwatch.sipserver.sip.message import SipRequest, SipResponse
-from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits, StreamParser
+from farmwatch.sipserver.sip.parser import (
+    MalformedMessage,
+    ParserLimits,
+    StreamParser,
+    parse_message,
+)
 from farmwatch.sipserver.transport.listener import TransportListener, log_wire
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ class TcpConnection(asyncio.Protocol):
     ) -> None:
         self._listener = listener
         self._parser = StreamParser(limits)
+        self._limits = limits
         self._on_open = on_open
         self._on_close = on_close
         self._transport: asyncio.Transport | None = None
@@ -57,24 +64,30 @@ class TcpConnection(asyncio.Protocol):
         self.last_activity = asyncio.get_running_loop().time()
         log_wire("recv", self.remote, data)
         try:
-            items = self._parser.feed(data)
+            frames = self._parser.feed_frames(data)
         except RemoteProtocolError as error:
             log.warning("closing TCP connection from %s: %s", self.remote, error.reason)
             self.close()
             return
-        for item in items:
-            self._deliver(item)
+        for frame in frames:
+            self._deliver(frame)
 
-    def _deliver(self, item: SipRequest | SipResponse | MalformedMessage) -> None:
-        assert self.remote is not None
+    def _deliver(self, frame: bytes) -> None:
+        """One framed message: the express path first, as over UDP, else parsed."""
+        remote = self.remote
+        assert remote is not None
         try:
-            if isinstance(item, MalformedMessage):
-                self._listener.malformed_received(item, self.remote)
-            else:
-                self._listener.message_received(item, self.remote)
+            if self._listener.express_received(frame, remote):
+                return
+            try:
+                message = parse_message(frame, limits=self._limits)
+            except MalformedMessage as error:
+                self._listener.malformed_received(error, remote)
+                return
+            self._listener.message_received(message, remote)
         except Exception:
             # Isolation boundary: one message on one connection.
-            log.exception("error handling a message from %s", self.remote)
+            log.exception("error handling a message from %s", remote)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_close(self)

@@ -142,3 +142,15 @@ def test_responses_are_framed_too() -> None:
         ("SipResponse", "r", b""),
         ("SipRequest", "a", b""),
     ]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 10_000])
+def test_frames_are_the_exact_bytes_of_each_message(chunk: int) -> None:
+    first, second = message("f1", b"<Notify>1</Notify>"), message("f2")
+    stream = b"\r\n" + first + b"\r\n\r\n" + second  # keep-alive CRLFs between messages
+    parser = StreamParser()
+    frames: list[bytes] = []
+    for start in range(0, len(stream), chunk):
+        frames.extend(parser.feed_frames(stream[start : start + chunk]))
+    assert frames == [first, second]
+    assert parser.buffered == 0
