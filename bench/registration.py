@@ -3,8 +3,9 @@
     PYTHONPATH=. .venv/bin/python bench/registration.py [--devices 10000] [--rates 3000,5000,6000]
 
 1. For each offered rate, sipp registers fresh devices (REGISTER → 401 → REGISTER with
-   digest → 200, then one Keepalive MESSAGE) and the script prints calls succeeded and
-   failed, the achieved rate and the platform's CPU (% of one core).
+   digest → 200, then one Keepalive MESSAGE) from one UDP socket, then (`--tcp-rates`)
+   over one TCP connection, and the script prints calls succeeded and failed, the
+   achieved rate and the platform's CPU (% of one core).
 2. `--devices` devices registered, then keepalives at devices/60 per second (each device
    every 60 s) for `--hold` seconds: platform CPU and RSS.
 3. The platform is restarted on the same data and port; the script prints the seconds
@@ -41,8 +42,15 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def measure_rates(server: RunningServer, workdir: Path, rates: list[int], seconds: float) -> int:
-    first = 1
+def measure_rates(
+    server: RunningServer,
+    workdir: Path,
+    rates: list[int],
+    seconds: float,
+    *,
+    first: int = 1,
+    transport: str = "u1",
+) -> int:
     for rate in rates:
         count = int(rate * seconds)
         devices = write_devices(workdir / f"rate-{rate}.csv", count, PLATFORM, first=first)
@@ -50,11 +58,12 @@ def measure_rates(server: RunningServer, workdir: Path, rates: list[int], second
         before = cpu_seconds(server.process.pid)
         result = run_sipp(
             server.sip_port, "register_keepalive_uac.xml", workdir,
-            calls=count, rate=rate, extra=("-inf", str(devices)),
+            calls=count, rate=rate, extra=("-inf", str(devices)), transport=transport,
         )  # fmt: skip
         cpu = (cpu_seconds(server.process.pid) - before) / max(result.seconds, 1e-3)
         print(
-            f"offered {rate:>6} reg/s: ok {result.successful:>7} failed {result.failed:>5} "
+            f"{'UDP' if transport == 'u1' else 'TCP'} offered {rate:>6} reg/s: "
+            f"ok {result.successful:>7} failed {result.failed:>5} "
             f"achieved {result.successful / max(result.seconds, 1e-3):>7,.0f} reg/s "
             f"platform CPU {cpu * 100:5.1f}%",
             flush=True,
@@ -112,6 +121,7 @@ def restart(server: RunningServer, workdir: Path, devices: Path, count: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="3000,5000,6000")
+    parser.add_argument("--tcp-rates", default="3000,5000", help="the same over one TCP connection")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--hold", type=float, default=60.0)
@@ -124,6 +134,10 @@ def main() -> None:
         try:
             rates = [int(rate) for rate in args.rates.split(",")]
             first = measure_rates(server, workdir, rates, args.seconds)
+            tcp_rates = [int(rate) for rate in args.tcp_rates.split(",") if rate]
+            first = measure_rates(
+                server, workdir, tcp_rates, args.seconds, first=first, transport="t1"
+            )
         finally:
             stop_server(server)
         # A fresh platform holds exactly --devices devices.

@@ -45,8 +45,10 @@ def run_sipp(
     rate: int,
     extra: tuple[str, ...] = (),
     timeout: float = 120,
+    transport: str = "u1",
 ) -> SippResult:
-    """Run `scenario` for `calls` calls at `rate`/s from one UDP socket; bounded in time."""
+    """Run `scenario` for `calls` calls at `rate`/s from one socket (`u1` UDP, `t1` one TCP
+    connection); bounded in time."""
     stat = workdir / f"{scenario}-{rate}.csv"
     stat.unlink(missing_ok=True)
     result = subprocess.run(
@@ -55,7 +57,7 @@ def run_sipp(
             "-sf", str(SCENARIOS / scenario),
             "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", "0",
             "-m", str(calls), "-r", str(rate), "-l", str(max(rate, 100)),
-            "-t", "u1", "-timeout", f"{int(timeout)}s", "-nostdin",
+            "-t", transport, "-timeout", f"{int(timeout)}s", "-nostdin",
             "-buff_size", "8388608",
             "-trace_stat", "-stf", str(stat), "-fd", "1",
             *extra,
