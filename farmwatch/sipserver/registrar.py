@@ -288,12 +288,17 @@ def requested_expires(expires: str | None, contact: str | None) -> int | None:
     """Expires header, else the Contact's `expires` parameter (RFC 3261 §10.2.1.1)."""
     if expires is not None:
         text = expires.strip()
-        return min(int(text), 2**31 - 1) if text.isdigit() else None
+        return min(int(text), 2**31 - 1) if _is_number(text) else None
     if contact is not None and contact.strip() != "*":
         value = NameAddress.parse(contact).param("expires")
-        if value is not None and value.strip().isdigit():
+        if value is not None and _is_number(value.strip()):
             return min(int(value.strip()), 2**31 - 1)
     return None
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() is also true of digits int() refuses, such as "²".
+    return text.isascii() and text.isdigit()
 
 
 def _stripped(value: str | None) -> str | None:

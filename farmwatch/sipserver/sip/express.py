@@ -175,7 +175,7 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     if not via or not from_ or not to or not call_id or not cseq:
         return None
     length = slots[_CONTENT_LENGTH]
-    if length is not None and (not length.isdigit() or int(length) != len(body)):
+    if length is not None and (not _is_number(length) or int(length) != len(body)):
         return None
     cseq_match = _CSEQ_VALUE.fullmatch(cseq)
     if cseq_match is None or cseq_match[2] != method or int(cseq_match[1]) >= 2**31:
@@ -215,6 +215,11 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
         slots[_GB_VERSION],
         body,
     ))  # fmt: skip
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit() is also true of digits int() refuses, such as "²".
+    return text.isascii() and text.isdigit() and len(text) <= 10
 
 
 def _via_branch(params: str) -> str | None:

@@ -145,6 +145,10 @@ def test_only_the_asked_methods_are_read() -> None:
         ("mixed line ends", register().replace(b"\r\n", b"\n").replace(b"\nTo", b"\r\nTo")),
         ("not UTF-8", register().replace(b"IP Camera", "摄像机".encode("gb2312"))),
         ("length mismatch", register().replace(b"Content-Length: 0", b"Content-Length: 5")),
+        (
+            "length not ASCII",
+            register().replace(b"Content-Length: 0", "Content-Length: ²".encode()),
+        ),
         ("no From tag", register().replace(b";tag=1928301774", b"")),
         ("user with password", register().replace(b"<sip:34020000001320000001@", b"<sip:a:b@")),
         (

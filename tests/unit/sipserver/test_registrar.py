@@ -14,7 +14,8 @@ from farmwatch.sipserver.registrar import Registrar
 from farmwatch.sipserver.settings import RegistrarSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.auth import DigestChallenge, build_credentials
-from farmwatch.sipserver.sip.message import SipRequest, SipResponse
+from farmwatch.sipserver.sip.express import Reply, scan_express
+from farmwatch.sipserver.sip.message import SipRequest, SipResponse, reason_phrase
 from farmwatch.sipserver.sip.parser import parse_message
 
 DEVICE = "34020000001180000001"
@@ -192,3 +193,38 @@ def test_garbage_authorization_is_a_bad_request_not_an_exception() -> None:
     registrar, _, _ = _registrar()
     response = registrar.decide(_request(1, extra="Authorization: Digest ,,,=\r\n"), SOURCE, now=0)
     assert response.response.status in (400, 401)
+
+
+def test_expires_in_digits_int_cannot_read_is_a_bad_request() -> None:
+    registrar, _, _ = _registrar()
+    request = _request(1)
+    request = request.with_headers(request.headers.replace_first("Expires", "²"))
+    assert registrar.decide(request, SOURCE, now=0).response.status == 400
+
+
+def test_the_express_path_decides_exactly_as_the_general_path() -> None:
+    general, general_table, _ = _registrar()
+    express, express_table, express_events = _registrar()
+    general_events = []
+
+    def both(request: SipRequest, now: float) -> tuple[SipResponse, Reply]:
+        scanned = scan_express(request.to_bytes(), frozenset({"REGISTER"}))
+        assert scanned is not None
+        express._clock = lambda: now
+        outcome = general.decide(request, SOURCE, now)  # `decide` leaves publishing to `handle`
+        general_events.extend(outcome.events)
+        return outcome.response, express.handle_express(scanned, SOURCE)
+
+    challenge = None
+    for request, now in [(_request(1, expires=10), 0.5), (_request(1), 1.0)]:
+        challenge, reply = both(request, now)
+        assert challenge.status == reply.status
+        assert challenge.reason == (reply.reason or reason_phrase(reply.status))
+        assert challenge.headers.items[-len(reply.extra) :] == reply.extra
+    assert challenge is not None and challenge.status == 401
+    response, reply = both(_answer(challenge, "12345678", 2), 2.0)
+    assert response.status == reply.status == 200
+    assert response.headers.items[-len(reply.extra) :] == reply.extra
+    registration = general_table.get(DEVICE)
+    assert registration is not None and registration == express_table.get(DEVICE)
+    assert general_events == express_events and len(express_events) == 1
