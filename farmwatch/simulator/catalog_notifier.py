@@ -4,10 +4,16 @@
 200 OK with our To tag, `Expires`, the echoed `Event` and the `<Response>…<Result>OK`
 body; the dialog is remembered. A SUBSCRIBE inside a known dialog refreshes it, or with
 `Expires: 0` ends it; one naming an unknown dialog gets 481; a new subscription from
-the same subscriber replaces its older dialog. `notify(items)` sends a
+the same subscriber replaces its older dialog (lenient devices do; with
+`replaces_older=False` both stay live until ended or expired, as on stricter devices,
+so a subscriber that leaks dialogs shows). `notify(items)` sends a
 Catalog NOTIFY in every live dialog (From = our tag, To = the subscriber's tag, the
 dialog's Call-ID, our CSeq, `Subscription-State: active;expires=<remaining>`), one at a
 time, waiting for each 200. Expired dialogs are dropped when next looked at.
+
+For tests: counters `subscribes_received`, `created`, `refreshed`, `ended`; controls
+`forget_all()` (a reboot: every dialog lost, so refreshes get 481) and
+`drop_refreshes(n)` (the next n refreshes go unanswered).
 """
 
 from __future__ import annotations
@@ -63,13 +69,20 @@ class CatalogNotifier:
         *,
         clock: Callable[[], float],
         request_timeout: float,
+        replaces_older: bool = True,
     ) -> None:
         self._endpoint = endpoint
         self._identity = identity
         self._clock = clock
         self._request_timeout = request_timeout
+        self._replaces_older = replaces_older
         self._dialogs: dict[DialogKey, CatalogSubscription] = {}
         self._sn = 0
+        self._refreshes_to_drop = 0
+        self.subscribes_received = 0
+        self.created = 0
+        self.refreshed = 0
+        self.ended = 0
 
     def live(self) -> list[CatalogSubscription]:
         now = self._clock()
@@ -77,8 +90,17 @@ class CatalogNotifier:
             del self._dialogs[key]
         return list(self._dialogs.values())
 
-    async def handle_subscribe(self, incoming: IncomingRequest) -> SipResponse:
+    def forget_all(self) -> None:
+        """Lose every dialog, as a rebooted device does."""
+        self._dialogs.clear()
+
+    def drop_refreshes(self, count: int) -> None:
+        """Leave the next `count` in-dialog refreshes (Expires > 0) unanswered."""
+        self._refreshes_to_drop = count
+
+    async def handle_subscribe(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
+        self.subscribes_received += 1
         expires = request.expires
         if expires is None:
             return build_response(request, 400, "Bad Request (missing Expires)", to_tag=new_tag())
@@ -97,9 +119,16 @@ class CatalogNotifier:
             return build_response(request, 481)
         if expires == 0:
             del self._dialogs[key]
+            self.ended += 1
             log.info("device %s: catalog subscription ended", self._identity.device_id)
+        elif self._refreshes_to_drop > 0:
+            self._refreshes_to_drop -= 1
+            log.info("device %s: leaving a subscription refresh unanswered",
+                     self._identity.device_id)  # fmt: skip
+            return None
         else:
             self._dialogs[key] = replace(dialog, expires_at=self._clock() + expires)
+            self.refreshed += 1
         return self._accept(request, to_tag, dialog.event, expires, query.sn)
 
     def _create(self, request: SipRequest, expires: int, sn: int) -> SipResponse:
@@ -109,8 +138,9 @@ class CatalogNotifier:
             if len(self.live()) >= MAX_SUBSCRIPTIONS:
                 return build_response(request, 503, to_tag=local_tag)
             subscriber = request.from_.uri.user or ""
-            for stale in [k for k, d in self._dialogs.items() if d.subscriber == subscriber]:
-                del self._dialogs[stale]  # the platform lost its dialog (e.g. we were offline)
+            if self._replaces_older:
+                for stale in [k for k, d in self._dialogs.items() if d.subscriber == subscriber]:
+                    del self._dialogs[stale]  # the platform lost its dialog (we were offline)
             contact = request.contact
             key = DialogKey(request.call_id, local_tag)
             self._dialogs[key] = CatalogSubscription(
@@ -121,6 +151,7 @@ class CatalogNotifier:
                 event=event,
                 expires_at=self._clock() + expires,
             )
+            self.created += 1
             log.info("device %s: catalog subscription for %d s (%s)",
                      self._identity.device_id, expires, event)  # fmt: skip
         return self._accept(request, local_tag, event, expires, sn)

@@ -92,6 +92,8 @@ class DeviceSettings:
     start_delay: float = 0.0
     seed: int | None = None
     media: StreamSettings = field(default_factory=StreamSettings)
+    replaces_older_subscriptions: bool = True
+    """A platform's new catalog subscription replaces its older one (False: both live)."""
 
 
 class SimulatedDevice:
@@ -121,8 +123,9 @@ class SimulatedDevice:
             items_per_message=settings.items_per_message,
         )  # fmt: skip
         self.notifier = CatalogNotifier(
-            self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout
-        )
+            self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
+            replaces_older=settings.replaces_older_subscriptions,
+        )  # fmt: skip
         self.call_handler = CallHandler(
             self.endpoint, self.channels, media_cache if media_cache is not None else MediaCache(),
             settings.media,

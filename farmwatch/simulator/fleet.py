@@ -48,6 +48,8 @@ class FleetSettings:
     gb_version: str | None = "3.0"
     media: StreamSettings = field(default_factory=StreamSettings)
     """What every device streams when invited (and how it misbehaves)."""
+    replaces_older_subscriptions: bool = True
+    """A platform's new catalog subscription replaces its older one (False: both live)."""
 
     @property
     def sip_domain(self) -> str:
@@ -76,6 +78,7 @@ class FleetSettings:
                 host=self.host,
                 start_delay=index * step,
                 media=self.media,
+                replaces_older_subscriptions=self.replaces_older_subscriptions,
             )
             for index, device_id in enumerate(ids)
         ]
@@ -147,11 +150,14 @@ async def running_simulator(
     wait_registered: bool = True,
     register_timeout: float = 10.0,
     media: StreamSettings | None = None,
+    replaces_older_subscriptions: bool = True,
 ) -> AsyncIterator[SimulatorFleet]:
     """Run a fleet on 127.0.0.1 for the duration of the block; stopped (unregistered) after.
 
     With `wait_registered` the block starts once every device is registered (TimeoutError
     after `register_timeout` seconds). `media` is what the devices stream when invited.
+    With `replaces_older_subscriptions=False` a platform's every catalog subscription
+    stays live until it ends or expires, so a platform that leaks them shows.
     """
     settings = FleetSettings(
         server=Address(server[0], server[1], Transport(transport.upper())),
@@ -166,6 +172,7 @@ async def running_simulator(
                              retry_min=0.5, retry_max=5.0),
         request_timeout=request_timeout,
         media=media or StreamSettings(),
+        replaces_older_subscriptions=replaces_older_subscriptions,
     )  # fmt: skip
     fleet = SimulatorFleet(settings)
     await fleet.start()
