@@ -202,9 +202,14 @@ class DeviceAccess:
                          "registered" if event.is_new_registration else "keepalive")  # fmt: skip
                 if self.settings.catalog_on_register:
                     self.spawn(self._on_first_contact(registration.device_id))
+                else:
+                    # No first contact will refresh the dialog kept while it was away.
+                    self.subscriptions.resume(registration.device_id)
             elif isinstance(event, DeviceWentOffline):
                 log.info("device %s offline (%s)", event.device_id, event.reason.value)
-                self.subscriptions.forget(event.device_id)
+                # Kept, not forgotten: when the device is back it is refreshed in place
+                # (or ended) rather than left beside a second subscription.
+                self.subscriptions.suspend(event.device_id)
         self.rearm()
 
     def connection_closed(self, remote: Address) -> None:
@@ -214,7 +219,11 @@ class DeviceAccess:
             self.publish_presence(events)
 
     async def _on_first_contact(self, device_id: str) -> None:
-        """What wvp does after a registration: DeviceInfo, Catalog, then subscribe."""
+        """What wvp does after a registration: DeviceInfo, Catalog, then subscribe.
+
+        The subscription step refreshes a dialog held from before the device went away
+        instead of adding a second one (see `CatalogSubscriptions.subscribe`).
+        """
         try:
             await self.query_device_info(device_id)
         except SipError as error:

@@ -73,6 +73,8 @@ class SubscriptionDialog:
     remote_target: str
     event: str
     cseq: int
+    expires_at: float | None = None
+    """When the device drops it unless refreshed (loop time); None while unknown."""
 
 
 def build_subscribe(

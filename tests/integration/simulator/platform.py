@@ -77,10 +77,15 @@ class Platform:
 
 @asynccontextmanager
 async def running_platform(
-    *, port: int = 0, password: str = PASSWORD, **registrar: object
+    *, port: int = 0, password: str = PASSWORD, t1: float = 0.5, **registrar: object
 ) -> AsyncIterator[Platform]:
-    """A platform with `RegistrarSettings(**registrar)` (short timeouts in tests)."""
-    sip = SipSettings(host="127.0.0.1", port=port, id=SERVER_ID, domain=DOMAIN, password=PASSWORD)
+    """A platform with `RegistrarSettings(**registrar)` (short timeouts in tests).
+
+    A small `t1` shortens every SIP transaction timeout (64 × T1) for tests that wait for one.
+    """
+    sip = SipSettings(
+        host="127.0.0.1", port=port, id=SERVER_ID, domain=DOMAIN, password=PASSWORD, t1=t1
+    )
     endpoint = SipEndpoint(sip)
     listener = RecordingListener()
     directory = Directory(password)

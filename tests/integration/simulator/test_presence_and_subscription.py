@@ -7,10 +7,11 @@ NOTIFY on a channel's status change, unsubscribe).
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 
 import pytest
 
-from farmwatch.simulator import running_simulator
+from farmwatch.simulator import SimulatedDevice, running_simulator
 from farmwatch.sipserver.device_access import QueryTimeout
 from farmwatch.sipserver.device_events import (
     CatalogChanged,
@@ -19,7 +20,7 @@ from farmwatch.sipserver.device_events import (
     OfflineReason,
 )
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, ChannelStatus
-from tests.integration.simulator.platform import SERVER_ID, running_platform
+from tests.integration.simulator.platform import SERVER_ID, Platform, running_platform
 
 
 async def test_a_silent_device_goes_offline_and_comes_back_online() -> None:
@@ -102,24 +103,203 @@ async def test_channel_status_changes_reach_the_platform_as_catalog_notification
         assert await device.set_channel_status(0, online=False) == 0
 
 
-async def test_a_device_back_from_offline_keeps_only_the_platforms_new_subscription() -> None:
+async def _offline_and_back(platform: Platform, device: SimulatedDevice) -> int:
+    """Silence the device until the platform declares it offline, then bring it back.
+
+    Returns how many SUBSCRIBEs the device had received before it came back.
+    """
+    seen = len(platform.listener.events)
+    device.go_silent()
+    async with asyncio.timeout(5):
+        await platform.listener.wait_for(
+            lambda e: isinstance(e, DeviceWentOffline) and e.device_id == device.device_id,
+            since=seen,
+        )
+    before = device.notifier.subscribes_received
+    device.come_back()  # its keepalive brings it back; the platform's first contact follows
+    return before
+
+
+async def _settled(platform: Platform, device: SimulatedDevice, before: int) -> None:
+    """Wait until the platform's subscription work for the device since `before` is done.
+
+    The device seeing a new SUBSCRIBE means the first contact's subscription turn has
+    begun; a subscribe of ours queues behind that turn, so when it returns every
+    SUBSCRIBE the first contact meant to send has been sent and answered.
+    """
+    async with asyncio.timeout(10):
+        await device.wait_for(lambda d: d.notifier.subscribes_received > before)
+        await platform.access.subscriptions.subscribe(device.device_id)
+
+
+def _live_call_ids(device: SimulatedDevice) -> list[str]:
+    return [s.key.call_id for s in device.notifier.live()]
+
+
+def _platform_call_id(platform: Platform, device: SimulatedDevice) -> str | None:
+    dialog = platform.access.subscriptions.dialog(device.device_id)
+    return dialog.call_id if dialog is not None else None
+
+
+async def test_a_device_back_from_offline_holds_exactly_one_subscription() -> None:
     async with (
         running_platform(keepalive_interval=0.2, keepalive_timeout_count=2) as platform,
         running_simulator(
-            server=platform.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1
+            server=platform.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1,
+            replaces_older_subscriptions=False,
         ) as fleet,
     ):  # fmt: skip
         device = fleet.devices[0]
         async with asyncio.timeout(5):
             await device.wait_for(lambda d: d.subscription_count == 1)
-        [first] = [s.key for s in device.notifier.live()]
-        device.go_silent()
-        async with asyncio.timeout(5):
-            await platform.listener.wait_for(lambda e: isinstance(e, DeviceWentOffline))
-        device.come_back()  # the platform queries again and subscribes anew
-        async with asyncio.timeout(5):
-            await device.wait_for(lambda d: [s.key for s in d.notifier.live()] not in ([], [first]))
-        assert device.subscription_count == 1
+        [first] = _live_call_ids(device)
+
+        before = await _offline_and_back(platform, device)
+        await _settled(platform, device, before)
+
+        # The device (which keeps every dialog until it is ended) holds one subscription:
+        # the platform refreshed the one it had instead of adding a second.
+        assert _live_call_ids(device) == [first] == [_platform_call_id(platform, device)]
+        assert device.notifier.created == 1
+        assert device.notifier.refreshed >= 1
         assert await device.set_channel_status(1, online=False) == 1
         async with asyncio.timeout(5):
             await platform.listener.wait_for(lambda e: isinstance(e, CatalogChanged))
+
+
+async def test_without_a_first_contact_the_kept_subscription_is_refreshed_on_return() -> None:
+    async with (
+        running_platform(
+            catalog_on_register=False, keepalive_interval=0.2, keepalive_timeout_count=2
+        ) as platform,
+        running_simulator(
+            server=platform.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1,
+            replaces_older_subscriptions=False,
+        ) as fleet,
+    ):  # fmt: skip
+        device = fleet.devices[0]
+        await platform.access.subscriptions.subscribe(device.device_id)
+        [first] = _live_call_ids(device)
+
+        await _offline_and_back(platform, device)
+        async with asyncio.timeout(5):
+            await device.wait_for(lambda d: d.notifier.refreshed == 1)
+        assert _live_call_ids(device) == [first] == [_platform_call_id(platform, device)]
+        assert device.notifier.created == 1
+
+
+async def test_a_device_that_lost_its_subscription_while_offline_is_subscribed_afresh() -> None:
+    async with (
+        running_platform(keepalive_interval=0.2, keepalive_timeout_count=2) as platform,
+        running_simulator(
+            server=platform.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1,
+            replaces_older_subscriptions=False,
+        ) as fleet,
+    ):  # fmt: skip
+        device = fleet.devices[0]
+        async with asyncio.timeout(5):
+            await device.wait_for(lambda d: d.subscription_count == 1)
+        [first] = _live_call_ids(device)
+        device.notifier.forget_all()  # rebooted while away: the refresh gets 481
+
+        before = await _offline_and_back(platform, device)
+        await _settled(platform, device, before)
+
+        [current] = _live_call_ids(device)
+        assert current != first
+        assert current == _platform_call_id(platform, device)
+        assert device.notifier.created == 2
+        assert device.notifier.ended == 0  # the device had none left to end
+        assert await device.set_channel_status(1, online=False) == 1
+
+
+async def test_an_unanswered_refresh_ends_the_old_dialog_and_subscribes_afresh() -> None:
+    # T1 = 50 ms: the unanswered refresh times out after 64 × T1 = 3.2 s.
+    async with (
+        running_platform(t1=0.05, keepalive_interval=0.2, keepalive_timeout_count=2) as platform,
+        running_simulator(
+            server=platform.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1,
+            replaces_older_subscriptions=False,
+        ) as fleet,
+    ):  # fmt: skip
+        device = fleet.devices[0]
+        async with asyncio.timeout(5):
+            await device.wait_for(lambda d: d.subscription_count == 1)
+        [first] = _live_call_ids(device)
+        device.notifier.drop_refreshes(1)
+
+        before = await _offline_and_back(platform, device)
+        async with asyncio.timeout(15):
+            # The old dialog ended (best effort, not awaited) and a new one took its place.
+            await device.wait_for(lambda d: d.notifier.ended == 1 and d.notifier.created == 2)
+        await _settled(platform, device, before)
+
+        [current] = _live_call_ids(device)
+        assert current != first
+        assert current == _platform_call_id(platform, device)
+        assert await device.set_channel_status(1, online=False) == 1
+
+
+async def test_a_subscription_left_by_a_platform_restart_is_ended() -> None:
+    async with AsyncExitStack() as first_run:
+        first = await first_run.enter_async_context(
+            running_platform(keepalive_interval=0.2, keepalive_timeout_count=2)
+        )
+        async with running_simulator(
+            server=first.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.1,
+            replaces_older_subscriptions=False,
+        ) as fleet:  # fmt: skip
+            device = fleet.devices[0]
+            async with asyncio.timeout(5):
+                await device.wait_for(lambda d: d.subscription_count == 1)
+            [old] = _live_call_ids(device)
+            port = first.endpoint.port
+            await first_run.aclose()  # the platform stops; its dialogs are forgotten
+
+            async with running_platform(
+                port=port, keepalive_interval=0.2, keepalive_timeout_count=2
+            ) as second:
+                # The device's keepalive is refused, it registers again, and the new
+                # platform subscribes: for now the device holds both subscriptions.
+                async with asyncio.timeout(10):
+                    await device.wait_for(lambda d: d.subscription_count == 2)
+                new = _platform_call_id(second, device)
+                assert new is not None and new != old
+
+                # The next change is notified in both; the old dialog reveals itself.
+                assert await device.set_channel_status(1, online=False) == 2
+                async with asyncio.timeout(5):
+                    await device.wait_for(lambda d: d.subscription_count == 1)
+                assert _live_call_ids(device) == [new]
+                assert device.notifier.ended == 1
+                assert await device.set_channel_status(1, online=True) == 1
+
+
+async def test_a_restored_platform_adopts_the_subscription_it_finds_alive() -> None:
+    async with AsyncExitStack() as first_run:
+        first = await first_run.enter_async_context(running_platform())
+        async with running_simulator(
+            server=first.address, server_id=SERVER_ID, channels=2,
+            replaces_older_subscriptions=False,
+        ) as fleet:  # fmt: skip
+            device = fleet.devices[0]
+            async with asyncio.timeout(5):
+                await device.wait_for(lambda d: d.subscription_count == 1)
+            [old] = _live_call_ids(device)
+            registration = first.access.registration(device.device_id)
+            assert registration is not None
+            port = first.endpoint.port
+            await first_run.aclose()
+
+            async with running_platform(port=port) as second:
+                # Restored from storage: known and online, no first contact, no dialog.
+                second.access.restore(registration)
+                assert _platform_call_id(second, device) is None
+
+                assert await device.set_channel_status(1, online=False) == 1
+                async with asyncio.timeout(5):
+                    await device.wait_for(lambda d: d.notifier.refreshed == 1)
+                # The platform took the live subscription over and refreshed it in its
+                # own dialog: still exactly one, the old one.
+                assert _live_call_ids(device) == [old] == [_platform_call_id(second, device)]
+                assert device.notifier.created == 1
