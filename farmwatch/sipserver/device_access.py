@@ -55,6 +55,7 @@ from farmwatch.sipserver.gb.registrations import (
     PresenceEvent,
     PresenceSettings,
     Registration,
+    RegistrationRefreshed,
     RegistrationTable,
 )
 from farmwatch.sipserver.registrar import Registrar
@@ -129,6 +130,9 @@ class DeviceAccess:
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.subscriptions = CatalogSubscriptions(self)
+        # Devices known again from storage after a restart that have not spoken since:
+        # their subscription dialogs did not survive the restart.
+        self.restored_silent: set[str] = set()
         self.inbox = DeviceInbox(self)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -173,7 +177,26 @@ class DeviceAccess:
     def restore(self, registration: Registration) -> None:
         """Know again a device registered before a restart (expiry in loop time)."""
         self.table.restore(registration, self.now())
+        if self.settings.catalog_on_register:
+            self.restored_silent.add(registration.device_id)
         self.rearm()
+
+    def spoke_after_restore(self, device_id: str) -> None:
+        """A device restored after a restart sent a keepalive or refreshed its registration.
+
+        It keeps its registration, so no first contact runs; but the catalog subscription
+        went with the old process (unless the device NOTIFYed in it and it was adopted).
+        Subscribing now, at its first word, spreads these over one keepalive interval.
+        """
+        if device_id in self.restored_silent:
+            self.restored_silent.discard(device_id)
+            self.spawn(self._subscribe(device_id))
+
+    async def _subscribe(self, device_id: str) -> None:
+        try:
+            await self.subscriptions.subscribe(device_id)
+        except SipError as error:
+            log.info("catalog subscription to %s refused: %s", device_id, error)
 
     def charset_override(self, device_id: str) -> str | None:
         """The charset to decode this device's bodies with, when detection is not enough."""
@@ -195,8 +218,11 @@ class DeviceAccess:
     def publish_presence(self, events: list[PresenceEvent]) -> None:
         for event in events:
             self.publish(event)
-            if isinstance(event, DeviceCameOnline):
+            if isinstance(event, RegistrationRefreshed) and self.restored_silent:
+                self.spoke_after_restore(event.registration.device_id)
+            elif isinstance(event, DeviceCameOnline):
                 registration = event.registration
+                self.restored_silent.discard(registration.device_id)  # first contact below
                 log.info("device %s online (%s, %s)", registration.device_id,
                          registration.address,
                          "registered" if event.is_new_registration else "keepalive")  # fmt: skip
@@ -232,10 +258,7 @@ class DeviceAccess:
             await self.query_catalog(device_id)
         except SipError as error:
             log.warning("catalog of %s failed: %s", device_id, error)
-        try:
-            await self.subscriptions.subscribe(device_id)
-        except SipError as error:
-            log.info("catalog subscription to %s refused: %s", device_id, error)
+        await self._subscribe(device_id)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

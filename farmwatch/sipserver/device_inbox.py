@@ -83,6 +83,8 @@ class DeviceInbox:
         access.publish(KeepaliveReceived(device_id, source, _status(keepalive)))
         if events:
             access.publish_presence(events)
+        if access.restored_silent:
+            access.spoke_after_restore(device_id)
         return Reply(200)
 
     def _parse(self, incoming: IncomingRequest, device_id: str) -> ManscdpMessage | SipResponse:

@@ -303,3 +303,31 @@ async def test_a_restored_platform_adopts_the_subscription_it_finds_alive() -> N
                 # own dialog: still exactly one, the old one.
                 assert _live_call_ids(device) == [old] == [_platform_call_id(second, device)]
                 assert device.notifier.created == 1
+
+
+async def test_a_restored_device_is_subscribed_again_at_its_first_keepalive() -> None:
+    """After a restart the registration is restored from storage (no first contact runs),
+    but the subscription dialog is gone: the device's next keepalive brings it back."""
+    async with AsyncExitStack() as first_run:
+        first = await first_run.enter_async_context(running_platform())
+        async with running_simulator(
+            server=first.address, server_id=SERVER_ID, channels=2, keepalive_interval=0.2,
+        ) as fleet:  # fmt: skip
+            device = fleet.devices[0]
+            async with asyncio.timeout(5):
+                await device.wait_for(lambda d: d.subscription_count == 1)
+            registration = first.access.registration(device.device_id)
+            assert registration is not None
+            port = first.endpoint.port
+            await first_run.aclose()
+
+            async with running_platform(port=port) as second:
+                second.access.restore(registration)
+                assert _platform_call_id(second, device) is None
+                async with asyncio.timeout(5):
+                    await device.wait_for(lambda d: d.notifier.created == 2)
+                # The device holds the platform's new subscription (the simulator's default
+                # notifier lets a new subscription from the same platform replace the old).
+                new = _platform_call_id(second, device)
+                assert new is not None and _live_call_ids(device) == [new]
+                assert await device.set_channel_status(1, online=False) == 1
