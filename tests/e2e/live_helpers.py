@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,29 +63,34 @@ class LiveRig:
         return bytes(data)
 
 
+def decoded_frames(data: bytes) -> Iterator[av.VideoFrame]:
+    """Every frame PyAV decodes from an fMP4 byte stream, as a player would get them.
+
+    A packet the decoder refuses (a frame damaged by packet loss) is skipped and decoding
+    goes on with the next one, as players do; the stream ending mid-fragment (the viewer
+    hung up) ends it.
+    """
+    with av.open(io.BytesIO(data), format="mp4") as container:
+        packets = container.demux(video=0)
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, av.error.FFmpegError):
+                return
+            try:
+                yield from packet.decode()
+            except av.error.FFmpegError:
+                continue
+
+
 def decoded_times(data: bytes) -> list[float]:
     """The presentation times (seconds) of every frame PyAV decodes from an fMP4 stream."""
-    times: list[float] = []
-    with av.open(io.BytesIO(data), format="mp4") as container:
-        try:
-            for frame in container.decode(video=0):
-                if frame.time is not None:
-                    times.append(float(frame.time))
-        except av.error.FFmpegError:
-            pass  # the stream was cut mid-fragment by the viewer hanging up
-    return times
+    return [float(frame.time) for frame in decoded_frames(data) if frame.time is not None]
 
 
 def decode_fmp4(data: bytes) -> list[tuple[int, int]]:
     """Decode every complete frame of an fMP4 byte stream with PyAV: their sizes."""
-    sizes: list[tuple[int, int]] = []
-    with av.open(io.BytesIO(data), format="mp4") as container:
-        try:
-            for frame in container.decode(video=0):
-                sizes.append((frame.width, frame.height))
-        except av.error.FFmpegError:
-            pass  # the stream was cut mid-fragment by the viewer hanging up
-    return sizes
+    return [(frame.width, frame.height) for frame in decoded_frames(data)]
 
 
 @asynccontextmanager

@@ -89,7 +89,8 @@ async def test_lossy_reordered_stream_keeps_playing(tmp_path: Path) -> None:
         # next keyframe, so pictures keep coming over the whole read.
         assert len(sizes) >= 10 and set(sizes) == {(320, 180)}
         times = decoded_times(data)
-        assert max(times) - min(times) >= 3.0
+        # The message tells a stalled stream (few bytes) from frames the decoder refused.
+        assert max(times) - min(times) >= 3.0, (len(data), len(times), times[-5:])
 
 
 def _playlist_entries(text: str) -> tuple[str, list[str]]:
