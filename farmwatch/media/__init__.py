@@ -11,6 +11,7 @@ from farmwatch.media.events import (
     PeerClosed,
     ReceiverEvent,
     ReceiverListener,
+    VideoInterrupted,
 )
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame, MediaKind
 from farmwatch.media.ingest import IngestStats
@@ -104,6 +105,7 @@ __all__ = [
     "RtpHeaderExtension",
     "RtpPacket",
     "RtpParseError",
+    "VideoInterrupted",
     "VideoSize",
     "build_receiver_report",
     "classify_nal_header",

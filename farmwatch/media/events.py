@@ -22,6 +22,7 @@ __all__ = [
     "PeerClosed",
     "ReceiverEvent",
     "ReceiverListener",
+    "VideoInterrupted",
 ]
 
 Address = tuple[str, int]
@@ -60,13 +61,24 @@ class MediaStopped:
 
 
 @dataclass(frozen=True, slots=True)
+class VideoInterrupted:
+    """Packets were lost after media started: video resumes only at the next keyframe.
+
+    The stream asks the camera for one (GB/T 28181 `IFameCmd`) rather than leaving viewers
+    on a frozen picture until the camera's next scheduled keyframe.
+    """
+
+    packets_lost: int
+
+
+@dataclass(frozen=True, slots=True)
 class PeerClosed:
     """The device's TCP media connection closed or broke its framing, or never came up."""
 
     reason: str
 
 
-ReceiverEvent = MediaStarted | MediaStartTimedOut | MediaStopped | PeerClosed
+ReceiverEvent = MediaStarted | MediaStartTimedOut | MediaStopped | VideoInterrupted | PeerClosed
 
 
 class ReceiverListener(Protocol):

@@ -20,10 +20,12 @@ SSRC and source policy — "a stream never shows another camera's video":
   port never adopts (`accept_foreign_ssrc=False`): only registered SSRCs are delivered.
 
 Loss: reorder gaps (UDP) and sequence jumps (TCP, `ordered=True`) call `PsDemuxer.mark_loss`,
-so video resumes at the next keyframe. Timeouts: no video keyframe within `start_timeout` →
-`MediaStartTimedOut`; no packet for `media_timeout` after start → `MediaStopped` (once per
-silence). Receiver reports (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked
-source address from the RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
+so video resumes at the next keyframe; once media has started each loss is reported as
+`VideoInterrupted`, so that the stream can ask the camera for that keyframe. Timeouts: no
+video keyframe within `start_timeout` → `MediaStartTimedOut`; no packet for
+`media_timeout` after start → `MediaStopped` (once per silence). Receiver reports
+(RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked source address from the
+RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from farmwatch.media.events import (
     MediaStartTimedOut,
     MediaStopped,
     ReceiverEvent,
+    VideoInterrupted,
 )
 from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import VideoSize, extract_parameter_sets, parse_sps_size
@@ -286,6 +289,8 @@ class RtpIngest:
         for item in items:
             if isinstance(item, PacketsLost):
                 demuxer.mark_loss()
+                if self._started:
+                    out.append(VideoInterrupted(item.count))
                 continue
             frames = demuxer.feed(item.payload, rtp_timestamp=item.timestamp, marker=item.marker)
             for frame in frames:

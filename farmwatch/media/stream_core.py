@@ -15,7 +15,13 @@ import enum
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from farmwatch.media.events import MediaStarted, MediaStartTimedOut, MediaStopped, ReceiverEvent
+from farmwatch.media.events import (
+    MediaStarted,
+    MediaStartTimedOut,
+    MediaStopped,
+    ReceiverEvent,
+    VideoInterrupted,
+)
 from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets, extract_parameter_sets
 
@@ -187,6 +193,10 @@ class StreamCore:
                 return self._fail(CloseReason.START_TIMEOUT, now)
             case MediaStopped():
                 return self._fail(CloseReason.MEDIA_STOPPED, now)
+            case VideoInterrupted():
+                # Viewers see nothing new until a keyframe: ask for one now (rate-limited)
+                # instead of waiting out the camera's GOP, seconds on many cameras.
+                return self._request_keyframe(now)
             case _:
                 return self._fail(CloseReason.PEER_CLOSED, now)
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from farmwatch.media.events import MediaStartTimedOut
+from farmwatch.media.events import MediaStarted, MediaStartTimedOut, VideoInterrupted
+from farmwatch.media.frames import Codec
 from farmwatch.media.ingest import RtpIngest
+from farmwatch.media.nal import is_keyframe
+from farmwatch.media.ps_mux import PsMuxer, PsMuxerConfig
 from farmwatch.media.rtp import RtpPacket
+from farmwatch.media.rtp_packetizer import RtpPacketizer
 from farmwatch.media.settings import MediaSettings
+from tests.unit.media.ps_samples import encoded_access_units
 
 CAMERA = ("10.0.0.2", 15060)
 OTHER = ("10.0.0.3", 15060)
@@ -75,3 +80,35 @@ def test_start_timeout_reports_rejected_packets() -> None:
     assert ingest.tick(9.9) == []
     assert ingest.tick(10.0) == [MediaStartTimedOut(10.0, 0, 1)]
     assert ingest.next_deadline() is None
+
+
+def _ps_rtp_packets(ssrc: int) -> list[bytes]:
+    """The sample H.264 clip as GB/T 28181 PS over RTP: every frame, in order."""
+    units = encoded_access_units("libx264")
+    muxer = PsMuxer(PsMuxerConfig())  # H.264
+    packetizer = RtpPacketizer(ssrc)
+    packets: list[bytes] = []
+    for index, unit in enumerate(units):
+        pts = index * 3600
+        ps = muxer.mux_video(unit, pts, is_keyframe=is_keyframe(Codec.H264, unit))
+        packets += packetizer.packetize(ps.data, pts)
+    return packets
+
+
+def test_loss_after_the_start_is_reported_so_a_keyframe_can_be_asked_for() -> None:
+    packets = _ps_rtp_packets(ssrc=7)
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, ordered=True)
+    outputs: list[object] = []
+    for packet in packets[:-3]:
+        outputs += ingest.receive(packet, None, 0.1)
+    assert any(isinstance(o, MediaStarted) for o in outputs)
+    assert not any(isinstance(o, VideoInterrupted) for o in outputs)
+    after = ingest.receive(packets[-1], None, 0.2)  # two packets never came
+    assert VideoInterrupted(packets_lost=2) in after
+
+
+def test_loss_before_the_start_is_not_an_interruption() -> None:
+    packets = _ps_rtp_packets(ssrc=7)
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, ordered=True)
+    outputs = ingest.receive(packets[0], None, 0.1) + ingest.receive(packets[2], None, 0.1)
+    assert not any(isinstance(o, VideoInterrupted) for o in outputs)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from farmwatch.media.events import MediaStarted, MediaStopped
+from farmwatch.media.events import MediaStarted, MediaStopped, VideoInterrupted
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.nal import VideoSize
 from farmwatch.media.queue_sink import QueuedSink
@@ -100,6 +100,15 @@ def test_keyframe_requests_are_rate_limited() -> None:
     assert stream.sink_fell_behind(2.5) == []
     assert stream.sink_fell_behind(3.0) == [KeyframeNeeded()]
     assert stream.keyframe_requests == 2
+
+
+def test_lost_video_asks_for_a_keyframe_and_does_not_close_the_stream() -> None:
+    stream = core(keyframe_request_interval=2.0)
+    stream.receiver_event(STARTED, 0.0)
+    assert stream.receiver_event(VideoInterrupted(3), 1.0) == [KeyframeNeeded()]
+    assert stream.receiver_event(VideoInterrupted(1), 1.5) == []  # rate-limited
+    assert stream.receiver_event(VideoInterrupted(1), 3.0) == [KeyframeNeeded()]
+    assert stream.state is not StreamState.CLOSED
 
 
 # ---- the shell with fake sinks ----
