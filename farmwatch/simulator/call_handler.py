@@ -317,6 +317,13 @@ class CallHandler:
             self._endpoint.respond(build_response(entry.invite, 487, to_tag=new_tag()))
         return build_response(request, 200)
 
+    def send_key_frame(self, channel_id: str) -> int:
+        """`IFameCmd` for `channel_id`: each of its calls sends a key frame next; how many."""
+        calls = [call for call in self._calls.values() if call.channel_id == channel_id]
+        for call in calls:
+            call.sender.send_key_frame()
+        return len(calls)
+
     async def hang_up(self, channel_id: str) -> int:
         """BYE every call of `channel_id` from the device's side; returns how many ended."""
         calls = [c for c in self._calls.values() if c.channel_id == channel_id]

@@ -121,6 +121,7 @@ class SimulatedDevice:
         self.responder = QueryResponder(
             self.endpoint, self.profile, self.channels, self.outbox, self._spawn,
             items_per_message=settings.items_per_message,
+            on_key_frame_request=lambda channel_id: self.call_handler.send_key_frame(channel_id),
         )  # fmt: skip
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,

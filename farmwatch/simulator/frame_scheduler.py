@@ -6,7 +6,8 @@ keeps growing across passes (pass p adds p × loop duration), as GB/T 28181 rece
 monotonic 90 kHz timeline per SSRC (gb28181.md §8.1). Pure: the asyncio sender passes `now`,
 sends what `due(now)` returns, then waits until `next_deadline`. A sender that fell more than
 `max_lag` behind (a stalled loop, a suspended host) jumps to the latest due key frame instead of
-bursting a backlog; the skipped frames are counted.
+bursting a backlog; the skipped frames are counted. `key_frame_next()` is a camera answering
+`IFameCmd`: the next frame sent is the loop's next key frame, on the same timeline.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ class FrameScheduler:
         self._frame_pts = [frame.pts for frame in loop.frames]
         self._next = 0
         self._skipped = 0
+        # Frames of the loop jumped over to answer key frame requests: frame n of the stream
+        # shows picture (n + offset) of the loop.
+        self._content_offset = 0
 
     @property
     def next_number(self) -> int:
@@ -74,7 +78,7 @@ class FrameScheduler:
         count = len(frames)
         due = [
             DueFrame(
-                frame=frames[number % count],
+                frame=frames[(number + self._content_offset) % count],
                 pts=self._first_pts + self._relative_pts(number),
                 number=number,
             )
@@ -82,6 +86,16 @@ class FrameScheduler:
         ]
         self._next = max(self._next, end)
         return due
+
+    def key_frame_next(self) -> None:
+        """Make the next frame sent a key frame (the loop's next one), keeping the timeline."""
+        frames = self._loop.frames
+        count = len(frames)
+        current = self._next + self._content_offset
+        for step in range(count):
+            if frames[(current + step) % count].is_keyframe:
+                self._content_offset += step
+                return
 
     def _relative_pts(self, number: int) -> int:
         passes, index = divmod(number, len(self._frame_pts))
@@ -97,7 +111,7 @@ class FrameScheduler:
     def _skip_to_key_frame(self, end: int) -> None:
         frames = self._loop.frames
         for number in range(end - 1, max(self._next, end - len(frames)) - 1, -1):
-            if frames[number % len(frames)].is_keyframe:
+            if frames[(number + self._content_offset) % len(frames)].is_keyframe:
                 self._skipped += number - self._next
                 self._next = number
                 return

@@ -126,6 +126,8 @@ class MediaSender:
         self._local_port = DISCARD_PORT
         self.packets_sent = 0
         self.connect_failures = 0
+        self.key_frames_on_request = 0
+        self._scheduler: FrameScheduler | None = None
 
     # -- observable state ----------------------------------------------------------------
 
@@ -170,6 +172,12 @@ class MediaSender:
         """Begin streaming (idempotent)."""
         if self._task is None and self._state is SenderState.OPEN:
             self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def send_key_frame(self) -> None:
+        """`IFameCmd`: the next frame sent is a key frame (as a camera answers it)."""
+        if self._scheduler is not None:
+            self._scheduler.key_frame_next()
+            self.key_frames_on_request += 1
 
     async def close(self) -> None:
         if self._task is not None:
@@ -241,7 +249,7 @@ class MediaSender:
         start = loop.time()
         stop_after = self._settings.stop_after
         stop_at = start + stop_after if stop_after is not None else None
-        scheduler = FrameScheduler(self._media, start)
+        scheduler = self._scheduler = FrameScheduler(self._media, start)
         self._set_state(SenderState.SENDING)
         while stop_at is None or loop.time() < stop_at:
             for due in scheduler.due(loop.time()):

@@ -4,7 +4,8 @@
 answers in a new MESSAGE (ref. §4.1): Catalog split over messages of `items_per_message`
 items sharing the query's SN and sent one after another, each waiting for its 200
 (ref. §4.4); DeviceInfo (§4.5); DeviceStatus (§4.6). DeviceControl without an answer
-(IFameCmd, PTZCmd, TeleBoot) is only counted; other controls get `Result OK`. A body
+(PTZCmd, TeleBoot) is only counted; IFameCmd is counted and makes the channel's calls
+send a key frame next, as a camera does; other controls get `Result OK`. A body
 that is not MANSCDP gets 400, a MESSAGE for another target 404. `drop_catalog_message`
 loses one message of the next catalog answer, for tests of partial catalogs.
 """
@@ -57,8 +58,10 @@ class QueryResponder:
         spawn: Spawn,
         *,
         items_per_message: int,
+        on_key_frame_request: Callable[[str], object] = lambda channel_id: None,
     ) -> None:
         self._endpoint = endpoint
+        self._on_key_frame_request = on_key_frame_request
         self._profile = profile
         self._channels = channels
         self._outbox = outbox
@@ -114,8 +117,9 @@ class QueryResponder:
                     device_time=datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
                 )
                 self._spawn(self._send(body, reply_to, "DeviceStatus"))
-            case DeviceControl(command=IFrameCommand()):
+            case DeviceControl(device_id=target, command=IFrameCommand()):
                 self.iframe_requests += 1
+                self._on_key_frame_request(target)
             case DeviceControl(device_id=queried, sn=sn, command=OtherControlCommand()):
                 self._spawn(self._send(build_control_response(queried, sn), reply_to, "control"))
             case _:

@@ -92,6 +92,24 @@ def test_a_stalled_sender_jumps_to_the_latest_due_key_frame() -> None:
     assert [d.number for d in scheduler.due(START + 10.59)] == [263, 264]
 
 
+def test_a_key_frame_request_makes_the_next_frame_a_key_frame_on_the_same_timeline() -> None:
+    loop = _synthetic_loop()  # key frames at 0 and 25 of 50
+    scheduler = FrameScheduler(loop, START)
+    sent = scheduler.due(START + 0.2)  # frames 0..5
+    scheduler.key_frame_next()
+    after = scheduler.due(START + 0.28)  # frames 6 and 7 of the stream
+    assert [d.number for d in after] == [6, 7]
+    assert after[0].frame is loop.frames[25] and after[0].frame.is_keyframe
+    assert after[1].frame is loop.frames[26]
+    assert [d.pts for d in sent + after] == [3600 * n for n in range(8)]  # no jump in time
+    assert _scr(after[0].ps_packet()) == 6 * 3600
+    # The next request, past the last key frame of the loop, wraps to frame 0.
+    assert scheduler.due(START + 0.6)[-1].frame is loop.frames[34]
+    scheduler.key_frame_next()
+    [next_frame] = scheduler.due(START + 0.64)
+    assert next_frame.frame is loop.frames[0] and next_frame.pts == 16 * 3600
+
+
 def test_a_short_lag_is_caught_up_without_skipping() -> None:
     scheduler = FrameScheduler(_synthetic_loop(), START, max_lag=1.0)
     assert len(scheduler.due(START + 0.9)) == 23
