@@ -193,7 +193,7 @@ class SipEndpoint:
         self._handlers.pop(method.upper(), None)
 
     def add_express_handler(self, method: str, handler: ExpressHandler) -> None:
-        """Offer plain UDP requests of `method` to `handler` before the general parser.
+        """Offer plain requests of `method` (UDP, or framed TCP) to `handler` before parsing.
 
         The handler gets the `ExpressRequest` the express scan read and decides at once:
         a `Reply` is sent as the final response and kept for retransmissions (timer J);

@@ -1,8 +1,10 @@
 """The REGISTER handler: digest challenge, binding, refresh, unregister (gb28181.md §3).
 
-`Registrar.handle` answers one REGISTER. The decision is made by `decide()` from the
-request, the source address and `now`, with no I/O, so it is tested without sockets;
-the handler only reads the clocks and publishes the resulting presence events.
+`Registrar.handle` answers one REGISTER the general parser read, `handle_express` one the
+express path read (`sip/express.py`). Both reduce it to `RegisterFacts`, and the decision
+is made by `decide_facts()` from those, the source address and `now`, with no I/O, so it
+is tested without sockets (and the two paths are tested to decide alike); the handlers
+only read the clocks and publish the resulting presence events.
 
 Policy, following what devices in the field need:
 * no Authorization → 401 with a fresh nonce (a device that answers the 401 with another
@@ -159,13 +161,9 @@ class Registrar:
         try:
             facts = RegisterFacts.of_request(request)
         except RemoteProtocolError as error:
-            reply = self._bad_request(error, source)
-        else:
-            decision = self.decide_facts(facts, source, now)
-            if decision.events:
-                return RegisterOutcome(self._response(request, decision.reply), decision.events)
-            reply = decision.reply
-        return RegisterOutcome(self._response(request, reply), [])
+            return RegisterOutcome(self._response(request, self._bad_request(error, source)), [])
+        decision = self.decide_facts(facts, source, now)
+        return RegisterOutcome(self._response(request, decision.reply), decision.events)
 
     def decide_facts(self, facts: RegisterFacts, source: Address, now: float) -> RegisterDecision:
         try:

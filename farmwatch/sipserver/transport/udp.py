@@ -122,11 +122,14 @@ def _set_receive_buffer(sock: socket.socket, wanted: int) -> None:
     not. Without the privilege the cap stands, and the operator is told how to lift it.
     """
     force = getattr(socket, "SO_RCVBUFFORCE", None)
-    try:
-        if force is None:
-            raise PermissionError
-        sock.setsockopt(socket.SOL_SOCKET, force, wanted)
-    except PermissionError:
+    forced = False
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, wanted)
+            forced = True
+        except PermissionError:
+            pass  # not privileged: the capped option below
+    if not forced:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
     # Linux reports twice the size asked for (the other half is its bookkeeping).
     granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
