@@ -42,6 +42,7 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/ps_demux.py
 	PYTHONPATH=. $(PY) bench/rtp_ingest.py
 	PYTHONPATH=. $(PY) bench/options_load.py
+	PYTHONPATH=. $(PY) bench/registration_path.py
 	PYTHONPATH=. $(PY) bench/registration.py
 	PYTHONPATH=. $(PY) bench/live.py
 
