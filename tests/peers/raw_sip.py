@@ -29,12 +29,25 @@ def status_of(data: bytes) -> int:
 
 def udp_options(port: int, timeout: float = 2.0) -> int:
     """Send one OPTIONS over UDP from a fresh socket and return the status received."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    with _socket_not_on(port) as sock:
         sock.settimeout(timeout)
-        sock.bind(("127.0.0.1", 0))
         sock.sendto(options_bytes(port, local_port=sock.getsockname()[1]), ("127.0.0.1", port))
         data, _ = sock.recvfrom(65536)
         return status_of(data)
+
+
+def _socket_not_on(port: int) -> socket.socket:
+    """A UDP socket on an ephemeral port other than `port`.
+
+    While a server is still starting, the kernel may hand its future port to us as an
+    ephemeral one; the OPTIONS would then come back to this very socket.
+    """
+    while True:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        if sock.getsockname()[1] != port:
+            return sock
+        sock.close()
 
 
 def free_port() -> int:
