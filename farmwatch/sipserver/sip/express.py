@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.message import reason_phrase
+from farmwatch.sipserver.sip.parser import TOKEN, is_number
 
 MAGIC_COOKIE = "z9hG4bK"
 MAX_EXPRESS_SIZE = 8192
@@ -60,7 +61,6 @@ _EXACT: dict[str, int] = {
 # message using them is left to the general path rather than mis-read.
 _OTHER_COMPACT = frozenset("abeknorsux")
 
-_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
 _VIA_VALUE = re.compile(
     r"SIP */ *2\.0 */ *(UDP|TCP) +(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?: *: *([0-9]{1,5}))? *"
     r"((?:;[^;,]*)*)",
@@ -158,7 +158,7 @@ def scan_express(data: bytes, methods: frozenset[str]) -> ExpressRequest | None:
             lname = name.lower()
             slot = _NAMES.get(lname)
             if slot is None:
-                if lname in _OTHER_COMPACT or _TOKEN.fullmatch(name) is None:
+                if lname in _OTHER_COMPACT or TOKEN.fullmatch(name) is None:
                     return None
                 continue
         elif slot == _SKIP:
@@ -175,7 +175,7 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     if not via or not from_ or not to or not call_id or not cseq:
         return None
     length = slots[_CONTENT_LENGTH]
-    if length is not None and (not _is_number(length) or int(length) != len(body)):
+    if length is not None and (not is_number(length) or int(length) != len(body)):
         return None
     cseq_match = _CSEQ_VALUE.fullmatch(cseq)
     if cseq_match is None or cseq_match[2] != method or int(cseq_match[1]) >= 2**31:
@@ -215,11 +215,6 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
         slots[_GB_VERSION],
         body,
     ))  # fmt: skip
-
-
-def _is_number(text: str) -> bool:
-    # str.isdigit() is also true of digits int() refuses, such as "²".
-    return text.isascii() and text.isdigit() and len(text) <= 10
 
 
 def _via_branch(params: str) -> str | None:

@@ -59,7 +59,8 @@ class MalformedMessage(RemoteProtocolError):
         return f"{reason_phrase(self.status_hint)} ({self.reason})"
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
+"""An RFC 3261 token: methods, header names, parameter names."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 # After CRLF → LF: any C0 control but HT and LF, or DEL (a CR left is a lone CR). The
@@ -174,7 +175,7 @@ def _read_request_line(line: str) -> tuple[str, str]:
     if len(parts) != 3 or not all(parts):
         raise MalformedMessage("malformed request line")
     method, uri, version = parts
-    if not _TOKEN.fullmatch(method):
+    if not TOKEN.fullmatch(method):
         raise MalformedMessage("malformed method")
     scheme = _SCHEME.match(uri)
     if scheme is None or scheme.end() == len(uri) or "<" in uri or ">" in uri:
@@ -262,22 +263,23 @@ def _check_fields(fields: list[tuple[str, str]], method: str | None) -> str | No
         if not _is_well_bracketed(seen[name]):
             raise MalformedMessage(f"malformed {name}")
     max_forwards = seen.get("Max-Forwards")
-    if max_forwards is not None and not (_is_number(max_forwards) and int(max_forwards) < 256):
+    if max_forwards is not None and not (is_number(max_forwards) and int(max_forwards) < 256):
         raise MalformedMessage("malformed Max-Forwards")
     return seen.get("Content-Length")
 
 
 def _check_cseq(value: str, method: str | None) -> None:
     parts = value.split()
-    if len(parts) != 2 or not _is_number(parts[0]) or int(parts[0]) >= 2**31:
+    if len(parts) != 2 or not is_number(parts[0]) or int(parts[0]) >= 2**31:
         raise MalformedMessage("malformed CSeq")
-    if not _TOKEN.fullmatch(parts[1]):
+    if not TOKEN.fullmatch(parts[1]):
         raise MalformedMessage("malformed CSeq")
     if method is not None and parts[1] != method:
         raise MalformedMessage("CSeq method does not match the request method")
 
 
-def _is_number(text: str) -> bool:
+def is_number(text: str) -> bool:
+    """1 to 10 ASCII digits (`str.isdigit` alone also accepts digits `int()` refuses, "²")."""
     return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
 
 
@@ -311,7 +313,7 @@ def _read_body(
     available = len(data) - body_start
     if content_length is None:
         length = available
-    elif _is_number(content_length):
+    elif is_number(content_length):
         length = int(content_length)
     else:
         raise MalformedMessage("malformed Content-Length")
@@ -327,7 +329,7 @@ def _salvage(head: str, limits: ParserLimits) -> SipRequest | None:
     lines = head.replace("\r\n", "\n").split("\n")
     words = lines[0].split(" ")
     words = [word for word in words if word]
-    if len(words) < 2 or not _TOKEN.fullmatch(words[0]) or _CONTROL.search(lines[0]):
+    if len(words) < 2 or not TOKEN.fullmatch(words[0]) or _CONTROL.search(lines[0]):
         return None
     fields: list[tuple[str, str]] = []
     seen: set[str] = set()
