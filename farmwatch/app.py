@@ -14,6 +14,7 @@ from aiohttp import web
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import create_database, resolve_database_url
+from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
@@ -81,11 +82,18 @@ class Application:
         )
         forwarder.live = self.live
         self.calls.set_listener(self.live)
+        self.loop_lag = LoopLagMonitor()
+        self.metrics = PlatformMetrics(
+            MetricSources(sip=self.sip, access=self.access, media=self.media,
+                          loop_lag=self.loop_lag)
+        )  # fmt: skip
         self._web_runner: web.AppRunner | None = None
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
         stack = self._stack
+        await self.loop_lag.start()
+        stack.push_async_callback(self.loop_lag.close)
         await self.database.start()
         stack.push_async_callback(self.database.close)
         await self.recorder.start()
@@ -100,7 +108,9 @@ class Application:
         stack.push_async_callback(self.media.close)
         stack.push_async_callback(self.live.close)
         await self.devices.start()
-        runner = web.AppRunner(create_web_app(self.devices, self.live), access_log=None)
+        runner = web.AppRunner(
+            create_web_app(self.devices, self.live, self.metrics), access_log=None
+        )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from farmwatch.media.errors import MediaError
+from farmwatch.media.ingest import IngestStats
 from farmwatch.media.ports import PortPool
 from farmwatch.media.receiver import Receiver
 from farmwatch.media.settings import MediaSettings
@@ -30,7 +31,14 @@ from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.tcp_receiver import TcpActiveReceiver, TcpPassiveReceiver
 from farmwatch.media.udp_receiver import SharedPortDemux, UdpReceiver
 
-__all__ = ["MediaListener", "MediaManager", "MediaTransport", "OpenedStream"]
+__all__ = [
+    "IngestTotals",
+    "MediaListener",
+    "MediaManager",
+    "MediaStats",
+    "MediaTransport",
+    "OpenedStream",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,37 @@ class OpenedStream:
     """False when a running stream was returned (send no second INVITE)."""
 
 
+@dataclass(frozen=True, slots=True)
+class IngestTotals:
+    """RTP ingest counters summed over every receiver the manager ever opened."""
+
+    packets: int = 0
+    bytes: int = 0
+    malformed: int = 0
+    rejected_ssrc: int = 0
+    rejected_source: int = 0
+    lost: int = 0
+    late: int = 0
+    duplicates: int = 0
+    frames: int = 0
+
+    def plus(self, stats: IngestStats) -> IngestTotals:
+        return IngestTotals(*(getattr(self, name) + getattr(stats, name) for name in _TOTAL_FIELDS))
+
+
+_TOTAL_FIELDS = tuple(field.name for field in dataclasses.fields(IngestTotals))
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStats:
+    """What the media part holds now, and its ingest counters since start."""
+
+    streams: int
+    ports_in_use: int
+    ports_capacity: int
+    ingest: IngestTotals
+
+
 class MediaListener(Protocol):
     """The platform side (injected): told when a stream closed by itself."""
 
@@ -91,6 +130,7 @@ class MediaManager:
         self._tasks: set[asyncio.Task[None]] = set()
         self._shared: SharedPortDemux | None = None
         self._is_started = self._is_closed = False
+        self._closed_totals = IngestTotals()  # of receivers already released
 
     @property
     def ports(self) -> PortPool:
@@ -101,6 +141,14 @@ class MediaManager:
         """Running (and opening) streams by key."""
         live = {key: e.stream for key, e in self._entries.items() if e.stream is not None}
         return MappingProxyType(live)
+
+    @property
+    def stats(self) -> MediaStats:
+        totals = self._closed_totals
+        for entry in self._entries.values():
+            if entry.receiver is not None:
+                totals = totals.plus(entry.receiver.stats)
+        return MediaStats(len(self._entries), self._ports.in_use, self._ports.capacity, totals)
 
     async def start(self) -> None:
         """Open the shared UDP port when configured."""
@@ -261,6 +309,7 @@ class MediaManager:
     async def _release(self, entry: _Entry) -> None:
         receiver, entry.receiver = entry.receiver, None
         if receiver is not None:
+            self._closed_totals = self._closed_totals.plus(receiver.stats)
             try:
                 await receiver.close()
             except Exception:

@@ -177,6 +177,11 @@ class SipEndpoint:
     def settings(self) -> SipSettings:
         return self._settings
 
+    @property
+    def udp_dropped(self) -> int:
+        """Datagrams dropped as unparsable or failing in their handler (a counter)."""
+        return self._udp.dropped if self._udp is not None else 0
+
     # -- API for the parts above ----------------------------------------------------------
 
     def add_handler(self, method: str, handler: RequestHandler) -> None:

@@ -6,11 +6,12 @@ from importlib import resources
 
 from aiohttp import web
 
+from farmwatch.platform.observability import PlatformMetrics
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
-from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE
+from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE, METRICS
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live
+from farmwatch.web.routes import devices, live, metrics
 
 STATIC = resources.files("farmwatch.web") / "static"
 
@@ -32,9 +33,13 @@ def create_api_app(device_service: DeviceService, live_service: LiveService) -> 
     return api
 
 
-def create_web_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
+def create_web_app(
+    device_service: DeviceService, live_service: LiveService, platform_metrics: PlatformMetrics
+) -> web.Application:
     app = web.Application(middlewares=[error_middleware])
+    app[METRICS] = platform_metrics
     app.add_subapp("/api", create_api_app(device_service, live_service))
+    app.add_routes(metrics.routes)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     app.router.add_get("/live", _live_page)
     return app

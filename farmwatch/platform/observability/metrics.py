@@ -1,0 +1,134 @@
+"""Prometheus metrics of one platform, read from the parts' own counters at scrape time.
+
+The parts keep plain counters (frozen `...Stats` dataclasses: the SIP endpoint, device
+access, the media manager, the loop-lag monitor); nothing on a hot path touches a metrics
+library. `PlatformMetrics.render()` builds the exposition text from those counters when
+`GET /metrics` asks, on a registry of its own (no process-global registry), together with
+the standard process metrics (CPU seconds, resident memory, open descriptors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from farmwatch.media.manager import MediaManager
+from farmwatch.platform.observability.loop_lag import LAG_BUCKETS, LoopLagMonitor
+from farmwatch.sipserver.device_access import DeviceAccess
+from farmwatch.sipserver.endpoint import SipEndpoint
+
+__all__ = ["CONTENT_TYPE", "MetricSources", "PlatformMetrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+PREFIX = "farmwatch"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSources:
+    """The components whose counters are exported."""
+
+    sip: SipEndpoint
+    access: DeviceAccess
+    media: MediaManager
+    loop_lag: LoopLagMonitor
+
+
+class PlatformMetrics:
+    """The `/metrics` exposition of one platform process."""
+
+    def __init__(self, sources: MetricSources) -> None:
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(_PartsCollector(sources))
+        ProcessCollector(registry=self._registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self._registry)
+
+
+class _PartsCollector(Collector):
+    def __init__(self, sources: MetricSources) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._loop_lag()
+        yield from self._sip()
+        yield from self._media()
+
+    def _loop_lag(self) -> Iterator[Metric]:
+        stats = self._sources.loop_lag.stats
+        cumulative, buckets = 0, []
+        for bound, count in zip((*LAG_BUCKETS, float("inf")), stats.bucket_counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+        yield HistogramMetricFamily(
+            f"{PREFIX}_event_loop_lag_seconds",
+            "How late the event loop ran a callback due at a known time.",
+            buckets=buckets,
+            sum_value=stats.lag_sum,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_event_loop_lag_max_seconds",
+            "The largest event-loop lag seen since start.",
+            value=stats.max_lag,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_event_loop_stalls",
+            "Event-loop lag samples over the stall threshold.",
+            value=stats.stalls,
+        )
+
+    def _sip(self) -> Iterator[Metric]:
+        table = self._sources.access.table
+        yield GaugeMetricFamily(
+            f"{PREFIX}_devices_registered", "Devices with a live registration.", value=len(table)
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_devices_online", "Registered devices online now.", value=table.online_count
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_udp_datagrams_dropped",
+            "SIP datagrams dropped as unparsable or failing in their handler.",
+            value=self._sources.sip.udp_dropped,
+        )
+
+    def _media(self) -> Iterator[Metric]:
+        stats = self._sources.media.stats
+        yield GaugeMetricFamily(
+            f"{PREFIX}_media_streams", "Streams open (or opening) now.", value=stats.streams
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_media_ports_in_use", "RTP ports allocated now.", value=stats.ports_in_use
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_media_ports",
+            "RTP ports in the configured range.",
+            value=stats.ports_capacity,
+        )
+        ingest = stats.ingest
+        described = (
+            ("packets", "RTP packets accepted.", ingest.packets),
+            ("bytes", "RTP bytes accepted.", ingest.bytes),
+            ("malformed_packets", "Packets that were not RTP.", ingest.malformed),
+            ("rejected_ssrc_packets", "Packets of an SSRC not locked on.", ingest.rejected_ssrc),
+            (
+                "rejected_source_packets",
+                "Packets from a source the stream does not accept.",
+                ingest.rejected_source,
+            ),
+            ("lost_packets", "RTP packets never received (sequence gaps).", ingest.lost),
+            ("late_packets", "RTP packets that arrived after their gap was skipped.", ingest.late),
+            ("duplicate_packets", "RTP packets received twice.", ingest.duplicates),
+            ("frames", "Audio and video frames demultiplexed.", ingest.frames),
+        )
+        for name, documentation, value in described:
+            yield CounterMetricFamily(f"{PREFIX}_media_ingest_{name}", documentation, value=value)

@@ -1,0 +1,1 @@
+"""Application services of the platform: devices, live view."""

@@ -1,0 +1,50 @@
+"""GET /metrics of a real `farmwatch serve`: Prometheus text that a scraper can read."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import RunningServer
+from tests.peers.raw_device import RawDevice
+
+
+def _scrape(server: RunningServer) -> dict[str, float]:
+    url = f"http://127.0.0.1:{server.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels or sample.labels.get("le") == "+Inf"
+    }
+
+
+async def test_metrics_follow_a_registration_and_show_loop_lag_and_process(
+    farmwatch_server: RunningServer,
+) -> None:
+    before = await asyncio.to_thread(_scrape, farmwatch_server)
+    assert before["farmwatch_devices_registered"] == 0
+    assert before["farmwatch_event_loop_lag_seconds_count"] > 0
+    assert (
+        before["farmwatch_event_loop_lag_seconds_bucket"]
+        == (before["farmwatch_event_loop_lag_seconds_count"])
+    )
+    assert before["process_resident_memory_bytes"] > 10 * 1024 * 1024
+    assert before["process_open_fds"] > 0
+    assert before["farmwatch_media_ports"] == 250  # 30000-30499 in conf/farmwatch.toml
+
+    device = await RawDevice.connect(
+        "34020000001320000077", ("127.0.0.1", farmwatch_server.sip_port), "UDP"
+    )
+    try:
+        assert await device.register() == 200
+    finally:
+        await device.close_and_wait()
+    after = await asyncio.to_thread(_scrape, farmwatch_server)
+    assert after["farmwatch_devices_registered"] == 1
+    assert after["farmwatch_devices_online"] == 1
