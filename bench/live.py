@@ -1,36 +1,34 @@
-"""Live-video benchmark: start time, concurrent 720p streams, platform-added latency.
+"""Live-video benchmark: start time, media ingest cost per stream, loss, added latency.
 
-    PYTHONPATH=. .venv/bin/python bench/live.py [--streams 50,100,200,250,300] [--starts 20]
-        [--window 10] [--latency-seconds 8] [--skip-starts] [--deadline 540]
+    PYTHONPATH=. .venv/bin/python bench/live.py [--streams 50,100,200] [--runs 3]
+        [--viewers fmp4] [--starts 20] [--window 20] [--warmup 10] [--skip-starts]
 
-Everything runs on this machine, on 127.0.0.1: `farmwatch serve` as a child process
-(`tests/peers/server_process.py`), one simulated device in this process, and the load
-generator in a third process (`bench/live_replay.py`). One 1280x720 25 fps 2 Mbit/s H.264
-loop (4 s, GOP 25) is encoded once and shared by everything that streams.
+Everything runs on this machine, on 127.0.0.1: `farmwatch serve` as a child process, one
+simulated device in this process (it answers INVITEs), and `bench/rtp_replay.c` as the
+cameras: N copies of the camera clip of `bench/camera_clip.py` (1280x720 25 fps, 2 Mbit/s,
+GOP 50, P-frames, texture, motion and sensor noise; ~195 RTP packets/s of at most 1,400
+bytes, a PS pack header per frame, system header and PSM on key frames), each from its own
+socket with its own SSRC, each frame sent as one `sendmmsg` burst at its time.
 
-1. Start time: `--starts` channels in turn, the simulated device streaming itself: the time
-   from `POST /api/channels/{id}/live` to its answer (the platform INVITEd the device and
-   holds the first keyframe) and to the first fMP4 media fragment (`moof`+`mdat`) read over
-   HTTP; median and p95. Each stream closes (idle close 0.5 s, BYE seen by the device)
-   before the next start.
-2. Concurrency: the device answers INVITEs but sends nothing (`stop_after=0`); each call's
-   address and SSRC go to the replay process, which sends a pre-packetised copy (own socket,
-   own SSRC, own platform port, real-time pacing, ~200 packets/s). Sessions are opened up to
-   each N of `--streams` (idle close 3600 s, no viewer: ingest only), then over `--window`
-   seconds: the platform's CPU (% of one core, /proc/PID/stat), RSS, CPU per stream; packets
-   lost as the platform's own RTCP receiver reports count them (a frame is lost only if one
-   of its packets is, so frames lost ≤ packets lost), kernel UDP receive-buffer drops
-   (/proc/net/snmp, host-wide), how far the platform's reception lags the sender (sent −
-   highest sequence received when a report arrives), and the sender's own CPU and lateness
-   (it must not be the bottleneck), with this process's and all other processes' CPU (the
-   machine's busy time from /proc/stat minus the three; approximate, but it shows when
-   something else was running). The ramp stops after a step that lost media or failed opens.
-3. Added latency: a WebRTC viewer (aiortc, `bench/live_latency.py`) on one replayed stream,
-   before the ramp (idle machine) and after each step's window (under N streams): last RTP
-   packet of a frame sent → last WebRTC packet of that frame received, median and p95.
+1. Start time (`--starts`): the simulated device streams the camera clip itself; the time
+   from `POST /api/channels/{id}/live` to its answer, to the first WebRTC frame, and to the
+   first fMP4 media fragment; median and p95.
+2. Ingest cost (each N of `--streams`, `--runs` times on a fresh platform): N sessions
+   opened (no viewer: "remux on demand", the platform only receives; or with `--viewers
+   fmp4` one fMP4-over-HTTP reader per stream), then after `--warmup` s a `--window` s
+   window: CPU of the platform's whole process tree in % of one core, per stream; RSS; and
+   loss judged from outside the platform's own view: packets the sender sent, packets the
+   platform accepted (its `/metrics` ingest counter), sequence gaps it saw, datagrams the
+   kernel dropped at the platform's media sockets (/proc/net/udp) and host-wide; the worst
+   event-loop lag the platform measured; the sender's CPU and lateness. The ramp of a run
+   stops after a step that lost media. A summary gives median and spread over the runs,
+   beside the reference figures of issue 14.
+3. Added latency: a WebRTC viewer (aiortc, `bench/live_latency.py`) on one more stream,
+   on an idle platform and under the largest N: last RTP packet of a frame sent → last
+   WebRTC packet of that frame received, median and p95.
 
-The machine has 2 cores shared by the platform, the load generator and this process. The
-default run takes about 4 minutes (each step: opening, 3 s settle, window, 8 s of WebRTC).
+The machine has 2 cores shared by the platform, the sender and this process; their CPU is
+printed so that a step where something else was busy can be told apart.
 """
 
 from __future__ import annotations
@@ -41,6 +39,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -50,40 +49,36 @@ from typing import Any
 import aiohttp
 import aioice.ice
 
+from bench.camera_clip import camera_loop, describe
 from bench.live_latency import FrameArrivals, frame_keys, frame_latencies, webrtc_viewer
-from bench.live_replay import ReplayProcess, ReplayStats, StartStream
-from bench.registration import CLOCK_TICKS, cpu_seconds, rss_mb
+from bench.measure import (
+    cpu_seconds,
+    host_udp_drops,
+    lag_buckets,
+    scrape,
+    socket_drops,
+    spread,
+    tree_cpu_seconds,
+    tree_rss_mb,
+    worst_lag_between,
+)
+from bench.rtp_replay import ReplayProcess, ReplayStats, StartStream
 from farmwatch.simulator import FleetSettings, MediaCache, SimulatedDevice, StreamSettings
 from farmwatch.simulator.session import SessionTimers
-from farmwatch.simulator.test_pattern import EncodedLoop, encode_test_pattern
+from farmwatch.simulator.test_pattern import EncodedLoop
 from farmwatch.sipserver.sip.address import Address, Transport
 from tests.peers.server_process import RunningServer, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "34020000002000000001"
-PICTURE = StreamSettings(width=1280, height=720, fps=25, bitrate=2_000_000, gop=25)
-LOOP_SPEC = PICTURE.spec_for("34020000001320000001")
+PICTURE = StreamSettings(width=1280, height=720, fps=25, bitrate=2_000_000, gop=50)
+MEDIA_PORTS = (30000, 31999)
 OPEN_CONCURRENCY = 8
-SETTLE = 3.0
-WARMUP = 1.5
-
-
-def udp_drops() -> int:
-    """Host-wide UDP datagrams the kernel dropped on receive (RcvbufErrors)."""
-    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()]
-    names, values = [row for row in lines if row[0] == "Udp:"][:2]
-    return int(values[names.index("RcvbufErrors")])
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all cores spent busy since boot (/proc/stat), in seconds."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CLOCK_TICKS
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+LATENCY_WARMUP = 1.5
+# Issue 14, ZLMediaKit on this kind of machine, % of one core per stream (ingest only).
+REFERENCE = {50: (0.22, 0.42), 100: (0.15, 0.34), 200: (0.12, 0.36)}
+REFERENCE_VIEWER = "ZLMediaKit with one fMP4 viewer per stream at N=50: 0.63-0.70 %"
+TARGETS = "targets: ingest only <= 0.35 % per stream at N=100; one fMP4 viewer <= 1.2 %"
 
 
 @dataclass
@@ -117,6 +112,12 @@ class Rig:
                     raise RuntimeError("the fMP4 stream ended before a fragment")
                 data += chunk
 
+    async def read_fmp4(self, path: str, counter: list[int]) -> None:
+        """A viewer that reads the fMP4 stream (and discards it) until cancelled."""
+        async with self.http.get(self.base + path) as response:
+            while chunk := await response.content.readany():
+                counter[0] += len(chunk)
+
     async def wait_channels(self, count: int) -> None:
         url = f"{self.base}/api/devices/{self.device.device_id}/channels"
         while True:
@@ -139,9 +140,8 @@ async def live_rig(
     env = {
         "FARMWATCH_LIVE_TRANSPORT": "udp",
         "FARMWATCH_MEDIA_HOST": "127.0.0.1",
-        "FARMWATCH_MEDIA_PORT_RANGE": "30000-31999",
+        "FARMWATCH_MEDIA_PORT_RANGE": f"{MEDIA_PORTS[0]}-{MEDIA_PORTS[1]}",
         "FARMWATCH_MEDIA_IDLE_CLOSE": str(idle_close),
-        "FARMWATCH_LOG_LEVEL": "WARNING",
         "PYTHONPATH": f"{ROOT / 'bench' / 'loopback_ice'}:{ROOT}",
     }
     server = await asyncio.to_thread(start_server, workdir, env)
@@ -150,7 +150,7 @@ async def live_rig(
             server=Address("127.0.0.1", server.sip_port, Transport.UDP), server_id=PLATFORM,
             channels=channels, media=media, timers=SessionTimers(retry_min=0.5, retry_max=5.0),
         ).device_settings()[0]  # fmt: skip
-        # Every channel streams the one loop encoded up front (no encode per channel).
+        # Every channel streams the camera clip (encoded once, not per channel).
         device = SimulatedDevice(settings, media_cache=MediaCache(encoder=lambda spec: loop))
         await device.start()
         try:
@@ -166,8 +166,16 @@ async def live_rig(
         await asyncio.to_thread(stop_server, server)
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+# ---- 1. start time -------------------------------------------------------------------
+
+
 async def measure_starts(workdir: Path, loop: EncodedLoop, starts: int) -> None:
-    print(f"\n1. start time over {starts} starts (simulated device streaming 720p25 2 Mbit/s)")
+    print(f"\n1. start time over {starts} starts (the simulated device streams the camera clip)")
     results: dict[str, list[float]] = {"answered": [], "webrtc": [], "fmp4": []}
     async with live_rig(workdir, loop, channels=starts, idle_close=0.5, media=PICTURE) as rig:
         for index in range(starts):
@@ -176,8 +184,8 @@ async def measure_starts(workdir: Path, loop: EncodedLoop, starts: int) -> None:
                 await rig.device.wait_for(lambda d: d.active_calls == 0)
     for name, label in (
         ("answered", "POST /live answered (first keyframe in the platform)"),
-        ("webrtc", "first keyframe out over WebRTC (incl. offer/answer, ICE, DTLS)"),
-        ("fmp4", "first fMP4 fragment (one fragment per GOP: 1 s)"),
+        ("webrtc", "first frame out over WebRTC (incl. offer/answer, ICE, DTLS)"),
+        ("fmp4", "first fMP4 media fragment read over HTTP"),
     ):
         values = results[name]
         if values:
@@ -187,25 +195,35 @@ async def measure_starts(workdir: Path, loop: EncodedLoop, starts: int) -> None:
 
 
 async def start_once(rig: Rig, channel: str, results: dict[str, list[float]]) -> None:
-    """One start: POST /live, a WebRTC viewer until its first frame, then one fMP4 fragment."""
     begin = time.monotonic()
     status, body = await rig.open_live(channel)
     if status != 201:
         print(f"   start on {channel}: {status} {body}", flush=True)
         return
-    results["answered"].append(time.monotonic() - begin)
+    answered = time.monotonic()
+    results["answered"].append(answered - begin)
     arrivals = FrameArrivals({})
     async with webrtc_viewer(rig.http, rig.base, body["session"], arrivals):
         await arrivals.first_frame.wait()
     assert arrivals.first_frame_at is not None
     results["webrtc"].append(arrivals.first_frame_at - begin)
+    await rig.close_live(body["session"])
+    # fMP4 on its own fresh start, measured from when POST /live answered.
+    await rig.device.wait_for(lambda d: d.active_calls == 0)
+    status, body = await rig.open_live(channel)
+    if status != 201:
+        return
+    answered = time.monotonic()
     await rig.first_fragment(body["fmp4"])
-    results["fmp4"].append(time.monotonic() - begin)
+    results["fmp4"].append(time.monotonic() - answered)
     await rig.close_live(body["session"])
 
 
+# ---- 2. ingest cost ------------------------------------------------------------------
+
+
 class CallFeeder:
-    """Hands every call the device answers to the replay process (address, SSRC)."""
+    """Hands every call the device answers to the sender (address, SSRC)."""
 
     def __init__(self, device: SimulatedDevice, replay: ReplayProcess, recorded: str) -> None:
         self._device = device
@@ -227,15 +245,14 @@ class CallFeeder:
                                               record=call.channel_id == self.recorded))  # fmt: skip
 
 
-async def open_streams(rig: Rig, channels: list[str]) -> tuple[list[float], list[str]]:
-    """Open one session per channel, `OPEN_CONCURRENCY` at a time: open times and failures."""
+async def open_streams(rig: Rig, channels: list[str]) -> tuple[list[Any], list[str]]:
+    """Open one session per channel, `OPEN_CONCURRENCY` at a time: bodies and failures."""
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
-    times: list[float] = []
+    bodies: list[Any] = []
     failures: list[str] = []
 
     async def one(channel: str) -> None:
         async with gate:
-            begin = time.monotonic()
             try:
                 async with asyncio.timeout(30):
                     status, body = await rig.open_live(channel)
@@ -243,12 +260,94 @@ async def open_streams(rig: Rig, channels: list[str]) -> tuple[list[float], list
                 failures.append(f"{channel}: {error!r}")
                 return
             if status == 201:
-                times.append(time.monotonic() - begin)
+                bodies.append(body)
             else:
                 failures.append(f"{channel}: {status} {body.get('error')}")
 
     await asyncio.gather(*(one(channel) for channel in channels))
-    return times, failures
+    return bodies, failures
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float
+    platform_cpu: float
+    sender_cpu: float
+    own_cpu: float
+    metrics: dict[str, float]
+    lag: dict[float, float]
+    socket_drops: int
+    host_drops: int
+    sender: ReplayStats
+
+
+def take_sample(rig: Rig, replay: ReplayProcess) -> Sample:
+    return Sample(
+        at=time.monotonic(),
+        platform_cpu=tree_cpu_seconds(rig.server.process.pid),
+        sender_cpu=cpu_seconds(replay.pid),
+        own_cpu=cpu_seconds(os.getpid()),
+        metrics=scrape(rig.base),
+        lag=lag_buckets(rig.base),
+        socket_drops=socket_drops(range(MEDIA_PORTS[0], MEDIA_PORTS[1] + 1)),
+        host_drops=host_udp_drops(),
+        sender=replay.stats(),
+    )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    streams: int
+    cpu_percent: float
+    rss_mb: float
+    sent: int
+    accepted: int
+    gaps: int
+    socket_drops: int
+    host_drops: int
+    worst_lag: float
+
+    @property
+    def per_stream(self) -> float:
+        return self.cpu_percent / self.streams
+
+    @property
+    def is_clean(self) -> bool:
+        return self.gaps == 0 and self.socket_drops == 0
+
+
+def report_window(rig: Rig, streams: int, before: Sample, after: Sample) -> StepResult:
+    elapsed = after.at - before.at
+    cpu = (after.platform_cpu - before.platform_cpu) / elapsed * 100
+    sender_cpu = (after.sender_cpu - before.sender_cpu) / elapsed * 100
+    own_cpu = (after.own_cpu - before.own_cpu) / elapsed * 100
+
+    def delta(name: str) -> int:
+        return int(after.metrics.get(name, 0) - before.metrics.get(name, 0))
+
+    result = StepResult(
+        streams=streams,
+        cpu_percent=cpu,
+        rss_mb=tree_rss_mb(rig.server.process.pid),
+        sent=after.sender.packets_sent - before.sender.packets_sent,
+        accepted=delta("farmwatch_media_ingest_packets_total"),
+        gaps=delta("farmwatch_media_ingest_lost_packets_total"),
+        socket_drops=after.socket_drops - before.socket_drops,
+        host_drops=after.host_drops - before.host_drops,
+        worst_lag=worst_lag_between(before.lag, after.lag),
+    )
+    print(f"   N={streams:>4}: platform CPU {cpu:5.1f}% of one core = {result.per_stream:.3f}% "
+          f"per stream, RSS {result.rss_mb:.0f} MB", flush=True)  # fmt: skip
+    print(f"           {elapsed:.1f} s: RTP packets sent {result.sent}, accepted by the platform "
+          f"{result.accepted}, sequence gaps {result.gaps}, kernel drops at its media sockets "
+          f"{result.socket_drops} (host-wide {result.host_drops}); worst event-loop lag "
+          f"<= {result.worst_lag * 1000:.0f} ms", flush=True)  # fmt: skip
+    print(
+        f"           sender CPU {sender_cpu:.1f}%, late p99 {after.sender.late_p99_ms:.1f} ms "
+        f"max {after.sender.late_max_ms:.1f} ms; bench process {own_cpu:.1f}%",
+        flush=True,
+    )
+    return result
 
 
 async def measure_latency(
@@ -266,122 +365,99 @@ async def measure_latency(
             await asyncio.sleep(seconds)
     finally:
         await rig.close_live(body["session"])
-    result = frame_latencies(arrivals, replay.send_times(feeder.keys[channel]), WARMUP)
-    print(f"   added latency RTP in → WebRTC out ({label}): median {result.median_ms:.1f} ms, "
+    result = frame_latencies(arrivals, replay.send_times(feeder.keys[channel]), LATENCY_WARMUP)
+    print(f"   added latency RTP in -> WebRTC out ({label}): median {result.median_ms:.1f} ms, "
           f"p95 {result.p95_ms:.1f} ms, max {result.max_ms:.1f} ms over {result.frames} frames",
           flush=True)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Sample:
-    at: float
-    platform_cpu: float
-    replay_cpu: float
-    own_cpu: float
-    machine_busy: float
-    drops: int
-    log_lines: int
-    stats: ReplayStats
-
-
-def sample(rig: Rig, replay: ReplayProcess) -> Sample:
-    return Sample(time.monotonic(), cpu_seconds(rig.server.process.pid), cpu_seconds(replay.pid),
-                  cpu_seconds(os.getpid()), machine_busy_seconds(), udp_drops(),
-                  len(rig.server.log_text().splitlines()), replay.stats())  # fmt: skip
-
-
-def print_log_errors(rig: Rig, limit: int = 12) -> None:
-    lines = [
-        line for line in rig.server.log_text().splitlines() if "ERROR" in line or "Error" in line
-    ]
-    for line in lines[-limit:]:
-        print(f"           platform log: {line[:300]}", flush=True)
-
-
-def report_window(rig: Rig, count: int, before: Sample, after: Sample) -> bool:
-    """Print one step of the ramp; False when it lost media."""
-    elapsed = after.at - before.at
-    cpu = (after.platform_cpu - before.platform_cpu) / elapsed * 100
-    replay_cpu = (after.replay_cpu - before.replay_cpu) / elapsed * 100
-    own_cpu = (after.own_cpu - before.own_cpu) / elapsed * 100
-    other_cpu = (
-        (after.machine_busy - before.machine_busy) / elapsed * 100 - cpu - replay_cpu - own_cpu
-    )
-    previous = {s.key: s for s in before.stats.streams}
-    streams = [s for s in after.stats.streams if s.key in previous]
-    frames = sum(s.frames_sent - previous[s.key].frames_sent for s in streams)
-    packets = sum(s.packets_sent - previous[s.key].packets_sent for s in streams)
-    lost = sum(s.lost - previous[s.key].lost for s in streams)
-    lost_total = sum(s.lost for s in after.stats.streams)
-    reporting = sum(1 for s in streams if s.reports > previous[s.key].reports)
-    lag = max((s.lag_ms for s in after.stats.streams), default=0.0)
-    drops = after.drops - before.drops
-    print(f"   N={count:>4} (+1 latency stream): platform CPU {cpu:5.1f}% of one core, "
-          f"{cpu / len(streams):.3f}% per stream, "
-          f"RSS {rss_mb(rig.server.process.pid):.0f} MB", flush=True)  # fmt: skip
-    print(f"           {elapsed:.1f} s: {frames} frames / {packets} RTP packets sent "
-          f"(~{packets / elapsed * 8 * 1400 / 1e6:.0f} Mbit/s), RTP packets lost {lost} "
-          f"(platform RTCP RR, {reporting}/{len(streams)} streams reported; {lost_total} since "
-          f"start), kernel UDP drops {drops}, reception lag max {lag:.0f} ms; "
-          f"platform log lines {after.log_lines - before.log_lines}", flush=True)  # fmt: skip
-    print(f"           sender: CPU {replay_cpu:.1f}% of one core, late p99 "
-          f"{after.stats.late_p99_ms:.1f} ms, max {after.stats.late_max_ms:.1f} ms; bench process "
-          f"{own_cpu:.1f}%; all other processes {other_cpu:.1f}%", flush=True)  # fmt: skip
-    return lost == 0 and drops == 0
-
-
-async def measure_concurrency(
-    workdir: Path, loop: EncodedLoop, replay: ReplayProcess, counts: list[int], window: float,
-    latency_seconds: float,
-) -> None:  # fmt: skip
-    print(f"\n2. concurrent replayed streams {counts}, {window:g} s windows; 3. added latency")
+async def one_run(
+    workdir: Path, loop: EncodedLoop, counts: list[int], args: argparse.Namespace, *,
+    latency: bool,
+) -> list[StepResult]:  # fmt: skip
     total = max(counts) + 1
-    media = replace(PICTURE, stop_after=0.0)  # the device signals; the replay process streams
-    async with live_rig(workdir, loop, channels=total, idle_close=3600, media=media) as rig:
-        feeder = CallFeeder(rig.device, replay, recorded=rig.channel(total - 1))
-        task = asyncio.get_running_loop().create_task(feeder.run())
-        try:
-            await measure_latency(rig, replay, feeder, loop, latency_seconds, "1 stream")
-            opened = 0
-            for count in counts:
-                is_clean = await ramp_step(rig, replay, range(opened, count), window)
-                opened = count
-                label = f"N={count} load"
-                await measure_latency(rig, replay, feeder, loop, latency_seconds, label)
-                if not is_clean:
-                    print("   stopping the ramp here (media lost or opens failed)", flush=True)
-                    break
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    media = replace(PICTURE, stop_after=0.0)  # the device signals; the sender streams
+    results: list[StepResult] = []
+    replay = ReplayProcess(loop)
+    viewers: list[asyncio.Task[None]] = []
+    try:
+        async with live_rig(workdir, loop, channels=total, idle_close=3600, media=media) as rig:
+            feeder = CallFeeder(rig.device, replay, recorded=rig.channel(total - 1))
+            task = asyncio.get_running_loop().create_task(feeder.run())
+            try:
+                if latency:
+                    await measure_latency(rig, replay, feeder, loop, 8, "idle platform, 1 stream")
+                opened = 0
+                for count in counts:
+                    bodies, failures = await open_streams(
+                        rig, [rig.channel(index) for index in range(opened, count)]
+                    )
+                    opened = count
+                    if failures:
+                        print(f"   {len(failures)} opens failed: {failures[:3]}", flush=True)
+                    if args.viewers == "fmp4":
+                        for body in bodies:
+                            viewers.append(asyncio.create_task(rig.read_fmp4(body["fmp4"], [0])))
+                    await asyncio.sleep(args.warmup)
+                    before = take_sample(rig, replay)
+                    await asyncio.sleep(args.window)
+                    result = report_window(rig, count, before, take_sample(rig, replay))
+                    results.append(result)
+                    if not result.is_clean or failures:
+                        print("   stopping this run here (media lost or opens failed)")
+                        break
+                if latency:
+                    label = f"under N={opened}"
+                    await measure_latency(rig, replay, feeder, loop, 8, label)
+            finally:
+                for viewer in viewers:
+                    viewer.cancel()
+                await asyncio.gather(*viewers, return_exceptions=True)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+    finally:
+        replay.close()
+    return results
 
 
-async def ramp_step(rig: Rig, replay: ReplayProcess, indices: range, window: float) -> bool:
-    """Open the sessions of `indices`, settle, measure one window; False when it went wrong."""
-    times, failures = await open_streams(rig, [rig.channel(index) for index in indices])
-    if times:
-        print(f"   {len(times)} more sessions opened ({indices.stop} streams): "
-              f"open time median {statistics.median(times) * 1000:.0f} ms, "
-              f"p95 {percentile(times, 0.95) * 1000:.0f} ms; {len(failures)} failed "
-              f"{failures[:3]}", flush=True)  # fmt: skip
-    if failures:
-        print_log_errors(rig)
-    await asyncio.sleep(SETTLE)
-    before = sample(rig, replay)
-    await asyncio.sleep(window)
-    is_clean = report_window(rig, indices.stop, before, sample(rig, replay))
-    return is_clean and not failures
+def summarize(runs: list[list[StepResult]], viewers: str) -> None:
+    mode = "one fMP4 viewer per stream" if viewers else "ingest only (no viewer)"
+    print(f"\nsummary over {len(runs)} run(s), {mode}: median (min-max)")
+    by_count: dict[int, list[StepResult]] = defaultdict(list)
+    for run in runs:
+        for result in run:
+            by_count[result.streams].append(result)
+    for count in sorted(by_count):
+        steps = by_count[count]
+        clean = sum(1 for step in steps if step.is_clean)
+        reference = REFERENCE.get(count)
+        compare = (
+            f"; ZLMediaKit {reference[0]} % on demand, {reference[1]} % remux always"
+            if reference and not viewers
+            else ""
+        )
+        print(f"   N={count:>4}: {spread([s.per_stream for s in steps])} % of one core per "
+              f"stream, total {spread([s.cpu_percent for s in steps])} %, RSS "
+              f"{spread([s.rss_mb for s in steps])} MB, clean in {clean} of {len(steps)} runs "
+              f"(gaps {spread([float(s.gaps) for s in steps])}, socket drops "
+              f"{spread([float(s.socket_drops) for s in steps])}){compare}")  # fmt: skip
+    print(f"   {REFERENCE_VIEWER}\n   {TARGETS}")
 
 
-async def run(args: argparse.Namespace, loop: EncodedLoop, replay: ReplayProcess) -> None:
+async def run(args: argparse.Namespace, loop: EncodedLoop) -> None:
     counts = sorted(int(count) for count in args.streams.split(","))
-    async with asyncio.timeout(args.deadline):
-        with tempfile.TemporaryDirectory() as tmp:
-            if not args.skip_starts:
-                await measure_starts(Path(tmp) / "starts", loop, args.starts)
-            await measure_concurrency(
-                Path(tmp) / "load", loop, replay, counts, args.window, args.latency_seconds
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_starts:
+            await measure_starts(Path(tmp) / "starts", loop, args.starts)
+        print(f"\n2. ingest cost, N = {counts}, {args.runs} run(s), {args.window:g} s windows "
+              f"after {args.warmup:g} s; 3. added latency (first run)")  # fmt: skip
+        runs = []
+        for index in range(args.runs):
+            print(f"  run {index + 1}", flush=True)
+            runs.append(
+                await one_run(Path(tmp) / f"run{index}", loop, counts, args, latency=index == 0)
             )
+        summarize(runs, args.viewers)
 
 
 def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
@@ -390,28 +466,20 @@ def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--streams", default="50,100,200,250,300")
+    parser.add_argument("--streams", default="50,100,200")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--viewers", choices=["", "fmp4"], default="")
     parser.add_argument("--starts", type=int, default=20)
-    parser.add_argument("--window", type=float, default=10.0)
-    parser.add_argument("--latency-seconds", type=float, default=8.0)
+    parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--skip-starts", action="store_true")
-    parser.add_argument("--deadline", type=float, default=540.0)
     args = parser.parse_args()
     # The viewer's ICE host candidates: 127.0.0.1 only (aioice skips loopback by default).
     aioice.ice.get_host_addresses = _loopback_only
     begin = time.monotonic()
-    loop = encode_test_pattern(LOOP_SPEC)
-    packets = sum(-(-len(frame.ps.data) // 1400) for frame in loop.frames)
-    size = sum(len(frame.ps.data) for frame in loop.frames)
-    seconds = LOOP_SPEC.loop_seconds
-    print(f"loop: {LOOP_SPEC.size_text} {LOOP_SPEC.fps} fps, {size * 8 / seconds / 1e6:.2f} "
-          f"Mbit/s PS, {packets / seconds:.0f} RTP packets/s, encoded once in "
-          f"{time.monotonic() - begin:.1f} s", flush=True)  # fmt: skip
-    replay = ReplayProcess(loop)
-    try:
-        asyncio.run(run(args, loop, replay))
-    finally:
-        replay.close()
+    loop = camera_loop()
+    print(f"camera clip: {describe(loop)} (ready in {time.monotonic() - begin:.1f} s)", flush=True)
+    asyncio.run(run(args, loop))
 
 
 if __name__ == "__main__":

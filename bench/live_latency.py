@@ -29,7 +29,7 @@ from typing import Any
 import aiohttp
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from bench.live_replay import SendTimes
+from bench.rtp_replay import SendTimes
 from farmwatch.media.nal import split_nal_units
 from farmwatch.simulator.test_pattern import EncodedLoop
 

@@ -17,6 +17,8 @@ class SippResult:
     failed: int
     seconds: float
     output: str
+    retransmissions: int = 0
+    """Requests sipp had to send again (its `Retransmissions(C)` counter)."""
 
 
 def write_devices(
@@ -46,17 +48,19 @@ def run_sipp(
     extra: tuple[str, ...] = (),
     timeout: float = 120,
     transport: str = "u1",
+    scenarios: Path = SCENARIOS,
+    limit: int | None = None,
 ) -> SippResult:
-    """Run `scenario` for `calls` calls at `rate`/s from one socket (`u1` UDP, `t1` one TCP
-    connection); bounded in time."""
+    """Run `scenario` (a file of `scenarios`) for `calls` calls at `rate`/s from one socket
+    (`u1` UDP, `t1` one TCP connection); bounded in time."""
     stat = workdir / f"{scenario}-{rate}.csv"
     stat.unlink(missing_ok=True)
     result = subprocess.run(
         [
             "sipp", f"127.0.0.1:{port}",
-            "-sf", str(SCENARIOS / scenario),
+            "-sf", str(scenarios / scenario),
             "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", "0",
-            "-m", str(calls), "-r", str(rate), "-l", str(max(rate, 100)),
+            "-m", str(calls), "-r", str(rate), "-l", str(limit or max(rate, 100)),
             "-t", transport, "-timeout", f"{int(timeout)}s", "-nostdin",
             "-buff_size", "8388608",
             "-trace_stat", "-stf", str(stat), "-fd", "1",
@@ -66,12 +70,14 @@ def run_sipp(
     )  # fmt: skip
     header, *rows = stat.read_text().strip().splitlines()
     columns = dict(zip(header.split(";"), rows[-1].split(";"), strict=False))
-    hours, minutes, seconds = columns.get("ElapsedTime(C)", "0:0:0").split(":")[:3]
-    elapsed = float(hours) * 3600 + float(minutes) * 60 + float(seconds)
+    # ElapsedTime(C) has whole seconds only; StartTime and CurrentTime end in epoch seconds
+    # with microseconds ("2026-12-04\t18:24:19.729711\t1796408659.729711").
+    elapsed = float(columns["CurrentTime"].split()[-1]) - float(columns["StartTime"].split()[-1])
     return SippResult(
         result.returncode,
         int(columns["SuccessfulCall(C)"]),
         int(columns["FailedCall(C)"]),
         elapsed,
         result.stdout[-3000:] + result.stderr[-3000:],
+        int(columns.get("Retransmissions(C)", "0") or 0),
     )
