@@ -4,11 +4,11 @@ Driven by calls with `now` (no clock, no I/O, no logging), so every rule is test
 virtual time:
 
 * `Admission` counts connections per remote host (`address_key`: IPv4 address or IPv6
-  /64) and in total. An inbound connection is
-  refused when its host already holds `max_per_address`, or when all connections
-  together reach `max_connections` less a share kept for outbound ones; an outbound
-  connection (the platform reaching a device or an upper platform) only needs a free
-  slot under `max_connections`. A flood from many addresses therefore fills at most the
+  /64) and in total. An inbound connection is refused when its host already holds
+  `max_per_address` inbound ones, or when all connections together reach
+  `max_connections` less a share kept for outbound ones. An outbound connection (the
+  platform reaching a device or an upper platform) is not counted per host, it chose to
+  open it, and only needs a free slot under `max_connections`. A flood from many addresses therefore fills at most the
   inbound share and never stops the platform from reaching its own peers.
 * `ConnectionClock` holds one connection's deadlines. Once the first byte of a message
   is buffered, the whole message must arrive within `message_timeout`; an inbound
