@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import logging
+import resource
 import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 from aiohttp import web
 
+from farmwatch.descriptor_budget import plan_descriptors
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import create_database, resolve_database_url
@@ -24,6 +27,7 @@ from farmwatch.settings import Settings
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.settings import SipSettings
 from farmwatch.web.app import create_web_app
 
 log = logging.getLogger(__name__)
@@ -58,7 +62,7 @@ class Application:
                 accept_unknown_devices=settings.registrar.accept_unknown_devices,
             ),
         )
-        self.sip = SipEndpoint(settings.sip)
+        self.sip = SipEndpoint(sip_within_descriptor_limit(settings))
         self.access = DeviceAccess(
             self.sip,
             settings.sip,
@@ -129,6 +133,48 @@ class Application:
     async def close(self) -> None:
         await self._stack.aclose()
         log.info("farmwatch platform stopped")
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit where allowed; the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return _NR_OPEN
+    target = _NR_OPEN if hard == resource.RLIM_INFINITY else hard
+    if soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as error:
+        log.info("cannot raise the descriptor limit from %d to %d: %s", soft, target, error)
+        return soft
+    return target
+
+
+# An unlimited RLIMIT_NOFILE still meets the kernel's fs.nr_open (1048576 by default).
+_NR_OPEN = 1 << 20
+
+
+def sip_within_descriptor_limit(settings: Settings) -> SipSettings:
+    """`settings.sip` with `tcp_max_connections` lowered to fit the descriptor limit."""
+    first_port, last_port = settings.media.port_bounds
+    budget = plan_descriptors(
+        raise_descriptor_limit(),
+        configured=settings.sip.tcp_max_connections,
+        media_ports=last_port - first_port + 1,
+    )
+    warning = budget.warning()
+    if warning is not None:
+        log.warning("%s", warning)
+    if not budget.lowered:
+        return settings.sip
+    return dataclasses.replace(
+        settings.sip,
+        tcp_max_connections=budget.tcp_max_connections,
+        tcp_max_connections_per_address=min(
+            settings.sip.tcp_max_connections_per_address, budget.tcp_max_connections
+        ),
+    )
 
 
 def tune_garbage_collector() -> None:

@@ -41,6 +41,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
 )
 from farmwatch.sipserver.sip.transaction_layer import TransactionLayer
 from farmwatch.sipserver.transport.tcp import TcpTransport
+from farmwatch.sipserver.transport.tcp_guard import TcpLimits, TcpStats
 from farmwatch.sipserver.transport.udp import UdpTransport
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,7 @@ class SipEndpoint:
             receive_buffer=self._settings.udp_receive_buffer,
         )
         port = udp.local_address[1]
-        tcp = TcpTransport(
-            self,
-            self._limits,
-            max_connections=self._settings.tcp_max_connections,
-            idle_timeout=self._settings.tcp_idle_timeout,
-        )
+        tcp = TcpTransport(self, self._limits, tcp_limits(self._settings))
         try:
             await tcp.listen(self._settings.host, port)
         except OSError:
@@ -181,6 +177,12 @@ class SipEndpoint:
     def udp_dropped(self) -> int:
         """Datagrams dropped as unparsable or failing in their handler (a counter)."""
         return self._udp.dropped if self._udp is not None else 0
+
+    @property
+    def tcp_stats(self) -> TcpStats:
+        """The TCP transport's connections now and its refusals and closes so far."""
+        assert self._tcp is not None, "endpoint not started"
+        return self._tcp.stats
 
     # -- API for the parts above ----------------------------------------------------------
 
@@ -493,6 +495,15 @@ class SipEndpoint:
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         assert self._loop is not None, "endpoint not started"
         return self._loop
+
+
+def tcp_limits(settings: SipSettings) -> TcpLimits:
+    return TcpLimits(
+        max_connections=settings.tcp_max_connections,
+        max_per_address=settings.tcp_max_connections_per_address,
+        message_timeout=settings.tcp_message_timeout,
+        idle_timeout=settings.tcp_idle_timeout,
+    )
 
 
 def _handler_failed(incoming: IncomingRequest) -> SipResponse:

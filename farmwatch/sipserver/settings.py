@@ -21,7 +21,9 @@ class SipSettings:
     max_message_size: int = 65536
     max_headers: int = 100
     tcp_idle_timeout: float = 3600.0
-    tcp_max_connections: int = 20000
+    tcp_message_timeout: float = 20.0
+    tcp_max_connections: int = 10000
+    tcp_max_connections_per_address: int = 64
     udp_receive_buffer: int = 8 * 1024 * 1024
     user_agent: str = "farmwatch"
 
@@ -40,6 +42,27 @@ class SipSettings:
         if not 1024 <= self.max_message_size <= 1 << 20:
             errors.append(
                 f"sip.max_message_size: expected 1024..1048576, got {self.max_message_size}"
+            )
+        errors += self._validate_tcp()
+        return errors
+
+    def _validate_tcp(self) -> list[str]:
+        errors: list[str] = []
+        if not 1 <= self.tcp_max_connections <= 1_000_000:
+            errors.append(
+                f"sip.tcp_max_connections: expected 1..1000000, got {self.tcp_max_connections}"
+            )
+        if not 1 <= self.tcp_max_connections_per_address <= max(1, self.tcp_max_connections):
+            errors.append(
+                "sip.tcp_max_connections_per_address: expected 1..sip.tcp_max_connections "
+                f"({self.tcp_max_connections}), got {self.tcp_max_connections_per_address}"
+            )
+        if self.tcp_idle_timeout <= 0:
+            errors.append(f"sip.tcp_idle_timeout: expected > 0, got {self.tcp_idle_timeout}")
+        if not 0 < self.tcp_message_timeout <= self.tcp_idle_timeout:
+            errors.append(
+                "sip.tcp_message_timeout: expected > 0 and <= sip.tcp_idle_timeout, "
+                f"got {self.tcp_message_timeout}"
             )
         return errors
 

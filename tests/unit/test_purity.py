@@ -19,6 +19,7 @@ PURE_MEDIA_MODULES = [
     "frames.py",
     "rtp_packetizer.py",
 ]
+PURE_OTHER_MODULES = ["sipserver/transport/tcp_guard.py", "descriptor_budget.py"]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 
 
@@ -26,6 +27,7 @@ def _pure_files() -> list[Path]:
     files = [path for package in PURE_PACKAGES for path in sorted(package.glob("*.py"))]
     media = [ROOT / "media" / name for name in PURE_MEDIA_MODULES]
     files += [path for path in media if path.exists()]
+    files += [ROOT / name for name in PURE_OTHER_MODULES]
     return files
 
 

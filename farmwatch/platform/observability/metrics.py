@@ -100,6 +100,40 @@ class _PartsCollector(Collector):
             "SIP datagrams dropped as unparsable or failing in their handler.",
             value=self._sources.sip.udp_dropped,
         )
+        yield from self._sip_tcp()
+
+    def _sip_tcp(self) -> Iterator[Metric]:
+        tcp = self._sources.sip.tcp_stats
+        connections = GaugeMetricFamily(
+            f"{PREFIX}_sip_tcp_connections", "SIP TCP connections open now.", labels=["direction"]
+        )
+        connections.add_metric(["inbound"], tcp.inbound)
+        connections.add_metric(["outbound"], tcp.outbound)
+        yield connections
+        refused = CounterMetricFamily(
+            f"{PREFIX}_sip_tcp_refused",
+            "SIP TCP connections refused, by the limit that refused them.",
+            labels=["limit"],
+        )
+        refused.add_metric(["per_address"], tcp.refused_per_address)
+        refused.add_metric(["total"], tcp.refused_total_cap)
+        refused.add_metric(["outbound"], tcp.refused_outbound)
+        yield refused
+        closed = CounterMetricFamily(
+            f"{PREFIX}_sip_tcp_closed",
+            "SIP TCP connections the platform closed, by why.",
+            labels=["reason"],
+        )
+        closed.add_metric(["message_timeout"], tcp.message_timeouts)
+        closed.add_metric(["silent"], tcp.silent_closed)
+        closed.add_metric(["ping_only"], tcp.ping_only_closed)
+        closed.add_metric(["idle"], tcp.idle_closed)
+        yield closed
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_tcp_accept_errors",
+            "accept() failures (descriptors exhausted and the like).",
+            value=tcp.accept_errors,
+        )
 
     def _media(self) -> Iterator[Metric]:
         stats = self._sources.media.stats

@@ -37,6 +37,7 @@ async def test_metrics_follow_a_registration_and_show_loop_lag_and_process(
     assert before["process_resident_memory_bytes"] > 10 * 1024 * 1024
     assert before["process_open_fds"] > 0
     assert before["farmwatch_media_ports"] == 250  # 30000-30499 in conf/farmwatch.toml
+    assert before["farmwatch_sip_tcp_accept_errors_total"] == 0
 
     device = await RawDevice.connect(
         "34020000001320000077", ("127.0.0.1", farmwatch_server.sip_port), "UDP"
