@@ -31,7 +31,7 @@ from farmwatch.media.rtp_packetizer import RtpPacketizer
 from farmwatch.simulator.frame_scheduler import FrameScheduler
 from farmwatch.simulator.packet_shaper import PacketShaper
 from farmwatch.simulator.stream_settings import StreamSettings
-from farmwatch.simulator.test_pattern import EncodedLoop
+from farmwatch.simulator.test_pattern import RTP_CLOCK_RATE, EncodedLoop
 from farmwatch.sipserver.sip.address import Transport
 from farmwatch.sipserver.sip.sdp import SessionDescription, Setup
 
@@ -249,7 +249,12 @@ class MediaSender:
         start = loop.time()
         stop_after = self._settings.stop_after
         stop_at = start + stop_after if stop_after is not None else None
-        scheduler = self._scheduler = FrameScheduler(self._media, start)
+        restart = self._settings.restart_timestamps
+        scheduler = self._scheduler = FrameScheduler(
+            self._media,
+            start,
+            restart_every=round(restart * RTP_CLOCK_RATE) if restart is not None else None,
+        )
         self._set_state(SenderState.SENDING)
         while stop_at is None or loop.time() < stop_at:
             for due in scheduler.due(loop.time()):
