@@ -4,7 +4,8 @@ Owns the live WebRTC viewer of DESIGN.md "Live view" (STYLE part 1 §3, B7): a
 `WebRtcSession` is the sink a stream feeds; it answers the browser's SDP offer (RFC 8829
 JSEP, answerer side) with an `RTCPeerConnection` whose only sent track,
 `VideoPassthroughTrack`, hands aiortc `av.Packet`s holding the Annex-B access units as the
-camera sent them (`time_base` 1/90000, pts from the frame). aiortc's `RTCRtpSender` sends a
+camera sent them (`time_base` 1/90000, pts from the frame through an `OutputClock`, so the
+RTP timestamps keep going forward when the camera's clock jumps). aiortc's `RTCRtpSender` sends a
 packet through `H264Encoder.pack` (RFC 6184 STAP-A / FU-A) instead of encoding it, and the
 answer's codec preferences allow only H.264 (+ RTX). A browser's PLI or FIR (RFC 4585
 §6.3.1, RFC 5104 §4.3.1) cannot be met by a passthrough sender, so it is forwarded to the
@@ -38,6 +39,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame
+from farmwatch.media.output_clock import OutputClock
 from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
 
 __all__ = [
@@ -73,6 +75,7 @@ class VideoPassthroughTrack(MediaStreamTrack):
     def __init__(self, source: QueuedSink) -> None:
         super().__init__()
         self._source = source
+        self._clock = OutputClock()
         self.frames_sent = 0
         self.frames_skipped = 0
 
@@ -82,8 +85,7 @@ class VideoPassthroughTrack(MediaStreamTrack):
                 self.frames_skipped += 1
                 continue
             packet = av.Packet(frame.data)
-            packet.pts = frame.pts
-            packet.dts = frame.dts
+            packet.pts, packet.dts = self._clock.stamp(frame.pts, frame.dts)
             packet.time_base = _TIME_BASE
             self.frames_sent += 1
             return packet
@@ -105,6 +107,7 @@ class AudioPassthroughTrack(MediaStreamTrack):
         self.codec: Codec | None = None
         self._frames: deque[EsFrame] = deque(maxlen=max_frames)
         self._ready = asyncio.Event()
+        self._clock = OutputClock()
         self.frames_sent = 0
         self.frames_skipped = 0
 
@@ -123,7 +126,7 @@ class AudioPassthroughTrack(MediaStreamTrack):
             await self._ready.wait()
         frame = self._frames.popleft()
         packet = av.Packet(frame.data)
-        packet.pts = frame.pts
+        packet.pts, _ = self._clock.stamp(frame.pts, frame.pts)
         packet.time_base = _TIME_BASE
         self.frames_sent += 1
         return packet

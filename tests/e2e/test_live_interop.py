@@ -1,0 +1,79 @@
+"""Live view with devices that misbehave the way third-party simulators do (issue 13).
+
+Each test runs `farmwatch serve` and the bundled simulator made to misbehave, and checks what
+a viewer gets: PyAV decoding the fMP4 and HLS served, the HTTP errors, the WebRTC answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+from tests.e2e.live_helpers import SMALL_PICTURE, LiveRig, decoded_times, live_rig
+
+FRAME_SECONDS = 1 / SMALL_PICTURE.fps
+
+
+def regular_share(times: list[float]) -> float:
+    """The share of steps between consecutive frames that are one frame interval."""
+    steps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert steps and all(step > 0 for step in steps), steps
+    return sum(abs(step - FRAME_SECONDS) < 1e-3 for step in steps) / len(steps)
+
+
+async def get_text(rig: LiveRig, path: str) -> str:
+    async with rig.http.get(rig.base + path) as response:
+        assert response.status == 200, await response.text()
+        return await response.text()
+
+
+async def get_bytes(rig: LiveRig, path: str) -> bytes:
+    async with rig.http.get(rig.base + path) as response:
+        assert response.status == 200, await response.text()
+        return await response.read()
+
+
+def playlist_segments(text: str) -> tuple[str, list[tuple[float, str]]]:
+    """The `#EXT-X-MAP` URI and the listed segments as (EXTINF seconds, URI)."""
+    init, duration, segments = "", 0.0, []
+    for line in text.splitlines():
+        if line.startswith("#EXT-X-MAP:"):
+            init = line.split('URI="')[1].rstrip('"')
+        elif line.startswith("#EXTINF:"):
+            duration = float(line.removeprefix("#EXTINF:").rstrip(","))
+        elif line and not line.startswith("#"):
+            segments.append((duration, line))
+    return init, segments
+
+
+async def test_a_device_restarting_its_timestamps_keeps_fmp4_and_hls_paced(
+    tmp_path: Path,
+) -> None:
+    # The device starts its timestamps again at 0 every 1.5 s, mid-GOP, as one looping a
+    # recorded file does; before the fix every frame after the first restart collapsed
+    # onto one tick and the HLS playlist stopped growing.
+    media = replace(SMALL_PICTURE, restart_timestamps=1.5)
+    async with live_rig(tmp_path, media=media) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        hls_base = rig.base + links["hls"].rsplit("/", 1)[0]
+        first = await get_text(rig, links["hls"])
+        times = decoded_times(await rig.read_fmp4(links["fmp4"], seconds=5))
+        assert max(times) - min(times) >= 3.5, times
+        assert regular_share(times) >= 0.9
+
+        later = await get_text(rig, links["hls"])
+        _, first_segments = playlist_segments(first)
+        init, segments = playlist_segments(later)
+        assert segments[-1][1] != first_segments[-1][1]  # the playlist went on
+        assert sum(duration for duration, _ in segments) >= 3.0
+        assert all(duration >= 0.5 for duration, _ in segments), segments
+        data = await get_bytes(rig, links["hls"].rsplit("/", 1)[0] + f"/{init}")
+        for _, name in segments:
+            async with rig.http.get(f"{hls_base}/{name}") as response:
+                if response.status == 200:  # a segment may have left memory since
+                    data += await response.read()
+        hls_times = decoded_times(data)
+        assert len(hls_times) >= 50
+        assert regular_share(hls_times) >= 0.9
