@@ -77,3 +77,24 @@ async def test_a_device_restarting_its_timestamps_keeps_fmp4_and_hls_paced(
         hls_times = decoded_times(data)
         assert len(hls_times) >= 50
         assert regular_share(hls_times) >= 0.9
+
+
+async def test_an_hls_only_viewer_is_kept_while_it_keeps_fetching(tmp_path: Path) -> None:
+    # HLS has no connection to keep open: each fetch is what says the viewer is still
+    # there. Before the fix the session went after `session_idle` however often it fetched.
+    async with live_rig(tmp_path, env={"FARMWATCH_LIVE_SESSION_IDLE": "2"}) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        status, abandoned = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, abandoned
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0  # 2.5 × session_idle, swept every 0.5 s
+        fetches = 0
+        while loop.time() < deadline:
+            _, segments = playlist_segments(await get_text(rig, links["hls"]))
+            assert segments
+            fetches += 1
+            await asyncio.sleep(0.2)
+        assert fetches >= 5
+        assert await rig.delete(f"/api/live/{abandoned['session']}") == 404  # still swept
+        assert await rig.delete(f"/api/live/{links['session']}") == 204

@@ -169,7 +169,7 @@ class LiveService:
 
     def _sweep_sessions(self) -> None:
         """Forget sessions whose viewer went away without DELETE (tab closed, network gone):
-        no open output for `session_idle` seconds."""
+        no open output and no HLS fetch for `session_idle` seconds."""
         self._sweeper = None
         now = asyncio.get_running_loop().time()
         for viewer in list(self._viewers.values()):
@@ -228,6 +228,8 @@ class LiveService:
         from farmwatch.media.sinks.hls import HlsSink
 
         viewer, stream = self._viewer_stream(session_id)
+        # HLS keeps no connection open: each fetch is what says this viewer is still there.
+        viewer.idle_since = asyncio.get_running_loop().time()
         live = self._live[viewer.channel_id]
         if live.hls is None or live.hls.is_closed:
             live.hls = HlsSink(name=f"hls:{viewer.channel_id}")
