@@ -6,9 +6,10 @@ Owns `StreamSettings`, the `media` part of a simulated device's settings: the pi
 attempts at least 1 s apart, the wait for the platform to connect when the device listens,
 the wait for the ACK), and the misbehaviour a test can ask for: packet `loss`, `reorder`,
 `wrong_ssrc` (answer and send an SSRC other than the offered one, §6.3 note 4b),
-`stop_after` (stop sending but keep the call) and `restart_timestamps` (start the
-timestamps again at 0 every N seconds, as a device looping a recorded file does). Pure: no
-I/O.
+`stop_after` (stop sending but keep the call), `restart_timestamps` (start the
+timestamps again at 0 every N seconds, as a device looping a recorded file does), and over
+TCP `refuse_media_connection` (the platform's connection is refused) and
+`answer_setup_active` (connect whatever the offer said). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class StreamSettings:
     """Stop sending this long after the first frame, keeping the call up."""
     restart_timestamps: float | None = None
     """Start the timestamps again at 0 every this many seconds (a device looping a file)."""
+    refuse_media_connection: bool = False
+    """Offer `a=setup:active` (the platform connects): answer a port nothing listens on."""
+    answer_setup_active: bool = False
+    """Answer `a=setup:active` and connect, even to an offer `a=setup:active` (RFC 4145
+    §4.1 forbids it; some devices do it)."""
     seed: int | None = None
     """Seeds each stream's loss/reorder decisions (the same pattern every call); None: random."""
     max_payload: int = 1400
