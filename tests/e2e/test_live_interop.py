@@ -7,6 +7,7 @@ a viewer gets: PyAV decoding the fMP4 and HLS served, the HTTP errors, the WebRT
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -98,3 +99,27 @@ async def test_an_hls_only_viewer_is_kept_while_it_keeps_fetching(tmp_path: Path
         assert fetches >= 5
         assert await rig.delete(f"/api/live/{abandoned['session']}") == 404  # still swept
         assert await rig.delete(f"/api/live/{links['session']}") == 204
+
+
+async def test_a_refused_tcp_active_connection_is_reported_as_such(tmp_path: Path) -> None:
+    media = replace(SMALL_PICTURE, refuse_media_connection=True)
+    env = {"FARMWATCH_MEDIA_TCP_CONNECT_INTERVAL": "0.2"}
+    async with live_rig(tmp_path, transport="tcp-active", media=media, env=env) as rig:
+        device = rig.fleet.devices[0]
+        status, body = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 502, body
+        assert re.search(r"refused the TCP media connection to 127\.0\.0\.1:\d+", body["error"])
+        async with asyncio.timeout(5):
+            await device.wait_for(lambda d: d.byes_received == 1)
+
+
+async def test_a_device_answering_setup_active_to_active_is_listened_for(tmp_path: Path) -> None:
+    # RFC 4145 §4.1: an answer to `a=setup:active` must be passive. A device answering
+    # active will connect to the offer's address, so the platform listens there instead.
+    media = replace(SMALL_PICTURE, answer_setup_active=True, connect_interval=0.3)
+    async with live_rig(tmp_path, transport="tcp-active", media=media) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        times = decoded_times(await rig.read_fmp4(links["fmp4"], seconds=2.5))
+        assert len(times) >= 30
+        assert "a=setup:active" in rig.server.log_text()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import MediaError
+from farmwatch.media.events import MediaConnectFailed
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.stream import Stream, StreamClosedError
@@ -343,17 +344,33 @@ class LiveService:
         if call.ssrc is not None and call.is_ssrc_changed:
             self._media.expect_ssrc(live.channel_id, call.ssrc.value)
         if self._transport is MediaTransport.TCP_ACTIVE:
-            self._media.connect_active(live.channel_id, call.media_host, call.media_port)
+            await self._connect_media(live, call)
         opened.stream.on_keyframe_needed = lambda: self._request_keyframe(live)
         try:
             await opened.stream.wait_live()
         except (TimeoutError, StreamClosedError) as error:
-            raise StreamFailed(
-                f"no video from channel {live.channel_id} within the start timeout"
-            ) from error
+            raise StreamFailed(_no_video_reason(live, error)) from error
         log.info("channel %s live (device %s, call %s)", live.channel_id, live.device_id,
                  call.call_id)  # fmt: skip
         return opened.stream
+
+    async def _connect_media(self, live: _ChannelLive, call: EstablishedCall) -> None:
+        """TCP active: dial the address the device answered, unless it answered
+        `a=setup:active` as well (RFC 4145 §4.1 forbids it): it will connect to our offered
+        port then, so listen there instead (be tolerant in what you accept)."""
+        if call.setup is not Setup.ACTIVE:
+            self._media.connect_active(live.channel_id, call.media_host, call.media_port)
+            return
+        log.warning("device %s answered a=setup:active to our a=setup:active for channel %s "
+                    "(RFC 4145 forbids it): listening for its media connection instead",
+                    live.device_id, live.channel_id)  # fmt: skip
+        try:
+            await self._media.listen_active(live.channel_id)
+        except OSError as error:
+            raise StreamFailed(
+                f"device {live.device_id} answered a=setup:active to an active offer (RFC 4145 "
+                f"forbids it) and its connection cannot be listened for: {error}"
+            ) from error
 
     async def _abandon(self, live: _ChannelLive) -> None:
         """Undo a start that failed: BYE, receiver, SSRC."""
@@ -401,3 +418,13 @@ class LiveService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _no_video_reason(live: _ChannelLive, error: Exception) -> str:
+    """What the viewer is told when the stream never went live."""
+    match error:
+        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), is_refused=True)):
+            return f"device {live.device_id} refused the TCP media connection to {host}:{port}"
+        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), error=reason)):
+            return f"cannot connect to device {live.device_id} for media at {host}:{port}: {reason}"
+    return f"no video from channel {live.channel_id} within the start timeout"
