@@ -168,6 +168,26 @@ async def test_tcp_active_connects_to_the_device() -> None:
         await device_server.wait_closed()
 
 
+async def test_tcp_active_listens_for_a_device_that_answered_active_too() -> None:
+    manager = MediaManager(SETTINGS)
+    try:
+        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        sink = QueuedSink(max_frames=500)
+        opened.stream.attach(sink)
+        await manager.listen_active("ch-active")
+        _, writer = await asyncio.open_connection("127.0.0.1", opened.port)  # the device
+        for packets in rtp_frames(pattern_loop(), SSRC, FRAMES):
+            writer.writelines(rfc4571_frame(packet) for packet in packets)
+        await writer.drain()
+        sizes = decode_sizes(await collect(sink, FRAMES - 1))
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        with pytest.raises(ConnectionRefusedError):  # one connection per stream
+            await asyncio.open_connection("127.0.0.1", opened.port)
+        writer.close()
+    finally:
+        await manager.close()
+
+
 async def test_tcp_active_retries_then_reports_the_failure() -> None:
     listener = ClosedStreams()
     settings = replace(SETTINGS, tcp_connect_attempts=3, tcp_connect_interval=0.05)
