@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aioice.ice
 
 from bench.live_latency import FrameArrivals, frame_keys, frame_latencies, webrtc_viewer
 from bench.live_replay import ReplayProcess, ReplayStats, StartStream
@@ -59,7 +58,6 @@ from farmwatch.simulator.test_pattern import EncodedLoop, encode_test_pattern
 from farmwatch.sipserver.sip.address import Address, Transport
 from tests.peers.server_process import RunningServer, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "34020000002000000001"
 PICTURE = StreamSettings(width=1280, height=720, fps=25, bitrate=2_000_000, gop=25)
 LOOP_SPEC = PICTURE.spec_for("34020000001320000001")
@@ -142,7 +140,7 @@ async def live_rig(
         "FARMWATCH_MEDIA_PORT_RANGE": "30000-31999",
         "FARMWATCH_MEDIA_IDLE_CLOSE": str(idle_close),
         "FARMWATCH_LOG_LEVEL": "WARNING",
-        "PYTHONPATH": f"{ROOT / 'bench' / 'loopback_ice'}:{ROOT}",
+        "FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1",
     }
     server = await asyncio.to_thread(start_server, workdir, env)
     try:
@@ -384,10 +382,6 @@ async def run(args: argparse.Namespace, loop: EncodedLoop, replay: ReplayProcess
             )
 
 
-def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    return ["127.0.0.1"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--streams", default="50,100,200,250,300")
@@ -397,8 +391,6 @@ def main() -> None:
     parser.add_argument("--skip-starts", action="store_true")
     parser.add_argument("--deadline", type=float, default=540.0)
     args = parser.parse_args()
-    # The viewer's ICE host candidates: 127.0.0.1 only (aioice skips loopback by default).
-    aioice.ice.get_host_addresses = _loopback_only
     begin = time.monotonic()
     loop = encode_test_pattern(LOOP_SPEC)
     packets = sum(-(-len(frame.ps.data) // 1400) for frame in loop.frames)

@@ -11,6 +11,10 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from farmwatch.media.sinks.webrtc import use_host_addresses
 from tests.e2e.live_helpers import SMALL_PICTURE, LiveRig, decoded_times, live_rig
 
 FRAME_SECONDS = 1 / SMALL_PICTURE.fps
@@ -123,3 +127,30 @@ async def test_a_device_answering_setup_active_to_active_is_listened_for(tmp_pat
         times = decoded_times(await rig.read_fmp4(links["fmp4"], seconds=2.5))
         assert len(times) >= 30
         assert "a=setup:active" in rig.server.log_text()
+
+
+async def test_webrtc_offers_only_the_configured_addresses(tmp_path: Path) -> None:
+    # `[live] webrtc_addresses` (127.0.0.1 in every live test): before it, the platform
+    # offered viewers a candidate on each of the host's interfaces.
+    async with live_rig(tmp_path) as rig:
+        status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
+        assert status == 201, links
+        viewer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        try:
+            tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
+            viewer.on("track", tracks.put_nowait)
+            use_host_addresses(viewer.addTransceiver("video", direction="recvonly"), ["127.0.0.1"])
+            await viewer.setLocalDescription(await viewer.createOffer())
+            offer = {"sdp": viewer.localDescription.sdp, "type": "offer"}
+            status, answer = await rig.post(links["webrtc"], offer)
+            assert status == 200, answer
+            addresses = re.findall(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ",
+                                   answer["sdp"], re.MULTILINE)  # fmt: skip
+            assert addresses and set(addresses) == {"127.0.0.1"}
+            await viewer.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+            async with asyncio.timeout(15):
+                track = await tracks.get()
+                pictures = [await track.recv() for _ in range(10)]
+            assert {(p.width, p.height) for p in pictures} == {(320, 180)}  # type: ignore[union-attr]
+        finally:
+            await viewer.close()

@@ -107,6 +107,7 @@ class LiveService:
         invite_timeout: float = 10.0,
         hls_idle: float = 20.0,
         session_idle: float = 60.0,
+        webrtc_addresses: tuple[str, ...] = (),
     ) -> None:
         self._media = media
         self._calls = calls
@@ -117,6 +118,7 @@ class LiveService:
         self._invite_timeout = invite_timeout
         self._hls_idle = hls_idle
         self._session_idle = session_idle
+        self._webrtc_addresses = webrtc_addresses
         self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
@@ -203,6 +205,7 @@ class LiveService:
         live = self._live[viewer.channel_id]
         session = WebRtcSession(
             request_keyframe=lambda: self._request_keyframe(live),
+            host_addresses=self._webrtc_addresses,
             name=f"webrtc:{viewer.channel_id}:{session_id}",
         )
         stream.attach(session)
