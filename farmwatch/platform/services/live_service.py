@@ -3,12 +3,15 @@
 `LiveService.open_session(channel_id)` gives a viewer a session and the URLs of its
 outputs; the first viewer of a channel starts the stream — an RTP receiver listening
 before the INVITE leaves, the INVITE with that receiver's address and a fresh SSRC, the
-answer's SSRC followed and, for TCP active, the connection dialled — and every later
+answer's SSRC followed and, for TCP active, the connection dialled (or, when the device
+answered `a=setup:active` too, awaited on the offered port) — and every later
 viewer joins it: a second viewer never causes a second INVITE, and viewers arriving while
 the stream starts wait for the same start. Outputs (WebRTC, fMP4, HLS) are sinks
 attached to the stream; when the last one leaves the stream closes after the idle time
-and the device gets its BYE. A BYE from the device, or media that stops, ends the
-stream and its viewers are told. Failures become clear platform errors for the viewer.
+and the device gets its BYE. HLS holds nothing open, so each of its fetches counts as the
+session's activity. A BYE from the device, or media that stops, ends the stream and its
+viewers are told. Failures become clear platform errors for the viewer (a refused TCP media
+connection is named as such).
 """
 
 from __future__ import annotations
