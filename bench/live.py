@@ -47,7 +47,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import aioice.ice
 
 from bench.camera_clip import camera_loop, describe
 from bench.live_latency import FrameArrivals, frame_keys, frame_latencies, webrtc_viewer
@@ -69,7 +68,6 @@ from farmwatch.simulator.test_pattern import EncodedLoop
 from farmwatch.sipserver.sip.address import Address, Transport
 from tests.peers.server_process import RunningServer, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "34020000002000000001"
 PICTURE = StreamSettings(width=1280, height=720, fps=25, bitrate=2_000_000, gop=50)
 MEDIA_PORTS = (30000, 31999)
@@ -142,7 +140,7 @@ async def live_rig(
         "FARMWATCH_MEDIA_HOST": "127.0.0.1",
         "FARMWATCH_MEDIA_PORT_RANGE": f"{MEDIA_PORTS[0]}-{MEDIA_PORTS[1]}",
         "FARMWATCH_MEDIA_IDLE_CLOSE": str(idle_close),
-        "PYTHONPATH": f"{ROOT / 'bench' / 'loopback_ice'}:{ROOT}",
+        "FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1",
     }
     server = await asyncio.to_thread(start_server, workdir, env)
     try:
@@ -460,10 +458,6 @@ async def run(args: argparse.Namespace, loop: EncodedLoop) -> None:
         summarize(runs, args.viewers)
 
 
-def _loopback_only(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    return ["127.0.0.1"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--streams", default="50,100,200")
@@ -474,8 +468,6 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--skip-starts", action="store_true")
     args = parser.parse_args()
-    # The viewer's ICE host candidates: 127.0.0.1 only (aioice skips loopback by default).
-    aioice.ice.get_host_addresses = _loopback_only
     begin = time.monotonic()
     loop = camera_loop()
     print(f"camera clip: {describe(loop)} (ready in {time.monotonic() - begin:.1f} s)", flush=True)

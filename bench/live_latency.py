@@ -31,6 +31,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bench.rtp_replay import SendTimes
 from farmwatch.media.nal import split_nal_units
+from farmwatch.media.sinks.webrtc import use_host_addresses
 from farmwatch.simulator.test_pattern import EncodedLoop
 
 KEY_BYTES = 32
@@ -90,6 +91,7 @@ async def webrtc_viewer(
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     try:
         transceiver = client.addTransceiver("video", direction="recvonly")
+        use_host_addresses(transceiver, ["127.0.0.1"])  # aioice skips loopback unless told
         # Record instead of aiortc's handler: no jitter buffer, no decoding.
         transceiver.receiver._handle_rtp_packet = arrivals.handle  # type: ignore[method-assign]
         await client.setLocalDescription(await client.createOffer())

@@ -83,6 +83,7 @@ class Application:
             transport=MediaTransport(settings.live.transport),
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
+            webrtc_addresses=settings.live.webrtc_addresses,
         )
         forwarder.live = self.live
         self.calls.set_listener(self.live)

@@ -143,6 +143,13 @@ def _convert(key: str, target: Any, value: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         options = [t for t in typing.get_args(target) if t is not type(None)]
         return _convert(key, options[0], value)
+    if origin is tuple:  # tuple[str, ...]: a TOML list, or "a, b" in the environment
+        items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list):
+            raise SettingsError(f"{key}: expected a list, got {value!r}")
+        if not all(isinstance(item, str) for item in items):
+            raise SettingsError(f"{key}: expected a list of strings, got {value!r}")
+        return tuple(item for item in items if item)
     if target is bool:
         if isinstance(value, bool):
             return value

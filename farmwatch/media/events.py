@@ -2,7 +2,8 @@
 
 Owns the typed receiver events and the `ReceiverListener` Protocol a receiver reports to (the
 `Stream` of the channel, which passes them on): media started (first video keyframe, with its
-codec and size), no media within the start timeout, media stopped, the TCP peer closed. A
+codec and size), no media within the start timeout, media stopped, the TCP-active connection
+to the device failed, the TCP peer closed. A
 receiver never raises these; it calls `receiver_event`. Frames go to `receiver_frame`.
 """
 
@@ -16,6 +17,7 @@ from farmwatch.media.nal import VideoSize
 
 __all__ = [
     "Address",
+    "MediaConnectFailed",
     "MediaStartTimedOut",
     "MediaStarted",
     "MediaStopped",
@@ -72,13 +74,33 @@ class VideoInterrupted:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaConnectFailed:
+    """TCP active: every attempt to connect to the device's answered media address failed."""
+
+    address: Address
+    """The answer's `c=`/`m=`."""
+    attempts: int
+    is_refused: bool
+    """The last attempt was refused: nothing listens there (the device did not open it)."""
+    error: str
+    """The last attempt's error, for the log."""
+
+
+@dataclass(frozen=True, slots=True)
 class PeerClosed:
     """The device's TCP media connection closed or broke its framing, or never came up."""
 
     reason: str
 
 
-ReceiverEvent = MediaStarted | MediaStartTimedOut | MediaStopped | VideoInterrupted | PeerClosed
+ReceiverEvent = (
+    MediaStarted
+    | MediaStartTimedOut
+    | MediaStopped
+    | VideoInterrupted
+    | MediaConnectFailed
+    | PeerClosed
+)
 
 
 class ReceiverListener(Protocol):

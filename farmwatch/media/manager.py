@@ -3,7 +3,8 @@
 Owns the lifecycle of media ingest for the platform (STYLE B7): `open_stream` allocates a port
 from the pool and opens the receiver **before** the platform sends the INVITE (gb28181.md §10
 item 5), returning what the SDP offer needs; `connect_active` dials the device after a
-`a=setup:passive` answer (§6.5); `expect_ssrc` follows the answer's `y=` (§6.3). One stream
+`a=setup:passive` answer (§6.5), `listen_active` waits for a device that answered
+`a=setup:active` regardless; `expect_ssrc` follows the answer's `y=` (§6.3). One stream
 per key: a second `open_stream` for a running key returns the running stream. A stream that
 closes by itself (idle, start timeout, media stopped, peer closed) is torn down here (receiver
 closed, port released) and reported to the `MediaListener` so the platform can BYE the
@@ -215,6 +216,14 @@ class MediaManager:
         if entry is None or not isinstance(entry.receiver, TcpActiveReceiver):
             raise MediaError(f"stream {stream_key} is not an open TCP-active stream")
         entry.receiver.connect(host, port)
+
+    async def listen_active(self, stream_key: str) -> None:
+        """TCP active, but the device answered `a=setup:active` too (RFC 4145 §4.1 forbids it)
+        and will connect to the offer's port: listen there. Raises `OSError` (cannot bind)."""
+        entry = self._entries.get(stream_key)
+        if entry is None or not isinstance(entry.receiver, TcpActiveReceiver):
+            raise MediaError(f"stream {stream_key} is not an open TCP-active stream")
+        await entry.receiver.listen()
 
     async def close_stream(
         self, stream_key: str, reason: CloseReason = CloseReason.REQUESTED

@@ -47,11 +47,13 @@ log = logging.getLogger(__name__)
 
 
 class StreamClosedError(MediaError):
-    """The stream closed (or never went live); `reason` says why."""
+    """The stream closed (or never went live); `reason` says why, `cause` what happened (the
+    receiver event that closed it, when one did)."""
 
-    def __init__(self, reason: CloseReason) -> None:
+    def __init__(self, reason: CloseReason, cause: ReceiverEvent | None = None) -> None:
         super().__init__(f"stream closed: {reason}")
         self.reason = reason
+        self.cause = cause
 
 
 @runtime_checkable
@@ -270,7 +272,7 @@ class Stream:
     def _finish(self, reason: CloseReason) -> None:
         log.info("stream %s: closed (%s)", self.key, reason)
         if not self._live.done():
-            self._live.set_exception(StreamClosedError(reason))
+            self._live.set_exception(StreamClosedError(reason, self._core.close_cause))
             self._live.exception()  # retrieved: nobody may be waiting
         subscriptions = list(self._subscriptions.values())
         self._subscriptions.clear()

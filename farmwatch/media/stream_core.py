@@ -145,6 +145,8 @@ class StreamCore:
         self._prefix = b""  # Annex-B parameter sets to prepend to keyframes lacking them
         self.media: MediaStarted | None = None
         self.close_reason: CloseReason | None = None
+        self.close_cause: ReceiverEvent | None = None
+        """The receiver event that closed the stream (None: closed by its owner or idle)."""
         self.frames_in = 0
         self.keyframe_requests = 0
 
@@ -190,15 +192,15 @@ class StreamCore:
                 )
                 return [BecameLive(event), *self._apply(started, now)]
             case MediaStartTimedOut():
-                return self._fail(CloseReason.START_TIMEOUT, now)
+                return self._fail(CloseReason.START_TIMEOUT, now, event)
             case MediaStopped():
-                return self._fail(CloseReason.MEDIA_STOPPED, now)
+                return self._fail(CloseReason.MEDIA_STOPPED, now, event)
             case VideoInterrupted():
                 # Viewers see nothing new until a keyframe: ask for one now (rate-limited)
                 # instead of waiting out the camera's GOP, seconds on many cameras.
                 return self._request_keyframe(now)
-            case _:
-                return self._fail(CloseReason.PEER_CLOSED, now)
+            case _:  # PeerClosed, MediaConnectFailed
+                return self._fail(CloseReason.PEER_CLOSED, now, event)
 
     def sink_attached(self, now: float) -> list[StreamOutput]:
         self._sinks += 1
@@ -231,11 +233,15 @@ class StreamCore:
     def close(self, reason: CloseReason, now: float) -> list[StreamOutput]:
         return self._apply(StreamInput.CLOSE, now, reason)
 
-    def _fail(self, reason: CloseReason, now: float) -> list[StreamOutput]:
-        return self._apply(StreamInput.FAILED, now, reason)
+    def _fail(self, reason: CloseReason, now: float, cause: ReceiverEvent) -> list[StreamOutput]:
+        return self._apply(StreamInput.FAILED, now, reason, cause)
 
     def _apply(
-        self, event: StreamInput, now: float, reason: CloseReason | None = None
+        self,
+        event: StreamInput,
+        now: float,
+        reason: CloseReason | None = None,
+        cause: ReceiverEvent | None = None,
     ) -> list[StreamOutput]:
         if self._state is StreamState.CLOSED:
             return []
@@ -243,6 +249,7 @@ class StreamCore:
         if self._state is not StreamState.CLOSED:
             return []
         self.close_reason = reason or CloseReason.REQUESTED
+        self.close_cause = cause
         self._idle_at = None
         self._gop.clear()
         return [StreamClosed(self.close_reason)]

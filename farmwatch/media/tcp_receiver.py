@@ -11,7 +11,9 @@ sequence jump is loss upstream). One connection per stream (`a=connection:new`):
 * **Active** (offer `a=setup:active`, answer `a=setup:passive` with the device's address): after
   the 200 OK, `connect(host, port)` dials, retrying `tcp_connect_attempts` times
   `tcp_connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s), then reports
-  `PeerClosed` if all fail.
+  `MediaConnectFailed` (saying whether the device refused) if all fail. A device answering
+  `a=setup:active` as well will connect to the offer's address: `listen()` takes that
+  connection on the allocated port instead.
 
 The media connection closing (or breaking its framing) is reported as `PeerClosed`.
 """
@@ -23,7 +25,7 @@ import logging
 from typing import cast
 
 from farmwatch.media.errors import FramingError
-from farmwatch.media.events import PeerClosed, ReceiverListener
+from farmwatch.media.events import MediaConnectFailed, PeerClosed, ReceiverListener
 from farmwatch.media.ingest import IngestStats, RtpIngest
 from farmwatch.media.receiver import IngestSession
 from farmwatch.media.rfc4571 import Rfc4571Deframer
@@ -213,7 +215,9 @@ class TcpPassiveReceiver(_TcpReceiver):
 class TcpActiveReceiver(_TcpReceiver):
     """We connect to the device's `c=`/`m=` after its answer (`Receiver`).
 
-    `open()` binds nothing; it returns the port allocated for the offer's `m=` line.
+    `open()` binds nothing; it returns the port allocated for the offer's `m=` line. A device
+    that answers `a=setup:active` to our `a=setup:active` (RFC 4145 §4.1 forbids it) will
+    connect to that port itself: `listen()` accepts its connection there instead of dialling.
     """
 
     def __init__(
@@ -230,6 +234,7 @@ class TcpActiveReceiver(_TcpReceiver):
             settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
         )
         self._connect_task: asyncio.Task[None] | None = None
+        self._server: asyncio.Server | None = None
         self.connect_attempts = 0
 
     async def open(self) -> int:
@@ -243,6 +248,24 @@ class TcpActiveReceiver(_TcpReceiver):
             raise RuntimeError("TcpActiveReceiver.open() first")
         if self._connect_task is None and not self._is_closed:
             self._connect_task = asyncio.get_running_loop().create_task(self._dial(host, port))
+
+    async def listen(self) -> None:
+        """Accept the device's connection on the offered port instead of dialling it."""
+        if self._session is None:
+            raise RuntimeError("TcpActiveReceiver.open() first")
+        if self._server is not None or self._connect_task is not None or self._is_closed:
+            return
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _MediaConnection(self), self._host, self._port, reuse_address=True
+        )
+
+    def _media_flowing(self) -> None:
+        if self._server is not None:  # one connection per stream: stop listening
+            self._server.close()
+            self._server = None
+
+    def _may_accept_again(self) -> bool:
+        return self._server is not None
 
     async def _dial(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -260,11 +283,15 @@ class TcpActiveReceiver(_TcpReceiver):
                 last_error = error
                 log.info("%s: connect to %s:%d failed: %s", self.label, host, port, error)
         if self._session is not None:
-            reason = f"connect to {host}:{port} failed {attempts} times ({last_error})"
-            self._session.report(PeerClosed(reason))
+            refused = isinstance(last_error, ConnectionRefusedError)
+            event = MediaConnectFailed((host, port), attempts, refused, str(last_error))
+            self._session.report(event)
 
     async def close(self) -> None:
         await super().close()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
         task, self._connect_task = self._connect_task, None
         if task is not None and not task.done():
             task.cancel()

@@ -22,7 +22,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from farmwatch.simulator.channels import ChannelTable
@@ -35,7 +35,13 @@ from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import build_request, new_tag
-from farmwatch.sipserver.sip.sdp import SdpError, SessionDescription, SessionName, parse_sdp
+from farmwatch.sipserver.sip.sdp import (
+    SdpError,
+    SessionDescription,
+    SessionName,
+    Setup,
+    parse_sdp,
+)
 from farmwatch.sipserver.sip.sdp_build import build_answer
 
 __all__ = ["CallHandler", "CallInfo", "CallKey"]
@@ -208,7 +214,7 @@ class CallHandler:
         request, media = incoming.request, self.media
         loop_media = await asyncio.to_thread(self._cache.get, media.spec_for(channel_id))
         ssrc = self._choose_ssrc(channel_id, offer)
-        route = MediaRoute.from_offer(offer)
+        route = MediaRoute.from_offer(offer, always_connect=media.answer_setup_active)
         host = self._endpoint.local_host_for(incoming.source)
         payload_type = _ps_payload_type(offer)
         label = f"channel {channel_id} call {request.call_id}"
@@ -220,6 +226,8 @@ class CallHandler:
             offer, sender_id=channel_id, media_ip=host, port=port, ssrc=ssrc,
             media_format=media.media_format,
         )  # fmt: skip
+        if media.answer_setup_active and route.role is SenderRole.TCP_CONNECT:
+            answer = replace(answer, media=(replace(answer.video, setup=Setup.ACTIVE),))
         local_tag = new_tag()
         contact = f"<sip:{channel_id}@{host}:{self._endpoint.port}>"
         user_agent = self._endpoint.settings.user_agent

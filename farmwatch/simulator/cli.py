@@ -5,7 +5,7 @@
         --codec h264 --width 640 --height 360 --fps 25 --bitrate 1000
 
 Invited channels stream a generated test picture as RTP/PS (UDP or TCP, as offered);
-`--loss` and `--reorder` make them misbehave.
+`--loss`, `--reorder` and `--restart-timestamps` make them misbehave.
 
 Runs until Ctrl-C / SIGTERM (or `--duration` seconds), logging each device's state
 changes, then unregisters every device. `main(argv)` is what `farmwatch.cli` calls.
@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--loss", type=float, default=0.0, help="fraction of RTP packets dropped (default 0)")
     add("--reorder", type=float, default=0.0,
         help="fraction of RTP packets swapped with the next (default 0)")  # fmt: skip
+    add("--restart-timestamps", type=_positive_float, default=None, metavar="SECONDS",
+        help="restart the timestamps at 0 every N s, as a device looping a file")  # fmt: skip
     add("--duration", type=_positive_float, default=None, help="stop after N seconds")
     add("--log-level", default="INFO", help="logging level (default INFO)")
 
@@ -80,6 +82,7 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
         media=StreamSettings(
             codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
             height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
+            restart_timestamps=args.restart_timestamps,
         ),
     )  # fmt: skip
 

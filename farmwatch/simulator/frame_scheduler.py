@@ -8,6 +8,8 @@ sends what `due(now)` returns, then waits until `next_deadline`. A sender that f
 `max_lag` behind (a stalled loop, a suspended host) jumps to the latest due key frame instead of
 bursting a backlog; the skipped frames are counted. `key_frame_next()` is a camera answering
 `IFameCmd`: the next frame sent is the loop's next key frame, on the same timeline.
+`restart_every` (90 kHz ticks) misbehaves like a device looping a recorded file: the
+timestamps start again at `first_pts` every that long, while frames stay paced in real time.
 """
 
 from __future__ import annotations
@@ -39,11 +41,19 @@ class FrameScheduler:
     """Tells which frames of `loop` are due for a stream that started at `start`."""
 
     def __init__(
-        self, loop: EncodedLoop, start: float, first_pts: int = 0, max_lag: float = 1.0
+        self,
+        loop: EncodedLoop,
+        start: float,
+        first_pts: int = 0,
+        max_lag: float = 1.0,
+        restart_every: int | None = None,
     ) -> None:
         if max_lag <= 0:
             raise ValueError(f"max_lag: expected > 0, got {max_lag}")
+        if restart_every is not None and restart_every <= 0:
+            raise ValueError(f"restart_every: expected > 0, got {restart_every}")
         self._loop = loop
+        self._restart_every = restart_every
         self._start = start
         self._first_pts = first_pts
         self._max_lag = max_lag
@@ -79,7 +89,7 @@ class FrameScheduler:
         due = [
             DueFrame(
                 frame=frames[(number + self._content_offset) % count],
-                pts=self._first_pts + self._relative_pts(number),
+                pts=self._stamp(number),
                 number=number,
             )
             for number in range(self._next, end)
@@ -96,6 +106,13 @@ class FrameScheduler:
             if frames[(current + step) % count].is_keyframe:
                 self._content_offset += step
                 return
+
+    def _stamp(self, number: int) -> int:
+        """The 90 kHz timestamp frame `number` is sent with."""
+        relative = self._relative_pts(number)
+        if self._restart_every is not None:
+            relative %= self._restart_every
+        return self._first_pts + relative
 
     def _relative_pts(self, number: int) -> int:
         passes, index = divmod(number, len(self._frame_pts))

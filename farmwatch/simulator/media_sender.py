@@ -5,7 +5,9 @@ offer's `c=`/`m=` (`RTP/AVP`); over `TCP/RTP/AVP` the `a=setup` of the offer say
 platform does, so the device does the opposite: `passive` (the default, the media server
 listens) makes the device connect to `c=`:`m=`, retrying `connect_attempts` times
 `connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s); `active` makes the device
-listen on the port it puts in its answer, and stream once the platform connects.
+listen on the port it puts in its answer, and stream once the platform connects. Misbehaving
+on purpose, a device can refuse that connection (`refuse_media_connection`: the answered
+port is bound but not listening) or connect anyway (`answer_setup_active`).
 
 `MediaSender` is the asyncio shell around the pure pieces: `FrameScheduler` paces the
 cached loop in real time, each frame's re-stamped PS packet is cut by `RtpPacketizer` (one
@@ -22,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,7 +34,7 @@ from farmwatch.media.rtp_packetizer import RtpPacketizer
 from farmwatch.simulator.frame_scheduler import FrameScheduler
 from farmwatch.simulator.packet_shaper import PacketShaper
 from farmwatch.simulator.stream_settings import StreamSettings
-from farmwatch.simulator.test_pattern import EncodedLoop
+from farmwatch.simulator.test_pattern import RTP_CLOCK_RATE, EncodedLoop
 from farmwatch.sipserver.sip.address import Transport
 from farmwatch.sipserver.sip.sdp import SessionDescription, Setup
 
@@ -79,11 +82,13 @@ class MediaRoute:
         return Transport.UDP if self.role is SenderRole.UDP else Transport.TCP
 
     @classmethod
-    def from_offer(cls, offer: SessionDescription) -> MediaRoute:
+    def from_offer(cls, offer: SessionDescription, *, always_connect: bool = False) -> MediaRoute:
+        """The device's route; `always_connect` ignores an offer `a=setup:active` (a misbehaving
+        device that answers `a=setup:active` whatever it was offered)."""
         video = offer.video
         if video.transport is Transport.UDP:
             role = SenderRole.UDP
-        elif video.setup is Setup.ACTIVE:
+        elif video.setup is Setup.ACTIVE and not always_connect:
             role = SenderRole.TCP_LISTEN
         else:
             role = SenderRole.TCP_CONNECT
@@ -120,6 +125,7 @@ class MediaSender:
         self._state = SenderState.OPEN
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
+        self._refusing: socket.socket | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._peer_connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -163,6 +169,11 @@ class MediaSender:
             )
             self._udp = transport
             self._local_port = int(transport.get_extra_info("sockname")[1])
+        elif self._route.role is SenderRole.TCP_LISTEN and self._settings.refuse_media_connection:
+            # Bound but not listening: the port stays ours, and connecting to it is refused.
+            self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._refusing.bind((self._host, 0))
+            self._local_port = int(self._refusing.getsockname()[1])
         elif self._route.role is SenderRole.TCP_LISTEN:
             self._server = await asyncio.start_server(self._accepted, self._host, 0)
             self._local_port = int(self._server.sockets[0].getsockname()[1])
@@ -186,6 +197,8 @@ class MediaSender:
                 await self._task
         if self._server is not None:
             self._server.close()
+        if self._refusing is not None:
+            self._refusing.close()
         if self._udp is not None:
             self._udp.close()
         if self._writer is not None:
@@ -249,7 +262,12 @@ class MediaSender:
         start = loop.time()
         stop_after = self._settings.stop_after
         stop_at = start + stop_after if stop_after is not None else None
-        scheduler = self._scheduler = FrameScheduler(self._media, start)
+        restart = self._settings.restart_timestamps
+        scheduler = self._scheduler = FrameScheduler(
+            self._media,
+            start,
+            restart_every=round(restart * RTP_CLOCK_RATE) if restart is not None else None,
+        )
         self._set_state(SenderState.SENDING)
         while stop_at is None or loop.time() < stop_at:
             for due in scheduler.due(loop.time()):

@@ -5,8 +5,11 @@ Owns `StreamSettings`, the `media` part of a simulated device's settings: the pi
 (`max_payload` per RTP packet, the TCP connect retries of GB/T 28181-2022: at least 3
 attempts at least 1 s apart, the wait for the platform to connect when the device listens,
 the wait for the ACK), and the misbehaviour a test can ask for: packet `loss`, `reorder`,
-`wrong_ssrc` (answer and send an SSRC other than the offered one, §6.3 note 4b) and
-`stop_after` (stop sending but keep the call). Pure: no I/O.
+`wrong_ssrc` (answer and send an SSRC other than the offered one, §6.3 note 4b),
+`stop_after` (stop sending but keep the call), `restart_timestamps` (start the
+timestamps again at 0 every N seconds, as a device looping a recorded file does), and over
+TCP `refuse_media_connection` (the platform's connection is refused) and
+`answer_setup_active` (connect whatever the offer said). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -40,6 +43,13 @@ class StreamSettings:
     """Ignore the offered `y=`: answer and send an SSRC of the device's own choosing."""
     stop_after: float | None = None
     """Stop sending this long after the first frame, keeping the call up."""
+    restart_timestamps: float | None = None
+    """Start the timestamps again at 0 every this many seconds (a device looping a file)."""
+    refuse_media_connection: bool = False
+    """Offer `a=setup:active` (the platform connects): answer a port nothing listens on."""
+    answer_setup_active: bool = False
+    """Answer `a=setup:active` and connect, even to an offer `a=setup:active` (RFC 4145
+    §4.1 forbids it; some devices do it)."""
     seed: int | None = None
     """Seeds each stream's loss/reorder decisions (the same pattern every call); None: random."""
     max_payload: int = 1400
@@ -59,6 +69,10 @@ class StreamSettings:
                 raise ValueError(f"media.{name}: expected 0 <= {name} < 1, got {value}")
         if self.stop_after is not None and self.stop_after < 0:
             raise ValueError(f"media.stop_after: expected >= 0, got {self.stop_after}")
+        if self.restart_timestamps is not None and not self.restart_timestamps > 0:
+            raise ValueError(
+                f"media.restart_timestamps: expected > 0, got {self.restart_timestamps}"
+            )
         if not 1 <= self.max_payload <= 65_000:
             raise ValueError(f"media.max_payload: expected 1..65000, got {self.max_payload}")
         if self.connect_attempts < 1:

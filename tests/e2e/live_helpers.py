@@ -108,6 +108,7 @@ async def live_rig(
         "FARMWATCH_MEDIA_IDLE_CLOSE": "5",
         "FARMWATCH_MEDIA_START_TIMEOUT": "4",
         "FARMWATCH_LIVE_INVITE_TIMEOUT": "3",
+        "FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1",  # viewers' media stays on loopback
         **(env or {}),
     }
     server = await asyncio.to_thread(start_server, tmp_path, settings)

@@ -45,6 +45,16 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[sip]\nid = '123'\n", "sip.id: expected 20 digits"),
         ("[log]\njson = 'maybe'\n", "log.json: expected true or false"),
         ("[sip\n", "c.toml"),
+        ("[live]\nwebrtc_addresses = 5\n", "live.webrtc_addresses: expected a list"),
+        ("[live]\nwebrtc_addresses = [1]\n", "live.webrtc_addresses: expected a list of strings"),
+        (
+            "[live]\nwebrtc_addresses = ['farm.example']\n",
+            "live.webrtc_addresses: 'farm.example' is not an IP address",
+        ),
+        (
+            "[live]\nwebrtc_addresses = ['0.0.0.0']\n",
+            "live.webrtc_addresses: '0.0.0.0' is not one interface's address",
+        ),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -57,3 +67,17 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) ->
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="config file not found"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_webrtc_addresses_come_from_a_list_or_a_comma_separated_variable(tmp_path: Path) -> None:
+    assert load_settings(None, environ={}).live.webrtc_addresses == ()  # every interface
+    config = tmp_path / "c.toml"
+    config.write_text("[live]\nwebrtc_addresses = ['192.0.2.7', '2001:db8::7']\n")
+    assert load_settings(config, environ={}).live.webrtc_addresses == ("192.0.2.7", "2001:db8::7")
+    variable = {"FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1, 192.0.2.7"}
+    assert load_settings(config, environ=variable).live.webrtc_addresses == (
+        "127.0.0.1",
+        "192.0.2.7",
+    )
+    empty = {"FARMWATCH_LIVE_WEBRTC_ADDRESSES": ""}
+    assert load_settings(config, environ=empty).live.webrtc_addresses == ()

@@ -29,6 +29,7 @@ import av
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets, VideoSize, extract_parameter_sets, parse_sps_size
+from farmwatch.media.output_clock import OutputClock
 from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
 
 __all__ = [
@@ -233,16 +234,17 @@ class Fmp4Muxer:
     """Annex-B H.264/H.265 `EsFrame`s in, `InitSegment`s and `MediaFragment`s out (CPU work).
 
     Frames before the first keyframe with complete parameter sets, audio frames and frames
-    of another codec are skipped (`frames_skipped`). Timestamps are shifted so the first
-    keyframe decodes at 0. Call `feed`/`finish` from one thread at a time (a lock enforces
-    it), never from the event loop.
+    of another codec are skipped (`frames_skipped`). Timestamps go through an `OutputClock`:
+    the first keyframe decodes at 0 and a jump of the device's clock (a file looping back to
+    0) neither freezes nor stretches the output (`timestamp_jumps`). Call `feed`/`finish`
+    from one thread at a time (a lock enforces it), never from the event loop.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._output: _Output | None = None
         self._next_index = 0
-        self._origin: int | None = None
+        self._clock = OutputClock()
         self._finished = False
         self.frames_muxed = 0
         self.frames_skipped = 0
@@ -254,17 +256,18 @@ class Fmp4Muxer:
                 self.frames_skipped += 1
                 return []
             chunks = self._restart_if_changed(frame) if frame.is_keyframe else []
-            if self._output is None or self._origin is None:
+            if self._output is None:
                 self.frames_skipped += 1
                 return chunks
-            chunks += self._output.mux(
-                frame.data,
-                frame.dts - self._origin,
-                frame.pts - self._origin,
-                is_keyframe=frame.is_keyframe,
-            )
+            pts, dts = self._clock.stamp(frame.pts, frame.dts)
+            chunks += self._output.mux(frame.data, dts, pts, is_keyframe=frame.is_keyframe)
             self.frames_muxed += 1
             return chunks
+
+    @property
+    def timestamp_jumps(self) -> int:
+        """Jumps of the source's timestamps the output was re-based over."""
+        return self._clock.jumps
 
     @property
     def is_finished(self) -> bool:
@@ -288,8 +291,6 @@ class Fmp4Muxer:
         if self._output is not None and self._output.parameter_sets == parameter_sets:
             return []
         chunks = self._close_output()
-        if self._origin is None:
-            self._origin = frame.dts
         self._output = _Output(frame.codec, parameter_sets, self._next_index)
         self._next_index += 1
         return chunks

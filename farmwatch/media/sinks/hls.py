@@ -43,6 +43,9 @@ HLS_PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
 HLS_SEGMENT_CONTENT_TYPE = "video/mp4"
 _EXTRA_KEPT = 3
 """Segments kept in memory after they left the playlist, for players on an older reload."""
+_MAX_PENDING_FRAGMENTS = 250
+"""Fragments that make a segment however short they are (10 s of all-intra 25 fps video):
+fragments whose timestamps stopped advancing must not pile up unlisted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,10 @@ class HlsPlaylist:
         if self._pending and self._pending[0].init_index != chunk.init_index:
             self._cut()
         self._pending.append(chunk)
-        if sum(fragment.duration for fragment in self._pending) >= self._segment_ticks:
+        if (
+            sum(fragment.duration for fragment in self._pending) >= self._segment_ticks
+            or len(self._pending) >= _MAX_PENDING_FRAGMENTS
+        ):
             return self._cut()
         return False
 
@@ -110,6 +116,11 @@ class HlsPlaylist:
     @property
     def is_ended(self) -> bool:
         return self._is_ended
+
+    @property
+    def pending_fragments(self) -> int:
+        """Fragments waiting to make up the next segment."""
+        return len(self._pending)
 
     @property
     def segment_count(self) -> int:

@@ -4,7 +4,8 @@ Owns the live WebRTC viewer of DESIGN.md "Live view" (STYLE part 1 §3, B7): a
 `WebRtcSession` is the sink a stream feeds; it answers the browser's SDP offer (RFC 8829
 JSEP, answerer side) with an `RTCPeerConnection` whose only sent track,
 `VideoPassthroughTrack`, hands aiortc `av.Packet`s holding the Annex-B access units as the
-camera sent them (`time_base` 1/90000, pts from the frame). aiortc's `RTCRtpSender` sends a
+camera sent them (`time_base` 1/90000, pts from the frame through an `OutputClock`, so the
+RTP timestamps keep going forward when the camera's clock jumps). aiortc's `RTCRtpSender` sends a
 packet through `H264Encoder.pack` (RFC 6184 STAP-A / FU-A) instead of encoding it, and the
 answer's codec preferences allow only H.264 (+ RTX). A browser's PLI or FIR (RFC 4585
 §6.3.1, RFC 5104 §4.3.1) cannot be met by a passthrough sender, so it is forwarded to the
@@ -25,12 +26,14 @@ from fractions import Fraction
 from typing import Any
 
 import av
+from aioice import Candidate
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
     RTCRtpSender,
+    RTCRtpTransceiver,
     RTCSessionDescription,
 )
 from aiortc.exceptions import InvalidAccessError, OperationError
@@ -38,6 +41,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame
+from farmwatch.media.output_clock import OutputClock
 from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "KeyframeRequester",
     "VideoPassthroughTrack",
     "WebRtcSession",
+    "use_host_addresses",
 ]
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class VideoPassthroughTrack(MediaStreamTrack):
     def __init__(self, source: QueuedSink) -> None:
         super().__init__()
         self._source = source
+        self._clock = OutputClock()
         self.frames_sent = 0
         self.frames_skipped = 0
 
@@ -82,8 +88,7 @@ class VideoPassthroughTrack(MediaStreamTrack):
                 self.frames_skipped += 1
                 continue
             packet = av.Packet(frame.data)
-            packet.pts = frame.pts
-            packet.dts = frame.dts
+            packet.pts, packet.dts = self._clock.stamp(frame.pts, frame.dts)
             packet.time_base = _TIME_BASE
             self.frames_sent += 1
             return packet
@@ -105,6 +110,7 @@ class AudioPassthroughTrack(MediaStreamTrack):
         self.codec: Codec | None = None
         self._frames: deque[EsFrame] = deque(maxlen=max_frames)
         self._ready = asyncio.Event()
+        self._clock = OutputClock()
         self.frames_sent = 0
         self.frames_skipped = 0
 
@@ -123,7 +129,7 @@ class AudioPassthroughTrack(MediaStreamTrack):
             await self._ready.wait()
         frame = self._frames.popleft()
         packet = av.Packet(frame.data)
-        packet.pts = frame.pts
+        packet.pts, _ = self._clock.stamp(frame.pts, frame.pts)
         packet.time_base = _TIME_BASE
         self.frames_sent += 1
         return packet
@@ -151,6 +157,7 @@ class WebRtcSession(QueuedSink):
         *,
         request_keyframe: KeyframeRequester,
         ice_servers: Sequence[str] = (),
+        host_addresses: Sequence[str] = (),
         ice_gathering_timeout: float = DEFAULT_ICE_GATHERING_TIMEOUT,
         keyframe_request_interval: float = DEFAULT_KEYFRAME_REQUEST_INTERVAL,
         clock: Callable[[], float] | None = None,
@@ -163,6 +170,7 @@ class WebRtcSession(QueuedSink):
         self._clock = clock or asyncio.get_running_loop().time
         self._last_keyframe_request: float | None = None
         self._ice_gathering_timeout = ice_gathering_timeout
+        self._host_addresses = tuple(host_addresses)
         servers = [RTCIceServer(urls=url) for url in ice_servers]  # [] = no STUN at all
         self._peer = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         self.track = VideoPassthroughTrack(self)
@@ -195,6 +203,7 @@ class WebRtcSession(QueuedSink):
         if offer_type != "offer" or self.is_closed:
             raise MediaError(f"cannot answer a {offer_type!r} on session {self.name!r}")
         transceiver = self._peer.addTransceiver(self.track, direction="sendonly")
+        use_host_addresses(transceiver, self._host_addresses)
         transceiver.setCodecPreferences(
             [
                 codec
@@ -205,6 +214,7 @@ class WebRtcSession(QueuedSink):
         audio = None
         if _has_audio(offer_sdp):
             audio = self._peer.addTransceiver(self.audio_track, direction="sendonly")
+            use_host_addresses(audio, self._host_addresses)
             # A-law first: the law GB/T 28181 cameras use (PSM stream type 0x90).
             audio.setCodecPreferences(
                 sorted(
@@ -284,6 +294,33 @@ class WebRtcSession(QueuedSink):
 
 
 _AUDIO_MIME_TYPES = {Codec.G711A: "audio/PCMA", Codec.G711U: "audio/PCMU"}
+
+
+def use_host_addresses(transceiver: RTCRtpTransceiver, addresses: Sequence[str]) -> None:
+    """Gather `transceiver`'s ICE host candidates on `addresses` only; empty: every interface.
+
+    Neither aiortc 1.16 nor aioice 0.13 has a setting for it: aioice's
+    `Connection.gather_candidates` lists every interface but loopback (the module function
+    `get_host_addresses`) and binds one socket per address in
+    `get_component_candidates(component, addresses)`. That method is wrapped here on this
+    transceiver's own connection (reached through aiortc's `RTCIceGatherer._connection`), so
+    no other peer connection and nothing global changes. Loopback is allowed when listed.
+    Call it right after `addTransceiver`, before the local description is set.
+    """
+    if not addresses:
+        return
+    chosen = list(addresses)
+    connection = transceiver.sender.transport.transport.iceGatherer._connection
+    gather_on = connection.get_component_candidates
+
+    async def gather_on_chosen(
+        component: int,
+        addresses: list[str],
+        timeout: int = 5,  # noqa: ASYNC109 - aioice's signature
+    ) -> list[Candidate]:
+        return await gather_on(component=component, addresses=chosen, timeout=timeout)
+
+    setattr(connection, "get_component_candidates", gather_on_chosen)  # noqa: B010
 
 
 def _has_audio(sdp: str) -> bool:

@@ -3,12 +3,15 @@
 `LiveService.open_session(channel_id)` gives a viewer a session and the URLs of its
 outputs; the first viewer of a channel starts the stream — an RTP receiver listening
 before the INVITE leaves, the INVITE with that receiver's address and a fresh SSRC, the
-answer's SSRC followed and, for TCP active, the connection dialled — and every later
+answer's SSRC followed and, for TCP active, the connection dialled (or, when the device
+answered `a=setup:active` too, awaited on the offered port) — and every later
 viewer joins it: a second viewer never causes a second INVITE, and viewers arriving while
 the stream starts wait for the same start. Outputs (WebRTC, fMP4, HLS) are sinks
 attached to the stream; when the last one leaves the stream closes after the idle time
-and the device gets its BYE. A BYE from the device, or media that stops, ends the
-stream and its viewers are told. Failures become clear platform errors for the viewer.
+and the device gets its BYE. HLS holds nothing open, so each of its fetches counts as the
+session's activity. A BYE from the device, or media that stops, ends the stream and its
+viewers are told. Failures become clear platform errors for the viewer (a refused TCP media
+connection is named as such).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import MediaError
+from farmwatch.media.events import MediaConnectFailed
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.stream import Stream, StreamClosedError
@@ -106,6 +110,7 @@ class LiveService:
         invite_timeout: float = 10.0,
         hls_idle: float = 20.0,
         session_idle: float = 60.0,
+        webrtc_addresses: tuple[str, ...] = (),
     ) -> None:
         self._media = media
         self._calls = calls
@@ -116,6 +121,7 @@ class LiveService:
         self._invite_timeout = invite_timeout
         self._hls_idle = hls_idle
         self._session_idle = session_idle
+        self._webrtc_addresses = webrtc_addresses
         self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
@@ -169,7 +175,7 @@ class LiveService:
 
     def _sweep_sessions(self) -> None:
         """Forget sessions whose viewer went away without DELETE (tab closed, network gone):
-        no open output for `session_idle` seconds."""
+        no open output and no HLS fetch for `session_idle` seconds."""
         self._sweeper = None
         now = asyncio.get_running_loop().time()
         for viewer in list(self._viewers.values()):
@@ -202,6 +208,7 @@ class LiveService:
         live = self._live[viewer.channel_id]
         session = WebRtcSession(
             request_keyframe=lambda: self._request_keyframe(live),
+            host_addresses=self._webrtc_addresses,
             name=f"webrtc:{viewer.channel_id}:{session_id}",
         )
         stream.attach(session)
@@ -228,6 +235,8 @@ class LiveService:
         from farmwatch.media.sinks.hls import HlsSink
 
         viewer, stream = self._viewer_stream(session_id)
+        # HLS keeps no connection open: each fetch is what says this viewer is still there.
+        viewer.idle_since = asyncio.get_running_loop().time()
         live = self._live[viewer.channel_id]
         if live.hls is None or live.hls.is_closed:
             live.hls = HlsSink(name=f"hls:{viewer.channel_id}")
@@ -341,17 +350,33 @@ class LiveService:
         if call.ssrc is not None and call.is_ssrc_changed:
             self._media.expect_ssrc(live.channel_id, call.ssrc.value)
         if self._transport is MediaTransport.TCP_ACTIVE:
-            self._media.connect_active(live.channel_id, call.media_host, call.media_port)
+            await self._connect_media(live, call)
         opened.stream.on_keyframe_needed = lambda: self._request_keyframe(live)
         try:
             await opened.stream.wait_live()
         except (TimeoutError, StreamClosedError) as error:
-            raise StreamFailed(
-                f"no video from channel {live.channel_id} within the start timeout"
-            ) from error
+            raise StreamFailed(_no_video_reason(live, error)) from error
         log.info("channel %s live (device %s, call %s)", live.channel_id, live.device_id,
                  call.call_id)  # fmt: skip
         return opened.stream
+
+    async def _connect_media(self, live: _ChannelLive, call: EstablishedCall) -> None:
+        """TCP active: dial the address the device answered, unless it answered
+        `a=setup:active` as well (RFC 4145 §4.1 forbids it): it will connect to our offered
+        port then, so listen there instead (be tolerant in what you accept)."""
+        if call.setup is not Setup.ACTIVE:
+            self._media.connect_active(live.channel_id, call.media_host, call.media_port)
+            return
+        log.warning("device %s answered a=setup:active to our a=setup:active for channel %s "
+                    "(RFC 4145 forbids it): listening for its media connection instead",
+                    live.device_id, live.channel_id)  # fmt: skip
+        try:
+            await self._media.listen_active(live.channel_id)
+        except OSError as error:
+            raise StreamFailed(
+                f"device {live.device_id} answered a=setup:active to an active offer (RFC 4145 "
+                f"forbids it) and its connection cannot be listened for: {error}"
+            ) from error
 
     async def _abandon(self, live: _ChannelLive) -> None:
         """Undo a start that failed: BYE, receiver, SSRC."""
@@ -399,3 +424,13 @@ class LiveService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _no_video_reason(live: _ChannelLive, error: Exception) -> str:
+    """What the viewer is told when the stream never went live."""
+    match error:
+        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), is_refused=True)):
+            return f"device {live.device_id} refused the TCP media connection to {host}:{port}"
+        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), error=reason)):
+            return f"cannot connect to device {live.device_id} for media at {host}:{port}: {reason}"
+    return f"no video from channel {live.channel_id} within the start timeout"

@@ -11,13 +11,18 @@ from dataclasses import replace
 
 import pytest
 
-from farmwatch.media.events import MediaStarted, MediaStartTimedOut, MediaStopped
+from farmwatch.media.events import (
+    MediaConnectFailed,
+    MediaStarted,
+    MediaStartTimedOut,
+    MediaStopped,
+)
 from farmwatch.media.frames import Codec, EsFrame, MediaKind
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.rfc4571 import frame as rfc4571_frame
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.stream import Stream
+from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.udp_receiver import SharedPortDemux, UdpReceiver
 from tests.integration.media.media_peers import (
@@ -163,6 +168,26 @@ async def test_tcp_active_connects_to_the_device() -> None:
         await device_server.wait_closed()
 
 
+async def test_tcp_active_listens_for_a_device_that_answered_active_too() -> None:
+    manager = MediaManager(SETTINGS)
+    try:
+        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        sink = QueuedSink(max_frames=500)
+        opened.stream.attach(sink)
+        await manager.listen_active("ch-active")
+        _, writer = await asyncio.open_connection("127.0.0.1", opened.port)  # the device
+        for packets in rtp_frames(pattern_loop(), SSRC, FRAMES):
+            writer.writelines(rfc4571_frame(packet) for packet in packets)
+        await writer.drain()
+        sizes = decode_sizes(await collect(sink, FRAMES - 1))
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+        with pytest.raises(ConnectionRefusedError):  # one connection per stream
+            await asyncio.open_connection("127.0.0.1", opened.port)
+        writer.close()
+    finally:
+        await manager.close()
+
+
 async def test_tcp_active_retries_then_reports_the_failure() -> None:
     listener = ClosedStreams()
     settings = replace(SETTINGS, tcp_connect_attempts=3, tcp_connect_interval=0.05)
@@ -174,8 +199,14 @@ async def test_tcp_active_retries_then_reports_the_failure() -> None:
     try:
         opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
         manager.connect_active("ch-active", "127.0.0.1", dead_port)
+        with pytest.raises(StreamClosedError) as closed:
+            await opened.stream.wait_live()
         assert await listener.wait() == ("ch-active", CloseReason.PEER_CLOSED)
         assert opened.stream.close_reason is CloseReason.PEER_CLOSED
+        cause = closed.value.cause  # what the platform tells the viewer
+        assert isinstance(cause, MediaConnectFailed)
+        assert cause.address == ("127.0.0.1", dead_port)
+        assert cause.attempts == 3 and cause.is_refused
     finally:
         await manager.close()
 

@@ -226,6 +226,44 @@ async def test_tcp_platform_connects_when_the_device_listens() -> None:
             assert await _quiet(collector)
 
 
+async def test_a_device_refusing_the_platforms_connection_answers_a_dead_port() -> None:
+    media = dataclasses.replace(FAST, refuse_media_connection=True)
+    async with simulated(media) as setting:
+        offer = play_offer(40000, transport=Transport.TCP, setup=Setup.ACTIVE)
+        call = await setting.caller.invite(setting.device, setting.channel(), offer)
+        answer = call.answer
+        assert answer.video.setup is Setup.PASSIVE
+        setting.caller.ack(call)
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection(answer.media_address, answer.video.port)
+        assert (await setting.caller.bye(call)).status == 200
+
+
+async def test_a_device_answering_active_to_active_connects_to_the_offer() -> None:
+    media = dataclasses.replace(FAST, answer_setup_active=True)
+    async with simulated(media) as setting, tcp_server() as (server, port):
+        offer = play_offer(port, transport=Transport.TCP, setup=Setup.ACTIVE)
+        call = await setting.caller.invite(setting.device, setting.channel(), offer)
+        assert call.answer.video.setup is Setup.ACTIVE  # what RFC 4145 §4.1 forbids
+        setting.caller.ack(call)
+        async with asyncio.timeout(WAIT):
+            await server.collector.wait_frames(FRAMES)
+        assert decode_ps(server.collector.ps_stream()).frames >= 50
+        assert setting.device.calls[0].role is SenderRole.TCP_CONNECT
+
+
+async def test_restart_timestamps_starts_the_rtp_timestamps_again_at_zero() -> None:
+    media = dataclasses.replace(FAST, restart_timestamps=0.5)
+    async with simulated(media) as setting, udp_receiver() as (collector, port):
+        call = await setting.caller.invite(setting.device, setting.channel(), play_offer(port))
+        setting.caller.ack(call)
+        async with asyncio.timeout(WAIT):
+            await collector.wait_frames(FRAMES)
+        timestamps = [p.timestamp for p in collector.in_sequence_order() if p.marker]
+        assert timestamps[:FRAMES] == [1800 * (n % 25) for n in range(FRAMES)]  # 50 fps
+        assert (await setting.caller.bye(call)).status == 200
+
+
 async def test_h265_stream_decodes_as_hevc() -> None:
     media = dataclasses.replace(FAST, codec=VideoCodec.H265)
     async with simulated(media) as setting, udp_receiver() as (collector, port):

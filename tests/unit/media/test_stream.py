@@ -6,7 +6,12 @@ import asyncio
 
 import pytest
 
-from farmwatch.media.events import MediaStarted, MediaStopped, VideoInterrupted
+from farmwatch.media.events import (
+    MediaConnectFailed,
+    MediaStarted,
+    MediaStopped,
+    VideoInterrupted,
+)
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.nal import VideoSize
 from farmwatch.media.queue_sink import QueuedSink
@@ -69,6 +74,16 @@ def test_failures_close_with_their_reason() -> None:
     ]
     assert stream.receiver_event(STARTED, 21.0)[1:] == []  # closed stays closed
     assert stream.close(CloseReason.REQUESTED, 22.0) == []
+    assert stream.close_cause == MediaStopped(15.0)
+
+
+def test_a_failed_tcp_connection_closes_the_stream_and_is_kept_as_its_cause() -> None:
+    stream = core()
+    failed = MediaConnectFailed(("192.0.2.9", 15060), 3, True, "[Errno 111] refused")
+    assert stream.receiver_event(failed, 3.0) == [StreamClosed(CloseReason.PEER_CLOSED)]
+    assert stream.close_cause is failed
+    asked = core()
+    assert asked.close(CloseReason.REQUESTED, 1.0) and asked.close_cause is None
 
 
 def test_gop_cache_starts_at_last_keyframe_and_is_bounded() -> None:

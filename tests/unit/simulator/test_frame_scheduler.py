@@ -132,3 +132,15 @@ def test_streamed_rtp_reassembles_into_ps_that_ffmpeg_decodes_across_loops() -> 
     pictures = [f for packet in container.demux(video=0) for f in packet.decode()]
     assert len(pictures) == 25
     assert [f.pts for f in pictures] == [90000 + 9000 * n for n in range(25)]
+
+
+def test_a_device_looping_its_file_restarts_its_timestamps_at_zero() -> None:
+    loop = _synthetic_loop()  # 2 s
+    scheduler = FrameScheduler(loop, START, restart_every=3 * 90_000)
+    sent = []
+    for step in range(0, 7 * 25 + 1):  # 7 s
+        sent += scheduler.due(START + step * 0.04)
+    assert [d.number for d in sent] == list(range(176))  # paced as before
+    assert [d.pts for d in sent] == [3600 * (n % 75) for n in range(176)]
+    assert _scr(sent[75].ps_packet()) == 0
+    assert sent[75].frame is loop.frames[25]  # the picture goes on; only the clock restarts

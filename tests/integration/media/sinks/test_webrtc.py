@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
-import aioice.ice
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -15,15 +15,24 @@ from aiortc.mediastreams import MediaStreamTrack
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.sinks import WebRtcSession
+from farmwatch.media.sinks.webrtc import use_host_addresses
 from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
 
 FRAME_INTERVAL = 0.01  # the source runs at 100 fps: fast, but paced like a live stream
 
 
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ICE host candidates on 127.0.0.1 only (aioice skips loopback by default)."""
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+LOOPBACK = ("127.0.0.1",)
+"""Every ICE candidate of both peers (aioice skips loopback unless told)."""
+
+
+def loopback_session(**options: Any) -> WebRtcSession:
+    return WebRtcSession(request_keyframe=options.pop("request_keyframe", lambda: None),
+                         host_addresses=LOOPBACK, **options)  # fmt: skip
+
+
+def host_candidates(sdp: str) -> list[str]:
+    """The addresses of the `a=candidate` lines of an SDP (RFC 8839 §5.1)."""
+    return re.findall(r"^a=candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ", sdp, re.MULTILINE)
 
 
 @pytest.fixture
@@ -42,7 +51,7 @@ async def feed(session: WebRtcSession, count: int) -> None:
 async def connect(client: RTCPeerConnection, session: WebRtcSession) -> MediaStreamTrack:
     tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
     client.on("track", tracks.put_nowait)
-    client.addTransceiver("video", direction="recvonly")
+    use_host_addresses(client.addTransceiver("video", direction="recvonly"), LOOPBACK)
     await client.setLocalDescription(await client.createOffer())
     sdp, sdp_type = await session.answer(client.localDescription.sdp, client.localDescription.type)
     await client.setRemoteDescription(RTCSessionDescription(sdp, sdp_type))
@@ -51,7 +60,7 @@ async def connect(client: RTCPeerConnection, session: WebRtcSession) -> MediaStr
 
 
 async def test_viewer_decodes_passed_through_h264(viewer: RTCPeerConnection) -> None:
-    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    session = loopback_session(name="test")
     track = await connect(viewer, session)
     answer = viewer.remoteDescription.sdp
     assert re.findall(r"a=rtpmap:\d+ (\w+)/", answer) and set(
@@ -64,6 +73,7 @@ async def test_viewer_decodes_passed_through_h264(viewer: RTCPeerConnection) -> 
             pictures = [await track.recv() for _ in range(20)]
     finally:
         feeder.cancel()
+    assert set(host_candidates(answer)) == set(LOOPBACK)  # none on the host's interfaces
     sizes = {(picture.width, picture.height) for picture in pictures}  # type: ignore[union-attr]
     assert sizes == {(WIDTH, HEIGHT)}
     assert session.track.frames_sent >= 20
@@ -75,7 +85,7 @@ async def test_picture_loss_indication_asks_the_source_for_a_keyframe(
     viewer: RTCPeerConnection,
 ) -> None:
     requested = asyncio.Event()
-    session = WebRtcSession(request_keyframe=requested.set, name="test")
+    session = loopback_session(request_keyframe=requested.set, name="test")
     track = await connect(viewer, session)
     feeder = asyncio.create_task(feed(session, 100))
     try:
@@ -99,7 +109,7 @@ async def test_picture_loss_indication_asks_the_source_for_a_keyframe(
 async def test_the_session_closes_itself_when_the_viewer_hangs_up(
     viewer: RTCPeerConnection,
 ) -> None:
-    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    session = loopback_session(name="test")
     await connect(viewer, session)
     async with asyncio.timeout(10):
         while session.connection_state != "connected":
@@ -112,9 +122,9 @@ async def test_the_session_closes_itself_when_the_viewer_hangs_up(
 
 async def test_an_offer_without_video_is_refused() -> None:
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    client.addTransceiver("audio", direction="recvonly")
+    use_host_addresses(client.addTransceiver("audio", direction="recvonly"), LOOPBACK)
     await client.setLocalDescription(await client.createOffer())
-    session = WebRtcSession(request_keyframe=lambda: None)
+    session = loopback_session()
     with pytest.raises(MediaError):
         await session.answer(client.localDescription.sdp, "offer")
     await session.close()
@@ -124,11 +134,12 @@ async def test_an_offer_without_video_is_refused() -> None:
 async def test_an_offer_without_h264_is_refused() -> None:
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     transceiver = client.addTransceiver("video", direction="recvonly")
+    use_host_addresses(transceiver, LOOPBACK)
     capabilities = RTCRtpReceiver.getCapabilities("video")
     assert capabilities is not None
     transceiver.setCodecPreferences([c for c in capabilities.codecs if c.mimeType == "video/VP8"])
     await client.setLocalDescription(await client.createOffer())
-    session = WebRtcSession(request_keyframe=lambda: None)
+    session = loopback_session()
     with pytest.raises(MediaError):
         await session.answer(client.localDescription.sdp, "offer")
     await session.close()
@@ -136,11 +147,11 @@ async def test_an_offer_without_h264_is_refused() -> None:
 
 
 async def test_g711_sound_passes_through_on_an_audio_track(viewer: RTCPeerConnection) -> None:
-    session = WebRtcSession(request_keyframe=lambda: None, name="test")
+    session = loopback_session(name="test")
     tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
     viewer.on("track", tracks.put_nowait)
-    viewer.addTransceiver("video", direction="recvonly")
-    viewer.addTransceiver("audio", direction="recvonly")
+    for kind in ("video", "audio"):
+        use_host_addresses(viewer.addTransceiver(kind, direction="recvonly"), LOOPBACK)
     await viewer.setLocalDescription(await viewer.createOffer())
     sdp, sdp_type = await session.answer(viewer.localDescription.sdp, "offer")
     await viewer.setRemoteDescription(RTCSessionDescription(sdp, sdp_type))

@@ -49,3 +49,20 @@ def gop_length(codec: Codec) -> int:
     """Frames from one keyframe to the next in the loop."""
     flags = [frame.is_keyframe for frame in _loop(codec).frames]
     return flags.index(True, 1)
+
+
+def restamped(frames: list[EsFrame], first_dts: int) -> list[EsFrame]:
+    """`frames` with their timestamps moved so the first decodes at `first_dts` (a device that
+    restarts its file at 0, or jumps its clock)."""
+    shift = first_dts - frames[0].dts
+    return [
+        EsFrame(
+            frame.codec,
+            frame.data,
+            frame.pts + shift,
+            frame.dts + shift,
+            frame.is_keyframe,
+            frame.stream_id,
+        )  # fmt: skip
+        for frame in frames
+    ]

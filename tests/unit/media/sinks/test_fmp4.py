@@ -10,7 +10,13 @@ import pytest
 
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.sinks import Fmp4Muxer, Fmp4Sink, InitSegment, MediaFragment, codecs_string
-from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, gop_length, pattern_frames
+from tests.unit.media.sinks.pattern import (
+    HEIGHT,
+    WIDTH,
+    gop_length,
+    pattern_frames,
+    restamped,
+)
 
 
 def top_level_boxes(data: bytes) -> list[str]:
@@ -149,3 +155,33 @@ async def test_the_sink_closes_when_its_reader_stops() -> None:
     assert not sink.is_closed
     await reader.aclose()  # the HTTP client went away
     assert sink.is_closed
+
+
+def decoded_timestamps(data: bytes) -> list[int]:
+    """The 90 kHz decode times PyAV reads from an fMP4 byte stream, in file order."""
+    with av.open(io.BytesIO(data), "r", format="mp4") as container:
+        stream = container.streams.video[0]
+        scale = stream.time_base * 90_000
+        return [int(p.dts * scale) for p in container.demux(stream) if p.size and p.dts is not None]
+
+
+@pytest.mark.parametrize(
+    "jump",
+    [
+        pytest.param(-10 * 90_000, id="restart-at-zero"),  # a device looping its file
+        pytest.param(3 * 3600 * 90_000, id="three-hours-forward"),
+        pytest.param(-90_000, id="one-second-back"),
+    ],
+)
+async def test_timestamps_stay_monotonic_and_paced_through_a_jump(jump: int) -> None:
+    before = restamped(pattern_frames(Codec.H264, 60), 10 * 90_000)
+    after = restamped(pattern_frames(Codec.H264, 60), before[-1].dts + jump)
+    sink = Fmp4Sink(max_frames=200)
+    data = b"".join(await read_all(sink, before + after))
+
+    times = decoded_timestamps(data)
+    assert len(times) == 120
+    steps = {later - earlier for earlier, later in zip(times, times[1:], strict=False)}
+    assert steps == {3600}  # one 25 fps frame each, across the jump too
+    sizes, _ = decode_mp4(data)
+    assert len(sizes) == 120

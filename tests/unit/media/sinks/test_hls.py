@@ -10,6 +10,7 @@ import av
 import pytest
 
 from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.nal import VideoSize
 from farmwatch.media.sinks import (
     Fmp4Muxer,
     HlsPlaylist,
@@ -17,7 +18,7 @@ from farmwatch.media.sinks import (
     InitSegment,
     MediaFragment,
 )
-from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
+from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames, restamped
 
 TAG = re.compile(r"#EXT(M3U|INF:\d+\.\d{3},|-X-[A-Z-]+(:.+)?)")
 
@@ -154,3 +155,31 @@ async def test_requests_are_timestamped_with_the_injected_clock() -> None:
     assert sink.resource("index.m3u8") is not None
     assert sink.last_request_at == 130.0
     await sink.close()
+
+
+async def test_the_playlist_keeps_growing_when_the_device_restarts_its_timestamps() -> None:
+    # A device looping a file starts it again at PTS 0 every 2 s (issue 13).
+    frames = [
+        frame
+        for start in range(4)
+        for frame in restamped(pattern_frames(Codec.H264, 50, first=50 * start), 0)
+    ]
+    sink = await run_sink(frames, window=10, max_frames=300)
+    tags, segments = parse_playlist(fetch(sink, "index.m3u8").decode())
+
+    assert [duration for _, duration, _ in segments] == [1.0] * 8
+    data = fetch(sink, segments[0][0]) + b"".join(fetch(sink, uri) for _, _, uri in segments)
+    with av.open(io.BytesIO(data), "r", format="mp4") as container:
+        times = [packet.pts for packet in container.demux(video=0) if packet.size]
+    assert len(times) == 200 and times == sorted(set(times))
+    await sink.close()
+
+
+def test_pending_fragments_are_bounded_even_when_they_never_add_up_to_a_segment() -> None:
+    playlist = HlsPlaylist(segment_seconds=1.0, window=3)
+    init = InitSegment(b"init", 0, Codec.H264, VideoSize(WIDTH, HEIGHT), "avc1.42C01E")
+    playlist.add(init)
+    for _ in range(1000):  # timestamps that no longer advance: fragments of no duration
+        playlist.add(MediaFragment(b"x" * 100, 0, 0, 0, 1))
+    assert playlist.segment_count == 3
+    assert playlist.pending_fragments < 1000
