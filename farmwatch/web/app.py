@@ -13,6 +13,9 @@ from farmwatch.web.middlewares import error_middleware, json_error
 from farmwatch.web.routes import devices, live
 
 STATIC = resources.files("farmwatch.web") / "static"
+# Bodies are small JSON (an SDP offer is a few KiB). aiohttp reads the bound from the
+# application that made the request, the outer one, so both carry it.
+MAX_BODY = 256 * 1024
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -24,7 +27,7 @@ async def _live_page(request: web.Request) -> web.Response:
 
 
 def create_api_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
-    api = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    api = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     api[DEVICE_SERVICE] = device_service
     api[LIVE_SERVICE] = live_service
     api.add_routes(devices.routes)
@@ -33,7 +36,7 @@ def create_api_app(device_service: DeviceService, live_service: LiveService) -> 
 
 
 def create_web_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     app.add_subapp("/api", create_api_app(device_service, live_service))
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     app.router.add_get("/live", _live_page)
