@@ -24,6 +24,7 @@ from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.web.app import create_web_app
+from farmwatch.web.security import HostPolicy
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,11 @@ class Application:
         stack.push_async_callback(self.media.close)
         stack.push_async_callback(self.live.close)
         await self.devices.start()
-        runner = web.AppRunner(create_web_app(self.devices, self.live), access_log=None)
+        web_settings = self.settings.web
+        hosts = HostPolicy.build(
+            web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
+        )
+        runner = web.AppRunner(create_web_app(self.devices, self.live, hosts), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -33,13 +34,38 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
+    """`allowed_hosts`: host names the web server answers to besides its own (`host`,
+    localhost, loopback and any IP address); "*" answers to any name. `allowed_origins`:
+    pages (scheme://host[:port]) besides the server's own that may POST, PUT, PATCH or
+    DELETE."""
+
     host: str = "127.0.0.1"
     port: int = 8080
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
     def validate(self) -> list[str]:
+        errors = []
         if not 0 < self.port < 65536:
-            return [f"web.port: expected 1..65535, got {self.port}"]
-        return []
+            errors.append(f"web.port: expected 1..65535, got {self.port}")
+        for name in self.allowed_hosts:
+            if name != "*" and _HOST_NAME.fullmatch(name) is None:
+                errors.append(
+                    f"web.allowed_hosts: expected host names or IP addresses without a port "
+                    f'(or "*"), got {name!r}'
+                )
+        for origin in self.allowed_origins:
+            if _ORIGIN.fullmatch(origin) is None:
+                errors.append(
+                    f"web.allowed_origins: expected scheme://host[:port] (http or https, "
+                    f"no path), got {origin!r}"
+                )
+        return errors
+
+
+# A DNS name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 one in brackets or not.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+|\[?[0-9A-Fa-f:.]+\]?")
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,4 +188,11 @@ def _convert(key: str, target: Any, value: Any) -> Any:
         if isinstance(value, str | int):
             return str(value)
         raise SettingsError(f"{key}: expected a string, got {value!r}")
+    if origin is tuple and typing.get_args(target) == (str, ...):
+        # A TOML array of strings, or in the environment a comma-separated list.
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise SettingsError(f"{key}: expected a list of strings, got {value!r}")
     raise SettingsError(f"{key}: unsupported setting type {target!r}")

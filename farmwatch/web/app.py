@@ -11,6 +11,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE
 from farmwatch.web.middlewares import error_middleware, json_error
 from farmwatch.web.routes import devices, live
+from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
 # Bodies are small JSON (an SDP offer is a few KiB). aiohttp reads the bound from the
@@ -35,8 +36,14 @@ def create_api_app(device_service: DeviceService, live_service: LiveService) -> 
     return api
 
 
-def create_web_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
+def create_web_app(
+    device_service: DeviceService, live_service: LiveService, hosts: HostPolicy
+) -> web.Application:
+    """The whole web server; `hosts` says which Host and Origin headers it accepts."""
+    app = web.Application(
+        middlewares=[host_and_origin_middleware(hosts), error_middleware],
+        client_max_size=MAX_BODY,
+    )
     app.add_subapp("/api", create_api_app(device_service, live_service))
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     app.router.add_get("/live", _live_page)

@@ -45,6 +45,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[sip]\nid = '123'\n", "sip.id: expected 20 digits"),
         ("[log]\njson = 'maybe'\n", "log.json: expected true or false"),
         ("[sip\n", "c.toml"),
+        ("[web]\nallowed_hosts = 5\n", "web.allowed_hosts: expected a list of strings"),
+        ("[web]\nallowed_hosts = ['a.example:8080']\n", "web.allowed_hosts: expected host names"),
+        ("[web]\nallowed_hosts = ['http://a.example']\n", "web.allowed_hosts: expected host"),
+        ("[web]\nallowed_origins = ['a.example']\n", "web.allowed_origins: expected scheme://"),
+        ("[web]\nallowed_origins = ['https://a.example/x']\n", "web.allowed_origins: expected"),
+        ("[web]\nallowed_origins = ['ftp://a.example']\n", "web.allowed_origins: expected"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -57,3 +63,28 @@ def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) ->
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="config file not found"):
         load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_web_allowed_hosts_and_origins_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[web]\nallowed_hosts = ['farm.example.gov', '[::1]', '*']\n"
+        "allowed_origins = ['https://farm.example.gov:8443']\n"
+    )
+    settings = load_settings(config, environ={})
+    assert settings.web.allowed_hosts == ("farm.example.gov", "[::1]", "*")
+    assert settings.web.allowed_origins == ("https://farm.example.gov:8443",)
+    settings = load_settings(
+        config,
+        environ={
+            "FARMWATCH_WEB_ALLOWED_HOSTS": " a.example , 10.0.0.5,",
+            "FARMWATCH_WEB_ALLOWED_ORIGINS": "",
+        },
+    )
+    assert settings.web.allowed_hosts == ("a.example", "10.0.0.5")
+    assert settings.web.allowed_origins == ()
+
+
+def test_web_defaults_answer_only_the_servers_own_names() -> None:
+    settings = load_settings(ROOT / "conf/farmwatch.toml", environ={})
+    assert settings.web.allowed_hosts == () and settings.web.allowed_origins == ()
