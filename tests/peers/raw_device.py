@@ -174,10 +174,17 @@ class RawDevice:
         return (await self._send_raw(self._message_bytes(body))).status
 
     async def send_catalog(
-        self, sn: int, items: list[tuple[str, str, str | None]], *, per_message: int = 10
+        self,
+        sn: int,
+        items: list[tuple[str, str, str | None]],
+        *,
+        per_message: int = 10,
+        messages: int | None = None,
     ) -> None:
-        """Answer a catalog query with `items` (ID, name, ParentID), split over messages."""
-        for start in range(0, max(len(items), 1), per_message):
+        """Answer a catalog query with `items` (ID, name, ParentID), split over messages;
+        with `messages`, only that many of them are sent (the catalog stalls)."""
+        starts = range(0, max(len(items), 1), per_message)
+        for start in starts[:messages]:
             chunk = items[start : start + per_message]
             entries = "".join(
                 f"<Item><DeviceID>{item_id}</DeviceID><Name>{name}</Name>"
@@ -225,6 +232,12 @@ class RawDevice:
                 if cmd_type is not None and request.cmd_type != cmd_type:
                     continue
                 return request
+
+    def forget_requests(self) -> None:
+        """Drop the platform's requests received so far (e.g. retransmissions)."""
+        assert self._datagrams is not None, "UDP only"
+        while not self._datagrams.requests.empty():
+            self._datagrams.requests.get_nowait()
 
     def answer(self, request: RawRequest, status: int) -> None:
         """Send a final response without a body to a request of the platform."""

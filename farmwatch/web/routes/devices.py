@@ -69,10 +69,8 @@ async def refresh_catalog(request: web.Request) -> web.Response:
 
 @routes.get("/devices/{device_id}/catalog")
 async def catalog_progress(request: web.Request) -> web.Response:
-    service = request.app[DEVICE_SERVICE]
-    device_id = request.match_info["device_id"]
-    await service.get_device(device_id)
-    return web.json_response(progress_view(service.catalog_progress(device_id)))
+    progress = await request.app[DEVICE_SERVICE].catalog_progress(request.match_info["device_id"])
+    return web.json_response(progress_view(progress))
 
 
 @routes.get("/devices/{device_id}/status")
