@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from farmwatch.media.settings import MediaSettings
 from farmwatch.platform.settings import LiveSettings
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
@@ -75,7 +78,23 @@ class DatabaseSettings:
     url: str = ""
 
     def validate(self) -> list[str]:
+        if not self.url:
+            return []
+        expected = (
+            "database.url: expected sqlite+aiosqlite:///<file> or "
+            "postgresql+asyncpg://user@host:port/name (or empty: SQLite in storage.dir)"
+        )
+        try:
+            parsed = make_url(self.url)
+        except (ArgumentError, ValueError):
+            return [f"{expected}; the value given does not parse"]  # it may hold a password
+        if parsed.drivername not in DATABASE_DRIVERS:
+            return [f"{expected}, got {parsed.render_as_string(hide_password=True)}"]
         return []
+
+
+# The async drivers farmwatch ships with.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 @dataclass(frozen=True, slots=True)
