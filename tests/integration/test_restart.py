@@ -141,6 +141,10 @@ async def test_catalog_progress_is_reported_after_the_sip_side_forgot_it_and_aft
         for device_id in expected:
             status, body = await api(server, f"/devices/{device_id}/catalog")
             assert status == 200 and progress_is(device_id)(body), body
+        status, body = await api(server, f"/devices/{whole.device_id}")
+        assert (body["catalog_complete"], body["catalog_received"]) == (True, 3)
+        status, body = await api(server, f"/devices/{partial.device_id}")
+        assert (body["catalog_complete"], body["catalog_received"]) == (False, 1)
     finally:
         for device in (whole, partial):
             if device is not None:

@@ -51,6 +51,9 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[web]\nallowed_origins = ['a.example']\n", "web.allowed_origins: expected scheme://"),
         ("[web]\nallowed_origins = ['https://a.example/x']\n", "web.allowed_origins: expected"),
         ("[web]\nallowed_origins = ['ftp://a.example']\n", "web.allowed_origins: expected"),
+        ("[database]\nurl = 'mysql://u@h/d'\n", "database.url: expected sqlite"),
+        ("[database]\nurl = 'postgresql://u:pw@h/d'\n", "got postgresql://u:\\*\\*\\*@h/d"),
+        ("[database]\nurl = 'no url'\n", "database.url: .* does not parse"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -88,3 +91,9 @@ def test_web_allowed_hosts_and_origins_from_the_file_and_the_environment(tmp_pat
 def test_web_defaults_answer_only_the_servers_own_names() -> None:
     settings = load_settings(ROOT / "conf/farmwatch.toml", environ={})
     assert settings.web.allowed_hosts == () and settings.web.allowed_origins == ()
+
+
+@pytest.mark.parametrize("url", ["", "sqlite+aiosqlite:///x.db", "postgresql+asyncpg://u@h:5432/d"])
+def test_database_urls_of_the_shipped_drivers_are_taken(url: str) -> None:
+    settings = load_settings(None, environ={"FARMWATCH_DATABASE_URL": url})
+    assert settings.database.url == url
