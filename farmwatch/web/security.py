@@ -20,6 +20,7 @@ browser and the cameras. Two attacks are closed:
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+_NOT_IN_HOST = re.compile(r"[@/\\?#\s]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ def host_and_origin_middleware(policy: HostPolicy) -> Middleware:
 
 
 def _host_refusal(policy: HostPolicy, host: str) -> str | None:
+    if _NOT_IN_HOST.search(host):  # userinfo, a path: never what a browser sends
+        return f"malformed Host header {host[:100]!r}"
     try:
         parts = urlsplit(f"//{host}")
         name, _ = parts.hostname, parts.port  # .port raises on a malformed port

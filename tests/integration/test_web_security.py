@@ -59,6 +59,7 @@ async def _call(
         "127.0.0.1.evil.example",
         "evil.example.:{port}",
         "127.0.0.1:notaport",
+        "evil.example@127.0.0.1:{port}",
     ],
 )
 @pytest.mark.parametrize("path", ["/api/devices", "/live?channel=1"])
