@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import gc
 import logging
+import os
 import resource
 import signal
+import socket
+import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -16,7 +20,7 @@ from aiohttp import web
 from farmwatch.descriptor_budget import plan_descriptors
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.platform.db import create_database, resolve_database_url
+from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
@@ -29,8 +33,53 @@ from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.web.app import create_web_app
+from farmwatch.web.security import HostPolicy
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Start-up failed for a reason the operator fixes in the configuration or on the host.
+
+    The message is one line that names the setting, e.g. `cannot listen for SIP on
+    127.0.0.1:5060 ([sip] port): address already in use`.
+    """
+
+
+def _os_reason(error: OSError) -> str:
+    if isinstance(error, socket.gaierror) and error.strerror:
+        return error.strerror.lower()
+    if error.errno and error.errno > 0:
+        return os.strerror(error.errno).lower()
+    return str(error)
+
+
+def _listen_error(
+    what: str, section: str, address: tuple[str, int], error: OSError, port_key: str = "port"
+) -> StartupError:
+    """The error of a failed bind, naming `[section] host` or the port setting it points at."""
+    if error.errno in (errno.EADDRINUSE, errno.EACCES):
+        setting = f"[{section}] {port_key}"
+    elif error.errno == errno.EADDRNOTAVAIL or isinstance(error, socket.gaierror):
+        setting = f"[{section}] host"
+    else:
+        setting = f"[{section}] host, {port_key}"
+    host, port = address
+    return StartupError(
+        f"cannot listen for {what} on {host}:{port} ({setting}): {_os_reason(error)}"
+    )
+
+
+def check_storage(folder: Path) -> None:
+    """Create the storage folder if needed and make sure files can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise StartupError(
+            f"cannot use the storage folder {folder} ([storage] dir): {_os_reason(error)}"
+        ) from error
 
 
 class _StreamClosedForwarder:
@@ -96,30 +145,58 @@ class Application:
         self._stack = AsyncExitStack()
 
     async def start(self) -> None:
+        """Start every part; raises `StartupError` naming the setting when one cannot."""
         stack = self._stack
+        settings = self.settings
+        check_storage(Path(settings.storage.dir))
         await self.loop_lag.start()
         stack.push_async_callback(self.loop_lag.close)
-        await self.database.start()
         stack.push_async_callback(self.database.close)
+        try:
+            await self.database.start()
+        except DatabaseUnavailable as error:
+            setting = "[database] url" if settings.database.url else "[storage] dir"
+            raise StartupError(
+                f"cannot open the database {error.url} ({setting}): {error.reason}"
+            ) from error
         await self.recorder.start()
         stack.push_async_callback(self.recorder.close)
-        await self.sip.start()
+        # Closed after everything that sends through it (calls BYE on the way out).
         stack.push_async_callback(self.sip.close)
         await self.access.start()
         stack.push_async_callback(self.access.close)
         await self.calls.start()  # after access: it wraps the MESSAGE handler
         stack.push_async_callback(self.calls.close)
-        await self.media.start()
+        try:
+            await self.media.start()
+        except OSError as error:
+            address = (settings.media.host, settings.media.shared_port)
+            raise _listen_error("RTP", "media", address, error, "shared_port") from error
         stack.push_async_callback(self.media.close)
         stack.push_async_callback(self.live.close)
+        # Registrations are restored before SIP listens: a keepalive arriving the moment
+        # the port opens must find its device known, not be refused with 403.
         await self.devices.start()
+        try:
+            await self.sip.start()
+        except OSError as error:
+            address = (settings.sip.host, settings.sip.port)
+            raise _listen_error("SIP", "sip", address, error) from error
+        web_settings = self.settings.web
+        hosts = HostPolicy.build(
+            web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
+        )
         runner = web.AppRunner(
-            create_web_app(self.devices, self.live, self.metrics), access_log=None
+            create_web_app(self.devices, self.live, hosts, self.metrics), access_log=None
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
-        await site.start()
+        site = web.TCPSite(runner, web_settings.host, web_settings.port)
+        try:
+            await site.start()
+        except OSError as error:
+            address = (web_settings.host, web_settings.port)
+            raise _listen_error("the web API", "web", address, error) from error
         self._web_runner = runner
         log.info(
             "farmwatch platform %s (domain %s) started: SIP port %d, web %s:%d, database %s",

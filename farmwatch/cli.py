@@ -9,7 +9,7 @@ from pathlib import Path
 
 import uvloop
 
-from farmwatch.app import serve
+from farmwatch.app import StartupError, serve
 from farmwatch.log_config import configure_logging
 from farmwatch.settings import DEFAULT_CONFIG, SettingsError, load_settings
 
@@ -54,6 +54,9 @@ def _serve(config: Path | None) -> int:
     configure_logging(settings.log.level, json_output=settings.log.json, wire=settings.log.wire)
     try:
         uvloop.run(serve(settings))
+    except StartupError as exc:
+        print(f"farmwatch: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"farmwatch: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 import types
 import typing
@@ -18,6 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from farmwatch.media.settings import MediaSettings
 from farmwatch.platform.settings import LiveSettings
@@ -33,13 +37,38 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
+    """`allowed_hosts`: host names the web server answers to besides its own (`host`,
+    localhost, loopback and any IP address); "*" answers to any name. `allowed_origins`:
+    pages (scheme://host[:port]) besides the server's own that may POST, PUT, PATCH or
+    DELETE."""
+
     host: str = "127.0.0.1"
     port: int = 8080
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
 
     def validate(self) -> list[str]:
+        errors = []
         if not 0 < self.port < 65536:
-            return [f"web.port: expected 1..65535, got {self.port}"]
-        return []
+            errors.append(f"web.port: expected 1..65535, got {self.port}")
+        for name in self.allowed_hosts:
+            if name != "*" and _HOST_NAME.fullmatch(name) is None:
+                errors.append(
+                    f"web.allowed_hosts: expected host names or IP addresses without a port "
+                    f'(or "*"), got {name!r}'
+                )
+        for origin in self.allowed_origins:
+            if _ORIGIN.fullmatch(origin) is None:
+                errors.append(
+                    f"web.allowed_origins: expected scheme://host[:port] (http or https, "
+                    f"no path), got {origin!r}"
+                )
+        return errors
+
+
+# A DNS name (letters, digits, '-', '.', '_'), an IPv4 address, or an IPv6 one in brackets or not.
+_HOST_NAME = re.compile(r"[A-Za-z0-9_.-]+|\[?[0-9A-Fa-f:.]+\]?")
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +78,23 @@ class DatabaseSettings:
     url: str = ""
 
     def validate(self) -> list[str]:
+        if not self.url:
+            return []
+        expected = (
+            "database.url: expected sqlite+aiosqlite:///<file> or "
+            "postgresql+asyncpg://user@host:port/name (or empty: SQLite in storage.dir)"
+        )
+        try:
+            parsed = make_url(self.url)
+        except (ArgumentError, ValueError):
+            return [f"{expected}; the value given does not parse"]  # it may hold a password
+        if parsed.drivername not in DATABASE_DRIVERS:
+            return [f"{expected}, got {parsed.render_as_string(hide_password=True)}"]
         return []
+
+
+# The async drivers farmwatch ships with.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +190,7 @@ def _convert(key: str, target: Any, value: Any) -> Any:
         return _convert(key, options[0], value)
     if origin is tuple:  # tuple[str, ...]: a TOML list, or "a, b" in the environment
         items = [item.strip() for item in value.split(",")] if isinstance(value, str) else value
-        if not isinstance(items, list):
-            raise SettingsError(f"{key}: expected a list, got {value!r}")
-        if not all(isinstance(item, str) for item in items):
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise SettingsError(f"{key}: expected a list of strings, got {value!r}")
         return tuple(item for item in items if item)
     if target is bool:

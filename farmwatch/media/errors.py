@@ -7,7 +7,7 @@ The asyncio shells catch them at the isolation boundary of one datagram or one c
 
 from __future__ import annotations
 
-__all__ = ["DemuxError", "FramingError", "MediaError", "RtpParseError"]
+__all__ = ["DemuxError", "FramingError", "InvalidOffer", "MediaError", "RtpParseError"]
 
 
 class MediaError(Exception):
@@ -24,3 +24,7 @@ class FramingError(MediaError):
 
 class DemuxError(MediaError):
     """An MPEG-PS stream cannot be demultiplexed (ISO/IEC 13818-1 §2.5)."""
+
+
+class InvalidOffer(MediaError):
+    """A viewer's WebRTC SDP offer is malformed or cannot be answered (RFC 8829 §5.8)."""

@@ -14,12 +14,18 @@ device's own catalog; `build_tree` turns records carrying that parent into neste
 
 Parent cycles (A names B, B names A) are broken by hanging the item where the cycle was
 detected directly under the root, so every item is reachable from it.
+
+`build_tree` nests at most `MAX_TREE_DEPTH` levels: an item deeper than that starts a new
+subtree at the top, under the device. Real catalogs are a handful of levels deep (civil
+codes, a business group, some virtual organisations, devices, channels); a catalog that
+nests 1,500 levels is a broken or hostile one, and its tree must still be an answer that
+browsers and JSON parsers take (their nesting limits are around a thousand).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from farmwatch.platform.records import (
     CIVIL_CODE_LENGTHS,
@@ -29,6 +35,7 @@ from farmwatch.platform.records import (
 )
 
 KIND_ORDER = {kind: rank for rank, kind in enumerate(ItemKind)}
+MAX_TREE_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,23 +99,32 @@ def _sort_key(record: ChannelRecord) -> tuple[int, str]:
     return KIND_ORDER[record.kind], record.channel_id
 
 
-def _visit(
+def _place(
     root_id: str,
     starts: Sequence[ChannelRecord],
     children: dict[str, list[ChannelRecord]],
+    placed: dict[str, str | None],
     order: list[ChannelRecord],
-    visited: set[str],
 ) -> None:
-    """Append records reachable from `starts` to `order` in preorder."""
-    stack = sorted(starts, key=_sort_key, reverse=True)
+    """Place records reachable from `starts` (top-level) in preorder, without recursion.
+
+    `placed` maps an item ID to its parent in the built tree (None: top level); an item
+    that would sit deeper than `MAX_TREE_DEPTH` goes to the top level instead.
+    """
+    stack: list[tuple[ChannelRecord, str | None, int]] = [
+        (record, None, 1) for record in sorted(starts, key=_sort_key, reverse=True)
+    ]
     while stack:
-        record = stack.pop()
-        if record.channel_id in visited:
+        record, parent, depth = stack.pop()
+        if record.channel_id in placed:
             continue
-        visited.add(record.channel_id)
+        if depth > MAX_TREE_DEPTH:
+            parent, depth = None, 1
+        placed[record.channel_id] = parent
         order.append(record)
         if record.channel_id != root_id:
-            stack.extend(sorted(children.get(record.channel_id, ()), key=_sort_key, reverse=True))
+            kids = sorted(children.get(record.channel_id, ()), key=_sort_key, reverse=True)
+            stack.extend((kid, record.channel_id, depth + 1) for kid in kids)
 
 
 def build_tree(root_id: str, records: Sequence[ChannelRecord]) -> tuple[ChannelNode, ...]:
@@ -116,6 +132,7 @@ def build_tree(root_id: str, records: Sequence[ChannelRecord]) -> tuple[ChannelN
 
     An item whose parent is missing from `records` is placed at the top level. The item
     whose ID equals the root's (a single-lens IPC listing itself) is a leaf at the top.
+    An item moved to the top because it was too deep names the root as its parent.
     """
     by_id = {record.channel_id: record for record in records}
     children: dict[str, list[ChannelRecord]] = {}
@@ -126,25 +143,22 @@ def build_tree(root_id: str, records: Sequence[ChannelRecord]) -> tuple[ChannelN
             top.append(record)
         else:
             children.setdefault(parent, []).append(record)
+    placed: dict[str, str | None] = {}
     order: list[ChannelRecord] = []
-    visited: set[str] = set()
-    _visit(root_id, top, children, order, visited)
+    _place(root_id, top, children, placed, order)
     for record in sorted(records, key=_sort_key):
-        if record.channel_id not in visited:  # a parent loop never reaching the root
-            top.append(record)
-            _visit(root_id, [record], children, order, visited)
+        if record.channel_id not in placed:  # a parent loop never reaching the root
+            _place(root_id, [record], children, placed, order)
+    kids_of: dict[str | None, list[ChannelRecord]] = {}
+    for record in order:
+        kids_of.setdefault(placed[record.channel_id], []).append(record)
     built: dict[str, ChannelNode] = {}
     for record in reversed(order):
-        kids = (
-            ()
-            if record.channel_id == root_id
-            else sorted(children.get(record.channel_id, ()), key=_sort_key)
-        )
-        built[record.channel_id] = ChannelNode(
-            record, tuple(built[kid.channel_id] for kid in kids if kid.channel_id in built)
-        )
+        kids = sorted(kids_of.get(record.channel_id, ()), key=_sort_key)
+        shown = record
+        if placed[record.channel_id] is None and record.tree_parent_id in placed:
+            shown = replace(record, tree_parent_id=root_id)  # moved up: too deep
+        built[record.channel_id] = ChannelNode(shown, tuple(built[kid.channel_id] for kid in kids))
     return tuple(
-        built[record.channel_id]
-        for record in sorted(top, key=_sort_key)
-        if record.channel_id in built
+        built[record.channel_id] for record in sorted(kids_of.get(None, ()), key=_sort_key)
     )

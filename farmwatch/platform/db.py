@@ -12,6 +12,8 @@ Alembic revision shipped in `farmwatch.platform.migrations`; `close()` disposes 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, event, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,6 +36,27 @@ log = logging.getLogger(__name__)
 DATABASE_FILE_NAME = "farmwatch.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message says where and why, in one
+    line, with any password in the URL masked."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+def _reason(error: BaseException) -> str:
+    """One line saying why a connection failed (a driver error, or the OS's)."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    if isinstance(cause, socket.gaierror) and cause.strerror:
+        return cause.strerror.lower()
+    if isinstance(cause, OSError) and cause.errno and cause.errno > 0:
+        return os.strerror(cause.errno).lower()
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -135,11 +159,26 @@ class Database:
         """Sessions for reading only: on SQLite they never wait for a writer (WAL)."""
         return self._read_sessions
 
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked, for messages."""
+        return make_url(self._url).render_as_string(hide_password=True)
+
     async def start(self, *, migrate: bool = True) -> None:
-        """Create the SQLite directory if needed and migrate the schema to head."""
+        """Create the SQLite directory if needed, connect once, migrate the schema to head.
+
+        Raises `DatabaseUnavailable` when the database cannot be reached or opened (a
+        failing migration is not that, and raises as it is).
+        """
         database_path = make_url(self._url).database
-        if self.dialect_name == "sqlite" and database_path and database_path != ":memory:":
-            Path(database_path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.dialect_name == "sqlite" and database_path and database_path != ":memory:":
+                Path(database_path).parent.mkdir(parents=True, exist_ok=True)
+            async with self._engine.connect():
+                pass
+        except (OSError, SQLAlchemyError, TypeError) as error:
+            # TypeError: the driver's connect() refused a URL query parameter (?foo=bar).
+            raise DatabaseUnavailable(self.display_url, _reason(error)) from error
         if migrate:
             await self.migrate()
 

@@ -100,8 +100,10 @@ class DeviceRecord:
     password: str | None = field(repr=False)  # None: the platform's default password
     is_enrolled: bool  # pre-enrolled by an operator (not only auto-accepted)
     channel_count: int | None  # from DeviceInfo
-    catalog_sum_num: int | None  # SumNum of the last complete catalog
-    catalog_updated_at: datetime | None
+    catalog_sum_num: int | None  # SumNum of the last catalog answer
+    catalog_updated_at: datetime | None  # last catalog answer or change (NOTIFY)
+    catalog_received: int | None  # items that arrived in the last catalog answer
+    is_catalog_complete: bool  # the last catalog answer brought every item of its SumNum
     created_at: datetime
     updated_at: datetime  # last change other than a keepalive
 

@@ -131,8 +131,11 @@ class DeviceAccess:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.subscriptions = CatalogSubscriptions(self)
         # Devices known again from storage after a restart that have not spoken since:
-        # their subscription dialogs did not survive the restart.
+        # their subscription dialogs did not survive the restart. Those among them whose
+        # catalog never completed (e.g. the old process was killed while collecting it)
+        # get a whole first contact instead.
         self.restored_silent: set[str] = set()
+        self._catalog_unfinished: set[str] = set()
         self.inbox = DeviceInbox(self)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -174,11 +177,17 @@ class DeviceAccess:
     def is_online(self, device_id: str) -> bool:
         return self.table.is_online(device_id)
 
-    def restore(self, registration: Registration) -> None:
-        """Know again a device registered before a restart (expiry in loop time)."""
+    def restore(self, registration: Registration, *, catalog_complete: bool = True) -> None:
+        """Know again a device registered before a restart (expiry in loop time).
+
+        `catalog_complete` False: its catalog was never received whole, so it is asked
+        for DeviceInfo and the catalog again when it next speaks.
+        """
         self.table.restore(registration, self.now())
         if self.settings.catalog_on_register:
             self.restored_silent.add(registration.device_id)
+            if not catalog_complete:
+                self._catalog_unfinished.add(registration.device_id)
         self.rearm()
 
     def spoke_after_restore(self, device_id: str) -> None:
@@ -186,11 +195,19 @@ class DeviceAccess:
 
         It keeps its registration, so no first contact runs; but the catalog subscription
         went with the old process (unless the device NOTIFYed in it and it was adopted).
-        Subscribing now, at its first word, spreads these over one keepalive interval.
+        Subscribing now, at its first word, spreads these over one keepalive interval. A
+        device whose catalog never completed gets the whole first contact instead.
         """
         if device_id in self.restored_silent:
             self.restored_silent.discard(device_id)
-            self.spawn(self._subscribe(device_id))
+            if device_id in self._catalog_unfinished:
+                self._catalog_unfinished.discard(device_id)
+                log.info(
+                    "device %s: catalog incomplete before the restart, asking again", device_id
+                )
+                self.spawn(self._on_first_contact(device_id))
+            else:
+                self.spawn(self._subscribe(device_id))
 
     async def _subscribe(self, device_id: str) -> None:
         try:
@@ -223,6 +240,7 @@ class DeviceAccess:
             elif isinstance(event, DeviceCameOnline):
                 registration = event.registration
                 self.restored_silent.discard(registration.device_id)  # first contact below
+                self._catalog_unfinished.discard(registration.device_id)
                 log.info("device %s online (%s, %s)", registration.device_id,
                          registration.address,
                          "registered" if event.is_new_registration else "keepalive")  # fmt: skip

@@ -12,8 +12,12 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE, METRICS
 from farmwatch.web.middlewares import error_middleware, json_error
 from farmwatch.web.routes import devices, live, metrics
+from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
+# Bodies are small JSON (an SDP offer is a few KiB). aiohttp reads the bound from the
+# application that made the request, the outer one, so both carry it.
+MAX_BODY = 256 * 1024
 
 
 async def _not_found(request: web.Request) -> web.Response:
@@ -25,7 +29,7 @@ async def _live_page(request: web.Request) -> web.Response:
 
 
 def create_api_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
-    api = web.Application(middlewares=[error_middleware], client_max_size=256 * 1024)
+    api = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
     api[DEVICE_SERVICE] = device_service
     api[LIVE_SERVICE] = live_service
     api.add_routes(devices.routes)
@@ -34,9 +38,16 @@ def create_api_app(device_service: DeviceService, live_service: LiveService) -> 
 
 
 def create_web_app(
-    device_service: DeviceService, live_service: LiveService, platform_metrics: PlatformMetrics
+    device_service: DeviceService,
+    live_service: LiveService,
+    hosts: HostPolicy,
+    platform_metrics: PlatformMetrics,
 ) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    """The whole web server; `hosts` says which Host and Origin headers it accepts."""
+    app = web.Application(
+        middlewares=[host_and_origin_middleware(hosts), error_middleware],
+        client_max_size=MAX_BODY,
+    )
     app[METRICS] = platform_metrics
     app.add_subapp("/api", create_api_app(device_service, live_service))
     app.add_routes(metrics.routes)

@@ -36,6 +36,8 @@ def device_view(record: DeviceRecord) -> dict[str, Any]:
         "enrolled": record.is_enrolled,
         "channel_count": record.channel_count,
         "catalog_sum_num": record.catalog_sum_num,
+        "catalog_received": record.catalog_received,
+        "catalog_complete": record.is_catalog_complete,
         "catalog_updated_at": _time(record.catalog_updated_at),
     }
 

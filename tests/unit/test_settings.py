@@ -55,6 +55,15 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
             "[live]\nwebrtc_addresses = ['0.0.0.0']\n",
             "live.webrtc_addresses: '0.0.0.0' is not one interface's address",
         ),
+        ("[web]\nallowed_hosts = 5\n", "web.allowed_hosts: expected a list of strings"),
+        ("[web]\nallowed_hosts = ['a.example:8080']\n", "web.allowed_hosts: expected host names"),
+        ("[web]\nallowed_hosts = ['http://a.example']\n", "web.allowed_hosts: expected host"),
+        ("[web]\nallowed_origins = ['a.example']\n", "web.allowed_origins: expected scheme://"),
+        ("[web]\nallowed_origins = ['https://a.example/x']\n", "web.allowed_origins: expected"),
+        ("[web]\nallowed_origins = ['ftp://a.example']\n", "web.allowed_origins: expected"),
+        ("[database]\nurl = 'mysql://u@h/d'\n", "database.url: expected sqlite"),
+        ("[database]\nurl = 'postgresql://u:pw@h/d'\n", "got postgresql://u:\\*\\*\\*@h/d"),
+        ("[database]\nurl = 'no url'\n", "database.url: .* does not parse"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -81,3 +90,34 @@ def test_webrtc_addresses_come_from_a_list_or_a_comma_separated_variable(tmp_pat
     )
     empty = {"FARMWATCH_LIVE_WEBRTC_ADDRESSES": ""}
     assert load_settings(config, environ=empty).live.webrtc_addresses == ()
+
+
+def test_web_allowed_hosts_and_origins_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        "[web]\nallowed_hosts = ['farm.example.gov', '[::1]', '*']\n"
+        "allowed_origins = ['https://farm.example.gov:8443']\n"
+    )
+    settings = load_settings(config, environ={})
+    assert settings.web.allowed_hosts == ("farm.example.gov", "[::1]", "*")
+    assert settings.web.allowed_origins == ("https://farm.example.gov:8443",)
+    settings = load_settings(
+        config,
+        environ={
+            "FARMWATCH_WEB_ALLOWED_HOSTS": " a.example , 10.0.0.5,",
+            "FARMWATCH_WEB_ALLOWED_ORIGINS": "",
+        },
+    )
+    assert settings.web.allowed_hosts == ("a.example", "10.0.0.5")
+    assert settings.web.allowed_origins == ()
+
+
+def test_web_defaults_answer_only_the_servers_own_names() -> None:
+    settings = load_settings(ROOT / "conf/farmwatch.toml", environ={})
+    assert settings.web.allowed_hosts == () and settings.web.allowed_origins == ()
+
+
+@pytest.mark.parametrize("url", ["", "sqlite+aiosqlite:///x.db", "postgresql+asyncpg://u@h:5432/d"])
+def test_database_urls_of_the_shipped_drivers_are_taken(url: str) -> None:
+    settings = load_settings(None, environ={"FARMWATCH_DATABASE_URL": url})
+    assert settings.database.url == url

@@ -39,10 +39,11 @@ from aiortc import (
 from aiortc.exceptions import InvalidAccessError, OperationError
 from aiortc.mediastreams import MediaStreamError
 
-from farmwatch.media.errors import MediaError
+from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame
 from farmwatch.media.output_clock import OutputClock
 from farmwatch.media.queue_sink import DEFAULT_SINK_QUEUE_FRAMES, QueuedSink
+from farmwatch.media.sinks.webrtc_offer import check_offer
 
 __all__ = [
     "DEFAULT_ICE_GATHERING_TIMEOUT",
@@ -198,10 +199,12 @@ class WebRtcSession(QueuedSink):
     async def answer(self, offer_sdp: str, offer_type: str = "offer") -> tuple[str, str]:
         """Answer the browser's offer: returns (answer SDP, "answer") with ICE gathered.
 
-        Raises `MediaError` when the offer is not an offer or has no video to send into.
+        Raises `InvalidOffer` when the offer is malformed or has no video we can send into,
+        `MediaError` when it is not an offer or the session is closed.
         """
         if offer_type != "offer" or self.is_closed:
             raise MediaError(f"cannot answer a {offer_type!r} on session {self.name!r}")
+        check_offer(offer_sdp)
         transceiver = self._peer.addTransceiver(self.track, direction="sendonly")
         use_host_addresses(transceiver, self._host_addresses)
         transceiver.setCodecPreferences(
@@ -229,9 +232,9 @@ class WebRtcSession(QueuedSink):
         try:
             await self._peer.setRemoteDescription(RTCSessionDescription(offer_sdp, offer_type))
         except (InvalidAccessError, OperationError, ValueError) as error:
-            raise MediaError(f"offer refused: {error}") from error
+            raise InvalidOffer(f"refused: {error}") from error
         if transceiver.mid is None:
-            raise MediaError("the offer has no video m-line")
+            raise InvalidOffer("no video m-line")
         sender = transceiver.sender
         self._forward_keyframe_requests(sender)
         async with asyncio.timeout(self._ice_gathering_timeout):

@@ -54,5 +54,9 @@ class DeviceRow(Base):
     channel_count: Mapped[int | None]
     catalog_sum_num: Mapped[int | None]
     catalog_updated_at: Mapped[datetime | None]
+    # The last catalog answer: how many items arrived, and whether all the SumNum announced
+    # did. A device that is not complete is asked again after a restart.
+    catalog_received: Mapped[int | None]
+    is_catalog_complete: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

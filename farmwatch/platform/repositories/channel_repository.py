@@ -8,7 +8,10 @@ round trips. The derived columns are computed here: `kind` from the item ID, `is
 from the reported Status, `tree_parent_id` by `catalog_tree.resolve_tree_parents` over the
 whole catalog (recomputed after incremental changes, since adding or deleting a group
 moves its members). Writing a catalog also stamps the device's `catalog_sum_num` and
-`catalog_updated_at` in the same transaction.
+`catalog_updated_at` in the same transaction, and for a catalog answer how it ended
+(`catalog_received`, `is_catalog_complete`): a complete answer replaces the stored
+catalog, a partial one (stalled) only adds and updates, since it says nothing about
+the items that did not arrive.
 
 `is_online` is the platform's view of reachability: it follows the catalog Status and
 NOTIFY ON/OFF events, and `set_all_offline` clears it when the device goes offline while
@@ -100,19 +103,25 @@ class ChannelRepository:
         *,
         at: datetime,
         sum_num: int | None = None,
+        received: int | None = None,
     ) -> CatalogDiff:
-        """Make `items` the device's whole catalog: upsert them all, delete the rest.
+        """Make `items`, a complete catalog answer, the device's whole catalog: upsert
+        them all, delete the rest, and mark the device's catalog complete.
 
-        `sum_num` is the SumNum the device announced (defaults to the number of distinct
-        items). Raises `DeviceNotFound` when the device has no row.
+        `sum_num` is the SumNum the device announced and `received` the number of items
+        that arrived (both default to the number of distinct items). Raises
+        `DeviceNotFound` when the device has no row.
         """
         catalog = _latest_by_id(items)
         parents = resolve_tree_parents(device_id, _links(catalog.values()))
         rows = [_row_values(device_id, item, parents[key], at) for key, item in catalog.items()]
+        outcome = {
+            "catalog_sum_num": len(catalog) if sum_num is None else sum_num,
+            "catalog_received": len(catalog) if received is None else received,
+            "is_catalog_complete": True,
+        }
         async with self._sessions.begin() as session:
-            await self._stamp_device(
-                session, device_id, at, len(catalog) if sum_num is None else sum_num
-            )
+            await self._stamp_device(session, device_id, at, outcome)
             existing = await self._existing_ids(session, device_id)
             await self._upsert(session, rows)
             removed = sorted(existing - catalog.keys())
@@ -121,6 +130,36 @@ class ChannelRepository:
             added=tuple(sorted(catalog.keys() - existing)),
             updated=tuple(sorted(catalog.keys() & existing)),
             removed=tuple(removed),
+        )
+
+    async def merge_partial_catalog(
+        self,
+        device_id: str,
+        items: Sequence[ChannelData],
+        *,
+        at: datetime,
+        sum_num: int | None,
+        received: int,
+    ) -> CatalogDiff:
+        """Store a catalog answer that stalled: upsert what arrived, keep the other items,
+        and mark the device's catalog not complete (it is asked again after a restart).
+
+        Raises `DeviceNotFound` when the device has no row.
+        """
+        catalog = _latest_by_id(items)
+        outcome: dict[str, Any] = {"catalog_received": received, "is_catalog_complete": False}
+        if sum_num is not None:
+            outcome["catalog_sum_num"] = sum_num
+        async with self._sessions.begin() as session:
+            await self._stamp_device(session, device_id, at, outcome)
+            existing = await self._existing_ids(session, device_id)
+            rows = [_row_values(device_id, item, device_id, at) for item in catalog.values()]
+            await self._upsert(session, rows)
+            await self._refresh_tree(session, device_id)
+        return CatalogDiff(
+            added=tuple(sorted(catalog.keys() - existing)),
+            updated=tuple(sorted(catalog.keys() & existing)),
+            removed=(),
         )
 
     async def apply_changes(
@@ -142,7 +181,7 @@ class ChannelRepository:
         """
         changed = _latest_by_id(upserted)
         async with self._sessions.begin() as session:
-            await self._stamp_device(session, device_id, at, None)
+            await self._stamp_device(session, device_id, at, {})
             existing = await self._existing_ids(session, device_id)
             rows = [_row_values(device_id, item, device_id, at) for item in changed.values()]
             await self._upsert(session, rows)
@@ -224,11 +263,9 @@ class ChannelRepository:
 
     @staticmethod
     async def _stamp_device(
-        session: AsyncSession, device_id: str, at: datetime, sum_num: int | None
+        session: AsyncSession, device_id: str, at: datetime, outcome: dict[str, Any]
     ) -> None:
-        values: dict[str, Any] = {"catalog_updated_at": at, "updated_at": at}
-        if sum_num is not None:
-            values["catalog_sum_num"] = sum_num
+        values: dict[str, Any] = {"catalog_updated_at": at, "updated_at": at, **outcome}
         result = await session.execute(
             update(DEVICES).where(DEVICES.c.device_id == device_id).values(values)
         )

@@ -209,12 +209,17 @@ class DeviceRecorder:
                 )
             case CatalogReceived(device_id=device_id, result=result):
                 items = [channel_data(i) for i in result.items if is_usable_item_id(i.device_id)]
-                await self._guarded(
-                    f"catalog of {device_id}",
+                received = len(result.items)
+                write = (
                     self._channels.replace_catalog(
-                        device_id, items, at=at, sum_num=result.expected
-                    ),
+                        device_id, items, at=at, sum_num=result.expected, received=received
+                    )
+                    if result.is_complete
+                    else self._channels.merge_partial_catalog(
+                        device_id, items, at=at, sum_num=result.expected, received=received
+                    )
                 )
+                await self._guarded(f"catalog of {device_id}", write)
             case CatalogChanged(device_id=device_id, items=items):
                 await self._guarded(
                     f"catalog change of {device_id}", self._apply(device_id, items, at)

@@ -119,7 +119,8 @@ class DeviceService:
                     expires_at=now_loop + remaining,
                     registered_at=now_loop,
                     gb_version=record.gb_version,
-                )
+                ),
+                catalog_complete=record.is_catalog_complete,
             )
             restored += 1
         log.info("restored %d registrations from before the restart", restored)
@@ -172,7 +173,7 @@ class DeviceService:
             raise DeviceOffline(f"device {device_id} is offline")
         future = access.start_catalog_query(device_id)
         future.add_done_callback(self._log_catalog_failure)
-        return self.catalog_progress(device_id)
+        return await self.catalog_progress(device_id)
 
     @staticmethod
     def _log_catalog_failure(future: asyncio.Future[CatalogResult]) -> None:
@@ -201,10 +202,18 @@ class DeviceService:
             alarms=tuple((a.device_id, _text(a.duty_status)) for a in answer.alarm_status),
         )
 
-    def catalog_progress(self, device_id: str) -> CatalogProgress:
+    async def catalog_progress(self, device_id: str) -> CatalogProgress:
+        """The latest catalog query: running or just finished (the SIP side knows it for
+        `catalog_timeout` seconds), else how the last stored catalog answer ended."""
+        record = await self.get_device(device_id)
         progress = self._require_access().catalog_progress(device_id)
         if progress is None:
-            return CatalogProgress(device_id, "none", 0, None)
+            if record.catalog_received is None:
+                return CatalogProgress(device_id, "none", 0, None)
+            state = "complete" if record.is_catalog_complete else "partial"
+            return CatalogProgress(
+                device_id, state, record.catalog_received, record.catalog_sum_num
+            )
         state = {
             CollectionState.RUNNING: "running",
             CollectionState.COMPLETE: "complete",

@@ -23,13 +23,13 @@ from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from farmwatch.media.errors import MediaError
+from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.events import MediaConnectFailed
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.platform.errors import DeviceOffline, NotFound, StreamFailed
+from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.sipserver.call_types import (
     CallEndReason,
@@ -215,6 +215,9 @@ class LiveService:
         viewer.sinks.append(session)
         try:
             return await session.answer(sdp, sdp_type)
+        except InvalidOffer as error:
+            await session.close()
+            raise InvalidInput(f"invalid SDP offer: {error}") from error
         except (MediaError, ValueError) as error:
             await session.close()
             raise StreamFailed(f"WebRTC negotiation failed: {error}") from error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
@@ -10,13 +12,17 @@ from farmwatch.web.views import device_view, progress_view, status_view, tree_vi
 
 routes = web.RouteTableDef()
 
+# ASCII digits only: str.isdigit() also takes '²' and other scripts' digits, which int()
+# refuses or reads; ten digits are more than any bound here and keep int() cheap.
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
 
 def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
     text = request.query.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) > maximum:
-        raise InvalidInput(f"{name}: expected an integer 0..{maximum}, got {text!r}")
+    if _DIGITS.fullmatch(text) is None or int(text) > maximum:
+        raise InvalidInput(f"{name}: expected an integer 0..{maximum}, got {text[:20]!r}")
     return int(text)
 
 
@@ -63,10 +69,8 @@ async def refresh_catalog(request: web.Request) -> web.Response:
 
 @routes.get("/devices/{device_id}/catalog")
 async def catalog_progress(request: web.Request) -> web.Response:
-    service = request.app[DEVICE_SERVICE]
-    device_id = request.match_info["device_id"]
-    await service.get_device(device_id)
-    return web.json_response(progress_view(service.catalog_progress(device_id)))
+    progress = await request.app[DEVICE_SERVICE].catalog_progress(request.match_info["device_id"])
+    return web.json_response(progress_view(progress))
 
 
 @routes.get("/devices/{device_id}/status")

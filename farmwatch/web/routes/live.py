@@ -8,6 +8,7 @@ from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput, NotFound
 from farmwatch.platform.services.live_service import LiveLinks
+from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import LIVE_SERVICE
 
 routes = web.RouteTableDef()
@@ -43,11 +44,8 @@ async def close_live(request: web.Request) -> web.Response:
 
 @routes.post("/live/{session}/webrtc")
 async def webrtc_offer(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError as error:
-        raise InvalidInput("expected a JSON body {sdp, type}") from error
-    if not isinstance(body, dict) or not isinstance(body.get("sdp"), str):
+    body = await json_object(request, "{sdp, type}")
+    if not isinstance(body.get("sdp"), str):
         raise InvalidInput("expected a JSON body {sdp, type}")
     offer_type = body.get("type", "offer")
     if offer_type != "offer":

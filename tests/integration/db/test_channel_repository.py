@@ -130,6 +130,51 @@ async def test_replace_catalog_stamps_the_device(
     assert await channels.count(device_id=nvr) == 2
 
 
+async def test_a_device_is_catalog_complete_only_after_a_complete_catalog(
+    channels: ChannelRepository, devices: DeviceRepository, nvr: str
+) -> None:
+    """What a restarted platform reads to decide whether to ask a device's catalog again."""
+    device = await devices.get(nvr)
+    assert device is not None and not device.is_catalog_complete
+    assert device.catalog_received is None
+
+    await channels.apply_changes(nvr, at=T0, upserted=[camera(1)])  # a NOTIFY is no catalog
+    device = await devices.get(nvr)
+    assert device is not None and not device.is_catalog_complete
+
+    await channels.replace_catalog(nvr, [camera(1), camera(2)], at=T0, sum_num=2, received=2)
+    device = await devices.get(nvr)
+    assert device is not None and device.is_catalog_complete
+    assert (device.catalog_received, device.catalog_sum_num) == (2, 2)
+
+
+async def test_a_partial_catalog_keeps_the_items_it_did_not_bring(
+    channels: ChannelRepository, devices: DeviceRepository, nvr: str
+) -> None:
+    """A catalog that stalled (UDP loss, a device that stopped answering) says nothing
+    about the items that did not arrive: they stay; what arrived is updated."""
+    await channels.replace_catalog(nvr, [camera(1), camera(2), camera(3)], at=T0, received=3)
+    later = T0 + timedelta(minutes=1)
+
+    diff = await channels.merge_partial_catalog(
+        nvr, [camera(2, name="renamed"), camera(4)], at=later, sum_num=5, received=2
+    )
+
+    assert diff == CatalogDiff(
+        added=(camera(4).channel_id,), updated=(camera(2).channel_id,), removed=()
+    )
+    stored = {record.channel_id: record for record in await channels.list_for_device(nvr)}
+    assert sorted(stored) == sorted(camera(n).channel_id for n in (1, 2, 3, 4))
+    assert stored[camera(2).channel_id].name == "renamed"
+    device = await devices.get(nvr)
+    assert device is not None and not device.is_catalog_complete
+    assert (device.catalog_received, device.catalog_sum_num) == (2, 5)
+    assert device.catalog_updated_at == later
+
+    await channels.merge_partial_catalog(nvr, [], at=later, sum_num=None, received=0)
+    assert await channels.count(device_id=nvr) == 4
+
+
 async def test_thousand_item_catalog_replaced_then_re_replaced(
     channels: ChannelRepository, devices: DeviceRepository, nvr: str, database_name: str
 ) -> None:

@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from farmwatch.platform.catalog_tree import CatalogLink, build_tree, resolve_tree_parents
+from farmwatch.platform.catalog_tree import (
+    MAX_TREE_DEPTH,
+    CatalogLink,
+    build_tree,
+    resolve_tree_parents,
+)
 from farmwatch.platform.records import (
     ChannelData,
     ChannelNode,
@@ -129,6 +134,37 @@ def test_stale_parent_links_still_show_every_record() -> None:
     a, b = "34020000001310000001", "34020000001310000002"
     tree = build_tree(NVR, [record(a, b), record(b, a)])
     assert _count(tree) == 2
+
+
+def test_a_parent_chain_deeper_than_the_bound_is_cut_into_subtrees() -> None:
+    """1,500 folders each inside the previous: every one is in the tree once, at most
+    `MAX_TREE_DEPTH` deep; a folder moved up to the top names the device as its parent."""
+    ids = [f"3402000000216{index:07d}" for index in range(1500)]
+    parents = resolve_tree_parents(NVR, links(*zip(ids, [NVR, *ids[:-1]], strict=True)))
+    tree = build_tree(NVR, [record(item_id, parent) for item_id, parent in parents.items()])
+
+    nodes, depth, level = [], 0, list(tree)
+    while level:
+        depth += 1
+        nodes += level
+        level = [child for node in level for child in node.children]
+    assert depth == MAX_TREE_DEPTH
+    assert sorted(node.record.channel_id for node in nodes) == ids
+    assert [node.record.channel_id for node in tree] == ids[::MAX_TREE_DEPTH]
+    assert all(node.record.tree_parent_id == NVR for node in tree)
+    assert tree[1].children[0].record.tree_parent_id == ids[MAX_TREE_DEPTH]
+
+
+def test_a_long_parent_loop_is_shown_whole() -> None:
+    ids = [f"3402000000216{index:07d}" for index in range(1500)]
+    records = [record(item_id, ids[index - 1]) for index, item_id in enumerate(ids)]
+    tree = build_tree(NVR, records)
+    depth, count, level = 0, 0, list(tree)
+    while level:
+        depth += 1
+        count += len(level)
+        level = [child for node in level for child in node.children]
+    assert (count, depth) == (1500, MAX_TREE_DEPTH)
 
 
 def record(item_id: str, tree_parent_id: str) -> ChannelRecord:

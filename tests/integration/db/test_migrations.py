@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
-from farmwatch.platform.db import Database
+from farmwatch.platform.db import Database, alembic_config
 from farmwatch.platform.models import Base
+
+from .conftest import T0
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -27,7 +32,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
 
     await empty_database.migrate()
 
-    assert await empty_database.current_revision() == "0001"
+    assert await empty_database.current_revision() == "0002"
     async with empty_database.engine.connect() as connection:
         tables = await connection.run_sync(_table_names)
         differences = await connection.run_sync(_schema_differences)
@@ -37,12 +42,12 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
 
 async def test_migrate_twice_is_harmless(database: Database) -> None:
     await database.migrate()
-    assert await database.current_revision() == "0001"
+    assert await database.current_revision() == "0002"
 
 
 async def test_start_migrates_by_default(empty_database: Database) -> None:
     await empty_database.start()
-    assert await empty_database.current_revision() == "0001"
+    assert await empty_database.current_revision() == "0002"
 
 
 async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(database: Database) -> None:
@@ -53,3 +58,48 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(database
         foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
         busy_timeout = await connection.scalar(text("PRAGMA busy_timeout"))
     assert (journal_mode, foreign_keys, busy_timeout) == ("wal", 1, 10_000)
+
+
+async def test_devices_stored_before_0002_count_as_complete_when_their_channels_are(
+    empty_database: Database,
+) -> None:
+    """Upgrading must not make a restarted platform ask every device's catalog again."""
+    config = alembic_config(empty_database.url)
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        return run
+
+    async with empty_database.engine.begin() as connection:
+        await connection.run_sync(upgrade_to("0001"))
+        for device_id, sum_num, channels in (("A", 2, 2), ("B", 3, 1), ("C", None, 0)):
+            await connection.execute(
+                text(
+                    "INSERT INTO devices (device_id, catalog_sum_num, created_at, updated_at)"
+                    " VALUES (:id, :sum_num, :at, :at)"
+                ),
+                {"id": device_id, "sum_num": sum_num, "at": T0},
+            )
+            for serial in range(channels):
+                await connection.execute(
+                    text(
+                        "INSERT INTO channels (device_id, channel_id, kind, tree_parent_id, extra,"
+                        " created_at, updated_at)"
+                        " VALUES (:id, :channel, 'channel', :id, '{}', :at, :at)"
+                    ),
+                    {"id": device_id, "channel": f"{device_id}{serial}", "at": T0},
+                )
+        await connection.run_sync(upgrade_to("head"))
+        rows = await connection.execute(
+            text(
+                "SELECT device_id, catalog_received, is_catalog_complete FROM devices"
+                " ORDER BY device_id"
+            )
+        )
+        outcome = [(row[0], row[1], bool(row[2])) for row in rows]
+        channel_count = await connection.scalar(text("SELECT count(*) FROM channels"))
+    assert channel_count == 3
+    assert outcome == [("A", 2, True), ("B", 1, False), ("C", None, False)]

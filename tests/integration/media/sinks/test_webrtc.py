@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from farmwatch.media.errors import MediaError
+from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.sinks import WebRtcSession
 from farmwatch.media.sinks.webrtc import use_host_addresses
@@ -179,3 +179,63 @@ async def test_g711_sound_passes_through_on_an_audio_track(viewer: RTCPeerConnec
     assert all(sound.sample_rate == 8000 for sound in sounds)  # type: ignore[union-attr]
     assert session.audio_track.frames_sent >= 10
     await session.close()
+
+
+async def _browser_like_offer() -> str:
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    client.addTransceiver("video", direction="recvonly")
+    client.addTransceiver("audio", direction="recvonly")
+    await client.setLocalDescription(await client.createOffer())
+    offer = client.localDescription.sdp
+    await client.close()
+    return offer
+
+
+def _drop(pattern: str) -> Callable[[str], str]:
+    return lambda sdp: re.sub(pattern, "", sdp, flags=re.M)
+
+
+def _sub(pattern: str, replacement: str) -> Callable[[str], str]:
+    return lambda sdp: re.sub(pattern, replacement, sdp, count=1, flags=re.M)
+
+
+MALFORMED_OFFERS: dict[str, Callable[[str], str]] = {
+    "garbage": lambda _: "garbage",
+    "empty": lambda _: "",
+    "only-m-line": lambda _: "v=0\r\nm=video\r\n",
+    "bad-payload-type": _sub(r"^(m=video \d+ \S+) \d+", r"\1 abc"),
+    "payload-type-over-255": _sub(r"^(m=video \d+ \S+) \d+", r"\1 300"),
+    "bad-setup-role": _sub(r"^a=setup:\w+", "a=setup:bogus"),
+    "no-setup": _drop(r"^a=setup:.*\r\n"),
+    "no-fingerprint": _drop(r"^a=fingerprint:.*\r\n"),
+    "no-ice-credentials": _drop(r"^a=ice-(ufrag|pwd):.*\r\n"),
+    "no-direction": _drop(r"^a=(recvonly|sendrecv|sendonly|inactive)\r\n"),
+    "bad-connection-line": _sub(r"^c=IN IP4 .*", "c=IN"),
+    "fmtp-of-unknown-payload": lambda sdp: sdp.replace(
+        "a=rtpmap:", "a=fmtp:77 x=1\r\na=rtpmap:", 1
+    ),
+    "mid-without-value": _sub(r"^a=mid:\S+", "a=mid"),
+    "repeated-mid": lambda sdp: re.sub(r"^a=mid:\S+", "a=mid:0", sdp, flags=re.M),
+    "bad-candidate": lambda sdp: sdp.replace("a=mid:", "a=candidate:x\r\na=mid:", 1),
+    "no-rtcp-mux": _drop(r"^a=rtcp-mux\r\n"),
+}
+
+
+@pytest.mark.parametrize("mangle", MALFORMED_OFFERS.values(), ids=MALFORMED_OFFERS.keys())
+async def test_a_malformed_offer_is_refused_as_invalid(mangle: Callable[[str], str]) -> None:
+    offer = mangle(await _browser_like_offer())
+    session = WebRtcSession(request_keyframe=lambda: None)
+    try:
+        with pytest.raises(InvalidOffer):
+            await session.answer(offer, "offer")
+    finally:
+        await session.close()
+
+
+async def test_the_unmangled_offer_is_answered() -> None:
+    session = WebRtcSession(request_keyframe=lambda: None)
+    try:
+        sdp, sdp_type = await session.answer(await _browser_like_offer(), "offer")
+        assert sdp_type == "answer" and "m=video" in sdp
+    finally:
+        await session.close()
