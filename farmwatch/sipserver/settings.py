@@ -62,6 +62,7 @@ class RegistrarSettings:
     query_timeout: float = 10.0
     catalog_subscription_expires: int = 3600
     charset: str = "GB2312"
+    message_source_check: str = "address"
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -77,6 +78,11 @@ class RegistrarSettings:
         if self.charset.upper() not in ("GB2312", "GBK", "GB18030", "UTF-8"):
             errors.append(
                 f"registrar.charset: expected GB2312, GB18030 or UTF-8, got {self.charset!r}"
+            )
+        if self.message_source_check not in ("address", "host"):
+            errors.append(
+                "registrar.message_source_check: expected address or host, "
+                f"got {self.message_source_check!r}"
             )
         if self.nonce_lifetime <= 0 or self.catalog_timeout <= 0 or self.query_timeout <= 0:
             errors.append("registrar: timeouts must be positive")

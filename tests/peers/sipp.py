@@ -46,16 +46,17 @@ def run_sipp(
     extra: tuple[str, ...] = (),
     timeout: float = 120,
     transport: str = "u1",
+    local_port: int = 0,
 ) -> SippResult:
     """Run `scenario` for `calls` calls at `rate`/s from one socket (`u1` UDP, `t1` one TCP
-    connection); bounded in time."""
+    connection) on `local_port` (0: any); bounded in time."""
     stat = workdir / f"{scenario}-{rate}.csv"
     stat.unlink(missing_ok=True)
     result = subprocess.run(
         [
             "sipp", f"127.0.0.1:{port}",
             "-sf", str(SCENARIOS / scenario),
-            "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", "0",
+            "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", str(local_port),
             "-m", str(calls), "-r", str(rate), "-l", str(max(rate, 100)),
             "-t", transport, "-timeout", f"{int(timeout)}s", "-nostdin",
             "-buff_size", "8388608",
