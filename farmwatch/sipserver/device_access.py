@@ -126,6 +126,7 @@ class DeviceAccess:
             wall_clock=datetime.now,
             secret=secret or secrets.token_bytes(32),
             user_agent=sip.user_agent,
+            wake=self.rearm,
         )
         self._sn = itertools.count(secrets.randbelow(10_000) + 1)
         self._waiters: dict[QueryKey, _Waiter] = {}
@@ -402,6 +403,7 @@ class DeviceAccess:
                 self.collector.next_deadline(),
                 self.subscriptions.next_deadline(),
                 self.inbox.next_deadline(),
+                self.registrar.next_deadline(),
             )
             if d is not None
         ]
@@ -436,6 +438,7 @@ class DeviceAccess:
             )
         self.subscriptions.tick(now)
         self.inbox.tick(now)
+        self.registrar.tick(now)
         self.rearm()
 
 

@@ -117,15 +117,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
     stop_server(running)
 
 
-@pytest.mark.parametrize(
-    ("fixture", "use_qop", "uri"),
-    [
-        ("hik_register.txt", False, "sip:3402000000"),
-        ("exosip_register.txt", True, None),
-        ("dahua_register.txt", False, None),
-        ("register_domain_uri.txt", True, None),
-    ],
-)
+SHAPES = [
+    ("hik_register.txt", False, "sip:3402000000"),
+    ("exosip_register.txt", True, None),
+    ("dahua_register.txt", False, None),
+    ("register_domain_uri.txt", True, None),
+]
+
+
+@pytest.mark.parametrize(("fixture", "use_qop", "uri"), SHAPES)
 def test_recorded_register_shapes_register(
     server: RunningServer, fixture: str, use_qop: bool, uri: str | None
 ) -> None:
@@ -137,6 +137,35 @@ def test_recorded_register_shapes_register(
     # RFC 3581: the response says where the packet really came from.
     via = _header(answer, "Via") or _header(answer, "v") or ""
     assert "received=127.0.0.1" in via and re.search(r"rport=\d+", via)
+
+
+@pytest.mark.parametrize(("fixture", "use_qop", "uri"), SHAPES)
+def test_recorded_shapes_refresh_while_their_answers_cannot_be_replayed(
+    server: RunningServer, fixture: str, use_qop: bool, uri: str | None
+) -> None:
+    """Issue 13 item 2: an answer is good once, and only from where it was challenged;
+    devices refreshing as their family does (the next nc with qop, the same answer again
+    without) keep registering, the latter after one more challenge."""
+    raw = (DATA / fixture).read_bytes()
+    port = server.sip_port
+    with _udp_socket() as sock, _udp_socket() as attacker:
+        www = _header(_exchange(sock, port, _without_auth(raw)), "WWW-Authenticate") or ""
+        authorised = _with_auth(
+            _without_auth(raw), _authorization(raw, www, use_qop=use_qop, uri=uri)
+        )
+        assert _status(_exchange(sock, port, authorised)) == 200
+        assert _status(_exchange(attacker, port, _fresh_branch(authorised))) == 401
+        if use_qop:
+            refresh = _authorization(raw, www, use_qop=True, uri=uri, nc=2)
+            answer = _exchange(sock, port, _with_auth(_without_auth(raw), refresh))
+        else:
+            stale = _exchange(sock, port, _fresh_branch(authorised))
+            assert _status(stale) == 401
+            www = _header(stale, "WWW-Authenticate") or ""
+            assert "stale=true" in www
+            again = _authorization(raw, www, use_qop=False, uri=uri)
+            answer = _exchange(sock, port, _with_auth(_without_auth(raw), again))
+        assert _status(answer) == 200, answer.decode(errors="replace")
 
 
 def test_gb2312_catalog_with_chinese_names_reaches_the_api(server: RunningServer) -> None:
