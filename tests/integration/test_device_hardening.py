@@ -1,8 +1,9 @@
 """MESSAGEs naming devices, from elsewhere or from strangers, against `farmwatch serve`
 (issue 13, items 1 and 4).
 
-Devices and attackers are raw UDP sockets (`tests/peers/udp_device.py`, digest computed
-with hashlib); an attacker uses another port of 127.0.0.1.
+Devices and attackers are raw UDP sockets (`tests/peers/udp_device.py`) or TCP
+connections (`tests/peers/raw_device.py`), digest computed with hashlib; an attacker uses
+another port of 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from farmwatch.sipserver.device_events import KeepaliveReceived
+from farmwatch.sipserver.device_inbox import InboxStats
+from tests.integration.simulator.platform import running_platform
+from tests.peers.raw_device import RawDevice
 from tests.peers.raw_sip import options_bytes, status_of
 from tests.peers.server_process import RunningServer, start_server, stop_server
 from tests.peers.udp_device import UdpDevice, query_goes_to, reason_of, registered
@@ -38,9 +43,12 @@ def test_a_keepalive_from_another_address_does_not_move_the_device(server: Runni
         UdpDevice(server.sip_port, "34020000001320000101") as impostor,
     ):
         registered(server, device)
-        refused = impostor.request(impostor.keepalive_bytes())
+        refused = impostor.request(impostor.keepalive_bytes())  # the express path
         assert status_of(refused) == 403, refused
         assert "register" in reason_of(refused).lower()
+        catalog = _large_catalog(device.device_id, 2000)  # a MESSAGE the general path reads
+        refused = impostor.request(impostor.message_bytes(catalog))
+        assert status_of(refused) == 403 and "register" in reason_of(refused).lower()
         query_goes_to(server, device, impostor)
         # The device itself, at its registered address, is still welcome.
         assert status_of(device.request(device.keepalive_bytes(sn=2))) == 200
@@ -134,3 +142,26 @@ def test_a_catalog_flood_from_an_unregistered_id_costs_next_to_nothing(
     # Reading 200 such bodies cost the server 0.9 s of CPU here, refusing them 0.06 s.
     assert cpu_spent < 0.4, f"server spent {cpu_spent:.2f} s of CPU on the flood"
     assert probe.lost == 0
+
+
+async def test_over_tcp_only_the_registered_connection_speaks_for_the_device() -> None:
+    """In process, with the refusals counted: raw devices over real TCP connections."""
+    device_id = "34020000001320000111"
+    async with running_platform(catalog_on_register=False) as platform:
+        device = await RawDevice.connect(device_id, platform.address, "TCP")
+        impostor = await RawDevice.connect(device_id, platform.address, "TCP")
+        stranger = await RawDevice.connect("34020000001320000112", platform.address, "TCP")
+        try:
+            assert await device.register() == 200
+            assert await impostor.keepalive() == 403
+            assert await stranger.keepalive() == 403
+            assert await device.keepalive() == 200
+            assert await impostor.register(password="guess") == 403
+        finally:
+            for peer in (device, impostor, stranger):
+                await peer.close_and_wait()
+        access = platform.access
+        assert access.inbox.stats == InboxStats(refused_unregistered=1, refused_elsewhere=1)
+        assert access.registrar.auth_stats.failures == 1
+        beats = platform.listener.of_type(KeepaliveReceived)
+        assert [(b.device_id, b.source.port) for b in beats] == [(device_id, device.local_port)]
