@@ -51,6 +51,7 @@ from tests.peers.sipp import SCENARIOS, run_sipp, write_devices
 PLATFORM = "34020000002000000001"
 BENCH_SCENARIOS = Path(__file__).with_name("sipp")
 ANSWER_SECONDS = 4.0
+DEVICE_PORT = 25060  # the held devices' one address, for their registration and keepalives
 CATALOG_OFF = {"FARMWATCH_REGISTRAR_CATALOG_ON_REGISTER": "false"}
 SHAPES = {
     "farmwatch": (SCENARIOS, "register_keepalive_uac.xml"),
@@ -215,9 +216,10 @@ def summarize(runs: list[list[Step]]) -> None:
 
 def hold(server: RunningServer, workdir: Path, devices: int, seconds: float, first: int) -> Path:
     registered = write_devices(workdir / "held.csv", devices, PLATFORM, first=first)
+    # The devices keep their address: keepalives from another one are refused (403).
     result = run_sipp(
         server.sip_port, "register_keepalive_uac.xml", workdir,
-        calls=devices, rate=1000, extra=("-inf", str(registered)),
+        calls=devices, rate=1000, extra=("-inf", str(registered)), local_port=DEVICE_PORT,
     )  # fmt: skip
     print(f"   registered {result.successful} devices for the hold test ({result.failed} failed)")
     # Let the registration burst's transactions run out (timer J, 32 s) before measuring
@@ -228,7 +230,7 @@ def hold(server: RunningServer, workdir: Path, devices: int, seconds: float, fir
     run_sipp(
         server.sip_port, "keepalive_uac.xml", workdir,
         calls=int(rate * seconds), rate=rate, extra=("-inf", str(registered)),
-        timeout=seconds * 3 + 60,
+        timeout=seconds * 3 + 60, local_port=DEVICE_PORT,
     )  # fmt: skip
     elapsed = time.monotonic() - start
     cpu = (tree_cpu_seconds(server.process.pid) - before) / elapsed
@@ -247,7 +249,7 @@ def restart(server: RunningServer, workdir: Path, devices: Path, count: int) -> 
         answering = time.monotonic() - start
         result = run_sipp(
             again.sip_port, "keepalive_uac.xml", workdir,
-            calls=count, rate=2000, extra=("-inf", str(devices)),
+            calls=count, rate=2000, extra=("-inf", str(devices)), local_port=DEVICE_PORT,
         )  # fmt: skip
         back = time.monotonic() - start
         assert udp_options(again.sip_port) == 200

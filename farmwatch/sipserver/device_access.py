@@ -57,6 +57,7 @@ from farmwatch.sipserver.gb.registrations import (
     Registration,
     RegistrationRefreshed,
     RegistrationTable,
+    SourceCheck,
 )
 from farmwatch.sipserver.registrar import Registrar
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
@@ -105,7 +106,11 @@ class DeviceAccess:
         self._directory = directory
         self._listener = listener
         self.table = RegistrationTable(
-            PresenceSettings(settings.keepalive_interval, settings.keepalive_timeout_count)
+            PresenceSettings(
+                settings.keepalive_interval,
+                settings.keepalive_timeout_count,
+                SourceCheck(settings.message_source_check),
+            )
         )
         self.collector = CatalogCollector(
             CollectorSettings(inactivity_timeout=settings.catalog_timeout)
@@ -121,6 +126,7 @@ class DeviceAccess:
             wall_clock=datetime.now,
             secret=secret or secrets.token_bytes(32),
             user_agent=sip.user_agent,
+            wake=self.rearm,
         )
         self._sn = itertools.count(secrets.randbelow(10_000) + 1)
         self._waiters: dict[QueryKey, _Waiter] = {}
@@ -414,6 +420,8 @@ class DeviceAccess:
                 self.table.next_deadline(),
                 self.collector.next_deadline(),
                 self.subscriptions.next_deadline(),
+                self.inbox.next_deadline(),
+                self.registrar.next_deadline(),
             )
             if d is not None
         ]
@@ -447,6 +455,8 @@ class DeviceAccess:
                 ),
             )
         self.subscriptions.tick(now)
+        self.inbox.tick(now)
+        self.registrar.tick(now)
         self.rearm()
 
 

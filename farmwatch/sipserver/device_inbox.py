@@ -6,12 +6,24 @@ device ID), 403 from a device with no live registration so that it registers aga
 (the documented policy after a platform restart whose state did not survive).
 Answers to our queries are matched by (device, CmdType, SN); anything else goes to
 the listener as a typed event.
+
+Who sent a request is decided before its body is read (issue 13): the From user must be
+a registered device and the packet must come from its registered address
+(`RegistrationTable.sender`). Anything else is refused at the cost of a table lookup, so
+that a flood of large bodies from strangers costs next to nothing, and a request naming
+a device from elsewhere neither moves it nor proves it alive: it is answered 403
+"register again" (GB devices re-register on a 403 to a keepalive), so a device whose NAT
+mapping changed pays one re-registration. Refusals are counted (`stats`) and logged
+once per burst (`BurstLog`): per device when it was named from elsewhere, per source
+host for unregistered senders.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, NamedTuple
 
 from farmwatch.sipserver.device_events import CatalogChanged, DeviceNotified, KeepaliveReceived
 from farmwatch.sipserver.endpoint import IncomingRequest
@@ -28,8 +40,9 @@ from farmwatch.sipserver.gb.manscdp import (
 )
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
-from farmwatch.sipserver.gb.registrations import KeepaliveOutcome
+from farmwatch.sipserver.gb.registrations import SenderStatus
 from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.sip.bursts import BurstLog, BurstReport, BurstStage
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply
 from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
@@ -41,24 +54,64 @@ log = logging.getLogger(__name__)
 
 MANSCDP_TYPES = frozenset({"application/manscdp+xml"})
 
+NOT_REGISTERED = Reply(403, "Forbidden (not registered)")
+REGISTER_AGAIN = Reply(403, "Forbidden (register again)")
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStats:
+    """Requests refused before their body was read."""
+
+    refused_unregistered: int
+    """From a device ID with no live registration."""
+    refused_elsewhere: int
+    """Naming a registered device, from an address other than its registered one."""
+
+
+class _Refusal(StrEnum):
+    UNREGISTERED = "unregistered"
+    ELSEWHERE = "elsewhere"
+
+
+class _BurstKey(NamedTuple):
+    refusal: _Refusal
+    subject: str
+    """The source host for unregistered senders, the device ID for the other ones."""
+
 
 class DeviceInbox:
     def __init__(self, access: DeviceAccess) -> None:
         self._access = access
+        self._bursts: BurstLog[_BurstKey] = BurstLog()
+        self._refused_unregistered = 0
+        self._refused_elsewhere = 0
+
+    @property
+    def stats(self) -> InboxStats:
+        return InboxStats(self._refused_unregistered, self._refused_elsewhere)
+
+    def next_deadline(self) -> float | None:
+        """When a burst of refusals may have ended (its summary is logged by `tick`)."""
+        return self._bursts.next_deadline()
+
+    def tick(self, now: float) -> None:
+        for report in self._bursts.ended(now):
+            self._log_burst(report, None, None)
 
     def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         device_id = (request.from_.uri.user or "").strip()
+        access = self._access
+        status = access.table.sender(device_id, incoming.source, access.now())
+        if status is not SenderStatus.REGISTERED:  # before the body is read: see above
+            reply = self._refuse(status, device_id, incoming.source, "MESSAGE")
+            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
         parsed = self._parse(incoming, device_id)
         if isinstance(parsed, SipResponse):
             return parsed
-        access = self._access
         if isinstance(parsed, Keepalive):
             reply = self.keepalive(device_id, incoming.source, parsed)
             return build_response(request, reply.status, reply.reason, to_tag=new_tag())
-        if access.table.get(device_id) is None:
-            log.info("MESSAGE from unregistered device %s (%s)", device_id, incoming.source)
-            return build_response(request, 403, "Forbidden (not registered)", to_tag=new_tag())
         access.endpoint.respond(build_response(request, 200, to_tag=new_tag()))
         access.table.seen(device_id, access.now())
         self._dispatch(device_id, parsed)
@@ -74,18 +127,63 @@ class DeviceInbox:
         return self.keepalive(request.from_user, source, keepalive)
 
     def keepalive(self, device_id: str, source: Address, keepalive: Keepalive) -> Reply:
-        """Count a keepalive; 403 to a device with no live registration, so it registers."""
+        """Count a keepalive; 403 to a device with no live registration, or one that is
+        registered elsewhere, so that it registers (again)."""
         access = self._access
         outcome, events = access.table.keepalive(device_id, source, access.now())
-        if outcome is KeepaliveOutcome.NOT_REGISTERED:
-            log.info("keepalive from unregistered device %s (%s)", device_id, source)
-            return Reply(403, "Forbidden (not registered)")
-        access.publish(KeepaliveReceived(device_id, source, _status(keepalive)))
+        if outcome is not SenderStatus.REGISTERED:
+            return self._refuse(outcome, device_id, source, "keepalive")
+        registration = access.table.get(device_id)
+        # The registered address, which `source` may differ from in its port (`host` check).
+        address = registration.address if registration is not None else source
+        access.publish(KeepaliveReceived(device_id, address, _status(keepalive)))
         if events:
             access.publish_presence(events)
         if access.restored_silent:
             access.spoke_after_restore(device_id)
         return Reply(200)
+
+    def _refuse(self, status: SenderStatus, device_id: str, source: Address, what: str) -> Reply:
+        access = self._access
+        if status is SenderStatus.NOT_REGISTERED:
+            self._refused_unregistered += 1
+            key = _BurstKey(_Refusal.UNREGISTERED, source.host)
+            reply = NOT_REGISTERED
+        else:
+            self._refused_elsewhere += 1
+            key = _BurstKey(_Refusal.ELSEWHERE, device_id)
+            reply = REGISTER_AGAIN
+        report = self._bursts.record(key, access.now())
+        if report is not None:
+            self._log_burst(report, device_id, source, what)
+            if report.stage is BurstStage.STARTED:
+                access.rearm()  # for the summary when the burst ends
+        return reply
+
+    def _log_burst(
+        self,
+        report: BurstReport[_BurstKey],
+        device_id: str | None,
+        source: Address | None,
+        what: str = "",
+    ) -> None:
+        refusal, subject = report.key
+        if report.stage is BurstStage.STARTED and refusal is _Refusal.UNREGISTERED:
+            log.info("%s from unregistered device %s (%s) refused; more from %s are summarised",
+                     what, device_id, source, subject)  # fmt: skip
+        elif report.stage is BurstStage.STARTED:
+            registration = self._access.table.get(subject)
+            log.warning(
+                "%s naming device %s from %s refused: it is registered at %s (only a REGISTER "
+                "moves a device); more are summarised",
+                what, subject, source, registration.address if registration else "?",
+            )  # fmt: skip
+        elif refusal is _Refusal.UNREGISTERED:
+            log.info("%d more requests from unregistered devices at %s refused (%s)",
+                     report.count, subject, report.stage.value)  # fmt: skip
+        else:
+            log.warning("%d more requests naming device %s from other addresses refused (%s)",
+                        report.count, subject, report.stage.value)  # fmt: skip
 
     def _parse(self, incoming: IncomingRequest, device_id: str) -> ManscdpMessage | SipResponse:
         request = incoming.request
@@ -127,12 +225,16 @@ class DeviceInbox:
     def handle_notify(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         device_id = (request.from_.uri.user or "").strip()
+        access = self._access
+        status = access.table.sender(device_id, incoming.source, access.now())
+        if status is not SenderStatus.REGISTERED:
+            reply = self._refuse(status, device_id, incoming.source, "NOTIFY")
+            if status is SenderStatus.NOT_REGISTERED:
+                reply = Reply(481)  # no subscription of ours can exist with it
+            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
         parsed = self._parse(incoming, device_id)
         if isinstance(parsed, SipResponse):
             return parsed
-        access = self._access
-        if access.table.get(device_id) is None:
-            return build_response(request, 481, to_tag=new_tag())
         access.endpoint.respond(build_response(request, 200, to_tag=new_tag()))
         access.subscriptions.notified(device_id, request)
         if isinstance(parsed, CatalogNotify | CatalogResponse):

@@ -9,8 +9,16 @@ only read the clocks and publish the resulting presence events.
 Policy, following what devices in the field need:
 * no Authorization → 401 with a fresh nonce (a device that answers the 401 with another
   bare REGISTER simply gets another 401 — the "challenges twice" devices);
+* the nonce is bound to the request's source (transport, host, port) and Call-ID
+  (`[registrar] nonce_binding`) and is consumed on use, so a captured answer is worth
+  nothing elsewhere (an unknown nonce → 401) nor again (→ 401 `stale=true`, which a device
+  that re-sends its last answer on refresh simply answers);
 * wrong password, unknown device when enrolment is required, or a username that is not
-  the device's ID → 403; an expired nonce → 401 `stale=true`;
+  the device's ID → 403, counted by the `AuthThrottle` per device ID and per source
+  host: past the limits, attempts are refused with 403 before any digest is computed,
+  except for the device's own host; an expired nonce → 401 `stale=true`;
+* refusals are logged once per burst per source host (`BurstLog`), a device looping on
+  403 does not flood the log (gb28181.md §3.1);
 * 200 carries `Contact` (echoed, some devices loop without it), `Expires`, the time-sync
   `Date` (configurable) and `X-GB-Ver` when the device sent one;
 * the binding remembers the packet's source (NAT) and transport, not the Contact.
@@ -35,6 +43,14 @@ from farmwatch.sipserver.sip.auth import (
     DigestCredentials,
     DigestSettings,
 )
+from farmwatch.sipserver.sip.auth_throttle import (
+    AuthThrottle,
+    Block,
+    ThrottleScope,
+    ThrottleSettings,
+    ThrottleStats,
+)
+from farmwatch.sipserver.sip.bursts import BurstLog, BurstReport, BurstStage
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply
 from farmwatch.sipserver.sip.headers import NameAddress
@@ -120,7 +136,9 @@ class Registrar:
         wall_clock: Callable[[], datetime],
         secret: bytes,
         user_agent: str = "farmwatch",
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
+        """`wake` is called when `next_deadline` may have moved earlier (a burst began)."""
         self._settings = settings
         self._table = table
         self._credentials = credentials
@@ -138,6 +156,30 @@ class Registrar:
             ),
             secret=secret,
         )
+        self._throttle = AuthThrottle(
+            ThrottleSettings(
+                max_failures_per_device=settings.auth_failures_per_device,
+                max_failures_per_host=settings.auth_failures_per_host,
+                window=settings.auth_failure_window,
+                block=settings.auth_block,
+                max_block=settings.auth_max_block,
+            )
+        )
+        self._refusals: BurstLog[str] = BurstLog(quiet_after=settings.auth_failure_window)
+        self._wake = wake
+
+    @property
+    def auth_stats(self) -> ThrottleStats:
+        """Failed authentications, attempts refused while blocked, blocks started."""
+        return self._throttle.stats
+
+    def next_deadline(self) -> float | None:
+        """When a burst of refusals may have ended (its summary is logged by `tick`)."""
+        return self._refusals.next_deadline()
+
+    def tick(self, now: float) -> None:
+        for report in self._refusals.ended(now):
+            self._log_burst(report)
 
     def handle(self, incoming: IncomingRequest) -> SipResponse:
         """The endpoint's (synchronous) REGISTER handler."""
@@ -148,11 +190,12 @@ class Registrar:
 
     def handle_express(self, request: ExpressRequest, source: Address) -> Reply:
         """The endpoint's express REGISTER handler: the same decision, without the model."""
+        now = self._clock()
         try:
             facts = RegisterFacts.of_express(request)
         except RemoteProtocolError as error:
-            return self._bad_request(error, source)
-        decision = self.decide_facts(facts, source, self._clock())
+            return self._bad_request(error, source, now)
+        decision = self.decide_facts(facts, source, now)
         if decision.events:
             self._publish(decision.events)
         return decision.reply
@@ -161,7 +204,8 @@ class Registrar:
         try:
             facts = RegisterFacts.of_request(request)
         except RemoteProtocolError as error:
-            return RegisterOutcome(self._response(request, self._bad_request(error, source)), [])
+            reply = self._bad_request(error, source, now)
+            return RegisterOutcome(self._response(request, reply), [])
         decision = self.decide_facts(facts, source, now)
         return RegisterOutcome(self._response(request, decision.reply), decision.events)
 
@@ -169,40 +213,50 @@ class Registrar:
         try:
             return self._decide(facts, source, now)
         except RemoteProtocolError as error:
-            return RegisterDecision(self._bad_request(error, source), [])
+            return RegisterDecision(self._bad_request(error, source, now), [])
 
-    def _bad_request(self, error: RemoteProtocolError, source: Address) -> Reply:
-        log.warning("bad REGISTER from %s: %s", source, error.reason)
-        return self._reply(400, f"Bad Request ({error.reason})", gb=False)
+    def _bad_request(self, error: RemoteProtocolError, source: Address, now: float) -> Reply:
+        reason = f"Bad Request ({error.reason})"
+        self._log_refusal(reason, None, source, now)
+        return self._reply(400, reason, gb=False)
 
     def _decide(self, facts: RegisterFacts, source: Address, now: float) -> RegisterDecision:
         device_id = facts.device_id
         gb = facts.gb_version is not None
         if not self._valid_device_id(device_id):
-            return self._refuse(400, "Bad Request (invalid device ID)", facts, source)
+            return self._refuse(400, "Bad Request (invalid device ID)", facts, source, now)
+        block = self._throttle.block_for(device_id, source.host, now)
+        if block is not None and not self._is_trusted(device_id, source):
+            self._throttle.refused()
+            return self._refuse(403, "Forbidden (too many failed attempts)", facts, source, now)
         expires = facts.expires
         if expires is None:
-            return self._refuse(400, "Bad Request (missing Expires)", facts, source)
+            return self._refuse(400, "Bad Request (missing Expires)", facts, source, now)
         if 0 < expires < self._settings.min_expires:
             reply = self._reply(
                 423, gb=gb, extra=(("Min-Expires", str(self._settings.min_expires)),)
             )
             return RegisterDecision(reply, [])
+        binding = self._nonce_binding(facts, source)
         if facts.authorization is None:
-            return RegisterDecision(self._challenge(now, stale=False, gb=gb), [])
+            return RegisterDecision(self._challenge(now, binding, stale=False, gb=gb), [])
         credentials = DigestCredentials.parse(facts.authorization)
         password = self._credentials.password_for(device_id)
         if password is None:
-            return self._refuse(403, "Forbidden (device not enrolled)", facts, source)
+            return self._failed("device not enrolled", facts, source, now)
         if credentials.username.strip() != device_id:
-            return self._refuse(403, "Forbidden (username is not the device ID)", facts, source)
-        result = self._auth.verify(credentials, method="REGISTER", password=password, now=now)
+            return self._failed("username is not the device ID", facts, source, now)
+        result = self._auth.verify(
+            credentials, method="REGISTER", password=password, now=now, binding=binding
+        )
         if result.should_rechallenge:
-            stale = result is AuthResult.STALE_NONCE
-            return RegisterDecision(self._challenge(now, stale=stale, gb=gb), [])
+            # Stale or spent: the password was right, the device need not doubt it.
+            stale = result in (AuthResult.STALE_NONCE, AuthResult.REPLAY)
+            return RegisterDecision(self._challenge(now, binding, stale=stale, gb=gb), [])
         if not result.is_ok:
             reason = "wrong password" if result is AuthResult.BAD_RESPONSE else result.value
-            return self._refuse(403, f"Forbidden ({reason})", facts, source)
+            return self._failed(reason, facts, source, now)
+        self._throttle.succeeded(device_id, source.host)
         if expires == 0:
             log.info("device %s unregistered from %s", device_id, source)
             return RegisterDecision(self._ok(facts, 0), self._table.unregister(device_id))
@@ -231,14 +285,63 @@ class Registrar:
             return False
         return True
 
-    def _refuse(
-        self, status: int, reason: str, facts: RegisterFacts, source: Address
+    def _nonce_binding(self, facts: RegisterFacts, source: Address) -> str:
+        """What a nonce is good for: answered from there, in that registration (Call-ID)."""
+        if self._settings.nonce_binding == "host":
+            return source.host
+        return f"{source.transport.value} {source.host} {source.port} {facts.call_id}"
+
+    def _is_trusted(self, device_id: str, source: Address) -> bool:
+        registration = self._table.get(device_id)
+        registered_host = registration.address.host if registration is not None else None
+        return self._throttle.is_trusted(device_id, source.host, registered_host)
+
+    def _failed(
+        self, reason: str, facts: RegisterFacts, source: Address, now: float
     ) -> RegisterDecision:
-        log.warning("REGISTER refused: %s (device %s from %s)", reason, facts.device_id, source)
+        """A failed authentication: counted by the throttle, then refused with 403."""
+        for block in self._throttle.failed(facts.device_id, source.host, now):
+            self._log_block(block, source)
+        return self._refuse(403, f"Forbidden ({reason})", facts, source, now)
+
+    def _refuse(
+        self, status: int, reason: str, facts: RegisterFacts, source: Address, now: float
+    ) -> RegisterDecision:
+        self._log_refusal(reason, facts.device_id, source, now)
         return RegisterDecision(self._reply(status, reason, gb=facts.gb_version is not None), [])
 
-    def _challenge(self, now: float, *, stale: bool, gb: bool) -> Reply:
-        challenge = self._auth.challenge(now, stale=stale)
+    def _log_refusal(self, reason: str, device_id: str | None, source: Address, now: float) -> None:
+        report = self._refusals.record(source.host, now)
+        if report is None:
+            return
+        if report.stage is BurstStage.STARTED:
+            log.warning("REGISTER refused: %s (device %s from %s); further refusals of "
+                        "REGISTERs from %s are summarised", reason, device_id, source,
+                        source.host)  # fmt: skip
+            self._wake()
+        else:
+            self._log_burst(report)
+
+    @staticmethod
+    def _log_burst(report: BurstReport[str]) -> None:
+        over = "; the burst is over" if report.stage is BurstStage.ENDED else ""
+        log.warning("%d more REGISTERs from %s refused (%d in this burst%s)",
+                    report.count, report.key, report.total, over)  # fmt: skip
+
+    @staticmethod
+    def _log_block(block: Block, source: Address) -> None:
+        if block.scope is ThrottleScope.DEVICE:
+            log.warning("%d failed authentications for device %s within the window (the "
+                        "latest from %s): refusing its REGISTERs from hosts other than its own "
+                        "for %.0f s", block.failures, block.key, source,
+                        block.duration)  # fmt: skip
+        else:
+            log.warning("%d failed authentications from %s within the window: refusing its "
+                        "REGISTERs for %.0f s (except devices registered from there)",
+                        block.failures, block.key, block.duration)  # fmt: skip
+
+    def _challenge(self, now: float, binding: str, *, stale: bool, gb: bool) -> Reply:
+        challenge = self._auth.challenge(now, stale=stale, binding=binding)
         return self._reply(401, gb=gb, extra=(("WWW-Authenticate", str(challenge)),))
 
     def _ok(self, facts: RegisterFacts, granted: int) -> Reply:

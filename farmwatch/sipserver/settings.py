@@ -85,6 +85,13 @@ class RegistrarSettings:
     query_timeout: float = 10.0
     catalog_subscription_expires: int = 3600
     charset: str = "GB2312"
+    message_source_check: str = "address"
+    nonce_binding: str = "address"
+    auth_failures_per_device: int = 5
+    auth_failures_per_host: int = 20
+    auth_failure_window: float = 60.0
+    auth_block: float = 60.0
+    auth_max_block: float = 900.0
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -100,6 +107,25 @@ class RegistrarSettings:
         if self.charset.upper() not in ("GB2312", "GBK", "GB18030", "UTF-8"):
             errors.append(
                 f"registrar.charset: expected GB2312, GB18030 or UTF-8, got {self.charset!r}"
+            )
+        if self.message_source_check not in ("address", "host"):
+            errors.append(
+                "registrar.message_source_check: expected address or host, "
+                f"got {self.message_source_check!r}"
+            )
+        if self.nonce_binding not in ("address", "host"):
+            errors.append(
+                f"registrar.nonce_binding: expected address or host, got {self.nonce_binding!r}"
+            )
+        if self.auth_failures_per_device < 1 or self.auth_failures_per_host < 1:
+            errors.append(
+                "registrar.auth_failures_per_device/auth_failures_per_host: expected >= 1"
+            )
+        if not 0 < self.auth_block <= self.auth_max_block or self.auth_failure_window <= 0:
+            errors.append(
+                "registrar.auth_block/auth_max_block/auth_failure_window: expected "
+                f"0 < auth_block <= auth_max_block and auth_failure_window > 0, got "
+                f"{self.auth_block}/{self.auth_max_block}/{self.auth_failure_window}"
             )
         if self.nonce_lifetime <= 0 or self.catalog_timeout <= 0 or self.query_timeout <= 0:
             errors.append("registrar: timeouts must be positive")

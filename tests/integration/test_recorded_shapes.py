@@ -59,30 +59,49 @@ def _with_auth(message: bytes, authorization: str) -> bytes:
     return head + line_end + b"Authorization: " + authorization.encode() + line_end * 2 + body
 
 
-def _register(server: RunningServer, fixture: str, *, use_qop: bool, uri: str | None) -> bytes:
-    raw = (DATA / fixture).read_bytes()
+def _udp_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(3)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _authorization(raw: bytes, www: str, *, use_qop: bool, uri: str | None, nc: int = 1) -> str:
+    """The recorded device's answer to the challenge `www`, computed as that family does."""
     device = re.search(rb"<sip:(\d{20})@", raw).group(1).decode()  # type: ignore[union-attr]
-    request_uri = raw.split(b" ", 2)[1].decode()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(3)
-        sock.bind(("127.0.0.1", 0))
-        challenge = _exchange(sock, server.sip_port, _without_auth(raw))
-        assert _status(challenge) == 401
-        www = _header(challenge, "WWW-Authenticate") or ""
-        realm = re.search(r'realm="([^"]+)"', www).group(1)  # type: ignore[union-attr]
-        nonce = re.search(r'nonce="([^"]+)"', www).group(1)  # type: ignore[union-attr]
-        digest_uri = uri or request_uri
-        ha1 = _md5(f"{device}:{realm}:{PASSWORD}")
-        ha2 = _md5(f"REGISTER:{digest_uri}")
-        parts = f'username="{device}", realm="{realm}", nonce="{nonce}", uri="{digest_uri}"'
-        if use_qop:
-            cnonce, nc = "0a4f113b", "00000001"
-            response = _md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-            parts += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-        else:
-            response = _md5(f"{ha1}:{nonce}:{ha2}")
-        authorization = f'Digest {parts}, response="{response}", algorithm=MD5'
-        return _exchange(sock, server.sip_port, _with_auth(_without_auth(raw), authorization))
+    realm = re.search(r'realm="([^"]+)"', www).group(1)  # type: ignore[union-attr]
+    nonce = re.search(r'nonce="([^"]+)"', www).group(1)  # type: ignore[union-attr]
+    digest_uri = uri or raw.split(b" ", 2)[1].decode()
+    ha1 = _md5(f"{device}:{realm}:{PASSWORD}")
+    ha2 = _md5(f"REGISTER:{digest_uri}")
+    parts = f'username="{device}", realm="{realm}", nonce="{nonce}", uri="{digest_uri}"'
+    if use_qop:
+        cnonce, count = "0a4f113b", f"{nc:08x}"
+        response = _md5(f"{ha1}:{nonce}:{count}:{cnonce}:auth:{ha2}")
+        parts += f', qop=auth, nc={count}, cnonce="{cnonce}"'
+    else:
+        response = _md5(f"{ha1}:{nonce}:{ha2}")
+    return f'Digest {parts}, response="{response}", algorithm=MD5'
+
+
+def _register(
+    server: RunningServer,
+    fixture: str,
+    *,
+    use_qop: bool,
+    uri: str | None,
+    sock: socket.socket | None = None,
+) -> bytes:
+    """Register as the recorded device would, from `sock` (else a socket of its own)."""
+    if sock is None:
+        with _udp_socket() as own:
+            return _register(server, fixture, use_qop=use_qop, uri=uri, sock=own)
+    raw = (DATA / fixture).read_bytes()
+    challenge = _exchange(sock, server.sip_port, _without_auth(raw))
+    assert _status(challenge) == 401
+    www = _header(challenge, "WWW-Authenticate") or ""
+    authorization = _authorization(raw, www, use_qop=use_qop, uri=uri)
+    return _exchange(sock, server.sip_port, _with_auth(_without_auth(raw), authorization))
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +117,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> RunningServer:
     stop_server(running)
 
 
-@pytest.mark.parametrize(
-    ("fixture", "use_qop", "uri"),
-    [
-        ("hik_register.txt", False, "sip:3402000000"),
-        ("exosip_register.txt", True, None),
-        ("dahua_register.txt", False, None),
-        ("register_domain_uri.txt", True, None),
-    ],
-)
+SHAPES = [
+    ("hik_register.txt", False, "sip:3402000000"),
+    ("exosip_register.txt", True, None),
+    ("dahua_register.txt", False, None),
+    ("register_domain_uri.txt", True, None),
+]
+
+
+@pytest.mark.parametrize(("fixture", "use_qop", "uri"), SHAPES)
 def test_recorded_register_shapes_register(
     server: RunningServer, fixture: str, use_qop: bool, uri: str | None
 ) -> None:
@@ -120,13 +139,42 @@ def test_recorded_register_shapes_register(
     assert "received=127.0.0.1" in via and re.search(r"rport=\d+", via)
 
 
+@pytest.mark.parametrize(("fixture", "use_qop", "uri"), SHAPES)
+def test_recorded_shapes_refresh_while_their_answers_cannot_be_replayed(
+    server: RunningServer, fixture: str, use_qop: bool, uri: str | None
+) -> None:
+    """Issue 13 item 2: an answer is good once, and only from where it was challenged;
+    devices refreshing as their family does (the next nc with qop, the same answer again
+    without) keep registering, the latter after one more challenge."""
+    raw = (DATA / fixture).read_bytes()
+    port = server.sip_port
+    with _udp_socket() as sock, _udp_socket() as attacker:
+        www = _header(_exchange(sock, port, _without_auth(raw)), "WWW-Authenticate") or ""
+        authorised = _with_auth(
+            _without_auth(raw), _authorization(raw, www, use_qop=use_qop, uri=uri)
+        )
+        assert _status(_exchange(sock, port, authorised)) == 200
+        assert _status(_exchange(attacker, port, _fresh_branch(authorised))) == 401
+        if use_qop:
+            refresh = _authorization(raw, www, use_qop=True, uri=uri, nc=2)
+            answer = _exchange(sock, port, _with_auth(_without_auth(raw), refresh))
+        else:
+            stale = _exchange(sock, port, _fresh_branch(authorised))
+            assert _status(stale) == 401
+            www = _header(stale, "WWW-Authenticate") or ""
+            assert "stale=true" in www
+            again = _authorization(raw, www, use_qop=False, uri=uri)
+            answer = _exchange(sock, port, _with_auth(_without_auth(raw), again))
+        assert _status(answer) == 200, answer.decode(errors="replace")
+
+
 def test_gb2312_catalog_with_chinese_names_reaches_the_api(server: RunningServer) -> None:
-    assert (
-        _status(_register(server, "hik_register.txt", use_qop=False, uri="sip:3402000000")) == 200
-    )
     raw = (DATA / "catalog_message_gb2312.txt").read_bytes()
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(3)
+    with _udp_socket() as sock:  # the catalog comes from where the device registered
+        registered = _register(
+            server, "hik_register.txt", use_qop=False, uri="sip:3402000000", sock=sock
+        )
+        assert _status(registered) == 200
         assert _status(_exchange(sock, server.sip_port, raw)) == 200
 
     def channels() -> list[dict[str, object]] | None:

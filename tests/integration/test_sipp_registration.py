@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.integration.test_device_access import wait_for
+from tests.peers.raw_sip import free_port
 from tests.peers.server_process import start_server, stop_server
 from tests.peers.sipp import run_sipp, write_devices
 
@@ -42,14 +43,17 @@ def test_sipp_registers_500_devices_with_digest(tmp_path: Path) -> None:
 
 
 def test_registered_devices_are_known_again_after_a_restart(tmp_path: Path) -> None:
-    """The platform restarts; devices keep sending keepalives without re-registering."""
+    """The platform restarts; devices keep sending keepalives without re-registering.
+
+    From the address they registered from (only there does a keepalive count)."""
     quiet = {"FARMWATCH_REGISTRAR_CATALOG_ON_REGISTER": "false"}
     server = start_server(tmp_path, quiet)
     devices = write_devices(tmp_path / "devices.csv", 50, "34020000002000000001")
+    device_port = free_port()
     try:
         registered = run_sipp(
             server.sip_port, "register_keepalive_uac.xml", tmp_path,
-            calls=50, rate=50, extra=("-inf", str(devices)),
+            calls=50, rate=50, extra=("-inf", str(devices)), local_port=device_port,
         )  # fmt: skip
         assert (registered.successful, registered.failed) == (50, 0), registered.output
         wait_for(
@@ -63,7 +67,7 @@ def test_registered_devices_are_known_again_after_a_restart(tmp_path: Path) -> N
         # Keepalives only: a platform that forgot them would answer 403 and sipp would fail.
         keepalives = run_sipp(
             again.sip_port, "keepalive_uac.xml", tmp_path,
-            calls=50, rate=50, extra=("-inf", str(devices)),
+            calls=50, rate=50, extra=("-inf", str(devices)), local_port=device_port,
         )  # fmt: skip
         assert (keepalives.successful, keepalives.failed) == (50, 0), keepalives.output
         status, body = again.api("/devices?online=true&limit=1")

@@ -50,16 +50,17 @@ def run_sipp(
     transport: str = "u1",
     scenarios: Path = SCENARIOS,
     limit: int | None = None,
+    local_port: int = 0,
 ) -> SippResult:
     """Run `scenario` (a file of `scenarios`) for `calls` calls at `rate`/s from one socket
-    (`u1` UDP, `t1` one TCP connection); bounded in time."""
+    (`u1` UDP, `t1` one TCP connection) on `local_port` (0: any); bounded in time."""
     stat = workdir / f"{scenario}-{rate}.csv"
     stat.unlink(missing_ok=True)
     result = subprocess.run(
         [
             "sipp", f"127.0.0.1:{port}",
             "-sf", str(scenarios / scenario),
-            "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", "0",
+            "-s", "34020000002000000001", "-i", "127.0.0.1", "-p", str(local_port),
             "-m", str(calls), "-r", str(rate), "-l", str(limit or max(rate, 100)),
             "-t", transport, "-timeout", f"{int(timeout)}s", "-nostdin",
             "-buff_size", "8388608",

@@ -100,7 +100,33 @@ class _PartsCollector(Collector):
             "SIP datagrams dropped as unparsable or failing in their handler.",
             value=self._sources.sip.udp_dropped,
         )
+        yield from self._sip_access()
         yield from self._sip_tcp()
+
+    def _sip_access(self) -> Iterator[Metric]:
+        auth = self._sources.access.registrar.auth_stats
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_auth_failures",
+            "Failed digest authentications (wrong password, not enrolled, wrong realm...).",
+            value=auth.failures,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_auth_refused",
+            "REGISTERs refused unread because their device ID or host was blocked.",
+            value=auth.refused,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_auth_blocks", "Blocks of a device ID or host started.", value=auth.blocks
+        )
+        inbox = self._sources.access.inbox.stats
+        refused = CounterMetricFamily(
+            f"{PREFIX}_sip_messages_refused",
+            "MESSAGE/NOTIFY refused before their body was read, by why.",
+            labels=["reason"],
+        )
+        refused.add_metric(["unregistered"], inbox.refused_unregistered)
+        refused.add_metric(["elsewhere"], inbox.refused_elsewhere)
+        yield refused
 
     def _sip_tcp(self) -> Iterator[Metric]:
         tcp = self._sources.sip.tcp_stats

@@ -6,6 +6,12 @@ A device is offline after `keepalive_timeout_count` missed keepalives (default 3
 or when its registration expires, whichever comes first (what wvp does too), and at once
 when the TCP connection it registered over closes (GB/T 28181-2022 §9.1.1 f).
 
+Only a REGISTER moves a device's address (the registrar authenticated it). A keepalive or
+any other request naming a registered device but sent from elsewhere is not the device's:
+it neither moves the binding nor proves the device alive (`SenderStatus.ELSEWHERE`), and
+the device is told to register again, which costs a NATed device whose mapping changed
+one re-registration. `SourceCheck` says what "elsewhere" means.
+
 Keepalives cost O(1): they only move the device's last-seen time. The heap holds at
 most one entry per device; when an entry comes due and the device was seen since,
 it is pushed again at its new deadline instead.
@@ -14,7 +20,7 @@ it is pushed again at its new deadline instead.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from farmwatch.sipserver.sip.address import Address, Transport
@@ -30,17 +36,34 @@ class OfflineReason(StrEnum):
     """The TCP connection the device registered over closed."""
 
 
-class KeepaliveOutcome(StrEnum):
-    ACCEPTED = "accepted"
-    """The device is registered; it is (again) online."""
+class SourceCheck(StrEnum):
+    """Which requests count as coming from a registered device (`[registrar]
+    message_source_check`)."""
+
+    ADDRESS = "address"
+    """Only those from its registered transport, host and port."""
+    HOST = "host"
+    """Those from its registered host, any port or transport (devices that send from
+    another socket than they registered from)."""
+
+
+class SenderStatus(StrEnum):
+    """Who sent a request naming a device, as far as the table can tell."""
+
+    REGISTERED = "registered"
+    """The device, at its registered address: it is (again) online."""
     NOT_REGISTERED = "not-registered"
     """No live registration: answer so that the device registers again."""
+    ELSEWHERE = "elsewhere"
+    """Registered, but the request came from another address: not proof of anything;
+    answer so that the device registers again (only a REGISTER moves it)."""
 
 
 @dataclass(frozen=True, slots=True)
 class PresenceSettings:
     keepalive_interval: float = 60.0
     keepalive_timeout_count: int = 3
+    source_check: SourceCheck = SourceCheck.ADDRESS
 
     @property
     def keepalive_timeout(self) -> float:
@@ -162,28 +185,37 @@ class RegistrationTable:
                 events.append(DeviceWentOffline(device_id, OfflineReason.CONNECTION_LOST))
         return events
 
-    def keepalive(
-        self, device_id: str, source: Address, now: float
-    ) -> tuple[KeepaliveOutcome, list[PresenceEvent]]:
+    def sender(self, device_id: str, source: Address, now: float) -> SenderStatus:
+        """Whether a request naming `device_id` from `source` is the registered device's."""
         entry = self._entries.get(device_id)
         if entry is None or entry.registration.expires_at <= now:
-            return KeepaliveOutcome.NOT_REGISTERED, []
+            return SenderStatus.NOT_REGISTERED
+        registered = entry.registration.address
+        if registered == source or (
+            self._settings.source_check is SourceCheck.HOST and registered.host == source.host
+        ):
+            return SenderStatus.REGISTERED
+        return SenderStatus.ELSEWHERE
+
+    def keepalive(
+        self, device_id: str, source: Address, now: float
+    ) -> tuple[SenderStatus, list[PresenceEvent]]:
+        """A keepalive from `source`; only the registered device's counts (see `sender`)."""
+        status = self.sender(device_id, source, now)
+        if status is not SenderStatus.REGISTERED:
+            return status, []
+        entry = self._entries[device_id]
         entry.last_seen = now
-        if entry.registration.address != source:
-            # NAT rebinding: the device is reachable where its latest packet came from.
-            self._drop(device_id)
-            entry.registration = replace(entry.registration, address=source)
-            self._put(entry)
         if entry.is_online:
-            return KeepaliveOutcome.ACCEPTED, []
+            return status, []
         entry.is_online = True
         self._schedule(entry)
-        return KeepaliveOutcome.ACCEPTED, [
-            DeviceCameOnline(entry.registration, is_new_registration=False)
-        ]
+        return status, [DeviceCameOnline(entry.registration, is_new_registration=False)]
 
     def seen(self, device_id: str, now: float) -> None:
-        """Any request from the device proves it alive, like a keepalive does."""
+        """Any request from the device proves it alive, like a keepalive does.
+
+        The caller checked the sender first (`sender`)."""
         entry = self._entries.get(device_id)
         if entry is not None and entry.is_online:
             entry.last_seen = now

@@ -8,11 +8,16 @@ actually do:
 * answers with and without `qop` are both accepted, whatever we offered, and so is any
   algorithm we can compute (an MD5 answer to a SHA-256 challenge too: interop first);
 * `uri`, `nc` and `cnonce` are hashed exactly as sent, the realm as sent after trimming;
-* nonces are stateless (`nonce.NonceIssuer`); an answer without qop may be re-sent with the
-  same nonce until it expires (devices refresh registrations that way); an answer with qop
-  must present a strictly increasing `nc` (`nonce.NonceCountTracker`);
-* the response is checked before staleness, so `STALE_NONCE` (→ 401 `stale=true`) is only
-  reported to a client that knows the password (RFC 7616 §3.3).
+* nonces are stateless (`nonce.NonceIssuer`) and bound to what the caller passes as
+  `binding` (the registrar: source address and Call-ID), so an answer replayed from
+  elsewhere names an UNKNOWN_NONCE;
+* nonces are consumed: an answer with qop must present a strictly increasing `nc`, an
+  answer without qop is good once (`nonce.NonceCountTracker`, counting it as nc=1); a
+  device that re-sends its last answer on refresh gets REPLAY, and a 401 with a fresh
+  nonce (`stale=true`: its password was right) costs it one round trip;
+* the response is checked before staleness and replay, so `STALE_NONCE` and `REPLAY`
+  (→ 401 `stale=true`) are only reported to a client that knows the password
+  (RFC 7616 §3.3).
 
 The wire values and hash arithmetic live in `digest.py`; this module re-exports them.
 """
@@ -66,7 +71,8 @@ class AuthResult(Enum):
     UNKNOWN_NONCE = "unknown nonce"
     """Not a nonce of this process (forged, or issued before a restart): answer 401."""
     REPLAY = "replay"
-    """`nc` not above the last accepted one for this nonce: answer 401."""
+    """Right password, but the nonce was used already (`nc` not above the last accepted
+    one; an answer without qop a second time): answer 401 with `stale=true`."""
     REALM_MISMATCH = "realm mismatch"
     """The device is configured with another SIP domain: answer 403."""
     UNSUPPORTED_ALGORITHM = "unsupported algorithm"
@@ -105,17 +111,24 @@ class DigestAuthenticator:
         self._issuer = NonceIssuer(secret, lifetime=settings.nonce_lifetime)
         self._counts = NonceCountTracker(max_entries=settings.max_tracked_nonces)
 
-    def challenge(self, now: float, *, stale: bool = False) -> DigestChallenge:
+    def challenge(self, now: float, *, stale: bool = False, binding: str = "") -> DigestChallenge:
+        """A challenge whose nonce is good only when answered with the same `binding`."""
         return DigestChallenge(
             realm=self._realm,
-            nonce=self._issuer.issue(now),
+            nonce=self._issuer.issue(now, binding),
             algorithm=self.settings.algorithm.value,
             qop=(QOP_AUTH,) if self.settings.offer_qop else (),
             stale=stale,
         )
 
     def verify(
-        self, credentials: DigestCredentials, *, method: str, password: str, now: float
+        self,
+        credentials: DigestCredentials,
+        *,
+        method: str,
+        password: str,
+        now: float,
+        binding: str = "",
     ) -> AuthResult:
         algorithm = credentials.digest_algorithm
         if algorithm is None:
@@ -124,7 +137,7 @@ class DigestAuthenticator:
             return AuthResult.UNSUPPORTED_QOP
         if credentials.realm.strip() != self._realm:
             return AuthResult.REALM_MISMATCH
-        issued_at = self._issuer.issued_at(credentials.nonce)
+        issued_at = self._issuer.issued_at(credentials.nonce, binding)
         state = self._issuer.state(issued_at, now)
         if issued_at is None or state is NonceState.INVALID:
             return AuthResult.UNKNOWN_NONCE
@@ -133,8 +146,11 @@ class DigestAuthenticator:
         if state is NonceState.STALE:
             return AuthResult.STALE_NONCE
         count = credentials.nonce_count
-        if count is not None and not self._counts.accept(
-            credentials.nonce, count, expires_at=issued_at + self._issuer.lifetime, now=now
+        if not self._counts.accept(
+            credentials.nonce,
+            1 if count is None else count,
+            expires_at=issued_at + self._issuer.lifetime,
+            now=now,
         ):
             return AuthResult.REPLAY
         return AuthResult.OK

@@ -5,9 +5,13 @@ of HMAC-SHA256's cost, and as strong) under a per-process secret, as Asterisk an
 Kamailio do, so checking one needs no table of issued nonces: a
 nonce is VALID while younger than the lifetime, STALE after (answer 401 with
 `stale=true`), and INVALID when forged, tampered with or issued by another process.
+The MAC also covers a `binding` the caller chooses (the registrar: the request's source
+and Call-ID), so a nonce answered from anywhere else is INVALID too: a captured answer
+cannot be replayed from another address.
 
-`NonceCountTracker` remembers, per nonce, the highest `nc` accepted with `qop`, so a
-replayed request (nc not above the last one) is refused. Its table is bounded: entries
+`NonceCountTracker` remembers, per nonce, the highest `nc` accepted, so a replayed
+request (nc not above the last one) is refused; an answer without qop counts as nc=1,
+so it is good once. Its table is bounded: entries
 die with their nonce and the oldest are dropped beyond `max_entries`; after such an
 eviction it fails closed, refusing first uses of nonces that expire no later than the
 evicted one (the client is simply challenged again).
@@ -63,17 +67,17 @@ class NonceIssuer:
         self._sequence = 0
         self.lifetime = lifetime
 
-    def issue(self, now: float) -> str:
-        """A fresh nonce; `now` must not be negative."""
+    def issue(self, now: float, binding: str = "") -> str:
+        """A fresh nonce, good only with the same `binding`; `now` must not be negative."""
         issued_ms = int(now * 1000)
         if not 0 <= issued_ms < 16**_TIME_DIGITS:
             raise LocalProtocolError(f"time out of range for a nonce: {now}")
         self._sequence = (self._sequence + 1) % 16**_SEQUENCE_DIGITS
         prefix = f"{issued_ms:0{_TIME_DIGITS}x}{self._sequence:0{_SEQUENCE_DIGITS}x}"
-        return prefix + self._mac(prefix)
+        return prefix + self._mac(prefix, binding)
 
-    def check(self, nonce: str, now: float) -> NonceState:
-        return self.state(self.issued_at(nonce), now)
+    def check(self, nonce: str, now: float, binding: str = "") -> NonceState:
+        return self.state(self.issued_at(nonce, binding), now)
 
     def state(self, issued_at: float | None, now: float) -> NonceState:
         """Classify a nonce from its `issued_at` (None: not authentic) at time `now`."""
@@ -83,18 +87,19 @@ class NonceIssuer:
             return NonceState.STALE
         return NonceState.VALID
 
-    def issued_at(self, nonce: str) -> float | None:
-        """The issue time of one of our nonces, or None if `nonce` is not authentic."""
+    def issued_at(self, nonce: str, binding: str = "") -> float | None:
+        """The issue time of one of our nonces issued with `binding`, else None."""
         if len(nonce) != _NONCE_LENGTH or not _HEX_DIGITS.issuperset(nonce):
             return None
         prefix = nonce[:_PREFIX_DIGITS]
-        if not hmac.compare_digest(nonce[_PREFIX_DIGITS:], self._mac(prefix)):
+        if not hmac.compare_digest(nonce[_PREFIX_DIGITS:], self._mac(prefix, binding)):
             return None
         return int(prefix[:_TIME_DIGITS], 16) / 1000
 
-    def _mac(self, prefix: str) -> str:
+    def _mac(self, prefix: str, binding: str) -> str:
+        # The prefix has a fixed length, so prefix + binding is unambiguous.
         return hashlib.blake2s(
-            prefix.encode(), key=self._key, digest_size=_MAC_DIGITS // 2
+            (prefix + binding).encode(), key=self._key, digest_size=_MAC_DIGITS // 2
         ).hexdigest()
 
 
@@ -105,7 +110,7 @@ class _Tracked:
 
 
 class NonceCountTracker:
-    """The last accepted `nc` of each nonce used with qop, bounded in time and size."""
+    """The last accepted `nc` of each nonce used, bounded in time and size."""
 
     def __init__(self, *, max_entries: int = 65536) -> None:
         if max_entries < 1:

@@ -38,6 +38,7 @@ async def test_metrics_follow_a_registration_and_show_loop_lag_and_process(
     assert before["process_open_fds"] > 0
     assert before["farmwatch_media_ports"] == 250  # 30000-30499 in conf/farmwatch.toml
     assert before["farmwatch_sip_tcp_accept_errors_total"] == 0
+    assert before["farmwatch_sip_auth_failures_total"] == 0
 
     device = await RawDevice.connect(
         "34020000001320000077", ("127.0.0.1", farmwatch_server.sip_port), "UDP"
@@ -49,3 +50,13 @@ async def test_metrics_follow_a_registration_and_show_loop_lag_and_process(
     after = await asyncio.to_thread(_scrape, farmwatch_server)
     assert after["farmwatch_devices_registered"] == 1
     assert after["farmwatch_devices_online"] == 1
+
+    guesser = await RawDevice.connect(
+        "34020000001320000078", ("127.0.0.1", farmwatch_server.sip_port), "UDP"
+    )
+    try:
+        assert await guesser.register(password="not-the-password") == 403
+    finally:
+        await guesser.close_and_wait()
+    guessed = await asyncio.to_thread(_scrape, farmwatch_server)
+    assert guessed["farmwatch_sip_auth_failures_total"] == 1

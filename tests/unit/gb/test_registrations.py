@@ -5,12 +5,13 @@ from __future__ import annotations
 from farmwatch.sipserver.gb.registrations import (
     DeviceCameOnline,
     DeviceWentOffline,
-    KeepaliveOutcome,
     OfflineReason,
     PresenceSettings,
     Registration,
     RegistrationRefreshed,
     RegistrationTable,
+    SenderStatus,
+    SourceCheck,
 )
 from farmwatch.sipserver.sip.address import Address, Transport
 
@@ -53,12 +54,12 @@ def test_keepalives_keep_it_online_and_resume_brings_it_back() -> None:
     table.register(_registration(0), now=0)
     for t in range(60, 600, 60):
         outcome, events = table.keepalive(DEVICE, HOME, now=t)
-        assert (outcome, events) == (KeepaliveOutcome.ACCEPTED, [])
+        assert (outcome, events) == (SenderStatus.REGISTERED, [])
         assert table.tick(t) == []
     assert table.tick(540 + 179) == []
     assert table.tick(540 + 180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
     outcome, events = table.keepalive(DEVICE, HOME, now=800)
-    assert outcome is KeepaliveOutcome.ACCEPTED
+    assert outcome is SenderStatus.REGISTERED
     assert len(events) == 1 and isinstance(events[0], DeviceCameOnline)
     assert events[0].is_new_registration is False
     assert table.is_online(DEVICE)
@@ -71,12 +72,12 @@ def test_registration_expiry_comes_first_when_shorter() -> None:
     table.register(_registration(0, expires=100), now=0)
     assert table.tick(100) == [DeviceWentOffline(DEVICE, OfflineReason.REGISTRATION_EXPIRED)]
     outcome, _ = table.keepalive(DEVICE, HOME, now=101)
-    assert outcome is KeepaliveOutcome.NOT_REGISTERED
+    assert outcome is SenderStatus.NOT_REGISTERED
 
 
 def test_keepalive_from_an_unknown_device_is_not_registered() -> None:
     outcome, events = _table().keepalive(DEVICE, HOME, now=5)
-    assert outcome is KeepaliveOutcome.NOT_REGISTERED and events == []
+    assert outcome is SenderStatus.NOT_REGISTERED and events == []
 
 
 def test_unregister_reports_offline_once() -> None:
@@ -87,13 +88,43 @@ def test_unregister_reports_offline_once() -> None:
     assert table.tick(10_000) == []
 
 
-def test_keepalive_from_a_new_address_rebinds_the_contact() -> None:
+def test_keepalive_from_another_address_neither_moves_the_device_nor_keeps_it_online() -> None:
+    """Issue 13 item 1: only an authenticated REGISTER moves a device."""
     table = _table()
     table.register(_registration(0), now=0)
-    moved = Address("127.0.0.1", 40000, Transport.UDP)
-    table.keepalive(DEVICE, moved, now=30)
+    for elsewhere in (
+        Address("127.0.0.1", 40000, Transport.UDP),
+        Address("127.0.0.2", 5061, Transport.UDP),
+        Address("127.0.0.1", 5061, Transport.TCP),
+    ):
+        for t in (60, 120, 170):
+            assert table.keepalive(DEVICE, elsewhere, now=t) == (SenderStatus.ELSEWHERE, [])
+        registration = table.get(DEVICE)
+        assert registration is not None and registration.address == HOME
+    assert table.tick(180) == [DeviceWentOffline(DEVICE, OfflineReason.KEEPALIVE_TIMEOUT)]
+    impostor = Address("127.0.0.1", 40000, Transport.UDP)
+    assert table.keepalive(DEVICE, impostor, now=200) == (SenderStatus.ELSEWHERE, [])
+    assert not table.is_online(DEVICE)
+    outcome, events = table.keepalive(DEVICE, HOME, now=210)  # the device itself is back
+    assert outcome is SenderStatus.REGISTERED and len(events) == 1
+
+
+def test_host_source_check_accepts_another_port_of_the_same_host_without_moving() -> None:
+    table = RegistrationTable(PresenceSettings(source_check=SourceCheck.HOST))
+    table.register(_registration(0), now=0)
+    other_port = Address("127.0.0.1", 40000, Transport.TCP)
+    assert table.keepalive(DEVICE, other_port, now=60) == (SenderStatus.REGISTERED, [])
+    assert table.sender(DEVICE, Address("127.0.0.2", 5061), now=60) is SenderStatus.ELSEWHERE
     registration = table.get(DEVICE)
-    assert registration is not None and registration.address == moved
+    assert registration is not None and registration.address == HOME
+    assert table.tick(179) == []  # the keepalive at 60 counted
+
+
+def test_sender_of_an_expired_registration_is_not_registered() -> None:
+    table = _table()
+    table.register(_registration(0, expires=100), now=0)
+    assert table.sender(DEVICE, HOME, now=99) is SenderStatus.REGISTERED
+    assert table.sender(DEVICE, HOME, now=100) is SenderStatus.NOT_REGISTERED
 
 
 def test_restored_registration_gets_one_window_to_prove_alive() -> None:
@@ -147,7 +178,7 @@ def test_closing_the_connection_a_device_registered_over_takes_it_offline() -> N
     assert not table.is_online(DEVICE)
     # The binding is gone: the device must register again, a keepalive does not revive it.
     assert table.get(DEVICE) is None
-    assert table.keepalive(DEVICE, OVER_TCP, now=10) == (KeepaliveOutcome.NOT_REGISTERED, [])
+    assert table.keepalive(DEVICE, OVER_TCP, now=10) == (SenderStatus.NOT_REGISTERED, [])
     assert table.connection_closed(OVER_TCP) == []
     assert table.tick(10_000) == []
 
@@ -173,13 +204,13 @@ def test_a_device_registered_again_over_a_newer_connection_stays_online() -> Non
     ]
 
 
-def test_a_keepalive_that_moved_the_device_elsewhere_unbinds_the_old_connection() -> None:
+def test_a_keepalive_over_another_connection_leaves_the_device_on_its_own() -> None:
     table = _table()
     table.register(_registration(0, address=OVER_TCP), now=0)
     newer = Address(OVER_TCP.host, OVER_TCP.port + 1, Transport.TCP)
-    table.keepalive(DEVICE, newer, now=30)
-    assert table.connection_closed(OVER_TCP) == []
-    assert table.connection_closed(newer) == [
+    assert table.keepalive(DEVICE, newer, now=30) == (SenderStatus.ELSEWHERE, [])
+    assert table.connection_closed(newer) == []
+    assert table.connection_closed(OVER_TCP) == [
         DeviceWentOffline(DEVICE, OfflineReason.CONNECTION_LOST)
     ]
 

@@ -232,16 +232,52 @@ def test_nc_replay_is_refused_and_higher_nc_accepted() -> None:
     )
 
 
-def test_same_nonce_without_qop_is_reusable_until_expiry() -> None:
+def test_an_answer_without_qop_is_good_once() -> None:
+    """Issue 13 item 2: it used to be good for the nonce's whole lifetime."""
     authenticator = make_authenticator(offer_qop=False, nonce_lifetime=300.0)
     credentials = answer(authenticator.challenge(0.0))
     assert credentials.qop is None
-    for now in (1.0, 60.0, 200.0, 299.0):
-        assert authenticator.verify(
-            credentials, method="REGISTER", password=PASSWORD, now=now
-        ).is_ok
+    assert authenticator.verify(credentials, method="REGISTER", password=PASSWORD, now=1.0).is_ok
+    for now in (1.0, 60.0, 299.0):
+        result = authenticator.verify(credentials, method="REGISTER", password=PASSWORD, now=now)
+        assert result is AuthResult.REPLAY and result.should_rechallenge
     result = authenticator.verify(credentials, method="REGISTER", password=PASSWORD, now=301.0)
     assert result is AuthResult.STALE_NONCE
+
+
+def test_a_replay_with_a_wrong_password_is_a_bad_response_not_a_replay() -> None:
+    authenticator = make_authenticator(offer_qop=False)
+    challenge = authenticator.challenge(0.0)
+    assert authenticator.verify(answer(challenge), method="REGISTER", password=PASSWORD, now=1.0)
+    guessed = answer(challenge, password="guess")
+    result = authenticator.verify(guessed, method="REGISTER", password=PASSWORD, now=2.0)
+    assert result is AuthResult.BAD_RESPONSE
+
+
+def test_a_nonce_is_good_only_with_the_binding_it_was_issued_for() -> None:
+    authenticator = make_authenticator()
+    here = "UDP 10.1.2.3 5060 call-1"
+    challenge = authenticator.challenge(0.0, binding=here)
+    credentials = answer(challenge)
+    for elsewhere in ("UDP 10.1.2.3 5061 call-1", "UDP 10.9.9.9 5060 call-1",
+                      "TCP 10.1.2.3 5060 call-1", "UDP 10.1.2.3 5060 call-2", ""):  # fmt: skip
+        result = authenticator.verify(
+            credentials, method="REGISTER", password=PASSWORD, now=1.0, binding=elsewhere
+        )
+        assert result is AuthResult.UNKNOWN_NONCE, elsewhere
+    result = authenticator.verify(
+        credentials, method="REGISTER", password=PASSWORD, now=1.0, binding=here
+    )
+    assert result is AuthResult.OK
+
+
+def test_nonce_binding_is_part_of_the_mac() -> None:
+    issuer = NonceIssuer(SECRET)
+    nonce = issuer.issue(10.0, "a")
+    assert issuer.check(nonce, 10.0, "a") is NonceState.VALID
+    assert issuer.check(nonce, 10.0, "b") is NonceState.INVALID
+    assert issuer.check(nonce, 10.0) is NonceState.INVALID
+    assert issuer.issue(10.0, "a") != nonce  # the sequence still makes each one unique
 
 
 def test_answer_without_qop_accepted_even_when_qop_was_offered() -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+
+import pytest
 
 from farmwatch.sipserver.gb.registrations import (
     DeviceCameOnline,
     DeviceWentOffline,
     OfflineReason,
+    RegistrationRefreshed,
     RegistrationTable,
 )
 from farmwatch.sipserver.registrar import Registrar
@@ -228,3 +232,183 @@ def test_the_express_path_decides_exactly_as_the_general_path() -> None:
     registration = general_table.get(DEVICE)
     assert registration is not None and registration == express_table.get(DEVICE)
     assert general_events == express_events and len(express_events) == 1
+
+
+# -- issue 13 item 2: replayed answers and password guessing --------------------------
+
+OTHER_PORT = Address(SOURCE.host, SOURCE.port + 1, Transport.UDP)
+OTHER_HOST = Address("10.9.9.9", 5060, Transport.UDP)
+OVER_TCP = Address(SOURCE.host, SOURCE.port, Transport.TCP)
+
+
+def _www(response: SipResponse) -> str:
+    return response.headers.get("WWW-Authenticate") or ""
+
+
+def _with_call_id(request: SipRequest, call_id: str) -> SipRequest:
+    return request.with_headers(request.headers.replace_first("Call-ID", call_id))
+
+
+def test_an_answer_replayed_from_elsewhere_is_refused_and_moves_nothing() -> None:
+    registrar, table, _ = _registrar(offer_qop=False)
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    answer = _answer(challenge, "12345678", 2)
+    assert registrar.decide(answer, SOURCE, now=1).response.status == 200
+    for elsewhere in (OTHER_PORT, OTHER_HOST, OVER_TCP):
+        replay = registrar.decide(answer, elsewhere, now=2)
+        assert replay.response.status == 401 and replay.events == []
+        assert "stale" not in _www(replay.response)  # an unknown nonce, not a spent one
+    registration = table.get(DEVICE)
+    assert registration is not None and registration.address == SOURCE
+
+
+def test_a_nonce_answered_in_another_registration_call_id_is_unknown() -> None:
+    registrar, table, _ = _registrar()
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    other_call = _with_call_id(_answer(challenge, "12345678", 2), "another-call@10.1.2.3")
+    assert registrar.decide(other_call, SOURCE, now=1).response.status == 401
+    assert table.get(DEVICE) is None
+
+
+def test_host_binding_tolerates_an_answer_from_another_port_or_call_id() -> None:
+    registrar, _, _ = _registrar(nonce_binding="host")
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    answer = _with_call_id(_answer(challenge, "12345678", 2), "another-call@10.1.2.3")
+    assert registrar.decide(answer, OTHER_PORT, now=1).response.status == 200
+    assert registrar.decide(answer, OTHER_HOST, now=2).response.status == 401
+
+
+def test_a_device_that_resends_its_last_answer_on_refresh_is_asked_again_kindly() -> None:
+    registrar, table, _ = _registrar(offer_qop=False)
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    assert registrar.decide(_answer(challenge, "12345678", 2), SOURCE, now=1).response.status == 200
+    refresh = registrar.decide(_answer(challenge, "12345678", 3), SOURCE, now=200)
+    assert refresh.response.status == 401
+    assert "stale=true" in _www(refresh.response)
+    again = registrar.decide(_answer(refresh.response, "12345678", 4), SOURCE, now=200.1)
+    assert again.response.status == 200
+    assert [type(e) for e in again.events] == [RegistrationRefreshed]
+    registration = table.get(DEVICE)
+    assert registration is not None and registration.registered_at == 200.1
+
+
+def test_a_device_answering_with_qop_refreshes_with_the_next_nc_without_a_challenge() -> None:
+    registrar, _, _ = _registrar()
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    assert registrar.decide(_answer(challenge, "12345678", 2), SOURCE, now=1).response.status == 200
+    refresh = registrar.decide(_answer(challenge, "12345678", 3, nc=2), SOURCE, now=100)
+    assert refresh.response.status == 200
+
+
+def _guess(registrar: Registrar, source: Address, now: float, password: str) -> SipResponse:
+    challenge = registrar.decide(_request(1), source, now=now).response
+    if challenge.status != 401:
+        return challenge
+    return registrar.decide(_answer(challenge, password, 2), source, now=now).response
+
+
+def test_guessing_is_throttled_but_the_device_own_host_gets_through() -> None:
+    registrar, table, _ = _registrar(
+        auth_failures_per_device=3, auth_block=10.0, auth_max_block=40.0
+    )
+    assert _guess(registrar, SOURCE, 0, "12345678").status == 200
+    answers = [_guess(registrar, OTHER_HOST, 1 + n, f"guess-{n}") for n in range(5)]
+    assert [a.reason for a in answers] == ["Forbidden (wrong password)"] * 3 + [
+        "Forbidden (too many failed attempts)"
+    ] * 2
+    # The right password from there is refused too, without a challenge.
+    assert _guess(registrar, OTHER_HOST, 6, "12345678").reason == (
+        "Forbidden (too many failed attempts)"
+    )
+    # The device, from its own host (another port after a reboot), is not.
+    assert _guess(registrar, OTHER_PORT, 7, "12345678").status == 200
+    registration = table.get(DEVICE)
+    assert registration is not None and registration.address == OTHER_PORT
+    # The block ends (the first one lasts auth_block seconds from the third failure).
+    assert _guess(registrar, OTHER_HOST, 13, "12345678").status == 200
+    stats = registrar.auth_stats
+    assert (stats.failures, stats.refused, stats.blocks) == (3, 3, 1)
+
+
+def test_the_last_authenticated_host_stays_trusted_after_the_registration_ends() -> None:
+    registrar, table, _ = _registrar(auth_failures_per_device=2)
+    assert _guess(registrar, SOURCE, 0, "12345678").status == 200
+    table.unregister(DEVICE)
+    for n in range(4):
+        _guess(registrar, OTHER_HOST, 1 + n, f"guess-{n}")
+    assert _guess(registrar, OTHER_HOST, 5, "12345678").status == 403
+    assert _guess(registrar, OTHER_PORT, 6, "12345678").status == 200
+
+
+def test_guessing_many_ids_from_one_host_blocks_the_host() -> None:
+    registrar, _, _ = _registrar(auth_failures_per_host=4, auth_failures_per_device=100)
+    devices = [f"3402000000132000{index:04d}" for index in range(6)]
+    statuses = []
+    for now, device in enumerate(devices):
+        challenge = registrar.decide(_request(1, device=device), OTHER_HOST, now=now).response
+        if challenge.status != 401:
+            statuses.append(challenge.reason)
+            continue
+        header = _www(challenge)
+        credentials = build_credentials(
+            DigestChallenge.parse(header), method="REGISTER",
+            uri="sip:34020000002000000001@3402000000", username=device, password="guess",
+            cnonce="0a4f113b",
+        )  # fmt: skip
+        request = _request(2, extra=f"Authorization: {credentials}\r\n", device=device)
+        statuses.append(registrar.decide(request, OTHER_HOST, now=now).response.reason)
+    assert (
+        statuses
+        == ["Forbidden (wrong password)"] * 4 + ["Forbidden (too many failed attempts)"] * 2
+    )
+    assert _guess(registrar, SOURCE, 10, "12345678").status == 200  # other hosts are fine
+
+
+def test_refusals_are_logged_once_per_burst(caplog: pytest.LogCaptureFixture) -> None:
+    registrar, _, _ = _registrar(auth_failures_per_device=100, auth_failures_per_host=100)
+    caplog.set_level(logging.WARNING, logger="farmwatch.sipserver.registrar")
+    for n in range(30):
+        _guess(registrar, OTHER_HOST, n, f"guess-{n}")
+    assert len(caplog.records) == 1
+    assert "wrong password" in caplog.messages[0] and DEVICE in caplog.messages[0]
+    assert registrar.next_deadline() == 29 + 60
+    registrar.tick(29 + 60)
+    assert len(caplog.records) == 2
+    assert "29 more REGISTERs from 10.9.9.9 refused" in caplog.messages[1]
+    assert registrar.next_deadline() is None
+
+
+def test_both_paths_decide_alike_on_replays_refreshes_and_guesses() -> None:
+    settings = {"offer_qop": False, "auth_failures_per_device": 2}
+    general, general_table, _ = _registrar(**settings)
+    express, express_table, _ = _registrar(**settings)
+    now = 0.0
+
+    def both(request: SipRequest, source: Address) -> SipResponse:
+        nonlocal now
+        now += 1
+        scanned = scan_express(request.to_bytes(), frozenset({"REGISTER"}))
+        assert scanned is not None
+        express._clock = lambda: now
+        response = general.decide(request, source, now).response
+        reply = express.handle_express(scanned, source)
+        assert (response.status, response.reason) == (
+            reply.status, reply.reason or reason_phrase(reply.status),
+        )  # fmt: skip
+        assert response.headers.items[-len(reply.extra) :] == reply.extra
+        return response
+
+    challenge = both(_request(1), SOURCE)
+    first = _answer(challenge, "12345678", 2)
+    assert both(first, SOURCE).status == 200
+    assert both(first, OTHER_PORT).status == 401  # replayed from elsewhere
+    stale = both(first, SOURCE)  # re-sent on refresh
+    assert stale.status == 401 and "stale=true" in _www(stale)
+    assert both(_answer(stale, "12345678", 3), SOURCE).status == 200
+    for n in range(3):
+        guess_challenge = both(_request(4 + n), OTHER_HOST)
+        if guess_challenge.status == 401:
+            both(_answer(guess_challenge, f"guess-{n}", 5 + n), OTHER_HOST)
+    assert both(_request(9), OTHER_HOST).reason == "Forbidden (too many failed attempts)"
+    assert general_table.get(DEVICE) == express_table.get(DEVICE)
+    assert general.auth_stats == express.auth_stats
