@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.message import reason_phrase
-from farmwatch.sipserver.sip.parser import TOKEN, is_number
+from farmwatch.sipserver.sip.syntax import TOKEN, is_number
 
 MAGIC_COOKIE = "z9hG4bK"
 MAX_EXPRESS_SIZE = 8192

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.headers import Headers, canonical_name, split_outside_quotes
 from farmwatch.sipserver.sip.message import SipMessage, SipRequest, SipResponse, reason_phrase
+from farmwatch.sipserver.sip.syntax import MAX_DIGITS, TOKEN, is_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,6 @@ class MalformedMessage(RemoteProtocolError):
         return f"{reason_phrase(self.status_hint)} ({self.reason})"
 
 
-TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
-"""An RFC 3261 token: methods, header names, parameter names."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 # After CRLF → LF: any C0 control but HT and LF, or DEL (a CR left is a lone CR). The
@@ -71,7 +70,6 @@ _CONTROL = re.compile(r"(?<!\\)[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r")
 _LIST_NAMES = frozenset({"Via", "Route", "Record-Route"})
 _SINGLETONS = frozenset({"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards"})
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
-_MAX_DIGITS = 10
 _PING_MAX_SIZE = 8
 _SIP_STARTS = tuple(
     b"SIP/ REGISTER INVITE ACK BYE CANCEL OPTIONS MESSAGE SUBSCRIBE NOTIFY INFO PRACK UPDATE "
@@ -278,11 +276,6 @@ def _check_cseq(value: str, method: str | None) -> None:
         raise MalformedMessage("CSeq method does not match the request method")
 
 
-def is_number(text: str) -> bool:
-    """1 to 10 ASCII digits (`str.isdigit` alone also accepts digits `int()` refuses, "²")."""
-    return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
-
-
 def _is_well_bracketed(value: str) -> bool:
     """Quotes closed (backslash escapes honoured) and at most one `<...>` outside them."""
     if '"' in value:
@@ -460,7 +453,7 @@ def _stream_content_length(head: bytes, limits: ParserLimits) -> int:
     if len(numbers) > 1:
         raise RemoteProtocolError("conflicting Content-Length")
     number = numbers.pop()
-    if not number.isdigit() or len(number) > _MAX_DIGITS:
+    if not number.isdigit() or len(number) > MAX_DIGITS:  # bytes: ASCII digits only
         raise RemoteProtocolError("unparsable Content-Length")
     if int(number) > limits.max_body:
         raise RemoteProtocolError("body too large", 413)
