@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from farmwatch.sipserver.errors import LocalProtocolError, RemoteProtocolError, TransactionTimeout
+from farmwatch.sipserver.log_budget import LogBudget
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
@@ -111,6 +112,8 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._local_hosts: dict[str, str] = {}
+        # What peers get wrong is logged within a budget: malformed datagrams cost nothing.
+        self._peer_errors = LogBudget()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -280,19 +283,33 @@ class SipEndpoint:
         try:
             effects = self._layer.receive(message, source, self._running_loop().time())
         except RemoteProtocolError as error:
-            log.warning("dropped a message from %s: %s", source, error.reason)
+            # E.g. an RFC 2543 peer whose From cannot be read: no transaction can hold it.
+            self._peer_error("refused a message from %s: %s", source, error.reason)
+            if isinstance(message, SipRequest) and message.method != "ACK":
+                self._refuse(message, error, source)
             return
         self._perform(effects)
 
     def malformed_received(self, error: MalformedMessage, source: Address) -> None:
-        log.warning("malformed message from %s: %s", source, error.reason)
-        if error.partial is None:
-            return
-        response = build_response(
-            error.partial, error.status_hint, _reason_for(error), to_tag=new_tag()
-        )
+        self._peer_error("malformed message from %s: %s", source, error.reason)
+        if error.partial is not None:
+            self._refuse(error.partial, error, source)
+
+    def _refuse(self, request: SipRequest, error: RemoteProtocolError, source: Address) -> None:
+        """Answer statelessly (no transaction could be made), e.g. 400 with the reason."""
+        response = build_response(request, error.status_hint, _reason_for(error), to_tag=new_tag())
         # RFC 3581: back to the packet's source address, whatever the Via says.
         self._send(response.to_bytes(), source)
+
+    def _peer_error(self, message: str, source: Address, reason: str) -> None:
+        left_out = self._peer_errors.take(self._running_loop().time())
+        if left_out is None:
+            return
+        if left_out:
+            message += " (%d more errors of peers not logged)"
+            log.warning(message, source, reason, left_out)
+        else:
+            log.warning(message, source, reason)
 
     def express_received(self, data: bytes, source: Address) -> bool:
         methods = self._express_methods
@@ -418,6 +435,8 @@ class SipEndpoint:
     def _run_sync_handler(self, handler: SyncRequestHandler, incoming: IncomingRequest) -> None:
         try:
             response = handler(incoming)
+        except RemoteProtocolError as error:
+            response = self._handler_refused(incoming, error)
         except Exception:
             response = _handler_failed(incoming)
         if response is not None:
@@ -428,10 +447,22 @@ class SipEndpoint:
             response = await handler(incoming)
         except asyncio.CancelledError:
             raise
+        except RemoteProtocolError as error:
+            response = self._handler_refused(incoming, error)
         except Exception:
             response = _handler_failed(incoming)
         if response is not None:
             self.respond(response)
+
+    def _handler_refused(
+        self, incoming: IncomingRequest, error: RemoteProtocolError
+    ) -> SipResponse:
+        """The handler found the peer's request unreadable (a From URI, say): the peer's
+        error, answered with its status (400), not ours to log a traceback for."""
+        self._peer_error("refused a request from %s: %s", incoming.source, error.reason)
+        return build_response(
+            incoming.request, error.status_hint, _reason_for(error), to_tag=new_tag()
+        )
 
     async def _answer_options(self, incoming: IncomingRequest) -> SipResponse:
         return build_response(
@@ -501,7 +532,7 @@ def _handler_failed(incoming: IncomingRequest) -> SipResponse:
     return build_response(incoming.request, 500, to_tag=new_tag())
 
 
-def _reason_for(error: MalformedMessage) -> str:
+def _reason_for(error: RemoteProtocolError) -> str:
     base = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
     phrase = base.get(error.status_hint, "Bad Request")
     # The reason may quote the peer's bytes: keep it printable so it cannot add a header.

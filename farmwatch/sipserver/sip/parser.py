@@ -7,8 +7,8 @@ lenient where real GB/T 28181 devices deviate (GB/T 28181 §2 items 11-13, §10 
 compact and oddly cased header names, LF-only line ends, folded lines, whitespace around
 the colon, no Content-Length over UDP) and strict where RFC 4475 says a message is
 broken (start-line syntax, SIP version, status code range, method token, mandatory
-headers, CSeq method, duplicate single-valued headers, unbalanced quotes in From/To,
-limits). Every failure is a `MalformedMessage`; nothing else escapes.
+headers, the top Via, CSeq method, duplicate single-valued headers, unbalanced quotes in
+From/To, limits). Every failure is a `MalformedMessage`; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
-from farmwatch.sipserver.sip.headers import Headers, canonical_name, split_outside_quotes
+from farmwatch.sipserver.sip.headers import Headers, Via, canonical_name, split_outside_quotes
 from farmwatch.sipserver.sip.message import SipMessage, SipRequest, SipResponse, reason_phrase
 from farmwatch.sipserver.sip.syntax import MAX_DIGITS, TOKEN, is_number
 
@@ -243,20 +243,26 @@ def _unfold(lines: list[str]) -> list[str]:
 def _check_fields(fields: list[tuple[str, str]], method: str | None) -> str | None:
     """Mandatory and single-valued headers; returns the Content-Length value, if any."""
     seen: dict[str, str] = {}
-    has_via = False
+    top_via: str | None = None
     for name, value in fields:
         if name in _SINGLETONS:
             if name in seen:
                 raise MalformedMessage(f"duplicate {name}")
             seen[name] = value
-        elif name == "Via":
-            has_via = True
-    if not has_via:
+        elif name == "Via" and top_via is None:
+            top_via = value
+    if top_via is None:
         raise MalformedMessage("missing Via")
     for name in _MANDATORY[1:]:
         if not seen.get(name):
             raise MalformedMessage(f"missing {name}")
     _check_cseq(seen["CSeq"], method)
+    try:
+        # Transactions are matched on it (RFC 3261 §17.2.3): a request without a readable
+        # top Via could never be answered through one, so it is answered 400 here.
+        Via.parse(top_via)
+    except RemoteProtocolError:
+        raise MalformedMessage("malformed Via") from None
     for name in ("From", "To"):
         if not _is_well_bracketed(seen[name]):
             raise MalformedMessage(f"malformed {name}")
