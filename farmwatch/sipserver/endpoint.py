@@ -36,6 +36,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     ResponseReceived,
     Send,
     StrayResponse,
+    TransactionAborted,
     TransactionTerminated,
     TransactionTimedOut,
     new_branch,
@@ -347,29 +348,40 @@ class SipEndpoint:
 
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
-            match effect:
-                case Send(message=message, dest=dest):
-                    self._send(message.to_bytes(), dest)
-                case RequestReceived(request=request, source=source):
-                    self._dispatch(IncomingRequest(request, source))
-                case ResponseReceived(response=response, key=key):
-                    self._deliver_response(key, response)
-                case TransactionTimedOut(key=key):
-                    pending = self._pending.get(key)
-                    if pending is not None and not pending.future.done():
-                        pending.future.set_exception(
-                            TransactionTimeout(pending.method, str(pending.dest))
-                        )
-                case AckReceived(request=request, source=source):
-                    if self._ack_handler is not None:
-                        self._ack_handler(request, source)
-                case StrayResponse(response=response):
-                    self._stray(response)
-                case TransactionTerminated():
-                    pass
-                case _:
-                    log.debug("unhandled transaction effect %r", effect)
+            try:
+                self._perform_one(effect)
+            except Exception:
+                # Isolation boundary: one effect (a TU callback failing). The rest of the
+                # batch is still carried out and the timer re-armed.
+                log.exception("carrying out %s failed", type(effect).__name__)
         self._arm_timer()
+
+    def _perform_one(self, effect: Effect) -> None:
+        match effect:
+            case Send(message=message, dest=dest):
+                self._send(message.to_bytes(), dest)
+            case RequestReceived(request=request, source=source):
+                self._dispatch(IncomingRequest(request, source))
+            case ResponseReceived(response=response, key=key):
+                self._deliver_response(key, response)
+            case TransactionTimedOut(key=key) | TransactionAborted(key=key):
+                pending = self._pending.get(key)
+                if pending is not None and not pending.future.done():
+                    pending.future.set_exception(
+                        TransactionTimeout(pending.method, str(pending.dest))
+                    )
+                if isinstance(effect, TransactionAborted):
+                    log.error("transaction %s (Call-ID %s) failed and was dropped",
+                              key, effect.call_id, exc_info=effect.error)  # fmt: skip
+            case AckReceived(request=request, source=source):
+                if self._ack_handler is not None:
+                    self._ack_handler(request, source)
+            case StrayResponse(response=response):
+                self._stray(response)
+            case TransactionTerminated():
+                pass
+            case _:
+                log.debug("unhandled transaction effect %r", effect)
 
     def _deliver_response(self, key: object, response: SipResponse) -> None:
         pending = self._pending.get(key)
