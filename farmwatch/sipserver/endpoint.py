@@ -316,7 +316,7 @@ class SipEndpoint:
         methods = self._express_methods
         if not methods:
             return False
-        request = scan_express(data, methods)
+        request = scan_express(data, methods, self._limits)
         if request is None:
             return False
         now = self._running_loop().time()

@@ -175,16 +175,24 @@ def _read_request_line(line: str) -> tuple[str, str]:
     method, uri, version = parts
     if not TOKEN.fullmatch(method):
         raise MalformedMessage("malformed method")
-    scheme = _SCHEME.match(uri)
-    if scheme is None or scheme.end() == len(uri) or "<" in uri or ">" in uri:
-        raise MalformedMessage("malformed Request-URI")
-    if scheme.group().lower() in ("sip:", "sips:") and "?" in uri.rpartition("@")[2]:
-        raise MalformedMessage("headers in Request-URI")
+    problem = request_uri_problem(uri)
+    if problem is not None:
+        raise MalformedMessage(problem)
     if version.upper() != "SIP/2.0":
         if _VERSION.fullmatch(version):
             raise MalformedMessage("unsupported SIP version", 505)
         raise MalformedMessage("malformed SIP version")
     return method, uri
+
+
+def request_uri_problem(uri: str) -> str | None:
+    """Why `uri` cannot be a Request-URI (RFC 4475 ltgtruri, escruri), or None."""
+    scheme = _SCHEME.match(uri)
+    if scheme is None or scheme.end() == len(uri) or "<" in uri or ">" in uri:
+        return "malformed Request-URI"
+    if scheme.group().lower() in ("sip:", "sips:") and "?" in uri.rpartition("@")[2]:
+        return "headers in Request-URI"
+    return None
 
 
 def _read_status_line(line: str) -> tuple[int, str]:
