@@ -1,6 +1,7 @@
 """A longer coverage-guided fuzz run of every network parser: executions, coverage, crashes.
 
     PYTHONPATH=. .venv/bin/python bench/fuzz.py [--minutes 5] [--seed 1] [--corpus DIR]
+        [--only sip|sip-stream|express|sdp|digest|manscdp|rtp|rfc4571|ps|nal]
 
 Runs `tests.fuzz.run_atheris` (the harness of the test suite's fuzz smoke: SIP datagrams
 and streams, the express scan against the general parser, SDP, digest, MANSCDP and its
@@ -30,6 +31,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5.0, help="time budget (default 5)")
     parser.add_argument("--seed", type=int, default=1, help="libFuzzer's random seed")
     parser.add_argument("--corpus", type=Path, default=None, help="corpus directory to keep")
+    parser.add_argument("--only", default=None, help="fuzz one target alone")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="farmwatch-fuzz-") as scratch:
@@ -39,6 +41,7 @@ def main() -> int:
             sys.executable, "-m", "tests.fuzz.run_atheris", "--keep-going",
             "--seconds", str(max(1, round(args.minutes * 60))), "--seed", str(args.seed),
             "--report", str(report), "--corpus", str(corpus),
+            *(["--only", args.only] if args.only else []),
         ]  # fmt: skip
         env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT)}
         last: re.Match[str] | None = None

@@ -1,13 +1,13 @@
 """Coverage-guided fuzzing of every network parser with atheris (libFuzzer), in one process.
 
     python -m tests.fuzz.run_atheris [--runs N | --seconds S] [--seed 1] [--keep-going]
-        [--report FILE] [--corpus DIR]
+        [--report FILE] [--corpus DIR] [--only TARGET]
 
 All targets of `tests.fuzz.targets` share one libFuzzer run: an input's first byte picks
-its target, so coverage found in one parser steers mutations there. farmwatch is
-instrumented for coverage (only the parsers: the seeds and checks are not). The corpus
-starts as the seeds from tests/data (written to `--corpus`, a temporary directory by
-default). libFuzzer prints its progress (`#N ... cov: ... exec/s: ...`) on stderr and
+its target, so coverage found in one parser steers mutations there (`--only` fuzzes one
+target alone). The parsers are instrumented for coverage (the seeds and checks are not).
+The corpus starts as the seeds from tests/data (written to `--corpus`, a temporary
+directory by default). libFuzzer prints its progress (`#N ... cov: ... exec/s: ...`) on stderr and
 exits when the budget is spent: with status 0, or on the first crash (an exception a
 parser does not document) with its traceback and a non-zero status. With `--keep-going`
 crashes are recorded instead, one line per distinct place, in `--report`, and the run
@@ -40,7 +40,7 @@ _PARSERS = [
     "farmwatch.media.nal",
 ]
 with atheris.instrument_imports(include=_PARSERS):
-    from tests.fuzz.targets import MAX_INPUT, TARGETS, corpus, run_one
+    from tests.fuzz.targets import MAX_INPUT, TARGETS, corpus, run_one, seeds_of
 
 
 def _signature(error: BaseException) -> str:
@@ -60,12 +60,16 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=None, help="corpus directory (kept)")
     parser.add_argument("--keep-going", action="store_true", help="record crashes, go on")
     parser.add_argument("--report", type=Path, default=None, help="crash lines (--keep-going)")
+    names = [target.name for target in TARGETS]
+    parser.add_argument("--only", choices=names, default=None, help="fuzz this target alone")
     args = parser.parse_args()
 
+    only = TARGETS[names.index(args.only)] if args.only is not None else None
+    run = only.run if only is not None else run_one
     corpus_dir = args.corpus or Path(tempfile.mkdtemp(prefix="farmwatch-fuzz-"))
     corpus_dir.mkdir(parents=True, exist_ok=True)
-    for seed in corpus():
-        (corpus_dir / hashlib.sha1(seed).hexdigest()).write_bytes(seed)
+    for seed in seeds_of(only) if only is not None else corpus():
+        (corpus_dir / hashlib.sha1(seed).hexdigest()).write_bytes(seed[:MAX_INPUT])
     libfuzzer = [
         sys.argv[0],
         f"-seed={args.seed}",
@@ -86,15 +90,18 @@ def main() -> None:
 
     def test_one_input(data: bytes) -> None:
         if not args.keep_going:
-            run_one(data)
+            run(data)
             return
         try:
-            run_one(data)
+            run(data)
         except Exception as error:  # the point of --keep-going: note it, carry on
             signature = _signature(error)
             if signature not in seen:
                 seen.add(signature)
-                target = TARGETS[data[0] % len(TARGETS)].name if data else "?"
+                if only is not None:
+                    target = only.name
+                else:
+                    target = TARGETS[data[0] % len(TARGETS)].name if data else "?"
                 line = f"{target}: {signature}: {error!r:.200} input={data[:120]!r}"
                 print(f"NEW CRASH {line}", file=sys.stderr, flush=True)
                 if args.report is not None:
