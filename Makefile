@@ -45,6 +45,7 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/registration_path.py
 	PYTHONPATH=. $(PY) bench/registration.py
 	PYTHONPATH=. $(PY) bench/live.py
+	PYTHONPATH=. $(PY) bench/fuzz.py --minutes 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

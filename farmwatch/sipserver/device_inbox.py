@@ -121,7 +121,8 @@ class DeviceInbox:
         """The express path's MESSAGE handler: plain keepalives; anything else declined."""
         if request.media_type not in MANSCDP_TYPES:
             return None
-        keepalive = plain_keepalive(request.body)
+        override = self._access.charset_override(request.from_user)
+        keepalive = plain_keepalive(request.body, charset_override=override)
         if keepalive is None:
             return None
         return self.keepalive(request.from_user, source, keepalive)

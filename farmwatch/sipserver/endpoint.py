@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from farmwatch.sipserver.errors import LocalProtocolError, RemoteProtocolError, TransactionTimeout
+from farmwatch.sipserver.log_budget import LogBudget
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
@@ -35,6 +36,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     ResponseReceived,
     Send,
     StrayResponse,
+    TransactionAborted,
     TransactionTerminated,
     TransactionTimedOut,
     new_branch,
@@ -112,6 +114,8 @@ class SipEndpoint:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._local_hosts: dict[str, str] = {}
+        # What peers get wrong is logged within a budget: malformed datagrams cost nothing.
+        self._peer_errors = LogBudget()
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -287,25 +291,39 @@ class SipEndpoint:
         try:
             effects = self._layer.receive(message, source, self._running_loop().time())
         except RemoteProtocolError as error:
-            log.warning("dropped a message from %s: %s", source, error.reason)
+            # E.g. an RFC 2543 peer whose From cannot be read: no transaction can hold it.
+            self._peer_error("refused a message from %s: %s", source, error.reason)
+            if isinstance(message, SipRequest) and message.method != "ACK":
+                self._refuse(message, error, source)
             return
         self._perform(effects)
 
     def malformed_received(self, error: MalformedMessage, source: Address) -> None:
-        log.warning("malformed message from %s: %s", source, error.reason)
-        if error.partial is None:
-            return
-        response = build_response(
-            error.partial, error.status_hint, _reason_for(error), to_tag=new_tag()
-        )
+        self._peer_error("malformed message from %s: %s", source, error.reason)
+        if error.partial is not None:
+            self._refuse(error.partial, error, source)
+
+    def _refuse(self, request: SipRequest, error: RemoteProtocolError, source: Address) -> None:
+        """Answer statelessly (no transaction could be made), e.g. 400 with the reason."""
+        response = build_response(request, error.status_hint, _reason_for(error), to_tag=new_tag())
         # RFC 3581: back to the packet's source address, whatever the Via says.
         self._send(response.to_bytes(), source)
+
+    def _peer_error(self, message: str, source: Address, reason: str) -> None:
+        left_out = self._peer_errors.take(self._running_loop().time())
+        if left_out is None:
+            return
+        if left_out:
+            message += " (%d more errors of peers not logged)"
+            log.warning(message, source, reason, left_out)
+        else:
+            log.warning(message, source, reason)
 
     def express_received(self, data: bytes, source: Address) -> bool:
         methods = self._express_methods
         if not methods:
             return False
-        request = scan_express(data, methods)
+        request = scan_express(data, methods, self._limits)
         if request is None:
             return False
         now = self._running_loop().time()
@@ -337,29 +355,40 @@ class SipEndpoint:
 
     def _perform(self, effects: list[Effect]) -> None:
         for effect in effects:
-            match effect:
-                case Send(message=message, dest=dest):
-                    self._send(message.to_bytes(), dest)
-                case RequestReceived(request=request, source=source):
-                    self._dispatch(IncomingRequest(request, source))
-                case ResponseReceived(response=response, key=key):
-                    self._deliver_response(key, response)
-                case TransactionTimedOut(key=key):
-                    pending = self._pending.get(key)
-                    if pending is not None and not pending.future.done():
-                        pending.future.set_exception(
-                            TransactionTimeout(pending.method, str(pending.dest))
-                        )
-                case AckReceived(request=request, source=source):
-                    if self._ack_handler is not None:
-                        self._ack_handler(request, source)
-                case StrayResponse(response=response):
-                    self._stray(response)
-                case TransactionTerminated():
-                    pass
-                case _:
-                    log.debug("unhandled transaction effect %r", effect)
+            try:
+                self._perform_one(effect)
+            except Exception:
+                # Isolation boundary: one effect (a TU callback failing). The rest of the
+                # batch is still carried out and the timer re-armed.
+                log.exception("carrying out %s failed", type(effect).__name__)
         self._arm_timer()
+
+    def _perform_one(self, effect: Effect) -> None:
+        match effect:
+            case Send(message=message, dest=dest):
+                self._send(message.to_bytes(), dest)
+            case RequestReceived(request=request, source=source):
+                self._dispatch(IncomingRequest(request, source))
+            case ResponseReceived(response=response, key=key):
+                self._deliver_response(key, response)
+            case TransactionTimedOut(key=key) | TransactionAborted(key=key):
+                pending = self._pending.get(key)
+                if pending is not None and not pending.future.done():
+                    pending.future.set_exception(
+                        TransactionTimeout(pending.method, str(pending.dest))
+                    )
+                if isinstance(effect, TransactionAborted):
+                    log.error("transaction %s (Call-ID %s) failed and was dropped",
+                              key, effect.call_id, exc_info=effect.error)  # fmt: skip
+            case AckReceived(request=request, source=source):
+                if self._ack_handler is not None:
+                    self._ack_handler(request, source)
+            case StrayResponse(response=response):
+                self._stray(response)
+            case TransactionTerminated():
+                pass
+            case _:
+                log.debug("unhandled transaction effect %r", effect)
 
     def _deliver_response(self, key: object, response: SipResponse) -> None:
         pending = self._pending.get(key)
@@ -425,6 +454,8 @@ class SipEndpoint:
     def _run_sync_handler(self, handler: SyncRequestHandler, incoming: IncomingRequest) -> None:
         try:
             response = handler(incoming)
+        except RemoteProtocolError as error:
+            response = self._handler_refused(incoming, error)
         except Exception:
             response = _handler_failed(incoming)
         if response is not None:
@@ -435,10 +466,22 @@ class SipEndpoint:
             response = await handler(incoming)
         except asyncio.CancelledError:
             raise
+        except RemoteProtocolError as error:
+            response = self._handler_refused(incoming, error)
         except Exception:
             response = _handler_failed(incoming)
         if response is not None:
             self.respond(response)
+
+    def _handler_refused(
+        self, incoming: IncomingRequest, error: RemoteProtocolError
+    ) -> SipResponse:
+        """The handler found the peer's request unreadable (a From URI, say): the peer's
+        error, answered with its status (400), not ours to log a traceback for."""
+        self._peer_error("refused a request from %s: %s", incoming.source, error.reason)
+        return build_response(
+            incoming.request, error.status_hint, _reason_for(error), to_tag=new_tag()
+        )
 
     async def _answer_options(self, incoming: IncomingRequest) -> SipResponse:
         return build_response(
@@ -517,7 +560,7 @@ def _handler_failed(incoming: IncomingRequest) -> SipResponse:
     return build_response(incoming.request, 500, to_tag=new_tag())
 
 
-def _reason_for(error: MalformedMessage) -> str:
+def _reason_for(error: RemoteProtocolError) -> str:
     base = {400: "Bad Request", 413: "Request Entity Too Large", 505: "Version Not Supported"}
     phrase = base.get(error.status_hint, "Bad Request")
     # The reason may quote the peer's bytes: keep it printable so it cannot add a header.

@@ -102,6 +102,34 @@ def test_malformed_but_answerable_request_gets_400(farmwatch_server: RunningServ
     assert b"CSeq" in data.split(b"\r\n", 1)[0] or b"CSeq" in data
 
 
+def test_a_via_port_int_cannot_read_is_answered_400_without_flooding_the_log(
+    farmwatch_server: RunningServer,
+) -> None:
+    # Byte 0xb2 is "²" in latin-1: a digit to str.isdigit, refused by int(). It used to
+    # get no answer and a 20-line traceback per datagram.
+    count = 200
+    before = farmwatch_server.log_path.stat().st_size
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        local_port = sock.getsockname()[1]
+        for _ in range(count):
+            valid = options_bytes(farmwatch_server.sip_port, local_port=local_port)
+            message = valid.replace(f"127.0.0.1:{local_port};".encode(), b"127.0.0.1:\xb2;")
+            assert message != valid
+            sock.sendto(message, ("127.0.0.1", farmwatch_server.sip_port))
+            data, _ = sock.recvfrom(65536)
+            assert status_of(data) == 400
+            branch = message.split(b";branch=", 1)[1].split(b"\r\n", 1)[0]
+            assert b";branch=" + branch + b"\r\n" in data  # the answer to this very request
+    assert udp_options(farmwatch_server.sip_port) == 200
+    with farmwatch_server.log_path.open("rb") as log_file:
+        log_file.seek(before)
+        written = log_file.read().decode(errors="replace")
+    assert "Traceback" not in written, written[-3000:]
+    assert len(written) < 8192, written[-3000:]
+
+
 def test_endless_tcp_header_is_cut_off(farmwatch_server: RunningServer) -> None:
     with socket.create_connection(("127.0.0.1", farmwatch_server.sip_port), timeout=5) as conn:
         conn.sendall(b"OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nX-Endless: ")

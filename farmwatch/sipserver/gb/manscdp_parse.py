@@ -53,7 +53,12 @@ from farmwatch.sipserver.gb.manscdp_element import (
     to_float_or_none,
     to_int_or_none,
 )
-from farmwatch.sipserver.gb.manscdp_text import ManscdpError, decode_manscdp
+from farmwatch.sipserver.gb.manscdp_text import (
+    ManscdpError,
+    declared_encoding,
+    decode_manscdp,
+    reads_ascii_as_ascii,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,7 @@ _ROOTS = {kind.value.casefold(): kind for kind in RootKind}
 # comments, no <Info>. Matched whole, it needs no XML parser; anything else, or anything
 # odd about it, takes the full (defused) path below, which gives the same result.
 _PLAIN_KEEPALIVE = re.compile(
-    rb"\s*(?:<\?xml[^<>&]{0,80}\?>)?\s*<Notify>\s*"
+    rb"\s*(<\?xml[^<>&]{0,80}\?>)?\s*<Notify>\s*"
     rb"<CmdType>\s*Keepalive\s*</CmdType>\s*"
     rb"<SN>\s*(\d{1,10})\s*</SN>\s*"
     rb"<DeviceID>\s*(\d{1,20})\s*</DeviceID>\s*"
@@ -84,20 +89,29 @@ _PLAIN_KEEPALIVE = re.compile(
 )
 
 
-def plain_keepalive(body: bytes) -> Keepalive | None:
-    """The keepalive in `body` when it has the plain shape; None means: use `parse_manscdp`."""
-    if len(body) > 512:
+def plain_keepalive(body: bytes, *, charset_override: str | None = None) -> Keepalive | None:
+    """The keepalive in `body` when it has the plain shape; None means: use `parse_manscdp`.
+
+    The shape is ASCII and read as ASCII, so the shortcut steps aside wherever the XML
+    path would decode the bytes otherwise: a declared encoding or a `charset_override`
+    outside the GB and UTF-8 families (UTF-16 turns the same bytes into other characters).
+    """
+    if len(body) > 512 or not body.isascii():
+        return None
+    if charset_override is not None and not reads_ascii_as_ascii(charset_override):
         return None
     match = _PLAIN_KEEPALIVE.fullmatch(body)
     if match is None:
         return None
-    sn, device_id, status = match.groups()
+    declaration, sn, device_id, status = match.groups()
+    if declaration is not None and not reads_ascii_as_ascii(declared_encoding(body)):
+        return None
     return Keepalive(device_id.decode(), int(sn), ResultCode(status.decode()), ())
 
 
 def parse_manscdp(body: bytes, *, charset_override: str | None = None) -> ManscdpMessage:
     """Decode, sanitise and parse a MANSCDP body; raises only `ManscdpError`."""
-    keepalive = plain_keepalive(body)
+    keepalive = plain_keepalive(body, charset_override=charset_override)
     if keepalive is not None:
         return keepalive
     return parse_manscdp_xml(body, charset_override=charset_override)

@@ -84,6 +84,13 @@ def declared_encoding(body: bytes) -> str | None:
     return match.group(1).decode("ascii").lower() if match else None
 
 
+def reads_ascii_as_ascii(label: str | None) -> bool:
+    """True when `decode_manscdp` under this declared or configured charset (None: none)
+    decodes ASCII bytes as ASCII: no label, a GB or a UTF-8 one. Other labels, even
+    ASCII-compatible ones, are not promised."""
+    return label is None or _normalise_label(label) in _GB_LABELS | _UTF8_LABELS
+
+
 def _is_text_codec(label: str) -> bool:
     """True for a codec that decodes bytes to str (not base64, zlib, rot13, ...)."""
     try:

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.sip.headers import split_outside_quotes
 from farmwatch.sipserver.sip.message import reason_phrase
-from farmwatch.sipserver.sip.parser import TOKEN, is_number
+from farmwatch.sipserver.sip.parser import DEFAULT_LIMITS, ParserLimits, request_uri_problem
+from farmwatch.sipserver.sip.syntax import TOKEN, is_number, read_port
 
 MAGIC_COOKIE = "z9hG4bK"
 MAX_EXPRESS_SIZE = 8192
@@ -32,7 +34,12 @@ MAX_EXPRESS_SIZE = 8192
 # is the field's slot. Other headers are checked for well-formedness and skipped.
 _VIA, _FROM, _TO, _CALL_ID, _CSEQ, _CONTACT, _EXPIRES = range(7)
 _AUTHORIZATION, _CONTENT_TYPE, _CONTENT_LENGTH, _USER_AGENT, _GB_VERSION = range(7, 12)
-_SLOTS = 12
+_MAX_FORWARDS = 12
+_SLOTS = 13
+# -1: a header the handlers do not read, skipped; -2: a list header the handlers do not
+# read (Route, Record-Route: Hikvision sends a Route), whose entries are checked as the
+# general parser checks them, then skipped.
+_SKIP, _LIST = -1, -2
 _NAMES: dict[str, int] = {
     "via": _VIA, "v": _VIA,
     "from": _FROM, "f": _FROM,
@@ -46,31 +53,35 @@ _NAMES: dict[str, int] = {
     "content-length": _CONTENT_LENGTH, "l": _CONTENT_LENGTH,
     "user-agent": _USER_AGENT,
     "x-gb-ver": _GB_VERSION,
+    "max-forwards": _MAX_FORWARDS,
+    "route": _LIST, "record-route": _LIST,
 }  # fmt: skip
-# The spellings nearly every device uses, looked up before lower-casing anything; -1 marks
-# headers the handlers do not read.
-_SKIP = -1
+# The spellings nearly every device uses, looked up before lower-casing anything.
 _EXACT: dict[str, int] = {
     "Via": _VIA, "From": _FROM, "To": _TO, "Call-ID": _CALL_ID, "CSeq": _CSEQ,
     "Contact": _CONTACT, "Expires": _EXPIRES, "Authorization": _AUTHORIZATION,
     "Content-Type": _CONTENT_TYPE, "Content-Length": _CONTENT_LENGTH,
-    "User-Agent": _USER_AGENT, "X-GB-Ver": _GB_VERSION,
-    "Max-Forwards": _SKIP, "Allow": _SKIP, "Supported": _SKIP, "Date": _SKIP,
+    "User-Agent": _USER_AGENT, "X-GB-Ver": _GB_VERSION, "Max-Forwards": _MAX_FORWARDS,
+    "Allow": _SKIP, "Supported": _SKIP, "Date": _SKIP, "Route": _LIST,
 }  # fmt: skip
 # Compact forms the general parser expands but the express handlers do not read: a
 # message using them is left to the general path rather than mis-read.
 _OTHER_COMPACT = frozenset("abeknorsux")
 
+_HOST = r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)"
 _VIA_VALUE = re.compile(
-    r"SIP */ *2\.0 */ *(UDP|TCP) +(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?: *: *([0-9]{1,5}))? *"
-    r"((?:;[^;,]*)*)",
+    rf"SIP */ *2\.0 */ *(UDP|TCP) +({_HOST})(?: *: *([0-9]{{1,5}}))? *((?:;[^;,\"<>]*)*)",
     re.IGNORECASE,
 )
-_NAME_ADDR = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^"<>]*)<(sip:[^<>"]*)>([^<>"]*)', re.IGNORECASE)
-_USER = re.compile(r"sip:([A-Za-z0-9._~-]{1,64})@[^@;?]+", re.IGNORECASE)
-_TAG = re.compile(r";\s*tag\s*=\s*([^;\s]+)", re.IGNORECASE)
+# name-addr: a display name (quoted, or plain words) then <URI>, then header parameters.
+_NAME_ADDR = re.compile(r'(?:"(?:[^"\\]|\\.)*" *|[^"<>]*)<([^<>"]*)>([^<>"]*)')
+# The SIP URIs `SipUri.parse` reads the same way: one `@`, a plain host, a real port, URI
+# parameters, no headers, no whitespace.
+_SIP_URI = re.compile(
+    rf"sip:(?:([A-Za-z0-9._~-]{{1,64}})@)?{_HOST}(?::([0-9]{{1,5}}))?(?:;[^;?@<>\"\s,]*)*",
+    re.IGNORECASE,
+)
 _CSEQ_VALUE = re.compile(r"([0-9]{1,10}) +([A-Z]+)")
-_BRANCH = re.compile(r";\s*branch\s*=\s*([^;\s]*)", re.IGNORECASE)
 _STAMPED = re.compile(r";\s*(?:received\s*(?:=|;|$)|rport\s*=)", re.IGNORECASE)
 
 
@@ -125,9 +136,14 @@ class Reply:
     extra: tuple[tuple[str, str], ...] = ()
 
 
-def scan_express(data: bytes, methods: frozenset[str]) -> ExpressRequest | None:
-    """Read `data` if it is a plain request of one of `methods`; None sends it the general way."""
-    if len(data) > MAX_EXPRESS_SIZE:
+def scan_express(
+    data: bytes, methods: frozenset[str], limits: ParserLimits = DEFAULT_LIMITS
+) -> ExpressRequest | None:
+    """Read `data` if it is a plain request of one of `methods`; None sends it the general way.
+
+    Whatever it reads, the general parser (with the same `limits`) accepts and reads alike.
+    """
+    if len(data) > MAX_EXPRESS_SIZE or len(data) > limits.max_message_size:
         return None
     space = data.find(b" ", 0, 12)
     if space < 0 or data[:space].decode("ascii", "replace") not in methods:
@@ -144,10 +160,17 @@ def scan_express(data: bytes, methods: frozenset[str]) -> ExpressRequest | None:
     lines = head.split(line_end)
     if not "".join(lines).isprintable():
         return None  # tabs, mixed line ends, controls: the general parser is lenient there
+    if len(head) > limits.max_header_line and any(
+        len(line) > limits.max_header_line for line in lines
+    ):
+        return None
     start = lines[0].split(" ")
     if len(start) != 3 or start[2] != "SIP/2.0" or not start[1].lower().startswith("sip:"):
         return None
+    if request_uri_problem(start[1]) is not None:
+        return None
     slots: list[str | None] = [None] * _SLOTS
+    fields = len(lines) - 1
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         if not colon or line[0] == " ":
@@ -161,12 +184,20 @@ def scan_express(data: bytes, methods: frozenset[str]) -> ExpressRequest | None:
                 if lname in _OTHER_COMPACT or TOKEN.fullmatch(name) is None:
                     return None
                 continue
-        elif slot == _SKIP:
+        if slot < 0:
+            if slot == _LIST:
+                entries = _list_entries(value)
+                if entries == 0:
+                    return None
+                fields += entries - 1
             continue
         if slots[slot] is not None:
             return None  # a repeated header: the general path decides what it means
         slots[slot] = value.strip(" ")
-    return _build(start[0], start[1], slots, data[head_end + 2 * len(line_end) :])
+    body = data[head_end + 2 * len(line_end) :]
+    if fields > limits.max_headers or len(body) > limits.max_body:
+        return None
+    return _build(start[0], start[1], slots, body)
 
 
 def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> ExpressRequest | None:
@@ -177,20 +208,30 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     length = slots[_CONTENT_LENGTH]
     if length is not None and (not is_number(length) or int(length) != len(body)):
         return None
+    max_forwards = slots[_MAX_FORWARDS]
+    if max_forwards is not None and not (is_number(max_forwards) and int(max_forwards) < 256):
+        return None
     cseq_match = _CSEQ_VALUE.fullmatch(cseq)
     if cseq_match is None or cseq_match[2] != method or int(cseq_match[1]) >= 2**31:
         return None
     via_match = _VIA_VALUE.fullmatch(via)
     if via_match is None:
         return None
+    port = via_match[3]
+    if port is not None and read_port(port) is None:
+        return None
     branch = _via_branch(via_match[4])
     if branch is None:
         return None
     from_uri, from_params = _split_name_addr(from_)
-    user = _USER.match(from_uri)
-    if user is None or _TAG.search(from_params) is None or _split_name_addr(to)[0] == "":
+    user = _SIP_URI.fullmatch(from_uri)
+    if user is None or user[1] is None or not _sane_port(user[2]):
         return None
-    port = via_match[3]
+    if not _param(from_params, "tag"):
+        return None
+    to_uri = _SIP_URI.fullmatch(_split_name_addr(to)[0])
+    if to_uri is None or not _sane_port(to_uri[2]):
+        return None
     # Positional, through `_make`: keyword construction of 20 fields cost a quarter of
     # `_build`.
     return ExpressRequest._make((
@@ -217,15 +258,34 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     ))  # fmt: skip
 
 
+def _list_entries(value: str) -> int:
+    """How many entries the general parser makes of a list header; 0 when one is empty."""
+    if "," not in value:
+        return 1 if value.strip(" ") else 0
+    entries = split_outside_quotes(value.strip(" "), ",")
+    return len(entries) if all(entry.strip(" ") for entry in entries) else 0
+
+
+def _sane_port(port: str | None) -> bool:
+    return port is None or read_port(port) is not None
+
+
+def _param(params: str, name: str) -> str | None:
+    """The value of the first parameter `name` in `;a=1;b`, as `find_param` reads it (None
+    also when it has no value). The caller has made sure there are no quotes or `<>`."""
+    for part in params.split(";")[1:]:
+        key, equals, value = part.partition("=")
+        if key.strip().lower() == name:
+            return value.strip() if equals else None
+    return None
+
+
 def _via_branch(params: str) -> str | None:
     """The RFC 3261 branch, or None when absent, pre-3261, or `received` is already set."""
     if _STAMPED.search(params) is not None:
         return None  # a proxy stamped it: leave such requests to the general path
-    match = _BRANCH.search(params)
-    if match is None:
-        return None
-    branch = match[1]
-    if not branch.startswith(MAGIC_COOKIE) or len(branch) > 128:
+    branch = _param(params, "branch")
+    if branch is None or not branch.startswith(MAGIC_COOKIE) or len(branch) > 128:
         return None
     return branch
 
@@ -234,8 +294,8 @@ def _split_name_addr(value: str) -> tuple[str, str]:
     """(URI, header parameters) of a From/To value; ("", "") when it is not plain."""
     match = _NAME_ADDR.fullmatch(value)
     if match is not None:
-        return match[1], match[2]
-    if "<" in value or '"' in value or "," in value:
+        return match[1].strip(), match[2]
+    if "<" in value or ">" in value or '"' in value or "," in value:
         return "", ""
     uri, semicolon, params = value.partition(";")
     return uri.strip(), semicolon + params

@@ -9,11 +9,13 @@ expanded), values verbatim, so a parsed message serialises back to what it said.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
+from farmwatch.sipserver.sip.syntax import is_number, read_port
 from farmwatch.sipserver.sip.uri import SipUri
 
 COMPACT_FORMS: dict[str, str] = {
@@ -87,6 +89,10 @@ _WELL_KNOWN = (
     "X-GB-Ver",
 )
 _CANONICAL: dict[str, str] = {name.lower(): name for name in _WELL_KNOWN}
+
+# sent-protocol SP sent-by, with the linear whitespace RFC 3261 §25.1 allows around each
+# SLASH (RFC 4475 wsinv): "SIP / 2.0 / UDP host:port".
+_SENT_PROTOCOL = re.compile(r"\s*([^/\s]+)\s*/\s*[^/\s]+\s*/\s*([^/\s]+)\s+(\S.*?)\s*", re.DOTALL)
 
 # Headers whose comma-separated values are separate entries (RFC 3261 §7.3.1); the
 # parser splits these so that, e.g., the top Via is always `get("Via")`.
@@ -220,6 +226,23 @@ def split_outside_quotes(text: str, separator: str) -> list[str]:
     return out
 
 
+def _find_outside_quotes(text: str, char: str) -> int:
+    """The index of the first `char` outside double quotes (a display name), or -1."""
+    in_quotes = False
+    index = 0
+    while index < len(text):
+        current = text[index]
+        if in_quotes and current == "\\":
+            index += 2
+            continue
+        if current == '"':
+            in_quotes = not in_quotes
+        elif current == char and not in_quotes:
+            return index
+        index += 1
+    return -1
+
+
 def find_param(params: tuple[tuple[str, str | None], ...], name: str) -> str | None:
     lname = name.lower()
     for key, value in params:
@@ -248,12 +271,11 @@ class Via:
     @classmethod
     def _parse(cls, text: str) -> Via:
         value, params = split_params(text)
-        protocol, _, sent_by = value.partition(" ")
-        pieces = [p.strip() for p in protocol.split("/")]
-        if len(pieces) != 3 or pieces[0].upper() != "SIP" or not sent_by.strip():
+        match = _SENT_PROTOCOL.fullmatch(value)
+        if match is None or match[1].upper() != "SIP":
             raise RemoteProtocolError(f"malformed Via: {text!r}")
-        host, port = _split_sent_by(sent_by.strip(), text)
-        return cls(transport=pieces[2].upper(), host=host, port=port, params=params)
+        host, port = _split_sent_by(match[3], text)
+        return cls(transport=match[2].upper(), host=host, port=port, params=params)
 
     @property
     def branch(self) -> str | None:
@@ -308,11 +330,14 @@ def _split_sent_by(sent_by: str, text: str) -> tuple[str, int | None]:
     else:
         host, _, port_text = sent_by.partition(":")
         host, port_text = host.strip(), port_text.strip()
+    if not host:
+        raise RemoteProtocolError(f"malformed Via host: {text!r}")
     if not port_text:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = read_port(port_text)
+    if port is None:
         raise RemoteProtocolError(f"malformed Via port: {text!r}")
-    return host, int(port_text)
+    return host, port
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,8 +355,8 @@ class NameAddress:
     @classmethod
     def _parse(cls, text: str) -> NameAddress:
         raw = text.strip()
-        if "<" in raw:
-            start = raw.index("<")
+        start = _find_outside_quotes(raw, "<") if "<" in raw else -1
+        if start >= 0:
             end = raw.find(">", start)
             if end < 0:
                 raise RemoteProtocolError(f"unclosed '<' in {raw!r}", can_answer=True)
@@ -375,7 +400,7 @@ class CSeq:
     def parse(cls, text: str) -> CSeq:
         number, _, method = text.strip().partition(" ")
         method = method.strip()
-        if not number.isdigit() or len(number) > 10 or not method:
+        if not is_number(number) or not method:
             raise RemoteProtocolError(f"malformed CSeq: {text!r}")
         value = int(number)
         if value >= 2**31:

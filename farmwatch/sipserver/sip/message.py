@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.headers import CSeq, Headers, NameAddress, Via
+from farmwatch.sipserver.sip.syntax import is_number
 from farmwatch.sipserver.sip.uri import SipUri
 
 SIP_VERSION = "SIP/2.0"
@@ -117,7 +118,7 @@ class _Common:
     @property
     def expires(self) -> int | None:
         value = self.headers.get("Expires")
-        if value is None or not value.strip().isdigit():
+        if value is None or not is_number(value.strip()):
             return None
         return int(value.strip())
 

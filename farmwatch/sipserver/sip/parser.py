@@ -7,8 +7,8 @@ lenient where real GB/T 28181 devices deviate (GB/T 28181 §2 items 11-13, §10 
 compact and oddly cased header names, LF-only line ends, folded lines, whitespace around
 the colon, no Content-Length over UDP) and strict where RFC 4475 says a message is
 broken (start-line syntax, SIP version, status code range, method token, mandatory
-headers, CSeq method, duplicate single-valued headers, unbalanced quotes in From/To,
-limits). Every failure is a `MalformedMessage`; nothing else escapes.
+headers, the top Via, CSeq method, duplicate single-valued headers, unbalanced quotes in
+From/To, limits). Every failure is a `MalformedMessage`; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import re
 from dataclasses import dataclass
 
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
-from farmwatch.sipserver.sip.headers import Headers, canonical_name, split_outside_quotes
+from farmwatch.sipserver.sip.headers import Headers, Via, canonical_name, split_outside_quotes
 from farmwatch.sipserver.sip.message import SipMessage, SipRequest, SipResponse, reason_phrase
+from farmwatch.sipserver.sip.syntax import MAX_DIGITS, TOKEN, is_number
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,6 @@ class MalformedMessage(RemoteProtocolError):
         return f"{reason_phrase(self.status_hint)} ({self.reason})"
 
 
-TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")
-"""An RFC 3261 token: methods, header names, parameter names."""
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 # After CRLF → LF: any C0 control but HT and LF, or DEL (a CR left is a lone CR). The
@@ -71,7 +70,6 @@ _CONTROL = re.compile(r"(?<!\\)[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r")
 _LIST_NAMES = frozenset({"Via", "Route", "Record-Route"})
 _SINGLETONS = frozenset({"From", "To", "Call-ID", "CSeq", "Content-Length", "Max-Forwards"})
 _MANDATORY = ("Via", "From", "To", "Call-ID", "CSeq")
-_MAX_DIGITS = 10
 _PING_MAX_SIZE = 8
 _SIP_STARTS = tuple(
     b"SIP/ REGISTER INVITE ACK BYE CANCEL OPTIONS MESSAGE SUBSCRIBE NOTIFY INFO PRACK UPDATE "
@@ -177,16 +175,24 @@ def _read_request_line(line: str) -> tuple[str, str]:
     method, uri, version = parts
     if not TOKEN.fullmatch(method):
         raise MalformedMessage("malformed method")
-    scheme = _SCHEME.match(uri)
-    if scheme is None or scheme.end() == len(uri) or "<" in uri or ">" in uri:
-        raise MalformedMessage("malformed Request-URI")
-    if scheme.group().lower() in ("sip:", "sips:") and "?" in uri.rpartition("@")[2]:
-        raise MalformedMessage("headers in Request-URI")
+    problem = request_uri_problem(uri)
+    if problem is not None:
+        raise MalformedMessage(problem)
     if version.upper() != "SIP/2.0":
         if _VERSION.fullmatch(version):
             raise MalformedMessage("unsupported SIP version", 505)
         raise MalformedMessage("malformed SIP version")
     return method, uri
+
+
+def request_uri_problem(uri: str) -> str | None:
+    """Why `uri` cannot be a Request-URI (RFC 4475 ltgtruri, escruri), or None."""
+    scheme = _SCHEME.match(uri)
+    if scheme is None or scheme.end() == len(uri) or "<" in uri or ">" in uri:
+        return "malformed Request-URI"
+    if scheme.group().lower() in ("sip:", "sips:") and "?" in uri.rpartition("@")[2]:
+        return "headers in Request-URI"
+    return None
 
 
 def _read_status_line(line: str) -> tuple[int, str]:
@@ -245,20 +251,26 @@ def _unfold(lines: list[str]) -> list[str]:
 def _check_fields(fields: list[tuple[str, str]], method: str | None) -> str | None:
     """Mandatory and single-valued headers; returns the Content-Length value, if any."""
     seen: dict[str, str] = {}
-    has_via = False
+    top_via: str | None = None
     for name, value in fields:
         if name in _SINGLETONS:
             if name in seen:
                 raise MalformedMessage(f"duplicate {name}")
             seen[name] = value
-        elif name == "Via":
-            has_via = True
-    if not has_via:
+        elif name == "Via" and top_via is None:
+            top_via = value
+    if top_via is None:
         raise MalformedMessage("missing Via")
     for name in _MANDATORY[1:]:
         if not seen.get(name):
             raise MalformedMessage(f"missing {name}")
     _check_cseq(seen["CSeq"], method)
+    try:
+        # Transactions are matched on it (RFC 3261 §17.2.3): a request without a readable
+        # top Via could never be answered through one, so it is answered 400 here.
+        Via.parse(top_via)
+    except RemoteProtocolError:
+        raise MalformedMessage("malformed Via") from None
     for name in ("From", "To"):
         if not _is_well_bracketed(seen[name]):
             raise MalformedMessage(f"malformed {name}")
@@ -276,11 +288,6 @@ def _check_cseq(value: str, method: str | None) -> None:
         raise MalformedMessage("malformed CSeq")
     if method is not None and parts[1] != method:
         raise MalformedMessage("CSeq method does not match the request method")
-
-
-def is_number(text: str) -> bool:
-    """1 to 10 ASCII digits (`str.isdigit` alone also accepts digits `int()` refuses, "²")."""
-    return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
 
 
 def _is_well_bracketed(value: str) -> bool:
@@ -460,7 +467,7 @@ def _stream_content_length(head: bytes, limits: ParserLimits) -> int:
     if len(numbers) > 1:
         raise RemoteProtocolError("conflicting Content-Length")
     number = numbers.pop()
-    if not number.isdigit() or len(number) > _MAX_DIGITS:
+    if not number.isdigit() or len(number) > MAX_DIGITS:  # bytes: ASCII digits only
         raise RemoteProtocolError("unparsable Content-Length")
     if int(number) > limits.max_body:
         raise RemoteProtocolError("body too large", 413)

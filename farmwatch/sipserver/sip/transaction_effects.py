@@ -154,8 +154,22 @@ class TransactionTerminated:
     key: TransactionKey
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionAborted:
+    """A transaction raised while its timers fired, and has been forgotten.
+
+    Our bug, not the peer's: the shell logs `error` once; the other transactions due in
+    the same tick were still ticked. `call_id` is None where the transaction keeps no
+    request (non-INVITE server transactions).
+    """
+
+    key: TransactionKey
+    call_id: str | None
+    error: Exception
+
+
 TxOutput = Send | ResponseReceived | TransactionTimedOut | AckTimedOut | TransactionTerminated
 """What a single transaction state machine returns."""
 
-Effect = TxOutput | RequestReceived | AckReceived | StrayResponse
+Effect = TxOutput | RequestReceived | AckReceived | StrayResponse | TransactionAborted
 """What the transaction layer returns."""

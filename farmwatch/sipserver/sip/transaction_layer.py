@@ -25,7 +25,7 @@ from farmwatch.sipserver.sip.client_transaction import (
     create_client_transaction,
 )
 from farmwatch.sipserver.sip.deadline_queue import DeadlineQueue
-from farmwatch.sipserver.sip.errors import LocalProtocolError
+from farmwatch.sipserver.sip.errors import LocalProtocolError, RemoteProtocolError
 from farmwatch.sipserver.sip.headers import Headers, Via
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse
 from farmwatch.sipserver.sip.server_transaction import (
@@ -41,6 +41,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     RequestReceived,
     Send,
     StrayResponse,
+    TransactionAborted,
     TransactionKey,
     TxOutput,
 )
@@ -61,7 +62,16 @@ class _AcceptedInvite:
 
     @classmethod
     def of(cls, request: SipRequest) -> _AcceptedInvite:
-        return cls(request.call_id, request.from_.tag or "", request.cseq.number)
+        return cls(request.call_id, _from_identity(request), request.cseq.number)
+
+
+def _from_identity(request: SipRequest) -> str:
+    """The From tag; the whole From value when it cannot be parsed (the parser checks only
+    its brackets). An ACK repeats its INVITE's From verbatim, so the two still meet."""
+    try:
+        return request.from_.tag or ""
+    except RemoteProtocolError:
+        return request.headers.get("From") or ""
 
 
 def stamp_received(request: SipRequest, source: Address, top_via: Via | None = None) -> SipRequest:
@@ -153,18 +163,42 @@ class TransactionLayer:
         return self._receive_request(message, source, now)
 
     def tick(self, now: float) -> list[Effect]:
-        """Fire every timer due at `now`, touching only the transactions that are due."""
+        """Fire every timer due at `now`, touching only the transactions that are due.
+
+        A transaction that raises is forgotten and reported as `TransactionAborted`; the
+        others due at `now` are ticked all the same.
+        """
         effects: list[Effect] = []
         for side, key in self._deadlines.pop_due(now):
-            if side is _Side.CLIENT:
-                client = self._clients.get(key)
-                if client is not None:
-                    effects.extend(self._settle_client(client, client.tick(now)))
-            else:
-                server = self._servers.get(key)
-                if server is not None:
-                    effects.extend(self._settle_server(server, server.tick(now)))
+            try:
+                effects.extend(self._tick_one(side, key, now))
+            except Exception as error:
+                # Isolation boundary: one transaction. The batch is already popped, so an
+                # error escaping here would leave the rest of it un-ticked forever.
+                effects.append(self._abort(side, key, error))
         return effects
+
+    def _tick_one(self, side: _Side, key: TransactionKey, now: float) -> list[Effect]:
+        if side is _Side.CLIENT:
+            client = self._clients.get(key)
+            return [] if client is None else self._settle_client(client, client.tick(now))
+        server = self._servers.get(key)
+        return [] if server is None else self._settle_server(server, server.tick(now))
+
+    def _abort(self, side: _Side, key: TransactionKey, error: Exception) -> TransactionAborted:
+        """Forget a transaction that failed, whatever state it was left in."""
+        self._deadlines.cancel((side, key))
+        call_id: str | None = None
+        if side is _Side.CLIENT:
+            client = self._clients.pop(key, None)
+            call_id = client.request.call_id if client is not None else None
+        else:
+            server = self._servers.pop(key, None)
+            if isinstance(server, InviteServerTransaction):
+                call_id = server.request.call_id
+            for accepted in [a for a, invite_key in self._accepted.items() if invite_key == key]:
+                del self._accepted[accepted]
+        return TransactionAborted(key, call_id, error)
 
     def next_deadline(self) -> float | None:
         """When `tick` must next be called, or None when no timer runs."""

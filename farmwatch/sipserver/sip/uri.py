@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
+from farmwatch.sipserver.sip.syntax import read_port
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +94,10 @@ def _split_hostport(hostport: str, raw: str) -> tuple[str, int | None]:
         raise RemoteProtocolError(f"URI without host: {raw!r}", can_answer=True)
     if not port_text:
         return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = read_port(port_text)
+    if port is None:
         raise RemoteProtocolError(f"bad port in URI {raw!r}", can_answer=True)
-    return host, int(port_text)
+    return host, port
 
 
 def _split_param(part: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ import logging
 import socket
 from typing import cast
 
+from farmwatch.sipserver.log_budget import LogBudget
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.parser import (
@@ -34,6 +35,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._limits = limits
         self._transport: asyncio.DatagramTransport | None = None
         self.dropped = 0
+        # Our bugs, but a peer can trigger one per datagram: tracebacks within a budget.
+        self._tracebacks = LogBudget()
 
     @classmethod
     async def bind(
@@ -92,13 +95,21 @@ class UdpTransport(asyncio.DatagramProtocol):
             # Isolation boundary: one datagram. The parser promises typed errors only;
             # if that promise breaks, drop this datagram and keep serving.
             self.dropped += 1
-            log.exception("unexpected error parsing a datagram from %s", source)
+            self._log_bug("unexpected error parsing a datagram from %s", source)
             return
         try:
             self._listener.message_received(message, source)
         except Exception:
             self.dropped += 1
-            log.exception("error handling a message from %s", source)
+            self._log_bug("error handling a message from %s", source)
+
+    def _log_bug(self, message: str, source: Address) -> None:
+        """Log the exception being handled, within the budget (called from `except`)."""
+        left_out = self._tracebacks.take(asyncio.get_running_loop().time())
+        if left_out:
+            log.exception(message + " (%d more errors not logged)", source, left_out)
+        elif left_out is not None:
+            log.exception(message, source)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and the like: the peer is gone; transactions time out.

@@ -9,54 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from farmwatch.sipserver.sip.address import Address, Transport
-from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
-from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
-from farmwatch.sipserver.sip.parser import parse_message
-from farmwatch.sipserver.sip.transaction_effects import TransactionKey
+from farmwatch.sipserver.sip.express import Reply, express_response, scan_express
+from farmwatch.sipserver.sip.message import SipResponse, build_response
+from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits, parse_message
 from farmwatch.sipserver.sip.transaction_layer import stamp_received
+from tests.unit.sip.express_agreement import SOURCE, assert_agrees, general
 
 DATA = Path(__file__).resolve().parents[2] / "data/sip"
 METHODS = frozenset({"REGISTER", "MESSAGE"})
-SOURCE = Address("192.0.2.7", 40123, Transport.UDP)
 KEEPALIVE_BODY = (
     b'<?xml version="1.0" encoding="GB2312"?>\r\n<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n'
     b"<SN>7</SN>\r\n<DeviceID>34020000001320000001</DeviceID>\r\n<Status>OK</Status>\r\n"
     b"</Notify>\r\n"
 )
-
-
-def general(data: bytes) -> SipRequest:
-    message = parse_message(data)
-    assert isinstance(message, SipRequest)
-    return message
-
-
-def assert_agrees(data: bytes, express: ExpressRequest) -> None:
-    request = general(data)
-    headers = request.headers
-    assert express.method == request.method
-    assert express.request_uri == request.uri
-    assert express.call_id == request.call_id
-    assert express.cseq_number == request.cseq.number
-    assert express.from_user == (request.from_.uri.user or "").strip()
-    via = request.top_via
-    assert express.branch == via.branch
-    assert express.via_transport == via.transport
-    assert (express.via_host, express.via_port) == (via.host, via.port)
-    key = TransactionKey.of(request)
-    assert express.transaction_key == (key.branch, key.method, *key.sent_by)
-    for name, value in (
-        ("Contact", express.contact),
-        ("Expires", express.expires),
-        ("Authorization", express.authorization),
-        ("User-Agent", express.user_agent),
-        ("X-GB-Ver", express.gb_version),
-    ):
-        expected = headers.get(name)
-        assert value == (expected.strip() if expected is not None else None), name
-    assert express.media_type == request.content_type
-    assert express.body == request.body
 
 
 def register(
@@ -163,6 +128,72 @@ def test_unusual_requests_go_the_general_way(why: str, data: bytes) -> None:
     assert scan_express(data, METHODS) is None, why
 
 
+@pytest.mark.parametrize(
+    ("why", "data"),
+    [
+        ("duplicate Max-Forwards", register(extra=("Max-Forwards: 70",))),
+        ("Max-Forwards not a number", register().replace(b"Max-Forwards: 70", b"Max-Forwards: x")),
+        ("Max-Forwards 256", register().replace(b"Max-Forwards: 70", b"max-forwards: 256")),
+        (
+            "stray > in a bare From",
+            register().replace(
+                b"From: <sip:34020000001320000001@3402000000>;tag=1928301774",
+                b"From: sip:34020000001320000001@3402000000;tag=1928301774>",
+            ),
+        ),
+        ("stray > in To", register().replace(b"To: <sip:3402", b"To: sip:3402").replace(
+            b"@3402000000>\r\nCall", b"@3402000000>>\r\nCall")),
+        ("< in the Request-URI host", register().replace(b"@3402000000 SIP", b"@34020<00000 SIP")),
+        ("? in the Request-URI host", register().replace(b"@3402000000 SIP", b"@3402000000?x SIP")),
+        ("no Request-URI", register().replace(b"R sip:34020000002000000001@3402000000", b"R sip:")),
+        ("empty Route", register(extra=("Route: ",))),
+        ("empty Route entry", register(extra=("Route: <sip:p;lr>,,<sip:q;lr>",))),
+        ("empty Record-Route", register(extra=("Record-Route: ",))),
+        ("Via port 0", register(via_params=";branch=z9hG4bKa").replace(b":5060;", b":0;", 1)),
+        ("Via port 99999", register().replace(b"192.0.2.7:5060;rport", b"192.0.2.7:99999;rport")),
+        ("too many headers", register(extra=tuple(f"X-H{i}: {i}" for i in range(100)))),
+        ("too many Route entries", register(extra=("Route: " + ", ".join(["<sip:p>"] * 95),))),
+    ],
+)  # fmt: skip
+def test_what_the_general_parser_refuses_the_express_scan_declines(why: str, data: bytes) -> None:
+    with pytest.raises(MalformedMessage):
+        parse_message(data)
+    assert scan_express(data, METHODS) is None, why
+
+
+@pytest.mark.parametrize(
+    ("why", "value"),
+    [
+        ("port out of range", "<sip:34020000001320000001@3402000000:99999>;tag=1"),
+        ("port int() refuses", "<sip:34020000001320000001@3402000000:²>;tag=1"),
+        ("two @", "<sip:34020000001320000001@a@3402000000>;tag=1"),
+        ("empty tag", "<sip:34020000001320000001@3402000000>;tag="),
+        ("tag without a value first", "<sip:34020000001320000001@3402000000>;tag;tag=2"),
+    ],
+)
+def test_a_from_the_general_path_cannot_read_is_declined(why: str, value: str) -> None:
+    data = register().replace(
+        b"<sip:34020000001320000001@3402000000>;tag=1928301774", value.encode(), 1
+    )
+    general(data)  # the parser lets it through; reading the From is what fails or differs
+    assert scan_express(data, METHODS) is None, why
+
+
+def test_the_express_scan_keeps_to_the_parser_limits() -> None:
+    data = register(extra=tuple(f"X-H{i}: {i}" for i in range(20)))
+    small = ParserLimits(max_headers=20)
+    assert scan_express(data, METHODS) is not None
+    assert scan_express(data, METHODS, small) is None
+    assert scan_express(data, METHODS, ParserLimits(max_message_size=len(data) - 1)) is None
+
+
+def test_a_quoted_display_name_and_a_route_take_the_express_path() -> None:
+    data = register(display='"Camera <1>" ', extra=("Route: <sip:p;lr>, <sip:q;lr>",))
+    express = scan_express(data, METHODS)
+    assert express is not None
+    assert_agrees(data, express)
+
+
 def test_requests_the_general_parser_refuses_are_never_read() -> None:
     # The express scan may decline more than the general parser, never accept more.
     for data in (b"REGISTER sip:x SIP/2.0\r\n\r\n", b"MESSAGE  SIP/2.0\r\nVia: x\r\n\r\n"):
@@ -218,6 +249,136 @@ def test_what_the_express_scan_accepts_it_reads_as_the_general_parser(
         assert_agrees(data, express)
     if colon == ": " and names == {name: name for name in header_names}:
         assert express is not None  # the canonical spelling is always read
+
+
+# -- agreement under targeted mutations ----------------------------------------------------
+#
+# The property above only varies what is valid (spellings, order, display names), and
+# its extra headers come from a fixed list of harmless ones: it could never generate what
+# the general parser refuses, so it never saw the express scan accept those. Below, real
+# requests (the recordings, and the shapes above) are mutated where the two readers can
+# part: duplicated, dropped, emptied or odd headers, stray `<>?;",` in URIs and
+# name-addrs, odd whitespace, spellings, compact forms, LF-only, bytes outside ASCII.
+
+SEEDS = [
+    *(
+        (DATA / f"{name}.txt").read_bytes()
+        for name in ("hik_register", "dahua_register", "exosip_register", "register_domain_uri")
+    ),
+    (DATA / "torture/valid/dblreq.dat").read_bytes(),
+    register(),
+    register(display='"Camera 1" ', via_params=";branch=z9hG4bKa1"),
+    register(method="MESSAGE", body=KEEPALIVE_BODY, content_type="Application/MANSCDP+xml"),
+    register(method="MESSAGE", body=KEEPALIVE_BODY).replace(b"\r\n", b"\n"),
+]
+STRAYS = ["<", ">", "?", ";", '"', ",", "@", ":", "=", " ", "  ", "\t", "\\", "[", "]", "/",
+          "%", "²", "é", "\u00a0", "\u3000", "*", "#"]  # fmt: skip
+ODD_VALUES = [
+    "", " ", "x", "0", "70", "256", "-1", "²", "99999", "3600 ", "<sip:a@b>", "sip:a@b>",
+    "<sip:a@b", "<sip:a@b:99999>;tag=1", "<sip:a@b:²>;tag=1", "<sip:a@b;tag=1>", "<>",
+    '"a<b" <sip:34020000001320000001@3402000000>;tag=1', '"unclosed <sip:a@b>;tag=1',
+    "sip:34020000001320000001@3402000000;tag=1", "<sip:34020000001320000001@[::1]>;tag=1",
+    "<sips:34020000001320000001@3402000000>;tag=1", "<sip:a@b@c>;tag=1", "<sip:a@b?x=1>;tag=1",
+    "<sip:a@b>;tag=", "<sip:a@b>;tag;tag=2", "<sip:a@b> ;tag = 1", "*", ",", "a, b",
+    "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx", "SIP / 2.0 / UDP 10.0.0.1;branch=z9hG4bKx",
+    "SIP/2.0/UDP 10.0.0.1:0;branch=z9hG4bKx", "SIP/2.0/UDP 10.0.0.1:²;branch=z9hG4bKx",
+    "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK x", 'SIP/2.0/UDP h;x="a;branch=z9hG4bKq";branch=z9hG4bKr',
+    "SIP/2.0/UDP h;x=<a;branch=z9hG4bKq>;branch=z9hG4bKr", "SIP/2.0/UDP h;branch=z9hG4bKx;rport=",
+    "SIP/2.0/UDP h;received;branch=z9hG4bKx", "SIP/2.0/UDP [::1]:5060;branch=z9hG4bKx",
+    "1 REGISTER", "1  REGISTER", "2147483648 REGISTER", "1 MESSAGE", "² REGISTER",
+    "Digest username=\"34020000001320000001\"", "application/MANSCDP+xml; charset=x",
+]  # fmt: skip
+ODD_HEADERS = [
+    "Max-Forwards: 70", "Max-Forwards: x", "Max-Forwards: 256", "max-forwards: 70",
+    "Route:", "Route: <sip:proxy;lr>", "Route: <sip:proxy;lr>,", "Route: ,<sip:p>",
+    "Record-Route:", "Record-Route: <sip:p>, <sip:q>", "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKp",
+    "v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKp", "Content-Length: 0", "l: 0", "Contact: *",
+    "Expires: ²", "Expires: 0", "k: timer", "y: 1", "X-GB-Ver: 3.0", "User-Agent: x",
+    "Content-Type: text/plain", "c: Application/MANSCDP+xml", "From: <sip:1@x>;tag=2",
+    "To: <sip:1@x>", "i: other", "CSeq: 2 REGISTER", "Authorization: Digest a=b",
+    "X-Empty:", ": no name", "No-Colon", "Bad Name: x", "Call-ID:",
+]  # fmt: skip
+NAME_SPELLINGS = {
+    "via": ["Via", "VIA", "via", "v", "V", "Via "], "from": ["From", "from", "f", "FROM "],
+    "to": ["To", "to", "t", "T"], "call-id": ["Call-ID", "call-id", "i", "Call-Id"],
+    "cseq": ["CSeq", "cseq", "CSEQ"], "contact": ["Contact", "m", "CONTACT"],
+    "content-length": ["Content-Length", "l", "content-length"],
+    "content-type": ["Content-Type", "c", "content-type"], "max-forwards": ["Max-Forwards",
+    "max-forwards", "Max-Forwards "], "expires": ["Expires", "expires", "EXPIRES"],
+}  # fmt: skip
+
+
+@st.composite
+def mutated_requests(draw: st.DrawFn) -> bytes:
+    data = draw(st.sampled_from(SEEDS))
+    line_end = "\r\n" if b"\r\n\r\n" in data else "\n"
+    head_bytes, _, body = data.partition((line_end * 2).encode())
+    lines = head_bytes.decode("utf-8", "surrogateescape").split(line_end)
+    for _ in range(draw(st.integers(1, 3))):
+        _mutate(draw, lines)
+    if draw(st.booleans()):  # keep Content-Length true to the body, or leave it as mutated
+        lines = [
+            line
+            for line in lines
+            if line.split(":")[0].strip().lower() not in ("l", "content-length")
+        ]
+        lines.append(f"Content-Length: {len(body)}")
+    if draw(st.integers(0, 9)) == 0:
+        line_end = "\n" if line_end == "\r\n" else "\r\n"
+    out = (line_end.join(lines) + line_end * 2).encode("utf-8", "surrogateescape") + body
+    if draw(st.integers(0, 9)) == 0:  # a raw byte: latin-1 "²", a NUL, a lone CR...
+        at = draw(st.integers(0, len(out)))
+        out = out[:at] + draw(st.sampled_from([b"\xb2", b"\x00", b"\r", b"\n", b"\xff"])) + out[at:]
+    return out
+
+
+def _mutate(draw: st.DrawFn, lines: list[str]) -> None:
+    header = draw(st.integers(1, max(1, len(lines) - 1)))
+    header = min(header, len(lines) - 1)
+    name, colon, value = lines[header].partition(":")
+    match draw(
+        st.sampled_from(["dup", "drop", "insert", "empty", "value", "stray", "name", "uri"])
+    ):
+        case "dup":
+            lines.insert(draw(st.integers(1, len(lines))), lines[header])
+        case "drop" if len(lines) > 2:
+            del lines[header]
+        case "insert":
+            lines.insert(draw(st.integers(1, len(lines))), draw(st.sampled_from(ODD_HEADERS)))
+        case "empty" if colon:
+            lines[header] = f"{name}:"
+        case "value" if colon:
+            lines[header] = f"{name}: {draw(st.sampled_from(ODD_VALUES))}"
+        case "stray":
+            line = lines[draw(st.integers(0, len(lines) - 1))]
+            at = draw(st.integers(0, len(line)))
+            stray = draw(st.sampled_from(STRAYS))
+            index = lines.index(line)
+            lines[index] = line[:at] + stray + line[at + draw(st.integers(0, 1)) :]
+        case "name" if colon:
+            spellings = NAME_SPELLINGS.get(name.strip().lower(), [name.upper(), name.lower()])
+            gap = draw(st.sampled_from([": ", ":", " : ", ":  ", ":\t"]))
+            lines[header] = f"{draw(st.sampled_from(spellings))}{gap}{value.strip()}"
+        case "uri":
+            method, _, rest = lines[0].partition(" ")
+            uri, _, version = rest.rpartition(" ")
+            uri = draw(st.sampled_from([
+                "sip:", "sip:<3402000000", "sip:34020000002000000001@34020<00000",
+                "sip:34020000002000000001@3402000000?x", "sip:a@b>", "SIP:3402000000",
+                "sip:34020000002000000001@3402000000;transport=udp", "sips:3402000000",
+                "tel:+86", "sip:a?b@c", "sip:a@b c", "sip:[::1]", "sip:@",
+            ]))  # fmt: skip
+            lines[0] = f"{method} {uri} {version}"
+
+
+@settings(max_examples=1500, deadline=None)
+@given(mutated_requests())
+def test_what_the_express_scan_accepts_the_general_path_accepts_and_reads_alike(
+    data: bytes,
+) -> None:
+    express = scan_express(data, METHODS)
+    if express is not None:
+        assert_agrees(data, express)
 
 
 @settings(max_examples=200, deadline=None)

@@ -231,6 +231,38 @@ def test_bad_requests_are_answerable_with_a_precise_reason(
     assert b"\r\nVia: SIP/2.0/UDP 192.168.20.64:5060;rport;branch=z9hG4bK3f81a2c7\r\n" in wire
 
 
+@pytest.mark.parametrize(
+    "via",
+    [
+        b"SIP/2.0/UDP 192.168.20.64:\xb2;rport;branch=z9hG4bK3f81a2c7",  # "\xb2" is latin-1 "²"
+        "SIP/2.0/UDP 192.168.20.64:٥٠٦٠;branch=z9hG4bK3f81a2c7".encode(),
+        b"SIP/2.0/UDP 192.168.20.64:99999;branch=z9hG4bK3f81a2c7",
+        b"SIP/2.0/UDP 192.168.20.64:0;branch=z9hG4bK3f81a2c7",
+        b"SIP/2.0 192.168.20.64;branch=z9hG4bK3f81a2c7",
+        b"HTTP/1.1/UDP 192.168.20.64;branch=z9hG4bK3f81a2c7",
+        b"SIP/2.0/UDP [::1;branch=z9hG4bK3f81a2c7",
+    ],
+)
+def test_a_request_whose_top_via_cannot_be_read_is_answerable_400(via: bytes) -> None:
+    # Without a readable top Via there is no transaction to match; the answer goes back to
+    # the packet's source with the Via echoed verbatim (RFC 3581).
+    data = REGISTER.replace(b"SIP/2.0/UDP 192.168.20.64:5060;rport;branch=z9hG4bK3f81a2c7", via)
+    error = rejected(data)
+    assert (error.reason, error.status_hint) == ("malformed Via", 400)
+    assert error.partial is not None
+    wire = build_response(error.partial, 400, error.response_reason).to_bytes()
+    assert wire.startswith(b"SIP/2.0 400 Bad Request (malformed Via)\r\n")
+
+
+def test_a_response_whose_top_via_cannot_be_read_is_dropped() -> None:
+    response = (
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:\xb2;branch=z9hG4bKa\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n\r\n"
+    )
+    error = rejected(response)
+    assert error.reason == "malformed Via" and error.partial is None
+
+
 def test_request_with_a_malformed_method_is_not_answered() -> None:
     error = rejected(REGISTER.replace(b"REGISTER sip", b"REG(STER sip"))
     assert error.reason == "malformed method" and error.partial is None
