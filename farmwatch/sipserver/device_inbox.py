@@ -82,7 +82,9 @@ class _BurstKey(NamedTuple):
 class DeviceInbox:
     def __init__(self, access: DeviceAccess) -> None:
         self._access = access
-        self._bursts: BurstLog[_BurstKey] = BurstLog()
+        self._bursts: BurstLog[_BurstKey] = BurstLog(
+            overflow=lambda key: _BurstKey(key.refusal, "other senders")
+        )
         self._refused_unregistered = 0
         self._refused_elsewhere = 0
 

@@ -165,7 +165,9 @@ class Registrar:
                 max_block=settings.auth_max_block,
             )
         )
-        self._refusals: BurstLog[str] = BurstLog(quiet_after=settings.auth_failure_window)
+        self._refusals: BurstLog[str] = BurstLog(
+            quiet_after=settings.auth_failure_window, overflow=lambda _host: "other addresses"
+        )
         self._wake = wake
 
     @property

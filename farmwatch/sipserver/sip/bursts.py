@@ -6,14 +6,16 @@ a second; one log line each would drown the log (gb28181.md §3.1: "rate-limit l
 and, while the burst goes on, once per `report_interval` (with the count since the last
 report), else None. A burst ends after `quiet_after` seconds without an event of its key;
 `ended(now)` returns the summaries of the bursts that ended (those with events not yet
-reported), and `next_deadline()` says when to call it next. The table is bounded:
-past `max_keys`, the burst heard from least recently ends early.
+reported), and `next_deadline()` says when to call it next. The table is bounded: past
+`max_keys`, a new key's events are filed under its `overflow` key (e.g. one burst for
+"other addresses" of a refusal, so an attack from ten thousand addresses writes one line,
+not ten thousand) or, without one, the burst heard from least recently ends early.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, TypeVar
@@ -57,10 +59,16 @@ class BurstLog(Generic[K]):
     """Bursts of events per key, bounded in number; no clock, no I/O."""
 
     def __init__(
-        self, *, quiet_after: float = 60.0, report_interval: float = 300.0, max_keys: int = 4096
+        self,
+        *,
+        quiet_after: float = 60.0,
+        report_interval: float = 300.0,
+        max_keys: int = 4096,
+        overflow: Callable[[K], K] | None = None,
     ) -> None:
         if quiet_after <= 0 or report_interval <= 0 or max_keys < 1:
             raise LocalProtocolError("burst log: intervals and max_keys must be positive")
+        self._overflow = overflow
         self._quiet_after = quiet_after
         self._report_interval = report_interval
         self._max_keys = max_keys
@@ -76,6 +84,9 @@ class BurstLog(Generic[K]):
     def record(self, key: K, now: float) -> BurstReport[K] | None:
         """One event of `key`: the report to log now, or None."""
         burst = self._bursts.get(key)
+        if burst is None and self._overflow is not None and len(self._bursts) >= self._max_keys:
+            key = self._overflow(key)
+            burst = self._bursts.get(key)
         if burst is not None and now - burst.last_event >= self._quiet_after:
             self._end(key, burst, now)
             burst = None

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import socket
 from typing import cast
 
 from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.bursts import BurstLog, BurstReport, BurstStage
 from farmwatch.sipserver.sip.deadline_queue import DeadlineQueue
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.parser import (
@@ -37,14 +39,14 @@ from farmwatch.sipserver.transport.listener import TransportListener, log_wire
 from farmwatch.sipserver.transport.tcp_accept import Acceptor, reset_and_close
 from farmwatch.sipserver.transport.tcp_guard import (
     Admission,
-    Burst,
-    BurstLog,
+    BurstKind,
     CloseReason,
     ConnectionClock,
     Refusal,
     TcpLimits,
     TcpStats,
     address_key,
+    overflow_key,
 )
 
 log = logging.getLogger(__name__)
@@ -163,7 +165,9 @@ class TcpTransport:
         self._limits = limits
         self._tcp = tcp
         self._admission = Admission(tcp)
-        self._bursts = BurstLog()
+        self._bursts: BurstLog[tuple[BurstKind, str]] = BurstLog(
+            quiet_after=5.0, report_interval=60.0, max_keys=256, overflow=overflow_key
+        )
         self._texts = _burst_texts(tcp)
         self._closes: dict[CloseReason, int] = dict.fromkeys(CloseReason, 0)
         self._acceptor: Acceptor | None = None
@@ -349,9 +353,9 @@ class TcpTransport:
                 self.reschedule(connection)
             else:
                 self._expire(connection, reason)
-        for burst in self._bursts.due(now):
+        for burst in self._bursts.ended(now):
             self._summarise(burst, now)
-        for deadline in (self._deadlines.next_deadline(), self._bursts.next_due()):
+        for deadline in (self._deadlines.next_deadline(), self._bursts.next_deadline()):
             if deadline is not None:
                 self._arm(deadline)
 
@@ -366,21 +370,27 @@ class TcpTransport:
         """Log the first event of a burst per host; the rest go into its summary."""
         key = "any address" if kind is Refusal.TOTAL_CAP else host
         now = asyncio.get_running_loop().time()
-        if not self._bursts.note(kind, key, now):
-            return
-        due = self._bursts.next_due()
+        report = self._bursts.record((kind, key), now)
+        due = self._bursts.next_deadline()
         if due is not None:
             self._arm(due)
+        if report is None:
+            return
+        if report.stage is BurstStage.ONGOING:
+            self._summarise(report, now)
+            return
+        kind, key = report.key  # another address's when the log tracks too many
         level, verb, why = self._texts[kind]
         log.log(level, "%s TCP connection %s %s (%s); more from %s are summarised",
                 verb, "to" if kind is Refusal.OUTBOUND else "from", peer, why, key)  # fmt: skip
 
-    def _summarise(self, burst: Burst, now: float) -> None:
-        level, verb, why = self._texts[burst.kind]
-        direction = "to" if burst.kind is Refusal.OUTBOUND else "from"
+    def _summarise(self, burst: BurstReport[tuple[BurstKind, str]], now: float) -> None:
+        kind, host = burst.key
+        level, verb, why = self._texts[kind]
+        direction = "to" if kind is Refusal.OUTBOUND else "from"
         log.log(level, "%s %d more TCP connections %s %s in %.1f s (%s)%s", verb, burst.count,
-                direction, burst.host, now - burst.since, why,
-                "" if burst.ended else "; still going on")  # fmt: skip
+                direction, host, now - burst.since, why,
+                "" if burst.stage is BurstStage.ENDED else "; still going on")  # fmt: skip
 
     async def close(self) -> None:
         self._is_closing = True
@@ -389,7 +399,7 @@ class TcpTransport:
         if self._acceptor is not None:
             self._acceptor.close()
         now = asyncio.get_running_loop().time()
-        for burst in self._bursts.flush():
+        for burst in self._bursts.ended(math.inf):  # every burst counts as over now
             self._summarise(burst, now)
         for task in [*self._connecting.values(), *self._accepting]:
             task.cancel()

@@ -17,9 +17,9 @@ virtual time:
   accepted. Only complete SIP messages count as activity: CRLF keep-alive pings (RFC 5626
   §3.5.1), which the stream parser skips, never start a message nor reset the idle clock,
   so a connection carrying nothing but pings ends `idle_timeout` after its last message.
-* `BurstLog` decides which refusals and closes are worth a log line: the first per
-  (kind, host) in a burst, then one summary when the burst ends or every
-  `report_interval` while it lasts. Its keys are bounded.
+* Refusals and closes are logged through a `sip.bursts.BurstLog` keyed by (kind, host):
+  the first per burst, then one summary when the burst ends or every interval while it
+  lasts; past its key bound, further hosts share one `OTHER_HOSTS` burst per kind.
 """
 
 from __future__ import annotations
@@ -220,81 +220,10 @@ class ConnectionClock:
 BurstKind = Refusal | CloseReason
 
 
-@dataclass(frozen=True, slots=True)
-class Burst:
-    """Events of one kind from one host that `BurstLog` did not log one by one."""
-
-    kind: BurstKind
-    host: str
-    count: int
-    """Events since the line that started the burst (or the last summary)."""
-    since: float
-    ended: bool
-    """True when the host went quiet; False for an interim summary of a long burst."""
-
-
-@dataclass(slots=True)
-class _Open:
-    since: float
-    last: float
-    count: int = 0
-
-
 OTHER_HOSTS = "other addresses"
-"""The host name events are filed under once `BurstLog` holds `max_keys` bursts."""
+"""The host name events are filed under once the burst log holds its most keys."""
 
 
-class BurstLog:
-    """Rate-limits log lines to one per (kind, host) per burst, plus summaries."""
-
-    def __init__(self, *, quiet: float = 5.0, report_interval: float = 60.0, max_keys: int = 256):
-        self._quiet = quiet
-        self._report_interval = report_interval
-        self._max_keys = max_keys
-        self._open: dict[tuple[BurstKind, str], _Open] = {}
-
-    def note(self, kind: BurstKind, host: str, now: float) -> bool:
-        """Count one event; True when it starts a burst and deserves its own line."""
-        key = (kind, host)
-        burst = self._open.get(key)
-        if burst is None and len(self._open) >= self._max_keys:
-            key = (kind, OTHER_HOSTS)
-            burst = self._open.get(key)
-        if burst is None:
-            self._open[key] = _Open(since=now, last=now)
-            return True
-        burst.last = now
-        burst.count += 1
-        return False
-
-    def due(self, now: float) -> list[Burst]:
-        """Summaries to log now: bursts that went quiet, and long ones every interval.
-
-        A burst whose events were all logged (only its first) ends without a summary.
-        """
-        out: list[Burst] = []
-        for key, burst in list(self._open.items()):
-            if now - burst.last >= self._quiet:
-                del self._open[key]
-                if burst.count:
-                    out.append(Burst(key[0], key[1], burst.count, burst.since, ended=True))
-            elif now - burst.since >= self._report_interval and burst.count:
-                out.append(Burst(key[0], key[1], burst.count, burst.since, ended=False))
-                burst.since, burst.count = now, 0
-        return out
-
-    def next_due(self) -> float | None:
-        """When `due` may next have something to say; None without open bursts."""
-        times = [burst.last + self._quiet for burst in self._open.values()]
-        times += [b.since + self._report_interval for b in self._open.values() if b.count]
-        return min(times, default=None)
-
-    def flush(self) -> list[Burst]:
-        """Every burst with events not logged yet, as ended (at shutdown); forgets all."""
-        out = [
-            Burst(kind, host, burst.count, burst.since, ended=True)
-            for (kind, host), burst in self._open.items()
-            if burst.count
-        ]
-        self._open.clear()
-        return out
+def overflow_key(key: tuple[BurstKind, str]) -> tuple[BurstKind, str]:
+    """Where the burst log files an event once it tracks as many hosts as it may."""
+    return key[0], OTHER_HOSTS

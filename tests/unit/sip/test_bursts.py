@@ -71,3 +71,14 @@ def test_bad_configuration_is_refused() -> None:
         BurstLog(quiet_after=0)
     with pytest.raises(LocalProtocolError):
         BurstLog(max_keys=0)
+
+
+def test_past_max_keys_new_keys_share_their_overflow_burst() -> None:
+    bursts: BurstLog[str] = BurstLog(quiet_after=10, max_keys=2, overflow=lambda key: "others")
+    started = [bursts.record(f"host{n}", 0.0) for n in range(6)]
+    # Two hosts of their own, then "others" starts once and takes the rest silently.
+    assert [report.key if report else None for report in started] == [
+        "host0", "host1", "others", None, None, None,
+    ]  # fmt: skip
+    ended = bursts.ended(20.0)
+    assert [(report.key, report.count) for report in ended] == [("others", 3)]

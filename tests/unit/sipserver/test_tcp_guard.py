@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from farmwatch.sipserver.settings import SipSettings
+from farmwatch.sipserver.sip.bursts import BurstLog, BurstStage
 from farmwatch.sipserver.transport.tcp_guard import (
     OTHER_HOSTS,
     Admission,
-    Burst,
-    BurstLog,
+    BurstKind,
     CloseReason,
     ConnectionClock,
     Refusal,
     TcpLimits,
     address_key,
+    overflow_key,
 )
 
 LIMITS = TcpLimits(max_connections=100, max_per_address=3, message_timeout=10.0, idle_timeout=600.0)
@@ -155,40 +156,36 @@ def test_ipv6_peers_are_counted_by_their_64() -> None:
     assert address_key("192.0.2.7") == "192.0.2.7"
 
 
-# -- BurstLog ---------------------------------------------------------------------------
+# -- bursts of refusals (sip.bursts.BurstLog as the transport configures it) ------------
+
+
+def _tcp_bursts() -> BurstLog[tuple[BurstKind, str]]:
+    return BurstLog(quiet_after=5.0, report_interval=60.0, max_keys=4, overflow=overflow_key)
 
 
 def test_a_burst_logs_its_first_event_then_one_summary_when_quiet() -> None:
-    bursts = BurstLog(quiet=5.0, report_interval=60.0)
-    assert bursts.note(Refusal.PER_ADDRESS, "10.0.0.9", 0.0)
-    assert not any(bursts.note(Refusal.PER_ADDRESS, "10.0.0.9", 0.1 * n) for n in range(1, 200))
-    assert bursts.note(Refusal.PER_ADDRESS, "10.0.0.8", 1.0)  # its own burst
-    assert bursts.next_due() == 6.0
+    bursts = _tcp_bursts()
+    first = bursts.record((Refusal.PER_ADDRESS, "10.0.0.9"), 0.0)
+    assert first is not None and first.stage is BurstStage.STARTED
+    assert not any(bursts.record((Refusal.PER_ADDRESS, "10.0.0.9"), 0.1 * n) for n in range(1, 200))
+    other = bursts.record((Refusal.PER_ADDRESS, "10.0.0.8"), 1.0)  # its own burst
+    assert other is not None and other.stage is BurstStage.STARTED
     # 10.0.0.8's burst had one event, already logged: it ends without a summary.
-    assert bursts.due(20.0) == []
-    assert bursts.next_due() == pytest.approx(19.9 + 5.0)
-    assert bursts.due(25.0) == [Burst(Refusal.PER_ADDRESS, "10.0.0.9", 199, 0.0, ended=True)]
-    assert bursts.next_due() is None
-    assert bursts.note(Refusal.PER_ADDRESS, "10.0.0.9", 30.0)  # a new burst
-
-
-def test_a_long_burst_is_summarised_every_interval() -> None:
-    bursts = BurstLog(quiet=5.0, report_interval=60.0)
-    bursts.note(CloseReason.MESSAGE_TIMEOUT, "10.0.0.9", 0.0)
-    summaries = []
-    for second in range(1, 200):
-        bursts.note(CloseReason.MESSAGE_TIMEOUT, "10.0.0.9", float(second))
-        summaries += bursts.due(float(second))
-    assert [(b.count, b.ended) for b in summaries] == [(60, False), (60, False), (60, False)]
-    assert bursts.flush() == [Burst(CloseReason.MESSAGE_TIMEOUT, "10.0.0.9", 19, 180.0, ended=True)]
+    ended = bursts.ended(25.0)
+    assert [(r.key, r.stage, r.count, r.since) for r in ended] == [
+        ((Refusal.PER_ADDRESS, "10.0.0.9"), BurstStage.ENDED, 199, 0.0)
+    ]
+    assert bursts.next_deadline() is None
 
 
 def test_bursts_from_too_many_addresses_are_filed_together() -> None:
-    bursts = BurstLog(max_keys=4)
-    logged = [bursts.note(Refusal.PER_ADDRESS, f"10.0.0.{n}", 0.0) for n in range(10)]
+    bursts = _tcp_bursts()
+    reports = [bursts.record((Refusal.PER_ADDRESS, f"10.0.0.{n}"), 0.0) for n in range(10)]
     # Four addresses of their own, then one line for all the others.
-    assert logged == [True] * 5 + [False] * 5
-    assert bursts.due(10.0) == [Burst(Refusal.PER_ADDRESS, OTHER_HOSTS, 5, 0.0, ended=True)]
+    assert [report is not None for report in reports] == [True] * 5 + [False] * 5
+    assert reports[4] is not None and reports[4].key == (Refusal.PER_ADDRESS, OTHER_HOSTS)
+    ended = bursts.ended(10.0)
+    assert [(r.key, r.count) for r in ended] == [((Refusal.PER_ADDRESS, OTHER_HOSTS), 5)]
 
 
 # -- settings ---------------------------------------------------------------------------
