@@ -59,6 +59,7 @@ from farmwatch.sipserver.gb.registrations import (
     RegistrationTable,
     SourceCheck,
 )
+from farmwatch.sipserver.presence_log import PresenceLog
 from farmwatch.sipserver.registrar import Registrar
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 from farmwatch.sipserver.sip.address import Address
@@ -143,6 +144,7 @@ class DeviceAccess:
         self.restored_silent: set[str] = set()
         self._catalog_unfinished: set[str] = set()
         self.inbox = DeviceInbox(self)
+        self._presence_log = PresenceLog()
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -247,16 +249,16 @@ class DeviceAccess:
                 registration = event.registration
                 self.restored_silent.discard(registration.device_id)  # first contact below
                 self._catalog_unfinished.discard(registration.device_id)
-                log.info("device %s online (%s, %s)", registration.device_id,
-                         registration.address,
-                         "registered" if event.is_new_registration else "keepalive")  # fmt: skip
+                self._presence_log.online(
+                    registration, registered=event.is_new_registration, now=self.now()
+                )
                 if self.settings.catalog_on_register:
                     self.spawn(self._on_first_contact(registration.device_id))
                 else:
                     # No first contact will refresh the dialog kept while it was away.
                     self.subscriptions.resume(registration.device_id)
             elif isinstance(event, DeviceWentOffline):
-                log.info("device %s offline (%s)", event.device_id, event.reason.value)
+                self._presence_log.offline(event.device_id, event.reason, self.now())
                 # Kept, not forgotten: when the device is back it is refreshed in place
                 # (or ended) rather than left beside a second subscription.
                 self.subscriptions.suspend(event.device_id)
@@ -422,6 +424,7 @@ class DeviceAccess:
                 self.subscriptions.next_deadline(),
                 self.inbox.next_deadline(),
                 self.registrar.next_deadline(),
+                self._presence_log.next_deadline(),
             )
             if d is not None
         ]
@@ -457,6 +460,7 @@ class DeviceAccess:
         self.subscriptions.tick(now)
         self.inbox.tick(now)
         self.registrar.tick(now)
+        self._presence_log.tick(now)
         self.rearm()
 
 
