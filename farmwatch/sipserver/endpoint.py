@@ -42,6 +42,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     new_branch,
 )
 from farmwatch.sipserver.sip.transaction_layer import TransactionLayer
+from farmwatch.sipserver.transport.queue_probe import OverloadGate
 from farmwatch.sipserver.transport.tcp import TcpTransport
 from farmwatch.sipserver.transport.tcp_guard import TcpLimits, TcpStats
 from farmwatch.sipserver.transport.udp import UdpTransport
@@ -109,6 +110,9 @@ class SipEndpoint:
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._max_pending_handlers = max_pending_handlers
         self._udp: UdpTransport | None = None
+        self._overload = OverloadGate(
+            high=settings.overload_queue_delay, low=settings.overload_queue_delay / 2
+        )
         self._tcp: TcpTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -150,6 +154,7 @@ class SipEndpoint:
             await tcp.close()
             raise
         self._udp, self._tcp = udp, tcp
+        udp.start_probe(self._overload)
         return port
 
     async def close(self) -> None:
@@ -181,6 +186,17 @@ class SipEndpoint:
     def udp_dropped(self) -> int:
         """Datagrams dropped as unparsable or failing in their handler (a counter)."""
         return self._udp.dropped if self._udp is not None else 0
+
+    @property
+    def is_overloaded(self) -> bool:
+        """SIP datagrams wait longer than `[sip] overload_queue_delay` to be read."""
+        return self._overload.is_overloaded
+
+    @property
+    def queue_delay(self) -> float:
+        """How long the last probe waited in the UDP receive queue, seconds."""
+        probe = self._udp.probe if self._udp is not None else None
+        return probe.delay if probe is not None else 0.0
 
     @property
     def tcp_stats(self) -> TcpStats:

@@ -27,6 +27,7 @@ Policy, following what devices in the field need:
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,8 +138,12 @@ class Registrar:
         secret: bytes,
         user_agent: str = "farmwatch",
         wake: Callable[[], None] = lambda: None,
+        overloaded: Callable[[], bool] = lambda: False,
+        retry_after: int = 20,
     ) -> None:
-        """`wake` is called when `next_deadline` may have moved earlier (a burst began)."""
+        """`wake` is called when `next_deadline` may have moved earlier (a burst began);
+        while `overloaded()`, new registrations are answered 503 with a Retry-After drawn
+        from half to the whole of `retry_after` seconds."""
         self._settings = settings
         self._table = table
         self._credentials = credentials
@@ -169,6 +174,10 @@ class Registrar:
             quiet_after=settings.auth_failure_window, overflow=lambda _host: "other addresses"
         )
         self._wake = wake
+        self._overloaded = overloaded
+        self._retry_after = retry_after
+        self.shed = 0
+        """REGISTERs answered 503 because the platform was overloaded."""
 
     @property
     def auth_stats(self) -> ThrottleStats:
@@ -241,6 +250,12 @@ class Registrar:
             return RegisterDecision(reply, [])
         binding = self._nonce_binding(facts, source)
         if facts.authorization is None:
+            if self._overloaded():
+                # A new registration, or a refresh whose binding stays valid meanwhile: one
+                # the platform cannot finish before the device's T1 would only come back as
+                # retransmissions. Those under way (with Authorization) go on.
+                self.shed += 1
+                return RegisterDecision(self._busy(gb), [])
             return RegisterDecision(self._challenge(now, binding, stale=False, gb=gb), [])
         credentials = DigestCredentials.parse(facts.authorization)
         password = self._credentials.password_for(device_id)
@@ -341,6 +356,12 @@ class Registrar:
             log.warning("%d failed authentications from %s within the window: refusing its "
                         "REGISTERs for %.0f s (except devices registered from there)",
                         block.failures, block.key, block.duration)  # fmt: skip
+
+    def _busy(self, gb: bool) -> Reply:
+        wait = self._retry_after // 2 + secrets.randbelow(
+            self._retry_after - self._retry_after // 2 + 1
+        )
+        return self._reply(503, gb=gb, extra=(("Retry-After", str(max(1, wait))),))
 
     def _challenge(self, now: float, binding: str, *, stale: bool, gb: bool) -> Reply:
         challenge = self._auth.challenge(now, stale=stale, binding=binding)

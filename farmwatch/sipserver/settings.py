@@ -25,6 +25,8 @@ class SipSettings:
     tcp_max_connections: int = 10000
     tcp_max_connections_per_address: int = 64
     udp_receive_buffer: int = 8 * 1024 * 1024
+    overload_queue_delay: float = 0.2
+    overload_retry_after: int = 20
     user_agent: str = "farmwatch"
 
     def validate(self) -> list[str]:
@@ -37,6 +39,15 @@ class SipSettings:
             errors.append("sip.domain: must not be empty")
         if not 0 < self.t1 <= self.t2:
             errors.append(f"sip.t1/t2: expected 0 < t1 <= t2, got {self.t1}/{self.t2}")
+        if not 0 < self.overload_queue_delay < self.t1:
+            errors.append(
+                "sip.overload_queue_delay: expected > 0 and below sip.t1, "
+                f"got {self.overload_queue_delay}"
+            )
+        if not 1 <= self.overload_retry_after <= 3600:
+            errors.append(
+                f"sip.overload_retry_after: expected 1..3600, got {self.overload_retry_after}"
+            )
         if self.t4 <= 0:
             errors.append(f"sip.t4: expected > 0, got {self.t4}")
         if not 1024 <= self.max_message_size <= 1 << 20:

@@ -100,6 +100,21 @@ class _PartsCollector(Collector):
             "SIP datagrams dropped as unparsable or failing in their handler.",
             value=self._sources.sip.udp_dropped,
         )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_sip_queue_delay_seconds",
+            "How long the last probe waited in the SIP UDP receive queue.",
+            value=self._sources.sip.queue_delay,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_sip_overloaded",
+            "1 while new registrations are answered 503 (the receive queue is too long).",
+            value=int(self._sources.sip.is_overloaded),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_registrations_shed",
+            "REGISTERs answered 503 because the platform was overloaded.",
+            value=self._sources.access.registrar.shed,
+        )
         yield from self._sip_access()
         yield from self._sip_tcp()
 

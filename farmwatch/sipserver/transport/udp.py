@@ -23,8 +23,12 @@ from farmwatch.sipserver.sip.parser import (
     parse_message,
 )
 from farmwatch.sipserver.transport.listener import TransportListener, log_wire
+from farmwatch.sipserver.transport.queue_probe import OverloadGate, QueueDelayProbe
 
 log = logging.getLogger(__name__)
+
+# Where a probe reaches a socket bound to a wildcard address.
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 class UdpTransport(asyncio.DatagramProtocol):
@@ -37,6 +41,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         self.dropped = 0
         # Our bugs, but a peer can trigger one per datagram: tracebacks within a budget.
         self._tracebacks = LogBudget()
+        self.probe: QueueDelayProbe | None = None
 
     @classmethod
     async def bind(
@@ -65,6 +70,14 @@ class UdpTransport(asyncio.DatagramProtocol):
         protocol._transport = transport
         return protocol
 
+    def start_probe(self, gate: OverloadGate, *, interval: float = 0.1) -> None:
+        """Measure this socket's receive-queue delay into `gate` (`queue_probe.py`)."""
+        host, port = self.local_address
+        target = _LOOPBACK.get(host, host)
+        loop = asyncio.get_running_loop()
+        self.probe = QueueDelayProbe((target, port), gate, interval=interval, clock=loop.time)
+        self.probe.start()
+
     @property
     def local_address(self) -> tuple[str, int]:
         assert self._transport is not None
@@ -76,6 +89,9 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        if data[:1] == b"\x00" and self.probe is not None and self.probe.is_probe(data, addr):
+            self.probe.received(data)
+            return
         source = Address(str(addr[0]), int(addr[1]), Transport.UDP)
         if is_keepalive_ping(data):
             return
@@ -122,6 +138,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._transport.sendto(data, (dest.host, dest.port))
 
     def close(self) -> None:
+        if self.probe is not None:
+            self.probe.close()
         if self._transport is not None:
             self._transport.close()
 

@@ -412,3 +412,32 @@ def test_both_paths_decide_alike_on_replays_refreshes_and_guesses() -> None:
     assert both(_request(9), OTHER_HOST).reason == "Forbidden (too many failed attempts)"
     assert general_table.get(DEVICE) == express_table.get(DEVICE)
     assert general.auth_stats == express.auth_stats
+
+
+def test_overloaded_new_registrations_get_503_while_those_under_way_finish() -> None:
+    table = RegistrationTable()
+    overloaded = [False]
+    registrar = Registrar(
+        RegistrarSettings(),
+        realm="3402000000",
+        table=table,
+        credentials=Passwords({}, "12345678"),
+        publish=lambda events: None,
+        clock=lambda: 0.0,
+        wall_clock=lambda: datetime(2024, 3, 15, 10, 21, 7),
+        secret=b"k" * 32,
+        overloaded=lambda: overloaded[0],
+        retry_after=20,
+    )
+    challenge = registrar.decide(_request(1), SOURCE, now=0).response
+    assert challenge.status == 401
+    overloaded[0] = True
+    shed = registrar.decide(_request(3, device="34020000001320000002"), SOURCE, now=0.1).response
+    assert shed.status == 503
+    assert 10 <= int(shed.headers.get("Retry-After") or "0") <= 20
+    # The registration the device was answering a challenge for goes through.
+    finished = registrar.decide(_answer(challenge, "12345678", 2), SOURCE, now=0.2).response
+    assert finished.status == 200
+    assert registrar.shed == 1
+    overloaded[0] = False
+    assert registrar.decide(_request(4), SOURCE, now=1).response.status == 401
