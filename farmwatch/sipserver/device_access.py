@@ -29,6 +29,7 @@ from farmwatch.sipserver.device_inbox import DeviceInbox
 from farmwatch.sipserver.device_requests import Originator, build_manscdp_message
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.errors import SipError, TransactionFailed
+from farmwatch.sipserver.first_contacts import FirstContactQueue
 from farmwatch.sipserver.gb.catalog_collector import (
     CatalogCollector,
     CatalogResult,
@@ -147,6 +148,11 @@ class DeviceAccess:
         self._catalog_unfinished: set[str] = set()
         self.inbox = DeviceInbox(self)
         self._presence_log = PresenceLog()
+        self.first_contacts = FirstContactQueue(
+            self._on_first_contact,
+            concurrency=settings.first_contact_concurrency,
+            spawn=self.spawn,
+        )
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -215,7 +221,7 @@ class DeviceAccess:
                 log.info(
                     "device %s: catalog incomplete before the restart, asking again", device_id
                 )
-                self.spawn(self._on_first_contact(device_id))
+                self.first_contacts.request(device_id)
             else:
                 self.spawn(self._subscribe(device_id))
 
@@ -255,7 +261,7 @@ class DeviceAccess:
                     registration, registered=event.is_new_registration, now=self.now()
                 )
                 if self.settings.catalog_on_register:
-                    self.spawn(self._on_first_contact(registration.device_id))
+                    self.first_contacts.request(registration.device_id)
                 else:
                     # No first contact will refresh the dialog kept while it was away.
                     self.subscriptions.resume(registration.device_id)

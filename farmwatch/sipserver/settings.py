@@ -92,6 +92,7 @@ class RegistrarSettings:
     keepalive_interval: float = 60.0
     keepalive_timeout_count: int = 3
     catalog_on_register: bool = True
+    first_contact_concurrency: int = 64
     catalog_timeout: float = 10.0
     query_timeout: float = 10.0
     catalog_subscription_expires: int = 3600
@@ -137,6 +138,11 @@ class RegistrarSettings:
                 "registrar.auth_block/auth_max_block/auth_failure_window: expected "
                 f"0 < auth_block <= auth_max_block and auth_failure_window > 0, got "
                 f"{self.auth_block}/{self.auth_max_block}/{self.auth_failure_window}"
+            )
+        if not 1 <= self.first_contact_concurrency <= 10_000:
+            errors.append(
+                "registrar.first_contact_concurrency: expected 1..10000, "
+                f"got {self.first_contact_concurrency}"
             )
         if self.nonce_lifetime <= 0 or self.catalog_timeout <= 0 or self.query_timeout <= 0:
             errors.append("registrar: timeouts must be positive")

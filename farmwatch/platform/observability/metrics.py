@@ -115,6 +115,15 @@ class _PartsCollector(Collector):
             "REGISTERs answered 503 because the platform was overloaded.",
             value=self._sources.access.registrar.shed,
         )
+        contacts = self._sources.access.first_contacts.stats
+        waiting = GaugeMetricFamily(
+            f"{PREFIX}_first_contacts",
+            "Devices waiting for or being asked their DeviceInfo, catalog and subscription.",
+            labels=["state"],
+        )
+        waiting.add_metric(["queued"], contacts.queued)
+        waiting.add_metric(["running"], contacts.running)
+        yield waiting
         yield from self._sip_access()
         yield from self._sip_tcp()
 
