@@ -117,6 +117,7 @@ def measure_step(
         server.sip_port, scenario, workdir, calls=count, rate=rate, extra=extra,
         transport=transport, scenarios=scenarios, limit=limit,
     )  # fmt: skip
+    # A device stays ANSWER_SECONDS after its last message: not part of the rate.
     sending_seconds = result.seconds - (ANSWER_SECONDS if answer_queries else 0)
     catalogs = None
     if answer_queries:
@@ -126,9 +127,7 @@ def measure_step(
         offered=rate,
         successful=result.successful,
         failed=result.failed,
-        # A device stays ANSWER_SECONDS after its last message: not part of the rate.
-        achieved=result.successful
-        / max(result.seconds - (ANSWER_SECONDS if answer_queries else 0), 1e-3),
+        achieved=result.successful / max(sending_seconds, 1e-3),
         retransmissions=result.retransmissions,
         socket_drops=socket_drops([server.sip_port]) - sock_before,
         host_drops=host_udp_drops() - host_before,
