@@ -129,7 +129,7 @@ class DeviceAccess:
             secret=secret or secrets.token_bytes(32),
             user_agent=sip.user_agent,
             wake=self.rearm,
-            overloaded=lambda: endpoint.is_overloaded,
+            overloaded=lambda: not endpoint.admits_new_work(),
             retry_after=sip.overload_retry_after,
         )
         self._sn = itertools.count(secrets.randbelow(10_000) + 1)

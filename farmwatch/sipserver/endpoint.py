@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -110,9 +111,7 @@ class SipEndpoint:
         self._handler_tasks: set[asyncio.Task[None]] = set()
         self._max_pending_handlers = max_pending_handlers
         self._udp: UdpTransport | None = None
-        self._overload = OverloadGate(
-            high=settings.overload_queue_delay, low=settings.overload_queue_delay / 2
-        )
+        self._overload = OverloadGate(target=settings.overload_queue_delay)
         self._tcp: TcpTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -191,6 +190,12 @@ class SipEndpoint:
     def is_overloaded(self) -> bool:
         """SIP datagrams wait longer than `[sip] overload_queue_delay` to be read."""
         return self._overload.is_overloaded
+
+    def admits_new_work(self) -> bool:
+        """Whether to take on one more new registration now (all of them when not
+        overloaded; the gate's share of them, drawn at random, when overloaded)."""
+        share = self._overload.share
+        return share >= 1.0 or random.random() < share
 
     @property
     def queue_delay(self) -> float:

@@ -6,10 +6,10 @@ still: goodput collapses. The loop's own lag does not show it (the loop turns qu
 is the queue that is long), so the queue is measured directly: every `interval` a small
 datagram stamped with the loop clock is sent from a private socket on this host to the SIP
 socket, and when the transport reads it, the stamp says how long it waited behind what the
-devices sent (`QueueDelayProbe`). `OverloadGate` turns that delay into a state with
-hysteresis: overloaded above `high`, clear again below `low`. The registrar then answers new
-registrations `503` with a `Retry-After` and keeps serving the ones already under way
-(GB/T 28181 devices retry later), so that goodput stays near capacity.
+devices sent (`QueueDelayProbe`). `OverloadGate` turns that delay into the share of new
+registrations to admit; the registrar answers the others `503` with a `Retry-After` and
+keeps serving the ones already under way (GB/T 28181 devices retry later), so that goodput
+stays near capacity.
 """
 
 from __future__ import annotations
@@ -30,22 +30,56 @@ _STAMP = struct.Struct("!d")
 
 
 class OverloadGate:
-    """Overloaded while the queue delay is above `high`, until it falls below `low` (pure)."""
+    """What share of new registrations to admit, from the measured queue delay (pure).
 
-    def __init__(self, *, high: float, low: float) -> None:
-        if not 0 < low <= high:
-            raise ValueError(f"expected 0 < low <= high, got {low}, {high}")
-        self._high = high
-        self._low = low
-        self.is_overloaded = False
+    Additive increase, multiplicative decrease (the rate control of RFC 7415, driven by
+    the delay rather than by the peers' reports): each measurement above `target` cuts
+    the admitted share by `decrease`, each one at or below it adds `increase` back, so
+    the share settles where the platform's capacity meets the offered load and the queue
+    stays near `target`. Shedding everything while overloaded would let the queue drain
+    and then admit a flood again: goodput would swing between nothing and a collapse.
+    """
+
+    def __init__(
+        self,
+        *,
+        target: float,
+        decrease: float = 0.8,
+        increase: float = 0.05,
+        minimum: float = 0.02,
+    ) -> None:
+        if target <= 0 or not 0 < decrease < 1 or not 0 < increase <= 1 or not 0 < minimum < 1:
+            raise ValueError("overload gate: target > 0, 0 < decrease < 1, 0 < increase <= 1")
+        self._target = target
+        self._decrease = decrease
+        self._increase = increase
+        self._minimum = minimum
+        self.share = 1.0
+        """Of new registrations, the share to admit now (1.0: all)."""
         self.transitions = 0
+        self._decreased_at = float("-inf")
 
-    def update(self, delay: float) -> bool:
-        """Feed one measured delay; True when the state changed."""
-        state = delay > self._high if not self.is_overloaded else delay >= self._low
-        if state is self.is_overloaded:
+    @property
+    def is_overloaded(self) -> bool:
+        return self.share < 1.0
+
+    def update(self, delay: float, *, sent_at: float, now: float) -> bool:
+        """Feed the delay of a probe sent at `sent_at`; True when the gate opened fully or
+        began to close.
+
+        A probe that waited in the queue tells of the load when it was sent: only one sent
+        after the last cut can tell whether that cut was enough, so each queue's worth of
+        probes cuts once, not once per probe (which would shed far more than needed).
+        """
+        was_overloaded = self.is_overloaded
+        if delay > self._target:
+            if sent_at > self._decreased_at:
+                self.share = max(self._minimum, self.share * self._decrease)
+                self._decreased_at = now
+        else:
+            self.share = min(1.0, self.share + self._increase)
+        if self.is_overloaded is was_overloaded:
             return False
-        self.is_overloaded = state
         self.transitions += 1
         return True
 
@@ -100,12 +134,13 @@ class QueueDelayProbe:
             return
         (stamp,) = _STAMP.unpack_from(data, len(PROBE_MAGIC))
         self._unanswered_since = None
-        self._note(max(0.0, self._clock() - stamp))
+        now = self._clock()
+        self._note(max(0.0, now - stamp), stamp, now)
 
-    def _note(self, delay: float) -> None:
+    def _note(self, delay: float, sent_at: float, now: float) -> None:
         self.delay = delay
         self.max_delay = max(self.max_delay, delay)
-        if self._gate.update(delay):
+        if self._gate.update(delay, sent_at=sent_at, now=now):
             if self._gate.is_overloaded:
                 log.warning(
                     "SIP overloaded: requests wait %.0f ms in the receive queue; new "
@@ -125,7 +160,7 @@ class QueueDelayProbe:
         if self._unanswered_since is None:
             self._unanswered_since = now
         elif now - self._unanswered_since > max(self.delay, self._interval * 2):
-            self._note(now - self._unanswered_since)
+            self._note(now - self._unanswered_since, self._unanswered_since, now)
         try:
             self._socket.sendto(PROBE_MAGIC + _STAMP.pack(now), self._target)
         except OSError as error:  # the SIP socket's buffer is full: that is overload too
