@@ -20,8 +20,9 @@ SSRC and source policy — "a stream never shows another camera's video":
   port never adopts (`accept_foreign_ssrc=False`): only registered SSRCs are delivered.
 
 Loss: reorder gaps (UDP) and sequence jumps (TCP, `ordered=True`) call `PsDemuxer.mark_loss`,
-so video resumes at the next keyframe; once media has started each loss is reported as
-`VideoInterrupted`, so that the stream can ask the camera for that keyframe. Timeouts: no
+which passes the frame that lost packets on marked damaged (decoders conceal; the frames after
+it follow as usual); once media has started each loss is reported as `VideoInterrupted`, so
+that the stream can ask the camera for a keyframe to end the artefacts. Timeouts: no
 video keyframe within `start_timeout` → `MediaStartTimedOut`; no packet for
 `media_timeout` after start → `MediaStopped` (once per silence). Receiver reports
 (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked source address from the
@@ -53,6 +54,9 @@ from farmwatch.media.settings import MediaSettings
 __all__ = ["IngestOutput", "IngestStats", "RtpIngest", "SendRtcp"]
 
 _MAX_CANDIDATES = 8
+_DEMUX_UNITS_PER_PACKET = 1024
+"""Work one RTP packet may cost the demuxer (PS headers + NAL units + 4 per frame): a real
+packet needs a few dozen; 1024 keeps the worst packet around a millisecond (issue 13 item 6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +169,9 @@ class RtpIngest:
         if silence_at is not None and now >= silence_at:
             self._is_silent = True
             assert self._last_packet_at is not None
-            out.append(MediaStopped(now - self._last_packet_at))
+            # (last + timeout) - last may round below the timeout
+            silent = max(now - self._last_packet_at, self._settings.media_timeout)
+            out.append(MediaStopped(silent))
         if self._next_report is not None and now >= self._next_report:
             self._next_report = now + self._settings.rtcp_interval
             if self._source is not None and self._locked is not None:
@@ -218,7 +224,10 @@ class RtpIngest:
     def _begin_lock_state(self) -> None:
         """Fresh demuxer, reorder buffer and statistics (at creation and on every re-lock)."""
         capacity, delay = self._settings.reorder_capacity, self._settings.reorder_delay
-        self._demuxer = PsDemuxer(max_frame_size=self._settings.max_frame_size)
+        self._demuxer = PsDemuxer(
+            max_frame_size=self._settings.max_frame_size,
+            max_units_per_feed=_DEMUX_UNITS_PER_PACKET,
+        )
         self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
         self._reception = ReceptionStatistics()
         self._next_sequence: int | None = None
@@ -288,11 +297,13 @@ class RtpIngest:
         demuxer = self._demuxer
         for item in items:
             if isinstance(item, PacketsLost):
-                demuxer.mark_loss()
+                frames = demuxer.mark_loss()
                 if self._started:
                     out.append(VideoInterrupted(item.count))
-                continue
-            frames = demuxer.feed(item.payload, rtp_timestamp=item.timestamp, marker=item.marker)
+            else:
+                frames = demuxer.feed(
+                    item.payload, rtp_timestamp=item.timestamp, marker=item.marker
+                )
             for frame in frames:
                 if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
                     self._started = True

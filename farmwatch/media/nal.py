@@ -211,9 +211,7 @@ def extract_parameter_sets(codec: Codec, data: bytes) -> ParameterSets:
             if len(unit) <= MAX_PARAMETER_SET_SIZE:
                 found[kind] = unit
         start = following
-    return ParameterSets(
-        sps=found.get(_SPS_BIT), pps=found.get(_PPS_BIT), vps=found.get(_VPS_BIT)
-    )
+    return ParameterSets(sps=found.get(_SPS_BIT), pps=found.get(_PPS_BIT), vps=found.get(_VPS_BIT))
 
 
 _H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134})

@@ -21,9 +21,7 @@ class _BitWriter:
     def rbsp(self) -> bytes:
         bits = [*self.bits, 1]  # rbsp_stop_one_bit
         bits += [0] * (-len(bits) % 8)
-        return bytes(
-            int("".join(map(str, bits[at : at + 8])), 2) for at in range(0, len(bits), 8)
-        )
+        return bytes(int("".join(map(str, bits[at : at + 8])), 2) for at in range(0, len(bits), 8))
 
 
 def h264_sps(poc_cycle: int, *, size: int = 0) -> bytes:

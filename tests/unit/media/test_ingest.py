@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from farmwatch.media.events import MediaStarted, MediaStartTimedOut, VideoInterrupted
-from farmwatch.media.frames import Codec
+from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.ingest import RtpIngest
 from farmwatch.media.nal import is_keyframe
 from farmwatch.media.ps_mux import PsMuxer, PsMuxerConfig
@@ -105,6 +105,27 @@ def test_loss_after_the_start_is_reported_so_a_keyframe_can_be_asked_for() -> No
     assert not any(isinstance(o, VideoInterrupted) for o in outputs)
     after = ingest.receive(packets[-1], None, 0.2)  # two packets never came
     assert VideoInterrupted(packets_lost=2) in after
+
+
+def test_a_frame_hit_by_loss_goes_on_damaged_and_the_next_frames_follow() -> None:
+    units = encoded_access_units("libx264")
+    muxer, packetizer = PsMuxer(PsMuxerConfig()), RtpPacketizer(7)
+    frames = [
+        packetizer.packetize(muxer.mux_video(u, i * 3600, is_keyframe=i % 10 == 0).data, i * 3600)
+        for i, u in enumerate(units)
+    ]
+    assert len(frames[3]) > 2
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, ordered=True)
+    outputs: list[object] = []
+    for number, packets in enumerate(frames):
+        for index, packet in enumerate(packets):
+            if (number, index) != (3, 1):  # frame 3 loses its second packet
+                outputs += ingest.receive(packet, None, 0.1)
+    delivered = [o for o in outputs if isinstance(o, EsFrame)]
+    # Before: frames 3-9 were dropped until the next keyframe.
+    assert [f.pts // 3600 for f in delivered] == list(range(len(units)))
+    assert [f.is_damaged for f in delivered] == [n == 3 for n in range(len(units))]
+    assert VideoInterrupted(packets_lost=1) in outputs
 
 
 def test_loss_before_the_start_is_not_an_interruption() -> None:
