@@ -78,20 +78,28 @@ async def test_device_failures_give_the_viewer_a_clear_error(
         assert loop.time() - started < 8  # within the INVITE / start timeouts
 
 
-async def test_lossy_reordered_stream_keeps_playing(tmp_path: Path) -> None:
+async def test_a_lossy_stream_delivers_nine_frames_in_ten_without_long_freezes(
+    tmp_path: Path,
+) -> None:
+    """5 % of the RTP packets lost (seeded), 5 % reordered: frames that lost packets go on to
+    the viewer damaged — the decoder conceals — instead of the rest of their GOP being
+    dropped, and the camera is asked for a keyframe (issue 13 item 10). Before: about 4
+    frames per second of 25, with freezes of seconds."""
     media = replace(SMALL_PICTURE, loss=0.05, reorder=0.05, seed=7)
+    gop = media.fps  # the simulator's default: one keyframe a second
     async with live_rig(tmp_path, media=media) as rig:
         status, links = await rig.post(f"/api/channels/{rig.channel()}/live")
         assert status == 201, links
-        data = await rig.read_fmp4(links["fmp4"], seconds=6)
+        data = await rig.read_fmp4(links["fmp4"], seconds=8)
         sizes = decode_fmp4(data)
-        # A lost packet costs the rest of its group of pictures; the platform asks the
-        # camera for a keyframe (IFameCmd) and decoding resumes there, so pictures keep
-        # coming over the whole read.
-        assert len(sizes) >= 10 and set(sizes) == {(320, 180)}
-        times = decoded_times(data)
-        # The message tells a stalled stream (few bytes) from frames the decoder refused.
-        assert max(times) - min(times) >= 4.0, (len(data), len(times), times[-5:])
+        assert sizes and set(sizes) == {(320, 180)}
+        times = sorted(decoded_times(data))
+        span = times[-1] - times[0]
+        assert span >= 6.0, (len(data), len(times), times[-5:])  # not a stalled stream
+        delivered = len(times) / (span * media.fps + 1)
+        longest_freeze = max(b - a for a, b in zip(times, times[1:], strict=False))
+        assert delivered >= 0.9, f"{delivered:.0%} of the frames decoded"
+        assert longest_freeze <= gop / media.fps, f"a freeze of {longest_freeze:.2f} s"
         device = rig.fleet.devices[0]
         assert device.responder.iframe_requests >= 1
 

@@ -264,6 +264,8 @@ class LiveService:
         try:
             async with asyncio.timeout(5):
                 frame = await probe.next_frame()
+                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
+                    frame = await probe.next_frame()  # a keyframe hit by loss: the next one
         except TimeoutError:
             frame = None
         finally:

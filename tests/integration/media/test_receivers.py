@@ -214,9 +214,12 @@ async def test_shared_port_routes_by_ssrc_and_drops_unregistered() -> None:
         stream_b.close()
 
 
-async def test_loss_and_reordering_resume_at_the_next_keyframe() -> None:
+async def test_loss_and_reordering_pass_damaged_frames_on_and_keep_going() -> None:
     listener = RecordingListener()
-    receiver = UdpReceiver(SETTINGS, listener, expected_ssrc=SSRC)
+    # Gaps are skipped when 64 packets wait behind them, so the outcome does not depend on
+    # how the loop is scheduled (a swapped packet must never be taken for a lost one).
+    settings = replace(SETTINGS, reorder_delay=2.0)
+    receiver = UdpReceiver(settings, listener, expected_ssrc=SSRC)
     port = await receiver.open()
     sender = await open_udp_sender()
     try:
@@ -226,30 +229,27 @@ async def test_loss_and_reordering_resume_at_the_next_keyframe() -> None:
             [p for frame in sent for p in frame], loss=0.05, seed=7
         )
         assert dropped > 0
-        # What a perfect receiver delivers: intact frames back to an intact keyframe.
-        arrived, decodable, chain = set(damaged), 0, False
+        # What the receiver passes on: from the first key frame on, every frame whose first
+        # packet (PS and PES headers) arrived, damaged when any other packet is missing.
+        # Before: only intact frames back to an intact key frame (8 of 250 here).
+        arrived, expected = set(damaged), []
         for number, packets in enumerate(sent):
-            intact = all(packet in arrived for packet in packets)
             is_key = loop.frames[number % len(loop.frames)].is_keyframe
-            chain = intact if is_key else chain and intact
-            decodable += chain
+            if packets[0] in arrived and (expected or is_key):
+                expected.append((number * FRAME_TICKS, not arrived.issuperset(packets)))
         for start in range(0, len(damaged), 8):
             for packet in damaged[start : start + 8]:
                 sender.sendto(packet, ("127.0.0.1", port))
             await asyncio.sleep(0.001)
         async with asyncio.timeout(5.0):
-            while receiver.stats.packets < len(damaged):
+            while len([f for f in listener.frames if f.kind is MediaKind.VIDEO]) < len(expected):
                 listener.changed.clear()
                 await listener.changed.wait()
         video = [f for f in listener.frames if f.kind is MediaKind.VIDEO]
-        assert receiver.stats.lost > 0 and len(video) == decodable >= 5
-        # After every gap in the delivered frames, the next frame is a keyframe.
-        for previous, current in zip(video, video[1:], strict=False):
-            if current.pts - previous.pts != FRAME_TICKS:
-                assert current.is_keyframe, (previous.pts, current.pts)
-        sizes = decode_sizes(video)
-        # Every delivered frame decodes: nothing references a frame lost in transit.
-        assert len(sizes) == len(video) and set(sizes) == {(320, 180)}
+        assert [(f.pts, f.is_damaged) for f in video] == expected
+        assert receiver.stats.lost == dropped and len(video) >= 0.9 * 250
+        sizes = decode_sizes(video)  # the decoder conceals: damaged frames give pictures too
+        assert len(sizes) >= 0.8 * 250 and set(sizes) == {(320, 180)}
     finally:
         sender.close()
         await receiver.close()
