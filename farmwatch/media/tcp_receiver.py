@@ -13,7 +13,9 @@ sequence jump is loss upstream). One connection per stream (`a=connection:new`):
   `tcp_connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s), then reports
   `PeerClosed` if all fail.
 
-The media connection closing (or breaking its framing) is reported as `PeerClosed`.
+The media connection closing (or breaking its framing) is reported as `PeerClosed`. A large
+read is worked off a bounded number of packets per turn of the event loop, reading paused
+meanwhile, so no single callback holds the loop (issue 13 item 6).
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ __all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 5.0
+_PACKETS_PER_TURN = 128
+_BYTES_PER_TURN = 64 * 1024
+"""One read is up to 256 kB (uvloop): thousands of tiny RTP packets. A turn of the event loop
+works off at most this much, then reading pauses until the rest is done (issue 13 item 6)."""
 
 
 class _MediaConnection(asyncio.Protocol):
@@ -43,6 +49,8 @@ class _MediaConnection(asyncio.Protocol):
         self._owner = owner
         self._deframer = Rfc4571Deframer(max_frame_size=0xFFFF)
         self._transport: asyncio.Transport | None = None
+        self._backlog: asyncio.Handle | None = None  # the rest of a read, in a later turn
+        self._backlog_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport does not subclass asyncio.Transport.
@@ -51,8 +59,14 @@ class _MediaConnection(asyncio.Protocol):
             transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._work_off(data)
+
+    def _work_off(self, data: bytes = b"") -> None:
+        self._backlog = None
         try:
-            packets = self._deframer.feed(data)
+            packets = self._deframer.feed(
+                data, max_packets=_PACKETS_PER_TURN, max_bytes=_BYTES_PER_TURN
+            )
         except FramingError as error:
             log.warning("%s: %s; closing the media connection", self._owner.label, error)
             self._owner.connection_failed(self, f"framing error: {error}")
@@ -60,11 +74,28 @@ class _MediaConnection(asyncio.Protocol):
             return
         for packet in packets:
             self._owner.packet(self, packet)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._deframer.has_packet:
+            if not self._backlog_paused:
+                transport.pause_reading()
+                self._backlog_paused = True
+            self._backlog = asyncio.get_running_loop().call_soon(self._work_off)
+        elif self._backlog_paused:
+            self._backlog_paused = False
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         self._owner.connection_lost(self, exc)
 
     def close(self) -> None:
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         if self._transport is not None:
             self._transport.close()
 
