@@ -5,9 +5,10 @@ detected by `Rfc4571Deframer`; packets go to the session's `RtpIngest` in arriva
 sequence jump is loss upstream). One connection per stream (`a=connection:new`):
 
 * **Passive** (platform offer `a=setup:passive`, the device connects — the default): listen on
-  the allocated port before the INVITE; connections are taken one at a time, extra ones are
-  closed at once. When the current one delivers its first accepted RTP packet the listening
-  socket closes; if it dies before that, the next connection is accepted.
+  the allocated port before the INVITE; connections are taken one at a time, and only from
+  the device's hosts (`allowed_hosts`, `allow_host`; issue 13 item 5): others, and extra
+  ones, are closed at once and counted. When the current one delivers its first accepted
+  RTP packet the listening socket closes; if it dies before that, the next one is accepted.
 * **Active** (offer `a=setup:active`, answer `a=setup:passive` with the device's address): after
   the 200 OK, `connect(host, port)` dials, retrying `tcp_connect_attempts` times
   `tcp_connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s), then reports
@@ -21,7 +22,9 @@ meanwhile, so no single callback holds the loop (issue 13 item 6).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Iterable
 from typing import cast
 
 from farmwatch.media.errors import FramingError
@@ -30,6 +33,7 @@ from farmwatch.media.ingest import IngestStats, RtpIngest
 from farmwatch.media.receiver import IngestSession
 from farmwatch.media.rfc4571 import Rfc4571Deframer
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_filter import normalize_host
 
 __all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
 
@@ -55,7 +59,8 @@ class _MediaConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport does not subclass asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
-        if not self._owner.connection_made(self):
+        peer = transport.get_extra_info("peername")
+        if not self._owner.connection_made(self, str(peer[0]) if peer else None):
             transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -109,6 +114,7 @@ class _TcpReceiver:
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None,
         port: int,
         host: str | None,
         label: str,
@@ -116,6 +122,7 @@ class _TcpReceiver:
         self._settings = settings
         self._listener = listener
         self._expected = expected_ssrc
+        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
         self._host = settings.host if host is None else host
         self._port = port
         self.label = label
@@ -124,6 +131,8 @@ class _TcpReceiver:
         self._is_closed = False
         self.refused_connections = 0
         """Connections closed at once because one was already current."""
+        self.rejected_connections = 0
+        """Connections closed at once because they came from a host not the device's."""
 
     @property
     def local_port(self) -> int:
@@ -138,21 +147,44 @@ class _TcpReceiver:
         if self._session is not None:
             self._session.core.expect_ssrc(ssrc)
 
+    def allow_host(self, host: str) -> bool:
+        if normalize_host(host) is None:
+            return False
+        if self._allowed_hosts is not None:
+            self._allowed_hosts.append(host)
+        if self._session is not None:
+            self._session.core.allow_host(host)
+        return True
+
     @property
     def stats(self) -> IngestStats:
         assert self._session is not None, "open() first"
-        return self._session.core.stats
+        return dataclasses.replace(
+            self._session.core.stats,
+            rejected_connections=self.rejected_connections,
+            refused_connections=self.refused_connections,
+        )
 
     def _start_session(self) -> None:
         now = asyncio.get_running_loop().time()
         core = RtpIngest(
-            self._settings, expected_ssrc=self._expected, now=now, ordered=True, send_reports=False
+            self._settings,
+            expected_ssrc=self._expected,
+            now=now,
+            ordered=True,
+            send_reports=False,
+            allowed_hosts=self._allowed_hosts,
         )
         self._session = IngestSession(core, self._listener, label=f"{self.label}:{self._port}")
 
     # ---- connection callbacks ----
 
-    def connection_made(self, connection: _MediaConnection) -> bool:
+    def connection_made(self, connection: _MediaConnection, host: str | None) -> bool:
+        if host is not None and not self._admits(host):
+            self.rejected_connections += 1
+            log.warning("%s: media connection from %s refused: not the device's address",
+                        self.label, host)  # fmt: skip
+            return False
         if self._is_closed or self._connection is not None:
             self.refused_connections += 1
             return False
@@ -182,6 +214,10 @@ class _TcpReceiver:
             return  # nothing came over it: wait for the next connection
         session.report(PeerClosed(f"media connection closed ({exc or 'EOF'})"))
 
+    def _admits(self, host: str) -> bool:
+        """Whether a connection from `host` may carry the media (passive: the device's)."""
+        return self._session is None or self._session.core.admits_host(host)
+
     def _media_flowing(self) -> None:
         """Hook: media arrived over the current connection."""
 
@@ -206,12 +242,19 @@ class TcpPassiveReceiver(_TcpReceiver):
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None = None,
         port: int = 0,
         host: str | None = None,
         label: str = "tcp-passive",
     ) -> None:
         super().__init__(
-            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
         )
         self._server: asyncio.Server | None = None
 
@@ -253,15 +296,25 @@ class TcpActiveReceiver(_TcpReceiver):
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None = None,
         port: int = 0,
         host: str | None = None,
         label: str = "tcp-active",
     ) -> None:
         super().__init__(
-            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
         )
         self._connect_task: asyncio.Task[None] | None = None
         self.connect_attempts = 0
+
+    def _admits(self, host: str) -> bool:
+        return True  # we dialled the address the device's answer gave
 
     async def open(self) -> int:
         if self._session is None:

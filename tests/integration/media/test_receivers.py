@@ -35,6 +35,7 @@ from tests.integration.media.media_peers import (
 SSRC = 200_000_001
 FRAMES = 75  # 3 s at 25 fps: > 50 frames after the first keyframe
 SETTINGS = MediaSettings(host="127.0.0.1", port_range="41000-41099", start_timeout=5.0)
+DEVICE = ["127.0.0.1"]  # where the test devices send from (a stranger: 127.0.0.2)
 
 
 class ClosedStreams:
@@ -69,9 +70,9 @@ async def test_udp_stream_decodes_at_the_right_size() -> None:
     manager = MediaManager(SETTINGS)
     await manager.start()
     try:
-        opened = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        opened = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE)
         assert opened.is_new and opened.host == "127.0.0.1" and opened.port % 2 == 0
-        again = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        again = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE)
         assert again.stream is opened.stream and not again.is_new
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
@@ -95,7 +96,9 @@ async def test_tcp_passive_accepts_the_device_connection(framing: str) -> None:
     manager = MediaManager(SETTINGS)
     await manager.start()
     try:
-        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-tcp", MediaTransport.TCP_PASSIVE, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
@@ -121,7 +124,9 @@ async def test_tcp_peer_closing_closes_the_stream_and_reports_it() -> None:
     listener = ClosedStreams()
     manager = MediaManager(SETTINGS, listener=listener)
     try:
-        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-tcp", MediaTransport.TCP_PASSIVE, SSRC, allowed_hosts=DEVICE
+        )
         _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
         for packets in rtp_frames(pattern_loop(), SSRC, 30):
             writer.writelines(rfc4571_frame(packet) for packet in packets)
@@ -149,7 +154,9 @@ async def test_tcp_active_connects_to_the_device() -> None:
     device_port = device_server.sockets[0].getsockname()[1]
     manager = MediaManager(SETTINGS)
     try:
-        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         manager.connect_active("ch-active", "127.0.0.1", device_port)
@@ -172,7 +179,9 @@ async def test_tcp_active_retries_then_reports_the_failure() -> None:
     refusing.close()
     await refusing.wait_closed()
     try:
-        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=DEVICE
+        )
         manager.connect_active("ch-active", "127.0.0.1", dead_port)
         assert await listener.wait() == ("ch-active", CloseReason.PEER_CLOSED)
         assert opened.stream.close_reason is CloseReason.PEER_CLOSED
@@ -241,7 +250,7 @@ async def test_loss_and_reordering_pass_damaged_frames_on_and_keep_going() -> No
             for packet in damaged[start : start + 8]:
                 sender.sendto(packet, ("127.0.0.1", port))
             await asyncio.sleep(0.001)
-        async with asyncio.timeout(5.0):
+        async with asyncio.timeout(15.0):
             while len([f for f in listener.frames if f.kind is MediaKind.VIDEO]) < len(expected):
                 listener.changed.clear()
                 await listener.changed.wait()
@@ -316,7 +325,9 @@ async def test_manager_closes_an_idle_stream_and_reports_it() -> None:
     manager = MediaManager(replace(SETTINGS, idle_close=0.2), listener=listener)
     sender = await open_udp_sender()
     try:
-        opened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        opened = await manager.open_stream(
+            "ch-idle", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink()
         subscription = opened.stream.attach(sink)
         await send_udp(sender, opened.port, rtp_frames(pattern_loop(), SSRC, 10))
@@ -324,7 +335,9 @@ async def test_manager_closes_an_idle_stream_and_reports_it() -> None:
         opened.stream.detach(subscription)
         assert await listener.wait() == ("ch-idle", CloseReason.IDLE)
         assert manager.get("ch-idle") is None and manager.ports.in_use == 0
-        reopened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        reopened = await manager.open_stream(
+            "ch-idle", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE
+        )
         assert reopened.is_new and reopened.stream is not opened.stream
     finally:
         sender.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from farmwatch.media.events import MediaStarted, MediaStartTimedOut, VideoInterrupted
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.ingest import RtpIngest
@@ -29,6 +31,53 @@ def test_expected_ssrc_locks_at_once_and_others_are_dropped() -> None:
     stats = ingest.stats
     assert (stats.locked_ssrc, stats.source, stats.packets) == (7, CAMERA, 1)
     assert stats.rejected_ssrc == 1 and stats.rejected_source == 1
+
+
+STRANGER = ("10.9.9.9", 15060)
+
+
+def test_media_is_taken_only_from_the_devices_hosts() -> None:
+    """Before: the expected SSRC (a guessable number) from anywhere locked the stream."""
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    ingest.receive(rtp(7, 1), STRANGER, 0.1)
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(7, 2), CAMERA, 0.2)
+    ingest.receive(rtp(7, 3), STRANGER, 0.3)
+    stats = ingest.stats
+    assert (stats.locked_ssrc, stats.source, stats.packets) == (7, CAMERA, 1)
+    assert stats.rejected_source == 2
+
+
+def test_the_answers_address_can_be_added_and_is_compared_as_an_ip_address() -> None:
+    media_server = ("10.0.0.5", 6000)  # a cascaded platform's media server (§6.6 `c=`)
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    ingest.receive(rtp(7, 1), media_server, 0.1)
+    assert ingest.locked_ssrc is None
+    assert ingest.allow_host("10.0.0.5")
+    assert not ingest.allow_host("camera.example") and not ingest.allow_host("0.0.0.0")
+    ingest.receive(rtp(7, 2), ("::ffff:10.0.0.5", 6000), 0.2)  # a dual-stack socket's view
+    assert ingest.locked_ssrc == 7
+
+
+def test_a_foreign_ssrc_is_adopted_only_from_a_devices_host() -> None:
+    """Before: a stranger's SSRC, alone for a second, became the farm's picture."""
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    for second in range(5):
+        ingest.receive(rtp(9, second), STRANGER, float(second))
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(11, 1), CAMERA, 5.0)  # a camera ignoring `y=` (§6.3)
+    ingest.receive(rtp(11, 2), CAMERA, 6.0)
+    assert ingest.locked_ssrc == 11  # the stranger was no second candidate either
+
+
+def test_accepting_any_source_still_adopts_only_from_a_devices_host() -> None:
+    settings = replace(SETTINGS, accept_any_source=True)
+    ingest = RtpIngest(settings, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    for second in range(5):
+        ingest.receive(rtp(9, second), STRANGER, float(second))
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(7, 1), STRANGER, 5.0)  # the expected SSRC from anywhere: taken
+    assert ingest.stats.source == STRANGER
 
 
 def test_a_lone_foreign_ssrc_is_adopted_only_after_the_grace() -> None:
