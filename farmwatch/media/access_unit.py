@@ -42,6 +42,8 @@ MAX_NAL_UNITS_PER_ACCESS_UNIT = 1024
 """More NAL units than this in one access unit is an attack or garbage, not a picture: real
 ones have a handful (AUD, SEI, parameter sets) plus one slice per row at most."""
 
+_NO_BOUND = 1 << 62
+
 Timestamps = tuple[int, int]
 
 
@@ -160,7 +162,7 @@ class VideoAssembler:
         """Append PES payload bytes; returns the access units completed by them.
 
         At most `max_units` budget units are spent: one per NAL unit scanned, `FRAME_COST`
-        per access unit emitted (None: no bound but `max_nal_units`).
+        per access unit emitted (None: no bound but the access unit's `max_nal_units`).
         """
         out: list[EsFrame] = []
         if self._is_discarding:
@@ -171,7 +173,7 @@ class VideoAssembler:
             self.reset()
             return out
         if self._annex_b:
-            self._scan_nal_units(out, self._max_nal_units if max_units is None else max_units)
+            self._scan_nal_units(out, _NO_BOUND if max_units is None else max_units)
         return out
 
     def end_frame(self) -> list[EsFrame]:
