@@ -17,6 +17,7 @@ from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame, MediaKi
 from farmwatch.media.ingest import IngestStats
 from farmwatch.media.manager import MediaListener, MediaManager, MediaTransport, OpenedStream
 from farmwatch.media.nal import (
+    MAX_PARAMETER_SET_SIZE,
     H264NalType,
     H265NalType,
     NalClass,
@@ -91,6 +92,7 @@ __all__ = [
     "MediaKind",
     "NalClass",
     "PacketsLost",
+    "MAX_PARAMETER_SET_SIZE",
     "ParameterSets",
     "PsDemuxer",
     "ReorderBuffer",

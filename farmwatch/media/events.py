@@ -64,10 +64,11 @@ class MediaStopped:
 
 @dataclass(frozen=True, slots=True)
 class VideoInterrupted:
-    """Packets were lost after media started: video resumes only at the next keyframe.
+    """Packets were lost after media started: the frame that lost them went on damaged, and
+    pictures show the decoder's concealment until the next keyframe.
 
     The stream asks the camera for one (GB/T 28181 `IFameCmd`) rather than leaving viewers
-    on a frozen picture until the camera's next scheduled keyframe.
+    with artefacts until the camera's next scheduled keyframe.
     """
 
     packets_lost: int

@@ -62,7 +62,9 @@ class EsFrame:
     codecs, and one PES payload for audio (ADTS frames for AAC, samples for G.711).
     `pts`/`dts` are 90 kHz ticks, unwrapped from 33 bits so they only grow (except for
     B-frame reordering of `pts`); when the PES carried none they are extrapolated from the
-    previous frame of the stream.
+    previous frame of the stream. `is_damaged` frames lost bytes in transit (RTP loss): they
+    are passed on because decoders conceal the gap (WebRTC, fMP4 players) — better than a
+    freeze until the next key frame — but must not start a decoder (GOP cache, snapshots).
     """
 
     codec: Codec
@@ -72,6 +74,8 @@ class EsFrame:
     is_keyframe: bool
     stream_id: int
     """PES stream_id (0xE0-0xEF video, 0xC0-0xDF audio)."""
+    is_damaged: bool = False
+    """Bytes of this frame were lost in transit (RTP packet loss)."""
 
     @property
     def kind(self) -> MediaKind:

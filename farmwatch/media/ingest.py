@@ -5,23 +5,29 @@ Owns what happens to the RTP packets of one GB/T 28181 media session between the
 connection: the shell calls `receive(data, source, now)` and `tick(now)`, and re-arms one timer
 at `next_deadline()`; outputs are `EsFrame`s, receiver events and `SendRtcp` effects.
 
-SSRC and source policy — "a stream never shows another camera's video":
+SSRC and source policy — "a stream never shows another camera's video" (issue 13 item 5):
 
+* Only the **device's hosts** send: `allowed_hosts` (the address its SIP comes from) plus
+  `allow_host` (its SDP answer's `c=`), compared as IP addresses (`SourceFilter`); RTP from
+  any other host is dropped and counted (`rejected_source`) before anything else, unless
+  `accept_any_source`. `allowed_hosts=None` admits every host (no device address known).
 * A packet carrying the **expected SSRC** (the offer's `y=`, or the answer's after
   `expect_ssrc`) locks the ingest onto that SSRC and its source address at once. From then on
   packets with any other SSRC, or from any other source, are dropped and counted.
 * With no expected SSRC, the first packet locks.
 * A **foreign SSRC** (devices that ignore `y=`, §6.3) is adopted only on a per-stream port
-  (`accept_foreign_ssrc`), only when it is the one and only foreign (SSRC, source) seen, and
-  only after it alone has been sending for `foreign_ssrc_grace` seconds; nothing of it is
-  delivered before. Two foreign senders are ambiguous: neither is ever adopted.
+  (`accept_foreign_ssrc`), only from a device's host (even with `accept_any_source`), only
+  when it is the one and only foreign (SSRC, source) seen, and only after it alone has been
+  sending for `foreign_ssrc_grace` seconds; nothing of it is delivered before. Two foreign
+  senders are ambiguous: neither is ever adopted.
 * The expected SSRC always wins: if its packets arrive while an adopted foreign SSRC is locked,
   the ingest re-locks onto the expected one (demuxer and reorder state restart). The shared
   port never adopts (`accept_foreign_ssrc=False`): only registered SSRCs are delivered.
 
 Loss: reorder gaps (UDP) and sequence jumps (TCP, `ordered=True`) call `PsDemuxer.mark_loss`,
-so video resumes at the next keyframe; once media has started each loss is reported as
-`VideoInterrupted`, so that the stream can ask the camera for that keyframe. Timeouts: no
+which passes the frame that lost packets on marked damaged (decoders conceal; the frames after
+it follow as usual); once media has started each loss is reported as `VideoInterrupted`, so
+that the stream can ask the camera for a keyframe to end the artefacts. Timeouts: no
 video keyframe within `start_timeout` → `MediaStartTimedOut`; no packet for
 `media_timeout` after start → `MediaStopped` (once per silence). Receiver reports
 (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked source address from the
@@ -30,6 +36,7 @@ RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from farmwatch.media.errors import MediaError, RtpParseError
@@ -49,10 +56,14 @@ from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
 from farmwatch.media.rtp import RtcpSenderReport, RtpPacket, build_receiver_report, is_rtcp
 from farmwatch.media.rtp import parse_rtcp as parse_rtcp_packets
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_filter import SourceFilter
 
 __all__ = ["IngestOutput", "IngestStats", "RtpIngest", "SendRtcp"]
 
 _MAX_CANDIDATES = 8
+_DEMUX_UNITS_PER_PACKET = 1024
+"""Work one RTP packet may cost the demuxer (PS headers + NAL units + 4 per frame): a real
+packet needs a few dozen; 1024 keeps the worst packet around a millisecond (issue 13 item 6)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +89,19 @@ class IngestStats:
     rejected_ssrc: int
     """Packets dropped because their SSRC is not (or not yet) the locked one."""
     rejected_source: int
-    """Packets with the locked SSRC from another source address."""
+    """Packets from a host that is not the device's, or with the locked SSRC from another
+    source address (host and port)."""
     lost: int
     late: int
     duplicates: int
     frames: int
     locked_ssrc: int | None
     source: Address | None
+    rejected_connections: int = 0
+    """TCP passive: connections refused because they came from a host that is not the
+    device's."""
+    refused_connections: int = 0
+    """TCP passive: connections closed at once because one was already current."""
 
 
 class RtpIngest:
@@ -98,10 +115,13 @@ class RtpIngest:
         now: float,
         ordered: bool = False,
         accept_foreign_ssrc: bool | None = None,
+        allowed_hosts: Iterable[str] | None = None,
         send_reports: bool = True,
         cname: str = "farmwatch",
     ) -> None:
         self._settings = settings
+        self._device_hosts = SourceFilter(allowed_hosts)
+        self._any_source = settings.accept_any_source
         self._expected = expected_ssrc
         self._ordered = ordered
         self._accept_foreign = (
@@ -132,8 +152,19 @@ class RtpIngest:
             self._adopted = self._locked != ssrc
         self._candidates.clear()
 
+    def allow_host(self, host: str) -> bool:
+        """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
+        return self._device_hosts.allow(host)
+
+    def admits_host(self, host: str) -> bool:
+        """Whether media from `host` is taken (TCP passive asks it of each connection)."""
+        return self._any_source or self._device_hosts.admits(host)
+
     def receive(self, data: bytes, source: Address | None, now: float) -> list[IngestOutput]:
         """One RTP (or muxed RTCP) packet from `source` (None: the TCP connection)."""
+        if source is not None and not self.admits_host(source[0]):
+            self._rejected_source += 1
+            return []
         if is_rtcp(data):
             self._on_rtcp(data, source, now)
             return []
@@ -165,7 +196,9 @@ class RtpIngest:
         if silence_at is not None and now >= silence_at:
             self._is_silent = True
             assert self._last_packet_at is not None
-            out.append(MediaStopped(now - self._last_packet_at))
+            # (last + timeout) - last may round below the timeout
+            silent = max(now - self._last_packet_at, self._settings.media_timeout)
+            out.append(MediaStopped(silent))
         if self._next_report is not None and now >= self._next_report:
             self._next_report = now + self._settings.rtcp_interval
             if self._source is not None and self._locked is not None:
@@ -197,6 +230,11 @@ class RtpIngest:
         return self._started
 
     @property
+    def rejected_source_packets(self) -> int:
+        """`stats.rejected_source`, cheaply (the shell checks it after each packet)."""
+        return self._rejected_source
+
+    @property
     def stats(self) -> IngestStats:
         return IngestStats(
             packets=self._packets,
@@ -218,7 +256,10 @@ class RtpIngest:
     def _begin_lock_state(self) -> None:
         """Fresh demuxer, reorder buffer and statistics (at creation and on every re-lock)."""
         capacity, delay = self._settings.reorder_capacity, self._settings.reorder_delay
-        self._demuxer = PsDemuxer(max_frame_size=self._settings.max_frame_size)
+        self._demuxer = PsDemuxer(
+            max_frame_size=self._settings.max_frame_size,
+            max_units_per_feed=_DEMUX_UNITS_PER_PACKET,
+        )
         self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
         self._reception = ReceptionStatistics()
         self._next_sequence: int | None = None
@@ -243,7 +284,12 @@ class RtpIngest:
         if locked is None and self._expected is None:
             self._lock(ssrc, source, now, adopted=False)
             return True
-        if locked is None and self._accept_foreign and self._should_adopt(ssrc, source, now):
+        if (
+            locked is None
+            and self._accept_foreign
+            and (source is None or self._device_hosts.admits(source[0]))
+            and self._should_adopt(ssrc, source, now)
+        ):
             self._lock(ssrc, source, now, adopted=True)
             return True
         self._rejected_ssrc += 1
@@ -288,11 +334,13 @@ class RtpIngest:
         demuxer = self._demuxer
         for item in items:
             if isinstance(item, PacketsLost):
-                demuxer.mark_loss()
+                frames = demuxer.mark_loss()
                 if self._started:
                     out.append(VideoInterrupted(item.count))
-                continue
-            frames = demuxer.feed(item.payload, rtp_timestamp=item.timestamp, marker=item.marker)
+            else:
+                frames = demuxer.feed(
+                    item.payload, rtp_timestamp=item.timestamp, marker=item.marker
+                )
             for frame in frames:
                 if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
                     self._started = True

@@ -4,11 +4,14 @@ Owns the lifecycle of media ingest for the platform (STYLE B7): `open_stream` al
 from the pool and opens the receiver **before** the platform sends the INVITE (gb28181.md §10
 item 5), returning what the SDP offer needs; `connect_active` dials the device after a
 `a=setup:passive` answer (§6.5), `listen_active` waits for a device that answered
-`a=setup:active` regardless; `expect_ssrc` follows the answer's `y=` (§6.3). One stream
-per key: a second `open_stream` for a running key returns the running stream. A stream that
-closes by itself (idle, start timeout, media stopped, peer closed) is torn down here (receiver
-closed, port released) and reported to the `MediaListener` so the platform can BYE the
-device. Every task is owned; `close()` closes every stream and releases every port.
+`a=setup:active` regardless; `expect_ssrc` follows the answer's `y=` (§6.3). Media is
+taken only from the device's hosts: the ones `open_stream` is given (where its SIP comes
+from) and the answer's `c=` (`allow_source`), unless `accept_any_source` (issue 13 item 5).
+One stream per key: a second `open_stream` for a running key returns the running stream.
+A stream that closes by itself (idle, start timeout, media stopped, peer closed) is torn
+down here (receiver closed, port released) and reported to the `MediaListener` so the
+platform can BYE the device. Every task is owned; `close()` closes every stream and
+releases every port.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import dataclasses
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -80,6 +83,7 @@ class IngestTotals:
     malformed: int = 0
     rejected_ssrc: int = 0
     rejected_source: int = 0
+    rejected_connections: int = 0
     lost: int = 0
     late: int = 0
     duplicates: int = 0
@@ -177,11 +181,25 @@ class MediaManager:
         entry = self._entries.get(stream_key)
         return entry.stream if entry is not None else None
 
+    def receiver_stats(self, stream_key: str) -> IngestStats | None:
+        """The ingest counters of the stream's receiver (rejected sources and SSRCs, loss)."""
+        entry = self._entries.get(stream_key)
+        if entry is None or entry.receiver is None or entry.stream is None:
+            return None
+        return entry.receiver.stats
+
     async def open_stream(
-        self, stream_key: str, transport: MediaTransport, expected_ssrc: int | None
+        self,
+        stream_key: str,
+        transport: MediaTransport,
+        expected_ssrc: int | None,
+        *,
+        allowed_hosts: Collection[str] | None,
     ) -> OpenedStream:
         """Open (or return the running) stream for `stream_key`; the receiver is listening on
-        return. Raises `PortsExhausted`, `MediaError` (could not bind) or `OSError`."""
+        return. Media is taken only from `allowed_hosts` (and later `allow_source`); None:
+        from any host (no device address known). Raises `PortsExhausted`, `MediaError` (could
+        not bind) or `OSError`."""
         if self._is_closed:
             raise MediaError("the media manager is closed")
         entry = self._entries.get(stream_key)
@@ -190,8 +208,9 @@ class MediaManager:
             return dataclasses.replace(opened, is_new=False)
         entry = _Entry(stream_key, transport, asyncio.get_running_loop().create_future())
         self._entries[stream_key] = entry
+        hosts = None if allowed_hosts is None else list(allowed_hosts)
         try:
-            opened = await self._open(entry, expected_ssrc)
+            opened = await self._open(entry, expected_ssrc, hosts)
         except BaseException as error:
             self._entries.pop(stream_key, None)
             if entry.stream is not None:
@@ -201,7 +220,9 @@ class MediaManager:
             entry.ready.exception()  # retrieved: concurrent openers may not exist
             raise
         entry.ready.set_result(opened)
-        log.info("media: stream %s open (%s, port %d)", stream_key, transport, opened.port)
+        sources = "any host" if hosts is None or self._settings.accept_any_source else hosts
+        log.info("media: stream %s open (%s, port %d, media from %s)", stream_key, transport,
+                 opened.port, sources)  # fmt: skip
         return opened
 
     def expect_ssrc(self, stream_key: str, ssrc: int) -> None:
@@ -209,6 +230,15 @@ class MediaManager:
         entry = self._entries.get(stream_key)
         if entry is not None and entry.receiver is not None:
             entry.receiver.expect_ssrc(ssrc)
+
+    def allow_source(self, stream_key: str, host: str) -> None:
+        """Take the stream's media from `host` too: the `c=` of the device's answer (§6.6)."""
+        entry = self._entries.get(stream_key)
+        if entry is None or entry.receiver is None:
+            return
+        if not entry.receiver.allow_host(host):
+            log.warning("media: stream %s: answer address %r is no IP address; media is "
+                        "taken from the device's SIP address only", stream_key, host)  # fmt: skip
 
     def connect_active(self, stream_key: str, host: str, port: int) -> None:
         """TCP active: dial the device's answered `c=`/`m=` (retries per GB/T 28181-2022)."""
@@ -243,27 +273,29 @@ class MediaManager:
 
     # ---- internals ----
 
-    async def _open(self, entry: _Entry, expected_ssrc: int | None) -> OpenedStream:
+    async def _open(
+        self, entry: _Entry, expected_ssrc: int | None, hosts: list[str] | None
+    ) -> OpenedStream:
         stream = Stream(entry.key, self._settings, on_closed=self._stream_closed)
         entry.stream = stream
         settings = self._settings
         if entry.transport is MediaTransport.UDP and self._shared is not None:
             if expected_ssrc is None:
                 raise MediaError("the shared RTP port needs an SSRC")
-            entry.receiver = self._shared.register(expected_ssrc, stream)
+            entry.receiver = self._shared.register(expected_ssrc, stream, allowed_hosts=hosts)
             port = await entry.receiver.open()
         else:
-            port = await self._open_on_pool_port(entry, stream, expected_ssrc)
+            port = await self._open_on_pool_port(entry, stream, expected_ssrc, hosts)
         host = settings.advertised_host or settings.host
         return OpenedStream(entry.key, stream, entry.transport, host, port, True)
 
     async def _open_on_pool_port(
-        self, entry: _Entry, stream: Stream, expected_ssrc: int | None
+        self, entry: _Entry, stream: Stream, expected_ssrc: int | None, hosts: list[str] | None
     ) -> int:
         last_error: OSError | None = None
         for _ in range(min(_BIND_ATTEMPTS, self._ports.capacity)):
             port = self._ports.allocate()
-            receiver = self._new_receiver(entry, stream, expected_ssrc, port)
+            receiver = self._new_receiver(entry, stream, expected_ssrc, port, hosts)
             try:
                 await receiver.open()
             except OSError as error:  # another program holds it: try the next one
@@ -276,23 +308,29 @@ class MediaManager:
         raise MediaError(f"no bindable RTP port ({last_error})")
 
     def _new_receiver(
-        self, entry: _Entry, stream: Stream, expected_ssrc: int | None, port: int
+        self,
+        entry: _Entry,
+        stream: Stream,
+        expected_ssrc: int | None,
+        port: int,
+        hosts: list[str] | None,
     ) -> Receiver:
         label = f"{entry.transport}:{entry.key}"
-        settings = self._settings
-        match entry.transport:
-            case MediaTransport.UDP:
-                return UdpReceiver(
-                    settings, stream, expected_ssrc=expected_ssrc, port=port, label=label
-                )
-            case MediaTransport.TCP_PASSIVE:
-                return TcpPassiveReceiver(
-                    settings, stream, expected_ssrc=expected_ssrc, port=port, label=label
-                )
-            case MediaTransport.TCP_ACTIVE:
-                return TcpActiveReceiver(
-                    settings, stream, expected_ssrc=expected_ssrc, port=port, label=label
-                )
+        kinds: dict[MediaTransport, type[UdpReceiver | TcpPassiveReceiver | TcpActiveReceiver]]
+        kinds = {
+            MediaTransport.UDP: UdpReceiver,
+            MediaTransport.TCP_PASSIVE: TcpPassiveReceiver,
+            MediaTransport.TCP_ACTIVE: TcpActiveReceiver,
+        }
+        kind = kinds[entry.transport]
+        return kind(
+            self._settings,
+            stream,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=hosts,
+            port=port,
+            label=label,
+        )
 
     def _stream_closed(self, stream: Stream, reason: CloseReason) -> None:
         entry = self._entries.get(stream.key)

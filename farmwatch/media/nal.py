@@ -17,6 +17,7 @@ from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import Codec
 
 __all__ = [
+    "MAX_PARAMETER_SET_SIZE",
     "H264NalType",
     "H265NalType",
     "NalClass",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 START_CODE = b"\x00\x00\x01"
+MAX_PARAMETER_SET_SIZE = 4096
+"""Largest VPS/SPS/PPS NAL unit accepted, in bytes: real ones are tens to a few hundred
+bytes (an H.265 SPS with scaling lists and VUI stays under 2 KiB); larger ones are refused."""
 
 
 class H264NalType(enum.IntEnum):
@@ -125,6 +129,13 @@ H265_NAL_CLASSES: tuple[int, ...] = tuple(
 )
 
 
+_VCL_BIT = int(NalClass.VCL)
+_VPS_BIT, _SPS_BIT, _PPS_BIT = int(NalClass.VPS), int(NalClass.SPS), int(NalClass.PPS)
+_PARAMETER_SET_BITS = _VPS_BIT | _SPS_BIT | _PPS_BIT
+_MAX_UNITS_BEFORE_SLICE = 64
+"""AUD, SEI, VPS, SPS, PPS... precede the first slice; real access units have a handful."""
+
+
 def classify_nal_header(codec: Codec, header: int) -> NalClass:
     """Classify a NAL unit by its first header byte (forbidden_zero_bit set → NONE)."""
     return NalClass((H265_NAL_CLASSES if codec is Codec.H265 else H264_NAL_CLASSES)[header])
@@ -174,15 +185,33 @@ class ParameterSets:
 
 
 def extract_parameter_sets(codec: Codec, data: bytes) -> ParameterSets:
-    """The first VPS/SPS/PPS NAL units of an Annex-B access unit."""
-    found: dict[NalClass, bytes] = {}
-    for unit in split_nal_units(data):
-        kind = classify_nal_header(codec, unit[0]) & (NalClass.VPS | NalClass.SPS | NalClass.PPS)
+    """The first VPS/SPS/PPS NAL units of an Annex-B access unit.
+
+    Only the units before the first slice are looked at (parameter sets after it start the
+    next access unit, H.264 §7.4.1.2.3, H.265 §7.4.2.4.4), at most `_MAX_UNITS_BEFORE_SLICE`
+    of them, and a parameter set over `MAX_PARAMETER_SET_SIZE` bytes is left out: the work is
+    bounded whatever the frame holds (a million tiny NAL units, a 64 KiB SPS).
+    """
+    found: dict[int, bytes] = {}
+    classes = H265_NAL_CLASSES if codec is Codec.H265 else H264_NAL_CLASSES
+    end = len(data)
+    start = data.find(START_CODE)
+    for _ in range(_MAX_UNITS_BEFORE_SLICE):
+        if start < 0 or start + 3 >= end:
+            break
+        start += 3
+        kind = classes[data[start]]
+        if kind & _VCL_BIT:
+            break
+        following = data.find(START_CODE, start)
+        kind &= _PARAMETER_SET_BITS
         if kind and kind not in found:
-            found[kind] = unit
-    return ParameterSets(
-        sps=found.get(NalClass.SPS), pps=found.get(NalClass.PPS), vps=found.get(NalClass.VPS)
-    )
+            # Without trailing_zero_8bits (and the leading zero of a 4-byte start code).
+            unit = data[start : end if following < 0 else following].rstrip(b"\x00")
+            if len(unit) <= MAX_PARAMETER_SET_SIZE:
+                found[kind] = unit
+        start = following
+    return ParameterSets(sps=found.get(_SPS_BIT), pps=found.get(_PPS_BIT), vps=found.get(_VPS_BIT))
 
 
 _H264_PROFILES = frozenset({66, 77, 88, 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134})
@@ -212,29 +241,41 @@ class VideoSize:
 
 
 class _BitReader:
-    """MSB-first bit reader with exp-Golomb codes (H.264 §9.1) over an RBSP."""
+    """MSB-first bit reader with exp-Golomb codes (H.264 §9.1) over an RBSP.
 
-    __slots__ = ("_bits", "_value", "_pos")
+    Each read costs O(bits read): only the bytes it spans are converted (a whole-RBSP
+    integer shifted per read made parsing quadratic in the SPS size).
+    """
+
+    __slots__ = ("_data", "_bits", "_pos")
 
     def __init__(self, rbsp: bytes) -> None:
-        self._value = int.from_bytes(rbsp, "big")
+        self._data = rbsp
         self._bits = len(rbsp) * 8
         self._pos = 0
+
+    def _peek(self, count: int) -> int:
+        end = self._pos + count
+        if end > self._bits:
+            raise MediaError("SPS ended early")
+        last = (end + 7) >> 3
+        chunk = int.from_bytes(self._data[self._pos >> 3 : last], "big")
+        return (chunk >> (last * 8 - end)) & ((1 << count) - 1)
 
     def read(self, count: int) -> int:
         if count == 0:
             return 0
-        if self._pos + count > self._bits:
-            raise MediaError("SPS ended early")
+        value = self._peek(count)
         self._pos += count
-        return (self._value >> (self._bits - self._pos)) & ((1 << count) - 1)
+        return value
 
     def read_ue(self) -> int:
-        zeros = 0
-        while self.read(1) == 0:
-            zeros += 1
-            if zeros > 31:
-                raise MediaError("SPS exp-Golomb code too long")
+        window = min(32, self._bits - self._pos)
+        prefix = self._peek(window) if window > 0 else 0
+        if not prefix:
+            raise MediaError("SPS exp-Golomb code too long" if window == 32 else "SPS ended early")
+        zeros = window - prefix.bit_length()
+        self._pos += zeros + 1
         return (1 << zeros) - 1 + self.read(zeros)
 
     def read_se(self) -> int:
@@ -250,8 +291,11 @@ def _rbsp(nal: bytes, header_size: int) -> bytes:
 def parse_sps_size(codec: Codec, sps: bytes) -> VideoSize:
     """Width and height from an SPS NAL unit (header included, no start code).
 
-    Raises `MediaError` when the SPS is truncated or not an SPS of `codec`.
+    Raises `MediaError` when the SPS is truncated, not an SPS of `codec`, larger than
+    `MAX_PARAMETER_SET_SIZE` or outside the standard's value ranges.
     """
+    if len(sps) > MAX_PARAMETER_SET_SIZE:
+        raise MediaError(f"SPS of {len(sps)} bytes exceeds {MAX_PARAMETER_SET_SIZE}: refused")
     if codec is Codec.H265:
         return _parse_h265_sps(_BitReader(_rbsp(sps, 2)))
     if codec is Codec.H264:
@@ -260,6 +304,7 @@ def parse_sps_size(codec: Codec, sps: bytes) -> VideoSize:
 
 
 _SUB_SAMPLING = {0: (1, 1), 1: (2, 2), 2: (2, 1), 3: (1, 1)}
+_MAX_POC_CYCLE = 255  # num_ref_frames_in_pic_order_cnt_cycle: 0..255 (H.264 §7.4.2.1.1)
 
 
 def _skip_h264_scaling_lists(reader: _BitReader, count: int) -> None:
@@ -295,7 +340,10 @@ def _parse_h264_sps(reader: _BitReader) -> VideoSize:
         reader.read(1)
         reader.read_se()
         reader.read_se()
-        for _ in range(reader.read_ue()):
+        cycle = reader.read_ue()
+        if cycle > _MAX_POC_CYCLE:
+            raise MediaError(f"SPS pic order count cycle of {cycle} frames (at most 255)")
+        for _ in range(cycle):
             reader.read_se()
     reader.read_ue()  # max_num_ref_frames
     reader.read(1)  # gaps_in_frame_num_value_allowed_flag

@@ -7,7 +7,11 @@ plus stuffing, MPEG-1 12 bytes), system headers and private/padding streams (0xB
 (trusting program_stream_map_length, ignoring the CRC, kept until the next PSM); PES packets
 (MPEG-2 and MPEG-1 headers, PES_packet_length 0 = up to the next start code) feed one
 assembler per stream (`access_unit.py`). Incremental: the payload may be cut at any byte.
-Resynchronises on garbage; the caller reports RTP loss with `mark_loss()`. Pure.
+Resynchronises on garbage; the caller reports RTP loss with `mark_loss()`, which emits the
+frame that lost bytes marked damaged. With `max_units_per_feed` the work of one `feed` is
+bounded whatever the bytes hold (the event loop never stalls, issue 13 item 6): headers,
+NAL units and frames draw on a budget, and a payload that exhausts it is dropped from there
+on with its partial frame (`overloads`). Pure.
 """
 
 from __future__ import annotations
@@ -16,8 +20,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from farmwatch.media.access_unit import AudioAssembler, TimestampUnwrapper, VideoAssembler
+from farmwatch.media.access_unit import (
+    FRAME_COST,
+    AudioAssembler,
+    TimestampUnwrapper,
+    VideoAssembler,
+)
 from farmwatch.media.frames import Codec, EsFrame, MediaKind
+from farmwatch.media.pes_header import MPEG1_HEADER_MAX, PesHeader, parse_pes_header
 from farmwatch.media.psm import parse_program_stream_map
 
 __all__ = ["DEFAULT_MAX_FRAME_SIZE", "DemuxStats", "PsDemuxer", "STREAM_TYPE_CODECS"]
@@ -46,7 +56,7 @@ _PACK_START = b"\x00\x00\x01\xba"
 _PACK = 0xBA
 _PROGRAM_END = 0xB9
 _PSM = 0xBC
-_MPEG1_HEADER_MAX = 6 + 16 + 2 + 10  # prefix+length, stuffing, STD buffer, PTS+DTS
+_UNBOUNDED = 1 << 62
 
 _Handler = Callable[[bytes, int, list[EsFrame]], int]
 
@@ -65,14 +75,10 @@ class DemuxStats:
     bad_pes_lengths: int
     """PES packets whose declared length ran into the next pack header."""
     losses: int
-
-
-@dataclass(frozen=True, slots=True)
-class _PesHeader:
-    size: int  # header bytes including the 6-byte prefix
-    payload_length: int | None  # None: unbounded
-    pts: int | None
-    dts: int | None
+    frames_damaged: int = 0
+    """Video frames emitted although bytes of them were lost (`EsFrame.is_damaged`)."""
+    overloads: int = 0
+    """Payloads cut short because they held more work than `max_units_per_feed`."""
 
 
 class PsDemuxer:
@@ -83,8 +89,12 @@ class PsDemuxer:
     them a frame is complete when the next one starts (or at `flush()`).
     """
 
-    def __init__(self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE) -> None:
+    def __init__(
+        self, *, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, max_units_per_feed: int | None = None
+    ) -> None:
         self._max_frame_size = max_frame_size
+        self._max_units = _UNBOUNDED if max_units_per_feed is None else max_units_per_feed
+        self._budget = self._max_units  # what the current feed may still spend
         # The state is the handler of the next bytes: _on_scan (looking for a start code),
         # _on_header (a start code is at the position), _on_payload (inside a PES of known
         # length), _on_unbounded (PES length 0: up to the next start code), _on_skip.
@@ -103,7 +113,8 @@ class PsDemuxer:
         self._unwrapper = TimestampUnwrapper()
         self._rtp_timestamp: int | None = None
         self._bytes_fed = self._frames = self._garbage = self._bad_lengths = self._losses = 0
-        self._dropped = self._oversize = 0  # from assemblers that were replaced
+        self._overloads = 0
+        self._dropped = self._oversize = self._damaged = 0  # from assemblers that were replaced
 
     @property
     def stream_types(self) -> Mapping[int, int]:
@@ -121,6 +132,8 @@ class PsDemuxer:
             oversize_frames=self._oversize + sum(v.oversize_frames for v in videos),
             bad_pes_lengths=self._bad_lengths,
             losses=self._losses,
+            frames_damaged=self._damaged + sum(v.frames_damaged for v in videos),
+            overloads=self._overloads,
         )
 
     def feed(
@@ -138,8 +151,13 @@ class PsDemuxer:
             data = self._pending + data
             self._pending = b""
         pos, end = 0, len(data)
+        self._budget = self._max_units
         while pos < end:
             pos = self._state(data, pos, out)
+            self._budget -= 1
+            if self._budget < 0:
+                self._overload()
+                break
         if marker:
             self._end_frames(out)
         self._frames += len(out)
@@ -148,6 +166,7 @@ class PsDemuxer:
     def flush(self) -> list[EsFrame]:
         """End of stream: complete the frames still buffered."""
         out: list[EsFrame] = []
+        self._budget = self._max_units
         if self._state == self._on_unbounded:
             self._push(self._pending, 0, len(self._pending), out)
             self._end_pes(out)
@@ -156,19 +175,35 @@ class PsDemuxer:
         self._frames += len(out)
         return out
 
-    def mark_loss(self) -> None:
-        """RTP packets were lost: drop partial frames and resynchronise on the next start code.
+    def mark_loss(self) -> list[EsFrame]:
+        """RTP packets were lost: resynchronise on the next PS start code.
 
-        Video then resumes at the next key frame of each stream.
+        Returns the video frames that were being assembled, marked damaged: what arrived of
+        them is passed on, decoders conceal the rest. The bytes after the gap are skipped up
+        to the next PS header and access unit start (where they belong is unknown); a
+        partial audio frame is dropped.
         """
         self._losses += 1
+        self._resynchronise()
+        out: list[EsFrame] = []
+        for video in self._videos.values():
+            out.extend(video.end_damaged_frame())
+        self._frames += len(out)
+        return out
+
+    def _overload(self) -> None:
+        """The budget of this feed ran out: drop the rest and the partial frames."""
+        self._overloads += 1
+        self._resynchronise()
+        for video in self._videos.values():
+            video.abandon()
+
+    def _resynchronise(self) -> None:
         self._pending = b""
         self._state = self._on_scan
         self._video = self._audio = None
         self._audio_pieces = []
         self._audio_size = 0
-        for video in self._videos.values():
-            video.reset()
 
     def _end_frames(self, out: list[EsFrame]) -> None:
         for video in self._videos.values():
@@ -237,10 +272,10 @@ class PsDemuxer:
         if data[pos + 6] & 0xC0 == 0x80:  # MPEG-2: 9 bytes + PES_header_data_length
             need = 9 + data[pos + 8]
         else:  # MPEG-1: stuffing, STD buffer and timestamps of variable size
-            need = min(_MPEG1_HEADER_MAX, 6 + length) if length else _MPEG1_HEADER_MAX
+            need = min(MPEG1_HEADER_MAX, 6 + length) if length else MPEG1_HEADER_MAX
         if available < need:
             return self._need_more(data, pos)
-        header = _parse_pes_header(data, pos, length)
+        header = parse_pes_header(data, pos, length)
         if header is None:
             self._garbage += 4
             self._state = self._on_scan
@@ -248,7 +283,7 @@ class PsDemuxer:
         self._open_pes(data[pos + 3], header, out)
         return pos + header.size
 
-    def _open_pes(self, stream_id: int, header: _PesHeader, out: list[EsFrame]) -> None:
+    def _open_pes(self, stream_id: int, header: PesHeader, out: list[EsFrame]) -> None:
         timestamps = None
         if header.pts is not None:
             pts = self._unwrapper.extend(header.pts)
@@ -289,6 +324,9 @@ class PsDemuxer:
     def _on_unbounded(self, data: bytes, pos: int, out: list[EsFrame]) -> int:
         search = pos
         while True:
+            self._budget -= 1
+            if self._budget < 0:
+                return len(data)  # the feed loop sees the budget spent
             found = data.find(_START, search)
             if found < 0 or found + 3 >= len(data):
                 keep = max(pos, len(data) - 2) if found < 0 else found
@@ -310,8 +348,11 @@ class PsDemuxer:
     def _push(self, data: bytes, start: int, end: int, out: list[EsFrame]) -> None:
         if start >= end:
             return
-        if self._video is not None:
-            out.extend(self._video.push(memoryview(data)[start:end]))
+        video = self._video
+        if video is not None:
+            spent = video.work_done
+            out.extend(video.push(memoryview(data)[start:end], max_units=self._budget))
+            self._budget -= video.work_done - spent
         elif self._audio is not None and self._audio_size + end - start <= self._max_frame_size:
             self._audio_pieces.append(memoryview(data)[start:end])
             self._audio_size += end - start
@@ -321,6 +362,7 @@ class PsDemuxer:
         if self._audio is not None and self._audio_pieces:
             data = b"".join(self._audio_pieces)
             out.append(self._audio.frame(data, self._pes_ts))
+            self._budget -= FRAME_COST
         self._audio_pieces = []
         self._audio_size = 0
         self._video = self._audio = None
@@ -334,6 +376,7 @@ class PsDemuxer:
             if video is not None:
                 self._dropped += video.frames_dropped
                 self._oversize += video.oversize_frames
+                self._damaged += video.frames_damaged
             video = VideoAssembler(stream_id, codec, max_frame_size=self._max_frame_size)
             self._videos[stream_id] = video
         return video
@@ -350,55 +393,3 @@ class PsDemuxer:
     def _apply_program_stream_map(self, stream_types: dict[int, int] | None) -> None:
         if stream_types is not None:
             self._stream_types = stream_types
-
-
-def _decode_timestamp(data: bytes, at: int) -> int:
-    """33-bit PTS/DTS from its 5-byte form (ISO/IEC 13818-1 §2.4.3.7)."""
-    return (
-        ((data[at] >> 1) & 0x07) << 30
-        | data[at + 1] << 22
-        | (data[at + 2] >> 1) << 15
-        | data[at + 3] << 7
-        | data[at + 4] >> 1
-    )
-
-
-def _parse_pes_header(data: bytes, pos: int, length: int) -> _PesHeader | None:
-    """MPEG-2 or MPEG-1 PES header at `pos`, or None when invalid or incomplete."""
-    flags = data[pos + 6]
-    if flags & 0xC0 == 0x80:
-        header_length = data[pos + 8]
-        size = 9 + header_length
-        if length and length < size - 6:
-            return None
-        pts = dts = None
-        pts_dts = data[pos + 7] >> 6
-        if pts_dts >= 2 and header_length >= 5:
-            pts = _decode_timestamp(data, pos + 9)
-            if pts_dts == 3 and header_length >= 10:
-                dts = _decode_timestamp(data, pos + 14)
-        return _PesHeader(size, length - size + 6 if length else None, pts, dts)
-    return _parse_mpeg1_pes_header(data, pos, length)
-
-
-def _parse_mpeg1_pes_header(data: bytes, pos: int, length: int) -> _PesHeader | None:
-    at = pos + 6
-    limit = min(len(data), pos + 6 + length) if length else len(data)
-    while at < limit and data[at] == 0xFF and at - pos < 6 + 16:
-        at += 1
-    if at < limit and data[at] >> 6 == 1:
-        at += 2  # STD_buffer_scale and size
-    if at >= limit:
-        return None
-    pts = dts = None
-    kind = data[at] >> 4
-    if kind == 2 and at + 5 <= limit:
-        pts, at = _decode_timestamp(data, at), at + 5
-    elif kind == 3 and at + 10 <= limit:
-        pts, dts, at = _decode_timestamp(data, at), _decode_timestamp(data, at + 5), at + 10
-    elif data[at] == 0x0F:
-        at += 1
-    else:
-        return None
-    size = at - pos
-    return _PesHeader(size, length - size + 6 if length else None, pts, dts)

@@ -4,7 +4,8 @@ Owns the lenient reading of the PSM that GB/T 28181 devices send on key frames: 
 elementary_stream_id to stream_type. Devices get elementary_stream_map_length wrong and put
 raw avcC bytes or unknown descriptors in the ES info, so the entries are walked inside
 program_stream_map_length, each ES info skipped by its own declared length, and the CRC is
-not checked. Pure.
+not checked. At most `_MAX_ENTRIES` entries are read (a real map has one or two; a 64 KiB
+map of 16 000 entries must not cost the event loop milliseconds). Pure.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 __all__ = ["parse_program_stream_map"]
 
 _CRC_SIZE = 4
+_MAX_ENTRIES = 64  # there are only 48 audio and video stream ids (0xC0-0xEF)
 
 
 def parse_program_stream_map(packet: bytes) -> dict[int, int] | None:
@@ -32,7 +34,9 @@ def parse_program_stream_map(packet: bytes) -> dict[int, int] | None:
     # elementary_stream_map_length says exactly that the CRC is missing.
     entries_end = end if declared_end == end else end - _CRC_SIZE
     stream_types: dict[int, int] = {}
-    while at + 4 <= entries_end:
+    for _ in range(_MAX_ENTRIES):
+        if at + 4 > entries_end:
+            break
         stream_type, stream_id = packet[at], packet[at + 1]
         at += 4 + (packet[at + 2] << 8 | packet[at + 3])
         if at > end:

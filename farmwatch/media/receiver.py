@@ -42,6 +42,10 @@ class Receiver(Protocol):
         """Follow the SDP answer's `y=` when it differs from the offer's."""
         ...
 
+    def allow_host(self, host: str) -> bool:
+        """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
+        ...
+
     @property
     def stats(self) -> IngestStats: ...
 
@@ -69,6 +73,7 @@ class IngestSession:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
+        self._has_warned_of_source = False
         self._arm()
 
     @property
@@ -79,10 +84,15 @@ class IngestSession:
         """One received packet (isolation boundary: a failure drops only this packet)."""
         if self._closed:
             return
+        rejected = self.core.rejected_source_packets
         try:
             self._deliver(self.core.receive(data, source, self._loop.time()))
         except Exception:
             log.exception("%s: packet from %s failed; dropped", self._label, source)
+        if self.core.rejected_source_packets > rejected and not self._has_warned_of_source:
+            self._has_warned_of_source = True  # a flood must not flood the log: counted only
+            log.warning("%s: RTP from %s dropped: not the device's address (or port); "
+                        "more are counted, not logged", self._label, source)  # fmt: skip
         self._arm()
 
     def report(self, event: ReceiverEvent) -> None:

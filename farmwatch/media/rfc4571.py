@@ -5,6 +5,8 @@ is preceded by a 2-byte big-endian length (RFC 4571), or, as some devices and me
 do, by the RTSP-interleaved header `$`, channel, 2-byte length (RFC 2326 §10.12). The variant
 is detected from the first bytes of the connection. The buffer is bounded by
 `max_frame_size`; a frame longer than that, or a broken framing, raises `FramingError`.
+`feed` can hand out a bounded number of packets per call (`max_packets`, `max_bytes`) so a
+large read is worked off over several turns of the event loop (issue 13 item 6).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Rfc4571Deframer:
         self._max = max_frame_size
         self._framing = framing
         self._buf = bytearray()
+        self._at = 0  # _buf[:_at] was handed out already (dropped at the next append)
 
     @property
     def framing(self) -> Framing | None:
@@ -59,19 +62,38 @@ class Rfc4571Deframer:
 
     @property
     def buffered(self) -> int:
-        """Bytes held waiting for the rest of a frame."""
-        return len(self._buf)
+        """Bytes held: packets not handed out yet and the start of the next one."""
+        return len(self._buf) - self._at
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Append received bytes; return the packets they complete."""
+    @property
+    def has_packet(self) -> bool:
+        """A whole packet is buffered (`feed(b"")` returns it)."""
+        buf, at = self._buf, self._at
+        header = 4 if self._framing is Framing.INTERLEAVED else 2
+        if self._framing is None or len(buf) - at < header:
+            return False
+        return len(buf) - at >= header + (buf[at + header - 2] << 8 | buf[at + header - 1])
+
+    def feed(
+        self, data: bytes, *, max_packets: int | None = None, max_bytes: int | None = None
+    ) -> list[bytes]:
+        """Append received bytes; return the packets they complete — at most `max_packets`
+        of them, and no more once `max_bytes` are handed out (one packet at least): the
+        rest stays buffered for the next call (`has_packet`)."""
         buf = self._buf
-        buf += data
+        if data:
+            if self._at:
+                del buf[: self._at]
+                self._at = 0
+            buf += data
         if self._framing is None and not self._detect():
             return []
         header = 4 if self._framing is Framing.INTERLEAVED else 2
         packets: list[bytes] = []
-        at = 0
-        while len(buf) - at >= header:
+        count_left = max_packets if max_packets is not None else len(buf)
+        bytes_left = max_bytes if max_bytes is not None else len(buf)
+        at = self._at
+        while len(buf) - at >= header and count_left > 0 and bytes_left > 0:
             if header == 4 and buf[at] != _DOLLAR:
                 raise FramingError(f"interleaved frame starts with {buf[at]:#04x}, not '$'")
             length = buf[at + header - 2] << 8 | buf[at + header - 1]
@@ -81,8 +103,13 @@ class Rfc4571Deframer:
                 break
             if length:
                 packets.append(bytes(buf[at + header : at + header + length]))
+                count_left -= 1
+                bytes_left -= length
             at += header + length
-        del buf[:at]
+        if at == len(buf):
+            buf.clear()
+            at = 0
+        self._at = at
         return packets
 
     def _detect(self) -> bool:

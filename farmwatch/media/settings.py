@@ -61,7 +61,13 @@ class MediaSettings:
     foreign_ssrc_grace: float = 1.0
     """A per-port receiver adopts an unexpected SSRC only after it alone sent for this long."""
     accept_foreign_ssrc: bool = True
-    """False = per-port receivers deliver only the expected SSRC (ZLMediaKit's ssrc check)."""
+    """Adopt an SSRC other than the one asked for (devices that ignore `y=`, gb28181.md
+    §6.3), only ever from the device's own addresses; False = per-port receivers deliver
+    only the expected SSRC (ZLMediaKit's ssrc check)."""
+    accept_any_source: bool = False
+    """True = take the expected SSRC from any address (media relayed from a host neither the
+    registration nor the SDP answer names). False = only from the device's SIP address and
+    its answer's `c=` address; TCP connections from other hosts are refused."""
     keyframe_request_interval: float = 2.0
     """At most one keyframe request (IFameCmd) per stream in this many seconds."""
     gop_cache_frames: int = 300

@@ -118,6 +118,8 @@ class Stream:
         """Called (rate-limited) when a sink needs a keyframe; the platform sends IFameCmd."""
         self._subscriptions: dict[int, Subscription] = {}
         self._offered: dict[int, int] = {}
+        # Checked once at attach: an isinstance of a runtime Protocol costs microseconds.
+        self._reporting: dict[int, DropReportingSink] = {}
         self._ids = itertools.count(1)
         self._live: asyncio.Future[MediaStarted] = self._loop.create_future()
         self._timer: asyncio.TimerHandle | None = None
@@ -174,6 +176,8 @@ class Stream:
         subscription = Subscription(next(self._ids), sink)
         self._subscriptions[subscription.id] = subscription
         self._offered[subscription.id] = 0
+        if isinstance(sink, DropReportingSink):
+            self._reporting[subscription.id] = sink
         self._perform(self._core.sink_attached(self._clock()))
         for frame in self._core.cached_start():
             if not self._offer(subscription, frame):
@@ -186,6 +190,7 @@ class Stream:
         if self._subscriptions.pop(subscription.id, None) is None:
             return
         self._offered.pop(subscription.id, None)
+        self._reporting.pop(subscription.id, None)
         log.info("stream %s: sink %d detached", self.key, subscription.id)
         self._perform(self._core.sink_detached(self._clock()))
 
@@ -198,8 +203,8 @@ class Stream:
         fell_behind = False
         for subscription in list(self._subscriptions.values()):
             if self._offer(subscription, frame) and not frame.is_keyframe:
-                sink = subscription.sink
-                fell_behind |= isinstance(sink, DropReportingSink) and sink.is_waiting_for_keyframe
+                reporting = self._reporting.get(subscription.id)
+                fell_behind |= reporting is not None and reporting.is_waiting_for_keyframe
         if fell_behind:
             self._perform(self._core.sink_fell_behind(self._clock()))
 
@@ -277,6 +282,7 @@ class Stream:
         subscriptions = list(self._subscriptions.values())
         self._subscriptions.clear()
         self._offered.clear()
+        self._reporting.clear()
         for subscription in subscriptions:
             try:
                 subscription.sink.end(str(reason))

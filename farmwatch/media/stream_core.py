@@ -168,8 +168,11 @@ class StreamCore:
         return list(self._gop)
 
     def frame_received(self, frame: EsFrame) -> None:
+        """Keep the frame for the GOP cache. A damaged key frame (RTP loss) never starts the
+        cache, nor gives the parameter sets: a new sink must start on a whole picture, so it
+        is kept as one more frame of the running GOP."""
         self.frames_in += 1
-        if frame.kind is MediaKind.VIDEO and frame.is_keyframe:
+        if frame.kind is MediaKind.VIDEO and frame.is_keyframe and not frame.is_damaged:
             self._gop.clear()
             self._gop_size = 0
             frame = self._with_parameter_sets(frame)
@@ -196,8 +199,8 @@ class StreamCore:
             case MediaStopped():
                 return self._fail(CloseReason.MEDIA_STOPPED, now, event)
             case VideoInterrupted():
-                # Viewers see nothing new until a keyframe: ask for one now (rate-limited)
-                # instead of waiting out the camera's GOP, seconds on many cameras.
+                # Viewers see concealed damage until a keyframe: ask for one now
+                # (rate-limited) instead of waiting out the camera's GOP, seconds on many.
                 return self._request_keyframe(now)
             case _:  # PeerClosed, MediaConnectFailed
                 return self._fail(CloseReason.PEER_CLOSED, now, event)

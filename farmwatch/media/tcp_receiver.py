@@ -5,9 +5,10 @@ detected by `Rfc4571Deframer`; packets go to the session's `RtpIngest` in arriva
 sequence jump is loss upstream). One connection per stream (`a=connection:new`):
 
 * **Passive** (platform offer `a=setup:passive`, the device connects — the default): listen on
-  the allocated port before the INVITE; connections are taken one at a time, extra ones are
-  closed at once. When the current one delivers its first accepted RTP packet the listening
-  socket closes; if it dies before that, the next connection is accepted.
+  the allocated port before the INVITE; connections are taken one at a time, and only from
+  the device's hosts (`allowed_hosts`, `allow_host`; issue 13 item 5): others, and extra
+  ones, are closed at once and counted. When the current one delivers its first accepted
+  RTP packet the listening socket closes; if it dies before that, the next one is accepted.
 * **Active** (offer `a=setup:active`, answer `a=setup:passive` with the device's address): after
   the 200 OK, `connect(host, port)` dials, retrying `tcp_connect_attempts` times
   `tcp_connect_interval` apart (GB/T 28181-2022: ≥ 3 attempts, ≥ 1 s), then reports
@@ -15,13 +16,17 @@ sequence jump is loss upstream). One connection per stream (`a=connection:new`):
   `a=setup:active` as well will connect to the offer's address: `listen()` takes that
   connection on the allocated port instead.
 
-The media connection closing (or breaking its framing) is reported as `PeerClosed`.
+The media connection closing (or breaking its framing) is reported as `PeerClosed`. A large
+read is worked off a bounded number of packets per turn of the event loop, reading paused
+meanwhile, so no single callback holds the loop (issue 13 item 6).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Iterable
 from typing import cast
 
 from farmwatch.media.errors import FramingError
@@ -30,12 +35,17 @@ from farmwatch.media.ingest import IngestStats, RtpIngest
 from farmwatch.media.receiver import IngestSession
 from farmwatch.media.rfc4571 import Rfc4571Deframer
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_filter import normalize_host
 
 __all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
 
 log = logging.getLogger(__name__)
 
 _CONNECT_TIMEOUT = 5.0
+_PACKETS_PER_TURN = 128
+_BYTES_PER_TURN = 64 * 1024
+"""One read is up to 256 kB (uvloop): thousands of tiny RTP packets. A turn of the event loop
+works off at most this much, then reading pauses until the rest is done (issue 13 item 6)."""
 
 
 class _MediaConnection(asyncio.Protocol):
@@ -45,16 +55,25 @@ class _MediaConnection(asyncio.Protocol):
         self._owner = owner
         self._deframer = Rfc4571Deframer(max_frame_size=0xFFFF)
         self._transport: asyncio.Transport | None = None
+        self._backlog: asyncio.Handle | None = None  # the rest of a read, in a later turn
+        self._backlog_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport does not subclass asyncio.Transport.
         self._transport = cast(asyncio.Transport, transport)
-        if not self._owner.connection_made(self):
+        peer = transport.get_extra_info("peername")
+        if not self._owner.connection_made(self, str(peer[0]) if peer else None):
             transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._work_off(data)
+
+    def _work_off(self, data: bytes = b"") -> None:
+        self._backlog = None
         try:
-            packets = self._deframer.feed(data)
+            packets = self._deframer.feed(
+                data, max_packets=_PACKETS_PER_TURN, max_bytes=_BYTES_PER_TURN
+            )
         except FramingError as error:
             log.warning("%s: %s; closing the media connection", self._owner.label, error)
             self._owner.connection_failed(self, f"framing error: {error}")
@@ -62,11 +81,28 @@ class _MediaConnection(asyncio.Protocol):
             return
         for packet in packets:
             self._owner.packet(self, packet)
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._deframer.has_packet:
+            if not self._backlog_paused:
+                transport.pause_reading()
+                self._backlog_paused = True
+            self._backlog = asyncio.get_running_loop().call_soon(self._work_off)
+        elif self._backlog_paused:
+            self._backlog_paused = False
+            transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         self._owner.connection_lost(self, exc)
 
     def close(self) -> None:
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         if self._transport is not None:
             self._transport.close()
 
@@ -80,6 +116,7 @@ class _TcpReceiver:
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None,
         port: int,
         host: str | None,
         label: str,
@@ -87,6 +124,7 @@ class _TcpReceiver:
         self._settings = settings
         self._listener = listener
         self._expected = expected_ssrc
+        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
         self._host = settings.host if host is None else host
         self._port = port
         self.label = label
@@ -95,6 +133,8 @@ class _TcpReceiver:
         self._is_closed = False
         self.refused_connections = 0
         """Connections closed at once because one was already current."""
+        self.rejected_connections = 0
+        """Connections closed at once because they came from a host not the device's."""
 
     @property
     def local_port(self) -> int:
@@ -109,21 +149,44 @@ class _TcpReceiver:
         if self._session is not None:
             self._session.core.expect_ssrc(ssrc)
 
+    def allow_host(self, host: str) -> bool:
+        if normalize_host(host) is None:
+            return False
+        if self._allowed_hosts is not None:
+            self._allowed_hosts.append(host)
+        if self._session is not None:
+            self._session.core.allow_host(host)
+        return True
+
     @property
     def stats(self) -> IngestStats:
         assert self._session is not None, "open() first"
-        return self._session.core.stats
+        return dataclasses.replace(
+            self._session.core.stats,
+            rejected_connections=self.rejected_connections,
+            refused_connections=self.refused_connections,
+        )
 
     def _start_session(self) -> None:
         now = asyncio.get_running_loop().time()
         core = RtpIngest(
-            self._settings, expected_ssrc=self._expected, now=now, ordered=True, send_reports=False
+            self._settings,
+            expected_ssrc=self._expected,
+            now=now,
+            ordered=True,
+            send_reports=False,
+            allowed_hosts=self._allowed_hosts,
         )
         self._session = IngestSession(core, self._listener, label=f"{self.label}:{self._port}")
 
     # ---- connection callbacks ----
 
-    def connection_made(self, connection: _MediaConnection) -> bool:
+    def connection_made(self, connection: _MediaConnection, host: str | None) -> bool:
+        if host is not None and not self._admits(host):
+            self.rejected_connections += 1
+            log.warning("%s: media connection from %s refused: not the device's address",
+                        self.label, host)  # fmt: skip
+            return False
         if self._is_closed or self._connection is not None:
             self.refused_connections += 1
             return False
@@ -153,6 +216,10 @@ class _TcpReceiver:
             return  # nothing came over it: wait for the next connection
         session.report(PeerClosed(f"media connection closed ({exc or 'EOF'})"))
 
+    def _admits(self, host: str) -> bool:
+        """Whether a connection from `host` may carry the media (passive: the device's)."""
+        return self._session is None or self._session.core.admits_host(host)
+
     def _media_flowing(self) -> None:
         """Hook: media arrived over the current connection."""
 
@@ -177,12 +244,19 @@ class TcpPassiveReceiver(_TcpReceiver):
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None = None,
         port: int = 0,
         host: str | None = None,
         label: str = "tcp-passive",
     ) -> None:
         super().__init__(
-            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
         )
         self._server: asyncio.Server | None = None
 
@@ -226,16 +300,26 @@ class TcpActiveReceiver(_TcpReceiver):
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None = None,
         port: int = 0,
         host: str | None = None,
         label: str = "tcp-active",
     ) -> None:
         super().__init__(
-            settings, listener, expected_ssrc=expected_ssrc, port=port, host=host, label=label
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
         )
         self._connect_task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
         self.connect_attempts = 0
+
+    def _admits(self, host: str) -> bool:
+        return True  # we dialled the address the device's answer gave
 
     async def open(self) -> int:
         if self._session is None:

@@ -5,7 +5,8 @@ with a multi-megabyte SO_RCVBUF (an I-frame is a burst of ~100 datagrams), RTP (
 on the same port) fed to the session's `RtpIngest` (reorder buffer, SSRC/source lock, PS demux),
 and receiver reports sent from the RTP port to the locked source. `SharedPortDemux` is the
 optional single port (`MediaSettings.shared_port`): datagrams are routed by SSRC to registered
-sessions, and only registered SSRCs are ever delivered.
+sessions, and only registered SSRCs are ever delivered. Either way only the device's hosts
+(`allowed_hosts`, `allow_host`) are listened to (issue 13 item 5).
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from farmwatch.media.events import Address, ReceiverListener
 from farmwatch.media.ingest import IngestStats, RtpIngest
 from farmwatch.media.receiver import IngestSession
 from farmwatch.media.rtp import is_rtcp
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_filter import normalize_host
 
 __all__ = ["SharedPortDemux", "SharedPortReceiver", "UdpReceiver", "bind_udp_socket"]
 
@@ -73,6 +75,7 @@ class UdpReceiver:
         listener: ReceiverListener,
         *,
         expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None = None,
         port: int = 0,
         host: str | None = None,
         label: str = "udp",
@@ -80,6 +83,7 @@ class UdpReceiver:
         self._settings = settings
         self._listener = listener
         self._expected = expected_ssrc
+        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
         self._host = settings.host if host is None else host
         self._port = port
         self._label = label
@@ -97,7 +101,10 @@ class UdpReceiver:
             self._settings, self._host, self._port, self._datagram
         )
         core = RtpIngest(
-            self._settings, expected_ssrc=self._expected, now=asyncio.get_running_loop().time()
+            self._settings,
+            expected_ssrc=self._expected,
+            now=asyncio.get_running_loop().time(),
+            allowed_hosts=self._allowed_hosts,
         )
         self._session = IngestSession(
             core, self._listener, label=f"{self._label}:{self._port}", send_rtcp=self._send
@@ -108,6 +115,15 @@ class UdpReceiver:
         self._expected = ssrc
         if self._session is not None:
             self._session.core.expect_ssrc(ssrc)
+
+    def allow_host(self, host: str) -> bool:
+        if normalize_host(host) is None:
+            return False
+        if self._allowed_hosts is not None:
+            self._allowed_hosts.append(host)
+        if self._session is not None:
+            self._session.core.allow_host(host)
+        return True
 
     @property
     def stats(self) -> IngestStats:
@@ -153,13 +169,16 @@ class SharedPortDemux:
             )
         return self._port
 
-    def register(self, ssrc: int, listener: ReceiverListener) -> SharedPortReceiver:
-        """A receiver for `ssrc` on the shared port; raises `ValueError` when taken."""
+    def register(
+        self, ssrc: int, listener: ReceiverListener, *, allowed_hosts: Iterable[str] | None = None
+    ) -> SharedPortReceiver:
+        """A receiver for `ssrc` (from `allowed_hosts` only, when given) on the shared port;
+        raises `ValueError` when taken."""
         if self._transport is None:
             raise RuntimeError("SharedPortDemux.open() first")
         if ssrc in self._sessions:
             raise ValueError(f"SSRC {ssrc} is already registered on the shared port")
-        receiver = SharedPortReceiver(self, ssrc, listener)
+        receiver = SharedPortReceiver(self, ssrc, listener, allowed_hosts)
         self._sessions[ssrc] = receiver.session
         return receiver
 
@@ -183,9 +202,17 @@ class SharedPortDemux:
             self._transport.close()
             self._transport = None
 
-    def new_session(self, ssrc: int, listener: ReceiverListener) -> IngestSession:
+    def new_session(
+        self, ssrc: int, listener: ReceiverListener, allowed_hosts: Iterable[str] | None = None
+    ) -> IngestSession:
         now = asyncio.get_running_loop().time()
-        core = RtpIngest(self._settings, expected_ssrc=ssrc, now=now, accept_foreign_ssrc=False)
+        core = RtpIngest(
+            self._settings,
+            expected_ssrc=ssrc,
+            now=now,
+            accept_foreign_ssrc=False,
+            allowed_hosts=allowed_hosts,
+        )
         return IngestSession(
             core, listener, label=f"shared:{self._port}:{ssrc}", send_rtcp=self._send
         )
@@ -209,10 +236,16 @@ class SharedPortDemux:
 class SharedPortReceiver:
     """One stream's view of the shared port (`Receiver`)."""
 
-    def __init__(self, demux: SharedPortDemux, ssrc: int, listener: ReceiverListener) -> None:
+    def __init__(
+        self,
+        demux: SharedPortDemux,
+        ssrc: int,
+        listener: ReceiverListener,
+        allowed_hosts: Iterable[str] | None = None,
+    ) -> None:
         self._demux = demux
         self._ssrc = ssrc
-        self.session = demux.new_session(ssrc, listener)
+        self.session = demux.new_session(ssrc, listener, allowed_hosts)
 
     @property
     def local_port(self) -> int:
@@ -227,6 +260,9 @@ class SharedPortReceiver:
         self._demux.rekey(self._ssrc, ssrc)
         self._ssrc = ssrc
         self.session.core.expect_ssrc(ssrc)
+
+    def allow_host(self, host: str) -> bool:
+        return self.session.core.allow_host(host)
 
     @property
     def stats(self) -> IngestStats:

@@ -148,7 +148,11 @@ class _Output:
         self._container: Any = av.open(
             self._buffer, "w", format="mp4", options={"movflags": _MOVFLAGS}
         )
-        self._stream: Any = _add_video_stream(self._container, codec, extradata, self.size)
+        try:
+            self._stream: Any = _add_video_stream(self._container, codec, extradata, self.size)
+        except av.error.FFmpegError:
+            self._container.close()
+            raise
 
     def mux(self, data: bytes, dts: int, pts: int, *, is_keyframe: bool) -> list[Fmp4Chunk]:
         """Mux one access unit; a keyframe makes the muxer flush the previous fragment."""
@@ -233,11 +237,12 @@ def _add_video_stream(container: Any, codec: Codec, extradata: bytes, size: Vide
 class Fmp4Muxer:
     """Annex-B H.264/H.265 `EsFrame`s in, `InitSegment`s and `MediaFragment`s out (CPU work).
 
-    Frames before the first keyframe with complete parameter sets, audio frames and frames
-    of another codec are skipped (`frames_skipped`). Timestamps go through an `OutputClock`:
-    the first keyframe decodes at 0 and a jump of the device's clock (a file looping back to
-    0) neither freezes nor stretches the output (`timestamp_jumps`). Call `feed`/`finish`
-    from one thread at a time (a lock enforces it), never from the event loop.
+    Frames before the first keyframe with complete parameter sets that parse, audio frames
+    and frames of another codec are skipped (`frames_skipped`); a damaged keyframe starts
+    the output only when there is none yet. Timestamps go through an `OutputClock`: the
+    first keyframe decodes at 0 and a jump of the device's clock (a file looping back to 0)
+    neither freezes nor stretches the output (`timestamp_jumps`). Call `feed`/`finish` from
+    one thread at a time (a lock enforces it), never from the event loop.
     """
 
     def __init__(self) -> None:
@@ -255,7 +260,10 @@ class Fmp4Muxer:
             if self._finished or not self._accepts(frame):
                 self.frames_skipped += 1
                 return []
-            chunks = self._restart_if_changed(frame) if frame.is_keyframe else []
+            # A damaged key frame (RTP loss) may start the first output, never replace one:
+            # its parameter sets may be cut short.
+            is_start = frame.is_keyframe and (self._output is None or not frame.is_damaged)
+            chunks = self._restart_if_changed(frame) if is_start else []
             if self._output is None:
                 self.frames_skipped += 1
                 return chunks
@@ -290,8 +298,12 @@ class Fmp4Muxer:
             return []
         if self._output is not None and self._output.parameter_sets == parameter_sets:
             return []
+        try:
+            output = _Output(frame.codec, parameter_sets, self._next_index)
+        except (MediaError, av.error.FFmpegError):
+            return []  # parameter sets that do not parse (refused, garbage): wait for others
         chunks = self._close_output()
-        self._output = _Output(frame.codec, parameter_sets, self._next_index)
+        self._output = output
         self._next_index += 1
         return chunks
 

@@ -33,8 +33,8 @@ async def snapshot_jpeg(
 
     Raises `MediaError` when the frame is not an H.264/H.265 keyframe or does not decode.
     """
-    if frame.codec not in _DECODERS or not frame.is_keyframe:
-        raise MediaError(f"a snapshot needs an H.264/H.265 keyframe, got {frame.codec}")
+    if frame.codec not in _DECODERS or not frame.is_keyframe or frame.is_damaged:
+        raise MediaError(f"a snapshot needs a whole H.264/H.265 keyframe, got {frame.codec}")
     if max_width < 16 or not 2 <= quality <= 31:
         raise ValueError("max_width must be >= 16 and quality 2..31")
     return await asyncio.to_thread(_encode_jpeg, frame, max_width, quality)

@@ -209,6 +209,11 @@ class _PartsCollector(Collector):
                 "Packets from a source the stream does not accept.",
                 ingest.rejected_source,
             ),
+            (
+                "rejected_connections",
+                "TCP media connections refused (from another host, or a second one).",
+                ingest.rejected_connections,
+            ),
             ("lost_packets", "RTP packets never received (sequence gaps).", ingest.lost),
             ("late_packets", "RTP packets that arrived after their gap was skipped.", ingest.late),
             ("duplicate_packets", "RTP packets received twice.", ingest.duplicates),

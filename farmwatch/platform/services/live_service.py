@@ -276,6 +276,8 @@ class LiveService:
         try:
             async with asyncio.timeout(5):
                 frame = await probe.next_frame()
+                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
+                    frame = await probe.next_frame()  # a keyframe hit by loss: the next one
         except TimeoutError:
             frame = None
         finally:
@@ -319,11 +321,15 @@ class LiveService:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
         live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)
-        opened = await self._media.open_stream(live.channel_id, self._transport, live.ssrc.value)
+        registration = self._access.registration(live.device_id)
+        # Media only from where the device's SIP comes from, and its answer's c= (below).
+        device_hosts = [registration.address.host] if registration is not None else []
+        opened = await self._media.open_stream(
+            live.channel_id, self._transport, live.ssrc.value, allowed_hosts=device_hosts
+        )
         live.stream = opened.stream
         transport, setup = MEDIA_SETUP[self._transport]
         media_host = opened.host
-        registration = self._access.registration(live.device_id)
         if media_host in WILDCARDS and registration is not None:
             # The device must be able to reach this address: the one it reaches us on.
             media_host = self._access.endpoint.local_host_for(registration.address)
@@ -350,6 +356,7 @@ class LiveService:
             raise DeviceOffline(f"cannot reach device {live.device_id}: {error}") from error
         live.call = call
         self._by_call[call.call_id] = live.channel_id
+        self._media.allow_source(live.channel_id, call.media_host)
         if call.ssrc is not None and call.is_ssrc_changed:
             self._media.expect_ssrc(live.channel_id, call.ssrc.value)
         if self._transport is MediaTransport.TCP_ACTIVE:

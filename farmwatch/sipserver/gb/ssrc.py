@@ -8,18 +8,22 @@ A GB SSRC is a 10-digit decimal string: digit 1 is `0` for live and `1` for hist
 `Ssrc` is the value object (`.text`, `.value`, `.hex`); `Ssrc.parse` accepts what peers
 send (1-10 decimal digits, ≤ 2³²-1) and `Ssrc.from_sdp` turns an answer's `y=` into the SSRC
 to use, or None to keep ours (absent, `0000000000`, or garbage). `SsrcAllocator` hands out
-and takes back the 4-digit tails. Pure: no I/O, no clock. The sip layer is independent of
+(at random among the free ones) and takes back the 4-digit tails. Pure: no I/O, no clock;
+randomness from an injectable `random.Random`. The sip layer is independent of
 this package, so the errors are defined here.
 """
 
 from __future__ import annotations
 
+import random
 import re
+from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
 MAX_SSRC = 2**32 - 1
 _TAIL_LIMIT = 10_000
+_QUARANTINE = 1000
 _DECIMAL_RE = re.compile(r"[0-9]{1,10}")
 _ID_DIGITS_RE = re.compile(r"[0-9]{8,20}")
 
@@ -102,31 +106,35 @@ def ssrc_prefix(domain_or_platform_id: str) -> str:
 class SsrcAllocator:
     """Allocates GB SSRCs for one domain; tails 0001-9999 are shared by live and history.
 
-    Tails are handed out round-robin from the last one allocated, so a just-released SSRC
-    is not reused at once (late packets of the old stream cannot leak into the new one).
-    Tail 0000 is never used: with a `00000` prefix it would give `0000000000`, which
-    peers read as "no SSRC".
+    A tail is drawn at random among the free ones (`random.SystemRandom`, or the `rng` a
+    test passes), so a stream's SSRC cannot be guessed from the ones before: with the port,
+    it was all a stranger needed to have their RTP taken for the camera's (issue 13 item 5).
+    The last `_QUARANTINE` released tails are drawn only when no other is free, so late
+    packets of an old stream do not reach a new one. Tail 0000 is never used: with a
+    `00000` prefix it would give `0000000000`, which peers read as "no SSRC".
     """
 
-    def __init__(self, domain_or_platform_id: str) -> None:
+    def __init__(self, domain_or_platform_id: str, *, rng: random.Random | None = None) -> None:
         self.prefix = ssrc_prefix(domain_or_platform_id)
+        self._rng = rng if rng is not None else random.SystemRandom()
         self._in_use: set[int] = set()
-        self._last_tail = 0
+        self._free = list(range(1, _TAIL_LIMIT))  # drawn at random (swap with the last, pop)
+        self._where = {tail: index for index, tail in enumerate(self._free)}
+        self._released: deque[int] = deque()  # oldest first, not in `_free`
 
     def __len__(self) -> int:
         return len(self._in_use)
 
     def allocate(self, kind: SsrcKind) -> Ssrc:
         """A fresh SSRC; `SsrcExhausted` when all 9999 tails are in use."""
-        if len(self._in_use) >= _TAIL_LIMIT - 1:
+        if self._free:
+            tail = self._free[self._rng.randrange(len(self._free))]
+            self._take_free(tail)
+        elif self._released:
+            tail = self._released.popleft()
+        else:
             raise SsrcExhausted(f"all {_TAIL_LIMIT - 1} SSRCs of prefix {self.prefix} in use")
-        tail = self._last_tail
-        while True:
-            tail = tail % (_TAIL_LIMIT - 1) + 1
-            if tail not in self._in_use:
-                break
         self._in_use.add(tail)
-        self._last_tail = tail
         return self._make(kind, tail)
 
     def reserve(self, ssrc: Ssrc) -> bool:
@@ -136,6 +144,10 @@ class SsrcAllocator:
         """
         if not self.owns(ssrc) or ssrc.tail in self._in_use:
             return False
+        if ssrc.tail in self._where:
+            self._take_free(ssrc.tail)
+        else:
+            self._released.remove(ssrc.tail)  # rare: a quarantined tail chosen elsewhere
         self._in_use.add(ssrc.tail)
         return True
 
@@ -144,12 +156,26 @@ class SsrcAllocator:
         if not self.owns(ssrc) or ssrc.tail not in self._in_use:
             return False
         self._in_use.discard(ssrc.tail)
+        self._released.append(ssrc.tail)
+        if len(self._released) > _QUARANTINE:
+            self._put_free(self._released.popleft())
         return True
 
     def owns(self, ssrc: Ssrc) -> bool:
         """True when `ssrc` has our prefix, a GB kind digit and a non-zero tail."""
         text = ssrc.text
         return ssrc.kind is not None and text[1:6] == self.prefix and ssrc.tail != 0
+
+    def _take_free(self, tail: int) -> None:
+        index = self._where.pop(tail)
+        last = self._free.pop()
+        if last != tail:
+            self._free[index] = last
+            self._where[last] = index
+
+    def _put_free(self, tail: int) -> None:
+        self._where[tail] = len(self._free)
+        self._free.append(tail)
 
     def _make(self, kind: SsrcKind, tail: int) -> Ssrc:
         return Ssrc(int(f"{kind.value}{self.prefix}{tail:04d}"))

@@ -40,6 +40,7 @@ from tests.integration.media.media_peers import (
 SSRC = 200_000_001
 FRAMES = 75  # 3 s at 25 fps: > 50 frames after the first keyframe
 SETTINGS = MediaSettings(host="127.0.0.1", port_range="41000-41099", start_timeout=5.0)
+DEVICE = ["127.0.0.1"]  # where the test devices send from (a stranger: 127.0.0.2)
 
 
 class ClosedStreams:
@@ -74,9 +75,9 @@ async def test_udp_stream_decodes_at_the_right_size() -> None:
     manager = MediaManager(SETTINGS)
     await manager.start()
     try:
-        opened = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        opened = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE)
         assert opened.is_new and opened.host == "127.0.0.1" and opened.port % 2 == 0
-        again = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC)
+        again = await manager.open_stream("ch-a", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE)
         assert again.stream is opened.stream and not again.is_new
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
@@ -100,7 +101,9 @@ async def test_tcp_passive_accepts_the_device_connection(framing: str) -> None:
     manager = MediaManager(SETTINGS)
     await manager.start()
     try:
-        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-tcp", MediaTransport.TCP_PASSIVE, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
@@ -126,7 +129,9 @@ async def test_tcp_peer_closing_closes_the_stream_and_reports_it() -> None:
     listener = ClosedStreams()
     manager = MediaManager(SETTINGS, listener=listener)
     try:
-        opened = await manager.open_stream("ch-tcp", MediaTransport.TCP_PASSIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-tcp", MediaTransport.TCP_PASSIVE, SSRC, allowed_hosts=DEVICE
+        )
         _, writer = await asyncio.open_connection("127.0.0.1", opened.port)
         for packets in rtp_frames(pattern_loop(), SSRC, 30):
             writer.writelines(rfc4571_frame(packet) for packet in packets)
@@ -154,7 +159,9 @@ async def test_tcp_active_connects_to_the_device() -> None:
     device_port = device_server.sockets[0].getsockname()[1]
     manager = MediaManager(SETTINGS)
     try:
-        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         manager.connect_active("ch-active", "127.0.0.1", device_port)
@@ -171,7 +178,9 @@ async def test_tcp_active_connects_to_the_device() -> None:
 async def test_tcp_active_listens_for_a_device_that_answered_active_too() -> None:
     manager = MediaManager(SETTINGS)
     try:
-        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=["127.0.0.1"]
+        )
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         await manager.listen_active("ch-active")
@@ -197,7 +206,9 @@ async def test_tcp_active_retries_then_reports_the_failure() -> None:
     refusing.close()
     await refusing.wait_closed()
     try:
-        opened = await manager.open_stream("ch-active", MediaTransport.TCP_ACTIVE, SSRC)
+        opened = await manager.open_stream(
+            "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=DEVICE
+        )
         manager.connect_active("ch-active", "127.0.0.1", dead_port)
         with pytest.raises(StreamClosedError) as closed:
             await opened.stream.wait_live()
@@ -245,9 +256,12 @@ async def test_shared_port_routes_by_ssrc_and_drops_unregistered() -> None:
         stream_b.close()
 
 
-async def test_loss_and_reordering_resume_at_the_next_keyframe() -> None:
+async def test_loss_and_reordering_pass_damaged_frames_on_and_keep_going() -> None:
     listener = RecordingListener()
-    receiver = UdpReceiver(SETTINGS, listener, expected_ssrc=SSRC)
+    # Gaps are skipped when 64 packets wait behind them, so the outcome does not depend on
+    # how the loop is scheduled (a swapped packet must never be taken for a lost one).
+    settings = replace(SETTINGS, reorder_delay=2.0)
+    receiver = UdpReceiver(settings, listener, expected_ssrc=SSRC)
     port = await receiver.open()
     sender = await open_udp_sender()
     try:
@@ -257,30 +271,30 @@ async def test_loss_and_reordering_resume_at_the_next_keyframe() -> None:
             [p for frame in sent for p in frame], loss=0.05, seed=7
         )
         assert dropped > 0
-        # What a perfect receiver delivers: intact frames back to an intact keyframe.
-        arrived, decodable, chain = set(damaged), 0, False
+        # What the receiver passes on: from the first key frame on, every frame whose first
+        # packet (PS and PES headers) arrived, damaged when any other packet is missing.
+        # Before: only intact frames back to an intact key frame (8 of 250 here).
+        arrived, expected = set(damaged), []
         for number, packets in enumerate(sent):
-            intact = all(packet in arrived for packet in packets)
             is_key = loop.frames[number % len(loop.frames)].is_keyframe
-            chain = intact if is_key else chain and intact
-            decodable += chain
-        for start in range(0, len(damaged), 8):
-            for packet in damaged[start : start + 8]:
-                sender.sendto(packet, ("127.0.0.1", port))
-            await asyncio.sleep(0.001)
-        async with asyncio.timeout(5.0):
-            while receiver.stats.packets < len(damaged):
-                listener.changed.clear()
-                await listener.changed.wait()
+            if packets[0] in arrived and (expected or is_key):
+                expected.append((number * FRAME_TICKS, not arrived.issuperset(packets)))
+        try:
+            async with asyncio.timeout(15.0):
+                for sent_count, packet in enumerate(damaged):
+                    while sent_count - receiver.stats.packets >= 32:  # no buffer overflow
+                        await asyncio.sleep(0.001)
+                    sender.sendto(packet, ("127.0.0.1", port))
+                while receiver.stats.packets < len(damaged) or receiver.stats.lost < dropped:
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            pytest.fail(f"{receiver.stats} after {len(damaged)} sent, {dropped} left out")
         video = [f for f in listener.frames if f.kind is MediaKind.VIDEO]
-        assert receiver.stats.lost > 0 and len(video) == decodable >= 5
-        # After every gap in the delivered frames, the next frame is a keyframe.
-        for previous, current in zip(video, video[1:], strict=False):
-            if current.pts - previous.pts != FRAME_TICKS:
-                assert current.is_keyframe, (previous.pts, current.pts)
-        sizes = decode_sizes(video)
-        # Every delivered frame decodes: nothing references a frame lost in transit.
-        assert len(sizes) == len(video) and set(sizes) == {(320, 180)}
+        assert (receiver.stats.packets, receiver.stats.lost) == (len(damaged), dropped)
+        assert [(f.pts, f.is_damaged) for f in video] == expected
+        assert receiver.stats.lost == dropped and len(video) >= 0.9 * 250
+        sizes = decode_sizes(video)  # the decoder conceals: damaged frames give pictures too
+        assert len(sizes) >= 0.8 * 250 and set(sizes) == {(320, 180)}
     finally:
         sender.close()
         await receiver.close()
@@ -347,7 +361,9 @@ async def test_manager_closes_an_idle_stream_and_reports_it() -> None:
     manager = MediaManager(replace(SETTINGS, idle_close=0.2), listener=listener)
     sender = await open_udp_sender()
     try:
-        opened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        opened = await manager.open_stream(
+            "ch-idle", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE
+        )
         sink = QueuedSink()
         subscription = opened.stream.attach(sink)
         await send_udp(sender, opened.port, rtp_frames(pattern_loop(), SSRC, 10))
@@ -355,7 +371,9 @@ async def test_manager_closes_an_idle_stream_and_reports_it() -> None:
         opened.stream.detach(subscription)
         assert await listener.wait() == ("ch-idle", CloseReason.IDLE)
         assert manager.get("ch-idle") is None and manager.ports.in_use == 0
-        reopened = await manager.open_stream("ch-idle", MediaTransport.UDP, SSRC)
+        reopened = await manager.open_stream(
+            "ch-idle", MediaTransport.UDP, SSRC, allowed_hosts=DEVICE
+        )
         assert reopened.is_new and reopened.stream is not opened.stream
     finally:
         sender.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,10 +49,22 @@ def test_allocations_follow_the_layout() -> None:
     allocator = SsrcAllocator(DOMAIN)
     live = allocator.allocate(SsrcKind.LIVE)
     history = allocator.allocate(SsrcKind.HISTORY)
-    assert live.text == "0200000001"
-    assert history.text == "1200000002"
-    assert history.kind is SsrcKind.HISTORY
+    assert live.text[:6] == "020000" and history.text[:6] == "120000"
+    assert live.kind is SsrcKind.LIVE and history.kind is SsrcKind.HISTORY
+    assert 0 < live.tail != history.tail > 0
     assert len(allocator) == 2
+
+
+def test_tails_cannot_be_guessed_from_the_previous_ones() -> None:
+    """A stranger who guesses the port and the SSRC could inject video (issue 13 item 5):
+    the tail is drawn at random from the free ones (it was 0001, 0002... before)."""
+    tails = [SsrcAllocator(DOMAIN).allocate(SsrcKind.LIVE).tail for _ in range(20)]
+    assert len(set(tails)) > 10  # twenty fresh platforms do not all start at the same tail
+    allocator = SsrcAllocator(DOMAIN)
+    run = [allocator.allocate(SsrcKind.LIVE).tail for _ in range(20)]
+    assert run != sorted(run) and len(set(run)) == 20
+    seeded = [SsrcAllocator(DOMAIN, rng=random.Random(5)).allocate(SsrcKind.LIVE) for _ in "ab"]
+    assert seeded[0] == seeded[1]  # tests can make it repeatable
 
 
 def test_tails_are_unique_while_in_use_and_zero_padded() -> None:
@@ -59,20 +73,20 @@ def test_tails_are_unique_while_in_use_and_zero_padded() -> None:
     tails = {s.tail for s in ssrcs}
     assert len(tails) == 9999 and 0 not in tails
     assert all(len(s.text) == 10 and s.text[1:6] == "20000" for s in ssrcs)
-    assert ssrcs[0].text == "0200000001"  # tail 1 padded to 0001
+    low = next(s for s in ssrcs if s.tail < 10)
+    assert low.text[6:] == f"000{low.tail}"  # padded to four digits
     with pytest.raises(SsrcExhausted):
         allocator.allocate(SsrcKind.LIVE)
     assert allocator.release(ssrcs[41])
     assert allocator.allocate(SsrcKind.HISTORY).tail == ssrcs[41].tail
 
 
-def test_released_tail_is_not_reused_immediately() -> None:
+def test_released_tail_is_not_reused_while_others_are_free() -> None:
     allocator = SsrcAllocator(DOMAIN)
     first = allocator.allocate(SsrcKind.LIVE)
     assert allocator.release(first)
-    second = allocator.allocate(SsrcKind.LIVE)
-    assert second != first
-    assert second.tail == first.tail + 1
+    others = [allocator.allocate(SsrcKind.LIVE) for _ in range(2000)]
+    assert first.tail not in {s.tail for s in others}
 
 
 def test_release_and_reserve_of_foreign_or_unknown_ssrcs() -> None:
@@ -84,7 +98,7 @@ def test_release_and_reserve_of_foreign_or_unknown_ssrcs() -> None:
     assert not allocator.release(ours)  # never allocated
     assert allocator.reserve(ours)
     assert not allocator.reserve(Ssrc.parse("1200000005"))  # same tail already in use
-    assert [allocator.allocate(SsrcKind.LIVE).tail for _ in range(5)] == [1, 2, 3, 4, 6]
+    assert 5 not in {allocator.allocate(SsrcKind.LIVE).tail for _ in range(9998)}
     assert allocator.release(ours)
     assert not allocator.release(ours)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from farmwatch.media.events import MediaStarted, MediaStartTimedOut, VideoInterrupted
-from farmwatch.media.frames import Codec
+from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.ingest import RtpIngest
 from farmwatch.media.nal import is_keyframe
 from farmwatch.media.ps_mux import PsMuxer, PsMuxerConfig
@@ -29,6 +31,53 @@ def test_expected_ssrc_locks_at_once_and_others_are_dropped() -> None:
     stats = ingest.stats
     assert (stats.locked_ssrc, stats.source, stats.packets) == (7, CAMERA, 1)
     assert stats.rejected_ssrc == 1 and stats.rejected_source == 1
+
+
+STRANGER = ("10.9.9.9", 15060)
+
+
+def test_media_is_taken_only_from_the_devices_hosts() -> None:
+    """Before: the expected SSRC (a guessable number) from anywhere locked the stream."""
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    ingest.receive(rtp(7, 1), STRANGER, 0.1)
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(7, 2), CAMERA, 0.2)
+    ingest.receive(rtp(7, 3), STRANGER, 0.3)
+    stats = ingest.stats
+    assert (stats.locked_ssrc, stats.source, stats.packets) == (7, CAMERA, 1)
+    assert stats.rejected_source == 2
+
+
+def test_the_answers_address_can_be_added_and_is_compared_as_an_ip_address() -> None:
+    media_server = ("10.0.0.5", 6000)  # a cascaded platform's media server (§6.6 `c=`)
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    ingest.receive(rtp(7, 1), media_server, 0.1)
+    assert ingest.locked_ssrc is None
+    assert ingest.allow_host("10.0.0.5")
+    assert not ingest.allow_host("camera.example") and not ingest.allow_host("0.0.0.0")
+    ingest.receive(rtp(7, 2), ("::ffff:10.0.0.5", 6000), 0.2)  # a dual-stack socket's view
+    assert ingest.locked_ssrc == 7
+
+
+def test_a_foreign_ssrc_is_adopted_only_from_a_devices_host() -> None:
+    """Before: a stranger's SSRC, alone for a second, became the farm's picture."""
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    for second in range(5):
+        ingest.receive(rtp(9, second), STRANGER, float(second))
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(11, 1), CAMERA, 5.0)  # a camera ignoring `y=` (§6.3)
+    ingest.receive(rtp(11, 2), CAMERA, 6.0)
+    assert ingest.locked_ssrc == 11  # the stranger was no second candidate either
+
+
+def test_accepting_any_source_still_adopts_only_from_a_devices_host() -> None:
+    settings = replace(SETTINGS, accept_any_source=True)
+    ingest = RtpIngest(settings, expected_ssrc=7, now=0.0, allowed_hosts=[CAMERA[0]])
+    for second in range(5):
+        ingest.receive(rtp(9, second), STRANGER, float(second))
+    assert ingest.locked_ssrc is None
+    ingest.receive(rtp(7, 1), STRANGER, 5.0)  # the expected SSRC from anywhere: taken
+    assert ingest.stats.source == STRANGER
 
 
 def test_a_lone_foreign_ssrc_is_adopted_only_after_the_grace() -> None:
@@ -105,6 +154,27 @@ def test_loss_after_the_start_is_reported_so_a_keyframe_can_be_asked_for() -> No
     assert not any(isinstance(o, VideoInterrupted) for o in outputs)
     after = ingest.receive(packets[-1], None, 0.2)  # two packets never came
     assert VideoInterrupted(packets_lost=2) in after
+
+
+def test_a_frame_hit_by_loss_goes_on_damaged_and_the_next_frames_follow() -> None:
+    units = encoded_access_units("libx264")
+    muxer, packetizer = PsMuxer(PsMuxerConfig()), RtpPacketizer(7)
+    frames = [
+        packetizer.packetize(muxer.mux_video(u, i * 3600, is_keyframe=i % 10 == 0).data, i * 3600)
+        for i, u in enumerate(units)
+    ]
+    assert len(frames[3]) > 2
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, ordered=True)
+    outputs: list[object] = []
+    for number, packets in enumerate(frames):
+        for index, packet in enumerate(packets):
+            if (number, index) != (3, 1):  # frame 3 loses its second packet
+                outputs += ingest.receive(packet, None, 0.1)
+    delivered = [o for o in outputs if isinstance(o, EsFrame)]
+    # Before: frames 3-9 were dropped until the next keyframe.
+    assert [f.pts // 3600 for f in delivered] == list(range(len(units)))
+    assert [f.is_damaged for f in delivered] == [n == 3 for n in range(len(units))]
+    assert VideoInterrupted(packets_lost=1) in outputs
 
 
 def test_loss_before_the_start_is_not_an_interruption() -> None:

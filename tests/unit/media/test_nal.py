@@ -8,9 +8,11 @@ import av
 import pytest
 
 from farmwatch.media import (
+    MAX_PARAMETER_SET_SIZE,
     Codec,
     MediaError,
     NalClass,
+    ParameterSets,
     VideoSize,
     classify_nal_header,
     extract_parameter_sets,
@@ -21,6 +23,7 @@ from farmwatch.media import (
     split_nal_units,
 )
 from tests.unit.media.ps_samples import encoded_access_units
+from tests.unit.media.sps_samples import h264_sps, sps_bomb
 
 CODECS = {"libx264": Codec.H264, "libx265": Codec.H265}
 
@@ -83,3 +86,29 @@ def test_nal_types_and_classes() -> None:
 def test_split_keeps_emulation_prevention_and_strips_trailing_zeros() -> None:
     stream = b"\x00\x00\x00\x01\x67\x00\x00\x03\x01\x00\x00\x01\x68\xce\x00\x00"
     assert split_nal_units(stream) == [b"\x67\x00\x00\x03\x01", b"\x68\xce"]
+
+
+def test_an_sps_over_the_size_limit_is_refused_unread() -> None:
+    bomb = sps_bomb()  # 64 KiB: the quadratic reader took seconds over it
+    assert len(bomb) > MAX_PARAMETER_SET_SIZE
+    with pytest.raises(MediaError, match="exceeds"):
+        parse_sps_size(Codec.H264, bomb)
+
+
+def test_a_pic_order_count_cycle_over_255_is_refused() -> None:
+    assert parse_sps_size(Codec.H264, h264_sps(255)) == VideoSize(320, 192)
+    small_bomb = sps_bomb(2000)
+    assert len(small_bomb) <= MAX_PARAMETER_SET_SIZE
+    with pytest.raises(MediaError, match="cycle"):
+        parse_sps_size(Codec.H264, small_bomb)
+
+
+def test_oversized_parameter_sets_are_left_out_and_the_search_stops_at_the_slice() -> None:
+    key = encoded_access_units("libx264")[0]
+    sps, pps, slice_at = (key.find(b"\x00\x00\x01" + bytes([h])) for h in (0x67, 0x68, 0x65))
+    bombed = b"\x00\x00\x00\x01" + sps_bomb() + key[pps:]
+    found = extract_parameter_sets(Codec.H264, bombed)
+    assert found.sps is None and found.pps is not None
+    # Parameter sets after the first slice belong to the next access unit, not this one.
+    late = key[slice_at:] + key[sps:slice_at]
+    assert extract_parameter_sets(Codec.H264, late) == ParameterSets()

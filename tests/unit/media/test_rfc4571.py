@@ -67,3 +67,14 @@ def test_buffer_holds_only_the_incomplete_frame() -> None:
     assert deframer.buffered == len(stream) - 1
     assert deframer.feed(stream[-1:]) == [PACKETS[2]]
     assert deframer.buffered == 0
+
+
+def test_a_large_read_is_handed_out_a_bounded_number_of_packets_at_a_time() -> None:
+    stream = b"".join(frame(rtp(i % 256, 20)) for i in range(1000))
+    deframer = Rfc4571Deframer()
+    batches = [deframer.feed(stream, max_packets=128, max_bytes=64 * 1024)]
+    while deframer.has_packet:
+        batches.append(deframer.feed(b"", max_packets=128, max_bytes=1000))
+    assert [len(b) for b in batches] == [128] + [32] * 27 + [8]  # 32 packets: 1024 bytes
+    assert [p for b in batches for p in b] == [rtp(i % 256, 20) for i in range(1000)]
+    assert deframer.buffered == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -106,6 +107,20 @@ def test_keyframe_without_parameter_sets_gets_the_cached_ones() -> None:
     start = stream.cached_start()[0]
     assert start.data.startswith(SPS_PPS) and start.data.endswith(IDR)
     assert stream.parameter_sets is not None and stream.parameter_sets.sps is not None
+
+
+def test_a_damaged_keyframe_never_starts_the_gop_cache() -> None:
+    stream = core()
+    stream.frame_received(video(0, key=True))
+    stream.frame_received(video(1))
+    damaged = dataclasses.replace(video(2, key=True), is_damaged=True)
+    stream.frame_received(damaged)  # RTP loss cut it short: not a start for a new sink
+    stream.frame_received(video(3))
+    assert [f.pts // 3600 for f in stream.cached_start()] == [0, 1, 2, 3]
+    fresh = core()
+    fresh.frame_received(damaged)
+    fresh.frame_received(video(3))
+    assert not fresh.has_keyframe and fresh.parameter_sets is None
 
 
 def test_keyframe_requests_are_rate_limited() -> None:

@@ -17,6 +17,7 @@ from tests.unit.media.sinks.pattern import (
     pattern_frames,
     restamped,
 )
+from tests.unit.media.sps_samples import sps_bomb
 
 
 def top_level_boxes(data: bytes) -> list[str]:
@@ -120,6 +121,30 @@ def test_a_new_sps_starts_a_new_init_segment() -> None:
     assert inits[1].codecs != inits[0].codecs
     last = chunks[-1]
     assert isinstance(last, MediaFragment) and last.init_index == 1
+
+
+def test_a_damaged_keyframe_starts_the_output_but_never_replaces_it() -> None:
+    h264 = pattern_frames(Codec.H264, 30)
+    cut_short = bytes(h264[0].data).replace(b"\x67\x42", b"\x67\x4d", 1)[:-100]
+    damaged = EsFrame(Codec.H264, cut_short, 40 * 3600, 40 * 3600, True, 0xE0, is_damaged=True)
+    muxer = Fmp4Muxer()
+    chunks = [chunk for frame in h264 for chunk in muxer.feed(frame)]
+    chunks += muxer.feed(damaged) + muxer.finish()
+    assert [c.index for c in chunks if isinstance(c, InitSegment)] == [0]
+    assert muxer.frames_muxed == 31  # muxed as a frame of the running output
+    late = Fmp4Muxer()  # a viewer joining at a damaged keyframe starts there
+    assert isinstance(late.feed(damaged)[0], InitSegment)
+
+
+def test_a_keyframe_whose_sps_does_not_parse_is_skipped() -> None:
+    h264 = pattern_frames(Codec.H264, 30)
+    key = h264[0].data
+    pps_at = key.find(b"\x00\x00\x01\x68")
+    assert pps_at > 0
+    refused = EsFrame(Codec.H264, b"\x00\x00\x01" + sps_bomb(2000) + key[pps_at:], 0, 0, True, 0xE0)
+    muxer = Fmp4Muxer()
+    assert muxer.feed(refused) == [] and muxer.frames_skipped == 1
+    assert isinstance(muxer.feed(h264[0])[0], InitSegment)
 
 
 def test_codecs_strings_follow_rfc_6381() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import av
@@ -62,3 +63,6 @@ async def test_non_keyframes_and_garbage_are_refused() -> None:
     garbage = EsFrame(Codec.H264, b"\x00\x00\x01\x65" + bytes(64), 0, 0, True, 0xE0)
     with pytest.raises(MediaError):
         await snapshot_jpeg(garbage, max_width=320)
+    damaged = dataclasses.replace(pattern_frames(Codec.H264, 1)[0], is_damaged=True)
+    with pytest.raises(MediaError):  # half a picture and the decoder's guess: no snapshot
+        await snapshot_jpeg(damaged, max_width=320)
