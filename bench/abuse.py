@@ -1,7 +1,7 @@
 """Abuse benchmark: does the platform keep serving while it is attacked?
 
     PYTHONPATH=. .venv/bin/python bench/abuse.py [--garbage 50000] [--catalog-seconds 20]
-        [--slow-connections 300] [--auth-failures 1000] [--rate 1000] [--seconds 10]
+        [--slow-connections 300] [--auth-failures 1000] [--rate 3000] [--seconds 10]
 
 A `farmwatch serve` on 127.0.0.1 with its shipped settings. A prober sends an OPTIONS every
 10 ms from 127.0.0.1 and times each answer; the attacks come from other loopback addresses
@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument("--slow-connections", type=int, default=300)
     parser.add_argument("--slow-seconds", type=float, default=30.0)
     parser.add_argument("--auth-failures", type=int, default=1000)
-    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--rate", type=int, default=3000)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
