@@ -36,7 +36,8 @@ RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from farmwatch.media.errors import MediaError, RtpParseError
@@ -48,12 +49,19 @@ from farmwatch.media.events import (
     ReceiverEvent,
     VideoInterrupted,
 )
+from farmwatch.media.frame_batch import FrameBatch
 from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import VideoSize, extract_parameter_sets, parse_sps_size
 from farmwatch.media.ps_demux import PsDemuxer
 from farmwatch.media.reception import ReceptionStatistics
 from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
-from farmwatch.media.rtp import RtcpSenderReport, RtpPacket, build_receiver_report, is_rtcp
+from farmwatch.media.rtp import (
+    RTCP_PACKET_TYPES,
+    RtcpSenderReport,
+    RtpPacket,
+    build_receiver_report,
+    is_rtcp,
+)
 from farmwatch.media.rtp import parse_rtcp as parse_rtcp_packets
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.source_filter import SourceFilter
@@ -64,6 +72,10 @@ _MAX_CANDIDATES = 8
 _DEMUX_UNITS_PER_PACKET = 1024
 """Work one RTP packet may cost the demuxer (PS headers + NAL units + 4 per frame): a real
 packet needs a few dozen; 1024 keeps the worst packet around a millisecond (issue 13 item 6)."""
+_MAX_BATCH = 64
+"""Payloads demultiplexed in one call at most (a frame is normally one call)."""
+_AFTER_V = struct.Struct("!BHII")  # second byte, sequence, timestamp, SSRC
+_NOTHING: tuple[IngestOutput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +151,11 @@ class RtpIngest:
         self._started = False
         self._next_report: float | None = None
         self._packets = self._bytes = self._malformed = self._rtcp = self._frames = 0
+        self._next_sequence: int | None = None
+        self._fast_next: int | None = None  # in order: the next sequence the fast path takes
+        self.deadlines_changed = True
+        """Set when `next_deadline` may have moved earlier; the shell clears it once it
+        re-armed its timer (the fast path moves none earlier, but for the start)."""
         self._rejected_ssrc = self._rejected_source = 0
         self._lost = self._late = self._duplicates = 0
         self._begin_lock_state()
@@ -160,8 +177,33 @@ class RtpIngest:
         """Whether media from `host` is taken (TCP passive asks it of each connection)."""
         return self._any_source or self._device_hosts.admits(host)
 
-    def receive(self, data: bytes, source: Address | None, now: float) -> list[IngestOutput]:
+    def receive(self, data: bytes, source: Address | None, now: float) -> Sequence[IngestOutput]:
         """One RTP (or muxed RTCP) packet from `source` (None: the TCP connection)."""
+        # The fast path: nearly every packet is the locked SSRC's next one, from the locked
+        # source, with a plain 12-byte header. No packet object, no reorder buffer.
+        if source == self._source and self._fast_next is not None and data[:1] == b"\x80":
+            second, sequence, timestamp, ssrc = _AFTER_V.unpack_from(data, 1)
+            if (
+                sequence == self._fast_next
+                and ssrc == self._locked
+                and second not in RTCP_PACKET_TYPES
+                and len(data) > 12
+            ):
+                self._fast_next = (sequence + 1) & 0xFFFF
+                self._packets += 1
+                self._bytes += len(data)
+                self._last_packet_at = now
+                self._reception.received(sequence, timestamp, now)
+                frames = self._batch.take(memoryview(data)[12:], timestamp, second > 0x7F)
+                return self._frames_out(frames, []) if frames else _NOTHING
+        self.deadlines_changed = True  # a lock or a reorder wait may bring one forward
+        out = self._receive_slowly(data, source, now)
+        self._fast_next = self._next_sequence if self._ordered else self._reorder.next_in_order
+        return out
+
+    def _receive_slowly(
+        self, data: bytes, source: Address | None, now: float
+    ) -> Sequence[IngestOutput]:
         if source is not None and not self.admits_host(source[0]):
             self._rejected_source += 1
             return []
@@ -181,12 +223,20 @@ class RtpIngest:
         self._is_silent = False
         self._reception.received(packet.sequence_number, packet.timestamp, now)
         if self._ordered:
+            if self._fast_next is not None:
+                self._next_sequence = self._fast_next  # what the fast path took
             return self._release(self._in_order(packet), now)
+        if self._fast_next is not None:
+            self._reorder.skipped_to(self._fast_next)  # it missed what the fast path took
+            self._fast_next = None
         return self._release(self._reorder.push(packet, now), now)
 
     def tick(self, now: float) -> list[IngestOutput]:
         """Run what is due: reorder gaps, timeouts, receiver reports."""
-        out = self._release(self._reorder.tick(now), now) if not self._ordered else []
+        out: list[IngestOutput] = []
+        if not self._ordered:
+            out = self._release(self._reorder.tick(now), now)
+            self._fast_next = self._reorder.next_in_order
         if self._start_deadline is not None and now >= self._start_deadline:
             self._start_deadline = None
             rejected = self._rejected_ssrc + self._rejected_source
@@ -260,9 +310,13 @@ class RtpIngest:
             max_frame_size=self._settings.max_frame_size,
             max_units_per_feed=_DEMUX_UNITS_PER_PACKET,
         )
+        self._batch = FrameBatch(
+            self._demuxer, max_parts=_MAX_BATCH, units_per_part=_DEMUX_UNITS_PER_PACKET
+        )
         self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
         self._reception = ReceptionStatistics()
-        self._next_sequence: int | None = None
+        self._next_sequence = None
+        self._fast_next = None
         self._last_sr: tuple[int, float] | None = None
 
     def _restart_lock_state(self) -> None:
@@ -331,23 +385,30 @@ class RtpIngest:
 
     def _release(self, items: list[ReorderOutput], now: float) -> list[IngestOutput]:
         out: list[IngestOutput] = []
-        demuxer = self._demuxer
+        batch = self._batch
         for item in items:
             if isinstance(item, PacketsLost):
-                frames = demuxer.mark_loss()
-                if self._started:
+                # Only loss after the start interrupts video (not a damaged first frame).
+                interrupts = self._started
+                self._frames_out(batch.loss(), out)
+                if interrupts:
                     out.append(VideoInterrupted(item.count))
             else:
-                frames = demuxer.feed(
-                    item.payload, rtp_timestamp=item.timestamp, marker=item.marker
-                )
-            for frame in frames:
-                if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
-                    self._started = True
-                    self._start_deadline = None
-                    out.append(self._started_event(frame))
-                out.append(frame)
-            self._frames += len(frames)
+                frames = batch.take(item.payload, item.timestamp, item.marker)
+                if frames:
+                    self._frames_out(frames, out)
+        return out
+
+    def _frames_out(self, frames: Sequence[EsFrame], out: list[IngestOutput]) -> list[IngestOutput]:
+        """Append `frames` to `out`, preceded by `MediaStarted` at the first key frame."""
+        for frame in frames:
+            if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
+                self._started = True
+                self._start_deadline = None
+                self.deadlines_changed = True  # the silence deadline begins
+                out.append(self._started_event(frame))
+            out.append(frame)
+        self._frames += len(frames)
         return out
 
     def _started_event(self, frame: EsFrame) -> MediaStarted:

@@ -137,9 +137,16 @@ class PsDemuxer:
         )
 
     def feed(
-        self, payload: bytes, *, rtp_timestamp: int | None = None, marker: bool = False
+        self,
+        payload: bytes,
+        *,
+        rtp_timestamp: int | None = None,
+        marker: bool = False,
+        units: int | None = None,
     ) -> list[EsFrame]:
-        """Demux the next bytes of the PS stream (one RTP payload, or any piece of one)."""
+        """Demux the next bytes of the PS stream (one RTP payload, several joined, or any
+        piece of one); `units` overrides `max_units_per_feed` for this call (several
+        payloads joined may spend the budget of each)."""
         out: list[EsFrame] = []
         self._bytes_fed += len(payload)
         if rtp_timestamp is not None:
@@ -151,7 +158,7 @@ class PsDemuxer:
             data = self._pending + data
             self._pending = b""
         pos, end = 0, len(data)
-        self._budget = self._max_units
+        self._budget = self._max_units if units is None else units
         while pos < end:
             pos = self._state(data, pos, out)
             self._budget -= 1

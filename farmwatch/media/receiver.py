@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from farmwatch.media.events import Address, ReceiverEvent, ReceiverListener
@@ -84,16 +84,20 @@ class IngestSession:
         """One received packet (isolation boundary: a failure drops only this packet)."""
         if self._closed:
             return
-        rejected = self.core.rejected_source_packets
+        core = self.core
+        rejected = core.rejected_source_packets
         try:
-            self._deliver(self.core.receive(data, source, self._loop.time()))
+            outputs = core.receive(data, source, self._loop.time())
+            if outputs:
+                self._deliver(outputs)
         except Exception:
             log.exception("%s: packet from %s failed; dropped", self._label, source)
-        if self.core.rejected_source_packets > rejected and not self._has_warned_of_source:
+        if core.rejected_source_packets > rejected and not self._has_warned_of_source:
             self._has_warned_of_source = True  # a flood must not flood the log: counted only
             log.warning("%s: RTP from %s dropped: not the device's address (or port); "
                         "more are counted, not logged", self._label, source)  # fmt: skip
-        self._arm()
+        if core.deadlines_changed:
+            self._arm()
 
     def report(self, event: ReceiverEvent) -> None:
         """An event the shell itself detected (TCP peer closed, connect failed)."""
@@ -106,7 +110,7 @@ class IngestSession:
             self._timer.cancel()
             self._timer = self._timer_at = None
 
-    def _deliver(self, outputs: list[EsFrame | ReceiverEvent | SendRtcp]) -> None:
+    def _deliver(self, outputs: Sequence[EsFrame | ReceiverEvent | SendRtcp]) -> None:
         listener = self._listener
         for output in outputs:
             if isinstance(output, EsFrame):
@@ -123,6 +127,7 @@ class IngestSession:
         """Keep one timer no later than the core's next deadline (re-armed only when earlier)."""
         if self._closed:
             return
+        self.core.deadlines_changed = False
         deadline = self.core.next_deadline()
         if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
             return

@@ -73,6 +73,18 @@ class ReorderBuffer:
             self._skip_gap(out)
         return out
 
+    @property
+    def next_in_order(self) -> int | None:
+        """The sequence number due next when nothing waits, else None: the packets that
+        the caller may take without this buffer (`skipped_to`) until one is out of order."""
+        return self._expected if not self._waiting else None
+
+    def skipped_to(self, sequence: int) -> None:
+        """The caller took the in-order packets up to `sequence` (excluded) itself."""
+        assert not self._waiting, "packets wait: the caller must not take any itself"
+        self._expected = sequence
+        self._late_run = 0
+
     def tick(self, now: float) -> list[ReorderOutput]:
         """Skip the gaps whose waiting packets reached `max_delay`."""
         out: list[ReorderOutput] = []

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from farmwatch.media.events import Address, ReceiverListener
 from farmwatch.media.ingest import IngestStats, RtpIngest
@@ -49,7 +50,10 @@ class _DatagramProtocol(asyncio.DatagramProtocol):
         self._on_datagram = on_datagram
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self._on_datagram(data, (str(addr[0]), int(addr[1])))
+        # IPv4 addresses come as (host, port) already: no new tuple per packet for them.
+        if len(addr) != 2:
+            addr = (str(addr[0]), int(addr[1]))
+        self._on_datagram(data, cast(Address, addr))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP media socket error: %s", exc)  # ICMP port unreachable for our RTCP
