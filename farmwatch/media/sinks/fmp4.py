@@ -1,13 +1,15 @@
 """Fragmented MP4 from a stream's frames: the muxer (PyAV) and the fMP4 sink.
 
 Owns the live fMP4 output of DESIGN.md "Live view" (ISO/IEC 14496-12 §8.8 movie fragments,
-ISO/IEC 14496-15 §5 `avc1` and §8 `hvc1` sample entries): an init segment (`ftyp`+`moov`)
-and then one fragment (`moof`+`mdat`) per GOP, each starting at a keyframe, muxed by PyAV's
-mp4 muxer (`frag_keyframe+empty_moov+default_base_moof`) from the Annex-B access units as
-they are, without re-encoding. The codec parameters come from the first keyframe's in-band
-parameter sets; a keyframe with different parameter sets (new resolution) starts a new init
-segment. H.265 is written as `hvc1` (parameter sets only in `hvcC`, which the mp4 muxer
-strips from the samples) so Safari, Chrome's MSE and ffmpeg all play it. Audio is not muxed.
+ISO/IEC 14496-15 §5 `avc1` and §8 `hvc1` sample entries): an init segment (`ftyp`+`moov`),
+then one fragment (`moof`+`mdat`) per frame for live viewers (a player starts from the cached
+key frame at once) or per GOP, each starting at a keyframe, for HLS to cut its segments from.
+PyAV's mp4 muxer (`frag_every_frame` or `frag_keyframe`, with `empty_moov+default_base_moof`)
+takes the Annex-B access units as they are, without re-encoding. The codec parameters come
+from the first keyframe's in-band parameter sets; a keyframe with different parameter sets
+(new resolution) starts a new init segment. H.265 is written as `hvc1` (parameter sets only
+in `hvcC`, which the mp4 muxer strips from the samples) so Safari, Chrome's MSE and ffmpeg
+all play it. Audio is not muxed.
 
 `Fmp4Muxer` is synchronous CPU work; `mux_fmp4` runs it in worker threads (`asyncio.to_thread`,
 a batch of queued frames per call) so the event loop never muxes (STYLE B7).
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 _MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+_MOVFLAGS_PER_FRAME = "frag_every_frame+empty_moov+default_base_moof"
 _TIME_BASE = Fraction(1, TIMESTAMP_CLOCK_RATE)
 _FFMPEG_NAMES = {Codec.H264: "h264", Codec.H265: "hevc"}
 _MAX_BATCH = 32
@@ -124,7 +127,9 @@ class _BoxSplitter:
 class _Output:
     """One PyAV mp4 container writing into memory, and the fragment it is filling."""
 
-    def __init__(self, codec: Codec, parameter_sets: ParameterSets, index: int) -> None:
+    def __init__(
+        self, codec: Codec, parameter_sets: ParameterSets, index: int, *, per_frame: bool
+    ) -> None:
         if parameter_sets.sps is None:
             raise MediaError("keyframe without SPS")
         self.codec = codec
@@ -146,7 +151,10 @@ class _Output:
             if unit is not None
         )
         self._container: Any = av.open(
-            self._buffer, "w", format="mp4", options={"movflags": _MOVFLAGS}
+            self._buffer,
+            "w",
+            format="mp4",
+            options={"movflags": _MOVFLAGS_PER_FRAME if per_frame else _MOVFLAGS},
         )
         try:
             self._stream: Any = _add_video_stream(self._container, codec, extradata, self.size)
@@ -245,7 +253,11 @@ class Fmp4Muxer:
     one thread at a time (a lock enforces it), never from the event loop.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, per_frame: bool = False) -> None:
+        """`per_frame`: a fragment per frame (a player starts at once, each frame leaves as
+        soon as the next one arrives) instead of one per GOP (what HLS segments are cut
+        from)."""
+        self._per_frame = per_frame
         self._lock = threading.Lock()
         self._output: _Output | None = None
         self._next_index = 0
@@ -299,7 +311,9 @@ class Fmp4Muxer:
         if self._output is not None and self._output.parameter_sets == parameter_sets:
             return []
         try:
-            output = _Output(frame.codec, parameter_sets, self._next_index)
+            output = _Output(
+                frame.codec, parameter_sets, self._next_index, per_frame=self._per_frame
+            )
         except (MediaError, av.error.FFmpegError):
             return []  # parameter sets that do not parse (refused, garbage): wait for others
         chunks = self._close_output()
@@ -330,13 +344,15 @@ async def _next_batch(source: QueuedSink) -> list[EsFrame]:
     return batch
 
 
-async def mux_fmp4(source: QueuedSink) -> AsyncGenerator[Fmp4Chunk, None]:
+async def mux_fmp4(
+    source: QueuedSink, *, per_frame: bool = False
+) -> AsyncGenerator[Fmp4Chunk, None]:
     """Mux the frames `source` yields, off the loop; ends when `source` ends or closes.
 
     The muxer lives as long as the iteration: leaving it early (break, cancellation)
     releases the PyAV container. One iteration per source.
     """
-    muxer = Fmp4Muxer()
+    muxer = Fmp4Muxer(per_frame=per_frame)
     try:
         while batch := await _next_batch(source):
             for chunk in await asyncio.to_thread(_feed_batch, muxer, batch):
@@ -352,7 +368,8 @@ class Fmp4Sink(QueuedSink):
     """A stream output read as fragmented MP4 bytes (one HTTP response, one MSE feed).
 
     Attach it to a stream, then iterate `chunks()` (bytes: the init segment, then one
-    fragment per GOP) or `segments()` (the same as typed `InitSegment`/`MediaFragment`).
+    fragment per frame, so that a player starts from the cached key frame at once) or
+    `segments()` (the same as typed `InitSegment`/`MediaFragment`).
     Only one of them, once. The iteration ends after the stream ended (`end`) and the last
     fragment was written, or at once after `close()`; when it ends, or the reader stops
     (HTTP client gone, task cancelled), the sink closes itself and the stream detaches it.
@@ -368,7 +385,7 @@ class Fmp4Sink(QueuedSink):
             raise MediaError(f"fMP4 sink {self.name!r} is already being read")
         self._is_consumed = True
         try:
-            async with aclosing(mux_fmp4(self)) as chunks:
+            async with aclosing(mux_fmp4(self, per_frame=True)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:

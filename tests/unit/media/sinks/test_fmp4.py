@@ -63,16 +63,37 @@ async def test_sixty_frames_play_back_in_pyav(codec: Codec, tag: str) -> None:
 
 
 @pytest.mark.parametrize("codec", [Codec.H264, Codec.H265])
-async def test_every_fragment_starts_with_a_keyframe(codec: Codec) -> None:
-    sink = Fmp4Sink()
-    chunks = await read_all(sink, pattern_frames(codec, 60))
-    init = chunks[0]
-    for fragment in chunks[1:]:
+def test_gop_fragments_each_start_with_a_keyframe_and_decode_alone(codec: Codec) -> None:
+    """What HLS cuts its segments from: one fragment per GOP."""
+    muxer = Fmp4Muxer()
+    chunks = [c for frame in pattern_frames(codec, 60) for c in muxer.feed(frame)]
+    chunks += muxer.finish()
+    init = chunks[0].data
+    fragments = [chunk.data for chunk in chunks[1:]]
+    assert len(fragments) >= 2
+    for fragment in fragments:
         with av.open(io.BytesIO(init + fragment), "r", format="mp4") as container:
             packets = [p for p in container.demux(video=0) if p.size]
         assert packets[0].is_keyframe
         sizes, _ = decode_mp4(init + fragment)  # decodes alone: needs nothing before it
-        assert len(sizes) == len(packets)
+        assert len(sizes) == len(packets) > 1
+
+
+@pytest.mark.parametrize("codec", [Codec.H264, Codec.H265])
+async def test_the_sink_sends_a_fragment_per_frame_starting_with_a_keyframe(
+    codec: Codec,
+) -> None:
+    """A player starts from the first fragment at once (issue 14: first frame fast)."""
+    sink = Fmp4Sink()
+    frames = pattern_frames(codec, 60)
+    chunks = await read_all(sink, frames)
+    init, fragments = chunks[0], chunks[1:]
+    assert len(fragments) == len(frames)
+    with av.open(io.BytesIO(init + fragments[0]), "r", format="mp4") as container:
+        packets = [p for p in container.demux(video=0) if p.size]
+    assert len(packets) == 1 and packets[0].is_keyframe
+    assert len(decode_mp4(init + fragments[0])[0]) == 1  # the first frame decodes alone
+    assert len(decode_mp4(b"".join(chunks))[0]) == len(frames)
 
 
 async def test_a_sink_joining_mid_stream_starts_at_the_next_keyframe() -> None:
