@@ -9,6 +9,7 @@ import gc
 import logging
 import os
 import resource
+import shutil
 import signal
 import socket
 import tempfile
@@ -18,7 +19,8 @@ from pathlib import Path
 from aiohttp import web
 
 from farmwatch.descriptor_budget import plan_descriptors
-from farmwatch.media.manager import MediaManager, MediaTransport
+from farmwatch.media.cluster import MediaCluster, worker_count
+from farmwatch.media.manager import MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
@@ -82,8 +84,8 @@ def check_storage(folder: Path) -> None:
         ) from error
 
 
-class _StreamClosedForwarder:
-    """The media manager's listener, set before the live service that handles it exists."""
+class _MediaEvents:
+    """The media cluster's listener, made before the live service that handles it exists."""
 
     def __init__(self) -> None:
         self.live: LiveService | None = None
@@ -91,6 +93,14 @@ class _StreamClosedForwarder:
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
         if self.live is not None:
             await self.live.stream_closed(stream_key, reason)
+
+    def keyframe_needed(self, stream_key: str) -> None:
+        if self.live is not None:
+            self.live.keyframe_needed(stream_key)
+
+    def output_closed(self, output_id: str) -> None:
+        if self.live is not None:
+            self.live.output_closed(output_id)
 
 
 class Application:
@@ -121,8 +131,19 @@ class Application:
         )
         self.devices.attach(self.access)
         self.calls = Calls(self.sip, self.access)
-        forwarder = _StreamClosedForwarder()
-        self.media = MediaManager(settings.media, listener=forwarder)
+        forwarder = _MediaEvents()
+        # Worker sockets in a short private folder: a Unix socket path may not exceed 107
+        # bytes, which a deep storage folder would.
+        self._runtime_dir = Path(tempfile.mkdtemp(prefix="farmwatch-"))
+        self.media = MediaCluster(
+            settings.media,
+            forwarder,
+            workers=worker_count(settings.media.workers, os.cpu_count()),
+            runtime_dir=self._runtime_dir,
+            webrtc_addresses=settings.live.webrtc_addresses,
+            log_level=settings.log.level,
+            log_json=settings.log.json,
+        )
         self.live = LiveService(
             self.media,
             self.calls,
@@ -132,7 +153,6 @@ class Application:
             transport=MediaTransport(settings.live.transport),
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
-            webrtc_addresses=settings.live.webrtc_addresses,
         )
         forwarder.live = self.live
         self.calls.set_listener(self.live)
@@ -167,6 +187,7 @@ class Application:
         stack.push_async_callback(self.access.close)
         await self.calls.start()  # after access: it wraps the MESSAGE handler
         stack.push_async_callback(self.calls.close)
+        stack.callback(shutil.rmtree, self._runtime_dir, ignore_errors=True)
         try:
             await self.media.start()
         except OSError as error:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import uvloop
 
-from farmwatch.app import StartupError, serve
 from farmwatch.log_config import configure_logging
 from farmwatch.settings import DEFAULT_CONFIG, SettingsError, load_settings
 
@@ -26,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     # Its options belong to farmwatch.simulator.cli (see `farmwatch simulate --help`).
     commands.add_parser("simulate", help="run simulated cameras/NVRs", add_help=False)
+    # Started by `serve` itself ([media] workers); its spec comes on standard input.
+    commands.add_parser("media-worker", help=argparse.SUPPRESS)
     return parser
 
 
@@ -40,10 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return _serve(args.config)
+    if args.command == "media-worker":
+        return _media_worker()
     return 2
 
 
+def _media_worker() -> int:
+    from farmwatch.media.worker.server import WorkerSpec, run_worker
+
+    spec = WorkerSpec.from_json(sys.stdin.readline())
+    configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
+    uvloop.run(run_worker(spec))
+    return 0
+
+
 def _serve(config: Path | None) -> int:
+    # Here, not at the top: a media worker (the same command) needs none of the platform.
+    from farmwatch.app import StartupError, serve
+
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     try:

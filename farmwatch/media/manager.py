@@ -89,8 +89,11 @@ class IngestTotals:
     duplicates: int = 0
     frames: int = 0
 
-    def plus(self, stats: IngestStats) -> IngestTotals:
-        return IngestTotals(*(getattr(self, name) + getattr(stats, name) for name in _TOTAL_FIELDS))
+    def plus(self, counts: IngestStats | IngestTotals) -> IngestTotals:
+        """These totals with a receiver's counters (or other totals) added."""
+        return IngestTotals(
+            *(getattr(self, name) + getattr(counts, name) for name in _TOTAL_FIELDS)
+        )
 
 
 _TOTAL_FIELDS = tuple(field.name for field in dataclasses.fields(IngestTotals))

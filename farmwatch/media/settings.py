@@ -28,6 +28,9 @@ def parse_port_range(text: str) -> tuple[int, int]:
 class MediaSettings:
     """The RTP ingest side of the media part."""
 
+    workers: int = -1
+    """Media worker processes: -1 = one per CPU when there are several (else 0), 0 = media
+    in the platform process."""
     host: str = "0.0.0.0"
     """Address the RTP receivers bind."""
     advertised_host: str = ""
@@ -87,6 +90,8 @@ class MediaSettings:
                 errors.append("media.port_range: needs at least one even/odd port pair")
         except ValueError as error:
             errors.append(f"media.port_range: {error}")
+        if not -1 <= self.workers <= 64:
+            errors.append(f"media.workers: expected -1..64, got {self.workers}")
         if not 0 <= self.shared_port < 65536:
             errors.append(f"media.shared_port: expected 0..65535, got {self.shared_port}")
         if self.udp_receive_buffer < 65536:

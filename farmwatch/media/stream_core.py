@@ -56,6 +56,8 @@ class CloseReason(enum.StrEnum):
     START_TIMEOUT = "start-timeout"
     MEDIA_STOPPED = "media-stopped"
     PEER_CLOSED = "peer-closed"
+    NODE_LOST = "node-lost"
+    """The media worker process holding the stream died."""
     REQUESTED = "requested"
     """The platform closed it (device BYE, operator stop)."""
     SHUTDOWN = "shutdown"

@@ -9,7 +9,7 @@ the standard process metrics (CPU seconds, resident memory, open descriptors).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
@@ -22,7 +22,9 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from farmwatch.media.manager import MediaManager
+from farmwatch.media.cluster import MediaCluster
+from farmwatch.media.manager import IngestTotals
+from farmwatch.media.node import NodeStats
 from farmwatch.platform.observability.loop_lag import LAG_BUCKETS, LoopLagMonitor
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
@@ -39,7 +41,7 @@ class MetricSources:
 
     sip: SipEndpoint
     access: DeviceAccess
-    media: MediaManager
+    media: MediaCluster
     loop_lag: LoopLagMonitor
 
 
@@ -186,19 +188,45 @@ class _PartsCollector(Collector):
         )
 
     def _media(self) -> Iterator[Metric]:
-        stats = self._sources.media.stats
+        nodes = self._sources.media.stats()
+        ingest = IngestTotals()
+        for node in nodes:
+            ingest = ingest.plus(node.ingest)
         yield GaugeMetricFamily(
-            f"{PREFIX}_media_streams", "Streams open (or opening) now.", value=stats.streams
+            f"{PREFIX}_media_streams",
+            "Streams open (or opening) now.",
+            value=sum(node.streams for node in nodes),
         )
         yield GaugeMetricFamily(
-            f"{PREFIX}_media_ports_in_use", "RTP ports allocated now.", value=stats.ports_in_use
+            f"{PREFIX}_media_ports_in_use",
+            "RTP ports allocated now.",
+            value=sum(node.ports_in_use for node in nodes),
         )
         yield GaugeMetricFamily(
             f"{PREFIX}_media_ports",
             "RTP ports in the configured range.",
-            value=stats.ports_capacity,
+            value=sum(node.ports_capacity for node in nodes),
         )
-        ingest = stats.ingest
+        per_node: tuple[tuple[str, str, Callable[[NodeStats], float]], ...] = (
+            ("streams", "Streams on each media node.", lambda n: n.streams),
+            ("outputs", "Viewers' outputs open on each media node.", lambda n: n.outputs),
+            ("resident_bytes", "Resident memory of each media node.", lambda n: n.rss_bytes),
+        )
+        for name, documentation, read in per_node:
+            family = GaugeMetricFamily(
+                f"{PREFIX}_media_node_{name}", documentation, labels=["node", "pid"]
+            )
+            for node in nodes:
+                family.add_metric([node.node, str(node.pid)], read(node))
+            yield family
+        cpu = CounterMetricFamily(
+            f"{PREFIX}_media_node_cpu_seconds",
+            "CPU time of each media node's process.",
+            labels=["node", "pid"],
+        )
+        for node in nodes:
+            cpu.add_metric([node.node, str(node.pid)], node.cpu_seconds)
+        yield cpu
         described = (
             ("packets", "RTP packets accepted.", ingest.packets),
             ("bytes", "RTP bytes accepted.", ingest.bytes),

@@ -4,14 +4,16 @@
 outputs; the first viewer of a channel starts the stream — an RTP receiver listening
 before the INVITE leaves, the INVITE with that receiver's address and a fresh SSRC, the
 answer's SSRC followed and, for TCP active, the connection dialled (or, when the device
-answered `a=setup:active` too, awaited on the offered port) — and every later
-viewer joins it: a second viewer never causes a second INVITE, and viewers arriving while
-the stream starts wait for the same start. Outputs (WebRTC, fMP4, HLS) are sinks
-attached to the stream; when the last one leaves the stream closes after the idle time
-and the device gets its BYE. HLS holds nothing open, so each of its fetches counts as the
-session's activity. A BYE from the device, or media that stops, ends the stream and its
-viewers are told. Failures become clear platform errors for the viewer (a refused TCP media
-connection is named as such).
+answered `a=setup:active` too, awaited on the offered port) — and every later viewer joins
+it: a second viewer never causes a second INVITE, and viewers arriving while the stream
+starts wait for the same start. The stream runs on one node of the `MediaCluster` (a media
+worker process, or this process): outputs (WebRTC, fMP4, HLS) are opened there by output
+ID, and the node says when one closes by itself; when the last one leaves the stream closes
+after the idle time and the device gets its BYE. A stream whose worker died is started
+again (on another worker, with a new INVITE) when it has viewers. HLS holds nothing open,
+so each of its fetches counts as the session's activity. A BYE from the device, or media
+that stops, ends the stream and its viewers are told. Failures become clear platform errors
+for the viewer (a refused TCP media connection is named as such).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from farmwatch.media.cluster import MediaCluster
 from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.events import MediaConnectFailed
-from farmwatch.media.manager import MediaManager, MediaTransport
-from farmwatch.media.queue_sink import QueuedSink
-from farmwatch.media.stream import Stream, StreamClosedError
+from farmwatch.media.manager import MediaTransport
+from farmwatch.media.node import LiveInfo
+from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
@@ -46,9 +49,6 @@ from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
 from farmwatch.sipserver.sip.address import Transport
 from farmwatch.sipserver.sip.sdp import Setup
 from farmwatch.sipserver.sip.sdp_build import MediaEndpoint
-
-if TYPE_CHECKING:
-    from farmwatch.media.sinks.hls import HlsSink
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,11 @@ class LiveLinks:
 class _ChannelLive:
     channel_id: str
     device_id: str
-    ready: asyncio.Future[Stream]
+    ready: asyncio.Future[LiveInfo]
     call: EstablishedCall | None = None
     ssrc: Ssrc | None = None
-    stream: Stream | None = None
-    hls: HlsSink | None = None
-    hls_idle: asyncio.TimerHandle | None = None
+    info: LiveInfo | None = None
+    is_closed: bool = False
 
 
 @dataclass(slots=True)
@@ -89,10 +88,11 @@ class _Viewer:
     session_id: str
     channel_id: str
     idle_since: float
-    sinks: list[Any] = field(default_factory=list)
+    outputs: set[str] = field(default_factory=set)
+    """The viewer's outputs (by ID) still open on the stream's node."""
 
     def is_watching(self) -> bool:
-        return any(not sink.is_closed for sink in self.sinks)
+        return bool(self.outputs)
 
 
 class LiveService:
@@ -100,7 +100,7 @@ class LiveService:
 
     def __init__(
         self,
-        media: MediaManager,
+        media: MediaCluster,
         calls: Calls,
         access: DeviceAccess,
         channels: ChannelRepository,
@@ -108,9 +108,7 @@ class LiveService:
         platform_id: str,
         transport: MediaTransport = MediaTransport.UDP,
         invite_timeout: float = 10.0,
-        hls_idle: float = 20.0,
         session_idle: float = 60.0,
-        webrtc_addresses: tuple[str, ...] = (),
     ) -> None:
         self._media = media
         self._calls = calls
@@ -119,14 +117,13 @@ class LiveService:
         self._platform_id = platform_id
         self._transport = transport
         self._invite_timeout = invite_timeout
-        self._hls_idle = hls_idle
         self._session_idle = session_idle
-        self._webrtc_addresses = webrtc_addresses
         self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
         self._by_call: dict[str, str] = {}
         self._viewers: dict[str, _Viewer] = {}
+        self._output_viewers: dict[str, str] = {}  # output ID → session ID
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
@@ -142,29 +139,32 @@ class LiveService:
 
     async def open_session(self, channel_id: str) -> LiveLinks:
         """Start (or join) the channel's stream and give the viewer a session."""
-        stream = await self._ensure_stream(channel_id)
+        info = await self._ensure_stream(channel_id)
         live = self._live[channel_id]
         session_id = secrets.token_urlsafe(12)
         loop = asyncio.get_running_loop()
         self._viewers[session_id] = _Viewer(session_id, channel_id, idle_since=loop.time())
         self._arm_sweeper()
-        media = stream.media
         log.info("viewer %s joined channel %s", session_id, channel_id)
         return LiveLinks(
             session_id=session_id,
             channel_id=channel_id,
             device_id=live.device_id,
-            codec=str(media.codec) if media is not None and media.codec else None,
-            width=media.size.width if media is not None and media.size else None,
-            height=media.size.height if media is not None and media.size else None,
+            codec=info.codec,
+            width=info.width,
+            height=info.height,
         )
 
     async def close_session(self, session_id: str) -> None:
         viewer = self._viewers.pop(session_id, None)
         if viewer is None:
             raise NotFound(f"no live session {session_id}")
-        for sink in viewer.sinks:
-            await sink.close()
+        for output_id in list(viewer.outputs):
+            self._output_viewers.pop(output_id, None)
+            try:
+                await self._media.close_output(output_id)
+            except MediaError as error:  # its node is gone: so is the output
+                log.info("viewer %s: output %s not closed: %s", session_id, output_id, error)
         log.info("viewer %s left channel %s", session_id, viewer.channel_id)
 
     def _arm_sweeper(self) -> None:
@@ -188,113 +188,88 @@ class LiveService:
         if self._viewers:
             self._arm_sweeper()
 
-    def _viewer_stream(self, session_id: str) -> tuple[_Viewer, Stream]:
+    def _viewer_live(self, session_id: str) -> tuple[_Viewer, _ChannelLive]:
         viewer = self._viewers.get(session_id)
         if viewer is None:
             raise NotFound(f"no live session {session_id}")
         live = self._live.get(viewer.channel_id)
-        if live is None or live.stream is None or live.stream.close_reason is not None:
+        if live is None or live.info is None or live.is_closed:
             raise StreamFailed(f"the stream of channel {viewer.channel_id} has ended")
-        return viewer, live.stream
+        return viewer, live
 
-    # -- outputs ---------------------------------------------------------------------
+    def _new_output(self, viewer: _Viewer) -> str:
+        output_id = secrets.token_urlsafe(9)
+        viewer.outputs.add(output_id)
+        self._output_viewers[output_id] = viewer.session_id
+        return output_id
+
+    def _output_ended(self, output_id: str) -> None:
+        session_id = self._output_viewers.pop(output_id, None)
+        viewer = self._viewers.get(session_id) if session_id is not None else None
+        if viewer is not None:
+            viewer.outputs.discard(output_id)
+
+    # -- outputs ---------------------------------------------------------------------------
 
     async def webrtc_answer(self, session_id: str, sdp: str, sdp_type: str) -> tuple[str, str]:
-        # The outputs' libraries (aiortc, PyAV: some 70 MB) load with their first viewer,
-        # not at start-up: a branch platform may never serve video from this process.
-        from farmwatch.media.sinks.webrtc import WebRtcSession
-
-        viewer, stream = self._viewer_stream(session_id)
-        live = self._live[viewer.channel_id]
-        session = WebRtcSession(
-            request_keyframe=lambda: self._request_keyframe(live),
-            host_addresses=self._webrtc_addresses,
-            name=f"webrtc:{viewer.channel_id}:{session_id}",
-        )
-        stream.attach(session)
-        viewer.sinks.append(session)
+        viewer, live = self._viewer_live(session_id)
+        output_id = self._new_output(viewer)
         try:
-            return await session.answer(sdp, sdp_type)
+            answer = await self._media.webrtc_answer(live.channel_id, output_id, sdp, sdp_type)
         except InvalidOffer as error:
-            await session.close()
+            self._output_ended(output_id)
             raise InvalidInput(f"invalid SDP offer: {error}") from error
         except (MediaError, ValueError) as error:
-            await session.close()
+            self._output_ended(output_id)
             raise StreamFailed(f"WebRTC negotiation failed: {error}") from error
+        return answer.sdp, answer.type
 
     async def fmp4(self, session_id: str) -> AsyncGenerator[bytes, None]:
         """The fMP4 bytes of the session's stream, from the last keyframe on."""
-        from farmwatch.media.sinks.fmp4 import Fmp4Sink
-
-        viewer, stream = self._viewer_stream(session_id)
-        sink = Fmp4Sink(name=f"fmp4:{viewer.channel_id}:{session_id}")
-        stream.attach(sink)
-        viewer.sinks.append(sink)
-        async for chunk in sink.chunks():
-            yield chunk
+        viewer, live = self._viewer_live(session_id)
+        output_id = self._new_output(viewer)
+        try:
+            async for chunk in self._media.fmp4(live.channel_id, output_id):
+                yield chunk
+        except StreamClosedError as error:
+            raise StreamFailed(f"the stream of channel {live.channel_id} has ended") from error
+        except MediaError as error:
+            raise StreamFailed(f"fMP4 of channel {live.channel_id} failed: {error}") from error
+        finally:
+            self._output_ended(output_id)
 
     async def hls_resource(self, session_id: str, name: str) -> tuple[bytes, str] | None:
         """A playlist or segment of the channel's HLS output (shared by its viewers)."""
-        from farmwatch.media.sinks.hls import HlsSink
-
-        viewer, stream = self._viewer_stream(session_id)
+        viewer, live = self._viewer_live(session_id)
         # HLS keeps no connection open: each fetch is what says this viewer is still there.
         viewer.idle_since = asyncio.get_running_loop().time()
-        live = self._live[viewer.channel_id]
-        if live.hls is None or live.hls.is_closed:
-            live.hls = HlsSink(name=f"hls:{viewer.channel_id}")
-            await live.hls.start()
-            stream.attach(live.hls)
-            async with asyncio.timeout(10):
-                await live.hls.wait_segments(1)
-        resource = live.hls.resource(name)
-        self._arm_hls_idle(live)
-        return None if resource is None else (resource.data, resource.content_type)
-
-    def _arm_hls_idle(self, live: _ChannelLive) -> None:
-        """HLS has no connection to lose: its sink closes once nobody fetched for a while."""
-        if live.hls_idle is not None:
-            live.hls_idle.cancel()
-        live.hls_idle = asyncio.get_running_loop().call_later(
-            self._hls_idle, self._close_idle_hls, live
-        )
-
-    def _close_idle_hls(self, live: _ChannelLive) -> None:
-        live.hls_idle = None
-        if live.hls is not None:
-            log.info("channel %s: HLS unused for %g s, closing it", live.channel_id,
-                     self._hls_idle)  # fmt: skip
-            self._spawn(live.hls.close())
-            live.hls = None
+        try:
+            return await self._media.hls_resource(live.channel_id, name)
+        except MediaError as error:
+            raise StreamFailed(f"HLS of channel {live.channel_id} failed: {error}") from error
 
     async def snapshot(self, channel_id: str, *, max_width: int = 1280) -> bytes:
-        """A JPEG of the channel's latest keyframe (starting the stream if needed)."""
-        stream = await self._ensure_stream(channel_id)
-        # A new sink is offered the cached start, which begins with the last keyframe.
-        probe = QueuedSink(max_frames=1, name=f"snapshot:{channel_id}")
-        subscription = stream.attach(probe)
+        """A JPEG of the channel's latest intact keyframe (starting the stream if needed)."""
+        await self._ensure_stream(channel_id)
         try:
-            async with asyncio.timeout(5):
-                frame = await probe.next_frame()
-                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
-                    frame = await probe.next_frame()  # a keyframe hit by loss: the next one
-        except TimeoutError:
-            frame = None
-        finally:
-            stream.detach(subscription)
-            await probe.close()
-        if frame is None or not frame.is_keyframe:
-            raise StreamFailed(f"no keyframe from channel {channel_id} yet")
-        from farmwatch.media.sinks.snapshot import snapshot_jpeg
-
-        try:
-            return await snapshot_jpeg(frame, max_width=max_width)
+            return await self._media.snapshot(channel_id, max_width)
         except MediaError as error:
-            raise StreamFailed(f"cannot decode the keyframe: {error}") from error
+            raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
+
+    # -- NodeListener (the media cluster) -------------------------------------------------
+
+    def output_closed(self, output_id: str) -> None:
+        """An output closed by itself on its node (viewer gone, stream ended)."""
+        self._output_ended(output_id)
+
+    def keyframe_needed(self, stream_key: str) -> None:
+        live = self._live.get(stream_key)
+        if live is not None:
+            self._request_keyframe(live)
 
     # -- starting and stopping streams -----------------------------------------------------
 
-    async def _ensure_stream(self, channel_id: str) -> Stream:
+    async def _ensure_stream(self, channel_id: str) -> LiveInfo:
         live = self._live.get(channel_id)
         if live is not None:
             return await asyncio.shield(live.ready)
@@ -304,30 +279,33 @@ class LiveService:
         live = self._live.get(channel_id)  # another viewer may have started it meanwhile
         if live is not None:
             return await asyncio.shield(live.ready)
-        ready: asyncio.Future[Stream] = asyncio.get_running_loop().create_future()
+        ready: asyncio.Future[LiveInfo] = asyncio.get_running_loop().create_future()
         live = _ChannelLive(channel_id, record.device_id, ready)
         self._live[channel_id] = live
         try:
-            stream = await self._start(live)
+            info = await self._start(live)
         except BaseException as error:
             await self._abandon(live)
             ready.set_exception(error)
             ready.exception()
             raise
-        ready.set_result(stream)
-        return stream
+        live.info = info
+        ready.set_result(info)
+        return info
 
-    async def _start(self, live: _ChannelLive) -> Stream:
+    async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
         live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)
         registration = self._access.registration(live.device_id)
         # Media only from where the device's SIP comes from, and its answer's c= (below).
         device_hosts = [registration.address.host] if registration is not None else []
-        opened = await self._media.open_stream(
-            live.channel_id, self._transport, live.ssrc.value, allowed_hosts=device_hosts
-        )
-        live.stream = opened.stream
+        try:
+            opened = await self._media.open_stream(
+                live.channel_id, self._transport, live.ssrc.value, device_hosts
+            )
+        except MediaError as error:
+            raise StreamFailed(f"cannot receive channel {live.channel_id}: {error}") from error
         transport, setup = MEDIA_SETUP[self._transport]
         media_host = opened.host
         if media_host in WILDCARDS and registration is not None:
@@ -356,33 +334,34 @@ class LiveService:
             raise DeviceOffline(f"cannot reach device {live.device_id}: {error}") from error
         live.call = call
         self._by_call[call.call_id] = live.channel_id
-        self._media.allow_source(live.channel_id, call.media_host)
-        if call.ssrc is not None and call.is_ssrc_changed:
-            self._media.expect_ssrc(live.channel_id, call.ssrc.value)
-        if self._transport is MediaTransport.TCP_ACTIVE:
-            await self._connect_media(live, call)
-        opened.stream.on_keyframe_needed = lambda: self._request_keyframe(live)
         try:
-            await opened.stream.wait_live()
+            await self._media.allow_source(live.channel_id, call.media_host)
+            if call.ssrc is not None and call.is_ssrc_changed:
+                await self._media.expect_ssrc(live.channel_id, call.ssrc.value)
+            if self._transport is MediaTransport.TCP_ACTIVE:
+                await self._connect_media(live, call)
+            info = await self._media.wait_live(live.channel_id)
         except (TimeoutError, StreamClosedError) as error:
             raise StreamFailed(_no_video_reason(live, error)) from error
-        log.info("channel %s live (device %s, call %s)", live.channel_id, live.device_id,
-                 call.call_id)  # fmt: skip
-        return opened.stream
+        except MediaError as error:
+            raise StreamFailed(f"no video from channel {live.channel_id}: {error}") from error
+        log.info("channel %s live (device %s, call %s, media node %s)", live.channel_id,
+                 live.device_id, call.call_id, opened.node)  # fmt: skip
+        return info
 
     async def _connect_media(self, live: _ChannelLive, call: EstablishedCall) -> None:
         """TCP active: dial the address the device answered, unless it answered
         `a=setup:active` as well (RFC 4145 §4.1 forbids it): it will connect to our offered
         port then, so listen there instead (be tolerant in what you accept)."""
         if call.setup is not Setup.ACTIVE:
-            self._media.connect_active(live.channel_id, call.media_host, call.media_port)
+            await self._media.connect_active(live.channel_id, call.media_host, call.media_port)
             return
         log.warning("device %s answered a=setup:active to our a=setup:active for channel %s "
                     "(RFC 4145 forbids it): listening for its media connection instead",
                     live.device_id, live.channel_id)  # fmt: skip
         try:
             await self._media.listen_active(live.channel_id)
-        except OSError as error:
+        except (OSError, MediaError) as error:
             raise StreamFailed(
                 f"device {live.device_id} answered a=setup:active to an active offer (RFC 4145 "
                 f"forbids it) and its connection cannot be listened for: {error}"
@@ -395,7 +374,11 @@ class LiveService:
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
             await self._calls.bye(live.call)
-        await self._media.close_stream(live.channel_id, CloseReason.START_TIMEOUT)
+        live.is_closed = True
+        try:
+            await self._media.close_stream(live.channel_id, CloseReason.START_TIMEOUT)
+        except MediaError as error:
+            log.info("channel %s: receiver not closed: %s", live.channel_id, error)
         if live.ssrc is not None:
             self._ssrc.release(live.ssrc)
 
@@ -405,15 +388,31 @@ class LiveService:
     # -- MediaListener: the stream closed by itself (idle, media stopped) ------------------
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
-        live = self._live.pop(stream_key, None)
-        if live is None:
-            return
+        live = self._live.get(stream_key)
+        if live is None or not live.ready.done():
+            return  # still starting: its start fails and undoes itself
+        del self._live[stream_key]
+        live.is_closed = True
         log.info("channel %s stream closed (%s)", stream_key, reason.value)
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
             await self._calls.bye(live.call)
         if live.ssrc is not None:
             self._ssrc.release(live.ssrc)
+        if reason is CloseReason.NODE_LOST and self._is_watched(stream_key):
+            # Its media worker died: start it again (the cluster places it elsewhere) so
+            # that viewers who reconnect find it running.
+            log.warning("channel %s: media worker lost, starting the stream again", stream_key)
+            self._spawn(self._restart(stream_key))
+
+    def _is_watched(self, channel_id: str) -> bool:
+        return any(viewer.channel_id == channel_id for viewer in self._viewers.values())
+
+    async def _restart(self, channel_id: str) -> None:
+        try:
+            await self._ensure_stream(channel_id)
+        except (StreamFailed, DeviceOffline, NotFound) as error:
+            log.warning("channel %s not restarted: %s", channel_id, error)
 
     # -- CallListener: the device ended the call -------------------------------------------
 
@@ -422,13 +421,21 @@ class LiveService:
         if channel_id is None:
             return
         live = self._live.pop(channel_id, None)
+        if live is not None:
+            live.is_closed = True
         log.info("device ended the call of channel %s (%s)", channel_id, reason.value)
-        self._spawn(self._media.close_stream(channel_id, CloseReason.PEER_CLOSED))
+        self._spawn(self._close_quietly(channel_id, CloseReason.PEER_CLOSED))
         if live is not None and live.ssrc is not None:
             self._ssrc.release(live.ssrc)
 
     def media_status(self, call_id: str, status: MediaStatus) -> None:
         log.info("media status %s on call %s", status, call_id)
+
+    async def _close_quietly(self, channel_id: str, reason: CloseReason) -> None:
+        try:
+            await self._media.close_stream(channel_id, reason)
+        except MediaError as error:
+            log.info("channel %s: receiver not closed: %s", channel_id, error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

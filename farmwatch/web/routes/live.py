@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
-from farmwatch.platform.errors import InvalidInput, NotFound
+from farmwatch.platform.errors import InvalidInput, NotFound, StreamFailed
 from farmwatch.platform.services.live_service import LiveLinks
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import LIVE_SERVICE
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -73,6 +76,10 @@ async def fmp4_stream(request: web.Request) -> web.StreamResponse:
             await response.write(chunk)
     except ConnectionResetError:
         pass  # the viewer went away; the sink closes with the generator
+    except StreamFailed as error:
+        # The stream ended under way (its media worker died): the body just ends; the
+        # viewer's player reconnects and gets the stream started again.
+        log.info("fMP4 of session %s ended: %s", request.match_info["session"], error)
     finally:
         await chunks.aclose()
     return response

@@ -1,0 +1,353 @@
+"""All media nodes of a platform: where each stream runs, and the workers kept running.
+
+`MediaCluster` is what the platform's live service talks to: the `MediaNode` API keyed by
+stream, in front of either one `LocalMediaNode` (`workers = 0`: everything in this process)
+or `workers` worker processes, each owning an equal share of `[media] port_range`
+(`worker/`). A new stream goes to the alive node holding the fewest streams; every later
+call for it goes where it is. A worker that dies takes only its streams down: each is
+reported closed with `CloseReason.NODE_LOST` (the platform BYEs the device and starts the
+stream again if it has viewers, which places it on another worker), and the worker is
+started again after a growing pause. Loads come from each worker's own report every
+second, so placement and `/metrics` cost no round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from pathlib import Path
+
+from farmwatch.media.errors import MediaError
+from farmwatch.media.local_node import LocalMediaNode
+from farmwatch.media.manager import IngestTotals, MediaTransport
+from farmwatch.media.node import (
+    LiveInfo,
+    MediaNode,
+    NodeListener,
+    NodeStats,
+    StreamPlacement,
+    WebRtcAnswer,
+)
+from farmwatch.media.settings import MediaSettings, parse_port_range
+from farmwatch.media.stream import StreamClosedError
+from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.worker.process import WorkerProcess, start_worker
+from farmwatch.media.worker.server import WorkerSpec
+
+__all__ = ["MediaCluster", "split_port_range", "worker_count"]
+
+log = logging.getLogger(__name__)
+
+RESTART_MIN, RESTART_MAX = 1.0, 30.0
+READY_TIMEOUT = 30.0
+
+
+def worker_count(setting: int, cpus: int | None) -> int:
+    """`[media] workers`: -1 = one per CPU when there are several, else 0 (in process)."""
+    if setting >= 0:
+        return setting
+    return cpus if cpus is not None and cpus > 1 else 0
+
+
+def _pairs(port_range: str) -> int:
+    """RTP/RTCP port pairs (even, odd) in `port_range`."""
+    start, end = parse_port_range(port_range)
+    return (end - (start + start % 2) + 1) // 2
+
+
+def split_port_range(port_range: str, parts: int) -> list[str]:
+    """`port_range` cut into `parts` ranges of even/odd pairs (RTP, RTCP), equal in size."""
+    start, _ = parse_port_range(port_range)
+    first = start + start % 2
+    pairs = _pairs(port_range)
+    if pairs < parts:
+        raise MediaError(f"media.port_range {port_range} holds {pairs} pairs for {parts} workers")
+    share = pairs // parts
+    return [
+        f"{first + 2 * share * index}-{first + 2 * share * (index + 1) - 1}"
+        for index in range(parts)
+    ]
+
+
+def _idle_stats(spec: WorkerSpec) -> NodeStats:
+    """What a worker not running (yet, or again) counts for: its ports, nothing else."""
+    capacity = _pairs(spec.media.port_range)
+    return NodeStats(spec.name, 0, 0, 0, 0, capacity, IngestTotals(), 0.0, 0)
+
+
+class _Worker:
+    """One worker slot: its spec, the process while it runs, and its restart pause."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.process: WorkerProcess | None = None
+        self.watcher: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.restart_pause = RESTART_MIN
+
+
+class _NodeEvents:
+    """A node's listener: forwards to the platform, knowing which node spoke."""
+
+    def __init__(self, cluster: MediaCluster, node_name: str) -> None:
+        self._cluster = cluster
+        self._node = node_name
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        await self._cluster.node_stream_closed(self._node, stream_key, reason)
+
+    def keyframe_needed(self, stream_key: str) -> None:
+        self._cluster.listener.keyframe_needed(stream_key)
+
+    def output_closed(self, output_id: str) -> None:
+        self._cluster.forget_output(output_id)
+        self._cluster.listener.output_closed(output_id)
+
+
+class MediaCluster:
+    """The `MediaNode` API routed by stream key over this platform's nodes."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: NodeListener,
+        *,
+        workers: int,
+        runtime_dir: Path,
+        webrtc_addresses: tuple[str, ...] = (),
+        spawn: Callable[[WorkerSpec, NodeListener], Awaitable[WorkerProcess]] = start_worker,
+        log_level: str = "INFO",
+        log_json: bool = False,
+    ) -> None:
+        self.listener = listener
+        self._settings = settings
+        self._webrtc_addresses = webrtc_addresses
+        self._spawn = spawn
+        self._local: LocalMediaNode | None = None
+        self._workers: list[_Worker] = []
+        self._routes: dict[str, MediaNode] = {}
+        self._outputs: dict[str, MediaNode] = {}
+        self._closing = False
+        if workers == 0 or settings.shared_port:
+            if workers and settings.shared_port:
+                log.warning("media: one shared RTP port ([media] shared_port) is one process: "
+                            "media runs in the platform process")  # fmt: skip
+            self._local = LocalMediaNode(
+                settings, _NodeEvents(self, "local"), webrtc_addresses=webrtc_addresses
+            )
+            return
+        runtime_dir.mkdir(parents=True, exist_ok=True)
+        pairs = _pairs(settings.port_range)
+        if pairs < workers:
+            log.warning("media: port_range %s holds %d RTP port pairs: %d workers, not %d",
+                        settings.port_range, pairs, pairs, workers)  # fmt: skip
+            workers = pairs
+        for index, ports in enumerate(split_port_range(settings.port_range, workers)):
+            name = f"media-{index}"
+            spec = WorkerSpec(
+                name=name,
+                socket=str(runtime_dir / f"{name}-{os.getpid()}.sock"),
+                media=dataclasses.replace(settings, port_range=ports),
+                webrtc_addresses=webrtc_addresses,
+                log_level=log_level,
+                log_json=log_json,
+            )
+            self._workers.append(_Worker(spec))
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the in-process node, or begin starting the workers (not waited for: the
+        first stream placed waits for one to be ready)."""
+        if self._local is not None:
+            await self._local.start()
+            return
+        for worker in self._workers:
+            worker.watcher = asyncio.get_running_loop().create_task(self._keep(worker))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._local is not None:
+            await self._local.close()
+        for worker in self._workers:
+            if worker.watcher is not None:
+                worker.watcher.cancel()
+        await asyncio.gather(
+            *(w.watcher for w in self._workers if w.watcher is not None), return_exceptions=True
+        )
+        await asyncio.gather(
+            *(w.process.stop() for w in self._workers if w.process is not None),
+            return_exceptions=True,
+        )
+
+    async def _keep(self, worker: _Worker) -> None:
+        """Run `worker`, and run it again whenever it dies (until the cluster closes)."""
+        while not self._closing:
+            try:
+                worker.process = await self._spawn(worker.spec, _NodeEvents(self, worker.spec.name))
+            except MediaError as error:
+                log.error("media worker %s: %s", worker.spec.name, error)
+            else:
+                worker.ready.set()
+                worker.restart_pause = RESTART_MIN
+                code = await worker.process.wait()
+                worker.ready.clear()
+                if self._closing:
+                    return
+                log.error("media worker %s (pid %d) exited with %s; its streams go elsewhere",
+                          worker.spec.name, worker.process.pid, code)  # fmt: skip
+                await worker.process.node.close()
+                worker.process = None
+                await self._node_lost(worker.spec.name)
+            # A pause that grows while the worker keeps failing: not a race being hidden.
+            await asyncio.sleep(worker.restart_pause)
+            worker.restart_pause = min(RESTART_MAX, worker.restart_pause * 2)
+
+    async def _node_lost(self, node_name: str) -> None:
+        lost = [key for key, node in self._routes.items() if node.name == node_name]
+        for output_id, node in list(self._outputs.items()):
+            if node.name == node_name:
+                del self._outputs[output_id]
+                self.listener.output_closed(output_id)
+        for key in lost:
+            del self._routes[key]
+            await self._report_closed(key, CloseReason.NODE_LOST)
+
+    async def _report_closed(self, key: str, reason: CloseReason) -> None:
+        try:
+            await self.listener.stream_closed(key, reason)
+        except Exception:
+            log.exception("media: listener failed on stream %s closing", key)
+
+    # -- placement ---------------------------------------------------------------------------
+
+    def nodes(self) -> list[MediaNode]:
+        if self._local is not None:
+            return [self._local]
+        return [w.process.node for w in self._workers if w.process is not None and w.ready.is_set()]
+
+    async def _place(self) -> MediaNode:
+        nodes = self.nodes()
+        if not nodes:
+            waits = [asyncio.create_task(w.ready.wait()) for w in self._workers]
+            try:
+                async with asyncio.timeout(READY_TIMEOUT):
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            except TimeoutError as error:
+                raise MediaError("no media worker is running") from error
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            nodes = self.nodes()
+            if not nodes:
+                raise MediaError("no media worker is running")
+        held: dict[str, int] = {node.name: 0 for node in nodes}
+        for node in self._routes.values():
+            if node.name in held:
+                held[node.name] += 1
+        return min(nodes, key=lambda node: held[node.name])
+
+    def _route(self, stream_key: str) -> MediaNode:
+        node = self._routes.get(stream_key)
+        if node is None:
+            raise StreamClosedError(CloseReason.REQUESTED)
+        return node
+
+    async def node_stream_closed(self, node_name: str, key: str, reason: CloseReason) -> None:
+        node = self._routes.get(key)
+        if node is not None and node.name == node_name:
+            del self._routes[key]
+        await self._report_closed(key, reason)
+
+    def forget_output(self, output_id: str) -> None:
+        self._outputs.pop(output_id, None)
+
+    # -- the MediaNode API, by stream key ----------------------------------------------------
+
+    async def open_stream(
+        self,
+        stream_key: str,
+        transport: MediaTransport,
+        expected_ssrc: int | None,
+        allowed_hosts: Collection[str] | None,
+    ) -> StreamPlacement:
+        node = self._routes.get(stream_key)
+        if node is None:
+            node = await self._place()
+            self._routes[stream_key] = node
+        try:
+            return await node.open_stream(stream_key, transport, expected_ssrc, allowed_hosts)
+        except BaseException:
+            if self._routes.get(stream_key) is node:
+                del self._routes[stream_key]
+            raise
+
+    async def expect_ssrc(self, stream_key: str, ssrc: int) -> None:
+        await self._route(stream_key).expect_ssrc(stream_key, ssrc)
+
+    async def allow_source(self, stream_key: str, host: str) -> None:
+        await self._route(stream_key).allow_source(stream_key, host)
+
+    async def connect_active(self, stream_key: str, host: str, port: int) -> None:
+        await self._route(stream_key).connect_active(stream_key, host, port)
+
+    async def listen_active(self, stream_key: str) -> None:
+        await self._route(stream_key).listen_active(stream_key)
+
+    async def wait_live(self, stream_key: str) -> LiveInfo:
+        return await self._route(stream_key).wait_live(stream_key)
+
+    async def close_stream(self, stream_key: str, reason: CloseReason) -> None:
+        node = self._routes.pop(stream_key, None)
+        if node is not None:
+            await node.close_stream(stream_key, reason)
+
+    async def webrtc_answer(
+        self, stream_key: str, output_id: str, sdp: str, sdp_type: str
+    ) -> WebRtcAnswer:
+        node = self._route(stream_key)
+        self._outputs[output_id] = node
+        try:
+            return await node.webrtc_answer(stream_key, output_id, sdp, sdp_type)
+        except BaseException:
+            self._outputs.pop(output_id, None)
+            raise
+
+    async def fmp4(self, stream_key: str, output_id: str) -> AsyncIterator[bytes]:
+        node = self._route(stream_key)
+        self._outputs[output_id] = node
+        try:
+            async for chunk in node.fmp4(stream_key, output_id):
+                yield chunk
+        finally:
+            self._outputs.pop(output_id, None)
+
+    async def hls_resource(self, stream_key: str, name: str) -> tuple[bytes, str] | None:
+        return await self._route(stream_key).hls_resource(stream_key, name)
+
+    async def snapshot(self, stream_key: str, max_width: int) -> bytes:
+        return await self._route(stream_key).snapshot(stream_key, max_width)
+
+    async def close_output(self, output_id: str) -> None:
+        node = self._outputs.pop(output_id, None)
+        if node is not None:
+            await node.close_output(output_id)
+
+    # -- load ---------------------------------------------------------------------------------
+
+    def stats(self) -> list[NodeStats]:
+        """Every node's latest load (the workers' own reports, at most a second old)."""
+        if self._local is not None:
+            return [self._local.stats_now()]
+        return [
+            w.process.node.last_stats if w.process is not None else _idle_stats(w.spec)
+            for w in self._workers
+        ]
+
+    def stream_node(self, stream_key: str) -> str | None:
+        """The name of the node a stream runs on (for the API and tests)."""
+        node = self._routes.get(stream_key)
+        return node.name if node is not None else None

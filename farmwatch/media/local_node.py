@@ -1,0 +1,275 @@
+"""The media node of this process: its `MediaManager`, and the viewers' outputs on its streams.
+
+`LocalMediaNode` implements `MediaNode` in process: it is the embedded single-process mode,
+and what each worker process runs behind its control channel (`worker/server.py`). Outputs
+are sinks attached to the node's streams, known by the output ID the platform gave them:
+WebRTC sessions, fMP4 sinks, and one HLS sink per stream shared by its viewers (closed after
+`hls_idle` seconds without a fetch: HLS has no connection to lose). A sweep every second
+tells the listener of outputs that closed by themselves (viewer gone, stream ended), so the
+platform knows which viewer sessions are still watching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Collection, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from farmwatch.media.errors import MediaError
+from farmwatch.media.manager import MediaManager, MediaTransport
+from farmwatch.media.node import LiveInfo, NodeListener, NodeStats, StreamPlacement, WebRtcAnswer
+from farmwatch.media.queue_sink import QueuedSink
+from farmwatch.media.settings import MediaSettings
+from farmwatch.media.stream import Stream, StreamClosedError
+from farmwatch.media.stream_core import CloseReason
+
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.hls import HlsSink
+
+__all__ = ["LocalMediaNode"]
+
+log = logging.getLogger(__name__)
+
+_SWEEP_INTERVAL = 1.0
+
+
+class LocalMediaNode:
+    """`MediaNode` in this process; see the module docstring."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: NodeListener,
+        *,
+        name: str = "local",
+        webrtc_addresses: tuple[str, ...] = (),
+        hls_idle: float = 20.0,
+    ) -> None:
+        self._name = name
+        self._listener = listener
+        self._webrtc_addresses = webrtc_addresses
+        self._hls_idle = hls_idle
+        self.manager = MediaManager(settings, listener=self)
+        self._outputs: dict[str, tuple[str, Any]] = {}  # output ID → (stream key, sink)
+        self._hls: dict[str, tuple[HlsSink, asyncio.TimerHandle | None]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def start(self) -> None:
+        await self.manager.start()
+        self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for output_id in list(self._outputs):
+            await self.close_output(output_id)
+        for sink, idle in self._hls.values():
+            if idle is not None:
+                idle.cancel()
+            await sink.close()
+        self._hls.clear()
+        await self.manager.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- streams ---------------------------------------------------------------------------
+
+    async def open_stream(
+        self,
+        stream_key: str,
+        transport: MediaTransport,
+        expected_ssrc: int | None,
+        allowed_hosts: Collection[str] | None,
+    ) -> StreamPlacement:
+        opened = await self.manager.open_stream(
+            stream_key, transport, expected_ssrc, allowed_hosts=allowed_hosts
+        )
+        if opened.is_new:
+            listener = self._listener
+            opened.stream.on_keyframe_needed = lambda: listener.keyframe_needed(stream_key)
+        return StreamPlacement(stream_key, self._name, opened.host, opened.port, opened.is_new)
+
+    async def expect_ssrc(self, stream_key: str, ssrc: int) -> None:
+        self.manager.expect_ssrc(stream_key, ssrc)
+
+    async def allow_source(self, stream_key: str, host: str) -> None:
+        self.manager.allow_source(stream_key, host)
+
+    async def connect_active(self, stream_key: str, host: str, port: int) -> None:
+        self.manager.connect_active(stream_key, host, port)
+
+    async def listen_active(self, stream_key: str) -> None:
+        await self.manager.listen_active(stream_key)
+
+    async def wait_live(self, stream_key: str) -> LiveInfo:
+        started = await self._stream(stream_key).wait_live()
+        size = started.size
+        return LiveInfo(
+            codec=str(started.codec) if started.codec else None,
+            width=size.width if size is not None else None,
+            height=size.height if size is not None else None,
+        )
+
+    async def close_stream(self, stream_key: str, reason: CloseReason) -> None:
+        await self.manager.close_stream(stream_key, reason)
+
+    def _stream(self, stream_key: str) -> Stream:
+        stream = self.manager.get(stream_key)
+        if stream is None or stream.close_reason is not None:
+            reason = stream.close_reason if stream is not None else None
+            raise StreamClosedError(reason or CloseReason.REQUESTED)
+        return stream
+
+    # -- MediaListener (the manager): a stream closed by itself ----------------------------
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        await self._listener.stream_closed(stream_key, reason)
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    async def webrtc_answer(
+        self, stream_key: str, output_id: str, sdp: str, sdp_type: str
+    ) -> WebRtcAnswer:
+        # The outputs' libraries (aiortc, PyAV: some 70 MB) load with their first viewer,
+        # not at start-up: a node may never serve video to a viewer itself.
+        from farmwatch.media.sinks.webrtc import WebRtcSession
+
+        stream = self._stream(stream_key)
+        listener = self._listener
+        session = WebRtcSession(
+            request_keyframe=lambda: listener.keyframe_needed(stream_key),
+            host_addresses=self._webrtc_addresses,
+            name=f"webrtc:{stream_key}:{output_id}",
+        )
+        stream.attach(session)
+        self._outputs[output_id] = (stream_key, session)
+        try:
+            answer_sdp, answer_type = await session.answer(sdp, sdp_type)
+        except BaseException:
+            self._outputs.pop(output_id, None)
+            await session.close()
+            raise
+        return WebRtcAnswer(answer_sdp, answer_type)
+
+    async def fmp4(self, stream_key: str, output_id: str) -> AsyncIterator[bytes]:
+        from farmwatch.media.sinks.fmp4 import Fmp4Sink
+
+        stream = self._stream(stream_key)
+        sink = Fmp4Sink(name=f"fmp4:{stream_key}:{output_id}")
+        stream.attach(sink)
+        self._outputs[output_id] = (stream_key, sink)
+        try:
+            async for chunk in sink.chunks():
+                yield chunk
+        finally:
+            self._outputs.pop(output_id, None)
+            await sink.close()
+
+    async def hls_resource(self, stream_key: str, name: str) -> tuple[bytes, str] | None:
+        from farmwatch.media.sinks.hls import HlsSink
+
+        stream = self._stream(stream_key)
+        entry = self._hls.get(stream_key)
+        if entry is None or entry[0].is_closed:
+            sink = HlsSink(name=f"hls:{stream_key}")
+            await sink.start()
+            stream.attach(sink)
+            entry = (sink, None)
+            self._hls[stream_key] = entry
+            async with asyncio.timeout(10):
+                await sink.wait_segments(1)
+        sink, idle = entry
+        if idle is not None:
+            idle.cancel()
+        idle = asyncio.get_running_loop().call_later(self._hls_idle, self._close_idle_hls, sink)
+        self._hls[stream_key] = (sink, idle)
+        found = sink.resource(name)
+        return None if found is None else (found.data, found.content_type)
+
+    def _close_idle_hls(self, sink: HlsSink) -> None:
+        for key, (kept, _) in list(self._hls.items()):
+            if kept is sink:
+                del self._hls[key]
+                log.info("stream %s: HLS unused for %g s, closing it", key, self._hls_idle)
+        self._spawn(sink.close())
+
+    async def snapshot(self, stream_key: str, max_width: int) -> bytes:
+        """A JPEG of the stream's latest intact keyframe."""
+        stream = self._stream(stream_key)
+        # A new sink is offered the cached start, which begins with the last keyframe.
+        probe = QueuedSink(max_frames=1, name=f"snapshot:{stream_key}")
+        subscription = stream.attach(probe)
+        try:
+            async with asyncio.timeout(5):
+                frame = await probe.next_frame()
+                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
+                    frame = await probe.next_frame()  # a keyframe hit by loss: the next one
+        except TimeoutError:
+            frame = None
+        finally:
+            stream.detach(subscription)
+            await probe.close()
+        if frame is None or not frame.is_keyframe:
+            raise MediaError(f"no keyframe from {stream_key} yet")
+        from farmwatch.media.sinks.snapshot import snapshot_jpeg
+
+        return await snapshot_jpeg(frame, max_width=max_width)
+
+    async def close_output(self, output_id: str) -> None:
+        entry = self._outputs.pop(output_id, None)
+        if entry is not None:
+            await entry[1].close()
+
+    def _sweep(self) -> None:
+        """Tell the platform of outputs that closed by themselves since the last sweep."""
+        self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+        for output_id, (_, sink) in list(self._outputs.items()):
+            if sink.is_closed:
+                del self._outputs[output_id]
+                try:
+                    self._listener.output_closed(output_id)
+                except Exception:
+                    log.exception("node %s: listener failed on output %s", self._name,
+                                  output_id)  # fmt: skip
+
+    # -- load ------------------------------------------------------------------------------
+
+    async def stats(self) -> NodeStats:
+        return self.stats_now()
+
+    def stats_now(self) -> NodeStats:
+        media = self.manager.stats
+        return NodeStats(
+            node=self._name,
+            pid=os.getpid(),
+            streams=media.streams,
+            outputs=len(self._outputs) + len(self._hls),
+            ports_in_use=media.ports_in_use,
+            ports_capacity=media.ports_capacity,
+            ingest=media.ingest,
+            cpu_seconds=time.process_time(),
+            rss_bytes=_resident_bytes(),
+        )
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0

@@ -1,0 +1,139 @@
+"""A media node: what the platform asks of one media process, in the process or out of it.
+
+Media is the heavy part of a platform (DESIGN.md "Scale beyond one machine"): it runs in
+worker processes, one per core, each owning a share of the RTP port range and the streams
+on it, with their viewers (WebRTC, fMP4, HLS, snapshots). The platform talks to each
+through `MediaNode`, the same API whether the node is `LocalMediaNode` in its own process
+(the embedded single-process mode) or `RemoteMediaNode` over the worker's control channel;
+`MediaCluster` places each new stream on the least-loaded node and routes by stream key.
+What a node tells the platform comes back through `NodeListener`.
+
+Everything here crosses a process boundary, so the values are plain: strings, numbers,
+frozen dataclasses of them; no `Stream` or sink object ever leaves its node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from farmwatch.media.manager import IngestTotals, MediaTransport
+from farmwatch.media.stream_core import CloseReason
+
+__all__ = [
+    "LiveInfo",
+    "MediaNode",
+    "NodeListener",
+    "NodeStats",
+    "StreamPlacement",
+    "WebRtcAnswer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlacement:
+    """Where the device must send a stream's media (for the SDP offer)."""
+
+    stream_key: str
+    node: str
+    host: str
+    """`advertised_host`, else `host` of the node's media settings (maybe a wildcard)."""
+    port: int
+    is_new: bool
+    """False when the stream was running already (send no second INVITE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveInfo:
+    """What the first video keyframe told: codec and picture size."""
+
+    codec: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WebRtcAnswer:
+    sdp: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStats:
+    """A node's load and counters, for placement and `/metrics`."""
+
+    node: str
+    pid: int
+    streams: int
+    outputs: int
+    """Viewers' outputs open now (WebRTC, fMP4, HLS)."""
+    ports_in_use: int
+    ports_capacity: int
+    ingest: IngestTotals
+    cpu_seconds: float
+    """CPU time of the node's process so far (0 for the in-process node: the process's own
+    CPU is counted by the process collector)."""
+    rss_bytes: int
+
+
+class NodeListener(Protocol):
+    """The platform side of a node (injected); called on the event loop, must not block
+    for long."""
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        """The stream closed by itself (idle, media stopped, start timeout, node lost)."""
+        ...
+
+    def keyframe_needed(self, stream_key: str) -> None:
+        """A viewer needs a keyframe: ask the device (IFameCmd), rate-limited already."""
+        ...
+
+    def output_closed(self, output_id: str) -> None:
+        """A viewer's output closed by itself (peer gone, stream ended)."""
+        ...
+
+
+class MediaNode(Protocol):
+    """One media process's streams and outputs; every method may raise `MediaError`
+    (`StreamClosedError` with its cause when a stream never went live or has ended)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def open_stream(
+        self,
+        stream_key: str,
+        transport: MediaTransport,
+        expected_ssrc: int | None,
+        allowed_hosts: Collection[str] | None,
+    ) -> StreamPlacement: ...
+
+    async def expect_ssrc(self, stream_key: str, ssrc: int) -> None: ...
+
+    async def allow_source(self, stream_key: str, host: str) -> None: ...
+
+    async def connect_active(self, stream_key: str, host: str, port: int) -> None: ...
+
+    async def listen_active(self, stream_key: str) -> None: ...
+
+    async def wait_live(self, stream_key: str) -> LiveInfo: ...
+
+    async def close_stream(self, stream_key: str, reason: CloseReason) -> None: ...
+
+    async def webrtc_answer(
+        self, stream_key: str, output_id: str, sdp: str, sdp_type: str
+    ) -> WebRtcAnswer: ...
+
+    def fmp4(self, stream_key: str, output_id: str) -> AsyncIterator[bytes]:
+        """The fMP4 bytes from the last keyframe on; ends when the stream ends or the
+        iteration is closed."""
+        ...
+
+    async def hls_resource(self, stream_key: str, name: str) -> tuple[bytes, str] | None: ...
+
+    async def snapshot(self, stream_key: str, max_width: int) -> bytes: ...
+
+    async def close_output(self, output_id: str) -> None: ...
+
+    async def stats(self) -> NodeStats: ...

@@ -1,0 +1,1 @@
+"""Media worker processes: one `LocalMediaNode` each, driven over a control channel."""
