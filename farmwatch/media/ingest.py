@@ -234,7 +234,8 @@ class RtpIngest:
     def tick(self, now: float) -> list[IngestOutput]:
         """Run what is due: reorder gaps, timeouts, receiver reports."""
         out: list[IngestOutput] = []
-        if not self._ordered:
+        if not self._ordered and self._fast_next is None:
+            # Packets wait in the reorder buffer (the fast path is off while they do).
             out = self._release(self._reorder.tick(now), now)
             self._fast_next = self._reorder.next_in_order
         if self._start_deadline is not None and now >= self._start_deadline:

@@ -182,3 +182,37 @@ def test_loss_before_the_start_is_not_an_interruption() -> None:
     ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0, ordered=True)
     outputs = ingest.receive(packets[0], None, 0.1) + ingest.receive(packets[2], None, 0.1)
     assert not any(isinstance(o, VideoInterrupted) for o in outputs)
+
+
+def test_timer_ticks_between_in_order_packets_lose_nothing() -> None:
+    """The fast path takes in-order packets past the reorder buffer: a tick meanwhile
+    must not put the buffer's stale position back (it counted everything as lost)."""
+    packets = _ps_rtp_packets(ssrc=7)
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    for index, packet in enumerate(packets):
+        ingest.receive(packet, ("192.0.2.1", 5000), index * 0.01)
+        ingest.tick(index * 0.01 + 0.005)
+    stats = ingest.stats
+    assert stats.packets == len(packets)
+    assert (stats.lost, stats.late, stats.duplicates) == (0, 0, 0)
+
+
+def test_a_packet_out_of_order_after_the_fast_path_is_put_back_in_order() -> None:
+    packets = _ps_rtp_packets(ssrc=7)
+    swapped = [*packets[:5], packets[6], packets[5], *packets[7:]]
+    ingest = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    frames = [
+        output
+        for index, packet in enumerate(swapped)
+        for output in ingest.receive(packet, ("192.0.2.1", 5000), index * 0.001)
+        if isinstance(output, EsFrame)
+    ]
+    in_order = RtpIngest(SETTINGS, expected_ssrc=7, now=0.0)
+    expected = [
+        output
+        for index, packet in enumerate(packets)
+        for output in in_order.receive(packet, ("192.0.2.1", 5000), index * 0.001)
+        if isinstance(output, EsFrame)
+    ]
+    assert [frame.data for frame in frames] == [frame.data for frame in expected]
+    assert ingest.stats.lost == 0
