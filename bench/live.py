@@ -452,8 +452,9 @@ async def run(args: argparse.Namespace, loop: EncodedLoop) -> None:
         runs = []
         for index in range(args.runs):
             print(f"  run {index + 1}", flush=True)
+            latency = index == 0 and not args.skip_latency
             runs.append(
-                await one_run(Path(tmp) / f"run{index}", loop, counts, args, latency=index == 0)
+                await one_run(Path(tmp) / f"run{index}", loop, counts, args, latency=latency)
             )
         summarize(runs, args.viewers)
 
@@ -467,6 +468,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--skip-starts", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     begin = time.monotonic()
     loop = camera_loop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
@@ -101,10 +102,20 @@ def socket_drops(ports: Iterable[int]) -> int:
     return total
 
 
+def _metrics_text(base_url: str) -> str:
+    """The platform's /metrics ("" from a platform too old to have it: figures read n/a)."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+            return str(response.read().decode())
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return ""
+        raise
+
+
 def scrape(base_url: str) -> dict[str, float]:
     """The platform's metrics: name → value (histogram buckets only at +Inf)."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = _metrics_text(base_url)
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -117,8 +128,7 @@ def scrape(base_url: str) -> dict[str, float]:
 
 def lag_buckets(base_url: str) -> dict[float, float]:
     """Cumulative event-loop lag histogram: upper bound → samples at or under it."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
-        text = response.read().decode()
+    text = _metrics_text(base_url)
     for family in text_string_to_metric_families(text):
         if family.name == "farmwatch_event_loop_lag_seconds":
             return {

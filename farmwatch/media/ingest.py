@@ -50,7 +50,7 @@ from farmwatch.media.events import (
     VideoInterrupted,
 )
 from farmwatch.media.frame_batch import FrameBatch
-from farmwatch.media.frames import EsFrame, MediaKind
+from farmwatch.media.frames import Codec, EsFrame, MediaKind
 from farmwatch.media.nal import VideoSize, extract_parameter_sets, parse_sps_size
 from farmwatch.media.ps_demux import PsDemuxer
 from farmwatch.media.reception import ReceptionStatistics
@@ -72,7 +72,7 @@ _MAX_CANDIDATES = 8
 _DEMUX_UNITS_PER_PACKET = 1024
 """Work one RTP packet may cost the demuxer (PS headers + NAL units + 4 per frame): a real
 packet needs a few dozen; 1024 keeps the worst packet around a millisecond (issue 13 item 6)."""
-_MAX_BATCH = 64
+_MAX_BATCH = 8
 """Payloads demultiplexed in one call at most (a frame is normally one call)."""
 _AFTER_V = struct.Struct("!BHII")  # second byte, sequence, timestamp, SSRC
 _NOTHING: tuple[IngestOutput, ...] = ()
@@ -153,6 +153,8 @@ class RtpIngest:
         self._packets = self._bytes = self._malformed = self._rtcp = self._frames = 0
         self._next_sequence: int | None = None
         self._fast_next: int | None = None  # in order: the next sequence the fast path takes
+        self._watched = True  # the stream tells when nobody watches (`set_watched`)
+        self._codec: Codec | None = None  # of the first key frame: what the GOP is kept by
         self.deadlines_changed = True
         """Set when `next_deadline` may have moved earlier; the shell clears it once it
         re-armed its timer (the fast path moves none earlier, but for the start)."""
@@ -168,6 +170,17 @@ class RtpIngest:
         if self._locked is not None:
             self._adopted = self._locked != ssrc
         self._candidates.clear()
+
+    def set_watched(self, watched: bool) -> list[IngestOutput]:
+        """Viewers came (True) or all left (False). Unwatched and started, frames are only
+        kept from the last key frame on, not demultiplexed; watched again, the kept GOP's
+        frames are returned (what a new viewer starts from) and demultiplexing goes on."""
+        self._watched = watched
+        if watched:
+            return self._frames_out(self._batch.wake(), [])
+        if self._codec is not None:
+            self._batch.sleep(self._codec)
+        return []
 
     def allow_host(self, host: str) -> bool:
         """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
@@ -307,12 +320,15 @@ class RtpIngest:
     def _begin_lock_state(self) -> None:
         """Fresh demuxer, reorder buffer and statistics (at creation and on every re-lock)."""
         capacity, delay = self._settings.reorder_capacity, self._settings.reorder_delay
-        self._demuxer = PsDemuxer(
-            max_frame_size=self._settings.max_frame_size,
-            max_units_per_feed=_DEMUX_UNITS_PER_PACKET,
-        )
+        max_frame_size = self._settings.max_frame_size
         self._batch = FrameBatch(
-            self._demuxer, max_parts=_MAX_BATCH, units_per_part=_DEMUX_UNITS_PER_PACKET
+            lambda: PsDemuxer(
+                max_frame_size=max_frame_size, max_units_per_feed=_DEMUX_UNITS_PER_PACKET
+            ),
+            max_parts=_MAX_BATCH,
+            units_per_part=_DEMUX_UNITS_PER_PACKET,
+            max_frames=self._settings.gop_cache_frames,
+            max_bytes=self._settings.gop_cache_bytes,
         )
         self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
         self._reception = ReceptionStatistics()
@@ -408,6 +424,9 @@ class RtpIngest:
                 self._start_deadline = None
                 self.deadlines_changed = True  # the silence deadline begins
                 out.append(self._started_event(frame))
+                self._codec = frame.codec
+                if not self._watched:
+                    self._batch.sleep(frame.codec)  # nobody watches yet: keep, don't demux
             out.append(frame)
         self._frames += len(frames)
         return out

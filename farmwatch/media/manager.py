@@ -289,6 +289,10 @@ class MediaManager:
             port = await entry.receiver.open()
         else:
             port = await self._open_on_pool_port(entry, stream, expected_ssrc, hosts)
+        receiver = entry.receiver
+        assert receiver is not None
+        stream.on_watched = receiver.set_watched
+        receiver.set_watched(False)  # no sink yet: only keep the GOP once media started
         host = settings.advertised_host or settings.host
         return OpenedStream(entry.key, stream, entry.transport, host, port, True)
 

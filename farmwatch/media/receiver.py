@@ -42,6 +42,10 @@ class Receiver(Protocol):
         """Follow the SDP answer's `y=` when it differs from the offer's."""
         ...
 
+    def set_watched(self, watched: bool) -> None:
+        """The stream's viewers came or all left: demultiplex, or only keep the GOP."""
+        ...
+
     def allow_host(self, host: str) -> bool:
         """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
         ...
@@ -70,6 +74,7 @@ class IngestSession:
         self._label = label
         self._send_rtcp = send_rtcp
         self._loop = asyncio.get_running_loop()
+        self._time = self._loop.time
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._closed = False
@@ -85,19 +90,28 @@ class IngestSession:
         if self._closed:
             return
         core = self.core
-        rejected = core.rejected_source_packets
         try:
-            outputs = core.receive(data, source, self._loop.time())
+            outputs = core.receive(data, source, self._time())
             if outputs:
                 self._deliver(outputs)
         except Exception:
             log.exception("%s: packet from %s failed; dropped", self._label, source)
-        if core.rejected_source_packets > rejected and not self._has_warned_of_source:
+        if core.deadlines_changed:  # the slow path ran (or the stream started): rare
+            self._after_slow_path(source)
+
+    def _after_slow_path(self, source: Address | None) -> None:
+        if self.core.rejected_source_packets and not self._has_warned_of_source:
             self._has_warned_of_source = True  # a flood must not flood the log: counted only
             log.warning("%s: RTP from %s dropped: not the device's address (or port); "
                         "more are counted, not logged", self._label, source)  # fmt: skip
-        if core.deadlines_changed:
-            self._arm()
+        self._arm()
+
+    def set_watched(self, watched: bool) -> None:
+        """The stream's viewers came or all left (see `RtpIngest.set_watched`)."""
+        if not self._closed:
+            outputs = self.core.set_watched(watched)
+            if outputs:
+                self._deliver(outputs)
 
     def report(self, event: ReceiverEvent) -> None:
         """An event the shell itself detected (TCP peer closed, connect failed)."""

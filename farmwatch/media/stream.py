@@ -115,6 +115,9 @@ class Stream:
         )
         self._on_closed = on_closed
         self.on_keyframe_needed = on_keyframe_needed
+        self.on_watched: Callable[[bool], None] | None = None
+        """Told when the first sink attaches (True) and the last detaches (False): the
+        receiver demultiplexes only while somebody watches (`RtpIngest.set_watched`)."""
         """Called (rate-limited) when a sink needs a keyframe; the platform sends IFameCmd."""
         self._subscriptions: dict[int, Subscription] = {}
         self._offered: dict[int, int] = {}
@@ -173,6 +176,10 @@ class Stream:
         """Attach `sink`; it is offered the cached start (last keyframe onward) right away."""
         if self._core.state is StreamState.CLOSED:
             raise StreamClosedError(self._core.close_reason or CloseReason.REQUESTED)
+        if not self._subscriptions and self.on_watched is not None:
+            # Before the sink joins: the frames kept while nobody watched come back now
+            # (into the cached start it is offered below).
+            self.on_watched(True)
         subscription = Subscription(next(self._ids), sink)
         self._subscriptions[subscription.id] = subscription
         self._offered[subscription.id] = 0
@@ -192,6 +199,8 @@ class Stream:
         self._offered.pop(subscription.id, None)
         self._reporting.pop(subscription.id, None)
         log.info("stream %s: sink %d detached", self.key, subscription.id)
+        if not self._subscriptions and self.on_watched is not None:
+            self.on_watched(False)
         self._perform(self._core.sink_detached(self._clock()))
 
     # ---- ReceiverListener ----

@@ -129,6 +129,7 @@ class _TcpReceiver:
         self._port = port
         self.label = label
         self._session: IngestSession | None = None
+        self._watched = True
         self._connection: _MediaConnection | None = None
         self._is_closed = False
         self.refused_connections = 0
@@ -143,6 +144,11 @@ class _TcpReceiver:
     @property
     def is_connected(self) -> bool:
         return self._connection is not None
+
+    def set_watched(self, watched: bool) -> None:
+        self._watched = watched
+        if self._session is not None:
+            self._session.set_watched(watched)
 
     def expect_ssrc(self, ssrc: int) -> None:
         self._expected = ssrc
@@ -178,6 +184,8 @@ class _TcpReceiver:
             allowed_hosts=self._allowed_hosts,
         )
         self._session = IngestSession(core, self._listener, label=f"{self.label}:{self._port}")
+        if not self._watched:
+            self._session.set_watched(False)
 
     # ---- connection callbacks ----
 

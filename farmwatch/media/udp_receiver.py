@@ -47,13 +47,13 @@ def bind_udp_socket(host: str, port: int, receive_buffer: int) -> socket.socket:
 
 class _DatagramProtocol(asyncio.DatagramProtocol):
     def __init__(self, on_datagram: DatagramHandler) -> None:
-        self._on_datagram = on_datagram
+        self.on_datagram = on_datagram
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         # IPv4 addresses come as (host, port) already: no new tuple per packet for them.
         if len(addr) != 2:
             addr = (str(addr[0]), int(addr[1]))
-        self._on_datagram(data, cast(Address, addr))
+        self.on_datagram(data, cast(Address, addr))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP media socket error: %s", exc)  # ICMP port unreachable for our RTCP
@@ -93,6 +93,7 @@ class UdpReceiver:
         self._label = label
         self._transport: asyncio.DatagramTransport | None = None
         self._session: IngestSession | None = None
+        self._watched = True
 
     @property
     def local_port(self) -> int:
@@ -113,7 +114,14 @@ class UdpReceiver:
         self._session = IngestSession(
             core, self._listener, label=f"{self._label}:{self._port}", send_rtcp=self._send
         )
+        if not self._watched:
+            self._session.set_watched(False)
         return self._port
+
+    def set_watched(self, watched: bool) -> None:
+        self._watched = watched
+        if self._session is not None:
+            self._session.set_watched(watched)
 
     def expect_ssrc(self, ssrc: int) -> None:
         self._expected = ssrc
@@ -257,6 +265,9 @@ class SharedPortReceiver:
 
     async def open(self) -> int:
         return self._demux.local_port
+
+    def set_watched(self, watched: bool) -> None:
+        self.session.set_watched(watched)
 
     def expect_ssrc(self, ssrc: int) -> None:
         if ssrc == self._ssrc:

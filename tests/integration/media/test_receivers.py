@@ -404,3 +404,37 @@ async def test_receiver_reports_reach_the_sender() -> None:
     finally:
         camera.close()
         await receiver.close()
+
+
+async def test_an_unwatched_stream_only_keeps_its_gop_and_a_new_viewer_starts_at_once() -> None:
+    """Issue 14: no viewer, no demultiplexing; a viewer arriving gets the last GOP at once."""
+    manager = MediaManager(replace(SETTINGS, idle_close=60))
+    sender = await open_udp_sender()
+    try:
+        opened = await manager.open_stream(
+            "lazy", MediaTransport.UDP, SSRC, allowed_hosts=["127.0.0.1"]
+        )
+        frames = list(rtp_frames(pattern_loop(), SSRC, 63))  # the loop: 2 s, GOP 25
+        await send_udp(sender, opened.port, iter(frames[:60]))
+        await opened.stream.wait_live()
+        stats = manager.stats.ingest
+        # Only the first key frame was demultiplexed (to start the stream); the rest kept.
+        assert stats.packets > 60 and stats.frames == 1
+        viewer = QueuedSink(max_frames=200)
+        opened.stream.attach(viewer)
+        first = await asyncio.wait_for(viewer.next_frame(), 1.0)
+        assert first is not None and first.is_keyframe
+        assert first.pts == 50 * 3600  # the key frame of the last GOP sent
+        got = [first]
+        for _ in range(9):
+            frame = await asyncio.wait_for(viewer.next_frame(), 1.0)
+            assert frame is not None
+            got.append(frame)
+        assert [frame.pts // 3600 for frame in got] == list(range(50, 60))
+        # Watched: demultiplexing goes on.
+        await send_udp(sender, opened.port, iter(frames[60:]))
+        later = [await asyncio.wait_for(viewer.next_frame(), 2.0) for _ in range(3)]
+        assert [frame.pts // 3600 for frame in later if frame is not None] == [60, 61, 62]
+    finally:
+        sender.close()
+        await manager.close()
