@@ -11,8 +11,10 @@ from the first keyframe's in-band parameter sets; a keyframe with different para
 in `hvcC`, which the mp4 muxer strips from the samples) so Safari, Chrome's MSE and ffmpeg
 all play it. Audio is not muxed.
 
-`Fmp4Muxer` is synchronous CPU work; `mux_fmp4` runs it in worker threads (`asyncio.to_thread`,
-a batch of queued frames per call) so the event loop never muxes (STYLE B7).
+`Fmp4Muxer` is synchronous CPU work; `mux_fmp4` runs batches of queued frames and large
+frames in worker threads (`asyncio.to_thread`), and muxes a lone small frame on the loop: at
+25 frames a second per viewer the thread hand-off cost more than the muxing (STYLE B7 asks
+for threads for CPU-heavy work; a P-frame's mux is a copy).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ _TIME_BASE = Fraction(1, TIMESTAMP_CLOCK_RATE)
 _FFMPEG_NAMES = {Codec.H264: "h264", Codec.H265: "hevc"}
 _MAX_BATCH = 32
 """Frames handed to one worker-thread call."""
+_INLINE_BYTES = 32 * 1024
+"""A single frame up to this size is muxed on the loop (tens of microseconds of copying);
+key frames, bursts and the first output's set-up go to a worker thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +298,11 @@ class Fmp4Muxer:
     def is_finished(self) -> bool:
         return self._finished
 
+    @property
+    def is_started(self) -> bool:
+        """An output (container) is open: frames go into it, none sets one up."""
+        return self._output is not None
+
     def finish(self) -> list[Fmp4Chunk]:
         """Write the trailer and return the last fragment; later frames are skipped."""
         with self._lock:
@@ -355,7 +365,13 @@ async def mux_fmp4(
     muxer = Fmp4Muxer(per_frame=per_frame)
     try:
         while batch := await _next_batch(source):
-            for chunk in await asyncio.to_thread(_feed_batch, muxer, batch):
+            if len(batch) == 1 and len(batch[0].data) <= _INLINE_BYTES and muxer.is_started:
+                # One ordinary frame, the steady state: muxing it costs less than handing it
+                # to a thread and back (which dominated a viewer's cost).
+                chunks = _feed_batch(muxer, batch)
+            else:
+                chunks = await asyncio.to_thread(_feed_batch, muxer, batch)
+            for chunk in chunks:
                 yield chunk
         for chunk in await asyncio.to_thread(muxer.finish):
             yield chunk
