@@ -10,12 +10,14 @@ demuxer sees the same bytes in the same order either way (it accepts any chunkin
 the calls are fewer. A loss flushes what arrived before the gap, then tells the demuxer
 (`PsDemuxer.mark_loss`), as per-packet feeding did.
 
-While the stream has no viewer (`sleep`), frames are not demultiplexed at all (issue 14: a
-stream nobody watches costs receiving and finding frame boundaries and key frames): each
-frame's bytes are kept from the last key frame on (`ps_keyframe.starts_keyframe`), losses
-noted between them, bounded like the stream's GOP cache. `wake` demultiplexes what was
-kept with a fresh demuxer and returns its frames — the start a new viewer gets — and
-demultiplexing goes on from there. Pure.
+Once the stream's codec is known (`set_codec`, at its first key frame), the PS bytes of
+every frame from the last key frame on are also kept (told from their first bytes,
+`ps_keyframe.starts_keyframe`; losses noted between them; bounded like the stream's GOP
+cache). While the stream has no viewer (`sleep`) that is all that happens to a frame:
+nothing is demultiplexed (issue 14: a stream nobody watches costs receiving and finding
+frame boundaries and key frames). `wake` demultiplexes the kept GOP with a fresh demuxer
+and returns its frames — the start a new viewer gets, at once — and demultiplexing goes on
+from there. Pure.
 """
 
 from __future__ import annotations
@@ -30,16 +32,20 @@ __all__ = ["FrameBatch"]
 
 _NOTHING: tuple[EsFrame, ...] = ()
 _LOSS = None  # in the kept GOP: packets were lost here
+_PAYLOAD = 1400  # what a kept chunk's demuxing budget is counted in
 
 
 class FrameBatch:
     """The payloads of the frame being received, in front of one `PsDemuxer`."""
 
     __slots__ = (
+        "_asleep",
         "_codec",
         "_demuxer",
+        "_frame",
         "_kept",
         "_kept_bytes",
+        "_last_frame",
         "_max_bytes",
         "_max_frames",
         "_max_parts",
@@ -66,10 +72,13 @@ class FrameBatch:
         self._max_bytes = max_bytes
         self._parts: list[bytes | memoryview] = []
         self._timestamp: int | None = None
-        self._codec: Codec | None = None  # set while asleep: the frames are only kept
-        # (frame bytes, timestamp, complete) or _LOSS
+        self._codec: Codec | None = None  # known: frames are kept from each key frame on
+        self._asleep = False  # kept only, not demultiplexed
+        self._frame: list[bytes] = []  # chunks of the current frame already demultiplexed
+        # (PS bytes, timestamp, complete frame) or _LOSS
         self._kept: list[tuple[bytes, int, bool] | None] = []
         self._kept_bytes = 0
+        self._last_frame: tuple[bytes, int] | None = None  # before the codec was known
 
     @property
     def demuxer(self) -> PsDemuxer:
@@ -77,7 +86,19 @@ class FrameBatch:
 
     @property
     def is_asleep(self) -> bool:
-        return self._codec is not None
+        return self._asleep
+
+    def set_codec(self, codec: Codec) -> None:
+        """The stream started with `codec` (its first key frame just came out): keep its
+        frames from that key frame on."""
+        self._codec = codec
+        if self._last_frame is not None:
+            data, timestamp = self._last_frame
+            self._last_frame = None
+            if starts_keyframe(codec, data):
+                self._forget()
+                self._kept.append((data, timestamp, True))
+                self._kept_bytes = len(data)
 
     def take(
         self, payload: bytes | memoryview, timestamp: int, marker: bool
@@ -91,38 +112,34 @@ class FrameBatch:
         if marker:
             return [*out, *self._end(end=True)] if out else self._end(end=True)
         if len(self._parts) >= self._max_parts:
-            if self._codec is None:
+            if not self._asleep:
                 return [*out, *self._end(end=False)] if out else self._end(end=False)
-            if len(self._parts) * 1400 > self._max_bytes:  # no frame is this long: garbage
+            if len(self._parts) * _PAYLOAD > self._max_bytes:  # no frame is this long
                 self._parts.clear()
-                self._kept.clear()
-                self._kept_bytes = 0
+                self._forget()
         return out
 
     def loss(self) -> list[EsFrame]:
         """Packets were lost here: demux what came before the gap, then resynchronise."""
-        if self._codec is not None:
-            self._end(end=False)  # what came of the frame before the gap
-            if self._kept:
-                self._kept.append(_LOSS)
+        out = self._end(end=False, lost=True) if self._parts or self._frame else []
+        if self._kept:
+            self._kept.append(_LOSS)
+        if self._asleep:
             return []
-        out = self._end(end=False) if self._parts else []
         return [*out, *self._demuxer.mark_loss()]
 
-    def sleep(self, codec: Codec) -> None:
-        """Nobody watches: keep frames of `codec` from the next key frame on, undemuxed."""
-        if self._codec is None:
-            self._end(end=False)
-            self._codec = codec
-            self._kept.clear()
-            self._kept_bytes = 0
+    def sleep(self) -> None:
+        """Nobody watches: from now on frames are only kept (once the codec is known)."""
+        if self._codec is not None:
+            self._asleep = True
 
     def wake(self) -> list[EsFrame]:
         """Somebody watches again: the kept GOP's frames, then demultiplexing as usual."""
-        if self._codec is None:
+        if not self._asleep:
             return []
-        self._codec = None
+        self._asleep = False
         self._demuxer = self._new_demuxer()
+        self._frame = []
         out: list[EsFrame] = []
         for entry in self._kept:
             if entry is _LOSS:
@@ -133,37 +150,53 @@ class FrameBatch:
                 data,
                 rtp_timestamp=timestamp,
                 marker=complete,
-                units=self._units_per_part * (len(data) // 1400 + 1),
+                units=self._units_per_part * (len(data) // _PAYLOAD + 1),
             )
-        self._kept.clear()
-        self._kept_bytes = 0
         return out
 
-    def _end(self, *, end: bool) -> list[EsFrame]:
+    def _end(self, *, end: bool, lost: bool = False) -> list[EsFrame]:
         parts, self._parts = self._parts, []
-        if not parts:
+        data = b""
+        if parts:
+            joined = parts[0] if len(parts) == 1 else b"".join(parts)
+            data = bytes(joined) if type(joined) is not bytes else joined
+        if self._asleep:
+            if data:
+                self._keep(data, complete=end)
             return []
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
-        data = bytes(data) if type(data) is not bytes else data
-        if self._codec is not None:
-            self._keep(data, complete=end)
-            return []
-        return self._demuxer.feed(
-            data,
-            rtp_timestamp=self._timestamp,
-            marker=end,
-            units=self._units_per_part * len(parts),
+        out = (
+            self._demuxer.feed(
+                data,
+                rtp_timestamp=self._timestamp,
+                marker=end,
+                units=self._units_per_part * len(parts),
+            )
+            if data or end
+            else []
         )
+        if data:
+            self._frame.append(data)
+        if (end or lost) and self._frame:
+            frame = self._frame[0] if len(self._frame) == 1 else b"".join(self._frame)
+            self._frame = []
+            if self._codec is not None:
+                self._keep(frame, complete=end)
+            elif end:
+                assert self._timestamp is not None
+                self._last_frame = (frame, self._timestamp)
+        return out
 
     def _keep(self, data: bytes, *, complete: bool) -> None:
         assert self._codec is not None and self._timestamp is not None
         if complete and starts_keyframe(self._codec, data):
-            self._kept.clear()
-            self._kept_bytes = 0
+            self._forget()
         elif not self._kept:
             return  # no key frame yet to start a GOP from
         self._kept.append((data, self._timestamp, complete))
         self._kept_bytes += len(data)
         if len(self._kept) > self._max_frames or self._kept_bytes > self._max_bytes:
-            self._kept.clear()  # a GOP too long to replay: the next viewer waits for one
-            self._kept_bytes = 0
+            self._forget()  # a GOP too long to replay: the next viewer waits for one
+
+    def _forget(self) -> None:
+        self._kept.clear()
+        self._kept_bytes = 0

@@ -178,8 +178,7 @@ class RtpIngest:
         self._watched = watched
         if watched:
             return self._frames_out(self._batch.wake(), [])
-        if self._codec is not None:
-            self._batch.sleep(self._codec)
+        self._batch.sleep()  # does nothing before the start (the codec is unknown)
         return []
 
     def allow_host(self, host: str) -> bool:
@@ -425,8 +424,9 @@ class RtpIngest:
                 self.deadlines_changed = True  # the silence deadline begins
                 out.append(self._started_event(frame))
                 self._codec = frame.codec
+                self._batch.set_codec(frame.codec)
                 if not self._watched:
-                    self._batch.sleep(frame.codec)  # nobody watches yet: keep, don't demux
+                    self._batch.sleep()  # nobody watches yet: keep, don't demux
             out.append(frame)
         self._frames += len(frames)
         return out

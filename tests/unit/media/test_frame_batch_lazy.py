@@ -62,7 +62,8 @@ def test_asleep_nothing_is_demultiplexed_and_wake_gives_the_gop_since_the_last_k
 
     batch = _batch()
     first = _feed(batch, frames[: keys[0] + 1])  # the stream started: its first key frame
-    batch.sleep(codec)
+    batch.set_codec(codec)
+    batch.sleep()
     assert _feed(batch, frames[keys[0] + 1 :]) == []  # nobody watches: nothing demuxed
     woken = batch.wake()
     # The GOP since the last key frame, as demuxing everything would have given it.
@@ -80,7 +81,8 @@ def test_a_loss_while_asleep_comes_back_as_a_damaged_frame() -> None:
     keys = [index for index, (_, _, key) in enumerate(frames) if key]
     batch = _batch()
     _feed(batch, frames[: keys[0] + 1])
-    batch.sleep(Codec.H264)
+    batch.set_codec(Codec.H264)
+    batch.sleep()
     hit = keys[1] + 2  # a P-frame of the second GOP, kept while asleep
     _feed(batch, frames[keys[0] + 1 : hit])
     data, timestamp, _ = frames[hit]
