@@ -72,6 +72,9 @@ def split_port_range(port_range: str, parts: int) -> list[str]:
     ]
 
 
+_FRESH_STATS_WAIT = 0.5  # seconds a scrape waits for a worker's current load
+
+
 def _idle_stats(spec: WorkerSpec) -> NodeStats:
     """What a worker not running (yet, or again) counts for: its ports, nothing else."""
     capacity = _pairs(spec.media.port_range)
@@ -86,6 +89,9 @@ class _Worker:
         self.process: WorkerProcess | None = None
         self.watcher: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        # Until its first start succeeds or fails: streams wait for it, so that those
+        # opened while the platform starts are spread, not all put on the first one up.
+        self.first_start = asyncio.Event()
         self.restart_pause = RESTART_MIN
 
 
@@ -190,8 +196,10 @@ class MediaCluster:
                 worker.process = await self._spawn(worker.spec, _NodeEvents(self, worker.spec.name))
             except MediaError as error:
                 log.error("media worker %s: %s", worker.spec.name, error)
+                worker.first_start.set()
             else:
                 worker.ready.set()
+                worker.first_start.set()
                 worker.restart_pause = RESTART_MIN
                 code = await worker.process.wait()
                 worker.ready.clear()
@@ -230,6 +238,13 @@ class MediaCluster:
         return [w.process.node for w in self._workers if w.process is not None and w.ready.is_set()]
 
     async def _place(self) -> MediaNode:
+        starting = [w.first_start.wait() for w in self._workers if not w.first_start.is_set()]
+        if starting:
+            try:
+                async with asyncio.timeout(READY_TIMEOUT):
+                    await asyncio.gather(*starting)
+            except TimeoutError:
+                pass  # place on what is up, if anything
         nodes = self.nodes()
         if not nodes:
             waits = [asyncio.create_task(w.ready.wait()) for w in self._workers]
@@ -346,6 +361,21 @@ class MediaCluster:
             w.process.node.last_stats if w.process is not None else _idle_stats(w.spec)
             for w in self._workers
         ]
+
+    async def refresh_stats(self) -> None:
+        """Ask every worker for its load now (a scrape wants the counters of this instant,
+        not of the last report); a worker that does not answer at once keeps its last
+        report."""
+        if self._local is not None:
+            return  # read directly at render time
+        nodes = self.nodes()
+        results = await asyncio.gather(
+            *(asyncio.wait_for(node.stats(), _FRESH_STATS_WAIT) for node in nodes),
+            return_exceptions=True,
+        )
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, BaseException):
+                log.debug("media: no fresh stats from %s: %r", node.name, result)
 
     def stream_node(self, stream_key: str) -> str | None:
         """The name of the node a stream runs on (for the API and tests)."""

@@ -29,6 +29,17 @@ async def _node_streams(rig: LiveRig) -> NodeStreams:
     }
 
 
+async def _ingested_packets(rig: LiveRig) -> float:
+    async with rig.http.get(f"{rig.base}/metrics") as response:
+        text = await response.text()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "farmwatch_media_ingest_packets_total"
+    )
+
+
 async def _wait_for(
     rig: LiveRig, check: Callable[[NodeStreams], bool], seconds: float = 30.0
 ) -> dict[tuple[str, int], int]:
@@ -52,6 +63,14 @@ async def test_streams_spread_over_workers_and_survive_a_worker_dying(tmp_path: 
         nodes = await _wait_for(rig, lambda n: sorted(n.values()) == [2, 2])
         assert {name for name, _ in nodes} == {"media-0", "media-1"}
         assert len({pid for _, pid in nodes}) == 2 and os.getpid() not in {p for _, p in nodes}
+
+        # A scrape reads the workers' counters of that instant, not their last report
+        # (once a second): scrapes a fraction of a second apart each see packets arrive.
+        counts = []
+        for _ in range(6):
+            counts.append(await _ingested_packets(rig))
+            await asyncio.sleep(0.15)
+        assert all(b > a for a, b in zip(counts, counts[1:], strict=False)), counts
 
         # A viewer on every stream, then one worker is killed.
         readers = [

@@ -49,9 +49,14 @@ class PlatformMetrics:
     """The `/metrics` exposition of one platform process."""
 
     def __init__(self, sources: MetricSources) -> None:
+        self._media = sources.media
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(_PartsCollector(sources))
         ProcessCollector(registry=self._registry)
+
+    async def refresh(self) -> None:
+        """Bring counters read from other processes (media workers) up to this instant."""
+        await self._media.refresh_stats()
 
     def render(self) -> bytes:
         return generate_latest(self._registry)

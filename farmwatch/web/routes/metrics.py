@@ -11,8 +11,10 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    body = request.app[METRICS].render()
+async def metrics_exposition(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    await metrics.refresh()
+    body = metrics.render()
     response = web.Response(body=body)
     response.headers["Content-Type"] = CONTENT_TYPE
     return response
