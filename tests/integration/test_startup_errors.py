@@ -5,12 +5,13 @@ Each case runs the real command in a child process with one setting wrong.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from tests.peers.raw_sip import free_port
 from tests.peers.server_process import CONFIG
 
 
-def serve(tmp_path: Path, **settings: str) -> tuple[int, str]:
+def serve(
+    tmp_path: Path, preexec: Callable[[], None] | None = None, **settings: str
+) -> tuple[int, str]:
     """Run `farmwatch serve` until it gives up; returns its exit code and stderr."""
     env = {
         **os.environ,
@@ -34,6 +37,7 @@ def serve(tmp_path: Path, **settings: str) -> tuple[int, str]:
         [sys.executable, "-m", "farmwatch", "serve", "--config", str(CONFIG)],
         env=env,
         cwd=tmp_path,
+        preexec_fn=preexec,
         capture_output=True,
         text=True,
         timeout=90,
@@ -135,12 +139,29 @@ def test_a_storage_folder_that_cannot_be_created(tmp_path: Path) -> None:
     ), line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+_PR_CAPBSET_DROP = 24
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _drop_file_permission_override() -> None:
+    """In the child before exec: root without the capabilities that let it ignore file
+    permissions (CI runs as root), so a read-only folder is read-only to it too."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
 def test_a_storage_folder_that_is_not_writable(tmp_path: Path) -> None:
     folder = tmp_path / "read-only"
     folder.mkdir(mode=0o555)
+    as_root = os.geteuid() == 0
     try:
-        code, stderr = serve(tmp_path, storage_dir=str(folder))
+        code, stderr = serve(
+            tmp_path,
+            preexec=_drop_file_permission_override if as_root else None,
+            storage_dir=str(folder),
+        )
     finally:
         folder.chmod(0o755)
     line = the_line(stderr)
