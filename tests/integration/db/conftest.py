@@ -83,7 +83,9 @@ DATABASE_PARAMS = [
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "empty_database" in metafunc.fixturenames:
-        metafunc.parametrize("empty_database", DATABASE_PARAMS, indirect=True)
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        params = DATABASE_PARAMS[:1] if only is not None else DATABASE_PARAMS
+        metafunc.parametrize("empty_database", params, indirect=True)
 
 
 @pytest.fixture

@@ -50,9 +50,9 @@ async def test_start_migrates_by_default(empty_database: Database) -> None:
     assert await empty_database.current_revision() == "0002"
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_connections_use_wal_foreign_keys_and_busy_timeout(database: Database) -> None:
-    if database.dialect_name != "sqlite":
-        pytest.skip("SQLite pragmas do not apply to PostgreSQL")
+    assert database.dialect_name == "sqlite"
     async with database.engine.connect() as connection:
         journal_mode = await connection.scalar(text("PRAGMA journal_mode"))
         foreign_keys = await connection.scalar(text("PRAGMA foreign_keys"))
