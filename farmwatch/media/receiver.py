@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from farmwatch.media.events import Address, ReceiverEvent, ReceiverListener
 from farmwatch.media.frames import EsFrame
 from farmwatch.media.ingest import IngestStats, RtpIngest, SendRtcp
+from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_filter import normalize_host
 
-__all__ = ["IngestSession", "Receiver", "RtcpSender"]
+__all__ = ["IngestSession", "OneStreamReceiver", "Receiver", "RtcpSender"]
 
 log = logging.getLogger(__name__)
 
@@ -159,3 +161,67 @@ class IngestSession:
         except Exception:
             log.exception("%s: timer failed", self._label)
         self._arm()
+
+
+class OneStreamReceiver:
+    """What the receivers of one stream on one port (UDP, TCP passive, TCP active) share:
+    the SSRC and hosts to accept, kept until their session starts, and the session."""
+
+    def __init__(
+        self,
+        settings: MediaSettings,
+        listener: ReceiverListener,
+        *,
+        expected_ssrc: int | None,
+        allowed_hosts: Iterable[str] | None,
+        port: int,
+        host: str | None,
+        label: str,
+    ) -> None:
+        self._settings = settings
+        self._listener = listener
+        self._expected = expected_ssrc
+        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
+        self._host = settings.host if host is None else host
+        self._port = port
+        self.label = label
+        self._session: IngestSession | None = None
+        self._watched = True
+
+    @property
+    def local_port(self) -> int:
+        return self._port
+
+    def set_watched(self, watched: bool) -> None:
+        self._watched = watched
+        if self._session is not None:
+            self._session.set_watched(watched)
+
+    def expect_ssrc(self, ssrc: int) -> None:
+        self._expected = ssrc
+        if self._session is not None:
+            self._session.core.expect_ssrc(ssrc)
+
+    def allow_host(self, host: str) -> bool:
+        if normalize_host(host) is None:
+            return False
+        if self._allowed_hosts is not None:
+            self._allowed_hosts.append(host)
+        if self._session is not None:
+            self._session.core.allow_host(host)
+        return True
+
+    def _start_session(self, *, tcp: bool, send_rtcp: RtcpSender | None = None) -> None:
+        core = RtpIngest(
+            self._settings,
+            expected_ssrc=self._expected,
+            now=asyncio.get_running_loop().time(),
+            ordered=tcp,  # a TCP stream arrives in order; nothing to wait for
+            send_reports=not tcp,
+            allowed_hosts=self._allowed_hosts,
+        )
+        self._session = IngestSession(
+            core, self._listener, label=f"{self.label}:{self._port}", send_rtcp=send_rtcp
+        )
+        if not self._watched:
+            self._session.set_watched(False)

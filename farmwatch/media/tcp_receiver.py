@@ -31,11 +31,10 @@ from typing import cast
 
 from farmwatch.media.errors import FramingError
 from farmwatch.media.events import MediaConnectFailed, PeerClosed, ReceiverListener
-from farmwatch.media.ingest import IngestStats, RtpIngest
-from farmwatch.media.receiver import IngestSession
+from farmwatch.media.ingest import IngestStats
+from farmwatch.media.receiver import OneStreamReceiver
 from farmwatch.media.rfc4571 import Rfc4571Deframer
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.source_filter import normalize_host
 
 __all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
 
@@ -107,7 +106,7 @@ class _MediaConnection(asyncio.Protocol):
             self._transport.close()
 
 
-class _TcpReceiver:
+class _TcpReceiver(OneStreamReceiver):
     """What passive and active share: the session and the one current connection."""
 
     def __init__(
@@ -121,15 +120,15 @@ class _TcpReceiver:
         host: str | None,
         label: str,
     ) -> None:
-        self._settings = settings
-        self._listener = listener
-        self._expected = expected_ssrc
-        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
-        self._host = settings.host if host is None else host
-        self._port = port
-        self.label = label
-        self._session: IngestSession | None = None
-        self._watched = True
+        super().__init__(
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
+        )
         self._connection: _MediaConnection | None = None
         self._is_closed = False
         self.refused_connections = 0
@@ -138,31 +137,8 @@ class _TcpReceiver:
         """Connections closed at once because they came from a host not the device's."""
 
     @property
-    def local_port(self) -> int:
-        return self._port
-
-    @property
     def is_connected(self) -> bool:
         return self._connection is not None
-
-    def set_watched(self, watched: bool) -> None:
-        self._watched = watched
-        if self._session is not None:
-            self._session.set_watched(watched)
-
-    def expect_ssrc(self, ssrc: int) -> None:
-        self._expected = ssrc
-        if self._session is not None:
-            self._session.core.expect_ssrc(ssrc)
-
-    def allow_host(self, host: str) -> bool:
-        if normalize_host(host) is None:
-            return False
-        if self._allowed_hosts is not None:
-            self._allowed_hosts.append(host)
-        if self._session is not None:
-            self._session.core.allow_host(host)
-        return True
 
     @property
     def stats(self) -> IngestStats:
@@ -172,20 +148,6 @@ class _TcpReceiver:
             rejected_connections=self.rejected_connections,
             refused_connections=self.refused_connections,
         )
-
-    def _start_session(self) -> None:
-        now = asyncio.get_running_loop().time()
-        core = RtpIngest(
-            self._settings,
-            expected_ssrc=self._expected,
-            now=now,
-            ordered=True,
-            send_reports=False,
-            allowed_hosts=self._allowed_hosts,
-        )
-        self._session = IngestSession(core, self._listener, label=f"{self.label}:{self._port}")
-        if not self._watched:
-            self._session.set_watched(False)
 
     # ---- connection callbacks ----
 
@@ -276,7 +238,7 @@ class TcpPassiveReceiver(_TcpReceiver):
             lambda: _MediaConnection(self), self._host, self._port, reuse_address=True
         )
         self._port = int(self._server.sockets[0].getsockname()[1])
-        self._start_session()
+        self._start_session(tcp=True)
         return self._port
 
     def _media_flowing(self) -> None:
@@ -331,7 +293,7 @@ class TcpActiveReceiver(_TcpReceiver):
 
     async def open(self) -> int:
         if self._session is None:
-            self._start_session()
+            self._start_session(tcp=True)
         return self._port
 
     def connect(self, host: str, port: int) -> None:

@@ -19,10 +19,9 @@ from typing import cast
 
 from farmwatch.media.events import Address, ReceiverListener
 from farmwatch.media.ingest import IngestStats, RtpIngest
-from farmwatch.media.receiver import IngestSession
+from farmwatch.media.receiver import IngestSession, OneStreamReceiver
 from farmwatch.media.rtp import is_rtcp
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.source_filter import normalize_host
 
 __all__ = ["SharedPortDemux", "SharedPortReceiver", "UdpReceiver", "bind_udp_socket"]
 
@@ -70,7 +69,7 @@ async def _open_endpoint(
     return transport, int(sock.getsockname()[1])
 
 
-class UdpReceiver:
+class UdpReceiver(OneStreamReceiver):
     """One stream's RTP port (`Receiver`)."""
 
     def __init__(
@@ -84,20 +83,16 @@ class UdpReceiver:
         host: str | None = None,
         label: str = "udp",
     ) -> None:
-        self._settings = settings
-        self._listener = listener
-        self._expected = expected_ssrc
-        self._allowed_hosts = None if allowed_hosts is None else list(allowed_hosts)
-        self._host = settings.host if host is None else host
-        self._port = port
-        self._label = label
+        super().__init__(
+            settings,
+            listener,
+            expected_ssrc=expected_ssrc,
+            allowed_hosts=allowed_hosts,
+            port=port,
+            host=host,
+            label=label,
+        )
         self._transport: asyncio.DatagramTransport | None = None
-        self._session: IngestSession | None = None
-        self._watched = True
-
-    @property
-    def local_port(self) -> int:
-        return self._port
 
     async def open(self) -> int:
         if self._transport is not None:
@@ -105,37 +100,8 @@ class UdpReceiver:
         self._transport, self._port = await _open_endpoint(
             self._settings, self._host, self._port, self._datagram
         )
-        core = RtpIngest(
-            self._settings,
-            expected_ssrc=self._expected,
-            now=asyncio.get_running_loop().time(),
-            allowed_hosts=self._allowed_hosts,
-        )
-        self._session = IngestSession(
-            core, self._listener, label=f"{self._label}:{self._port}", send_rtcp=self._send
-        )
-        if not self._watched:
-            self._session.set_watched(False)
+        self._start_session(tcp=False, send_rtcp=self._send)
         return self._port
-
-    def set_watched(self, watched: bool) -> None:
-        self._watched = watched
-        if self._session is not None:
-            self._session.set_watched(watched)
-
-    def expect_ssrc(self, ssrc: int) -> None:
-        self._expected = ssrc
-        if self._session is not None:
-            self._session.core.expect_ssrc(ssrc)
-
-    def allow_host(self, host: str) -> bool:
-        if normalize_host(host) is None:
-            return False
-        if self._allowed_hosts is not None:
-            self._allowed_hosts.append(host)
-        if self._session is not None:
-            self._session.core.allow_host(host)
-        return True
 
     @property
     def stats(self) -> IngestStats:
