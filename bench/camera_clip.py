@@ -27,8 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from farmwatch.media.ps_mux import PsMuxer, PsMuxerConfig, StreamType
-from farmwatch.simulator.test_pattern import EncodedFrame, EncodedLoop, TestPatternSpec
+from farmwatch.simulator.test_pattern import EncodedLoop, TestPatternSpec, assemble_loop
 
 __all__ = ["CAMERA", "ClipSpec", "camera_loop", "describe"]
 
@@ -78,20 +77,7 @@ def _as_loop(spec: ClipSpec, units: list[tuple[bool, bytes]]) -> EncodedLoop:
         CHANNEL, width=spec.width, height=spec.height, fps=spec.fps, bitrate=spec.bitrate,
         gop=spec.gop, loop_seconds=spec.seconds,
     )  # fmt: skip
-    muxer = PsMuxer(PsMuxerConfig(video=StreamType.H264))
-    frames = []
-    for index, (is_keyframe, data) in enumerate(units):
-        pts = loop_spec.pts_of(index)
-        frames.append(
-            EncodedFrame(
-                data=data,
-                pts=pts,
-                duration=loop_spec.pts_of(index + 1) - pts,
-                is_keyframe=is_keyframe,
-                ps=muxer.mux_video(data, pts, is_keyframe=is_keyframe),
-            )
-        )
-    return EncodedLoop(spec=loop_spec, frames=tuple(frames))
+    return assemble_loop(loop_spec, units)
 
 
 class _Scene:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
@@ -36,6 +36,7 @@ __all__ = [
     "TestPatternError",
     "TestPatternSpec",
     "VideoCodec",
+    "assemble_loop",
     "clock_text",
     "encode_test_pattern",
     "paint_test_pattern",
@@ -137,9 +138,18 @@ def encode_test_pattern(spec: TestPatternSpec) -> EncodedLoop:
     units = _encode_pictures(spec)
     if len(units) != spec.frame_count:
         raise TestPatternError(f"encoder gave {len(units)} access units for {spec.frame_count}")
+    loop = assemble_loop(spec, [(is_keyframe, data) for _, is_keyframe, data in sorted(units)])
+    if not loop.frames[0].is_keyframe:
+        raise TestPatternError("the loop does not start with a key frame")
+    return loop
+
+
+def assemble_loop(spec: TestPatternSpec, units: Sequence[tuple[bool, bytes]]) -> EncodedLoop:
+    """The loop of `spec` from its encoded access units (key frame?, bytes) in order:
+    timed by the spec's frame rate and PS-muxed as a device sends them."""
     muxer = PsMuxer(PsMuxerConfig(video=spec.codec.stream_type))
     frames = []
-    for index, (_, is_keyframe, data) in enumerate(sorted(units)):
+    for index, (is_keyframe, data) in enumerate(units):
         pts = spec.pts_of(index)
         frames.append(
             EncodedFrame(
@@ -150,8 +160,6 @@ def encode_test_pattern(spec: TestPatternSpec) -> EncodedLoop:
                 ps=muxer.mux_video(data, pts, is_keyframe=is_keyframe),
             )
         )
-    if not frames[0].is_keyframe:
-        raise TestPatternError("the loop does not start with a key frame")
     return EncodedLoop(spec=spec, frames=tuple(frames))
 
 
