@@ -11,8 +11,9 @@ bytes, a PS pack header per frame, system header and PSM on key frames), each fr
 socket with its own SSRC, each frame sent as one `sendmmsg` burst at its time.
 
 1. Start time (`--starts`): the simulated device streams the camera clip itself; the time
-   from `POST /api/channels/{id}/live` to its answer, to the first WebRTC frame, and to the
-   first fMP4 media fragment; median and p95.
+   from `POST /api/channels/{id}/live` to its answer, to the first WebRTC frame, and (each on
+   a fresh start, from the answer) to the first fMP4 media fragment and to the first HLS
+   segment read (playlist, init segment, first segment); median and p95.
 2. Ingest cost (each N of `--streams`, `--runs` times on a fresh platform): N sessions
    opened (no viewer: "remux on demand", the platform only receives; or with `--viewers
    fmp4` one fMP4-over-HTTP reader per stream), then after `--warmup` s a `--window` s
@@ -110,6 +111,20 @@ class Rig:
                     raise RuntimeError("the fMP4 stream ended before a fragment")
                 data += chunk
 
+    async def first_hls_segment(self, path: str) -> None:
+        """Read the HLS playlist, then its init segment and first media segment."""
+        base = self.base + path.rsplit("/", 1)[0]
+        async with self.http.get(self.base + path) as response:
+            text = await response.text()
+            if response.status != 200:
+                raise RuntimeError(f"HLS playlist: {response.status} {text[:200]}")
+        init = next(line.split('"')[1] for line in text.splitlines() if "EXT-X-MAP" in line)
+        first = next(line for line in text.splitlines() if line and not line.startswith("#"))
+        for name in (init, first):
+            async with self.http.get(f"{base}/{name}") as response:
+                if response.status != 200 or not await response.read():
+                    raise RuntimeError(f"HLS {name}: {response.status}")
+
     async def read_fmp4(self, path: str, counter: list[int]) -> None:
         """A viewer that reads the fMP4 stream (and discards it) until cancelled."""
         async with self.http.get(self.base + path) as response:
@@ -124,6 +139,10 @@ class Rig:
             if response.status == 200 and _count_nodes(body["channels"]) >= count:
                 return
             await asyncio.sleep(0.2)
+
+
+def _has_call(device: SimulatedDevice, channel: str) -> bool:
+    return any(call.channel_id == channel for call in device.calls)
 
 
 def _count_nodes(nodes: list[dict[str, Any]]) -> int:
@@ -174,16 +193,16 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def measure_starts(workdir: Path, loop: EncodedLoop, starts: int) -> None:
     print(f"\n1. start time over {starts} starts (the simulated device streams the camera clip)")
-    results: dict[str, list[float]] = {"answered": [], "webrtc": [], "fmp4": []}
+    results: dict[str, list[float]] = {"answered": [], "webrtc": [], "fmp4": [], "hls": []}
     async with live_rig(workdir, loop, channels=starts, idle_close=0.5, media=PICTURE) as rig:
         for index in range(starts):
             async with asyncio.timeout(30):
                 await start_once(rig, rig.channel(index), results)
-                await rig.device.wait_for(lambda d: d.active_calls == 0)
     for name, label in (
         ("answered", "POST /live answered (first keyframe in the platform)"),
         ("webrtc", "first frame out over WebRTC (incl. offer/answer, ICE, DTLS)"),
         ("fmp4", "first fMP4 media fragment read over HTTP"),
+        ("hls", "first HLS segment read (playlist, init, segment)"),
     ):
         values = results[name]
         if values:
@@ -207,13 +226,24 @@ async def start_once(rig: Rig, channel: str, results: dict[str, list[float]]) ->
     results["webrtc"].append(arrivals.first_frame_at - begin)
     await rig.close_live(body["session"])
     # fMP4 on its own fresh start, measured from when POST /live answered.
-    await rig.device.wait_for(lambda d: d.active_calls == 0)
+    await rig.device.wait_for(lambda d: not _has_call(d, channel))
     status, body = await rig.open_live(channel)
     if status != 201:
         return
     answered = time.monotonic()
     await rig.first_fragment(body["fmp4"])
     results["fmp4"].append(time.monotonic() - answered)
+    await rig.close_live(body["session"])
+    # HLS likewise: its output starts with the first playlist request. It has no connection
+    # to close, so the stream stays up until HLS is unused for a while: the next start is on
+    # another channel anyway.
+    await rig.device.wait_for(lambda d: not _has_call(d, channel))
+    status, body = await rig.open_live(channel)
+    if status != 201:
+        return
+    answered = time.monotonic()
+    await rig.first_hls_segment(body["hls"])
+    results["hls"].append(time.monotonic() - answered)
     await rig.close_live(body["session"])
 
 

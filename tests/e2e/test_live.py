@@ -209,7 +209,15 @@ async def test_hls_and_snapshot_of_an_h265_camera(tmp_path: Path) -> None:
             async with rig.http.get(f"{base}/{name}") as response:
                 assert response.status == 200
                 data += await response.read()
-        assert len(decode_fmp4(data)) >= 10
+        assert decode_fmp4(data)  # the first segment plays at once: it starts at a key frame
+        await asyncio.sleep(2.5)  # media time: a GOP or more of later segments
+        async with rig.http.get(rig.base + links["hls"]) as response:
+            init, segments = _playlist_entries(await response.text())
+        for name in segments[1:]:
+            async with rig.http.get(f"{base}/{name}") as response:
+                assert response.status == 200
+                data += await response.read()
+        assert len(decode_fmp4(data)) >= 25  # at least 1.5 s of it cut into segments by now
         async with rig.http.get(rig.base + links["snapshot"]) as response:
             assert response.status == 200 and response.headers["Content-Type"] == "image/jpeg"
             jpeg = await response.read()

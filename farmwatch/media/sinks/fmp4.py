@@ -2,8 +2,8 @@
 
 Owns the live fMP4 output of DESIGN.md "Live view" (ISO/IEC 14496-12 §8.8 movie fragments,
 ISO/IEC 14496-15 §5 `avc1` and §8 `hvc1` sample entries): an init segment (`ftyp`+`moov`),
-then one fragment (`moof`+`mdat`) per frame for live viewers (a player starts from the cached
-key frame at once) or per GOP, each starting at a keyframe, for HLS to cut its segments from.
+then one fragment (`moof`+`mdat`) per frame (a player starts from the cached key frame at
+once; HLS cuts its segments from them at key frames) or, optionally, one per GOP.
 PyAV's mp4 muxer (`frag_every_frame` or `frag_keyframe`, with `empty_moov+default_base_moof`)
 takes the Annex-B access units as they are, without re-encoding. The codec parameters come
 from the first keyframe's in-band parameter sets; a keyframe with different parameter sets
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass
 from fractions import Fraction
@@ -72,7 +72,8 @@ class InitSegment:
 
 @dataclass(frozen=True, slots=True)
 class MediaFragment:
-    """`moof`+`mdat` holding the access units from one keyframe up to the next."""
+    """`moof`+`mdat` holding the access units from one keyframe up to the next (or one frame,
+    muxed `per_frame`)."""
 
     data: bytes
     init_index: int
@@ -82,6 +83,8 @@ class MediaFragment:
     duration: int
     """90 kHz ticks up to the next fragment (or the last frame's end)."""
     frame_count: int
+    starts_with_keyframe: bool
+    """Its first frame is a key frame: a player can start decoding at it."""
 
 
 Fmp4Chunk = InitSegment | MediaFragment
@@ -147,6 +150,7 @@ class _Output:
         self._init_parts: list[bytes] = []
         self._moof: bytes | None = None
         self._fragment_start: int | None = None
+        self._fragment_keyframe = False
         self._fragment_frames = 0
         self._last_dts = -1
         self._last_interval = TIMESTAMP_CLOCK_RATE // 25
@@ -181,7 +185,7 @@ class _Output:
         if any(isinstance(chunk, MediaFragment) for chunk in chunks):
             self._fragment_start, self._fragment_frames = None, 0
         if self._fragment_start is None:
-            self._fragment_start = dts
+            self._fragment_start, self._fragment_keyframe = dts, is_keyframe
         if self._last_dts >= 0:
             self._last_interval = dts - self._last_dts
         self._fragment_frames += 1
@@ -227,6 +231,7 @@ class _Output:
             start=start,
             duration=max(end - start, 0),
             frame_count=self._fragment_frames,
+            starts_with_keyframe=self._fragment_keyframe,
         )
 
 
@@ -355,10 +360,16 @@ async def _next_batch(source: QueuedSink) -> list[EsFrame]:
 
 
 async def mux_fmp4(
-    source: QueuedSink, *, per_frame: bool = False
+    source: QueuedSink,
+    *,
+    per_frame: bool = False,
+    after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncGenerator[Fmp4Chunk, None]:
     """Mux the frames `source` yields, off the loop; ends when `source` ends or closes.
 
+    `after_batch` is awaited once the chunks of each batch of queued frames have been
+    yielded (and handled by the consumer): when `source.queued_frames` is then 0, the
+    muxer has caught up with what was queued, e.g. the GOP a new viewer joined on.
     The muxer lives as long as the iteration: leaving it early (break, cancellation)
     releases the PyAV container. One iteration per source.
     """
@@ -373,6 +384,8 @@ async def mux_fmp4(
                 chunks = await asyncio.to_thread(_feed_batch, muxer, batch)
             for chunk in chunks:
                 yield chunk
+            if after_batch is not None:
+                await after_batch()
         for chunk in await asyncio.to_thread(muxer.finish):
             yield chunk
     finally:

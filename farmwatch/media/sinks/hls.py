@@ -1,7 +1,7 @@
 """HLS output: a live playlist of fMP4 segments kept in memory (RFC 8216, DESIGN.md "Live view").
 
 Owns the live HLS rendition of a stream: `HlsPlaylist` (pure) groups the fMP4 fragments of
-`fmp4.py` (one per GOP, each starting at a keyframe) into segments of at least
+`fmp4.py` (one per frame) into segments that start at a key frame and last at least
 `segment_seconds`, keeps the last `window` of them in a sliding live playlist
 (`#EXT-X-MEDIA-SEQUENCE`, RFC 8216 §6.2.2) and a few more in memory for players still
 reading an older playlist, and renders `index.m3u8`; `HlsSink` runs the muxer off the loop
@@ -10,6 +10,14 @@ and feeds the playlist. Segments are fMP4 with an `#EXT-X-MAP` init segment (RFC
 MSE without transmuxing, ffmpeg reads it, and H.265 in HLS is only specified (and only played
 by Safari and hls.js) in fMP4; it also reuses the fMP4 muxer. A parameter-set change brings
 a new init segment, announced with `#EXT-X-DISCONTINUITY` and a new `#EXT-X-MAP`.
+
+The first segment does not wait for the next key frame: a new HLS output is offered the GOP
+the stream kept (from its last key frame up to now), and once that is muxed it becomes the
+first segment at once (`HlsPlaylist.cut_first`), so the first playlist request is answered
+within a frame or two instead of up to a GOP later. The segment after it continues that GOP
+without a key frame of its own; while it is listed the playlist leaves out
+`#EXT-X-INDEPENDENT-SEGMENTS` (players that join there wait for the next key frame, as
+MSE requires).
 """
 
 from __future__ import annotations
@@ -43,9 +51,11 @@ HLS_PLAYLIST_CONTENT_TYPE = "application/vnd.apple.mpegurl"
 HLS_SEGMENT_CONTENT_TYPE = "video/mp4"
 _EXTRA_KEPT = 3
 """Segments kept in memory after they left the playlist, for players on an older reload."""
-_MAX_PENDING_FRAGMENTS = 250
-"""Fragments that make a segment however short they are (10 s of all-intra 25 fps video):
-fragments whose timestamps stopped advancing must not pile up unlisted."""
+_MAX_SEGMENT_SECONDS = 10.0
+"""A segment is cut here even without a key frame (a camera with a very long GOP)."""
+_MAX_PENDING_FRAGMENTS = 600
+"""Fragments (frames) that make a segment however short they are: fragments whose timestamps
+stopped advancing must not pile up unlisted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ class HlsSegment:
     data: bytes
     duration: int
     """90 kHz ticks."""
+    is_independent: bool
+    """It starts with a key frame (RFC 8216 §4.3.5.1)."""
 
     @property
     def name(self) -> str:
@@ -82,10 +94,12 @@ class HlsPlaylist:
         if segment_seconds <= 0 or window < 1:
             raise ValueError("segment_seconds must be > 0 and window >= 1")
         self._segment_ticks = round(segment_seconds * TIMESTAMP_CLOCK_RATE)
+        self._max_ticks = round(max(segment_seconds, _MAX_SEGMENT_SECONDS) * TIMESTAMP_CLOCK_RATE)
         self._window = window
         self._segments: deque[HlsSegment] = deque()
         self._inits: dict[int, InitSegment] = {}
         self._pending: list[MediaFragment] = []
+        self._pending_ticks = 0
         self._next_sequence = 0
         self._discontinuity_sequence = 0
         self._target_duration = 1
@@ -98,15 +112,34 @@ class HlsPlaylist:
         if isinstance(chunk, InitSegment):
             self._inits[chunk.index] = chunk
             return self._cut()
-        if self._pending and self._pending[0].init_index != chunk.init_index:
-            self._cut()
-        self._pending.append(chunk)
-        if (
-            sum(fragment.duration for fragment in self._pending) >= self._segment_ticks
-            or len(self._pending) >= _MAX_PENDING_FRAGMENTS
+        cut = False
+        if self._pending and (
+            self._pending[0].init_index != chunk.init_index
+            or (chunk.starts_with_keyframe and self._ends_segment_at_key_frame())
         ):
-            return self._cut()
-        return False
+            cut = self._cut()
+        self._pending.append(chunk)
+        self._pending_ticks += chunk.duration
+        if self._pending_ticks >= self._max_ticks or len(self._pending) >= _MAX_PENDING_FRAGMENTS:
+            cut = self._cut() or cut
+        return cut
+
+    def _ends_segment_at_key_frame(self) -> bool:
+        # What began without a key frame (after `cut_first`, or a forced cut) ends at the
+        # first key frame, so that segments are independent again at once.
+        return (
+            self._pending_ticks >= self._segment_ticks or not self._pending[0].starts_with_keyframe
+        )
+
+    def cut_first(self) -> bool:
+        """Make what is pending the first segment now, if none was cut yet; True if it did.
+
+        Called once the GOP a new output was offered has been muxed: the player gets it at
+        once instead of after the next key frame.
+        """
+        if self._next_sequence or self._is_ended:
+            return False
+        return self._cut()
 
     def finish(self) -> None:
         """The stream ended: the last fragments become a segment and the list gets ENDLIST."""
@@ -137,8 +170,9 @@ class HlsPlaylist:
             f"#EXT-X-TARGETDURATION:{self._target_duration}",
             f"#EXT-X-MEDIA-SEQUENCE:{first_sequence}",
             f"#EXT-X-DISCONTINUITY-SEQUENCE:{self._discontinuities_before(first_sequence)}",
-            "#EXT-X-INDEPENDENT-SEGMENTS",
         ]
+        if all(segment.is_independent for segment in listed):
+            lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
         previous_init: int | None = None
         for segment in listed:
             if segment.init_index != previous_init:
@@ -172,8 +206,10 @@ class HlsPlaylist:
             sequence=self._next_sequence,
             init_index=fragments[0].init_index,
             data=b"".join(fragment.data for fragment in fragments),
-            duration=sum(fragment.duration for fragment in fragments),
+            duration=self._pending_ticks,
+            is_independent=fragments[0].starts_with_keyframe,
         )
+        self._pending_ticks = 0
         self._next_sequence += 1
         self._segments.append(segment)
         seconds = segment.duration / TIMESTAMP_CLOCK_RATE
@@ -261,7 +297,9 @@ class HlsSink(QueuedSink):
 
     async def _run(self) -> None:
         try:
-            async with aclosing(mux_fmp4(self)) as chunks:
+            async with aclosing(
+                mux_fmp4(self, per_frame=True, after_batch=self._after_batch)
+            ) as chunks:
                 async for chunk in chunks:
                     if self.playlist.add(chunk):
                         await self._notify()
@@ -270,6 +308,10 @@ class HlsSink(QueuedSink):
             self._has_failed = True
         finally:
             self.playlist.finish()
+            await self._notify()
+
+    async def _after_batch(self) -> None:
+        if self.queued_frames == 0 and self.playlist.cut_first():
             await self._notify()
 
     async def _notify(self) -> None:

@@ -18,7 +18,13 @@ from farmwatch.media.sinks import (
     InitSegment,
     MediaFragment,
 )
-from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames, restamped
+from tests.unit.media.sinks.pattern import (
+    HEIGHT,
+    WIDTH,
+    gop_length,
+    pattern_frames,
+    restamped,
+)
 
 TAG = re.compile(r"#EXT(M3U|INF:\d+\.\d{3},|-X-[A-Z-]+(:.+)?)")
 
@@ -179,7 +185,79 @@ def test_pending_fragments_are_bounded_even_when_they_never_add_up_to_a_segment(
     playlist = HlsPlaylist(segment_seconds=1.0, window=3)
     init = InitSegment(b"init", 0, Codec.H264, VideoSize(WIDTH, HEIGHT), "avc1.42C01E")
     playlist.add(init)
-    for _ in range(1000):  # timestamps that no longer advance: fragments of no duration
-        playlist.add(MediaFragment(b"x" * 100, 0, 0, 0, 1))
+    for _ in range(3000):  # timestamps that no longer advance: fragments of no duration
+        playlist.add(MediaFragment(b"x" * 100, 0, 0, 0, 1, starts_with_keyframe=False))
     assert playlist.segment_count == 3
     assert playlist.pending_fragments < 1000
+
+
+def _fragment(start: int, *, keyframe: bool) -> MediaFragment:
+    return MediaFragment(b"f", 0, start * 3600, 3600, 1, starts_with_keyframe=keyframe)
+
+
+def test_segments_are_cut_at_key_frames_and_a_long_gop_at_ten_seconds() -> None:
+    playlist = HlsPlaylist(segment_seconds=1.0, window=10)
+    playlist.add(InitSegment(b"init", 0, Codec.H264, VideoSize(WIDTH, HEIGHT), "avc1.42C01E"))
+    for index in range(75):  # GOP 1.2 s: 30 frames
+        playlist.add(_fragment(index, keyframe=index % 30 == 0))
+    for index in range(75, 75 + 300):  # then no key frame for 12 s
+        playlist.add(_fragment(index, keyframe=index == 90))
+    playlist.finish()
+    tags, segments = parse_playlist(playlist.render())
+
+    assert [duration for _, duration, _ in segments] == [1.2, 1.2, 1.2, 10.0, 1.4]
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" not in tags  # the last starts without a key frame
+
+
+def test_cut_first_lists_the_joined_gop_at_once_and_marks_what_follows() -> None:
+    playlist = HlsPlaylist(segment_seconds=1.0, window=2)
+    playlist.add(InitSegment(b"init", 0, Codec.H264, VideoSize(WIDTH, HEIGHT), "avc1.42C01E"))
+    playlist.add(_fragment(0, keyframe=True))
+    playlist.add(_fragment(1, keyframe=False))
+    assert playlist.cut_first()
+    assert not playlist.cut_first()  # once only
+    tags, segments = parse_playlist(playlist.render())
+    assert [duration for _, duration, _ in segments] == [0.08]
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" in tags
+
+    for index in range(2, 26):  # the rest of the GOP (shorter than a segment), a key frame
+        playlist.add(_fragment(index, keyframe=index == 25))
+    tags, segments = parse_playlist(playlist.render())
+    assert [duration for _, duration, _ in segments] == [0.08, 0.92]
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" not in tags  # the second began mid-GOP
+
+    for index in range(26, 76):  # GOPs of 1 s
+        playlist.add(_fragment(index, keyframe=index % 25 == 0))
+    tags, segments = parse_playlist(playlist.render())
+    assert [uri for _, _, uri in segments] == ["segment-2.m4s", "segment-3.m4s"]
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" in tags  # it slid out of the window
+
+
+async def test_a_new_output_lists_the_kept_gop_without_waiting_for_the_next_key_frame() -> None:
+    # What a stream offers a new output: its last key frame and the frames since, at once.
+    frames = pattern_frames(Codec.H264, gop_length(Codec.H264) * 2)
+    sink = HlsSink(name="test")
+    await sink.start()
+    for frame in frames[:12]:
+        sink.offer(frame)
+    async with asyncio.timeout(10):
+        assert await sink.wait_segments(1)  # no key frame has followed
+    tags, segments = parse_playlist(fetch(sink, "index.m3u8").decode())
+    assert len(segments) == 1 and segments[0][1] < 1.0
+    first = fetch(sink, segments[0][0]) + fetch(sink, segments[0][2])
+    with av.open(io.BytesIO(first), "r", format="mp4") as media:
+        packets = [packet for packet in media.demux(video=0) if packet.size]
+    assert packets[0].is_keyframe and 1 <= len(packets) <= 12
+
+    for frame in frames[12:]:  # live frames: the rest of that GOP, the next one
+        sink.offer(frame)
+    sink.end("test over")
+    async with asyncio.timeout(10):
+        await sink.wait_ended()
+    tags, segments = parse_playlist(fetch(sink, "index.m3u8").decode())
+    assert "#EXT-X-INDEPENDENT-SEGMENTS" not in tags
+    data = fetch(sink, segments[0][0]) + b"".join(fetch(sink, uri) for _, _, uri in segments)
+    with av.open(io.BytesIO(data), "r", format="mp4") as media:
+        decoded = list(media.decode(video=0))
+    assert len(decoded) == len(frames)  # played in order, every frame decodes
+    await sink.close()
