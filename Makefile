@@ -18,11 +18,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/farmwatch serve --config $(CONFIG)
 
-# sipp (Debian sip-tester) and chromium are the independent peers of the end-to-end tests.
+# sipp (Debian sip-tester) and chromium are the independent peers of the end-to-end tests;
+# fonts-noto-cjk renders the Chinese UI in headless chromium (the screenshots are looked at).
 system-deps:
-	@if ! command -v sipp >/dev/null || ! command -v chromium >/dev/null; then \
+	@if ! command -v sipp >/dev/null || ! command -v chromium >/dev/null || \
+			! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq sip-tester chromium >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+			sip-tester chromium fonts-noto-cjk >/dev/null; \
 	fi
 
 lint: $(STAMP)
@@ -45,6 +48,9 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/registration_path.py
 	PYTHONPATH=. $(PY) bench/registration.py
 	PYTHONPATH=. $(PY) bench/live.py
+	PYTHONPATH=. $(PY) bench/live.py --viewers fmp4 --streams 50,100 --skip-starts --skip-latency
+	PYTHONPATH=. $(PY) bench/browser_start.py --hls
+	PYTHONPATH=. $(PY) bench/abuse.py
 	PYTHONPATH=. $(PY) bench/fuzz.py --minutes 2
 
 clean:

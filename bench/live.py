@@ -141,7 +141,7 @@ class Rig:
             await asyncio.sleep(0.2)
 
 
-def _has_call(device: SimulatedDevice, channel: str) -> bool:
+def has_call(device: SimulatedDevice, channel: str) -> bool:
     return any(call.channel_id == channel for call in device.calls)
 
 
@@ -226,7 +226,7 @@ async def start_once(rig: Rig, channel: str, results: dict[str, list[float]]) ->
     results["webrtc"].append(arrivals.first_frame_at - begin)
     await rig.close_live(body["session"])
     # fMP4 on its own fresh start, measured from when POST /live answered.
-    await rig.device.wait_for(lambda d: not _has_call(d, channel))
+    await rig.device.wait_for(lambda d: not has_call(d, channel))
     status, body = await rig.open_live(channel)
     if status != 201:
         return
@@ -237,7 +237,7 @@ async def start_once(rig: Rig, channel: str, results: dict[str, list[float]]) ->
     # HLS likewise: its output starts with the first playlist request. It has no connection
     # to close, so the stream stays up until HLS is unused for a while: the next start is on
     # another channel anyway.
-    await rig.device.wait_for(lambda d: not _has_call(d, channel))
+    await rig.device.wait_for(lambda d: not has_call(d, channel))
     status, body = await rig.open_live(channel)
     if status != 201:
         return

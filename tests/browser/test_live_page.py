@@ -67,5 +67,7 @@ async def test_live_page_plays_a_camera_over_webrtc(tmp_path: Path) -> None:
                 "return [v.videoWidth, v.videoHeight]; }"
             )
             assert playing == [320, 180]
+            # Kept with the test's files (pytest's basetemp) for a person to look at.
+            await page.screenshot(path=str(tmp_path / "live-page.png"))
         finally:
             await browser.close()
