@@ -1,0 +1,95 @@
+"""The recorder writes in batches, also when events trickle in, and never starves keepalives.
+
+A transaction costs about a millisecond of CPU; written one by one, 500 registrations a
+second took two thirds of a core. Counted from outside: the engine's own commit events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from farmwatch.platform.db import Database
+from farmwatch.platform.repositories import ChannelRepository, DeviceRepository
+from farmwatch.platform.services.device_recorder import DeviceRecorder
+from farmwatch.sipserver.device_events import DeviceCameOnline, KeepaliveReceived, Registration
+from farmwatch.sipserver.sip.address import Address, Transport
+
+
+def device_id(index: int) -> str:
+    return f"34020000001320{index:06d}"
+
+
+def came_online(index: int) -> DeviceCameOnline:
+    address = Address("127.0.0.1", 40000 + index, Transport.UDP)
+    registration = Registration(
+        device_id(index), address, f"<sip:{device_id(index)}@127.0.0.1:5060>", 3600, 0
+    )
+    return DeviceCameOnline(registration, is_new_registration=True)
+
+
+@contextmanager
+def counted_commits(database: Database) -> Iterator[list[int]]:
+    commits = [0]
+
+    def count(_connection: Any) -> None:
+        commits[0] += 1
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "commit", count)
+    try:
+        yield commits
+    finally:
+        event.remove(engine, "commit", count)
+
+
+async def test_registrations_arriving_one_by_one_are_written_in_few_transactions(
+    database: Database, devices: DeviceRepository, channels: ChannelRepository
+) -> None:
+    recorder = DeviceRecorder(devices, channels, event_window=0.1)
+    await recorder.start()
+    try:
+        with counted_commits(database) as commits:
+            for index in range(1, 61):  # 60 registrations at 200/s
+                recorder.device_event(came_online(index))
+                await asyncio.sleep(0.005)
+            async with asyncio.timeout(10):
+                await recorder.drained()
+    finally:
+        async with asyncio.timeout(10):
+            await recorder.close()
+    stored = [await devices.get(device_id(index)) for index in range(1, 61)]
+    assert all(record is not None and record.is_online for record in stored)
+    # 0.3 s of arrivals in windows of 0.1 s: a handful of transactions, not 60.
+    assert commits[0] <= 8, commits[0]
+
+
+async def test_keepalives_are_written_while_registrations_keep_coming(
+    devices: DeviceRepository, channels: ChannelRepository
+) -> None:
+    recorder = DeviceRecorder(devices, channels, event_window=0.05, beat_window=0.2)
+    await recorder.start()
+    try:
+        recorder.device_event(came_online(1))
+        async with asyncio.timeout(10):
+            await recorder.drained()
+        recorder.device_event(
+            KeepaliveReceived(device_id(1), Address("127.0.0.1", 40001, Transport.UDP), "OK")
+        )
+        # A steady stream of other devices registering must not hold the keepalive back.
+        for index in range(2, 200):
+            recorder.device_event(came_online(index))
+            await asyncio.sleep(0.005)
+            record = await devices.get(device_id(1))
+            assert record is not None
+            if record.last_keepalive_at is not None:
+                break
+        assert record.last_keepalive_at is not None, "the keepalive was never written"
+        assert index < 150  # within about 0.2 s + a batch, not after the stream stopped
+    finally:
+        async with asyncio.timeout(10):
+            await recorder.close()
