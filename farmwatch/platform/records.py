@@ -138,6 +138,30 @@ class RegistrationData:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceInfoData:
+    """A DeviceInfo answer to store (see `DeviceRepository.set_infos`)."""
+
+    device_id: str
+    name: str | None
+    manufacturer: str | None
+    model: str | None
+    firmware: str | None
+    channel_count: int | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogReplacement:
+    """A complete catalog answer to store (see `ChannelRepository.replace_catalogs`)."""
+
+    device_id: str
+    items: tuple[ChannelData, ...]
+    at: datetime
+    sum_num: int | None
+    received: int
+
+
+@dataclass(frozen=True, slots=True)
 class KeepaliveBeat:
     """One received keepalive: who, when, and from which source address."""
 

@@ -32,6 +32,7 @@ from farmwatch.platform.catalog_tree import CatalogLink, build_tree, resolve_tre
 from farmwatch.platform.models import ChannelRow, DeviceRow
 from farmwatch.platform.records import (
     CatalogDiff,
+    CatalogReplacement,
     ChannelData,
     ChannelNode,
     ChannelRecord,
@@ -131,6 +132,78 @@ class ChannelRepository:
             updated=tuple(sorted(catalog.keys() & existing)),
             removed=tuple(removed),
         )
+
+    async def replace_catalogs(self, catalogs: Sequence[CatalogReplacement]) -> tuple[str, ...]:
+        """Several complete catalog answers, each as `replace_catalog` stores it, in one
+        transaction and a few statements (a region whose devices all register at once).
+
+        When a device appears twice the later answer wins. Answers of devices that have no
+        row are skipped; their IDs are returned.
+        """
+        latest = {catalog.device_id: catalog for catalog in catalogs}
+        if not latest:
+            return ()
+        async with self._sessions.begin() as session:
+            known: set[str] = set()
+            existing: dict[str, set[str]] = {}
+            wanted = sorted(latest)
+            for start in range(0, len(wanted), DELETE_CHUNK):
+                chunk = wanted[start : start + DELETE_CHUNK]
+                known.update(
+                    (
+                        await session.scalars(
+                            select(DEVICES.c.device_id).where(DEVICES.c.device_id.in_(chunk))
+                        )
+                    ).all()
+                )
+                result = await session.execute(
+                    select(CHANNELS.c.device_id, CHANNELS.c.channel_id).where(
+                        CHANNELS.c.device_id.in_(chunk)
+                    )
+                )
+                for device_id, channel_id in result.all():
+                    existing.setdefault(device_id, set()).add(channel_id)
+            stamps: list[dict[str, Any]] = []
+            rows: list[dict[str, Any]] = []
+            removals: dict[str, list[str]] = {}
+            for device_id in sorted(known):
+                replacement = latest[device_id]
+                catalog = _latest_by_id(replacement.items)
+                parents = resolve_tree_parents(device_id, _links(catalog.values()))
+                rows.extend(
+                    _row_values(device_id, item, parents[key], replacement.at)
+                    for key, item in catalog.items()
+                )
+                stamps.append(
+                    {
+                        "stamp_device_id": device_id,
+                        "stamp_at": replacement.at,
+                        "stamp_sum_num": (
+                            len(catalog) if replacement.sum_num is None else replacement.sum_num
+                        ),
+                        "stamp_received": replacement.received,
+                    }
+                )
+                removed = sorted(existing.get(device_id, set()) - catalog.keys())
+                if removed:
+                    removals[device_id] = removed
+            if stamps:
+                await session.execute(
+                    update(DEVICES)
+                    .where(DEVICES.c.device_id == bindparam("stamp_device_id"))
+                    .values(
+                        catalog_updated_at=bindparam("stamp_at"),
+                        updated_at=bindparam("stamp_at"),
+                        catalog_sum_num=bindparam("stamp_sum_num"),
+                        catalog_received=bindparam("stamp_received"),
+                        is_catalog_complete=True,
+                    ),
+                    stamps,
+                )
+            await self._upsert(session, rows)
+            for device_id, removed in removals.items():
+                await self._delete(session, device_id, removed)
+        return tuple(sorted(latest.keys() - known))
 
     async def merge_partial_catalog(
         self,

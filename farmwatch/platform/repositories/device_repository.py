@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from farmwatch.platform.models import DeviceRow
 from farmwatch.platform.records import (
+    DeviceInfoData,
     DevicePage,
     DeviceRecord,
     KeepaliveBeat,
@@ -218,6 +219,42 @@ class DeviceRepository:
             channel_count=channel_count,
             updated_at=at,
         )
+
+    async def set_infos(self, infos: Sequence[DeviceInfoData]) -> None:
+        """Many DeviceInfo answers in one transaction and one executemany UPDATE.
+
+        Answers of unknown devices are ignored; when a device appears twice the later
+        answer wins.
+        """
+        latest = {info.device_id: info for info in infos}
+        if not latest:
+            return
+        statement = (
+            update(DEVICES)
+            .where(DEVICES.c.device_id == bindparam("info_device_id"))
+            .values(
+                name=bindparam("info_name"),
+                manufacturer=bindparam("info_manufacturer"),
+                model=bindparam("info_model"),
+                firmware=bindparam("info_firmware"),
+                channel_count=bindparam("info_channel_count"),
+                updated_at=bindparam("info_at"),
+            )
+        )
+        parameters = [
+            {
+                "info_device_id": info.device_id,
+                "info_name": info.name,
+                "info_manufacturer": info.manufacturer,
+                "info_model": info.model,
+                "info_firmware": info.firmware,
+                "info_channel_count": info.channel_count,
+                "info_at": info.at,
+            }
+            for info in sorted(latest.values(), key=lambda info: info.device_id)
+        ]
+        async with self._sessions.begin() as session:
+            await session.execute(statement, parameters)
 
     async def enroll(
         self,

@@ -17,12 +17,16 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from farmwatch.platform.catalog_mapping import channel_data, is_usable_item_id
 from farmwatch.platform.records import (
+    CatalogReplacement,
     ChannelData,
+    DeviceInfoData,
     DeviceNotFound,
     KeepaliveBeat,
     OfflineReason,
@@ -39,6 +43,7 @@ from farmwatch.sipserver.device_events import (
     DeviceInfoReceived,
     DeviceWentOffline,
     KeepaliveReceived,
+    Registration,
     RegistrationRefreshed,
 )
 from farmwatch.sipserver.device_events import OfflineReason as SipOfflineReason
@@ -152,19 +157,98 @@ class DeviceRecorder:
                 self._idle.set()
 
     async def _write_events(self, count: int) -> None:
-        """Write the first `count` queued events, registrations in batches."""
+        """Write the first `count` queued events: runs of registrations, DeviceInfo and
+        complete catalog answers in batches, anything else one by one, in order."""
         while count > 0 and self._queue:
-            registrations = self._take_registrations(min(count, BATCH_ROWS))
-            if registrations:
-                count -= len(registrations)
-                await self._guarded(
-                    f"{len(registrations)} registrations",
-                    self._devices.upsert_registrations(registrations),
-                )
+            segment = self._take_segment(min(count, BATCH_ROWS))
+            if segment.size:
+                count -= segment.size
+                await self._write_segment(segment)
             else:
                 count -= 1
                 at, event = self._queue.popleft()
                 await self._write(at, event)
+
+    def _take_segment(self, limit: int) -> _Segment:
+        """The batchable events at the head of the queue (up to `limit`).
+
+        Within a segment registrations are written first, then DeviceInfo answers, then
+        catalogs: the only order that matters, a device's row before what fills it in,
+        holds whatever the order of arrival.
+        """
+        segment = _Segment()
+        while self._queue and segment.size < limit:
+            at, event = self._queue[0]
+            match event:
+                case (
+                    DeviceCameOnline(registration=registration)
+                    | RegistrationRefreshed(registration=registration)
+                ):
+                    segment.registrations.append(_registration_data(registration, at))
+                case DeviceInfoReceived(device_id=device_id, info=info):
+                    segment.infos.append(
+                        DeviceInfoData(
+                            device_id,
+                            name=info.device_name,
+                            manufacturer=info.manufacturer,
+                            model=info.model,
+                            firmware=info.firmware,
+                            channel_count=info.channel_count,
+                            at=at,
+                        )
+                    )
+                case CatalogReceived(device_id=device_id, result=result) if result.is_complete:
+                    items = tuple(
+                        channel_data(i) for i in result.items if is_usable_item_id(i.device_id)
+                    )
+                    segment.catalogs.append(
+                        CatalogReplacement(
+                            device_id, items, at, result.expected, received=len(result.items)
+                        )
+                    )
+                case _:
+                    break
+            self._queue.popleft()
+            segment.size += 1
+        return segment
+
+    async def _write_segment(self, segment: _Segment) -> None:
+        if segment.registrations:
+            await self._write_batch(
+                "registrations", segment.registrations, self._devices.upsert_registrations
+            )
+        if segment.infos:
+            await self._write_batch("device infos", segment.infos, self._devices.set_infos)
+        for catalogs in _by_rows(segment.catalogs):
+            await self._write_batch("catalogs", catalogs, self._replace_catalogs)
+
+    async def _replace_catalogs(self, catalogs: Sequence[CatalogReplacement]) -> None:
+        missing = await self._channels.replace_catalogs(catalogs)
+        if missing:
+            log.warning("catalogs of %d devices not stored: no such device (%s)",
+                        len(missing), ", ".join(missing[:5]))  # fmt: skip
+
+    async def _write_batch(
+        self,
+        what: str,
+        batch: Sequence[_BatchItem],
+        write: Callable[[Sequence[_BatchItem]], Awaitable[object]],
+    ) -> None:
+        """Write `batch` in one go; if that fails, item by item, so that one bad item (a
+        row the database refuses) costs only itself."""
+        try:
+            await write(batch)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                log.exception("writing the %s of %s failed", what, batch[0].device_id)
+                return
+            log.warning("writing %d %s at once failed; writing them one by one",
+                        len(batch), what, exc_info=True)  # fmt: skip
+        for item in batch:
+            await self._write_batch(what, [item], write)
 
     async def _until_due(self) -> None:
         """Wait until the queued events have waited `event_window`, or the keepalives
@@ -196,29 +280,6 @@ class DeviceRecorder:
             # Isolation boundary: one write. Log it with the device and go on.
             log.exception("writing %s failed", what)
 
-    def _take_registrations(self, limit: int = BATCH_ROWS) -> list[RegistrationData]:
-        """The registrations at the head of the queue, to write as one batch."""
-        batch: list[RegistrationData] = []
-        while self._queue and len(batch) < limit:
-            at, event = self._queue[0]
-            if not isinstance(event, DeviceCameOnline | RegistrationRefreshed):
-                break
-            self._queue.popleft()
-            registration = event.registration
-            batch.append(
-                RegistrationData(
-                    device_id=registration.device_id,
-                    transport=Transport(registration.address.transport.value),
-                    remote_host=registration.address.host,
-                    remote_port=registration.address.port,
-                    contact_uri=registration.contact[:1024],
-                    expires=round(registration.expires_at - registration.registered_at),
-                    gb_version=_clip(registration.gb_version, 16),
-                    at=at,
-                )
-            )
-        return batch
-
     async def _write(self, at: datetime, event: DeviceEvent) -> None:
         match event:
             case DeviceWentOffline(device_id=device_id, reason=reason):
@@ -226,30 +287,11 @@ class DeviceRecorder:
                     f"offline of {device_id}",
                     self._offline(device_id, OFFLINE_REASONS[reason], at),
                 )
-            case DeviceInfoReceived(device_id=device_id, info=info):
-                await self._guarded(
-                    f"device info of {device_id}",
-                    self._devices.set_info(
-                        device_id,
-                        name=info.device_name,
-                        manufacturer=info.manufacturer,
-                        model=info.model,
-                        firmware=info.firmware,
-                        channel_count=info.channel_count,
-                        at=at,
-                    ),
-                )
             case CatalogReceived(device_id=device_id, result=result):
+                # A partial answer (complete ones are written in batches, `_take_segment`).
                 items = [channel_data(i) for i in result.items if is_usable_item_id(i.device_id)]
-                received = len(result.items)
-                write = (
-                    self._channels.replace_catalog(
-                        device_id, items, at=at, sum_num=result.expected, received=received
-                    )
-                    if result.is_complete
-                    else self._channels.merge_partial_catalog(
-                        device_id, items, at=at, sum_num=result.expected, received=received
-                    )
+                write = self._channels.merge_partial_catalog(
+                    device_id, items, at=at, sum_num=result.expected, received=len(result.items)
                 )
                 await self._guarded(f"catalog of {device_id}", write)
             case CatalogChanged(device_id=device_id, items=items):
@@ -284,6 +326,48 @@ class DeviceRecorder:
         await self._channels.apply_changes(
             device_id, at=at, upserted=upserted, deleted=deleted, online=online, offline=offline
         )
+
+
+_BatchItem = TypeVar("_BatchItem", RegistrationData, DeviceInfoData, CatalogReplacement)
+_CATALOG_ROWS = 2_000
+"""Catalog items per batch: binding a statement's parameters holds the event loop."""
+
+
+@dataclass(slots=True)
+class _Segment:
+    """A run of batchable events taken off the queue."""
+
+    size: int = 0
+    registrations: list[RegistrationData] = field(default_factory=list)
+    infos: list[DeviceInfoData] = field(default_factory=list)
+    catalogs: list[CatalogReplacement] = field(default_factory=list)
+
+
+def _by_rows(catalogs: list[CatalogReplacement]) -> Iterator[list[CatalogReplacement]]:
+    """`catalogs` in batches of about `_CATALOG_ROWS` items (at least one catalog each)."""
+    batch: list[CatalogReplacement] = []
+    rows = 0
+    for catalog in catalogs:
+        if batch and rows + len(catalog.items) > _CATALOG_ROWS:
+            yield batch
+            batch, rows = [], 0
+        batch.append(catalog)
+        rows += len(catalog.items)
+    if batch:
+        yield batch
+
+
+def _registration_data(registration: Registration, at: datetime) -> RegistrationData:
+    return RegistrationData(
+        device_id=registration.device_id,
+        transport=Transport(registration.address.transport.value),
+        remote_host=registration.address.host,
+        remote_port=registration.address.port,
+        contact_uri=registration.contact[:1024],
+        expires=round(registration.expires_at - registration.registered_at),
+        gb_version=_clip(registration.gb_version, 16),
+        at=at,
+    )
 
 
 def _clip(text: str | None, length: int) -> str | None:

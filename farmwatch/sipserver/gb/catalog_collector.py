@@ -115,6 +115,10 @@ class CatalogCollector:
 
     def __init__(self, settings: CollectorSettings | None = None) -> None:
         self._settings = settings or CollectorSettings()
+        # Both kept in deadline order (given a `now` that never goes back): a collection
+        # moves to the end when a message arrives, a finished one is added at the end. The
+        # platform's timer asks `next_deadline` after every device event; scanning a
+        # thousand entries each time cost more than the events at a registration burst.
         self._running: dict[QueryKey, _Collection] = {}
         self._finished: dict[QueryKey, _Finished] = {}
 
@@ -143,6 +147,8 @@ class CatalogCollector:
                 return started
             collection = self._running[key]
         collection.absorb(response, now, self._settings.max_items)
+        del self._running[key]
+        self._running[key] = collection  # now the latest activity
         state = collection.finished_state(self._settings.max_items)
         if state is None:
             return collection.progress(CollectionState.RUNNING)
@@ -151,19 +157,28 @@ class CatalogCollector:
     def tick(self, now: float) -> list[CatalogResult]:
         """End collections idle for `inactivity_timeout` as PARTIAL; forget old finished ones."""
         timeout = self._settings.inactivity_timeout
-        idle = [c for c in self._running.values() if c.last_activity + timeout <= now]
-        idle.sort(key=lambda collection: collection.last_activity)
+        idle: list[_Collection] = []
+        for collection in self._running.values():
+            if collection.last_activity + timeout > now:
+                break
+            idle.append(collection)
         results = [self._finish(c, CollectionState.PARTIAL, now).result for c in idle]
-        for key in [k for k, f in self._finished.items() if f.forget_at <= now]:
+        while self._finished:
+            key, finished = next(iter(self._finished.items()))
+            if finished.forget_at > now:
+                break
             del self._finished[key]
         return [result for result in results if result is not None]
 
     def next_deadline(self) -> float | None:
         """When `tick` next has something to do; None when idle."""
-        timeout = self._settings.inactivity_timeout
-        deadlines = [c.last_activity + timeout for c in self._running.values()]
-        deadlines.extend(finished.forget_at for finished in self._finished.values())
-        return min(deadlines, default=None)
+        deadline = None
+        for collection in self._running.values():
+            deadline = collection.last_activity + self._settings.inactivity_timeout
+            break
+        for finished in self._finished.values():
+            return finished.forget_at if deadline is None else min(deadline, finished.forget_at)
+        return deadline
 
     def progress(self, key: QueryKey) -> CollectionProgress | None:
         """The state of a running or recently finished collection; None if unknown."""
@@ -191,5 +206,6 @@ class CatalogCollector:
         if len(self._finished) >= self._settings.max_collections:
             del self._finished[next(iter(self._finished))]
         forget_at = now + self._settings.inactivity_timeout
+        self._finished.pop(collection.key, None)
         self._finished[collection.key] = _Finished(progress, forget_at)
         return CollectionProgress(progress.key, progress.received, progress.expected, state, result)

@@ -16,7 +16,17 @@ from sqlalchemy import event
 from farmwatch.platform.db import Database
 from farmwatch.platform.repositories import ChannelRepository, DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
-from farmwatch.sipserver.device_events import DeviceCameOnline, KeepaliveReceived, Registration
+from farmwatch.sipserver.device_events import (
+    CatalogReceived,
+    DeviceCameOnline,
+    DeviceInfoReceived,
+    KeepaliveReceived,
+    Registration,
+)
+from farmwatch.sipserver.gb import CatalogItem, CmdType, QueryKey
+from farmwatch.sipserver.gb.catalog_collector import CatalogResult
+from farmwatch.sipserver.gb.catalog_item import ChannelStatus
+from farmwatch.sipserver.gb.manscdp import DeviceInfoResponse
 from farmwatch.sipserver.sip.address import Address, Transport
 
 
@@ -93,3 +103,55 @@ async def test_keepalives_are_written_while_registrations_keep_coming(
     finally:
         async with asyncio.timeout(10):
             await recorder.close()
+
+
+def device_info(index: int) -> DeviceInfoReceived:
+    info = DeviceInfoResponse(
+        device_id(index), 1, None, device_name=f"棚舍 {index}", channel_count=2
+    )
+    return DeviceInfoReceived(device_id(index), info)
+
+
+def catalog(index: int, channels: int = 2) -> CatalogReceived:
+    items = tuple(
+        CatalogItem(
+            f"340200000013{index:04d}{number:04d}", name=f"通道 {number}", status=ChannelStatus.ON
+        )
+        for number in range(channels)
+    )
+    key = QueryKey(device_id(index), CmdType.CATALOG, index)
+    return CatalogReceived(device_id(index), CatalogResult(key, items, channels, is_complete=True))
+
+
+async def test_a_region_registering_stores_every_device_info_and_catalog_in_few_transactions(
+    database: Database, devices: DeviceRepository, channels: ChannelRepository
+) -> None:
+    recorder = DeviceRecorder(devices, channels, event_window=0.1)
+    await recorder.start()
+    try:
+        with counted_commits(database) as commits:
+            # As they arrive from 40 devices: registrations, answers, interleaved; one
+            # catalog from a device that never registered; one device's catalog twice.
+            for index in range(1, 41):
+                recorder.device_event(came_online(index))
+                if index > 2:
+                    recorder.device_event(device_info(index - 2))
+                    recorder.device_event(catalog(index - 2))
+            recorder.device_event(catalog(999))
+            recorder.device_event(catalog(5, channels=3))
+            for index in (39, 40):
+                recorder.device_event(device_info(index))
+                recorder.device_event(catalog(index))
+            async with asyncio.timeout(10):
+                await recorder.drained()
+    finally:
+        async with asyncio.timeout(10):
+            await recorder.close()
+    for index in range(1, 41):
+        stored = await devices.get(device_id(index))
+        assert stored is not None and stored.name == f"棚舍 {index}", index
+        assert stored.is_catalog_complete and stored.catalog_sum_num == (3 if index == 5 else 2)
+        items = await channels.list_for_device(device_id(index))
+        assert len(items) == (3 if index == 5 else 2), index
+    assert await devices.get(device_id(999)) is None
+    assert commits[0] <= 6, commits[0]  # not 120

@@ -253,3 +253,51 @@ def test_memory_of_finished_collections_is_bounded() -> None:
 
     assert remembered[0] is None
     assert [p.state for p in remembered[1:] if p] == [CollectionState.COMPLETE] * 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["start", "add", "tick"]),
+            st.integers(min_value=0, max_value=5),  # which query
+            st.floats(min_value=0.0, max_value=4.0),  # time passing before the step
+        ),
+        max_size=60,
+    )
+)
+def test_deadlines_and_timeouts_match_a_full_scan(steps: list[tuple[str, int, float]]) -> None:
+    # The collector keeps its entries in deadline order instead of scanning them all: it
+    # must still say what a scan of every collection would say.
+    timeout = 3.0
+    collector = CatalogCollector(CollectorSettings(inactivity_timeout=timeout))
+    activity: dict[QueryKey, float] = {}  # running: last message
+    forget: dict[QueryKey, float] = {}  # finished: when it is forgotten
+    now = 0.0
+    for action, which, elapsed in steps:
+        now += elapsed
+        key = QueryKey(DEVICE, CmdType.CATALOG, which)
+        if action == "start":
+            collector.start(key, now)
+            if key not in activity:
+                forget.pop(key, None)
+                activity[key] = now
+        elif action == "add":
+            # One item of an announced 1,000: the collection stays running.
+            message = CatalogResponse(DEVICE, which, 1000, (_items(1)[0],))
+            progress = collector.add(message, now)
+            if key in activity or key not in forget:
+                activity[key] = now
+                assert progress.state is CollectionState.RUNNING
+            else:  # finished a moment ago: a late copy, ignored
+                assert progress.state is CollectionState.PARTIAL
+        else:
+            ended = {result.key for result in collector.tick(now)}
+            expected = {k for k, last in activity.items() if last + timeout <= now}
+            assert ended == expected
+            for k in expected:
+                del activity[k]
+                forget[k] = now + timeout
+            forget = {k: at for k, at in forget.items() if at > now}
+        deadlines = [last + timeout for last in activity.values()] + list(forget.values())
+        assert collector.next_deadline() == min(deadlines, default=None)
