@@ -27,7 +27,7 @@ Policy, following what devices in the field need:
 from __future__ import annotations
 
 import logging
-import secrets
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,6 +176,7 @@ class Registrar:
         self._wake = wake
         self._overloaded = overloaded
         self._retry_after = retry_after
+        self._jitter = random.Random()
         self.shed = 0
         """REGISTERs answered 503 because the platform was overloaded."""
 
@@ -358,7 +359,9 @@ class Registrar:
                         block.failures, block.key, block.duration)  # fmt: skip
 
     def _busy(self, gb: bool) -> Reply:
-        wait = self._retry_after // 2 + secrets.randbelow(
+        # Jitter spreads the devices' retries; it needs no secrecy (a `secrets` draw is a
+        # system call, made for every shed request of an overload).
+        wait = self._retry_after // 2 + self._jitter.randrange(
             self._retry_after - self._retry_after // 2 + 1
         )
         return self._reply(503, gb=gb, extra=(("Retry-After", str(max(1, wait))),))
