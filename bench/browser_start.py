@@ -37,19 +37,7 @@ from playwright.async_api import Browser, async_playwright
 from bench.camera_clip import camera_loop, describe
 from bench.live import PICTURE, has_call, live_rig, percentile
 from farmwatch.simulator.test_pattern import EncodedLoop
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
 
 # Installed before the page's own script: timestamps of its `POST .../live` and of the
 # first frame the <video> element presents.

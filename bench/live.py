@@ -225,26 +225,18 @@ async def start_once(rig: Rig, channel: str, results: dict[str, list[float]]) ->
     assert arrivals.first_frame_at is not None
     results["webrtc"].append(arrivals.first_frame_at - begin)
     await rig.close_live(body["session"])
-    # fMP4 on its own fresh start, measured from when POST /live answered.
-    await rig.device.wait_for(lambda d: not has_call(d, channel))
-    status, body = await rig.open_live(channel)
-    if status != 201:
-        return
-    answered = time.monotonic()
-    await rig.first_fragment(body["fmp4"])
-    results["fmp4"].append(time.monotonic() - answered)
-    await rig.close_live(body["session"])
-    # HLS likewise: its output starts with the first playlist request. It has no connection
-    # to close, so the stream stays up until HLS is unused for a while: the next start is on
-    # another channel anyway.
-    await rig.device.wait_for(lambda d: not has_call(d, channel))
-    status, body = await rig.open_live(channel)
-    if status != 201:
-        return
-    answered = time.monotonic()
-    await rig.first_hls_segment(body["hls"])
-    results["hls"].append(time.monotonic() - answered)
-    await rig.close_live(body["session"])
+    # fMP4 and HLS each on a fresh start, measured from when POST /live answered. HLS has
+    # no connection to close, so its stream stays up until HLS is unused for a while: the
+    # next start is on another channel anyway.
+    for output, first_read in (("fmp4", rig.first_fragment), ("hls", rig.first_hls_segment)):
+        await rig.device.wait_for(lambda d: not has_call(d, channel))
+        status, body = await rig.open_live(channel)
+        if status != 201:
+            return
+        answered = time.monotonic()
+        await first_read(body[output])
+        results[output].append(time.monotonic() - answered)
+        await rig.close_live(body["session"])
 
 
 # ---- 2. ingest cost ------------------------------------------------------------------

@@ -13,19 +13,7 @@ from pathlib import Path
 from playwright.async_api import async_playwright
 
 from tests.e2e.live_helpers import live_rig
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
 
 FRAMES_DECODED = """
 async () => {
