@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _media_worker() -> int:
     from farmwatch.media.worker.server import WorkerSpec, run_worker
 
+    # A terminal's Ctrl-C and systemd's stop signal the whole process group: the platform
+    # stops its workers in order, and a worker stops when the platform's pipe closes (also
+    # when the platform was killed), so a worker leaves those signals to it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     spec = WorkerSpec.from_json(sys.stdin.readline())
     configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
     uvloop.run(run_worker(spec))

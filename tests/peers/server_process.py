@@ -43,9 +43,16 @@ class RunningServer:
 
 
 def start_server(
-    tmp_path: Path, extra_env: dict[str, str] | None = None, *, sip_port: int | None = None
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    sip_port: int | None = None,
+    new_session: bool = False,
 ) -> RunningServer:
-    """Start `farmwatch serve` with its data in `tmp_path/data`; wait until SIP and web answer."""
+    """Start `farmwatch serve` with its data in `tmp_path/data`; wait until SIP and web answer.
+
+    `new_session`: in a process group of its own, which a test may signal as a whole (as
+    a terminal's Ctrl-C or systemd's stop does)."""
     port = sip_port or free_port()
     web_port = free_port()
     env = {
@@ -65,6 +72,7 @@ def start_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
+            start_new_session=new_session,
         )
     server = RunningServer("127.0.0.1", port, web_port, process, log_path)
     deadline = time.monotonic() + 20
