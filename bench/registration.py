@@ -100,7 +100,9 @@ def measure_step(
     scenarios, scenario = SHAPES[shape]
     count = int(rate * seconds)
     devices = write_devices(workdir / f"devices-{first}.csv", count, PLATFORM, first=first)
-    extra: tuple[str, ...] = ("-inf", str(devices))
+    # A camera answered 503 tries again later; sipp would send a BYE for every call it
+    # aborts, a request no device sends after a refused REGISTER.
+    extra: tuple[str, ...] = ("-inf", str(devices), "-default_behaviors", "all,-bye")
     limit = None
     if answer_queries:
         # Each device stays ANSWER_SECONDS after its keepalive to answer the platform.
