@@ -1,14 +1,17 @@
 """Registration benchmark: digest registrations/s, their CPU cost, holding devices, restart.
 
-    PYTHONPATH=. .venv/bin/python bench/registration.py [--runs 3] [--rates 1000,2000,3000,5000]
-        [--default-rates 500,1000,2000] [--tcp-rates 3000,5000] [--devices 10000]
+    PYTHONPATH=. .venv/bin/python bench/registration.py [--runs 3]
+        [--rates 1000,2000,3000,5000,6000] [--default-rates 500,1000,2000]
+        [--tcp-rates 3000,5000] [--devices 10000]
 
 Every step registers fresh devices (sipp, one socket, REGISTER -> 401 -> REGISTER with MD5
 digest -> 200 -> Keepalive MESSAGE -> 200) against a `farmwatch serve` with its shipped
 logging (INFO). Each line says what sipp saw (calls succeeded and failed, the rate achieved,
 the requests it had to retransmit) and what the kernel saw (datagrams dropped at the
 platform's SIP socket, and host-wide), with the CPU of the platform's process tree in % of
-one core and per successful registration.
+one core and per successful registration. A device answered 503 (the overload gate) counts
+as failed; sipp's default BYE for a call it aborts is off, as no camera sends one after a
+refused REGISTER (with it, every 503 brought a BYE that cost as much as the REGISTER).
 
 1. Clean registration (`--rates`, `--tcp-rates`), with `[registrar] catalog_on_register =
    false` as the outside harness of issue 14 ran it, in two message shapes:
@@ -266,7 +269,7 @@ def restart(server: RunningServer, workdir: Path, devices: Path, count: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--rates", default="1000,2000,3000,5000")
+    parser.add_argument("--rates", default="1000,2000,3000,5000,6000")
     parser.add_argument("--tcp-rates", default="3000,5000")
     parser.add_argument("--default-rates", default="500,1000,2000")
     parser.add_argument("--seconds", type=float, default=5.0)
