@@ -3,7 +3,9 @@
 
 Every request is matched to its call by Call-ID alone, as wvp does: Hikvision puts something
 other than the channel in the From of MediaStatus, and devices are loose with tags.
-BYE → 200, then `CallListener.call_ended(call_id, REMOTE_BYE)`; unknown Call-ID → 481.
+BYE → 200, then `CallListener.call_ended(call_id, REMOTE_BYE)`; unknown Call-ID → 481, on
+the express path when the BYE is plain (a peer that BYEs every request it gave up on, as
+sipp does by default, costs a scan rather than a parse and a transaction).
 INFO or MESSAGE in a call → 200, and MediaStatus goes to `CallListener.media_status`;
 a MESSAGE outside any call goes on to `DeviceInbox`. A 2xx to INVITE that no transaction
 awaits any more is ACKed (again) through the call's `InviteSession`.
@@ -19,7 +21,9 @@ from farmwatch.sipserver.endpoint import IncomingRequest
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
+from farmwatch.sipserver.sip.express import ExpressRequest, Reply
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
@@ -60,6 +64,12 @@ class CallInbox:
         log.info("device %s ended call %s (BYE)", call.device_id, request.call_id)
         if was_confirmed:
             self._calls.notify_ended(request.call_id, CallEndReason.REMOTE_BYE)
+        return None
+
+    def handle_express_bye(self, request: ExpressRequest, source: Address) -> Reply | None:
+        """481 for a BYE that matches no call; any other goes the general way (`handle_bye`)."""
+        if self._calls.live(request.call_id) is None:
+            return Reply(481)
         return None
 
     async def handle_info(self, incoming: IncomingRequest) -> SipResponse | None:

@@ -104,6 +104,7 @@ class Calls:
         self._loop = asyncio.get_running_loop()
         inbox = CallInbox(self)
         self._endpoint.add_handler("BYE", inbox.handle_bye)
+        self._endpoint.add_express_handler("BYE", inbox.handle_express_bye)
         self._endpoint.add_handler("INFO", inbox.handle_info)
         self._endpoint.add_sync_handler("MESSAGE", inbox.handle_message)
         self._endpoint.set_stray_response_handler(inbox.handle_stray_response)
