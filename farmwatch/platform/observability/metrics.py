@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
@@ -123,14 +124,15 @@ class _PartsCollector(Collector):
             value=self._sources.access.registrar.shed,
         )
         contacts = self._sources.access.first_contacts.stats
-        waiting = GaugeMetricFamily(
-            f"{PREFIX}_first_contacts",
-            "Devices waiting for or being asked their DeviceInfo, catalog and subscription.",
-            labels=["state"],
+        yield _by_label(
+            GaugeMetricFamily(
+                f"{PREFIX}_first_contacts",
+                "Devices waiting for or being asked their DeviceInfo, catalog and subscription.",
+                labels=["state"],
+            ),
+            queued=contacts.queued,
+            running=contacts.running,
         )
-        waiting.add_metric(["queued"], contacts.queued)
-        waiting.add_metric(["running"], contacts.running)
-        yield waiting
         yield from self._sip_access()
         yield from self._sip_tcp()
 
@@ -150,42 +152,48 @@ class _PartsCollector(Collector):
             f"{PREFIX}_sip_auth_blocks", "Blocks of a device ID or host started.", value=auth.blocks
         )
         inbox = self._sources.access.inbox.stats
-        refused = CounterMetricFamily(
-            f"{PREFIX}_sip_messages_refused",
-            "MESSAGE/NOTIFY refused before their body was read, by why.",
-            labels=["reason"],
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_messages_refused",
+                "MESSAGE/NOTIFY refused before their body was read, by why.",
+                labels=["reason"],
+            ),
+            unregistered=inbox.refused_unregistered,
+            elsewhere=inbox.refused_elsewhere,
         )
-        refused.add_metric(["unregistered"], inbox.refused_unregistered)
-        refused.add_metric(["elsewhere"], inbox.refused_elsewhere)
-        yield refused
 
     def _sip_tcp(self) -> Iterator[Metric]:
         tcp = self._sources.sip.tcp_stats
-        connections = GaugeMetricFamily(
-            f"{PREFIX}_sip_tcp_connections", "SIP TCP connections open now.", labels=["direction"]
+        yield _by_label(
+            GaugeMetricFamily(
+                f"{PREFIX}_sip_tcp_connections",
+                "SIP TCP connections open now.",
+                labels=["direction"],
+            ),
+            inbound=tcp.inbound,
+            outbound=tcp.outbound,
         )
-        connections.add_metric(["inbound"], tcp.inbound)
-        connections.add_metric(["outbound"], tcp.outbound)
-        yield connections
-        refused = CounterMetricFamily(
-            f"{PREFIX}_sip_tcp_refused",
-            "SIP TCP connections refused, by the limit that refused them.",
-            labels=["limit"],
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_tcp_refused",
+                "SIP TCP connections refused, by the limit that refused them.",
+                labels=["limit"],
+            ),
+            per_address=tcp.refused_per_address,
+            total=tcp.refused_total_cap,
+            outbound=tcp.refused_outbound,
         )
-        refused.add_metric(["per_address"], tcp.refused_per_address)
-        refused.add_metric(["total"], tcp.refused_total_cap)
-        refused.add_metric(["outbound"], tcp.refused_outbound)
-        yield refused
-        closed = CounterMetricFamily(
-            f"{PREFIX}_sip_tcp_closed",
-            "SIP TCP connections the platform closed, by why.",
-            labels=["reason"],
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_tcp_closed",
+                "SIP TCP connections the platform closed, by why.",
+                labels=["reason"],
+            ),
+            message_timeout=tcp.message_timeouts,
+            silent=tcp.silent_closed,
+            ping_only=tcp.ping_only_closed,
+            idle=tcp.idle_closed,
         )
-        closed.add_metric(["message_timeout"], tcp.message_timeouts)
-        closed.add_metric(["silent"], tcp.silent_closed)
-        closed.add_metric(["ping_only"], tcp.ping_only_closed)
-        closed.add_metric(["idle"], tcp.idle_closed)
-        yield closed
         yield CounterMetricFamily(
             f"{PREFIX}_sip_tcp_accept_errors",
             "accept() failures (descriptors exhausted and the like).",
@@ -254,3 +262,13 @@ class _PartsCollector(Collector):
         )
         for name, documentation, value in described:
             yield CounterMetricFamily(f"{PREFIX}_media_ingest_{name}", documentation, value=value)
+
+
+_Family = TypeVar("_Family", GaugeMetricFamily, CounterMetricFamily)
+
+
+def _by_label(family: _Family, **values: float) -> _Family:
+    """`family` (of one label) with a sample per keyword: label value → sample value."""
+    for label, value in values.items():
+        family.add_metric([label], value)
+    return family
