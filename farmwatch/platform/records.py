@@ -158,7 +158,9 @@ class CatalogReplacement:
     items: tuple[ChannelData, ...]
     at: datetime
     sum_num: int | None
-    received: int
+    """None: the number of distinct items."""
+    received: int | None
+    """Items that arrived (duplicates included); None: the number of distinct items."""
 
 
 @dataclass(frozen=True, slots=True)

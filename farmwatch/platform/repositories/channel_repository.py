@@ -113,36 +113,25 @@ class ChannelRepository:
         that arrived (both default to the number of distinct items). Raises
         `DeviceNotFound` when the device has no row.
         """
-        catalog = _latest_by_id(items)
-        parents = resolve_tree_parents(device_id, _links(catalog.values()))
-        rows = [_row_values(device_id, item, parents[key], at) for key, item in catalog.items()]
-        outcome = {
-            "catalog_sum_num": len(catalog) if sum_num is None else sum_num,
-            "catalog_received": len(catalog) if received is None else received,
-            "is_catalog_complete": True,
-        }
-        async with self._sessions.begin() as session:
-            await self._stamp_device(session, device_id, at, outcome)
-            existing = await self._existing_ids(session, device_id)
-            await self._upsert(session, rows)
-            removed = sorted(existing - catalog.keys())
-            await self._delete(session, device_id, removed)
-        return CatalogDiff(
-            added=tuple(sorted(catalog.keys() - existing)),
-            updated=tuple(sorted(catalog.keys() & existing)),
-            removed=tuple(removed),
-        )
+        replacement = CatalogReplacement(device_id, tuple(items), at, sum_num, received)
+        diffs = await self.replace_catalogs([replacement])
+        if device_id not in diffs:
+            raise DeviceNotFound(device_id)
+        return diffs[device_id]
 
-    async def replace_catalogs(self, catalogs: Sequence[CatalogReplacement]) -> tuple[str, ...]:
+    async def replace_catalogs(
+        self, catalogs: Sequence[CatalogReplacement]
+    ) -> dict[str, CatalogDiff]:
         """Several complete catalog answers, each as `replace_catalog` stores it, in one
         transaction and a few statements (a region whose devices all register at once).
 
         When a device appears twice the later answer wins. Answers of devices that have no
-        row are skipped; their IDs are returned.
+        row are skipped: the result (what changed, per device) leaves them out.
         """
         latest = {catalog.device_id: catalog for catalog in catalogs}
+        diffs: dict[str, CatalogDiff] = {}
         if not latest:
-            return ()
+            return diffs
         async with self._sessions.begin() as session:
             known: set[str] = set()
             existing: dict[str, set[str]] = {}
@@ -181,12 +170,20 @@ class ChannelRepository:
                         "stamp_sum_num": (
                             len(catalog) if replacement.sum_num is None else replacement.sum_num
                         ),
-                        "stamp_received": replacement.received,
+                        "stamp_received": (
+                            len(catalog) if replacement.received is None else replacement.received
+                        ),
                     }
                 )
-                removed = sorted(existing.get(device_id, set()) - catalog.keys())
+                before = existing.get(device_id, set())
+                removed = sorted(before - catalog.keys())
                 if removed:
                     removals[device_id] = removed
+                diffs[device_id] = CatalogDiff(
+                    added=tuple(sorted(catalog.keys() - before)),
+                    updated=tuple(sorted(catalog.keys() & before)),
+                    removed=tuple(removed),
+                )
             if stamps:
                 await session.execute(
                     update(DEVICES)
@@ -203,7 +200,7 @@ class ChannelRepository:
             await self._upsert(session, rows)
             for device_id, removed in removals.items():
                 await self._delete(session, device_id, removed)
-        return tuple(sorted(latest.keys() - known))
+        return diffs
 
     async def merge_partial_catalog(
         self,

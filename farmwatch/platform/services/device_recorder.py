@@ -223,7 +223,8 @@ class DeviceRecorder:
             await self._write_batch("catalogs", catalogs, self._replace_catalogs)
 
     async def _replace_catalogs(self, catalogs: Sequence[CatalogReplacement]) -> None:
-        missing = await self._channels.replace_catalogs(catalogs)
+        stored = await self._channels.replace_catalogs(catalogs)
+        missing = sorted({catalog.device_id for catalog in catalogs} - stored.keys())
         if missing:
             log.warning("catalogs of %d devices not stored: no such device (%s)",
                         len(missing), ", ".join(missing[:5]))  # fmt: skip
