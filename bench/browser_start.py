@@ -28,13 +28,12 @@ import argparse
 import asyncio
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, async_playwright
 
-from bench.camera_clip import camera_loop, describe
+from bench.camera_clip import announced_camera_loop
 from bench.live import PICTURE, has_call, live_rig, percentile
 from farmwatch.simulator.test_pattern import EncodedLoop
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -205,10 +204,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=20)
     parser.add_argument("--hls", action="store_true")
     args = parser.parse_args()
-    begin = time.monotonic()
-    loop = camera_loop()
-    print(f"camera clip: {describe(loop)} (ready in {time.monotonic() - begin:.1f} s)", flush=True)
-    asyncio.run(run(args, loop))
+    asyncio.run(run(args, announced_camera_loop()))
 
 
 if __name__ == "__main__":

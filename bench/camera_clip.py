@@ -201,7 +201,13 @@ def describe(loop: EncodedLoop) -> str:
     )
 
 
-if __name__ == "__main__":
+def announced_camera_loop() -> EncodedLoop:
+    """`camera_loop()`, with the benchmark's header line about it printed."""
     begin = time.monotonic()
-    clip = camera_loop()
-    print(f"camera clip: {describe(clip)} ({time.monotonic() - begin:.1f} s)")
+    loop = camera_loop()
+    print(f"camera clip: {describe(loop)} (ready in {time.monotonic() - begin:.1f} s)", flush=True)
+    return loop
+
+
+if __name__ == "__main__":
+    announced_camera_loop()

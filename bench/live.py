@@ -49,7 +49,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.camera_clip import camera_loop, describe
+from bench.camera_clip import announced_camera_loop
 from bench.live_latency import FrameArrivals, frame_keys, frame_latencies, webrtc_viewer
 from bench.measure import (
     cpu_seconds,
@@ -492,10 +492,7 @@ def main() -> None:
     parser.add_argument("--skip-starts", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
-    begin = time.monotonic()
-    loop = camera_loop()
-    print(f"camera clip: {describe(loop)} (ready in {time.monotonic() - begin:.1f} s)", flush=True)
-    asyncio.run(run(args, loop))
+    asyncio.run(run(args, announced_camera_loop()))
 
 
 if __name__ == "__main__":
