@@ -48,16 +48,17 @@ window.fetch = function (input, init) {
   const post = init && init.method === "POST";
   const step = !post ? null : url.endsWith("/live") ? "" : url.endsWith("/webrtc") ? "offer" : null;
   if (step !== null) window.__timing[step ? "offerSent" : "posted"] = performance.now();
+  const peer = window.farmwatchPeer;
+  if (step && peer) {  // listening from the offer on, so the event cannot come first
+    peer.addEventListener("connectionstatechange", () => {
+      if (peer.connectionState === "connected" && !window.__timing.connected) {
+        window.__timing.connected = performance.now();
+      }
+    });
+  }
   const answer = originalFetch.apply(this, arguments);
   if (step !== null) answer.then(() => {
     window.__timing[step ? "offerAnswered" : "answered"] = performance.now();
-    if (step && window.farmwatchPeer) {
-      window.farmwatchPeer.addEventListener("connectionstatechange", () => {
-        if (window.farmwatchPeer.connectionState === "connected") {
-          window.__timing.connected = performance.now();
-        }
-      });
-    }
   });
   return answer;
 };
