@@ -71,7 +71,11 @@ def test_the_platform_still_answers_after_a_burst_of_stray_byes(server: RunningS
         sock.bind(("127.0.0.1", 0))
         sock.settimeout(3)
         local = sock.getsockname()[1]
-        for _ in range(200):
-            sock.sendto(bye(server.sip_port, local), ("127.0.0.1", server.sip_port))
-        statuses = [status_of(sock.recvfrom(65536)[0]) for _ in range(200)]
+        statuses: list[int] = []
+        # Bursts of 50: 200 answers at once would overflow this socket's default receive
+        # buffer on a busy machine, and the loss would be ours, not the platform's.
+        for _ in range(4):
+            for _ in range(50):
+                sock.sendto(bye(server.sip_port, local), ("127.0.0.1", server.sip_port))
+            statuses += [status_of(sock.recvfrom(65536)[0]) for _ in range(50)]
     assert statuses == [481] * 200
