@@ -45,6 +45,9 @@ from farmwatch.sipserver.gb.manscdp import (
     MediaStatus,
     OtherControlCommand,
     PtzCommand,
+    RecordInfoQuery,
+    RecordInfoResponse,
+    RecordItem,
     ResultCode,
     RootKind,
     TeleBootCommand,
@@ -65,6 +68,8 @@ from farmwatch.sipserver.gb.manscdp_build import (
     build_device_status_response,
     build_keepalive,
     build_media_status,
+    build_record_info_query,
+    build_record_info_responses,
 )
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
 from farmwatch.sipserver.gb.manscdp_text import (
@@ -120,6 +125,9 @@ __all__ = [
     "ManscdpError",
     "ManscdpMessage",
     "MediaStatus",
+    "RecordInfoQuery",
+    "RecordInfoResponse",
+    "RecordItem",
     "OtherControlCommand",
     "PtzCommand",
     "QueryKey",
@@ -145,6 +153,8 @@ __all__ = [
     "build_device_status_response",
     "build_keepalive",
     "build_media_status",
+    "build_record_info_query",
+    "build_record_info_responses",
     "decode_manscdp",
     "device_kind_of",
     "encode_manscdp",

@@ -2,7 +2,7 @@
 
 Owns the root kinds (`Query`/`Control`/`Notify`/`Response`), the `CmdType` names and one
 frozen dataclass per understood message (GB/T 28181-2016 Annex A: A.2.3 control, A.2.4
-query, A.2.5 notify, A.2.6 response; reference §4.1-4.6, §4.8, §4.12, §5.3). Anything else
+query, A.2.5 notify, A.2.6 response; reference §4.1-4.8, §4.12, §5.3). Anything else
 becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`, building in `manscdp_build`.
 
 `sn` is the message's `SN`; a missing or non-numeric `SN` is reported as `MISSING_SN` (0,
@@ -177,6 +177,66 @@ class DeviceStatusResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordInfoQuery:
+    """Query/RecordInfo (§4.7): records of a channel between two device-local times.
+
+    Times are kept as sent (`YYYY-MM-DDTHH:MM:SS`, local time of the device, no zone);
+    `record_type` is `time|alarm|manual|all` as text, `indistinct_query` 0 or 1.
+    """
+
+    device_id: str
+    sn: int
+    start_time: str | None
+    end_time: str | None
+    file_path: str | None = None
+    address: str | None = None
+    secrecy: int | None = None
+    record_type: str | None = None
+    recorder_id: str | None = None
+    indistinct_query: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordItem:
+    """One `RecordList/Item` of a RecordInfo response, 2016 and 2022 fields alike.
+
+    Times and `record_type` are kept as sent (the platform converts them with its one
+    configured zone); numbers that are missing or not numbers are None.
+    """
+
+    device_id: str
+    start_time: str | None
+    end_time: str | None
+    name: str | None = None
+    file_path: str | None = None
+    address: str | None = None
+    secrecy: int | None = None
+    record_type: str | None = None
+    recorder_id: str | None = None
+    file_size: int | None = None
+    record_location: str | None = None
+    """[2022] where the file is: 0 central storage, 1 the device."""
+    stream_number: int | None = None
+    """[2022] 0 main stream, 1 sub stream..."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordInfoResponse:
+    """Response/RecordInfo: one of possibly several messages sharing the query's SN.
+
+    `sum_num` is the total over all messages (None when missing or not a number),
+    `declared_num` this message's `RecordList Num`.
+    """
+
+    device_id: str
+    sn: int
+    sum_num: int | None
+    items: tuple[RecordItem, ...]
+    name: str | None = None
+    declared_num: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class IFrameCommand:
     """`IFameCmd` = `Send` (the standard's spelling; `IFrameCmd` is accepted too)."""
 
@@ -256,6 +316,8 @@ ManscdpMessage = (
     | DeviceInfoResponse
     | DeviceStatusQuery
     | DeviceStatusResponse
+    | RecordInfoQuery
+    | RecordInfoResponse
     | DeviceControl
     | MediaStatus
     | ControlResponse

@@ -1,11 +1,12 @@
 """Typed values → MANSCDP body bytes, laid out like the standard's examples.
 
 Owns the builders of the bodies this platform, its simulator and its cascade link send:
-queries (Catalog, DeviceInfo, DeviceStatus), Keepalive, catalog responses split over
-several messages (GB/T 28181-2016 Annex N), catalog NOTIFY, DeviceInfo/DeviceStatus
-responses, DeviceControl (`IFameCmd`, `PTZCmd`, `TeleBoot`), MediaStatus and the `Result`
-response (2016 Annex A; reference §4.3-4.8, §4.12, §5.3). One element per line, CRLF line
-ends, text escaped, the prolog and byte encoding from `encode_manscdp`.
+queries (Catalog, DeviceInfo, DeviceStatus, RecordInfo), Keepalive, catalog and RecordInfo
+responses split over several messages (GB/T 28181-2016 Annex N), catalog NOTIFY,
+DeviceInfo/DeviceStatus responses, DeviceControl (`IFameCmd`, `PTZCmd`, `TeleBoot`),
+MediaStatus and the `Result` response (2016 Annex A; reference §4.3-4.8, §4.12, §5.3,
+§11.8). One element per line, CRLF line ends, text escaped, the prolog and byte encoding
+from `encode_manscdp`.
 
 Argument order follows the call sites: queries take `(sn, device_id)`, everything else
 `(device_id, sn)`; the rest is keyword-only.
@@ -24,6 +25,7 @@ from farmwatch.sipserver.gb.manscdp import (
     IFrameCommand,
     OtherControlCommand,
     PtzCommand,
+    RecordItem,
     ResultCode,
     RootKind,
     TeleBootCommand,
@@ -90,6 +92,27 @@ def build_device_info_query(sn: int, device_id: str, charset: ManscdpCharset = _
 
 def build_device_status_query(sn: int, device_id: str, charset: ManscdpCharset = _GB2312) -> bytes:
     return _query(CmdType.DEVICE_STATUS, sn, device_id, charset)
+
+
+def build_record_info_query(
+    sn: int,
+    device_id: str,
+    start_time: str,
+    end_time: str,
+    charset: ManscdpCharset = _GB2312,
+    *,
+    record_type: str = "all",
+    secrecy: int = 0,
+    indistinct_query: int | None = None,
+) -> bytes:
+    """Query/RecordInfo (§4.7, §11.8). `Type` is always sent: Dahua NVRs require it."""
+    writer = _BodyWriter(RootKind.QUERY, CmdType.RECORD_INFO, sn, device_id)
+    writer.element("StartTime", start_time)
+    writer.element("EndTime", end_time)
+    writer.element("Secrecy", secrecy)
+    writer.element("Type", record_type)
+    writer.element("IndistinctQuery", indistinct_query)
+    return writer.finish(charset)
 
 
 def build_keepalive(
@@ -214,6 +237,59 @@ def build_catalog_responses(
         build_catalog_response(device_id, sn, total, chunk, charset=charset)
         for chunk in chunks or [()]
     ]
+
+
+def _write_record_item(writer: _BodyWriter, item: RecordItem) -> None:
+    writer.raw("<Item>")
+    for name, value in (
+        ("DeviceID", item.device_id),
+        ("Name", item.name),
+        ("FilePath", item.file_path),
+        ("Address", item.address),
+        ("StartTime", item.start_time),
+        ("EndTime", item.end_time),
+        ("Secrecy", item.secrecy),
+        ("Type", item.record_type),
+        ("RecorderID", item.recorder_id),
+        ("FileSize", item.file_size),
+        ("RecordLocation", item.record_location),
+        ("StreamNumber", item.stream_number),
+    ):
+        writer.element(name, value)
+    writer.raw("</Item>")
+
+
+def build_record_info_responses(
+    device_id: str,
+    sn: int,
+    items: Sequence[RecordItem],
+    *,
+    name: str | None = None,
+    sum_num: int | None = None,
+    items_per_message: int = DEFAULT_ITEMS_PER_MESSAGE,
+    charset: ManscdpCharset = _GB2312,
+) -> list[bytes]:
+    """The records as consecutive Response/RecordInfo messages sharing `sn` (§4.7, Annex N).
+
+    `sum_num` defaults to `len(items)`; no items gives one message with SumNum 0 and no
+    `RecordList`, as the standard says.
+    """
+    if items_per_message < 1:
+        raise ValueError(f"items_per_message must be at least 1, got {items_per_message}")
+    total = len(items) if sum_num is None else sum_num
+    chunks = [items[i : i + items_per_message] for i in range(0, len(items), items_per_message)]
+    bodies = []
+    for chunk in chunks or [()]:
+        writer = _BodyWriter(RootKind.RESPONSE, CmdType.RECORD_INFO, sn, device_id)
+        writer.element("Name", name)
+        writer.element("SumNum", total)
+        if chunk:
+            writer.raw(f'<RecordList Num="{len(chunk)}">')
+            for item in chunk:
+                _write_record_item(writer, item)
+            writer.raw("</RecordList>")
+        bodies.append(writer.finish(charset))
+    return bodies
 
 
 def build_catalog_notify(

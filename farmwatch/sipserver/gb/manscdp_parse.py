@@ -1,7 +1,7 @@
 """MANSCDP bytes → typed message, dispatched by (root, CmdType) through one table.
 
 Owns `parse_manscdp` and the per-message readers (GB/T 28181-2016 Annex A; reference
-§4.1-4.6 keepalive, catalog, DeviceInfo, DeviceStatus; §4.8 DeviceControl; §4.12
+§4.1-4.6 keepalive, catalog, DeviceInfo, DeviceStatus; §4.7 RecordInfo; §4.8 DeviceControl; §4.12
 MediaStatus; §5.3 catalog NOTIFY). Readers are lenient about content (padding, case,
 missing optional fields, garbage numbers) and strict only about structure: undecodable or
 malformed XML, a DTD, an unknown root element or a missing `CmdType` raise `ManscdpError`.
@@ -37,6 +37,9 @@ from farmwatch.sipserver.gb.manscdp import (
     MediaStatus,
     OtherControlCommand,
     PtzCommand,
+    RecordInfoQuery,
+    RecordInfoResponse,
+    RecordItem,
     ResultCode,
     RootKind,
     TeleBootCommand,
@@ -173,9 +176,14 @@ def _read_item_list(root: Element) -> tuple[tuple[CatalogItem, ...], int | None]
     device_list = find_child(root, "DeviceList")
     if device_list is None:
         return (), None
-    num_text = next((v for k, v in device_list.attrib.items() if k.casefold() == "num"), None)
     items = (read_catalog_item(element) for element in find_children(device_list, "Item"))
-    return tuple(item for item in items if item is not None), to_int_or_none(num_text)
+    return tuple(item for item in items if item is not None), _declared_num(device_list)
+
+
+def _declared_num(item_list: Element) -> int | None:
+    """The `Num` attribute of a `DeviceList`/`RecordList` (any case), None if unreadable."""
+    num_text = next((v for k, v in item_list.attrib.items() if k.casefold() == "num"), None)
+    return to_int_or_none(num_text)
 
 
 def _read_sum_num(root: Element) -> int | None:
@@ -378,6 +386,59 @@ def _read_device_control(root: Element, header: _Header) -> DeviceControl:
     return DeviceControl(header.device_id, header.sn, _read_control_command(root), priority)
 
 
+def _read_record_info_query(root: Element, header: _Header) -> RecordInfoQuery:
+    return RecordInfoQuery(
+        header.device_id,
+        header.sn,
+        start_time=child_text(root, "StartTime"),
+        end_time=child_text(root, "EndTime"),
+        file_path=child_text(root, "FilePath"),
+        address=child_text(root, "Address"),
+        secrecy=to_int_or_none(child_text(root, "Secrecy")),
+        record_type=child_text(root, "Type"),
+        recorder_id=child_text(root, "RecorderID"),
+        indistinct_query=to_int_or_none(child_text(root, "IndistinctQuery")),
+    )
+
+
+def _read_record_item(item: Element, default_device_id: str) -> RecordItem:
+    """One record; an item without its own DeviceID belongs to the queried channel."""
+    return RecordItem(
+        device_id=child_text(item, "DeviceID") or default_device_id,
+        start_time=child_text(item, "StartTime"),
+        end_time=child_text(item, "EndTime"),
+        name=child_text(item, "Name"),
+        file_path=child_text(item, "FilePath"),
+        address=child_text(item, "Address"),
+        secrecy=to_int_or_none(child_text(item, "Secrecy")),
+        record_type=child_text(item, "Type"),
+        recorder_id=child_text(item, "RecorderID"),
+        file_size=to_int_or_none(child_text(item, "FileSize")),
+        record_location=child_text(item, "RecordLocation"),
+        stream_number=to_int_or_none(child_text(item, "StreamNumber")),
+    )
+
+
+def _read_record_info_response(root: Element, header: _Header) -> RecordInfoResponse:
+    record_list = find_child(root, "RecordList")
+    items: tuple[RecordItem, ...] = ()
+    declared_num = None
+    if record_list is not None:
+        declared_num = _declared_num(record_list)
+        items = tuple(
+            _read_record_item(element, header.device_id)
+            for element in find_children(record_list, "Item")
+        )
+    return RecordInfoResponse(
+        header.device_id,
+        header.sn,
+        sum_num=_read_sum_num(root),
+        items=items,
+        name=child_text(root, "Name"),
+        declared_num=declared_num,
+    )
+
+
 def _read_media_status(root: Element, header: _Header) -> MediaStatus:
     return MediaStatus(header.device_id, header.sn, child_text(root, "NotifyType"))
 
@@ -399,6 +460,8 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.DEVICE_INFO): _read_device_info_response,
     (RootKind.QUERY, CmdType.DEVICE_STATUS): _read_device_status_query,
     (RootKind.RESPONSE, CmdType.DEVICE_STATUS): _read_device_status_response,
+    (RootKind.QUERY, CmdType.RECORD_INFO): _read_record_info_query,
+    (RootKind.RESPONSE, CmdType.RECORD_INFO): _read_record_info_response,
     (RootKind.CONTROL, CmdType.DEVICE_CONTROL): _read_device_control,
     (RootKind.NOTIFY, CmdType.MEDIA_STATUS): _read_media_status,
     (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
