@@ -14,6 +14,7 @@ import signal
 import socket
 import tempfile
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from farmwatch.media.manager import MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
+from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
@@ -34,7 +36,7 @@ from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.settings import SipSettings
-from farmwatch.web.app import create_web_app
+from farmwatch.web.app import WebServices, create_web_app
 from farmwatch.web.security import HostPolicy
 
 log = logging.getLogger(__name__)
@@ -156,6 +158,12 @@ class Application:
         )
         forwarder.live = self.live
         self.calls.set_listener(self.live)
+        self.record_search = RecordSearchService(
+            self.access,
+            channels,
+            zone=settings.registrar.zone,
+            slice_length=timedelta(hours=settings.recordings.search_slice_hours),
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -195,6 +203,7 @@ class Application:
             raise _listen_error("RTP", "media", address, error, "shared_port") from error
         stack.push_async_callback(self.media.close)
         stack.push_async_callback(self.live.close)
+        stack.push_async_callback(self.record_search.close)
         # Registrations are restored before SIP listens: a keepalive arriving the moment
         # the port opens must find its device known, not be refused with 403.
         await self.devices.start()
@@ -208,7 +217,10 @@ class Application:
             web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
         )
         runner = web.AppRunner(
-            create_web_app(self.devices, self.live, hosts, self.metrics), access_log=None
+            create_web_app(
+                WebServices(self.devices, self.live, self.record_search), hosts, self.metrics
+            ),
+            access_log=None,
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

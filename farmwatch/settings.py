@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from farmwatch.media.settings import MediaSettings
-from farmwatch.platform.settings import LiveSettings
+from farmwatch.platform.settings import LiveSettings, RecordingsSettings
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 
 DEFAULT_CONFIG = Path("conf/farmwatch.toml")
@@ -123,6 +123,7 @@ class Settings:
     registrar: RegistrarSettings = field(default_factory=RegistrarSettings)
     media: MediaSettings = field(default_factory=MediaSettings)
     live: LiveSettings = field(default_factory=LiveSettings)
+    recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
     web: WebSettings = field(default_factory=WebSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)

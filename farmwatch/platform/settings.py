@@ -1,4 +1,4 @@
-"""Settings of the platform's services (`[live]` in farmwatch.toml)."""
+"""Settings of the platform's services (`[live]`, `[recordings]` in farmwatch.toml)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,19 @@ def _address_error(text: str) -> str:
     if address.is_unspecified or address.is_multicast:
         return f"live.webrtc_addresses: {text!r} is not one interface's address"
     return ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingsSettings:
+    """Record search, playback, downloads and platform recording (`[recordings]`)."""
+
+    search_slice_hours: float = 6.0
+    """A record search asks the device this many hours at a time, in order."""
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        if not 0.25 <= self.search_slice_hours <= 24:
+            errors.append(
+                f"recordings.search_slice_hours: expected 0.25..24, got {self.search_slice_hours}"
+            )
+        return errors

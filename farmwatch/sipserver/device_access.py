@@ -37,17 +37,22 @@ from farmwatch.sipserver.gb.catalog_collector import (
     CollectionState,
     CollectorSettings,
     QueryKey,
+    RecordCollector,
+    RecordResult,
 )
+from farmwatch.sipserver.gb.catalog_item import CatalogItem
 from farmwatch.sipserver.gb.manscdp import (
     CmdType,
     DeviceInfoResponse,
     DeviceStatusResponse,
     ManscdpMessage,
+    RecordInfoResponse,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
     build_catalog_query,
     build_device_info_query,
     build_device_status_query,
+    build_record_info_query,
 )
 from farmwatch.sipserver.gb.manscdp_text import ManscdpCharset
 from farmwatch.sipserver.gb.registrations import (
@@ -117,6 +122,9 @@ class DeviceAccess:
         self.collector = CatalogCollector(
             CollectorSettings(inactivity_timeout=settings.catalog_timeout)
         )
+        self.records = RecordCollector(
+            CollectorSettings(inactivity_timeout=settings.record_info_timeout)
+        )
         self.originator = Originator(sip.id, sip.domain, sip.user_agent)
         self.registrar = Registrar(
             settings,
@@ -125,7 +133,7 @@ class DeviceAccess:
             credentials=directory,
             publish=self.publish_presence,
             clock=self.now,
-            wall_clock=datetime.now,
+            wall_clock=lambda: datetime.now(settings.zone),
             secret=secret or secrets.token_bytes(32),
             user_agent=sip.user_agent,
             wake=self.rearm,
@@ -400,19 +408,61 @@ class DeviceAccess:
         return future
 
     async def _send_query(
-        self, device_id: str, body: bytes, future: asyncio.Future[CatalogResult]
+        self,
+        device_id: str,
+        body: bytes,
+        future: asyncio.Future[Any],
+        *,
+        target_id: str | None = None,
     ) -> None:
         try:
-            await self.send_manscdp(device_id, body)
+            await self.send_manscdp(device_id, body, target_id=target_id)
         except SipError as error:
             if not future.done():
                 future.set_exception(error)
 
-    def catalog_progress(self, device_id: str) -> CollectionProgress | None:
+    def query_records(
+        self, device_id: str, channel_id: str, start_time: str, end_time: str
+    ) -> asyncio.Future[RecordResult]:
+        """RecordInfo (§4.7) for `channel_id` of `device_id` between two device-local times
+        (`YYYY-MM-DDTHH:MM:SS`); await the records.
+
+        The answer may come over many MESSAGEs: it resolves when they are all in, or, when
+        they stop for `record_info_timeout` seconds, as a partial result keeping what came.
+        A refused or unanswered MESSAGE raises.
+        """
+        if self.table.get(device_id) is None:
+            raise DeviceUnavailable(device_id)
+        sn = self.next_sn()
+        key = QueryKey(device_id, CmdType.RECORD_INFO, sn)
+        future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = _Waiter(device_id, future)
+        future.add_done_callback(lambda _: self._waiters.pop(key, None))
+        self.records.start(key, self.now())
+        self.rearm()
+        body = build_record_info_query(
+            sn, channel_id, start_time, end_time, self.charset_for(device_id)
+        )
+        self.spawn(self._send_query(device_id, body, future, target_id=channel_id))
+        return future
+
+    def records_received(self, device_id: str, response: RecordInfoResponse) -> None:
+        """One RecordInfo answer message from `device_id` (the inbox's dispatch)."""
+        progress = self.records.add(device_id, response, self.now())
+        if progress.result is not None:
+            self._records_finished(progress.result)
+        self.rearm()
+
+    def _records_finished(self, result: RecordResult) -> None:
+        waiter = self._waiters.get(result.key)
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(result)
+
+    def catalog_progress(self, device_id: str) -> CollectionProgress[CatalogItem] | None:
         key = self._latest_catalog.get(device_id)
         return None if key is None else self.collector.progress(key)
 
-    def catalog_finished(self, device_id: str, progress: CollectionProgress) -> None:
+    def catalog_finished(self, device_id: str, progress: CollectionProgress[CatalogItem]) -> None:
         result = progress.result
         if result is None:
             return
@@ -429,6 +479,7 @@ class DeviceAccess:
             for d in (
                 self.table.next_deadline(),
                 self.collector.next_deadline(),
+                self.records.next_deadline(),
                 self.subscriptions.next_deadline(),
                 self.inbox.next_deadline(),
                 self.registrar.next_deadline(),
@@ -465,6 +516,10 @@ class DeviceAccess:
                     result.key, len(result.items), result.expected, CollectionState.PARTIAL, result
                 ),
             )
+        for records in self.records.tick(now):
+            log.warning("RecordInfo of %s stalled: kept %d of %s records",
+                        records.key.device_id, len(records.items), records.expected)  # fmt: skip
+            self._records_finished(records)
         self.subscriptions.tick(now)
         self.inbox.tick(now)
         self.registrar.tick(now)

@@ -37,6 +37,7 @@ from farmwatch.sipserver.gb.manscdp import (
     DeviceStatusResponse,
     Keepalive,
     ManscdpMessage,
+    RecordInfoResponse,
 )
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
@@ -220,6 +221,8 @@ class DeviceInbox:
             case ControlResponse():
                 key = QueryKey(device_id, message.cmd_type, message.sn)
                 access.answer_received(device_id, key, message)
+            case RecordInfoResponse():
+                access.records_received(device_id, message)
             case CatalogNotify():
                 access.publish(CatalogChanged(device_id, message.items))
             case _:

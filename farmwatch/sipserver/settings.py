@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +105,26 @@ class RegistrarSettings:
     auth_failure_window: float = 60.0
     auth_block: float = 60.0
     auth_max_block: float = 900.0
+    timezone: str = "Asia/Shanghai"
+    """The one zone of every device time (Date header, RecordInfo, playback t=, plans)."""
+    record_info_timeout: float = 10.0
+    """A RecordInfo slice ends, keeping what arrived, after this long without a message."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def validate(self) -> list[str]:
         errors: list[str] = []
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(
+                f"registrar.timezone: expected an IANA zone such as Asia/Shanghai, "
+                f"got {self.timezone!r}"
+            )
+        if self.record_info_timeout <= 0:
+            errors.append("registrar.record_info_timeout: must be positive")
         if self.date_header not in ("milliseconds", "seconds", "off"):
             errors.append(
                 "registrar.date_header: expected milliseconds, seconds or off, "

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 
 from aiohttp import web
 
 from farmwatch.platform.observability import PlatformMetrics
+from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
-from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE, METRICS
+from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE, METRICS, RECORD_SEARCH
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live, metrics
+from farmwatch.web.routes import devices, live, metrics, records
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
@@ -28,20 +30,28 @@ async def _live_page(request: web.Request) -> web.Response:
     return web.Response(text=(STATIC / "live.html").read_text("utf-8"), content_type="text/html")
 
 
-def create_api_app(device_service: DeviceService, live_service: LiveService) -> web.Application:
+@dataclass(frozen=True, slots=True)
+class WebServices:
+    """The platform services the API calls."""
+
+    devices: DeviceService
+    live: LiveService
+    record_search: RecordSearchService
+
+
+def create_api_app(services: WebServices) -> web.Application:
     api = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY)
-    api[DEVICE_SERVICE] = device_service
-    api[LIVE_SERVICE] = live_service
+    api[DEVICE_SERVICE] = services.devices
+    api[LIVE_SERVICE] = services.live
+    api[RECORD_SEARCH] = services.record_search
     api.add_routes(devices.routes)
     api.add_routes(live.routes)
+    api.add_routes(records.routes)
     return api
 
 
 def create_web_app(
-    device_service: DeviceService,
-    live_service: LiveService,
-    hosts: HostPolicy,
-    platform_metrics: PlatformMetrics,
+    services: WebServices, hosts: HostPolicy, platform_metrics: PlatformMetrics
 ) -> web.Application:
     """The whole web server; `hosts` says which Host and Origin headers it accepts."""
     app = web.Application(
@@ -49,7 +59,7 @@ def create_web_app(
         client_max_size=MAX_BODY,
     )
     app[METRICS] = platform_metrics
-    app.add_subapp("/api", create_api_app(device_service, live_service))
+    app.add_subapp("/api", create_api_app(services))
     app.add_routes(metrics.routes)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     app.router.add_get("/live", _live_page)

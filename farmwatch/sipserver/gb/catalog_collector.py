@@ -1,13 +1,16 @@
-"""Collects a catalog answered over several MESSAGEs into one result (sans-I/O, virtual time).
+"""Collects an answer spread over several MESSAGEs into one result (sans-I/O, virtual time).
 
+Catalogs and record searches (RecordInfo, gb28181.md §4.7) are answered alike:
+`MultiMessageCollector` is the rule, `CatalogCollector` and `RecordCollector` its two uses.
 Owns the multi-message rule of GB/T 28181-2016 Annex N (2022 Annex M; reference §4.4 and
 pitfalls §10 item 6): every message repeats the query's SN and the total `SumNum`; messages
 may arrive out of order, twice (UDP retransmits) or not at all, and `SumNum` may not match
-what arrives. A collection is keyed by `QueryKey(device_id, CmdType.CATALOG, sn)`; items are
-de-duplicated by item DeviceID (a later copy replaces an earlier one, order of first arrival
-is kept); the target is the largest `SumNum` seen. It completes when the unique items reach
-the target (at once for `SumNum` 0) and ends PARTIAL, keeping what arrived, when nothing
-arrived for `inactivity_timeout` seconds or the `max_items` bound was hit.
+what arrives. A collection is keyed by `QueryKey(device_id, CmdType, sn)`; items are
+de-duplicated by their identity (a catalog item's DeviceID, a record's every field; a later
+copy replaces an earlier one, order of first arrival is kept); the target is the largest
+`SumNum` seen. It completes when the unique items reach the target (at once for `SumNum` 0)
+and ends PARTIAL, keeping what arrived, when nothing arrived for `inactivity_timeout`
+seconds or the `max_items` bound was hit.
 
 Answers without a `start` (a device that volunteers its catalog, or a query sent before a
 restart) are collected the same way. A collection whose `SumNum` never arrived (missing or
@@ -19,10 +22,19 @@ start a second, bogus collection.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from farmwatch.sipserver.gb.catalog_item import CatalogItem
-from farmwatch.sipserver.gb.manscdp import CatalogResponse, CmdType
+from farmwatch.sipserver.gb.manscdp import (
+    CatalogResponse,
+    CmdType,
+    RecordInfoResponse,
+    RecordItem,
+)
+
+ItemT = TypeVar("ItemT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,40 +67,52 @@ class CollectorSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogResult:
+class CollectionResult(Generic[ItemT]):
     """A finished collection: the unique items in order of arrival."""
 
     key: QueryKey
-    items: tuple[CatalogItem, ...]
+    items: tuple[ItemT, ...]
     expected: int | None  # the largest SumNum seen; None if none was readable
     is_complete: bool
 
 
+CatalogResult = CollectionResult[CatalogItem]
+RecordResult = CollectionResult[RecordItem]
+
+
 @dataclass(frozen=True, slots=True)
-class CollectionProgress:
+class CollectionProgress(Generic[ItemT]):
     """Where a collection stands; `result` is set by the call that finished it."""
 
     key: QueryKey
     received: int
     expected: int | None
     state: CollectionState
-    result: CatalogResult | None = None
+    result: CollectionResult[ItemT] | None = None
 
 
 @dataclass(slots=True)
-class _Collection:
+class _Collection(Generic[ItemT]):
     key: QueryKey
     last_activity: float
     expected: int | None = None
-    items: dict[str, CatalogItem] = field(default_factory=dict)
+    items: dict[Hashable, ItemT] = field(default_factory=dict)
     is_capped: bool = False
 
-    def absorb(self, response: CatalogResponse, now: float, max_items: int) -> None:
-        if response.sum_num is not None:
-            self.expected = max(self.expected or 0, response.sum_num)
-        for item in response.items:
-            if item.device_id in self.items or len(self.items) < max_items:
-                self.items[item.device_id] = item
+    def absorb(
+        self,
+        sum_num: int | None,
+        items: Sequence[ItemT],
+        identity: Callable[[ItemT], Hashable],
+        now: float,
+        max_items: int,
+    ) -> None:
+        if sum_num is not None:
+            self.expected = max(self.expected or 0, sum_num)
+        for item in items:
+            item_key = identity(item)
+            if item_key in self.items or len(self.items) < max_items:
+                self.items[item_key] = item
             else:
                 self.is_capped = True
         self.last_activity = now
@@ -100,29 +124,35 @@ class _Collection:
             return CollectionState.PARTIAL
         return None
 
-    def progress(self, state: CollectionState) -> CollectionProgress:
+    def progress(self, state: CollectionState) -> CollectionProgress[ItemT]:
         return CollectionProgress(self.key, len(self.items), self.expected, state)
 
 
 @dataclass(frozen=True, slots=True)
-class _Finished:
-    progress: CollectionProgress
+class _Finished(Generic[ItemT]):
+    progress: CollectionProgress[ItemT]
     forget_at: float
 
 
-class CatalogCollector:
-    """Pure catalog collector: driven by `start`, `add` and `tick`, each given `now`."""
+class MultiMessageCollector(Generic[ItemT]):
+    """Pure collector: driven by `start`, `add_items` and `tick`, each given `now`.
 
-    def __init__(self, settings: CollectorSettings | None = None) -> None:
+    `identity` says when two items are the same one (a retransmitted message repeats them).
+    """
+
+    def __init__(
+        self, identity: Callable[[ItemT], Hashable], settings: CollectorSettings | None = None
+    ) -> None:
+        self._identity = identity
         self._settings = settings or CollectorSettings()
         # Both kept in deadline order (given a `now` that never goes back): a collection
         # moves to the end when a message arrives, a finished one is added at the end. The
         # platform's timer asks `next_deadline` after every device event; scanning a
         # thousand entries each time cost more than the events at a registration burst.
-        self._running: dict[QueryKey, _Collection] = {}
-        self._finished: dict[QueryKey, _Finished] = {}
+        self._running: dict[QueryKey, _Collection[ItemT]] = {}
+        self._finished: dict[QueryKey, _Finished[ItemT]] = {}
 
-    def start(self, key: QueryKey, now: float) -> CollectionProgress:
+    def start(self, key: QueryKey, now: float) -> CollectionProgress[ItemT]:
         """Expect answers to the query `key`; starting a running collection changes nothing."""
         running = self._running.get(key)
         if running is not None:
@@ -130,13 +160,14 @@ class CatalogCollector:
         if len(self._running) >= self._settings.max_collections:
             return CollectionProgress(key, 0, None, CollectionState.REJECTED)
         self._finished.pop(key, None)
-        collection = _Collection(key, last_activity=now)
+        collection: _Collection[ItemT] = _Collection(key, last_activity=now)
         self._running[key] = collection
         return collection.progress(CollectionState.RUNNING)
 
-    def add(self, response: CatalogResponse, now: float) -> CollectionProgress:
-        """Take one catalog response message; the returned progress carries any result."""
-        key = QueryKey.for_catalog(response)
+    def add_items(
+        self, key: QueryKey, sum_num: int | None, items: Sequence[ItemT], now: float
+    ) -> CollectionProgress[ItemT]:
+        """Take one response message; the returned progress carries any result."""
         finished = self._finished.get(key)
         if finished is not None and key not in self._running:
             return finished.progress  # a late or retransmitted message: already reported
@@ -146,7 +177,7 @@ class CatalogCollector:
             if started.state is CollectionState.REJECTED:
                 return started
             collection = self._running[key]
-        collection.absorb(response, now, self._settings.max_items)
+        collection.absorb(sum_num, items, self._identity, now, self._settings.max_items)
         del self._running[key]
         self._running[key] = collection  # now the latest activity
         state = collection.finished_state(self._settings.max_items)
@@ -154,10 +185,10 @@ class CatalogCollector:
             return collection.progress(CollectionState.RUNNING)
         return self._finish(collection, state, now)
 
-    def tick(self, now: float) -> list[CatalogResult]:
+    def tick(self, now: float) -> list[CollectionResult[ItemT]]:
         """End collections idle for `inactivity_timeout` as PARTIAL; forget old finished ones."""
         timeout = self._settings.inactivity_timeout
-        idle: list[_Collection] = []
+        idle: list[_Collection[ItemT]] = []
         for collection in self._running.values():
             if collection.last_activity + timeout > now:
                 break
@@ -180,7 +211,7 @@ class CatalogCollector:
             return finished.forget_at if deadline is None else min(deadline, finished.forget_at)
         return deadline
 
-    def progress(self, key: QueryKey) -> CollectionProgress | None:
+    def progress(self, key: QueryKey) -> CollectionProgress[ItemT] | None:
         """The state of a running or recently finished collection; None if unknown."""
         running = self._running.get(key)
         if running is not None:
@@ -193,10 +224,10 @@ class CatalogCollector:
         return len(self._running)
 
     def _finish(
-        self, collection: _Collection, state: CollectionState, now: float
-    ) -> CollectionProgress:
+        self, collection: _Collection[ItemT], state: CollectionState, now: float
+    ) -> CollectionProgress[ItemT]:
         del self._running[collection.key]
-        result = CatalogResult(
+        result = CollectionResult(
             collection.key,
             tuple(collection.items.values()),
             collection.expected,
@@ -209,3 +240,37 @@ class CatalogCollector:
         self._finished.pop(collection.key, None)
         self._finished[collection.key] = _Finished(progress, forget_at)
         return CollectionProgress(progress.key, progress.received, progress.expected, state, result)
+
+
+class CatalogCollector(MultiMessageCollector[CatalogItem]):
+    """Catalog items are the same item when their DeviceID is (a later copy replaces it)."""
+
+    def __init__(self, settings: CollectorSettings | None = None) -> None:
+        super().__init__(_catalog_identity, settings)
+
+    def add(self, response: CatalogResponse, now: float) -> CollectionProgress[CatalogItem]:
+        return self.add_items(QueryKey.for_catalog(response), response.sum_num,
+                              response.items, now)  # fmt: skip
+
+
+class RecordCollector(MultiMessageCollector[RecordItem]):
+    """RecordInfo answers, keyed by the device that sent them and the SN (the DeviceID in the
+    body is the queried channel, which NVRs fill in differently); records are the same
+    record when every field is (a retransmitted message)."""
+
+    def __init__(self, settings: CollectorSettings | None = None) -> None:
+        super().__init__(_record_identity, settings)
+
+    def add(
+        self, sender_id: str, response: RecordInfoResponse, now: float
+    ) -> CollectionProgress[RecordItem]:
+        key = QueryKey(sender_id, CmdType.RECORD_INFO, response.sn)
+        return self.add_items(key, response.sum_num, response.items, now)
+
+
+def _catalog_identity(item: CatalogItem) -> Hashable:
+    return item.device_id
+
+
+def _record_identity(item: RecordItem) -> Hashable:
+    return item
