@@ -1,11 +1,9 @@
 """Live view: one stream per channel shared by every viewer (DESIGN.md "Live view").
 
 `LiveService.open_session(channel_id)` gives a viewer a session and the URLs of its
-outputs; the first viewer of a channel starts the stream — an RTP receiver listening
-before the INVITE leaves, the INVITE with that receiver's address and a fresh SSRC, the
-answer's SSRC followed and, for TCP active, the connection dialled (or, when the device
-answered `a=setup:active` too, awaited on the offered port) — and every later viewer joins
-it: a second viewer never causes a second INVITE, and viewers arriving while the stream
+outputs; the first viewer of a channel starts the stream (`DeviceStreamStarter`: receiver
+first, then the INVITE with a fresh SSRC, then the first keyframe) and every later viewer
+joins it: a second viewer never causes a second INVITE, and viewers arriving while the stream
 starts wait for the same start. The stream runs on one node of the `MediaCluster` (a media
 worker process, or this process): outputs (WebRTC, fMP4, HLS) are opened there by output
 ID, and the node says when one closes by itself; when the last one leaves the stream closes
@@ -13,7 +11,7 @@ after the idle time and the device gets its BYE. A stream whose worker died is s
 again (on another worker, with a new INVITE) when it has viewers. HLS holds nothing open,
 so each of its fetches counts as the session's activity. A BYE from the device, or media
 that stops, ends the stream and its viewers are told. Failures become clear platform errors
-for the viewer (a refused TCP media connection is named as such).
+for the viewer. Viewers' outputs are kept by `ViewerOutputs`.
 """
 
 from __future__ import annotations
@@ -22,42 +20,27 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncGenerator, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from farmwatch.media.cluster import MediaCluster
-from farmwatch.media.errors import InvalidOffer, MediaError
-from farmwatch.media.events import MediaConnectFailed
+from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.node import LiveInfo
-from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound, StreamFailed
+from farmwatch.platform.errors import DeviceOffline, NotFound, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
-from farmwatch.sipserver.call_types import (
-    CallEndReason,
-    CallRefused,
-    CallTimeout,
-    EstablishedCall,
-    build_live_offer,
-)
+from farmwatch.platform.services.stream_starter import DeviceStreamStarter, StreamRequest
+from farmwatch.platform.services.viewer_outputs import ViewerOutputs
+from farmwatch.sipserver.call_types import CallEndReason, EstablishedCall, build_live_offer
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
-from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
-from farmwatch.sipserver.sip.address import Transport
-from farmwatch.sipserver.sip.sdp import Setup
+from farmwatch.sipserver.sip.sdp import SessionDescription
 from farmwatch.sipserver.sip.sdp_build import MediaEndpoint
 
 log = logging.getLogger(__name__)
-
-WILDCARDS = frozenset({"", "0.0.0.0", "::"})
-MEDIA_SETUP = {
-    MediaTransport.UDP: (Transport.UDP, Setup.PASSIVE),
-    MediaTransport.TCP_PASSIVE: (Transport.TCP, Setup.PASSIVE),
-    MediaTransport.TCP_ACTIVE: (Transport.TCP, Setup.ACTIVE),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +66,10 @@ class _ChannelLive:
     is_closed: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Viewer:
     session_id: str
     channel_id: str
-    idle_since: float
-    outputs: set[str] = field(default_factory=set)
-    """The viewer's outputs (by ID) still open on the stream's node."""
-
-    def is_watching(self) -> bool:
-        return bool(self.outputs)
 
 
 class LiveService:
@@ -113,6 +90,8 @@ class LiveService:
         self._media = media
         self._calls = calls
         self._access = access
+        self._starter = DeviceStreamStarter(media, calls, access)
+        self._outputs = ViewerOutputs(media)
         self._channels = channels
         self._platform_id = platform_id
         self._transport = transport
@@ -123,7 +102,6 @@ class LiveService:
         self._live: dict[str, _ChannelLive] = {}
         self._by_call: dict[str, str] = {}
         self._viewers: dict[str, _Viewer] = {}
-        self._output_viewers: dict[str, str] = {}  # output ID → session ID
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
@@ -142,8 +120,8 @@ class LiveService:
         info = await self._ensure_stream(channel_id)
         live = self._live[channel_id]
         session_id = secrets.token_urlsafe(12)
-        loop = asyncio.get_running_loop()
-        self._viewers[session_id] = _Viewer(session_id, channel_id, idle_since=loop.time())
+        self._viewers[session_id] = _Viewer(session_id, channel_id)
+        self._outputs.add_session(session_id)
         self._arm_sweeper()
         log.info("viewer %s joined channel %s", session_id, channel_id)
         return LiveLinks(
@@ -159,12 +137,7 @@ class LiveService:
         viewer = self._viewers.pop(session_id, None)
         if viewer is None:
             raise NotFound(f"no live session {session_id}")
-        for output_id in list(viewer.outputs):
-            self._output_viewers.pop(output_id, None)
-            try:
-                await self._media.close_output(output_id)
-            except MediaError as error:  # its node is gone: so is the output
-                log.info("viewer %s: output %s not closed: %s", session_id, output_id, error)
+        await self._outputs.close_session(session_id)
         log.info("viewer %s left channel %s", session_id, viewer.channel_id)
 
     def _arm_sweeper(self) -> None:
@@ -179,10 +152,9 @@ class LiveService:
         self._sweeper = None
         now = asyncio.get_running_loop().time()
         for viewer in list(self._viewers.values()):
-            if viewer.is_watching():
-                viewer.idle_since = now
-            elif now - viewer.idle_since >= self._session_idle:
+            if self._outputs.idle_for(viewer.session_id, now) >= self._session_idle:
                 del self._viewers[viewer.session_id]
+                self._spawn(self._outputs.close_session(viewer.session_id))
                 log.info("viewer %s of channel %s expired", viewer.session_id,
                          viewer.channel_id)  # fmt: skip
         if self._viewers:
@@ -197,56 +169,25 @@ class LiveService:
             raise StreamFailed(f"the stream of channel {viewer.channel_id} has ended")
         return viewer, live
 
-    def _new_output(self, viewer: _Viewer) -> str:
-        output_id = secrets.token_urlsafe(9)
-        viewer.outputs.add(output_id)
-        self._output_viewers[output_id] = viewer.session_id
-        return output_id
-
-    def _output_ended(self, output_id: str) -> None:
-        session_id = self._output_viewers.pop(output_id, None)
-        viewer = self._viewers.get(session_id) if session_id is not None else None
-        if viewer is not None:
-            viewer.outputs.discard(output_id)
-
     # -- outputs ---------------------------------------------------------------------------
 
     async def webrtc_answer(self, session_id: str, sdp: str, sdp_type: str) -> tuple[str, str]:
-        viewer, live = self._viewer_live(session_id)
-        output_id = self._new_output(viewer)
-        try:
-            answer = await self._media.webrtc_answer(live.channel_id, output_id, sdp, sdp_type)
-        except InvalidOffer as error:
-            self._output_ended(output_id)
-            raise InvalidInput(f"invalid SDP offer: {error}") from error
-        except (MediaError, ValueError) as error:
-            self._output_ended(output_id)
-            raise StreamFailed(f"WebRTC negotiation failed: {error}") from error
-        return answer.sdp, answer.type
+        _, live = self._viewer_live(session_id)
+        return await self._outputs.webrtc_answer(session_id, live.channel_id, sdp, sdp_type)
 
     async def fmp4(self, session_id: str) -> AsyncGenerator[bytes, None]:
         """The fMP4 bytes of the session's stream, from the last keyframe on."""
-        viewer, live = self._viewer_live(session_id)
-        output_id = self._new_output(viewer)
-        try:
-            async for chunk in self._media.fmp4(live.channel_id, output_id):
-                yield chunk
-        except StreamClosedError as error:
-            raise StreamFailed(f"the stream of channel {live.channel_id} has ended") from error
-        except MediaError as error:
-            raise StreamFailed(f"fMP4 of channel {live.channel_id} failed: {error}") from error
-        finally:
-            self._output_ended(output_id)
+        _, live = self._viewer_live(session_id)
+        label = f"channel {live.channel_id}"
+        async for chunk in self._outputs.fmp4(session_id, live.channel_id, label):
+            yield chunk
 
     async def hls_resource(self, session_id: str, name: str) -> tuple[bytes, str] | None:
         """A playlist or segment of the channel's HLS output (shared by its viewers)."""
-        viewer, live = self._viewer_live(session_id)
-        # HLS keeps no connection open: each fetch is what says this viewer is still there.
-        viewer.idle_since = asyncio.get_running_loop().time()
-        try:
-            return await self._media.hls_resource(live.channel_id, name)
-        except MediaError as error:
-            raise StreamFailed(f"HLS of channel {live.channel_id} failed: {error}") from error
+        _, live = self._viewer_live(session_id)
+        return await self._outputs.hls_resource(
+            session_id, live.channel_id, name, f"channel {live.channel_id}"
+        )
 
     async def snapshot(self, channel_id: str, *, max_width: int = 1280) -> bytes:
         """A JPEG of the channel's latest intact keyframe (starting the stream if needed)."""
@@ -260,7 +201,7 @@ class LiveService:
 
     def output_closed(self, output_id: str) -> None:
         """An output closed by itself on its node (viewer gone, stream ended)."""
-        self._output_ended(output_id)
+        self._outputs.output_closed(output_id)
 
     def keyframe_needed(self, stream_key: str) -> None:
         live = self._live.get(stream_key)
@@ -296,89 +237,36 @@ class LiveService:
     async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
-        live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)
-        registration = self._access.registration(live.device_id)
-        # Media only from where the device's SIP comes from, and its answer's c= (below).
-        device_hosts = [registration.address.host] if registration is not None else []
-        try:
-            opened = await self._media.open_stream(
-                live.channel_id, self._transport, live.ssrc.value, device_hosts
-            )
-        except MediaError as error:
-            raise StreamFailed(f"cannot receive channel {live.channel_id}: {error}") from error
-        transport, setup = MEDIA_SETUP[self._transport]
-        media_host = opened.host
-        if media_host in WILDCARDS and registration is not None:
-            # The device must be able to reach this address: the one it reaches us on.
-            media_host = self._access.endpoint.local_host_for(registration.address)
-        offer = build_live_offer(
-            platform_id=self._platform_id,
-            media=MediaEndpoint(media_host, opened.port, transport, setup),
-            ssrc=live.ssrc,
-        )
-        try:
-            call = await self._calls.invite(
-                live.device_id, live.channel_id, offer, timeout=self._invite_timeout
-            )
-        except CallRefused as error:
-            raise StreamFailed(
-                f"device {live.device_id} refused channel {live.channel_id}: "
-                f"{error.status} {error.reason}"
-            ) from error
-        except CallTimeout as error:
-            raise StreamFailed(
-                f"device {live.device_id} did not answer the INVITE for {live.channel_id} "
-                f"within {self._invite_timeout:g} s"
-            ) from error
-        except SipError as error:
-            raise DeviceOffline(f"cannot reach device {live.device_id}: {error}") from error
-        live.call = call
-        self._by_call[call.call_id] = live.channel_id
-        try:
-            await self._media.allow_source(live.channel_id, call.media_host)
-            if call.ssrc is not None and call.is_ssrc_changed:
-                await self._media.expect_ssrc(live.channel_id, call.ssrc.value)
-            if self._transport is MediaTransport.TCP_ACTIVE:
-                await self._connect_media(live, call)
-            info = await self._media.wait_live(live.channel_id)
-        except (TimeoutError, StreamClosedError) as error:
-            raise StreamFailed(_no_video_reason(live, error)) from error
-        except MediaError as error:
-            raise StreamFailed(f"no video from channel {live.channel_id}: {error}") from error
-        log.info("channel %s live (device %s, call %s, media node %s)", live.channel_id,
-                 live.device_id, call.call_id, opened.node)  # fmt: skip
-        return info
+        ssrc = live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)
 
-    async def _connect_media(self, live: _ChannelLive, call: EstablishedCall) -> None:
-        """TCP active: dial the address the device answered, unless it answered
-        `a=setup:active` as well (RFC 4145 §4.1 forbids it): it will connect to our offered
-        port then, so listen there instead (be tolerant in what you accept)."""
-        if call.setup is not Setup.ACTIVE:
-            await self._media.connect_active(live.channel_id, call.media_host, call.media_port)
-            return
-        log.warning("device %s answered a=setup:active to our a=setup:active for channel %s "
-                    "(RFC 4145 forbids it): listening for its media connection instead",
-                    live.device_id, live.channel_id)  # fmt: skip
-        try:
-            await self._media.listen_active(live.channel_id)
-        except (OSError, MediaError) as error:
-            raise StreamFailed(
-                f"device {live.device_id} answered a=setup:active to an active offer (RFC 4145 "
-                f"forbids it) and its connection cannot be listened for: {error}"
-            ) from error
+        def offer(media: MediaEndpoint) -> SessionDescription:
+            return build_live_offer(platform_id=self._platform_id, media=media, ssrc=ssrc)
+
+        def confirmed(call: EstablishedCall) -> None:
+            live.call = call
+            self._by_call[call.call_id] = live.channel_id
+
+        started = await self._starter.start(
+            StreamRequest(
+                live.channel_id,
+                live.device_id,
+                live.channel_id,
+                self._transport,
+                ssrc,
+                offer,
+                self._invite_timeout,
+            ),
+            on_call=confirmed,
+        )
+        return started.info
 
     async def _abandon(self, live: _ChannelLive) -> None:
-        """Undo a start that failed: BYE, receiver, SSRC."""
+        """Undo a start that failed (the starter has undone the call and the receiver)."""
         if self._live.get(live.channel_id) is live:
             del self._live[live.channel_id]
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
-            await self._calls.bye(live.call)
         live.is_closed = True
-        try:
-            await self._media.close_stream(live.channel_id, CloseReason.START_TIMEOUT)
-        except MediaError as error:
-            log.info("channel %s: receiver not closed: %s", live.channel_id, error)
         if live.ssrc is not None:
             self._ssrc.release(live.ssrc)
 
@@ -441,13 +329,3 @@ class LiveService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _no_video_reason(live: _ChannelLive, error: Exception) -> str:
-    """What the viewer is told when the stream never went live."""
-    match error:
-        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), is_refused=True)):
-            return f"device {live.device_id} refused the TCP media connection to {host}:{port}"
-        case StreamClosedError(cause=MediaConnectFailed(address=(host, port), error=reason)):
-            return f"cannot connect to device {live.device_id} for media at {host}:{port}: {reason}"
-    return f"no video from channel {live.channel_id} within the start timeout"
