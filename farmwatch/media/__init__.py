@@ -31,6 +31,7 @@ from farmwatch.media.nal import (
     sniff_video_codec,
     split_nal_units,
 )
+from farmwatch.media.playback_clock import PlaybackClock
 from farmwatch.media.ports import PortPool, PortsExhausted
 from farmwatch.media.ps_demux import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -61,6 +62,7 @@ from farmwatch.media.rtp import (
     parse_rtcp,
 )
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.source_hold import BackpressureSink
 from farmwatch.media.stream import (
     DropReportingSink,
     SinkStats,
@@ -70,6 +72,7 @@ from farmwatch.media.stream import (
     Subscription,
 )
 from farmwatch.media.stream_core import CloseReason, StreamState
+from farmwatch.media.stream_progress import StreamProgress
 from farmwatch.media.tcp_receiver import TcpActiveReceiver, TcpPassiveReceiver
 from farmwatch.media.udp_receiver import SharedPortDemux, SharedPortReceiver, UdpReceiver
 
@@ -92,6 +95,7 @@ __all__ = [
     "MediaKind",
     "NalClass",
     "PacketsLost",
+    "PlaybackClock",
     "MAX_PARAMETER_SET_SIZE",
     "ParameterSets",
     "PsDemuxer",
@@ -136,10 +140,12 @@ __all__ = [
     "PortsExhausted",
     "Receiver",
     "MediaSettings",
+    "BackpressureSink",
     "DropReportingSink",
     "SinkStats",
     "Stream",
     "StreamClosedError",
+    "StreamProgress",
     "StreamStats",
     "Subscription",
     "CloseReason",

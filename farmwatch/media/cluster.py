@@ -34,6 +34,7 @@ from farmwatch.media.node import (
 from farmwatch.media.settings import MediaSettings, parse_port_range
 from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.stream_progress import StreamProgress
 from farmwatch.media.worker.process import WorkerProcess, start_worker
 from farmwatch.media.worker.server import WorkerSpec
 
@@ -319,6 +320,15 @@ class MediaCluster:
         node = self._routes.pop(stream_key, None)
         if node is not None:
             await node.close_stream(stream_key, reason)
+
+    async def set_scale(self, stream_key: str, scale: float) -> None:
+        await self._route(stream_key).set_scale(stream_key, scale)
+
+    async def set_paused(self, stream_key: str, paused: bool) -> None:
+        await self._route(stream_key).set_paused(stream_key, paused)
+
+    async def stream_progress(self, stream_key: str) -> StreamProgress:
+        return await self._route(stream_key).stream_progress(stream_key)
 
     async def webrtc_answer(
         self, stream_key: str, output_id: str, sdp: str, sdp_type: str

@@ -29,7 +29,9 @@ which passes the frame that lost packets on marked damaged (decoders conceal; th
 it follow as usual); once media has started each loss is reported as `VideoInterrupted`, so
 that the stream can ask the camera for a keyframe to end the artefacts. Timeouts: no
 video keyframe within `start_timeout` → `MediaStartTimedOut`; no packet for
-`media_timeout` after start → `MediaStopped` (once per silence). Receiver reports
+`media_timeout` after start → `MediaStopped` (once per silence). While a playback is paused
+(`set_paused`: a device sends nothing after MANSRTSP PAUSE) neither timeout runs; resuming
+re-arms both from then (field-notes §1.3 pitfall 8). Receiver reports
 (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked source address from the
 RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
 """
@@ -147,6 +149,8 @@ class RtpIngest:
         self._candidates: dict[tuple[int, Address | None], float] = {}
         self._start_deadline: float | None = now + settings.start_timeout
         self._last_packet_at: float | None = None
+        self._is_paused = False
+        self._resumed_at = now
         self._is_silent = False
         self._started = False
         self._next_report: float | None = None
@@ -184,6 +188,17 @@ class RtpIngest:
     def allow_host(self, host: str) -> bool:
         """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
         return self._device_hosts.allow(host)
+
+    def set_paused(self, paused: bool, now: float) -> None:
+        """Playback paused: the start and media timeouts wait; resumed: they count from `now`."""
+        if paused == self._is_paused:
+            return
+        self._is_paused = paused
+        self.deadlines_changed = True
+        if not paused:
+            self._resumed_at = now
+            if self._start_deadline is not None:
+                self._start_deadline = now + self._settings.start_timeout
 
     def admits_host(self, host: str) -> bool:
         """Whether media from `host` is taken (TCP passive asks it of each connection)."""
@@ -250,18 +265,18 @@ class RtpIngest:
             # Packets wait in the reorder buffer (the fast path is off while they do).
             out = self._release(self._reorder.tick(now), now)
             self._fast_next = self._reorder.next_in_order
-        if self._start_deadline is not None and now >= self._start_deadline:
+        start_at = None if self._is_paused else self._start_deadline
+        if start_at is not None and now >= start_at:
             self._start_deadline = None
             rejected = self._rejected_ssrc + self._rejected_source
             timeout = self._settings.start_timeout
             out.append(MediaStartTimedOut(timeout, self._packets, rejected))
-        silence_at = self._silence_deadline()
-        if silence_at is not None and now >= silence_at:
+        since = self._silent_since()
+        timeout = self._settings.media_timeout
+        if since is not None and now >= since + timeout:
             self._is_silent = True
-            assert self._last_packet_at is not None
-            # (last + timeout) - last may round below the timeout
-            silent = max(now - self._last_packet_at, self._settings.media_timeout)
-            out.append(MediaStopped(silent))
+            # (since + timeout) - since may round below the timeout
+            out.append(MediaStopped(max(now - since, timeout)))
         if self._next_report is not None and now >= self._next_report:
             self._next_report = now + self._settings.rtcp_interval
             if self._source is not None and self._locked is not None:
@@ -270,7 +285,7 @@ class RtpIngest:
 
     def next_deadline(self) -> float | None:
         deadlines = [
-            self._start_deadline,
+            None if self._is_paused else self._start_deadline,
             self._silence_deadline(),
             self._next_report,
             None if self._ordered else self._reorder.next_deadline(),
@@ -291,6 +306,10 @@ class RtpIngest:
     @property
     def has_started(self) -> bool:
         return self._started
+
+    @property
+    def is_paused(self) -> bool:
+        return self._is_paused
 
     @property
     def rejected_source_packets(self) -> int:
@@ -382,10 +401,16 @@ class RtpIngest:
         if self._send_reports and source is not None:
             self._next_report = now + self._settings.rtcp_interval
 
-    def _silence_deadline(self) -> float | None:
-        if not self._started or self._is_silent or self._last_packet_at is None:
+    def _silent_since(self) -> float | None:
+        """Since when the media timeout counts: the last packet, or the last resume after it."""
+        last = self._last_packet_at
+        if not self._started or self._is_silent or self._is_paused or last is None:
             return None
-        return self._last_packet_at + self._settings.media_timeout
+        return max(last, self._resumed_at)
+
+    def _silence_deadline(self) -> float | None:
+        since = self._silent_since()
+        return None if since is None else since + self._settings.media_timeout
 
     def _in_order(self, packet: RtpPacket) -> list[ReorderOutput]:
         """TCP: packets arrive in order; a sequence jump is loss upstream of the connection."""

@@ -25,6 +25,7 @@ from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.stream_progress import StreamProgress
 
 if TYPE_CHECKING:
     from farmwatch.media.sinks.hls import HlsSink
@@ -121,6 +122,15 @@ class LocalMediaNode:
 
     async def close_stream(self, stream_key: str, reason: CloseReason) -> None:
         await self.manager.close_stream(stream_key, reason)
+
+    async def set_scale(self, stream_key: str, scale: float) -> None:
+        self._stream(stream_key).set_scale(scale)
+
+    async def set_paused(self, stream_key: str, paused: bool) -> None:
+        self._stream(stream_key).set_paused(paused)
+
+    async def stream_progress(self, stream_key: str) -> StreamProgress:
+        return self._stream(stream_key).progress()
 
     def _stream(self, stream_key: str) -> Stream:
         stream = self.manager.get(stream_key)

@@ -292,6 +292,8 @@ class MediaManager:
         receiver = entry.receiver
         assert receiver is not None
         stream.on_watched = receiver.set_watched
+        stream.on_paused = receiver.set_paused
+        stream.on_backpressure = receiver.hold
         receiver.set_watched(False)  # no sink yet: only keep the GOP once media started
         host = settings.advertised_host or settings.host
         return OpenedStream(entry.key, stream, entry.transport, host, port, True)

@@ -8,6 +8,10 @@ through `MediaNode`, the same API whether the node is `LocalMediaNode` in its ow
 `MediaCluster` places each new stream on the least-loaded node and routes by stream key.
 What a node tells the platform comes back through `NodeListener`.
 
+A playback or download of recorded video is a stream like a live one, under its own key: after
+sending MANSRTSP PAUSE/PLAY/Scale to the device the platform tells its node (`set_paused`,
+`set_scale`), and reads how far the recording has come (`stream_progress`).
+
 Everything here crosses a process boundary, so the values are plain: strings, numbers,
 frozen dataclasses of them; no `Stream` or sink object ever leaves its node.
 """
@@ -20,6 +24,7 @@ from typing import Protocol
 
 from farmwatch.media.manager import IngestTotals, MediaTransport
 from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.stream_progress import StreamProgress
 
 __all__ = [
     "LiveInfo",
@@ -27,6 +32,7 @@ __all__ = [
     "NodeListener",
     "NodeStats",
     "StreamPlacement",
+    "StreamProgress",
     "WebRtcAnswer",
 ]
 
@@ -120,6 +126,22 @@ class MediaNode(Protocol):
     async def wait_live(self, stream_key: str) -> LiveInfo: ...
 
     async def close_stream(self, stream_key: str, reason: CloseReason) -> None: ...
+
+    async def set_scale(self, stream_key: str, scale: float) -> None:
+        """Playback speed after a MANSRTSP Scale: from the next frame on, the timestamps every
+        output gets advance by the source's step / |scale| (negative: reverse, still rising),
+        continuous at the change; audio is dropped while the scale is not 1. Raises
+        `MediaError` for a scale outside 1/64 ≤ |scale| ≤ 64."""
+        ...
+
+    async def set_paused(self, stream_key: str, paused: bool) -> None:
+        """After a MANSRTSP PAUSE (True) or PLAY (False): while paused the stream's media and
+        idle timeouts wait, however long; resuming re-arms them from then."""
+        ...
+
+    async def stream_progress(self, stream_key: str) -> StreamProgress:
+        """Frames, source timestamps (unwrapped 90 kHz) and silence of the stream so far."""
+        ...
 
     async def webrtc_answer(
         self, stream_key: str, output_id: str, sdp: str, sdp_type: str

@@ -14,6 +14,12 @@ A new sink also starts in the waiting state, so its first video frame is a keyfr
 dropped frame is counted (`frames_dropped`); `is_waiting_for_keyframe` lets the stream ask the
 device for a keyframe (GB/T 28181 `IFameCmd`) instead of letting the viewer wait a whole GOP.
 
+Backpressure, for a consumer that must lose nothing (a download at 4×, STYLE B7's exception
+to dropping): `is_over_high_water` says the queue is half full (in frames or bytes), and
+`call_when_drained(callback)` calls back once the consumer has taken it down to a quarter
+(or the sink ended or closed). A stream attached with `backpressure=True` uses them to hold
+its TCP source (`Stream.attach`) before the overflow policy has to drop anything.
+
 Ending: `end(reason)` lets the consumer drain what is queued, then `next_frame()` returns None;
 `close()` stops at once (queued frames are discarded, waiters get None) and runs the
 subclass hook `_on_close()` exactly once. Subclasses override `_on_close` to release their
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from farmwatch.media.frames import EsFrame, MediaKind
 
@@ -61,6 +67,7 @@ class QueuedSink:
         self._end_reason: str | None = None
         self._closed = False
         self._close_done = False
+        self._on_drained: Callable[[], None] | None = None
         self.frames_offered = 0
         """Frames the stream offered (dropped ones included)."""
         self.frames_dropped = 0
@@ -107,6 +114,7 @@ class QueuedSink:
             self._end_reason = "closed"
         self._discard_queued(count=False)
         self._readable.set()
+        self._drained()
         if not self._close_done:
             self._close_done = True
             await self._on_close()
@@ -121,11 +129,14 @@ class QueuedSink:
         """The next queued frame; None once the stream ended and the queue is drained."""
         while not self._queue:
             if self._closed or self._end_reason is not None:
+                self._drained()
                 return None
             self._readable.clear()
             await self._readable.wait()
         frame = self._queue.popleft()
         self._queued_bytes -= len(frame.data)
+        if self._on_drained is not None and self._is_under_low_water():
+            self._drained()
         return frame
 
     async def __aiter__(self) -> AsyncIterator[EsFrame]:
@@ -150,12 +161,37 @@ class QueuedSink:
     def queued_bytes(self) -> int:
         return self._queued_bytes
 
+    @property
+    def is_over_high_water(self) -> bool:
+        """The queue is at least half full, in frames or in bytes (time to hold the source)."""
+        return (
+            len(self._queue) >= self._max_frames // 2 or self._queued_bytes >= self._max_bytes // 2
+        )
+
+    def call_when_drained(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once, when the consumer has taken the queue down to a quarter of
+        its bounds (at once if it is there already), or when the sink ends or closes.
+        Replaces a callback not called yet."""
+        self._on_drained = callback
+        if self._is_under_low_water() or self._closed:
+            self._drained()
+
     # ---- for subclasses ----
 
     async def _on_close(self) -> None:
         """Release the subclass's resources; called once, from the first `close()`."""
 
     # ---- internals ----
+
+    def _is_under_low_water(self) -> bool:
+        return (
+            len(self._queue) <= self._max_frames // 4 and self._queued_bytes <= self._max_bytes // 4
+        )
+
+    def _drained(self) -> None:
+        callback, self._on_drained = self._on_drained, None
+        if callback is not None:
+            callback()
 
     def _has_room(self, frame: EsFrame) -> bool:
         if not self._queue:

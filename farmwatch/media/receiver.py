@@ -48,6 +48,15 @@ class Receiver(Protocol):
         """The stream's viewers came or all left: demultiplex, or only keep the GOP."""
         ...
 
+    def set_paused(self, paused: bool) -> None:
+        """Playback paused (no start or media timeout runs) or resumed (they count anew)."""
+        ...
+
+    def hold(self, held: bool) -> None:
+        """Backpressure from a sink that must lose nothing: stop reading until released
+        (TCP; a UDP device cannot be held back, and this does nothing)."""
+        ...
+
     def allow_host(self, host: str) -> bool:
         """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
         ...
@@ -114,6 +123,12 @@ class IngestSession:
             outputs = self.core.set_watched(watched)
             if outputs:
                 self._deliver(outputs)
+
+    def set_paused(self, paused: bool) -> None:
+        """Playback paused or resumed (see `RtpIngest.set_paused`)."""
+        if not self._closed:
+            self.core.set_paused(paused, self._time())
+            self._arm()
 
     def report(self, event: ReceiverEvent) -> None:
         """An event the shell itself detected (TCP peer closed, connect failed)."""
@@ -187,6 +202,8 @@ class OneStreamReceiver:
         self.label = label
         self._session: IngestSession | None = None
         self._watched = True
+        self._paused = False
+        self._held = False  # TCP: a sink holds the source back (`hold`)
 
     @property
     def local_port(self) -> int:
@@ -196,6 +213,18 @@ class OneStreamReceiver:
         self._watched = watched
         if self._session is not None:
             self._session.set_watched(watched)
+
+    def set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        self._apply_pause()
+
+    def hold(self, held: bool) -> None:
+        """A UDP device cannot be held back: nothing to do (the TCP receivers can)."""
+
+    def _apply_pause(self) -> None:
+        """The timeouts wait while paused, and while we hold the source (its silence is ours)."""
+        if self._session is not None:
+            self._session.set_paused(self._paused or self._held)
 
     def expect_ssrc(self, ssrc: int) -> None:
         self._expected = ssrc
@@ -225,3 +254,5 @@ class OneStreamReceiver:
         )
         if not self._watched:
             self._session.set_watched(False)
+        if self._paused or self._held:
+            self._session.set_paused(True)

@@ -7,11 +7,22 @@ start (last keyframe onward) at once, arms one timer for the idle close, and wak
 STYLE B8). Sinks that report drops (`QueuedSink`) trigger a rate-limited keyframe request
 through `on_keyframe_needed`. When the stream closes, every sink gets `end(reason)` and the
 `on_closed` callback tells the owner (the `MediaManager`).
+
+A playback (DESIGN.md: "a `Stream` like a live one, with a clock that can pause, seek and run
+at a scale") is this same stream under its own key. `set_scale` rescales the timestamps every
+sink is handed, once, before the fan-out and the GOP cache (`PlaybackClock`; audio is dropped
+while the scale is not 1); `set_paused` suspends the idle close here and the receiver's
+timeouts (through `on_paused`); `progress()` tells how far the recording has come in its own
+time (`ProgressMeter`, source timestamps). A sink that must lose nothing (a download) is
+attached with `backpressure=True`: while its queue is over its high water the source is held
+(`on_backpressure`: a TCP receiver stops reading), the opt-in exception to the rule above
+(`SourceHold`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable
@@ -20,10 +31,12 @@ from typing import Protocol, runtime_checkable
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.events import MediaStarted, ReceiverEvent
-from farmwatch.media.frames import EsFrame
+from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets
+from farmwatch.media.playback_clock import PlaybackClock
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.sink import Sink
+from farmwatch.media.source_hold import BackpressureSink, SourceHold
 from farmwatch.media.stream_core import (
     BecameLive,
     CloseReason,
@@ -33,6 +46,7 @@ from farmwatch.media.stream_core import (
     StreamOutput,
     StreamState,
 )
+from farmwatch.media.stream_progress import ProgressMeter, StreamProgress
 
 __all__ = [
     "DropReportingSink",
@@ -89,6 +103,8 @@ class StreamStats:
     frames_in: int
     keyframe_requests: int
     sinks: tuple[SinkStats, ...]
+    source_holds: int = 0
+    """Times a sink attached with backpressure held the source."""
 
 
 class Stream:
@@ -119,6 +135,14 @@ class Stream:
         """Told when the first sink attaches (True) and the last detaches (False): the
         receiver demultiplexes only while somebody watches (`RtpIngest.set_watched`)."""
         """Called (rate-limited) when a sink needs a keyframe; the platform sends IFameCmd."""
+        self.on_paused: Callable[[bool], None] | None = None
+        """Told when the playback pauses (True) or resumes: the receiver's timeouts wait."""
+        self.on_backpressure: Callable[[bool], None] | None = None
+        """Told when a sink attached with backpressure fills up (True: hold the source) and
+        when the last such sink drained (False)."""
+        self._hold = SourceHold(self._source_held)
+        self._playback = PlaybackClock()
+        self._progress = ProgressMeter()
         self._subscriptions: dict[int, Subscription] = {}
         self._offered: dict[int, int] = {}
         # Checked once at attach: an isinstance of a runtime Protocol costs microseconds.
@@ -163,19 +187,71 @@ class Stream:
             for sub in self._subscriptions.values()
         )
         core = self._core
-        return StreamStats(core.state, core.frames_in, core.keyframe_requests, sinks)
+        return StreamStats(
+            core.state, core.frames_in, core.keyframe_requests, sinks, self._hold.holds
+        )
+
+    @property
+    def is_holding_source(self) -> bool:
+        """A sink attached with backpressure is over its high water: the source is held."""
+        return self._hold.is_held
+
+    @property
+    def scale(self) -> float:
+        return self._playback.scale
+
+    @property
+    def is_paused(self) -> bool:
+        return self._core.is_paused
+
+    def progress(self) -> StreamProgress:
+        """Frames and source timestamps so far, the time since the last frame, pause, scale."""
+        return self._progress.progress(
+            self._clock(), is_paused=self._core.is_paused, scale=self._playback.scale
+        )
 
     async def wait_live(self) -> MediaStarted:
         """Until the first keyframe; raises `StreamClosedError` or `TimeoutError`."""
         async with asyncio.timeout(self._settings.start_timeout + 1.0):
             return await asyncio.shield(self._live)
 
+    # ---- playback control ----
+
+    def set_scale(self, scale: float) -> None:
+        """From the next video frame on, the timestamps sinks get advance by the source's step
+        divided by |scale| (the device sends N× faster, its timestamps unchanged); audio is
+        dropped while the scale is not 1. Raises `MediaError` for an unplayable scale."""
+        try:
+            self._playback.set_scale(scale)
+        except ValueError as error:
+            raise MediaError(str(error)) from error
+        log.info("stream %s: scale %g", self.key, self._playback.scale)
+
+    def set_paused(self, paused: bool) -> None:
+        """Playback paused: the idle close and the receiver's timeouts wait, however long;
+        resumed: they count from now."""
+        if paused == self._core.is_paused or self._core.state is StreamState.CLOSED:
+            return
+        self._core.set_paused(paused, self._clock())
+        self._arm_timer()
+        if self.on_paused is not None:
+            self.on_paused(paused)
+        log.info("stream %s: %s", self.key, "paused" if paused else "resumed")
+
     # ---- sinks ----
 
-    def attach(self, sink: Sink) -> Subscription:
-        """Attach `sink`; it is offered the cached start (last keyframe onward) right away."""
+    def attach(self, sink: Sink, *, backpressure: bool = False) -> Subscription:
+        """Attach `sink`; it is offered the cached start (last keyframe onward) right away.
+
+        `backpressure`: the sink (a `BackpressureSink`, such as any `QueuedSink`) must lose
+        nothing: while its queue is over its high water the source is held (TCP only)."""
         if self._core.state is StreamState.CLOSED:
             raise StreamClosedError(self._core.close_reason or CloseReason.REQUESTED)
+        pressing: BackpressureSink | None = None
+        if backpressure:
+            if not isinstance(sink, BackpressureSink):
+                raise TypeError(f"{sink!r} cannot take backpressure (no high water to report)")
+            pressing = sink
         if not self._subscriptions and self.on_watched is not None:
             # Before the sink joins: the frames kept while nobody watched come back now
             # (into the cached start it is offered below).
@@ -186,9 +262,13 @@ class Stream:
         if isinstance(sink, DropReportingSink):
             self._reporting[subscription.id] = sink
         self._perform(self._core.sink_attached(self._clock()))
+        if pressing is not None:
+            self._hold.add(subscription.id, pressing)
         for frame in self._core.cached_start():
             if not self._offer(subscription, frame):
                 break
+        if pressing is not None:
+            self._hold.frames_offered()
         log.info("stream %s: sink %d attached", self.key, subscription.id)
         return subscription
 
@@ -198,6 +278,7 @@ class Stream:
             return
         self._offered.pop(subscription.id, None)
         self._reporting.pop(subscription.id, None)
+        self._hold.remove(subscription.id)
         log.info("stream %s: sink %d detached", self.key, subscription.id)
         if not self._subscriptions and self.on_watched is not None:
             self.on_watched(False)
@@ -208,6 +289,17 @@ class Stream:
     def receiver_frame(self, frame: EsFrame) -> None:
         if self._core.state is StreamState.CLOSED:
             return
+        playback = self._playback
+        if frame.codec.kind is MediaKind.VIDEO:
+            self._progress.video_frame(frame.pts, frame.is_keyframe, self._clock())
+            pts, dts = playback.stamp(frame.pts, frame.dts)
+            if playback.is_engaged:
+                frame = dataclasses.replace(frame, pts=pts, dts=dts)
+        elif playback.is_engaged:
+            audio_pts = playback.place_audio(frame.pts)
+            if audio_pts is None:
+                return  # no sound at a scale other than 1
+            frame = dataclasses.replace(frame, pts=audio_pts, dts=audio_pts)
         self._core.frame_received(frame)
         fell_behind = False
         for subscription in list(self._subscriptions.values()):
@@ -216,6 +308,8 @@ class Stream:
                 fell_behind |= reporting is not None and reporting.is_waiting_for_keyframe
         if fell_behind:
             self._perform(self._core.sink_fell_behind(self._clock()))
+        if self._hold.has_sinks:
+            self._hold.frames_offered()
 
     def receiver_event(self, event: ReceiverEvent) -> None:
         log.info("stream %s: %s", self.key, event)
@@ -275,6 +369,11 @@ class Stream:
                     self._finish(reason)
         self._arm_timer()
 
+    def _source_held(self, held: bool) -> None:
+        log.debug("stream %s: source %s", self.key, "held" if held else "released")
+        if self.on_backpressure is not None:
+            self.on_backpressure(held)
+
     def _request_keyframe(self) -> None:
         if self.on_keyframe_needed is None:
             return
@@ -292,6 +391,7 @@ class Stream:
         self._subscriptions.clear()
         self._offered.clear()
         self._reporting.clear()
+        self._hold.clear()
         for subscription in subscriptions:
             try:
                 subscription.sink.end(str(reason))

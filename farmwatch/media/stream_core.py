@@ -5,7 +5,9 @@ lingers without viewers (DRAINING) and closes after `idle_close`, the cached sta
 gets (the last parameter sets and every frame since the last video keyframe, bounded), and when
 to ask the device for a keyframe (GB/T 28181 `IFameCmd`, at most one per
 `keyframe_request_interval`). Transitions are the `TRANSITIONS` table; timer expiry is an input
-like any other. The shell (`stream.py`) feeds it and performs the outputs. Pure: `now` is given.
+like any other. A paused playback (MANSRTSP PAUSE) suspends the idle close, which resuming
+re-arms from then: a pause must not end the stream (field-notes §1.3 pitfall 8). The shell
+(`stream.py`) feeds it and performs the outputs. Pure: `now` is given.
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ class StreamCore:
         self._state = StreamState.OPENING
         self._sinks = 0
         self._idle_at: float | None = now + idle_close
+        self._is_paused = False
         self._last_keyframe_request: float | None = None
         self._gop: list[EsFrame] = []
         self._gop_size = 0
@@ -155,6 +158,10 @@ class StreamCore:
     @property
     def state(self) -> StreamState:
         return self._state
+
+    @property
+    def is_paused(self) -> bool:
+        return self._is_paused
 
     @property
     def parameter_sets(self) -> ParameterSets | None:
@@ -226,14 +233,26 @@ class StreamCore:
         """A sink is dropping frames until the next keyframe: maybe ask for one."""
         return self._request_keyframe(now)
 
+    def set_paused(self, paused: bool, now: float) -> None:
+        """Playback paused (the idle close waits) or resumed (it counts from `now` again)."""
+        if paused == self._is_paused:
+            return
+        self._is_paused = paused
+        if not paused and self._idle_at is not None:
+            self._idle_at = now + self._idle_close
+
     def tick(self, now: float) -> list[StreamOutput]:
+        if self._is_paused:
+            return []
         if self._idle_at is not None and now >= self._idle_at:
             self._idle_at = None
             return self._apply(StreamInput.IDLE_TIMER, now, CloseReason.IDLE)
         return []
 
     def next_deadline(self) -> float | None:
-        return self._idle_at if self._state is not StreamState.CLOSED else None
+        if self._is_paused or self._state is StreamState.CLOSED:
+            return None
+        return self._idle_at
 
     def close(self, reason: CloseReason, now: float) -> list[StreamOutput]:
         return self._apply(StreamInput.CLOSE, now, reason)

@@ -18,7 +18,10 @@ sequence jump is loss upstream). One connection per stream (`a=connection:new`):
 
 The media connection closing (or breaking its framing) is reported as `PeerClosed`. A large
 read is worked off a bounded number of packets per turn of the event loop, reading paused
-meanwhile, so no single callback holds the loop (issue 13 item 6).
+meanwhile, so no single callback holds the loop (issue 13 item 6). Reading also pauses while
+a sink that must lose nothing holds the source (`hold`, backpressure: the device's sending
+blocks on the full TCP window; a download at 4× is slowed, not cut), and the media timeout
+waits meanwhile: that silence is ours.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class _MediaConnection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._backlog: asyncio.Handle | None = None  # the rest of a read, in a later turn
         self._backlog_paused = False
+        self._held = False  # backpressure from a sink
+        self._reading = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's TCP transport does not subclass asyncio.Transport.
@@ -85,12 +90,37 @@ class _MediaConnection(asyncio.Protocol):
             return
         if self._deframer.has_packet:
             if not self._backlog_paused:
-                transport.pause_reading()
                 self._backlog_paused = True
-            self._backlog = asyncio.get_running_loop().call_soon(self._work_off)
+                self._update_reading()
+            if not self._held:  # held: the rest of the read waits too
+                self._backlog = asyncio.get_running_loop().call_soon(self._work_off)
         elif self._backlog_paused:
             self._backlog_paused = False
-            transport.resume_reading()
+            self._update_reading()
+
+    def hold(self, held: bool) -> None:
+        """Backpressure: stop reading, and working off what was read, until released."""
+        self._held = held
+        if held and self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
+        elif not held and self._backlog_paused and self._backlog is None:
+            transport = self._transport
+            if transport is not None and not transport.is_closing():
+                self._backlog = asyncio.get_running_loop().call_soon(self._work_off)
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        reading = not (self._backlog_paused or self._held)
+        if reading != self._reading:
+            self._reading = reading
+            if reading:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._backlog is not None:
@@ -161,6 +191,8 @@ class _TcpReceiver(OneStreamReceiver):
             self.refused_connections += 1
             return False
         self._connection = connection
+        if self._held:
+            connection.hold(True)
         return True
 
     def packet(self, connection: _MediaConnection, data: bytes) -> None:
@@ -185,6 +217,16 @@ class _TcpReceiver(OneStreamReceiver):
         if session.core.locked_ssrc is None and self._may_accept_again():
             return  # nothing came over it: wait for the next connection
         session.report(PeerClosed(f"media connection closed ({exc or 'EOF'})"))
+
+    def hold(self, held: bool) -> None:
+        """Backpressure: stop reading the media connection until released; the timeouts wait
+        meanwhile (the device is silent because we hold it)."""
+        if held == self._held:
+            return
+        self._held = held
+        if self._connection is not None:
+            self._connection.hold(held)
+        self._apply_pause()
 
     def _admits(self, host: str) -> bool:
         """Whether a connection from `host` may carry the media (passive: the device's)."""

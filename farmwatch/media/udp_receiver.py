@@ -235,6 +235,12 @@ class SharedPortReceiver:
     def set_watched(self, watched: bool) -> None:
         self.session.set_watched(watched)
 
+    def set_paused(self, paused: bool) -> None:
+        self.session.set_paused(paused)
+
+    def hold(self, held: bool) -> None:
+        """A UDP device cannot be held back: nothing to do."""
+
     def expect_ssrc(self, ssrc: int) -> None:
         if ssrc == self._ssrc:
             return

@@ -21,7 +21,8 @@ from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import IngestTotals, MediaTransport
 from farmwatch.media.node import LiveInfo, NodeListener, NodeStats, StreamPlacement, WebRtcAnswer
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.media.worker.wire import error_from_body, stats_from_json
+from farmwatch.media.stream_progress import StreamProgress
+from farmwatch.media.worker.wire import error_from_body, progress_from_json, stats_from_json
 
 __all__ = ["RemoteMediaNode"]
 
@@ -102,6 +103,15 @@ class RemoteMediaNode:
 
     async def close_stream(self, stream_key: str, reason: CloseReason) -> None:
         await self._call("DELETE", f"/streams/{stream_key}?reason={reason.value}")
+
+    async def set_scale(self, stream_key: str, scale: float) -> None:
+        await self._call("POST", f"/streams/{stream_key}/scale", {"scale": scale})
+
+    async def set_paused(self, stream_key: str, paused: bool) -> None:
+        await self._call("POST", f"/streams/{stream_key}/paused", {"paused": paused})
+
+    async def stream_progress(self, stream_key: str) -> StreamProgress:
+        return progress_from_json(await self._call("GET", f"/streams/{stream_key}/progress"))
 
     # -- outputs ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from farmwatch.media.local_node import LocalMediaNode
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.media.worker.wire import error_body, stats_to_json
+from farmwatch.media.worker.wire import error_body, progress_to_json, stats_to_json
 
 __all__ = ["WorkerSpec", "run_worker"]
 
@@ -171,6 +171,29 @@ async def close_stream(request: web.Request) -> web.Response:
     reason = CloseReason(request.query.get("reason", CloseReason.REQUESTED.value))
     await request.app[NODE].close_stream(request.match_info["key"], reason)
     return web.json_response({})
+
+
+@routes.post("/streams/{key}/scale")
+async def set_scale(request: web.Request) -> web.Response:
+    body = await _json(request)
+    await request.app[NODE].set_scale(request.match_info["key"], float(body["scale"]))
+    return web.json_response({})
+
+
+@routes.post("/streams/{key}/paused")
+async def set_paused(request: web.Request) -> web.Response:
+    body = await _json(request)
+    paused = body["paused"]
+    if not isinstance(paused, bool):
+        raise TypeError(f"paused: expected a boolean, got {paused!r}")
+    await request.app[NODE].set_paused(request.match_info["key"], paused)
+    return web.json_response({})
+
+
+@routes.get("/streams/{key}/progress")
+async def stream_progress(request: web.Request) -> web.Response:
+    progress = await request.app[NODE].stream_progress(request.match_info["key"])
+    return web.json_response(progress_to_json(progress))
 
 
 @routes.post("/streams/{key}/webrtc/{output}")

@@ -28,10 +28,13 @@ from farmwatch.media.node import NodeStats
 from farmwatch.media.ports import PortsExhausted
 from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
+from farmwatch.media.stream_progress import StreamProgress
 
 __all__ = [
     "error_body",
     "error_from_body",
+    "progress_from_json",
+    "progress_to_json",
     "stats_from_json",
     "stats_to_json",
 ]
@@ -93,6 +96,14 @@ def _cause(data: Any) -> ReceiverEvent | None:
     except TypeError:
         return None
     return event
+
+
+def progress_to_json(progress: StreamProgress) -> dict[str, Any]:
+    return dataclasses.asdict(progress)
+
+
+def progress_from_json(data: dict[str, Any]) -> StreamProgress:
+    return StreamProgress(**data)
 
 
 def stats_to_json(stats: NodeStats) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import av
 
@@ -69,6 +71,18 @@ async def send_udp(
         for packet in packets:
             transport.sendto(packet, ("127.0.0.1", port))
         await asyncio.sleep(0.001)  # pace like a camera burst, not a flood
+
+
+def mp4_decode_times(data: bytes) -> list[Fraction]:
+    """Decode times, in seconds, of the video samples of an fMP4 byte stream (PyAV)."""
+    with av.open(io.BytesIO(data), "r", format="mp4") as container:
+        stream = container.streams.video[0]
+        assert stream.time_base is not None
+        return [
+            packet.dts * stream.time_base
+            for packet in container.demux(stream)
+            if packet.dts is not None
+        ]
 
 
 def decode_sizes(frames: list[EsFrame]) -> list[tuple[int, int]]:
