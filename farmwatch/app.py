@@ -25,6 +25,7 @@ from farmwatch.media.manager import MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
+from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
@@ -32,9 +33,11 @@ from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.settings import Settings
+from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.web.app import WebServices, create_web_app
 from farmwatch.web.security import HostPolicy
@@ -87,22 +90,45 @@ def check_storage(folder: Path) -> None:
 
 
 class _MediaEvents:
-    """The media cluster's listener, made before the live service that handles it exists."""
+    """The media cluster's listener, made before the services that handle it exist: streams
+    and outputs of playbacks go to the playback service, the others to live view."""
 
     def __init__(self) -> None:
         self.live: LiveService | None = None
+        self.playback: PlaybackService | None = None
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
-        if self.live is not None:
+        if self.playback is not None and self.playback.owns_stream(stream_key):
+            await self.playback.stream_closed(stream_key, reason)
+        elif self.live is not None:
             await self.live.stream_closed(stream_key, reason)
 
     def keyframe_needed(self, stream_key: str) -> None:
-        if self.live is not None:
+        # A playback's keyframes come with the recording: IFameCmd is for live channels.
+        if self.live is not None and not (self.playback and self.playback.owns_stream(stream_key)):
             self.live.keyframe_needed(stream_key)
 
     def output_closed(self, output_id: str) -> None:
-        if self.live is not None:
+        if self.playback is not None and self.playback.owns_output(output_id):
+            self.playback.output_closed(output_id)
+        elif self.live is not None:
             self.live.output_closed(output_id)
+
+
+class _CallEvents:
+    """The calls' listener: every call belongs to live view or to a playback, which each
+    ignore the Call-IDs that are not theirs."""
+
+    def __init__(self, *listeners: CallListener) -> None:
+        self._listeners = listeners
+
+    def call_ended(self, call_id: str, reason: CallEndReason) -> None:
+        for listener in self._listeners:
+            listener.call_ended(call_id, reason)
+
+    def media_status(self, call_id: str, status: MediaStatus) -> None:
+        for listener in self._listeners:
+            listener.media_status(call_id, status)
 
 
 class Application:
@@ -156,8 +182,20 @@ class Application:
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
         )
+        self.playback = PlaybackService(
+            self.media,
+            self.calls,
+            self.access,
+            channels,
+            platform_id=settings.sip.id,
+            zone=settings.registrar.zone,
+            transport=MediaTransport(settings.recordings.transport),
+            invite_timeout=settings.live.invite_timeout,
+            session_idle=settings.live.session_idle,
+        )
         forwarder.live = self.live
-        self.calls.set_listener(self.live)
+        forwarder.playback = self.playback
+        self.calls.set_listener(_CallEvents(self.live, self.playback))
         self.record_search = RecordSearchService(
             self.access,
             channels,
@@ -204,6 +242,7 @@ class Application:
         stack.push_async_callback(self.media.close)
         stack.push_async_callback(self.live.close)
         stack.push_async_callback(self.record_search.close)
+        stack.push_async_callback(self.playback.close)
         # Registrations are restored before SIP listens: a keepalive arriving the moment
         # the port opens must find its device known, not be refused with 403.
         await self.devices.start()
@@ -218,7 +257,9 @@ class Application:
         )
         runner = web.AppRunner(
             create_web_app(
-                WebServices(self.devices, self.live, self.record_search), hosts, self.metrics
+                WebServices(self.devices, self.live, self.record_search, self.playback),
+                hosts,
+                self.metrics,
             ),
             access_log=None,
         )

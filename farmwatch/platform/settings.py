@@ -50,9 +50,16 @@ class RecordingsSettings:
 
     search_slice_hours: float = 6.0
     """A record search asks the device this many hours at a time, in order."""
+    transport: str = "udp"
+    """How devices send playback and download media (a request may choose another)."""
 
     def validate(self) -> list[str]:
         errors: list[str] = []
+        if self.transport not in LIVE_TRANSPORTS:
+            errors.append(
+                f"recordings.transport: expected one of {', '.join(LIVE_TRANSPORTS)}, "
+                f"got {self.transport!r}"
+            )
         if not 0.25 <= self.search_slice_hours <= 24:
             errors.append(
                 f"recordings.search_slice_hours: expected 0.25..24, got {self.search_slice_hours}"

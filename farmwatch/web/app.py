@@ -8,12 +8,19 @@ from importlib import resources
 from aiohttp import web
 
 from farmwatch.platform.observability import PlatformMetrics
+from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
-from farmwatch.web.keys import DEVICE_SERVICE, LIVE_SERVICE, METRICS, RECORD_SEARCH
+from farmwatch.web.keys import (
+    DEVICE_SERVICE,
+    LIVE_SERVICE,
+    METRICS,
+    PLAYBACK_SERVICE,
+    RECORD_SEARCH,
+)
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live, metrics, records
+from farmwatch.web.routes import devices, live, metrics, playback, records
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
@@ -37,6 +44,7 @@ class WebServices:
     devices: DeviceService
     live: LiveService
     record_search: RecordSearchService
+    playback: PlaybackService
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -44,9 +52,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[DEVICE_SERVICE] = services.devices
     api[LIVE_SERVICE] = services.live
     api[RECORD_SEARCH] = services.record_search
+    api[PLAYBACK_SERVICE] = services.playback
     api.add_routes(devices.routes)
     api.add_routes(live.routes)
     api.add_routes(records.routes)
+    api.add_routes(playback.routes)
     return api
 
 

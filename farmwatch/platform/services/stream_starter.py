@@ -69,6 +69,8 @@ class StartedStream:
     call: EstablishedCall
     info: LiveInfo
     node: str
+    endpoint: MediaEndpoint
+    """Where the stream's receiver takes the media (what the offer said)."""
 
 
 class DeviceStreamStarter:
@@ -104,8 +106,8 @@ class DeviceStreamStarter:
             if media_host in WILDCARDS and registration is not None:
                 # The device must be able to reach this address: the one it reaches us on.
                 media_host = self._access.endpoint.local_host_for(registration.address)
-            offer = request.offer(MediaEndpoint(media_host, opened.port, transport, setup))
-            call = await self._invite(request, offer)
+            endpoint = MediaEndpoint(media_host, opened.port, transport, setup)
+            call = await self._invite(request, request.offer(endpoint))
             if on_call is not None:
                 on_call(call)
             info = await self._receive(request, call)
@@ -117,7 +119,28 @@ class DeviceStreamStarter:
         log.info("channel %s streaming as %s (device %s, call %s, media node %s)",
                  request.channel_id, request.stream_key, request.device_id, call.call_id,
                  opened.node)  # fmt: skip
-        return StartedStream(call, info, opened.node)
+        return StartedStream(call, info, opened.node, endpoint)
+
+    async def reinvite(self, request: StreamRequest, endpoint: MediaEndpoint) -> EstablishedCall:
+        """A new INVITE into the stream's running receiver (a playback restarted from another
+        time when the device refused to seek): the same port and SSRC, the new answer's
+        source and SSRC followed. The caller BYEs the old dialog first (devices allow one
+        playback at a time) and keeps the stream's timers paused meanwhile."""
+        call = await self._invite(request, request.offer(endpoint))
+        try:
+            key = request.stream_key
+            await self._media.allow_source(key, call.media_host)
+            if call.ssrc is not None and call.ssrc != request.ssrc:
+                await self._media.expect_ssrc(key, call.ssrc.value)
+            if request.transport is MediaTransport.TCP_ACTIVE:
+                await self._connect_media(request, call)
+        except MediaError as error:
+            await self._calls.bye(call)
+            raise StreamFailed(f"no video from channel {request.channel_id}: {error}") from error
+        except BaseException:
+            await self._calls.bye(call)
+            raise
+        return call
 
     async def _invite(self, request: StreamRequest, offer: SessionDescription) -> EstablishedCall:
         try:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from aiohttp import web
 
-from farmwatch.platform.errors import InvalidInput, NotFound, StreamFailed
 from farmwatch.platform.services.live_service import LiveLinks
-from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import LIVE_SERVICE
-
-log = logging.getLogger(__name__)
+from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
 
 routes = web.RouteTableDef()
 
@@ -47,53 +43,25 @@ async def close_live(request: web.Request) -> web.Response:
 
 @routes.post("/live/{session}/webrtc")
 async def webrtc_offer(request: web.Request) -> web.Response:
-    body = await json_object(request, "{sdp, type}")
-    if not isinstance(body.get("sdp"), str):
-        raise InvalidInput("expected a JSON body {sdp, type}")
-    offer_type = body.get("type", "offer")
-    if offer_type != "offer":
-        raise InvalidInput(f"type: expected offer, got {offer_type!r}")
-    if len(body["sdp"]) > 64 * 1024:
-        raise InvalidInput("sdp: too large")
+    offer, offer_type = await read_webrtc_offer(request)
     sdp, answer_type = await request.app[LIVE_SERVICE].webrtc_answer(
-        request.match_info["session"], body["sdp"], offer_type
+        request.match_info["session"], offer, offer_type
     )
     return web.json_response({"sdp": sdp, "type": answer_type})
 
 
 @routes.get("/live/{session}/stream.mp4")
 async def fmp4_stream(request: web.Request) -> web.StreamResponse:
-    chunks = request.app[LIVE_SERVICE].fmp4(request.match_info["session"])
-    first = await anext(chunks, None)  # errors (unknown session) become JSON before streaming
-    response = web.StreamResponse(
-        headers={"Content-Type": "video/mp4", "Cache-Control": "no-store"}
+    return await fmp4_response(
+        request, request.app[LIVE_SERVICE].fmp4(request.match_info["session"])
     )
-    await response.prepare(request)
-    try:
-        if first is not None:
-            await response.write(first)
-        async for chunk in chunks:
-            await response.write(chunk)
-    except ConnectionResetError:
-        pass  # the viewer went away; the sink closes with the generator
-    except StreamFailed as error:
-        # The stream ended under way (its media worker died): the body just ends; the
-        # viewer's player reconnects and gets the stream started again.
-        log.info("fMP4 of session %s ended: %s", request.match_info["session"], error)
-    finally:
-        await chunks.aclose()
-    return response
 
 
 @routes.get("/live/{session}/hls/{name}")
 async def hls(request: web.Request) -> web.Response:
-    found = await request.app[LIVE_SERVICE].hls_resource(
-        request.match_info["session"], request.match_info["name"]
-    )
-    if found is None:
-        raise NotFound(f"no HLS resource {request.match_info['name']}")
-    data, content_type = found
-    return web.Response(body=data, content_type=content_type, headers={"Cache-Control": "no-store"})
+    name = request.match_info["name"]
+    found = await request.app[LIVE_SERVICE].hls_resource(request.match_info["session"], name)
+    return hls_response(found, name)
 
 
 @routes.get("/channels/{channel_id}/snapshot.jpg")

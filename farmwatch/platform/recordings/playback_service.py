@@ -1,0 +1,577 @@
+"""Playback of a device's recordings: one INVITE per session, controls, position, end.
+
+`PlaybackService.open` starts an `s=Playback` stream (gb28181.md §6.8) of a channel's
+recorded range with its own INVITE, SSRC (first digit 1) and stream key: live sharing does
+not apply, and every dialog is kept by its real Call-ID (field-notes pitfall 9), so a
+MediaStatus or BYE always finds its session and no dialog is ever orphaned. A device that
+allows one playback at a time refuses the second INVITE: the caller gets that refusal at
+once, not a hang.
+
+Controls are MANSRTSP over INFO (§7): pause (PAUSE, and the media layer's timers wait),
+resume (PLAY `Range: npt=now-`), seek (PLAY `Range: npt=<s>-` from the `t=` start; a device
+that refuses it or does not answer gets a new INVITE from the new time into the same
+receiver instead, as WVP's console does) and speed (PLAY `Scale`; the media layer rescales
+output timestamps by 1/scale so players really play N× and drops audio, pitfalls 1–2). Each
+INFO carries the session's own MANSRTSP CSeq.
+
+The position is recorded wall time following the media's timestamps: an anchor (the
+requested start, or a seek's target) plus the source timestamps elapsed since the first
+keyframe after it. A session ends on MediaStatus 121 (matched by Call-ID), on the device's
+BYE, when its media stops (the media layer's timeout), when the viewer closes it or leaves
+it idle, and when media has been silent for `end_silence` seconds with the position near
+the end of the range (devices that never send 121). Ended sessions stay readable for
+`keep_ended` seconds with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import secrets
+from collections.abc import AsyncGenerator, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from farmwatch.media.cluster import MediaCluster
+from farmwatch.media.errors import MediaError
+from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE
+from farmwatch.media.manager import MediaTransport
+from farmwatch.media.node import LiveInfo
+from farmwatch.media.stream_core import CloseReason
+from farmwatch.platform.errors import Conflict, InvalidInput, NotFound, StreamFailed
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.services.stream_starter import DeviceStreamStarter, StreamRequest
+from farmwatch.platform.services.viewer_outputs import ViewerOutputs
+from farmwatch.sipserver.call_types import CallEndReason, EstablishedCall
+from farmwatch.sipserver.calls import Calls
+from farmwatch.sipserver.device_access import DeviceAccess
+from farmwatch.sipserver.errors import SipError, TransactionFailed
+from farmwatch.sipserver.gb.manscdp import MediaStatus
+from farmwatch.sipserver.gb.mansrtsp import MansrtspRequest, build_mansrtsp_request
+from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
+from farmwatch.sipserver.sip.sdp import SessionDescription
+from farmwatch.sipserver.sip.sdp_build import MediaEndpoint, build_playback_offer
+
+__all__ = [
+    "SCALES",
+    "PlaybackAction",
+    "PlaybackLinks",
+    "PlaybackService",
+    "PlaybackState",
+    "PlaybackStatus",
+]
+
+log = logging.getLogger(__name__)
+
+STREAM_KEY_PREFIX = "pb-"
+SCALES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, -1.0, -2.0, -4.0)
+"""The speeds a playback may be asked for (2016's basic values, 8×, and 2022 reverse)."""
+_WATCH_INTERVAL = 0.25
+_END_MARGIN = timedelta(seconds=10)
+
+
+class PlaybackState(StrEnum):
+    STARTING = "starting"
+    PLAYING = "playing"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+class PlaybackAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    SEEK = "seek"
+    SPEED = "speed"
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackLinks:
+    session_id: str
+    channel_id: str
+    device_id: str
+    start: datetime
+    end: datetime
+    info: LiveInfo
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStatus:
+    session_id: str
+    channel_id: str
+    device_id: str
+    state: PlaybackState
+    scale: float
+    start: datetime
+    end: datetime
+    position: datetime
+    """Recorded wall time now playing, following the media's timestamps."""
+    call_id: str | None
+    end_reason: str | None
+    seek_by_reinvite: bool
+
+
+@dataclass(slots=True)
+class _Session:
+    session_id: str
+    channel_id: str
+    device_id: str
+    start: datetime
+    end: datetime
+    transport: MediaTransport
+    ssrc: Ssrc
+    state: PlaybackState = PlaybackState.STARTING
+    scale: float = 1.0
+    call: EstablishedCall | None = None
+    endpoint: MediaEndpoint | None = None
+    info: LiveInfo | None = None
+    anchor_time: datetime | None = None
+    anchor_pts: int | None = None
+    keyframes_at_anchor: int = -1
+    """The anchor takes the first keyframe received after the keyframe count was this."""
+    position: datetime | None = None
+    end_reason: str | None = None
+    ended_at: float | None = None
+    seek_by_reinvite: bool = False
+    rtsp_cseq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def stream_key(self) -> str:
+        return STREAM_KEY_PREFIX + self.session_id
+
+    @property
+    def label(self) -> str:
+        return f"playback {self.session_id} of channel {self.channel_id}"
+
+
+class PlaybackService:
+    """Playback sessions of device recordings."""
+
+    def __init__(
+        self,
+        media: MediaCluster,
+        calls: Calls,
+        access: DeviceAccess,
+        channels: ChannelRepository,
+        *,
+        platform_id: str,
+        zone: ZoneInfo,
+        transport: MediaTransport = MediaTransport.UDP,
+        invite_timeout: float = 10.0,
+        session_idle: float = 60.0,
+        end_silence: float = 3.0,
+        keep_ended: float = 600.0,
+    ) -> None:
+        self._media = media
+        self._calls = calls
+        self._access = access
+        self._channels = channels
+        self._starter = DeviceStreamStarter(media, calls, access)
+        self._outputs = ViewerOutputs(media)
+        self._platform_id = platform_id
+        self.zone = zone
+        self._transport = transport
+        self._invite_timeout = invite_timeout
+        self._session_idle = session_idle
+        self._end_silence = end_silence
+        self._keep_ended = keep_ended
+        self._ssrc = SsrcAllocator(platform_id)
+        self._sessions: dict[str, _Session] = {}
+        self._by_call: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._watcher: asyncio.TimerHandle | None = None
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        for session in list(self._sessions.values()):
+            await self._end(session, "the platform is stopping")
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    async def open(
+        self,
+        channel_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        transport: MediaTransport | None = None,
+    ) -> PlaybackLinks:
+        """Start playing `channel_id`'s recordings from `start` to `end` (aware times)."""
+        if end <= start:
+            raise InvalidInput("end: must be after start")
+        channel = await self._channels.get(channel_id)
+        if channel is None:
+            raise NotFound(f"no channel {channel_id}")
+        session = _Session(
+            secrets.token_urlsafe(12),
+            channel_id,
+            channel.device_id,
+            start.astimezone(self.zone),
+            end.astimezone(self.zone),
+            transport or self._transport,
+            self._ssrc.allocate(SsrcKind.HISTORY),
+        )
+        self._sessions[session.session_id] = session
+        try:
+            started = await self._starter.start(
+                self._request(session, session.start),
+                on_call=lambda call: self._adopt_call(session, call),
+            )
+        except BaseException:
+            self._forget_call(session)
+            self._sessions.pop(session.session_id, None)
+            self._ssrc.release(session.ssrc)
+            raise
+        session.endpoint, session.info = started.endpoint, started.info
+        session.state = PlaybackState.PLAYING
+        self._set_anchor(session, session.start, keyframes_before=-1)
+        self._outputs.add_session(session.session_id)
+        self._arm_watcher()
+        log.info("playback %s of channel %s from %s to %s started (call %s)",
+                 session.session_id, channel_id, session.start.isoformat(),
+                 session.end.isoformat(), started.call.call_id)  # fmt: skip
+        return PlaybackLinks(session.session_id, channel_id, channel.device_id, session.start,
+                             session.end, started.info)  # fmt: skip
+
+    def _request(self, session: _Session, start: datetime) -> StreamRequest:
+        def offer(media: MediaEndpoint) -> SessionDescription:
+            return build_playback_offer(
+                sender_id=self._platform_id,
+                endpoint=media,
+                ssrc=session.ssrc.text,
+                channel_id=session.channel_id,
+                start=math.floor(start.timestamp()),
+                stop=math.ceil(session.end.timestamp()),
+            )
+
+        return StreamRequest(
+            session.stream_key,
+            session.device_id,
+            session.channel_id,
+            session.transport,
+            session.ssrc,
+            offer,
+            self._invite_timeout,
+            what="the playback INVITE",
+        )
+
+    def _adopt_call(self, session: _Session, call: EstablishedCall) -> None:
+        session.call = call
+        self._by_call[call.call_id] = session.session_id
+
+    def _forget_call(self, session: _Session) -> None:
+        if session.call is not None:
+            self._by_call.pop(session.call.call_id, None)
+
+    async def stop(self, session_id: str) -> None:
+        """The viewer closes the playback: BYE, receiver and outputs closed."""
+        session = self._session(session_id)
+        await self._end(session, "closed by the viewer")
+
+    def status(self, session_id: str) -> PlaybackStatus:
+        session = self._session(session_id)
+        position = session.position or session.anchor_time or session.start
+        return PlaybackStatus(
+            session.session_id,
+            session.channel_id,
+            session.device_id,
+            session.state,
+            session.scale,
+            session.start,
+            session.end,
+            position,
+            session.call.call_id if session.call is not None else None,
+            session.end_reason,
+            session.seek_by_reinvite,
+        )
+
+    async def refresh(self, session_id: str) -> PlaybackStatus:
+        """The status with the position read from the media now."""
+        session = self._session(session_id)
+        if session.state in (PlaybackState.PLAYING, PlaybackState.PAUSED):
+            await self._read_progress(session)
+        return self.status(session_id)
+
+    def _session(self, session_id: str) -> _Session:
+        self._forget_ended()
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no playback session {session_id}")
+        return session
+
+    def _running(self, session_id: str) -> _Session:
+        session = self._session(session_id)
+        if session.state is PlaybackState.ENDED:
+            raise Conflict(f"playback {session_id} has ended ({session.end_reason})")
+        if session.state is PlaybackState.STARTING or session.call is None:
+            raise Conflict(f"playback {session_id} is still starting")
+        return session
+
+    # -- control -------------------------------------------------------------------------
+
+    async def control(
+        self,
+        session_id: str,
+        action: PlaybackAction,
+        *,
+        position: datetime | None = None,
+        scale: float | None = None,
+    ) -> PlaybackStatus:
+        session = self._running(session_id)
+        async with session.lock:
+            if session.state is PlaybackState.ENDED:
+                raise Conflict(f"playback {session_id} has ended ({session.end_reason})")
+            match action:
+                case PlaybackAction.PAUSE:
+                    await self._pause(session)
+                case PlaybackAction.RESUME:
+                    await self._resume(session)
+                case PlaybackAction.SEEK:
+                    if position is None:
+                        raise InvalidInput("seek: position required")
+                    await self._seek(session, position)
+                case PlaybackAction.SPEED:
+                    if scale is None:
+                        raise InvalidInput("speed: scale required")
+                    await self._speed(session, scale)
+        return self.status(session_id)
+
+    async def _info(self, session: _Session, request: MansrtspRequest) -> None:
+        """Send one MANSRTSP request; raises `StreamFailed` with the device's refusal."""
+        assert session.call is not None
+        try:
+            await self._calls.info(session.call, build_mansrtsp_request(request))
+        except TransactionFailed as error:
+            raise StreamFailed(
+                f"device {session.device_id} refused {request.method.value} for "
+                f"{session.label}: {error.response.status} {error.response.reason}"
+            ) from error
+        except SipError as error:
+            raise StreamFailed(
+                f"device {session.device_id} did not take {request.method.value} for "
+                f"{session.label}: {error}"
+            ) from error
+
+    async def _pause(self, session: _Session) -> None:
+        if session.state is PlaybackState.PAUSED:
+            return
+        await self._read_progress(session)
+        await self._info(session, MansrtspRequest.pause(next(session.rtsp_cseq)))
+        await self._media_call(self._media.set_paused(session.stream_key, True))
+        session.state = PlaybackState.PAUSED
+        log.info("%s paused at %s", session.label, _iso(session.position))
+
+    async def _resume(self, session: _Session) -> None:
+        if session.state is not PlaybackState.PAUSED:
+            return
+        await self._info(session, MansrtspRequest.resume(next(session.rtsp_cseq)))
+        await self._media_call(self._media.set_paused(session.stream_key, False))
+        session.state = PlaybackState.PLAYING
+        log.info("%s resumed", session.label)
+
+    async def _speed(self, session: _Session, scale: float) -> None:
+        if scale not in SCALES:
+            raise InvalidInput(f"scale: expected one of {', '.join(map(str, SCALES))}")
+        await self._read_progress(session)
+        await self._info(session, MansrtspRequest.speed(next(session.rtsp_cseq), scale))
+        await self._media_call(self._media.set_scale(session.stream_key, scale))
+        session.scale = scale
+        log.info("%s at scale %s", session.label, scale)
+
+    async def _seek(self, session: _Session, target: datetime) -> None:
+        target = target.astimezone(self.zone)
+        if not session.start <= target <= session.end:
+            raise InvalidInput(
+                f"position: expected a time between {_iso(session.start)} and {_iso(session.end)}"
+            )
+        offset = (target - session.start).total_seconds()
+        progress = await self._media_call(self._media.stream_progress(session.stream_key))
+        try:
+            await self._info(session, MansrtspRequest.seek(next(session.rtsp_cseq), offset))
+        except StreamFailed as refused:
+            log.info("%s: %s; playing from %s with a new INVITE instead", session.label,
+                     refused, _iso(target))  # fmt: skip
+            await self._reinvite(session, target)
+        if session.state is PlaybackState.PAUSED:  # PLAY with a Range plays, as does a new dialog
+            await self._media_call(self._media.set_paused(session.stream_key, False))
+            session.state = PlaybackState.PLAYING
+        self._set_anchor(session, target, progress.keyframes)
+        log.info("%s seeks to %s", session.label, _iso(target))
+
+    async def _reinvite(self, session: _Session, target: datetime) -> None:
+        """Seek by a new dialog: BYE the old one (one playback per device), INVITE from the
+        target into the same receiver; the stream's timers wait meanwhile."""
+        assert session.call is not None and session.endpoint is not None
+        await self._media_call(self._media.set_paused(session.stream_key, True))
+        old = session.call
+        self._forget_call(session)
+        await self._calls.bye(old)
+        try:
+            call = await self._starter.reinvite(self._request(session, target), session.endpoint)
+        except BaseException as error:
+            await self._end(session, f"the new INVITE from {_iso(target)} failed: {error}")
+            raise
+        self._adopt_call(session, call)
+        session.seek_by_reinvite = True
+        if session.scale != 1.0:
+            session.scale = 1.0  # a new dialog starts at 1×
+            await self._media_call(self._media.set_scale(session.stream_key, 1.0))
+        await self._media_call(self._media.set_paused(session.stream_key, False))
+
+    async def _media_call(self, call: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            return await call
+        except MediaError as error:
+            raise StreamFailed(f"the playback's media failed: {error}") from error
+
+    # -- position and end ------------------------------------------------------------------
+
+    def _set_anchor(self, session: _Session, moment: datetime, keyframes_before: int) -> None:
+        session.anchor_time = moment
+        session.anchor_pts = None
+        session.keyframes_at_anchor = keyframes_before
+        session.position = moment
+
+    async def _read_progress(self, session: _Session) -> float | None:
+        """Update the position from the media; the seconds since the last frame."""
+        try:
+            progress = await self._media.stream_progress(session.stream_key)
+        except MediaError:
+            return None
+        if session.anchor_pts is None:
+            if session.keyframes_at_anchor < 0 and progress.first_pts is not None:
+                session.anchor_pts = progress.first_pts
+            elif (
+                progress.keyframes > session.keyframes_at_anchor >= 0
+                and progress.latest_keyframe_pts is not None
+            ):
+                session.anchor_pts = progress.latest_keyframe_pts
+        if (
+            session.anchor_pts is not None
+            and session.anchor_time is not None
+            and progress.latest_pts is not None
+        ):
+            elapsed = (progress.latest_pts - session.anchor_pts) / TIMESTAMP_CLOCK_RATE
+            session.position = min(
+                max(session.anchor_time + timedelta(seconds=elapsed), session.start), session.end
+            )
+        return progress.seconds_since_last_frame
+
+    def _arm_watcher(self) -> None:
+        if self._watcher is None:
+            self._watcher = asyncio.get_running_loop().call_later(_WATCH_INTERVAL, self._watch)
+
+    def _watch(self) -> None:
+        self._watcher = None
+        if any(s.state is not PlaybackState.ENDED for s in self._sessions.values()):
+            self._spawn(self._watch_sessions())
+        self._forget_ended()
+
+    async def _watch_sessions(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for session in list(self._sessions.values()):
+            if session.state is not PlaybackState.PLAYING:
+                continue
+            silence = await self._read_progress(session)
+            if self._outputs.idle_for(session.session_id, now) >= self._session_idle:
+                await self._end(session, "no viewer")
+            elif (
+                silence is not None
+                and silence >= self._end_silence
+                and session.position is not None
+                and session.position >= session.end - _END_MARGIN
+            ):
+                await self._end(session, "the recording ended (media stopped at the end)")
+        if self._sessions:
+            self._arm_watcher()
+
+    async def _end(self, session: _Session, reason: str, *, bye: bool = True) -> None:
+        if session.state is PlaybackState.ENDED:
+            return
+        session.state = PlaybackState.ENDED
+        session.end_reason = reason
+        session.ended_at = asyncio.get_running_loop().time()
+        log.info("%s ended: %s", session.label, reason)
+        self._forget_call(session)
+        if bye and session.call is not None:
+            await self._calls.bye(session.call)
+        await self._outputs.close_session(session.session_id)
+        try:
+            await self._media.close_stream(session.stream_key, CloseReason.PEER_CLOSED)
+        except MediaError as error:
+            log.info("%s: receiver not closed: %s", session.label, error)
+        self._ssrc.release(session.ssrc)
+
+    def _forget_ended(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for session_id, session in list(self._sessions.items()):
+            if session.ended_at is not None and now - session.ended_at > self._keep_ended:
+                del self._sessions[session_id]
+
+    # -- outputs ---------------------------------------------------------------------------
+
+    async def webrtc_answer(self, session_id: str, sdp: str, sdp_type: str) -> tuple[str, str]:
+        session = self._running(session_id)
+        return await self._outputs.webrtc_answer(session_id, session.stream_key, sdp, sdp_type)
+
+    async def fmp4(self, session_id: str) -> AsyncGenerator[bytes, None]:
+        session = self._running(session_id)
+        async for chunk in self._outputs.fmp4(session_id, session.stream_key, session.label):
+            yield chunk
+
+    async def hls_resource(self, session_id: str, name: str) -> tuple[bytes, str] | None:
+        session = self._running(session_id)
+        return await self._outputs.hls_resource(session_id, session.stream_key, name, session.label)
+
+    # -- listeners: calls and media --------------------------------------------------------
+
+    def owns_stream(self, stream_key: str) -> bool:
+        return stream_key.startswith(STREAM_KEY_PREFIX)
+
+    def owns_output(self, output_id: str) -> bool:
+        return self._outputs.owns_output(output_id)
+
+    def output_closed(self, output_id: str) -> None:
+        self._outputs.output_closed(output_id)
+
+    async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
+        session = self._sessions.get(stream_key.removeprefix(STREAM_KEY_PREFIX))
+        if session is None or session.state is PlaybackState.STARTING:
+            return  # still starting: its start fails and undoes itself
+        await self._end(session, f"the media stopped ({reason.value})")
+
+    def call_ended(self, call_id: str, reason: CallEndReason) -> None:
+        session_id = self._by_call.get(call_id)
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session is None:
+            return
+        self._spawn(self._end(session, f"the device ended the call ({reason.value})", bye=False))
+
+    def media_status(self, call_id: str, status: MediaStatus) -> None:
+        session_id = self._by_call.get(call_id)
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session is None:
+            return
+        if not status.is_file_end:
+            log.info("%s: MediaStatus %s ignored (only 121 ends a playback)", session.label,
+                     status.notify_type)  # fmt: skip
+            return
+        self._spawn(self._end(session, "the device sent the whole range (MediaStatus 121)"))
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _iso(moment: datetime | None) -> str:
+    return "?" if moment is None else moment.replace(tzinfo=None).isoformat(timespec="seconds")
