@@ -8,5 +8,21 @@ from __future__ import annotations
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.recording import (
+    DownloadTaskRow,
+    EvidenceClipRow,
+    RecordingSegmentRow,
+    RecordPlanRow,
+)
 
-__all__ = ["DEFAULT_CHARSET", "Base", "ChannelRow", "DeviceRow", "UtcDateTime"]
+__all__ = [
+    "DEFAULT_CHARSET",
+    "Base",
+    "ChannelRow",
+    "DeviceRow",
+    "DownloadTaskRow",
+    "EvidenceClipRow",
+    "RecordPlanRow",
+    "RecordingSegmentRow",
+    "UtcDateTime",
+]

@@ -203,11 +203,13 @@ class PlaybackService:
         start: datetime,
         end: datetime,
         *,
-        transport: MediaTransport | None = None,
+        transport: str | None = None,
     ) -> PlaybackLinks:
-        """Start playing `channel_id`'s recordings from `start` to `end` (aware times)."""
+        """Start playing `channel_id`'s recordings from `start` to `end` (aware times);
+        `transport` (udp, tcp-passive, tcp-active) overrides the configured one."""
         if end <= start:
             raise InvalidInput("end: must be after start")
+        media_transport = self._transport if transport is None else media_transport_of(transport)
         channel = await self._channels.get(channel_id)
         if channel is None:
             raise NotFound(f"no channel {channel_id}")
@@ -217,7 +219,7 @@ class PlaybackService:
             channel.device_id,
             start.astimezone(self.zone),
             end.astimezone(self.zone),
-            transport or self._transport,
+            media_transport,
             self._ssrc.allocate(SsrcKind.HISTORY),
         )
         self._sessions[session.session_id] = session
@@ -571,6 +573,15 @@ class PlaybackService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def media_transport_of(text: str) -> MediaTransport:
+    try:
+        return MediaTransport(text)
+    except ValueError:
+        raise InvalidInput(
+            f"transport: expected udp, tcp-passive or tcp-active, got {text[:20]!r}"
+        ) from None
 
 
 def _iso(moment: datetime | None) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 
 from aiohttp import web
 
-from farmwatch.media.manager import MediaTransport
 from farmwatch.platform.errors import InvalidInput
 from farmwatch.platform.recordings.playback_service import (
     PlaybackAction,
@@ -88,15 +87,9 @@ async def open_playback(request: web.Request) -> web.Response:
     source = body.get("source", "device")
     if source != RecordSource.DEVICE.value:
         raise InvalidInput(f"source: only device recordings play in this version, got {source!r}")
-    transport = None
-    if "transport" in body:
-        try:
-            transport = MediaTransport(body["transport"])
-        except ValueError:
-            raise InvalidInput(
-                "transport: expected udp, tcp-passive or tcp-active, "
-                f"got {str(body['transport'])[:20]!r}"
-            ) from None
+    transport = body.get("transport")
+    if transport is not None and not isinstance(transport, str):
+        raise InvalidInput("transport: expected udp, tcp-passive or tcp-active")
     links = await service.open(request.match_info["channel_id"], start, end, transport=transport)
     return web.json_response(_links_view(links), status=201)
 

@@ -15,6 +15,8 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
+HEAD = "0003"
+
 
 def _schema_differences(connection: Connection) -> list[object]:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -32,22 +34,30 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
 
     await empty_database.migrate()
 
-    assert await empty_database.current_revision() == "0002"
+    assert await empty_database.current_revision() == HEAD
     async with empty_database.engine.connect() as connection:
         tables = await connection.run_sync(_table_names)
         differences = await connection.run_sync(_schema_differences)
-    assert tables == {"alembic_version", "devices", "channels"}
+    assert tables == {
+        "alembic_version",
+        "devices",
+        "channels",
+        "recording_segments",
+        "record_plans",
+        "download_tasks",
+        "evidence_clips",
+    }
     assert differences == []
 
 
 async def test_migrate_twice_is_harmless(database: Database) -> None:
     await database.migrate()
-    assert await database.current_revision() == "0002"
+    assert await database.current_revision() == HEAD
 
 
 async def test_start_migrates_by_default(empty_database: Database) -> None:
     await empty_database.start()
-    assert await empty_database.current_revision() == "0002"
+    assert await empty_database.current_revision() == HEAD
 
 
 @pytest.mark.sqlite_only
