@@ -66,7 +66,9 @@ class CollectorSettings:
     max_collections: int = 1024
 
 
-@dataclass(frozen=True, slots=True)
+# Not slotted: calling an alias such as `CatalogResult(...)` sets `__orig_class__`, which a
+# frozen slotted dataclass refuses with a TypeError (Python 3.11).
+@dataclass(frozen=True)
 class CollectionResult(Generic[ItemT]):
     """A finished collection: the unique items in order of arrival."""
 
@@ -80,7 +82,7 @@ CatalogResult = CollectionResult[CatalogItem]
 RecordResult = CollectionResult[RecordItem]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CollectionProgress(Generic[ItemT]):
     """Where a collection stands; `result` is set by the call that finished it."""
 
