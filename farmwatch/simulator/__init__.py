@@ -10,6 +10,11 @@ test helper `running_simulator`; `farmwatch simulate` is `farmwatch.simulator.cl
 
 Live video (gb28181.md §6, §8): each device's `CallHandler` answers INVITEs and streams the
 cached loop through a `MediaSender` (UDP, TCP connecting or listening) as `StreamSettings` say.
+
+Recordings (gb28181.md §4.7, §6.8-§7): each channel's `RecordIndex` (per `RecordSettings`)
+answers RecordInfo; Playback and Download stream it through a `RecordPlayer`, every frame
+carrying its recorded time in an SEI that `read_recorded_time` reads back (`PlaybackInfo` in
+`CallInfo.playback` says where a session is; `PlaybackQuirks` make it misbehave).
 """
 
 from __future__ import annotations
@@ -23,6 +28,15 @@ from farmwatch.simulator.malformed import MalformedKind
 from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.media_sender import MediaRoute, MediaSender, SenderRole, SenderState
 from farmwatch.simulator.packet_shaper import PacketShaper
+from farmwatch.simulator.playback_control import PlaybackInfo
+from farmwatch.simulator.record_index import RecordFile, RecordIndex
+from farmwatch.simulator.record_player import PlayedFrame, PlayerState, RecordPlayer
+from farmwatch.simulator.record_settings import PlaybackQuirks, RecordSettings
+from farmwatch.simulator.recorded_time import (
+    RECORDED_TIME_UUID,
+    insert_recorded_time,
+    read_recorded_time,
+)
 from farmwatch.simulator.register_client import FailureKind, RegisterFailure
 from farmwatch.simulator.session import SessionState, SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
@@ -36,6 +50,7 @@ from farmwatch.simulator.test_pattern import (
 )
 
 __all__ = [
+    "RECORDED_TIME_UUID",
     "CallHandler",
     "CallInfo",
     "CallKey",
@@ -53,6 +68,14 @@ __all__ = [
     "MediaRoute",
     "MediaSender",
     "PacketShaper",
+    "PlaybackInfo",
+    "PlaybackQuirks",
+    "PlayedFrame",
+    "PlayerState",
+    "RecordFile",
+    "RecordIndex",
+    "RecordPlayer",
+    "RecordSettings",
     "RegisterFailure",
     "SenderRole",
     "SenderState",
@@ -67,5 +90,7 @@ __all__ = [
     "build_channels",
     "channel_id",
     "encode_test_pattern",
+    "insert_recorded_time",
+    "read_recorded_time",
     "running_simulator",
 ]

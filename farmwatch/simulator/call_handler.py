@@ -1,9 +1,10 @@
-"""A simulated device's side of live-video calls (gb28181.md §6.1-6.7, §6.10, §11.4, §11.5).
+"""A simulated device's side of video calls: live, playback, download (gb28181.md §6-§7, §11.4-7).
 
 `CallHandler` answers INVITEs on the device's endpoint: `100 Trying`, then for a known channel
-(the Request-URI user part; else 404) with a usable `s=Play` offer (else 400/488) a
-`200 OK` whose SDP answer is `s=Play`, `o=<channel ID>`, `c=` the device's IP, `m=` its port,
-`a=sendonly`, `a=rtpmap:96 PS/90000`, `y=` and `f=`. The SSRC is the offer's `y=`; a device
+(the Request-URI user part; else 404) with a usable `s=Play`, `s=Playback` or `s=Download`
+offer (else 400/488) a `200 OK` whose SDP answer keeps the offer's `s=` and `t=`, with
+`o=<channel ID>`, `c=` the device's IP, `m=` its port, `a=sendonly`, `a=rtpmap:96 PS/90000`,
+`y=` and `f=` (a download's also `a=filesize`). The SSRC is the offer's `y=`; a device
 with `wrong_ssrc`, or an offer without a usable `y=` (§10 item 16), picks its own
 (§6.3). Streaming starts on the ACK, or `ack_wait` seconds after the 200 when no ACK comes.
 A BYE from the platform stops the stream (200; 481 for an unknown dialog); `hang_up` sends
@@ -11,30 +12,57 @@ the device's own BYE. A CANCEL of an INVITE not yet answered gets 200 and the IN
 A new INVITE for a sender ID:sequence (Subject) already streaming replaces the old stream
 (§6.7). Tests steer it with `refuse(status)`, `ignore()` (no answer at all) and `accept()`.
 
+A playback or download streams the channel's recordings (`record_index`) over the `t=` range
+through a `RecordPlayer` (`playback_control` decides the answers); INFO with MANSRTSP in its
+dialog pauses, seeks, changes speed or stops it. When the recording's end has been sent the
+device sends MediaStatus 121 (§4.12) as a MESSAGE inside the dialog (`dialog_requests`:
+From the channel's URI with our tag); the stream stays quiet until the platform's BYE.
+`quirks` (`PlaybackQuirks`) make it misbehave as field devices do.
+
 The call table is keyed by `CallKey` (Call-ID and both tags). Each call's `MediaSender` and
-ACK timer belong to the handler; `close()` stops them all.
+ACK timer belong to the handler, its BYE and MediaStatus to the handler's `DialogRequests`;
+`close()` stops them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from enum import Enum
 
+from farmwatch.simulator.call import (
+    CallInfo,
+    CallKey,
+    DeviceCall,
+    key_of,
+    offers_ps,
+    ps_payload_type,
+)
 from farmwatch.simulator.channels import ChannelTable
+from farmwatch.simulator.dialog_requests import DialogRequests
 from farmwatch.simulator.media_cache import MediaCache
-from farmwatch.simulator.media_sender import MediaRoute, MediaSender, SenderRole, SenderState
+from farmwatch.simulator.media_sender import MediaRoute, MediaSender, SenderRole
+from farmwatch.simulator.playback_control import (
+    answer_control,
+    file_size_attribute,
+    playback_refusal,
+    playback_speed,
+)
+from farmwatch.simulator.record_index import RecordFile, RecordIndex
+from farmwatch.simulator.record_player import PlayerState, RecordPlayer
+from farmwatch.simulator.record_settings import PlaybackQuirks
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.test_pattern import EncodedLoop
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
-from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
-from farmwatch.sipserver.sip.request_builder import build_request, new_tag
+from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.sdp import (
     SdpError,
     SessionDescription,
@@ -53,55 +81,10 @@ MAX_UNANSWERED = 256
 """INVITEs kept waiting for a CANCEL (ignored or still being answered); oldest forgotten."""
 
 
-@dataclass(frozen=True, slots=True)
-class CallKey:
-    """The dialog of one call (RFC 3261 §12), from the device's side."""
-
-    call_id: str
-    local_tag: str
-    remote_tag: str
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    """A snapshot of one call for tests and logs."""
-
-    channel_id: str
-    call_id: str
-    ssrc: int
-    role: SenderRole
-    state: SenderState
-    is_acknowledged: bool
-    packets_sent: int
-    connect_failures: int
-    route: MediaRoute
-    """Where the media goes (the offer's address), e.g. for an external sender."""
-
-
 class InvitePolicy(Enum):
     ACCEPT = "accept"
     REFUSE = "refuse"
     IGNORE = "ignore"
-
-
-@dataclass(slots=True)
-class _Call:
-    key: CallKey
-    channel_id: str
-    invite: SipRequest
-    source: Address
-    local_party: str
-    """Our To header value in the 200 (with our tag): the From of our BYE."""
-    subject: str | None
-    sender: MediaSender
-    is_acknowledged: bool = False
-    ack_timer: asyncio.TimerHandle | None = field(default=None)
-
-    def info(self) -> CallInfo:
-        sender = self.sender
-        return CallInfo(self.channel_id, self.key.call_id, sender.ssrc, sender.route.role,
-                        sender.state, self.is_acknowledged, sender.packets_sent,
-                        sender.connect_failures, sender.route)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -123,21 +106,26 @@ class CallHandler:
         rng: random.Random,
         on_change: Callable[[], None],
         request_timeout: float,
+        record_index: Callable[[str], RecordIndex],
+        quirks: PlaybackQuirks | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._record_index = record_index
+        self.quirks = quirks if quirks is not None else PlaybackQuirks()
+        """Apply from now on (INFO and MediaStatus also in running calls)."""
+        self._dialog_requests = DialogRequests(endpoint, request_timeout=request_timeout,
+                                               on_change=on_change)  # fmt: skip
         self._channels = channels
         self._cache = cache
         self.media = media
         """Applies to calls set up from now on."""
         self._rng = rng
         self._on_change = on_change
-        self._request_timeout = request_timeout
-        self._calls: dict[CallKey, _Call] = {}
+        self._calls: dict[CallKey, DeviceCall] = {}
         self._unanswered: OrderedDict[tuple[str, str], _Unanswered] = OrderedDict()
         self._policy = InvitePolicy.ACCEPT
         self._refusal = 488
         self._closed_packets = 0
-        self._bye_cseq = 0
         self.invites_received = 0
         self.byes_received = 0
 
@@ -169,6 +157,7 @@ class CallHandler:
     async def close(self) -> None:
         calls = list(self._calls.values())
         self._calls.clear()
+        await self._dialog_requests.close()
         await asyncio.gather(*(self._release(call) for call in calls))
 
     # -- INVITE --------------------------------------------------------------------------
@@ -193,8 +182,16 @@ class CallHandler:
         except SdpError as error:
             log.warning("channel %s: unusable offer: %s", channel_id, error.reason)
             return build_response(request, error.status_hint, to_tag=new_tag())
-        if offer.session_kind is not SessionName.PLAY or not _offers_ps(offer):
+        if offer.session_kind is None or not offers_ps(offer):
             return build_response(request, 488, to_tag=new_tag())
+        if offer.session_kind is not SessionName.PLAY:
+            calls = self._calls.values()
+            busy = any(c.channel_id == channel_id and c.player is not None for c in calls)
+            refusal = playback_refusal(offer, channel_is_playing_back=busy, quirks=self.quirks)
+            if refusal is not None:
+                log.info("channel %s: %s refused: %d %s", channel_id, offer.session_name,
+                         *refusal)  # fmt: skip
+                return build_response(request, refusal[0], refusal[1], to_tag=new_tag())
         unanswered = self._remember_unanswered(key, request)
         try:
             call, response = await self._set_up(incoming, channel_id, offer)
@@ -209,18 +206,26 @@ class CallHandler:
 
     async def _set_up(
         self, incoming: IncomingRequest, channel_id: str, offer: SessionDescription
-    ) -> tuple[_Call, SipResponse]:
+    ) -> tuple[DeviceCall, SipResponse]:
         """Encode (first time), open the media socket, build the answer and the 200."""
         request, media = incoming.request, self.media
         loop_media = await asyncio.to_thread(self._cache.get, media.spec_for(channel_id))
         ssrc = self._choose_ssrc(channel_id, offer)
         route = MediaRoute.from_offer(offer, always_connect=media.answer_setup_active)
         host = self._endpoint.local_host_for(incoming.source)
-        payload_type = _ps_payload_type(offer)
+        payload_type = ps_payload_type(offer)
         label = f"channel {channel_id} call {request.call_id}"
+        local_tag = new_tag()
+        key = CallKey(request.call_id, local_tag, request.from_.tag or "")
+        files, player = self._recordings(channel_id, loop_media, offer)
+        size = file_size_attribute(offer, files, bytes_per_second=media.bitrate // 8,
+                                   quirks=self.quirks)  # fmt: skip
         sender = MediaSender(loop_media, route, media, host=self._endpoint.settings.host,
                              ssrc=int(ssrc), payload_type=payload_type, rng=self._rng,
-                             on_change=self._on_change, label=label)  # fmt: skip
+                             on_change=self._on_change, label=label,
+                             pacer=player.start if player is not None else None,
+                             on_finished=functools.partial(self._playback_finished, key),
+                             )  # fmt: skip
         port = await sender.open()
         answer = build_answer(
             offer, sender_id=channel_id, media_ip=host, port=port, ssrc=ssrc,
@@ -228,19 +233,33 @@ class CallHandler:
         )  # fmt: skip
         if media.answer_setup_active and route.role is SenderRole.TCP_CONNECT:
             answer = replace(answer, media=(replace(answer.video, setup=Setup.ACTIVE),))
-        local_tag = new_tag()
+        if size is not None:
+            answer = replace(answer, media=(replace(answer.video, attributes=(size,)),))
         contact = f"<sip:{channel_id}@{host}:{self._endpoint.port}>"
         user_agent = self._endpoint.settings.user_agent
         response = build_response(
             request, 200, to_tag=local_tag, body=answer.serialise(),
             content_type=SDP_CONTENT_TYPE, extra=(("Contact", contact), ("User-Agent", user_agent)),
         )  # fmt: skip
-        key = CallKey(request.call_id, local_tag, request.from_.tag or "")
-        call = _Call(key, channel_id, request, incoming.source, response.headers.get("To") or "",
-                     request.headers.get("Subject"), sender)  # fmt: skip
+        call = DeviceCall(
+            key, channel_id, request, incoming.source, response.headers.get("To") or "",
+            request.headers.get("Subject"), sender, offer.session_kind or SessionName.PLAY,
+            player, offer,
+        )  # fmt: skip
         return call, response
 
-    async def _replace_stale(self, call: _Call) -> None:
+    def _recordings(
+        self, channel_id: str, loop_media: EncodedLoop, offer: SessionDescription
+    ) -> tuple[list[RecordFile], RecordPlayer | None]:
+        """A playback's or download's files in its `t=` range and its player; live: none."""
+        if offer.session_kind is SessionName.PLAY:
+            return [], None
+        start, stop = offer.start_time, offer.stop_time
+        files = self._record_index(channel_id).files_between(start, stop)
+        speed = playback_speed(offer) or 1
+        return files, RecordPlayer(loop_media, files, start, stop, scale=speed)
+
+    async def _replace_stale(self, call: DeviceCall) -> None:
         """Release the calls streaming the same sender ID:sequence (Subject, §6.7)."""
         stale = [c for c in self._calls.values() if call.subject and c.subject == call.subject]
         for old in stale:
@@ -249,7 +268,7 @@ class CallHandler:
             del self._calls[old.key]
             await self._release(old)
 
-    def _start_call(self, call: _Call, response: SipResponse) -> None:
+    def _start_call(self, call: DeviceCall, response: SipResponse) -> None:
         """Enter the call in the table, send the 200, start streaming on ACK or timeout."""
         self._calls[call.key] = call
         self._endpoint.respond(response)
@@ -262,7 +281,7 @@ class CallHandler:
 
     def _answer_reinvite(self, request: SipRequest) -> SipResponse:
         """In-dialog INVITE: 481 unless the call exists (no re-negotiation is simulated)."""
-        call = self._calls.get(_key_of(request))
+        call = self._calls.get(key_of(request))
         return build_response(request, 481 if call is None else 488)
 
     def _choose_ssrc(self, channel_id: str, offer: SessionDescription) -> str:
@@ -285,7 +304,7 @@ class CallHandler:
 
     def handle_ack(self, request: SipRequest, source: Address) -> None:
         try:
-            call = self._calls.get(_key_of(request))
+            call = self._calls.get(key_of(request))
         except RemoteProtocolError:
             return
         if call is None or call.is_acknowledged:
@@ -307,7 +326,7 @@ class CallHandler:
     async def handle_bye(self, incoming: IncomingRequest) -> SipResponse:
         request = incoming.request
         self.byes_received += 1
-        call = self._calls.pop(_key_of(request), None)
+        call = self._calls.pop(key_of(request), None)
         if call is None:
             return build_response(request, 481)
         log.info("channel %s: call %s ended by BYE", call.channel_id, call.key.call_id)
@@ -339,49 +358,45 @@ class CallHandler:
             del self._calls[call.key]
             await self._release(call)
             self._on_change()
-            await self._send_bye(call)
+            await self._dialog_requests.send_bye(call)
         return len(calls)
 
-    async def _send_bye(self, call: _Call) -> None:
-        invite = call.invite
-        contact = invite.contact
-        self._bye_cseq += 1
-        bye = build_request(
-            "BYE", str(contact.uri) if contact is not None else str(invite.from_.uri),
-            from_=call.local_party, to=invite.headers.get("From") or "",
-            call_id=call.key.call_id, cseq=self._bye_cseq,
-            user_agent=self._endpoint.settings.user_agent,
-        )  # fmt: skip
+    # -- playback control and end ------------------------------------------------------
+
+    async def handle_info(self, incoming: IncomingRequest) -> SipResponse:
+        """MANSRTSP in a playback or download dialog (§7): 481 outside any call."""
+        request = incoming.request
         try:
-            async with asyncio.timeout(self._request_timeout):
-                response = await self._endpoint.request(bye, call.source)
-        except (SipError, TimeoutError) as error:
-            log.warning("channel %s: BYE of call %s failed: %s", call.channel_id,
-                        call.key.call_id, error)  # fmt: skip
-            return
-        log.info("channel %s: call %s hung up (%d)", call.channel_id, call.key.call_id,
+            call = self._calls.get(key_of(request))
+        except RemoteProtocolError:
+            return build_response(request, 400)
+        if call is None:
+            return build_response(request, 481)
+        response = answer_control(request, call.player, self.quirks,
+                                  now=asyncio.get_running_loop().time(),
+                                  next_sequence=call.sender.next_sequence)  # fmt: skip
+        log.info("channel %s: INFO in call %s answered %d", call.channel_id, call.key.call_id,
                  response.status)  # fmt: skip
+        call.sender.wake()
+        self._on_change()
+        return response
+
+    def _playback_finished(self, key: CallKey) -> None:
+        """The sender has sent the recording's end: MediaStatus 121, unless it misbehaves."""
+        call = self._calls.get(key)
+        if call is None or call.player is None or call.player.state is not PlayerState.FINISHED:
+            return  # a TEARDOWN stopped it: no end of file to report
+        self._on_change()
+        if self.quirks.omits_media_status:
+            log.info("channel %s: call %s at its end, sending no MediaStatus (quirk)",
+                     call.channel_id, key.call_id)  # fmt: skip
+            return
+        self._dialog_requests.send_media_status(call)
 
     # -- release -------------------------------------------------------------------------
 
-    async def _release(self, call: _Call) -> None:
+    async def _release(self, call: DeviceCall) -> None:
         if call.ack_timer is not None:
             call.ack_timer.cancel()
         await call.sender.close()
         self._closed_packets += call.sender.packets_sent
-
-
-def _key_of(request: SipRequest) -> CallKey:
-    """The key of the call an in-dialog request belongs to (our tag is in its To)."""
-    return CallKey(request.call_id, request.to.tag or "", request.from_.tag or "")
-
-
-def _offers_ps(offer: SessionDescription) -> bool:
-    return any(m.encoding.upper() == "PS" for m in offer.video.rtpmaps) or (
-        not offer.video.rtpmaps and 96 in offer.video.payload_types
-    )
-
-
-def _ps_payload_type(offer: SessionDescription) -> int:
-    ps = next((m for m in offer.video.rtpmaps if m.encoding.upper() == "PS"), None)
-    return ps.payload_type if ps is not None else 96

@@ -7,6 +7,11 @@
 Invited channels stream a generated test picture as RTP/PS (UDP or TCP, as offered);
 `--loss`, `--reorder` and `--restart-timestamps` make them misbehave.
 
+Each channel has recorded the last `--record-days` days as `--record-file-minutes` files
+(local time in `--record-time-zone`, a few gaps); RecordInfo, Playback and Download are
+answered from them. `--ignore-scale`, `--refuse-info`, `--no-media-status`,
+`--one-playback` and `--unknown-filesize` switch on the playback misbehaviour seen in the field.
+
 Runs until Ctrl-C / SIGTERM (or `--duration` seconds), logging each device's state
 changes, then unregisters every device. `main(argv)` is what `farmwatch.cli` calls.
 """
@@ -25,6 +30,7 @@ import uvloop
 
 from farmwatch.log_config import configure_logging
 from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
+from farmwatch.simulator.record_settings import DEFAULT_TIME_ZONE, PlaybackQuirks, RecordSettings
 from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import VideoCodec
@@ -61,6 +67,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fraction of RTP packets swapped with the next (default 0)")  # fmt: skip
     add("--restart-timestamps", type=_positive_float, default=None, metavar="SECONDS",
         help="restart the timestamps at 0 every N s, as a device looping a file")  # fmt: skip
+    add("--record-days", type=_positive_int, default=7,
+        help="days of recordings each channel keeps (default 7)")  # fmt: skip
+    add("--record-file-minutes", type=_positive_int, default=60,
+        help="length of a record file, minutes (default 60)")  # fmt: skip
+    add("--record-time-zone", default=DEFAULT_TIME_ZONE,
+        help=f"the devices' local time zone (default {DEFAULT_TIME_ZONE})")  # fmt: skip
+    add("--record-items-per-message", type=_positive_int, default=10,
+        help="RecordInfo items per response MESSAGE (default 10)")  # fmt: skip
+    add("--ignore-scale", action="store_true",
+        help="quirk: answer Scale INFOs 200 but keep the speed")  # fmt: skip
+    add("--refuse-info", action="store_true", help="quirk: answer every MANSRTSP INFO 400")
+    add("--no-media-status", action="store_true",
+        help="quirk: never send MediaStatus 121 at the end of a playback")  # fmt: skip
+    add("--one-playback", action="store_true",
+        help="quirk: one playback/download per channel, 503 to the next")  # fmt: skip
+    add("--unknown-filesize", action="store_true", help="quirk: answer a=filesize:-1")
     add("--duration", type=_positive_float, default=None, help="stop after N seconds")
     add("--log-level", default="INFO", help="logging level (default INFO)")
 
@@ -83,6 +105,16 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
             codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
             height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
             restart_timestamps=args.restart_timestamps,
+        ),
+        records=RecordSettings(
+            days=args.record_days, file_minutes=args.record_file_minutes,
+            time_zone=args.record_time_zone, items_per_message=args.record_items_per_message,
+            quirks=PlaybackQuirks(
+                ignores_scale=args.ignore_scale, refuses_control=args.refuse_info,
+                omits_media_status=args.no_media_status,
+                one_playback_per_channel=args.one_playback,
+                unknown_file_size=args.unknown_filesize,
+            ),
         ),
     )  # fmt: skip
 

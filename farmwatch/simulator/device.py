@@ -15,6 +15,11 @@ Live video (ref. §6, §8): the `CallHandler` answers INVITE/ACK/BYE/CANCEL and 
 cached test pattern per `settings.media`; controls `refuse_invites(status)`,
 `ignore_invites()`, `accept_invites()`, `hang_up(channel_id)`, `set_media(settings)`;
 counters `invites_received`, `byes_received`, `active_calls`, `packets_sent`; `calls`.
+
+Recordings (ref. §4.7, §6.8-§7): each channel keeps a `record_index(channel_id)` per
+`settings.records`; RecordInfo is answered from it (`drop_record_message(index)` loses one
+message of the next answer), Playback and Download INVITEs stream it, INFO controls them;
+`set_playback_quirks(...)` switches field misbehaviour on and off.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ import errno
 import logging
 import random
 import secrets
+import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
@@ -41,6 +47,8 @@ from farmwatch.simulator.malformed import (
 )
 from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.outbox import Outbox
+from farmwatch.simulator.record_index import RecordIndex
+from farmwatch.simulator.record_settings import PlaybackQuirks, RecordSettings
 from farmwatch.simulator.register_client import (
     DeviceIdentity,
     RegisterClient,
@@ -94,6 +102,8 @@ class DeviceSettings:
     media: StreamSettings = field(default_factory=StreamSettings)
     replaces_older_subscriptions: bool = True
     """A platform's new catalog subscription replaces its older one (False: both live)."""
+    records: RecordSettings = field(default_factory=RecordSettings)
+    """What each channel has recorded, and how its playback misbehaves."""
 
 
 class SimulatedDevice:
@@ -122,6 +132,9 @@ class SimulatedDevice:
             self.endpoint, self.profile, self.channels, self.outbox, self._spawn,
             items_per_message=settings.items_per_message,
             on_key_frame_request=lambda channel_id: self.call_handler.send_key_frame(channel_id),
+            record_index=self.record_index,
+            bytes_per_second=lambda: self.call_handler.media.bitrate // 8,
+            records_per_message=settings.records.items_per_message,
         )  # fmt: skip
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
@@ -131,7 +144,8 @@ class SimulatedDevice:
             self.endpoint, self.channels, media_cache if media_cache is not None else MediaCache(),
             settings.media,
             rng=random.Random(seed ^ 0x5EED), on_change=self._touch,
-            request_timeout=settings.request_timeout,
+            request_timeout=settings.request_timeout, record_index=self.record_index,
+            quirks=settings.records.quirks,
         )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -208,6 +222,7 @@ class SimulatedDevice:
             ("INVITE", self.call_handler.handle_invite),
             ("BYE", self.call_handler.handle_bye),
             ("CANCEL", self.call_handler.handle_cancel),
+            ("INFO", self.call_handler.handle_info),
         ):
             self.endpoint.add_handler(method, self._unless_silent(handler))
         self.endpoint.set_ack_handler(self.call_handler.handle_ack)
@@ -285,6 +300,47 @@ class SimulatedDevice:
 
     def drop_catalog_message(self, index: int) -> None:
         self.responder.drop_catalog_message(index)
+
+    def drop_record_message(self, index: int) -> None:
+        """Lose message `index` (0-based) of the next RecordInfo answer."""
+        self.responder.drop_record_message(index)
+
+    def record_index(self, channel_id: str, now: float | None = None) -> RecordIndex:
+        """What `channel_id` has recorded as of `now` (Unix seconds; default the wall clock)."""
+        return RecordIndex(channel_id, self.settings.records, time.time() if now is None else now)
+
+    @property
+    def playback_quirks(self) -> PlaybackQuirks:
+        return self.call_handler.quirks
+
+    def set_playback_quirks(
+        self,
+        *,
+        ignores_scale: bool | None = None,
+        refuses_control: bool | None = None,
+        omits_media_status: bool | None = None,
+        one_playback_per_channel: bool | None = None,
+        unknown_file_size: bool | None = None,
+    ) -> PlaybackQuirks:
+        """Switch playback misbehaviour on or off (None: unchanged); returns the result.
+
+        INFO answers and MediaStatus follow at once, also in running calls; the others
+        apply to INVITEs from now on.
+        """
+        changes = {
+            "ignores_scale": ignores_scale,
+            "refuses_control": refuses_control,
+            "omits_media_status": omits_media_status,
+            "one_playback_per_channel": one_playback_per_channel,
+            "unknown_file_size": unknown_file_size,
+        }
+        quirks = replace(
+            self.call_handler.quirks,
+            **{name: value for name, value in changes.items() if value is not None},
+        )
+        self.call_handler.quirks = quirks
+        log.info("device %s: playback quirks %s", self.device_id, quirks)
+        return quirks
 
     async def set_channel_status(self, channel: int | str, online: bool) -> int:
         """Change a channel's status and NOTIFY subscribers; returns the NOTIFYs acknowledged."""
@@ -389,6 +445,7 @@ class SimulatedDevice:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
+        self._touch()  # an answer finished sending: `wait_for` callers look again
         if not task.cancelled() and task.exception() is not None:
             # Isolation boundary: one exchange of one device.
             log.error("device %s: task failed", self.device_id, exc_info=task.exception())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from farmwatch.simulator.channels import device_ids, id_prefix
 from farmwatch.simulator.device import DeviceSettings, SimulatedDevice
 from farmwatch.simulator.media_cache import MediaCache
+from farmwatch.simulator.record_settings import RecordSettings
 from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.sipserver.sip.address import Address, Transport
@@ -50,6 +51,8 @@ class FleetSettings:
     """What every device streams when invited (and how it misbehaves)."""
     replaces_older_subscriptions: bool = True
     """A platform's new catalog subscription replaces its older one (False: both live)."""
+    records: RecordSettings = field(default_factory=RecordSettings)
+    """What every channel has recorded (each with its own gaps), and playback quirks."""
 
     @property
     def sip_domain(self) -> str:
@@ -79,6 +82,7 @@ class FleetSettings:
                 start_delay=index * step,
                 media=self.media,
                 replaces_older_subscriptions=self.replaces_older_subscriptions,
+                records=self.records,
             )
             for index, device_id in enumerate(ids)
         ]
@@ -151,6 +155,7 @@ async def running_simulator(
     register_timeout: float = 10.0,
     media: StreamSettings | None = None,
     replaces_older_subscriptions: bool = True,
+    records: RecordSettings | None = None,
 ) -> AsyncIterator[SimulatorFleet]:
     """Run a fleet on 127.0.0.1 for the duration of the block; stopped (unregistered) after.
 
@@ -158,6 +163,7 @@ async def running_simulator(
     after `register_timeout` seconds). `media` is what the devices stream when invited.
     With `replaces_older_subscriptions=False` a platform's every catalog subscription
     stays live until it ends or expires, so a platform that leaks them shows.
+    `records` is what the channels have recorded (default: 7 days of 1-hour files).
     """
     settings = FleetSettings(
         server=Address(server[0], server[1], Transport(transport.upper())),
@@ -173,6 +179,7 @@ async def running_simulator(
         request_timeout=request_timeout,
         media=media or StreamSettings(),
         replaces_older_subscriptions=replaces_older_subscriptions,
+        records=records or RecordSettings(),
     )  # fmt: skip
     fleet = SimulatorFleet(settings)
     await fleet.start()

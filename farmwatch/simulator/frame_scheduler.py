@@ -74,6 +74,11 @@ class FrameScheduler:
         return self._skipped
 
     @property
+    def is_finished(self) -> bool:
+        """A live loop never ends."""
+        return False
+
+    @property
     def next_deadline(self) -> float:
         """Time at which the next frame becomes due."""
         return self._start + self._relative_pts(self._next) / RTP_CLOCK_RATE

@@ -9,8 +9,10 @@ listen on the port it puts in its answer, and stream once the platform connects.
 on purpose, a device can refuse that connection (`refuse_media_connection`: the answered
 port is bound but not listening) or connect anyway (`answer_setup_active`).
 
-`MediaSender` is the asyncio shell around the pure pieces: `FrameScheduler` paces the
-cached loop in real time, each frame's re-stamped PS packet is cut by `RtpPacketizer` (one
+`MediaSender` is the asyncio shell around the pure pieces: a `FramePacer` says which frames
+are due (`FrameScheduler` paces the cached loop in real time for live video; a playback's
+`RecordPlayer` paces recorded frames and may pause, wait for a control — `wake()` — or
+finish, which `on_finished` reports), each frame's PS packet is cut by `RtpPacketizer` (one
 timestamp per frame, marker on the last packet, the negotiated SSRC), `PacketShaper`
 applies the asked-for loss and reordering, and over TCP each packet gets its RFC 4571
 length prefix. `open()` binds what the answer needs (the UDP socket or the listening TCP
@@ -25,9 +27,10 @@ import contextlib
 import logging
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from farmwatch.media.rfc4571 import frame as rfc4571_frame
 from farmwatch.media.rtp_packetizer import RtpPacketizer
@@ -38,12 +41,49 @@ from farmwatch.simulator.test_pattern import RTP_CLOCK_RATE, EncodedLoop
 from farmwatch.sipserver.sip.address import Transport
 from farmwatch.sipserver.sip.sdp import SessionDescription, Setup
 
-__all__ = ["DISCARD_PORT", "MediaRoute", "MediaSender", "SenderRole", "SenderState"]
+__all__ = [
+    "DISCARD_PORT",
+    "FramePacer",
+    "MediaRoute",
+    "MediaSender",
+    "SenderRole",
+    "SenderState",
+    "SentFrame",
+]
 
 log = logging.getLogger(__name__)
 
 DISCARD_PORT = 9
 """The `m=` port of an answer whose author connects (RFC 4145 §4.1)."""
+
+
+class SentFrame(Protocol):
+    """One frame ready to packetise: its PS packet and 90 kHz timestamp."""
+
+    @property
+    def pts(self) -> int: ...
+
+    def ps_packet(self) -> bytes: ...
+
+
+class FramePacer(Protocol):
+    """Which frames are due at `now` (pure; the sender passes the loop's time)."""
+
+    def due(self, now: float) -> Sequence[SentFrame]: ...
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When to call `due` again; None: only after `MediaSender.wake()`."""
+
+    @property
+    def is_finished(self) -> bool:
+        """Nothing more to send unless a control changes that (end of a recording)."""
+
+    def key_frame_next(self) -> None: ...
+
+
+PacerFactory = Callable[[float], FramePacer]
+"""Builds the pacer of a stream that starts sending at the given loop time."""
 
 
 class SenderRole(StrEnum):
@@ -110,8 +150,13 @@ class MediaSender:
         rng: random.Random,
         on_change: Callable[[], None] = lambda: None,
         label: str = "",
+        pacer: PacerFactory | None = None,
+        on_finished: Callable[[], None] = lambda: None,
     ) -> None:
         self._media = media
+        self._pacer_factory = pacer
+        self._on_finished = on_finished
+        self._woken = asyncio.Event()
         self._route = route
         self._settings = settings
         self._host = host
@@ -133,7 +178,7 @@ class MediaSender:
         self.packets_sent = 0
         self.connect_failures = 0
         self.key_frames_on_request = 0
-        self._scheduler: FrameScheduler | None = None
+        self._pacer: FramePacer | None = None
 
     # -- observable state ----------------------------------------------------------------
 
@@ -157,6 +202,11 @@ class MediaSender:
     @property
     def packets_dropped(self) -> int:
         return self._shaper.dropped
+
+    @property
+    def next_sequence(self) -> int:
+        """RTP sequence number of the next packet (for an RTP-Info `seq`)."""
+        return self._packetizer.next_sequence
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -186,9 +236,13 @@ class MediaSender:
 
     def send_key_frame(self) -> None:
         """`IFameCmd`: the next frame sent is a key frame (as a camera answers it)."""
-        if self._scheduler is not None:
-            self._scheduler.key_frame_next()
+        if self._pacer is not None:
+            self._pacer.key_frame_next()
             self.key_frames_on_request += 1
+
+    def wake(self) -> None:
+        """The pacer changed (a playback control): ask it again now."""
+        self._woken.set()
 
     async def close(self) -> None:
         if self._task is not None:
@@ -262,26 +316,47 @@ class MediaSender:
         start = loop.time()
         stop_after = self._settings.stop_after
         stop_at = start + stop_after if stop_after is not None else None
-        restart = self._settings.restart_timestamps
-        scheduler = self._scheduler = FrameScheduler(
-            self._media,
-            start,
-            restart_every=round(restart * RTP_CLOCK_RATE) if restart is not None else None,
-        )
+        pacer = self._pacer = self._new_pacer(start)
         self._set_state(SenderState.SENDING)
+        was_finished = False
         while stop_at is None or loop.time() < stop_at:
-            for due in scheduler.due(loop.time()):
+            for due in pacer.due(loop.time()):
                 packets = self._packetizer.packetize(due.ps_packet(), due.pts)
                 self._send(self._shaper.shape(packets))
             if self._writer is not None:
                 async with asyncio.timeout(self._settings.write_timeout):
                     await self._writer.drain()
-            wake = scheduler.next_deadline if stop_at is None else min(scheduler.next_deadline,
-                                                                         stop_at)  # fmt: skip
-            await asyncio.sleep(max(0.0, wake - loop.time()))
+            if pacer.is_finished and not was_finished:
+                self._send(self._shaper.flush())
+                self._on_finished()
+            was_finished = pacer.is_finished
+            wake = pacer.next_deadline
+            if stop_at is not None:
+                wake = stop_at if wake is None else min(wake, stop_at)
+            await self._wait(None if wake is None else wake - loop.time())
         self._send(self._shaper.flush())
         log.info("%s: stopped sending after %.1f s (call kept)", self._label, stop_after)
         self._set_state(SenderState.STOPPED)
+
+    def _new_pacer(self, start: float) -> FramePacer:
+        if self._pacer_factory is not None:
+            return self._pacer_factory(start)
+        restart = self._settings.restart_timestamps
+        return FrameScheduler(
+            self._media,
+            start,
+            restart_every=round(restart * RTP_CLOCK_RATE) if restart is not None else None,
+        )
+
+    async def _wait(self, seconds: float | None) -> None:
+        """Until `seconds` have passed (None: no limit) or `wake()` is called."""
+        if seconds is not None and seconds <= 0:
+            await asyncio.sleep(0)
+        else:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self._woken.wait()
+        self._woken.clear()
 
     def _send(self, packets: list[bytes]) -> None:
         if not packets:

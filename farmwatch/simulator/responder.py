@@ -3,11 +3,16 @@
 `QueryResponder.handle_message` gives every readable query `200 OK` at once and then
 answers in a new MESSAGE (ref. §4.1): Catalog split over messages of `items_per_message`
 items sharing the query's SN and sent one after another, each waiting for its 200
-(ref. §4.4); DeviceInfo (§4.5); DeviceStatus (§4.6). DeviceControl without an answer
+(ref. §4.4); DeviceInfo (§4.5); DeviceStatus (§4.6); RecordInfo (§4.7, §11.8) from the
+channel's record index, every file overlapping [StartTime, EndTime] whole, in messages of
+`records_per_message` items sent the same way (SumNum the total; none: one message with
+SumNum 0; `Type` other than all/time finds nothing, the recordings being scheduled ones).
+DeviceControl without an answer
 (PTZCmd, TeleBoot) is only counted; IFameCmd is counted and makes the channel's calls
 send a key frame next, as a camera does; other controls get `Result OK`. A body
 that is not MANSCDP gets 400, a MESSAGE for another target 404. `drop_catalog_message`
-loses one message of the next catalog answer, for tests of partial catalogs.
+and `drop_record_message` lose one message of the next catalog or RecordInfo answer, for
+tests of partial results.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Any
 
 from farmwatch.simulator.channels import ChannelTable, DeviceProfile
 from farmwatch.simulator.outbox import Outbox
+from farmwatch.simulator.record_index import RECORD_TYPE, RecordIndex
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.manscdp import (
@@ -29,12 +35,14 @@ from farmwatch.sipserver.gb.manscdp import (
     IFrameCommand,
     ManscdpMessage,
     OtherControlCommand,
+    RecordInfoQuery,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
     build_catalog_responses,
     build_control_response,
     build_device_info_response,
     build_device_status_response,
+    build_record_info_responses,
 )
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
@@ -59,7 +67,15 @@ class QueryResponder:
         *,
         items_per_message: int,
         on_key_frame_request: Callable[[str], object] = lambda channel_id: None,
+        record_index: Callable[[str], RecordIndex],
+        bytes_per_second: Callable[[], int],
+        records_per_message: int = 10,
     ) -> None:
+        self._record_index = record_index
+        self._bytes_per_second = bytes_per_second
+        self._records_per_message = records_per_message
+        self._drop_record_index: int | None = None
+        self.record_answers_sent = 0
         self._endpoint = endpoint
         self._on_key_frame_request = on_key_frame_request
         self._profile = profile
@@ -74,6 +90,10 @@ class QueryResponder:
     def drop_catalog_message(self, index: int) -> None:
         """Lose message `index` (0-based) of the next catalog answer."""
         self._drop_index = index
+
+    def drop_record_message(self, index: int) -> None:
+        """Lose message `index` (0-based) of the next RecordInfo answer."""
+        self._drop_record_index = index
 
     async def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
@@ -117,6 +137,8 @@ class QueryResponder:
                     device_time=datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
                 )
                 self._spawn(self._send(body, reply_to, "DeviceStatus"))
+            case RecordInfoQuery():
+                self._spawn(self._send_records(message, reply_to))
             case DeviceControl(device_id=target, command=IFrameCommand()):
                 self.iframe_requests += 1
                 self._on_key_frame_request(target)
@@ -139,6 +161,32 @@ class QueryResponder:
             if not await self._send(body, reply_to, f"catalog {index + 1}/{len(bodies)}"):
                 return  # the standard's serial sending: no point going on
         self.catalogs_sent += 1
+
+    async def _send_records(self, query: RecordInfoQuery, reply_to: str | None) -> None:
+        channel = query.device_id
+        catalog = next((item for item in self._channels.items if item.device_id == channel), None)
+        wanted = (query.record_type or "all").strip().lower()
+        items = []
+        if catalog is not None and wanted in ("all", RECORD_TYPE):
+            index = self._record_index(channel)
+            items = [
+                index.item(file, name=catalog.name, address=catalog.address,
+                           bytes_per_second=self._bytes_per_second())
+                for file in index.query(query.start_time, query.end_time)
+            ]  # fmt: skip
+        bodies = build_record_info_responses(
+            channel, query.sn, items, name=catalog.name if catalog is not None else None,
+            items_per_message=self._records_per_message,
+        )  # fmt: skip
+        drop, self._drop_record_index = self._drop_record_index, None
+        for number, body in enumerate(bodies):
+            what = f"RecordInfo {number + 1}/{len(bodies)}"
+            if number == drop:
+                log.info("device %s: dropping %s", self._profile.device_id, what)
+                continue
+            if not await self._send(body, reply_to, what):
+                return
+        self.record_answers_sent += 1
 
     async def _send(self, body: bytes, reply_to: str | None, what: str) -> bool:
         try:
