@@ -15,6 +15,7 @@ import av
 
 from farmwatch.simulator import running_simulator
 from farmwatch.simulator.fleet import SimulatorFleet
+from farmwatch.simulator.record_settings import RecordSettings
 from farmwatch.simulator.stream_settings import StreamSettings
 from tests.peers.server_process import RunningServer, start_server, stop_server
 
@@ -39,6 +40,14 @@ class LiveRig:
     async def post(self, path: str, body: Any = None) -> tuple[int, Any]:
         async with self.http.post(self.base + path, json=body) as response:
             return response.status, await response.json()
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(self.base + path) as response:
+            return response.status, await response.json()
+
+    async def sleep_briefly(self) -> None:
+        """Between two polls of a state that changes by itself (a search filling in)."""
+        await asyncio.sleep(0.05)
 
     async def delete(self, path: str) -> int:
         async with self.http.delete(self.base + path) as response:
@@ -101,6 +110,7 @@ async def live_rig(
     channels: int = 2,
     media: StreamSettings = SMALL_PICTURE,
     env: dict[str, str] | None = None,
+    records: RecordSettings | None = None,
 ) -> AsyncIterator[LiveRig]:
     settings = {
         "FARMWATCH_LIVE_TRANSPORT": transport,
@@ -116,7 +126,7 @@ async def live_rig(
         async with (
             running_simulator(
                 server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1,
-                channels=channels, media=media,
+                channels=channels, media=media, records=records,
             ) as fleet,
             aiohttp.ClientSession() as http,
         ):  # fmt: skip

@@ -158,7 +158,9 @@ def merge_spans(spans: Sequence[RecordSpan], start: datetime, end: datetime) -> 
         if (
             last is not None
             and (last.source, last.stream_number) == (span.source, span.stream_number)
-            and span.start <= last.end  # sharing a second is overlapping
+            # Overlapping, contained or starting together; files that only touch
+            # (08:00:00–09:00:00 | 09:00:00–10:00:00) stay two.
+            and (span.start < last.end or span.end <= last.end or span.start == last.start)
         ):
             merged[-1] = replace(last, end=max(last.end, span.end),
                                  file_size=_sum(last.file_size, span.file_size))  # fmt: skip
@@ -176,10 +178,12 @@ def _sum(a: int | None, b: int | None) -> int | None:
 def _split_at_midnight(span: RecordSpan) -> list[RecordSpan]:
     pieces: list[RecordSpan] = []
     current = span
-    while current.end.date() > current.start.date():
+    while True:
         midnight = datetime.combine(
             current.start.date() + timedelta(days=1), time(0), tzinfo=current.start.tzinfo
         )
+        if current.end <= midnight:  # ending at midnight sharp is ending that day
+            break
         pieces.append(replace(current, end=midnight - timedelta(seconds=1), file_size=None))
         current = replace(current, start=midnight, file_size=None)
     pieces.append(current)

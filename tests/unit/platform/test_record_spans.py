@@ -91,6 +91,17 @@ def test_duplicates_merge_overlaps_merge_touching_files_stay_apart() -> None:
     ]  # fmt: skip
 
 
+def test_files_that_touch_stay_apart_and_a_file_ending_at_midnight_is_not_split() -> None:
+    spans = [
+        span("2024-01-01T08:00:00", "2024-01-01T09:00:00", file_path="a"),
+        span("2024-01-01T09:00:00", "2024-01-01T10:00:00", file_path="b"),
+        span("2024-01-01T23:50:00", "2024-01-02T00:00:00", file_path="c"),
+    ]
+    merged = merge_spans(spans, at("2024-01-01T00:00:00"), at("2024-01-02T23:59:59"))
+    assert [s.file_path for s in merged] == ["a", "b", "c"]
+    assert merged[2].end == at("2024-01-02T00:00:00")
+
+
 def test_records_are_clipped_to_the_range_and_split_at_midnight() -> None:
     spans = [
         span("2024-01-01T23:00:00", "2024-01-02T01:00:00", file_path="night"),
@@ -137,10 +148,13 @@ def test_merged_spans_cover_exactly_the_clipped_union(pieces: list[tuple[int, in
         return any(s.start <= moment <= s.end for s in spans) and start <= moment <= end
 
     for piece in merged:
-        assert piece.start.date() == piece.end.date()  # split at midnight
+        next_midnight = datetime.combine(
+            piece.start.date() + timedelta(days=1), datetime.min.time(), tzinfo=SHANGHAI
+        )
+        assert piece.start.date() == piece.end.date() or piece.end == next_midnight
         assert start <= piece.start <= piece.end <= end
     for a, b in zip(merged, merged[1:], strict=False):
-        assert a.end < b.start  # sorted, disjoint
+        assert a.end <= b.start  # sorted, no overlap (files may touch)
     for a, n in pieces:  # every recorded second inside the range is in a merged span
         for moment in (base + timedelta(seconds=a), base + timedelta(seconds=a + n)):
             if covered(moment):
