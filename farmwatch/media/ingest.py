@@ -169,10 +169,16 @@ class RtpIngest:
     # ---- inputs ----
 
     def expect_ssrc(self, ssrc: int) -> None:
-        """Follow the SDP answer's `y=`; a lock on any other SSRC becomes a foreign one."""
+        """Follow an SDP answer's `y=`; a lock on any other SSRC becomes a foreign one.
+
+        A lock on `ssrc` itself is released too: a new answer is a new dialog (a playback
+        started again from another time), whose media may come from another port of the
+        device. The next packet of `ssrc` from an allowed host takes the lock (with a fresh
+        demuxer and reorder buffer); until then the old source is still taken.
+        """
         self._expected = ssrc
         if self._locked is not None:
-            self._adopted = self._locked != ssrc
+            self._adopted = True
         self._candidates.clear()
 
     def set_watched(self, watched: bool) -> list[IngestOutput]:
@@ -365,8 +371,9 @@ class RtpIngest:
         if locked is not None and ssrc == locked:
             if source == self._source:
                 return True
-            self._rejected_source += 1
-            return False
+            if not (self._adopted and ssrc == self._expected):
+                self._rejected_source += 1
+                return False
         if ssrc == self._expected and (locked is None or self._adopted):
             self._lock(ssrc, source, now, adopted=False)
             return True

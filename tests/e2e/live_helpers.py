@@ -45,6 +45,11 @@ class LiveRig:
         async with self.http.get(self.base + path) as response:
             return response.status, await response.json()
 
+    async def get_text(self, path: str) -> str:
+        async with self.http.get(self.base + path) as response:
+            assert response.status == 200
+            return await response.text()
+
     async def sleep_briefly(self) -> None:
         """Between two polls of a state that changes by itself (a search filling in)."""
         await asyncio.sleep(0.05)

@@ -126,9 +126,15 @@ class DeviceStreamStarter:
         time when the device refused to seek): the same port and SSRC, the new answer's
         source and SSRC followed. The caller BYEs the old dialog first (devices allow one
         playback at a time) and keeps the stream's timers paused meanwhile."""
+        key = request.stream_key
+        try:
+            # Before the INVITE: the new dialog's media may come from another port of the
+            # device, at once (its first key frame must not be dropped).
+            await self._media.expect_ssrc(key, request.ssrc.value)
+        except MediaError as error:
+            raise StreamFailed(f"the stream of channel {request.channel_id}: {error}") from error
         call = await self._invite(request, request.offer(endpoint))
         try:
-            key = request.stream_key
             await self._media.allow_source(key, call.media_host)
             if call.ssrc is not None and call.ssrc != request.ssrc:
                 await self._media.expect_ssrc(key, call.ssrc.value)
