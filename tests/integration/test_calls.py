@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from farmwatch.platform.recordings.playback_service import PlaybackAction, control_request
 from farmwatch.sipserver.calls import (
     CallEndReason,
     CallRefused,
@@ -29,13 +30,14 @@ from farmwatch.sipserver.calls import (
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.manscdp_build import build_media_status
+from farmwatch.sipserver.gb.mansrtsp import build_mansrtsp_request, parse_mansrtsp_response
 from farmwatch.sipserver.gb.registrations import Registration
 from farmwatch.sipserver.gb.ssrc import Ssrc
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.message import build_response
 from farmwatch.sipserver.sip.request_builder import build_request
 from farmwatch.sipserver.sip.sdp import SessionDescription, Setup, parse_sdp
-from farmwatch.sipserver.sip.sdp_build import MediaEndpoint
+from farmwatch.sipserver.sip.sdp_build import MediaEndpoint, build_playback_offer
 from tests.integration.simulator.platform import Platform, running_platform
 from tests.peers.raw_sip import free_port
 from tests.peers.sip_uas import CHANNEL_ID, DEVICE_ID, DeviceUas, answer_sdp, device_uas, sipp_uas
@@ -145,6 +147,45 @@ async def test_sipp_device_over_tcp_answers_setup_active_and_gets_our_bye(
     assert returncode == 0, output
     assert env.listener.ended == []  # we hung up: nobody is told
     assert env.calls.active_calls == []
+
+
+async def test_sipp_device_checks_the_playback_control_bodies_byte_for_byte(
+    env: CallsEnv, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with sipp_uas("playback_uas.xml", port, tmp_path) as sipp:
+        make_known(env.access, port)
+        offer = build_playback_offer(
+            sender_id="34020000002000000001",
+            endpoint=MediaEndpoint("127.0.0.1", 30004),
+            ssrc="1200000002",
+            channel_id=CHANNEL_ID,
+            start=1704067200,  # 2024-01-01 08:00 Beijing (§11.6)
+            stop=1704070800,
+        )
+        call = await env.calls.invite(DEVICE_ID, CHANNEL_ID, offer, timeout=5)
+        answers = []
+        for number, (action, options) in enumerate(
+            [
+                (PlaybackAction.PAUSE, {}),
+                (PlaybackAction.SEEK, {"offset": 600.0}),
+                (PlaybackAction.SPEED, {"scale": 2.0}),
+                (PlaybackAction.RESUME, {}),
+            ],
+            start=1,
+        ):
+            body = build_mansrtsp_request(control_request(action, number, **options))
+            answers.append(await env.calls.info(call, body))
+        first, second = (parse_mansrtsp_response(a.body) for a in answers[:2])
+        assert (first.status, first.cseq, first.rtp_info) == (200, 1, None)
+        assert (second.cseq, second.rtp_info) == (2, "seq=3360;rtptime=1380000")
+        assert answers[2].body == b""  # an answer without a MANSRTSP body is accepted
+        await env.listener.wait(lambda: env.listener.statuses)
+        ((call_id, status),) = env.listener.statuses
+        assert call_id == call.call_id and status.is_file_end  # matched by Call-ID
+        await env.calls.bye(call)
+        returncode, output = await sipp.result()
+    assert returncode == 0, output
 
 
 # -- against farmwatch's own endpoint as the device, for scripted errors ---------------------

@@ -367,7 +367,7 @@ class PlaybackService:
         if session.state is PlaybackState.PAUSED:
             return
         await self._read_progress(session)
-        await self._info(session, MansrtspRequest.pause(next(session.rtsp_cseq)))
+        await self._info(session, control_request(PlaybackAction.PAUSE, next(session.rtsp_cseq)))
         await self._media_call(self._media.set_paused(session.stream_key, True))
         session.state = PlaybackState.PAUSED
         log.info("%s paused at %s", session.label, _iso(session.position))
@@ -375,7 +375,7 @@ class PlaybackService:
     async def _resume(self, session: _Session) -> None:
         if session.state is not PlaybackState.PAUSED:
             return
-        await self._info(session, MansrtspRequest.resume(next(session.rtsp_cseq)))
+        await self._info(session, control_request(PlaybackAction.RESUME, next(session.rtsp_cseq)))
         await self._media_call(self._media.set_paused(session.stream_key, False))
         session.state = PlaybackState.PLAYING
         log.info("%s resumed", session.label)
@@ -384,7 +384,8 @@ class PlaybackService:
         if scale not in SCALES:
             raise InvalidInput(f"scale: expected one of {', '.join(map(str, SCALES))}")
         await self._read_progress(session)
-        await self._info(session, MansrtspRequest.speed(next(session.rtsp_cseq), scale))
+        request = control_request(PlaybackAction.SPEED, next(session.rtsp_cseq), scale=scale)
+        await self._info(session, request)
         await self._media_call(self._media.set_scale(session.stream_key, scale))
         session.scale = scale
         log.info("%s at scale %s", session.label, scale)
@@ -398,7 +399,8 @@ class PlaybackService:
         offset = (target - session.start).total_seconds()
         progress = await self._media_call(self._media.stream_progress(session.stream_key))
         try:
-            await self._info(session, MansrtspRequest.seek(next(session.rtsp_cseq), offset))
+            request = control_request(PlaybackAction.SEEK, next(session.rtsp_cseq), offset=offset)
+            await self._info(session, request)
         except StreamFailed as refused:
             log.info("%s: %s; playing from %s with a new INVITE instead", session.label,
                      refused, _iso(target))  # fmt: skip
@@ -573,6 +575,24 @@ class PlaybackService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def control_request(
+    action: PlaybackAction, cseq: int, *, offset: float | None = None, scale: float | None = None
+) -> MansrtspRequest:
+    """The MANSRTSP request of a control (§7): PAUSE `PauseTime: now`; PLAY `Range: npt=now-`
+    to resume; PLAY `Range: npt=<offset>-` to seek (seconds from the `t=` start); PLAY
+    `Scale` to change speed."""
+    match action:
+        case PlaybackAction.PAUSE:
+            return MansrtspRequest.pause(cseq)
+        case PlaybackAction.RESUME:
+            return MansrtspRequest.resume(cseq)
+        case PlaybackAction.SEEK if offset is not None:
+            return MansrtspRequest.seek(cseq, offset)
+        case PlaybackAction.SPEED if scale is not None:
+            return MansrtspRequest.speed(cseq, scale)
+    raise ValueError(f"{action.value} needs its offset or scale")
 
 
 def media_transport_of(text: str) -> MediaTransport:
