@@ -1,4 +1,5 @@
-"""The live page in a real browser: Debian's chromium plays a simulated camera over WebRTC.
+"""The live page in a real browser: Debian's chromium plays a simulated camera over WebRTC,
+live and from its recordings.
 
 Playwright drives /usr/bin/chromium (never a downloaded browser); the page negotiates
 WebRTC with farmwatch through the REST API, and `RTCPeerConnection.getStats()` must show
@@ -8,7 +9,9 @@ WebRTC with farmwatch through the REST API, and `RTCPeerConnection.getStats()` m
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from playwright.async_api import async_playwright
 
@@ -57,5 +60,34 @@ async def test_live_page_plays_a_camera_over_webrtc(tmp_path: Path) -> None:
             assert playing == [320, 180]
             # Kept with the test's files (pytest's basetemp) for a person to look at.
             await page.screenshot(path=str(tmp_path / "live-page.png"))
+        finally:
+            await browser.close()
+
+
+async def test_live_page_plays_back_a_recording_over_webrtc_and_controls_it(
+    tmp_path: Path,
+) -> None:
+    day = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)
+    start = day.replace(hour=8, minute=0, second=0, microsecond=0).replace(tzinfo=None)
+    end = start + timedelta(minutes=30)
+    async with live_rig(tmp_path) as rig, async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page()
+            query = f"channel={rig.channel()}&start={start.isoformat()}&end={end.isoformat()}"
+            await page.goto(f"{rig.base}/live?{query}")
+            first = await frames_decoded_after(page, 10, timeout=20)
+            assert await frames_decoded_after(page, first + 25, timeout=10) > first
+            assert await page.is_visible("#playback-bar")
+            await page.select_option("#scale", "4")
+            async with asyncio.timeout(10):
+                while "×4" not in (await page.text_content("#position") or ""):
+                    await asyncio.sleep(0.2)
+            position = await page.text_content("#position") or ""
+            assert position.startswith("playing " + start.date().isoformat())
+            await page.screenshot(path=str(tmp_path / "playback-page.png"))
+            await page.click("#stop")
         finally:
             await browser.close()
