@@ -11,6 +11,7 @@ from farmwatch.media.events import (
     PeerClosed,
     ReceiverEvent,
     ReceiverListener,
+    RecordingEnded,
     VideoInterrupted,
 )
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame, MediaKind
@@ -131,6 +132,7 @@ __all__ = [
     "PeerClosed",
     "ReceiverEvent",
     "ReceiverListener",
+    "RecordingEnded",
     "IngestStats",
     "MediaListener",
     "MediaManager",

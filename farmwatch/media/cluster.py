@@ -8,7 +8,10 @@ call for it goes where it is. A worker that dies takes only its streams down: ea
 reported closed with `CloseReason.NODE_LOST` (the platform BYEs the device and starts the
 stream again if it has viewers, which places it on another worker), and the worker is
 started again after a growing pause. Loads come from each worker's own report every
-second, so placement and `/metrics` cost no round trip.
+second, so placement and `/metrics` cost no round trip. A playback of platform recordings is
+placed like any stream. What records now is asked of every node (`recording_keys`), never
+remembered here, and a download is routed to its node until it is finished or aborted, even
+after its stream ended.
 """
 
 from __future__ import annotations
@@ -19,15 +22,18 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.local_node import LocalMediaNode
 from farmwatch.media.manager import IngestTotals, MediaTransport
 from farmwatch.media.node import (
+    DownloadResult,
     LiveInfo,
     MediaNode,
     NodeListener,
     NodeStats,
+    RecordingSpec,
     StreamPlacement,
     WebRtcAnswer,
 )
@@ -37,6 +43,9 @@ from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
 from farmwatch.media.worker.process import WorkerProcess, start_worker
 from farmwatch.media.worker.server import WorkerSpec
+
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
 
 __all__ = ["MediaCluster", "split_port_range", "worker_count"]
 
@@ -113,6 +122,9 @@ class _NodeEvents:
         self._cluster.forget_output(output_id)
         self._cluster.listener.output_closed(output_id)
 
+    def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
+        self._cluster.listener.segment_closed(stream_key, segment)
+
 
 class MediaCluster:
     """The `MediaNode` API routed by stream key over this platform's nodes."""
@@ -137,6 +149,8 @@ class MediaCluster:
         self._workers: list[_Worker] = []
         self._routes: dict[str, MediaNode] = {}
         self._outputs: dict[str, MediaNode] = {}
+        self._downloads: dict[str, MediaNode] = {}
+        """Downloads by stream key: their files are finished after their stream ended."""
         self._closing = False
         if workers == 0 or settings.shared_port:
             if workers and settings.shared_port:
@@ -300,6 +314,65 @@ class MediaCluster:
             if self._routes.get(stream_key) is node:
                 del self._routes[stream_key]
             raise
+
+    async def open_recorded_stream(
+        self, stream_key: str, parts: list[tuple[str, str]], start: str
+    ) -> LiveInfo:
+        if stream_key in self._routes:
+            raise MediaError(f"stream {stream_key} is open already")
+        node = await self._place()
+        self._routes[stream_key] = node
+        try:
+            return await node.open_recorded_stream(stream_key, parts, start)
+        except BaseException:
+            if self._routes.get(stream_key) is node:
+                del self._routes[stream_key]
+            raise
+
+    async def seek_recorded_stream(self, stream_key: str, start: str) -> None:
+        await self._route(stream_key).seek_recorded_stream(stream_key, start)
+
+    async def start_recording(self, stream_key: str, spec: RecordingSpec) -> None:
+        await self._route(stream_key).start_recording(stream_key, spec)
+
+    async def stop_recording(self, stream_key: str) -> None:
+        """A no-op when the stream is gone: its recorder closed its last segment itself."""
+        node = self._routes.get(stream_key)
+        if node is not None:
+            await node.stop_recording(stream_key)
+
+    async def recording_keys(self) -> set[str]:
+        """The streams recorded now, as every running node says; a node that does not answer
+        counts as recording nothing (asked again at the next reconciliation)."""
+        nodes = self.nodes()
+        answers = await asyncio.gather(
+            *(node.recording_keys() for node in nodes), return_exceptions=True
+        )
+        keys: set[str] = set()
+        for node, answer in zip(nodes, answers, strict=True):
+            if isinstance(answer, MediaError):
+                log.warning("media: %s did not say what it records: %s", node.name, answer)
+            elif isinstance(answer, BaseException):
+                raise answer
+            else:
+                keys |= answer
+        return keys
+
+    async def start_download(self, stream_key: str, path: str) -> None:
+        node = self._route(stream_key)
+        await node.start_download(stream_key, path)
+        self._downloads[stream_key] = node
+
+    async def finish_download(self, stream_key: str) -> DownloadResult | None:
+        node = self._downloads.pop(stream_key, None)
+        if node is None:
+            raise MediaError(f"stream {stream_key} has no download")
+        return await node.finish_download(stream_key)
+
+    async def abort_download(self, stream_key: str) -> None:
+        node = self._downloads.pop(stream_key, None)
+        if node is not None:
+            await node.abort_download(stream_key)
 
     async def expect_ssrc(self, stream_key: str, ssrc: int) -> None:
         await self._route(stream_key).expect_ssrc(stream_key, ssrc)

@@ -3,8 +3,9 @@
 Owns the typed receiver events and the `ReceiverListener` Protocol a receiver reports to (the
 `Stream` of the channel, which passes them on): media started (first video keyframe, with its
 codec and size), no media within the start timeout, media stopped, the TCP-active connection
-to the device failed, the TCP peer closed. A
-receiver never raises these; it calls `receiver_event`. Frames go to `receiver_frame`.
+to the device failed, the TCP peer closed, and, for a stream fed from recorded files
+(`recording_feed.py`), the recording's end. A receiver never raises these; it calls
+`receiver_event`. Frames go to `receiver_frame`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __all__ = [
     "MediaStopped",
     "PeerClosed",
     "ReceiverEvent",
+    "RecordingEnded",
     "ReceiverListener",
     "VideoInterrupted",
 ]
@@ -94,6 +96,15 @@ class PeerClosed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingEnded:
+    """A stream fed from recorded files played their last frame (the device's MediaStatus
+    121 of a platform recording)."""
+
+    frames: int
+    """Frames the recording fed the stream, over every position it was played from."""
+
+
 ReceiverEvent = (
     MediaStarted
     | MediaStartTimedOut
@@ -101,6 +112,7 @@ ReceiverEvent = (
     | VideoInterrupted
     | MediaConnectFailed
     | PeerClosed
+    | RecordingEnded
 )
 
 

@@ -42,7 +42,7 @@ import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from farmwatch.media.errors import MediaError, RtpParseError
+from farmwatch.media.errors import RtpParseError
 from farmwatch.media.events import (
     Address,
     MediaStarted,
@@ -53,7 +53,7 @@ from farmwatch.media.events import (
 )
 from farmwatch.media.frame_batch import FrameBatch
 from farmwatch.media.frames import Codec, EsFrame, MediaKind
-from farmwatch.media.nal import VideoSize, extract_parameter_sets, parse_sps_size
+from farmwatch.media.nal import video_size
 from farmwatch.media.ps_demux import PsDemuxer
 from farmwatch.media.reception import ReceptionStatistics
 from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
@@ -464,17 +464,9 @@ class RtpIngest:
         return out
 
     def _started_event(self, frame: EsFrame) -> MediaStarted:
-        size: VideoSize | None = None
-        sps = None
-        if frame.codec.is_annex_b:
-            sps = extract_parameter_sets(frame.codec, frame.data).sps
-        if sps is not None:
-            try:
-                size = parse_sps_size(frame.codec, sps)
-            except MediaError:
-                size = None
         assert self._locked is not None
-        return MediaStarted(frame.codec, size, self._locked, self._source)
+        return MediaStarted(frame.codec, video_size(frame.codec, frame.data), self._locked,
+                            self._source)  # fmt: skip
 
     def _on_rtcp(self, data: bytes, source: Address | None, now: float) -> None:
         self._rtcp += 1

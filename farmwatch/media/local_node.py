@@ -6,7 +6,10 @@ are sinks attached to the node's streams, known by the output ID the platform ga
 WebRTC sessions, fMP4 sinks, and one HLS sink per stream shared by its viewers (closed after
 `hls_idle` seconds without a fetch: HLS has no connection to lose). A sweep every second
 tells the listener of outputs that closed by themselves (viewer gone, stream ended), so the
-platform knows which viewer sessions are still watching.
+platform knows which viewer sessions are still watching, and releases recorders that ended.
+Files written from streams (segment recorders, downloads) are `StreamWriters`'; streams
+played from recorded files are the manager's (`RecordingFeed`). Times cross the node's API
+as ISO 8601 text with their UTC offset.
 """
 
 from __future__ import annotations
@@ -16,19 +19,32 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Collection, Coroutine
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import MediaManager, MediaTransport
-from farmwatch.media.node import LiveInfo, NodeListener, NodeStats, StreamPlacement, WebRtcAnswer
+from farmwatch.media.node import (
+    DownloadResult,
+    LiveInfo,
+    NodeListener,
+    NodeStats,
+    RecordingSpec,
+    StreamPlacement,
+    WebRtcAnswer,
+)
 from farmwatch.media.queue_sink import QueuedSink
+from farmwatch.media.recording_feed import RecordingFile
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
+from farmwatch.media.stream_writers import StreamWriters
 
 if TYPE_CHECKING:
     from farmwatch.media.sinks.hls import HlsSink
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
 
 __all__ = ["LocalMediaNode"]
 
@@ -58,6 +74,7 @@ class LocalMediaNode:
         self._hls: dict[str, tuple[HlsSink, asyncio.TimerHandle | None]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers = StreamWriters(self._segment_closed)
 
     @property
     def name(self) -> str:
@@ -77,6 +94,7 @@ class LocalMediaNode:
                 idle.cancel()
             await sink.close()
         self._hls.clear()
+        await self._writers.close()
         await self.manager.close()
         for task in list(self._tasks):
             task.cancel()
@@ -131,6 +149,39 @@ class LocalMediaNode:
 
     async def stream_progress(self, stream_key: str) -> StreamProgress:
         return self._stream(stream_key).progress()
+
+    async def open_recorded_stream(
+        self, stream_key: str, parts: list[tuple[str, str]], start: str
+    ) -> LiveInfo:
+        files = [RecordingFile(Path(path), _parse_time(begins)) for path, begins in parts]
+        await self.manager.open_recorded_stream(stream_key, files, _parse_time(start))
+        return await self.wait_live(stream_key)
+
+    async def seek_recorded_stream(self, stream_key: str, start: str) -> None:
+        await self.manager.seek_recorded_stream(stream_key, _parse_time(start))
+
+    # -- files written from streams ----------------------------------------------------------
+
+    async def start_recording(self, stream_key: str, spec: RecordingSpec) -> None:
+        await self._writers.start_recording(self._stream(stream_key), spec)
+
+    async def stop_recording(self, stream_key: str) -> None:
+        await self._writers.stop_recording(stream_key)
+
+    async def recording_keys(self) -> set[str]:
+        return self._writers.recording_keys()
+
+    async def start_download(self, stream_key: str, path: str) -> None:
+        await self._writers.start_download(self._stream(stream_key), path)
+
+    async def finish_download(self, stream_key: str) -> DownloadResult | None:
+        return await self._writers.finish_download(stream_key)
+
+    async def abort_download(self, stream_key: str) -> None:
+        await self._writers.abort_download(stream_key)
+
+    def _segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
+        self._listener.segment_closed(stream_key, segment)
 
     def _stream(self, stream_key: str) -> Stream:
         stream = self.manager.get(stream_key)
@@ -242,6 +293,8 @@ class LocalMediaNode:
     def _sweep(self) -> None:
         """Tell the platform of outputs that closed by themselves since the last sweep."""
         self._sweeper = asyncio.get_running_loop().call_later(_SWEEP_INTERVAL, self._sweep)
+        if self._writers.has_ended_recordings:
+            self._spawn(self._writers.sweep())
         for output_id, (_, sink) in list(self._outputs.items()):
             if sink.is_closed:
                 del self._outputs[output_id]
@@ -274,6 +327,17 @@ class LocalMediaNode:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _parse_time(text: str) -> datetime:
+    """An ISO 8601 time with its UTC offset; `MediaError` otherwise."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as error:
+        raise MediaError(f"not an ISO 8601 time: {text!r}") from error
+    if moment.tzinfo is None:
+        raise MediaError(f"time {text!r} has no UTC offset")
+    return moment
 
 
 def _resident_bytes() -> int:

@@ -10,8 +10,10 @@ from) and the answer's `c=` (`allow_source`), unless `accept_any_source` (issue 
 One stream per key: a second `open_stream` for a running key returns the running stream.
 A stream that closes by itself (idle, start timeout, media stopped, peer closed) is torn
 down here (receiver closed, port released) and reported to the `MediaListener` so the
-platform can BYE the device. Every task is owned; `close()` closes every stream and
-releases every port.
+platform can BYE the device. A playback of the platform's own recording is a stream like
+these whose receiver is a `RecordingFeed` reading segment files (`open_recorded_stream`, no
+port; `seek_recorded_stream`); it closes by itself at the recording's end. Every task is
+owned; `close()` closes every stream and releases every port.
 """
 
 from __future__ import annotations
@@ -20,20 +22,25 @@ import asyncio
 import dataclasses
 import enum
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.ingest import IngestStats
 from farmwatch.media.ports import PortPool
 from farmwatch.media.receiver import Receiver
+from farmwatch.media.recording_feed import RecordingFeed
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream import Stream
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.tcp_receiver import TcpActiveReceiver, TcpPassiveReceiver
 from farmwatch.media.udp_receiver import SharedPortDemux, UdpReceiver
+
+if TYPE_CHECKING:
+    from farmwatch.media.recording_reader import RecordingPart
 
 __all__ = [
     "IngestTotals",
@@ -118,8 +125,10 @@ class MediaListener(Protocol):
 @dataclass(slots=True)
 class _Entry:
     key: str
-    transport: MediaTransport
-    ready: asyncio.Future[OpenedStream]
+    transport: MediaTransport | None
+    """None for a stream fed from recorded files."""
+    ready: asyncio.Future[OpenedStream | None]
+    """The opened device stream; None for a recording."""
     stream: Stream | None = None
     receiver: Receiver | None = None
     port: int | None = None  # allocated from the pool (None on the shared port)
@@ -207,26 +216,60 @@ class MediaManager:
             raise MediaError("the media manager is closed")
         entry = self._entries.get(stream_key)
         if entry is not None:
-            opened = await asyncio.shield(entry.ready)
-            return dataclasses.replace(opened, is_new=False)
+            running = await asyncio.shield(entry.ready)
+            if running is None:
+                raise MediaError(f"stream {stream_key} plays a recording")
+            return dataclasses.replace(running, is_new=False)
         entry = _Entry(stream_key, transport, asyncio.get_running_loop().create_future())
         self._entries[stream_key] = entry
         hosts = None if allowed_hosts is None else list(allowed_hosts)
         try:
             opened = await self._open(entry, expected_ssrc, hosts)
         except BaseException as error:
-            self._entries.pop(stream_key, None)
-            if entry.stream is not None:
-                entry.stream.close(CloseReason.SHUTDOWN)
-            await self._release(entry)
-            entry.ready.set_exception(error)
-            entry.ready.exception()  # retrieved: concurrent openers may not exist
+            await self._undo(entry, error)
             raise
         entry.ready.set_result(opened)
         sources = "any host" if hosts is None or self._settings.accept_any_source else hosts
         log.info("media: stream %s open (%s, port %d, media from %s)", stream_key, transport,
                  opened.port, sources)  # fmt: skip
         return opened
+
+    async def open_recorded_stream(
+        self, stream_key: str, parts: Sequence[RecordingPart], start: datetime
+    ) -> Stream:
+        """Open a stream fed from recorded segment files (`RecordingFeed`), live on return:
+        its first key frame (at or before `start`) is held. Raises `MediaError` when the key
+        is taken or the files hold no frame from `start` on."""
+        if self._is_closed:
+            raise MediaError("the media manager is closed")
+        if stream_key in self._entries:
+            raise MediaError(f"stream {stream_key} is open already")
+        entry = _Entry(stream_key, None, asyncio.get_running_loop().create_future())
+        self._entries[stream_key] = entry
+        try:
+            stream = entry.stream = Stream(
+                stream_key, self._settings, on_closed=self._stream_closed
+            )
+            feed = RecordingFeed(stream, parts, start, label=f"recording:{stream_key}")
+            entry.receiver = feed
+            self._connect(stream, feed)
+            stream.on_scale = feed.set_scale
+            feed.on_moved = stream.source_moved
+            await feed.open()
+        except BaseException as error:
+            await self._undo(entry, error)
+            raise
+        entry.ready.set_result(None)
+        log.info("media: stream %s open (recording from %s, %d files)", stream_key,
+                 start.isoformat(), len(parts))  # fmt: skip
+        return stream
+
+    async def seek_recorded_stream(self, stream_key: str, start: datetime) -> None:
+        """Play a recorded stream from the key frame at or before `start` on."""
+        entry = self._entries.get(stream_key)
+        if entry is None or not isinstance(entry.receiver, RecordingFeed):
+            raise MediaError(f"stream {stream_key} is no open recording")
+        await entry.receiver.seek(start)
 
     def expect_ssrc(self, stream_key: str, ssrc: int) -> None:
         """Follow the SDP answer's `y=` (gb28181.md §6.3)."""
@@ -290,13 +333,28 @@ class MediaManager:
         else:
             port = await self._open_on_pool_port(entry, stream, expected_ssrc, hosts)
         receiver = entry.receiver
-        assert receiver is not None
+        assert receiver is not None and entry.transport is not None
+        self._connect(stream, receiver)
+        host = settings.advertised_host or settings.host
+        return OpenedStream(entry.key, stream, entry.transport, host, port, True)
+
+    @staticmethod
+    def _connect(stream: Stream, receiver: Receiver) -> None:
+        """Stream → source: who watches, pauses and holds it."""
         stream.on_watched = receiver.set_watched
         stream.on_paused = receiver.set_paused
         stream.on_backpressure = receiver.hold
         receiver.set_watched(False)  # no sink yet: only keep the GOP once media started
-        host = settings.advertised_host or settings.host
-        return OpenedStream(entry.key, stream, entry.transport, host, port, True)
+
+    async def _undo(self, entry: _Entry, error: BaseException) -> None:
+        """An open failed: forget the entry, release what it took, tell concurrent openers."""
+        if self._entries.get(entry.key) is entry:
+            del self._entries[entry.key]
+        if entry.stream is not None:
+            entry.stream.close(CloseReason.SHUTDOWN)
+        await self._release(entry)
+        entry.ready.set_exception(error)
+        entry.ready.exception()  # retrieved: concurrent openers may not exist
 
     async def _open_on_pool_port(
         self, entry: _Entry, stream: Stream, expected_ssrc: int | None, hosts: list[str] | None
@@ -331,6 +389,7 @@ class MediaManager:
             MediaTransport.TCP_PASSIVE: TcpPassiveReceiver,
             MediaTransport.TCP_ACTIVE: TcpActiveReceiver,
         }
+        assert entry.transport is not None
         kind = kinds[entry.transport]
         return kind(
             self._settings,

@@ -30,6 +30,7 @@ __all__ = [
     "parse_sps_size",
     "sniff_video_codec",
     "split_nal_units",
+    "video_size",
 ]
 
 START_CODE = b"\x00\x00\x01"
@@ -301,6 +302,20 @@ def parse_sps_size(codec: Codec, sps: bytes) -> VideoSize:
     if codec is Codec.H264:
         return _parse_h264_sps(_BitReader(_rbsp(sps, 1)))
     raise MediaError(f"no SPS parser for {codec}")
+
+
+def video_size(codec: Codec, data: bytes) -> VideoSize | None:
+    """The picture size of an Annex-B key frame from its in-band SPS; None when it carries
+    none, or one that does not parse."""
+    if not codec.is_annex_b:
+        return None
+    sps = extract_parameter_sets(codec, data).sps
+    if sps is None:
+        return None
+    try:
+        return parse_sps_size(codec, sps)
+    except MediaError:
+        return None
 
 
 _SUB_SAMPLING = {0: (1, 1), 1: (2, 2), 2: (2, 1), 3: (1, 1)}

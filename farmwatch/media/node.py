@@ -10,7 +10,15 @@ What a node tells the platform comes back through `NodeListener`.
 
 A playback or download of recorded video is a stream like a live one, under its own key: after
 sending MANSRTSP PAUSE/PLAY/Scale to the device the platform tells its node (`set_paused`,
-`set_scale`), and reads how far the recording has come (`stream_progress`).
+`set_scale`), and reads how far the recording has come (`stream_progress`). A playback of the
+platform's own recording is such a stream fed from its segment files by the node itself
+(`open_recorded_stream`, `seek_recorded_stream`); it ends by itself at the recording's end
+(`CloseReason.END_OF_RECORDING`).
+
+Files written from a stream stay on the node that holds it: platform recording
+(`start_recording`: segment files, each reported when closed through
+`NodeListener.segment_closed`; `recording_keys` is what records now) and downloads into one
+MP4 file (`start_download`, `finish_download`, `abort_download`).
 
 Everything here crosses a process boundary, so the values are plain: strings, numbers,
 frozen dataclasses of them; no `Stream` or sink object ever leaves its node.
@@ -20,17 +28,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from farmwatch.media.manager import IngestTotals, MediaTransport
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
 
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
+
 __all__ = [
+    "DownloadResult",
     "LiveInfo",
     "MediaNode",
     "NodeListener",
     "NodeStats",
+    "RecordingSpec",
     "StreamPlacement",
     "StreamProgress",
     "WebRtcAnswer",
@@ -57,6 +70,31 @@ class LiveInfo:
     codec: str | None
     width: int | None
     height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingSpec:
+    """How a node records a stream into segment files (`SegmentRecorder`)."""
+
+    directory: str
+    """The channel's folder: `{directory}/{YYYY-MM-DD}/{HHMMSS}-{HHMMSS}.mp4`."""
+    zone: str
+    """IANA zone name of the file names and segment times (the configured one)."""
+    segment_seconds: float
+    """A segment ends at the first key frame this long after its start (and at midnight)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    """A finished download file."""
+
+    path: str
+    duration_seconds: float
+    """Media time of its frames."""
+    frame_count: int
+    byte_count: int
+    width: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +135,11 @@ class NodeListener(Protocol):
 
     def output_closed(self, output_id: str) -> None:
         """A viewer's output closed by itself (peer gone, stream ended)."""
+        ...
+
+    def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
+        """A recorder closed a segment file (at its length, midnight, a new resolution, the
+        recording's stop or the stream's end). Its path is the node's: shared storage."""
         ...
 
 
@@ -141,6 +184,50 @@ class MediaNode(Protocol):
 
     async def stream_progress(self, stream_key: str) -> StreamProgress:
         """Frames, source timestamps (unwrapped 90 kHz) and silence of the stream so far."""
+        ...
+
+    async def open_recorded_stream(
+        self, stream_key: str, parts: list[tuple[str, str]], start: str
+    ) -> LiveInfo:
+        """A stream fed from recorded segment files: `parts` are (path, ISO start of its first
+        frame, with offset) in time order, `start` an ISO time with offset. Frames are paced
+        in real time at the stream's scale (> 0: reverse is refused with `MediaError`), stop
+        while paused, and the stream closes by itself at the end (`END_OF_RECORDING`).
+        Returns once the key frame at or before `start` is held; its source timestamps are
+        recorded time (90 kHz) since that frame. Raises `MediaError` when the key is taken or
+        nothing is recorded from `start` on."""
+        ...
+
+    async def seek_recorded_stream(self, stream_key: str, start: str) -> None:
+        """Play a recorded stream from the key frame at or before `start` (ISO, offset);
+        returns once that frame was handed to the outputs."""
+        ...
+
+    async def start_recording(self, stream_key: str, spec: RecordingSpec) -> None:
+        """Record the running stream into segment files (a no-op while it records already).
+        The recorder is a sink like a viewer: the stream does not idle-close under it."""
+        ...
+
+    async def stop_recording(self, stream_key: str) -> None:
+        """Stop recording: the open segment is closed and reported. A no-op if none."""
+        ...
+
+    async def recording_keys(self) -> set[str]:
+        """The streams with a live recorder now (not failed, stream not ended)."""
+        ...
+
+    async def start_download(self, stream_key: str, path: str) -> None:
+        """Write the stream into one MP4 file at `path`, losing nothing (the source is held
+        back while the writer is behind)."""
+        ...
+
+    async def finish_download(self, stream_key: str) -> DownloadResult | None:
+        """Flush and close the download's file (also after the stream ended); None when no
+        frame was written (then there is no file). Raises `MediaError` if writing failed."""
+        ...
+
+    async def abort_download(self, stream_key: str) -> None:
+        """Stop writing the download and remove its partial file; a no-op if none."""
         ...
 
     async def webrtc_answer(

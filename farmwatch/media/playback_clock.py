@@ -18,7 +18,9 @@ travelled since the anchor (steps read modulo 2^33, so a wrap goes on smoothly) 
 between changes, and rises in reverse playback too (a falling source divided by a negative
 scale). Scale 1 after a change keeps the offset the changes built up: steps pass through as
 the source made them. A jump of the source between changes (the device seeking) is scaled
-like any step and left to the sinks' `OutputClock`, which rebases over jumps. The
+like any step and left to the sinks' `OutputClock`, which rebases over jumps; a source that
+knows it moved (a recording fed from files seeks) says so (`rebase`), and the output goes on
+one frame interval after the last one, at any scale. The
 composition offset (PTS − DTS, B-frames) is kept, clamped at 0 and scaled. Audio is dropped
 while the scale is not 1 — a device's sound at N× is not playable, and a player's audio
 clock would hold the video at 1× (ZLM#691) — and follows the video's offset at 1. Pure: no
@@ -103,6 +105,14 @@ class PlaybackClock:
         if value == self._scale and self._is_engaged:
             return
         self._scale = value
+        self._is_engaged = True
+        self._rebase = True
+
+    def rebase(self) -> None:
+        """The source moved by itself (a recording seeks): the next video frame is placed one
+        frame interval after the previous output, whatever its timestamps, and anchors the
+        ones after it, as after a change of scale. Engages the clock: at 1× the steps then
+        pass through as the source made them, with the offset this built up."""
         self._is_engaged = True
         self._rebase = True
 

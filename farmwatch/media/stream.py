@@ -13,10 +13,11 @@ at a scale") is this same stream under its own key. `set_scale` rescales the tim
 sink is handed, once, before the fan-out and the GOP cache (`PlaybackClock`; audio is dropped
 while the scale is not 1); `set_paused` suspends the idle close here and the receiver's
 timeouts (through `on_paused`); `progress()` tells how far the recording has come in its own
-time (`ProgressMeter`, source timestamps). A sink that must lose nothing (a download) is
-attached with `backpressure=True`: while its queue is over its high water the source is held
-(`on_backpressure`: a TCP receiver stops reading), the opt-in exception to the rule above
-(`SourceHold`).
+time (`ProgressMeter`, source timestamps). A source that paces itself (a recording played
+from files, `recording_feed.py`) is told the scale first (`on_scale`) and may refuse it. A
+sink that must lose nothing (a download) is attached with `backpressure=True`:
+while its queue is over its high water the source is held (`on_backpressure`: a TCP receiver
+stops reading), the opt-in exception to the rule above (`SourceHold`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from farmwatch.media.errors import MediaError
 from farmwatch.media.events import MediaStarted, ReceiverEvent
 from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets
-from farmwatch.media.playback_clock import PlaybackClock
+from farmwatch.media.playback_clock import PlaybackClock, check_scale
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.sink import Sink
 from farmwatch.media.source_hold import BackpressureSink, SourceHold
@@ -140,6 +141,9 @@ class Stream:
         self.on_backpressure: Callable[[bool], None] | None = None
         """Told when a sink attached with backpressure fills up (True: hold the source) and
         when the last such sink drained (False)."""
+        self.on_scale: Callable[[float], None] | None = None
+        """Told of a new scale before it applies, by a source that paces itself (a recording
+        played from files); it may refuse the scale with `MediaError`."""
         self._hold = SourceHold(self._source_held)
         self._playback = PlaybackClock()
         self._progress = ProgressMeter()
@@ -222,10 +226,18 @@ class Stream:
         divided by |scale| (the device sends N× faster, its timestamps unchanged); audio is
         dropped while the scale is not 1. Raises `MediaError` for an unplayable scale."""
         try:
-            self._playback.set_scale(scale)
+            value = check_scale(scale)
         except ValueError as error:
             raise MediaError(str(error)) from error
+        if self.on_scale is not None:
+            self.on_scale(value)
+        self._playback.set_scale(value)
         log.info("stream %s: scale %g", self.key, self._playback.scale)
+
+    def source_moved(self) -> None:
+        """The source jumped on purpose (a recording sought): outputs go on one frame
+        interval after their last frame instead of showing the jump (`PlaybackClock.rebase`)."""
+        self._playback.rebase()
 
     def set_paused(self, paused: bool) -> None:
         """Playback paused: the idle close and the receiver's timeouts wait, however long;

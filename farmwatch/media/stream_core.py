@@ -22,6 +22,7 @@ from farmwatch.media.events import (
     MediaStartTimedOut,
     MediaStopped,
     ReceiverEvent,
+    RecordingEnded,
     VideoInterrupted,
 )
 from farmwatch.media.frames import EsFrame, MediaKind
@@ -60,6 +61,8 @@ class CloseReason(enum.StrEnum):
     PEER_CLOSED = "peer-closed"
     NODE_LOST = "node-lost"
     """The media worker process holding the stream died."""
+    END_OF_RECORDING = "end-of-recording"
+    """A stream fed from recorded files played their last frame (`RecordingEnded`)."""
     REQUESTED = "requested"
     """The platform closed it (device BYE, operator stop)."""
     SHUTDOWN = "shutdown"
@@ -72,7 +75,7 @@ class StreamInput(enum.Enum):
     LAST_SINK_DETACHED = enum.auto()
     IDLE_TIMER = enum.auto()
     FAILED = enum.auto()
-    """Start timeout, media stopped, peer closed."""
+    """Start timeout, media stopped, peer closed, end of the recording."""
     CLOSE = enum.auto()
 
 
@@ -207,6 +210,8 @@ class StreamCore:
                 return self._fail(CloseReason.START_TIMEOUT, now, event)
             case MediaStopped():
                 return self._fail(CloseReason.MEDIA_STOPPED, now, event)
+            case RecordingEnded():
+                return self._fail(CloseReason.END_OF_RECORDING, now, event)
             case VideoInterrupted():
                 # Viewers see concealed damage until a keyframe: ask for one now
                 # (rate-limited) instead of waiting out the camera's GOP, seconds on many.

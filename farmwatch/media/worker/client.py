@@ -3,13 +3,14 @@
 Each `MediaNode` method is one HTTP request to the worker's Unix socket (`wire.py`); errors
 come back as the same `MediaError` types a local node raises. One WebSocket (`/events`)
 brings what the worker reports: streams that closed by themselves, keyframes viewers need,
-outputs that closed, and the worker's load every second (kept in `last_stats`, which
-placement and `/metrics` read without a round trip).
+outputs that closed, recorded segments closed, and the worker's load every second (kept in
+`last_stats`, which placement and `/metrics` read without a round trip).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Collection
@@ -19,10 +20,24 @@ import aiohttp
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import IngestTotals, MediaTransport
-from farmwatch.media.node import LiveInfo, NodeListener, NodeStats, StreamPlacement, WebRtcAnswer
+from farmwatch.media.node import (
+    DownloadResult,
+    LiveInfo,
+    NodeListener,
+    NodeStats,
+    RecordingSpec,
+    StreamPlacement,
+    WebRtcAnswer,
+)
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
-from farmwatch.media.worker.wire import error_from_body, progress_from_json, stats_from_json
+from farmwatch.media.worker.wire import (
+    download_from_json,
+    error_from_body,
+    progress_from_json,
+    segment_from_json,
+    stats_from_json,
+)
 
 __all__ = ["RemoteMediaNode"]
 
@@ -113,6 +128,38 @@ class RemoteMediaNode:
     async def stream_progress(self, stream_key: str) -> StreamProgress:
         return progress_from_json(await self._call("GET", f"/streams/{stream_key}/progress"))
 
+    async def open_recorded_stream(
+        self, stream_key: str, parts: list[tuple[str, str]], start: str
+    ) -> LiveInfo:
+        body = {"parts": [list(part) for part in parts], "start": start}
+        return LiveInfo(**await self._call("POST", f"/streams/{stream_key}/recorded", body))
+
+    async def seek_recorded_stream(self, stream_key: str, start: str) -> None:
+        await self._call("POST", f"/streams/{stream_key}/seek", {"start": start})
+
+    # -- files written from streams ----------------------------------------------------------
+
+    async def start_recording(self, stream_key: str, spec: RecordingSpec) -> None:
+        await self._call("POST", f"/streams/{stream_key}/recording", dataclasses.asdict(spec))
+
+    async def stop_recording(self, stream_key: str) -> None:
+        await self._call("DELETE", f"/streams/{stream_key}/recording")
+
+    async def recording_keys(self) -> set[str]:
+        body = await self._call("GET", "/recordings")
+        return {str(key) for key in body["keys"]}
+
+    async def start_download(self, stream_key: str, path: str) -> None:
+        await self._call("POST", f"/streams/{stream_key}/download", {"path": path})
+
+    async def finish_download(self, stream_key: str) -> DownloadResult | None:
+        return download_from_json(
+            await self._call("POST", f"/streams/{stream_key}/download/finish")
+        )
+
+    async def abort_download(self, stream_key: str) -> None:
+        await self._call("DELETE", f"/streams/{stream_key}/download")
+
     # -- outputs ---------------------------------------------------------------------------
 
     async def webrtc_answer(
@@ -201,6 +248,8 @@ class RemoteMediaNode:
             self._listener.keyframe_needed(str(event["key"]))
         elif kind == "output_closed":
             self._listener.output_closed(str(event["id"]))
+        elif kind == "segment_closed":
+            self._listener.segment_closed(str(event["key"]), segment_from_json(event["segment"]))
         elif kind == "stream_closed":
             reason = CloseReason(event["reason"])
             task = asyncio.get_running_loop().create_task(

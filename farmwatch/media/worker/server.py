@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
@@ -25,7 +25,17 @@ from farmwatch.media.local_node import LocalMediaNode
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.media.worker.wire import error_body, progress_to_json, stats_to_json
+from farmwatch.media.worker.wire import (
+    download_to_json,
+    error_body,
+    progress_to_json,
+    recording_spec_from_json,
+    segment_to_json,
+    stats_to_json,
+)
+
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
 
 __all__ = ["WorkerSpec", "run_worker"]
 
@@ -89,6 +99,11 @@ class _Events:
 
     def output_closed(self, output_id: str) -> None:
         self.send({"event": "output_closed", "id": output_id})
+
+    def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
+        self.send(
+            {"event": "segment_closed", "key": stream_key, "segment": segment_to_json(segment)}
+        )
 
 
 async def _send_quietly(socket: web.WebSocketResponse, data: str) -> None:
@@ -194,6 +209,60 @@ async def set_paused(request: web.Request) -> web.Response:
 async def stream_progress(request: web.Request) -> web.Response:
     progress = await request.app[NODE].stream_progress(request.match_info["key"])
     return web.json_response(progress_to_json(progress))
+
+
+@routes.post("/streams/{key}/recorded")
+async def open_recorded_stream(request: web.Request) -> web.Response:
+    body = await _json(request)
+    parts = [(str(path), str(start)) for path, start in body["parts"]]
+    info = await request.app[NODE].open_recorded_stream(
+        request.match_info["key"], parts, str(body["start"])
+    )
+    return web.json_response(dataclasses.asdict(info))
+
+
+@routes.post("/streams/{key}/seek")
+async def seek_recorded_stream(request: web.Request) -> web.Response:
+    body = await _json(request)
+    await request.app[NODE].seek_recorded_stream(request.match_info["key"], str(body["start"]))
+    return web.json_response({})
+
+
+@routes.post("/streams/{key}/recording")
+async def start_recording(request: web.Request) -> web.Response:
+    spec = recording_spec_from_json(await _json(request))
+    await request.app[NODE].start_recording(request.match_info["key"], spec)
+    return web.json_response({})
+
+
+@routes.delete("/streams/{key}/recording")
+async def stop_recording(request: web.Request) -> web.Response:
+    await request.app[NODE].stop_recording(request.match_info["key"])
+    return web.json_response({})
+
+
+@routes.get("/recordings")
+async def recording_keys(request: web.Request) -> web.Response:
+    return web.json_response({"keys": sorted(await request.app[NODE].recording_keys())})
+
+
+@routes.post("/streams/{key}/download")
+async def start_download(request: web.Request) -> web.Response:
+    body = await _json(request)
+    await request.app[NODE].start_download(request.match_info["key"], str(body["path"]))
+    return web.json_response({})
+
+
+@routes.post("/streams/{key}/download/finish")
+async def finish_download(request: web.Request) -> web.Response:
+    result = await request.app[NODE].finish_download(request.match_info["key"])
+    return web.json_response(download_to_json(result))
+
+
+@routes.delete("/streams/{key}/download")
+async def abort_download(request: web.Request) -> web.Response:
+    await request.app[NODE].abort_download(request.match_info["key"])
+    return web.json_response({})
 
 
 @routes.post("/streams/{key}/webrtc/{output}")

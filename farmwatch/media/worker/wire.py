@@ -4,16 +4,19 @@ The channel is plain HTTP/1.1 with JSON bodies over a Unix domain socket (aiohtt
 sides): a well-known mechanism anyone can read with `curl --unix-socket`, and the same
 requests work over TCP to a media host on another machine. One request per `MediaNode`
 method; the fMP4 bytes of a viewer stream back as the body of a GET; what the worker tells
-the platform (a stream closed, a keyframe is needed, an output closed, its load each second)
-comes as JSON messages on one WebSocket (`/events`). Errors come back as JSON with the
-status a `MediaError` maps to, and are raised again on the platform side as the same types,
-so the platform cannot tell a remote node from a local one. Pure.
+the platform (a stream closed, a keyframe is needed, an output closed, a recorded segment
+closed, its load each second) comes as JSON messages on one WebSocket (`/events`). Times
+travel as ISO 8601 text with their UTC offset, paths as text, codecs by their value. Errors
+come back as JSON with the status a `MediaError` maps to, and are raised again on the platform
+side as the same types, so the platform cannot tell a remote node from a local one. Pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.events import (
@@ -22,19 +25,29 @@ from farmwatch.media.events import (
     MediaStopped,
     PeerClosed,
     ReceiverEvent,
+    RecordingEnded,
 )
+from farmwatch.media.frames import Codec
 from farmwatch.media.manager import IngestTotals
-from farmwatch.media.node import NodeStats
+from farmwatch.media.node import DownloadResult, NodeStats, RecordingSpec
 from farmwatch.media.ports import PortsExhausted
 from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
 
+if TYPE_CHECKING:
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
+
 __all__ = [
+    "download_from_json",
+    "download_to_json",
     "error_body",
     "error_from_body",
     "progress_from_json",
     "progress_to_json",
+    "recording_spec_from_json",
+    "segment_from_json",
+    "segment_to_json",
     "stats_from_json",
     "stats_to_json",
 ]
@@ -44,6 +57,7 @@ _CAUSES: dict[str, type[Any]] = {
     "MediaStartTimedOut": MediaStartTimedOut,
     "MediaStopped": MediaStopped,
     "PeerClosed": PeerClosed,
+    "RecordingEnded": RecordingEnded,
 }
 
 
@@ -104,6 +118,52 @@ def progress_to_json(progress: StreamProgress) -> dict[str, Any]:
 
 def progress_from_json(data: dict[str, Any]) -> StreamProgress:
     return StreamProgress(**data)
+
+
+def recording_spec_from_json(data: dict[str, Any]) -> RecordingSpec:
+    return RecordingSpec(
+        directory=str(data["directory"]),
+        zone=str(data["zone"]),
+        segment_seconds=float(data["segment_seconds"]),
+    )
+
+
+def download_to_json(result: DownloadResult | None) -> dict[str, Any]:
+    return {"result": None if result is None else dataclasses.asdict(result)}
+
+
+def download_from_json(data: dict[str, Any]) -> DownloadResult | None:
+    result = data["result"]
+    return None if result is None else DownloadResult(**result)
+
+
+def segment_to_json(segment: RecordedSegment) -> dict[str, Any]:
+    return {
+        "path": str(segment.path),
+        "start": segment.start.isoformat(),
+        "end": segment.end.isoformat(),
+        "frame_count": segment.frame_count,
+        "byte_count": segment.byte_count,
+        "codec": segment.codec.value,
+        "width": segment.width,
+        "height": segment.height,
+    }
+
+
+def segment_from_json(data: dict[str, Any]) -> RecordedSegment:
+    # The recorder's module (PyAV) is loaded by the platform side with the first segment.
+    from farmwatch.media.sinks.segment_recorder import RecordedSegment
+
+    return RecordedSegment(
+        path=Path(data["path"]),
+        start=datetime.fromisoformat(data["start"]),
+        end=datetime.fromisoformat(data["end"]),
+        frame_count=int(data["frame_count"]),
+        byte_count=int(data["byte_count"]),
+        codec=Codec(data["codec"]),
+        width=int(data["width"]),
+        height=int(data["height"]),
+    )
 
 
 def stats_to_json(stats: NodeStats) -> dict[str, Any]:
