@@ -235,6 +235,9 @@ class MediaCluster:
             if node.name == node_name:
                 del self._outputs[output_id]
                 self.listener.output_closed(output_id)
+        for key, node in list(self._downloads.items()):
+            if node.name == node_name:
+                del self._downloads[key]  # its file went with the worker: finishing it fails
         for key in lost:
             del self._routes[key]
             await self._report_closed(key, CloseReason.NODE_LOST)
