@@ -22,11 +22,16 @@ from aiohttp import web
 from farmwatch.descriptor_budget import plan_descriptors
 from farmwatch.media.cluster import MediaCluster, worker_count
 from farmwatch.media.manager import MediaTransport
+from farmwatch.media.sinks.segment_recorder import RecordedSegment
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
+from farmwatch.platform.recordings.clip_service import ClipService
+from farmwatch.platform.recordings.download_service import DownloadService
+from farmwatch.platform.recordings.platform_recording import PlatformRecording, RecordingPolicy
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
@@ -91,21 +96,29 @@ def check_storage(folder: Path) -> None:
 
 class _MediaEvents:
     """The media cluster's listener, made before the services that handle it exist: streams
-    and outputs of playbacks go to the playback service, the others to live view."""
+    and outputs of playbacks go to the playback service, those of downloads to the download
+    service, recorded segments to platform recording, the rest to live view."""
 
     def __init__(self) -> None:
         self.live: LiveService | None = None
         self.playback: PlaybackService | None = None
+        self.downloads: DownloadService | None = None
+        self.recording: PlatformRecording | None = None
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
         if self.playback is not None and self.playback.owns_stream(stream_key):
             await self.playback.stream_closed(stream_key, reason)
+        elif self.downloads is not None and self.downloads.owns_stream(stream_key):
+            await self.downloads.stream_closed(stream_key, reason)
         elif self.live is not None:
             await self.live.stream_closed(stream_key, reason)
 
     def keyframe_needed(self, stream_key: str) -> None:
-        # A playback's keyframes come with the recording: IFameCmd is for live channels.
-        if self.live is not None and not (self.playback and self.playback.owns_stream(stream_key)):
+        # Recorded video brings its key frames with it: IFameCmd is for live channels.
+        recorded = (self.playback is not None and self.playback.owns_stream(stream_key)) or (
+            self.downloads is not None and self.downloads.owns_stream(stream_key)
+        )
+        if self.live is not None and not recorded:
             self.live.keyframe_needed(stream_key)
 
     def output_closed(self, output_id: str) -> None:
@@ -113,6 +126,10 @@ class _MediaEvents:
             self.playback.output_closed(output_id)
         elif self.live is not None:
             self.live.output_closed(output_id)
+
+    def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
+        if self.recording is not None:
+            self.recording.segment_closed(stream_key, segment)
 
 
 class _CallEvents:
@@ -182,23 +199,60 @@ class Application:
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
         )
+        storage = Path(settings.storage.dir)
+        recordings = RecordingRepository(self.database.sessions)
         self.playback = PlaybackService(
             self.media,
             self.calls,
             self.access,
             channels,
+            recordings,
+            storage=storage,
             platform_id=settings.sip.id,
             zone=settings.registrar.zone,
             transport=MediaTransport(settings.recordings.transport),
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
         )
+        self.downloads = DownloadService(
+            recordings,
+            self.media,
+            self.calls,
+            self.access,
+            channels,
+            platform_id=settings.sip.id,
+            storage=storage,
+            zone=settings.registrar.zone,
+            transport=MediaTransport(settings.recordings.download_transport),
+            invite_timeout=settings.live.invite_timeout,
+        )
+        self.recording = PlatformRecording(
+            recordings,
+            self.live,
+            self.media,
+            channels,
+            storage=storage,
+            zone=settings.registrar.zone,
+            policy=RecordingPolicy(
+                segment_length=timedelta(minutes=settings.recordings.segment_minutes),
+                reconcile_interval=settings.recordings.reconcile_interval,
+                retention_days=settings.recordings.retention_days,
+                disk_high_watermark=settings.recordings.disk_high_watermark,
+                max_bytes=int(settings.recordings.max_gigabytes * 1e9),
+            ),
+        )
+        self.clips = ClipService(
+            recordings, self.downloads, channels, storage=storage, zone=settings.registrar.zone
+        )
         forwarder.live = self.live
         forwarder.playback = self.playback
-        self.calls.set_listener(_CallEvents(self.live, self.playback))
+        forwarder.downloads = self.downloads
+        forwarder.recording = self.recording
+        self.calls.set_listener(_CallEvents(self.live, self.playback, self.downloads))
         self.record_search = RecordSearchService(
             self.access,
             channels,
+            recordings,
             zone=settings.registrar.zone,
             slice_length=timedelta(hours=settings.recordings.search_slice_hours),
         )
@@ -243,6 +297,9 @@ class Application:
         stack.push_async_callback(self.live.close)
         stack.push_async_callback(self.record_search.close)
         stack.push_async_callback(self.playback.close)
+        await self.downloads.start()
+        stack.push_async_callback(self.downloads.close)
+        stack.push_async_callback(self.clips.close)
         # Registrations are restored before SIP listens: a keepalive arriving the moment
         # the port opens must find its device known, not be refused with 403.
         await self.devices.start()
@@ -251,13 +308,25 @@ class Application:
         except OSError as error:
             address = (settings.sip.host, settings.sip.port)
             raise _listen_error("SIP", "sip", address, error) from error
+        # Segments a kill cut are repaired and indexed, then the plans reconciled: recording
+        # resumes by itself after a restart, as soon as the devices are back.
+        await self.recording.start()
+        stack.push_async_callback(self.recording.close)
         web_settings = self.settings.web
         hosts = HostPolicy.build(
             web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
         )
         runner = web.AppRunner(
             create_web_app(
-                WebServices(self.devices, self.live, self.record_search, self.playback),
+                WebServices(
+                    self.devices,
+                    self.live,
+                    self.record_search,
+                    self.playback,
+                    self.downloads,
+                    self.clips,
+                    self.recording,
+                ),  # fmt: skip
                 hosts,
                 self.metrics,
             ),

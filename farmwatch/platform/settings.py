@@ -51,15 +51,41 @@ class RecordingsSettings:
     search_slice_hours: float = 6.0
     """A record search asks the device this many hours at a time, in order."""
     transport: str = "udp"
-    """How devices send playback and download media (a request may choose another)."""
+    """How devices send playback media (a request may choose another)."""
+    download_transport: str = "tcp-passive"
+    """How devices send downloads: TCP, so that a fast download is held back, not dropped."""
+    segment_minutes: float = 10.0
+    """Platform recording segments are cut at the first key frame after this long."""
+    reconcile_interval: float = 5.0
+    """Seconds between two comparisons of the record plans with what really records."""
+    retention_days: float = 30.0
+    """Platform recordings older than this are deleted (locked ones never)."""
+    disk_high_watermark: float = 0.9
+    """Above this share of the storage disk in use, the oldest recordings are deleted."""
+    max_gigabytes: float = 0.0
+    """A bound of the recordings' own size (0: only the disk watermark bounds them)."""
 
     def validate(self) -> list[str]:
         errors: list[str] = []
-        if self.transport not in LIVE_TRANSPORTS:
+        for name in ("transport", "download_transport"):
+            if getattr(self, name) not in LIVE_TRANSPORTS:
+                errors.append(
+                    f"recordings.{name}: expected one of {', '.join(LIVE_TRANSPORTS)}, "
+                    f"got {getattr(self, name)!r}"
+                )
+        if not 0.1 <= self.segment_minutes <= 120:
             errors.append(
-                f"recordings.transport: expected one of {', '.join(LIVE_TRANSPORTS)}, "
-                f"got {self.transport!r}"
+                f"recordings.segment_minutes: expected 0.1..120, got {self.segment_minutes}"
             )
+        if self.reconcile_interval <= 0 or self.retention_days <= 0:
+            errors.append("recordings.reconcile_interval/retention_days: must be positive")
+        if not 0.1 <= self.disk_high_watermark <= 0.99:
+            errors.append(
+                "recordings.disk_high_watermark: expected 0.1..0.99, "
+                f"got {self.disk_high_watermark}"
+            )
+        if self.max_gigabytes < 0:
+            errors.append("recordings.max_gigabytes: expected >= 0")
         if not 0.25 <= self.search_slice_hours <= 24:
             errors.append(
                 f"recordings.search_slice_hours: expected 0.25..24, got {self.search_slice_hours}"

@@ -8,19 +8,25 @@ from importlib import resources
 from aiohttp import web
 
 from farmwatch.platform.observability import PlatformMetrics
+from farmwatch.platform.recordings.clip_service import ClipService
+from farmwatch.platform.recordings.download_service import DownloadService
+from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.web.keys import (
+    CLIP_SERVICE,
     DEVICE_SERVICE,
+    DOWNLOAD_SERVICE,
     LIVE_SERVICE,
     METRICS,
+    PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     RECORD_SEARCH,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live, metrics, playback, records
+from farmwatch.web.routes import devices, live, metrics, playback, recordings, records
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
@@ -45,6 +51,9 @@ class WebServices:
     live: LiveService
     record_search: RecordSearchService
     playback: PlaybackService
+    downloads: DownloadService
+    clips: ClipService
+    recording: PlatformRecording
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -53,10 +62,14 @@ def create_api_app(services: WebServices) -> web.Application:
     api[LIVE_SERVICE] = services.live
     api[RECORD_SEARCH] = services.record_search
     api[PLAYBACK_SERVICE] = services.playback
+    api[DOWNLOAD_SERVICE] = services.downloads
+    api[CLIP_SERVICE] = services.clips
+    api[PLATFORM_RECORDING] = services.recording
     api.add_routes(devices.routes)
     api.add_routes(live.routes)
     api.add_routes(records.routes)
     api.add_routes(playback.routes)
+    api.add_routes(recordings.routes)
     return api
 
 

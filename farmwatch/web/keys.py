@@ -5,6 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from farmwatch.platform.observability import PlatformMetrics
+from farmwatch.platform.recordings.clip_service import ClipService
+from farmwatch.platform.recordings.download_service import DownloadService
+from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
@@ -15,3 +18,6 @@ LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)
 PLAYBACK_SERVICE = web.AppKey("playback_service", PlaybackService)
+DOWNLOAD_SERVICE = web.AppKey("download_service", DownloadService)
+CLIP_SERVICE = web.AppKey("clip_service", ClipService)
+PLATFORM_RECORDING = web.AppKey("platform_recording", PlatformRecording)

@@ -41,6 +41,10 @@ class LiveRig:
         async with self.http.post(self.base + path, json=body) as response:
             return response.status, await response.json()
 
+    async def put(self, path: str, body: Any) -> tuple[int, Any]:
+        async with self.http.put(self.base + path, json=body) as response:
+            return response.status, await response.json()
+
     async def get(self, path: str) -> tuple[int, Any]:
         async with self.http.get(self.base + path) as response:
             return response.status, await response.json()

@@ -1,39 +1,34 @@
-"""Playback of a device's recordings: one INVITE per session, controls, position, end.
+"""Playback of recordings — the device's or the platform's — as sessions with controls.
 
-`PlaybackService.open` starts an `s=Playback` stream (gb28181.md §6.8) of a channel's
-recorded range with its own INVITE, SSRC (first digit 1) and stream key: live sharing does
-not apply, and every dialog is kept by its real Call-ID (field-notes pitfall 9), so a
-MediaStatus or BYE always finds its session and no dialog is ever orphaned. A device that
-allows one playback at a time refuses the second INVITE: the caller gets that refusal at
-once, not a hang.
+`PlaybackService.open` starts one stream per session with its own stream key: from the
+device, its own `s=Playback` INVITE and SSRC (first digit 1), live sharing does not apply,
+and every dialog is kept by its real Call-ID (field-notes pitfall 9), so a MediaStatus or
+BYE always finds its session and no dialog is ever orphaned (a device that allows one
+playback at a time refuses the second INVITE: the caller gets that refusal at once, not a
+hang); from the platform's own recordings, the segment files fed by the media layer. The
+sources are `playback_sources.py`.
 
-Controls are MANSRTSP over INFO (§7): pause (PAUSE, and the media layer's timers wait),
-resume (PLAY `Range: npt=now-`), seek (PLAY `Range: npt=<s>-` from the `t=` start; a device
-that refuses it or does not answer gets a new INVITE from the new time into the same
-receiver instead, as WVP's console does) and speed (PLAY `Scale`; the media layer rescales
-output timestamps by 1/scale so players really play N× and drops audio, pitfalls 1–2). Each
-INFO carries the session's own MANSRTSP CSeq.
-
-The position is recorded wall time following the media's timestamps: an anchor (the
-requested start, or a seek's target) plus the source timestamps elapsed since the first
-keyframe after it. A session ends on MediaStatus 121 (matched by Call-ID), on the device's
-BYE, when its media stops (the media layer's timeout), when the viewer closes it or leaves
-it idle, and when media has been silent for `end_silence` seconds with the position near
-the end of the range (devices that never send 121). Ended sessions stay readable for
-`keep_ended` seconds with the reason.
+Controls: pause (the media layer's timers wait, however long), resume, seek and speed (the
+media layer rescales output timestamps by 1/scale so players really play N×, and drops
+audio: pitfalls 1–2). The position is recorded wall time following the media's timestamps:
+an anchor (the requested start, or a seek's target) plus the source timestamps elapsed since
+the first keyframe after it. A session ends on MediaStatus 121 (matched by Call-ID), on the
+device's BYE, when its media stops, at the end of the range of platform recordings, when the
+viewer closes it or leaves it idle, and when media has been silent for `end_silence` seconds
+with the position near the end of the range (devices that never send 121). Ended sessions
+stay readable for `keep_ended` seconds with the reason.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import math
 import secrets
 from collections.abc import AsyncGenerator, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,18 +39,22 @@ from farmwatch.media.manager import MediaTransport
 from farmwatch.media.node import LiveInfo
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import Conflict, InvalidInput, NotFound, StreamFailed
+from farmwatch.platform.recordings.playback_sources import (
+    DevicePlayback,
+    PlaybackSource,
+    RecordedPlayback,
+)
+from farmwatch.platform.recordings.record_spans import RecordSource
+from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
-from farmwatch.platform.services.stream_starter import DeviceStreamStarter, StreamRequest
+from farmwatch.platform.services.stream_starter import DeviceStreamStarter
 from farmwatch.platform.services.viewer_outputs import ViewerOutputs
 from farmwatch.sipserver.call_types import CallEndReason, EstablishedCall
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
-from farmwatch.sipserver.errors import SipError, TransactionFailed
 from farmwatch.sipserver.gb.manscdp import MediaStatus
-from farmwatch.sipserver.gb.mansrtsp import MansrtspRequest, build_mansrtsp_request
+from farmwatch.sipserver.gb.mansrtsp import MansrtspRequest
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
-from farmwatch.sipserver.sip.sdp import SessionDescription
-from farmwatch.sipserver.sip.sdp_build import MediaEndpoint, build_playback_offer
 
 __all__ = [
     "SCALES",
@@ -94,6 +93,7 @@ class PlaybackLinks:
     session_id: str
     channel_id: str
     device_id: str
+    source: RecordSource
     start: datetime
     end: datetime
     info: LiveInfo
@@ -110,6 +110,7 @@ class PlaybackStatus:
     end: datetime
     position: datetime
     """Recorded wall time now playing, following the media's timestamps."""
+    source: RecordSource
     call_id: str | None
     end_reason: str | None
     seek_by_reinvite: bool
@@ -120,14 +121,13 @@ class _Session:
     session_id: str
     channel_id: str
     device_id: str
+    source_kind: RecordSource
     start: datetime
     end: datetime
-    transport: MediaTransport
-    ssrc: Ssrc
+    ssrc: Ssrc | None
+    source: PlaybackSource | None = None
     state: PlaybackState = PlaybackState.STARTING
     scale: float = 1.0
-    call: EstablishedCall | None = None
-    endpoint: MediaEndpoint | None = None
     info: LiveInfo | None = None
     anchor_time: datetime | None = None
     anchor_pts: int | None = None
@@ -137,7 +137,6 @@ class _Session:
     end_reason: str | None = None
     ended_at: float | None = None
     seek_by_reinvite: bool = False
-    rtsp_cseq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -145,12 +144,16 @@ class _Session:
         return STREAM_KEY_PREFIX + self.session_id
 
     @property
+    def call(self) -> EstablishedCall | None:
+        return self.source.call if self.source is not None else None
+
+    @property
     def label(self) -> str:
         return f"playback {self.session_id} of channel {self.channel_id}"
 
 
 class PlaybackService:
-    """Playback sessions of device recordings."""
+    """Playback sessions of device and platform recordings."""
 
     def __init__(
         self,
@@ -158,7 +161,9 @@ class PlaybackService:
         calls: Calls,
         access: DeviceAccess,
         channels: ChannelRepository,
+        segments: RecordingRepository,
         *,
+        storage: Path,
         platform_id: str,
         zone: ZoneInfo,
         transport: MediaTransport = MediaTransport.UDP,
@@ -171,6 +176,8 @@ class PlaybackService:
         self._calls = calls
         self._access = access
         self._channels = channels
+        self._segments = segments
+        self._storage = storage
         self._starter = DeviceStreamStarter(media, calls, access)
         self._outputs = ViewerOutputs(media)
         self._platform_id = platform_id
@@ -203,6 +210,7 @@ class PlaybackService:
         start: datetime,
         end: datetime,
         *,
+        source: RecordSource = RecordSource.DEVICE,
         transport: str | None = None,
     ) -> PlaybackLinks:
         """Start playing `channel_id`'s recordings from `start` to `end` (aware times);
@@ -217,62 +225,64 @@ class PlaybackService:
             secrets.token_urlsafe(12),
             channel_id,
             channel.device_id,
+            source,
             start.astimezone(self.zone),
             end.astimezone(self.zone),
-            media_transport,
-            self._ssrc.allocate(SsrcKind.HISTORY),
+            self._ssrc.allocate(SsrcKind.HISTORY) if source is RecordSource.DEVICE else None,
         )
+        session.source = await self._source_of(session, media_transport)
         self._sessions[session.session_id] = session
         try:
-            started = await self._starter.start(
-                self._request(session, session.start),
-                on_call=lambda call: self._adopt_call(session, call),
-            )
+            session.info = await session.source.open()
         except BaseException:
-            self._forget_call(session)
             self._sessions.pop(session.session_id, None)
-            self._ssrc.release(session.ssrc)
+            await session.source.close(bye=False)
+            self._release(session)
             raise
-        session.endpoint, session.info = started.endpoint, started.info
         session.state = PlaybackState.PLAYING
         self._set_anchor(session, session.start, keyframes_before=-1)
         self._outputs.add_session(session.session_id)
         self._arm_watcher()
-        log.info("playback %s of channel %s from %s to %s started (call %s)",
-                 session.session_id, channel_id, session.start.isoformat(),
-                 session.end.isoformat(), started.call.call_id)  # fmt: skip
-        return PlaybackLinks(session.session_id, channel_id, channel.device_id, session.start,
-                             session.end, started.info)  # fmt: skip
+        call = session.call
+        log.info("%s from %s to %s started (%s%s)", session.label, session.start.isoformat(),
+                 session.end.isoformat(), source.value,
+                 f", call {call.call_id}" if call is not None else "")  # fmt: skip
+        return PlaybackLinks(session.session_id, channel_id, channel.device_id, source,
+                             session.start, session.end, session.info)  # fmt: skip
 
-    def _request(self, session: _Session, start: datetime) -> StreamRequest:
-        def offer(media: MediaEndpoint) -> SessionDescription:
-            return build_playback_offer(
-                sender_id=self._platform_id,
-                endpoint=media,
-                ssrc=session.ssrc.text,
-                channel_id=session.channel_id,
-                start=math.floor(start.timestamp()),
-                stop=math.ceil(session.end.timestamp()),
+    async def _source_of(self, session: _Session, transport: MediaTransport) -> PlaybackSource:
+        if session.source_kind is RecordSource.PLATFORM:
+            segments = await self._segments.segments_between(
+                session.channel_id, session.start, session.end
             )
+            if not segments:
+                raise NotFound(
+                    f"the platform has no recording of channel {session.channel_id} "
+                    f"between {_iso(session.start)} and {_iso(session.end)}"
+                )
+            return RecordedPlayback(self._media, stream_key=session.stream_key,
+                                    storage=self._storage, segments=segments,
+                                    start=session.start)  # fmt: skip
+        assert session.ssrc is not None
 
-        return StreamRequest(
-            session.stream_key,
-            session.device_id,
-            session.channel_id,
-            session.transport,
-            session.ssrc,
-            offer,
-            self._invite_timeout,
-            what="the playback INVITE",
-        )
+        def dialog_changed(old: EstablishedCall | None, new: EstablishedCall | None) -> None:
+            if old is not None:
+                self._by_call.pop(old.call_id, None)
+            if new is not None:
+                self._by_call[new.call_id] = session.session_id
 
-    def _adopt_call(self, session: _Session, call: EstablishedCall) -> None:
-        session.call = call
-        self._by_call[call.call_id] = session.session_id
+        return DevicePlayback(
+            self._starter, self._calls, platform_id=self._platform_id,
+            stream_key=session.stream_key, device_id=session.device_id,
+            channel_id=session.channel_id, start=session.start, end=session.end,
+            transport=transport, ssrc=session.ssrc, invite_timeout=self._invite_timeout,
+            on_call=dialog_changed,
+        )  # fmt: skip
 
-    def _forget_call(self, session: _Session) -> None:
-        if session.call is not None:
-            self._by_call.pop(session.call.call_id, None)
+    def _release(self, session: _Session) -> None:
+        if session.ssrc is not None:
+            self._ssrc.release(session.ssrc)
+            session.ssrc = None
 
     async def stop(self, session_id: str) -> None:
         """The viewer closes the playback: BYE, receiver and outputs closed."""
@@ -291,6 +301,7 @@ class PlaybackService:
             session.start,
             session.end,
             position,
+            session.source_kind,
             session.call.call_id if session.call is not None else None,
             session.end_reason,
             session.seek_by_reinvite,
@@ -314,7 +325,7 @@ class PlaybackService:
         session = self._session(session_id)
         if session.state is PlaybackState.ENDED:
             raise Conflict(f"playback {session_id} has ended ({session.end_reason})")
-        if session.state is PlaybackState.STARTING or session.call is None:
+        if session.state is PlaybackState.STARTING or session.source is None:
             raise Conflict(f"playback {session_id} is still starting")
         return session
 
@@ -347,27 +358,12 @@ class PlaybackService:
                     await self._speed(session, scale)
         return self.status(session_id)
 
-    async def _info(self, session: _Session, request: MansrtspRequest) -> None:
-        """Send one MANSRTSP request; raises `StreamFailed` with the device's refusal."""
-        assert session.call is not None
-        try:
-            await self._calls.info(session.call, build_mansrtsp_request(request))
-        except TransactionFailed as error:
-            raise StreamFailed(
-                f"device {session.device_id} refused {request.method.value} for "
-                f"{session.label}: {error.response.status} {error.response.reason}"
-            ) from error
-        except SipError as error:
-            raise StreamFailed(
-                f"device {session.device_id} did not take {request.method.value} for "
-                f"{session.label}: {error}"
-            ) from error
-
     async def _pause(self, session: _Session) -> None:
         if session.state is PlaybackState.PAUSED:
             return
+        assert session.source is not None
         await self._read_progress(session)
-        await self._info(session, control_request(PlaybackAction.PAUSE, next(session.rtsp_cseq)))
+        await session.source.pause()
         await self._media_call(self._media.set_paused(session.stream_key, True))
         session.state = PlaybackState.PAUSED
         log.info("%s paused at %s", session.label, _iso(session.position))
@@ -375,7 +371,8 @@ class PlaybackService:
     async def _resume(self, session: _Session) -> None:
         if session.state is not PlaybackState.PAUSED:
             return
-        await self._info(session, control_request(PlaybackAction.RESUME, next(session.rtsp_cseq)))
+        assert session.source is not None
+        await session.source.resume()
         await self._media_call(self._media.set_paused(session.stream_key, False))
         session.state = PlaybackState.PLAYING
         log.info("%s resumed", session.label)
@@ -383,9 +380,9 @@ class PlaybackService:
     async def _speed(self, session: _Session, scale: float) -> None:
         if scale not in SCALES:
             raise InvalidInput(f"scale: expected one of {', '.join(map(str, SCALES))}")
+        assert session.source is not None
         await self._read_progress(session)
-        request = control_request(PlaybackAction.SPEED, next(session.rtsp_cseq), scale=scale)
-        await self._info(session, request)
+        await session.source.speed(scale)
         await self._media_call(self._media.set_scale(session.stream_key, scale))
         session.scale = scale
         log.info("%s at scale %s", session.label, scale)
@@ -396,40 +393,30 @@ class PlaybackService:
             raise InvalidInput(
                 f"position: expected a time between {_iso(session.start)} and {_iso(session.end)}"
             )
+        assert session.source is not None
         offset = (target - session.start).total_seconds()
         progress = await self._media_call(self._media.stream_progress(session.stream_key))
+        # A new dialog may be needed: the stream's timers wait while it is set up.
+        await self._media_call(self._media.set_paused(session.stream_key, True))
         try:
-            request = control_request(PlaybackAction.SEEK, next(session.rtsp_cseq), offset=offset)
-            await self._info(session, request)
-        except StreamFailed as refused:
-            log.info("%s: %s; playing from %s with a new INVITE instead", session.label,
-                     refused, _iso(target))  # fmt: skip
-            await self._reinvite(session, target)
-        if session.state is PlaybackState.PAUSED:  # PLAY with a Range plays, as does a new dialog
-            await self._media_call(self._media.set_paused(session.stream_key, False))
-            session.state = PlaybackState.PLAYING
+            took_new_dialog = await session.source.seek(target, offset)
+        except BaseException as error:
+            if session.call is None and session.source_kind is RecordSource.DEVICE:
+                await self._end(session, f"the new INVITE from {_iso(target)} failed: {error}")
+            else:
+                paused = session.state is PlaybackState.PAUSED
+                await self._media_call(self._media.set_paused(session.stream_key, paused))
+            raise
+        if took_new_dialog:
+            session.seek_by_reinvite = True
+            if session.scale != 1.0:
+                session.scale = 1.0  # a new dialog starts at 1×
+                await self._media_call(self._media.set_scale(session.stream_key, 1.0))
+        # PLAY with a Range plays, as does a new dialog.
+        await self._media_call(self._media.set_paused(session.stream_key, False))
+        session.state = PlaybackState.PLAYING
         self._set_anchor(session, target, progress.keyframes)
         log.info("%s seeks to %s", session.label, _iso(target))
-
-    async def _reinvite(self, session: _Session, target: datetime) -> None:
-        """Seek by a new dialog: BYE the old one (one playback per device), INVITE from the
-        target into the same receiver; the stream's timers wait meanwhile."""
-        assert session.call is not None and session.endpoint is not None
-        await self._media_call(self._media.set_paused(session.stream_key, True))
-        old = session.call
-        self._forget_call(session)
-        await self._calls.bye(old)
-        try:
-            call = await self._starter.reinvite(self._request(session, target), session.endpoint)
-        except BaseException as error:
-            await self._end(session, f"the new INVITE from {_iso(target)} failed: {error}")
-            raise
-        self._adopt_call(session, call)
-        session.seek_by_reinvite = True
-        if session.scale != 1.0:
-            session.scale = 1.0  # a new dialog starts at 1×
-            await self._media_call(self._media.set_scale(session.stream_key, 1.0))
-        await self._media_call(self._media.set_paused(session.stream_key, False))
 
     async def _media_call(self, call: Coroutine[Any, Any, Any]) -> Any:
         try:
@@ -489,6 +476,12 @@ class PlaybackService:
             if self._outputs.idle_for(session.session_id, now) >= self._session_idle:
                 await self._end(session, "no viewer")
             elif (
+                session.source_kind is RecordSource.PLATFORM
+                and session.position is not None
+                and session.position >= session.end
+            ):
+                await self._end(session, "the end of the range was played")
+            elif (
                 silence is not None
                 and silence >= self._end_silence
                 and session.position is not None
@@ -505,15 +498,14 @@ class PlaybackService:
         session.end_reason = reason
         session.ended_at = asyncio.get_running_loop().time()
         log.info("%s ended: %s", session.label, reason)
-        self._forget_call(session)
-        if bye and session.call is not None:
-            await self._calls.bye(session.call)
+        if session.source is not None:
+            await session.source.close(bye=bye)
         await self._outputs.close_session(session.session_id)
         try:
             await self._media.close_stream(session.stream_key, CloseReason.PEER_CLOSED)
         except MediaError as error:
             log.info("%s: receiver not closed: %s", session.label, error)
-        self._ssrc.release(session.ssrc)
+        self._release(session)
 
     def _forget_ended(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -551,7 +543,10 @@ class PlaybackService:
         session = self._sessions.get(stream_key.removeprefix(STREAM_KEY_PREFIX))
         if session is None or session.state is PlaybackState.STARTING:
             return  # still starting: its start fails and undoes itself
-        await self._end(session, f"the media stopped ({reason.value})")
+        if session.source_kind is RecordSource.PLATFORM:
+            await self._end(session, f"the recording ended ({reason.value})")
+        else:
+            await self._end(session, f"the media stopped ({reason.value})")
 
     def call_ended(self, call_id: str, reason: CallEndReason) -> None:
         session_id = self._by_call.get(call_id)

@@ -1,13 +1,16 @@
 """Record search (RecordInfo) over a time range, slice by slice, with visible progress.
 
-`RecordSearchService.start` checks the channel and begins a search that asks the device one
-slice at a time (default 6 h), in order, as LiveGBS does; each slice is one RecordInfo whose
-answer may span many MESSAGEs (`DeviceAccess.query_records` reassembles them by SN). A
-slice whose messages stop keeps what arrived and is marked incomplete; a slice the device
-refused is marked failed with the reason; the search goes on with the next slice either way
-(WVP#2232: a day's partial answer must not be thrown away). The records found so far are
-merged after every slice (`merge_spans`), so a caller polling `get(search_id)` sees the
-timeline fill in. Finished searches stay readable for `keep_finished` seconds.
+`RecordSearchService.start` checks the channel and begins a search of the device's
+recordings, the platform's own (`source=platform`: the segment index, at once) or both
+(`source=all`: spans of each source are kept apart, never merged with the other's). The
+device is asked one slice at a time (default 6 h), in order, as LiveGBS does; each slice is
+one RecordInfo whose answer may span many MESSAGEs (`DeviceAccess.query_records`
+reassembles them by SN). A slice whose messages stop keeps what arrived and is marked
+incomplete; a slice the device refused is marked failed with the reason; the search goes on
+with the next slice either way (WVP#2232: a day's partial answer must not be thrown away).
+The records found so far are merged after every slice (`merge_spans`), so a caller polling
+`get(search_id)` sees the timeline fill in. Finished searches stay readable for
+`keep_finished` seconds.
 """
 
 from __future__ import annotations
@@ -32,16 +35,23 @@ from farmwatch.platform.recordings.record_spans import (
     slice_range,
     spans_from_items,
 )
+from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.errors import SipError
 
-__all__ = ["RecordSearch", "RecordSearchService", "SearchSlice", "SliceState"]
+__all__ = ["RecordSearch", "RecordSearchService", "SearchSlice", "SearchSource", "SliceState"]
 
 log = logging.getLogger(__name__)
 
 MAX_RANGE = timedelta(days=31)
 """The longest range one search may cover (a month of slices is already 124 queries)."""
+
+
+class SearchSource(StrEnum):
+    DEVICE = "device"
+    PLATFORM = "platform"
+    ALL = "all"
 
 
 class SliceState(StrEnum):
@@ -73,7 +83,7 @@ class RecordSearch:
     device_id: str
     start: datetime
     end: datetime
-    source: RecordSource
+    source: SearchSource
     slices: list[SearchSlice]
     spans: list[RecordSpan] = field(default_factory=list)
     unreadable: int = 0
@@ -98,6 +108,7 @@ class RecordSearchService:
         self,
         access: DeviceAccess,
         channels: ChannelRepository,
+        segments: RecordingRepository,
         *,
         zone: ZoneInfo,
         slice_length: timedelta = timedelta(hours=6),
@@ -106,6 +117,7 @@ class RecordSearchService:
     ) -> None:
         self._access = access
         self._channels = channels
+        self._segments = segments
         self.zone = zone
         self._slice_length = slice_length
         self._keep_finished = keep_finished
@@ -119,25 +131,24 @@ class RecordSearchService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def start(
-        self, channel_id: str, start: datetime, end: datetime, source: RecordSource
+        self, channel_id: str, start: datetime, end: datetime, source: SearchSource
     ) -> RecordSearch:
         """Begin a search of `channel_id` between two aware times; raises `NotFound`,
-        `DeviceOffline`, `InvalidInput`."""
+        `DeviceOffline` (the device's recordings of an offline device), `InvalidInput`."""
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("record search times must be aware")
         if end <= start:
             raise InvalidInput("end: must be after start")
         if end - start > MAX_RANGE:
             raise InvalidInput(f"a search may cover at most {MAX_RANGE.days} days")
-        if source is not RecordSource.DEVICE:
-            raise InvalidInput(f"source={source.value}: only device recordings are searchable "
-                               "in this version")  # fmt: skip
         channel = await self._channels.get(channel_id)
         if channel is None:
             raise NotFound(f"no channel {channel_id}")
-        if not self._access.is_online(channel.device_id):
+        asks_device = source is not SearchSource.PLATFORM
+        if asks_device and not self._access.is_online(channel.device_id):
             raise DeviceOffline(f"device {channel.device_id} of channel {channel_id} is offline")
         local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
+        slices = slice_range(local_start, local_end, self._slice_length) if asks_device else []
         search = RecordSearch(
             secrets.token_urlsafe(9),
             channel_id,
@@ -145,12 +156,34 @@ class RecordSearchService:
             local_start,
             local_end,
             source,
-            [SearchSlice(a, b) for a, b in slice_range(local_start, local_end,
-                                                       self._slice_length)],
-        )  # fmt: skip
+            [SearchSlice(a, b) for a, b in slices],
+        )
+        found: list[RecordSpan] = []
+        if source is not SearchSource.DEVICE:
+            found = await self._platform_spans(channel_id, local_start, local_end)
+            search.spans = merge_spans(found, local_start, local_end)
         self._remember(search)
-        self._spawn(self._run(search))
+        self._spawn(self._run(search, found))
         return search
+
+    async def _platform_spans(
+        self, channel_id: str, start: datetime, end: datetime
+    ) -> list[RecordSpan]:
+        segments = await self._segments.segments_between(channel_id, start, end)
+        return [
+            RecordSpan(
+                s.start_at.astimezone(self.zone),
+                s.end_at.astimezone(self.zone),
+                RecordSource.PLATFORM,
+                file_path=s.path,
+                address=s.location,
+                record_type="time",
+                file_size=s.bytes,
+                stream_number=0,
+                record_location="0",  # [2022] 0: central storage
+            )
+            for s in segments
+        ]
 
     def get(self, search_id: str) -> RecordSearch:
         self._forget_old()
@@ -159,8 +192,7 @@ class RecordSearchService:
             raise NotFound(f"no record search {search_id}")
         return search
 
-    async def _run(self, search: RecordSearch) -> None:
-        found: list[RecordSpan] = []
+    async def _run(self, search: RecordSearch, found: list[RecordSpan]) -> None:
         try:
             for piece in search.slices:
                 piece.state = SliceState.RUNNING

@@ -210,6 +210,11 @@ class LiveService:
 
     # -- starting and stopping streams -----------------------------------------------------
 
+    async def ensure_live(self, channel_id: str) -> LiveInfo:
+        """Start (or join) the channel's stream without a viewer session: for a recorder,
+        which keeps the stream open as one of its sinks."""
+        return await self._ensure_stream(channel_id)
+
     async def _ensure_stream(self, channel_id: str) -> LiveInfo:
         live = self._live.get(channel_id)
         if live is not None:

@@ -39,7 +39,7 @@ def _links_view(links: PlaybackLinks) -> dict[str, Any]:
         "session": links.session_id,
         "channel_id": links.channel_id,
         "device_id": links.device_id,
-        "source": RecordSource.DEVICE.value,
+        "source": links.source.value,
         "start": _local(links.start),
         "end": _local(links.end),
         "recorded_start": _local(links.start),
@@ -65,6 +65,7 @@ def _status_view(status: PlaybackStatus) -> dict[str, Any]:
         "end": _local(status.end),
         "position": _local(status.position),
         "position_seconds": round((status.position - status.start).total_seconds(), 3),
+        "source": status.source.value,
         "call_id": status.call_id,
         "end_reason": status.end_reason,
         "seek_by_reinvite": status.seek_by_reinvite,
@@ -84,13 +85,16 @@ async def open_playback(request: web.Request) -> web.Response:
     body = await json_object(request, '{"start", "end", "source"?, "transport"?}')
     start = parse_local_time("start", _text(body, "start"), service.zone)
     end = parse_local_time("end", _text(body, "end"), service.zone)
-    source = body.get("source", "device")
-    if source != RecordSource.DEVICE.value:
-        raise InvalidInput(f"source: only device recordings play in this version, got {source!r}")
+    try:
+        source = RecordSource(str(body.get("source", "device")))
+    except ValueError:
+        raise InvalidInput("source: expected device or platform") from None
     transport = body.get("transport")
     if transport is not None and not isinstance(transport, str):
         raise InvalidInput("transport: expected udp, tcp-passive or tcp-active")
-    links = await service.open(request.match_info["channel_id"], start, end, transport=transport)
+    links = await service.open(
+        request.match_info["channel_id"], start, end, source=source, transport=transport
+    )
     return web.json_response(_links_view(links), status=201)
 
 

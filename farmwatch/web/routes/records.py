@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
-from farmwatch.platform.recordings.record_search import RecordSearch
-from farmwatch.platform.recordings.record_spans import RecordSource, RecordSpan
+from farmwatch.platform.recordings.record_search import RecordSearch, SearchSource
+from farmwatch.platform.recordings.record_spans import RecordSpan
 from farmwatch.web.keys import RECORD_SEARCH
 
 routes = web.RouteTableDef()
@@ -40,12 +40,12 @@ def parse_local_time(name: str, text: str, zone: ZoneInfo) -> datetime:
     return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
-def _source_param(request: web.Request) -> RecordSource:
+def _source_param(request: web.Request) -> SearchSource:
     text = request.query.get("source", "device")
     try:
-        return RecordSource(text)
+        return SearchSource(text)
     except ValueError:
-        raise InvalidInput(f"source: expected device or platform, got {text[:20]!r}") from None
+        raise InvalidInput(f"source: expected device, platform or all, got {text[:20]!r}") from None
 
 
 def _local(moment: datetime) -> str:
