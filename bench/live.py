@@ -151,24 +151,31 @@ def _count_nodes(nodes: list[dict[str, Any]]) -> int:
 
 @asynccontextmanager
 async def live_rig(
-    workdir: Path, loop: EncodedLoop, *, channels: int, idle_close: float, media: StreamSettings
+    workdir: Path,
+    loop: EncodedLoop,
+    *,
+    channels: int,
+    idle_close: float,
+    media: StreamSettings,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[Rig]:
     workdir.mkdir(parents=True, exist_ok=True)
-    env = {
+    settings = {
         "FARMWATCH_LIVE_TRANSPORT": "udp",
         "FARMWATCH_MEDIA_HOST": "127.0.0.1",
         "FARMWATCH_MEDIA_PORT_RANGE": f"{MEDIA_PORTS[0]}-{MEDIA_PORTS[1]}",
         "FARMWATCH_MEDIA_IDLE_CLOSE": str(idle_close),
         "FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1",
+        **(env or {}),
     }
-    server = await asyncio.to_thread(start_server, workdir, env)
+    server = await asyncio.to_thread(start_server, workdir, settings)
     try:
-        settings = FleetSettings(
+        device_settings = FleetSettings(
             server=Address("127.0.0.1", server.sip_port, Transport.UDP), server_id=PLATFORM,
             channels=channels, media=media, timers=SessionTimers(retry_min=0.5, retry_max=5.0),
         ).device_settings()[0]  # fmt: skip
         # Every channel streams the camera clip (encoded once, not per channel).
-        device = SimulatedDevice(settings, media_cache=MediaCache(encoder=lambda spec: loop))
+        device = SimulatedDevice(device_settings, media_cache=MediaCache(encoder=lambda spec: loop))
         await device.start()
         try:
             async with aiohttp.ClientSession() as http:
