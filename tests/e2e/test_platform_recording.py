@@ -196,6 +196,12 @@ async def test_four_channels_recorded_cut_by_kill_9_resumed_searched_played_and_
             assert [t for t in shown if window[0] <= t <= window[1]], (target, shown)
             await rig.delete(session["status"])
 
+            # source=all: the device's records and the platform's side by side, never merged.
+            query = f"start={local(began)}&end={local(datetime.now(SHANGHAI))}&source=all"
+            status, both = await get(http, server, f"/api/channels/{channels[0]}/records?{query}")
+            assert status == 200 and both["complete"], both
+            assert {r["source"] for r in both["records"]} == {"device", "platform"}
+
             # An evidence clip from platform recordings.
             clip_start = target - timedelta(seconds=30)
             body = {"start": local(clip_start), "end": local(clip_start + timedelta(seconds=20)),

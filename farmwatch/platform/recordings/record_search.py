@@ -145,7 +145,8 @@ class RecordSearchService:
         if channel is None:
             raise NotFound(f"no channel {channel_id}")
         asks_device = source is not SearchSource.PLATFORM
-        if asks_device and not self._access.is_online(channel.device_id):
+        offline = not self._access.is_online(channel.device_id)
+        if source is SearchSource.DEVICE and offline:
             raise DeviceOffline(f"device {channel.device_id} of channel {channel_id} is offline")
         local_start, local_end = start.astimezone(self.zone), end.astimezone(self.zone)
         slices = slice_range(local_start, local_end, self._slice_length) if asks_device else []
@@ -158,6 +159,10 @@ class RecordSearchService:
             source,
             [SearchSlice(a, b) for a, b in slices],
         )
+        if asks_device and offline:  # source=all: the platform's records still come
+            for piece in search.slices:
+                piece.state = SliceState.FAILED
+                piece.error = f"device {channel.device_id} is offline"
         found: list[RecordSpan] = []
         if source is not SearchSource.DEVICE:
             found = await self._platform_spans(channel_id, local_start, local_end)
@@ -195,6 +200,8 @@ class RecordSearchService:
     async def _run(self, search: RecordSearch, found: list[RecordSpan]) -> None:
         try:
             for piece in search.slices:
+                if piece.state is SliceState.FAILED:
+                    continue
                 piece.state = SliceState.RUNNING
                 await self._run_slice(search, piece, found)
                 search.spans = merge_spans(found, search.start, search.end)
