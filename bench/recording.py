@@ -130,9 +130,12 @@ async def playback_starts(
             .isoformat(timespec="seconds"),
             "source": source,
         }
-        took, session = await timed_post(
-            rig, f"/api/channels/{channels[index % len(channels)]}/playback", body
-        )
+        channel = channels[index % len(channels)]
+        try:
+            took, session = await timed_post(rig, f"/api/channels/{channel}/playback", body)
+        except RuntimeError as error:
+            print(f"   playback start failed ({source}): {error}", flush=True)
+            continue
         times.append(took * 1000)
         async with rig.http.delete(rig.base + session["status"]) as response:
             await response.read()
@@ -207,12 +210,15 @@ async def one_run(
                     bodies, failures = await open_streams(rig, channels)
                     if failures:
                         print(f"   {len(failures)} opens failed: {failures[:3]}", flush=True)
+                    everyone = [rig.channel(index) for index in range(count)]
+                    for channel in everyone[:opened]:  # the last step's: ingest only again
+                        await put_plan(rig, channel, "off")
                     await asyncio.sleep(args.warmup)
                     print("   ingest only:", flush=True)
                     before = take_sample(rig, replay)
                     await asyncio.sleep(args.window)
                     ingest = report_window(rig, count, before, take_sample(rig, replay))
-                    for channel in channels:
+                    for channel in everyone:
                         await put_plan(rig, channel, "continuous")
                     opened = count
                     await asyncio.sleep(args.warmup)
@@ -234,30 +240,38 @@ async def one_run(
                           f"{len(segments)} segments closed, frames missing from them: "
                           f"{missing}", flush=True)  # fmt: skip
                     results.append((ingest, recording, per_second, missing))
-                if playback:
-                    chans = [rig.channel(i) for i in range(min(10, counts[0]))]
-                    span = indexed_span(storage, chans)
-                    platform = await playback_starts(rig, chans, "platform", span)
-                    day = datetime.now(SHANGHAI) - timedelta(days=1)
-                    device_span = (day.replace(hour=8), day.replace(hour=18))
-                    async with streaming_device(rig, loop) as camera:
-                        own = camera.channels.items[0].device_id
-                        device = await playback_starts(rig, [own], "device", device_span)
-                        took, speed, rate = await download_at_4x(rig, own)
-                    print(f"   playback start, platform recordings: median "
-                          f"{statistics.median(platform):.0f} ms, p95 "
-                          f"{percentile(platform, 0.95):.0f} ms", flush=True)  # fmt: skip
-                    print(f"   playback start, device recordings: median "
-                          f"{statistics.median(device):.0f} ms, p95 "
-                          f"{percentile(device, 0.95):.0f} ms", flush=True)  # fmt: skip
-                    print(f"   download of 60 s at 4x: {took:.1f} s, {speed:.2f} media s per "
-                          f"wall s, {rate:.2f} MB/s", flush=True)  # fmt: skip
+                    if playback and count == counts[0]:
+                        await measure_playback(rig, loop, storage, count)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
     finally:
         replay.close()
     return results
+
+
+async def measure_playback(rig: Rig, loop: EncodedLoop, storage: Path, recorded: int) -> None:
+    """Playback starts and a download, while the first step's streams record."""
+    chans = [rig.channel(i) for i in range(min(10, recorded))]
+    span = indexed_span(storage, chans)
+    platform = await playback_starts(rig, chans, "platform", span)
+    day = datetime.now(SHANGHAI) - timedelta(days=1)
+    device_span = (day.replace(hour=8), day.replace(hour=18))
+    async with streaming_device(rig, loop) as camera:
+        own = camera.channels.items[0].device_id
+        device = await playback_starts(rig, [own], "device", device_span)
+        took, speed, rate = await download_at_4x(rig, own)
+    if not platform or not device:
+        print("   playback starts: none succeeded", flush=True)
+        return
+    print(f"   playback start, platform recordings: median "
+          f"{statistics.median(platform):.0f} ms, p95 "
+          f"{percentile(platform, 0.95):.0f} ms", flush=True)  # fmt: skip
+    print(f"   playback start, device recordings: median "
+          f"{statistics.median(device):.0f} ms, p95 "
+          f"{percentile(device, 0.95):.0f} ms", flush=True)  # fmt: skip
+    print(f"   download of 60 s at 4x: {took:.1f} s, {speed:.2f} media s per "
+          f"wall s, {rate:.2f} MB/s", flush=True)  # fmt: skip
 
 
 def summarize(runs: list[list[tuple[StepResult, StepResult, float, int]]]) -> None:
