@@ -9,7 +9,7 @@ live (`session`, WebRTC, fMP4, HLS links) plus the recorded range; `POST
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -24,13 +24,9 @@ from farmwatch.platform.recordings.record_spans import RecordSource
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import PLAYBACK_SERVICE
 from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
-from farmwatch.web.routes.records import parse_local_time
+from farmwatch.web.routes.records import local_text, parse_local_time
 
 routes = web.RouteTableDef()
-
-
-def _local(moment: datetime) -> str:
-    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _links_view(links: PlaybackLinks) -> dict[str, Any]:
@@ -40,9 +36,9 @@ def _links_view(links: PlaybackLinks) -> dict[str, Any]:
         "channel_id": links.channel_id,
         "device_id": links.device_id,
         "source": links.source.value,
-        "start": _local(links.start),
-        "end": _local(links.end),
-        "recorded_start": _local(links.start),
+        "start": local_text(links.start),
+        "end": local_text(links.end),
+        "recorded_start": local_text(links.start),
         "codec": links.info.codec,
         "width": links.info.width,
         "height": links.info.height,
@@ -61,9 +57,9 @@ def _status_view(status: PlaybackStatus) -> dict[str, Any]:
         "device_id": status.device_id,
         "state": status.state.value,
         "scale": status.scale,
-        "start": _local(status.start),
-        "end": _local(status.end),
-        "position": _local(status.position),
+        "start": local_text(status.start),
+        "end": local_text(status.end),
+        "position": local_text(status.position),
         "position_seconds": round((status.position - status.start).total_seconds(), 3),
         "source": status.source.value,
         "call_id": status.call_id,

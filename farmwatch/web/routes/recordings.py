@@ -11,6 +11,7 @@ times of the platform's zone.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,15 +24,23 @@ from farmwatch.platform.recordings.record_spans import RecordSource
 from farmwatch.platform.recordings.records import DownloadTask, EvidenceClip
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import CLIP_SERVICE, DOWNLOAD_SERVICE, PLATFORM_RECORDING
-from farmwatch.web.routes.records import parse_local_time
+from farmwatch.web.routes.records import local_text, parse_local_time
 
 routes = web.RouteTableDef()
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds")
+    return None if moment is None else local_text(moment.astimezone(zone))
+
+
+def _mp4_attachment(path: Path) -> web.FileResponse:
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "video/mp4",
+            "Content-Disposition": f'attachment; filename="{path.name}"',
+        },
+    )
 
 
 def _times(body: dict[str, Any], zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -120,14 +129,7 @@ async def cancel_download(request: web.Request) -> web.Response:
 
 @routes.get("/downloads/{task_id}/file")
 async def download_file(request: web.Request) -> web.FileResponse:
-    path = await request.app[DOWNLOAD_SERVICE].file(request.match_info["task_id"])
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "video/mp4",
-            "Content-Disposition": f'attachment; filename="{path.name}"',
-        },
-    )
+    return _mp4_attachment(await request.app[DOWNLOAD_SERVICE].file(request.match_info["task_id"]))
 
 
 @routes.post("/channels/{channel_id}/clips")
@@ -165,14 +167,7 @@ async def verify_clip(request: web.Request) -> web.Response:
 
 @routes.get("/clips/{clip_id}/file")
 async def clip_file(request: web.Request) -> web.FileResponse:
-    path = await request.app[CLIP_SERVICE].file(request.match_info["clip_id"])
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": "video/mp4",
-            "Content-Disposition": f'attachment; filename="{path.name}"',
-        },
-    )
+    return _mp4_attachment(await request.app[CLIP_SERVICE].file(request.match_info["clip_id"]))
 
 
 @routes.get("/channels/{channel_id}/record-plan")

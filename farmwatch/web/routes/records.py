@@ -48,14 +48,15 @@ def _source_param(request: web.Request) -> SearchSource:
         raise InvalidInput(f"source: expected device, platform or all, got {text[:20]!r}") from None
 
 
-def _local(moment: datetime) -> str:
+def local_text(moment: datetime) -> str:
+    """An aware time as the API writes it: ISO local time of its own zone, no offset."""
     return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _span_view(span: RecordSpan) -> dict[str, Any]:
     return {
-        "start": _local(span.start),
-        "end": _local(span.end),
+        "start": local_text(span.start),
+        "end": local_text(span.end),
         "source": span.source.value,
         "name": span.name,
         "file_path": span.file_path,
@@ -76,15 +77,15 @@ def search_view(search: RecordSearch) -> dict[str, Any]:
         "channel_id": search.channel_id,
         "device_id": search.device_id,
         "timezone": str(zone),
-        "start": _local(search.start),
-        "end": _local(search.end),
+        "start": local_text(search.start),
+        "end": local_text(search.end),
         "source": search.source.value,
         "finished": search.is_finished,
         "complete": search.is_complete,
         "slices": [
             {
-                "start": _local(piece.start),
-                "end": _local(piece.end),
+                "start": local_text(piece.start),
+                "end": local_text(piece.end),
                 "state": piece.state.value,
                 "received": piece.received,
                 "expected": piece.expected,
