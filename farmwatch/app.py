@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from farmwatch.cascade.links import CascadeLinks
 from farmwatch.descriptor_budget import plan_descriptors
 from farmwatch.media.cluster import MediaCluster, worker_count
 from farmwatch.media.manager import MediaTransport
@@ -37,6 +38,7 @@ from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.settings import Settings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -256,6 +258,15 @@ class Application:
             zone=settings.registrar.zone,
             slice_length=timedelta(hours=settings.recordings.search_slice_hours),
         )
+        self.cascade = CascadeLinks(
+            self.sip,
+            settings.upper,
+            platform_id=settings.sip.id,
+            domain=settings.sip.domain,
+            system_name=f"farmwatch {settings.sip.id}",
+            sharing=SharingService(devices, channels),
+        )
+        self.recorder.change_listeners.append(self.cascade.catalog_changed)
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -312,6 +323,10 @@ class Application:
         # resumes by itself after a restart, as soon as the devices are back.
         await self.recording.start()
         stack.push_async_callback(self.recording.close)
+        # Upper links register once SIP listens (their answers come to its port); closed
+        # before SIP, so that each can unregister.
+        self.cascade.start()
+        stack.push_async_callback(self.cascade.close)
         web_settings = self.settings.web
         hosts = HostPolicy.build(
             web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
@@ -326,6 +341,7 @@ class Application:
                     self.downloads,
                     self.clips,
                     self.recording,
+                    self.cascade,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from farmwatch.cascade.settings import UpperSettings, validate_uppers
 from farmwatch.media.settings import MediaSettings
 from farmwatch.platform.settings import LiveSettings, RecordingsSettings
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
@@ -128,9 +129,12 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    upper: tuple[UpperSettings, ...] = ()
+    """`[[upper]]` tables: the upper platforms this one registers to."""
 
 
 T = TypeVar("T")
+_SECTION_LISTS = ("upper",)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -148,19 +152,35 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     sections: dict[str, Any] = {}
     hints = typing.get_type_hints(Settings)
     for section in dataclasses.fields(Settings):
+        if section.name in _SECTION_LISTS:
+            continue
         section_type = hints[section.name]
         values = raw.pop(section.name, {})
         if not isinstance(values, dict):
             raise SettingsError(f"{section.name}: expected a table")
         values = {**values, **_env_overrides(section.name, section_type, env)}
         sections[section.name] = _build_section(section.name, section_type, values)
+    uppers = _build_uppers(raw.pop("upper", []), env)
     if raw:
         raise SettingsError(f"unknown section(s): {', '.join(sorted(raw))}")
-    settings = Settings(**sections)
+    settings = Settings(**sections, upper=uppers)
     errors = [e for name in sections for e in sections[name].validate()]
+    errors.extend(validate_uppers(uppers, settings.sip.id))
     if errors:
         raise SettingsError("; ".join(errors))
     return settings
+
+
+def _build_uppers(values: Any, env: Mapping[str, str]) -> tuple[UpperSettings, ...]:
+    """`[[upper]]` tables; `FARMWATCH_UPPER_<N>_<KEY>` overrides a key of the N-th (from 0)."""
+    if not isinstance(values, list) or not all(isinstance(item, dict) for item in values):
+        raise SettingsError("upper: expected [[upper]] tables")
+    uppers = []
+    for index, table in enumerate(values):
+        section = f"upper[{index}]"
+        overrides = _env_overrides(f"upper_{index}", UpperSettings, env)
+        uppers.append(_build_section(section, UpperSettings, {**table, **overrides}))
+    return tuple(uppers)
 
 
 def _env_overrides(section: str, section_type: type[Any], env: Mapping[str, str]) -> dict[str, str]:

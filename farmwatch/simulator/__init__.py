@@ -37,7 +37,6 @@ from farmwatch.simulator.recorded_time import (
     insert_recorded_time,
     read_recorded_time,
 )
-from farmwatch.simulator.register_client import FailureKind, RegisterFailure
 from farmwatch.simulator.session import SessionState, SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import (
@@ -48,6 +47,7 @@ from farmwatch.simulator.test_pattern import (
     VideoCodec,
     encode_test_pattern,
 )
+from farmwatch.sipserver.register_client import FailureKind, RegisterFailure
 
 __all__ = [
     "RECORDED_TIME_UUID",

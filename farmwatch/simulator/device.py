@@ -35,7 +35,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
-from farmwatch.simulator.catalog_notifier import CatalogNotifier
 from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
 from farmwatch.simulator.malformed import (
     BROKEN_XML,
@@ -49,12 +48,6 @@ from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.outbox import Outbox
 from farmwatch.simulator.record_index import RecordIndex
 from farmwatch.simulator.record_settings import PlaybackQuirks, RecordSettings
-from farmwatch.simulator.register_client import (
-    DeviceIdentity,
-    RegisterClient,
-    RegisterFailed,
-    RegisterFailure,
-)
 from farmwatch.simulator.responder import QueryResponder
 from farmwatch.simulator.session import (
     Command,
@@ -66,10 +59,17 @@ from farmwatch.simulator.session import (
     SessionTimers,
 )
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
 from farmwatch.sipserver.gb.manscdp_build import build_keepalive
+from farmwatch.sipserver.register_client import (
+    DeviceIdentity,
+    RegisterClient,
+    RegisterFailed,
+    RegisterFailure,
+)
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.message import SipResponse, build_response

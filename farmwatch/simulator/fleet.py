@@ -156,8 +156,10 @@ async def running_simulator(
     media: StreamSettings | None = None,
     replaces_older_subscriptions: bool = True,
     records: RecordSettings | None = None,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[SimulatorFleet]:
-    """Run a fleet on 127.0.0.1 for the duration of the block; stopped (unregistered) after.
+    """Run a fleet on `host` (a loopback address) for the duration of the block; stopped
+    (unregistered) after.
 
     With `wait_registered` the block starts once every device is registered (TimeoutError
     after `register_timeout` seconds). `media` is what the devices stream when invited.
@@ -180,6 +182,7 @@ async def running_simulator(
         media=media or StreamSettings(),
         replaces_older_subscriptions=replaces_older_subscriptions,
         records=records or RecordSettings(),
+        host=host,
     )  # fmt: skip
     fleet = SimulatorFleet(settings)
     await fleet.start()

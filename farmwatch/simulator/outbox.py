@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 
-from farmwatch.simulator.register_client import DeviceIdentity
 from farmwatch.sipserver.device_requests import MANSCDP_CONTENT_TYPE
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.errors import TransactionTimeout
+from farmwatch.sipserver.register_client import DeviceIdentity
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse
 from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
 

@@ -18,6 +18,7 @@ import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from farmwatch.sipserver.errors import LocalProtocolError, RemoteProtocolError, TransactionTimeout
 from farmwatch.sipserver.log_budget import LogBudget
@@ -73,6 +74,26 @@ ExpressHandler = Callable[[ExpressRequest, Address], Reply | None]
 ConnectionClosedHandler = Callable[[Address], None]
 
 
+class PeerRouter(Protocol):
+    """A part that owns some peers' requests ahead of the per-method handlers.
+
+    The cascade's upper platforms send MESSAGE, INVITE, BYE, INFO, SUBSCRIBE and ACK that
+    the device handlers must never see (an upper's BYE would be refused 481 as no device
+    call of ours, its Catalog query taken for a device's answer). `claims` is asked for
+    every request, also on the express path, so it must be a couple of lookups.
+    """
+
+    def claims(self, method: str, from_user: str, call_id: str, source: Address) -> bool: ...
+
+    def handle(self, incoming: IncomingRequest) -> None:
+        """A claimed request; answer through `SipEndpoint.respond` (now or later)."""
+        ...
+
+    def handle_ack(self, request: SipRequest, source: Address) -> None:
+        """A claimed ACK (to a 2xx this router sent)."""
+        ...
+
+
 @dataclass(slots=True)
 class _PendingRequest:
     future: asyncio.Future[SipResponse]
@@ -105,6 +126,7 @@ class SipEndpoint:
         # Timer J: how long a UDP non-INVITE server transaction absorbs retransmissions.
         self._express_cache = ResponseCache(64 * settings.t1, express_cache_entries)
         self._ack_handler: AckHandler | None = None
+        self._peer_router: PeerRouter | None = None
         self._stray_handler: StrayResponseHandler | None = None
         self._connection_closed_handler: ConnectionClosedHandler | None = None
         self._pending: dict[object, _PendingRequest] = {}
@@ -235,6 +257,10 @@ class SipEndpoint:
         self._express_handlers[method.upper()] = handler
         self._express_methods = frozenset(self._express_handlers)
 
+    def set_peer_router(self, router: PeerRouter) -> None:
+        """Offer every request to `router` first; those it claims go only to it."""
+        self._peer_router = router
+
     def set_ack_handler(self, handler: AckHandler) -> None:
         """Receive ACKs for 2xx responses to INVITE (they belong to the dialog, not a tx)."""
         self._ack_handler = handler
@@ -347,6 +373,11 @@ class SipEndpoint:
         request = scan_express(data, methods, self._limits)
         if request is None:
             return False
+        router = self._peer_router
+        if router is not None and router.claims(
+            request.method, request.from_user, request.call_id, source
+        ):
+            return False  # the general way, to the router
         now = self._running_loop().time()
         key = request.transaction_key
         cached = self._express_cache.get(key, now)
@@ -402,7 +433,10 @@ class SipEndpoint:
                     log.error("transaction %s (Call-ID %s) failed and was dropped",
                               key, effect.call_id, exc_info=effect.error)  # fmt: skip
             case AckReceived(request=request, source=source):
-                if self._ack_handler is not None:
+                if self._router_claims(request, source):
+                    assert self._peer_router is not None
+                    self._peer_router.handle_ack(request, source)
+                elif self._ack_handler is not None:
                     self._ack_handler(request, source)
             case StrayResponse(response=response):
                 self._stray(response)
@@ -448,8 +482,22 @@ class SipEndpoint:
 
     # -- requests for the TU ----------------------------------------------------------------
 
+    def _router_claims(self, request: SipRequest, source: Address) -> bool:
+        router = self._peer_router
+        if router is None:
+            return False
+        try:
+            from_user = request.from_.uri.user or ""
+        except RemoteProtocolError:
+            return False  # the handlers answer it (400) as they do today
+        return router.claims(request.method, from_user, request.call_id, source)
+
     def _dispatch(self, incoming: IncomingRequest) -> None:
         method = incoming.request.method
+        if self._router_claims(incoming.request, incoming.source):
+            assert self._peer_router is not None
+            self._peer_router.handle(incoming)
+            return
         sync_handler = self._sync_handlers.get(method)
         if sync_handler is not None:
             self._run_sync_handler(sync_handler, incoming)

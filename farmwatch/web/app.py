@@ -15,6 +15,7 @@ from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.keys import (
     CLIP_SERVICE,
     DEVICE_SERVICE,
@@ -24,9 +25,10 @@ from farmwatch.web.keys import (
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     RECORD_SEARCH,
+    UPPER_LINKS,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live, metrics, playback, recordings, records
+from farmwatch.web.routes import devices, live, metrics, playback, recordings, records, uppers
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
@@ -54,6 +56,7 @@ class WebServices:
     downloads: DownloadService
     clips: ClipService
     recording: PlatformRecording
+    uppers: UpperLinksView
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -65,11 +68,13 @@ def create_api_app(services: WebServices) -> web.Application:
     api[DOWNLOAD_SERVICE] = services.downloads
     api[CLIP_SERVICE] = services.clips
     api[PLATFORM_RECORDING] = services.recording
+    api[UPPER_LINKS] = services.uppers
     api.add_routes(devices.routes)
     api.add_routes(live.routes)
     api.add_routes(records.routes)
     api.add_routes(playback.routes)
     api.add_routes(recordings.routes)
+    api.add_routes(uppers.routes)
     return api
 
 

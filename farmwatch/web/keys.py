@@ -12,6 +12,7 @@ from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
@@ -21,3 +22,4 @@ PLAYBACK_SERVICE = web.AppKey("playback_service", PlaybackService)
 DOWNLOAD_SERVICE = web.AppKey("download_service", DownloadService)
 CLIP_SERVICE = web.AppKey("clip_service", ClipService)
 PLATFORM_RECORDING = web.AppKey("platform_recording", PlatformRecording)
+UPPER_LINKS: web.AppKey[UpperLinksView] = web.AppKey("upper_links")

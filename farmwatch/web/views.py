@@ -8,6 +8,7 @@ from typing import Any
 
 from farmwatch.platform.records import ChannelNode, ChannelRecord, DeviceRecord
 from farmwatch.platform.services.device_service import CatalogProgress, DeviceStatus
+from farmwatch.platform.uppers import UpperLinkStatus
 
 
 def _time(value: datetime | None) -> str | None:
@@ -74,3 +75,24 @@ def status_view(status: DeviceStatus) -> dict[str, Any]:
         {"device_id": device_id, "duty_status": duty} for device_id, duty in status.alarms
     ]
     return view
+
+
+def upper_view(status: UpperLinkStatus) -> dict[str, Any]:
+    return {
+        "name": status.name,
+        "upper_id": status.upper_id,
+        "local_id": status.local_id,
+        "address": f"{status.transport}:{status.host}:{status.port}",
+        "state": status.state,
+        "registered": status.registered,
+        "last_registered_at": _time(status.last_registered_at),
+        "last_keepalive_at": _time(status.last_keepalive_at),
+        "keepalives_sent": status.keepalives_sent,
+        "keepalives_answered": status.keepalives_answered,
+        "registrations": status.registrations,
+        "failures": status.failures,
+        "last_error": status.last_error,
+        "catalog_pushes": status.catalog_pushes,
+        "subscribed": status.subscribed,
+        "notifies_sent": status.notifies_sent,
+    }

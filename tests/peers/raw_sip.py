@@ -27,11 +27,11 @@ def status_of(data: bytes) -> int:
     return int(first[1])
 
 
-def udp_options(port: int, timeout: float = 2.0) -> int:
+def udp_options(port: int, timeout: float = 2.0, host: str = "127.0.0.1") -> int:
     """Send one OPTIONS over UDP from a fresh socket and return the status received."""
     with _socket_not_on(port) as sock:
         sock.settimeout(timeout)
-        sock.sendto(options_bytes(port, local_port=sock.getsockname()[1]), ("127.0.0.1", port))
+        sock.sendto(options_bytes(port, local_port=sock.getsockname()[1]), (host, port))
         data, _ = sock.recvfrom(65536)
         return status_of(data)
 

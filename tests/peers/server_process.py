@@ -48,16 +48,20 @@ def start_server(
     *,
     sip_port: int | None = None,
     new_session: bool = False,
+    host: str = "127.0.0.1",
+    config: Path = CONFIG,
 ) -> RunningServer:
     """Start `farmwatch serve` with its data in `tmp_path/data`; wait until SIP and web answer.
 
+    `host`: the loopback address its SIP and media bind to (the web API stays on 127.0.0.1).
     `new_session`: in a process group of its own, which a test may signal as a whole (as
     a terminal's Ctrl-C or systemd's stop does)."""
     port = sip_port or free_port()
     web_port = free_port()
     env = {
         **os.environ,
-        "FARMWATCH_SIP_HOST": "127.0.0.1",
+        "FARMWATCH_SIP_HOST": host,
+        **({"FARMWATCH_MEDIA_HOST": host} if host != "127.0.0.1" else {}),
         "FARMWATCH_SIP_PORT": str(port),
         "FARMWATCH_WEB_HOST": "127.0.0.1",
         "FARMWATCH_WEB_PORT": str(web_port),
@@ -67,20 +71,21 @@ def start_server(
     log_path = tmp_path / "server.log"
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "farmwatch", "serve", "--config", str(CONFIG)],
+            [sys.executable, "-m", "farmwatch", "serve", "--config", str(config)],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
             start_new_session=new_session,
         )
-    server = RunningServer("127.0.0.1", port, web_port, process, log_path)
+    server = RunningServer(host, port, web_port, process, log_path)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
         try:
-            if udp_options(port, timeout=0.2) == 200 and server.api("/devices?limit=1")[0] == 200:
+            answered = udp_options(port, timeout=0.2, host=host) == 200
+            if answered and server.api("/devices?limit=1")[0] == 200:
                 return server
         except OSError:
             pass

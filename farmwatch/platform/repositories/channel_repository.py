@@ -294,6 +294,13 @@ class ChannelRepository:
             result = await session.execute(statement.order_by(CHANNELS.c.channel_id))
             return tuple(_to_record(row) for row in result.mappings())
 
+    async def list_all(self) -> tuple[ChannelRecord, ...]:
+        """Every item of every device, ordered by device and item ID (a catalog export)."""
+        statement = select(CHANNELS).order_by(CHANNELS.c.device_id, CHANNELS.c.channel_id)
+        async with self._read_sessions() as session:
+            result = await session.execute(statement)
+            return tuple(_to_record(row) for row in result.mappings())
+
     async def tree_for_device(self, device_id: str) -> tuple[ChannelNode, ...]:
         """The device's catalog as a tree; returns the nodes directly under the device."""
         return build_tree(device_id, await self.list_for_device(device_id))

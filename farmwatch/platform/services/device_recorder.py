@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from farmwatch.platform.catalog_changes import CatalogChange, CatalogChangeListener
 from farmwatch.platform.catalog_mapping import channel_data, is_usable_item_id
 from farmwatch.platform.records import (
     CatalogReplacement,
@@ -91,6 +92,8 @@ class DeviceRecorder:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.listeners: list[Callable[[DeviceEvent], None]] = []
+        self.change_listeners: list[CatalogChangeListener] = []
+        """Told of each catalog change once it is written (`CatalogChange`)."""
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -185,6 +188,10 @@ class DeviceRecorder:
                     | RegistrationRefreshed(registration=registration)
                 ):
                     segment.registrations.append(_registration_data(registration, at))
+                    if isinstance(event, DeviceCameOnline):
+                        segment.changes.append(
+                            CatalogChange(registration.device_id, CatalogEvent.ON, None)
+                        )
                 case DeviceInfoReceived(device_id=device_id, info=info):
                     segment.infos.append(
                         DeviceInfoData(
@@ -206,6 +213,7 @@ class DeviceRecorder:
                             device_id, items, at, result.expected, received=len(result.items)
                         )
                     )
+                    segment.changes.append(CatalogChange(device_id, CatalogEvent.UPDATE, None))
                 case _:
                     break
             self._queue.popleft()
@@ -221,6 +229,16 @@ class DeviceRecorder:
             await self._write_batch("device infos", segment.infos, self._devices.set_infos)
         for catalogs in _by_rows(segment.catalogs):
             await self._write_batch("catalogs", catalogs, self._replace_catalogs)
+        for change in segment.changes:
+            self._tell(change)
+
+    def _tell(self, change: CatalogChange) -> None:
+        for listener in self.change_listeners:
+            try:
+                listener(change)
+            except Exception:
+                # Isolation boundary: one listener (an upper link) failing.
+                log.exception("catalog change listener failed (device %s)", change.device_id)
 
     async def _replace_catalogs(self, catalogs: Sequence[CatalogReplacement]) -> None:
         stored = await self._channels.replace_catalogs(catalogs)
@@ -288,6 +306,7 @@ class DeviceRecorder:
                     f"offline of {device_id}",
                     self._offline(device_id, OFFLINE_REASONS[reason], at),
                 )
+                self._tell(CatalogChange(device_id, CatalogEvent.OFF, None))
             case CatalogReceived(device_id=device_id, result=result):
                 # A partial answer (complete ones are written in batches, `_take_segment`).
                 items = [channel_data(i) for i in result.items if is_usable_item_id(i.device_id)]
@@ -299,6 +318,8 @@ class DeviceRecorder:
                 await self._guarded(
                     f"catalog change of {device_id}", self._apply(device_id, items, at)
                 )
+                for change in _changes_of(device_id, items):
+                    self._tell(change)
             case _:
                 pass
 
@@ -342,6 +363,17 @@ class _Segment:
     registrations: list[RegistrationData] = field(default_factory=list)
     infos: list[DeviceInfoData] = field(default_factory=list)
     catalogs: list[CatalogReplacement] = field(default_factory=list)
+    changes: list[CatalogChange] = field(default_factory=list)
+
+
+def _changes_of(device_id: str, items: tuple[CatalogItem, ...]) -> list[CatalogChange]:
+    """A device's catalog NOTIFY as changes, one per event (a push without Event: UPDATE)."""
+    by_event: dict[CatalogEvent, list[str]] = {}
+    for item in items:
+        if is_usable_item_id(item.device_id):
+            event = item.event if item.event is not None else CatalogEvent.UPDATE
+            by_event.setdefault(event, []).append(item.device_id)
+    return [CatalogChange(device_id, event, tuple(ids)) for event, ids in by_event.items()]
 
 
 def _by_rows(catalogs: list[CatalogReplacement]) -> Iterator[list[CatalogReplacement]]:

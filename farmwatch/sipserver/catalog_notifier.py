@@ -23,7 +23,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from farmwatch.simulator.register_client import DeviceIdentity
 from farmwatch.sipserver.device_requests import MANSCDP_CONTENT_TYPE
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.errors import SipError, TransactionTimeout
@@ -32,6 +31,7 @@ from farmwatch.sipserver.gb.manscdp import CatalogQuery, CmdType
 from farmwatch.sipserver.gb.manscdp_build import build_catalog_notify, build_control_response
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.register_client import DeviceIdentity
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import build_request, new_tag
 

@@ -1,6 +1,8 @@
-"""The device side of one REGISTER exchange (GB/T 28181-2016 §9.1.2, Annex J.1; ref. §3, §11.1).
+"""The registering side of one REGISTER exchange (GB/T 28181-2016 §9.1.2, Annex J.1; ref. §3,
+§9.1, §11.1): a device registering to its platform, or this platform to an upper one.
 
 `RegisterClient.register(expires)` sends REGISTER (Request-URI `sip:<server ID>@<domain>`,
+or the `register_uri` given, as a lower platform sends `sip:<upper ID>@<upper IP>:<port>`,
 From/To `sip:<device ID>@<domain>`, the device's Contact, `Expires`, optionally
 `X-GB-Ver`), answers a 401 with digest credentials (qop=auth with an increasing `nc`
 when offered, the RFC 2069 form otherwise), follows a re-challenge (a new or stale
@@ -59,6 +61,8 @@ class DeviceIdentity:
     server_id: str
     server: Address
     user_agent: str = "farmwatch-simulator"
+    register_uri: str = ""
+    """The REGISTER Request-URI (and digest `uri`) when not `sip:<server ID>@<domain>`."""
 
     @property
     def device_uri(self) -> str:
@@ -66,7 +70,7 @@ class DeviceIdentity:
 
     @property
     def server_uri(self) -> str:
-        return f"sip:{self.server_id}@{self.domain}"
+        return self.register_uri or f"sip:{self.server_id}@{self.domain}"
 
 
 class RegisterClient:

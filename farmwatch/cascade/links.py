@@ -1,0 +1,100 @@
+"""All upper links of this platform, and the peer router that hands them their requests.
+
+`CascadeLinks` is the endpoint's `PeerRouter`: a request whose From is an upper's ID, over
+that upper's transport (and from its port over UDP), goes to that link and never to the
+device handlers; one from a device that happens to share the ID does not (an ID collision
+between peers is handled by how the peer talks to us, gb28181.md §9.4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from farmwatch.cascade.settings import UpperSettings
+from farmwatch.cascade.upper_link import UpperLink
+from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.sharing.sharing_service import SharingService
+from farmwatch.platform.uppers import UpperLinkStatus
+from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
+from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.sip.message import SipRequest
+
+__all__ = ["CascadeLinks"]
+
+log = logging.getLogger(__name__)
+
+_UPPER_METHODS = frozenset(
+    {"MESSAGE", "INVITE", "ACK", "BYE", "CANCEL", "INFO", "SUBSCRIBE", "NOTIFY", "OPTIONS"}
+)
+
+
+class CascadeLinks:
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        uppers: tuple[UpperSettings, ...],
+        *,
+        platform_id: str,
+        domain: str,
+        system_name: str,
+        sharing: SharingService,
+    ) -> None:
+        self._endpoint = endpoint
+        self.links = [
+            UpperLink(
+                endpoint,
+                upper,
+                local_id=upper.local_id or platform_id,
+                local_domain=domain,
+                sharing=sharing,
+                system_name=system_name,
+            )
+            for upper in uppers
+        ]
+        self._by_id: dict[str, list[UpperLink]] = {}
+        for link in self.links:
+            self._by_id.setdefault(link.settings.id, []).append(link)
+
+    def start(self) -> None:
+        if not self.links:
+            return
+        self._endpoint.set_peer_router(self)
+        for link in self.links:
+            link.start()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(link.close() for link in self.links), return_exceptions=True)
+
+    def catalog_changed(self, change: CatalogChange) -> None:
+        """A `DeviceRecorder` change listener: every link NOTIFYs what it shares."""
+        for link in self.links:
+            link.catalog_changed(change)
+
+    def statuses(self) -> list[UpperLinkStatus]:
+        return [link.status() for link in self.links]
+
+    # -- PeerRouter ----------------------------------------------------------------------------
+
+    def claims(self, method: str, from_user: str, call_id: str, source: Address) -> bool:
+        return method in _UPPER_METHODS and self._link_for(from_user, source) is not None
+
+    def handle(self, incoming: IncomingRequest) -> None:
+        request = incoming.request
+        link = self._link_for(request.from_.uri.user or "", incoming.source)
+        if link is None:  # claimed a moment ago: cannot happen, but never drop a request
+            log.warning("request from upper %s lost its link", request.from_.uri.user)
+            return
+        link.handle(incoming)
+
+    def handle_ack(self, request: SipRequest, source: Address) -> None:
+        log.debug("ACK from an upper (Call-ID %s)", request.call_id)
+
+    def _link_for(self, from_user: str, source: Address) -> UpperLink | None:
+        candidates = self._by_id.get(from_user)
+        if not candidates:
+            return None
+        for link in candidates:
+            if link.accepts(source):
+                return link
+        return None

@@ -1,0 +1,288 @@
+"""What an upper platform asks of us outside calls (gb28181.md §9.2; issue 9 item 2).
+
+Every MESSAGE is answered 200 at once and the answer follows as our own MESSAGEs (a slow
+answer must never make the upper retransmit its query and so ask twice; field-notes.md
+§2.3 items 12, 21):
+
+- Query/Catalog: the shared catalog (`SharingService`), parents first, `items_per_message`
+  items per Response MESSAGE, all with the upper's SN and SumNum = the total; each message
+  waits for its 200 up to `CATALOG_ACK_WAIT`, then the next goes anyway (the unanswered one
+  keeps being retransmitted by its transaction): acknowledgement-paced, with a timed
+  fallback for uppers that answer late. A new Catalog query replaces a push in progress.
+- Query/DeviceInfo, Query/DeviceStatus: for our own ID from what we are; for a shared
+  device or channel from the database; for anything else Result ERROR.
+
+SUBSCRIBE with a Catalog query (2016 §9.11, 2022 Annex N) is answered by a
+`CatalogNotifier`; every stored change of a shared item (`CatalogChange`: a camera going
+offline, a catalog NOTIFY from a device, a new catalog) becomes a NOTIFY in the live
+subscription dialogs, in the order the changes were written, `items_per_message` items
+per NOTIFY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+from farmwatch.cascade.settings import ShareMode, UpperSettings
+from farmwatch.cascade.upper_target import UpperTarget
+from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.sharing.catalog_export import SystemItem
+from farmwatch.platform.sharing.share_rule import ShareRule
+from farmwatch.platform.sharing.sharing_service import SharingService
+from farmwatch.sipserver.catalog_notifier import CatalogNotifier
+from farmwatch.sipserver.endpoint import IncomingRequest
+from farmwatch.sipserver.errors import TransactionTimeout
+from farmwatch.sipserver.gb.manscdp import (
+    CatalogQuery,
+    DeviceInfoQuery,
+    DeviceStatusQuery,
+    Keepalive,
+    ResultCode,
+)
+from farmwatch.sipserver.gb.manscdp_build import (
+    build_catalog_responses,
+    build_device_info_response,
+    build_device_status_response,
+)
+from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp
+from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.register_client import DeviceIdentity
+from farmwatch.sipserver.sip.message import build_response
+from farmwatch.sipserver.sip.request_builder import new_tag
+
+__all__ = ["UpperRequests", "share_rule"]
+
+log = logging.getLogger(__name__)
+
+CATALOG_ACK_WAIT = 0.2
+"""Seconds a catalog message waits for its 200 before the next one goes anyway."""
+MAX_UNANSWERED = 64
+"""Catalog messages in flight without a 200; beyond it the push waits for the oldest."""
+ANSWER_TIMEOUT = 32.0
+MANSCDP_TYPES = frozenset({"application/manscdp+xml"})
+MAX_QUEUED_CHANGES = 10_000
+"""Changes waiting to be notified; beyond it the oldest are dropped (and logged): an upper
+that cannot keep up gets the next full catalog instead."""
+FIRMWARE = "farmwatch 0.1"
+
+
+def share_rule(settings: UpperSettings) -> ShareRule:
+    return ShareRule(
+        share_all=settings.share_mode is ShareMode.ALL,
+        devices=frozenset(settings.share_devices),
+        channels=frozenset(settings.share_channels),
+    )
+
+
+class UpperRequests:
+    def __init__(
+        self,
+        target: UpperTarget,
+        settings: UpperSettings,
+        sharing: SharingService,
+        system: SystemItem,
+        identity: DeviceIdentity,
+    ) -> None:
+        self._target = target
+        self._settings = settings
+        self._sharing = sharing
+        self._system = system
+        self.rule = share_rule(settings)
+        self._catalog_push: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.catalog_pushes = 0
+        self.notifier = CatalogNotifier(
+            target.endpoint, identity, clock=time.monotonic, request_timeout=ANSWER_TIMEOUT
+        )
+        self._changes: asyncio.Queue[CatalogChange] = asyncio.Queue()
+        self._notifying: asyncio.Task[None] | None = None
+        self.notifies_sent = 0
+
+    def catalog_changed(self, change: CatalogChange) -> None:
+        """A stored change: NOTIFY it when the upper subscribed and the device is shared."""
+        if not self.notifier.live() or not self._concerns(change):
+            return
+        if self._changes.qsize() >= MAX_QUEUED_CHANGES:
+            self._changes.get_nowait()
+            log.warning("upper %s: catalog changes pile up; the oldest dropped",
+                        self._settings.name)  # fmt: skip
+        self._changes.put_nowait(change)
+        if self._notifying is None or self._notifying.done():
+            self._notifying = self._spawn(self._notify_changes())
+
+    def _concerns(self, change: CatalogChange) -> bool:
+        if self.rule.shares_device(change.device_id):
+            return True
+        return any(self.rule.shares_item(change.device_id, i) for i in change.item_ids or ())
+
+    async def _notify_changes(self) -> None:
+        while not self._changes.empty():
+            change = self._changes.get_nowait()
+            try:
+                items = await self._sharing.changed_items(self._system, self.rule, change)
+            except Exception:
+                # Isolation boundary: one change (a read failing); the next ones go on.
+                log.exception("upper %s: change of %s not readable", self._settings.name,
+                              change.device_id)  # fmt: skip
+                continue
+            per_message = self._settings.items_per_message
+            for start in range(0, len(items), per_message):
+                await self.notifier.notify(items[start : start + per_message])
+                self.notifies_sent += 1
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def handle(self, incoming: IncomingRequest) -> None:
+        request = incoming.request
+        endpoint = self._target.endpoint
+        if request.method == "SUBSCRIBE":
+            self._spawn(self._subscribe(incoming))
+            return
+        if request.method != "MESSAGE":
+            status = 405 if request.method in ("REGISTER", "PUBLISH") else 501
+            endpoint.respond(build_response(request, status, to_tag=new_tag()))
+            return
+        if (request.content_type or "").lower() not in MANSCDP_TYPES:
+            endpoint.respond(build_response(request, 415, to_tag=new_tag()))
+            return
+        try:
+            message = parse_manscdp(request.body, charset_override=None)
+        except ManscdpError as error:
+            log.warning("upper %s: unreadable MANSCDP: %s", self._settings.name, error)
+            endpoint.respond(build_response(request, 400, "Bad MANSCDP", to_tag=new_tag()))
+            return
+        endpoint.respond(build_response(request, 200, to_tag=new_tag()))
+        match message:
+            case CatalogQuery():
+                self._start_catalog_push(message)
+            case DeviceInfoQuery():
+                self._spawn(self._answer_device_info(message))
+            case DeviceStatusQuery():
+                self._spawn(self._answer_device_status(message))
+            case Keepalive():
+                pass
+            case _:
+                log.info("upper %s: %s not handled yet", self._settings.name,
+                         type(message).__name__)  # fmt: skip
+
+    async def _subscribe(self, incoming: IncomingRequest) -> None:
+        response = await self.notifier.handle_subscribe(incoming)
+        if response is not None:
+            self._target.endpoint.respond(response)
+
+    # -- catalog -------------------------------------------------------------------------
+
+    def _start_catalog_push(self, query: CatalogQuery) -> None:
+        if self._catalog_push is not None and not self._catalog_push.done():
+            self._catalog_push.cancel()
+        self._catalog_push = self._spawn(self._push_catalog(query.sn))
+
+    async def _push_catalog(self, sn: int) -> None:
+        items = await self._sharing.catalog(self._system, self.rule)
+        bodies = build_catalog_responses(
+            items,
+            sn,
+            self._target.local_id,
+            items_per_message=self._settings.items_per_message,
+            charset=self._target.charset,
+        )
+        in_flight: list[asyncio.Task[bool]] = []
+        refused = 0
+        for body in bodies:
+            sent = asyncio.get_running_loop().create_task(self._send(body))
+            in_flight.append(sent)
+            await asyncio.wait({sent}, timeout=CATALOG_ACK_WAIT)
+            if len(in_flight) > MAX_UNANSWERED:
+                await asyncio.wait({in_flight[0]})
+            refused += sum(1 for t in in_flight if t.done() and not t.result())
+            in_flight = [t for t in in_flight if not t.done()]
+        if in_flight:
+            done, _ = await asyncio.wait(in_flight)
+            refused += sum(1 for t in done if not t.result())
+        self.catalog_pushes += 1
+        log.info("upper %s: catalog SN %d sent, %d items in %d messages (%d not answered 200)",
+                 self._settings.name, sn, len(items), len(bodies), refused)  # fmt: skip
+
+    async def _send(self, body: bytes) -> bool:
+        try:
+            async with asyncio.timeout(ANSWER_TIMEOUT):
+                response = await self._target.send_message(body)
+        except (TimeoutError, TransactionTimeout, OSError):
+            return False
+        return response.status == 200
+
+    # -- device info and status ----------------------------------------------------------------
+
+    async def _answer_device_info(self, query: DeviceInfoQuery) -> None:
+        charset = self._target.charset
+        if query.device_id == self._target.local_id:
+            channels = sum(1 for _ in await self._sharing.catalog(self._system, self.rule)) - 1
+            body = build_device_info_response(
+                query.device_id,
+                query.sn,
+                device_name=self._system.name,
+                manufacturer=self._system.manufacturer,
+                model=self._system.model,
+                firmware=FIRMWARE,
+                channel_count=channels,
+                charset=charset,
+            )
+        else:
+            device = await self._sharing.shared_device(self.rule, query.device_id)
+            if device is None:
+                body = build_device_info_response(
+                    query.device_id, query.sn, result=ResultCode.ERROR, charset=charset
+                )
+            else:
+                body = build_device_info_response(
+                    query.device_id,
+                    query.sn,
+                    device_name=device.name,
+                    manufacturer=device.manufacturer,
+                    model=device.model,
+                    firmware=device.firmware,
+                    channel_count=device.channel_count,
+                    charset=charset,
+                )
+        await self._send(body)
+
+    async def _answer_device_status(self, query: DeviceStatusQuery) -> None:
+        charset = self._target.charset
+        online: bool | None
+        if query.device_id == self._target.local_id:
+            online = True
+        else:
+            device = await self._sharing.shared_device(self.rule, query.device_id)
+            if device is not None:
+                online = device.is_online
+            else:
+                channel = await self._sharing.shared_channel(self.rule, query.device_id)
+                online = None if channel is None else channel.is_online
+        if online is None:
+            body = build_device_status_response(
+                query.device_id, query.sn, result=ResultCode.ERROR, online=None, status=None,
+                reason="not shared", charset=charset,
+            )  # fmt: skip
+        else:
+            body = build_device_status_response(
+                query.device_id,
+                query.sn,
+                online=online,
+                status=ResultCode.OK if online else ResultCode.ERROR,
+                encode=online,
+                charset=charset,
+            )
+        await self._send(body)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task

@@ -1,0 +1,1 @@
+"""What this platform shares with its upper platforms: rules and the exported catalog."""

@@ -1,0 +1,23 @@
+"""Which devices and channels one upper platform may see (`[[upper]] share`, issue 9)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ShareRule"]
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRule:
+    """Everything (`share_all`), or the listed devices (with all their items) and channels."""
+
+    share_all: bool = True
+    devices: frozenset[str] = field(default_factory=frozenset)
+    channels: frozenset[str] = field(default_factory=frozenset)
+
+    def shares_device(self, device_id: str) -> bool:
+        """Whether any item of the device may be shared (its own item is exported then)."""
+        return self.share_all or device_id in self.devices
+
+    def shares_item(self, device_id: str, item_id: str) -> bool:
+        return self.share_all or device_id in self.devices or item_id in self.channels

@@ -1,0 +1,138 @@
+"""A branch platform registered to its bureau: the link, its keepalives and the shared catalog.
+
+Two real `farmwatch serve` processes and the simulator, each on its own loopback address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from farmwatch.simulator import running_simulator
+from tests.integration.cascade.tiers import (
+    BRANCH,
+    BUREAU,
+    FARM_HOST,
+    PASSWORD,
+    UpperLinkConfig,
+    start_tier,
+)
+from tests.peers.server_process import RunningServer, stop_server
+
+pytestmark = pytest.mark.slow
+
+
+async def _until(server: RunningServer, path: str, check: Any, timeout: float = 20.0) -> Any:
+    """Poll the API of another process until `check(body)` holds; the last body."""
+    body: Any = None
+    async with asyncio.timeout(timeout):
+        while True:
+            status, body = await asyncio.to_thread(server.api, path)
+            if status == 200 and check(body):
+                return body
+            await asyncio.sleep(0.2)
+
+
+def _online(nodes: list[dict[str, Any]]) -> dict[str, bool]:
+    found: dict[str, bool] = {}
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        found[node["channel_id"]] = node["online"]
+        stack.extend(node["children"])
+    return found
+
+
+def _ids(nodes: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Every node of a channel tree: ID → the ID of the node it hangs under."""
+    found: dict[str, str | None] = {}
+    stack: list[tuple[dict[str, Any], str | None]] = [(node, None) for node in nodes]
+    while stack:
+        node, parent = stack.pop()
+        found[node["channel_id"]] = parent
+        stack.extend((child, node["channel_id"]) for child in node["children"])
+    return found
+
+
+async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_bureau(
+    tmp_path: Path,
+) -> None:
+    bureau = start_tier(tmp_path, BUREAU)
+    branch: RunningServer | None = None
+    try:
+        branch = start_tier(tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau),))
+        async with running_simulator(
+            server=(BRANCH.host, branch.sip_port),
+            server_id=BRANCH.platform_id,
+            devices=2,
+            channels=2,
+            password=PASSWORD,
+            host=FARM_HOST,
+        ) as farm:
+            device_ids = farm.device_ids
+            channel_ids = {
+                item.device_id for device in farm.devices for item in device.channels.items
+            }
+            for device_id in device_ids:
+                await _until(branch, f"/devices/{device_id}/catalog",
+                             lambda body: body["state"] == "complete")  # fmt: skip
+
+            uppers = await _until(branch, "/uppers", lambda b: b["uppers"][0]["registered"])
+            link = uppers["uppers"][0]
+            assert link["upper_id"] == BUREAU.platform_id
+            assert link["local_id"] == BRANCH.platform_id
+            assert link["address"] == f"udp:{BUREAU.host}:{bureau.sip_port}"
+            await _until(branch, "/uppers", lambda b: b["uppers"][0]["keepalives_answered"] >= 1)
+
+            device = await _until(bureau, f"/devices/{BRANCH.platform_id}", lambda b: b["online"])
+            assert device["address"] == f"{BRANCH.host}:{branch.sip_port}"
+
+            # The bureau asked for the catalog when the branch registered, maybe before the
+            # farm's cameras did: ask again now that the branch knows them.
+            status, _ = await asyncio.to_thread(
+                bureau.api, f"/devices/{BRANCH.platform_id}/catalog", method="POST"
+            )
+            assert status == 202
+            await _until(bureau, f"/devices/{BRANCH.platform_id}/catalog",
+                         lambda b: b["state"] == "complete")  # fmt: skip
+            tree = await _until(
+                bureau,
+                f"/devices/{BRANCH.platform_id}/channels",
+                lambda b: set(device_ids) | channel_ids <= set(_ids(b["channels"])),
+            )
+            parents = _ids(tree["channels"])
+            for device_id in device_ids:
+                assert parents[device_id] is None  # directly under the branch
+            for device in farm.devices:
+                for item in device.channels.items:
+                    assert parents[item.device_id] == device.device_id, item.device_id
+            assert all(_online(tree["channels"])[i] for i in channel_ids)
+
+            # The bureau subscribed to the branch's catalog: a camera leaving the farm is
+            # OFF at the bureau within one keepalive period, its neighbour still ON.
+            await _until(branch, "/uppers", lambda b: b["uppers"][0]["subscribed"])
+            gone, stays = farm.devices
+            loop = asyncio.get_running_loop()
+            stopped_at = loop.time()
+            await gone.stop()
+            gone_ids = {gone.device_id, *(item.device_id for item in gone.channels.items)}
+            tree = await _until(
+                bureau,
+                f"/devices/{BRANCH.platform_id}/channels",
+                lambda b: not any(_online(b["channels"])[i] for i in gone_ids),
+                timeout=10,
+            )
+            assert loop.time() - stopped_at < 2.0  # keepalive_interval of the tiers
+            online = _online(tree["channels"])
+            assert all(online[item.device_id] for item in stays.channels.items)
+            status, uppers = await asyncio.to_thread(branch.api, "/uppers")
+            assert uppers["uppers"][0]["notifies_sent"] >= 1  # it came by NOTIFY
+    finally:
+        if branch is not None:
+            stop_server(branch)
+        stop_server(bureau)
+    # Stopping the branch unregistered it from the bureau (Expires: 0).
+    assert "unregister not confirmed" not in branch.log_text()
