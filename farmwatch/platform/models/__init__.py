@@ -5,6 +5,17 @@ The metadata of `Base` is the target of the migrations in `farmwatch.platform.mi
 
 from __future__ import annotations
 
+from farmwatch.platform.models.access import (
+    ApiTokenRow,
+    FarmDeviceRow,
+    FarmRow,
+    LoginSessionRow,
+    OrganisationRow,
+    TokenGrantRow,
+    UserGrantRow,
+    UserRow,
+)
+from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
@@ -17,12 +28,22 @@ from farmwatch.platform.models.recording import (
 
 __all__ = [
     "DEFAULT_CHARSET",
+    "ApiTokenRow",
+    "AuditChainHeadRow",
+    "AuditRow",
     "Base",
     "ChannelRow",
     "DeviceRow",
     "DownloadTaskRow",
     "EvidenceClipRow",
+    "FarmDeviceRow",
+    "FarmRow",
+    "LoginSessionRow",
+    "OrganisationRow",
     "RecordPlanRow",
     "RecordingSegmentRow",
+    "TokenGrantRow",
+    "UserGrantRow",
+    "UserRow",
     "UtcDateTime",
 ]

@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -46,6 +46,16 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "record_plans",
         "download_tasks",
         "evidence_clips",
+        "organisations",
+        "farms",
+        "farm_devices",
+        "users",
+        "user_grants",
+        "login_sessions",
+        "api_tokens",
+        "token_grants",
+        "audit_log",
+        "audit_chain_head",
     }
     assert differences == []
 
