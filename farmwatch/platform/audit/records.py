@@ -1,0 +1,117 @@
+"""What one audit row says (regulation art. 22: every access traceable): who, what, when,
+on which camera and recorded range, from where, with what result.
+
+Frozen values only; `chain.py` turns them into the bytes the hash chain covers and
+`log.py` stores them. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeAlias
+
+__all__ = [
+    "ActorKind",
+    "AuditAction",
+    "AuditActor",
+    "AuditEntry",
+    "AuditRecord",
+    "AuditResult",
+    "JsonValue",
+    "RecordedRange",
+]
+
+JsonValue: TypeAlias = str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class AuditAction(StrEnum):
+    """What was done (issue 10 §4)."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
+    LIVE_START = "live_start"
+    LIVE_STOP = "live_stop"
+    PLAYBACK = "playback"
+    DOWNLOAD = "download"
+    CLIP_EXPORT = "clip_export"
+    RECORD_SEARCH = "record_search"
+    USER_CHANGE = "user_change"
+    ROLE_CHANGE = "role_change"
+    GRANT_CHANGE = "grant_change"
+    CONFIG_CHANGE = "config_change"
+    TOKEN_ISSUE = "token_issue"
+    TOKEN_REVOKE = "token_revoke"
+
+
+class AuditResult(StrEnum):
+    OK = "ok"
+    DENIED = "denied"
+    """Refused by a rule: wrong password, locked account, no grant."""
+    FAILED = "failed"
+    """Allowed but it did not work (camera offline, device refused)."""
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    TOKEN = "token"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditActor:
+    """Who acted: a user (by ID and username), an API token (by ID and name) or the platform
+    itself. `id` is None for the system and for a username that matched no account."""
+
+    kind: ActorKind
+    id: int | None
+    name: str
+
+    @classmethod
+    def system(cls) -> AuditActor:
+        return cls(ActorKind.SYSTEM, None, "system")
+
+    @classmethod
+    def user(cls, user_id: int | None, username: str) -> AuditActor:
+        return cls(ActorKind.USER, user_id, username)
+
+    @classmethod
+    def token(cls, token_id: int, name: str) -> AuditActor:
+        return cls(ActorKind.TOKEN, token_id, name)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRange:
+    """The recorded time a playback, download, clip or search was about."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """The content of one audit row, before it gets its place in the chain."""
+
+    at: datetime
+    actor: AuditActor
+    action: AuditAction
+    result: AuditResult = AuditResult.OK
+    organisation_id: int | None = None
+    channel_id: str | None = None
+    recorded: RecordedRange | None = None
+    source: str | None = None
+    """The client's address (IP), or None for the platform's own actions."""
+    detail: Mapping[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """A stored audit row: its ID (1, 2, 3, ... without gaps), content and chain hashes."""
+
+    id: int
+    entry: AuditEntry
+    prev_hash: str
+    row_hash: str
