@@ -38,6 +38,7 @@ from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.settings import Settings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
@@ -265,6 +266,7 @@ class Application:
             domain=settings.sip.domain,
             system_name=f"farmwatch {settings.sip.id}",
             sharing=SharingService(devices, channels),
+            forwarding=UpperForwarding(self.access, channels),
         )
         self.recorder.change_listeners.append(self.cascade.catalog_changed)
         self.loop_lag = LoopLagMonitor()

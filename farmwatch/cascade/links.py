@@ -14,6 +14,7 @@ import logging
 from farmwatch.cascade.settings import UpperSettings
 from farmwatch.cascade.upper_link import UpperLink
 from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
@@ -39,6 +40,7 @@ class CascadeLinks:
         domain: str,
         system_name: str,
         sharing: SharingService,
+        forwarding: UpperForwarding,
     ) -> None:
         self._endpoint = endpoint
         self.links = [
@@ -48,6 +50,7 @@ class CascadeLinks:
                 local_id=upper.local_id or platform_id,
                 local_domain=domain,
                 sharing=sharing,
+                forwarding=forwarding,
                 system_name=system_name,
             )
             for upper in uppers

@@ -22,6 +22,7 @@ from farmwatch.cascade.upper_requests import UpperRequests
 from farmwatch.cascade.upper_target import UpperTarget
 from farmwatch.platform.catalog_changes import CatalogChange
 from farmwatch.platform.sharing.catalog_export import SystemItem
+from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
@@ -59,6 +60,7 @@ class UpperLink:
         local_id: str,
         local_domain: str,
         sharing: SharingService,
+        forwarding: UpperForwarding,
         system_name: str,
     ) -> None:
         self.settings = settings
@@ -98,6 +100,7 @@ class UpperLink:
             self.target,
             settings,
             sharing,
+            forwarding,
             SystemItem(platform_id=local_id, name=system_name, civil_code=local_id[:6]),
             identity,
         )

@@ -11,6 +11,12 @@ answer must never make the upper retransmit its query and so ask twice; field-no
   fallback for uppers that answer late. A new Catalog query replaces a push in progress.
 - Query/DeviceInfo, Query/DeviceStatus: for our own ID from what we are; for a shared
   device or channel from the database; for anything else Result ERROR.
+- Query/RecordInfo for a shared channel: asked of the channel's device with our own SN
+  (two uppers' SNs never collide downstream, field-notes.md §2.3 item 20); the records go
+  up with the upper's SN, re-paged (`RecordPager`) as the device's answers arrive. A channel
+  not shared, unknown or offline gets an empty answer (SumNum 0) at once.
+- Control/DeviceControl (PTZ and the rest) for a shared channel: passed on with our SN when
+  `allow_ptz`; the upper's MESSAGE was answered already, so it never retransmits it.
 
 SUBSCRIBE with a Catalog query (2016 §9.11, 2022 Annex N) is answered by a
 `CatalogNotifier`; every stored change of a shared item (`CatalogChange`: a camera going
@@ -27,20 +33,26 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from farmwatch.cascade.settings import ShareMode, UpperSettings
+from farmwatch.cascade.record_pager import RecordPager
+from farmwatch.cascade.settings import ShareMode, UpperSettings, UpperTransport
 from farmwatch.cascade.upper_target import UpperTarget
 from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.errors import PlatformError
 from farmwatch.platform.sharing.catalog_export import SystemItem
+from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest
-from farmwatch.sipserver.errors import TransactionTimeout
+from farmwatch.sipserver.errors import SipError, TransactionTimeout
 from farmwatch.sipserver.gb.manscdp import (
     CatalogQuery,
+    DeviceControl,
     DeviceInfoQuery,
     DeviceStatusQuery,
     Keepalive,
+    RecordInfoQuery,
+    RecordInfoResponse,
     ResultCode,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
@@ -64,6 +76,9 @@ MAX_UNANSWERED = 64
 """Catalog messages in flight without a 200; beyond it the push waits for the oldest."""
 ANSWER_TIMEOUT = 32.0
 MANSCDP_TYPES = frozenset({"application/manscdp+xml"})
+RECORD_ITEMS_PER_MESSAGE = {UpperTransport.UDP: 5, UpperTransport.TCP: 20}
+"""Records per RecordInfo answer towards an upper (≤ 20; fewer over UDP, against IP
+fragmentation)."""
 MAX_QUEUED_CHANGES = 10_000
 """Changes waiting to be notified; beyond it the oldest are dropped (and logged): an upper
 that cannot keep up gets the next full catalog instead."""
@@ -84,10 +99,12 @@ class UpperRequests:
         target: UpperTarget,
         settings: UpperSettings,
         sharing: SharingService,
+        forwarding: UpperForwarding,
         system: SystemItem,
         identity: DeviceIdentity,
     ) -> None:
         self._target = target
+        self._forwarding = forwarding
         self._settings = settings
         self._sharing = sharing
         self._system = system
@@ -166,6 +183,10 @@ class UpperRequests:
                 self._spawn(self._answer_device_info(message))
             case DeviceStatusQuery():
                 self._spawn(self._answer_device_status(message))
+            case RecordInfoQuery():
+                self._spawn(self._answer_records(message))
+            case DeviceControl():
+                self._spawn(self._forward_control(message))
             case Keepalive():
                 pass
             case _:
@@ -217,6 +238,63 @@ class UpperRequests:
         except (TimeoutError, TransactionTimeout, OSError):
             return False
         return response.status == 200
+
+    # -- records and control -------------------------------------------------------------------
+
+    async def _answer_records(self, query: RecordInfoQuery) -> None:
+        channel_id = query.device_id
+        pager = RecordPager(
+            channel_id,
+            query.sn,
+            per_message=RECORD_ITEMS_PER_MESSAGE[self._settings.upper_transport],
+            charset=self._target.charset,
+        )
+        pages: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        def arrived(response: RecordInfoResponse) -> None:
+            for page in pager.add(response.sum_num, response.items):
+                pages.put_nowait(page)
+
+        sender = self._spawn(self._send_pages(pages))
+        shared = await self._sharing.shared_channel(self.rule, channel_id)
+        if shared is None or query.start_time is None or query.end_time is None:
+            log.info("upper %s: RecordInfo for %s answered empty (not shared or no times)",
+                     self._settings.name, channel_id)  # fmt: skip
+        else:
+            try:
+                await self._forwarding.records(
+                    channel_id, query.start_time, query.end_time, arrived
+                )
+            except (PlatformError, SipError) as error:
+                log.info("upper %s: RecordInfo for %s: %s", self._settings.name, channel_id,
+                         error)  # fmt: skip
+        for page in pager.finish():
+            pages.put_nowait(page)
+        pages.put_nowait(None)
+        await sender
+        log.info("upper %s: RecordInfo SN %d for %s: %d records in %d messages",
+                 self._settings.name, query.sn, channel_id, pager.items_sent,
+                 pager.messages_sent)  # fmt: skip
+
+    async def _send_pages(self, pages: asyncio.Queue[bytes | None]) -> None:
+        while (page := await pages.get()) is not None:
+            await self._send(page)
+
+    async def _forward_control(self, control: DeviceControl) -> None:
+        channel_id = control.device_id
+        if not self._settings.allow_ptz:
+            log.info("upper %s: DeviceControl for %s not passed on (allow_ptz off)",
+                     self._settings.name, channel_id)  # fmt: skip
+            return
+        if await self._sharing.shared_channel(self.rule, channel_id) is None:
+            log.info("upper %s: DeviceControl for %s, not shared", self._settings.name,
+                     channel_id)  # fmt: skip
+            return
+        try:
+            await self._forwarding.control(channel_id, control)
+        except (PlatformError, SipError) as error:
+            log.info("upper %s: DeviceControl for %s not delivered: %s", self._settings.name,
+                     channel_id, error)  # fmt: skip
 
     # -- device info and status ----------------------------------------------------------------
 

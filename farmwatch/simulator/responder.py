@@ -8,7 +8,8 @@ channel's record index, every file overlapping [StartTime, EndTime] whole, in me
 `records_per_message` items sent the same way (SumNum the total; none: one message with
 SumNum 0; `Type` other than all/time finds nothing, the recordings being scheduled ones).
 DeviceControl without an answer
-(PTZCmd, TeleBoot) is only counted; IFameCmd is counted and makes the channel's calls
+(PTZCmd, TeleBoot) is only counted (PTZCmd kept in `ptz_commands` as channel and code);
+IFameCmd is counted and makes the channel's calls
 send a key frame next, as a camera does; other controls get `Result OK`. A body
 that is not MANSCDP gets 400, a MESSAGE for another target 404. `drop_catalog_message`
 and `drop_record_message` lose one message of the next catalog or RecordInfo answer, for
@@ -35,6 +36,7 @@ from farmwatch.sipserver.gb.manscdp import (
     IFrameCommand,
     ManscdpMessage,
     OtherControlCommand,
+    PtzCommand,
     RecordInfoQuery,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
@@ -85,6 +87,7 @@ class QueryResponder:
         self._items_per_message = items_per_message
         self._drop_index: int | None = None
         self.iframe_requests = 0
+        self.ptz_commands: list[tuple[str, str]] = []
         self.catalogs_sent = 0
 
     def drop_catalog_message(self, index: int) -> None:
@@ -142,6 +145,9 @@ class QueryResponder:
             case DeviceControl(device_id=target, command=IFrameCommand()):
                 self.iframe_requests += 1
                 self._on_key_frame_request(target)
+            case DeviceControl(device_id=target, command=PtzCommand(hex_code=code)):
+                self.ptz_commands.append((target, code))
+                log.info("device %s: PTZCmd %s for %s", profile.device_id, code, target)
             case DeviceControl(device_id=queried, sn=sn, command=OtherControlCommand()):
                 self._spawn(self._send(build_control_response(queried, sn), reply_to, "control"))
             case _:

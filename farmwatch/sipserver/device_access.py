@@ -142,6 +142,7 @@ class DeviceAccess:
         )
         self._sn = itertools.count(secrets.randbelow(10_000) + 1)
         self._waiters: dict[QueryKey, _Waiter] = {}
+        self._record_listeners: dict[QueryKey, Callable[[RecordInfoResponse], None]] = {}
         self._latest_catalog: dict[str, QueryKey] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.TimerHandle | None = None
@@ -422,14 +423,21 @@ class DeviceAccess:
                 future.set_exception(error)
 
     def query_records(
-        self, device_id: str, channel_id: str, start_time: str, end_time: str
+        self,
+        device_id: str,
+        channel_id: str,
+        start_time: str,
+        end_time: str,
+        *,
+        on_message: Callable[[RecordInfoResponse], None] | None = None,
     ) -> asyncio.Future[RecordResult]:
         """RecordInfo (§4.7) for `channel_id` of `device_id` between two device-local times
         (`YYYY-MM-DDTHH:MM:SS`); await the records.
 
         The answer may come over many MESSAGEs: it resolves when they are all in, or, when
         they stop for `record_info_timeout` seconds, as a partial result keeping what came.
-        A refused or unanswered MESSAGE raises.
+        A refused or unanswered MESSAGE raises. `on_message` is given each answer MESSAGE
+        as it arrives (a cascade passes the records on before the last one is in).
         """
         if self.table.get(device_id) is None:
             raise DeviceUnavailable(device_id)
@@ -437,7 +445,10 @@ class DeviceAccess:
         key = QueryKey(device_id, CmdType.RECORD_INFO, sn)
         future: asyncio.Future[RecordResult] = asyncio.get_running_loop().create_future()
         self._waiters[key] = _Waiter(device_id, future)
+        if on_message is not None:
+            self._record_listeners[key] = on_message
         future.add_done_callback(lambda _: self._waiters.pop(key, None))
+        future.add_done_callback(lambda _: self._record_listeners.pop(key, None))
         self.records.start(key, self.now())
         self.rearm()
         body = build_record_info_query(
@@ -448,6 +459,13 @@ class DeviceAccess:
 
     def records_received(self, device_id: str, response: RecordInfoResponse) -> None:
         """One RecordInfo answer message from `device_id` (the inbox's dispatch)."""
+        listener = self._record_listeners.get(QueryKey(device_id, CmdType.RECORD_INFO, response.sn))
+        if listener is not None:
+            try:
+                listener(response)
+            except Exception:
+                # Isolation boundary: one listener; the collection goes on.
+                log.exception("record listener failed (device %s)", device_id)
         progress = self.records.add(device_id, response, self.now())
         if progress.result is not None:
             self._records_finished(progress.result)

@@ -6,12 +6,15 @@ Two real `farmwatch serve` processes and the simulator, each on its own loopback
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from farmwatch.simulator import running_simulator
+from farmwatch.simulator.record_settings import RecordSettings
 from tests.integration.cascade.tiers import (
     BRANCH,
     BUREAU,
@@ -23,6 +26,13 @@ from tests.integration.cascade.tiers import (
 from tests.peers.server_process import RunningServer, stop_server
 
 pytestmark = pytest.mark.slow
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# 10-minute files, a tenth missing: a day is about 130 records, 36 to a 6-hour slice.
+RECORDS = RecordSettings(file_minutes=10, items_per_message=10, missing_fraction=0.1)
+
+
+def _local(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 async def _until(server: RunningServer, path: str, check: Any, timeout: float = 20.0) -> Any:
@@ -71,6 +81,7 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
             channels=2,
             password=PASSWORD,
             host=FARM_HOST,
+            records=RECORDS,
         ) as farm:
             device_ids = farm.device_ids
             channel_ids = {
@@ -110,6 +121,34 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
                 for item in device.channels.items:
                     assert parents[item.device_id] == device.device_id, item.device_id
             assert all(_online(tree["channels"])[i] for i in channel_ids)
+
+            # Record search at the bureau reaches the farm camera through the branch, which
+            # asks with its own SN and re-pages the answers (5 records a message over UDP).
+            channel = farm.devices[0].channels.items[0].device_id
+            day = (datetime.now(SHANGHAI) - timedelta(days=1)).replace(
+                hour=0, minute=0, second=0, microsecond=0
+            )
+            end = day.replace(hour=23, minute=59, second=59)
+            query = f"start={_local(day)}&end={_local(end)}&source=device"
+            status, found = await asyncio.to_thread(
+                bureau.api, f"/channels/{channel}/records?{query}"
+            )
+            assert status == 200, found
+            files = (
+                farm.devices[0]
+                .record_index(channel)
+                .files_between(int(day.timestamp()), int(end.timestamp()))
+            )
+            expected = [
+                (
+                    _local(max(datetime.fromtimestamp(f.start, SHANGHAI), day)),
+                    _local(min(datetime.fromtimestamp(f.end, SHANGHAI), end)),
+                )
+                for f in files
+            ]
+            assert found["complete"] is True, found["slices"]
+            assert [(r["start"], r["end"]) for r in found["records"]] == expected
+            assert 100 < len(expected) < 144
 
             # The bureau subscribed to the branch's catalog: a camera leaving the farm is
             # OFF at the bureau within one keepalive period, its neighbour still ON.

@@ -1,0 +1,70 @@
+"""What an upper platform's queries and controls become towards our devices (gb28181.md §9.2).
+
+The cascade passes on, for a channel it shares: RecordInfo (sent to the channel's device
+with our own SN; each answer MESSAGE handed back as it arrives) and DeviceControl (PTZ and
+the rest, re-sent with our SN, the command unchanged). The channel's device is whatever
+holds it here: a camera, an NVR, or a lower platform.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from farmwatch.platform.errors import DeviceOffline, NotFound
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.sipserver.device_access import DeviceAccess, DeviceUnavailable
+from farmwatch.sipserver.gb.catalog_collector import RecordResult
+from farmwatch.sipserver.gb.manscdp import DeviceControl, RecordInfoResponse
+from farmwatch.sipserver.gb.manscdp_build import build_device_control
+
+__all__ = ["UpperForwarding"]
+
+log = logging.getLogger(__name__)
+
+
+class UpperForwarding:
+    def __init__(self, access: DeviceAccess, channels: ChannelRepository) -> None:
+        self._access = access
+        self._channels = channels
+
+    async def device_of(self, channel_id: str) -> str:
+        """The device that holds `channel_id` here; `NotFound`, or `DeviceOffline`."""
+        record = await self._channels.get(channel_id)
+        if record is None:
+            raise NotFound(f"no channel {channel_id}")
+        if not self._access.is_online(record.device_id):
+            raise DeviceOffline(record.device_id)
+        return record.device_id
+
+    async def records(
+        self,
+        channel_id: str,
+        start_time: str,
+        end_time: str,
+        on_message: Callable[[RecordInfoResponse], None],
+    ) -> RecordResult:
+        """RecordInfo of `channel_id` from its device (device-local times as the upper sent
+        them); `on_message` gets each answer MESSAGE as it comes."""
+        device_id = await self.device_of(channel_id)
+        try:
+            future = self._access.query_records(
+                device_id, channel_id, start_time, end_time, on_message=on_message
+            )
+        except DeviceUnavailable as error:
+            raise DeviceOffline(device_id) from error
+        return await future
+
+    async def control(self, channel_id: str, control: DeviceControl) -> None:
+        """DeviceControl for `channel_id`, sent to its device with our own SN."""
+        if control.command is None:
+            raise NotFound("no control command recognised")
+        device_id = await self.device_of(channel_id)
+        body = build_device_control(
+            channel_id,
+            self._access.next_sn(),
+            control.command,
+            control_priority=control.control_priority,
+            charset=self._access.charset_for(device_id),
+        )
+        await self._access.send_manscdp(device_id, body, target_id=channel_id)
