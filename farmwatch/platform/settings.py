@@ -91,3 +91,52 @@ class RecordingsSettings:
                 f"recordings.search_slice_hours: expected 0.25..24, got {self.search_slice_hours}"
             )
         return errors
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    """Console logins, sessions and passwords (`[access]`; issue 10)."""
+
+    session_idle: float = 1800.0
+    """A console session unused for this many seconds ends (idle expiry)."""
+    session_lifetime: float = 43200.0
+    """A console session ends this many seconds after login however busy (absolute expiry)."""
+    lockout_failures: int = 5
+    """Wrong passwords in a row after which an account locks."""
+    lockout_seconds: float = 900.0
+    """How long a locked account stays locked (an administrator can unlock it sooner)."""
+    throttle_window: float = 300.0
+    """Seconds over which failed logins per username and per address are counted."""
+    throttle_per_account: int = 10
+    """Failed logins for one username within the window after which it must wait."""
+    throttle_per_source: int = 30
+    """Failed logins from one address within the window after which it must wait."""
+    password_min_length: int = 10
+    """Shortest password accepted (at least 3 of 4 kinds of character are asked too)."""
+    argon2_time_cost: int = 3
+    """argon2id passes over memory (RFC 9106)."""
+    argon2_memory_kib: int = 65536
+    """argon2id memory per hash, KiB."""
+    argon2_parallelism: int = 4
+    """argon2id lanes."""
+    hash_concurrency: int = 2
+    """Password hashes computed at once (each takes argon2_memory_kib); others wait."""
+
+    def validate(self) -> list[str]:
+        errors: list[str] = []
+        positive = ("session_idle", "session_lifetime", "lockout_seconds", "throttle_window")
+        errors += [f"access.{name}: expected > 0" for name in positive if getattr(self, name) <= 0]
+        counts = (
+            "lockout_failures", "throttle_per_account", "throttle_per_source",
+            "argon2_time_cost", "argon2_parallelism", "hash_concurrency",
+        )  # fmt: skip
+        errors += [f"access.{name}: expected >= 1" for name in counts if getattr(self, name) < 1]
+        if self.session_idle > self.session_lifetime:
+            errors.append("access.session_idle: expected at most access.session_lifetime")
+        if not 8 <= self.password_min_length <= 128:
+            errors.append(
+                f"access.password_min_length: expected 8..128, got {self.password_min_length}"
+            )
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            errors.append("access.argon2_memory_kib: expected at least 8 x argon2_parallelism")
+        return errors
