@@ -4,6 +4,8 @@ command in a subprocess, on a temporary SQLite database that the test then tampe
 from __future__ import annotations
 
 import os
+import pty
+import select
 import sqlite3
 import subprocess
 import sys
@@ -101,3 +103,46 @@ def test_audit_verify_names_a_deleted_row(config: Path) -> None:
 def test_audit_verify_on_a_new_database_finds_no_rows(config: Path) -> None:
     result = farmwatch("audit", "verify", "--config", str(config))
     assert result.returncode == 0 and "intact: 0 rows" in result.stdout
+
+
+def _wait_for(stream: int, text: bytes, seen: bytearray) -> None:
+    """Read `stream` until `text` has appeared (10 s at most)."""
+    while text not in seen:
+        ready, _, _ = select.select([stream], [], [], 10.0)
+        assert ready, f"no {text!r} in {bytes(seen)!r}"
+        chunk = os.read(stream, 1024)
+        assert chunk, f"closed before {text!r}: {bytes(seen)!r}"
+        seen += chunk
+
+
+def create_admin_on_a_terminal(config: Path, first: str, second: str) -> tuple[int, str]:
+    """Run create-admin with a terminal for standard input (and no controlling terminal, so
+    getpass reads that one), answering its two prompts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FARMWATCH_")}
+    terminal, child_side = pty.openpty()
+    process = subprocess.Popen(
+        [FARMWATCH, "create-admin", "admin", "--config", str(config)],
+        stdin=child_side, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True, env=env,
+    )  # fmt: skip
+    os.close(child_side)
+    assert process.stderr is not None and process.stdout is not None
+    seen = bytearray()
+    try:
+        _wait_for(process.stderr.fileno(), b"Password: ", seen)
+        os.write(terminal, first.encode() + b"\n")
+        _wait_for(process.stderr.fileno(), b"Password again: ", seen)
+        os.write(terminal, second.encode() + b"\n")
+        code = process.wait(timeout=30)
+    finally:
+        process.kill()
+        os.close(terminal)
+    return code, seen.decode() + process.stderr.read().decode() + process.stdout.read().decode()
+
+
+def test_create_admin_on_a_terminal_asks_twice(config: Path) -> None:
+    code, output = create_admin_on_a_terminal(config, PASSWORD, PASSWORD + "x")
+    assert code == 1 and "the two passwords differ" in output
+    code, output = create_admin_on_a_terminal(config, PASSWORD, PASSWORD)
+    assert code == 0, output
+    assert "administrator admin created" in output
