@@ -89,6 +89,19 @@ def _values(row_id: int, entry: AuditEntry, prev_hash: str, own_hash: str) -> di
     }
 
 
+# Longest text each column takes (models/audit.py).
+_TEXT_LIMITS = {"actor name": 128, "channel_id": 20, "source": 64}
+
+
+def _check_lengths(entry: AuditEntry) -> None:
+    texts = {"actor name": entry.actor.name, "channel_id": entry.channel_id,
+             "source": entry.source}  # fmt: skip
+    for name, value in texts.items():
+        if value is not None and (len(value) > _TEXT_LIMITS[name] or "\x00" in value):
+            raise ValueError(f"audit {name} {value[:40]!r}...: longer than "
+                             f"{_TEXT_LIMITS[name]} characters or holding NUL")  # fmt: skip
+
+
 class AuditLog:
     """Appends audit rows to the hash chain and verifies it; `clock` stamps the rows."""
 
@@ -124,8 +137,9 @@ class AuditLog:
 
     async def append_entry(self, entry: AuditEntry) -> AuditRecord:
         """Append `entry` as it is (its own time)."""
-        # Fails here, before any lock is taken, for what the chain cannot hold.
+        # Fails here, before any lock is taken, for what the chain or a column cannot hold.
         canonical_content(0, entry)
+        _check_lengths(entry)
         async with self._sessions.begin() as session:
             locked = select(HEAD.c.last_id, HEAD.c.last_hash).where(HEAD.c.id == HEAD_ROW_ID)
             head = (await session.execute(locked.with_for_update())).one_or_none()

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from farmwatch.platform.audit import (
@@ -120,3 +121,16 @@ async def test_a_row_inserted_with_sql_is_found(database: Database) -> None:
 async def test_batches_are_walked_past_the_first(database: Database) -> None:
     await fill(AuditLog(database.sessions, clock=clock_from()), 5)
     assert (await AuditLog(database.sessions, verify_batch=2).verify()).rows == 5
+
+
+async def test_what_a_column_cannot_hold_is_refused_before_anything_is_written(
+    database: Database,
+) -> None:
+    log = AuditLog(database.sessions, clock=clock_from())
+    for bad in ({"channel_id": "3" * 21}, {"source": "x\x00y"}):
+        with pytest.raises(ValueError):
+            await log.append(AuditAction.LIVE_START, AuditActor.system(), **bad)
+    with pytest.raises(ValueError):
+        await log.append(AuditAction.CONFIG_CHANGE, AuditActor.system(), detail={"x": float("inf")})
+    assert (await log.verify()).rows == 0
+    assert (await log.append(AuditAction.LOGOUT, AuditActor.system())).id == 1
