@@ -5,7 +5,8 @@ Owns the typed receiver events and the `ReceiverListener` Protocol a receiver re
 codec and size), no media within the start timeout, media stopped, the TCP-active connection
 to the device failed, the TCP peer closed, and, for a stream fed from recorded files
 (`recording_feed.py`), the recording's end. A receiver never raises these; it calls
-`receiver_event`. Frames go to `receiver_frame`.
+`receiver_event`. Frames go to `receiver_frame`; while relays re-send the stream, each frame's
+PS bytes as received go to `receiver_ps_frame`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.nal import VideoSize
+from farmwatch.media.ps_frame import PsFrame
 
 __all__ = [
     "Address",
@@ -120,5 +122,9 @@ class ReceiverListener(Protocol):
     """Where a receiver delivers; called on the event loop, must not block."""
 
     def receiver_frame(self, frame: EsFrame) -> None: ...
+
+    def receiver_ps_frame(self, frame: PsFrame) -> None:
+        """A frame's PS bytes as received (only while relayed: `Receiver.set_relayed`)."""
+        ...
 
     def receiver_event(self, event: ReceiverEvent) -> None: ...

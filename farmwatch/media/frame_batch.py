@@ -17,20 +17,29 @@ cache). While the stream has no viewer (`sleep`) that is all that happens to a f
 nothing is demultiplexed (issue 14: a stream nobody watches costs receiving and finding
 frame boundaries and key frames). `wake` demultiplexes the kept GOP with a fresh demuxer
 and returns its frames — the start a new viewer gets, at once — and demultiplexing goes on
-from there. Pure.
+from there.
+
+While relays re-send the stream (`set_relayed`), each frame's PS bytes also come out, as a
+`PsFrame` among the returned frames (asleep or not: a relay does not wake the demuxer), and
+`set_relayed(True)` returns the kept GOP as PS frames, the start a new relay gets. Pure.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.ps_demux import PsDemuxer
+from farmwatch.media.ps_frame import PsFrame
 from farmwatch.media.ps_keyframe import starts_keyframe
 
-__all__ = ["FrameBatch"]
+__all__ = ["FrameBatch", "BatchOutput"]
+
+BatchOutput = EsFrame | PsFrame
+"""Demultiplexed frames, and the PS bytes of each frame while relayed."""
 
 _NOTHING: tuple[EsFrame, ...] = ()
+_NO_PS: tuple[PsFrame, ...] = ()
 _LOSS = None  # in the kept GOP: packets were lost here
 _PAYLOAD = 1400  # what a kept chunk's demuxing budget is counted in
 
@@ -39,6 +48,7 @@ class FrameBatch:
     """The payloads of the frame being received, in front of one `PsDemuxer`."""
 
     __slots__ = (
+        "_after_loss",
         "_asleep",
         "_codec",
         "_demuxer",
@@ -51,6 +61,7 @@ class FrameBatch:
         "_max_parts",
         "_new_demuxer",
         "_parts",
+        "_relayed",
         "_timestamp",
         "_units_per_part",
     )
@@ -79,6 +90,8 @@ class FrameBatch:
         self._kept: list[tuple[bytes, int, bool] | None] = []
         self._kept_bytes = 0
         self._last_frame: tuple[bytes, int] | None = None  # before the codec was known
+        self._relayed = False  # each frame's PS bytes come out too
+        self._after_loss = False  # bytes were lost since the last frame kept
 
     @property
     def demuxer(self) -> PsDemuxer:
@@ -88,9 +101,13 @@ class FrameBatch:
     def is_asleep(self) -> bool:
         return self._asleep
 
-    def set_codec(self, codec: Codec) -> None:
+    @property
+    def is_relayed(self) -> bool:
+        return self._relayed
+
+    def set_codec(self, codec: Codec) -> tuple[PsFrame, ...]:
         """The stream started with `codec` (its first key frame just came out): keep its
-        frames from that key frame on."""
+        frames from that key frame on. Relayed: that key frame's PS bytes."""
         self._codec = codec
         if self._last_frame is not None:
             data, timestamp = self._last_frame
@@ -99,12 +116,32 @@ class FrameBatch:
                 self._forget()
                 self._kept.append((data, timestamp, True))
                 self._kept_bytes = len(data)
+                if self._relayed:
+                    return (PsFrame(data, timestamp, is_keyframe=True),)
+        return _NO_PS
+
+    def set_relayed(self, relayed: bool) -> list[PsFrame]:
+        """Relays came (True) or all left. Coming, the kept GOP's PS frames are returned (what
+        a new relay starts from), and each frame's PS bytes come out from then on."""
+        self._relayed = relayed
+        if not relayed:
+            return []
+        out: list[PsFrame] = []
+        after_loss = False
+        for entry in self._kept:  # the first one is a whole key frame (`_keep`)
+            if entry is _LOSS:
+                after_loss = True
+                continue
+            data, timestamp, complete = entry
+            out.append(PsFrame(data, timestamp, not out, complete, after_loss))
+            after_loss = False
+        return out
 
     def take(
         self, payload: bytes | memoryview, timestamp: int, marker: bool
-    ) -> tuple[EsFrame, ...] | list[EsFrame]:
+    ) -> Sequence[BatchOutput]:
         """One packet's payload, in order; the frames that completed (often none)."""
-        out: tuple[EsFrame, ...] | list[EsFrame] = _NOTHING
+        out: Sequence[BatchOutput] = _NOTHING
         if self._parts and timestamp != self._timestamp:
             out = self._end(end=True)  # the next frame began: the previous one is over
         self._timestamp = timestamp
@@ -117,15 +154,17 @@ class FrameBatch:
             if len(self._parts) * _PAYLOAD > self._max_bytes:  # no frame is this long
                 self._parts.clear()
                 self._forget()
+                self._after_loss = True
         return out
 
-    def loss(self) -> list[EsFrame]:
+    def loss(self) -> Sequence[BatchOutput]:
         """Packets were lost here: demux what came before the gap, then resynchronise."""
-        out = self._end(end=False, lost=True) if self._parts or self._frame else []
+        out = self._end(end=False, lost=True) if self._parts or self._frame else _NOTHING
         if self._kept:
             self._kept.append(_LOSS)
+        self._after_loss = True
         if self._asleep:
-            return []
+            return out  # PS bytes before the gap, when relayed
         return [*out, *self._demuxer.mark_loss()]
 
     def sleep(self) -> None:
@@ -154,16 +193,14 @@ class FrameBatch:
             )
         return out
 
-    def _end(self, *, end: bool, lost: bool = False) -> list[EsFrame]:
+    def _end(self, *, end: bool, lost: bool = False) -> Sequence[BatchOutput]:
         parts, self._parts = self._parts, []
         data = b""
         if parts:
             joined = parts[0] if len(parts) == 1 else b"".join(parts)
             data = bytes(joined) if type(joined) is not bytes else joined
         if self._asleep:
-            if data:
-                self._keep(data, complete=end)
-            return []
+            return self._keep(data, complete=end) if data else _NOTHING
         out = (
             self._demuxer.feed(
                 data,
@@ -180,22 +217,29 @@ class FrameBatch:
             frame = self._frame[0] if len(self._frame) == 1 else b"".join(self._frame)
             self._frame = []
             if self._codec is not None:
-                self._keep(frame, complete=end)
+                relayed = self._keep(frame, complete=end)
+                if relayed:
+                    return [*out, *relayed]
             elif end:
                 assert self._timestamp is not None
                 self._last_frame = (frame, self._timestamp)
         return out
 
-    def _keep(self, data: bytes, *, complete: bool) -> None:
+    def _keep(self, data: bytes, *, complete: bool) -> tuple[PsFrame, ...]:
+        """Keep a frame's bytes for the GOP; relayed, they come back as a `PsFrame`."""
         assert self._codec is not None and self._timestamp is not None
-        if complete and starts_keyframe(self._codec, data):
+        after_loss, self._after_loss = self._after_loss, False
+        is_key = complete and starts_keyframe(self._codec, data)
+        if is_key:
             self._forget()
-        elif not self._kept:
-            return  # no key frame yet to start a GOP from
-        self._kept.append((data, self._timestamp, complete))
-        self._kept_bytes += len(data)
-        if len(self._kept) > self._max_frames or self._kept_bytes > self._max_bytes:
-            self._forget()  # a GOP too long to replay: the next viewer waits for one
+        if is_key or self._kept:  # else no key frame yet to start a GOP from
+            self._kept.append((data, self._timestamp, complete))
+            self._kept_bytes += len(data)
+            if len(self._kept) > self._max_frames or self._kept_bytes > self._max_bytes:
+                self._forget()  # a GOP too long to replay: the next viewer waits for one
+        if not self._relayed:
+            return _NO_PS
+        return (PsFrame(data, self._timestamp, is_key, complete, after_loss),)
 
     def _forget(self) -> None:
         self._kept.clear()

@@ -31,7 +31,9 @@ that the stream can ask the camera for a keyframe to end the artefacts. Timeouts
 video keyframe within `start_timeout` → `MediaStartTimedOut`; no packet for
 `media_timeout` after start → `MediaStopped` (once per silence). While a playback is paused
 (`set_paused`: a device sends nothing after MANSRTSP PAUSE) neither timeout runs; resuming
-re-arms both from then (field-notes §1.3 pitfall 8). Receiver reports
+re-arms both from then (field-notes §1.3 pitfall 8). While relays re-send the stream
+(`set_relayed`), the PS bytes of each frame come out too (`PsFrame`, see `frame_batch.py`),
+without demultiplexing a stream nobody watches. Receiver reports
 (RFC 3550 §6.4.2, A.3, A.8) go every `rtcp_interval` to the locked source address from the
 RTP port (what devices accept; RTCP is optional in GB/T 28181-2022).
 """
@@ -51,10 +53,11 @@ from farmwatch.media.events import (
     ReceiverEvent,
     VideoInterrupted,
 )
-from farmwatch.media.frame_batch import FrameBatch
+from farmwatch.media.frame_batch import BatchOutput, FrameBatch
 from farmwatch.media.frames import Codec, EsFrame, MediaKind
 from farmwatch.media.nal import video_size
 from farmwatch.media.ps_demux import PsDemuxer
+from farmwatch.media.ps_frame import PsFrame
 from farmwatch.media.reception import ReceptionStatistics
 from farmwatch.media.reorder import PacketsLost, ReorderBuffer, ReorderOutput
 from farmwatch.media.rtp import (
@@ -88,7 +91,7 @@ class SendRtcp:
     destination: Address
 
 
-IngestOutput = EsFrame | ReceiverEvent | SendRtcp
+IngestOutput = EsFrame | PsFrame | ReceiverEvent | SendRtcp
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class RtpIngest:
         self._next_sequence: int | None = None
         self._fast_next: int | None = None  # in order: the next sequence the fast path takes
         self._watched = True  # the stream tells when nobody watches (`set_watched`)
+        self._relayed = False  # the stream tells when relays re-send it (`set_relayed`)
         self._codec: Codec | None = None  # of the first key frame: what the GOP is kept by
         self.deadlines_changed = True
         """Set when `next_deadline` may have moved earlier; the shell clears it once it
@@ -190,6 +194,13 @@ class RtpIngest:
             return self._frames_out(self._batch.wake(), [])
         self._batch.sleep()  # does nothing before the start (the codec is unknown)
         return []
+
+    def set_relayed(self, relayed: bool) -> list[IngestOutput]:
+        """Relays came (True) or all left. While relayed, each frame's PS bytes come out as a
+        `PsFrame` (watched or not: nothing is demultiplexed for a relay); coming, the kept
+        GOP's are returned, the start a new relay gets."""
+        self._relayed = relayed
+        return list(self._batch.set_relayed(relayed))
 
     def allow_host(self, host: str) -> bool:
         """Take media from `host` too (the SDP answer's `c=`); False when it is no address."""
@@ -354,6 +365,8 @@ class RtpIngest:
             max_frames=self._settings.gop_cache_frames,
             max_bytes=self._settings.gop_cache_bytes,
         )
+        if self._relayed:
+            self._batch.set_relayed(True)  # nothing kept yet: the next key frame starts it
         self._reorder = ReorderBuffer(capacity=capacity, max_delay=delay)
         self._reception = ReceptionStatistics()
         self._next_sequence = None
@@ -447,20 +460,28 @@ class RtpIngest:
                     self._frames_out(frames, out)
         return out
 
-    def _frames_out(self, frames: Sequence[EsFrame], out: list[IngestOutput]) -> list[IngestOutput]:
+    def _frames_out(
+        self, frames: Sequence[BatchOutput], out: list[IngestOutput]
+    ) -> list[IngestOutput]:
         """Append `frames` to `out`, preceded by `MediaStarted` at the first key frame."""
         for frame in frames:
+            if isinstance(frame, PsFrame):
+                out.append(frame)
+                continue
+            self._frames += 1
             if not self._started and frame.is_keyframe and frame.kind is MediaKind.VIDEO:
                 self._started = True
                 self._start_deadline = None
                 self.deadlines_changed = True  # the silence deadline begins
                 out.append(self._started_event(frame))
                 self._codec = frame.codec
-                self._batch.set_codec(frame.codec)
+                relayed = self._batch.set_codec(frame.codec)
                 if not self._watched:
                     self._batch.sleep()  # nobody watches yet: keep, don't demux
+                out.append(frame)
+                out.extend(relayed)  # the key frame's PS bytes, when relayed already
+                continue
             out.append(frame)
-        self._frames += len(frames)
         return out
 
     def _started_event(self, frame: EsFrame) -> MediaStarted:

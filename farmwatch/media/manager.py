@@ -335,6 +335,7 @@ class MediaManager:
         receiver = entry.receiver
         assert receiver is not None and entry.transport is not None
         self._connect(stream, receiver)
+        stream.on_relayed = receiver.set_relayed  # RTP carries PS: relays re-send it as is
         host = settings.advertised_host or settings.host
         return OpenedStream(entry.key, stream, entry.transport, host, port, True)
 

@@ -17,7 +17,8 @@ from typing import Protocol
 
 from farmwatch.media.events import Address, ReceiverEvent, ReceiverListener
 from farmwatch.media.frames import EsFrame
-from farmwatch.media.ingest import IngestStats, RtpIngest, SendRtcp
+from farmwatch.media.ingest import IngestOutput, IngestStats, RtpIngest, SendRtcp
+from farmwatch.media.ps_frame import PsFrame
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.source_filter import normalize_host
 
@@ -50,6 +51,10 @@ class Receiver(Protocol):
 
     def set_paused(self, paused: bool) -> None:
         """Playback paused (no start or media timeout runs) or resumed (they count anew)."""
+        ...
+
+    def set_relayed(self, relayed: bool) -> None:
+        """Relays came or all left: hand each frame's PS bytes over too (`PsFrame`), or not."""
         ...
 
     def hold(self, held: bool) -> None:
@@ -130,6 +135,13 @@ class IngestSession:
             self.core.set_paused(paused, self._time())
             self._arm()
 
+    def set_relayed(self, relayed: bool) -> None:
+        """Relays came or all left (see `RtpIngest.set_relayed`)."""
+        if not self._closed:
+            outputs = self.core.set_relayed(relayed)
+            if outputs:
+                self._deliver(outputs)
+
     def report(self, event: ReceiverEvent) -> None:
         """An event the shell itself detected (TCP peer closed, connect failed)."""
         if not self._closed:
@@ -141,11 +153,13 @@ class IngestSession:
             self._timer.cancel()
             self._timer = self._timer_at = None
 
-    def _deliver(self, outputs: Sequence[EsFrame | ReceiverEvent | SendRtcp]) -> None:
+    def _deliver(self, outputs: Sequence[IngestOutput]) -> None:
         listener = self._listener
         for output in outputs:
             if isinstance(output, EsFrame):
                 listener.receiver_frame(output)
+            elif isinstance(output, PsFrame):
+                listener.receiver_ps_frame(output)
             elif isinstance(output, SendRtcp):
                 if self._send_rtcp is not None:
                     self._send_rtcp(output.data, output.destination)
@@ -202,6 +216,7 @@ class OneStreamReceiver:
         self.label = label
         self._session: IngestSession | None = None
         self._watched = True
+        self._relayed = False
         self._paused = False
         self._held = False  # TCP: a sink holds the source back (`hold`)
 
@@ -213,6 +228,11 @@ class OneStreamReceiver:
         self._watched = watched
         if self._session is not None:
             self._session.set_watched(watched)
+
+    def set_relayed(self, relayed: bool) -> None:
+        self._relayed = relayed
+        if self._session is not None:
+            self._session.set_relayed(relayed)
 
     def set_paused(self, paused: bool) -> None:
         self._paused = paused
@@ -254,5 +274,7 @@ class OneStreamReceiver:
         )
         if not self._watched:
             self._session.set_watched(False)
+        if self._relayed:
+            self._session.set_relayed(True)
         if self._paused or self._held:
             self._session.set_paused(True)

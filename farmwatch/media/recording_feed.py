@@ -153,6 +153,9 @@ class RecordingFeed:
         self._is_paused = paused
         self._changed()
 
+    def set_relayed(self, relayed: bool) -> None:
+        """Files hold no PS: a relay of this stream muxes its frames (`Stream.has_ps_source`)."""
+
     def hold(self, held: bool) -> None:
         self._is_held = held
         self._changed()

@@ -6,6 +6,9 @@ falls behind, drops frames up to the next keyframe and counts the drops, so a sl
 viewer never slows the source or the other viewers. A new sink is first offered the
 stream's cached start (parameter sets + the frames since the last keyframe), so it
 starts on a keyframe. `close` ends the sink; `closed` tells the stream to detach it.
+
+A `PsSink` (an RTP relay to an upper platform) is fed the PS bytes of each frame as
+received instead (`PsFrame`), under the same rules; it does not make the stream demultiplex.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from farmwatch.media.frames import EsFrame
+from farmwatch.media.ps_frame import PsFrame
 
 
 class Sink(Protocol):
@@ -30,3 +34,25 @@ class Sink(Protocol):
 
     @property
     def is_closed(self) -> bool: ...
+
+
+class PsSink(Protocol):
+    def offer_ps(self, frame: PsFrame) -> None:
+        """Take one frame's PS bytes; never blocks, never raises."""
+        ...
+
+    def end(self, reason: str) -> None:
+        """The stream ended; stop."""
+        ...
+
+    async def close(self) -> None:
+        """Stop and release everything; idempotent."""
+        ...
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    @property
+    def is_waiting_for_keyframe(self) -> bool:
+        """It fell behind and drops frames up to the next key frame."""
+        ...

@@ -18,6 +18,12 @@ from files, `recording_feed.py`) is told the scale first (`on_scale`) and may re
 sink that must lose nothing (a download) is attached with `backpressure=True`:
 while its queue is over its high water the source is held (`on_backpressure`: a TCP receiver
 stops reading), the opt-in exception to the rule above (`SourceHold`).
+
+A relay to an upper platform is a `PsSink` (`attach_ps`): it counts like a viewer (the stream
+does not idle-close under it) but gets each frame's PS bytes as received (`PsFanOut`), so a
+stream with only relays is still not demultiplexed; the source hands those bytes over while
+a PS sink is attached (`on_relayed`). A stream without PS (a recording played from files:
+`has_ps_source` is False) is relayed by muxing its frames instead.
 """
 
 from __future__ import annotations
@@ -35,8 +41,10 @@ from farmwatch.media.events import MediaStarted, ReceiverEvent
 from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets
 from farmwatch.media.playback_clock import PlaybackClock, check_scale
+from farmwatch.media.ps_fanout import PsFanOut
+from farmwatch.media.ps_frame import PsFrame
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.sink import Sink
+from farmwatch.media.sink import PsSink, Sink
 from farmwatch.media.source_hold import BackpressureSink, SourceHold
 from farmwatch.media.stream_core import (
     BecameLive,
@@ -51,6 +59,7 @@ from farmwatch.media.stream_progress import ProgressMeter, StreamProgress
 
 __all__ = [
     "DropReportingSink",
+    "PsSubscription",
     "SinkStats",
     "Stream",
     "StreamClosedError",
@@ -88,6 +97,14 @@ class Subscription:
 
     id: int
     sink: Sink
+
+
+@dataclass(frozen=True, slots=True)
+class PsSubscription:
+    """Handle of one attached PS sink (a relay); pass it to `Stream.detach_ps`."""
+
+    id: int
+    sink: PsSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +161,15 @@ class Stream:
         self.on_scale: Callable[[float], None] | None = None
         """Told of a new scale before it applies, by a source that paces itself (a recording
         played from files); it may refuse the scale with `MediaError`."""
+        self.on_relayed: Callable[[bool], None] | None = None
+        """Told when the first PS sink (a relay) attaches (True) and the last detaches: the
+        source hands over each frame's PS bytes meanwhile. None: the source has no PS."""
+        self._ps = PsFanOut(
+            key,
+            max_frames=settings.gop_cache_frames,
+            max_bytes=settings.gop_cache_bytes,
+            on_gone=self._ps_sink_gone,
+        )
         self._hold = SourceHold(self._source_held)
         self._playback = PlaybackClock()
         self._progress = ProgressMeter()
@@ -179,6 +205,25 @@ class Stream:
     @property
     def sink_count(self) -> int:
         return len(self._subscriptions)
+
+    @property
+    def ps_sink_count(self) -> int:
+        """Relays attached (`attach_ps`)."""
+        return self._ps.sink_count
+
+    @property
+    def has_ps_source(self) -> bool:
+        """The source hands over each frame's PS bytes (a device's RTP), for relays."""
+        return self.on_relayed is not None
+
+    def cached_start(self) -> list[EsFrame]:
+        """What a new sink is offered first: the last keyframe (with parameter sets) onward."""
+        return self._core.cached_start()
+
+    def ps_cached_start(self) -> list[PsFrame]:
+        """What a new PS sink is offered first: the PS frames since the last key frame
+        (kept while a PS sink is attached)."""
+        return self._ps.cached_start()
 
     @property
     def stats(self) -> StreamStats:
@@ -296,6 +341,30 @@ class Stream:
             self.on_watched(False)
         self._perform(self._core.sink_detached(self._clock()))
 
+    def attach_ps(self, sink: PsSink) -> PsSubscription:
+        """Attach a relay: it is offered the PS frames since the last key frame at once, then
+        each frame's PS bytes as received. It keeps the stream open as a viewer does, without
+        making it demultiplex."""
+        if self._core.state is StreamState.CLOSED:
+            raise StreamClosedError(self._core.close_reason or CloseReason.REQUESTED)
+        if not self._ps.has_sinks and self.on_relayed is not None:
+            self.on_relayed(True)  # the source's kept GOP comes into the cache first
+        subscription = PsSubscription(next(self._ids), sink)
+        has_start = not self.has_ps_source or bool(self._ps.cached_start())
+        self._perform(self._core.sink_attached(self._clock(), has_start=has_start))
+        self._ps.attach(subscription.id, sink)
+        log.info("stream %s: relay %d attached", self.key, subscription.id)
+        return subscription
+
+    def detach_ps(self, subscription: PsSubscription) -> None:
+        """Detach a relay (not closed: its owner does that). Unknown handles are ignored."""
+        if not self._ps.detach(subscription.id):
+            return
+        log.info("stream %s: relay %d detached", self.key, subscription.id)
+        if not self._ps.has_sinks and self.on_relayed is not None:
+            self.on_relayed(False)
+        self._perform(self._core.sink_detached(self._clock()))
+
     # ---- ReceiverListener ----
 
     def receiver_frame(self, frame: EsFrame) -> None:
@@ -322,6 +391,12 @@ class Stream:
             self._perform(self._core.sink_fell_behind(self._clock()))
         if self._hold.has_sinks:
             self._hold.frames_offered()
+
+    def receiver_ps_frame(self, frame: PsFrame) -> None:
+        if self._core.state is StreamState.CLOSED:
+            return
+        if self._ps.offer(frame):
+            self._perform(self._core.sink_fell_behind(self._clock()))
 
     def receiver_event(self, event: ReceiverEvent) -> None:
         log.info("stream %s: %s", self.key, event)
@@ -358,7 +433,12 @@ class Stream:
         self._offered[subscription.id] += 1
         return True
 
-    def _close_sink(self, sink: Sink) -> None:
+    def _ps_sink_gone(self, subscription_id: int, sink: PsSink, failed: bool) -> None:
+        self.detach_ps(PsSubscription(subscription_id, sink))
+        if failed:
+            self._close_sink(sink)
+
+    def _close_sink(self, sink: Sink | PsSink) -> None:
         task = self._loop.create_task(sink.close())
         self._closing_sinks.add(task)
         task.add_done_callback(self._sink_closed)
@@ -409,6 +489,7 @@ class Stream:
                 subscription.sink.end(str(reason))
             except Exception:
                 log.exception("stream %s: sink %d failed to end", self.key, subscription.id)
+        self._ps.end(str(reason))
         if self._on_closed is not None:
             self._on_closed(self, reason)
 

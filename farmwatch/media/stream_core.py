@@ -219,11 +219,14 @@ class StreamCore:
             case _:  # PeerClosed, MediaConnectFailed
                 return self._fail(CloseReason.PEER_CLOSED, now, event)
 
-    def sink_attached(self, now: float) -> list[StreamOutput]:
+    def sink_attached(self, now: float, *, has_start: bool | None = None) -> list[StreamOutput]:
+        """A sink came; without a start to offer it (`has_start`, by default whether the GOP
+        cache holds a key frame) a keyframe is asked for."""
         self._sinks += 1
         self._idle_at = None
         out = self._apply(StreamInput.SINK_ATTACHED, now)
-        if self._state is not StreamState.OPENING and not self._gop:
+        has_start = bool(self._gop) if has_start is None else has_start
+        if self._state is not StreamState.OPENING and not has_start:
             out += self._request_keyframe(now)
         return out
 

@@ -235,6 +235,9 @@ class SharedPortReceiver:
     def set_watched(self, watched: bool) -> None:
         self.session.set_watched(watched)
 
+    def set_relayed(self, relayed: bool) -> None:
+        self.session.set_relayed(relayed)
+
     def set_paused(self, paused: bool) -> None:
         self.session.set_paused(paused)
 

@@ -1,0 +1,68 @@
+"""A frame's PS bytes as received, for outputs that re-send them unchanged (the RTP relay).
+
+Owns `PsFrame`, what a device stream hands a relay instead of elementary-stream frames: the
+program-stream bytes of one frame exactly as the device sent them (pack header, on key frames
+the system header and PSM, the PES packets), with the RTP timestamp they came under. A stream
+nobody watches is not demultiplexed (`frame_batch.py`), and a relay does not change that: it
+gets these bytes, told key or not from their first bytes (`ps_keyframe.py`). When packets
+were lost inside a frame, the bytes before the gap come as one `PsFrame` that is not
+complete, and the rest (after the gap) as another with `after_loss`, under the same
+timestamp; so a relay re-sends what came, and shows the gap.
+
+`PsGopCache` is the stream's start for a new relay, as the GOP cache is for a new viewer:
+the PS frames since the last whole key frame, bounded. Pure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PsFrame", "PsGopCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class PsFrame:
+    """The PS bytes of one frame (or of its part before or after a loss)."""
+
+    data: bytes
+    timestamp: int
+    """The RTP timestamp (90 kHz, 32 bits) the source sent the frame under."""
+    is_keyframe: bool
+    """A whole key frame (system header, PSM, parameter sets and an IDR/IRAP picture)."""
+    is_complete: bool = True
+    """The bytes run to the frame's end (False: packets were lost after them)."""
+    after_loss: bool = False
+    """Packets were lost just before these bytes."""
+
+
+class PsGopCache:
+    """The PS frames since the last whole key frame; emptied when the GOP outgrows the bounds
+    (a new relay then waits for the next key frame)."""
+
+    __slots__ = ("_bytes", "_frames", "_max_bytes", "_max_frames")
+
+    def __init__(self, *, max_frames: int, max_bytes: int) -> None:
+        self._max_frames = max_frames
+        self._max_bytes = max_bytes
+        self._frames: list[PsFrame] = []
+        self._bytes = 0
+
+    @property
+    def frames(self) -> list[PsFrame]:
+        """A copy: the key frame first."""
+        return list(self._frames)
+
+    def add(self, frame: PsFrame) -> None:
+        if frame.is_keyframe:
+            self._frames.clear()
+            self._bytes = 0
+        elif not self._frames:
+            return
+        self._frames.append(frame)
+        self._bytes += len(frame.data)
+        if len(self._frames) > self._max_frames or self._bytes > self._max_bytes:
+            self.clear()
+
+    def clear(self) -> None:
+        self._frames.clear()
+        self._bytes = 0
