@@ -11,7 +11,9 @@ started again after a growing pause. Loads come from each worker's own report ev
 second, so placement and `/metrics` cost no round trip. A playback of platform recordings is
 placed like any stream. What records now is asked of every node (`recording_keys`), never
 remembered here, and a download is routed to its node until it is finished or aborted, even
-after its stream ended.
+after its stream ended. A relay to an upper platform is opened on its stream's node and
+routed there by its ID until it is closed or ends by itself (`relay_closed`); a worker that
+dies ends its relays with "node-lost".
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from farmwatch.media.node import (
     NodeListener,
     NodeStats,
     RecordingSpec,
+    RelayEndReason,
+    RelayInfo,
+    RelaySpec,
+    RelayStats,
+    StreamEventsListener,
     StreamPlacement,
     WebRtcAnswer,
 )
@@ -125,6 +132,9 @@ class _NodeEvents:
     def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
         self._cluster.listener.segment_closed(stream_key, segment)
 
+    def relay_closed(self, relay_id: str, reason: str) -> None:
+        self._cluster.node_relay_closed(self._node, relay_id, reason)
+
 
 class MediaCluster:
     """The `MediaNode` API routed by stream key over this platform's nodes."""
@@ -132,7 +142,7 @@ class MediaCluster:
     def __init__(
         self,
         settings: MediaSettings,
-        listener: NodeListener,
+        listener: NodeListener | StreamEventsListener,
         *,
         workers: int,
         runtime_dir: Path,
@@ -151,6 +161,8 @@ class MediaCluster:
         self._outputs: dict[str, MediaNode] = {}
         self._downloads: dict[str, MediaNode] = {}
         """Downloads by stream key: their files are finished after their stream ended."""
+        self._relays: dict[str, MediaNode] = {}
+        """Relays by relay ID, while open."""
         self._closing = False
         if workers == 0 or settings.shared_port:
             if workers and settings.shared_port:
@@ -238,6 +250,10 @@ class MediaCluster:
         for key, node in list(self._downloads.items()):
             if node.name == node_name:
                 del self._downloads[key]  # its file went with the worker: finishing it fails
+        for relay_id, node in list(self._relays.items()):
+            if node.name == node_name:
+                del self._relays[relay_id]
+                self._report_relay_closed(relay_id, RelayEndReason.NODE_LOST.value)
         for key in lost:
             del self._routes[key]
             await self._report_closed(key, CloseReason.NODE_LOST)
@@ -297,6 +313,26 @@ class MediaCluster:
 
     def forget_output(self, output_id: str) -> None:
         self._outputs.pop(output_id, None)
+
+    def node_relay_closed(self, node_name: str, relay_id: str, reason: str) -> None:
+        node = self._relays.get(relay_id)
+        if node is not None and node.name == node_name:
+            del self._relays[relay_id]
+        self._report_relay_closed(relay_id, reason)
+
+    def _report_relay_closed(self, relay_id: str, reason: str) -> None:
+        # Until every platform listener has `relay_closed` (`StreamEventsListener`).
+        relay_closed: Callable[[str, str], None] | None = getattr(
+            self.listener, "relay_closed", None
+        )
+        if relay_closed is None:
+            log.warning("media: relay %s ended (%s); the platform's listener cannot be told",
+                        relay_id, reason)  # fmt: skip
+            return
+        try:
+            relay_closed(relay_id, reason)
+        except Exception:
+            log.exception("media: listener failed on relay %s ending", relay_id)
 
     # -- the MediaNode API, by stream key ----------------------------------------------------
 
@@ -436,6 +472,37 @@ class MediaCluster:
         node = self._outputs.pop(output_id, None)
         if node is not None:
             await node.close_output(output_id)
+
+    # -- relays to upper platforms, by relay ID ------------------------------------------------
+
+    async def open_relay(self, stream_key: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        node = self._route(stream_key)
+        if relay_id in self._relays:
+            raise MediaError(f"relay {relay_id} is open already")
+        self._relays[relay_id] = node
+        try:
+            return await node.open_relay(stream_key, relay_id, spec)
+        except BaseException:
+            if self._relays.get(relay_id) is node:
+                del self._relays[relay_id]
+            raise
+
+    async def start_relay(self, relay_id: str) -> None:
+        await self._relay_node(relay_id).start_relay(relay_id)
+
+    async def close_relay(self, relay_id: str) -> None:
+        node = self._relays.pop(relay_id, None)
+        if node is not None:
+            await node.close_relay(relay_id)
+
+    async def relay_stats(self, relay_id: str) -> RelayStats:
+        return await self._relay_node(relay_id).relay_stats(relay_id)
+
+    def _relay_node(self, relay_id: str) -> MediaNode:
+        node = self._relays.get(relay_id)
+        if node is None:
+            raise MediaError(f"relay {relay_id} is not open")
+        return node
 
     # -- load ---------------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ WebRTC sessions, fMP4 sinks, and one HLS sink per stream shared by its viewers (
 tells the listener of outputs that closed by themselves (viewer gone, stream ended), so the
 platform knows which viewer sessions are still watching, and releases recorders that ended.
 Files written from streams (segment recorders, downloads) are `StreamWriters`'; streams
-played from recorded files are the manager's (`RecordingFeed`). Times cross the node's API
-as ISO 8601 text with their UTC offset.
+played from recorded files are the manager's (`RecordingFeed`); relays to upper platforms
+are `NodeRelays`', on ports of the manager's pool. Times cross the node's API as ISO 8601
+text with their UTC offset.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from farmwatch.media.node import (
 )
 from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.recording_feed import RecordingFile
+from farmwatch.media.relay.relays import NodeRelays
+from farmwatch.media.relay.spec import RelayInfo, RelaySpec, RelayStats
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
@@ -75,6 +78,7 @@ class LocalMediaNode:
         self._sweeper: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._writers = StreamWriters(self._segment_closed)
+        self._relays = NodeRelays(settings, self.manager.ports, self._relay_closed)
 
     @property
     def name(self) -> str:
@@ -95,6 +99,7 @@ class LocalMediaNode:
             await sink.close()
         self._hls.clear()
         await self._writers.close()
+        await self._relays.close_all()
         await self.manager.close()
         for task in list(self._tasks):
             task.cancel()
@@ -182,6 +187,23 @@ class LocalMediaNode:
 
     def _segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
         self._listener.segment_closed(stream_key, segment)
+
+    # -- relays to upper platforms -----------------------------------------------------------
+
+    async def open_relay(self, stream_key: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        return await self._relays.open(self._stream(stream_key), relay_id, spec)
+
+    async def start_relay(self, relay_id: str) -> None:
+        self._relays.start(relay_id)
+
+    async def close_relay(self, relay_id: str) -> None:
+        await self._relays.close(relay_id)
+
+    async def relay_stats(self, relay_id: str) -> RelayStats:
+        return self._relays.stats(relay_id)
+
+    def _relay_closed(self, relay_id: str, reason: str) -> None:
+        self._listener.relay_closed(relay_id, reason)
 
     def _stream(self, stream_key: str) -> Stream:
         stream = self.manager.get(stream_key)
@@ -321,6 +343,7 @@ class LocalMediaNode:
             ingest=media.ingest,
             cpu_seconds=time.process_time(),
             rss_bytes=_resident_bytes(),
+            relays=len(self._relays),
         )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

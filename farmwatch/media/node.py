@@ -20,6 +20,13 @@ Files written from a stream stay on the node that holds it: platform recording
 `NodeListener.segment_closed`; `recording_keys` is what records now) and downloads into one
 MP4 file (`start_download`, `finish_download`, `abort_download`).
 
+A stream is relayed to an upper platform as PS over RTP (the cascade's media path) by relays
+keyed by an ID the platform gives (`open_relay` before its 200 OK, with the port for its SDP;
+`start_relay` after the ACK; `close_relay`); several may hang off one stream beside its
+viewers, each independent. A relay keeps no stream open by itself (the platform holds the
+stream as for a viewer), but the stream does not idle-close under it. A relay that ends by
+itself (the upper gone, the stream ended) is reported through `NodeListener.relay_closed`.
+
 Everything here crosses a process boundary, so the values are plain: strings, numbers,
 frozen dataclasses of them; no `Stream` or sink object ever leaves its node.
 """
@@ -31,6 +38,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from farmwatch.media.manager import IngestTotals, MediaTransport
+from farmwatch.media.relay.spec import (
+    RelayEndReason,
+    RelayInfo,
+    RelaySpec,
+    RelayState,
+    RelayStats,
+    RelayTransport,
+)
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress
 
@@ -44,6 +59,13 @@ __all__ = [
     "NodeListener",
     "NodeStats",
     "RecordingSpec",
+    "RelayEndReason",
+    "RelayInfo",
+    "RelaySpec",
+    "RelayState",
+    "RelayStats",
+    "RelayTransport",
+    "StreamEventsListener",
     "StreamPlacement",
     "StreamProgress",
     "WebRtcAnswer",
@@ -119,11 +141,14 @@ class NodeStats:
     """CPU time of the node's process so far (0 for the in-process node: the process's own
     CPU is counted by the process collector)."""
     rss_bytes: int
+    relays: int = 0
+    """Relays to upper platforms open now."""
 
 
-class NodeListener(Protocol):
-    """The platform side of a node (injected); called on the event loop, must not block
-    for long."""
+class StreamEventsListener(Protocol):
+    """What a node tells the platform of its streams and outputs: `NodeListener` but for
+    `relay_closed`. `MediaCluster` accepts a listener of only these until every platform
+    listener has `relay_closed` too (it logs the relays' ends it cannot tell)."""
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
         """The stream closed by itself (idle, media stopped, start timeout, node lost)."""
@@ -140,6 +165,17 @@ class NodeListener(Protocol):
     def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
         """A recorder closed a segment file (at its length, midnight, a new resolution, the
         recording's stop or the stream's end). Its path is the node's: shared storage."""
+        ...
+
+
+class NodeListener(StreamEventsListener, Protocol):
+    """The platform side of a node (injected); called on the event loop, must not block
+    for long."""
+
+    def relay_closed(self, relay_id: str, reason: str) -> None:
+        """A relay ended by itself; `reason` is a `RelayEndReason` value: "peer-closed",
+        "peer-unreachable", "rtcp-timeout", "stream-ended", "connect-timeout",
+        "connect-failed", "node-lost", "failed". BYE the upper's dialog."""
         ...
 
 
@@ -244,5 +280,28 @@ class MediaNode(Protocol):
     async def snapshot(self, stream_key: str, max_width: int) -> bytes: ...
 
     async def close_output(self, output_id: str) -> None: ...
+
+    async def open_relay(self, stream_key: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        """Prepare relaying the stream to an upper (`spec`: its offer): a port of the node's
+        pool is bound (UDP), listening (TCP_LISTEN: only `spec.host` may connect) or dialing
+        the upper (TCP_CONNECT); the relay counts as the stream's viewer from now on, but
+        nothing is sent before `start_relay`. Returns the host and port for the 200 OK's
+        SDP. Raises `StreamClosedError` for a stream that is not running, `MediaError` for a
+        relay ID in use or no usable port (`PortsExhausted`)."""
+        ...
+
+    async def start_relay(self, relay_id: str) -> None:
+        """Send (after the ACK): the stream's PS from its last key frame on, then live, as soon
+        as a TCP connection is up. Raises `MediaError` for a relay that is not open (it may
+        have ended: `relay_closed` said so)."""
+        ...
+
+    async def close_relay(self, relay_id: str) -> None:
+        """Stop the relay and release its port; a no-op for an unknown or ended relay."""
+        ...
+
+    async def relay_stats(self, relay_id: str) -> RelayStats:
+        """Raises `MediaError` for a relay that is not open."""
+        ...
 
     async def stats(self) -> NodeStats: ...

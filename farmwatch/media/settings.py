@@ -76,6 +76,16 @@ class MediaSettings:
     gop_cache_frames: int = 300
     """Frames a stream keeps since the last keyframe to start new sinks at once."""
     gop_cache_bytes: int = 8 * 1024 * 1024
+    relay_connect_timeout: float = 10.0
+    """A relay we listen for (the upper offered `a=setup:active`) ends when the upper has not
+    connected this long after `start_relay`."""
+    relay_rtcp_timeout: float = 30.0
+    """A UDP relay whose upper sent RTCP and then went silent this long ends (an upper that
+    never sends RTCP is not timed out)."""
+    relay_unreachable_timeout: float = 5.0
+    """A UDP relay ends when ICMP port-unreachable answers its packets for this long."""
+    relay_backlog_bytes: int = 1024 * 1024
+    """A TCP relay whose unsent bytes exceed this drops frames up to the next key frame."""
 
     @property
     def port_bounds(self) -> tuple[int, int]:
@@ -100,13 +110,21 @@ class MediaSettings:
             )
         if self.reorder_capacity < 1 or self.reorder_delay < 0:
             errors.append("media.reorder_capacity/reorder_delay: expected >= 1 / >= 0")
-        for name in ("start_timeout", "media_timeout", "idle_close", "rtcp_interval"):
+        names = (
+            "start_timeout", "media_timeout", "idle_close", "rtcp_interval",
+            "relay_connect_timeout", "relay_rtcp_timeout", "relay_unreachable_timeout",
+        )  # fmt: skip
+        for name in names:
             if getattr(self, name) <= 0:
                 errors.append(f"media.{name}: expected > 0, got {getattr(self, name)}")
         if self.tcp_connect_attempts < 1 or self.tcp_connect_interval < 0:
             errors.append("media.tcp_connect_attempts/interval: expected >= 1 / >= 0")
         if self.sink_queue_frames < 1 or self.gop_cache_frames < 1:
             errors.append("media.sink_queue_frames/gop_cache_frames: expected >= 1")
+        if self.relay_backlog_bytes < 65536:
+            errors.append(
+                f"media.relay_backlog_bytes: expected >= 65536, got {self.relay_backlog_bytes}"
+            )
         if self.max_frame_size < 65536 or self.gop_cache_bytes < self.max_frame_size:
             errors.append("media.max_frame_size: >= 65536 and <= gop_cache_bytes")
         return errors

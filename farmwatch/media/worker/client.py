@@ -26,6 +26,9 @@ from farmwatch.media.node import (
     NodeListener,
     NodeStats,
     RecordingSpec,
+    RelayInfo,
+    RelaySpec,
+    RelayStats,
     StreamPlacement,
     WebRtcAnswer,
 )
@@ -35,6 +38,7 @@ from farmwatch.media.worker.wire import (
     download_from_json,
     error_from_body,
     progress_from_json,
+    relay_spec_to_json,
     segment_from_json,
     stats_from_json,
 )
@@ -208,6 +212,23 @@ class RemoteMediaNode:
     async def close_output(self, output_id: str) -> None:
         await self._call("DELETE", f"/outputs/{output_id}")
 
+    # -- relays ------------------------------------------------------------------------------
+
+    async def open_relay(self, stream_key: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        body = await self._call(
+            "POST", f"/streams/{stream_key}/relays/{relay_id}", relay_spec_to_json(spec)
+        )
+        return RelayInfo(**body)
+
+    async def start_relay(self, relay_id: str) -> None:
+        await self._call("POST", f"/relays/{relay_id}/start")
+
+    async def close_relay(self, relay_id: str) -> None:
+        await self._call("DELETE", f"/relays/{relay_id}")
+
+    async def relay_stats(self, relay_id: str) -> RelayStats:
+        return RelayStats(**await self._call("GET", f"/relays/{relay_id}"))
+
     async def stats(self) -> NodeStats:
         self.last_stats = stats_from_json(await self._call("GET", "/stats"))
         return self.last_stats
@@ -250,6 +271,8 @@ class RemoteMediaNode:
             self._listener.output_closed(str(event["id"]))
         elif kind == "segment_closed":
             self._listener.segment_closed(str(event["key"]), segment_from_json(event["segment"]))
+        elif kind == "relay_closed":
+            self._listener.relay_closed(str(event["id"]), str(event["reason"]))
         elif kind == "stream_closed":
             reason = CloseReason(event["reason"])
             task = asyncio.get_running_loop().create_task(

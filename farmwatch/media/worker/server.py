@@ -30,6 +30,7 @@ from farmwatch.media.worker.wire import (
     error_body,
     progress_to_json,
     recording_spec_from_json,
+    relay_spec_from_json,
     segment_to_json,
     stats_to_json,
 )
@@ -104,6 +105,9 @@ class _Events:
         self.send(
             {"event": "segment_closed", "key": stream_key, "segment": segment_to_json(segment)}
         )
+
+    def relay_closed(self, relay_id: str, reason: str) -> None:
+        self.send({"event": "relay_closed", "id": relay_id, "reason": reason})
 
 
 async def _send_quietly(socket: web.WebSocketResponse, data: str) -> None:
@@ -314,6 +318,33 @@ async def snapshot(request: web.Request) -> web.Response:
 async def close_output(request: web.Request) -> web.Response:
     await request.app[NODE].close_output(request.match_info["output"])
     return web.json_response({})
+
+
+@routes.post("/streams/{key}/relays/{relay}")
+async def open_relay(request: web.Request) -> web.Response:
+    spec = relay_spec_from_json(await _json(request))
+    info = await request.app[NODE].open_relay(
+        request.match_info["key"], request.match_info["relay"], spec
+    )
+    return web.json_response(dataclasses.asdict(info))
+
+
+@routes.post("/relays/{relay}/start")
+async def start_relay(request: web.Request) -> web.Response:
+    await request.app[NODE].start_relay(request.match_info["relay"])
+    return web.json_response({})
+
+
+@routes.delete("/relays/{relay}")
+async def close_relay(request: web.Request) -> web.Response:
+    await request.app[NODE].close_relay(request.match_info["relay"])
+    return web.json_response({})
+
+
+@routes.get("/relays/{relay}")
+async def relay_stats(request: web.Request) -> web.Response:
+    stats = await request.app[NODE].relay_stats(request.match_info["relay"])
+    return web.json_response(dataclasses.asdict(stats))
 
 
 @routes.get("/stats")

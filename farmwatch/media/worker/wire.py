@@ -29,7 +29,7 @@ from farmwatch.media.events import (
 )
 from farmwatch.media.frames import Codec
 from farmwatch.media.manager import IngestTotals
-from farmwatch.media.node import DownloadResult, NodeStats, RecordingSpec
+from farmwatch.media.node import DownloadResult, NodeStats, RecordingSpec, RelaySpec, RelayTransport
 from farmwatch.media.ports import PortsExhausted
 from farmwatch.media.stream import StreamClosedError
 from farmwatch.media.stream_core import CloseReason
@@ -46,6 +46,8 @@ __all__ = [
     "progress_from_json",
     "progress_to_json",
     "recording_spec_from_json",
+    "relay_spec_from_json",
+    "relay_spec_to_json",
     "segment_from_json",
     "segment_to_json",
     "stats_from_json",
@@ -125,6 +127,20 @@ def recording_spec_from_json(data: dict[str, Any]) -> RecordingSpec:
         directory=str(data["directory"]),
         zone=str(data["zone"]),
         segment_seconds=float(data["segment_seconds"]),
+    )
+
+
+def relay_spec_to_json(spec: RelaySpec) -> dict[str, Any]:
+    return {**dataclasses.asdict(spec), "transport": spec.transport.value}
+
+
+def relay_spec_from_json(data: dict[str, Any]) -> RelaySpec:
+    return RelaySpec(
+        host=str(data["host"]),
+        port=int(data["port"]),
+        transport=RelayTransport(data["transport"]),
+        ssrc=int(data["ssrc"]),
+        payload_type=int(data.get("payload_type", 96)),
     )
 
 
