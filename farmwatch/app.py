@@ -35,6 +35,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
@@ -107,6 +108,7 @@ class _MediaEvents:
         self.playback: PlaybackService | None = None
         self.downloads: DownloadService | None = None
         self.recording: PlatformRecording | None = None
+        self.cascade: CascadeLinks | None = None
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
         if self.playback is not None and self.playback.owns_stream(stream_key):
@@ -115,6 +117,8 @@ class _MediaEvents:
             await self.downloads.stream_closed(stream_key, reason)
         elif self.live is not None:
             await self.live.stream_closed(stream_key, reason)
+            if self.cascade is not None:
+                self.cascade.stream_closed(stream_key)
 
     def keyframe_needed(self, stream_key: str) -> None:
         # Recorded video brings its key frames with it: IFameCmd is for live channels.
@@ -133,6 +137,10 @@ class _MediaEvents:
     def segment_closed(self, stream_key: str, segment: RecordedSegment) -> None:
         if self.recording is not None:
             self.recording.segment_closed(stream_key, segment)
+
+    def relay_closed(self, relay_id: str, reason: str) -> None:
+        if self.cascade is not None:
+            self.cascade.relay_closed(relay_id, reason)
 
 
 class _CallEvents:
@@ -202,6 +210,7 @@ class Application:
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
         )
+        self.control = DeviceControlService(self.access, channels)
         storage = Path(settings.storage.dir)
         recordings = RecordingRepository(self.database.sessions)
         self.playback = PlaybackService(
@@ -267,7 +276,10 @@ class Application:
             system_name=f"farmwatch {settings.sip.id}",
             sharing=SharingService(devices, channels),
             forwarding=UpperForwarding(self.access, channels),
+            live=self.live,
+            playback=self.playback,
         )
+        forwarder.cascade = self.cascade
         self.recorder.change_listeners.append(self.cascade.catalog_changed)
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
@@ -344,6 +356,7 @@ class Application:
                     self.clips,
                     self.recording,
                     self.cascade,
+                    self.control,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

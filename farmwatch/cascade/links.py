@@ -14,6 +14,8 @@ import logging
 from farmwatch.cascade.settings import UpperSettings
 from farmwatch.cascade.upper_link import UpperLink
 from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.recordings.playback_service import PlaybackService
+from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
@@ -41,6 +43,8 @@ class CascadeLinks:
         system_name: str,
         sharing: SharingService,
         forwarding: UpperForwarding,
+        live: LiveService,
+        playback: PlaybackService,
     ) -> None:
         self._endpoint = endpoint
         self.links = [
@@ -51,10 +55,13 @@ class CascadeLinks:
                 local_domain=domain,
                 sharing=sharing,
                 forwarding=forwarding,
+                live=live,
+                playback=playback,
                 system_name=system_name,
             )
             for upper in uppers
         ]
+        playback.ended_listeners.append(self.playback_ended)
         self._by_id: dict[str, list[UpperLink]] = {}
         for link in self.links:
             self._by_id.setdefault(link.settings.id, []).append(link)
@@ -91,7 +98,28 @@ class CascadeLinks:
         link.handle(incoming)
 
     def handle_ack(self, request: SipRequest, source: Address) -> None:
-        log.debug("ACK from an upper (Call-ID %s)", request.call_id)
+        link = self._link_for(request.from_.uri.user or "", source)
+        if link is not None:
+            link.handle_ack(request)
+
+    # -- what media tells (the composition root forwards it) ------------------------------
+
+    def owns_relay(self, relay_id: str) -> bool:
+        return any(link.calls.owns_relay(relay_id) for link in self.links)
+
+    def relay_closed(self, relay_id: str, reason: str) -> None:
+        for link in self.links:
+            link.calls.relay_closed(relay_id, reason)
+
+    def playback_ended(self, session_id: str, complete: bool) -> None:
+        for link in self.links:
+            link.calls.playback_ended(session_id, complete)
+
+    def stream_closed(self, stream_key: str) -> None:
+        """A live stream closed (device BYE, media stopped, worker lost): its uppers' calls
+        end (the relays are gone with it)."""
+        for link in self.links:
+            link.calls.stream_closed(stream_key)
 
     def _link_for(self, from_user: str, source: Address) -> UpperLink | None:
         candidates = self._by_id.get(from_user)

@@ -18,9 +18,12 @@ from typing import Any
 
 from farmwatch.cascade.link_state import LinkCore, LinkState, Register, SendKeepalive
 from farmwatch.cascade.settings import UpperSettings, UpperTransport
+from farmwatch.cascade.upper_calls import UpperCalls
 from farmwatch.cascade.upper_requests import UpperRequests
 from farmwatch.cascade.upper_target import UpperTarget
 from farmwatch.platform.catalog_changes import CatalogChange
+from farmwatch.platform.recordings.playback_service import PlaybackService
+from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.catalog_export import SystemItem
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
@@ -34,9 +37,11 @@ from farmwatch.sipserver.register_client import (
     RegisterFailed,
 )
 from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.message import SipRequest
 
 log = logging.getLogger(__name__)
 
+_CALL_METHODS = frozenset({"INVITE", "BYE", "CANCEL", "INFO"})
 REGISTER_TIMEOUT = 10.0
 KEEPALIVE_TIMEOUT = 10.0
 UNREGISTER_TIMEOUT = 2.0
@@ -61,6 +66,8 @@ class UpperLink:
         local_domain: str,
         sharing: SharingService,
         forwarding: UpperForwarding,
+        live: LiveService,
+        playback: PlaybackService,
         system_name: str,
     ) -> None:
         self.settings = settings
@@ -104,6 +111,14 @@ class UpperLink:
             SystemItem(platform_id=local_id, name=system_name, civil_code=local_id[:6]),
             identity,
         )
+        self.calls = UpperCalls(
+            self.target,
+            name=settings.name,
+            sharing=sharing,
+            rule=self.requests.rule,
+            live=live,
+            playback=playback,
+        )
         self._counters = _Counters()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -129,6 +144,7 @@ class UpperLink:
             await asyncio.gather(self._task, return_exceptions=True)
         for task in list(self._keepalive_tasks):
             task.cancel()
+        await self.calls.close()
         await self.requests.close()
         if owed:
             try:
@@ -153,7 +169,13 @@ class UpperLink:
         return True
 
     def handle(self, incoming: IncomingRequest) -> None:
-        self.requests.handle(incoming)
+        if incoming.request.method in _CALL_METHODS:
+            self.calls.handle(incoming)
+        else:
+            self.requests.handle(incoming)
+
+    def handle_ack(self, request: SipRequest) -> None:
+        self.calls.handle_ack(request)
 
     def catalog_changed(self, change: CatalogChange) -> None:
         self.requests.catalog_changed(change)
@@ -181,6 +203,7 @@ class UpperLink:
             catalog_pushes=self.requests.catalog_pushes,
             subscribed=bool(self.requests.notifier.live()),
             notifies_sent=self.requests.notifies_sent,
+            calls=self.calls.active,
         )
 
     # -- the loop ----------------------------------------------------------------------------

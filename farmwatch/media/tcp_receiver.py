@@ -363,6 +363,13 @@ class TcpActiveReceiver(_TcpReceiver):
     def _may_accept_again(self) -> bool:
         return self._server is not None
 
+    def _source(self) -> tuple[str, int] | None:
+        """Dial from the media host when it is one address: the device (or a lower platform
+        relaying to us) takes the connection only from the address our SDP named."""
+        if self._host is None or self._host in ("", "0.0.0.0", "::"):
+            return None
+        return (self._host, 0)
+
     async def _dial(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         attempts = self._settings.tcp_connect_attempts
@@ -373,7 +380,9 @@ class TcpActiveReceiver(_TcpReceiver):
             self.connect_attempts += 1
             try:
                 async with asyncio.timeout(_CONNECT_TIMEOUT):
-                    await loop.create_connection(lambda: _MediaConnection(self), host, port)
+                    await loop.create_connection(
+                        lambda: _MediaConnection(self), host, port, local_addr=self._source()
+                    )
                 return
             except (OSError, TimeoutError) as error:
                 last_error = error

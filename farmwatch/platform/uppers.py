@@ -39,6 +39,8 @@ class UpperLinkStatus:
     subscribed: bool
     """The upper holds a live catalog subscription."""
     notifies_sent: int
+    calls: int
+    """Video calls of this upper now (live relays, playbacks, downloads)."""
 
 
 class UpperLinksView(Protocol):

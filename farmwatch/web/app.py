@@ -13,11 +13,13 @@ from farmwatch.platform.recordings.download_service import DownloadService
 from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.keys import (
     CLIP_SERVICE,
+    DEVICE_CONTROL,
     DEVICE_SERVICE,
     DOWNLOAD_SERVICE,
     LIVE_SERVICE,
@@ -28,7 +30,16 @@ from farmwatch.web.keys import (
     UPPER_LINKS,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
-from farmwatch.web.routes import devices, live, metrics, playback, recordings, records, uppers
+from farmwatch.web.routes import (
+    control,
+    devices,
+    live,
+    metrics,
+    playback,
+    recordings,
+    records,
+    uppers,
+)
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
 STATIC = resources.files("farmwatch.web") / "static"
@@ -57,6 +68,7 @@ class WebServices:
     clips: ClipService
     recording: PlatformRecording
     uppers: UpperLinksView
+    control: DeviceControlService
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -69,12 +81,14 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CLIP_SERVICE] = services.clips
     api[PLATFORM_RECORDING] = services.recording
     api[UPPER_LINKS] = services.uppers
+    api[DEVICE_CONTROL] = services.control
     api.add_routes(devices.routes)
     api.add_routes(live.routes)
     api.add_routes(records.routes)
     api.add_routes(playback.routes)
     api.add_routes(recordings.routes)
     api.add_routes(uppers.routes)
+    api.add_routes(control.routes)
     return api
 
 

@@ -95,4 +95,5 @@ def upper_view(status: UpperLinkStatus) -> dict[str, Any]:
         "catalog_pushes": status.catalog_pushes,
         "subscribed": status.subscribed,
         "notifies_sent": status.notifies_sent,
+        "calls": status.calls,
     }

@@ -34,9 +34,9 @@ from farmwatch.platform.services.device_control_service import (
     PtzStop,
 )
 from farmwatch.simulator import SimulatedDevice, running_simulator
+from farmwatch.web.keys import DEVICE_CONTROL
 from farmwatch.web.middlewares import error_middleware
 from farmwatch.web.routes import control
-from farmwatch.web.routes.control import DEVICE_CONTROL
 from tests.integration.simulator.platform import SERVER_ID, Platform, running_platform
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)

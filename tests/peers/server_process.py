@@ -41,6 +41,22 @@ class RunningServer:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
 
+    def api_post(self, path: str, body: Any) -> tuple[int, Any]:
+        """POST a JSON body to the REST API; the status and the decoded JSON answer."""
+        return _post_json(f"http://127.0.0.1:{self.web_port}/api{path}", body)
+
+
+def _post_json(url: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST",
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
 
 def start_server(
     tmp_path: Path,

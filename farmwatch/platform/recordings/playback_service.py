@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,7 +36,7 @@ from farmwatch.media.cluster import MediaCluster
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE
 from farmwatch.media.manager import MediaTransport
-from farmwatch.media.node import LiveInfo
+from farmwatch.media.node import LiveInfo, RelayInfo, RelaySpec
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import Conflict, InvalidInput, NotFound, StreamFailed
 from farmwatch.platform.recordings.playback_sources import (
@@ -138,6 +138,8 @@ class _Session:
     ended_at: float | None = None
     seek_by_reinvite: bool = False
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    relays: set[str] = field(default_factory=set)
+    """Relays to upper platforms: a relayed session is never idle."""
 
     @property
     def stream_key(self) -> str:
@@ -192,6 +194,11 @@ class PlaybackService:
         self._by_call: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.TimerHandle | None = None
+        self._by_relay: dict[str, str] = {}
+        self.ended_listeners: list[Callable[[str, bool], None]] = []
+        """Told `(session_id, complete)` when a session ends; `complete`: the whole range
+        was sent (MediaStatus 121, the end of a platform recording, media stopping at the
+        end), as opposed to a stop, a failure or the viewer leaving."""
 
     async def close(self) -> None:
         if self._watcher is not None:
@@ -328,6 +335,36 @@ class PlaybackService:
         if session.state is PlaybackState.STARTING or session.source is None:
             raise Conflict(f"playback {session_id} is still starting")
         return session
+
+    # -- relays to upper platforms (the cascade) ----------------------------------------
+
+    async def open_relay(self, session_id: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        """Relay the session's stream to an upper platform; the session then stays open
+        until `stop` (or its own end), whoever watches it here."""
+        session = self._running(session_id)
+        try:
+            info = await self._media.open_relay(session.stream_key, relay_id, spec)
+        except MediaError as error:
+            raise StreamFailed(f"{session.label} not relayed: {error}") from error
+        session.relays.add(relay_id)
+        self._by_relay[relay_id] = session_id
+        return info
+
+    async def start_relay(self, relay_id: str) -> None:
+        try:
+            await self._media.start_relay(relay_id)
+        except MediaError as error:
+            raise StreamFailed(f"relay {relay_id} not started: {error}") from error
+
+    async def close_relay(self, relay_id: str) -> None:
+        session_id = self._by_relay.pop(relay_id, None)
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session is not None:
+            session.relays.discard(relay_id)
+        try:
+            await self._media.close_relay(relay_id)
+        except MediaError as error:
+            log.info("relay %s not closed: %s", relay_id, error)
 
     # -- control -------------------------------------------------------------------------
 
@@ -473,31 +510,42 @@ class PlaybackService:
             if session.state is not PlaybackState.PLAYING:
                 continue
             silence = await self._read_progress(session)
-            if self._outputs.idle_for(session.session_id, now) >= self._session_idle:
+            idle = self._outputs.idle_for(session.session_id, now)
+            if not session.relays and idle >= self._session_idle:
                 await self._end(session, "no viewer")
             elif (
                 session.source_kind is RecordSource.PLATFORM
                 and session.position is not None
                 and session.position >= session.end
             ):
-                await self._end(session, "the end of the range was played")
+                await self._end(session, "the end of the range was played", complete=True)
             elif (
                 silence is not None
                 and silence >= self._end_silence
                 and session.position is not None
                 and session.position >= session.end - _END_MARGIN
             ):
-                await self._end(session, "the recording ended (media stopped at the end)")
+                await self._end(
+                    session, "the recording ended (media stopped at the end)", complete=True
+                )
         if self._sessions:
             self._arm_watcher()
 
-    async def _end(self, session: _Session, reason: str, *, bye: bool = True) -> None:
+    async def _end(
+        self, session: _Session, reason: str, *, bye: bool = True, complete: bool = False
+    ) -> None:
         if session.state is PlaybackState.ENDED:
             return
         session.state = PlaybackState.ENDED
         session.end_reason = reason
         session.ended_at = asyncio.get_running_loop().time()
         log.info("%s ended: %s", session.label, reason)
+        for listener in self.ended_listeners:
+            try:
+                listener(session.session_id, complete)
+            except Exception:
+                # Isolation boundary: one listener (an upper's dialog).
+                log.exception("%s: end listener failed", session.label)
         if session.source is not None:
             await session.source.close(bye=bye)
         await self._outputs.close_session(session.session_id)
@@ -544,7 +592,8 @@ class PlaybackService:
         if session is None or session.state is PlaybackState.STARTING:
             return  # still starting: its start fails and undoes itself
         if session.source_kind is RecordSource.PLATFORM:
-            await self._end(session, f"the recording ended ({reason.value})")
+            complete = reason is CloseReason.END_OF_RECORDING
+            await self._end(session, f"the recording ended ({reason.value})", complete=complete)
         else:
             await self._end(session, f"the media stopped ({reason.value})")
 
@@ -564,7 +613,9 @@ class PlaybackService:
             log.info("%s: MediaStatus %s ignored (only 121 ends a playback)", session.label,
                      status.notify_type)  # fmt: skip
             return
-        self._spawn(self._end(session, "the device sent the whole range (MediaStatus 121)"))
+        self._spawn(
+            self._end(session, "the device sent the whole range (MediaStatus 121)", complete=True)
+        )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

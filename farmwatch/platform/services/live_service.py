@@ -26,7 +26,7 @@ from typing import Any
 from farmwatch.media.cluster import MediaCluster
 from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import MediaTransport
-from farmwatch.media.node import LiveInfo
+from farmwatch.media.node import LiveInfo, RelayInfo, RelaySpec
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import DeviceOffline, NotFound, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
@@ -196,6 +196,32 @@ class LiveService:
             return await self._media.snapshot(channel_id, max_width)
         except MediaError as error:
             raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
+
+    # -- relays to upper platforms ---------------------------------------------------------
+
+    async def open_relay(self, channel_id: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
+        """Start (or join) the channel's stream and prepare relaying it to an upper platform
+        (the cascade's answer to the upper's INVITE). The relay holds the stream as a
+        viewer does until `close_relay`, or until it ends by itself (`relay_closed`)."""
+        await self._ensure_stream(channel_id)
+        try:
+            return await self._media.open_relay(channel_id, relay_id, spec)
+        except MediaError as error:
+            raise StreamFailed(f"channel {channel_id} not relayed: {error}") from error
+
+    async def start_relay(self, relay_id: str) -> None:
+        """Begin sending (the upper's ACK came)."""
+        try:
+            await self._media.start_relay(relay_id)
+        except MediaError as error:
+            raise StreamFailed(f"relay {relay_id} not started: {error}") from error
+
+    async def close_relay(self, relay_id: str) -> None:
+        """Stop relaying; the stream closes after the idle time if nobody else watches."""
+        try:
+            await self._media.close_relay(relay_id)
+        except MediaError as error:
+            log.info("relay %s not closed: %s", relay_id, error)
 
     # -- NodeListener (the media cluster) -------------------------------------------------
 

@@ -37,7 +37,6 @@ from farmwatch.platform.services.device_control_service import (
     CruiseDwell,
     CruiseSpeed,
     CruiseStart,
-    DeviceControlService,
     FocusDirection,
     FocusIris,
     FocusIrisStop,
@@ -55,11 +54,11 @@ from farmwatch.platform.services.device_control_service import (
     ZoomDirection,
 )
 from farmwatch.web.bodies import json_object
+from farmwatch.web.keys import DEVICE_CONTROL
 
-__all__ = ["DEVICE_CONTROL", "ptz_action_from_body", "routes"]
+__all__ = ["ptz_action_from_body", "routes"]
 
 # Here rather than in web/keys.py until the service is wired into the application.
-DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 
 routes = web.RouteTableDef()
 

@@ -73,7 +73,7 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
     bureau = start_tier(tmp_path, BUREAU)
     branch: RunningServer | None = None
     try:
-        branch = start_tier(tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau),))
+        branch = start_tier(tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau.sip_port),))
         async with running_simulator(
             server=(BRANCH.host, branch.sip_port),
             server_id=BRANCH.platform_id,
@@ -149,6 +149,19 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
             assert found["complete"] is True, found["slices"]
             assert [(r["start"], r["end"]) for r in found["records"]] == expected
             assert 100 < len(expected) < 144
+
+            # PTZ from the bureau reaches the farm camera through the branch.
+            status, sent = await asyncio.to_thread(
+                bureau.api_post,
+                f"/channels/{channel}/ptz",
+                {"action": "move", "pan": "right", "speed": 128},
+            )
+            assert status == 202, sent
+            assert sent["device_id"] == BRANCH.platform_id
+            responder = farm.devices[0].responder
+            async with asyncio.timeout(5):
+                while (channel, "A50F010180000036") not in responder.ptz_commands:
+                    await asyncio.sleep(0.05)
 
             # The bureau subscribed to the branch's catalog: a camera leaving the farm is
             # OFF at the bureau within one keepalive period, its neighbour still ON.

@@ -32,7 +32,8 @@ class UpperLinkConfig:
     """One `[[upper]]` table pointing at a running tier."""
 
     tier: Tier
-    server: RunningServer
+    port: int
+    """The tier's SIP port (`RunningServer.sip_port`, or the one it is started with)."""
     transport: str = "udp"
     keepalive_interval: float = 2.0
     keepalive_timeout_count: int = 2
@@ -46,7 +47,7 @@ class UpperLinkConfig:
             f'id = "{self.tier.platform_id}"\n'
             f'domain = "{self.tier.domain}"\n'
             f'host = "{self.tier.host}"\n'
-            f"port = {self.server.sip_port}\n"
+            f"port = {self.port}\n"
             f'transport = "{self.transport}"\n'
             f'password = "{PASSWORD}"\n'
             "register_expires = 120\n"

@@ -1,0 +1,250 @@
+"""A bureau and its branch with a simulated farm, for the cascade's end-to-end tests.
+
+Three processes on three loopback addresses (bureau 127.0.0.12, branch .13, the simulated
+farm .14), so that an address carried to the wrong hop fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from farmwatch.simulator import running_simulator
+from farmwatch.simulator.fleet import SimulatorFleet
+from farmwatch.simulator.record_settings import RecordSettings
+from tests.e2e.live_helpers import SMALL_PICTURE
+from tests.integration.cascade.tiers import (
+    BRANCH,
+    BUREAU,
+    FARM_HOST,
+    NATIONAL,
+    PASSWORD,
+    UpperLinkConfig,
+    start_tier,
+)
+from tests.peers.raw_sip import free_port
+from tests.peers.server_process import RunningServer, stop_server
+
+MEDIA_ENV = {
+    "FARMWATCH_MEDIA_IDLE_CLOSE": "3",
+    "FARMWATCH_MEDIA_START_TIMEOUT": "4",
+    "FARMWATCH_LIVE_INVITE_TIMEOUT": "4",
+}
+
+
+@dataclass
+class Cascade:
+    bureau: RunningServer
+    branch: RunningServer
+    farm: SimulatorFleet
+    http: aiohttp.ClientSession
+
+    def channel(self, index: int = 0) -> str:
+        return self.farm.devices[0].channels.items[index].device_id
+
+    async def request(self, server: RunningServer, method: str, path: str) -> tuple[int, Any]:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with self.http.request(method, url) as response:
+            text = await response.text()
+            return response.status, json.loads(text) if text else None
+
+    async def post(self, server: RunningServer, path: str, body: Any) -> tuple[int, Any]:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with self.http.post(url, json=body) as response:
+            return response.status, await response.json()
+
+    async def read_fmp4(self, server: RunningServer, path: str, seconds: float) -> bytes:
+        data = bytearray()
+        async with self.http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
+            assert response.status == 200, await response.text()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + seconds
+            while loop.time() < deadline:
+                try:
+                    async with asyncio.timeout(max(0.05, deadline - loop.time())):
+                        chunk = await response.content.readany()
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        return bytes(data)
+
+
+async def _until(check: Any, timeout: float = 20.0) -> Any:
+    async with asyncio.timeout(timeout):
+        while True:
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def cascade(
+    tmp_path: Path, transport: str = "udp", records: RecordSettings | None = None
+) -> AsyncIterator[Cascade]:
+    """Bureau, branch and farm; the platforms stop before the farm (their BYEs to the
+    cameras are answered, not waited out)."""
+    async with AsyncExitStack() as stack:
+        bureau_env = {**MEDIA_ENV, "FARMWATCH_LIVE_TRANSPORT": transport}
+        bureau_port = free_port()
+        link = UpperLinkConfig(BUREAU, bureau_port)
+        # Started side by side: the branch registers once the bureau answers.
+        bureau, branch = await asyncio.gather(
+            asyncio.to_thread(
+                start_tier, tmp_path, BUREAU, sip_port=bureau_port, extra_env=bureau_env
+            ),
+            asyncio.to_thread(start_tier, tmp_path, BRANCH, (link,), extra_env=MEDIA_ENV),
+        )
+        stack.push_async_callback(asyncio.to_thread, stop_server, bureau)
+        stack.push_async_callback(asyncio.to_thread, stop_server, branch)
+        farm = await stack.enter_async_context(
+            running_simulator(
+                server=(BRANCH.host, branch.sip_port), server_id=BRANCH.platform_id,
+                channels=2, password=PASSWORD, host=FARM_HOST, media=SMALL_PICTURE,
+                records=records, request_timeout=2.0,
+            )
+        )  # fmt: skip
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        # The branch first (its BYEs reach the farm, its unregister the bureau), then the bureau.
+        stack.push_async_callback(asyncio.to_thread, stop_server, bureau)
+        stack.push_async_callback(asyncio.to_thread, stop_server, branch)
+        rig = Cascade(bureau, branch, farm, http)
+        await _known_at_bureau(rig)
+        yield rig
+
+
+async def _known_at_bureau(rig: Cascade) -> None:
+    """The farm's channels reached the bureau (a catalog NOTIFY or a fresh query)."""
+    path = f"/api/devices/{BRANCH.platform_id}/channels"
+
+    async def known() -> bool:
+        status, body = await rig.request(rig.bureau, "GET", path)
+        found = str(body) if status == 200 else ""
+        return rig.channel(0) in found and rig.channel(1) in found
+
+    async def refreshed() -> bool:
+        status, _ = await rig.request(
+            rig.bureau, "POST", f"/api/devices/{BRANCH.platform_id}/catalog"
+        )
+        return status == 202
+
+    await _until(lambda: rig.request(rig.branch, "GET", "/api/uppers"))
+    await _until(refreshed)
+    await _until(known)
+
+
+@dataclass
+class ThreeTiers:
+    """National ← bureau ← branch ← farm, each on its own loopback address."""
+
+    national: RunningServer
+    bureau: RunningServer
+    branch: RunningServer
+    farm: SimulatorFleet
+    http: aiohttp.ClientSession
+
+    def channel(self, index: int = 0) -> str:
+        return self.farm.devices[0].channels.items[index].device_id
+
+    async def request(self, server: RunningServer, method: str, path: str) -> tuple[int, Any]:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with self.http.request(method, url) as response:
+            text = await response.text()
+            return response.status, json.loads(text) if text else None
+
+    async def post(self, server: RunningServer, path: str, body: Any) -> tuple[int, Any]:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with self.http.post(url, json=body) as response:
+            return response.status, await response.json()
+
+    async def refresh_catalog(self, server: RunningServer, device_id: str) -> None:
+        status, body = await self.request(server, "POST", f"/api/devices/{device_id}/catalog")
+        assert status == 202, body
+        async with asyncio.timeout(20):
+            while True:
+                _, body = await self.request(server, "GET", f"/api/devices/{device_id}/catalog")
+                if body is not None and body.get("state") == "complete":
+                    return
+                await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def three_tiers(
+    tmp_path: Path,
+    *,
+    transport: str = "udp",
+    records: RecordSettings | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[ThreeTiers]:
+    """The three platforms started side by side (each upper's port chosen beforehand), the
+    farm registered to the branch, and the farm's channels known at the national tier.
+    `transport` is how each upper asks its lower for live video and playback."""
+    media_env = {
+        **MEDIA_ENV,
+        "FARMWATCH_LIVE_TRANSPORT": transport,
+        "FARMWATCH_RECORDINGS_TRANSPORT": transport,
+        **(env or {}),
+    }
+    async with AsyncExitStack() as stack:
+        national_port, bureau_port = free_port(), free_port()
+        national, bureau, branch = await asyncio.gather(
+            asyncio.to_thread(
+                start_tier, tmp_path, NATIONAL, sip_port=national_port, extra_env=media_env
+            ),
+            asyncio.to_thread(
+                start_tier, tmp_path, BUREAU, (UpperLinkConfig(NATIONAL, national_port),),
+                sip_port=bureau_port, extra_env=media_env,
+            ),
+            asyncio.to_thread(
+                start_tier, tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau_port),),
+                extra_env=media_env,
+            ),
+        )  # fmt: skip
+        for server in (national, bureau, branch):
+            stack.push_async_callback(asyncio.to_thread, stop_server, server)
+        farm = await stack.enter_async_context(
+            running_simulator(
+                server=(BRANCH.host, branch.sip_port), server_id=BRANCH.platform_id,
+                channels=2, password=PASSWORD, host=FARM_HOST, media=SMALL_PICTURE,
+                records=records, request_timeout=2.0,
+            )
+        )  # fmt: skip
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        # Stopped from the bottom up: each platform's BYEs and unregister find their peer.
+        for server in (national, bureau, branch):
+            stack.push_async_callback(asyncio.to_thread, stop_server, server)
+        tiers = ThreeTiers(national, bureau, branch, farm, http)
+        await _wait_farm_at_national(tiers)
+        yield tiers
+
+
+async def _wait_farm_at_national(tiers: ThreeTiers) -> None:
+    """Ask each upper's catalog again once the farm is in (the first ones, at registration,
+    may have come before the cameras did); then wait for the channels at the top."""
+    wanted = {tiers.channel(0), tiers.channel(1)}
+
+    async def has_farm(server: RunningServer, device_id: str) -> bool:
+        status, body = await tiers.request(server, "GET", f"/api/devices/{device_id}/channels")
+        return status == 200 and all(channel in str(body) for channel in wanted)
+
+    async def online(server: RunningServer, device_id: str) -> bool:
+        status, body = await tiers.request(server, "GET", f"/api/devices/{device_id}")
+        return status == 200 and bool(body["online"])
+
+    async with asyncio.timeout(30):
+        while not await has_farm(tiers.branch, tiers.farm.device_ids[0]):
+            await asyncio.sleep(0.1)
+        for upper, lower in ((tiers.bureau, BRANCH), (tiers.national, BUREAU)):
+            while not await online(upper, lower.platform_id):
+                await asyncio.sleep(0.1)
+            while not await has_farm(upper, lower.platform_id):
+                await tiers.refresh_catalog(upper, lower.platform_id)

@@ -1,0 +1,251 @@
+"""The three tiers: a national inspector watches and plays back a farm camera through two hops.
+
+national (127.0.0.11) ← bureau (.12) ← branch (.13) ← simulated farm (.14), each tier a
+`farmwatch serve` registered to the one above. Everything the national tier does goes down
+two cascade hops and the media comes back up two relays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import av
+import pytest
+import pytest_asyncio
+
+from farmwatch.simulator import read_recorded_time
+from farmwatch.simulator.record_settings import RecordSettings
+from tests.e2e.cascade_helpers import ThreeTiers, three_tiers
+from tests.e2e.live_helpers import decode_fmp4
+from tests.integration.cascade.tiers import BRANCH, BUREAU
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GOP = 1.0
+# 5-minute files, none missing: 300 records in 25 hours.
+RECORDS = RecordSettings(file_minutes=5, items_per_message=10, missing_fraction=0.0)
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def tiers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ThreeTiers]:
+    env = {"FARMWATCH_RECORDINGS_SEARCH_SLICE_HOURS": "24"}
+    async with three_tiers(
+        tmp_path_factory.mktemp("three-tiers"), records=RECORDS, env=env
+    ) as tiers:
+        yield tiers
+
+
+def local(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def yesterday_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(SHANGHAI) - timedelta(days=1)
+    return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def _nodes(nodes: list[dict[str, Any]]) -> dict[str, tuple[str | None, bool]]:
+    """Every node of a channel tree: ID → (the ID it hangs under, online)."""
+    found: dict[str, tuple[str | None, bool]] = {}
+    stack: list[tuple[dict[str, Any], str | None]] = [(node, None) for node in nodes]
+    while stack:
+        node, parent = stack.pop()
+        found[node["channel_id"]] = (parent, node["online"])
+        stack.extend((child, node["channel_id"]) for child in node["children"])
+    return found
+
+
+async def test_the_farm_keeps_its_tree_at_the_national_tier(tiers: ThreeTiers) -> None:
+    status, body = await tiers.request(
+        tiers.national, "GET", f"/api/devices/{BUREAU.platform_id}/channels"
+    )
+    assert status == 200, body
+    nodes = _nodes(body["channels"])
+    device = tiers.farm.devices[0]
+    assert nodes[BRANCH.platform_id][0] is None  # the branch, under the bureau
+    assert nodes[device.device_id][0] == BRANCH.platform_id
+    for item in device.channels.items:
+        assert nodes[item.device_id] == (device.device_id, True)
+
+
+async def test_live_at_the_national_tier_through_two_hops(tiers: ThreeTiers) -> None:
+    status, links = await tiers.post(tiers.national, f"/api/channels/{tiers.channel()}/live", None)
+    assert status == 201, links
+    url = f"http://127.0.0.1:{tiers.national.web_port}{links['fmp4']}"
+    data = bytearray()
+    async with tiers.http.get(url) as response:
+        assert response.status == 200
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3.5
+        while loop.time() < deadline:
+            try:
+                async with asyncio.timeout(max(0.05, deadline - loop.time())):
+                    chunk = await response.content.readany()
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    sizes = decode_fmp4(bytes(data))
+    assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+    status, _ = await tiers.request(tiers.national, "DELETE", f"/api/live/{links['session']}")
+    assert status == 204
+
+
+async def test_record_search_of_300_records_through_two_hops(tiers: ThreeTiers) -> None:
+    start = yesterday_at(0) - timedelta(hours=1)
+    end = start + timedelta(hours=25) - timedelta(seconds=1)
+    channel = tiers.channel()
+    query = f"start={local(start)}&end={local(end)}&source=device"
+    status, found = await tiers.request(
+        tiers.national, "GET", f"/api/channels/{channel}/records?{query}"
+    )
+    assert status == 200, found
+    files = (
+        tiers.farm.devices[0]
+        .record_index(channel)
+        .files_between(int(start.timestamp()), int(end.timestamp()))
+    )
+    assert len(files) == 300
+    assert found["complete"] is True, found["slices"]
+    got = [(r["start"], r["end"]) for r in found["records"]]
+    assert len(got) == 300 == len(set(got))
+
+
+async def test_playback_at_the_national_tier_seeks_and_runs_at_4x(tiers: ThreeTiers) -> None:
+    start = yesterday_at(14)
+    body = {"start": local(start), "end": local(start + timedelta(hours=1))}
+    status, session = await tiers.post(
+        tiers.national, f"/api/channels/{tiers.channel()}/playback", body
+    )
+    assert status == 201, session
+    chunks: list[tuple[float, bytes]] = []
+
+    async def read() -> None:
+        loop = asyncio.get_running_loop()
+        url = f"http://127.0.0.1:{tiers.national.web_port}{session['fmp4']}"
+        async with tiers.http.get(url) as response:
+            async for chunk in response.content.iter_any():
+                chunks.append((loop.time(), chunk))
+
+    def frames() -> list[tuple[float, float]]:
+        """(arrived, recorded) of each frame read so far."""
+        data = b"".join(chunk for _, chunk in chunks)
+        ends, total = [], 0
+        for _, chunk in chunks:
+            total += len(chunk)
+            ends.append(total)
+        found = []
+        with av.open(io.BytesIO(data), format="mp4") as container:
+            try:
+                for packet in container.demux(video=0):
+                    if packet.pos is None or not packet.size:
+                        continue
+                    recorded = read_recorded_time(bytes(packet), length_prefixed=True)
+                    if recorded is not None:
+                        index = next(i for i, end in enumerate(ends) if end > packet.pos)
+                        found.append((chunks[index][0], recorded / 1000))
+            except av.error.FFmpegError:
+                pass
+        return found
+
+    reader = asyncio.create_task(read())
+    try:
+        await asyncio.sleep(2.5)
+        first = frames()
+        assert len(first) >= 25
+        assert start.timestamp() - GOP - 0.05 <= first[0][1] <= start.timestamp() + 0.05
+
+        status, _ = await tiers.post(
+            tiers.national, session["control"], {"action": "seek", "position": 1800}
+        )
+        assert status == 200
+        await asyncio.sleep(2.5)
+        target = start.timestamp() + 1800
+        after = [r for _, r in frames() if r >= target - GOP - 0.05]
+        assert after and after[0] <= target + 0.05
+
+        changed_at = asyncio.get_running_loop().time()
+        status, _ = await tiers.post(
+            tiers.national, session["control"], {"action": "speed", "scale": 4}
+        )
+        assert status == 200
+        await asyncio.sleep(3.0)
+        fast = [(a, r) for a, r in frames() if a > changed_at + 0.7]
+        assert len(fast) > 40
+        assert (fast[-1][1] - fast[0][1]) / (fast[-1][0] - fast[0][0]) >= 3.5
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    status, _ = await tiers.request(tiers.national, "DELETE", session["status"])
+    assert status == 204
+    async with asyncio.timeout(10):  # the BYEs went down both hops to the camera
+        while any(c.playback is not None for c in tiers.farm.devices[0].calls):
+            await asyncio.sleep(0.1)
+
+
+async def test_a_download_through_two_hops_completes(tiers: ThreeTiers, tmp_path: Path) -> None:
+    start = yesterday_at(7)
+    end = start + timedelta(seconds=40)
+    body = {"start": local(start), "end": local(end), "speed": 4}
+    status, task = await tiers.post(
+        tiers.national, f"/api/channels/{tiers.channel()}/downloads", body
+    )
+    assert status == 201, task
+    async with asyncio.timeout(60):
+        while True:
+            _, task = await tiers.request(tiers.national, "GET", f"/api/downloads/{task['id']}")
+            if task["state"] in ("completed", "failed", "cancelled"):
+                break
+            await asyncio.sleep(0.5)
+    assert task["state"] == "completed", task
+    url = f"http://127.0.0.1:{tiers.national.web_port}{task['file']}"
+    async with tiers.http.get(url) as response:
+        assert response.status == 200
+        (tmp_path / "d.mp4").write_bytes(await response.read())
+    with av.open(str(tmp_path / "d.mp4")) as container:
+        stream = container.streams.video[0]
+        packets = [p for p in container.demux(stream) if p.size]
+        first = read_recorded_time(bytes(packets[0]), length_prefixed=True)
+        last = read_recorded_time(bytes(packets[-1]), length_prefixed=True)
+    assert first is not None and last is not None
+    assert start.timestamp() - GOP <= first / 1000 <= start.timestamp() + 0.05
+    assert end.timestamp() - GOP - 0.2 <= last / 1000 <= end.timestamp() + 0.05
+
+
+async def test_ptz_from_the_national_tier_reaches_the_camera(tiers: ThreeTiers) -> None:
+    channel = tiers.channel(1)
+    status, sent = await tiers.post(
+        tiers.national,
+        f"/api/channels/{channel}/ptz",
+        {"action": "move", "tilt": "up", "speed": 128},
+    )
+    assert status == 202, sent
+    responder = tiers.farm.devices[0].responder
+    async with asyncio.timeout(5):
+        while (channel, "A50F01080080003D") not in responder.ptz_commands:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_camera_leaving_the_farm_is_off_at_the_national_tier(tiers: ThreeTiers) -> None:
+    """Last: it stops the farm's camera."""
+    device = tiers.farm.devices[0]
+    loop = asyncio.get_running_loop()
+    stopped_at = loop.time()
+    await device.stop()
+    gone = {device.device_id, *(item.device_id for item in device.channels.items)}
+    path = f"/api/devices/{BUREAU.platform_id}/channels"
+    async with asyncio.timeout(10):
+        while True:
+            _, body = await tiers.request(tiers.national, "GET", path)
+            nodes = _nodes(body["channels"])
+            if not any(nodes[i][1] for i in gone):
+                break
+            await asyncio.sleep(0.1)
+    assert loop.time() - stopped_at < 2.0  # one keepalive period of the links
