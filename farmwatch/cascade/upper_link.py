@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 _CALL_METHODS = frozenset({"INVITE", "BYE", "CANCEL", "INFO"})
 REGISTER_TIMEOUT = 10.0
+"""The longest a REGISTER waits for its final answer (a link with a shorter keepalive
+interval waits that long: the same bound on noticing an upper that is gone)."""
 KEEPALIVE_TIMEOUT = 10.0
 UNREGISTER_TIMEOUT = 2.0
 
@@ -95,7 +97,10 @@ class UpperLink:
             register_uri=f"sip:{settings.id}@{_uri_host(settings.host)}:{settings.port}",
         )
         self._register = RegisterClient(
-            endpoint, identity, password=settings.password, request_timeout=REGISTER_TIMEOUT
+            endpoint,
+            identity,
+            password=settings.password,
+            request_timeout=min(REGISTER_TIMEOUT, max(1.0, settings.keepalive_interval)),
         )
         self.core = LinkCore(
             expires=settings.register_expires,
