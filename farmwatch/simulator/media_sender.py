@@ -297,7 +297,11 @@ class MediaSender:
         for attempt in range(1, settings.connect_attempts + 1):
             try:
                 async with asyncio.timeout(settings.write_timeout):
-                    _, self._writer = await asyncio.open_connection(route.host, route.port)
+                    # From the device's own address: the platform takes media only from it.
+                    source = None if self._host in ("", "0.0.0.0", "::") else (self._host, 0)
+                    _, self._writer = await asyncio.open_connection(
+                        route.host, route.port, local_addr=source
+                    )
                 return True
             except (OSError, TimeoutError) as error:
                 self.connect_failures += 1

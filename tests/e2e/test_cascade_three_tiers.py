@@ -249,3 +249,31 @@ async def test_a_camera_leaving_the_farm_is_off_at_the_national_tier(tiers: Thre
                 break
             await asyncio.sleep(0.1)
     assert loop.time() - stopped_at < 2.0  # one keepalive period of the links
+
+
+@pytest.mark.parametrize("transport", ["tcp-passive", "tcp-active"])
+@pytest.mark.asyncio(loop_scope="function")
+async def test_live_through_two_hops_over_tcp(tmp_path: Path, transport: str) -> None:
+    """Both hops over TCP: the national tier and the bureau each ask their lower for TCP
+    media, the lower connecting (tcp-passive) or listening (tcp-active)."""
+    async with three_tiers(tmp_path, transport=transport) as other:
+        status, links = await other.post(
+            other.national, f"/api/channels/{other.channel()}/live", None
+        )
+        assert status == 201, links
+        url = f"http://127.0.0.1:{other.national.web_port}{links['fmp4']}"
+        data = bytearray()
+        async with other.http.get(url) as response:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3.5
+            while (left := deadline - loop.time()) > 0:
+                try:
+                    async with asyncio.timeout(max(0.05, left)):
+                        chunk = await response.content.readany()
+                except TimeoutError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+        sizes = decode_fmp4(bytes(data))
+        assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
