@@ -40,7 +40,6 @@ from farmwatch.media.node import (
     RelayInfo,
     RelaySpec,
     RelayStats,
-    StreamEventsListener,
     StreamPlacement,
     WebRtcAnswer,
 )
@@ -142,7 +141,7 @@ class MediaCluster:
     def __init__(
         self,
         settings: MediaSettings,
-        listener: NodeListener | StreamEventsListener,
+        listener: NodeListener,
         *,
         workers: int,
         runtime_dir: Path,
@@ -321,16 +320,8 @@ class MediaCluster:
         self._report_relay_closed(relay_id, reason)
 
     def _report_relay_closed(self, relay_id: str, reason: str) -> None:
-        # Until every platform listener has `relay_closed` (`StreamEventsListener`).
-        relay_closed: Callable[[str, str], None] | None = getattr(
-            self.listener, "relay_closed", None
-        )
-        if relay_closed is None:
-            log.warning("media: relay %s ended (%s); the platform's listener cannot be told",
-                        relay_id, reason)  # fmt: skip
-            return
         try:
-            relay_closed(relay_id, reason)
+            self.listener.relay_closed(relay_id, reason)
         except Exception:
             log.exception("media: listener failed on relay %s ending", relay_id)
 

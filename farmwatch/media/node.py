@@ -65,7 +65,6 @@ __all__ = [
     "RelayState",
     "RelayStats",
     "RelayTransport",
-    "StreamEventsListener",
     "StreamPlacement",
     "StreamProgress",
     "WebRtcAnswer",
@@ -145,10 +144,9 @@ class NodeStats:
     """Relays to upper platforms open now."""
 
 
-class StreamEventsListener(Protocol):
-    """What a node tells the platform of its streams and outputs: `NodeListener` but for
-    `relay_closed`. `MediaCluster` accepts a listener of only these until every platform
-    listener has `relay_closed` too (it logs the relays' ends it cannot tell)."""
+class NodeListener(Protocol):
+    """The platform side of a node (injected); called on the event loop, must not block
+    for long."""
 
     async def stream_closed(self, stream_key: str, reason: CloseReason) -> None:
         """The stream closed by itself (idle, media stopped, start timeout, node lost)."""
@@ -166,11 +164,6 @@ class StreamEventsListener(Protocol):
         """A recorder closed a segment file (at its length, midnight, a new resolution, the
         recording's stop or the stream's end). Its path is the node's: shared storage."""
         ...
-
-
-class NodeListener(StreamEventsListener, Protocol):
-    """The platform side of a node (injected); called on the event loop, must not block
-    for long."""
 
     def relay_closed(self, relay_id: str, reason: str) -> None:
         """A relay ended by itself; `reason` is a `RelayEndReason` value: "peer-closed",
