@@ -10,14 +10,22 @@ complete, and the rest (after the gap) as another with `after_loss`, under the s
 timestamp; so a relay re-sends what came, and shows the gap.
 
 `PsGopCache` is the stream's start for a new relay, as the GOP cache is for a new viewer:
-the PS frames since the last whole key frame, bounded. Pure.
+the PS frames since the last whole key frame, bounded. `video_pts` reads a frame's PTS from
+its first video PES header, so a stream only relayed still tells how far its media has come
+(`stream_progress`). Pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PsFrame", "PsGopCache"]
+from farmwatch.media.pes_header import parse_pes_header
+
+__all__ = ["PsFrame", "PsGopCache", "video_pts"]
+
+_START = b"\x00\x00\x01"
+_PACK = 0xBA
+_FIRST_VIDEO, _LAST_VIDEO = 0xE0, 0xEF
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +74,30 @@ class PsGopCache:
     def clear(self) -> None:
         self._frames.clear()
         self._bytes = 0
+
+
+def video_pts(data: bytes, limit: int = 4096) -> int | None:
+    """The 33-bit PTS of the first video PES of a frame's PS bytes (a pack header first), or
+    None: no video PES with a PTS within `limit` bytes (an audio packet, a frame's tail)."""
+    if not data.startswith(_START + bytes([_PACK])):
+        return None
+    end = min(len(data), limit)
+    position = 0
+    while 0 <= position <= end - 14:
+        code = data[position + 3]
+        if code == _PACK:
+            if data[position + 4] >> 6 == 1:  # MPEG-2: 14 bytes and the stuffing
+                position += 14 + (data[position + 13] & 0x07)
+            else:  # MPEG-1: 12 bytes
+                position += 12
+        elif code >= 0xBB:  # system header, PSM, PES: their length follows
+            length = int.from_bytes(data[position + 4 : position + 6], "big")
+            if _FIRST_VIDEO <= code <= _LAST_VIDEO:
+                header = parse_pes_header(data, position, length)
+                return None if header is None else header.pts
+            position += 6 + length
+        else:
+            return None  # not a PS structure where one belongs
+        if data[position : position + 3] != _START:
+            return None
+    return None

@@ -42,7 +42,7 @@ from farmwatch.media.frames import EsFrame, MediaKind
 from farmwatch.media.nal import ParameterSets
 from farmwatch.media.playback_clock import PlaybackClock, check_scale
 from farmwatch.media.ps_fanout import PsFanOut
-from farmwatch.media.ps_frame import PsFrame
+from farmwatch.media.ps_frame import PsFrame, video_pts
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.sink import PsSink, Sink
 from farmwatch.media.source_hold import BackpressureSink, SourceHold
@@ -170,6 +170,7 @@ class Stream:
             max_bytes=settings.gop_cache_bytes,
             on_gone=self._ps_sink_gone,
         )
+        self._is_waking_relayed = False  # the woken GOP's frames were counted from PS
         self._hold = SourceHold(self._source_held)
         self._playback = PlaybackClock()
         self._progress = ProgressMeter()
@@ -311,8 +312,12 @@ class Stream:
             pressing = sink
         if not self._subscriptions and self.on_watched is not None:
             # Before the sink joins: the frames kept while nobody watched come back now
-            # (into the cached start it is offered below).
-            self.on_watched(True)
+            # (into the cached start it is offered below). Relays counted them already.
+            self._is_waking_relayed = self._ps.has_sinks
+            try:
+                self.on_watched(True)
+            finally:
+                self._is_waking_relayed = False
         subscription = Subscription(next(self._ids), sink)
         self._subscriptions[subscription.id] = subscription
         self._offered[subscription.id] = 0
@@ -372,7 +377,8 @@ class Stream:
             return
         playback = self._playback
         if frame.codec.kind is MediaKind.VIDEO:
-            self._progress.video_frame(frame.pts, frame.is_keyframe, self._clock())
+            if not self._is_waking_relayed:
+                self._progress.video_frame(frame.pts, frame.is_keyframe, self._clock())
             pts, dts = playback.stamp(frame.pts, frame.dts)
             if playback.is_engaged:
                 frame = dataclasses.replace(frame, pts=pts, dts=dts)
@@ -395,6 +401,10 @@ class Stream:
     def receiver_ps_frame(self, frame: PsFrame) -> None:
         if self._core.state is StreamState.CLOSED:
             return
+        if not self._subscriptions:  # not demultiplexed: the progress comes from the PS
+            pts = video_pts(frame.data)
+            if pts is not None:
+                self._progress.video_frame(pts, frame.is_keyframe, self._clock())
         if self._ps.offer(frame):
             self._perform(self._core.sink_fell_behind(self._clock()))
 

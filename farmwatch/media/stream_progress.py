@@ -29,8 +29,8 @@ class StreamProgress:
     """A stream's media so far (plain values: it crosses the media worker's boundary)."""
 
     video_frames: int
-    """Video frames the stream received (demultiplexed: while nobody watches a stream, its
-    frames are only kept, not counted)."""
+    """Video frames the stream received (demultiplexed, or relayed: while nobody watches or
+    relays a stream, its frames are only kept, not counted)."""
     keyframes: int
     first_pts: int | None
     """Source PTS (90 kHz, unwrapped) of the first video frame; None before one came."""

@@ -81,9 +81,12 @@ async def test_udp_relay_sends_the_ps_as_rtp_without_demultiplexing_the_stream()
         assert stats.state == "sending" and stats.frames_dropped == 0
         assert stats.packets_sent == len(upper.upper.packets)
         assert stats.bytes_sent == sum(12 + len(p.payload) for p in upper.upper.packets)
-        # A relay is no viewer: the stream was demultiplexed only to find its first key frame.
+        # A relay is no viewer: the stream was demultiplexed only to find its first key frame,
+        # yet its progress counts every frame (from the PS) since the relay came.
         stream = node.manager.get(KEY)
         assert stream is not None and stream.stats.frames_in <= 2
+        progress = await node.stream_progress(KEY)
+        assert progress.video_frames >= 105 and progress.latest_pts == 129 * FRAME_TICKS
         assert node.stats_now().relays == 1
         await node.close_relay("relay-udp")
         await node.close_relay("relay-udp")  # idempotent

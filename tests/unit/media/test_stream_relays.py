@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 
 from farmwatch.media.events import MediaStarted
-from farmwatch.media.frames import Codec
+from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.nal import VideoSize
-from farmwatch.media.ps_frame import PsFrame
+from farmwatch.media.ps_frame import PsFrame, video_pts
+from farmwatch.media.ps_mux import PsMuxer, PsMuxerConfig, StreamType
+from farmwatch.media.queue_sink import QueuedSink
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.stream import Stream
 from farmwatch.media.stream_core import StreamState
@@ -128,3 +130,46 @@ async def test_without_a_ps_source_a_relay_still_holds_the_stream() -> None:
     assert not stream.has_ps_source and requests == []  # a recording brings its key frames
     await asyncio.sleep(0.1)
     assert stream.state is StreamState.LIVE
+
+
+def muxed(number: int, *, key: bool = False) -> PsFrame:
+    """A real PS frame (pack header, PES with the PTS) of a tiny picture."""
+    packet = PsMuxer().mux_video(b"\x00\x00\x00\x01\x41" + bytes([number]), number * 3600,
+                                 is_keyframe=key)  # fmt: skip
+    return PsFrame(packet.data, number * 3600, key)
+
+
+def test_a_frames_pts_is_read_from_its_first_video_pes_only() -> None:
+    muxer = PsMuxer(PsMuxerConfig(audio=StreamType.G711A))
+    key = muxer.mux_video(b"\x00\x00\x00\x01\x65" * 100, (1 << 33) + 7, is_keyframe=True)
+    assert video_pts(key.data) == 7  # after the system header and the PSM; 33 bits
+    assert video_pts(muxer.mux_video(b"\x01" * 70_000, 3600, is_keyframe=False).data) == 3600
+    assert video_pts(muxer.mux_audio(b"\xd5" * 160, 3600).data) is None  # sound
+    assert video_pts(key.data[40:]) is None  # the tail of a frame after a loss
+
+
+async def test_a_relayed_stream_tells_its_progress_without_a_viewer() -> None:
+    stream = Stream("k", MediaSettings())
+    source = Source(stream, [])
+    stream.receiver_event(STARTED)
+    stream.attach_ps(Relay())
+    for number in range(10):
+        stream.receiver_ps_frame(muxed(number, key=number == 0))
+    progress = stream.progress()
+    assert (progress.video_frames, progress.keyframes) == (10, 1)
+    assert (progress.first_pts, progress.latest_pts) == (0, 9 * 3600)
+
+    # A viewer comes: the kept GOP it wakes was counted already; live frames count once.
+    def wake(watched: bool) -> None:
+        source.calls.append(f"watched={watched}")
+        for number in range(10):
+            data = b"\x00\x00\x00\x01" + (b"\x65" if number == 0 else b"\x41")
+            stream.receiver_frame(EsFrame(Codec.H264, data, number * 3600, number * 3600,
+                                          number == 0, 0xE0))  # fmt: skip
+
+    stream.on_watched = wake
+    stream.attach(QueuedSink(max_frames=100))
+    stream.receiver_ps_frame(muxed(10))  # demultiplexed now: the PS no longer counts
+    stream.receiver_frame(EsFrame(Codec.H264, b"\x00\x00\x00\x01\x41", 36000, 36000, False, 0xE0))
+    progress = stream.progress()
+    assert (progress.video_frames, progress.keyframes, progress.latest_pts) == (11, 1, 36000)
