@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= conf/farmwatch.toml
 
-.PHONY: install run test lint unit system-deps bench clean
+.PHONY: install run demo test lint unit system-deps bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/farmwatch serve --config $(CONFIG)
 
+# Three platforms cascaded on one machine (national <- bureau <- branch) and a simulated farm;
+# prints the national platform's URL, runs until Ctrl-C.
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
 # sipp (Debian sip-tester) and chromium are the independent peers of the end-to-end tests;
 # fonts-noto-cjk renders the Chinese UI in headless chromium (the screenshots are looked at).
 system-deps:
@@ -29,8 +34,8 @@ system-deps:
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check farmwatch tests bench
-	$(VENV)/bin/ruff format --check farmwatch tests bench
+	$(VENV)/bin/ruff check farmwatch tests bench scripts
+	$(VENV)/bin/ruff format --check farmwatch tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

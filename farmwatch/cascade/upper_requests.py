@@ -31,6 +31,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from farmwatch.cascade.record_pager import RecordPager
@@ -45,6 +46,7 @@ from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest
 from farmwatch.sipserver.errors import SipError, TransactionTimeout
+from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 from farmwatch.sipserver.gb.manscdp import (
     CatalogQuery,
     DeviceControl,
@@ -115,7 +117,8 @@ class UpperRequests:
         self.notifier = CatalogNotifier(
             target.endpoint, identity, clock=time.monotonic, request_timeout=ANSWER_TIMEOUT
         )
-        self._changes: asyncio.Queue[CatalogChange] = asyncio.Queue()
+        self._changes: asyncio.Queue[CatalogChange | None] = asyncio.Queue()
+        """Changes to NOTIFY in order; None: the whole shared catalog (a new subscription)."""
         self._notifying: asyncio.Task[None] | None = None
         self.notifies_sent = 0
 
@@ -123,6 +126,9 @@ class UpperRequests:
         """A stored change: NOTIFY it when the upper subscribed and the device is shared."""
         if not self.notifier.live() or not self._concerns(change):
             return
+        self._queue_change(change)
+
+    def _queue_change(self, change: CatalogChange | None) -> None:
         if self._changes.qsize() >= MAX_QUEUED_CHANGES:
             self._changes.get_nowait()
             log.warning("upper %s: catalog changes pile up; the oldest dropped",
@@ -140,11 +146,14 @@ class UpperRequests:
         while not self._changes.empty():
             change = self._changes.get_nowait()
             try:
-                items = await self._sharing.changed_items(self._system, self.rule, change)
+                if change is None:
+                    items = await self._whole_catalog()
+                else:
+                    items = await self._sharing.changed_items(self._system, self.rule, change)
             except Exception:
                 # Isolation boundary: one change (a read failing); the next ones go on.
                 log.exception("upper %s: change of %s not readable", self._settings.name,
-                              change.device_id)  # fmt: skip
+                              "the catalog" if change is None else change.device_id)  # fmt: skip
                 continue
             per_message = self._settings.items_per_message
             for start in range(0, len(items), per_message):
@@ -194,9 +203,18 @@ class UpperRequests:
                          type(message).__name__)  # fmt: skip
 
     async def _subscribe(self, incoming: IncomingRequest) -> None:
+        created = self.notifier.created
         response = await self.notifier.handle_subscribe(incoming)
         if response is not None:
             self._target.endpoint.respond(response)
+        if self.notifier.created > created:
+            # What changed between the upper's catalog query and its subscription would
+            # otherwise never reach it: the new dialog starts with the whole catalog.
+            self._queue_change(None)
+
+    async def _whole_catalog(self) -> list[CatalogItem]:
+        items = await self._sharing.catalog(self._system, self.rule)
+        return [replace(item, event=CatalogEvent.UPDATE) for item in items[1:]]
 
     # -- catalog -------------------------------------------------------------------------
 

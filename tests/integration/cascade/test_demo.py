@@ -1,0 +1,31 @@
+"""`make demo` (scripts/demo.py) brings up the three tiers and the farm, and the farm's
+cameras reach the national tier, from a clean data folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.peers.raw_sip import free_port
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_demo_reaches_the_national_tier(tmp_path: Path) -> None:
+    web = free_port()
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/demo.py"), "--until-ready",
+         "--data", str(tmp_path / "demo-data"), "--web-port", str(web),
+         "--sip-port", str(free_port()), "--devices", "1", "--channels", "2"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    logs = "".join(
+        f"\n--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
+        for log in sorted((tmp_path / "demo-data").glob("*.log"))
+    )
+    assert result.returncode == 0, result.stdout + result.stderr + logs
+    assert f"National platform: http://127.0.0.1:{web}/" in result.stdout
