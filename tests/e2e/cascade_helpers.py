@@ -19,6 +19,7 @@ import aiohttp
 from farmwatch.simulator import running_simulator
 from farmwatch.simulator.fleet import SimulatorFleet
 from farmwatch.simulator.record_settings import RecordSettings
+from farmwatch.simulator.stream_settings import StreamSettings
 from tests.e2e.live_helpers import SMALL_PICTURE
 from tests.integration.cascade.tiers import (
     BRANCH,
@@ -184,6 +185,9 @@ async def three_tiers(
     transport: str = "udp",
     records: RecordSettings | None = None,
     env: dict[str, str] | None = None,
+    devices: int = 1,
+    channels: int = 2,
+    media: StreamSettings = SMALL_PICTURE,
 ) -> AsyncIterator[ThreeTiers]:
     """The three platforms started side by side (each upper's port chosen beforehand), the
     farm registered to the branch, and the farm's channels known at the national tier.
@@ -214,8 +218,8 @@ async def three_tiers(
         farm = await stack.enter_async_context(
             running_simulator(
                 server=(BRANCH.host, branch.sip_port), server_id=BRANCH.platform_id,
-                channels=2, password=PASSWORD, host=FARM_HOST, media=SMALL_PICTURE,
-                records=records, request_timeout=2.0,
+                devices=devices, channels=channels, password=PASSWORD, host=FARM_HOST,
+                media=media, records=records, request_timeout=2.0,
             )
         )  # fmt: skip
         http = await stack.enter_async_context(aiohttp.ClientSession())

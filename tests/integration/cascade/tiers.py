@@ -68,7 +68,7 @@ def start_tier(
     """`farmwatch serve` as `tier`, registering to `uppers`; devices and lower platforms
     register to it with `PASSWORD`."""
     folder = tmp_path / tier.name
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "farmwatch.toml"
     config.write_text(CONFIG.read_text("utf-8") + "".join(u.toml() for u in uppers), "utf-8")
     env = {
