@@ -58,6 +58,7 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/recording.py
 	PYTHONPATH=. $(PY) bench/segment_writer.py
 	PYTHONPATH=. $(PY) bench/recorded_stream_start.py
+	PYTHONPATH=. $(PY) bench/cascade.py --relay
 	PYTHONPATH=. $(PY) bench/abuse.py
 	PYTHONPATH=. $(PY) bench/fuzz.py --minutes 2
 
