@@ -275,7 +275,7 @@ class Application:
             domain=settings.sip.domain,
             system_name=f"farmwatch {settings.sip.id}",
             sharing=SharingService(devices, channels),
-            forwarding=UpperForwarding(self.access, channels),
+            forwarding=UpperForwarding(self.access, channels, self.record_search),
             live=self.live,
             playback=self.playback,
         )

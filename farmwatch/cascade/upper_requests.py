@@ -11,7 +11,9 @@ answer must never make the upper retransmit its query and so ask twice; field-no
   fallback for uppers that answer late. A new Catalog query replaces a push in progress.
 - Query/DeviceInfo, Query/DeviceStatus: for our own ID from what we are; for a shared
   device or channel from the database; for anything else Result ERROR.
-- Query/RecordInfo for a shared channel: asked of the channel's device with our own SN
+- Query/RecordInfo for a shared channel addressed to us (To our ID) or with
+  IndistinctQuery 1: answered from the platform's own recordings of the channel.
+- Query/RecordInfo for a shared channel otherwise: asked of the channel's device with our own SN
   (two uppers' SNs never collide downstream, field-notes.md §2.3 item 20); the records go
   up with the upper's SN, re-paged (`RecordPager`) as the device's answers arrive. A channel
   not shared, unknown or offline gets an empty answer (SumNum 0) at once.
@@ -193,7 +195,8 @@ class UpperRequests:
             case DeviceStatusQuery():
                 self._spawn(self._answer_device_status(message))
             case RecordInfoQuery():
-                self._spawn(self._answer_records(message))
+                to_platform = request.to.uri.user == self._target.local_id
+                self._spawn(self._answer_records(message, to_platform=to_platform))
             case DeviceControl():
                 self._spawn(self._forward_control(message))
             case Keepalive():
@@ -259,7 +262,7 @@ class UpperRequests:
 
     # -- records and control -------------------------------------------------------------------
 
-    async def _answer_records(self, query: RecordInfoQuery) -> None:
+    async def _answer_records(self, query: RecordInfoQuery, *, to_platform: bool) -> None:
         channel_id = query.device_id
         pager = RecordPager(
             channel_id,
@@ -278,6 +281,18 @@ class UpperRequests:
         if shared is None or query.start_time is None or query.end_time is None:
             log.info("upper %s: RecordInfo for %s answered empty (not shared or no times)",
                      self._settings.name, channel_id)  # fmt: skip
+        elif to_platform or query.indistinct_query == 1:
+            # Addressed to us, or "any": the platform's own recordings of the channel.
+            try:
+                items = await self._forwarding.platform_records(
+                    channel_id, query.start_time, query.end_time
+                )
+            except PlatformError as error:
+                log.info("upper %s: RecordInfo for %s: %s", self._settings.name, channel_id,
+                         error)  # fmt: skip
+            else:
+                for page in pager.add(len(items), items):
+                    pages.put_nowait(page)
         else:
             try:
                 await self._forwarding.records(

@@ -165,13 +165,13 @@ class RecordSearchService:
                 piece.error = f"device {channel.device_id} is offline"
         found: list[RecordSpan] = []
         if source is not SearchSource.DEVICE:
-            found = await self._platform_spans(channel_id, local_start, local_end)
+            found = await self.platform_spans(channel_id, local_start, local_end)
             search.spans = merge_spans(found, local_start, local_end)
         self._remember(search)
         self._spawn(self._run(search, found))
         return search
 
-    async def _platform_spans(
+    async def platform_spans(
         self, channel_id: str, start: datetime, end: datetime
     ) -> list[RecordSpan]:
         segments = await self._segments.segments_between(channel_id, start, end)

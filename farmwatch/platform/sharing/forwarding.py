@@ -11,11 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from farmwatch.platform.errors import DeviceOffline, NotFound
+from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound
+from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.recordings.record_spans import (
+    RecordSpan,
+    merge_spans,
+    parse_device_time,
+)
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.sipserver.device_access import DeviceAccess, DeviceUnavailable
 from farmwatch.sipserver.gb.catalog_collector import RecordResult
-from farmwatch.sipserver.gb.manscdp import DeviceControl, RecordInfoResponse
+from farmwatch.sipserver.gb.manscdp import DeviceControl, RecordInfoResponse, RecordItem
 from farmwatch.sipserver.gb.manscdp_build import build_device_control
 
 __all__ = ["UpperForwarding"]
@@ -24,9 +30,25 @@ log = logging.getLogger(__name__)
 
 
 class UpperForwarding:
-    def __init__(self, access: DeviceAccess, channels: ChannelRepository) -> None:
+    def __init__(
+        self, access: DeviceAccess, channels: ChannelRepository, search: RecordSearchService
+    ) -> None:
         self._access = access
         self._channels = channels
+        self._search = search
+
+    async def platform_records(
+        self, channel_id: str, start_time: str, end_time: str
+    ) -> list[RecordItem]:
+        """The platform's own recordings of `channel_id` between two device-local times, as
+        RecordInfo items (merged spans, split at midnight, `RecordLocation` 0: central)."""
+        zone = self._search.zone
+        start = parse_device_time(start_time, zone)
+        end = parse_device_time(end_time, zone)
+        if start is None or end is None or end <= start:
+            raise InvalidInput(f"times {start_time!r} - {end_time!r} do not make a range")
+        spans = merge_spans(await self._search.platform_spans(channel_id, start, end), start, end)
+        return [record_item(channel_id, span) for span in spans]
 
     async def device_of(self, channel_id: str) -> str:
         """The device that holds `channel_id` here; `NotFound`, or `DeviceOffline`."""
@@ -68,3 +90,23 @@ class UpperForwarding:
             charset=self._access.charset_for(device_id),
         )
         await self._access.send_manscdp(device_id, body, target_id=channel_id)
+
+
+def record_item(channel_id: str, span: RecordSpan) -> RecordItem:
+    """One span of the platform's recordings as a RecordInfo item, times in the zone of
+    the span (the platform's)."""
+    zone = span.start.tzinfo
+    assert zone is not None
+    return RecordItem(
+        device_id=channel_id,
+        start_time=span.start.strftime("%Y-%m-%dT%H:%M:%S"),
+        end_time=span.end.strftime("%Y-%m-%dT%H:%M:%S"),
+        name=span.name or channel_id,
+        file_path=span.file_path,
+        address=span.address,
+        secrecy=0,
+        record_type=span.record_type or "time",
+        file_size=span.file_size,
+        record_location="0",
+        stream_number=span.stream_number or 0,
+    )
