@@ -281,6 +281,7 @@ class Application:
         )
         forwarder.cascade = self.cascade
         self.recorder.change_listeners.append(self.cascade.catalog_changed)
+        self.recorder.listeners.append(self.cascade.device_event)
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,

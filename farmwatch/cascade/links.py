@@ -19,7 +19,9 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
+from farmwatch.sipserver.device_events import DeviceEvent, DeviceNotified
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
+from farmwatch.sipserver.gb.manscdp import AlarmNotify
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.message import SipRequest
 
@@ -75,6 +77,12 @@ class CascadeLinks:
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self.links), return_exceptions=True)
+
+    def device_event(self, event: DeviceEvent) -> None:
+        """A `DeviceRecorder` listener: alarms go up to every upper sharing their source."""
+        if isinstance(event, DeviceNotified) and isinstance(event.message, AlarmNotify):
+            for link in self.links:
+                link.requests.forward_alarm(event.message)
 
     def catalog_changed(self, change: CatalogChange) -> None:
         """A `DeviceRecorder` change listener: every link NOTIFYs what it shares."""

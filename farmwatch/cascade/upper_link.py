@@ -209,6 +209,7 @@ class UpperLink:
             subscribed=bool(self.requests.notifier.live()),
             notifies_sent=self.requests.notifies_sent,
             calls=self.calls.active,
+            alarms_forwarded=self.requests.alarms_forwarded,
         )
 
     # -- the loop ----------------------------------------------------------------------------

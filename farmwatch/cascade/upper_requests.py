@@ -20,6 +20,9 @@ answer must never make the upper retransmit its query and so ask twice; field-no
 - Control/DeviceControl (PTZ and the rest) for a shared channel: passed on with our SN when
   `allow_ptz`; the upper's MESSAGE was answered already, so it never retransmits it.
 
+Alarms (`forward_alarm`): a device's Notify/Alarm for a shared channel goes up as our own
+Notify/Alarm (our SN, the source channel's ID); the upper's Response/Alarm is taken quietly.
+
 SUBSCRIBE with a Catalog query (2016 §9.11, 2022 Annex N) is answered by a
 `CatalogNotifier`; every stored change of a shared item (`CatalogChange`: a camera going
 offline, a catalog NOTIFY from a device, a new catalog) becomes a NOTIFY in the live
@@ -50,7 +53,10 @@ from farmwatch.sipserver.endpoint import IncomingRequest
 from farmwatch.sipserver.errors import SipError, TransactionTimeout
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 from farmwatch.sipserver.gb.manscdp import (
+    AlarmNotify,
     CatalogQuery,
+    CmdType,
+    ControlResponse,
     DeviceControl,
     DeviceInfoQuery,
     DeviceStatusQuery,
@@ -60,6 +66,7 @@ from farmwatch.sipserver.gb.manscdp import (
     ResultCode,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
+    build_alarm_notify,
     build_catalog_responses,
     build_device_info_response,
     build_device_status_response,
@@ -123,6 +130,7 @@ class UpperRequests:
         """Changes to NOTIFY in order; None: the whole shared catalog (a new subscription)."""
         self._notifying: asyncio.Task[None] | None = None
         self.notifies_sent = 0
+        self.alarms_forwarded = 0
 
     def catalog_changed(self, change: CatalogChange) -> None:
         """A stored change: NOTIFY it when the upper subscribed and the device is shared."""
@@ -201,6 +209,8 @@ class UpperRequests:
                 self._spawn(self._forward_control(message))
             case Keepalive():
                 pass
+            case ControlResponse(cmd_type=CmdType.ALARM):
+                pass  # the upper's Response/Alarm to one we forwarded
             case _:
                 log.info("upper %s: %s not handled yet", self._settings.name,
                          type(message).__name__)  # fmt: skip
@@ -259,6 +269,24 @@ class UpperRequests:
         except (TimeoutError, TransactionTimeout, OSError):
             return False
         return response.status == 200
+
+    # -- alarms ----------------------------------------------------------------------------
+
+    def forward_alarm(self, alarm: AlarmNotify) -> None:
+        """A device's alarm: up to this upper when it shares the source channel."""
+        self._spawn(self._forward_alarm(alarm))
+
+    async def _forward_alarm(self, alarm: AlarmNotify) -> None:
+        if await self._sharing.shared_channel(self.rule, alarm.device_id) is None:
+            return
+        body = build_alarm_notify(
+            replace(alarm, sn=self._target.next_sn()), charset=self._target.charset
+        )
+        delivered = await self._send(body)
+        log.info("upper %s: alarm of %s (priority %s) %s", self._settings.name,
+                 alarm.device_id, alarm.priority,
+                 "forwarded" if delivered else "not answered 200")  # fmt: skip
+        self.alarms_forwarded += int(delivered)
 
     # -- records and control -------------------------------------------------------------------
 

@@ -40,6 +40,8 @@ class UpperLinkStatus:
     """The upper holds a live catalog subscription."""
     notifies_sent: int
     calls: int
+    alarms_forwarded: int
+    """Device alarms sent up and answered 200."""
     """Video calls of this upper now (live relays, playbacks, downloads)."""
 
 

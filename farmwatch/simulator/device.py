@@ -63,7 +63,8 @@ from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
-from farmwatch.sipserver.gb.manscdp_build import build_keepalive
+from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify, build_keepalive
 from farmwatch.sipserver.register_client import (
     DeviceIdentity,
     RegisterClient,
@@ -127,6 +128,7 @@ class SimulatedDevice:
             request_timeout=settings.request_timeout,
             gb_version=settings.gb_version,
         )
+        self._alarm_sn = 0
         self.outbox = Outbox(self.endpoint, self.identity, request_timeout=settings.request_timeout)
         self.responder = QueryResponder(
             self.endpoint, self.profile, self.channels, self.outbox, self._spawn,
@@ -351,6 +353,25 @@ class SimulatedDevice:
         delivered = await self.notifier.notify([CatalogItem(device_id=item.device_id, event=event)])
         self._touch()
         return delivered
+
+    async def send_alarm(
+        self,
+        channel: int | str,
+        *,
+        priority: int = 1,
+        method: int = 5,
+        alarm_type: int | None = 2,
+        description: str | None = "移动侦测",
+    ) -> int:
+        """Notify/Alarm (§4.10) for a channel (index or ID), now; the platform's status."""
+        source = channel if isinstance(channel, str) else self.channels.items[channel].device_id
+        self._alarm_sn += 1
+        alarm = AlarmNotify(
+            source, self._alarm_sn, priority=priority, method=method,
+            alarm_time=time.strftime("%Y-%m-%dT%H:%M:%S"), description=description,
+            alarm_type=alarm_type,
+        )  # fmt: skip
+        return (await self.outbox.send(build_alarm_notify(alarm))).status
 
     async def send_malformed(self, kind: MalformedKind, *, wait: float = 1.0) -> int | None:
         """Send misbehaving traffic; returns the status the platform answered, if any."""

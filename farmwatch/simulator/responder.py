@@ -30,6 +30,8 @@ from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.manscdp import (
     CatalogQuery,
+    CmdType,
+    ControlResponse,
     DeviceControl,
     DeviceInfoQuery,
     DeviceStatusQuery,
@@ -88,6 +90,8 @@ class QueryResponder:
         self._drop_index: int | None = None
         self.iframe_requests = 0
         self.ptz_commands: list[tuple[str, str]] = []
+        self.alarm_responses: list[tuple[str, int]] = []
+        """(alarm source, SN) of each Response/Alarm the platform sent back."""
         self.catalogs_sent = 0
 
     def drop_catalog_message(self, index: int) -> None:
@@ -145,6 +149,8 @@ class QueryResponder:
             case DeviceControl(device_id=target, command=IFrameCommand()):
                 self.iframe_requests += 1
                 self._on_key_frame_request(target)
+            case ControlResponse(cmd_type=CmdType.ALARM, device_id=source, sn=sn):
+                self.alarm_responses.append((source, sn))
             case DeviceControl(device_id=target, command=PtzCommand(hex_code=code)):
                 self.ptz_commands.append((target, code))
                 log.info("device %s: PTZCmd %s for %s", profile.device_id, code, target)

@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from farmwatch.sipserver.device_events import CatalogChanged, DeviceNotified, KeepaliveReceived
 from farmwatch.sipserver.endpoint import IncomingRequest
+from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_collector import CollectionState, QueryKey
 from farmwatch.sipserver.gb.manscdp import (
+    AlarmNotify,
     CatalogNotify,
     CatalogResponse,
     CmdType,
@@ -39,6 +41,7 @@ from farmwatch.sipserver.gb.manscdp import (
     ManscdpMessage,
     RecordInfoResponse,
 )
+from farmwatch.sipserver.gb.manscdp_build import build_control_response
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
 from farmwatch.sipserver.gb.registrations import SenderStatus
@@ -225,8 +228,26 @@ class DeviceInbox:
                 access.records_received(device_id, message)
             case CatalogNotify():
                 access.publish(CatalogChanged(device_id, message.items))
+            case AlarmNotify():
+                # 2016 9.4.2 steps 3-4: after the 200, a Response/Alarm (Result OK) of its
+                # own, which many platforms skip (gb28181.md §10 item 18).
+                log.info("alarm from device %s: source %s, priority %s, method %s, type %s",
+                         device_id, message.device_id, message.priority, message.method,
+                         message.alarm_type)  # fmt: skip
+                access.publish(DeviceNotified(device_id, message))
+                access.spawn(self._answer_alarm(device_id, message))
             case _:
                 access.publish(DeviceNotified(device_id, message))
+
+    async def _answer_alarm(self, device_id: str, alarm: AlarmNotify) -> None:
+        access = self._access
+        body = build_control_response(
+            alarm.device_id, alarm.sn, CmdType.ALARM, charset=access.charset_for(device_id)
+        )
+        try:
+            await access.send_manscdp(device_id, body, target_id=alarm.device_id)
+        except SipError as error:
+            log.info("alarm response to device %s not delivered: %s", device_id, error)
 
     def handle_notify(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request

@@ -96,4 +96,5 @@ def upper_view(status: UpperLinkStatus) -> dict[str, Any]:
         "subscribed": status.subscribed,
         "notifies_sent": status.notifies_sent,
         "calls": status.calls,
+        "alarms_forwarded": status.alarms_forwarded,
     }

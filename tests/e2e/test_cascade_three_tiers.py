@@ -233,6 +233,25 @@ async def test_ptz_from_the_national_tier_reaches_the_camera(tiers: ThreeTiers) 
             await asyncio.sleep(0.05)
 
 
+async def test_a_camera_alarm_reaches_the_national_tier(tiers: ThreeTiers) -> None:
+    device = tiers.farm.devices[0]
+    channel = tiers.channel(0)
+    assert await device.send_alarm(channel, priority=1, method=5, alarm_type=2) == 200
+    async with asyncio.timeout(5):  # the branch answered it as the standard asks
+        while not any(source == channel for source, _ in device.responder.alarm_responses):
+            await asyncio.sleep(0.05)
+    for server in (tiers.branch, tiers.bureau):  # forwarded at each hop, and answered 200
+        async with asyncio.timeout(5):
+            while True:
+                _, body = await tiers.request(server, "GET", "/api/uppers")
+                if body["uppers"][0]["alarms_forwarded"] >= 1:
+                    break
+                await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):
+        while f"source {channel}, priority 1, method 5, type 2" not in tiers.national.log_text():
+            await asyncio.sleep(0.05)
+
+
 async def test_a_camera_leaving_the_farm_is_off_at_the_national_tier(tiers: ThreeTiers) -> None:
     """Last: it stops the farm's camera."""
     device = tiers.farm.devices[0]

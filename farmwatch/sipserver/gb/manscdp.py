@@ -298,6 +298,26 @@ class ControlResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmNotify:
+    """Notify/Alarm (2016 9.4, A.2.5 b; gb28181.md §4.10): `device_id` is the alarm's source
+    (a channel or alarm input). Numbers and time are kept as sent (None when missing or not
+    numbers); `alarm_time` is device-local `YYYY-MM-DDTHH:MM:SS`."""
+
+    device_id: str
+    sn: int
+    priority: int | None
+    """1..4: level-1 (most severe) .. level-4."""
+    method: int | None
+    """1 telephone, 2 device, 3 SMS, 4 GPS, 5 video, 6 device fault, 7 other."""
+    alarm_time: str | None
+    description: str | None = None
+    longitude: float | None = None
+    latitude: float | None = None
+    alarm_type: int | None = None
+    """`Info/AlarmType`: its meaning depends on `method`."""
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownMessage:
     """A well-formed MANSCDP body this layer does not model; `cmd_type` is the text sent."""
 
@@ -321,5 +341,6 @@ ManscdpMessage = (
     | DeviceControl
     | MediaStatus
     | ControlResponse
+    | AlarmNotify
     | UnknownMessage
 )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from farmwatch.sipserver.gb.catalog_item import CatalogItem
 from farmwatch.sipserver.gb.manscdp import (
+    AlarmNotify,
     AlarmStatusItem,
     CmdType,
     ControlCommand,
@@ -404,6 +405,22 @@ def build_device_control_iframe(
 ) -> bytes:
     """Force a key frame: `<IFameCmd>Send</IFameCmd>` (the standard's spelling)."""
     return build_device_control(device_id, sn, IFrameCommand(), charset=charset)
+
+
+def build_alarm_notify(alarm: AlarmNotify, *, charset: ManscdpCharset = _GB2312) -> bytes:
+    """Notify/Alarm (§4.10) with the fields of `alarm` that are set."""
+    writer = _BodyWriter(RootKind.NOTIFY, CmdType.ALARM, alarm.sn, alarm.device_id)
+    writer.element("AlarmPriority", alarm.priority)
+    writer.element("AlarmMethod", alarm.method)
+    writer.element("AlarmTime", alarm.alarm_time)
+    writer.element("AlarmDescription", alarm.description)
+    writer.element("Longitude", alarm.longitude)
+    writer.element("Latitude", alarm.latitude)
+    if alarm.alarm_type is not None:
+        writer.raw("<Info>")
+        writer.element("AlarmType", alarm.alarm_type)
+        writer.raw("</Info>")
+    return writer.finish(charset)
 
 
 def build_media_status(

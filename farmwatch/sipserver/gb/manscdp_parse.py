@@ -18,6 +18,7 @@ from xml.etree.ElementTree import Element
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
 from farmwatch.sipserver.gb.manscdp import (
     MISSING_SN,
+    AlarmNotify,
     AlarmStatusItem,
     CatalogNotify,
     CatalogQuery,
@@ -443,6 +444,21 @@ def _read_media_status(root: Element, header: _Header) -> MediaStatus:
     return MediaStatus(header.device_id, header.sn, child_text(root, "NotifyType"))
 
 
+def _read_alarm_notify(root: Element, header: _Header) -> AlarmNotify:
+    info = find_child(root, "Info")
+    return AlarmNotify(
+        header.device_id,
+        header.sn,
+        priority=to_int_or_none(child_text(root, "AlarmPriority")),
+        method=to_int_or_none(child_text(root, "AlarmMethod")),
+        alarm_time=child_text(root, "AlarmTime"),
+        description=child_text(root, "AlarmDescription"),
+        longitude=to_float_or_none(child_text(root, "Longitude")),
+        latitude=to_float_or_none(child_text(root, "Latitude")),
+        alarm_type=None if info is None else to_int_or_none(child_text(info, "AlarmType")),
+    )
+
+
 def _control_response_reader(cmd_type: CmdType) -> _Reader:
     def read(root: Element, header: _Header) -> ControlResponse:
         result = _result(child_text(root, "Result"))
@@ -464,6 +480,8 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.RECORD_INFO): _read_record_info_response,
     (RootKind.CONTROL, CmdType.DEVICE_CONTROL): _read_device_control,
     (RootKind.NOTIFY, CmdType.MEDIA_STATUS): _read_media_status,
+    (RootKind.NOTIFY, CmdType.ALARM): _read_alarm_notify,
+    (RootKind.RESPONSE, CmdType.ALARM): _control_response_reader(CmdType.ALARM),
     (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
     (RootKind.RESPONSE, CmdType.DEVICE_CONFIG): _control_response_reader(CmdType.DEVICE_CONFIG),
     (RootKind.RESPONSE, CmdType.BROADCAST): _control_response_reader(CmdType.BROADCAST),

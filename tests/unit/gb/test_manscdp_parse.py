@@ -36,6 +36,8 @@ from farmwatch.sipserver.gb import (
     UnknownMessage,
     parse_manscdp,
 )
+from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify
 
 DATA = Path(__file__).parents[2] / "data" / "manscdp"
 
@@ -263,7 +265,8 @@ def test_media_status_end_of_file() -> None:
         ("Query", "DeviceStatus", DeviceStatusQuery("D", 5)),
         ("Response", "DeviceControl", ControlResponse("D", 5, CmdType.DEVICE_CONTROL, None)),
         ("Response", "DeviceConfig", ControlResponse("D", 5, CmdType.DEVICE_CONFIG, None)),
-        ("Notify", "Alarm", UnknownMessage(RootKind.NOTIFY, "Alarm", 5, "D")),
+        ("Notify", "Alarm", AlarmNotify("D", 5, None, None, None)),
+        ("Notify", "MobilePosition", UnknownMessage(RootKind.NOTIFY, "MobilePosition", 5, "D")),
         ("Query", "Keepalive", UnknownMessage(RootKind.QUERY, "Keepalive", 5, "D")),
         ("Notify", "VendorThing", UnknownMessage(RootKind.NOTIFY, "VendorThing", 5, "D")),
         ("response", "deviceinfo", DeviceInfoResponse("D", 5, None)),
@@ -273,6 +276,23 @@ def test_dispatch_by_root_and_cmd_type(root: str, cmd_type: str, expected: objec
     body = f"<{root}><CmdType> {cmd_type} </CmdType><SN>5</SN><DeviceID>D</DeviceID></{root}>"
 
     assert parse_manscdp(body.encode()) == expected
+
+
+def test_an_alarm_reads_and_builds_back_the_same() -> None:
+    body = (
+        "<Notify><CmdType>Alarm</CmdType><SN>88</SN><DeviceID>34020000001340000001</DeviceID>"
+        "<AlarmPriority>2</AlarmPriority><AlarmMethod>5</AlarmMethod>"
+        "<AlarmTime>2024-03-15T10:30:05</AlarmTime><AlarmDescription>移动侦测</AlarmDescription>"
+        "<Longitude>113.25</Longitude><Latitude>23.1</Latitude>"
+        "<Info><AlarmType>2</AlarmType></Info></Notify>"
+    ).encode("gb2312")
+    alarm = parse_manscdp(body)
+    assert alarm == AlarmNotify(
+        "34020000001340000001", 88, priority=2, method=5, alarm_time="2024-03-15T10:30:05",
+        description="移动侦测", longitude=113.25, latitude=23.1, alarm_type=2,
+    )  # fmt: skip
+    assert isinstance(alarm, AlarmNotify)
+    assert parse_manscdp(build_alarm_notify(alarm)) == alarm
 
 
 def test_control_response_result() -> None:
