@@ -39,6 +39,7 @@ from farmwatch.platform.services.device_control_service import DeviceControlServ
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.settings import Settings
@@ -274,7 +275,9 @@ class Application:
             platform_id=settings.sip.id,
             domain=settings.sip.domain,
             system_name=f"farmwatch {settings.sip.id}",
-            sharing=SharingService(devices, channels),
+            sharing=SharingService(
+                devices, channels, FarmPlacements(self.database.read_sessions)
+            ),
             forwarding=UpperForwarding(self.access, channels, self.record_search),
             live=self.live,
             playback=self.playback,

@@ -5,8 +5,13 @@ children (the upper builds its tree as items arrive). The tree is kept, not flat
 (field-notes.md §2.3 item 9):
 
 - our own system item (type 200) first, the root;
-- each shared device as an item under it (ParentID = our ID), unless the device's own
-  catalog already lists an item with its ID (a lower platform lists itself);
+- when devices are placed on farms: one business group (215, "export farms") under it and
+  each farm with a shared device as a virtual organisation (216) in that group, its ID
+  `<our ID's first 10 digits>2169<farm number, 6 digits>` (stable; serials from 9,000,000
+  keep clear of the groups and organisations devices number from 1);
+- each shared device as an item under its farm, else under us (ParentID = our ID), unless
+  the device's own catalog already lists an item with its ID (a lower platform lists
+  itself);
 - every shared item of the device's catalog with the ParentID the device sent when at least
   one of the IDs in it is exported too (several '/'-separated parents are kept as sent),
   else the parent the platform resolved (`tree_parent_id`: a group, a civil code prefix,
@@ -23,10 +28,21 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from farmwatch.platform.records import ChannelRecord, DeviceRecord, ItemKind
+from farmwatch.platform.sharing.farm_placements import FarmPlacement
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.sipserver.gb.catalog_item import CatalogItem, ChannelStatus
 
-__all__ = ["SystemItem", "export_catalog", "item_of_channel"]
+__all__ = [
+    "FARMS_GROUP_NAME",
+    "SystemItem",
+    "export_catalog",
+    "farm_group_id",
+    "farm_vo_id",
+    "item_of_channel",
+]
+
+FARMS_GROUP_NAME = "出口养殖场"
+"""The business group holding the farms (export livestock and poultry farms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +56,21 @@ class SystemItem:
     model: str = "farmwatch platform"
 
 
+def farm_group_id(platform_id: str) -> str:
+    """Serials from 9,000,000 up: clear of the groups devices number from 1."""
+    return f"{platform_id[:10]}2159999999"
+
+
+def farm_vo_id(platform_id: str, farm_id: int) -> str:
+    return f"{platform_id[:10]}2169{farm_id % 1_000_000:06d}"
+
+
 def export_catalog(
     system: SystemItem,
     devices: Sequence[DeviceRecord],
     channels: Iterable[ChannelRecord],
     rule: ShareRule,
+    farms: Sequence[FarmPlacement] = (),
 ) -> list[CatalogItem]:
     """The shared catalog, parents before children."""
     shared_devices = {d.device_id: d for d in devices if _any_shared(d.device_id, rule)}
@@ -56,14 +82,16 @@ def export_catalog(
             by_device.setdefault(record.device_id, []).append(record)
     items: list[CatalogItem] = [_system(system)]
     exported: set[str] = {system.platform_id}
+    farm_of = _farm_items(system, farms, set(by_device), items, exported)
     for device_id in sorted(by_device):
         device = shared_devices.get(device_id)
         records = [r for r in by_device[device_id] if rule.shares_item(device_id, r.channel_id)]
         if not records:
             continue
         own_ids = {r.channel_id for r in records}
+        parent = farm_of.get(device_id, system.platform_id)
         if device_id not in own_ids and device_id not in exported:
-            items.append(_device_item(device_id, device, system.platform_id))
+            items.append(_device_item(device_id, device, parent))
             exported.add(device_id)
         present = own_ids | exported
         for record in _parents_first(records, device_id):
@@ -126,6 +154,31 @@ def item_of_channel(record: ChannelRecord, present: set[str], *, root: str) -> C
         stream_number_list=data.stream_number_list,
         extra=tuple(data.extra.items()),
     )
+
+
+def _farm_items(
+    system: SystemItem,
+    farms: Sequence[FarmPlacement],
+    shared_devices: set[str],
+    items: list[CatalogItem],
+    exported: set[str],
+) -> dict[str, str]:
+    """The group and farm items (appended to `items`); each shared device's farm item ID."""
+    placed = [farm for farm in farms if farm.device_ids & shared_devices]
+    if not placed:
+        return {}
+    group = farm_group_id(system.platform_id)
+    items.append(CatalogItem(device_id=group, name=FARMS_GROUP_NAME, parent_id=system.platform_id))
+    exported.add(group)
+    farm_of: dict[str, str] = {}
+    for farm in placed:
+        vo = farm_vo_id(system.platform_id, farm.farm_id)
+        items.append(CatalogItem(device_id=vo, name=farm.name, parent_id=group,
+                                 business_group_id=group))  # fmt: skip
+        exported.add(vo)
+        for device_id in farm.device_ids & shared_devices:
+            farm_of[device_id] = vo
+    return farm_of
 
 
 def _any_shared(device_id: str, rule: ShareRule) -> bool:

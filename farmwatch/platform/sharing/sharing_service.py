@@ -9,6 +9,7 @@ from farmwatch.platform.records import ChannelRecord, DeviceRecord
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.sharing.catalog_export import SystemItem, export_catalog
+from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 
@@ -18,14 +19,18 @@ _DEVICE_PAGE = 1000
 
 
 class SharingService:
-    def __init__(self, devices: DeviceRepository, channels: ChannelRepository) -> None:
+    def __init__(
+        self, devices: DeviceRepository, channels: ChannelRepository, farms: FarmPlacements
+    ) -> None:
         self._devices = devices
         self._channels = channels
+        self._farms = farms
 
     async def catalog(self, system: SystemItem, rule: ShareRule) -> list[CatalogItem]:
         """The catalog an upper with `rule` sees, parents first."""
         devices = await self._all_devices()
-        return export_catalog(system, devices, await self._channels.list_all(), rule)
+        channels = await self._channels.list_all()
+        return export_catalog(system, devices, channels, rule, await self._farms.all())
 
     async def changed_items(
         self, system: SystemItem, rule: ShareRule, change: CatalogChange
@@ -42,7 +47,8 @@ class SharingService:
         if device is None:
             return []
         records = await self._channels.list_for_device(change.device_id)
-        exported = export_catalog(system, [device], records, rule)[1:]  # not our system item
+        farms = await self._farms.all()
+        exported = export_catalog(system, [device], records, rule, farms)[1:]  # not us
         wanted = None if change.item_ids is None else set(change.item_ids)
         return [
             replace(item, event=change.event)

@@ -468,5 +468,8 @@ def decode_ptz_cmd(hex_code: str) -> DecodedPtzCmd:
     decoder = _DECODERS.get(instruction)
     if decoder is None:
         raise PtzCmdError(f"unknown instruction 0x{instruction:02X}")
-    action = decoder(instruction, data1, data2, frame[6] >> 4)
+    try:
+        action = decoder(instruction, data1, data2, frame[6] >> 4)
+    except ValueError as error:  # a value the action refuses, e.g. preset 0
+        raise PtzCmdError(str(error)) from None
     return DecodedPtzCmd(action, address=(frame[6] & 0xF) << 8 | frame[2])

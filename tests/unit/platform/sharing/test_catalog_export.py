@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from farmwatch.platform.catalog_tree import CatalogLink, resolve_tree_parents
 from farmwatch.platform.records import ChannelData, ChannelRecord, DeviceRecord, ItemKind
 from farmwatch.platform.sharing.catalog_export import SystemItem, export_catalog
+from farmwatch.platform.sharing.farm_placements import FarmPlacement
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.sipserver.gb.catalog_item import ChannelStatus
 
@@ -118,3 +119,25 @@ def test_a_lower_platform_listing_itself_is_not_listed_twice() -> None:
 def test_nothing_shared_is_our_system_item_alone() -> None:
     items = export_catalog(SYSTEM, [_device(NVR)], _nvr_records(), ShareRule(share_all=False))
     assert [item.device_id for item in items] == [SYSTEM.platform_id]
+
+
+def test_farms_become_virtual_organisations_in_one_business_group() -> None:
+    ipc = _records(IPC, [ChannelData(CAM_IPC, name="gate")], offline=set())
+    farms = [
+        FarmPlacement(3, "一号猪场", "QZ-003", frozenset({NVR})),
+        FarmPlacement(9, "empty farm", "QZ-009", frozenset({"44010000001180000099"})),
+    ]
+    items = export_catalog(
+        SYSTEM, [_device(NVR), _device(IPC)], _nvr_records() + ipc, ShareRule(), farms
+    )
+    by_id = {item.device_id: item for item in items}
+    group, farm = "44010000002159999999", "44010000002169000003"
+    assert by_id[group].parent_id == SYSTEM.platform_id
+    assert (by_id[farm].name, by_id[farm].parent_id, by_id[farm].business_group_id) == (
+        "一号猪场", group, group,
+    )  # fmt: skip
+    assert by_id[NVR].parent_id == farm  # the device on its farm
+    assert by_id[IPC].parent_id == SYSTEM.platform_id  # on no farm: under us
+    assert "44010000002169000009" not in by_id  # a farm with nothing shared is not shown
+    ids = [item.device_id for item in items]
+    assert ids.index(group) < ids.index(farm) < ids.index(NVR) < ids.index(CAM_A)
