@@ -162,3 +162,19 @@ def build_tree(root_id: str, records: Sequence[ChannelRecord]) -> tuple[ChannelN
     return tuple(
         built[record.channel_id] for record in sorted(kids_of.get(None, ()), key=_sort_key)
     )
+
+
+def visible_tree(nodes: Sequence[ChannelNode], visible: frozenset[str]) -> tuple[ChannelNode, ...]:
+    """The tree with only the cameras (channels) in `visible`, and the nodes above them
+    (civil codes, groups, organisations, devices) that lead to at least one of them."""
+    kept = []
+    for node in nodes:
+        children = visible_tree(node.children, visible)
+        if node.record.kind is ItemKind.CHANNEL:
+            if node.record.channel_id in visible:
+                kept.append(replace(node, children=children))
+            else:
+                kept.extend(children)  # a camera hidden from the caller: what it holds moves up
+        elif children:
+            kept.append(replace(node, children=children))
+    return tuple(kept)

@@ -11,6 +11,7 @@ Alembic revision shipped in `farmwatch.platform.migrations`; `close()` disposes 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -20,7 +21,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, event, make_url
+from sqlalchemy import Connection, event, make_url, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -123,6 +124,10 @@ def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+# How long /healthz waits for the database before calling it unavailable.
+PING_TIMEOUT = 2.0
+
+
 class Database:
     """One database: the engine, the session factory and the schema migrations.
 
@@ -189,6 +194,15 @@ class Database:
             await connection.run_sync(_upgrade_to_head, config)
             revision = await connection.run_sync(_current_revision)
         log.info("database schema at revision %s (%s)", revision, self.dialect_name)
+
+    async def ping(self) -> bool:
+        """Whether the database answers a trivial query within `PING_TIMEOUT` seconds."""
+        try:
+            async with asyncio.timeout(PING_TIMEOUT), self._read_sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except (OSError, SQLAlchemyError, TimeoutError):
+            return False
+        return True
 
     async def current_revision(self) -> str | None:
         """The Alembic revision the schema is at, None for an empty database."""

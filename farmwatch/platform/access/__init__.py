@@ -3,8 +3,8 @@ farms, users with the administrator (管理员) or monitor (监控员) role, cam
 sessions, API tokens, argon2id passwords with a policy, throttling and lockout.
 
 `create_access_services` builds every service from `[access]` settings; the web layer calls
-`LoginService`, `SessionStore`, `ApiTokenService`, `CameraAccess` and
-`AccessAdministration`.
+`LoginService`, `SessionStore`, `ApiTokenService`, `CameraAccess`, `AccessAdministration`,
+`AccessGate` (what a request may reach) and `MediaOwners` (who opened which media URL).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from farmwatch.platform.access.administration import AccessAdministration, PasswordRejected
 from farmwatch.platform.access.camera_access import CameraAccess
 from farmwatch.platform.access.directory import DirectoryRepository
+from farmwatch.platform.access.gate import AccessGate, Verdict
 from farmwatch.platform.access.hashing_pool import HashingPool
 from farmwatch.platform.access.login_service import (
     LoginFailure,
@@ -25,6 +26,14 @@ from farmwatch.platform.access.login_service import (
     LoginRefused,
     LoginResult,
     LoginService,
+)
+from farmwatch.platform.access.media_owners import (
+    Holder,
+    HolderKind,
+    MediaOwners,
+    Owned,
+    OwnedKind,
+    holder_of,
 )
 from farmwatch.platform.access.passwords import (
     Argon2Parameters,
@@ -68,6 +77,7 @@ from farmwatch.platform.settings import AccessSettings
 
 __all__ = [
     "AccessAdministration",
+    "AccessGate",
     "AccessServices",
     "ApiToken",
     "ApiTokenService",
@@ -82,6 +92,8 @@ __all__ = [
     "Grant",
     "GrantTarget",
     "HashingPool",
+    "Holder",
+    "HolderKind",
     "IssuedToken",
     "LoginFailure",
     "LoginPolicy",
@@ -90,7 +102,10 @@ __all__ = [
     "LoginService",
     "LoginSession",
     "LoginThrottle",
+    "MediaOwners",
     "OpenedSession",
+    "Owned",
+    "OwnedKind",
     "OrgTier",
     "OrgTree",
     "Organisation",
@@ -107,9 +122,11 @@ __all__ = [
     "SessionStore",
     "ThrottleLimits",
     "User",
+    "Verdict",
     "can_manage",
     "can_view",
     "create_access_services",
+    "holder_of",
     "normalise_username",
     "organisation_problem",
     "principal_actor",
@@ -133,6 +150,8 @@ class AccessServices:
     tokens: ApiTokenService
     cameras: CameraAccess
     administration: AccessAdministration
+    gate: AccessGate
+    owners: MediaOwners
 
 
 def argon2_parameters(settings: AccessSettings) -> Argon2Parameters:
@@ -187,4 +206,6 @@ def create_access_services(
             audit,
             clock,
         ),  # fmt: skip
+        gate=AccessGate(directory, cameras, credentials),
+        owners=MediaOwners(sessions, read_sessions, clock=clock),
     )

@@ -225,7 +225,25 @@ class AccessAdministration:
             {"change": "device_placed", "device_id": device_id, "farm_id": farm_id},
         )  # fmt: skip
 
+    async def organisations(self, admin: Principal) -> list[Organisation]:
+        """`admin`'s organisation and those below it."""
+        require_person_administrator(admin)
+        orgs = await self._cameras.org_tree()
+        reach = orgs.subtree(admin.organisation_id)
+        return [org for org in await self._directory.organisations() if org.id in reach]
+
+    async def farms(self, admin: Principal) -> list[Farm]:
+        """The farms of `admin`'s organisation and of those below it."""
+        require_person_administrator(admin)
+        orgs = await self._cameras.org_tree()
+        return await self._directory.farms(orgs.subtree(admin.organisation_id))
+
     # -- users ---------------------------------------------------------------------------
+
+    async def user(self, admin: Principal, user_id: int) -> tuple[User, list[Grant]]:
+        """One user of `admin`'s reach with their camera grants."""
+        user = await self._managed_user(admin, user_id)
+        return user, await self._directory.user_grants(user_id)
 
     async def users(self, admin: Principal) -> list[User]:
         """The users of `admin`'s organisation and of those below it."""

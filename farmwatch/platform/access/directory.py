@@ -160,6 +160,23 @@ class DirectoryRepository:
         async with self._read_sessions() as session:
             return [CameraPlacement(*row) for row in await session.execute(self._cameras())]
 
+    async def device_cameras(self, device_id: str) -> list[CameraPlacement]:
+        """The cameras of one device (its catalog items of kind channel), placed."""
+        statement = self._cameras().where(CHANNELS.c.device_id == device_id)
+        async with self._read_sessions() as session:
+            return [CameraPlacement(*row) for row in await session.execute(statement)]
+
+    async def placed_devices(self, organisation_ids: Collection[int]) -> list[str]:
+        """The devices placed on farms of these organisations (cameras or not yet)."""
+        statement = (
+            select(FARM_DEVICES.c.device_id)
+            .join(FARMS, FARMS.c.id == FARM_DEVICES.c.farm_id)
+            .where(FARMS.c.organisation_id.in_(organisation_ids))
+            .order_by(FARM_DEVICES.c.device_id)
+        )
+        async with self._read_sessions() as session:
+            return list((await session.scalars(statement)).all())
+
     async def camera_placements(self, channel_id: str) -> list[CameraPlacement]:
         """Where channel `channel_id` is: one placement per device reporting it (usually
         one; an IPC registered itself and through an NVR gives two)."""

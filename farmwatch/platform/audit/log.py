@@ -11,11 +11,11 @@ deletes a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from farmwatch.platform.audit.chain import (
@@ -195,10 +195,24 @@ class AuditLog:
                     return verifier.finish(head)
                 after = batch[-1].id
 
-    async def recent(self, limit: int = 100, *, before_id: int | None = None) -> list[AuditRecord]:
-        """The newest rows first (before row `before_id` when given), at most `limit`."""
+    async def recent(
+        self,
+        limit: int = 100,
+        *,
+        before_id: int | None = None,
+        organisation_ids: Collection[int] | None = None,
+        with_unassigned: bool = True,
+    ) -> list[AuditRecord]:
+        """The newest rows first (before row `before_id` when given), at most `limit`; only
+        those of `organisation_ids` when given, and then rows of no organisation (failed
+        logins of unknown names, the platform's own) only `with_unassigned`."""
         statement = select(LOG).order_by(LOG.c.id.desc()).limit(limit)
         if before_id is not None:
             statement = statement.where(LOG.c.id < before_id)
+        if organisation_ids is not None:
+            scope: ColumnElement[bool] = LOG.c.organisation_id.in_(organisation_ids)
+            if with_unassigned:
+                scope = or_(scope, LOG.c.organisation_id.is_(None))
+            statement = statement.where(scope)
         async with self._sessions() as session:
             return [_record(row) for row in await session.execute(statement)]

@@ -39,6 +39,8 @@ class AuditAction(StrEnum):
     DOWNLOAD = "download"
     CLIP_EXPORT = "clip_export"
     RECORD_SEARCH = "record_search"
+    SNAPSHOT = "snapshot"
+    PTZ = "ptz"
     USER_CHANGE = "user_change"
     ROLE_CHANGE = "role_change"
     GRANT_CHANGE = "grant_change"

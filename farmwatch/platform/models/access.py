@@ -20,6 +20,7 @@ __all__ = [
     "FarmDeviceRow",
     "FarmRow",
     "LoginSessionRow",
+    "MediaOwnerRow",
     "OrganisationRow",
     "TokenGrantRow",
     "UserGrantRow",
@@ -144,3 +145,21 @@ class TokenGrantRow(Base):
     target: Mapped[str] = mapped_column(String(20), primary_key=True)
     created_at: Mapped[datetime]
     created_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MediaOwnerRow(Base):
+    """Who asked for a download or an evidence clip (`kind` download or clip, `object_id`
+    its ID): a user or an API token, and the camera it is of. Its file goes to them only."""
+
+    __tablename__ = "media_owners"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ReferenceKey, ForeignKey("users.id", ondelete="CASCADE")
+    )
+    token_id: Mapped[int | None] = mapped_column(
+        ReferenceKey, ForeignKey("api_tokens.id", ondelete="CASCADE")
+    )
+    channel_id: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime]

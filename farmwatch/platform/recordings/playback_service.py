@@ -296,6 +296,10 @@ class PlaybackService:
         session = self._session(session_id)
         await self._end(session, "closed by the viewer")
 
+    def has_session(self, session_id: str) -> bool:
+        """Whether the playback session is still known (playing, paused or ended)."""
+        return session_id in self._sessions
+
     def status(self, session_id: str) -> PlaybackStatus:
         session = self._session(session_id)
         position = session.position or session.anchor_time or session.start

@@ -190,6 +190,11 @@ class RecordSearchService:
             for s in segments
         ]
 
+    def has_search(self, search_id: str) -> bool:
+        """Whether the search is still kept (running, or finished within the last minutes)."""
+        self._forget_old()
+        return search_id in self._searches
+
     def get(self, search_id: str) -> RecordSearch:
         self._forget_old()
         search = self._searches.get(search_id)

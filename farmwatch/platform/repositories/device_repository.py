@@ -10,7 +10,7 @@ keepalives one executemany `UPDATE`. `updated_at` tracks every change except kee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -302,10 +302,18 @@ class DeviceRepository:
             return None if row is None else _to_record(row)
 
     async def list(
-        self, *, online: bool | None = None, offset: int = 0, limit: int = 100
+        self,
+        *,
+        online: bool | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        device_ids: Collection[str] | None = None,
     ) -> DevicePage:
-        """One page of devices ordered by ID, optionally only online or offline ones."""
+        """One page of devices ordered by ID, optionally only online or offline ones, and
+        only those of `device_ids` when given."""
         condition: ColumnElement[bool] = true() if online is None else DEVICES.c.is_online == online
+        if device_ids is not None:
+            condition = and_(condition, DEVICES.c.device_id.in_(sorted(device_ids)))
         async with self._read_sessions() as session:
             total = await session.scalar(select(func.count()).select_from(DEVICES).where(condition))
             result = await session.execute(

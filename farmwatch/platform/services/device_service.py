@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -151,9 +152,17 @@ class DeviceService:
         return record
 
     async def list_devices(
-        self, *, online: bool | None = None, offset: int = 0, limit: int = 100
+        self,
+        *,
+        online: bool | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        device_ids: Collection[str] | None = None,
     ) -> DevicePage:
-        return await self._devices.list(online=online, offset=offset, limit=limit)
+        """A page of devices; only those of `device_ids` when given (what a user may see)."""
+        return await self._devices.list(
+            online=online, offset=offset, limit=limit, device_ids=device_ids
+        )
 
     async def get_device(self, device_id: str) -> DeviceRecord:
         record = await self._devices.get(device_id)

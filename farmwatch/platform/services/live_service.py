@@ -140,6 +140,10 @@ class LiveService:
         await self._outputs.close_session(session_id)
         log.info("viewer %s left channel %s", session_id, viewer.channel_id)
 
+    def has_session(self, session_id: str) -> bool:
+        """Whether the viewer session is still open (not closed nor expired)."""
+        return session_id in self._viewers
+
     def _arm_sweeper(self) -> None:
         if self._sweeper is None:
             self._sweeper = asyncio.get_running_loop().call_later(

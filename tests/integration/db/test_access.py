@@ -233,6 +233,10 @@ async def test_create_admin_rules(platform: Platform) -> None:
 
 @pytest.fixture
 async def cameras(database: Database) -> None:
+    await register_cameras(database)
+
+
+async def register_cameras(database: Database) -> None:
     """An NVR with two cameras and an IPC, registered with their catalogs."""
     devices, channels = DeviceRepository(database.sessions), ChannelRepository(database.sessions)
     for device_id, items in (

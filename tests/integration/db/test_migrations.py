@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -56,6 +56,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "token_grants",
         "audit_log",
         "audit_chain_head",
+        "media_owners",
     }
     assert differences == []
 
