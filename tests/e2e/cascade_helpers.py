@@ -7,16 +7,19 @@ farm .14), so that an address carried to the wrong hop fails the test.
 from __future__ import annotations
 
 import asyncio
+import bisect
+import io
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import av
 
-from farmwatch.simulator import running_simulator
+from farmwatch.simulator import read_recorded_time, running_simulator
 from farmwatch.simulator.fleet import SimulatorFleet
 from farmwatch.simulator.record_settings import RecordSettings
 from farmwatch.simulator.stream_settings import StreamSettings
@@ -40,15 +43,11 @@ MEDIA_ENV = {
 }
 
 
-@dataclass
-class Cascade:
-    bureau: RunningServer
-    branch: RunningServer
-    farm: SimulatorFleet
-    http: aiohttp.ClientSession
+class PlatformsApi:
+    """The REST API of several platforms through one HTTP session (each request goes to
+    the server given)."""
 
-    def channel(self, index: int = 0) -> str:
-        return self.farm.devices[0].channels.items[index].device_id
+    http: aiohttp.ClientSession
 
     async def request(self, server: RunningServer, method: str, path: str) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{server.web_port}{path}"
@@ -62,14 +61,15 @@ class Cascade:
             return response.status, await response.json()
 
     async def read_fmp4(self, server: RunningServer, path: str, seconds: float) -> bytes:
+        """Read an fMP4 output for `seconds`, then hang up like a viewer closing a tab."""
         data = bytearray()
         async with self.http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
             assert response.status == 200, await response.text()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + seconds
-            while loop.time() < deadline:
+            while (left := deadline - loop.time()) > 0:
                 try:
-                    async with asyncio.timeout(max(0.05, deadline - loop.time())):
+                    async with asyncio.timeout(max(0.05, left)):
                         chunk = await response.content.readany()
                 except TimeoutError:
                     break
@@ -77,6 +77,83 @@ class Cascade:
                     break
                 data += chunk
         return bytes(data)
+
+    async def refresh_catalog(self, server: RunningServer, device_id: str) -> None:
+        status, body = await self.request(server, "POST", f"/api/devices/{device_id}/catalog")
+        assert status == 202, body
+        async with asyncio.timeout(20):
+            while True:
+                _, body = await self.request(server, "GET", f"/api/devices/{device_id}/catalog")
+                if body is not None and body.get("state") == "complete":
+                    return
+                await asyncio.sleep(0.1)
+
+
+@dataclass
+class Cascade(PlatformsApi):
+    bureau: RunningServer
+    branch: RunningServer
+    farm: SimulatorFleet
+    http: aiohttp.ClientSession
+
+    def channel(self, index: int = 0) -> str:
+        return self.farm.devices[0].channels.items[index].device_id
+
+
+@dataclass(frozen=True)
+class Frame:
+    recorded: float
+    """Recorded time (Unix seconds) the simulated camera wrote into the frame."""
+    arrived: float
+    """Loop time the bytes holding it arrived."""
+
+
+@dataclass
+class RecordedTimeReader:
+    """Reads a playback's fMP4 in the background, noting when each byte arrived, and reads
+    back the recorded time of every frame (`read_recorded_time`)."""
+
+    chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def start(cls, api: PlatformsApi, server: RunningServer, path: str) -> RecordedTimeReader:
+        reader = cls()
+        reader.task = asyncio.create_task(reader._run(api, server, path))
+        return reader
+
+    async def _run(self, api: PlatformsApi, server: RunningServer, path: str) -> None:
+        loop = asyncio.get_running_loop()
+        async with api.http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
+            assert response.status == 200, await response.text()
+            async for chunk in response.content.iter_any():
+                self.chunks.append((loop.time(), chunk))
+
+    def frames(self) -> list[Frame]:
+        data = b"".join(chunk for _, chunk in self.chunks)
+        offsets, total = [], 0
+        for _, chunk in self.chunks:
+            total += len(chunk)
+            offsets.append(total)
+        found = []
+        with av.open(io.BytesIO(data), format="mp4") as container:
+            try:
+                for packet in container.demux(video=0):
+                    if packet.pos is None or packet.size == 0:
+                        continue
+                    recorded = read_recorded_time(bytes(packet), length_prefixed=True)
+                    if recorded is None:
+                        continue
+                    index = min(bisect.bisect_right(offsets, packet.pos), len(offsets) - 1)
+                    found.append(Frame(recorded / 1000, self.chunks[index][0]))
+            except av.error.FFmpegError:
+                pass  # cut mid-fragment when reading stopped
+        return found
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
 
 
 async def _until(check: Any, timeout: float = 20.0) -> Any:
@@ -144,7 +221,7 @@ async def _known_at_bureau(rig: Cascade) -> None:
 
 
 @dataclass
-class ThreeTiers:
+class ThreeTiers(PlatformsApi):
     """National ← bureau ← branch ← farm, each on its own loopback address."""
 
     national: RunningServer
@@ -155,27 +232,6 @@ class ThreeTiers:
 
     def channel(self, index: int = 0) -> str:
         return self.farm.devices[0].channels.items[index].device_id
-
-    async def request(self, server: RunningServer, method: str, path: str) -> tuple[int, Any]:
-        url = f"http://127.0.0.1:{server.web_port}{path}"
-        async with self.http.request(method, url) as response:
-            text = await response.text()
-            return response.status, json.loads(text) if text else None
-
-    async def post(self, server: RunningServer, path: str, body: Any) -> tuple[int, Any]:
-        url = f"http://127.0.0.1:{server.web_port}{path}"
-        async with self.http.post(url, json=body) as response:
-            return response.status, await response.json()
-
-    async def refresh_catalog(self, server: RunningServer, device_id: str) -> None:
-        status, body = await self.request(server, "POST", f"/api/devices/{device_id}/catalog")
-        assert status == 202, body
-        async with asyncio.timeout(20):
-            while True:
-                _, body = await self.request(server, "GET", f"/api/devices/{device_id}/catalog")
-                if body is not None and body.get("state") == "complete":
-                    return
-                await asyncio.sleep(0.1)
 
 
 @asynccontextmanager

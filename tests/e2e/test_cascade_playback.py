@@ -10,21 +10,16 @@ the simulated camera writes into every frame, as in tests/e2e/test_playback.py.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import io
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import av
 import pytest
 import pytest_asyncio
 
-from farmwatch.simulator import read_recorded_time
 from farmwatch.simulator.record_settings import RecordSettings
-from tests.e2e.cascade_helpers import Cascade, cascade
+from tests.e2e.cascade_helpers import Cascade, RecordedTimeReader, cascade
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GOP = 1.0
@@ -45,51 +40,6 @@ def local(moment: datetime) -> str:
 def yesterday_at(hour: int, minute: int = 0, second: int = 0) -> datetime:
     day = datetime.now(SHANGHAI) - timedelta(days=1)
     return day.replace(hour=hour, minute=minute, second=second, microsecond=0)
-
-
-@dataclass(frozen=True)
-class Frame:
-    recorded: float
-    arrived: float
-
-
-@dataclass
-class Reader:
-    chunks: list[tuple[float, bytes]] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    async def run(self, rig: Cascade, path: str) -> None:
-        loop = asyncio.get_running_loop()
-        async with rig.http.get(f"http://127.0.0.1:{rig.bureau.web_port}{path}") as response:
-            assert response.status == 200, await response.text()
-            async for chunk in response.content.iter_any():
-                self.chunks.append((loop.time(), chunk))
-
-    def frames(self) -> list[Frame]:
-        data = b"".join(chunk for _, chunk in self.chunks)
-        offsets, total = [], 0
-        for _, chunk in self.chunks:
-            total += len(chunk)
-            offsets.append(total)
-        found = []
-        with av.open(io.BytesIO(data), format="mp4") as container:
-            try:
-                for packet in container.demux(video=0):
-                    if packet.pos is None or packet.size == 0:
-                        continue
-                    recorded = read_recorded_time(bytes(packet), length_prefixed=True)
-                    if recorded is None:
-                        continue
-                    index = min(bisect.bisect_right(offsets, packet.pos), len(offsets) - 1)
-                    found.append(Frame(recorded / 1000, self.chunks[index][0]))
-            except av.error.FFmpegError:
-                pass  # cut mid-fragment when reading stopped
-        return found
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
 
 
 async def open_playback(rig: Cascade, start: datetime, end: datetime) -> dict[str, Any]:
@@ -113,8 +63,7 @@ async def branch_calls(rig: Cascade) -> int:
 async def test_playback_through_the_branch_starts_seeks_and_runs_at_4x(rig: Cascade) -> None:
     start = yesterday_at(14)
     session = await open_playback(rig, start, start + timedelta(hours=1))
-    reader = Reader()
-    reader.task = asyncio.create_task(reader.run(rig, session["fmp4"]))
+    reader = RecordedTimeReader.start(rig, rig.bureau, session["fmp4"])
     try:
         await asyncio.sleep(2.0)
         frames = reader.frames()

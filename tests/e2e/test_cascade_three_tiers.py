@@ -8,7 +8,6 @@ two cascade hops and the media comes back up two relays.
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest_asyncio
 
 from farmwatch.simulator import read_recorded_time
 from farmwatch.simulator.record_settings import RecordSettings
-from tests.e2e.cascade_helpers import ThreeTiers, three_tiers
+from tests.e2e.cascade_helpers import RecordedTimeReader, ThreeTiers, three_tiers
 from tests.e2e.live_helpers import decode_fmp4
 from tests.integration.cascade.tiers import BRANCH, BUREAU
 
@@ -77,22 +76,8 @@ async def test_the_farm_keeps_its_tree_at_the_national_tier(tiers: ThreeTiers) -
 async def test_live_at_the_national_tier_through_two_hops(tiers: ThreeTiers) -> None:
     status, links = await tiers.post(tiers.national, f"/api/channels/{tiers.channel()}/live", None)
     assert status == 201, links
-    url = f"http://127.0.0.1:{tiers.national.web_port}{links['fmp4']}"
-    data = bytearray()
-    async with tiers.http.get(url) as response:
-        assert response.status == 200
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 3.5
-        while loop.time() < deadline:
-            try:
-                async with asyncio.timeout(max(0.05, deadline - loop.time())):
-                    chunk = await response.content.readany()
-            except TimeoutError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    sizes = decode_fmp4(bytes(data))
+    data = await tiers.read_fmp4(tiers.national, links["fmp4"], seconds=3.5)
+    sizes = decode_fmp4(data)
     assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
     status, _ = await tiers.request(tiers.national, "DELETE", f"/api/live/{links['session']}")
     assert status == 204
@@ -125,42 +110,12 @@ async def test_playback_at_the_national_tier_seeks_and_runs_at_4x(tiers: ThreeTi
         tiers.national, f"/api/channels/{tiers.channel()}/playback", body
     )
     assert status == 201, session
-    chunks: list[tuple[float, bytes]] = []
-
-    async def read() -> None:
-        loop = asyncio.get_running_loop()
-        url = f"http://127.0.0.1:{tiers.national.web_port}{session['fmp4']}"
-        async with tiers.http.get(url) as response:
-            async for chunk in response.content.iter_any():
-                chunks.append((loop.time(), chunk))
-
-    def frames() -> list[tuple[float, float]]:
-        """(arrived, recorded) of each frame read so far."""
-        data = b"".join(chunk for _, chunk in chunks)
-        ends, total = [], 0
-        for _, chunk in chunks:
-            total += len(chunk)
-            ends.append(total)
-        found = []
-        with av.open(io.BytesIO(data), format="mp4") as container:
-            try:
-                for packet in container.demux(video=0):
-                    if packet.pos is None or not packet.size:
-                        continue
-                    recorded = read_recorded_time(bytes(packet), length_prefixed=True)
-                    if recorded is not None:
-                        index = next(i for i, end in enumerate(ends) if end > packet.pos)
-                        found.append((chunks[index][0], recorded / 1000))
-            except av.error.FFmpegError:
-                pass
-        return found
-
-    reader = asyncio.create_task(read())
+    reader = RecordedTimeReader.start(tiers, tiers.national, session["fmp4"])
     try:
         await asyncio.sleep(2.5)
-        first = frames()
+        first = reader.frames()
         assert len(first) >= 25
-        assert start.timestamp() - GOP - 0.05 <= first[0][1] <= start.timestamp() + 0.05
+        assert start.timestamp() - GOP - 0.05 <= first[0].recorded <= start.timestamp() + 0.05
 
         status, _ = await tiers.post(
             tiers.national, session["control"], {"action": "seek", "position": 1800}
@@ -168,7 +123,7 @@ async def test_playback_at_the_national_tier_seeks_and_runs_at_4x(tiers: ThreeTi
         assert status == 200
         await asyncio.sleep(2.5)
         target = start.timestamp() + 1800
-        after = [r for _, r in frames() if r >= target - GOP - 0.05]
+        after = [f.recorded for f in reader.frames() if f.recorded >= target - GOP - 0.05]
         assert after and after[0] <= target + 0.05
 
         changed_at = asyncio.get_running_loop().time()
@@ -177,12 +132,12 @@ async def test_playback_at_the_national_tier_seeks_and_runs_at_4x(tiers: ThreeTi
         )
         assert status == 200
         await asyncio.sleep(3.0)
-        fast = [(a, r) for a, r in frames() if a > changed_at + 0.7]
+        fast = [f for f in reader.frames() if f.arrived > changed_at + 0.7]
         assert len(fast) > 40
-        assert (fast[-1][1] - fast[0][1]) / (fast[-1][0] - fast[0][0]) >= 3.5
+        wall = fast[-1].arrived - fast[0].arrived
+        assert (fast[-1].recorded - fast[0].recorded) / wall >= 3.5
     finally:
-        reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
+        await reader.stop()
     status, _ = await tiers.request(tiers.national, "DELETE", session["status"])
     assert status == 204
     async with asyncio.timeout(10):  # the BYEs went down both hops to the camera
@@ -280,19 +235,6 @@ async def test_live_through_two_hops_over_tcp(tmp_path: Path, transport: str) ->
             other.national, f"/api/channels/{other.channel()}/live", None
         )
         assert status == 201, links
-        url = f"http://127.0.0.1:{other.national.web_port}{links['fmp4']}"
-        data = bytearray()
-        async with other.http.get(url) as response:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 3.5
-            while (left := deadline - loop.time()) > 0:
-                try:
-                    async with asyncio.timeout(max(0.05, left)):
-                        chunk = await response.content.readany()
-                except TimeoutError:
-                    break
-                if not chunk:
-                    break
-                data += chunk
-        sizes = decode_fmp4(bytes(data))
+        data = await other.read_fmp4(other.national, links["fmp4"], seconds=3.5)
+        sizes = decode_fmp4(data)
         assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
