@@ -26,7 +26,8 @@ class ShareMode(StrEnum):
     ALL = "all"
     """Every channel of every device."""
     SELECTED = "selected"
-    """Only `share_devices` (all their channels) and `share_channels`."""
+    """Only `share_farms` (filing numbers: every device placed on them), `share_devices`
+    (all their channels) and `share_channels`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class UpperSettings:
     share: str = ShareMode.ALL.value
     share_devices: tuple[str, ...] = ()
     share_channels: tuple[str, ...] = ()
+    share_farms: tuple[str, ...] = ()
     user_agent: str = "farmwatch"
 
     @property
@@ -115,6 +117,9 @@ class UpperSettings:
             errors.append(f"{key}.charset: expected one of {', '.join(_CHARSETS)}")
         if self.share.lower() not in tuple(ShareMode):
             errors.append(f"{key}.share: expected all or selected, got {self.share!r}")
+        for farm in self.share_farms:
+            if not farm.strip() or len(farm) > 64:
+                errors.append(f"{key}.share_farms: expected farm filing numbers, got {farm!r}")
         for item in (*self.share_devices, *self.share_channels):
             if _GB_ID.fullmatch(item) is None:
                 errors.append(f"{key}.share_*: expected 20-digit IDs, got {item!r}")

@@ -101,6 +101,7 @@ def share_rule(settings: UpperSettings) -> ShareRule:
         share_all=settings.share_mode is ShareMode.ALL,
         devices=frozenset(settings.share_devices),
         channels=frozenset(settings.share_channels),
+        farms=frozenset(settings.share_farms),
     )
 
 
@@ -148,7 +149,7 @@ class UpperRequests:
             self._notifying = self._spawn(self._notify_changes())
 
     def _concerns(self, change: CatalogChange) -> bool:
-        if self.rule.shares_device(change.device_id):
+        if self.rule.farms or self.rule.shares_device(change.device_id):
             return True
         return any(self.rule.shares_item(change.device_id, i) for i in change.item_ids or ())
 

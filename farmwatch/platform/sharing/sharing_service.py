@@ -9,7 +9,7 @@ from farmwatch.platform.records import ChannelRecord, DeviceRecord
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.sharing.catalog_export import SystemItem, export_catalog
-from farmwatch.platform.sharing.farm_placements import FarmPlacements
+from farmwatch.platform.sharing.farm_placements import FarmPlacement, FarmPlacements
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 
@@ -28,9 +28,11 @@ class SharingService:
 
     async def catalog(self, system: SystemItem, rule: ShareRule) -> list[CatalogItem]:
         """The catalog an upper with `rule` sees, parents first."""
+        farms = await self._farms.all()
+        rule = _on_farms(rule, farms)
         devices = await self._all_devices()
         channels = await self._channels.list_all()
-        return export_catalog(system, devices, channels, rule, await self._farms.all())
+        return export_catalog(system, devices, channels, rule, farms)
 
     async def changed_items(
         self, system: SystemItem, rule: ShareRule, change: CatalogChange
@@ -48,6 +50,7 @@ class SharingService:
             return []
         records = await self._channels.list_for_device(change.device_id)
         farms = await self._farms.all()
+        rule = _on_farms(rule, farms)
         exported = export_catalog(system, [device], records, rule, farms)[1:]  # not us
         wanted = None if change.item_ids is None else set(change.item_ids)
         return [
@@ -58,6 +61,7 @@ class SharingService:
 
     async def shared_channel(self, rule: ShareRule, channel_id: str) -> ChannelRecord | None:
         """The channel an upper asks for by ID, when it is shared with that upper."""
+        rule = await self._resolved(rule)
         record = await self._channels.get(channel_id)
         if record is None or not rule.shares_item(record.device_id, channel_id):
             return None
@@ -65,9 +69,13 @@ class SharingService:
 
     async def shared_device(self, rule: ShareRule, device_id: str) -> DeviceRecord | None:
         """A device the upper addresses (DeviceInfo, DeviceStatus), when shared."""
+        rule = await self._resolved(rule)
         if not rule.shares_device(device_id):
             return None
         return await self._devices.get(device_id)
+
+    async def _resolved(self, rule: ShareRule) -> ShareRule:
+        return _on_farms(rule, await self._farms.all()) if rule.farms else rule
 
     async def _all_devices(self) -> list[DeviceRecord]:
         devices: list[DeviceRecord] = []
@@ -76,3 +84,11 @@ class SharingService:
             devices.extend(page.items)
             if len(page.items) < _DEVICE_PAGE:
                 return devices
+
+
+def _on_farms(rule: ShareRule, farms: list[FarmPlacement]) -> ShareRule:
+    """`rule` with its farms (filing numbers) turned into the devices placed on them."""
+    if not rule.farms:
+        return rule
+    placed = frozenset(d for f in farms if f.filing_number in rule.farms for d in f.device_ids)
+    return rule.with_devices(placed)

@@ -141,3 +141,15 @@ def test_farms_become_virtual_organisations_in_one_business_group() -> None:
     assert "44010000002169000009" not in by_id  # a farm with nothing shared is not shown
     ids = [item.device_id for item in items]
     assert ids.index(group) < ids.index(farm) < ids.index(NVR) < ids.index(CAM_A)
+
+
+def test_a_share_of_farms_shares_the_devices_placed_on_them() -> None:
+    from farmwatch.platform.sharing.sharing_service import _on_farms
+
+    farms = [FarmPlacement(3, "一号猪场", "QZ-003", frozenset({NVR}))]
+    rule = _on_farms(ShareRule(share_all=False, farms=frozenset({"QZ-003"})), farms)
+    ipc = _records(IPC, [ChannelData(CAM_IPC, name="gate")], offline=set())
+    items = export_catalog(SYSTEM, [_device(NVR), _device(IPC)], _nvr_records() + ipc, rule, farms)
+    ids = {item.device_id for item in items}
+    assert {NVR, CAM_A, CAM_B} <= ids and not {IPC, CAM_IPC} & ids
+    assert _on_farms(ShareRule(share_all=False, farms=frozenset({"other"})), farms).devices == set()
