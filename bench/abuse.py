@@ -105,11 +105,11 @@ class Prober:
 
 def measured(server: RunningServer, label: str, attack: Callable[[], str]) -> None:
     base = f"http://127.0.0.1:{server.web_port}"
-    before = lag_buckets(base)
+    before = lag_buckets(base, server.auth_headers)
     with Prober(server.sip_port).running() as prober:
         detail = attack()
         time.sleep(TAIL)  # what the platform still had queued is part of the attack
-    lag = worst_lag_between(before, lag_buckets(base))
+    lag = worst_lag_between(before, lag_buckets(base, server.auth_headers))
     print(f"{label}: {detail}\n   {prober.summary()}; worst event-loop lag <= {lag * 1000:.0f} ms",
           flush=True)  # fmt: skip
 

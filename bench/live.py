@@ -178,7 +178,8 @@ async def live_rig(
         device = SimulatedDevice(device_settings, media_cache=MediaCache(encoder=lambda spec: loop))
         await device.start()
         try:
-            async with aiohttp.ClientSession() as http:
+            # Every request carries the platform administrator's API token.
+            async with aiohttp.ClientSession(headers=server.auth_headers) as http:
                 rig = Rig(server, device, http)
                 async with asyncio.timeout(60):
                     await device.wait_for(lambda d: d.is_registered)
@@ -314,8 +315,8 @@ def take_sample(rig: Rig, replay: ReplayProcess) -> Sample:
         platform_cpu=tree_cpu_seconds(rig.server.process.pid),
         sender_cpu=cpu_seconds(replay.pid),
         own_cpu=cpu_seconds(os.getpid()),
-        metrics=scrape(rig.base),
-        lag=lag_buckets(rig.base),
+        metrics=scrape(rig.base, rig.server.auth_headers),
+        lag=lag_buckets(rig.base, rig.server.auth_headers),
         socket_drops=socket_drops(range(MEDIA_PORTS[0], MEDIA_PORTS[1] + 1)),
         host_drops=host_udp_drops(),
         sender=replay.stats(),

@@ -13,7 +13,7 @@ import os
 import statistics
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -102,10 +102,12 @@ def socket_drops(ports: Iterable[int]) -> int:
     return total
 
 
-def _metrics_text(base_url: str) -> str:
-    """The platform's /metrics ("" from a platform too old to have it: figures read n/a)."""
+def _metrics_text(base_url: str, headers: Mapping[str, str] | None) -> str:
+    """The platform's /metrics ("" from a platform too old to have it: figures read n/a),
+    read with `headers` (`RunningServer.auth_headers`: /metrics needs a login)."""
+    request = urllib.request.Request(f"{base_url}/metrics", headers=dict(headers or {}))
     try:
-        with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10) as response:
             return str(response.read().decode())
     except urllib.error.HTTPError as error:
         if error.code == 404:
@@ -113,9 +115,9 @@ def _metrics_text(base_url: str) -> str:
         raise
 
 
-def scrape(base_url: str) -> dict[str, float]:
+def scrape(base_url: str, headers: Mapping[str, str] | None = None) -> dict[str, float]:
     """The platform's metrics: name → value (histogram buckets only at +Inf)."""
-    text = _metrics_text(base_url)
+    text = _metrics_text(base_url, headers)
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -126,9 +128,9 @@ def scrape(base_url: str) -> dict[str, float]:
     return values
 
 
-def lag_buckets(base_url: str) -> dict[float, float]:
+def lag_buckets(base_url: str, headers: Mapping[str, str] | None = None) -> dict[float, float]:
     """Cumulative event-loop lag histogram: upper bound → samples at or under it."""
-    text = _metrics_text(base_url)
+    text = _metrics_text(base_url, headers)
     for family in text_string_to_metric_families(text):
         if family.name == "farmwatch_event_loop_lag_seconds":
             return {

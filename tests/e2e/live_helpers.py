@@ -28,29 +28,35 @@ class LiveRig:
     server: RunningServer
     fleet: SimulatorFleet
     http: aiohttp.ClientSession
+    """`live_rig` makes it send the administrator's API token with every request; the
+    methods below send it themselves (a rig may be given another session)."""
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server.web_port}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return self.server.auth_headers
 
     def channel(self, index: int = 0) -> str:
         device = self.fleet.devices[0]
         return device.channels.items[index].device_id
 
     async def post(self, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.post(self.base + path, json=body) as response:
+        async with self.http.post(self.base + path, json=body, headers=self.auth) as response:
             return response.status, await response.json()
 
     async def put(self, path: str, body: Any) -> tuple[int, Any]:
-        async with self.http.put(self.base + path, json=body) as response:
+        async with self.http.put(self.base + path, json=body, headers=self.auth) as response:
             return response.status, await response.json()
 
     async def get(self, path: str) -> tuple[int, Any]:
-        async with self.http.get(self.base + path) as response:
+        async with self.http.get(self.base + path, headers=self.auth) as response:
             return response.status, await response.json()
 
     async def get_text(self, path: str) -> str:
-        async with self.http.get(self.base + path) as response:
+        async with self.http.get(self.base + path, headers=self.auth) as response:
             assert response.status == 200
             return await response.text()
 
@@ -59,13 +65,13 @@ class LiveRig:
         await asyncio.sleep(0.05)
 
     async def delete(self, path: str) -> int:
-        async with self.http.delete(self.base + path) as response:
+        async with self.http.delete(self.base + path, headers=self.auth) as response:
             return response.status
 
     async def read_fmp4(self, path: str, seconds: float) -> bytes:
         """Read the streamed fMP4 for `seconds`, then hang up like a viewer closing a tab."""
         data = bytearray()
-        async with self.http.get(self.base + path) as response:
+        async with self.http.get(self.base + path, headers=self.auth) as response:
             assert response.status == 200, await response.text()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + seconds
@@ -137,7 +143,7 @@ async def live_rig(
                 server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1,
                 channels=channels, media=media, records=records,
             ) as fleet,
-            aiohttp.ClientSession() as http,
+            aiohttp.ClientSession(headers=server.auth_headers) as http,
         ):  # fmt: skip
             rig = LiveRig(server, fleet, http)
             await wait_channel_known(rig)
@@ -150,7 +156,8 @@ async def wait_channel_known(rig: LiveRig) -> None:
     device_id = rig.fleet.device_ids[0]
     async with asyncio.timeout(20):
         while True:
-            async with rig.http.get(f"{rig.base}/api/devices/{device_id}/channels") as response:
+            url = f"{rig.base}/api/devices/{device_id}/channels"
+            async with rig.http.get(url, headers=rig.auth) as response:
                 body = await response.json()
                 if response.status == 200 and body["channels"]:
                     return

@@ -45,7 +45,8 @@ def local(moment: datetime) -> str:
 
 
 async def get(http: aiohttp.ClientSession, server: RunningServer, path: str) -> tuple[int, dict]:
-    async with http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
+    url = f"http://127.0.0.1:{server.web_port}{path}"
+    async with http.get(url, headers=server.auth_headers) as response:
         return response.status, await response.json()
 
 

@@ -44,7 +44,9 @@ def _statuses(sock: socket.socket, seconds: float) -> list[int]:
 
 
 def _metric(server: RunningServer, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.web_port}/metrics", timeout=10) as r:
+    url = f"http://127.0.0.1:{server.web_port}/metrics"
+    request = urllib.request.Request(url, headers=server.auth_headers)
+    with urllib.request.urlopen(request, timeout=10) as r:
         text = r.read().decode()
     for family in text_string_to_metric_families(text):
         for sample in family.samples:

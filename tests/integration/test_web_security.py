@@ -1,5 +1,6 @@
 """The web server of a real `farmwatch serve` refuses foreign Host names (DNS rebinding)
-and state changes asked for by foreign web pages (Origin)."""
+and state changes asked for by foreign web pages (Origin), before it looks at credentials
+(the requests here carry the administrator's API token)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ async def _call(
     headers: dict[str, str],
 ) -> tuple[int, str]:
     url = f"http://127.0.0.1:{server.web_port}{path}"
-    async with http.request(method, url, headers=headers) as response:
+    async with http.request(method, url, headers={**server.auth_headers, **headers}) as response:
         return response.status, await response.text()
 
 

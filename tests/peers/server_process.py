@@ -1,22 +1,40 @@
-"""Run `farmwatch serve` as a child process on loopback (tests and benchmarks)."""
+"""Run `farmwatch serve` as a child process on loopback (tests and benchmarks).
+
+Every API route needs a login, so `start_server` first creates the administrator `admin`
+(`farmwatch create-admin`, the password piped in) on the server's database, then, once the
+server answers, logs in through `POST /api/login` and issues itself an administrator API
+token through `POST /api/tokens`. `RunningServer.api()`/`api_post()` send that token;
+`RunningServer.auth_headers` is the header for tests that call the API themselves.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+
+from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
 
 from tests.peers.raw_sip import free_port, udp_options
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "conf/farmwatch.toml"
+# The tests' own self-signed certificates are taken as they are.
+_UNCHECKED_TLS = ssl.create_default_context()
+_UNCHECKED_TLS.check_hostname = False
+_UNCHECKED_TLS.verify_mode = ssl.CERT_NONE
+ADMIN = "admin"
+ADMIN_PASSWORD = "Test-Farm-Watch-9"
 
 
 @dataclass(frozen=True)
@@ -26,36 +44,111 @@ class RunningServer:
     web_port: int
     process: subprocess.Popen[bytes]
     log_path: Path
+    token: str = ""
+    """The administrator API token issued at start (empty until then)."""
+    organisation_id: int = 0
+    """The top organisation, the administrator's."""
+    scheme: str = "http"
+    """https when started with `[web] tls_cert` (its certificate is not checked here)."""
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.web_port}"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """`Authorization: Bearer <the administrator token>` (none from a platform that has
+        no logins yet)."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def api(self, path: str, *, method: str = "GET") -> tuple[int, Any]:
-        """Call the REST API; returns the status and the decoded JSON body."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.web_port}/api{path}", method=method
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
+        """Call the REST API as the administrator; the status and the decoded JSON body."""
+        return call_json(f"{self.base_url}/api{path}", method, None, self.auth_headers)
 
     def api_post(self, path: str, body: Any) -> tuple[int, Any]:
-        """POST a JSON body to the REST API; the status and the decoded JSON answer."""
-        return _post_json(f"http://127.0.0.1:{self.web_port}/api{path}", body)
+        """POST a JSON body to the REST API as the administrator; the status and the
+        decoded JSON answer."""
+        return call_json(f"{self.base_url}/api{path}", "POST", body, self.auth_headers)
+
+    def api_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """Any method, with an optional JSON body, as the administrator."""
+        return call_json(f"{self.base_url}/api{path}", method, body, self.auth_headers)
 
 
-def _post_json(url: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+def call_json(
+    url: str, method: str, body: Any, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """One HTTP request with an optional JSON body; the status and the decoded JSON answer
+    (None for an empty one)."""
+    sent = {**(headers or {})}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        sent["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+        with urllib.request.urlopen(request, timeout=10, context=_UNCHECKED_TLS) as response:
+            return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
+
+
+def server_auth(*servers: RunningServer) -> ClientMiddlewareType:
+    """An aiohttp client middleware: a request to one of `servers` (by its web port) that
+    carries no credentials of its own gets that server's `auth_headers`. For a session
+    shared by tests talking to several platforms, each with its own administrator."""
+    by_port = {server.web_port: server for server in servers}
+
+    async def middleware(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        server = by_port.get(request.url.port or 0)
+        headers = request.headers
+        if server is not None and "Authorization" not in headers and "Cookie" not in headers:
+            request.headers.update(server.auth_headers)
+        return await handler(request)
+
+    return middleware
+
+
+def create_admin(config: Path, env: dict[str, str], cwd: Path) -> None:
+    """`farmwatch create-admin admin` on the database `env` points at (once: a second start
+    on the same data finds the administrator there)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "farmwatch", "create-admin", ADMIN, "--config", str(config)],
+        input=f"{ADMIN_PASSWORD}\n".encode(), env=env, cwd=cwd, capture_output=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 and b"exists" not in done.stderr:
+        raise RuntimeError(f"farmwatch create-admin failed: {done.stderr.decode(errors='replace')}")
+
+
+def log_in(base_url: str, username: str, password: str) -> tuple[str, str, Any]:
+    """`POST /api/login`: the session cookie's value, the CSRF token and the user."""
+    request = urllib.request.Request(
+        f"{base_url}/api/login", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"username": username, "password": password}).encode(),
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30, context=_UNCHECKED_TLS) as response:
+        cookie = SimpleCookie(response.headers["Set-Cookie"])
+        body = json.loads(response.read())
+    return cookie["farmwatch_session"].value, body["csrf_token"], body["user"]
+
+
+def issue_token(
+    base_url: str, username: str = ADMIN, password: str = ADMIN_PASSWORD
+) -> tuple[str, int]:
+    """Log in and issue an administrator API token of the user's organisation: (the token,
+    the organisation)."""
+    session, csrf, user = log_in(base_url, username, password)
+    organisation = user["organisation"]["id"]
+    headers = {"Cookie": f"farmwatch_session={session}", "X-CSRF-Token": csrf}
+    body = {"name": "tests", "role": "administrator", "organisation_id": organisation}
+    status, issued = call_json(f"{base_url}/api/tokens", "POST", body, headers)
+    if status != 201:
+        raise RuntimeError(f"cannot issue an API token: {status} {issued}")
+    return issued["token"], organisation
 
 
 def start_server(
@@ -85,6 +178,7 @@ def start_server(
         **(extra_env or {}),
     }
     log_path = tmp_path / "server.log"
+    create_admin(config, env, tmp_path)
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "farmwatch", "serve", "--config", str(config)],
@@ -94,19 +188,33 @@ def start_server(
             cwd=tmp_path,
             start_new_session=new_session,
         )
-    server = RunningServer(host, port, web_port, process, log_path)
+    scheme = "https" if env.get("FARMWATCH_WEB_TLS_CERT") else "http"
+    server = RunningServer(host, port, web_port, process, log_path, scheme=scheme)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
         try:
             answered = udp_options(port, timeout=0.2, host=host) == 200
-            if answered and server.api("/devices?limit=1")[0] == 200:
-                return server
+            # Any answer: the web server is up (a platform without /healthz says 404).
+            if answered and call_json(f"{server.base_url}/healthz", "GET", None)[0] < 500:
+                break
         except OSError:
             pass
-    stop_server(server)
-    raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
+    else:
+        stop_server(server)
+        raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
+    try:
+        token, organisation = issue_token(server.base_url)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:  # a platform without logins yet: its API is open
+            stop_server(server)
+            raise
+        token, organisation = "", 0
+    except (OSError, RuntimeError):
+        stop_server(server)
+        raise
+    return dataclasses.replace(server, token=token, organisation_id=organisation)
 
 
 def stop_server(server: RunningServer) -> None:

@@ -13,7 +13,8 @@ from tests.peers.raw_device import RawDevice
 
 def _scrape(server: RunningServer) -> dict[str, float]:
     url = f"http://127.0.0.1:{server.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=10) as response:
+    request = urllib.request.Request(url, headers=server.auth_headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
         assert response.headers["Content-Type"].startswith("text/plain")
         text = response.read().decode()
     return {
