@@ -45,25 +45,26 @@ MEDIA_ENV = {
 
 class PlatformsApi:
     """The REST API of several platforms through one HTTP session (each request goes to
-    the server given)."""
+    the server given, with that server's credentials)."""
 
     http: aiohttp.ClientSession
 
     async def request(self, server: RunningServer, method: str, path: str) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{server.web_port}{path}"
-        async with self.http.request(method, url) as response:
+        async with self.http.request(method, url, headers=server.auth_headers) as response:
             text = await response.text()
             return response.status, json.loads(text) if text else None
 
     async def post(self, server: RunningServer, path: str, body: Any) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{server.web_port}{path}"
-        async with self.http.post(url, json=body) as response:
+        async with self.http.post(url, json=body, headers=server.auth_headers) as response:
             return response.status, await response.json()
 
     async def read_fmp4(self, server: RunningServer, path: str, seconds: float) -> bytes:
         """Read an fMP4 output for `seconds`, then hang up like a viewer closing a tab."""
         data = bytearray()
-        async with self.http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with self.http.get(url, headers=server.auth_headers) as response:
             assert response.status == 200, await response.text()
             loop = asyncio.get_running_loop()
             deadline = loop.time() + seconds
@@ -124,7 +125,8 @@ class RecordedTimeReader:
 
     async def _run(self, api: PlatformsApi, server: RunningServer, path: str) -> None:
         loop = asyncio.get_running_loop()
-        async with api.http.get(f"http://127.0.0.1:{server.web_port}{path}") as response:
+        url = f"http://127.0.0.1:{server.web_port}{path}"
+        async with api.http.get(url, headers=server.auth_headers) as response:
             assert response.status == 200, await response.text()
             async for chunk in response.content.iter_any():
                 self.chunks.append((loop.time(), chunk))

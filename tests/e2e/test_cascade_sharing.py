@@ -57,7 +57,7 @@ async def _watch(tiers: ThreeTiers, server: RunningServer, channel: str) -> Watc
     async def read() -> None:
         loop = asyncio.get_running_loop()
         url = f"http://127.0.0.1:{server.web_port}{session['fmp4']}"
-        async with tiers.http.get(url) as response:
+        async with tiers.http.get(url, headers=server.auth_headers) as response:
             async for chunk in response.content.iter_any():
                 watch.arrivals.append((loop.time(), len(chunk)))
 

@@ -161,7 +161,7 @@ async def test_a_download_through_two_hops_completes(tiers: ThreeTiers, tmp_path
             await asyncio.sleep(0.5)
     assert task["state"] == "completed", task
     url = f"http://127.0.0.1:{tiers.national.web_port}{task['file']}"
-    async with tiers.http.get(url) as response:
+    async with tiers.http.get(url, headers=tiers.national.auth_headers) as response:
         assert response.status == 200
         (tmp_path / "d.mp4").write_bytes(await response.read())
     with av.open(str(tmp_path / "d.mp4")) as container:
