@@ -4,15 +4,16 @@
         [--runs 20] [--dir /tmp]
 
 Input: the camera clip of `bench/camera_clip.py` (1280x720 25 fps, 2 Mbit/s, GOP 2 s)
-recorded for `--seconds` by the platform's `SegmentWriter` in segments of `--segment`
-seconds. Each run opens a recorded stream at a random time (`open_recorded_stream` returns
-once the key frame at or before it is in the stream's GOP cache, i.e. held for the first
-viewer), then closes it. Figures: median, 90th percentile and maximum in milliseconds, for
+as the PS frames a camera sends, recorded for `--seconds` by the platform's `SegmentWriter`
+in segments of `--segment` seconds (PS as received, with an index). Each run opens a
+recorded stream at a random time (`open_recorded_stream` returns once the key frame at or
+before it is in the stream's GOP cache, i.e. held for the first viewer), then closes it.
+Figures: median, 90th percentile and maximum in milliseconds, for
 
-1. local: a `LocalMediaNode` in this process (the first run pays PyAV's loading, reported
-   apart);
+1. local: a `LocalMediaNode` in this process (the first run pays the reader's loading,
+   reported apart);
 2. worker: `MediaCluster(workers=1)`, one media worker process over its control channel
-   (its first run pays PyAV's loading in the worker, reported apart).
+   (its first run pays the reader's loading in the worker, reported apart).
 
 Target: < 300 ms.
 """
@@ -34,10 +35,10 @@ import uvloop
 
 from bench.camera_clip import announced_camera_loop
 from farmwatch.media.cluster import MediaCluster
-from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.local_node import LocalMediaNode
+from farmwatch.media.ps_frame import PsFrame
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.sinks.segment_recorder import RecordedSegment, SegmentWriter
+from farmwatch.media.sinks.segment_writer import RecordedSegment, SegmentWriter
 from farmwatch.media.stream_core import CloseReason
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -70,7 +71,7 @@ def record(directory: Path, seconds: int, segment: int) -> list[RecordedSegment]
     for index in range(seconds * FPS):
         encoded = frames[index % len(frames)]
         pts = index * 90_000 // FPS
-        frame = EsFrame(Codec.H264, encoded.data, pts, pts, encoded.is_keyframe, 0xE0)
+        frame = PsFrame(encoded.ps.shifted(pts - encoded.pts), pts, encoded.is_keyframe)
         segments += writer.write([(frame, origin + index / FPS, True)])
     return segments + writer.finish()
 

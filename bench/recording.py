@@ -12,7 +12,9 @@ copies of the camera clip (1280x720 25 fps, 2 Mbit/s, GOP 50; ~195 RTP packets/s
    (CPU of the platform's process tree in % of one core, per stream; RSS); then every one of
    the N channels gets a continuous record plan (`PUT /api/channels/{id}/record-plan`), and
    after the warm-up a second window measures the same with recording — the difference is
-   what recording adds. Also: bytes written to disk per stream-second, and frames lost:
+   what recording adds (a recorded stream is not demultiplexed: its PS is written as
+   received, with an index). Also: bytes written to disk per stream-second (segments and
+   their indexes), and frames lost:
    media lost before the recorder (sequence gaps, kernel drops at the media sockets) and
    frames missing from the segments that closed in the window (their frame count against
    their indexed duration at 25 fps). Segments are cut every 15 s so several close.
@@ -69,7 +71,9 @@ FPS = 25
 
 
 def folder_bytes(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*.mp4") if path.is_file())
+    """Bytes of the segment files and their indexes below `folder`."""
+    files = (path for pattern in ("*.ps", "*.idx") for path in folder.rglob(pattern))
+    return sum(path.stat().st_size for path in files if path.is_file())
 
 
 def closed_segments(storage: Path, since: datetime) -> list[tuple[float, int]]:

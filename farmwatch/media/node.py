@@ -98,7 +98,7 @@ class RecordingSpec:
     """How a node records a stream into segment files (`SegmentRecorder`)."""
 
     directory: str
-    """The channel's folder: `{directory}/{YYYY-MM-DD}/{HHMMSS}-{HHMMSS}.mp4`."""
+    """The channel's folder: `{directory}/{YYYY-MM-DD}/{HHMMSS}-{HHMMSS}.ps` (and `.idx`)."""
     zone: str
     """IANA zone name of the file names and segment times (the configured one)."""
     segment_seconds: float

@@ -78,7 +78,8 @@ ReaderFactory = Callable[[Sequence["RecordingPart"], datetime], "RecordingReader
 
 
 def _open_reader(parts: Sequence[RecordingPart], start: datetime) -> RecordingReader:
-    # PyAV loads with the first playback, in the reading thread, not at start-up.
+    # The reader (and PyAV, for legacy MP4 segments) loads with the first playback, in the
+    # reading thread, not at start-up.
     from farmwatch.media.recording_reader import RecordingReader
 
     return RecordingReader(parts, start)

@@ -3,11 +3,12 @@
 Owns the reading side of platform recording (DESIGN.md "Growing the house": a playback stream
 is a `Stream` like a live one; field-notes §1 "Differentiator": recordings served to uppers).
 Given the segment files of one channel in time order, each with the wall time of its first
-frame (`RecordedSegment` rows, `sinks/segment_recorder.py`), and a start time, it demuxes them
-with PyAV and yields video access units in Annex-B form (ISO/IEC 14496-15 length prefixes
-turned into start codes, parameter sets put before key frames by the `h264_mp4toannexb` /
-`hevc_mp4toannexb` bitstream filters), as the PS demuxer would have: 90 kHz `pts`/`dts`,
-key-frame flags, the codec.
+frame (`RecordedSegment` rows, `sinks/segment_writer.py`), and a start time, it yields video
+access units in Annex-B form with 90 kHz `pts`/`dts`, key-frame flags and the codec, as the
+PS demuxer gives them for a live stream. A segment is the camera's PS as received with an
+index beside it (`recorded_ps.py`: demultiplexed here, only when somebody plays it); a legacy
+`.mp4` segment, recorded before segments were kept as PS, is read with PyAV
+(`recorded_mp4.py`).
 
 Reading starts at the key frame at or before the start time, in the segment holding it (or in
 the next segment, when the start falls in a hole). Timestamps are the recorded wall time in
@@ -16,7 +17,8 @@ segments shows as a step forward of that length (an output's `OutputClock` takes
 jump); a segment that overlaps the one before it (a recorder re-synced to the wall clock) is
 moved to start one frame after it, so they never go back. `wall_time(frame)` gives the
 recorded wall time of any frame yielded. A segment that cannot be read (deleted by retention
-meanwhile, damaged) is logged and skipped (`files_skipped`).
+meanwhile, damaged) is logged and skipped (`files_skipped`); one cut shorter than its index
+gives what it holds (`files_damaged`).
 
 Blocking: opening and demuxing do file I/O and CPU work. Iterate `frames()` or call
 `read(max_frames)` from a worker thread (`await asyncio.to_thread(reader.read, 50)`), one
@@ -30,22 +32,19 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import av
-import av.bitstream
-
-from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec, EsFrame
+from farmwatch.media.errors import MediaError
+from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, EsFrame
+from farmwatch.media.recorded_ps import RecordedUnit, read_ps_segment
 
 __all__ = ["RecordingPart", "RecordingReader"]
 
 log = logging.getLogger(__name__)
 
-_CODECS = {"h264": Codec.H264, "hevc": Codec.H265}
-_FILTERS = {Codec.H264: "h264_mp4toannexb", Codec.H265: "hevc_mp4toannexb"}
 _VIDEO_STREAM_ID = 0xE0
+_LEGACY_SUFFIX = ".mp4"
 
 
 class RecordingPart(Protocol):
@@ -90,6 +89,7 @@ class RecordingReader:
         """The segment being read."""
         self._iterator: Iterator[EsFrame] | None = None
         self.files_skipped = 0
+        self.files_damaged = 0
 
     def frames(self) -> Iterator[EsFrame]:
         """Every frame from the start on (blocking: see the module docstring)."""
@@ -121,61 +121,38 @@ class RecordingReader:
         return (origin.wall_time + timedelta(seconds=seconds)).astimezone(origin.zone)
 
     def _read_part(self, part: RecordingPart) -> Iterator[EsFrame]:
-        try:
-            container: Any = av.open(str(part.path))
-        except (OSError, av.error.FFmpegError) as error:
-            log.warning("recording %s cannot be read, skipped: %s", part.path, error)
-            self.files_skipped += 1
-            return
-        with container:
-            stream = container.streams.video[0] if container.streams.video else None
-            codec = _CODECS.get(stream.codec_context.name) if stream is not None else None
-            if stream is None or codec is None:
-                log.warning("recording %s holds no H.264/H.265 video, skipped", part.path)
-                self.files_skipped += 1
-                return
-            try:
-                yield from self._frames_of(part, container, stream, codec)
-            except av.error.FFmpegError as error:  # damaged past what it yielded
-                log.warning("recording %s cannot be read on, skipped: %s", part.path, error)
-                self.files_skipped += 1
-
-    def _frames_of(
-        self, part: RecordingPart, container: Any, stream: Any, codec: Codec
-    ) -> Iterator[EsFrame]:
-        time_base: Fraction = stream.time_base
-        first_dts = stream.start_time or 0
         target = None
         if self._base is None:  # not playing yet: look for the start time in this segment
             offset = (self._target - _utc(part.start)).total_seconds()
-            target = first_dts + int(offset / time_base) if offset > 0 else None
-        if target is not None:
-            container.seek(target, stream=stream, backward=True)
-        bitstream = av.bitstream.BitStreamFilterContext(_FILTERS[codec], stream)
+            target = round(offset * TIMESTAMP_CLOCK_RATE) if offset > 0 else None
         self._origin = None
-        for packet in _with_flush(_from_keyframe(container.demux(stream), target)):
-            for filtered in bitstream.filter(packet):
-                if filtered.dts is not None:
-                    ticks = _ticks(filtered.dts - first_dts, time_base)
-                    pts = (
-                        ticks
-                        if filtered.pts is None
-                        else _ticks(filtered.pts - first_dts, time_base)
-                    )
-                    yield self._frame(part, codec, filtered, ticks, pts)
+        if part.path.suffix == _LEGACY_SUFFIX:
+            from farmwatch.media.recorded_mp4 import read_mp4_segment  # PyAV: legacy files only
 
-    def _frame(
-        self, part: RecordingPart, codec: Codec, packet: Any, ticks: int, pts: int
-    ) -> EsFrame:
-        """The frame of `packet`, decoded `ticks` and presented `pts` into its segment."""
+            units = read_mp4_segment(part.path, target)
+        else:
+            units = read_ps_segment(part.path, target, self._damaged)
+        try:
+            for unit in units:
+                yield self._frame(part, unit)
+        except MediaError as error:
+            log.warning("%s, skipped", error)
+            self.files_skipped += 1
+
+    def _damaged(self) -> None:
+        self.files_damaged += 1
+
+    def _frame(self, part: RecordingPart, unit: RecordedUnit) -> EsFrame:
+        """The frame of `unit`, decoded `unit.ticks` into its segment."""
+        ticks = unit.ticks
         if self._origin is None:
             self._origin = self._place(part, ticks)
         elif self._last_dts is not None:
             self._last_step = max(self._origin.dts + ticks - self._origin.ticks - self._last_dts, 1)
         shift = self._origin.dts - self._origin.ticks
         self._last_dts = ticks + shift
-        return EsFrame(codec, bytes(packet), pts + shift, ticks + shift, packet.is_keyframe,
-                       _VIDEO_STREAM_ID)  # fmt: skip
+        return EsFrame(unit.codec, unit.data, unit.pts + shift, ticks + shift, unit.is_keyframe,
+                       _VIDEO_STREAM_ID, unit.is_damaged)  # fmt: skip
 
     def _place(self, part: RecordingPart, ticks: int) -> _Origin:
         """Put a segment's first frame yielded (at `ticks` into it) on the output timeline."""
@@ -189,39 +166,6 @@ class RecordingReader:
         self._origins.append(origin)
         self._origin_dts.append(dts)
         return origin
-
-
-def _from_keyframe(packets: Iterator[Any], target: int | None) -> Iterator[Any]:
-    """Packets from the last key frame at or before `target` (every packet if `target` is
-    None), empty ones left out; none if the segment ends before `target` (a hole)."""
-    held: list[Any] = []
-    end = 0
-    for packet in packets:
-        if packet.dts is None or not packet.size:
-            continue
-        if target is None:
-            yield packet
-        elif packet.dts <= target:
-            if packet.is_keyframe:
-                held = [packet]
-            elif held:
-                held.append(packet)
-            end = packet.dts + (packet.duration or 0)
-        elif held or packet.is_keyframe:
-            yield from held
-            yield packet
-            target = None
-    if target is not None and target < end:
-        yield from held
-
-
-def _with_flush(packets: Iterator[Any]) -> Iterator[Any]:
-    yield from packets
-    yield None
-
-
-def _ticks(value: int, time_base: Fraction) -> int:
-    return round(value * time_base * TIMESTAMP_CLOCK_RATE)
 
 
 def _utc(moment: datetime) -> datetime:

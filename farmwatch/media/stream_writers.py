@@ -1,12 +1,14 @@
 """The files a node writes from its streams: platform recording and downloads, by stream key.
 
 Owns the segment recorders (`sinks.segment_recorder.SegmentRecorder`) and download files
-(`sinks.mp4_file.Mp4FileSink`) attached to a node's streams (DESIGN.md "Growing the house":
+(`sinks.mp4_download.Mp4FileSink`) attached to a node's streams (DESIGN.md "Growing the house":
 a segment recorder and an MP4 downloader beside the viewers' sinks), for `LocalMediaNode`.
 
-* A recorder is a sink like a viewer: while it is attached its stream neither idle-closes
-  nor stops demultiplexing. It is attached without backpressure: a live device is never held
-  back for a disk; the recorder's own minute of queue absorbs a slow one. Each closed segment
+* A recorder is a PS sink (`Stream.attach_ps`): it counts like a viewer, so its stream does
+  not idle-close, but it gets each frame's PS bytes as received and the stream is not
+  demultiplexed for it (a recorded stream nobody watches costs receiving and writing). A
+  live device is never held back for a disk; the recorder's own minute of queue absorbs a
+  slow one. Each closed segment
   goes to `on_segment` with the stream key. Recording ends with the stream (the open segment
   is closed and reported), on `stop_recording`, or when the recorder fails (disk full:
   logged by the recorder); `recording_keys` names only recorders that are still recording
@@ -15,7 +17,8 @@ a segment recorder and an MP4 downloader beside the viewers' sinks), for `LocalM
   writer is behind). It outlives its stream: after a device's MediaStatus 121 the stream
   ends, and `finish_download` still returns the finished file.
 
-The writers' modules (PyAV) load with the first recording or download, not at start-up.
+The writers' modules load with the first recording or download, not at start-up (PyAV only
+with a download: recording writes the PS as received).
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.node import DownloadResult, RecordingSpec
-from farmwatch.media.stream import Stream, Subscription
+from farmwatch.media.stream import PsSubscription, Stream, Subscription
 
 if TYPE_CHECKING:
-    from farmwatch.media.sinks.mp4_file import Mp4FileSink
+    from farmwatch.media.sinks.mp4_download import Mp4FileSink
     from farmwatch.media.sinks.segment_recorder import RecordedSegment, SegmentRecorder
 
 __all__ = ["StreamWriters"]
@@ -47,19 +50,13 @@ FINISH_TIMEOUT = 20.0
 
 
 @dataclass(slots=True)
-class _Attached:
-    """A writer attached to a stream."""
-
+class _Recording:
     stream: Stream
-    subscription: Subscription
+    subscription: PsSubscription
+    recorder: SegmentRecorder
 
     def detach(self) -> None:
-        self.stream.detach(self.subscription)
-
-
-@dataclass(slots=True)
-class _Recording(_Attached):
-    recorder: SegmentRecorder
+        self.stream.detach_ps(self.subscription)
 
     @property
     def is_recording(self) -> bool:
@@ -67,8 +64,13 @@ class _Recording(_Attached):
 
 
 @dataclass(slots=True)
-class _Download(_Attached):
+class _Download:
+    stream: Stream
+    subscription: Subscription
     sink: Mp4FileSink
+
+    def detach(self) -> None:
+        self.stream.detach(self.subscription)
 
 
 class StreamWriters:
@@ -105,11 +107,11 @@ class StreamWriters:
         )
         await recorder.start()
         try:
-            subscription = stream.attach(recorder)
+            recording = _Recording(stream, stream.attach_ps(recorder), recorder)
         except BaseException:
             await recorder.close()
             raise
-        self._recordings[key] = _Recording(stream, subscription, recorder)
+        self._recordings[key] = recording
         log.info("stream %s: recording into %s (%s, %g s segments)", key, spec.directory,
                  spec.zone, spec.segment_seconds)  # fmt: skip
 
@@ -141,7 +143,7 @@ class StreamWriters:
     # ---- downloads ----
 
     async def start_download(self, stream: Stream, path: str) -> None:
-        from farmwatch.media.sinks.mp4_file import Mp4FileSink
+        from farmwatch.media.sinks.mp4_download import Mp4FileSink
 
         key = stream.key
         if key in self._downloads:

@@ -31,7 +31,7 @@ from tests.peers.server_process import RunningServer, start_server, stop_server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GOP = 1.0
-SEGMENT = re.compile(r"(\d{6})-(\d{6})(?:_\d+)?\.mp4")
+SEGMENT = re.compile(r"(\d{6})-(\d{6})(?:_\d+)?\.ps")
 ENV = {
     "FARMWATCH_MEDIA_HOST": "127.0.0.1",
     "FARMWATCH_LIVE_INVITE_TIMEOUT": "3",
@@ -64,15 +64,13 @@ def writing_since(storage: Path, channel: str, moment: datetime) -> bool:
     started after `moment`."""
     return any(
         path.stat().st_size > 0 and path.stat().st_mtime > moment.timestamp()
-        for path in (storage / "recordings").glob(f"*/{channel}/*/*-open*.mp4")
+        for path in (storage / "recordings").glob(f"*/{channel}/*/*-open*.ps")
     )
 
 
 def segment_files(storage: Path, channel: str) -> list[Path]:
     return sorted(
-        p
-        for p in (storage / "recordings").glob(f"*/{channel}/*/*.mp4")
-        if SEGMENT.fullmatch(p.name)
+        p for p in (storage / "recordings").glob(f"*/{channel}/*/*.ps") if SEGMENT.fullmatch(p.name)
     )
 
 
@@ -143,7 +141,8 @@ async def test_four_channels_recorded_cut_by_kill_9_resumed_searched_played_and_
             await asyncio.sleep(185)  # three 60 s segments and the start of a fourth
             ended = datetime.now(SHANGHAI)
 
-            # Names and paths: recordings/{civil code}/{channel}/{date}/{HHMMSS}-{HHMMSS}.mp4
+            # Names and paths: recordings/{civil code}/{channel}/{date}/{HHMMSS}-{HHMMSS}.ps,
+            # each with its index beside it (.idx)
             civil_codes = {
                 item.device_id: item.civil_code for item in fleet.devices[0].channels.items
             }
@@ -151,6 +150,7 @@ async def test_four_channels_recorded_cut_by_kill_9_resumed_searched_played_and_
                 files = segment_files(storage, channel)
                 assert len(files) >= 3, files
                 for path in files:
+                    assert path.with_suffix(".idx").is_file()
                     assert path.parent.name == f"{datetime.now(SHANGHAI):%Y-%m-%d}" or (
                         path.parent.name == f"{began:%Y-%m-%d}"
                     )

@@ -1,76 +1,110 @@
-"""Crash recovery of segment files: temporary segments left by a killed recorder made whole.
+"""A segment's index made whole from its PS file, and segments a killed recorder left repaired.
 
-Owns the repair of `{YYYY-MM-DD}/{HHMMSS}-open.mp4` files (`segment_recorder.py`) that a
-process killed while recording left behind. Such a file is `ftyp`+`moov` and whole movie
-fragments (`moof`+`mdat`, ISO/IEC 14496-12 §8.8), possibly followed by the start of one more
-that was being written. `recover_segments` cuts that incomplete tail off, reads the end of the
-recording from the last whole fragment (`tfdt` base decode time plus the `trun` sample
-durations, defaults from `tfhd` or `trex`, §8.8.12, §8.8.7, §8.8.8, §8.8.3), renames the file
-to `{HHMMSS}-{HHMMSS}.mp4` and returns the same `RecordedSegment` the recorder reports, so the
-platform indexes it like any other. A file without one whole fragment holds no playable frame
-and is deleted. The start comes from the folder and file name, to the second, in the zone
-given (the recorder's). Run it at start-up, before recorders start, from a worker thread:
-it reads box headers and the small `moov`/`moof` boxes, never the media data.
+Owns the two readings of a segment that do not trust its `.idx` blindly (`segment_index.py`):
+
+* `read_segment_index(path)` (for readers of closed segments): the index records that chain
+  and fit the `.ps` file, followed, when the `.ps` holds more (an index cut short) or there
+  is no index at all, by the frames found by scanning the rest of the PS (`ps_scan`), their
+  times from the PTS of their video PES.
+* `recover_segments(directory, zone)` (at start-up, before recorders start, in a worker
+  thread): every `{YYYY-MM-DD}/{HHMMSS}-open.ps` a process killed while recording left is
+  cut after its last whole frame — the last one its index records whose bytes all reached
+  the file (records are written before their bytes) and, if the index is missing or lags,
+  the frames a scan finds past it that another one follows (the last one may be cut short
+  however it parses: dropped). Its index is rewritten to match, both files are renamed to
+  `{HHMMSS}-{HHMMSS}`, and it is returned as the `RecordedSegment` the recorder would have
+  reported, so the platform indexes it like any other. The start comes from the folder and
+  file name, to the second, in the zone given; codec and picture size from demultiplexing
+  its first key frame. A file without a whole picture is deleted. An index left without
+  its segment file (the process died between the two renames) is deleted: the closed
+  segment reads without it.
+
+Only the index, the tail after it and the first key frame are read, never the whole file,
+unless the index is missing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from farmwatch.media.frames import Codec
-from farmwatch.media.sinks.segment_recorder import (
+from farmwatch.media.frames import TIMESTAMP_CLOCK_RATE, Codec
+from farmwatch.media.output_clock import OutputClock
+from farmwatch.media.ps_frame import video_pts
+from farmwatch.media.sinks.ps_scan import FrameKind, KeyframeProbe, probe_keyframe, scan_frames
+from farmwatch.media.sinks.segment_index import (
+    HEADER,
+    FrameFlag,
+    IndexEntry,
+    decode_index,
+    encode_entries,
+    end_time,
+    whole_prefix,
+)
+from farmwatch.media.sinks.segment_writer import (
+    INDEX_SUFFIX,
+    SEGMENT_SUFFIX,
     TEMPORARY_MARK,
     RecordedSegment,
     free_path,
+    index_path,
     segment_path,
 )
 
-__all__ = ["recover_segment", "recover_segments"]
+__all__ = ["SegmentIndex", "read_segment_index", "recover_segment", "recover_segments"]
 
 log = logging.getLogger(__name__)
 
-_TEMPORARY_NAME = re.compile(rf"(\d{{6}})-{TEMPORARY_MARK}(?:_\d+)?\.mp4")
+_TEMPORARY_NAME = re.compile(rf"(\d{{6}})-{TEMPORARY_MARK}(?:_\d+)?")
 _DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SAMPLE_ENTRIES = {b"avc1": Codec.H264, b"avc3": Codec.H264, b"hvc1": Codec.H265,
-                   b"hev1": Codec.H265}  # fmt: skip
-_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf"})
-_MAX_HEADER_BOX = 64 * 1024 * 1024
-"""A `moov` or `moof` larger than this is not one of ours: the file is left alone."""
+_DEFAULT_STEP = TIMESTAMP_CLOCK_RATE // 25
 
 
 @dataclass(frozen=True, slots=True)
-class _Track:
-    timescale: int
-    default_duration: int
-    codec: Codec
-    width: int
-    height: int
+class SegmentIndex:
+    """The frames of a segment file."""
+
+    entries: list[IndexEntry]
+    is_damaged: bool
+    """The index listed frames the file does not hold (it was cut short)."""
+    was_scanned: bool
+    """Frames were found by scanning the PS (no index, or one cut short)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Fragments:
-    whole_length: int
-    """Bytes up to the end of the last whole fragment."""
-    first_time: int
-    end_time: int
-    """Decode time after the last sample of the last whole fragment (track timescale)."""
-    sample_count: int
+def read_segment_index(path: Path) -> SegmentIndex:
+    """The frames of the closed segment file `path`; raises `OSError` if it cannot be read."""
+    with path.open("rb") as file:
+        size = file.seek(0, 2)
+        listed = _listed_entries(path)
+        entries = whole_prefix(listed, size)
+        is_damaged = len(entries) < len(listed)
+        was_scanned = False
+        covered = entries[-1].end if entries else 0
+        if covered < size:
+            entries += _scanned_entries(file, entries, covered, keep_last=True, codec=None)
+            was_scanned = True
+    return SegmentIndex(entries, is_damaged, was_scanned)
 
 
 def recover_segments(directory: Path, zone: ZoneInfo) -> list[RecordedSegment]:
     """Recover every temporary segment file below `directory` (any depth), oldest first."""
     recovered = []
-    for path in sorted(directory.rglob(f"*-{TEMPORARY_MARK}*.mp4")):
-        name = _TEMPORARY_NAME.fullmatch(path.name)
+    for path in sorted(directory.rglob(f"*-{TEMPORARY_MARK}*")):
+        name = _TEMPORARY_NAME.fullmatch(path.stem)
         if name is None or not _DAY_FOLDER.fullmatch(path.parent.name):
+            continue
+        if path.suffix == INDEX_SUFFIX:
+            if not path.with_suffix(SEGMENT_SUFFIX).exists():
+                log.info("recovery: %s has no segment file; deleting it", path)
+                path.unlink()
+            continue
+        if path.suffix != SEGMENT_SUFFIX:
+            log.warning("recovery: %s is not a PS segment; left as it is", path)
             continue
         day = datetime.strptime(path.parent.name, "%Y-%m-%d").date()
         clock = datetime.strptime(name.group(1), "%H%M%S").time()
@@ -82,144 +116,101 @@ def recover_segments(directory: Path, zone: ZoneInfo) -> list[RecordedSegment]:
 
 def recover_segment(path: Path, start: datetime) -> RecordedSegment | None:
     """Repair one temporary segment file that started at `start` (aware); see the module."""
+    index = index_path(path)
     with path.open("r+b") as file:
-        try:
-            track, fragments = _read_structure(file)
-        except (ValueError, struct.error) as error:
-            log.warning("recovery: %s is not a fragmented MP4 we can repair (%s)", path, error)
-            return None
-        if track is None or fragments is None:
-            log.warning("recovery: %s holds no whole fragment; deleting it", path)
+        size = file.seek(0, 2)
+        entries = whole_prefix(_listed_entries(path), size)
+        probe = _probe_first_keyframe(file, entries)
+        covered = entries[-1].end if entries else 0
+        codec = probe.codec if probe is not None else None
+        entries += _scanned_entries(file, entries, covered, keep_last=False, codec=codec)
+        probe = probe or _probe_first_keyframe(file, entries)
+        if probe is None or not any(entry.is_picture for entry in entries):
+            log.warning("recovery: %s holds no whole picture; deleting it", path)
+            file.close()
             path.unlink()
+            index.unlink(missing_ok=True)
             return None
-        file.truncate(fragments.whole_length)
-    seconds = (fragments.end_time - fragments.first_time) / track.timescale
-    end = (start.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(start.tzinfo)
+        byte_count = entries[-1].end
+        file.truncate(byte_count)
+    with index.open("wb") as written:
+        written.write(HEADER + encode_entries(entries))
+    end = _add(start, end_time(entries))
     final = free_path(segment_path(path.parent.parent, start, end))
     path.rename(final)
+    index.rename(index_path(final))
     log.info("recovery: %s recovered as %s", path, final.name)
+    picture = probe.size
     return RecordedSegment(
-        final, start, end, fragments.sample_count, fragments.whole_length, track.codec,
-        track.width, track.height,
+        final, start, end, sum(1 for entry in entries if entry.is_picture), byte_count,
+        probe.codec, picture.width if picture else 0, picture.height if picture else 0,
     )  # fmt: skip
 
 
-def _read_structure(file: BinaryIO) -> tuple[_Track | None, _Fragments | None]:
-    """The track (from `moov`) and the whole fragments of a file, reading box by box."""
-    track: _Track | None = None
-    moof: bytes | None = None
-    first_time: int | None = None
-    end_time = count = whole_length = 0
-    for box_type, offset, size in _top_level_boxes(file):
-        if box_type in (b"moov", b"moof"):
-            if size > _MAX_HEADER_BOX:
-                raise ValueError(f"{box_type.decode()} of {size} bytes")
-            file.seek(offset)
-            body = file.read(size)
-            if box_type == b"moov":
-                track = _parse_moov(body)
-            else:
-                moof = body
-        elif box_type == b"mdat" and moof is not None and track is not None:
-            start_time, end_time, samples = _parse_moof(moof, track.default_duration)
-            first_time = start_time if first_time is None else first_time
-            count += samples
-            whole_length = offset + size
-            moof = None
-    if track is None or first_time is None:
-        return track, None
-    return track, _Fragments(whole_length, first_time, end_time, count)
+def _add(start: datetime, ticks: int) -> datetime:
+    moment = start.astimezone(UTC) + timedelta(seconds=ticks / TIMESTAMP_CLOCK_RATE)
+    return moment.astimezone(start.tzinfo)
 
 
-def _top_level_boxes(file: BinaryIO) -> Iterator[tuple[bytes, int, int]]:
-    """(type, offset, size) of each whole top-level box; stops at an incomplete one."""
-    length = file.seek(0, 2)
-    offset = 0
-    while offset + 8 <= length:
-        file.seek(offset)
-        header = file.read(16)
-        size, box_type = struct.unpack(">I4s", header[:8])
-        if size == 1 and len(header) == 16:
-            size = struct.unpack(">Q", header[8:])[0]
-        elif size == 0:
-            size = length - offset
-        if size < 8 or offset + size > length:
-            return
-        yield box_type, offset, size
-        offset += size
+def _listed_entries(path: Path) -> list[IndexEntry]:
+    """What the index beside `path` lists ([] when it is missing or not ours)."""
+    try:
+        return decode_index(index_path(path).read_bytes())
+    except FileNotFoundError:
+        return []
+    except ValueError as error:
+        log.warning("segment %s: index ignored (%s)", path, error)
+        return []
 
 
-def _children(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, box end) of the boxes in data[start:end]."""
-    while start + 8 <= end:
-        size, box_type = struct.unpack_from(">I4s", data, start)
-        header = 8
-        if size == 1:
-            size, header = struct.unpack_from(">Q", data, start + 8)[0], 16
-        if size < header or start + size > end:
-            raise ValueError(f"box {box_type!r} overruns its parent")
-        yield box_type, start + header, start + size
-        start += size
+def _read(file: BinaryIO, offset: int, length: int) -> bytes:
+    file.seek(offset)
+    return file.read(length)
 
 
-def _find(data: bytes, start: int, end: int, wanted: bytes) -> Iterator[tuple[int, int]]:
-    """(payload start, end) of every `wanted` box inside the container boxes of data."""
-    for box_type, payload, box_end in _children(data, start, end):
-        if box_type == wanted:
-            yield payload, box_end
-        elif box_type in _CONTAINERS:
-            yield from _find(data, payload, box_end, wanted)
+def _probe_first_keyframe(file: BinaryIO, entries: list[IndexEntry]) -> KeyframeProbe | None:
+    for entry in entries:
+        if entry.is_keyframe:
+            return probe_keyframe(_read(file, entry.offset, entry.length))
+    return None
 
 
-def _first(data: bytes, wanted: bytes) -> tuple[int, int]:
-    for found in _find(data, 0, len(data), wanted):
-        return found
-    raise ValueError(f"no {wanted.decode()} box")
+def _scanned_entries(
+    file: BinaryIO, entries: list[IndexEntry], offset: int, *, keep_last: bool, codec: Codec | None
+) -> list[IndexEntry]:
+    """Entries for the frames of the file from `offset` on, timed on from `entries`.
 
-
-def _parse_moov(moov: bytes) -> _Track:
-    mdhd, _ = _first(moov, b"mdhd")
-    version = moov[mdhd]
-    timescale = struct.unpack_from(">I", moov, mdhd + (20 if version == 1 else 12))[0]
-    default_duration = 0
-    for trex, _ in _find(moov, 0, len(moov), b"trex"):
-        default_duration = struct.unpack_from(">I", moov, trex + 12)[0]
-    stsd, stsd_end = _first(moov, b"stsd")
-    for entry_type, entry, _ in _children(moov, stsd + 8, stsd_end):
-        if entry_type in _SAMPLE_ENTRIES:
-            width, height = struct.unpack_from(">HH", moov, entry + 24)
-            return _Track(timescale, default_duration, _SAMPLE_ENTRIES[entry_type], width, height)
-    raise ValueError("no H.264/H.265 sample entry")
-
-
-def _parse_moof(moof: bytes, trex_duration: int) -> tuple[int, int, int]:
-    """(base decode time, decode time after its last sample, sample count) of the first
-    track fragment."""
-    traf, traf_end = _first(moof, b"traf")
-    default_duration, base_time, total, count = trex_duration, 0, 0, 0
-    for box_type, payload, _ in _children(moof, traf, traf_end):
-        flags = int.from_bytes(moof[payload + 1 : payload + 4], "big")
-        if box_type == b"tfhd" and flags & 0x08:
-            skip = 8 if flags & 0x01 else 0
-            skip += 4 if flags & 0x02 else 0
-            default_duration = struct.unpack_from(">I", moof, payload + 8 + skip)[0]
-        elif box_type == b"tfdt":
-            wide = moof[payload] == 1
-            base_time = struct.unpack_from(">Q" if wide else ">I", moof, payload + 4)[0]
-        elif box_type == b"trun":
-            samples, durations = _trun_durations(moof, payload, flags)
-            count += samples
-            total += sum(durations) if durations else samples * default_duration
-    return base_time, base_time + total, count
-
-
-def _trun_durations(moof: bytes, payload: int, flags: int) -> tuple[int, list[int]]:
-    """Sample count of a `trun`, and its per-sample durations ([] if it has none)."""
-    samples = struct.unpack_from(">I", moof, payload + 4)[0]
-    position = payload + 8 + (4 if flags & 0x01 else 0) + (4 if flags & 0x04 else 0)
-    if not flags & 0x100:
-        return samples, []
-    stride = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
-    return samples, [
-        struct.unpack_from(">I", moof, position + index * stride)[0] for index in range(samples)
-    ]
+    The last frame found is kept only when `keep_last` and its packets end at the file's end.
+    """
+    data = _read(file, offset, -1)
+    if not data:
+        return []
+    scan = scan_frames(data, 0, codec)
+    frames = scan.frames if keep_last and scan.is_last_whole else scan.frames[:-1]
+    pictures = [entry for entry in entries if entry.is_picture]
+    time = pictures[-1].time if pictures else 0
+    has_time = bool(pictures)  # the next picture comes after `time` (else it is at 0)
+    clock = OutputClock()
+    base = time
+    if pictures:
+        last = pictures[-1]
+        pts = video_pts(_read(file, last.offset, min(last.length, 4096)))
+        if pts is not None:
+            clock.stamp(pts, pts)  # the last indexed picture: 0 on the clock, `time` here
+        else:
+            base += _DEFAULT_STEP
+    found: list[IndexEntry] = []
+    for frame in frames:
+        flags = FrameFlag.KEYFRAME if frame.is_keyframe else FrameFlag(0)
+        if frame.kind is FrameKind.PICTURE and frame.pts is not None:
+            time = base + clock.stamp(frame.pts, frame.pts)[1]
+            has_time = True
+        elif frame.kind is FrameKind.PICTURE:
+            time += _DEFAULT_STEP if has_time else 0
+            has_time = True
+        else:
+            flags |= FrameFlag.NO_PICTURE
+        found.append(IndexEntry(offset + frame.offset, frame.length, int(flags), time))
+    if found and entries and found[0].time < entries[-1].time:
+        return []  # times that do not follow on: keep what the index says
+    return found

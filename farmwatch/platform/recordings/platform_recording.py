@@ -13,9 +13,11 @@ Plans live in the database. A channel that fails to start is retried with a grow
 
 Closed segments (`segment_closed`, from the media nodes) are indexed in the database with
 paths relative to the storage folder: `recordings/{location}/{channel}/{YYYY-MM-DD}/
-{HHMMSS}-{HHMMSS}.mp4` (art. 21), where the location is the farm's filing number when known
-and the channel's civil code otherwise. At start, temporary files a killed process left are
-repaired and indexed, and closed files the database does not know are indexed too.
+{HHMMSS}-{HHMMSS}.ps` (art. 21; the camera's PS as received, its frame index beside it as
+`.idx`; `.mp4` for segments recorded before), where the location is the farm's filing number
+when known and the channel's civil code otherwise. At start, temporary files a killed
+process left are repaired and indexed, and closed files the database does not know are
+indexed too. Retention deletes a segment's index with it.
 
 Retention runs every `retention_interval` seconds: segments older than `retention_days`
 first, then, while the storage disk is fuller than `disk_high_watermark` or recordings
@@ -41,6 +43,7 @@ from farmwatch.media.errors import MediaError
 from farmwatch.media.node import RecordingSpec
 from farmwatch.media.sinks.segment_recorder import RecordedSegment
 from farmwatch.media.sinks.segment_recovery import recover_segments
+from farmwatch.media.sinks.segment_writer import SEGMENT_SUFFIX, index_path
 from farmwatch.platform.errors import NotFound, PlatformError
 from farmwatch.platform.recordings.record_plans import is_due
 from farmwatch.platform.recordings.records import (
@@ -59,7 +62,9 @@ log = logging.getLogger(__name__)
 
 RECORDINGS_FOLDER = "recordings"
 _SAFE = re.compile(r"[^0-9A-Za-z_-]")
-_SEGMENT_NAME = re.compile(r"(\d{6})-(\d{6})(?:_\d+)?\.mp4")
+_SEGMENT_NAME = re.compile(r"(\d{6})-(\d{6})(?:_\d+)?\.(?:ps|mp4)")
+_SEGMENT_FILES = ("*/*/*/*.ps", "*/*/*/*.mp4")
+"""Segment files below the recordings folder (`.mp4`: recorded before segments were PS)."""
 _DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 _RETIRE_BATCH = 200
 
@@ -288,7 +293,7 @@ class PlatformRecording:
 
     def _closed_files(self) -> list[tuple[str, datetime, datetime, int]]:
         found = []
-        for path in self.root.glob("*/*/*/*.mp4"):
+        for path in (path for pattern in _SEGMENT_FILES for path in self.root.glob(pattern)):
             name = _SEGMENT_NAME.fullmatch(path.name)
             if name is None or not _DAY_FOLDER.fullmatch(path.parent.name):
                 continue
@@ -345,7 +350,7 @@ class PlatformRecording:
         for segment in segments:
             path = self.path_of(segment)
             try:
-                await asyncio.to_thread(path.unlink, missing_ok=True)
+                await asyncio.to_thread(_delete_segment, path)
             except OSError as error:
                 log.warning("recording: cannot delete %s: %s", path, error)
         count = await self._repository.delete_segments([s.id for s in segments])
@@ -362,3 +367,10 @@ class PlatformRecording:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("recording task failed", exc_info=task.exception())
+
+
+def _delete_segment(path: Path) -> None:
+    """A segment file and the index beside it (a legacy `.mp4` has none)."""
+    path.unlink(missing_ok=True)
+    if path.suffix == SEGMENT_SUFFIX:
+        index_path(path).unlink(missing_ok=True)

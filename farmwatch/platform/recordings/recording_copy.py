@@ -1,9 +1,10 @@
-"""A time range of platform recordings copied into one MP4 file (downloads, evidence clips).
+"""A time range of platform recordings remuxed into one MP4 file (downloads, evidence clips).
 
-The segments are read from the key frame at or before the start (`RecordingReader`) and
-written up to the end (`Mp4FileWriter`): one finished file, no fragments to merge, its
-duration the range's within a GOP. Blocking (file I/O, demuxing): run it in a worker
-thread. `progress` hears the recorded seconds copied so far.
+The segments (the camera's PS as received, with their index) are read and demultiplexed from
+the key frame at or before the start (`RecordingReader`) and written up to the end
+(`Mp4FileWriter`): one finished file, no fragments to merge, its duration the range's within
+a GOP. Blocking (file I/O, demuxing): run it in a worker thread. `progress` hears the
+recorded seconds copied so far.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 The pictures are the simulator's test pattern encoded once with a loop longer than any
 recording made here, so no two frames are alike and a frame an output wrote tells which
 recorded frame it was (`Recording.index_of`), hence its recorded wall time. Files are
-written by the platform's own `SegmentWriter` as a live camera would have fed it (frame i
-arrived at the start + i × 40 ms); PyAV reads back what the outputs wrote.
+written by the platform's own `SegmentWriter` as a live camera would have fed it (each frame
+muxed into PS; frame i arrived at the start + i × 40 ms); PyAV reads back what the outputs
+wrote.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import av
 
 from farmwatch.media.frames import Codec, EsFrame
 from farmwatch.media.nal import split_nal_units
-from farmwatch.media.sinks.segment_recorder import RecordedSegment, SegmentWriter
+from farmwatch.media.sinks.segment_recorder import RecordedSegment
+from farmwatch.media.sinks.segment_writer import SegmentWriter
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.simulator.test_pattern import EncodedLoop, TestPatternSpec, encode_test_pattern
+from tests.unit.media.sinks.pattern import ps_frames
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2024, 5, 1, 8, 0, 0, tzinfo=ZONE)
@@ -100,7 +103,7 @@ def record(directory: Path, *, seconds: float = 10.0, segment_seconds: float = 4
     writer = SegmentWriter(directory, ZONE, segment_length=timedelta(seconds=segment_seconds))
     origin = START.timestamp()
     segments: list[RecordedSegment] = []
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(ps_frames(frames)):
         segments += writer.write([(frame, origin + index * FRAME_SECONDS, True)])
     segments += writer.finish()
     return Recording(directory, START, frames, segments)
@@ -114,6 +117,18 @@ class Sample:
     """Decode time, seconds."""
     data: bytes
     is_keyframe: bool
+
+
+def ps_samples(path: Path) -> list[Sample]:
+    """The video packets PyAV demuxes from a PS segment file (its own MPEG-PS demuxer)."""
+    with av.open(str(path), format="mpeg") as container:
+        stream = container.streams.video[0]
+        assert stream.time_base is not None
+        return [
+            Sample(packet.dts * stream.time_base, bytes(packet), packet.is_keyframe)
+            for packet in container.demux(stream)
+            if packet.dts is not None and packet.size
+        ]
 
 
 def mp4_samples(source: bytes | Path) -> list[Sample]:

@@ -24,7 +24,7 @@ from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.node import LiveInfo
 from farmwatch.media.recording_feed import RecordingFile
 from farmwatch.media.settings import MediaSettings
-from farmwatch.media.sinks.mp4_file import Mp4FileSink
+from farmwatch.media.sinks.mp4_download import Mp4FileSink
 from farmwatch.media.stream import Stream, StreamClosedError
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.media.stream_progress import StreamProgress

@@ -19,9 +19,10 @@ from farmwatch.media.manager import MediaTransport
 from farmwatch.media.node import RecordingSpec
 from farmwatch.media.settings import MediaSettings
 from farmwatch.media.sinks.segment_recorder import RecordedSegment, segment_path
+from farmwatch.media.sinks.segment_writer import index_path
 from farmwatch.media.stream_core import CloseReason
 from tests.integration.media.media_peers import open_udp_sender, pattern_loop, rtp_frames
-from tests.integration.media.recorded_media import Platform, mp4_samples, until
+from tests.integration.media.recorded_media import Platform, ps_samples, until
 
 SSRC = 300_000_301
 DEVICE = ["127.0.0.1"]
@@ -58,8 +59,10 @@ async def send_as_a_camera(port: int, frames: Iterator[list[bytes]]) -> None:
 
 
 async def frames_in(node: LocalMediaNode, key: str, count: int) -> bool:
-    """The stream has had `count` video frames (the last ones pass the reorder delay)."""
-    return (await node.stream_progress(key)).video_frames >= count
+    """The stream has had its `count`th video frame (the last ones pass the reorder delay),
+    told by its PTS (`rtp_frames` stamps frame n at n × 40 ms)."""
+    latest = (await node.stream_progress(key)).latest_pts
+    return latest is not None and latest >= (count - 1) * 3600
 
 
 def spec(directory: Path, seconds: float = 1.0) -> RecordingSpec:
@@ -74,12 +77,13 @@ def check_files(
     for segment in segments:
         assert segment.path == segment_path(directory, segment.start, segment.end)
         assert segment.start.utcoffset() == zone_offset
-        samples = mp4_samples(segment.path)
+        samples = ps_samples(segment.path)
         assert len(samples) == segment.frame_count and samples[0].is_keyframe
         assert segment.path.stat().st_size == segment.byte_count
+        assert index_path(segment.path).stat().st_size == 16 + 24 * segment.frame_count
     for earlier, later in zip(segments, segments[1:], strict=False):
         assert later.start == earlier.end
-    assert sorted(path for path in directory.rglob("*.mp4")) == [s.path for s in segments]
+    assert sorted(path for path in directory.rglob("*.ps")) == [s.path for s in segments]
 
 
 async def test_a_recorder_alone_keeps_the_stream_open_and_writes_reported_segments(
@@ -90,7 +94,8 @@ async def test_a_recorder_alone_keeps_the_stream_open_and_writes_reported_segmen
         await node.start_recording("cam-1", spec(tmp_path / "cam-1"))
         await node.start_recording("cam-1", spec(tmp_path / "elsewhere"))  # records already
         stream = node.manager.get("cam-1")
-        assert stream is not None and stream.sink_count == 1
+        # A PS sink: it keeps the stream open, and nothing demultiplexes the stream for it.
+        assert stream is not None and (stream.ps_sink_count, stream.sink_count) == (1, 0)
         assert await node.recording_keys() == {"cam-1"}
         # The same stream without a sink closes after idle_close: the setting bites.
         await node.open_stream("cam-2", MediaTransport.UDP, SSRC + 1, DEVICE)

@@ -1,5 +1,6 @@
-"""Recording reader: the frames it yields decode (PyAV, from Annex-B), start at the key frame
-at or before the time asked and keep one timeline across segments."""
+"""Recording reader: the frames it yields from PS segments (and legacy MP4 ones) decode (PyAV,
+from Annex-B), start at the key frame at or before the time asked and keep one timeline
+across segments."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import av
 import pytest
 
 from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.recording_feed import RecordingFile
 from farmwatch.media.recording_reader import RecordingReader
+from farmwatch.media.sinks.mp4_file import Mp4FileWriter
+from farmwatch.media.sinks.segment_index import HEADER_SIZE, RECORD_SIZE
 from farmwatch.media.sinks.segment_recorder import RecordedSegment
+from farmwatch.media.sinks.segment_writer import index_path
 from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, pattern_frames
 from tests.unit.media.sinks.test_segment_recorder import FRAME_SECONDS, ZONE, record
 
@@ -110,6 +115,38 @@ def test_a_segment_damaged_midway_gives_what_it_holds_and_reading_goes_on(
     frames = reader.read(1000)
 
     assert 100 + 25 <= len(frames) < 100 + 100 + 50
-    assert reader.files_skipped == 1
+    assert (reader.files_skipped, reader.files_damaged) == (0, 1)
     assert reader.wall_time(frames[-50]) == last.start
     assert decode_annex_b(Codec.H264, frames[-50:]) == [(WIDTH, HEIGHT)] * 50
+
+
+def test_a_segment_without_its_index_is_read_from_its_ps(tmp_path: Path) -> None:
+    segments = recorded(tmp_path)
+    index_path(segments[1].path).unlink()
+    cut = index_path(segments[2].path)
+    cut.write_bytes(cut.read_bytes()[: HEADER_SIZE + 10 * RECORD_SIZE])
+    reader = RecordingReader(segments, START + timedelta(seconds=4.5))
+    frames = reader.read(1000)
+
+    assert len(frames) == 150 and frames[0].is_keyframe
+    assert [frame.dts for frame in frames] == [index * FRAME_TICKS for index in range(150)]
+    assert reader.wall_time(frames[0]) == segments[1].start
+    assert reader.wall_time(frames[100]) == segments[2].start
+
+
+def test_a_legacy_mp4_segment_still_plays_beside_ps_ones(tmp_path: Path) -> None:
+    """Segments recorded before they were kept as PS are MP4 files: read with PyAV."""
+    legacy = tmp_path / "2024-05-01" / "075956-080000.mp4"
+    legacy.parent.mkdir(parents=True)
+    writer = Mp4FileWriter(legacy)
+    for frame in pattern_frames(Codec.H264, 100):
+        writer.write(frame)
+    writer.close()
+    parts = [RecordingFile(legacy, START - timedelta(seconds=4)), *recorded(tmp_path)]
+    reader = RecordingReader(parts, START - timedelta(seconds=2.5))
+    frames = reader.read(1000)
+
+    assert len(frames) == 75 + 250
+    assert [frame.dts for frame in frames] == [index * FRAME_TICKS for index in range(325)]
+    assert reader.wall_time(frames[75]) == START
+    assert decode_annex_b(Codec.H264, frames) == [(WIDTH, HEIGHT)] * 325

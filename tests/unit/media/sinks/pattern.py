@@ -1,10 +1,13 @@
-"""The simulator's encoded test-pattern loop as `EsFrame`s, the input of the sink tests."""
+"""The simulator's encoded test-pattern loop as `EsFrame`s (and muxed into `PsFrame`s), the
+input of the sink tests."""
 
 from __future__ import annotations
 
 from functools import cache
 
 from farmwatch.media.frames import Codec, EsFrame
+from farmwatch.media.ps_frame import PsFrame
+from farmwatch.media.relay.es_muxing import EsToPs
 from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.test_pattern import EncodedLoop, TestPatternSpec, VideoCodec
 
@@ -14,20 +17,22 @@ _CODECS = {Codec.H264: VideoCodec.H264, Codec.H265: VideoCodec.H265}
 
 
 @cache
-def _loop(codec: Codec) -> EncodedLoop:
+def _loop(codec: Codec, width: int = WIDTH, height: int = HEIGHT) -> EncodedLoop:
     spec = TestPatternSpec(
         channel_id=CHANNEL_ID,
         codec=_CODECS[codec],
-        width=WIDTH,
-        height=HEIGHT,
+        width=width,
+        height=height,
         loop_seconds=2,
     )
     return MediaCache().get(spec)
 
 
-def pattern_frames(codec: Codec, count: int, *, first: int = 0) -> list[EsFrame]:
+def pattern_frames(
+    codec: Codec, count: int, *, first: int = 0, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> list[EsFrame]:
     """Frames `first`..`first + count` of the loop replayed forever (continuous timestamps)."""
-    loop = _loop(codec)
+    loop = _loop(codec, *size)
     frames = []
     for index in range(first, first + count):
         encoded = loop.frames[index % len(loop.frames)]
@@ -66,3 +71,11 @@ def restamped(frames: list[EsFrame], first_dts: int) -> list[EsFrame]:
         )  # fmt: skip
         for frame in frames
     ]
+
+
+def ps_frames(frames: list[EsFrame]) -> list[PsFrame]:
+    """`frames` muxed into PS one by one (pack header, system header and PSM on key frames),
+    each under its PTS as the RTP timestamp: what a camera sends and a stream hands on."""
+    muxer = EsToPs()
+    muxed = [muxer.mux(frame) for frame in frames]
+    return [frame for frame in muxed if frame is not None]

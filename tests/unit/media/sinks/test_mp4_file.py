@@ -10,7 +10,8 @@ import pytest
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.frames import Codec, EsFrame
-from farmwatch.media.sinks.mp4_file import DOWNLOAD_QUEUE_FRAMES, Mp4FileSink, Mp4FileWriter
+from farmwatch.media.sinks.mp4_download import DOWNLOAD_QUEUE_FRAMES, Mp4FileSink
+from farmwatch.media.sinks.mp4_file import Mp4FileWriter
 from farmwatch.simulator.test_pattern import TestPatternSpec, encode_test_pattern
 from tests.unit.media.sinks.pattern import CHANNEL_ID, HEIGHT, WIDTH, pattern_frames, restamped
 from tests.unit.media.sinks.test_segment_recorder import FRAME_SECONDS, decode

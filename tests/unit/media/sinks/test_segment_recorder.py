@@ -1,7 +1,8 @@
-"""Segment recorder: PyAV (an independent demuxer/decoder) reads back the segment files.
+"""Segment recorder: PyAV (an independent demuxer/decoder) reads back the PS segment files.
 
 Frames are the simulator's encoded test pattern (GOP of 25 frames at 25 fps: a key frame every
-second), recorded as a live camera sends them: frame i arrives at the start time + i × 40 ms.
+second) muxed into PS, recorded as a live camera sends them: frame i arrives at the start
+time + i × 40 ms. The index beside each file is read back with `decode_index`.
 """
 
 from __future__ import annotations
@@ -20,16 +21,25 @@ import av
 import pytest
 
 from farmwatch.media.frames import Codec, EsFrame
-from farmwatch.media.sinks.segment_recorder import (
-    RecordedSegment,
+from farmwatch.media.nal import VideoSize
+from farmwatch.media.ps_frame import PsFrame
+from farmwatch.media.sinks.segment_index import FrameFlag, IndexEntry, decode_index
+from farmwatch.media.sinks.segment_recorder import RecordedSegment, SegmentRecorder
+from farmwatch.media.sinks.segment_timeline import (
+    PlacedFrame,
     SegmentEnded,
-    SegmentRecorder,
     SegmentStarted,
     SegmentTimeline,
-    SegmentWriter,
-    StampedFrame,
 )
-from tests.unit.media.sinks.pattern import HEIGHT, WIDTH, gop_length, pattern_frames, restamped
+from farmwatch.media.sinks.segment_writer import SegmentWriter, index_path
+from tests.unit.media.sinks.pattern import (
+    HEIGHT,
+    WIDTH,
+    gop_length,
+    pattern_frames,
+    ps_frames,
+    restamped,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 FRAME_SECONDS = 0.04
@@ -43,10 +53,8 @@ class Decoded:
     size: tuple[int, int]
     frame_count: int
     """Pictures decoded."""
-    first: float
-    """Presentation time of the first packet, seconds into the file."""
     end: float
-    """Presentation time after the last packet (its pts + duration)."""
+    """Presentation time after the last packet (its pts + duration), seconds from the first."""
     starts_with_keyframe: bool
     duration: float
     """The container's duration, seconds."""
@@ -59,33 +67,40 @@ def decode(path: Path) -> Decoded:
         container.seek(0)
         pictures = list(container.decode(stream))
         base = stream.time_base
-        assert base is not None and container.duration is not None
+        assert base is not None
         times = [(int(packet.pts or 0), int(packet.duration or 0)) for packet in packets]
         last_pts, last_duration = max(times)
         return Decoded(
             codec=stream.codec_context.name,
             size=(pictures[0].width, pictures[0].height),
             frame_count=len(pictures),
-            first=float(times[0][0] * base),
-            end=float((last_pts + last_duration) * base),
+            end=float((last_pts + last_duration - times[0][0]) * base),
             starts_with_keyframe=packets[0].is_keyframe,
-            duration=container.duration / 1_000_000,
+            duration=(container.duration or 0) / 1_000_000,
         )
+
+
+def index_of(segment: RecordedSegment) -> list[IndexEntry]:
+    return decode_index(index_path(segment.path).read_bytes())
 
 
 def record(
     directory: Path,
-    frames: Sequence[EsFrame],
+    frames: Sequence[EsFrame] | Sequence[PsFrame],
     start: datetime,
     *,
     length: timedelta,
     finish: bool = True,
 ) -> list[RecordedSegment]:
-    """Record `frames` as live ones: frame i arrives at `start` + i × 40 ms."""
+    """Record `frames` (muxed into PS first) as live ones: frame i arrives at `start` + i ×
+    40 ms."""
+    muxed = [frame for frame in frames if isinstance(frame, PsFrame)] or ps_frames(
+        [frame for frame in frames if isinstance(frame, EsFrame)]
+    )
     writer = SegmentWriter(directory, ZONE, segment_length=length)
     origin = start.timestamp()
     segments = []
-    for index, frame in enumerate(frames):
+    for index, frame in enumerate(muxed):
         segments += writer.write([(frame, origin + index * FRAME_SECONDS, True)])
     return segments + writer.finish() if finish else segments
 
@@ -110,9 +125,9 @@ def test_paths_and_times_are_in_the_configured_zone_not_the_hosts(tmp_path: Path
     segments = record(tmp_path, pattern_frames(Codec.H264, 125), start, length=timedelta(seconds=2))
 
     assert names(tmp_path, segments) == [
-        "2024-05-01/093000-093002.mp4",
-        "2024-05-01/093002-093004.mp4",
-        "2024-05-01/093004-093005.mp4",
+        "2024-05-01/093000-093002.ps",
+        "2024-05-01/093002-093004.ps",
+        "2024-05-01/093004-093005.ps",
     ]
     assert [segment.start for segment in segments] == [
         start,
@@ -122,9 +137,12 @@ def test_paths_and_times_are_in_the_configured_zone_not_the_hosts(tmp_path: Path
     assert all(segment.start.utcoffset() == timedelta(hours=8) for segment in segments)
     assert segments[-1].end == start + timedelta(seconds=5)  # 125 frames of 40 ms
     assert sorted(path.name for path in tmp_path.rglob("*")) == [
-        "093000-093002.mp4",
-        "093002-093004.mp4",
-        "093004-093005.mp4",
+        "093000-093002.idx",
+        "093000-093002.ps",
+        "093002-093004.idx",
+        "093002-093004.ps",
+        "093004-093005.idx",
+        "093004-093005.ps",
         "2024-05-01",
     ]
 
@@ -147,7 +165,10 @@ def test_segments_are_cut_at_the_first_keyframe_at_or_after_the_length(
     assert all(item.starts_with_keyframe for item in decoded)
     for segment, item in zip(segments, decoded, strict=True):
         assert segment.duration == timedelta(seconds=segment.frame_count * FRAME_SECONDS)
-        assert item.duration == pytest.approx(segment.duration.total_seconds(), abs=0.001)
+        assert item.end == pytest.approx(segment.duration.total_seconds(), abs=0.001)
+        index = index_of(segment)
+        assert [entry.time for entry in index] == [i * 3600 for i in range(segment.frame_count)]
+        assert [entry.is_keyframe for entry in index] == [i % 25 == 0 for i in range(len(index))]
         assert (segment.codec, segment.width, segment.height) == (Codec.H264, WIDTH, HEIGHT)
         assert item.size == (WIDTH, HEIGHT)
         assert segment.byte_count == segment.path.stat().st_size
@@ -163,8 +184,7 @@ def test_each_segment_starts_where_the_one_before_ends(tmp_path: Path) -> None:
         # What a player sees: the end of the last picture of one file on the wall clock, and
         # the first picture of the next one.
         ended = before.start + timedelta(seconds=decode(before.path).end)
-        began = after.start + timedelta(seconds=decode(after.path).first)
-        assert abs((began - ended).total_seconds()) <= FRAME_SECONDS / 2
+        assert abs((after.start - ended).total_seconds()) <= FRAME_SECONDS / 2
     assert sum(decode(segment.path).frame_count for segment in segments) == 250
 
 
@@ -177,8 +197,8 @@ def test_a_segment_is_cut_at_the_first_keyframe_after_midnight_in_the_zone(
     )
 
     assert names(tmp_path, segments) == [
-        "2024-05-01/235957-000000.mp4",  # ends at the key frame at 00:00:00.5
-        "2024-05-02/000000-000003.mp4",
+        "2024-05-01/235957-000000.ps",  # ends at the key frame at 00:00:00.5
+        "2024-05-02/000000-000003.ps",
     ]
     before, after = segments
     midnight = datetime(2024, 5, 2, tzinfo=ZONE)
@@ -194,9 +214,10 @@ def test_a_killed_recorder_loses_at_most_the_gop_in_progress(tmp_path: Path) -> 
         record(tmp_path / "live", frames, start, length=timedelta(minutes=10), finish=False) == []
     )
 
-    (temporary,) = (tmp_path / "live").rglob("*.mp4")
-    assert temporary.relative_to(tmp_path / "live") == Path("2024-05-01/080000-open.mp4")
-    copy = tmp_path / "copy.mp4"  # what is on disk the moment the process dies
+    (temporary,) = (tmp_path / "live").rglob("*.ps")
+    assert temporary.relative_to(tmp_path / "live") == Path("2024-05-01/080000-open.ps")
+    assert index_path(temporary).exists()
+    copy = tmp_path / "copy.ps"  # what is on disk the moment the process dies
     shutil.copyfile(temporary, copy)
     decoded = decode(copy)
     assert decoded.frame_count >= len(frames) - gop_length(Codec.H264) - 1
@@ -212,9 +233,9 @@ def test_a_device_timestamp_jump_neither_breaks_the_file_nor_moves_the_time(
     frames += restamped(pattern_frames(Codec.H264, 50, first=125), 90_000 * 3600)
     (segment,) = record(tmp_path, frames, start, length=timedelta(minutes=10))
 
-    decoded = decode(segment.path)
-    assert decoded.frame_count == 175
-    assert decoded.duration == pytest.approx(175 * FRAME_SECONDS, abs=2 * FRAME_SECONDS)
+    assert decode(segment.path).frame_count == 175
+    times = [entry.time for entry in index_of(segment)]
+    assert times == sorted(times) and times[-1] == pytest.approx(174 * 3600, abs=2 * 3600)
     assert segment.end - segment.start == pytest.approx(
         timedelta(seconds=175 * FRAME_SECONDS), abs=timedelta(seconds=2 * FRAME_SECONDS)
     )
@@ -233,14 +254,60 @@ def test_new_parameter_sets_start_a_new_segment(tmp_path: Path) -> None:
     assert segments[0].end == segments[1].start == start + timedelta(seconds=2)
 
 
-def test_h265_records_as_hvc1_that_decodes(tmp_path: Path) -> None:
+def test_a_new_picture_size_starts_a_new_segment(tmp_path: Path) -> None:
     start = datetime(2024, 5, 1, 8, 0, 0, tzinfo=ZONE)
-    (segment,) = record(tmp_path, pattern_frames(Codec.H265, 60), start, length=timedelta(hours=1))
+    smaller = pattern_frames(Codec.H264, 50, size=(160, 96))
+    frames = pattern_frames(Codec.H264, 50) + restamped(smaller, 50 * 3600)
+    segments = record(tmp_path, frames, start, length=timedelta(minutes=10))
 
+    assert [(s.width, s.height, s.frame_count) for s in segments] == [
+        (WIDTH, HEIGHT, 50),
+        (160, 96, 50),
+    ]
+    assert [decode(segment.path).size for segment in segments] == [(WIDTH, HEIGHT), (160, 96)]
+
+
+def test_the_file_holds_the_ps_exactly_as_received(tmp_path: Path) -> None:
+    start = datetime(2024, 5, 1, 8, 0, 0, tzinfo=ZONE)
+    frames = ps_frames(pattern_frames(Codec.H265, 60))
+    (segment,) = record(tmp_path, frames, start, length=timedelta(hours=1))
+
+    assert segment.path.read_bytes() == b"".join(frame.data for frame in frames)
+    assert [(entry.offset, entry.length) for entry in index_of(segment)] == [
+        (sum(len(f.data) for f in frames[:i]), len(frame.data)) for i, frame in enumerate(frames)
+    ]
     decoded = decode(segment.path)
     assert (decoded.codec, decoded.size, decoded.frame_count) == ("hevc", (WIDTH, HEIGHT), 60)
-    with av.open(str(segment.path)) as container:
-        assert container.streams.video[0].codec_context.codec_tag == "hvc1"
+    assert (segment.codec, segment.width, segment.height) == (Codec.H265, WIDTH, HEIGHT)
+
+
+def test_losses_sound_and_split_frames_are_kept_flagged_and_not_counted(tmp_path: Path) -> None:
+    """The bytes before and after a loss come as two frames under one timestamp; sound comes
+    as frames of its own: all are written, only pictures counted and timed."""
+    start = datetime(2024, 5, 1, 8, 0, 0, tzinfo=ZONE)
+    frames = ps_frames(pattern_frames(Codec.H264, 50))
+    cut = frames[30]
+    half = len(cut.data) // 2
+    sound = PsFrame(b"\x00\x00\x01\xba" + bytes(10) + b"\x00\x00\x01\xc0\x00\x02ab", 1, False)
+    fed = [
+        *frames[:30],
+        PsFrame(cut.data[:half], cut.timestamp, is_keyframe=False, is_complete=False),
+        PsFrame(cut.data[half:], cut.timestamp, is_keyframe=False, after_loss=True),
+        sound,
+        *frames[31:],
+    ]
+    (segment,) = record(tmp_path, fed, start, length=timedelta(hours=1))
+
+    assert segment.frame_count == 50
+    index = index_of(segment)
+    assert len(index) == 52
+    assert [entry.flags for entry in index[30:33]] == [
+        FrameFlag.INCOMPLETE,
+        FrameFlag.AFTER_LOSS | FrameFlag.NO_PICTURE,
+        FrameFlag.NO_PICTURE,
+    ]
+    assert [entry.time for entry in index[29:34]] == [29 * 3600, *[30 * 3600] * 3, 31 * 3600]
+    assert segment.path.read_bytes() == b"".join(frame.data for frame in fed)
 
 
 def posix(moment: datetime) -> float:
@@ -250,22 +317,25 @@ def posix(moment: datetime) -> float:
 def test_the_first_start_is_read_from_the_first_live_frame() -> None:
     """A new sink gets the stream's last GOP at once (captured up to a GOP ago)."""
     timeline = SegmentTimeline(ZONE, segment_length=timedelta(minutes=1))
-    frames = pattern_frames(Codec.H264, 30)
+    frames = ps_frames(pattern_frames(Codec.H264, 30))
     arrived = datetime(2024, 5, 1, 8, 0, 10, tzinfo=ZONE)
     outputs = [o for f in frames[:19] for o in timeline.feed(f, posix(arrived), is_live=False)]
     assert outputs == []  # held until a frame shows when frames arrive
     outputs = timeline.feed(frames[19], posix(arrived), is_live=True)
 
-    assert outputs[0] == SegmentStarted(arrived - timedelta(seconds=19 * FRAME_SECONDS))
-    released = [output for output in outputs[1:] if isinstance(output, StampedFrame)]
+    assert outputs[0] == SegmentStarted(
+        arrived - timedelta(seconds=19 * FRAME_SECONDS), Codec.H264, VideoSize(WIDTH, HEIGHT)
+    )
+    released = [output for output in outputs[1:] if isinstance(output, PlacedFrame)]
     assert len(released) == len(outputs) - 1 == 20
-    assert released[0].frame.is_keyframe and released[0].dts == 0
+    assert released[0].frame.is_keyframe and released[0].time == 0
+    assert [placed.time for placed in released] == [index * 3600 for index in range(20)]
 
 
 def test_a_drifting_clock_starts_the_next_segment_at_the_wall_clocks_time() -> None:
     timeline = SegmentTimeline(ZONE, segment_length=timedelta(minutes=10), resync_threshold=2.0)
     start = datetime(2024, 5, 1, 8, 0, 0, tzinfo=ZONE)
-    frames = pattern_frames(Codec.H264, 100)
+    frames = ps_frames(pattern_frames(Codec.H264, 100))
     boundaries = []
     for index, frame in enumerate(frames):
         stall = 5.0 if index >= 40 else 0.0  # the device stalled 5 s; its timestamps did not
@@ -276,12 +346,13 @@ def test_a_drifting_clock_starts_the_next_segment_at_the_wall_clocks_time() -> N
             if isinstance(output, SegmentStarted | SegmentEnded)
         ]
 
+    size = VideoSize(WIDTH, HEIGHT)
     assert boundaries == [
-        SegmentStarted(start),
+        SegmentStarted(start, Codec.H264, size),
         # At the first key frame after a whole GOP of late frames (the least offset of a GOP
         # counts: arrival jitter is not drift), the next segment starts 5 s later.
         SegmentEnded(start + timedelta(seconds=3)),
-        SegmentStarted(start + timedelta(seconds=8)),
+        SegmentStarted(start + timedelta(seconds=8), Codec.H264, size),
     ]
     assert timeline.resyncs == 1
 
@@ -306,11 +377,11 @@ class LiveCamera:
         self._took.set()
         return self._start + self._latest * FRAME_SECONDS
 
-    async def send(self, sink: SegmentRecorder, frames: Sequence[EsFrame], first: int) -> None:
+    async def send(self, sink: SegmentRecorder, frames: Sequence[PsFrame], first: int) -> None:
         """Offer frames `first`.. at once; with a key frame among them, wait until the sink
         took them all."""
         for frame in frames:
-            sink.offer(frame)
+            sink.offer_ps(frame)
         self._latest = first + len(frames) - 1
         if not any(frame.is_keyframe for frame in frames):
             return
@@ -335,7 +406,7 @@ async def test_the_recorder_sink_records_a_live_stream_and_reports_each_segment(
         name="test",
     )
     await recorder.start()
-    frames = pattern_frames(Codec.H264, 200)
+    frames = ps_frames(pattern_frames(Codec.H264, 200))
     # The stream hands a new sink the frames since its last key frame at once (they were
     # captured up to a GOP ago), then the frames come one by one as they arrive.
     await camera.send(recorder, frames[:20], 0)
@@ -350,7 +421,7 @@ async def test_the_recorder_sink_records_a_live_stream_and_reports_each_segment(
     assert reported[-1].end == start + timedelta(seconds=8)
     assert sum(decode(segment.path).frame_count for segment in reported) == 200
     assert (recorder.frames_lost, recorder.segments_recorded, recorder.is_closed) == (0, 4, True)
-    assert not list(tmp_path.rglob("*-open.mp4"))
+    assert not list(tmp_path.rglob("*-open.*"))
 
 
 async def test_a_recorder_that_falls_a_whole_queue_behind_logs_and_counts_the_loss(
@@ -362,8 +433,8 @@ async def test_a_recorder_that_falls_a_whole_queue_behind_logs_and_counts_the_lo
     )
     await recorder.start()
     with caplog.at_level(logging.ERROR):
-        for frame in pattern_frames(Codec.H264, 100):  # faster than the writer takes them
-            recorder.offer(frame)
+        for frame in ps_frames(pattern_frames(Codec.H264, 100)):  # faster than it writes
+            recorder.offer_ps(frame)
     async with asyncio.timeout(30):
         await recorder.close()
 
