@@ -18,6 +18,10 @@ and reads the page's own clock (`performance.now()`):
 minimal fetch-and-append loop of fMP4 segments (Chromium plays no HLS natively, and no
 player library is fetched): `POST /live` answered → first frame presented.
 
+The browser logs in once through the login page as the platform's administrator; every
+page is opened in that browser context, with its session cookie (a session's media URLs
+play only for the login that opened it, so the HLS session is opened from the page too).
+
 Prints median, p95 and max over the starts. The browser, the platform and this process
 share the machine's cores. Loopback only; every start is bounded by a timeout.
 """
@@ -31,12 +35,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import BrowserContext, async_playwright
 
 from bench.camera_clip import announced_camera_loop
 from bench.live import PICTURE, has_call, live_rig, percentile
 from farmwatch.simulator.test_pattern import EncodedLoop
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
 
 # Installed before the page's own script: timestamps of its `POST .../live` and of the
 # first frame the <video> element presents.
@@ -73,11 +77,17 @@ document.addEventListener("DOMContentLoaded", () => {
 # Plays an fMP4 HLS playlist through MSE: init segment, then each listed segment in order,
 # reloading the playlist; resolves the page's timing when the first frame is presented.
 HLS_PLAYER = """
-async ([hls, answeredAt]) => {
+async (channel) => {
+  const csrf = { "X-CSRF-Token": (await (await fetch("/api/me")).json()).csrf_token };
+  const timing = { posted: performance.now() };
+  const opened = await fetch(`/api/channels/${channel}/live`, { method: "POST", headers: csrf });
+  const session = await opened.json();
+  if (opened.status !== 201) throw new Error(`POST /live: ${opened.status} ${session.error}`);
+  timing.answered = performance.now();
+  const hls = session.hls;
   const video = document.createElement("video");
   video.muted = true; video.autoplay = true; video.playsInline = true;
   document.body.appendChild(video);
-  const timing = { answered: answeredAt };
   video.requestVideoFrameCallback((now, meta) => { timing.firstFrame = meta.presentationTime; });
   const base = hls.slice(0, hls.lastIndexOf("/") + 1);
   const source = new MediaSource();
@@ -106,6 +116,7 @@ async ([hls, answeredAt]) => {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  await fetch(`/api/live/${session.session}`, { method: "DELETE", headers: csrf });
   return timing;
 }
 """
@@ -120,7 +131,7 @@ async def wait_timing(page: Any, key: str, timeout: float) -> dict[str, float]:
             await asyncio.sleep(0.02)
 
 
-async def one_start(browser: Browser, base: str, channel: str) -> dict[str, float]:
+async def one_start(browser: BrowserContext, base: str, channel: str) -> dict[str, float]:
     page = await browser.new_page()
     try:
         await page.add_init_script(TIMING_HOOK)
@@ -130,19 +141,11 @@ async def one_start(browser: Browser, base: str, channel: str) -> dict[str, floa
         await page.close()  # pagehide ends the session
 
 
-async def one_hls_start(browser: Browser, rig: Any, channel: str) -> dict[str, float]:
+async def one_hls_start(browser: BrowserContext, rig: Any, channel: str) -> dict[str, float]:
     page = await browser.new_page()
     try:
         await page.goto(f"{rig.base}/live")  # same origin; the page's own player stays idle
-        posted = await page.evaluate("() => performance.now()")
-        status, body = await rig.open_live(channel)
-        if status != 201:
-            raise RuntimeError(f"POST /live: {status} {body}")
-        answered = await page.evaluate("() => performance.now()")
-        timing = await page.evaluate(HLS_PLAYER, [body["hls"], answered])
-        await rig.close_live(body["session"])
-        timing["posted"] = posted
-        return dict(timing)
+        return dict(await page.evaluate(HLS_PLAYER, channel))
     finally:
         await page.close()
 
@@ -170,9 +173,13 @@ async def run(args: argparse.Namespace, loop: EncodedLoop) -> None:
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
             try:
+                context = await browser.new_context()
+                login = await context.new_page()
+                await log_in_through_page(login, f"{rig.base}/live")
+                await login.close()
                 for index in range(args.starts):
                     channel = rig.channel(index)
-                    timing = await one_start(browser, rig.base, channel)
+                    timing = await one_start(context, rig.base, channel)
                     answered.append(timing["answered"] - timing["posted"])
                     first_frame.append(timing["firstFrame"] - timing["posted"])
                     for step, values in steps.items():
@@ -183,7 +190,7 @@ async def run(args: argparse.Namespace, loop: EncodedLoop) -> None:
                     if args.hls:
                         # HLS has no connection to close: its stream stays up a while after
                         # (HLS unused for 20 s), and the next start is on another channel.
-                        timing = await one_hls_start(browser, rig, channel)
+                        timing = await one_hls_start(context, rig, channel)
                         if "firstFrame" in timing:
                             hls_frame.append(timing["firstFrame"] - timing["answered"])
             finally:

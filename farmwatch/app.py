@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import tempfile
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -25,6 +26,8 @@ from farmwatch.media.cluster import MediaCluster, worker_count
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.sinks.segment_recorder import RecordedSegment
 from farmwatch.media.stream_core import CloseReason
+from farmwatch.platform.access import create_access_services
+from farmwatch.platform.audit import AuditLog
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
@@ -42,14 +45,14 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
-from farmwatch.settings import Settings
+from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.settings import SipSettings
-from farmwatch.web.app import WebServices, create_web_app
+from farmwatch.web.app import WebAccess, WebServices, create_web_app
 from farmwatch.web.security import HostPolicy
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,23 @@ def _listen_error(
     return StartupError(
         f"cannot listen for {what} on {host}:{port} ({setting}): {_os_reason(error)}"
     )
+
+
+def tls_context(settings: WebSettings) -> ssl.SSLContext | None:
+    """The web server's TLS context from `[web] tls_cert` and `tls_key`; None for HTTP."""
+    if not settings.is_tls:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        reason = _os_reason(error) if isinstance(error, OSError) and error.errno else str(error)
+        raise StartupError(
+            f"cannot load the TLS certificate {settings.tls_cert} and key {settings.tls_key} "
+            f"([web] tls_cert, tls_key): {reason}"
+        ) from error
+    return context
 
 
 def check_storage(folder: Path) -> None:
@@ -275,9 +295,7 @@ class Application:
             platform_id=settings.sip.id,
             domain=settings.sip.domain,
             system_name=f"farmwatch {settings.sip.id}",
-            sharing=SharingService(
-                devices, channels, FarmPlacements(self.database.read_sessions)
-            ),
+            sharing=SharingService(devices, channels, FarmPlacements(self.database.read_sessions)),
             forwarding=UpperForwarding(self.access, channels, self.record_search),
             live=self.live,
             playback=self.playback,
@@ -285,6 +303,11 @@ class Application:
         forwarder.cascade = self.cascade
         self.recorder.change_listeners.append(self.cascade.catalog_changed)
         self.recorder.listeners.append(self.cascade.device_event)
+        self.audit = AuditLog(self.database.sessions)
+        self.access_services = create_access_services(
+            self.database.sessions, self.audit, settings.access,
+            read_sessions=self.database.read_sessions,
+        )  # fmt: skip
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -298,6 +321,7 @@ class Application:
         stack = self._stack
         settings = self.settings
         check_storage(Path(settings.storage.dir))
+        ssl_context = tls_context(settings.web)
         await self.loop_lag.start()
         stack.push_async_callback(self.loop_lag.close)
         stack.push_async_callback(self.database.close)
@@ -346,6 +370,11 @@ class Application:
         self.cascade.start()
         stack.push_async_callback(self.cascade.close)
         web_settings = self.settings.web
+        if not await self.access_services.directory.count_users():
+            log.warning(
+                "no user account exists: nobody can log in to the web API until the first "
+                "administrator is created with `farmwatch create-admin NAME`"
+            )
         hosts = HostPolicy.build(
             web_settings.host, web_settings.allowed_hosts, web_settings.allowed_origins
         )
@@ -361,6 +390,7 @@ class Application:
                     self.recording,
                     self.cascade,
                     self.control,
+                    WebAccess(self.access_services, self.audit, self.database),
                 ),  # fmt: skip
                 hosts,
                 self.metrics,
@@ -369,7 +399,7 @@ class Application:
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, web_settings.host, web_settings.port)
+        site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as error:
@@ -377,10 +407,11 @@ class Application:
             raise _listen_error("the web API", "web", address, error) from error
         self._web_runner = runner
         log.info(
-            "farmwatch platform %s (domain %s) started: SIP port %d, web %s:%d, database %s",
+            "farmwatch platform %s (domain %s) started: SIP port %d, web %s://%s:%d, database %s",
             self.settings.sip.id,
             self.settings.sip.domain,
             self.sip.port,
+            "https" if ssl_context is not None else "http",
             self.settings.web.host,
             self.settings.web.port,
             self.database.dialect_name,

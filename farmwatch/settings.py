@@ -41,15 +41,23 @@ class WebSettings:
     """`allowed_hosts`: host names the web server answers to besides its own (`host`,
     localhost, loopback and any IP address); "*" answers to any name. `allowed_origins`:
     pages (scheme://host[:port]) besides the server's own that may POST, PUT, PATCH or
-    DELETE."""
+    DELETE. `tls_cert`, `tls_key`: PEM files; both given, the server speaks HTTPS only."""
 
     host: str = "127.0.0.1"
     port: int = 8080
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def is_tls(self) -> bool:
+        return bool(self.tls_cert)
 
     def validate(self) -> list[str]:
         errors = []
+        if bool(self.tls_cert) != bool(self.tls_key):
+            errors.append("web.tls_cert, web.tls_key: give both (HTTPS) or neither (HTTP)")
         if not 0 < self.port < 65536:
             errors.append(f"web.port: expected 1..65535, got {self.port}")
         for name in self.allowed_hosts:

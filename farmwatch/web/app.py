@@ -1,12 +1,15 @@
-"""The aiohttp application: the REST API under /api and the live page."""
+"""The aiohttp application: the REST API under /api, the login and live pages, metrics and
+the health check, every route behind the authorisation middleware and its route rules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 
 from aiohttp import web
 
+from farmwatch.platform.access import AccessServices
+from farmwatch.platform.audit import AuditLog
 from farmwatch.platform.observability import PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
 from farmwatch.platform.recordings.download_service import DownloadService
@@ -17,32 +20,45 @@ from farmwatch.platform.services.device_control_service import DeviceControlServ
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.uppers import UpperLinksView
+from farmwatch.web.authorization import authorization_middleware, check_route_rules
+from farmwatch.web.housekeeping import AccessHousekeeping
 from farmwatch.web.keys import (
+    ACCESS,
+    AUDIT,
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
     DOWNLOAD_SERVICE,
+    HEALTH,
     LIVE_SERVICE,
     METRICS,
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     RECORD_SEARCH,
     UPPER_LINKS,
+    HealthCheck,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
+from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule
 from farmwatch.web.routes import (
+    accounts,
+    audit,
     control,
     devices,
+    health,
     live,
     metrics,
+    organisations,
+    pages,
     playback,
     recordings,
     records,
+    session,
+    tokens,
     uppers,
 )
 from farmwatch.web.security import HostPolicy, host_and_origin_middleware
 
-STATIC = resources.files("farmwatch.web") / "static"
 # Bodies are small JSON (an SDP offer is a few KiB). aiohttp reads the bound from the
 # application that made the request, the outer one, so both carry it.
 MAX_BODY = 256 * 1024
@@ -52,8 +68,13 @@ async def _not_found(request: web.Request) -> web.Response:
     return json_error(404, f"no such endpoint: {request.method} {request.path}")
 
 
-async def _live_page(request: web.Request) -> web.Response:
-    return web.Response(text=(STATIC / "live.html").read_text("utf-8"), content_type="text/html")
+@dataclass(frozen=True, slots=True)
+class WebAccess:
+    """Who may use the web server: the access services, the audit trail, the health check."""
+
+    access: AccessServices
+    audit: AuditLog
+    health: HealthCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +90,7 @@ class WebServices:
     recording: PlatformRecording
     uppers: UpperLinksView
     control: DeviceControlService
+    access: WebAccess
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -82,27 +104,45 @@ def create_api_app(services: WebServices) -> web.Application:
     api[PLATFORM_RECORDING] = services.recording
     api[UPPER_LINKS] = services.uppers
     api[DEVICE_CONTROL] = services.control
-    api.add_routes(devices.routes)
-    api.add_routes(live.routes)
-    api.add_routes(records.routes)
-    api.add_routes(playback.routes)
-    api.add_routes(recordings.routes)
-    api.add_routes(uppers.routes)
-    api.add_routes(control.routes)
+    api[ACCESS] = services.access.access
+    api[AUDIT] = services.access.audit
+    for feature in (
+        session, devices, live, records, playback, recordings, uppers, control, accounts,
+        organisations, tokens, audit,
+    ):  # fmt: skip
+        api.add_routes(feature.routes)
     return api
 
 
 def create_web_app(
-    services: WebServices, hosts: HostPolicy, platform_metrics: PlatformMetrics
+    services: WebServices,
+    hosts: HostPolicy,
+    platform_metrics: PlatformMetrics,
+    *,
+    rules: Mapping[RouteKey, Rule] = ROUTE_RULES,
 ) -> web.Application:
-    """The whole web server; `hosts` says which Host and Origin headers it accepts."""
+    """The whole web server; `hosts` says which Host and Origin headers it accepts, `rules`
+    who may call each route (`RouteTableError` when a route has none)."""
+    web_access = services.access
     app = web.Application(
-        middlewares=[host_and_origin_middleware(hosts), error_middleware],
+        middlewares=[
+            host_and_origin_middleware(hosts),
+            authorization_middleware(web_access.access, web_access.audit, rules),
+            error_middleware,
+        ],
         client_max_size=MAX_BODY,
     )
     app[METRICS] = platform_metrics
+    app[HEALTH] = web_access.health
     app.add_subapp("/api", create_api_app(services))
     app.add_routes(metrics.routes)
+    app.add_routes(health.routes)
+    app.add_routes(pages.routes)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
-    app.router.add_get("/live", _live_page)
+    check_route_rules(app, rules)
+    housekeeping = AccessHousekeeping(
+        web_access.access, web_access.audit, services.live, services.playback,
+        services.record_search,
+    )  # fmt: skip
+    app.cleanup_ctx.append(housekeeping.context)
     return app

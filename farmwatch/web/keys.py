@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 
+from farmwatch.platform.access import AccessServices
+from farmwatch.platform.audit import AuditLog
 from farmwatch.platform.observability import PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
 from farmwatch.platform.recordings.download_service import DownloadService
@@ -25,3 +29,14 @@ DOWNLOAD_SERVICE = web.AppKey("download_service", DownloadService)
 CLIP_SERVICE = web.AppKey("clip_service", ClipService)
 PLATFORM_RECORDING = web.AppKey("platform_recording", PlatformRecording)
 UPPER_LINKS: web.AppKey[UpperLinksView] = web.AppKey("upper_links")
+ACCESS = web.AppKey("access", AccessServices)
+AUDIT = web.AppKey("audit", AuditLog)
+
+
+class HealthCheck(Protocol):
+    """What `/healthz` asks: whether the database answers."""
+
+    async def ping(self) -> bool: ...
+
+
+HEALTH = web.AppKey("health", HealthCheck)

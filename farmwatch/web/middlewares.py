@@ -31,6 +31,16 @@ STATUS_OF: dict[type[PlatformError], int] = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def status_of(error: PlatformError) -> int:
+    """The status of `error`'s class, or of the nearest class it derives from (a
+    `PasswordRejected` is an `InvalidInput`)."""
+    for kind in type(error).__mro__:
+        status = STATUS_OF.get(kind)
+        if status is not None:
+            return status
+    return 500
+
+
 def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -40,7 +50,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except PlatformError as error:
-        return json_error(STATUS_OF.get(type(error), 500), str(error))
+        return json_error(status_of(error), str(error))
     except web.HTTPException as error:
         if error.content_type == "application/json" or error.status < 400:
             raise

@@ -1,9 +1,11 @@
 """The live page in a real browser: Debian's chromium plays a simulated camera over WebRTC,
 live and from its recordings.
 
-Playwright drives /usr/bin/chromium (never a downloaded browser); the page negotiates
-WebRTC with farmwatch through the REST API, and `RTCPeerConnection.getStats()` must show
-`framesDecoded` growing on the inbound video track.
+Playwright drives /usr/bin/chromium (never a downloaded browser). The page is behind the
+login: the browser is sent to the login page, logs in there through `POST /api/login` as the
+administrator and comes back with the session cookie; the page then negotiates WebRTC with
+farmwatch through the REST API (its POSTs carrying the session's CSRF token), and
+`RTCPeerConnection.getStats()` must show `framesDecoded` growing on the inbound video track.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from zoneinfo import ZoneInfo
 from playwright.async_api import async_playwright
 
 from tests.e2e.live_helpers import live_rig
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
 
 FRAMES_DECODED = """
 async () => {
@@ -47,7 +49,7 @@ async def test_live_page_plays_a_camera_over_webrtc(tmp_path: Path) -> None:
         )
         try:
             page = await browser.new_page()
-            await page.goto(f"{rig.base}/live?channel={rig.channel()}")
+            await log_in_through_page(page, f"{rig.base}/live?channel={rig.channel()}")
             first = await frames_decoded_after(page, 10, timeout=20)
             later = await frames_decoded_after(page, first + 25, timeout=10)
             assert later > first
@@ -77,7 +79,7 @@ async def test_live_page_plays_back_a_recording_over_webrtc_and_controls_it(
         try:
             page = await browser.new_page()
             query = f"channel={rig.channel()}&start={start.isoformat()}&end={end.isoformat()}"
-            await page.goto(f"{rig.base}/live?{query}")
+            await log_in_through_page(page, f"{rig.base}/live?{query}")
             first = await frames_decoded_after(page, 10, timeout=20)
             assert await frames_decoded_after(page, first + 25, timeout=10) > first
             assert await page.is_visible("#playback-bar")

@@ -20,7 +20,8 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def _get(http: aiohttp.ClientSession, server: RunningServer, path: str) -> tuple[int, Any]:
-    async with http.get(f"http://127.0.0.1:{server.web_port}/api{path}") as response:
+    url = f"http://127.0.0.1:{server.web_port}/api{path}"
+    async with http.get(url, headers=server.auth_headers) as response:
         return response.status, await response.json()
 
 
@@ -63,7 +64,8 @@ async def test_integer_parameters_in_range_work(
 async def test_a_body_that_is_not_usable_json_is_refused(
     farmwatch_server: RunningServer, http: aiohttp.ClientSession, body: bytes
 ) -> None:
-    url = f"http://127.0.0.1:{farmwatch_server.web_port}/api/live/no-such-session/webrtc"
+    # The login is public: anyone reaches its body parser.
+    url = f"http://127.0.0.1:{farmwatch_server.web_port}/api/login"
     async with http.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
         assert response.status == 400, await response.text()
         assert "expected a JSON body" in (await response.json())["error"]
@@ -72,8 +74,8 @@ async def test_a_body_that_is_not_usable_json_is_refused(
 async def test_a_body_over_the_size_bound_is_refused(
     farmwatch_server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    url = f"http://127.0.0.1:{farmwatch_server.web_port}/api/live/no-such-session/webrtc"
-    body = b'{"sdp": "' + b"a" * 300_000 + b'"}'
+    url = f"http://127.0.0.1:{farmwatch_server.web_port}/api/login"
+    body = b'{"username": "admin", "password": "' + b"a" * 300_000 + b'"}'
     async with http.post(url, data=body, headers={"Content-Type": "application/json"}) as response:
         assert response.status == 413, await response.text()
         assert "error" in await response.json()

@@ -4,7 +4,8 @@ Every API route needs a login, so `start_server` first creates the administrator
 (`farmwatch create-admin`, the password piped in) on the server's database, then, once the
 server answers, logs in through `POST /api/login` and issues itself an administrator API
 token through `POST /api/tokens`. `RunningServer.api()`/`api_post()` send that token;
-`RunningServer.auth_headers` is the header for tests that call the API themselves.
+`RunningServer.auth_headers` is the header for tests that call the API themselves. The token
+is kept in the server's folder: a restart on the same data uses it again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _UNCHECKED_TLS.check_hostname = False
 _UNCHECKED_TLS.verify_mode = ssl.CERT_NONE
 ADMIN = "admin"
 ADMIN_PASSWORD = "Test-Farm-Watch-9"
+TOKEN_FILE = "admin-api-token"
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,8 @@ class RunningServer:
 
     @property
     def auth_headers(self) -> dict[str, str]:
-        """`Authorization: Bearer <the administrator token>` (none from a platform that has
-        no logins yet)."""
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        """`Authorization: Bearer <the administrator token>`."""
+        return {"Authorization": f"Bearer {self.token}"}
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -196,8 +197,7 @@ def start_server(
             raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
         try:
             answered = udp_options(port, timeout=0.2, host=host) == 200
-            # Any answer: the web server is up (a platform without /healthz says 404).
-            if answered and call_json(f"{server.base_url}/healthz", "GET", None)[0] < 500:
+            if answered and call_json(f"{server.base_url}/healthz", "GET", None)[0] == 200:
                 break
         except OSError:
             pass
@@ -205,16 +205,26 @@ def start_server(
         stop_server(server)
         raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
     try:
-        token, organisation = issue_token(server.base_url)
-    except urllib.error.HTTPError as error:
-        if error.code != 404:  # a platform without logins yet: its API is open
-            stop_server(server)
-            raise
-        token, organisation = "", 0
+        token, organisation = _kept_token(server.base_url, tmp_path / TOKEN_FILE)
     except (OSError, RuntimeError):
         stop_server(server)
         raise
     return dataclasses.replace(server, token=token, organisation_id=organisation)
+
+
+def _kept_token(base_url: str, kept: Path) -> tuple[str, int]:
+    """The administrator token issued at an earlier start on the same data (tokens outlive
+    restarts, and what a token opened stays its own), else a new one, kept for next time."""
+    if kept.exists():
+        token = kept.read_text().strip()
+        status, me = call_json(
+            f"{base_url}/api/me", "GET", None, {"Authorization": f"Bearer {token}"}
+        )
+        if status == 200:
+            return token, int(me["organisation"]["id"])
+    token, organisation = issue_token(base_url)
+    kept.write_text(token)
+    return token, organisation
 
 
 def stop_server(server: RunningServer) -> None:

@@ -1,4 +1,6 @@
-"""/api/devices: devices with their online state, channel trees, catalog refresh."""
+"""/api/devices: devices with their online state, channel trees, catalog refresh; a caller
+sees only the devices and cameras within their reach (the route rules check the device of
+each path)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ import re
 
 from aiohttp import web
 
+from farmwatch.platform.catalog_tree import visible_tree
 from farmwatch.platform.errors import InvalidInput
-from farmwatch.web.keys import DEVICE_SERVICE
+from farmwatch.web.authorization import principal_of
+from farmwatch.web.keys import ACCESS, DEVICE_SERVICE
 from farmwatch.web.views import device_view, progress_view, status_view, tree_view
 
 routes = web.RouteTableDef()
@@ -17,7 +21,7 @@ routes = web.RouteTableDef()
 _DIGITS = re.compile(r"[0-9]{1,10}")
 
 
-def _int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
+def int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
     text = request.query.get(name)
     if text is None:
         return default
@@ -37,12 +41,13 @@ def _online_param(request: web.Request) -> bool | None:
 
 @routes.get("/devices")
 async def list_devices(request: web.Request) -> web.Response:
+    """The devices the caller may see: an administrator's reach, a monitor's granted ones."""
     service = request.app[DEVICE_SERVICE]
-    page = await service.list_devices(
-        online=_online_param(request),
-        offset=_int_param(request, "offset", 0, 10_000_000),
-        limit=_int_param(request, "limit", 100, 1000),
-    )
+    online = _online_param(request)
+    offset = int_param(request, "offset", 0, 10_000_000)
+    limit = int_param(request, "limit", 100, 1000)
+    visible = await request.app[ACCESS].gate.visible_devices(principal_of(request))
+    page = await service.list_devices(online=online, offset=offset, limit=limit, device_ids=visible)
     return web.json_response(
         {"total": page.total, "devices": [device_view(record) for record in page.items]}
     )
@@ -56,8 +61,14 @@ async def get_device(request: web.Request) -> web.Response:
 
 @routes.get("/devices/{device_id}/channels")
 async def channel_tree(request: web.Request) -> web.Response:
+    """The device's catalog tree, with only the cameras the caller may see."""
     device_id = request.match_info["device_id"]
     nodes = await request.app[DEVICE_SERVICE].channel_tree(device_id)
+    visible = await request.app[ACCESS].gate.visible_device_channels(
+        principal_of(request), device_id
+    )
+    if visible is not None:
+        nodes = visible_tree(nodes, visible)
     return web.json_response({"device_id": device_id, "channels": tree_view(nodes)})
 
 

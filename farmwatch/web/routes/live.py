@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from farmwatch.platform.services.live_service import LiveLinks
+from farmwatch.web.authorization import note_opened
 from farmwatch.web.keys import LIVE_SERVICE
 from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
 
@@ -32,6 +33,7 @@ def _links_view(links: LiveLinks) -> dict[str, Any]:
 @routes.post("/channels/{channel_id}/live")
 async def open_live(request: web.Request) -> web.Response:
     links = await request.app[LIVE_SERVICE].open_session(request.match_info["channel_id"])
+    note_opened(request, links.session_id)  # its URLs are the caller's login's alone
     return web.json_response(_links_view(links), status=201)
 
 

@@ -21,6 +21,7 @@ from farmwatch.platform.recordings.playback_service import (
     PlaybackStatus,
 )
 from farmwatch.platform.recordings.record_spans import RecordSource
+from farmwatch.web.authorization import note_opened
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import PLAYBACK_SERVICE
 from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
@@ -91,6 +92,7 @@ async def open_playback(request: web.Request) -> web.Response:
     links = await service.open(
         request.match_info["channel_id"], start, end, source=source, transport=transport
     )
+    note_opened(request, links.session_id, (start, end))
     return web.json_response(_links_view(links), status=201)
 
 

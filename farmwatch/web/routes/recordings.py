@@ -22,6 +22,7 @@ from farmwatch.platform.recordings.playback_service import media_transport_of
 from farmwatch.platform.recordings.record_plans import plan_from_body, plan_view
 from farmwatch.platform.recordings.record_spans import RecordSource
 from farmwatch.platform.recordings.records import DownloadTask, EvidenceClip
+from farmwatch.web.authorization import note_opened
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import CLIP_SERVICE, DOWNLOAD_SERVICE, PLATFORM_RECORDING
 from farmwatch.web.routes.records import local_text, parse_local_time
@@ -110,6 +111,7 @@ async def create_download(request: web.Request) -> web.Response:
         request.match_info["channel_id"], start, end, speed=speed, source=source,
         transport=media_transport_of(transport) if transport is not None else None,
     )  # fmt: skip
+    note_opened(request, task.id, (start, end))
     return web.json_response(_download_view(task, service.zone), status=201)
 
 
@@ -141,6 +143,7 @@ async def create_clip(request: web.Request) -> web.Response:
     if not isinstance(reason, str):
         raise InvalidInput("reason: required")
     clip = await service.create(request.match_info["channel_id"], start, end, reason)
+    note_opened(request, clip.id, (start, end))
     return web.json_response(_clip_view(clip, service.zone), status=201)
 
 

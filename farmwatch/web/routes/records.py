@@ -17,6 +17,7 @@ from aiohttp import web
 from farmwatch.platform.errors import InvalidInput
 from farmwatch.platform.recordings.record_search import RecordSearch, SearchSource
 from farmwatch.platform.recordings.record_spans import RecordSpan
+from farmwatch.web.authorization import note_opened
 from farmwatch.web.keys import RECORD_SEARCH
 
 routes = web.RouteTableDef()
@@ -104,12 +105,12 @@ async def search_records(request: web.Request) -> web.Response:
     wait = request.query.get("wait", "true").lower()
     if wait not in ("true", "false"):
         raise InvalidInput(f"wait: expected true or false, got {wait[:10]!r}")
+    start = local_time_param(request, "start", service.zone)
+    end = local_time_param(request, "end", service.zone)
     search = await service.start(
-        request.match_info["channel_id"],
-        local_time_param(request, "start", service.zone),
-        local_time_param(request, "end", service.zone),
-        _source_param(request),
+        request.match_info["channel_id"], start, end, _source_param(request)
     )
+    note_opened(request, search.search_id, (start, end))
     if wait == "false":
         return web.json_response(search_view(search), status=202)
     await search.done.wait()

@@ -1,0 +1,206 @@
+"""Who may call each route of the web server: one table, read by the authorisation
+middleware (`authorization.py`) and checked against the application's router when the
+application is built, so that a route cannot be added without its rule (regulation art.
+7–10 and 22; issue 10 §3).
+
+A rule says who may call the route at all (`Who`), what in the path they must reach
+(`Target`: a camera, a device, a user, a token, or a media session, search, download or
+clip that they opened themselves), which audit action an answer leaves, and whether a
+success opens or ends something the caller then holds. HEAD follows GET.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from farmwatch.platform.access import OwnedKind
+from farmwatch.platform.audit import AuditAction
+
+__all__ = ["ROUTE_RULES", "RouteKey", "Rule", "Target", "Who"]
+
+
+class Who(StrEnum):
+    ANYONE = "anyone"
+    """Public: no login (the login itself, the login page, the health check)."""
+    SIGNED_IN = "signed in"
+    """Any principal: a console session or an API token, whatever its role."""
+    ADMINISTRATOR = "administrator"
+    """An administrator (管理员), by session or administrator-role token."""
+
+
+class Target(StrEnum):
+    """What a path names that the caller must reach; `parameter` is the path's name for it."""
+
+    CHANNEL = "channel"
+    """A camera the caller may view (`CameraAccess.can_view`)."""
+    DEVICE = "device"
+    """A device the caller may see (an administrator: placed within their reach)."""
+    LIVE = "live"
+    PLAYBACK = "playback"
+    RECORD_SEARCH = "record_search"
+    DOWNLOAD = "download"
+    CLIP = "clip"
+    USER = "user"
+    """A user account of the caller's organisation or one below it."""
+    TOKEN = "token"
+    """An API token of the caller's organisation or one below it."""
+
+    @property
+    def parameter(self) -> str:
+        return _PARAMETERS[self]
+
+    @property
+    def owned_kind(self) -> OwnedKind | None:
+        """For a media session, search, download or clip: what the caller must hold."""
+        return _OWNED.get(self)
+
+
+_PARAMETERS = {
+    Target.CHANNEL: "channel_id",
+    Target.DEVICE: "device_id",
+    Target.LIVE: "session",
+    Target.PLAYBACK: "session",
+    Target.RECORD_SEARCH: "search_id",
+    Target.DOWNLOAD: "task_id",
+    Target.CLIP: "clip_id",
+    Target.USER: "user_id",
+    Target.TOKEN: "token_id",
+}
+_OWNED = {
+    Target.LIVE: OwnedKind.LIVE,
+    Target.PLAYBACK: OwnedKind.PLAYBACK,
+    Target.RECORD_SEARCH: OwnedKind.RECORD_SEARCH,
+    Target.DOWNLOAD: OwnedKind.DOWNLOAD,
+    Target.CLIP: OwnedKind.CLIP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    who: Who
+    target: Target | None = None
+    audit: AuditAction | None = None
+    """Appended to the audit trail for every answer (ok, denied or failed)."""
+    audit_refusal: AuditAction | None = None
+    """Appended only when the caller is refused (the outputs of a session: its opening was
+    recorded already)."""
+    opens: OwnedKind | None = None
+    """A success opens a session, search, download or clip that the caller then holds."""
+    closes: bool = False
+    """A success ends the session the path names (the caller holds it no more)."""
+    page: bool = False
+    """An HTML page: an anonymous caller is sent to the login page instead of a 401."""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteKey:
+    """A route as the router knows it: its method and canonical path (`{name}` holes)."""
+
+    method: str
+    path: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+ANYONE = Rule(Who.ANYONE)
+SIGNED_IN = Rule(Who.SIGNED_IN)
+ADMINISTRATOR = Rule(Who.ADMINISTRATOR)
+DEVICE = Rule(Who.SIGNED_IN, Target.DEVICE)
+DEVICE_ADMINISTRATOR = Rule(Who.ADMINISTRATOR, Target.DEVICE)
+USER = Rule(Who.ADMINISTRATOR, Target.USER)
+
+
+def _camera(audit: AuditAction | None = None, opens: OwnedKind | None = None) -> Rule:
+    return Rule(Who.SIGNED_IN, Target.CHANNEL, audit=audit, opens=opens)
+
+
+def _held(target: Target, refusal: AuditAction | None = None, *, closes: bool = False) -> Rule:
+    return Rule(Who.SIGNED_IN, target, audit_refusal=refusal, closes=closes)
+
+
+_TABLE: list[tuple[str, str, Rule]] = [
+    # -- public ------------------------------------------------------------------------------
+    ("POST", "/api/login", ANYONE),
+    ("GET", "/login", ANYONE),
+    ("GET", "/healthz", ANYONE),
+    # -- any principal -----------------------------------------------------------------------
+    ("POST", "/api/logout", SIGNED_IN),
+    ("GET", "/api/me", SIGNED_IN),
+    ("GET", "/live", Rule(Who.SIGNED_IN, page=True)),
+    ("GET", "/metrics", SIGNED_IN),
+    ("*", "/api/{tail}", SIGNED_IN),
+    ("GET", "/api/devices", SIGNED_IN),  # filtered to the devices the caller may see
+    # -- devices -----------------------------------------------------------------------------
+    ("GET", "/api/devices/{device_id}", DEVICE),
+    ("GET", "/api/devices/{device_id}/channels", DEVICE),  # filtered to visible cameras
+    ("GET", "/api/devices/{device_id}/catalog", DEVICE),
+    ("GET", "/api/devices/{device_id}/status", DEVICE),
+    ("POST", "/api/devices/{device_id}/catalog", DEVICE_ADMINISTRATOR),
+    ("PUT", "/api/devices/{device_id}/farm", DEVICE_ADMINISTRATOR),
+    ("GET", "/api/uppers", ADMINISTRATOR),
+    # -- cameras -----------------------------------------------------------------------------
+    ("POST", "/api/channels/{channel_id}/live", _camera(AuditAction.LIVE_START, OwnedKind.LIVE)),
+    ("GET", "/api/channels/{channel_id}/snapshot.jpg", _camera(AuditAction.SNAPSHOT)),
+    ("GET", "/api/channels/{channel_id}/records",
+     _camera(AuditAction.RECORD_SEARCH, OwnedKind.RECORD_SEARCH)),
+    ("POST", "/api/channels/{channel_id}/playback",
+     _camera(AuditAction.PLAYBACK, OwnedKind.PLAYBACK)),
+    ("POST", "/api/channels/{channel_id}/downloads",
+     _camera(AuditAction.DOWNLOAD, OwnedKind.DOWNLOAD)),
+    ("POST", "/api/channels/{channel_id}/clips", _camera(AuditAction.CLIP_EXPORT, OwnedKind.CLIP)),
+    ("GET", "/api/channels/{channel_id}/record-plan", _camera()),
+    ("PUT", "/api/channels/{channel_id}/record-plan",
+     Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
+    ("POST", "/api/channels/{channel_id}/ptz", _camera(AuditAction.PTZ)),
+    # -- what the caller opened --------------------------------------------------------------
+    ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
+                                           audit=AuditAction.LIVE_STOP, closes=True)),
+    ("POST", "/api/live/{session}/webrtc", _held(Target.LIVE, AuditAction.LIVE_START)),
+    ("GET", "/api/live/{session}/stream.mp4", _held(Target.LIVE, AuditAction.LIVE_START)),
+    ("GET", "/api/live/{session}/hls/{name}", _held(Target.LIVE, AuditAction.LIVE_START)),
+    ("GET", "/api/playback/{session}", _held(Target.PLAYBACK)),
+    ("DELETE", "/api/playback/{session}", _held(Target.PLAYBACK, closes=True)),
+    ("POST", "/api/playback/{session}/control", _held(Target.PLAYBACK)),
+    ("POST", "/api/playback/{session}/webrtc", _held(Target.PLAYBACK, AuditAction.PLAYBACK)),
+    ("GET", "/api/playback/{session}/stream.mp4", _held(Target.PLAYBACK, AuditAction.PLAYBACK)),
+    ("GET", "/api/playback/{session}/hls/{name}", _held(Target.PLAYBACK, AuditAction.PLAYBACK)),
+    ("GET", "/api/record-searches/{search_id}",
+     _held(Target.RECORD_SEARCH, AuditAction.RECORD_SEARCH)),
+    ("GET", "/api/downloads/{task_id}", _held(Target.DOWNLOAD)),
+    ("DELETE", "/api/downloads/{task_id}", _held(Target.DOWNLOAD)),
+    ("GET", "/api/downloads/{task_id}/file",
+     Rule(Who.SIGNED_IN, Target.DOWNLOAD, audit=AuditAction.DOWNLOAD)),
+    ("GET", "/api/clips/{clip_id}", _held(Target.CLIP)),
+    ("GET", "/api/clips/{clip_id}/verify", _held(Target.CLIP)),
+    ("GET", "/api/clips/{clip_id}/file",
+     Rule(Who.SIGNED_IN, Target.CLIP, audit=AuditAction.CLIP_EXPORT)),
+    # -- administration (the core checks the organisation named in a body) -------------------
+    ("GET", "/api/users", ADMINISTRATOR),
+    ("POST", "/api/users", ADMINISTRATOR),
+    ("GET", "/api/users/{user_id}", USER),
+    ("PUT", "/api/users/{user_id}/role", USER),
+    ("PUT", "/api/users/{user_id}/enabled", USER),
+    ("POST", "/api/users/{user_id}/unlock", USER),
+    ("PUT", "/api/users/{user_id}/password", USER),
+    ("GET", "/api/users/{user_id}/grants", USER),
+    ("POST", "/api/users/{user_id}/grants", USER),
+    ("DELETE", "/api/users/{user_id}/grants/{kind}/{target}", USER),
+    ("GET", "/api/organisations", ADMINISTRATOR),
+    ("POST", "/api/organisations", ADMINISTRATOR),
+    ("GET", "/api/farms", ADMINISTRATOR),
+    ("POST", "/api/farms", ADMINISTRATOR),
+    ("GET", "/api/tokens", ADMINISTRATOR),
+    ("POST", "/api/tokens", ADMINISTRATOR),
+    ("DELETE", "/api/tokens/{token_id}", Rule(Who.ADMINISTRATOR, Target.TOKEN)),
+    ("GET", "/api/audit", ADMINISTRATOR),
+    ("GET", "/api/audit/verify", ADMINISTRATOR),
+]  # fmt: skip
+
+ROUTE_RULES: Mapping[RouteKey, Rule] = {
+    RouteKey(method, path): rule for method, path, rule in _TABLE
+}
+if len(ROUTE_RULES) != len(_TABLE):
+    raise RuntimeError("a route is listed twice in the route rules")

@@ -1,0 +1,390 @@
+"""Who may call what, on a real `farmwatch serve` with a simulated camera (issue 10 §3).
+
+The matrix is generated from the application's router: every route (and so every media
+URL) is called by anonymous, a monitor without the camera, the administrator of another
+bureau, the camera's administrator and the monitor granted the camera (who also opened the
+sessions, search, download and clip the media routes name), and each must get exactly the
+status its rule in `route_rules.py` implies. A route with no probe here fails the test, as
+a route with no rule stops the application being built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from farmwatch.platform.db import DATABASE_FILE_NAME
+from farmwatch.web.app import WebAccess, WebServices, create_web_app
+from farmwatch.web.authorization import routes_of
+from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule, Target, Who
+from farmwatch.web.security import HostPolicy
+from tests.e2e.access_helpers import (
+    AccessRig,
+    Opened,
+    access_rig,
+    open_everything,
+    recorded_range,
+)
+from tests.peers.server_process import CONFIG
+
+OWNER = "mon.granted"
+ADMINISTRATOR = "east.admin"
+OTHER_ADMINISTRATOR = "west.admin"
+# Callers in the order they call each route: the owner last, so that a DELETE of what they
+# opened leaves it for the others to be refused first.
+CALLERS = ("anonymous", "mon.plain", OTHER_ADMINISTRATOR, ADMINISTRATOR, OWNER)
+
+
+def application_routes() -> set[RouteKey]:
+    """The routes of the web application as `farmwatch serve` builds it."""
+    services = {f.name: None for f in dataclasses.fields(WebServices)}
+    services["access"] = WebAccess(None, None, None)  # type: ignore[arg-type]
+    app = create_web_app(
+        WebServices(**services),  # type: ignore[arg-type]
+        HostPolicy.build("127.0.0.1", (), ()),
+        None,  # type: ignore[arg-type]
+    )
+    return routes_of(app)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How to call a route, and what a caller its rule lets through gets."""
+
+    path: Callable[[AccessRig, Opened], str]
+    allowed: int
+    body: Callable[[AccessRig], Any] | None = None
+    overrides: dict[str, int] = field(default_factory=dict)
+    """Statuses decided past the middleware (the core refuses another bureau's org)."""
+    order: int = 0
+    """Later probes run later: those that pause, end or log out."""
+
+
+def _p(template: str) -> Callable[[AccessRig, Opened], str]:
+    def path(rig: AccessRig, opened: Opened) -> str:
+        return template.format(
+            D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
+            PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
+            VICTIM=rig.victim, TOKEN=rig.east_token,
+        )  # fmt: skip
+
+    return path
+
+
+def _range(hour: int, minutes: int, **more: Any) -> Callable[[AccessRig], Any]:
+    def body(_: AccessRig) -> Any:
+        start, end = recorded_range(hour, minutes)
+        return {"start": start, "end": end, **more}
+
+    return body
+
+
+BAD_OFFER = {"sdp": "v=0 not an offer", "type": "offer"}
+CORE_REFUSES = {OTHER_ADMINISTRATOR: 403}
+START, END = recorded_range(8, 30)
+
+K = RouteKey
+PROBES: dict[RouteKey, Probe] = {
+    K("POST", "/api/login"): Probe(
+        _p("/api/login"), 401, lambda _: {"username": "no.one", "password": "Wrong-Pass-1"}
+    ),
+    K("GET", "/login"): Probe(_p("/login"), 200),
+    K("GET", "/healthz"): Probe(_p("/healthz"), 200),
+    K("POST", "/api/logout"): Probe(_p("/api/logout"), 204, order=9),
+    K("GET", "/api/me"): Probe(_p("/api/me"), 200),
+    K("GET", "/live"): Probe(_p("/live?channel={C}"), 200),
+    K("GET", "/metrics"): Probe(_p("/metrics"), 200),
+    K("*", "/api/{tail}"): Probe(_p("/api/no/such/route"), 404),
+    K("GET", "/api/devices"): Probe(_p("/api/devices"), 200),
+    K("GET", "/api/devices/{device_id}"): Probe(_p("/api/devices/{D}"), 200),
+    K("GET", "/api/devices/{device_id}/channels"): Probe(_p("/api/devices/{D}/channels"), 200),
+    K("GET", "/api/devices/{device_id}/catalog"): Probe(_p("/api/devices/{D}/catalog"), 200),
+    K("GET", "/api/devices/{device_id}/status"): Probe(_p("/api/devices/{D}/status"), 200),
+    K("POST", "/api/devices/{device_id}/catalog"): Probe(_p("/api/devices/{D}/catalog"), 202),
+    K("PUT", "/api/devices/{device_id}/farm"): Probe(
+        _p("/api/devices/{D}/farm"), 200, lambda rig: {"farm_id": rig.farm}
+    ),
+    K("GET", "/api/uppers"): Probe(_p("/api/uppers"), 200),
+    K("POST", "/api/channels/{channel_id}/live"): Probe(_p("/api/channels/{C}/live"), 201),
+    K("GET", "/api/channels/{channel_id}/snapshot.jpg"): Probe(
+        _p("/api/channels/{C}/snapshot.jpg"), 200
+    ),
+    K("GET", "/api/channels/{channel_id}/records"): Probe(
+        _p(f"/api/channels/{{C}}/records?start={START}&end={END}&source=platform"), 200
+    ),
+    K("POST", "/api/channels/{channel_id}/playback"): Probe(
+        _p("/api/channels/{C}/playback"), 201, _range(8, 30)
+    ),
+    K("POST", "/api/channels/{channel_id}/downloads"): Probe(
+        _p("/api/channels/{C}/downloads"), 201, _range(13, 60, speed=1)
+    ),
+    K("POST", "/api/channels/{channel_id}/clips"): Probe(
+        _p("/api/channels/{C}/clips"), 201, _range(14, 60, reason="matrix")
+    ),
+    K("GET", "/api/channels/{channel_id}/record-plan"): Probe(
+        _p("/api/channels/{C}/record-plan"), 200
+    ),
+    K("PUT", "/api/channels/{channel_id}/record-plan"): Probe(
+        _p("/api/channels/{C}/record-plan"), 200, lambda _: {"mode": "off"}
+    ),
+    K("POST", "/api/channels/{channel_id}/ptz"): Probe(
+        _p("/api/channels/{C}/ptz"), 202, lambda _: {"action": "stop"}
+    ),
+    K("POST", "/api/live/{session}/webrtc"): Probe(
+        _p("/api/live/{LIVE}/webrtc"), 400, lambda _: BAD_OFFER
+    ),
+    K("GET", "/api/live/{session}/stream.mp4"): Probe(_p("/api/live/{LIVE}/stream.mp4"), 200),
+    K("GET", "/api/live/{session}/hls/{name}"): Probe(
+        _p("/api/live/{LIVE}/hls/index.m3u8"), 200
+    ),
+    K("DELETE", "/api/live/{session}"): Probe(_p("/api/live/{LIVE}"), 204, order=8),
+    K("GET", "/api/playback/{session}"): Probe(_p("/api/playback/{PLAY}"), 200),
+    K("POST", "/api/playback/{session}/webrtc"): Probe(
+        _p("/api/playback/{PLAY}/webrtc"), 400, lambda _: BAD_OFFER
+    ),
+    K("GET", "/api/playback/{session}/stream.mp4"): Probe(
+        _p("/api/playback/{PLAY}/stream.mp4"), 200
+    ),
+    K("GET", "/api/playback/{session}/hls/{name}"): Probe(
+        _p("/api/playback/{PLAY}/hls/index.m3u8"), 200
+    ),
+    K("POST", "/api/playback/{session}/control"): Probe(
+        _p("/api/playback/{PLAY}/control"), 200, lambda _: {"action": "pause"}, order=5
+    ),
+    K("DELETE", "/api/playback/{session}"): Probe(_p("/api/playback/{PLAY}"), 204, order=8),
+    K("GET", "/api/record-searches/{search_id}"): Probe(
+        _p("/api/record-searches/{SEARCH}"), 200
+    ),
+    K("GET", "/api/downloads/{task_id}"): Probe(_p("/api/downloads/{DL}"), 200),
+    K("GET", "/api/downloads/{task_id}/file"): Probe(_p("/api/downloads/{DL}/file"), 409),
+    K("DELETE", "/api/downloads/{task_id}"): Probe(_p("/api/downloads/{DL}"), 200, order=8),
+    K("GET", "/api/clips/{clip_id}"): Probe(_p("/api/clips/{CLIP}"), 200),
+    K("GET", "/api/clips/{clip_id}/verify"): Probe(_p("/api/clips/{CLIP}/verify"), 409),
+    K("GET", "/api/clips/{clip_id}/file"): Probe(_p("/api/clips/{CLIP}/file"), 409),
+    K("GET", "/api/users"): Probe(_p("/api/users"), 200),
+    K("POST", "/api/users"): Probe(
+        _p("/api/users"), 201,
+        lambda rig: {"username": "made.here", "organisation_id": rig.east, "role": "monitor",
+                     "password": "Made-Here-Pass-1"},
+        CORE_REFUSES,
+    ),  # fmt: skip
+    K("GET", "/api/users/{user_id}"): Probe(_p("/api/users/{VICTIM}"), 200),
+    K("PUT", "/api/users/{user_id}/role"): Probe(
+        _p("/api/users/{VICTIM}/role"), 200, lambda _: {"role": "monitor"}
+    ),
+    K("PUT", "/api/users/{user_id}/enabled"): Probe(
+        _p("/api/users/{VICTIM}/enabled"), 200, lambda _: {"enabled": True}
+    ),
+    K("POST", "/api/users/{user_id}/unlock"): Probe(_p("/api/users/{VICTIM}/unlock"), 200),
+    K("PUT", "/api/users/{user_id}/password"): Probe(
+        _p("/api/users/{VICTIM}/password"), 200, lambda _: {"password": "Quite-New-Pass-1"}
+    ),
+    K("GET", "/api/users/{user_id}/grants"): Probe(_p("/api/users/{VICTIM}/grants"), 200),
+    K("POST", "/api/users/{user_id}/grants"): Probe(
+        _p("/api/users/{VICTIM}/grants"), 201,
+        lambda rig: {"kind": "channel", "target": rig.other_camera},
+    ),  # fmt: skip
+    K("DELETE", "/api/users/{user_id}/grants/{kind}/{target}"): Probe(
+        _p("/api/users/{VICTIM}/grants/channel/{C2}"), 204, order=8
+    ),
+    K("GET", "/api/organisations"): Probe(_p("/api/organisations"), 200),
+    K("POST", "/api/organisations"): Probe(
+        _p("/api/organisations"), 201,
+        lambda rig: {"name": "east-branch", "tier": "branch", "parent_id": rig.east},
+        CORE_REFUSES,
+    ),  # fmt: skip
+    K("GET", "/api/farms"): Probe(_p("/api/farms"), 200),
+    K("POST", "/api/farms"): Probe(
+        _p("/api/farms"), 201,
+        lambda rig: {"name": "东二", "filing_number": "EAST-0002", "organisation_id": rig.east},
+        CORE_REFUSES,
+    ),  # fmt: skip
+    K("GET", "/api/tokens"): Probe(_p("/api/tokens"), 200),
+    K("POST", "/api/tokens"): Probe(
+        _p("/api/tokens"), 201,
+        lambda rig: {"name": "matrix", "role": "monitor", "organisation_id": rig.east},
+        CORE_REFUSES,
+    ),  # fmt: skip
+    K("DELETE", "/api/tokens/{token_id}"): Probe(_p("/api/tokens/{TOKEN}"), 200, order=8),
+    K("GET", "/api/audit"): Probe(_p("/api/audit?limit=5"), 200),
+    K("GET", "/api/audit/verify"): Probe(_p("/api/audit/verify"), 200),
+}  # fmt: skip
+
+
+def expected_status(rule: Rule, probe: Probe, caller: str) -> int:
+    """What `caller` must get, from the route's rule alone (then the probe's own answer)."""
+    if rule.who is Who.ANYONE:
+        return probe.allowed
+    if caller == "anonymous":
+        return 303 if rule.page else 401
+    is_administrator = caller in (ADMINISTRATOR, OTHER_ADMINISTRATOR)
+    if rule.who is Who.ADMINISTRATOR and not is_administrator:
+        return 403
+    target = rule.target
+    if target in (Target.CHANNEL, Target.DEVICE):
+        allowed = caller in (ADMINISTRATOR, OWNER)  # the camera's administrator, its monitor
+    elif target in (Target.USER, Target.TOKEN):
+        allowed = caller == ADMINISTRATOR  # of the account's bureau
+    elif target is not None:
+        allowed = caller == OWNER  # who opened it, and nobody else
+    else:
+        allowed = True
+    if not allowed:
+        return 403
+    return probe.overrides.get(caller, probe.allowed)
+
+
+async def test_every_route_answers_each_caller_as_its_rule_says(tmp_path: Path) -> None:
+    routes = application_routes()
+    assert routes == set(ROUTE_RULES)
+    missing = sorted(str(key) for key in routes - PROBES.keys())
+    assert not missing, f"routes without a probe in this test: {missing}"
+    async with access_rig(tmp_path) as rig:
+        opened = await open_everything(rig)
+        wrong: list[str] = []
+        for key in sorted(routes, key=lambda k: (PROBES[k].order, str(k))):
+            probe, rule = PROBES[key], ROUTE_RULES[key]
+            method = "GET" if key.method == "*" else key.method
+            path = probe.path(rig, opened)
+            for name in CALLERS:
+                body = probe.body(rig) if probe.body is not None else None
+                status, answer = await rig.people[name].request(method, path, body)
+                wanted = expected_status(rule, probe, name)
+                if status != wanted:
+                    wrong.append(f"{method} {path} as {name}: {status} {answer}, expected {wanted}")
+        assert not wrong, "\n".join(wrong)
+
+
+async def _names_in_tree(caller: Any, device: str) -> set[str]:
+    status, body = await caller.request("GET", f"/api/devices/{device}/channels")
+    if status != 200:
+        return set()
+    found, pending = set(), list(body["channels"])
+    while pending:
+        node = pending.pop()
+        if node["kind"] == "channel":
+            found.add(node["channel_id"])
+        pending.extend(node["children"])
+    return found
+
+
+async def test_lists_and_trees_hold_only_what_each_caller_may_see(tmp_path: Path) -> None:
+    async with access_rig(tmp_path) as rig:
+        people, device = rig.people, rig.device
+        seen = {}
+        for name in ("mon.plain", OTHER_ADMINISTRATOR, ADMINISTRATOR, OWNER):
+            status, page = await people[name].request("GET", "/api/devices")
+            assert status == 200
+            seen[name] = ([d["device_id"] for d in page["devices"]], page["total"])
+        assert seen == {
+            "mon.plain": ([], 0),
+            OTHER_ADMINISTRATOR: ([], 0),
+            ADMINISTRATOR: ([device], 1),
+            OWNER: ([device], 1),
+        }
+        assert await _names_in_tree(people[OWNER], device) == {rig.granted_camera}
+        assert await _names_in_tree(people[ADMINISTRATOR], device) == {
+            rig.granted_camera, rig.other_camera,
+        }  # fmt: skip
+        status, page = await rig.top.request("GET", "/api/users")
+        assert status == 200 and len(page["users"]) == 6
+        status, page = await people[ADMINISTRATOR].request("GET", "/api/users")
+        east = {"east.admin", "mon.granted", "mon.plain", "victim"}
+        assert {user["username"] for user in page["users"]} == east
+        status, page = await people[OTHER_ADMINISTRATOR].request("GET", "/api/organisations")
+        assert [org["name"] for org in page["organisations"]] == ["west"]
+        # The monitor's camera plays for them; the other camera of the same device does not.
+        owner = people[OWNER]
+        assert (await owner.request("POST", f"/api/channels/{rig.other_camera}/live"))[0] == 403
+        status, live = await owner.request("POST", f"/api/channels/{rig.granted_camera}/live")
+        assert status == 201, live
+        # A grant taken away stops the session's outputs at once.
+        grant = f"/api/users/{owner.user_id}/grants/channel/{rig.granted_camera}"
+        assert (await rig.top.request("DELETE", grant))[0] == 204
+        assert (await owner.request("GET", live["hls"]))[0] == 403
+        assert (await owner.request("GET", "/api/devices"))[1]["total"] == 0
+
+
+async def test_a_copied_media_url_plays_only_for_the_login_that_opened_it(
+    tmp_path: Path,
+) -> None:
+    async with access_rig(tmp_path) as rig:
+        owner = rig.people[OWNER]
+        status, live = await owner.request("POST", f"/api/channels/{rig.granted_camera}/live")
+        assert status == 201, live
+        assert (await owner.request("GET", live["fmp4"]))[0] == 200
+        # The same person in another browser (another login), and the camera's administrator.
+        again = rig.caller("mon.granted, second login")
+        await again.log_in(OWNER, "People-Pass-2024")
+        for other in (again, rig.people[ADMINISTRATOR]):
+            status, body = await other.request("GET", live["fmp4"])
+            assert status == 403 and "another login" in body["error"], body
+            assert (await other.request("GET", live["hls"]))[0] == 403
+            assert (await other.request("DELETE", f"/api/live/{live['session']}"))[0] == 403
+        # A bearer token of the camera's organisation does no better.
+        status, _ = await owner.request("GET", live["fmp4"], headers=rig.rig.server.auth_headers)
+        assert status == 403
+        # The owner's logout ends the session: its URLs are gone for everyone.
+        assert (await owner.request("POST", "/api/logout"))[0] == 204
+        assert (await again.request("GET", live["fmp4"]))[0] == 404
+        assert (await owner.request("GET", live["fmp4"]))[0] == 401
+
+
+def _audit_rows(database: Path) -> list[dict[str, Any]]:
+    with sqlite3.connect(database) as connection:
+        connection.row_factory = sqlite3.Row
+        return [dict(row) for row in connection.execute("SELECT * FROM audit_log ORDER BY id")]
+
+
+async def test_media_access_leaves_audit_rows_and_an_edited_row_is_named(
+    tmp_path: Path,
+) -> None:
+    async with access_rig(tmp_path) as rig:
+        opened = await open_everything(rig)
+        owner, plain, camera = rig.people[OWNER], rig.people["mon.plain"], rig.granted_camera
+        assert (await owner.request("GET", f"/api/channels/{camera}/snapshot.jpg"))[0] == 200
+        assert (await owner.request("DELETE", f"/api/live/{opened.live}"))[0] == 204
+        assert (await plain.request("POST", f"/api/channels/{camera}/live"))[0] == 403
+        assert (await plain.request("GET", f"/api/live/{opened.live}/stream.mp4"))[0] == 404
+        status, page = await rig.top.request("GET", "/api/audit?limit=40")
+        assert status == 200
+        rows = [row for row in page["rows"] if row["channel_id"] == camera]
+        by_action = {(row["action"], row["actor"]["name"], row["result"]) for row in rows}
+        for action in ("live_start", "playback", "record_search", "download", "clip_export",
+                       "snapshot", "live_stop"):  # fmt: skip
+            assert (action, OWNER, "ok") in by_action, action
+        assert ("live_start", "mon.plain", "denied") in by_action
+        recorded = {row["action"]: row for row in rows if row["recorded_start"]}
+        assert set(recorded) >= {"playback", "record_search", "download", "clip_export"}
+        playback = recorded["playback"]
+        assert playback["detail"]["id"] == opened.playback
+        assert all(row["source"] == "127.0.0.1" for row in rows)
+        assert {row["organisation_id"] for row in rows} == {rig.east}
+
+        # Someone edits one row in the database: the chain names it.
+        database = rig.rig.server.log_path.parent / "data" / DATABASE_FILE_NAME
+        edited = next(r for r in _audit_rows(database) if r["action"] == "live_start")
+        with sqlite3.connect(database) as connection:
+            connection.execute(
+                "UPDATE audit_log SET actor_name = 'someone.else' WHERE id = ?", (edited["id"],)
+            )
+        status, verified = await rig.top.request("GET", "/api/audit/verify")
+        assert status == 200 and not verified["intact"]
+        assert verified["row_id"] == edited["id"]
+        env = {
+            **os.environ,
+            "FARMWATCH_STORAGE_DIR": str(database.parent),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "farmwatch", "audit", "verify", "--config", str(CONFIG)],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"audit trail broken at row {edited['id']}" in result.stdout
