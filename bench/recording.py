@@ -58,7 +58,7 @@ from bench.live import (
     report_window,
     take_sample,
 )
-from bench.measure import spread
+from bench.measure import cpu_seconds, spread
 from bench.rtp_replay import ReplayProcess
 from farmwatch.platform.db import DATABASE_FILE_NAME
 from farmwatch.simulator import FleetSettings, MediaCache, SimulatedDevice
@@ -191,6 +191,22 @@ async def download_at_4x(rig: Rig, channel: str) -> tuple[float, float, float]:
     return took, 60 / took, task["bytes"] / took / 1e6
 
 
+def platform_cpu(rig: Rig) -> tuple[float, float]:
+    """(monotonic time, CPU seconds of the platform process alone, without its workers)."""
+    return time.monotonic(), cpu_seconds(rig.server.process.pid)
+
+
+def report_split(
+    rig: Rig, streams: int, result: StepResult, before: tuple[float, float], window: float
+) -> None:
+    """How much of a window's CPU the platform process took (SIP, web, database, the
+    reconciler and the segment index) and how much its media workers did."""
+    at, seconds = platform_cpu(rig)
+    own = (seconds - before[1]) / (at - before[0]) * 100
+    print(f"           of which the platform process {own / streams:.3f} % per stream, "
+          f"media workers {(result.cpu_percent - own) / streams:.3f} %", flush=True)  # fmt: skip
+
+
 async def one_run(
     workdir: Path, loop: EncodedLoop, counts: list[int], args: argparse.Namespace, *,
     playback: bool,
@@ -219,9 +235,10 @@ async def one_run(
                         await put_plan(rig, channel, "off")
                     await asyncio.sleep(args.warmup)
                     print("   ingest only:", flush=True)
-                    before = take_sample(rig, replay)
+                    before, own = take_sample(rig, replay), platform_cpu(rig)
                     await asyncio.sleep(args.window)
                     ingest = report_window(rig, count, before, take_sample(rig, replay))
+                    report_split(rig, count, ingest, own, args.window)
                     for channel in everyone:
                         await put_plan(rig, channel, "continuous")
                     opened = count
@@ -229,9 +246,10 @@ async def one_run(
                     print("   recording every stream:", flush=True)
                     written = folder_bytes(storage / "recordings")
                     since = datetime.utcnow()
-                    before = take_sample(rig, replay)
+                    before, own = take_sample(rig, replay), platform_cpu(rig)
                     await asyncio.sleep(args.window)
                     recording = report_window(rig, count, before, take_sample(rig, replay))
+                    report_split(rig, count, recording, own, args.window)
                     per_second = (folder_bytes(storage / "recordings") - written) / (
                         count * args.window
                     )

@@ -29,6 +29,7 @@ from typing import NamedTuple
 __all__ = [
     "HEADER",
     "HEADER_SIZE",
+    "RECORD",
     "RECORD_SIZE",
     "FrameFlag",
     "IndexEntry",
@@ -41,8 +42,9 @@ __all__ = [
 
 _MAGIC = b"FWPSIDX1"
 _HEADER = struct.Struct(">8sII")
-_RECORD = struct.Struct(">QIB3xq")
-RECORD_SIZE = _RECORD.size
+RECORD = struct.Struct(">QIB3xq")
+"""One record: offset, length, flags, (3 reserved bytes), time."""
+RECORD_SIZE = RECORD.size
 HEADER = _HEADER.pack(_MAGIC, RECORD_SIZE, 0)
 HEADER_SIZE = len(HEADER)
 _DEFAULT_STEP = 3600
@@ -85,7 +87,7 @@ class IndexEntry(NamedTuple):
 
 def encode_entries(entries: Iterable[IndexEntry]) -> bytes:
     """The records of `entries` (no header)."""
-    pack = _RECORD.pack
+    pack = RECORD.pack
     return b"".join([pack(*entry) for entry in entries])
 
 
@@ -98,7 +100,7 @@ def decode_index(data: bytes) -> list[IndexEntry]:
     if magic != _MAGIC or record_size != RECORD_SIZE:
         raise ValueError(f"not a segment index (magic {magic!r}, records of {record_size})")
     whole = HEADER_SIZE + (len(data) - HEADER_SIZE) // RECORD_SIZE * RECORD_SIZE
-    return [IndexEntry(*fields) for fields in _RECORD.iter_unpack(data[HEADER_SIZE:whole])]
+    return [IndexEntry(*fields) for fields in RECORD.iter_unpack(data[HEADER_SIZE:whole])]
 
 
 def whole_prefix(entries: Sequence[IndexEntry], size: int) -> list[IndexEntry]:

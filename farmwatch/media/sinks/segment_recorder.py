@@ -7,12 +7,15 @@ stream costs no demultiplexing (a stream nobody watches stays undemultiplexed, i
 Files, cuts and times are `SegmentWriter`'s (`segment_writer.py`, `segment_timeline.py`):
 `{folder}/{YYYY-MM-DD}/{HHMMSS}-{HHMMSS}.ps` with a `.idx` index beside it.
 
-The event loop only queues: `offer_ps` appends the frame to a bounded queue (a minute of
-video), and the recording task wakes once a key frame is queued (or `MAX_BATCH` frames are,
-or the stream ended) and hands everything queued to the writer thread at once — one wake-up
-and one thread hop per GOP (pass one `executor` to all recorders: one writer thread per
-node). Each frame is stamped with the wall clock as it is taken, and whether it was the
-last one queued (live: the timeline reads the wall time from those). A queue overflow (the
+`offer_ps` appends the frame to a bounded queue (a minute of video). The recording task
+wakes once a key frame is queued (or `MAX_BATCH` frames are, or the stream ended), places
+everything queued on the timeline and builds its index records (`SegmentWriter.plan`, a few
+microseconds a frame on the loop, no I/O), and hands the file operations to the writer
+thread (`apply`: one `writev` of the frames' bytes, one write of their records) — one
+wake-up and one thread hop per GOP, and next to no Python in the thread, which would
+contend with the event loop for the GIL (pass one `executor` to all recorders: one writer
+thread per node). Each frame is stamped with the wall clock as it is taken, and whether it
+was the last one queued (live: the timeline reads the wall time from those). A queue overflow (the
 writer stalled a whole minute) drops frames up to the next key frame: a fault, logged and
 counted (`frames_lost`), never silent. Each closed segment goes to `on_segment`.
 """
@@ -196,9 +199,12 @@ class SegmentRecorder:
     async def _run(self) -> None:
         is_finished = False
         try:
+            writer = self.writer
             while batch := await self._next_batch():
-                self._report(await self._in_writer_thread(partial(self.writer.write, batch)))
-            self._report(await self._in_writer_thread(self.writer.finish))
+                plan = writer.plan(batch)  # on the loop: the thread only writes
+                self._report(await self._in_writer_thread(partial(writer.apply, plan)))
+            plan = writer.plan_finish()
+            self._report(await self._in_writer_thread(partial(writer.apply, plan)))
             is_finished = True
         except Exception:
             log.exception("recorder %s: recording into %s failed", self.name, self.writer.directory)

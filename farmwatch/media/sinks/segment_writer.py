@@ -17,13 +17,13 @@ demultiplexed or rewritten: what NVRs keep, and the best evidence. The `.idx` si
 one record per frame (`segment_index.py`: offset, length, flags, 90 kHz time from the
 segment's start). Where segments are cut and the frames' times come from `SegmentTimeline`.
 
-Writing (blocking: run it in a worker thread, a lock keeps two threads' calls apart): each
-`write` call (the recorder hands over a GOP at a time) appends its frames' records to the
-`.idx` file with one `write`, then their bytes to the `.ps` file with one `writev`. After a
-kill, the records whose bytes are all in the `.ps` file are exactly the whole frames, however
-the last write was cut (`segment_recovery` keeps those); the batch being written is lost at
-most. A closed segment's files are flushed to disk (`fsync`) and renamed, the `.ps` first.
-Each closed segment is a `RecordedSegment`.
+Writing: the recorder hands over a GOP at a time. `plan` places the frames and builds their
+index records (CPU only, on the event loop); `apply` (blocking: the writer thread) appends
+the records to the `.idx` file with one `write`, then the frames' bytes to the `.ps` file
+with one `writev`. After a kill, the records whose bytes are all in the `.ps` file are
+exactly the whole frames, however the last write was cut (`segment_recovery` keeps those);
+the batch being written is lost at most. A closed segment's files are flushed to disk
+(`fsync`) and renamed, the `.ps` first. Each closed segment is a `RecordedSegment`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 
 from farmwatch.media.frames import Codec
 from farmwatch.media.ps_frame import PsFrame
-from farmwatch.media.sinks.segment_index import HEADER, IndexEntry, encode_entries
+from farmwatch.media.sinks.segment_index import HEADER, RECORD, FrameFlag
 from farmwatch.media.sinks.segment_timeline import (
     DEFAULT_RESYNC_THRESHOLD,
     DEFAULT_SEGMENT_LENGTH,
@@ -56,6 +56,7 @@ __all__ = [
     "RecordedSegment",
     "SegmentWriter",
     "TakenFrame",
+    "WritePlan",
     "free_path",
     "index_path",
     "segment_path",
@@ -69,6 +70,8 @@ INDEX_SUFFIX = ".idx"
 TEMPORARY_MARK = "open"
 _MAX_BUFFERS = 512
 """Buffers given to one `writev` (the system allows 1,024)."""
+_RECORD = RECORD.pack
+_NO_PICTURE = int(FrameFlag.NO_PICTURE)
 
 TakenFrame = tuple[PsFrame, float, bool]
 """A frame as the recorder took it: the frame, the wall clock then, and whether it was live
@@ -126,8 +129,63 @@ def free_path(path: Path) -> Path:
     return candidate
 
 
-class _SegmentFile:
-    """One segment's two files while it is written."""
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """Create the files of a segment that starts."""
+
+    started: SegmentStarted
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    """Append frames to the open segment: their index records, then their bytes."""
+
+    records: bytes
+    frames: list[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class _Close:
+    """Close the open segment: flushed to disk, renamed by its end."""
+
+    end: datetime
+    frame_count: int
+    byte_count: int
+
+
+WritePlan = list[_Open | _Append | _Close]
+"""The file operations `SegmentWriter.plan` decided, for `SegmentWriter.apply`."""
+
+
+class _OpenSegment:
+    """What the planner knows of the segment being written."""
+
+    __slots__ = ("byte_count", "frame_count", "frames", "records")
+
+    def __init__(self) -> None:
+        self.byte_count = 0
+        self.frame_count = 0
+        self.records: list[bytes] = []
+        self.frames: list[bytes] = []
+
+    def add(self, placed: PlacedFrame) -> None:
+        data = placed.frame.data
+        self.records.append(_RECORD(self.byte_count, len(data), placed.flags, placed.time))
+        self.frames.append(data)
+        self.byte_count += len(data)
+        if not placed.flags & _NO_PICTURE:
+            self.frame_count += 1
+
+    def take(self) -> _Append | None:
+        if not self.frames:
+            return None
+        records, frames = b"".join(self.records), self.frames
+        self.records, self.frames = [], []
+        return _Append(records, frames)
+
+
+class _SegmentFiles:
+    """The two open files of the segment being written (in the writer thread)."""
 
     def __init__(self, path: Path, started: SegmentStarted) -> None:
         self.path = path
@@ -139,35 +197,19 @@ class _SegmentFile:
         except BaseException:
             os.close(self._ps)
             raise
-        os.write(self._index, HEADER)
-        self._frames: list[bytes] = []
-        self._entries: list[IndexEntry] = []
-        self.byte_count = 0
-        self.frame_count = 0
-        self.last_time = 0
+        _write_all(self._index, [HEADER])
 
-    def add(self, placed: PlacedFrame) -> None:
-        data = placed.frame.data
-        self._entries.append(IndexEntry(self.byte_count, len(data), placed.flags, placed.time))
-        self._frames.append(data)
-        self.byte_count += len(data)
-        if placed.is_picture:
-            self.frame_count += 1
-            self.last_time = placed.time
-
-    def flush(self) -> None:
-        """Append what was added: the index records, then the frames' bytes."""
-        if self._entries:
-            entries, self._entries = self._entries, []
-            _write_all(self._index, [encode_entries(entries)])
-        frames, self._frames = self._frames, []
+    def append(self, append: _Append) -> None:
+        """The index records first: a record whose bytes did not all reach the file is
+        dropped by recovery, so none ever stands for a frame cut short."""
+        _write_all(self._index, [append.records])
+        frames = append.frames
         for first in range(0, len(frames), _MAX_BUFFERS):
             _write_all(self._ps, frames[first : first + _MAX_BUFFERS])
 
     def close(self) -> None:
-        """Flush, sync to disk and close both files."""
+        """Sync both files to disk and close them."""
         try:
-            self.flush()
             os.fsync(self._ps)
             os.fsync(self._index)
         finally:
@@ -199,10 +241,16 @@ def _write_all(descriptor: int, buffers: list[bytes]) -> None:
 
 
 class SegmentWriter:
-    """PS frames in, segment files under `directory` out (blocking: see the module docstring).
+    """PS frames in, segment files under `directory` out; see the module docstring.
 
-    `write` and `finish` return the segments they closed; `abort` stops without closing the
-    open segment (its temporary files stay for `segment_recovery`).
+    Two halves, so that the writer thread runs as little Python as possible (a thread
+    contending with a busy event loop for the GIL pays several times the cost of the same
+    code on the loop): `plan(frames)` places the frames on the timeline and builds their
+    index records (CPU only, no I/O: the recorder calls it on the event loop), and
+    `apply(plan)` performs the file operations (blocking: in the writer thread) and returns
+    the segments it closed. `write` does both; `finish` closes the open segment; `abort`
+    stops without closing it (its temporary files stay for `segment_recovery`). Plans are
+    applied in the order they were made.
     """
 
     def __init__(
@@ -217,55 +265,85 @@ class SegmentWriter:
         self.timeline = SegmentTimeline(
             zone, segment_length=segment_length, resync_threshold=resync_threshold
         )
+        self._segment: _OpenSegment | None = None
         self._lock = threading.Lock()
-        self._file: _SegmentFile | None = None
+        self._files: _SegmentFiles | None = None
+
+    def plan(self, frames: Iterable[TakenFrame]) -> WritePlan:
+        """Place frames taken at `now`, live or not (see `SegmentTimeline.feed`)."""
+        plan: WritePlan = []
+        feed = self.timeline.feed
+        for frame, now, is_live in frames:
+            self._place(feed(frame, now, is_live=is_live), plan)
+        self._take(plan)
+        return plan
+
+    def plan_finish(self) -> WritePlan:
+        """The open segment closes."""
+        plan: WritePlan = []
+        self._place(self.timeline.finish(), plan)
+        return plan
+
+    def apply(self, plan: WritePlan) -> list[RecordedSegment]:
+        """Perform a plan's file operations; the segments it closed."""
+        closed: list[RecordedSegment] = []
+        with self._lock:
+            for operation in plan:
+                if isinstance(operation, _Append):
+                    assert self._files is not None
+                    self._files.append(operation)
+                elif isinstance(operation, _Open):
+                    start = operation.started.start
+                    path = free_path(temporary_segment_path(self.directory, start))
+                    self._files = _SegmentFiles(path, operation.started)
+                else:
+                    closed.append(self._close(operation))
+        return closed
 
     def write(self, frames: Iterable[TakenFrame]) -> list[RecordedSegment]:
-        """Record frames taken at `now`, live or not (see `SegmentTimeline.feed`), and append
-        them to the open segment's files."""
-        closed: list[RecordedSegment] = []
-        with self._lock:
-            feed = self.timeline.feed
-            for frame, now, is_live in frames:
-                self._perform(feed(frame, now, is_live=is_live), closed)
-            if self._file is not None:
-                self._file.flush()
-        return closed
+        """`plan` and `apply` at once (blocking)."""
+        return self.apply(self.plan(frames))
 
     def finish(self) -> list[RecordedSegment]:
-        """Close the open segment."""
-        closed: list[RecordedSegment] = []
-        with self._lock:
-            self._perform(self.timeline.finish(), closed)
-        return closed
+        """Close the open segment (blocking)."""
+        return self.apply(self.plan_finish())
 
     def abort(self) -> None:
         with self._lock:
-            file, self._file = self._file, None
-            if file is not None:
-                file.abort()
+            files, self._files = self._files, None
+            if files is not None:
+                files.abort()
 
-    def _perform(self, outputs: list[TimelineOutput], closed: list[RecordedSegment]) -> None:
+    def _place(self, outputs: list[TimelineOutput], plan: WritePlan) -> None:
         for output in outputs:
             if isinstance(output, PlacedFrame):
-                assert self._file is not None
-                self._file.add(output)
+                assert self._segment is not None
+                self._segment.add(output)
             elif isinstance(output, SegmentStarted):
-                path = free_path(temporary_segment_path(self.directory, output.start))
-                self._file = _SegmentFile(path, output)
+                plan.append(_Open(output))
+                self._segment = _OpenSegment()
             else:
-                closed.append(self._close(output.end))
+                segment, self._segment = self._segment, None
+                assert segment is not None
+                self._take(plan, segment)
+                plan.append(_Close(output.end, segment.frame_count, segment.byte_count))
 
-    def _close(self, end: datetime) -> RecordedSegment:
-        file, self._file = self._file, None
-        assert file is not None
-        file.close()
-        started = file.started
-        path = free_path(segment_path(self.directory, started.start, end))
-        file.path.rename(path)
-        index_path(file.path).rename(index_path(path))
+    def _take(self, plan: WritePlan, segment: _OpenSegment | None = None) -> None:
+        segment = segment or self._segment
+        append = segment.take() if segment is not None else None
+        if append is not None:
+            plan.append(append)
+
+    def _close(self, close: _Close) -> RecordedSegment:
+        files, self._files = self._files, None
+        assert files is not None
+        files.close()
+        started = files.started
+        path = free_path(segment_path(self.directory, started.start, close.end))
+        files.path.rename(path)
+        index_path(files.path).rename(index_path(path))
         size = started.size
         return RecordedSegment(
-            path, started.start, end, file.frame_count, file.byte_count, started.codec,
+            path, started.start, close.end, close.frame_count, close.byte_count, started.codec,
             size.width if size is not None else 0, size.height if size is not None else 0,
         )  # fmt: skip
