@@ -10,12 +10,15 @@ is kept in the server's folder: a restart on the same data uses it again.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +29,8 @@ from typing import Any
 
 from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
 
+from farmwatch.platform.db import resolve_database_url
+from farmwatch.settings import load_settings
 from tests.peers.raw_sip import free_port, udp_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,9 +118,41 @@ def server_auth(*servers: RunningServer) -> ClientMiddlewareType:
     return middleware
 
 
+_TEMPLATES: dict[Path, Path] = {}
+"""Per configuration file, a SQLite database holding the administrator, made once by
+`farmwatch create-admin` and copied into each fresh server's data folder: the command costs
+about a second per server, and the suite starts hundreds of them."""
+
+
 def create_admin(config: Path, env: dict[str, str], cwd: Path) -> None:
-    """`farmwatch create-admin admin` on the database `env` points at (once: a second start
-    on the same data finds the administrator there)."""
+    """The administrator `admin` on the database `env` points at: a copy of the template for a
+    fresh embedded database, else `farmwatch create-admin` (a second start on the same data
+    finds the administrator there)."""
+    database = _fresh_sqlite_database(config, env, cwd)
+    if database is not None:
+        template = _TEMPLATES.get(config)
+        if template is None:
+            folder = Path(tempfile.mkdtemp(prefix="fw-admin-template-"))
+            atexit.register(shutil.rmtree, folder, True)
+            _run_create_admin(config, {**env, "FARMWATCH_STORAGE_DIR": str(folder)}, folder)
+            template = _TEMPLATES[config] = folder / database.name
+        database.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, database)
+        return
+    _run_create_admin(config, env, cwd)
+
+
+def _fresh_sqlite_database(config: Path, env: dict[str, str], cwd: Path) -> Path | None:
+    """The embedded database file `serve` (run in `cwd`) will make, when it does not exist."""
+    settings = load_settings(config, environ=env)
+    if settings.database.url:
+        return None
+    url = resolve_database_url("", cwd / settings.storage.dir)
+    database = Path(url.split(":///", 1)[1])
+    return None if database.exists() else database
+
+
+def _run_create_admin(config: Path, env: dict[str, str], cwd: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "farmwatch", "create-admin", ADMIN, "--config", str(config)],
         input=f"{ADMIN_PASSWORD}\n".encode(), env=env, cwd=cwd, capture_output=True,
