@@ -90,17 +90,6 @@ class PlatformsApi:
                 await asyncio.sleep(0.1)
 
 
-@dataclass
-class Cascade(PlatformsApi):
-    bureau: RunningServer
-    branch: RunningServer
-    farm: SimulatorFleet
-    http: aiohttp.ClientSession
-
-    def channel(self, index: int = 0) -> str:
-        return self.farm.devices[0].channels.items[index].device_id
-
-
 @dataclass(frozen=True)
 class Frame:
     recorded: float
@@ -156,70 +145,6 @@ class RecordedTimeReader:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
-
-
-async def _until(check: Any, timeout: float = 20.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await asyncio.sleep(0.2)
-
-
-@asynccontextmanager
-async def cascade(
-    tmp_path: Path, transport: str = "udp", records: RecordSettings | None = None
-) -> AsyncIterator[Cascade]:
-    """Bureau, branch and farm; the platforms stop before the farm (their BYEs to the
-    cameras are answered, not waited out)."""
-    async with AsyncExitStack() as stack:
-        bureau_env = {**MEDIA_ENV, "FARMWATCH_LIVE_TRANSPORT": transport}
-        bureau_port = free_port()
-        link = UpperLinkConfig(BUREAU, bureau_port)
-        # Started side by side: the branch registers once the bureau answers.
-        bureau, branch = await asyncio.gather(
-            asyncio.to_thread(
-                start_tier, tmp_path, BUREAU, sip_port=bureau_port, extra_env=bureau_env
-            ),
-            asyncio.to_thread(start_tier, tmp_path, BRANCH, (link,), extra_env=MEDIA_ENV),
-        )
-        stack.push_async_callback(asyncio.to_thread, stop_server, bureau)
-        stack.push_async_callback(asyncio.to_thread, stop_server, branch)
-        farm = await stack.enter_async_context(
-            running_simulator(
-                server=(BRANCH.host, branch.sip_port), server_id=BRANCH.platform_id,
-                channels=2, password=PASSWORD, host=FARM_HOST, media=SMALL_PICTURE,
-                records=records, request_timeout=2.0,
-            )
-        )  # fmt: skip
-        http = await stack.enter_async_context(aiohttp.ClientSession())
-        # The branch first (its BYEs reach the farm, its unregister the bureau), then the bureau.
-        stack.push_async_callback(asyncio.to_thread, stop_server, bureau)
-        stack.push_async_callback(asyncio.to_thread, stop_server, branch)
-        rig = Cascade(bureau, branch, farm, http)
-        await _known_at_bureau(rig)
-        yield rig
-
-
-async def _known_at_bureau(rig: Cascade) -> None:
-    """The farm's channels reached the bureau (a catalog NOTIFY or a fresh query)."""
-    path = f"/api/devices/{BRANCH.platform_id}/channels"
-
-    async def known() -> bool:
-        status, body = await rig.request(rig.bureau, "GET", path)
-        found = str(body) if status == 200 else ""
-        return rig.channel(0) in found and rig.channel(1) in found
-
-    async def refreshed() -> bool:
-        status, _ = await rig.request(
-            rig.bureau, "POST", f"/api/devices/{BRANCH.platform_id}/catalog"
-        )
-        return status == 202
-
-    await _until(lambda: rig.request(rig.branch, "GET", "/api/uppers"))
-    await _until(refreshed)
-    await _until(known)
 
 
 @dataclass

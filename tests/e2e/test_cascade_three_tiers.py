@@ -174,6 +174,24 @@ async def test_a_download_through_two_hops_completes(tiers: ThreeTiers, tmp_path
     assert end.timestamp() - GOP - 0.2 <= last / 1000 <= end.timestamp() + 0.05
 
 
+async def test_the_end_of_the_range_comes_up_two_hops_as_mediastatus_121(
+    tiers: ThreeTiers,
+) -> None:
+    start = yesterday_at(9)
+    body = {"start": local(start), "end": local(start + timedelta(seconds=3))}
+    status, session = await tiers.post(
+        tiers.national, f"/api/channels/{tiers.channel()}/playback", body
+    )
+    assert status == 201, session
+    async with asyncio.timeout(20):
+        while True:
+            _, state = await tiers.request(tiers.national, "GET", session["status"])
+            if state["state"] == "ended":
+                break
+            await asyncio.sleep(0.1)
+    assert "MediaStatus 121" in state["end_reason"]
+
+
 async def test_ptz_from_the_national_tier_reaches_the_camera(tiers: ThreeTiers) -> None:
     channel = tiers.channel(1)
     status, sent = await tiers.post(
