@@ -5,7 +5,7 @@ documents; anything else escaping (a `ValueError` from `int()`, an `IndexError`,
 `RecursionError`) is a crash. Where two readers must agree (the express scan and the
 general parser, the keepalive shortcut and the XML parser) the target checks that too.
 Stream parsers are fed the input in pieces whose size the input's first byte chooses.
-Seeds come from tests/data and from small literals here (SDP, digest, SPS).
+Seeds come from tests/data (and the SPS literals here).
 """
 
 from __future__ import annotations
@@ -34,8 +34,15 @@ from farmwatch.media.rtp import (
     is_rtcp,
     parse_rtcp,
 )
+from farmwatch.media.sinks.webrtc_offer import InvalidOffer, check_offer
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, parse_manscdp_xml, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
+from farmwatch.sipserver.gb.mansrtsp import (
+    MansrtspError,
+    parse_mansrtsp_request,
+    parse_mansrtsp_response,
+)
+from farmwatch.sipserver.gb.ptz import PtzCmdError, decode_ptz_cmd
 from farmwatch.sipserver.sip.digest import DigestChallenge, DigestCredentials
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.express import scan_express
@@ -161,6 +168,28 @@ def manscdp(data: bytes) -> None:
         assert keepalive == parse_manscdp_xml(data), "the keepalive shortcut disagrees"
 
 
+def mansrtsp(data: bytes) -> None:
+    """Playback control from an upper platform (INFO) and a device's answer to ours."""
+    for parse in (parse_mansrtsp_request, parse_mansrtsp_response):
+        with contextlib.suppress(MansrtspError):
+            parse(data)
+
+
+def ptz(data: bytes) -> None:
+    """`<PTZCmd>` text an upper platform sends down (forwarded when `allow_ptz`)."""
+    with contextlib.suppress(PtzCmdError):
+        decode_ptz_cmd(_text(data))
+
+
+# -- web --------------------------------------------------------------------------------------
+
+
+def webrtc_offer(data: bytes) -> None:
+    """A browser's WebRTC offer, checked before aiortc may see it."""
+    with contextlib.suppress(InvalidOffer):
+        check_offer(_text(data))
+
+
 # -- media ----------------------------------------------------------------------------------
 
 
@@ -221,27 +250,30 @@ def _stream_seeds() -> list[bytes]:
     return [bytes([size]) + b"".join(messages[i : i + 2]) for i, size in enumerate([0, 1, 7, 64])]
 
 
-GB_SDP = (
-    b"v=0\r\no=34020000001320000001 0 0 IN IP4 192.0.2.7\r\ns=Play\r\nc=IN IP4 192.0.2.7\r\n"
-    b"t=0 0\r\nm=video 15060 TCP/RTP/AVP 96 98 97\r\na=recvonly\r\na=rtpmap:96 PS/90000\r\n"
-    b"a=rtpmap:98 H264/90000\r\na=rtpmap:97 MPEG4/90000\r\na=setup:passive\r\n"
-    b"a=connection:new\r\ny=0100000001\r\nf=v/2/4///a///\r\n"
-)
-
-
 def _sdp_seeds() -> list[bytes]:
     bodies = [data.partition(b"\r\n\r\n")[2] for data in _files("sip/torture/valid/*.dat")]
-    return [GB_SDP, GB_SDP.replace(b"\r\n", b"\n"), *(body for body in bodies if b"v=0" in body)]
+    gb = _files("sdp/gb_*.sdp")
+    return [
+        *gb,
+        *(seed.replace(b"\r\n", b"\n") for seed in gb),
+        *(b for b in bodies if b"v=0" in b),
+    ]
 
 
 def _digest_seeds() -> list[bytes]:
-    return [
-        b'Digest username="34020000001180000001", realm="3402000000", nonce="9bd055f2e5a14b5a", '
-        b'uri="sip:3402000000", response="346db46ae5c52703a803eda8f8b43f33", algorithm=MD5',
-        b'Digest username="a", realm="r", nonce="n", uri="sip:r", response="0123", qop=auth, '
-        b'nc=00000001, cnonce="c", opaque="o", algorithm=SHA-256',
-        b'Digest realm="3402000000", nonce="abc", qop="auth,auth-int", stale=TRUE, opaque="x"',
-    ]
+    return _files("digest/*.txt")
+
+
+def _mansrtsp_seeds() -> list[bytes]:
+    return _files("mansrtsp/*.txt")
+
+
+def _ptz_seeds() -> list[bytes]:
+    return [line.encode() for line in (DATA / "ptz/commands.txt").read_text().split()]
+
+
+def _offer_seeds() -> list[bytes]:
+    return _files("sdp/webrtc_*.sdp")
 
 
 @functools.cache
@@ -310,6 +342,11 @@ REGRESSIONS: tuple[tuple[str, bytes], ...] = (
     ("express", _REGISTER.replace(b"@3402000000 SIP", b"@3402000000?x SIP")),
     ("express", _REGISTER.replace(b"Expires: 3600", b"Route: \r\nExpires: 3600")),
     ("express", _REGISTER.replace(b"Expires: 3600", b"Record-Route: <sip:p>,,\r\nExpires: 3600")),
+    # MANSRTSP's CSeq and status code, read with isdigit(); a PTZCmd whose spaces fromhex
+    # skipped (seven bytes, then an IndexError).
+    ("mansrtsp", "PLAY RTSP/1.0\r\nCSeq: ²\r\n\r\n".encode()),
+    ("mansrtsp", "RTSP/1.0 ²²² OK\r\nCSeq: 1\r\n\r\n".encode()),
+    ("ptz", b"A50F  1234567890"),
     # The keepalive shortcut read ASCII under a utf-16 declaration.
     ("manscdp", b'<?xml version="1.0" encoding="utf-16"?>\r\n<Notify><CmdType>Keepalive'
                 b"</CmdType><SN>7</SN><DeviceID>34020000001320000001</DeviceID><Status>OK"
@@ -329,6 +366,9 @@ TARGETS: tuple[Target, ...] = (
     Target("rfc4571", rfc4571, _rfc4571_seeds),
     Target("ps", ps, _ps_seeds),
     Target("nal", nal, _nal_seeds),
+    Target("mansrtsp", mansrtsp, _mansrtsp_seeds),
+    Target("ptz", ptz, _ptz_seeds),
+    Target("webrtc-offer", webrtc_offer, _offer_seeds),
 )
 """Index = the first byte of a multiplexed input (`run_one`), modulo their number."""
 

@@ -161,9 +161,14 @@ def _lines(body: bytes) -> tuple[str, dict[str, str]]:
     return lines[0], headers
 
 
+def _is_ascii_number(text: str) -> bool:
+    # str.isdigit() admits "²" and other digits int() refuses
+    return text.isascii() and text.isdigit()
+
+
 def _cseq(headers: dict[str, str]) -> int | None:
     text = headers.get("cseq")
-    if text is None or not text.isdigit() or len(text) > 10:
+    if text is None or not _is_ascii_number(text) or len(text) > 10:
         return None
     return int(text)
 
@@ -207,7 +212,11 @@ def parse_mansrtsp_response(body: bytes) -> MansrtspResponse:
     first, headers = _lines(body)
     version, _, rest = first.partition(" ")
     status_text, _, reason = rest.strip().partition(" ")
-    if version.upper() not in VERSIONS or not status_text.isdigit() or len(status_text) != 3:
+    if (
+        version.upper() not in VERSIONS
+        or not _is_ascii_number(status_text)
+        or len(status_text) != 3
+    ):
         raise MansrtspError(f"not a MANSRTSP status line: {first[:60]!r}")
     return MansrtspResponse(int(status_text), reason.strip(), _cseq(headers),
                             headers.get("rtp-info"))  # fmt: skip

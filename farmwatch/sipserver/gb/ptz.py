@@ -447,6 +447,9 @@ _DECODERS: dict[int, _Decoder] = {
 }
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def decode_ptz_cmd(hex_code: str) -> DecodedPtzCmd:
     """Read `<PTZCmd>` text (either case); `PtzCmdError` unless it is a valid command.
 
@@ -455,10 +458,9 @@ def decode_ptz_cmd(hex_code: str) -> DecodedPtzCmd:
     text = hex_code.strip()
     if len(text) != 16:
         raise PtzCmdError(f"expected 16 hex characters, got {len(text)}")
-    try:
-        frame = bytes.fromhex(text)
-    except ValueError:
-        raise PtzCmdError(f"not hexadecimal: {text!r}") from None
+    if not all(character in _HEX_DIGITS for character in text):  # fromhex skips spaces
+        raise PtzCmdError(f"not hexadecimal: {text!r}")
+    frame = bytes.fromhex(text)
     if frame[0] != _HEADER or frame[1] != _VERSION_AND_CHECK:
         raise PtzCmdError(f"expected A50F at the start, got {frame[:2].hex().upper()}")
     if sum(frame[:7]) & 0xFF != frame[7]:

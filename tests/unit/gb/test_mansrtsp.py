@@ -66,6 +66,7 @@ def test_requests_as_the_field_writes_them_are_read() -> None:
         b"PLAY RTSP/1.0\r\nCSeq: 1\r\nRange: npt=-5-\r\n\r\n",
         b"PLAY RTSP/1.0\r\nCSeq: 1\r\nRange: clock=20240101T000000Z-\r\n\r\n",
         b"\xff\xfe",
+        "PLAY RTSP/1.0\r\nCSeq: ²\r\n\r\n".encode(),  # a digit to isdigit(), not to int()
         b"PLAY RTSP/1.0\r\nCSeq: 1\r\n" + b"X: y\r\n" * 600,
     ],
 )
@@ -85,6 +86,9 @@ def test_answers_with_and_without_rtp_info() -> None:
     assert (refused.status, refused.reason, refused.is_success) == (457, "Invalid Range", False)
     with pytest.raises(MansrtspError):
         parse_mansrtsp_response(b"SIP/2.0 200 OK\r\n\r\n")
+    with pytest.raises(MansrtspError):
+        parse_mansrtsp_response("RTSP/1.0 ²²² OK\r\n".encode())
+    assert parse_mansrtsp_response("RTSP/1.0 200 OK\r\nCSeq: ²\r\n".encode()).cseq is None
 
 
 def test_scale_is_written_briefly() -> None:

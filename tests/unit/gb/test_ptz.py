@@ -174,6 +174,7 @@ def test_address_out_of_range_is_refused() -> None:
         ("A50F0100000000", "16 hex"),
         ("A50F0100000000B5FF", "16 hex"),
         ("A50F01000000ZZB5", "not hexadecimal"),
+        ("A50F  1234567890", "not hexadecimal"),  # fromhex() would skip the spaces
     ],
 )
 def test_malformed_commands_are_refused_by_the_decoder(code: str, reason: str) -> None:
