@@ -20,6 +20,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.recording import (
     DownloadTaskRow,
     EvidenceClipRow,
@@ -33,6 +34,7 @@ __all__ = [
     "AuditChainHeadRow",
     "AuditRow",
     "Base",
+    "CameraPlacementRow",
     "ChannelRow",
     "DeviceRow",
     "DownloadTaskRow",
@@ -45,6 +47,7 @@ __all__ = [
     "RecordPlanRow",
     "RecordingSegmentRow",
     "TokenGrantRow",
+    "UpperShareRow",
     "UserGrantRow",
     "UserRow",
     "UtcDateTime",

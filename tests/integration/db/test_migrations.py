@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -57,6 +57,8 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "audit_log",
         "audit_chain_head",
         "media_owners",
+        "camera_placements",
+        "upper_shares",
     }
     assert differences == []
 
