@@ -10,6 +10,7 @@ from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.sharing.catalog_export import SystemItem, export_catalog
 from farmwatch.platform.sharing.farm_placements import FarmPlacement, FarmPlacements
+from farmwatch.platform.sharing.share_diff import share_diff
 from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 
@@ -58,6 +59,18 @@ class SharingService:
             for item in exported
             if wanted is None or item.device_id in wanted
         ]
+
+    async def rule_changed_items(
+        self, system: SystemItem, before: ShareRule, after: ShareRule
+    ) -> list[CatalogItem]:
+        """What an upper is told when its share goes from `before` to `after` (`share_diff`
+        of the two catalogs, read once)."""
+        farms = await self._farms.all()
+        devices = await self._all_devices()
+        channels = await self._channels.list_all()
+        old = export_catalog(system, devices, channels, _on_farms(before, farms), farms)
+        new = export_catalog(system, devices, channels, _on_farms(after, farms), farms)
+        return share_diff(old[1:], new[1:])  # our own item stays
 
     async def shared_channel(self, rule: ShareRule, channel_id: str) -> ChannelRecord | None:
         """The channel an upper asks for by ID, when it is shared with that upper."""
