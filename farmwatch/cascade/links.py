@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from farmwatch.cascade.settings import UpperSettings
 from farmwatch.cascade.upper_link import UpperLink
+from farmwatch.cascade.upper_requests import share_rule
 from farmwatch.platform.catalog_changes import CatalogChange
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.forwarding import UpperForwarding
+from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
 from farmwatch.sipserver.device_events import DeviceEvent, DeviceNotified
@@ -91,6 +94,16 @@ class CascadeLinks:
 
     def statuses(self) -> list[UpperLinkStatus]:
         return [link.status() for link in self.links]
+
+    # -- ShareLinks (what `UpperShares` edits) ----------------------------------------------
+
+    def configured_rules(self) -> Mapping[str, ShareRule]:
+        return {link.name: share_rule(link.settings) for link in self.links}
+
+    def apply_rule(self, upper_name: str, rule: ShareRule) -> None:
+        for link in self.links:
+            if link.name == upper_name:  # names are unique (`validate_uppers`)
+                link.change_rule(rule)
 
     # -- PeerRouter ----------------------------------------------------------------------------
 

@@ -81,6 +81,8 @@ class UpperSettings:
         errors: list[str] = []
         if not self.name:
             errors.append(f"{key}.name: must not be empty")
+        elif len(self.name) > 64:
+            errors.append(f"{key}.name: at most 64 characters (its share is kept by name)")
         if _GB_ID.fullmatch(self.id) is None:
             errors.append(f"{key}.id: expected a 20-digit GB/T 28181 ID, got {self.id!r}")
         if _DOMAIN.fullmatch(self.domain) is None:
@@ -127,13 +129,17 @@ class UpperSettings:
 
 
 def validate_uppers(uppers: tuple[UpperSettings, ...], own_id: str) -> list[str]:
-    """Each upper valid, no two with the same ID, transport and port, none presenting the
-    upper's own ID as ours."""
+    """Each upper valid, no two with the same name (a share is kept by name) or the same
+    ID, transport and port, none presenting the upper's own ID as ours."""
     errors: list[str] = []
     seen: set[tuple[str, str, int]] = set()
+    names: set[str] = set()
     for index, upper in enumerate(uppers):
         key = f"upper[{index}]"
         errors.extend(upper.validate(key))
+        if upper.name and upper.name in names:
+            errors.append(f"{key}.name: a second upper named {upper.name!r}")
+        names.add(upper.name)
         identity = (upper.id, upper.transport.lower(), upper.port)
         if identity in seen:
             errors.append(f"{key}: a second upper with ID {upper.id} on {upper.transport} port "

@@ -118,6 +118,23 @@ class UpperCalls:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def change_rule(self, rule: ShareRule) -> None:
+        """The upper's share is `rule` from now on: its calls to channels no longer shared
+        end (BYE)."""
+        self._rule = rule
+        if self._calls:
+            self._spawn(self._end_unshared(rule))
+
+    async def _end_unshared(self, rule: ShareRule) -> None:
+        for call in list(self._calls.values()):
+            if call.is_ended:
+                continue
+            if await self._sharing.shared_channel(rule, call.channel_id) is not None:
+                continue
+            log.info("upper %s: channel %s no longer shared: ending call %s", self._name,
+                     call.channel_id, call.call_id)  # fmt: skip
+            await self._end(call, "no longer shared")
+
     # -- requests of the upper ----------------------------------------------------------
 
     def handle(self, incoming: IncomingRequest) -> None:

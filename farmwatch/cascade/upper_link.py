@@ -26,6 +26,7 @@ from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.catalog_export import SystemItem
 from farmwatch.platform.sharing.forwarding import UpperForwarding
+from farmwatch.platform.sharing.share_rule import ShareRule
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.uppers import UpperLinkStatus
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
@@ -184,6 +185,16 @@ class UpperLink:
 
     def catalog_changed(self, change: CatalogChange) -> None:
         self.requests.catalog_changed(change)
+
+    def change_rule(self, rule: ShareRule) -> None:
+        """What the upper may see is `rule` from now on (`UpperShares`): queries answer it,
+        a subscribed upper is NOTIFYed of the difference, calls no longer shared end."""
+        if rule == self.requests.rule:
+            return
+        log.info("upper %s: share changed (%s)", self.name,
+                 "all" if rule.share_all else "selected")  # fmt: skip
+        self.requests.change_rule(rule)
+        self.calls.change_rule(rule)
 
     # -- status --------------------------------------------------------------------------
 

@@ -36,7 +36,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from farmwatch.cascade.record_pager import RecordPager
@@ -96,6 +96,14 @@ that cannot keep up gets the next full catalog instead."""
 FIRMWARE = "farmwatch 0.1"
 
 
+@dataclass(frozen=True, slots=True)
+class _RuleChanged:
+    """The upper's share went from `before` to `after` (queued with the other changes)."""
+
+    before: ShareRule
+    after: ShareRule
+
+
 def share_rule(settings: UpperSettings) -> ShareRule:
     return ShareRule(
         share_all=settings.share_mode is ShareMode.ALL,
@@ -103,6 +111,14 @@ def share_rule(settings: UpperSettings) -> ShareRule:
         channels=frozenset(settings.share_channels),
         farms=frozenset(settings.share_farms),
     )
+
+
+def _what_changed(change: CatalogChange | _RuleChanged | None) -> str:
+    if change is None:
+        return "the catalog"
+    if isinstance(change, _RuleChanged):
+        return "the share"
+    return change.device_id
 
 
 class UpperRequests:
@@ -127,8 +143,9 @@ class UpperRequests:
         self.notifier = CatalogNotifier(
             target.endpoint, identity, clock=time.monotonic, request_timeout=ANSWER_TIMEOUT
         )
-        self._changes: asyncio.Queue[CatalogChange | None] = asyncio.Queue()
-        """Changes to NOTIFY in order; None: the whole shared catalog (a new subscription)."""
+        self._changes: asyncio.Queue[CatalogChange | _RuleChanged | None] = asyncio.Queue()
+        """Changes to NOTIFY in order; None: the whole shared catalog (a new subscription);
+        `_RuleChanged`: what the upper gained and lost when its share changed."""
         self._notifying: asyncio.Task[None] | None = None
         self.notifies_sent = 0
         self.alarms_forwarded = 0
@@ -139,7 +156,15 @@ class UpperRequests:
             return
         self._queue_change(change)
 
-    def _queue_change(self, change: CatalogChange | None) -> None:
+    def change_rule(self, rule: ShareRule) -> None:
+        """The upper sees `rule` from now on (queries answer it at once); a subscribed
+        upper is NOTIFYed of what it lost (DEL) and gained (ADD), in order with the other
+        changes."""
+        before, self.rule = self.rule, rule
+        if before != rule and self.notifier.live():
+            self._queue_change(_RuleChanged(before, rule))
+
+    def _queue_change(self, change: CatalogChange | _RuleChanged | None) -> None:
         if self._changes.qsize() >= MAX_QUEUED_CHANGES:
             self._changes.get_nowait()
             log.warning("upper %s: catalog changes pile up; the oldest dropped",
@@ -159,12 +184,16 @@ class UpperRequests:
             try:
                 if change is None:
                     items = await self._whole_catalog()
+                elif isinstance(change, _RuleChanged):
+                    items = await self._sharing.rule_changed_items(
+                        self._system, change.before, change.after
+                    )
                 else:
                     items = await self._sharing.changed_items(self._system, self.rule, change)
             except Exception:
                 # Isolation boundary: one change (a read failing); the next ones go on.
                 log.exception("upper %s: change of %s not readable", self._settings.name,
-                              "the catalog" if change is None else change.device_id)  # fmt: skip
+                              _what_changed(change))  # fmt: skip
                 continue
             per_message = self._settings.items_per_message
             for start in range(0, len(items), per_message):

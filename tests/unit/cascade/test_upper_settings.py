@@ -68,6 +68,16 @@ def test_the_same_upper_twice_is_refused(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, UPPER + UPPER), environ={})
 
 
+def test_two_uppers_of_one_name_are_refused(tmp_path: Path) -> None:
+    """A share edited through the API is kept by the upper's name."""
+    other = UPPER.replace("44000000002000000001", "10000000002000000001")
+    with pytest.raises(SettingsError, match=r"upper\[1\]\.name: a second upper named 'bureau'"):
+        load_settings(_write(tmp_path, UPPER + other), environ={})
+    long_name = UPPER.replace('"bureau"', '"' + "b" * 65 + '"')
+    with pytest.raises(SettingsError, match=r"upper\[0\]\.name: at most 64 characters"):
+        load_settings(_write(tmp_path, long_name), environ={})
+
+
 def _write(tmp_path: Path, text: str) -> Path:
     config = tmp_path / "c.toml"
     config.write_text(text)
