@@ -6,12 +6,9 @@ from __future__ import annotations
 import secrets
 import socket
 import time
-import urllib.request
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from tests.peers.server_process import RunningServer, start_server, stop_server
+from tests.peers.server_process import start_server, stop_server
 
 FLOOD = 30_000
 
@@ -43,18 +40,6 @@ def _statuses(sock: socket.socket, seconds: float) -> list[int]:
     return statuses
 
 
-def _metric(server: RunningServer, name: str) -> float:
-    url = f"http://127.0.0.1:{server.web_port}/metrics"
-    request = urllib.request.Request(url, headers=server.auth_headers)
-    with urllib.request.urlopen(request, timeout=10) as r:
-        text = r.read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name:
-                return float(sample.value)
-    raise AssertionError(f"{name} not exported")
-
-
 def test_past_capacity_new_registrations_get_503_then_the_platform_recovers(
     tmp_path: Path,
 ) -> None:
@@ -78,11 +63,11 @@ def test_past_capacity_new_registrations_get_503_then_the_platform_recovers(
             assert statuses.count(503) > 0, f"no 503 among {len(statuses)} answers"
             assert statuses.count(401) > 0
             assert set(statuses) <= {401, 503}
-            assert _metric(server, "farmwatch_sip_registrations_shed_total") == statuses.count(503)
+            assert server.metric("farmwatch_sip_registrations_shed_total") == statuses.count(503)
 
             # Drained: a new registration is challenged again, promptly.
             deadline = time.monotonic() + 10
-            while _metric(server, "farmwatch_sip_overloaded") and time.monotonic() < deadline:
+            while server.metric("farmwatch_sip_overloaded") and time.monotonic() < deadline:
                 time.sleep(0.1)
             sock.sendto(_register(server.sip_port, local_port, "34020000001329999999"),
                         ("127.0.0.1", server.sip_port))  # fmt: skip

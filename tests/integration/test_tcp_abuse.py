@@ -5,7 +5,7 @@ flood of slow connections from 127.0.0.2 (one byte a second, never a whole messa
 few that send only CRLF keep-alive pings from 127.0.0.3. Observed from the peers' side:
 the excess is refused at once, the rest is closed at the deadline, and meanwhile a real
 device from 127.0.0.1 registers over TCP and UDP, the REST API answers and shows it
-registered (a database write).
+registered (a database write); the refusals are on `/metrics`.
 """
 
 from __future__ import annotations
@@ -88,5 +88,8 @@ async def test_a_slow_tcp_flood_is_bounded_and_the_platform_keeps_serving(tmp_pa
         # Logged once per burst per address, not once per connection.
         assert 1 <= len(refusals) <= 3, refusals
         assert "sip.tcp_max_connections_per_address" in log
+        # ... and counted where an operator's monitoring sees them.
+        refused_metric = server.metric("farmwatch_sip_tcp_refused_total", limit="per_address")
+        assert refused_metric >= FLOOD - PER_ADDRESS
     finally:
         stop_server(server)

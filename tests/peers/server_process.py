@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, ClientResponse
+from prometheus_client.parser import text_string_to_metric_families
 
 from farmwatch.platform.db import resolve_database_url
 from farmwatch.settings import load_settings
@@ -73,6 +74,17 @@ class RunningServer:
     def api(self, path: str, *, method: str = "GET") -> tuple[int, Any]:
         """Call the REST API as the administrator; the status and the decoded JSON body."""
         return call_json(f"{self.base_url}/api{path}", method, None, self.auth_headers)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of `GET /metrics` (parsed as Prometheus text) by name and labels."""
+        request = urllib.request.Request(f"{self.base_url}/metrics", headers=self.auth_headers)
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            text = answer.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    return float(sample.value)
+        raise AssertionError(f"{name} {labels} not exported")
 
     def api_post(self, path: str, body: Any) -> tuple[int, Any]:
         """POST a JSON body to the REST API as the administrator; the status and the
