@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,21 @@ from farmwatch.media.rtp import (
     parse_rtcp,
 )
 from farmwatch.media.sinks.webrtc_offer import InvalidOffer, check_offer
+from farmwatch.sipserver.gb.device_config import (
+    BasicParam,
+    ConfigError,
+    config_from_mapping,
+    config_to_mapping,
+)
+from farmwatch.sipserver.gb.manscdp import (
+    ConfigDownloadQuery,
+    ConfigDownloadResponse,
+    DeviceConfigControl,
+    DeviceControl,
+    PresetQueryResponse,
+    PtzCommand,
+    PtzPositionResponse,
+)
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, parse_manscdp_xml, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
 from farmwatch.sipserver.gb.mansrtsp import (
@@ -166,6 +182,37 @@ def manscdp(data: bytes) -> None:
         parse_manscdp(data)
     if keepalive is not None:
         assert keepalive == parse_manscdp_xml(data), "the keepalive shortcut disagrees"
+
+
+def manscdp_device(data: bytes) -> None:
+    """The device-control readers, and what the platform then does with what they read."""
+    try:
+        message = parse_manscdp(data)
+    except ManscdpError:
+        return
+    match message:
+        case ConfigDownloadResponse(blocks=blocks) | DeviceConfigControl(blocks=blocks):
+            for block in blocks:
+                config_to_mapping(block)
+                BasicParam.from_element(block)
+        case DeviceControl(command=PtzCommand(hex_code=code)):
+            with contextlib.suppress(PtzCmdError):
+                decode_ptz_cmd(code)
+        case PresetQueryResponse() | PtzPositionResponse() | ConfigDownloadQuery():
+            pass
+
+
+def config_json(data: bytes) -> None:
+    """A `PUT /api/devices/{id}/config` body: JSON, then each family checked."""
+    try:
+        body = json.loads(data)
+    except (ValueError, RecursionError):
+        return
+    if not isinstance(body, dict):
+        return
+    for family, value in body.items():
+        with contextlib.suppress(ConfigError):
+            config_from_mapping(family, value)
 
 
 def mansrtsp(data: bytes) -> None:
@@ -316,6 +363,15 @@ def _nal_seeds() -> list[bytes]:
     return [H264_SPS, H265_SPS, b"\x00\x00\x01" + H264_SPS, *annex_b]
 
 
+def _device_seeds() -> list[bytes]:
+    names = ("device_*", "config_*", "preset_*", "ptz_position_*")
+    return [seed for name in names for seed in _files(f"manscdp/{name}.xml")]
+
+
+def _config_seeds() -> list[bytes]:
+    return _files("config/*.json")
+
+
 def _manscdp_seeds() -> list[bytes]:
     return _files("manscdp/*.xml")
 
@@ -369,6 +425,8 @@ TARGETS: tuple[Target, ...] = (
     Target("mansrtsp", mansrtsp, _mansrtsp_seeds),
     Target("ptz", ptz, _ptz_seeds),
     Target("webrtc-offer", webrtc_offer, _offer_seeds),
+    Target("manscdp-device", manscdp_device, _device_seeds),
+    Target("config-json", config_json, _config_seeds),
 )
 """Index = the first byte of a multiplexed input (`run_one`), modulo their number."""
 

@@ -15,6 +15,8 @@ import enum
 from dataclasses import dataclass
 
 from farmwatch.sipserver.gb.catalog_item import CatalogItem
+from farmwatch.sipserver.gb.control_commands import TypedControlCommand
+from farmwatch.sipserver.gb.device_config import ConfigElement
 
 MISSING_SN = 0
 
@@ -261,7 +263,9 @@ class OtherControlCommand:
     value: str
 
 
-ControlCommand = IFrameCommand | TeleBootCommand | PtzCommand | OtherControlCommand
+ControlCommand = (
+    IFrameCommand | TeleBootCommand | PtzCommand | TypedControlCommand | OtherControlCommand
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +299,8 @@ class ControlResponse:
     sn: int
     cmd_type: CmdType
     result: ResultCode | None
+    reason: str | None = None
+    """`Reason` (or `Info/Reason`) some devices give with an ERROR."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +321,81 @@ class AlarmNotify:
     latitude: float | None = None
     alarm_type: int | None = None
     """`Info/AlarmType`: its meaning depends on `method`."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfigControl:
+    """Control/DeviceConfig (§4.9): one or more configuration families to write."""
+
+    device_id: str
+    sn: int
+    blocks: tuple[ConfigElement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigDownloadQuery:
+    """Query/ConfigDownload: `ConfigType` names as sent (several joined by `/`)."""
+
+    device_id: str
+    sn: int
+    config_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigDownloadResponse:
+    """Response/ConfigDownload: the families the device reported (one per message, often)."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    blocks: tuple[ConfigElement, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PresetQuery:
+    """Query/PresetQuery for a channel."""
+
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class PresetEntry:
+    """One `PresetList/Item`: `PresetID` (1-255) and `PresetName` (None when not sent)."""
+
+    index: int
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresetQueryResponse:
+    """Response/PresetQuery; items with a missing or unreadable PresetID are skipped."""
+
+    device_id: str
+    sn: int
+    presets: tuple[PresetEntry, ...]
+    declared_num: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PtzPositionQuery:
+    """[2022] Query/PTZPosition for a channel."""
+
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class PtzPositionResponse:
+    """[2022] Response/PTZPosition: pan and tilt in degrees, zoom as a factor (None when
+    missing or unreadable)."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    pan: float | None = None
+    tilt: float | None = None
+    zoom: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,5 +423,12 @@ ManscdpMessage = (
     | MediaStatus
     | ControlResponse
     | AlarmNotify
+    | DeviceConfigControl
+    | ConfigDownloadQuery
+    | ConfigDownloadResponse
+    | PresetQuery
+    | PresetQueryResponse
+    | PtzPositionQuery
+    | PtzPositionResponse
     | UnknownMessage
 )

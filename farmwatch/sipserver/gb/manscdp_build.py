@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 from farmwatch.sipserver.gb.catalog_item import CatalogItem
+from farmwatch.sipserver.gb.control_commands import alarm_info, command_fields
 from farmwatch.sipserver.gb.manscdp import (
     AlarmNotify,
     AlarmStatusItem,
@@ -46,7 +47,7 @@ def _format(value: str | int | float | bool) -> str:
     return escape_text(value) if isinstance(value, str) else str(value)
 
 
-class _BodyWriter:
+class BodyWriter:
     """Accumulates the lines of one body; `None` values are left out."""
 
     def __init__(self, root: RootKind, cmd_type: CmdType, sn: int, device_id: str) -> None:
@@ -69,7 +70,7 @@ class _BodyWriter:
 
 
 def _query(cmd_type: CmdType, sn: int, device_id: str, charset: ManscdpCharset) -> bytes:
-    return _BodyWriter(RootKind.QUERY, cmd_type, sn, device_id).finish(charset)
+    return BodyWriter(RootKind.QUERY, cmd_type, sn, device_id).finish(charset)
 
 
 def build_catalog_query(
@@ -81,7 +82,7 @@ def build_catalog_query(
     end_time: str | None = None,
 ) -> bytes:
     """Query/Catalog (also the body of a catalog SUBSCRIBE)."""
-    writer = _BodyWriter(RootKind.QUERY, CmdType.CATALOG, sn, device_id)
+    writer = BodyWriter(RootKind.QUERY, CmdType.CATALOG, sn, device_id)
     writer.element("StartTime", start_time)
     writer.element("EndTime", end_time)
     return writer.finish(charset)
@@ -107,7 +108,7 @@ def build_record_info_query(
     indistinct_query: int | None = None,
 ) -> bytes:
     """Query/RecordInfo (§4.7, §11.8). `Type` is always sent: Dahua NVRs require it."""
-    writer = _BodyWriter(RootKind.QUERY, CmdType.RECORD_INFO, sn, device_id)
+    writer = BodyWriter(RootKind.QUERY, CmdType.RECORD_INFO, sn, device_id)
     writer.element("StartTime", start_time)
     writer.element("EndTime", end_time)
     writer.element("Secrecy", secrecy)
@@ -125,7 +126,7 @@ def build_keepalive(
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
     """Notify/Keepalive; `info_device_ids` lists faulty sub-devices under `<Info>`."""
-    writer = _BodyWriter(RootKind.NOTIFY, CmdType.KEEPALIVE, sn, device_id)
+    writer = BodyWriter(RootKind.NOTIFY, CmdType.KEEPALIVE, sn, device_id)
     writer.element("Status", status.value)
     if info_device_ids:
         writer.raw("<Info>")
@@ -135,7 +136,7 @@ def build_keepalive(
     return writer.finish(charset)
 
 
-def _write_info(writer: _BodyWriter, item: CatalogItem) -> None:
+def _write_info(writer: BodyWriter, item: CatalogItem) -> None:
     info: list[tuple[str, Value]] = [
         ("PTZType", item.ptz_type),
         ("PositionType", item.position_type),
@@ -159,7 +160,7 @@ def _write_info(writer: _BodyWriter, item: CatalogItem) -> None:
     writer.raw("</Info>")
 
 
-def _write_item(writer: _BodyWriter, item: CatalogItem) -> None:
+def _write_item(writer: BodyWriter, item: CatalogItem) -> None:
     """One `<Item>` in the element order of itemType (2016 A.2.1 g)."""
     writer.raw("<Item>")
     fields: tuple[tuple[str, Value], ...] = (
@@ -194,7 +195,7 @@ def _write_item(writer: _BodyWriter, item: CatalogItem) -> None:
     writer.raw("</Item>")
 
 
-def _write_item_list(writer: _BodyWriter, items: Sequence[CatalogItem]) -> None:
+def _write_item_list(writer: BodyWriter, items: Sequence[CatalogItem]) -> None:
     writer.raw(f'<DeviceList Num="{len(items)}">')
     for item in items:
         _write_item(writer, item)
@@ -210,7 +211,7 @@ def build_catalog_response(
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
     """One Response/Catalog message carrying `items` out of `sum_num` in total."""
-    writer = _BodyWriter(RootKind.RESPONSE, CmdType.CATALOG, sn, device_id)
+    writer = BodyWriter(RootKind.RESPONSE, CmdType.CATALOG, sn, device_id)
     writer.element("SumNum", sum_num)
     _write_item_list(writer, items)
     return writer.finish(charset)
@@ -240,7 +241,7 @@ def build_catalog_responses(
     ]
 
 
-def _write_record_item(writer: _BodyWriter, item: RecordItem) -> None:
+def _write_record_item(writer: BodyWriter, item: RecordItem) -> None:
     writer.raw("<Item>")
     for name, value in (
         ("DeviceID", item.device_id),
@@ -281,7 +282,7 @@ def build_record_info_responses(
     chunks = [items[i : i + items_per_message] for i in range(0, len(items), items_per_message)]
     bodies = []
     for chunk in chunks or [()]:
-        writer = _BodyWriter(RootKind.RESPONSE, CmdType.RECORD_INFO, sn, device_id)
+        writer = BodyWriter(RootKind.RESPONSE, CmdType.RECORD_INFO, sn, device_id)
         writer.element("Name", name)
         writer.element("SumNum", total)
         if chunk:
@@ -302,7 +303,7 @@ def build_catalog_notify(
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
     """Notify/Catalog for a catalog subscription; each item should carry its `event`."""
-    writer = _BodyWriter(RootKind.NOTIFY, CmdType.CATALOG, sn, device_id)
+    writer = BodyWriter(RootKind.NOTIFY, CmdType.CATALOG, sn, device_id)
     writer.element("SumNum", len(items) if sum_num is None else sum_num)
     _write_item_list(writer, items)
     return writer.finish(charset)
@@ -320,7 +321,7 @@ def build_device_info_response(
     channel_count: int | None = None,
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
-    writer = _BodyWriter(RootKind.RESPONSE, CmdType.DEVICE_INFO, sn, device_id)
+    writer = BodyWriter(RootKind.RESPONSE, CmdType.DEVICE_INFO, sn, device_id)
     writer.element("DeviceName", device_name)
     writer.element("Result", result.value)
     writer.element("Manufacturer", manufacturer)
@@ -348,7 +349,7 @@ def build_device_status_response(
     alarm_status: Sequence[AlarmStatusItem] = (),
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
-    writer = _BodyWriter(RootKind.RESPONSE, CmdType.DEVICE_STATUS, sn, device_id)
+    writer = BodyWriter(RootKind.RESPONSE, CmdType.DEVICE_STATUS, sn, device_id)
     writer.element("Result", result.value)
     writer.element("Online", _on_off(online, "ONLINE", "OFFLINE"))
     writer.element("Status", None if status is None else status.value)
@@ -368,18 +369,30 @@ def build_device_status_response(
     return writer.finish(charset)
 
 
-def _command_element(command: ControlCommand) -> tuple[str, str]:
+def _write_command(writer: BodyWriter, command: ControlCommand) -> tuple[tuple[str, str], ...]:
+    """Write the sub-command; return what it adds under `Info`."""
     match command:
         case IFrameCommand():
-            return "IFameCmd", "Send"  # sic: the standard's spelling
+            writer.element("IFameCmd", "Send")  # sic: the standard's spelling
         case TeleBootCommand():
-            return "TeleBoot", "Boot"
+            writer.element("TeleBoot", "Boot")
         case PtzCommand(hex_code=hex_code):
-            return "PTZCmd", hex_code
+            writer.element("PTZCmd", hex_code)
         case OtherControlCommand(name=name, value=value):
             if not _XML_NAME.fullmatch(name):
                 raise ValueError(f"not an XML element name: {name!r}")
-            return name, value
+            writer.element(name, value)
+        case _:
+            name, content = command_fields(command)
+            if isinstance(content, str):
+                writer.element(name, content)
+            else:
+                writer.raw(f"<{name}>")
+                for child, text in content:
+                    writer.element(child, text)
+                writer.raw(f"</{name}>")
+            return alarm_info(command)
+    return ()
 
 
 def build_device_control(
@@ -390,12 +403,15 @@ def build_device_control(
     control_priority: int | None = None,
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
-    """Control/DeviceControl with one sub-command and optional `Info/ControlPriority`."""
-    writer = _BodyWriter(RootKind.CONTROL, CmdType.DEVICE_CONTROL, sn, device_id)
-    writer.element(*_command_element(command))
-    if control_priority is not None:
+    """Control/DeviceControl with one sub-command and optional `Info/ControlPriority`
+    (an alarm reset's method and type go under `Info` too)."""
+    writer = BodyWriter(RootKind.CONTROL, CmdType.DEVICE_CONTROL, sn, device_id)
+    info = _write_command(writer, command)
+    if control_priority is not None or info:
         writer.raw("<Info>")
         writer.element("ControlPriority", control_priority)
+        for name, text in info:
+            writer.element(name, text)
         writer.raw("</Info>")
     return writer.finish(charset)
 
@@ -409,7 +425,7 @@ def build_device_control_iframe(
 
 def build_alarm_notify(alarm: AlarmNotify, *, charset: ManscdpCharset = _GB2312) -> bytes:
     """Notify/Alarm (§4.10) with the fields of `alarm` that are set."""
-    writer = _BodyWriter(RootKind.NOTIFY, CmdType.ALARM, alarm.sn, alarm.device_id)
+    writer = BodyWriter(RootKind.NOTIFY, CmdType.ALARM, alarm.sn, alarm.device_id)
     writer.element("AlarmPriority", alarm.priority)
     writer.element("AlarmMethod", alarm.method)
     writer.element("AlarmTime", alarm.alarm_time)
@@ -427,7 +443,7 @@ def build_media_status(
     device_id: str, sn: int, notify_type: str = "121", *, charset: ManscdpCharset = _GB2312
 ) -> bytes:
     """Notify/MediaStatus; NotifyType 121 = historical media file sent completely."""
-    writer = _BodyWriter(RootKind.NOTIFY, CmdType.MEDIA_STATUS, sn, device_id)
+    writer = BodyWriter(RootKind.NOTIFY, CmdType.MEDIA_STATUS, sn, device_id)
     writer.element("NotifyType", notify_type)
     return writer.finish(charset)
 
@@ -438,9 +454,12 @@ def build_control_response(
     cmd_type: CmdType = CmdType.DEVICE_CONTROL,
     result: ResultCode = ResultCode.OK,
     *,
+    reason: str | None = None,
     charset: ManscdpCharset = _GB2312,
 ) -> bytes:
-    """Response with `Result` to DeviceControl/DeviceConfig/Broadcast (or a subscription)."""
-    writer = _BodyWriter(RootKind.RESPONSE, cmd_type, sn, device_id)
+    """Response with `Result` to DeviceControl/DeviceConfig/Broadcast (or a subscription);
+    `reason` says why an ERROR."""
+    writer = BodyWriter(RootKind.RESPONSE, cmd_type, sn, device_id)
     writer.element("Result", result.value)
+    writer.element("Reason", reason)
     return writer.finish(charset)

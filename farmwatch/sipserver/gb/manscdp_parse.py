@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
+from farmwatch.sipserver.gb import manscdp_device as device
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
+from farmwatch.sipserver.gb.control_commands import read_control_command
 from farmwatch.sipserver.gb.manscdp import (
     MISSING_SN,
     AlarmNotify,
@@ -364,6 +366,12 @@ def _read_device_status_response(root: Element, header: _Header) -> DeviceStatus
 _CONTROL_HEADER_NAMES = frozenset({"cmdtype", "sn", "deviceid", "info"})
 
 
+def _texts(element: Element | None) -> dict[str, str]:
+    if element is None:
+        return {}
+    return {local_name(c).casefold(): element_text(c) or "" for c in element}
+
+
 def _read_control_command(root: Element) -> ControlCommand | None:
     for child in root:
         name = local_name(child)
@@ -374,10 +382,14 @@ def _read_control_command(root: Element) -> ControlCommand | None:
             return IFrameCommand()
         if folded == "teleboot":
             return TeleBootCommand()
+    info = _texts(find_child(root, "Info"))
     for child in root:
         name = local_name(child)
         if name.casefold() not in _CONTROL_HEADER_NAMES:
-            return OtherControlCommand(name, element_text(child) or "")
+            typed = read_control_command(name, element_text(child), _texts(child), info)
+            return (
+                typed if typed is not None else OtherControlCommand(name, element_text(child) or "")
+            )
     return None
 
 
@@ -462,9 +474,17 @@ def _read_alarm_notify(root: Element, header: _Header) -> AlarmNotify:
 def _control_response_reader(cmd_type: CmdType) -> _Reader:
     def read(root: Element, header: _Header) -> ControlResponse:
         result = _result(child_text(root, "Result"))
-        return ControlResponse(header.device_id, header.sn, cmd_type, result)
+        info = find_child(root, "Info")
+        reason = child_text(root, "Reason") or (
+            None if info is None else child_text(info, "Reason")
+        )
+        return ControlResponse(header.device_id, header.sn, cmd_type, result, reason)
 
     return read
+
+
+def _device(read: Callable[[Element, str, int], ManscdpMessage]) -> _Reader:
+    return lambda root, header: read(root, header.device_id, header.sn)
 
 
 _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
@@ -485,4 +505,11 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
     (RootKind.RESPONSE, CmdType.DEVICE_CONFIG): _control_response_reader(CmdType.DEVICE_CONFIG),
     (RootKind.RESPONSE, CmdType.BROADCAST): _control_response_reader(CmdType.BROADCAST),
+    (RootKind.CONTROL, CmdType.DEVICE_CONFIG): _device(device.read_device_config),
+    (RootKind.QUERY, CmdType.CONFIG_DOWNLOAD): _device(device.read_config_download_query),
+    (RootKind.RESPONSE, CmdType.CONFIG_DOWNLOAD): _device(device.read_config_download_response),
+    (RootKind.QUERY, CmdType.PRESET_QUERY): _device(device.read_preset_query),
+    (RootKind.RESPONSE, CmdType.PRESET_QUERY): _device(device.read_preset_query_response),
+    (RootKind.QUERY, CmdType.PTZ_POSITION): _device(device.read_ptz_position_query),
+    (RootKind.RESPONSE, CmdType.PTZ_POSITION): _device(device.read_ptz_position_response),
 }

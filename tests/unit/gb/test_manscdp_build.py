@@ -229,8 +229,8 @@ def test_round_trip_of_every_builder(charset: ManscdpCharset) -> None:
             DeviceControl(CHANNEL, 12, TeleBootCommand()),
         ),
         (
-            build_device_control(CHANNEL, 13, OtherControlCommand("GuardCmd", "SetGuard")),
-            DeviceControl(CHANNEL, 13, OtherControlCommand("GuardCmd", "SetGuard")),
+            build_device_control(CHANNEL, 13, OtherControlCommand("WiperCmd", "On")),
+            DeviceControl(CHANNEL, 13, OtherControlCommand("WiperCmd", "On")),
         ),
         (build_media_status(CHANNEL, 14, charset=charset), MediaStatus(CHANNEL, 14, "121")),
         (

@@ -36,6 +36,7 @@ from farmwatch.sipserver.gb import (
     UnknownMessage,
     parse_manscdp,
 )
+from farmwatch.sipserver.gb.control_commands import RecordCommand
 from farmwatch.sipserver.gb.manscdp import AlarmNotify
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify
 
@@ -237,7 +238,9 @@ def test_ptz_control_of_section_11_9() -> None:
         ("<IFameCmd>Send</IFameCmd>", IFrameCommand()),
         ("<IFrameCmd>Send</IFrameCmd>", IFrameCommand()),
         ("<TeleBoot>Boot</TeleBoot>", TeleBootCommand()),
-        ("<RecordCmd> Record </RecordCmd>", OtherControlCommand("RecordCmd", "Record")),
+        ("<RecordCmd> Record </RecordCmd>", RecordCommand(start=True)),
+        ("<recordcmd>stoprecord</recordcmd>", RecordCommand(start=False)),
+        ("<RecordCmd>Pause</RecordCmd>", OtherControlCommand("RecordCmd", "Pause")),
         ("", None),
     ],
 )
