@@ -343,16 +343,22 @@ class DeviceAccess:
         device_id: str,
         cmd_type: CmdType,
         body_for_sn: Callable[[int, ManscdpCharset], bytes],
+        *,
+        target_id: str | None = None,
+        answer_within: float | None = None,
     ) -> Any:
-        """Send a query and wait for the answering MESSAGE matched by (device, CmdType, SN)."""
+        """Send a query (or a control that is answered) to `target_id` (default: the
+        device) and wait for the answering MESSAGE matched by (device, CmdType, SN), at most
+        `answer_within` seconds (default `query_timeout`): `QueryTimeout` past it."""
         sn = self.next_sn()
         key = QueryKey(device_id, cmd_type, sn)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         # Registered before sending: the answer can overtake the 200 OK.
         self._waiters[key] = _Waiter(device_id, future)
         try:
-            async with asyncio.timeout(self.settings.query_timeout):
-                await self.send_manscdp(device_id, body_for_sn(sn, self.charset_for(device_id)))
+            async with asyncio.timeout(answer_within or self.settings.query_timeout):
+                body = body_for_sn(sn, self.charset_for(device_id))
+                await self.send_manscdp(device_id, body, target_id=target_id)
                 return await future
         except TimeoutError as exc:
             raise QueryTimeout(device_id, cmd_type) from exc

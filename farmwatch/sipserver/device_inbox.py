@@ -34,11 +34,14 @@ from farmwatch.sipserver.gb.manscdp import (
     CatalogNotify,
     CatalogResponse,
     CmdType,
+    ConfigDownloadResponse,
     ControlResponse,
     DeviceInfoResponse,
     DeviceStatusResponse,
     Keepalive,
     ManscdpMessage,
+    PresetQueryResponse,
+    PtzPositionResponse,
     RecordInfoResponse,
 )
 from farmwatch.sipserver.gb.manscdp_build import build_control_response
@@ -224,6 +227,11 @@ class DeviceInbox:
             case ControlResponse():
                 key = QueryKey(device_id, message.cmd_type, message.sn)
                 access.answer_received(device_id, key, message)
+            case ConfigDownloadResponse() | PresetQueryResponse() | PtzPositionResponse():
+                key = QueryKey(device_id, _ANSWERED[type(message)], message.sn)
+                if not access.answer_received(device_id, key, message):
+                    log.info("unsolicited %s from device %s (SN %d)",
+                             type(message).__name__, device_id, message.sn)  # fmt: skip
             case RecordInfoResponse():
                 access.records_received(device_id, message)
             case CatalogNotify():
@@ -269,6 +277,13 @@ class DeviceInbox:
         else:
             access.publish(DeviceNotified(device_id, parsed))
         return None
+
+
+_ANSWERED: dict[type, CmdType] = {
+    ConfigDownloadResponse: CmdType.CONFIG_DOWNLOAD,
+    PresetQueryResponse: CmdType.PRESET_QUERY,
+    PtzPositionResponse: CmdType.PTZ_POSITION,
+}
 
 
 def _status(keepalive: Keepalive) -> str | None:

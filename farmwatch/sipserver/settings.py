@@ -109,6 +109,9 @@ class RegistrarSettings:
     """The one zone of every device time (Date header, RecordInfo, playback t=, plans)."""
     record_info_timeout: float = 10.0
     """A RecordInfo slice ends, keeping what arrived, after this long without a message."""
+    control_timeout: float = 5.0
+    """Seconds a device has to take a control (PTZ, TeleBoot, ...) and to send the Result
+    of one that is answered (RecordCmd, GuardCmd, DeviceConfig, ConfigDownload, ...)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -125,6 +128,8 @@ class RegistrarSettings:
             )
         if self.record_info_timeout <= 0:
             errors.append("registrar.record_info_timeout: must be positive")
+        if self.control_timeout <= 0:
+            errors.append("registrar.control_timeout: must be positive")
         if self.date_header not in ("milliseconds", "seconds", "off"):
             errors.append(
                 "registrar.date_header: expected milliseconds, seconds or off, "
