@@ -38,6 +38,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
@@ -45,6 +46,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
+from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -301,6 +303,7 @@ class Application:
             playback=self.playback,
         )
         forwarder.cascade = self.cascade
+        self.upper_shares = UpperShares(UpperShareRepository(self.database.sessions), self.cascade)
         self.recorder.change_listeners.append(self.cascade.catalog_changed)
         self.recorder.listeners.append(self.cascade.device_event)
         self.audit = AuditLog(self.database.sessions)
@@ -366,7 +369,8 @@ class Application:
         await self.recording.start()
         stack.push_async_callback(self.recording.close)
         # Upper links register once SIP listens (their answers come to its port); closed
-        # before SIP, so that each can unregister.
+        # before SIP, so that each can unregister. Each starts with its stored share.
+        await self.upper_shares.load()
         self.cascade.start()
         stack.push_async_callback(self.cascade.close)
         web_settings = self.settings.web
@@ -391,6 +395,7 @@ class Application:
                     self.cascade,
                     self.control,
                     WebAccess(self.access_services, self.audit, self.database),
+                    shares=self.upper_shares,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

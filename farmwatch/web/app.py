@@ -4,7 +4,7 @@ the health check, every route behind the authorisation middleware and its route 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -19,6 +19,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -36,6 +37,7 @@ from farmwatch.web.keys import (
     PLAYBACK_SERVICE,
     RECORD_SEARCH,
     UPPER_LINKS,
+    UPPER_SHARES,
     HealthCheck,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
@@ -89,6 +91,8 @@ class WebServices:
     clips: ClipService
     recording: PlatformRecording
     uppers: UpperLinksView
+    shares: UpperShares = field(kw_only=True)
+    """What each upper may see (`/api/uppers/{name}/share`)."""
     control: DeviceControlService
     access: WebAccess
 
@@ -103,6 +107,7 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CLIP_SERVICE] = services.clips
     api[PLATFORM_RECORDING] = services.recording
     api[UPPER_LINKS] = services.uppers
+    api[UPPER_SHARES] = services.shares
     api[DEVICE_CONTROL] = services.control
     api[ACCESS] = services.access.access
     api[AUDIT] = services.access.audit

@@ -17,6 +17,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
@@ -29,6 +30,7 @@ DOWNLOAD_SERVICE = web.AppKey("download_service", DownloadService)
 CLIP_SERVICE = web.AppKey("clip_service", ClipService)
 PLATFORM_RECORDING = web.AppKey("platform_recording", PlatformRecording)
 UPPER_LINKS: web.AppKey[UpperLinksView] = web.AppKey("upper_links")
+UPPER_SHARES = web.AppKey("upper_shares", UpperShares)
 ACCESS = web.AppKey("access", AccessServices)
 AUDIT = web.AppKey("audit", AuditLog)
 

@@ -141,6 +141,10 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/devices/{device_id}/catalog", DEVICE_ADMINISTRATOR),
     ("PUT", "/api/devices/{device_id}/farm", DEVICE_ADMINISTRATOR),
     ("GET", "/api/uppers", ADMINISTRATOR),
+    ("GET", "/api/uppers/{name}/share", ADMINISTRATOR),
+    ("PUT", "/api/uppers/{name}/share", Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
+    ("DELETE", "/api/uppers/{name}/share",
+     Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
     # -- cameras -----------------------------------------------------------------------------
     ("POST", "/api/channels/{channel_id}/live", _camera(AuditAction.LIVE_START, OwnedKind.LIVE)),
     ("GET", "/api/channels/{channel_id}/snapshot.jpg", _camera(AuditAction.SNAPSHOT)),

@@ -8,6 +8,7 @@ from typing import Any
 
 from farmwatch.platform.records import ChannelNode, ChannelRecord, DeviceRecord
 from farmwatch.platform.services.device_service import CatalogProgress, DeviceStatus
+from farmwatch.platform.sharing.upper_shares import EffectiveShare
 from farmwatch.platform.uppers import UpperLinkStatus
 
 
@@ -77,7 +78,21 @@ def status_view(status: DeviceStatus) -> dict[str, Any]:
     return view
 
 
-def upper_view(status: UpperLinkStatus) -> dict[str, Any]:
+def share_view(share: EffectiveShare) -> dict[str, Any]:
+    """What an upper may see, and where that comes from (`config` or `database`)."""
+    rule = share.rule
+    return {
+        "share": "all" if rule.share_all else "selected",
+        "farms": sorted(rule.farms),
+        "devices": sorted(rule.devices),
+        "channels": sorted(rule.channels),
+        "source": share.source.value,
+        "updated_at": _time(share.updated_at),
+        "updated_by": share.updated_by,
+    }
+
+
+def upper_view(status: UpperLinkStatus, share: EffectiveShare | None = None) -> dict[str, Any]:
     return {
         "name": status.name,
         "upper_id": status.upper_id,
@@ -97,4 +112,5 @@ def upper_view(status: UpperLinkStatus) -> dict[str, Any]:
         "notifies_sent": status.notifies_sent,
         "calls": status.calls,
         "alarms_forwarded": status.alarms_forwarded,
+        "share": None if share is None else share_view(share),
     }

@@ -112,6 +112,12 @@ PROBES: dict[RouteKey, Probe] = {
         _p("/api/devices/{D}/farm"), 200, lambda rig: {"farm_id": rig.farm}
     ),
     K("GET", "/api/uppers"): Probe(_p("/api/uppers"), 200),
+    # This platform has no [[upper]]: past the middleware, an administrator gets 404.
+    K("GET", "/api/uppers/{name}/share"): Probe(_p("/api/uppers/bureau/share"), 404),
+    K("PUT", "/api/uppers/{name}/share"): Probe(
+        _p("/api/uppers/bureau/share"), 404, lambda _: {"share": "all"}
+    ),
+    K("DELETE", "/api/uppers/{name}/share"): Probe(_p("/api/uppers/bureau/share"), 404),
     K("POST", "/api/channels/{channel_id}/live"): Probe(_p("/api/channels/{C}/live"), 201),
     K("GET", "/api/channels/{channel_id}/snapshot.jpg"): Probe(
         _p("/api/channels/{C}/snapshot.jpg"), 200

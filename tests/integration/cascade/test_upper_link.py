@@ -182,6 +182,50 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
             assert all(online[item.device_id] for item in stays.channels.items)
             status, uppers = await asyncio.to_thread(branch.api, "/uppers")
             assert uppers["uppers"][0]["notifies_sent"] >= 1  # it came by NOTIFY
+            assert uppers["uppers"][0]["share"]["source"] == "config"
+
+            # The share edited through the API: one channel left. The bureau is told by
+            # NOTIFY (DEL of everything else) and its catalog query answers that one alone.
+            kept = stays.channels.items[0].device_id
+            share = f"/uppers/{BUREAU.name}/share"
+            status, edited = await asyncio.to_thread(
+                branch.api_call, "PUT", share, {"share": "selected", "channels": [kept]}
+            )
+            assert status == 200, edited
+            assert (edited["share"], edited["channels"], edited["source"]) == (
+                "selected", [kept], "database",
+            )  # fmt: skip
+            tree_path = f"/devices/{BRANCH.platform_id}/channels"
+            left = {BRANCH.platform_id, stays.device_id, kept}  # the branch's item stays
+            await _until(bureau, tree_path, lambda b: set(_ids(b["channels"])) == left, timeout=10)
+            status, _ = await asyncio.to_thread(
+                bureau.api, f"/devices/{BRANCH.platform_id}/catalog", method="POST"
+            )
+            assert status == 202
+            progress = await _until(bureau, f"/devices/{BRANCH.platform_id}/catalog",
+                                    lambda b: b["state"] == "complete")  # fmt: skip
+            assert progress["expected"] == 3  # the branch, the NVR, the one camera
+            _, tree = await asyncio.to_thread(bureau.api, tree_path)
+            assert set(_ids(tree["channels"])) == left
+
+            # Everything again: the rest comes back by NOTIFY (ADD, parents first).
+            status, edited = await asyncio.to_thread(
+                branch.api_call, "PUT", share, {"share": "all"}
+            )
+            assert status == 200 and edited["share"] == "all", edited
+            await _until(bureau, tree_path,
+                         lambda b: set(device_ids) | channel_ids <= set(_ids(b["channels"])),
+                         timeout=10)  # fmt: skip
+            _, uppers = await asyncio.to_thread(branch.api, "/uppers")
+            assert uppers["uppers"][0]["share"]["source"] == "database"
+
+            # Back to the configuration's share (all).
+            status, reset = await asyncio.to_thread(branch.api_call, "DELETE", share)
+            assert status == 200 and (reset["share"], reset["source"]) == ("all", "config")
+            status, refused = await asyncio.to_thread(
+                branch.api_call, "PUT", share, {"share": "selected", "channels": ["12"]}
+            )
+            assert status == 400 and "20-digit" in refused["error"], refused
     finally:
         if branch is not None:
             stop_server(branch)
