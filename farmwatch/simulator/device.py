@@ -35,7 +35,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
+from farmwatch.simulator.camera_state import DeviceControlState
 from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
+from farmwatch.simulator.control_responder import ControlResponder
 from farmwatch.simulator.malformed import (
     BROKEN_XML,
     GARBAGE,
@@ -63,6 +65,7 @@ from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
+from farmwatch.sipserver.gb.device_config import BasicParam
 from farmwatch.sipserver.gb.manscdp import AlarmNotify
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify, build_keepalive
 from farmwatch.sipserver.register_client import (
@@ -77,6 +80,9 @@ from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 log = logging.getLogger(__name__)
+
+REBOOT_SECONDS = 0.5
+"""How long a TeleBoot keeps the simulated device away before it registers again."""
 
 BIND_ATTEMPTS = 8
 
@@ -137,6 +143,18 @@ class SimulatedDevice:
             record_index=self.record_index,
             bytes_per_second=lambda: self.call_handler.media.bitrate // 8,
             records_per_message=settings.records.items_per_message,
+        )  # fmt: skip
+        self.control = DeviceControlState()
+        """What the device was told (PTZ heads, presets, guard, recording, configuration):
+        the inspection hook of tests, and its `ignores_controls`/`answers_ptz_position`."""
+        self.responder.control = ControlResponder(
+            settings.device_id, self.control, self.responder.send_answer, self._spawn,
+            clock=self._now, on_reboot=self._reboot,
+            default_basic=BasicParam(
+                name=self.profile.name, expiration=3600,
+                heartbeat_interval=max(1, round(settings.timers.keepalive_interval)),
+                heartbeat_count=settings.timers.keepalive_lost_count,
+            ),
         )  # fmt: skip
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
@@ -424,6 +442,12 @@ class SimulatedDevice:
     def _on_timer(self) -> None:
         self._timer = None
         self._feed(self._session.tick(self._now()))
+
+    def _reboot(self) -> None:
+        """TeleBoot: like a camera restarting, register afresh after `REBOOT_SECONDS`."""
+        log.info("device %s: TeleBoot, registering again in %g s", self.device_id, REBOOT_SECONDS)
+        self._register.forget()
+        self._feed(self._session.reboot(self._now(), REBOOT_SECONDS))
 
     async def _run_register(self, expires: int) -> None:
         try:

@@ -7,10 +7,10 @@ items sharing the query's SN and sent one after another, each waiting for its 20
 channel's record index, every file overlapping [StartTime, EndTime] whole, in messages of
 `records_per_message` items sent the same way (SumNum the total; none: one message with
 SumNum 0; `Type` other than all/time finds nothing, the recordings being scheduled ones).
-DeviceControl without an answer
-(PTZCmd, TeleBoot) is only counted (PTZCmd kept in `ptz_commands` as channel and code);
-IFameCmd is counted and makes the channel's calls
-send a key frame next, as a camera does; other controls get `Result OK`. A body
+Controls, configuration, PresetQuery and PTZPosition go to `control` (`ControlResponder`,
+which acts on them the way a camera does); PTZCmd codes are also kept in `ptz_commands`
+(channel, code); IFameCmd is counted and makes the channel's calls send a key frame next, as
+a camera does; other controls get `Result OK`. A body
 that is not MANSCDP gets 400, a MESSAGE for another target 404. `drop_catalog_message`
 and `drop_record_message` lose one message of the next catalog or RecordInfo answer, for
 tests of partial results.
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from farmwatch.simulator.channels import ChannelTable, DeviceProfile
+from farmwatch.simulator.control_responder import ControlResponder
 from farmwatch.simulator.outbox import Outbox
 from farmwatch.simulator.record_index import RECORD_TYPE, RecordIndex
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
@@ -93,6 +94,8 @@ class QueryResponder:
         self.alarm_responses: list[tuple[str, int]] = []
         """(alarm source, SN) of each Response/Alarm the platform sent back."""
         self.catalogs_sent = 0
+        self.control: ControlResponder | None = None
+        """Acts on controls, configuration and PTZ queries (set by the device)."""
 
     def drop_catalog_message(self, index: int) -> None:
         """Lose message `index` (0-based) of the next catalog answer."""
@@ -121,6 +124,8 @@ class QueryResponder:
 
     def _answer(self, message: ManscdpMessage, reply_to: str | None) -> None:
         profile = self._profile
+        if self.control is not None and self.control.answer(message, reply_to):
+            return
         match message:
             case CatalogQuery(sn=sn):
                 self._spawn(self._send_catalog(sn, reply_to))
@@ -199,6 +204,10 @@ class QueryResponder:
             if not await self._send(body, reply_to, what):
                 return
         self.record_answers_sent += 1
+
+    async def send_answer(self, body: bytes, reply_to: str | None, what: str) -> bool:
+        """Send an answer MESSAGE; False (logged) unless the platform took it."""
+        return await self._send(body, reply_to, what)
 
     async def _send(self, body: bytes, reply_to: str | None, what: str) -> bool:
         try:

@@ -169,6 +169,17 @@ class DeviceSession:
             return [SendKeepalive()]
         return []
 
+    def reboot(self, now: float, delay: float) -> list[Command]:
+        """TeleBoot: drop the registration and register afresh after `delay` (boot time)."""
+        if self._state in (SessionState.IDLE, SessionState.UNREGISTERING, SessionState.STOPPED):
+            return []
+        self._state = SessionState.BACKOFF
+        self._retry_at = now + delay
+        self._refresh_at = self._keepalive_at = None
+        self._keepalive_in_flight = False
+        self._failures = 0
+        return []
+
     def stop(self, now: float) -> list[Command]:
         """Unregister when a registration may be live; otherwise stop at once."""
         if self._state in (SessionState.REGISTERED, SessionState.REGISTERING):

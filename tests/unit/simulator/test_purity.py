@@ -15,6 +15,7 @@ PURE = [
     "record_player.py",
     "playback_control.py",
     "frame_scheduler.py",
+    "camera_state.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "uvloop", "random", "secrets"}
 

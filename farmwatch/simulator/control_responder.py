@@ -1,0 +1,158 @@
+"""How a simulated device acts on and answers control and configuration (gb28181.md §4.8-4.9,
+§4.14; issue 12 item 7).
+
+`ControlResponder.answer(message, reply_to)` takes what `QueryResponder` parsed (after its
+200 OK) and, like a camera: moves the PTZ head of the addressed channel (PTZCmd, [2022]
+PTZPreciseCtrl), keeps presets and the guard position, arms or disarms, starts or stops
+recording, counts alarm resets and drag zooms, answers those the standard answers with
+`Response/DeviceControl` Result OK; stores DeviceConfig families and answers `Result OK`;
+answers ConfigDownload one family per message (same SN), PresetQuery from the head's
+presets, PTZPosition from its position; TeleBoot asks the device to reboot. Everything lands
+in `DeviceControlState`. Returns False for messages that are not its business.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from farmwatch.simulator.camera_state import DeviceControlState, PtzPoint
+from farmwatch.sipserver.gb.control_commands import (
+    AlarmResetCommand,
+    DragZoomCommand,
+    GuardCommand,
+    HomePositionCommand,
+    PtzPreciseCommand,
+    RecordCommand,
+)
+from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement, ConfigType
+from farmwatch.sipserver.gb.manscdp import (
+    CmdType,
+    ConfigDownloadQuery,
+    DeviceConfigControl,
+    DeviceControl,
+    ManscdpMessage,
+    PresetEntry,
+    PresetQuery,
+    PtzCommand,
+    PtzPositionQuery,
+    TeleBootCommand,
+)
+from farmwatch.sipserver.gb.manscdp_build import build_control_response
+from farmwatch.sipserver.gb.manscdp_device import (
+    build_config_download_response,
+    build_preset_query_response,
+    build_ptz_position_response,
+)
+from farmwatch.sipserver.gb.ptz import PtzCmdError, decode_ptz_cmd
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes, str | None, str], Coroutine[Any, Any, bool]]
+Spawn = Callable[[Coroutine[Any, Any, Any]], object]
+
+
+class ControlResponder:
+    """The device side of DeviceControl, DeviceConfig, ConfigDownload, PresetQuery and
+    PTZPosition for one simulated device."""
+
+    def __init__(
+        self,
+        device_id: str,
+        state: DeviceControlState,
+        send: Send,
+        spawn: Spawn,
+        *,
+        clock: Callable[[], float],
+        on_reboot: Callable[[], object],
+        default_basic: BasicParam,
+    ) -> None:
+        self._device_id = device_id
+        self.state = state
+        self._send = send
+        self._spawn = spawn
+        self._clock = clock
+        self._on_reboot = on_reboot
+        state.configure(default_basic.to_element())
+
+    def answer(self, message: ManscdpMessage, reply_to: str | None) -> bool:
+        match message:
+            case DeviceControl() | DeviceConfigControl() if self.state.ignores_controls:
+                log.info("device %s: ignoring %s", self._device_id, type(message).__name__)
+                self.state.received.append((message.device_id, "ignored"))
+            case DeviceControl(device_id=target, sn=sn, command=command):
+                return self._control(target, sn, command, reply_to)
+            case DeviceConfigControl(device_id=target, sn=sn, blocks=blocks):
+                for block in blocks:
+                    self.state.configure(block)
+                    self.state.received.append((target, f"DeviceConfig/{block.name}"))
+                body = build_control_response(target, sn, CmdType.DEVICE_CONFIG)
+                self._spawn(self._send(body, reply_to, "DeviceConfig"))
+            case ConfigDownloadQuery():
+                self._spawn(self._send_config(message, reply_to))
+            case PresetQuery(device_id=channel, sn=sn):
+                head = self.state.head(channel)
+                presets = [PresetEntry(i, f"预置点{i}") for i in sorted(head.presets)]
+                body = build_preset_query_response(channel, sn, presets)
+                self._spawn(self._send(body, reply_to, "PresetQuery"))
+            case PtzPositionQuery(device_id=channel, sn=sn):
+                if not self.state.answers_ptz_position:
+                    return True  # a 2016 device: the 200 OK and nothing more
+                point = self.state.head(channel).position(self._clock())
+                body = build_ptz_position_response(channel, sn, point.pan, point.tilt, point.zoom)
+                self._spawn(self._send(body, reply_to, "PTZPosition"))
+            case _:
+                return False
+        return True
+
+    def _control(self, target: str, sn: int, command: object, reply_to: str | None) -> bool:
+        state, now = self.state, self._clock()
+        match command:
+            case PtzCommand(hex_code=code):
+                try:
+                    action = decode_ptz_cmd(code).action
+                except PtzCmdError as error:
+                    log.warning("device %s: bad PTZCmd %s: %s", self._device_id, code, error)
+                    return True
+                state.head(target).apply(action, now)
+                state.received.append((target, f"PTZCmd/{type(action).__name__}"))
+                return False  # the query responder keeps its own list of PTZ codes
+            case TeleBootCommand():
+                state.reboots += 1
+                state.received.append((target, "TeleBoot"))
+                self._on_reboot()
+                return True
+            case PtzPreciseCommand(pan=pan, tilt=tilt, zoom=zoom):
+                state.head(target).move_to(PtzPoint(pan, tilt, zoom), now)
+                state.received.append((target, "PTZPreciseCtrl"))
+                return True
+            case DragZoomCommand():
+                state.drag_zooms.append((target, command.zoom_in, command.mid_x, command.mid_y))
+                state.received.append((target, "DragZoom"))
+                return True
+            case RecordCommand(start=start):
+                state.recording[target] = start
+            case GuardCommand(arm=arm):
+                state.guard_armed = arm
+            case AlarmResetCommand(method=method, alarm_type=alarm_type):
+                state.alarm_resets.append((target, method, alarm_type))
+            case HomePositionCommand():
+                state.head(target).home = command
+            case _:
+                return False
+        state.received.append((target, type(command).__name__))
+        body = build_control_response(target, sn, CmdType.DEVICE_CONTROL)
+        self._spawn(self._send(body, reply_to, "DeviceControl"))
+        return True
+
+    async def _send_config(self, query: ConfigDownloadQuery, reply_to: str | None) -> None:
+        """One answer per asked family, sharing the query's SN, sent one after another."""
+        for name in query.config_types:
+            config_type = ConfigType.from_wire(name)
+            if config_type is None:
+                continue  # a family this device does not know: no answer for it
+            block = self.state.config.get(config_type.value) or ConfigElement(config_type.value)
+            body = build_config_download_response(query.device_id, query.sn, [block])
+            if not await self._send(body, reply_to, f"ConfigDownload {name}"):
+                return

@@ -1,0 +1,50 @@
+"""The simulated camera's PTZ head and remembered state (issue 12 item 7), in virtual time."""
+
+from __future__ import annotations
+
+from farmwatch.simulator.camera_state import CameraHead, DeviceControlState, PtzPoint
+from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement
+from farmwatch.sipserver.gb.ptz import (
+    PanDirection,
+    Preset,
+    PresetOperation,
+    PtzMove,
+    PtzStop,
+    TiltDirection,
+    ZoomDirection,
+)
+
+
+def test_the_head_moves_at_the_commanded_speed_until_a_stop() -> None:
+    head = CameraHead()
+    head.apply(PtzMove(pan=PanDirection.RIGHT, pan_speed=255), now=0.0)
+    assert head.position(1.0) == PtzPoint(90.0, 0.0, 1.0)
+    head.apply(PtzStop(), now=2.0)
+    assert head.position(10.0) == PtzPoint(180.0, 0.0, 1.0)
+    head.apply(PtzMove(pan=PanDirection.LEFT, pan_speed=255), now=10.0)
+    assert head.position(13.0).pan == 270.0  # wraps around
+    head.apply(PtzMove(tilt=TiltDirection.UP, zoom=ZoomDirection.IN, tilt_speed=255,
+                       zoom_speed=15), now=13.0)  # fmt: skip
+    assert head.position(100.0) == PtzPoint(270.0, 90.0, 30.0)  # clamped at the stops
+
+
+def test_presets_are_set_called_and_deleted() -> None:
+    head = CameraHead()
+    head.apply(PtzMove(pan=PanDirection.RIGHT, pan_speed=255), now=0.0)
+    head.apply(PtzStop(), now=0.5)
+    head.apply(Preset(PresetOperation.SET, 3), now=1.0)
+    head.apply(PtzMove(pan=PanDirection.RIGHT, pan_speed=255), now=1.0)
+    head.apply(PtzStop(), now=2.0)
+    assert head.position(2.0).pan == 135.0
+    head.apply(Preset(PresetOperation.CALL, 3), now=3.0)
+    assert head.position(3.0) == PtzPoint(45.0, 0.0, 1.0)
+    head.apply(Preset(PresetOperation.DELETE, 3), now=4.0)
+    head.apply(Preset(PresetOperation.CALL, 3), now=5.0)  # gone: nothing happens
+    assert head.presets == {}
+
+
+def test_basic_param_writes_merge_into_what_the_device_had() -> None:
+    state = DeviceControlState()
+    state.configure(BasicParam("cam", 3600, 60, 3).to_element())
+    state.configure(ConfigElement("basicparam", None, (ConfigElement("HeartBeatInterval", "30"),)))
+    assert state.basic_param() == BasicParam("cam", 3600, 30, 3)
