@@ -29,3 +29,32 @@ class InvalidInput(PlatformError):
 
 class StreamFailed(PlatformError):
     """502: the device refused, never answered, or sent no usable video."""
+
+
+class NotSupported(PlatformError):
+    """501: the device does not do this (e.g. a 2016 device asked its PTZ position)."""
+
+
+class DeviceTimeout(PlatformError):
+    """504: the device took the request but never answered it; the message names it."""
+
+
+class ControlLocked(Conflict):
+    """409: another user controls this camera; `holder` is who, `seconds_left` how long."""
+
+    def __init__(self, message: str, *, holder: str, seconds_left: float) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.seconds_left = seconds_left
+
+
+class RateLimited(PlatformError):
+    """429: too many commands; `retry_after` seconds until the next is taken."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DeviceRefused(PlatformError):
+    """502: the device answered the request with an error status."""

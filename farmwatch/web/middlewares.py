@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from farmwatch.platform.errors import (
     Conflict,
+    ControlLocked,
     DeviceOffline,
+    DeviceRefused,
+    DeviceTimeout,
     InvalidInput,
     NotFound,
+    NotSupported,
     PermissionDenied,
     PlatformError,
+    RateLimited,
     StreamFailed,
 )
 
@@ -26,6 +32,10 @@ STATUS_OF: dict[type[PlatformError], int] = {
     Conflict: 409,
     DeviceOffline: 503,
     StreamFailed: 502,
+    NotSupported: 501,
+    DeviceTimeout: 504,
+    DeviceRefused: 502,
+    RateLimited: 429,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -45,12 +55,24 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _error_response(error: PlatformError) -> web.Response:
+    """The JSON error; a rate limit adds `Retry-After`, a held camera says who holds it."""
+    if isinstance(error, ControlLocked):
+        body = {"error": str(error), "holder": error.holder,
+                "seconds_left": round(error.seconds_left, 1)}  # fmt: skip
+        return web.json_response(body, status=409)
+    response = json_error(status_of(error), str(error))
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return response
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except PlatformError as error:
-        return json_error(status_of(error), str(error))
+        return _error_response(error)
     except web.HTTPException as error:
         if error.content_type == "application/json" or error.status < 400:
             raise

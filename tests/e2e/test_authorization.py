@@ -140,8 +140,20 @@ PROBES: dict[RouteKey, Probe] = {
     K("PUT", "/api/channels/{channel_id}/record-plan"): Probe(
         _p("/api/channels/{C}/record-plan"), 200, lambda _: {"mode": "off"}
     ),
+    # The camera's administrator steered it last: its monitor finds it held (409) for 30 s.
     K("POST", "/api/channels/{channel_id}/ptz"): Probe(
-        _p("/api/channels/{C}/ptz"), 202, lambda _: {"action": "stop"}
+        _p("/api/channels/{C}/ptz"), 202, lambda _: {"action": "stop"}, {OWNER: 409}
+    ),
+    K("GET", "/api/channels/{channel_id}/presets"): Probe(_p("/api/channels/{C}/presets"), 200),
+    K("GET", "/api/channels/{channel_id}/ptz/position"): Probe(
+        _p("/api/channels/{C}/ptz/position"), 200
+    ),
+    K("POST", "/api/devices/{device_id}/commands"): Probe(
+        _p("/api/devices/{D}/commands"), 200, lambda _: {"command": "iframe"}
+    ),
+    K("GET", "/api/devices/{device_id}/config"): Probe(_p("/api/devices/{D}/config"), 200),
+    K("PUT", "/api/devices/{device_id}/config"): Probe(
+        _p("/api/devices/{D}/config"), 200, lambda _: {"FrameMirror": {"FrameMirrorType": 0}}
     ),
     K("POST", "/api/live/{session}/webrtc"): Probe(
         _p("/api/live/{LIVE}/webrtc"), 400, lambda _: BAD_OFFER

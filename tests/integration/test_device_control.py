@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from farmwatch.platform.catalog_mapping import channel_data
 from farmwatch.platform.db import create_database, default_database_url
-from farmwatch.platform.errors import DeviceOffline, NotFound
+from farmwatch.platform.errors import DeviceOffline, DeviceTimeout, NotFound
 from farmwatch.platform.records import ChannelData, Transport
 from farmwatch.platform.repositories import ChannelRepository, DeviceRepository
 from farmwatch.platform.services.device_control_service import (
@@ -140,7 +140,7 @@ async def test_a_device_that_does_not_answer_is_reported_after_the_answer_timeou
     env: ControlEnv,
 ) -> None:
     env.device.go_silent()
-    with pytest.raises(DeviceOffline, match="did not take the PTZ command.*no answer in 1 s"):
+    with pytest.raises(DeviceTimeout, match="did not answer PTZ command A50F0100000000B5 .*1 s"):
         await env.service.ptz(env.channel_ids[0], PtzStop())
     assert env.device.responder.ptz_commands == []
 

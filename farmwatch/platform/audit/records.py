@@ -41,6 +41,8 @@ class AuditAction(StrEnum):
     RECORD_SEARCH = "record_search"
     SNAPSHOT = "snapshot"
     PTZ = "ptz"
+    DEVICE_COMMAND = "device_command"
+    """TeleBoot, RecordCmd, GuardCmd, AlarmCmd reset, DragZoom, IFameCmd (issue 12)."""
     USER_CHANGE = "user_change"
     ROLE_CHANGE = "role_change"
     GRANT_CHANGE = "grant_change"

@@ -1,8 +1,20 @@
-"""Device control over HTTP: `POST /api/channels/{id}/ptz` (gb28181.md §4.8; issue 12).
+"""Device control over HTTP (gb28181.md §4.8-4.9; issue 12 items 1-2).
 
-One JSON object per command, checked strictly (unknown fields and out-of-range values are a
-400 naming the field); the answer is 202 `{"channel_id", "device_id", "ptz_cmd"}` once the
-device accepted the MESSAGE (a PTZ command has no other answer). Bodies:
+Cameras (signed-in users with the camera's grant): `POST /api/channels/{id}/ptz`,
+`GET /api/channels/{id}/presets` (PresetQuery), `GET /api/channels/{id}/ptz/position`
+([2022] PTZPosition; 501 when the device does not report it). Devices (administrators):
+`POST /api/devices/{id}/commands` (`web/command_bodies.py`), `GET /api/devices/{id}/config
+?types=BasicParam,...` (ConfigDownload) and `PUT /api/devices/{id}/config` (DeviceConfig).
+A device that takes nothing in `registrar.control_timeout` is a 504 naming the command; an
+answered command gives the device's `result` (OK, or ERROR with its `reason` as a 502).
+
+PTZ: one JSON object per command, checked strictly (unknown fields and out-of-range values
+are a 400 naming the field); any body may add `"take_over": true` (an administrator takes
+the camera from its current controller). The camera stays with whoever sent the last
+command for 30 s: anyone else gets 409 `{"error", "holder", "seconds_left"}`; more than 10
+commands a second per camera get 429 with `Retry-After`. A PTZCmd is answered 202
+`{"channel_id", "device_id", "ptz_cmd"}` once the device accepted the MESSAGE (a PTZ command
+has no other answer). Bodies:
 
 - `{"action": "move", "pan": "left"|"right"|null, "tilt": "up"|"down"|null,
   "zoom": "in"|"out"|null, "speed": 0-255, "zoom_speed"?: 0-15}`: moves until a stop;
@@ -17,7 +29,12 @@ device accepted the MESSAGE (a PTZ command has no other answer). Bodies:
   `{"action": "cruise", "op": "dwell", "group", "seconds": 0-4095}`;
 - `{"action": "scan", "op": "start"|"left"|"right", "group": 0-255}`,
   `{"action": "scan", "op": "speed", "group", "speed": 0-4095}`;
-- `{"action": "aux", "switch": 0-255 (1 = wiper), "on": true|false}`.
+- `{"action": "aux", "switch": 0-255 (1 = wiper), "on": true|false}`;
+- `{"action": "home", "enabled": bool, "reset_time"?: s, "preset"?: 0-255}`: the guard
+  position (HomePosition), answered `{"result", "reason"}`;
+- `{"action": "position", "pan": 0-360, "tilt": -90..90, "zoom": >= 1}`: [2022] absolute
+  positioning (PTZPreciseCtrl), 501 for a device that does not report its position, else
+  the position it reports after.
 """
 
 from __future__ import annotations
@@ -28,9 +45,17 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from farmwatch.platform.access import Principal
 from farmwatch.platform.errors import InvalidInput
+from farmwatch.platform.services.device_command_service import (
+    CommandResult,
+    ConfigType,
+    config_blocks,
+    config_to_mapping,
+)
 from farmwatch.platform.services.device_control_service import (
     AuxiliarySwitch,
+    Controller,
     CruiseAddPoint,
     CruiseClear,
     CruiseDeletePoint,
@@ -53,12 +78,12 @@ from farmwatch.platform.services.device_control_service import (
     TiltDirection,
     ZoomDirection,
 )
+from farmwatch.web.authorization import PRINCIPAL
 from farmwatch.web.bodies import json_object
+from farmwatch.web.command_bodies import command_from_body, home_from_body, precise_from_body
 from farmwatch.web.keys import DEVICE_CONTROL
 
 __all__ = ["ptz_action_from_body", "routes"]
-
-# Here rather than in web/keys.py until the service is wired into the application.
 
 routes = web.RouteTableDef()
 
@@ -218,12 +243,119 @@ def ptz_action_from_body(body: _Body) -> PtzAction:
     return _ACTIONS[action](body)
 
 
+def _controller(request: web.Request) -> Controller | None:
+    """Who steers: the signed-in principal (None where no authorisation runs: tests)."""
+    principal: Principal | None = request.get(PRINCIPAL)
+    if principal is None:
+        return None
+    key = (
+        f"token:{principal.token_id}"
+        if principal.token_id is not None
+        else (f"user:{principal.user_id}")
+    )
+    return Controller(key, principal.name, principal.is_administrator)
+
+
+def _result_response(result: CommandResult, **extra: object) -> web.Response:
+    body: dict[str, object] = {
+        "command": result.command,
+        "device_id": result.device_id,
+        "target_id": result.target_id,
+        "result": result.result,
+        "reason": result.reason,
+        **extra,
+    }
+    if result.is_ok:
+        return web.json_response(body)
+    reason = f": {result.reason}" if result.reason else ""
+    body["error"] = f"device {result.device_id} answered {result.command} with ERROR{reason}"
+    return web.json_response(body, status=502)
+
+
 @routes.post("/channels/{channel_id}/ptz")
 async def ptz(request: web.Request) -> web.Response:
     body = await json_object(request, '{"action", ...}')
+    take_over = body.pop("take_over", False)
+    if not isinstance(take_over, bool):
+        raise InvalidInput("take_over: expected true or false")
+    channel_id = request.match_info["channel_id"]
+    control = request.app[DEVICE_CONTROL]
+    controller = _controller(request)
+    if body.get("action") == "home":
+        command = home_from_body(body)
+        result = await control.home_position(channel_id, command, controller, take_over=take_over)
+        return _result_response(result, channel_id=channel_id)
+    if body.get("action") == "position":
+        target = precise_from_body(body)
+        position = await control.move_to(channel_id, target, controller, take_over=take_over)
+        return web.json_response(
+            {"channel_id": channel_id, "pan": position.pan, "tilt": position.tilt,
+             "zoom": position.zoom}
+        )  # fmt: skip
     action = ptz_action_from_body(body)
-    sent = await request.app[DEVICE_CONTROL].ptz(request.match_info["channel_id"], action)
+    sent = await control.ptz(channel_id, action, controller, take_over=take_over)
     return web.json_response(
         {"channel_id": sent.channel_id, "device_id": sent.device_id, "ptz_cmd": sent.ptz_cmd},
         status=202,
     )
+
+
+@routes.get("/channels/{channel_id}/presets")
+async def presets(request: web.Request) -> web.Response:
+    channel_id = request.match_info["channel_id"]
+    found = await request.app[DEVICE_CONTROL].presets(channel_id)
+    return web.json_response(
+        {"channel_id": channel_id,
+         "presets": [{"index": preset.index, "name": preset.name} for preset in found]}
+    )  # fmt: skip
+
+
+@routes.get("/channels/{channel_id}/ptz/position")
+async def ptz_position(request: web.Request) -> web.Response:
+    position = await request.app[DEVICE_CONTROL].position(request.match_info["channel_id"])
+    return web.json_response(
+        {"channel_id": position.channel_id, "pan": position.pan, "tilt": position.tilt,
+         "zoom": position.zoom}
+    )  # fmt: skip
+
+
+@routes.post("/devices/{device_id}/commands")
+async def device_command(request: web.Request) -> web.Response:
+    body = await json_object(request, '{"command", "channel_id"?, ...}')
+    wanted = command_from_body(body)
+    commands = request.app[DEVICE_CONTROL].commands
+    result = await commands.send(request.match_info["device_id"], wanted.command, wanted.channel_id)
+    return _result_response(result)
+
+
+def _config_types(text: str) -> list[ConfigType]:
+    types: list[ConfigType] = []
+    for name in (part.strip() for part in text.split(",")):
+        config_type = ConfigType.from_wire(name)
+        if config_type is None:
+            known = ", ".join(member.value for member in ConfigType)
+            raise InvalidInput(f"types: {name[:40]!r} is not a configuration family ({known})")
+        if config_type not in types:
+            types.append(config_type)
+    return types
+
+
+@routes.get("/devices/{device_id}/config")
+async def read_config(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    types = _config_types(request.query.get("types", ConfigType.BASIC_PARAM.value))
+    found = await request.app[DEVICE_CONTROL].commands.read_config(device_id, types)
+    config = {
+        config_type.value: None if element is None else config_to_mapping(element)
+        for config_type, element in found.items()
+    }
+    return web.json_response({"device_id": device_id, "config": config})
+
+
+@routes.put("/devices/{device_id}/config")
+async def write_config(request: web.Request) -> web.Response:
+    body = await json_object(request, '{"BasicParam": {...}, ...}')
+    blocks = config_blocks(body)
+    device_id = request.match_info["device_id"]
+    result = await request.app[DEVICE_CONTROL].commands.write_config(device_id, blocks)
+    return _result_response(result, families=[block.name for block in blocks])

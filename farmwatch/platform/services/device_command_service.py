@@ -1,0 +1,317 @@
+"""Device commands and configuration (gb28181.md §4.8-4.9; issue 12 item 2).
+
+`DeviceCommandService.send(device_id, command, target_id)` sends one DeviceControl
+sub-command (TeleBoot, IFameCmd, RecordCmd, GuardCmd, AlarmCmd reset, DragZoomIn/Out) to the
+device or one of its channels; the commands the standard answers (Record, Guard, Alarm)
+return the device's `Result` and reason, the others return once the device took the
+MESSAGE. `write_config` sends Control/DeviceConfig (to the device ID, as Dahua requires)
+and returns its Result; `read_config` asks ConfigDownload one family per query (each its
+own SN, all at once) and returns what the device reported.
+
+`DeviceTalk` is the one way both this service and PTZ control reach a device: a bounded
+wait (`control_timeout`), a device that takes nothing in time is a `DeviceTimeout` naming
+the command (504), an error status a `DeviceRefused` (502), an unregistered device a
+`DeviceOffline` (503).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from farmwatch.platform.errors import (
+    DeviceOffline,
+    DeviceRefused,
+    DeviceTimeout,
+    InvalidInput,
+    NotFound,
+    PlatformError,
+)
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.sipserver.device_access import DeviceAccess, DeviceUnavailable, QueryTimeout
+from farmwatch.sipserver.errors import SipError, TransactionFailed, TransactionTimeout
+from farmwatch.sipserver.gb.control_commands import (
+    AlarmResetCommand,
+    DragZoomCommand,
+    GuardCommand,
+    RecordCommand,
+    answers_with_result,
+)
+from farmwatch.sipserver.gb.device_config import (
+    BasicParam,
+    ConfigElement,
+    ConfigError,
+    ConfigType,
+    config_from_mapping,
+    config_to_mapping,
+)
+from farmwatch.sipserver.gb.manscdp import (
+    CmdType,
+    ConfigDownloadResponse,
+    ControlCommand,
+    ControlResponse,
+    IFrameCommand,
+    TeleBootCommand,
+)
+from farmwatch.sipserver.gb.manscdp_build import build_device_control
+from farmwatch.sipserver.gb.manscdp_device import build_config_download_query, build_device_config
+from farmwatch.sipserver.gb.manscdp_text import ManscdpCharset
+
+__all__ = [
+    "AlarmResetCommand",
+    "BasicParam",
+    "CommandResult",
+    "ConfigElement",
+    "ConfigType",
+    "DeviceCommand",
+    "DeviceCommandService",
+    "DeviceTalk",
+    "DragZoomCommand",
+    "GuardCommand",
+    "IFrameCommand",
+    "RecordCommand",
+    "TeleBootCommand",
+    "config_blocks",
+    "config_to_mapping",
+]
+
+log = logging.getLogger(__name__)
+
+DeviceCommand = (
+    TeleBootCommand
+    | IFrameCommand
+    | RecordCommand
+    | GuardCommand
+    | AlarmResetCommand
+    | DragZoomCommand
+)
+
+SENT = "sent"
+"""`CommandResult.result` of a command the standard does not answer: the device took it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What the device said: `result` is its `Result` (OK or ERROR), or `sent` for a
+    command without an answer; `reason` what it gave with an ERROR."""
+
+    command: str
+    device_id: str
+    target_id: str
+    result: str
+    reason: str | None = None
+
+    @property
+    def is_ok(self) -> bool:
+        return self.result != "ERROR"
+
+
+class DeviceTalk:
+    """Sends controls and queries to a device with one bounded wait and one error mapping."""
+
+    def __init__(
+        self,
+        access: DeviceAccess,
+        channels: ChannelRepository,
+        *,
+        answer_timeout: float | None = None,
+    ) -> None:
+        self.access = access
+        self.channels = channels
+        self._answer_timeout = answer_timeout
+
+    @property
+    def timeout(self) -> float:
+        return self._answer_timeout or self.access.settings.control_timeout
+
+    def require_online(self, device_id: str, what: str = "") -> None:
+        if not self.access.is_online(device_id):
+            raise DeviceOffline(f"device {device_id}{what} is offline")
+
+    async def device_of(self, channel_id: str) -> str:
+        """The device holding `channel_id`: `NotFound`, or `DeviceOffline` when offline."""
+        record = await self.channels.get(channel_id)
+        if record is None:
+            raise NotFound(f"no channel {channel_id}")
+        self.require_online(record.device_id, f" of channel {channel_id}")
+        return record.device_id
+
+    def _failure(self, error: SipError, device_id: str, target_id: str, what: str) -> PlatformError:
+        if isinstance(error, DeviceUnavailable):
+            return DeviceOffline(f"device {device_id} is offline ({what} not sent)")
+        if isinstance(error, TransactionFailed):
+            status = error.response.status
+            return DeviceRefused(
+                f"device {device_id} refused {what} for {target_id}: "
+                f"{status} {error.response.reason}"
+            )
+        if isinstance(error, QueryTimeout | TransactionTimeout):
+            return self._timeout(device_id, target_id, what)
+        return DeviceRefused(f"device {device_id}: {what} for {target_id} failed: {error}")
+
+    def _timeout(self, device_id: str, target_id: str, what: str) -> DeviceTimeout:
+        return DeviceTimeout(
+            f"device {device_id} did not answer {what} for {target_id} within {self.timeout:g} s"
+        )
+
+    async def send_control(
+        self,
+        device_id: str,
+        target_id: str,
+        command: ControlCommand,
+        what: str,
+        *,
+        control_priority: int | None = None,
+    ) -> None:
+        """A DeviceControl without an answer: done when the device takes the MESSAGE."""
+        body = build_device_control(
+            target_id,
+            self.access.next_sn(),
+            command,
+            control_priority=control_priority,
+            charset=self.access.charset_for(device_id),
+        )
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.access.send_manscdp(device_id, body, target_id=target_id)
+        except TimeoutError:
+            log.warning("device %s did not take %s for %s", device_id, what, target_id)
+            raise self._timeout(device_id, target_id, what) from None
+        except SipError as error:
+            raise self._failure(error, device_id, target_id, what) from error
+
+    async def ask(
+        self,
+        device_id: str,
+        target_id: str,
+        cmd_type: CmdType,
+        body_for_sn: Callable[[int, ManscdpCharset], bytes],
+        what: str,
+        *,
+        unanswered: PlatformError | None = None,
+    ) -> Any:
+        """A query or answered control; `unanswered` replaces the `DeviceTimeout`."""
+        try:
+            return await self.access.query(
+                device_id, cmd_type, body_for_sn, target_id=target_id, answer_within=self.timeout
+            )
+        except QueryTimeout as error:
+            log.warning("device %s did not answer %s for %s", device_id, what, target_id)
+            if unanswered is not None:
+                raise unanswered from error
+            raise self._timeout(device_id, target_id, what) from error
+        except SipError as error:
+            raise self._failure(error, device_id, target_id, what) from error
+
+    async def answered_control(
+        self,
+        device_id: str,
+        target_id: str,
+        command: ControlCommand,
+        what: str,
+        control_priority: int | None,
+    ) -> CommandResult:
+        answer: ControlResponse = await self.ask(
+            device_id, target_id, CmdType.DEVICE_CONTROL,
+            lambda sn, charset: build_device_control(
+                target_id, sn, command, control_priority=control_priority, charset=charset
+            ),
+            what,
+        )  # fmt: skip
+        return _result(what, device_id, target_id, answer)
+
+
+def _result(what: str, device_id: str, target_id: str, answer: ControlResponse) -> CommandResult:
+    result = answer.result.value if answer.result is not None else "ERROR"
+    reason = answer.reason if answer.result is not None else "no Result in the answer"
+    log.info("device %s answered %s for %s: %s%s", device_id, what, target_id, result,
+             f" ({reason})" if reason else "")  # fmt: skip
+    return CommandResult(what, device_id, target_id, result, reason)
+
+
+_COMMAND_NAMES: dict[type, str] = {
+    TeleBootCommand: "TeleBoot",
+    IFrameCommand: "IFameCmd",
+    RecordCommand: "RecordCmd",
+    GuardCommand: "GuardCmd",
+    AlarmResetCommand: "AlarmCmd",
+}
+
+
+def command_name(command: DeviceCommand) -> str:
+    if isinstance(command, DragZoomCommand):
+        return "DragZoomIn" if command.zoom_in else "DragZoomOut"
+    return _COMMAND_NAMES[type(command)]
+
+
+def config_blocks(config: Mapping[str, object]) -> list[ConfigElement]:
+    """`{"BasicParam": {...}, "FrameMirror": {...}}` as DeviceConfig families, strictly
+    (`InvalidInput` naming the field)."""
+    if not config:
+        raise InvalidInput("expected at least one configuration family")
+    try:
+        return [config_from_mapping(family, value) for family, value in config.items()]
+    except ConfigError as error:
+        raise InvalidInput(str(error)) from None
+
+
+class DeviceCommandService:
+    """Device-wide commands and configuration, answered with the device's Result."""
+
+    def __init__(self, talk: DeviceTalk, *, control_priority: int | None = None) -> None:
+        self._talk = talk
+        self._control_priority = control_priority
+
+    async def send(
+        self, device_id: str, command: DeviceCommand, target_id: str | None = None
+    ) -> CommandResult:
+        """Send `command` to the device, or to `target_id`, one of its channels."""
+        talk = self._talk
+        talk.require_online(device_id)
+        target = target_id or device_id
+        if target != device_id:
+            record = await talk.channels.get(target)
+            if record is None or record.device_id != device_id:
+                raise NotFound(f"device {device_id} has no channel {target}")
+        what = command_name(command)
+        if answers_with_result(command):
+            return await talk.answered_control(
+                device_id, target, command, what, self._control_priority
+            )
+        await talk.send_control(
+            device_id, target, command, what, control_priority=self._control_priority
+        )
+        log.info("%s sent to %s of device %s", what, target, device_id)
+        return CommandResult(what, device_id, target, SENT)
+
+    async def write_config(self, device_id: str, blocks: Sequence[ConfigElement]) -> CommandResult:
+        """Control/DeviceConfig with `blocks`; the device's Result."""
+        talk = self._talk
+        talk.require_online(device_id)
+        names = "/".join(block.name for block in blocks)
+        answer: ControlResponse = await talk.ask(
+            device_id, device_id, CmdType.DEVICE_CONFIG,
+            lambda sn, charset: build_device_config(device_id, sn, blocks, charset=charset),
+            f"DeviceConfig ({names})",
+        )  # fmt: skip
+        return _result(f"DeviceConfig ({names})", device_id, device_id, answer)
+
+    async def read_config(
+        self, device_id: str, types: Sequence[ConfigType]
+    ) -> dict[ConfigType, ConfigElement | None]:
+        """ConfigDownload of each family (None: the device answered without it or ERROR)."""
+        self._talk.require_online(device_id)
+        answers = await asyncio.gather(*(self._download(device_id, t) for t in types))
+        return dict(zip(types, answers, strict=True))
+
+    async def _download(self, device_id: str, config_type: ConfigType) -> ConfigElement | None:
+        answer: ConfigDownloadResponse = await self._talk.ask(
+            device_id, device_id, CmdType.CONFIG_DOWNLOAD,
+            lambda sn, charset: build_config_download_query(sn, device_id, [config_type], charset),
+            f"ConfigDownload ({config_type.value})",
+        )  # fmt: skip
+        wanted = config_type.value.casefold()
+        return next((b for b in answer.blocks if b.name.casefold() == wanted), None)
