@@ -73,7 +73,10 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
     bureau = start_tier(tmp_path, BUREAU)
     branch: RunningServer | None = None
     try:
-        branch = start_tier(tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau.sip_port),))
+        branch = start_tier(
+            tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau.sip_port),),
+            extra_env={"FARMWATCH_MEDIA_IDLE_CLOSE": "1"},  # the stream the bureau watched
+        )  # fmt: skip
         async with running_simulator(
             server=(BRANCH.host, branch.sip_port),
             server_id=BRANCH.platform_id,
@@ -188,6 +191,13 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
             # NOTIFY (DEL of everything else) and its catalog query answers that one alone.
             kept = stays.channels.items[0].device_id
             share = f"/uppers/{BUREAU.name}/share"
+            # A call of the bureau to a channel about to leave the share.
+            dropped = stays.channels.items[1].device_id
+            status, session = await asyncio.to_thread(
+                bureau.api_post, f"/channels/{dropped}/live", None
+            )
+            assert status == 201, session
+            await _until(branch, "/uppers", lambda b: b["uppers"][0]["calls"] == 1, timeout=10)
             status, edited = await asyncio.to_thread(
                 branch.api_call, "PUT", share, {"share": "selected", "channels": [kept]}
             )
@@ -198,6 +208,9 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
             tree_path = f"/devices/{BRANCH.platform_id}/channels"
             left = {BRANCH.platform_id, stays.device_id, kept}  # the branch's item stays
             await _until(bureau, tree_path, lambda b: set(_ids(b["channels"])) == left, timeout=10)
+            # The branch ended the bureau's call to the channel no longer shared (BYE).
+            await _until(branch, "/uppers", lambda b: b["uppers"][0]["calls"] == 0, timeout=5)
+            assert f"channel {dropped} no longer shared" in branch.log_text()
             status, _ = await asyncio.to_thread(
                 bureau.api, f"/devices/{BRANCH.platform_id}/catalog", method="POST"
             )
@@ -226,6 +239,11 @@ async def test_a_branch_registers_upward_and_its_farm_appears_as_a_tree_at_the_b
                 branch.api_call, "PUT", share, {"share": "selected", "channels": ["12"]}
             )
             assert status == 400 and "20-digit" in refused["error"], refused
+            # The camera's stream, watched by nobody since that BYE, closes (its device call
+            # would otherwise still be open when the farm goes away).
+            async with asyncio.timeout(5):
+                while stays.active_calls:
+                    await asyncio.sleep(0.1)
     finally:
         if branch is not None:
             stop_server(branch)
