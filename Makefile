@@ -60,6 +60,7 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/recorded_stream_start.py
 	PYTHONPATH=. $(PY) bench/cascade.py --relay
 	PYTHONPATH=. $(PY) bench/abuse.py
+	PYTHONPATH=. $(PY) bench/device_control.py
 	PYTHONPATH=. $(PY) bench/fuzz.py --minutes 2
 
 clean:
