@@ -28,6 +28,7 @@ from farmwatch.media.sinks.segment_recorder import RecordedSegment
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.access import create_access_services
 from farmwatch.platform.audit import AuditLog
+from farmwatch.platform.cameras import CameraTree, PlacementRepository
 from farmwatch.platform.db import DatabaseUnavailable, create_database, resolve_database_url
 from farmwatch.platform.observability import LoopLagMonitor, MetricSources, PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
@@ -311,6 +312,11 @@ class Application:
             self.database.sessions, self.audit, settings.access,
             read_sessions=self.database.read_sessions,
         )  # fmt: skip
+        self.camera_tree = CameraTree(
+            devices, channels,
+            PlacementRepository(self.database.sessions, self.database.read_sessions),
+            self.access_services,
+        )  # fmt: skip
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -396,6 +402,7 @@ class Application:
                     self.control,
                     WebAccess(self.access_services, self.audit, self.database),
                     shares=self.upper_shares,
+                    cameras=self.camera_tree,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from farmwatch.platform.access import AccessServices
 from farmwatch.platform.audit import AuditLog
+from farmwatch.platform.cameras import CameraTree
 from farmwatch.platform.observability import PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
 from farmwatch.platform.recordings.download_service import DownloadService
@@ -26,6 +27,7 @@ from farmwatch.web.housekeeping import AccessHousekeeping
 from farmwatch.web.keys import (
     ACCESS,
     AUDIT,
+    CAMERA_TREE,
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
@@ -45,6 +47,7 @@ from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule
 from farmwatch.web.routes import (
     accounts,
     audit,
+    cameras,
     control,
     devices,
     health,
@@ -95,6 +98,8 @@ class WebServices:
     """What each upper may see (`/api/uppers/{name}/share`)."""
     control: DeviceControlService
     access: WebAccess
+    cameras: CameraTree
+    """The console's tree and each camera's key area and location number."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -111,9 +116,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[DEVICE_CONTROL] = services.control
     api[ACCESS] = services.access.access
     api[AUDIT] = services.access.audit
+    api[CAMERA_TREE] = services.cameras
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit,
+        organisations, tokens, audit, cameras,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     return api

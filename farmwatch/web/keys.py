@@ -8,6 +8,7 @@ from aiohttp import web
 
 from farmwatch.platform.access import AccessServices
 from farmwatch.platform.audit import AuditLog
+from farmwatch.platform.cameras import CameraTree
 from farmwatch.platform.observability import PlatformMetrics
 from farmwatch.platform.recordings.clip_service import ClipService
 from farmwatch.platform.recordings.download_service import DownloadService
@@ -33,6 +34,7 @@ UPPER_LINKS: web.AppKey[UpperLinksView] = web.AppKey("upper_links")
 UPPER_SHARES = web.AppKey("upper_shares", UpperShares)
 ACCESS = web.AppKey("access", AccessServices)
 AUDIT = web.AppKey("audit", AuditLog)
+CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
 
 
 class HealthCheck(Protocol):

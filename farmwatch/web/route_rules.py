@@ -130,6 +130,7 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/logout", SIGNED_IN),
     ("GET", "/api/me", SIGNED_IN),
     ("GET", "/live", Rule(Who.SIGNED_IN, page=True)),
+    ("GET", "/api/tree", SIGNED_IN),  # filtered to the cameras the caller may see
     ("GET", "/metrics", SIGNED_IN),
     ("*", "/api/{tail}", SIGNED_IN),
     ("GET", "/api/devices", SIGNED_IN),  # filtered to the devices the caller may see
@@ -145,6 +146,7 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/devices/{device_id}/config", DEVICE_ADMINISTRATOR),
     ("PUT", "/api/devices/{device_id}/config",
      Rule(Who.ADMINISTRATOR, Target.DEVICE, audit=AuditAction.CONFIG_CHANGE)),
+    ("POST", "/api/devices", Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
     ("GET", "/api/uppers", ADMINISTRATOR),
     ("GET", "/api/uppers/{name}/share", ADMINISTRATOR),
     ("PUT", "/api/uppers/{name}/share", Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
@@ -166,6 +168,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/channels/{channel_id}/ptz", _camera(AuditAction.PTZ)),
     ("GET", "/api/channels/{channel_id}/presets", _camera()),
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
+    ("PUT", "/api/channels/{channel_id}/placement",
+     Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

@@ -97,6 +97,17 @@ PROBES: dict[RouteKey, Probe] = {
     ),
     K("GET", "/login"): Probe(_p("/login"), 200),
     K("GET", "/healthz"): Probe(_p("/healthz"), 200),
+    K("GET", "/api/tree"): Probe(_p("/api/tree"), 200),
+    K("POST", "/api/devices"): Probe(
+        _p("/api/devices"), 201,
+        lambda rig: {"device_id": "34020000001320000090", "password": "Enrol-Pass-1",
+                     "farm_id": rig.farm},
+        CORE_REFUSES,
+    ),  # fmt: skip
+    K("PUT", "/api/channels/{channel_id}/placement"): Probe(
+        _p("/api/channels/{C}/placement"), 200,
+        lambda _: {"key_area": "feed_store", "location": "7"},
+    ),  # fmt: skip
     K("POST", "/api/logout"): Probe(_p("/api/logout"), 204, order=9),
     K("GET", "/api/me"): Probe(_p("/api/me"), 200),
     K("GET", "/live"): Probe(_p("/live?channel={C}"), 200),

@@ -140,6 +140,12 @@ class DirectoryRepository:
         async with self._read_sessions() as session:
             return await session.scalar(statement)
 
+    async def device_farms(self) -> dict[str, int]:
+        """Every placed device's farm, by device ID (the console's tree)."""
+        statement = select(FARM_DEVICES.c.device_id, FARM_DEVICES.c.farm_id)
+        async with self._read_sessions() as session:
+            return {device_id: farm_id for device_id, farm_id in await session.execute(statement)}
+
     def _cameras(self) -> Any:
         return (
             select(

@@ -104,6 +104,14 @@ class AccessGate:
             )
         return frozenset(devices)
 
+    async def visible_cameras(self, principal: Principal) -> frozenset[str] | None:
+        """The cameras `principal` may see, of every device; None: all of them."""
+        orgs = await self._cameras.org_tree()
+        if reaches_everything(principal, orgs):
+            return None
+        cameras = await self._directory.cameras()
+        return visible_channels(principal, await self._cameras.grants(principal), cameras, orgs)
+
     async def visible_device_channels(
         self, principal: Principal, device_id: str
     ) -> frozenset[str] | None:

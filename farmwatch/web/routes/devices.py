@@ -1,17 +1,26 @@
-"""/api/devices: devices with their online state, channel trees, catalog refresh; a caller
-sees only the devices and cameras within their reach (the route rules check the device of
-each path)."""
+"""/api/devices: devices with their online state, channel trees (with each camera's key
+area and location number), catalog refresh, enrolment; a caller sees only the devices and
+cameras within their reach (the route rules check the device of each path).
+
+`POST /api/devices {"device_id", "password", "name"?, "farm_id"?}` (administrators): enrol
+a new device with its own SIP password (regulation art. 6: per camera, its access method,
+device ID and password), put on a farm of the administrator's reach when `farm_id` is given.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from aiohttp import web
 
 from farmwatch.platform.catalog_tree import visible_tree
-from farmwatch.platform.errors import InvalidInput
+from farmwatch.platform.errors import Conflict, InvalidInput, NotFound
 from farmwatch.web.authorization import principal_of
-from farmwatch.web.keys import ACCESS, DEVICE_SERVICE
+from farmwatch.web.bodies import json_object
+from farmwatch.web.camera_views import with_places
+from farmwatch.web.keys import ACCESS, CAMERA_TREE, DEVICE_SERVICE
+from farmwatch.web.routes.accounts import int_field
 from farmwatch.web.views import device_view, progress_view, status_view, tree_view
 
 routes = web.RouteTableDef()
@@ -19,6 +28,11 @@ routes = web.RouteTableDef()
 # ASCII digits only: str.isdigit() also takes '²' and other scripts' digits, which int()
 # refuses or reads; ten digits are more than any bound here and keep int() cheap.
 _DIGITS = re.compile(r"[0-9]{1,10}")
+# A GB/T 28181 device ID: 20 digits (the standard's coding rules).
+_DEVICE_ID = re.compile(r"[0-9]{20}")
+# Digest passwords travel in SIP headers' hashes only, but a device's keypad and the
+# platform's config take printable ASCII; the bound keeps them sane.
+_PASSWORD = re.compile(r"[\x21-\x7e]{6,64}")
 
 
 def int_param(request: web.Request, name: str, default: int, maximum: int) -> int:
@@ -69,7 +83,46 @@ async def channel_tree(request: web.Request) -> web.Response:
     )
     if visible is not None:
         nodes = visible_tree(nodes, visible)
-    return web.json_response({"device_id": device_id, "channels": tree_view(nodes)})
+    view = tree_view(nodes)
+    with_places(view, await request.app[CAMERA_TREE].places(_channel_ids(view)))
+    return web.json_response({"device_id": device_id, "channels": view})
+
+
+def _channel_ids(nodes: list[dict[str, Any]]) -> list[str]:
+    found: list[str] = []
+    for node in nodes:
+        found.append(node["channel_id"])
+        found.extend(_channel_ids(node["children"]))
+    return found
+
+
+@routes.post("/devices")
+async def enrol_device(request: web.Request) -> web.Response:
+    body = await json_object(request, '{"device_id", "password", "name"?, "farm_id"?}')
+    device_id, password, name = body.get("device_id"), body.get("password"), body.get("name")
+    if not isinstance(device_id, str) or _DEVICE_ID.fullmatch(device_id) is None:
+        raise InvalidInput("device_id: expected the device's 20-digit GB/T 28181 ID")
+    if not isinstance(password, str) or _PASSWORD.fullmatch(password) is None:
+        raise InvalidInput("password: expected 6 to 64 printable ASCII characters, no spaces")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 64):
+        raise InvalidInput("name: expected 1 to 64 characters")
+    farm_id = None if body.get("farm_id") is None else int_field(body, "farm_id")
+    service = request.app[DEVICE_SERVICE]
+    try:
+        await service.get_device(device_id)
+    except NotFound:
+        pass
+    else:
+        # Enrolling again would replace the password of a device someone else may manage.
+        raise Conflict(f"device {device_id} exists")
+    if farm_id is not None:  # refused before anything is written when the farm is not theirs
+        await request.app[ACCESS].administration.place_device(
+            principal_of(request), device_id, farm_id, source=request.remote
+        )
+    record = await service.enroll(
+        device_id, password=password, name=None if name is None else name.strip(), charset=None
+    )
+    return web.json_response({**device_view(record), "farm_id": farm_id}, status=201)
 
 
 @routes.post("/devices/{device_id}/catalog")
