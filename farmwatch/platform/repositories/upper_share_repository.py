@@ -6,13 +6,17 @@ One unit of work per method; frozen records out, never rows. Times are passed in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from farmwatch.platform.models import UpperShareRow
+from farmwatch.platform.repositories.device_repository import dialect_insert
+
+_TABLE = cast(Table, UpperShareRow.__table__)
 
 __all__ = ["StoredShare", "UpperShareRepository"]
 
@@ -56,23 +60,32 @@ class UpperShareRepository:
             return [_stored(row) for row in rows.scalars()]
 
     async def put(self, share: StoredShare) -> StoredShare:
-        """Insert or replace the upper's row."""
+        """Insert or replace the upper's row, in one statement: two administrators saving
+        the same upper's first share at once both succeed, the later one's wins."""
+        stored = replace(
+            share,
+            farms=tuple(sorted(share.farms)),
+            devices=tuple(sorted(share.devices)),
+            channels=tuple(sorted(share.channels)),
+        )
+        values = {
+            "upper_name": stored.upper_name,
+            "share_all": stored.share_all,
+            "farms": list(stored.farms),
+            "devices": list(stored.devices),
+            "channels": list(stored.channels),
+            "updated_at": stored.updated_at,
+            "updated_by": stored.updated_by,
+        }
         async with self._sessions() as session, session.begin():
-            row = await session.get(UpperShareRow, share.upper_name)
-            if row is None:
-                row = UpperShareRow(upper_name=share.upper_name)
-                session.add(row)
-            row.share_all = share.share_all
-            row.farms = sorted(share.farms)
-            row.devices = sorted(share.devices)
-            row.channels = sorted(share.channels)
-            row.updated_at = share.updated_at
-            row.updated_by = share.updated_by
-        return StoredShare(
-            share.upper_name, share.share_all, tuple(sorted(share.farms)),
-            tuple(sorted(share.devices)), tuple(sorted(share.channels)), share.updated_at,
-            share.updated_by,
-        )  # fmt: skip
+            insert = dialect_insert(session, _TABLE).values(values)
+            await session.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["upper_name"],
+                    set_={name: value for name, value in values.items() if name != "upper_name"},
+                )
+            )
+        return stored
 
     async def delete(self, upper_name: str) -> bool:
         """Remove the upper's row; whether there was one."""
