@@ -5,9 +5,10 @@ position, [2022] absolute positioning), and for the device its guard (armed or n
 recording state per target, alarm resets, drag zooms, reboots and stored configuration.
 
 Pure: every change takes `now` (the device's loop time); tests read the state directly
-(`SimulatedDevice.control`) as the inspection hook. Two switches make it misbehave on
-purpose: `ignores_controls` (take every MESSAGE, act on and answer none) and
-`answers_ptz_position` (False: a 2016 device that does not know PTZPosition).
+(`SimulatedDevice.control`) as the inspection hook. Three switches make it misbehave on
+purpose: `ignores_controls` (take every MESSAGE, act on and answer none),
+`answers_ptz_position` (False: a 2016 device that does not know PTZPosition) and
+`refuses_with` (answer ERROR with that reason).
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ class DeviceControlState:
     """(target, command name) of every DeviceControl and DeviceConfig, in order."""
     ignores_controls: bool = False
     answers_ptz_position: bool = True
+    refuses_with: str | None = None
+    """When set, every answered control and DeviceConfig is refused: `Result` ERROR with this
+    `Reason`, and nothing changes."""
 
     def head(self, channel_id: str) -> CameraHead:
         return self.heads.setdefault(channel_id, CameraHead())

@@ -25,6 +25,7 @@ from farmwatch.sipserver.gb.control_commands import (
     HomePositionCommand,
     PtzPreciseCommand,
     RecordCommand,
+    answers_with_result,
 )
 from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement, ConfigType
 from farmwatch.sipserver.gb.manscdp import (
@@ -37,6 +38,7 @@ from farmwatch.sipserver.gb.manscdp import (
     PresetQuery,
     PtzCommand,
     PtzPositionQuery,
+    ResultCode,
     TeleBootCommand,
 )
 from farmwatch.sipserver.gb.manscdp_build import build_control_response
@@ -85,10 +87,10 @@ class ControlResponder:
                 return self._control(target, sn, command, reply_to)
             case DeviceConfigControl(device_id=target, sn=sn, blocks=blocks):
                 for block in blocks:
-                    self.state.configure(block)
+                    if self.state.refuses_with is None:
+                        self.state.configure(block)
                     self.state.received.append((target, f"DeviceConfig/{block.name}"))
-                body = build_control_response(target, sn, CmdType.DEVICE_CONFIG)
-                self._spawn(self._send(body, reply_to, "DeviceConfig"))
+                self._answer_result(target, sn, CmdType.DEVICE_CONFIG, reply_to)
             case ConfigDownloadQuery():
                 self._spawn(self._send_config(message, reply_to))
             case PresetQuery(device_id=channel, sn=sn):
@@ -108,6 +110,10 @@ class ControlResponder:
 
     def _control(self, target: str, sn: int, command: object, reply_to: str | None) -> bool:
         state, now = self.state, self._clock()
+        if state.refuses_with is not None and answers_with_result(command):
+            state.received.append((target, f"refused {type(command).__name__}"))
+            self._answer_result(target, sn, CmdType.DEVICE_CONTROL, reply_to)
+            return True
         match command:
             case PtzCommand(hex_code=code):
                 try:
@@ -142,9 +148,15 @@ class ControlResponder:
             case _:
                 return False
         state.received.append((target, type(command).__name__))
-        body = build_control_response(target, sn, CmdType.DEVICE_CONTROL)
-        self._spawn(self._send(body, reply_to, "DeviceControl"))
+        self._answer_result(target, sn, CmdType.DEVICE_CONTROL, reply_to)
         return True
+
+    def _answer_result(self, target: str, sn: int, cmd_type: CmdType, reply_to: str | None) -> None:
+        """Response with Result OK, or ERROR and the reason while `refuses_with` is set."""
+        reason = self.state.refuses_with
+        result = ResultCode.OK if reason is None else ResultCode.ERROR
+        body = build_control_response(target, sn, cmd_type, result, reason=reason)
+        self._spawn(self._send(body, reply_to, cmd_type.value))
 
     async def _send_config(self, query: ConfigDownloadQuery, reply_to: str | None) -> None:
         """One answer per asked family, sharing the query's SN, sent one after another."""

@@ -196,6 +196,34 @@ async def test_device_commands_answer_with_the_devices_result(control: ControlRi
     assert status == 400 and unknown["error"].startswith("command: expected one of")
 
 
+async def test_a_refused_command_is_a_502_with_the_devices_reason(control: ControlRig) -> None:
+    rig, device_id, state = control.rig, control.device_id, control.device.control
+    state.refuses_with = "布防失败: 防区故障"
+    try:
+        status, refused = await rig.post(
+            f"/api/devices/{device_id}/commands", {"command": "set_guard"}
+        )
+        assert status == 502, refused
+        assert (refused["result"], refused["reason"]) == ("ERROR", "布防失败: 防区故障")
+        assert refused["error"] == (
+            f"device {device_id} answered GuardCmd with ERROR: 布防失败: 防区故障"
+        )
+        status, refused = await rig.put(
+            f"/api/devices/{device_id}/config", {"FrameMirror": {"FrameMirrorType": 3}}
+        )
+        assert (status, refused["result"]) == (502, "ERROR"), refused
+    finally:
+        state.refuses_with = None
+    mirror = state.config.get("FrameMirror")
+    assert mirror is None or mirror.child_text("FrameMirrorType") != "3"  # refused: unchanged
+    # Each command left its audit row, refused or not.
+    status, audit = await rig.get("/api/audit?limit=50")
+    assert status == 200, audit
+    commands = [row for row in audit["rows"] if row["action"] == "device_command"]
+    assert commands and all(row["result"] in ("ok", "failed") for row in commands)
+    assert any(row["result"] == "failed" for row in commands), commands
+
+
 async def test_a_device_that_ignores_a_command_is_a_504_naming_it(control: ControlRig) -> None:
     rig, device_id = control.rig, control.device_id
     control.device.control.ignores_controls = True
