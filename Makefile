@@ -55,6 +55,7 @@ bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/live.py
 	PYTHONPATH=. $(PY) bench/live.py --viewers fmp4 --streams 50,100 --skip-starts --skip-latency
 	PYTHONPATH=. $(PY) bench/browser_start.py --hls
+	PYTHONPATH=. $(PY) bench/console.py
 	PYTHONPATH=. $(PY) bench/recording.py
 	PYTHONPATH=. $(PY) bench/segment_writer.py
 	PYTHONPATH=. $(PY) bench/recorded_stream_start.py

@@ -97,6 +97,8 @@ PROBES: dict[RouteKey, Probe] = {
     ),
     K("GET", "/login"): Probe(_p("/login"), 200),
     K("GET", "/healthz"): Probe(_p("/healthz"), 200),
+    K("GET", "/console/{name}"): Probe(_p("/console/main.js"), 200),
+    K("GET", "/"): Probe(_p("/"), 200),
     K("GET", "/api/tree"): Probe(_p("/api/tree"), 200),
     K("POST", "/api/devices"): Probe(
         _p("/api/devices"), 201,

@@ -1,0 +1,317 @@
+"""The console in a real browser (issue 10 §5): Debian's chromium (never a downloaded one)
+logs in through the login page, and the tests look at what a person sees — the refused
+password and the lock, a monitor's tree holding only the cameras granted to them, four
+simulated cameras decoding at once in a 4-tile layout with the viewer's name over each
+tile, the day's recordings on the playback timeline and a seek by clicking it, and the
+administration pages.
+
+One platform and one simulated device (five cameras with recordings) serve the whole
+module. Screenshots of the main pages go to the test's folder and, for a person to look
+at, to /tmp/console-shots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from farmwatch.simulator.record_settings import RecordSettings
+from tests.e2e.access_helpers import Browsers, Caller
+from tests.e2e.live_helpers import LiveRig, live_rig
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MONITOR = "mon.wang"
+MONITOR_NAME = "王监控"
+PASSWORD = "Console-Pass-2024"
+LOCKOUT_FAILURES = 3
+SHOTS = Path("/tmp/console-shots")
+GRANTED = 4  # of the device's five cameras
+
+
+@dataclass
+class ConsoleRig:
+    rig: LiveRig
+    admin: Caller
+    browser: Browser
+    shots: Path
+
+    @property
+    def base(self) -> str:
+        return self.rig.base
+
+    def camera(self, index: int) -> str:
+        return self.rig.channel(index)
+
+    async def page(self, username: str, password: str, menu: str = "live") -> Page:
+        """A new browser context (its own cookies) logged in as `username`, on the console's
+        page `menu` (chosen in the menu, as a person does)."""
+        context = await self.browser.new_context(
+            viewport={"width": 1440, "height": 900}, locale="zh-CN"
+        )
+        page = await context.new_page()
+        await log_in_through_page(page, self.base + "/", username, password)
+        await page.click(f"#nav-{menu}")
+        return page
+
+    async def shoot(self, page: Page, name: str) -> None:
+        path = self.shots / f"{name}.png"
+        await page.screenshot(path=str(path))
+        SHOTS.mkdir(exist_ok=True)
+        shutil.copy(path, SHOTS / path.name)
+
+
+async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
+    status, answer = await caller.request("POST", path, body)
+    assert status == 201, (path, answer)
+    return dict(answer)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ConsoleRig]:
+    folder = tmp_path_factory.mktemp("console")
+    env = {
+        "FARMWATCH_ACCESS_LOCKOUT_FAILURES": str(LOCKOUT_FAILURES),
+        "FARMWATCH_ACCESS_THROTTLE_PER_SOURCE": "1000",
+        "FARMWATCH_MEDIA_WORKERS": "0",
+    }
+    async with (
+        live_rig(folder, channels=5, records=RecordSettings(), env=env) as rig,
+        async_playwright() as playwright,
+    ):
+        browsers = Browsers(rig.base)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            admin = browsers.new("admin")
+            await admin.log_in(ADMIN, ADMIN_PASSWORD)
+            root = rig.server.organisation_id
+            bureau = await _created(
+                admin, "/api/organisations", {"name": "江苏局", "tier": "bureau", "parent_id": root}
+            )
+            farm = await _created(
+                admin, "/api/farms",
+                {"name": "东台生猪养殖场", "filing_number": "3200GJ0001",
+                 "organisation_id": bureau["id"]},
+            )  # fmt: skip
+            device = rig.fleet.device_ids[0]
+            status, _ = await admin.request(
+                "PUT", f"/api/devices/{device}/farm", {"farm_id": farm["id"]}
+            )
+            assert status == 200
+            for username, display, role in (
+                (MONITOR, MONITOR_NAME, "monitor"), ("lock.me", "锁定测试", "monitor"),
+            ):  # fmt: skip
+                user = await _created(
+                    admin, "/api/users",
+                    {"username": username, "display_name": display, "role": role,
+                     "organisation_id": bureau["id"], "password": PASSWORD},
+                )  # fmt: skip
+                if username == MONITOR:
+                    for index in range(GRANTED):
+                        status, _ = await admin.request(
+                            "POST", f"/api/users/{user['id']}/grants",
+                            {"kind": "channel", "target": rig.channel(index)},
+                        )  # fmt: skip
+                        assert status == 201
+            yield ConsoleRig(rig, admin, browser, folder)
+        finally:
+            await browser.close()
+            await browsers.close()
+
+
+async def _text(page: Page, selector: str) -> str:
+    return (await page.text_content(selector)) or ""
+
+
+async def test_a_wrong_password_is_refused_and_the_account_locks(console: ConsoleRig) -> None:
+    context = await console.browser.new_context(locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(console.base + "/")
+    assert page.url.startswith(console.base + "/login")
+    messages = []
+    for _ in range(LOCKOUT_FAILURES + 1):
+        await page.fill("#username", "lock.me")
+        await page.fill("#password", "Wrong-Pass-0000")
+        async with page.expect_response("**/api/login"):
+            await page.click("#submit")
+        messages.append(await _text(page, "#message"))
+    assert messages[0].startswith("用户名或密码错误")
+    assert messages[LOCKOUT_FAILURES - 2].startswith("用户名或密码错误")
+    assert messages[-1].startswith("账户已锁定"), messages
+    # Locked: the right password does not open it either.
+    await page.fill("#password", PASSWORD)
+    async with page.expect_response("**/api/login") as answer:
+        await page.click("#submit")
+    assert (await answer.value).status == 423
+    assert (await _text(page, "#message")).startswith("账户已锁定")
+    assert page.url.startswith(console.base + "/login")
+    await console.shoot(page, "login-locked")
+    await context.close()
+
+
+async def _tree_cameras(page: Page) -> list[str]:
+    await page.wait_for_selector("#tree .camera")
+    return list(
+        await page.eval_on_selector_all(
+            "#tree .camera", "nodes => nodes.map(n => n.dataset.channel)"
+        )
+    )
+
+
+FRAMES_DECODED = """
+async () => Promise.all((window.farmwatchTiles || []).map((tile) => tile.framesDecoded()))
+"""
+
+
+TILE_STATES = """
+() => [...document.querySelectorAll(".tile")].map((n) => `${n.dataset.state}: ${n.textContent}`)
+"""
+
+
+async def _frames(page: Page, minimum: int, tiles: int, timeout: float) -> list[int]:
+    """Every tile's decoded frames, once each of the first `tiles` has at least `minimum`."""
+    decoded: list[int] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                decoded = [int(n) for n in await page.evaluate(FRAMES_DECODED)]
+                if len(decoded) >= tiles and min(decoded[:tiles]) >= minimum:
+                    return decoded
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        states = await page.evaluate(TILE_STATES)
+        raise AssertionError(f"frames {decoded} < {minimum} after {timeout} s: {states}") from None
+
+
+async def test_a_monitor_sees_only_granted_cameras_and_plays_four_tiles(
+    console: ConsoleRig,
+) -> None:
+    page = await console.page(MONITOR, PASSWORD)
+    cameras = await _tree_cameras(page)
+    assert sorted(cameras) == sorted(console.camera(i) for i in range(GRANTED))
+    assert console.camera(GRANTED) not in cameras
+    # No administration in the menu for a monitor.
+    assert await page.locator("#nav a").count() == 2
+    assert await page.locator("#nav-users").count() == 0
+    assert "东台生猪养殖场" in await _text(page, "#tree")
+    # The tree's search narrows it down.
+    await page.fill("#tree-search", console.camera(1)[-4:])
+    assert await _tree_cameras(page) == [console.camera(1)]
+    await page.fill("#tree-search", "")
+
+    await page.click("button.layout[data-layout='4']")
+    await page.click(".tile[data-index='0']")
+    for index in range(GRANTED):
+        await page.click(f"#tree .camera[data-channel='{console.camera(index)}']")
+        await page.wait_for_selector(f".tile[data-index='{index}']:not([data-state='empty'])")
+    first = await _frames(page, 5, GRANTED, timeout=20)
+    later = await _frames(page, 1, GRANTED, timeout=5)
+    async with asyncio.timeout(10):
+        while not all(b > a for a, b in zip(first, later[:GRANTED], strict=True)):
+            later = await _frames(page, 1, GRANTED, timeout=5)
+            await asyncio.sleep(0.2)
+    states = await page.eval_on_selector_all(".tile", "nodes => nodes.map(n => n.dataset.state)")
+    assert states == ["playing"] * GRANTED
+    # The watermark: the viewer's name and the time over every tile.
+    marks = await page.eval_on_selector_all(
+        ".tile .watermark", "nodes => nodes.map(n => n.textContent)"
+    )
+    assert len(marks) == GRANTED and all(MONITOR_NAME in mark and MONITOR in mark for mark in marks)
+    now = datetime.now().strftime("%Y-%m-%d %H:")
+    assert all(now in mark for mark in marks) or all(
+        (datetime.now() - timedelta(minutes=1)).strftime("%Y-%m-%d %H:") in m for m in marks
+    )
+    await console.shoot(page, "live-4-tiles")
+    # The tiles remember their cameras: a reload plays the same four again.
+    await page.reload()
+    await _frames(page, 5, GRANTED, timeout=20)
+    titles = await page.eval_on_selector_all(
+        ".tile .tile-title", "nodes => nodes.map(n => n.title)"
+    )
+    assert titles == [console.camera(i) for i in range(GRANTED)]
+    # English on demand.
+    await page.click("#language")
+    await page.wait_for_selector("#nav-live:text('Live view')")
+    await page.click("#language")
+    await page.context.close()
+
+
+async def test_the_playback_page_shows_the_days_recordings_and_seeks(console: ConsoleRig) -> None:
+    page = await console.page(ADMIN, ADMIN_PASSWORD, "playback")
+    await page.wait_for_selector("#tree .camera")
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date().isoformat()
+    await page.fill("#pb-date", yesterday)
+    await page.click(f"#tree .camera[data-channel='{console.camera(0)}']")
+    await page.wait_for_selector("#pb-search-state[data-finished='true']", timeout=15_000)
+    painted = int(await page.get_attribute("#pb-segments", "data-count") or 0)
+    status, search = await console.admin.request(
+        "GET",
+        f"/api/channels/{console.camera(0)}/records?start={yesterday}T00:00:00"
+        f"&end={yesterday}T23:59:59&source=all",
+    )
+    assert status == 200 and painted == len(search["records"]) > 10
+    box = await page.locator("#pb-timeline").bounding_box()
+    assert box is not None
+
+    async def click_at(hours: float) -> None:
+        await page.mouse.click(box["x"] + box["width"] * hours / 24, box["y"] + box["height"] / 2)
+
+    async def position_starts(prefix: str) -> None:
+        async with asyncio.timeout(15):
+            while not (await page.get_attribute("#pb-position", "data-position") or "").startswith(
+                prefix
+            ):
+                await asyncio.sleep(0.2)
+
+    await click_at(8.02)
+    await _frames(page, 5, 1, timeout=20)
+    await position_starts(f"{yesterday}T08:0")
+    await click_at(10.52)  # a seek within the open playback
+    await position_starts(f"{yesterday}T10:3")
+    frames = (await _frames(page, 1, 1, timeout=5))[0]
+    await _frames(page, frames + 10, 1, timeout=10)
+    await page.select_option("#pb-speed", "4")
+    async with asyncio.timeout(10):
+        while "×4" not in await _text(page, "#pb-position"):
+            await asyncio.sleep(0.2)
+    await console.shoot(page, "playback")
+    await page.context.close()
+
+
+async def test_administration_pages(console: ConsoleRig) -> None:
+    page = await console.page(ADMIN, ADMIN_PASSWORD, "devices")
+    camera = console.camera(0)
+    row = f"#dev-list tr[data-channel='{camera}']"
+    await page.wait_for_selector(row)
+    await page.select_option(f"{row} select.key-area", "animal_house")
+    await page.fill(f"{row} input.location", "猪舍-03")
+    await page.click(f"{row} button.save-place")
+    await page.wait_for_selector("#dev-message:text('已保存')")
+    await console.shoot(page, "devices")
+    await page.click("#nav-live")
+    await page.wait_for_selector(f"#tree .camera[data-channel='{camera}'] .area:text('畜禽舍')")
+    assert await _text(page, f"#tree .camera[data-channel='{camera}'] .location") == "猪舍-03"
+    await page.click("#nav-users")
+    await page.wait_for_selector(f"#users-rows tr[data-user='{MONITOR}']")
+    await page.click(f"#users-rows tr[data-user='{MONITOR}'] button.link")
+    await page.wait_for_selector(f"#grants li[data-target='{console.camera(0)}']")
+    await console.shoot(page, "users")
+    await page.click("#nav-audit")
+    await page.wait_for_selector("#audit-verdict[data-intact='true']")
+    await page.wait_for_selector("#audit-rows tr[data-action='config_change']")
+    await console.shoot(page, "audit")
+    await page.context.close()
