@@ -169,6 +169,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("PUT", "/api/channels/{channel_id}/record-plan",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
     ("POST", "/api/channels/{channel_id}/ptz", _camera(AuditAction.PTZ)),
+    ("GET", "/api/channels/{channel_id}/ptz", _camera()),  # who steers it now
+    ("DELETE", "/api/channels/{channel_id}/ptz", _camera()),  # its holder gives it back
     ("GET", "/api/channels/{channel_id}/presets", _camera()),
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
     ("PUT", "/api/channels/{channel_id}/placement",

@@ -157,6 +157,8 @@ PROBES: dict[RouteKey, Probe] = {
     K("POST", "/api/channels/{channel_id}/ptz"): Probe(
         _p("/api/channels/{C}/ptz"), 202, lambda _: {"action": "stop"}, {OWNER: 409}
     ),
+    K("GET", "/api/channels/{channel_id}/ptz"): Probe(_p("/api/channels/{C}/ptz"), 200),
+    K("DELETE", "/api/channels/{channel_id}/ptz"): Probe(_p("/api/channels/{C}/ptz"), 204),
     K("GET", "/api/channels/{channel_id}/presets"): Probe(_p("/api/channels/{C}/presets"), 200),
     K("GET", "/api/channels/{channel_id}/ptz/position"): Probe(
         _p("/api/channels/{C}/ptz/position"), 200

@@ -132,10 +132,13 @@ async def test_precise_position_where_the_device_reports_it(control: ControlRig)
         assert status == 501, refused
         assert "PTZPosition" in refused["error"]
         assert asyncio.get_running_loop().time() - started < CONTROL_TIMEOUT + 1.5
+        started = asyncio.get_running_loop().time()
         status, refused = await rig.post(
             f"/api/channels/{channel}/ptz", {"action": "position", "pan": 1, "tilt": 1, "zoom": 1}
         )
         assert status == 501, refused
+        # Remembered: not asked again for a minute, so not waited for either.
+        assert asyncio.get_running_loop().time() - started < 0.5
     finally:
         control.device.control.answers_ptz_position = True
 
@@ -260,6 +263,10 @@ async def test_one_controller_at_a_time_and_a_rate_limit(control: ControlRig) ->
     assert status == 409 and locked["holder"] == "tests", locked  # the administrator's token
     status, refused = await monitor.request("POST", path, {"action": "stop", "take_over": True})
     assert status == 409, refused  # a monitor cannot take over
+    status, held = await monitor.request("GET", path)
+    assert (status, held["holder"], held["is_mine"]) == (200, "tests", False), held
+    status, _ = await monitor.request("DELETE", path)
+    assert status == 409  # only the holder gives it back
     statuses = []
     retry_after = None
     for _ in range(15):
@@ -269,6 +276,13 @@ async def test_one_controller_at_a_time_and_a_rate_limit(control: ControlRig) ->
                 retry_after = response.headers.get("Retry-After")
     assert statuses[:6] == [202] * 6 and 429 in statuses, statuses
     assert retry_after == "1"
+    async with rig.http.delete(rig.base + path) as response:
+        assert response.status == 204  # the administrator is done
+    status, free = await monitor.request("GET", path)
+    assert (status, free["holder"]) == (200, None)
+    await asyncio.sleep(1.0)  # the bucket refills
+    status, taken = await monitor.request("POST", path, {"action": "stop"})
+    assert status == 202, taken
 
 
 async def test_teleboot_makes_the_device_register_again(control: ControlRig) -> None:

@@ -131,13 +131,18 @@ class DeviceTalk:
         if not self.access.is_online(device_id):
             raise DeviceOffline(f"device {device_id}{what} is offline")
 
-    async def device_of(self, channel_id: str) -> str:
-        """The device holding `channel_id`: `NotFound`, or `DeviceOffline` when offline."""
+    async def channel(self, channel_id: str) -> str:
+        """The device holding `channel_id` (online or not); `NotFound` for no such channel."""
         record = await self.channels.get(channel_id)
         if record is None:
             raise NotFound(f"no channel {channel_id}")
-        self.require_online(record.device_id, f" of channel {channel_id}")
         return record.device_id
+
+    async def device_of(self, channel_id: str) -> str:
+        """The device holding `channel_id`: `NotFound`, or `DeviceOffline` when offline."""
+        device_id = await self.channel(channel_id)
+        self.require_online(device_id, f" of channel {channel_id}")
+        return device_id
 
     def _failure(self, error: SipError, device_id: str, target_id: str, what: str) -> PlatformError:
         if isinstance(error, DeviceUnavailable):

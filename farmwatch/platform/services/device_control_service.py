@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from farmwatch.platform.errors import NotSupported
+from farmwatch.platform.errors import ControlLocked, NotSupported
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.services.control_floor import ControlFloor, Controller, FloorSettings
 from farmwatch.platform.services.device_command_service import (
@@ -106,6 +106,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTROL_PRIORITY = 5  # `<Info><ControlPriority>` as wvp sends it (§4.8, §11.9)
+NO_POSITION_MEMORY = 60.0
+"""Seconds a device that did not answer PTZPosition is answered 501 without asking it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class DeviceControlService:
         self.floor = floor or ControlFloor(FloorSettings())
         self._clock = clock
         self.commands = DeviceCommandService(self._talk, control_priority=control_priority)
+        self._without_position: dict[str, float] = {}
 
     def _take(self, channel_id: str, controller: Controller | None, take_over: bool) -> None:
         if controller is not None:
@@ -176,6 +179,25 @@ class DeviceControlService:
         )  # fmt: skip
         return PtzSent(channel_id, device_id, code)
 
+    async def holder(self, channel_id: str) -> tuple[Controller, float] | None:
+        """Who steers the camera now and for how many more seconds (None: free)."""
+        await self._talk.channel(channel_id)
+        return self.floor.holder(channel_id, self._clock())
+
+    async def release(self, channel_id: str, controller: Controller) -> None:
+        """Give the camera back before its hold runs out; `ControlLocked` when another holds
+        it (only its holder can give it back)."""
+        await self._talk.channel(channel_id)
+        held = self.floor.holder(channel_id, self._clock())
+        if held is not None and held[0].key != controller.key:
+            holder, seconds_left = held
+            raise ControlLocked(
+                f"camera {channel_id} is being controlled by {holder.name}, not by you",
+                holder=holder.name,
+                seconds_left=seconds_left,
+            )
+        self.floor.release(channel_id, controller)
+
     async def home_position(
         self,
         channel_id: str,
@@ -204,14 +226,27 @@ class DeviceControlService:
         """[2022] PTZPosition: `NotSupported` (501) when the device does not answer it (a
         2016 device) or answers it with an error or without a position."""
         device_id = await self._talk.device_of(channel_id)
-        answer: PtzPositionResponse = await self._talk.ask(
-            device_id, channel_id, CmdType.PTZ_POSITION,
-            lambda sn, charset: build_ptz_position_query(sn, channel_id, charset),
-            "PTZPosition", unanswered=NotSupported(
+        silent_until = self._without_position.get(device_id)
+        if silent_until is not None and silent_until > self._clock():
+            raise NotSupported(
                 f"device {device_id} does not report the PTZ position of {channel_id} "
-                "(PTZPosition is GB/T 28181-2022; no answer)"
-            ),
-        )  # fmt: skip
+                "(PTZPosition is GB/T 28181-2022; it did not answer the last time)"
+            )
+        unanswered = NotSupported(
+            f"device {device_id} does not report the PTZ position of {channel_id} "
+            "(PTZPosition is GB/T 28181-2022; no answer)"
+        )
+        try:
+            answer: PtzPositionResponse = await self._talk.ask(
+                device_id, channel_id, CmdType.PTZ_POSITION,
+                lambda sn, charset: build_ptz_position_query(sn, channel_id, charset),
+                "PTZPosition", unanswered=unanswered,
+            )  # fmt: skip
+        except NotSupported:
+            # Asked again at once, a 2016 device would keep the caller waiting each time.
+            self._without_position[device_id] = self._clock() + NO_POSITION_MEMORY
+            raise
+        self._without_position.pop(device_id, None)
         if answer.result is ResultCode.ERROR or answer.pan is None or answer.tilt is None:
             raise NotSupported(
                 f"device {device_id} has no precise PTZ position for {channel_id} "

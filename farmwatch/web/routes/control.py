@@ -1,6 +1,7 @@
 """Device control over HTTP (gb28181.md §4.8-4.9; issue 12 items 1-2).
 
 Cameras (signed-in users with the camera's grant): `POST /api/channels/{id}/ptz`,
+`GET|DELETE /api/channels/{id}/ptz` (who holds the camera; give it back),
 `GET /api/channels/{id}/presets` (PresetQuery), `GET /api/channels/{id}/ptz/position`
 ([2022] PTZPosition; 501 when the device does not report it). Devices (administrators):
 `POST /api/devices/{id}/commands` (`web/command_bodies.py`), `GET /api/devices/{id}/config
@@ -298,6 +299,32 @@ async def ptz(request: web.Request) -> web.Response:
         {"channel_id": sent.channel_id, "device_id": sent.device_id, "ptz_cmd": sent.ptz_cmd},
         status=202,
     )
+
+
+@routes.get("/channels/{channel_id}/ptz")
+async def ptz_holder(request: web.Request) -> web.Response:
+    """Who steers the camera now: `{"holder": name or null, "seconds_left", "is_mine"}`."""
+    channel_id = request.match_info["channel_id"]
+    held = await request.app[DEVICE_CONTROL].holder(channel_id)
+    controller = _controller(request)
+    if held is None:
+        return web.json_response(
+            {"channel_id": channel_id, "holder": None, "seconds_left": None, "is_mine": False}
+        )
+    holder, seconds_left = held
+    return web.json_response(
+        {"channel_id": channel_id, "holder": holder.name, "seconds_left": round(seconds_left, 1),
+         "is_mine": controller is not None and controller.key == holder.key}
+    )  # fmt: skip
+
+
+@routes.delete("/channels/{channel_id}/ptz")
+async def ptz_release(request: web.Request) -> web.Response:
+    """Give the camera back now (204); 409 when someone else holds it."""
+    controller = _controller(request)
+    if controller is not None:
+        await request.app[DEVICE_CONTROL].release(request.match_info["channel_id"], controller)
+    return web.Response(status=204)
 
 
 @routes.get("/channels/{channel_id}/presets")
