@@ -16,6 +16,7 @@ token, to any administrator.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from farmwatch.platform.access.camera_access import CameraAccess
@@ -24,7 +25,16 @@ from farmwatch.platform.access.records import Principal, Role
 from farmwatch.platform.access.rules import OrgTree, can_manage, can_view, visible_channels
 from farmwatch.platform.access.session_repository import SessionRepository
 
-__all__ = ["AccessGate", "Verdict"]
+__all__ = ["AccessGate", "Verdict", "Visibility"]
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What one principal may see: devices and cameras by ID (None: every one)."""
+
+    orgs: OrgTree
+    devices: frozenset[str] | None
+    cameras: frozenset[str] | None
 
 
 class Verdict(StrEnum):
@@ -104,13 +114,20 @@ class AccessGate:
             )
         return frozenset(devices)
 
-    async def visible_cameras(self, principal: Principal) -> frozenset[str] | None:
-        """The cameras `principal` may see, of every device; None: all of them."""
+    async def visibility(self, principal: Principal) -> Visibility:
+        """The devices and cameras `principal` may see, worked out together (the console's
+        tree): the organisations, cameras and grants are read once."""
         orgs = await self._cameras.org_tree()
         if reaches_everything(principal, orgs):
-            return None
+            return Visibility(orgs, None, None)
         cameras = await self._directory.cameras()
-        return visible_channels(principal, await self._cameras.grants(principal), cameras, orgs)
+        seen = visible_channels(principal, await self._cameras.grants(principal), cameras, orgs)
+        devices = {camera.device_id for camera in cameras if camera.channel_id in seen}
+        if principal.role is Role.ADMINISTRATOR:
+            devices.update(
+                await self._directory.placed_devices(orgs.subtree(principal.organisation_id))
+            )
+        return Visibility(orgs, frozenset(devices), seen)
 
     async def visible_device_channels(
         self, principal: Principal, device_id: str

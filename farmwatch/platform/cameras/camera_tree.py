@@ -80,10 +80,10 @@ class CameraTree:
         self._clock = clock
 
     async def tree(self, principal: Principal) -> ConsoleTree:
-        gate, directory = self._access.gate, self._access.directory
-        visible_devices = await gate.visible_devices(principal)
-        visible_cameras = await gate.visible_cameras(principal)
-        page = await self._devices.list(limit=MAX_DEVICES, device_ids=visible_devices)
+        directory = self._access.directory
+        visible = await self._access.gate.visibility(principal)
+        visible_cameras, orgs = visible.cameras, visible.orgs
+        page = await self._devices.list(limit=MAX_DEVICES, device_ids=visible.devices)
         device_ids = {record.device_id for record in page.items}
         cameras: dict[str, list[ChannelRecord]] = {}
         for record in await self._channels.list_all():
@@ -104,7 +104,6 @@ class CameraTree:
             )
             for record in page.items
         )
-        orgs = await self._access.cameras.org_tree()
         wanted_farms = {device.farm_id for device in devices if device.farm_id is not None}
         if principal.role is Role.ADMINISTRATOR:
             farms = await directory.farms(orgs.subtree(principal.organisation_id))
