@@ -42,8 +42,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
+# Three pytest-xdist workers: most tests wait on real time (a 3-minute recording, a
+# 10-minute download at 4x, keepalive and media timeouts) with the CPU idle, so they run
+# side by side; a module's tests stay on one worker (tests/conftest.py groups them).
 test: $(STAMP) system-deps lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --durations=25
 
 bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/sip_codec.py

@@ -28,3 +28,22 @@ def pytest_asyncio_loop_factories(
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Async tests run on uvloop, as `farmwatch serve` does (its transports differ)."""
     return {"uvloop": uvloop.new_event_loop}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`--dist loadgroup`), which tests share a worker.
+
+    A module's tests stay together (its module-scoped servers and rigs are built once);
+    the tests that bind the three tiers' fixed loopback addresses run one at a time, on one
+    worker. (PostgreSQL tests need no such care: each has a schema of its own.) Runs before
+    xdist's own hook, which turns the group into the scheduling unit.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        if item.get_closest_marker("tier_addresses") is not None:
+            group = "tier-addresses"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -33,7 +33,7 @@ from tests.integration.cascade.tiers import (
 from tests.peers.raw_sip import free_port
 from tests.peers.server_process import RunningServer, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tier_addresses]
 
 
 @dataclass

@@ -28,7 +28,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 GOP = 1.0
 # 5-minute files, none missing: 300 records in 25 hours.
 RECORDS = RecordSettings(file_minutes=5, items_per_message=10, missing_fraction=0.0)
-pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.tier_addresses,
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -183,13 +187,20 @@ async def test_the_end_of_the_range_comes_up_two_hops_as_mediastatus_121(
         tiers.national, f"/api/channels/{tiers.channel()}/playback", body
     )
     assert status == 201, session
-    async with asyncio.timeout(20):
-        while True:
-            _, state = await tiers.request(tiers.national, "GET", session["status"])
-            if state["state"] == "ended":
-                break
-            await asyncio.sleep(0.1)
+    # Watched to its end, as an inspector does: a session nobody reads would close on its
+    # own after [media] idle_close, racing the 121 on a loaded machine.
+    reader = RecordedTimeReader.start(tiers, tiers.national, session["fmp4"])
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                _, state = await tiers.request(tiers.national, "GET", session["status"])
+                if state["state"] == "ended":
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await reader.stop()
     assert "MediaStatus 121" in state["end_reason"]
+    assert reader.frames(), "no recorded frame reached the national tier"
 
 
 async def test_ptz_from_the_national_tier_reaches_the_camera(tiers: ThreeTiers) -> None:

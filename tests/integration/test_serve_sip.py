@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, RunningServer
-from tests.peers.raw_sip import options_bytes, status_of, udp_options
+from tests.peers.raw_sip import free_port, options_bytes, status_of, udp_options
 
 
 def _pjsua(server: RunningServer, transport: str, count: int = 3) -> dict[str, object]:
@@ -158,7 +158,7 @@ def test_sipp_sends_1000_options_at_200_per_second(
             "-sf", str(scenario),
             "-s", "34020000002000000001",
             "-i", "127.0.0.1",
-            "-p", "0",
+            "-p", str(free_port()),  # sipp's default is 5060, shared with SO_REUSEADDR
             "-m", "1000",
             "-r", "200",
             "-t", "u1",

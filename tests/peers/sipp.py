@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.peers.raw_sip import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests/data/sipp"
 
@@ -53,7 +55,12 @@ def run_sipp(
     local_port: int = 0,
 ) -> SippResult:
     """Run `scenario` (a file of `scenarios`) for `calls` calls at `rate`/s from one socket
-    (`u1` UDP, `t1` one TCP connection) on `local_port` (0: any); bounded in time."""
+    (`u1` UDP, `t1` one TCP connection) on `local_port` (0: a free one); bounded in time.
+
+    Never sipp's own choice: it takes 5060 when it can, with SO_REUSEADDR, so two sipp
+    processes at once (tests side by side) would share 5060 and steal each other's answers.
+    """
+    local_port = local_port or free_port()
     stat = workdir / f"{scenario}-{rate}.csv"
     stat.unlink(missing_ok=True)
     result = subprocess.run(

@@ -11,7 +11,7 @@ import pytest
 
 from tests.peers.raw_sip import free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tier_addresses]
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -22,7 +22,7 @@ from tests.peers.raw_sip import free_port
 from tests.peers.server_process import stop_server
 from tests.peers.sipp import SCENARIOS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tier_addresses]
 
 
 async def test_sipp_upper_checks_our_register_catalog_answer_and_tcp_active_answer(

@@ -25,7 +25,7 @@ from tests.integration.cascade.tiers import (
 )
 from tests.peers.server_process import RunningServer, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tier_addresses]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # 10-minute files, a tenth missing: a day is about 130 records, 36 to a 6-hour slice.
 RECORDS = RecordSettings(file_minutes=10, items_per_message=10, missing_fraction=0.1)

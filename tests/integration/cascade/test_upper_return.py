@@ -15,7 +15,7 @@ from tests.integration.cascade.tiers import BRANCH, BUREAU, UpperLinkConfig, sta
 from tests.peers.raw_sip import free_port
 from tests.peers.server_process import RunningServer, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.tier_addresses]
 _CSEQ = re.compile(rb"^CSeq:\s*(\d+)\s+REGISTER", re.IGNORECASE | re.MULTILINE)
 
 
