@@ -86,6 +86,8 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
         "FARMWATCH_ACCESS_LOCKOUT_FAILURES": str(LOCKOUT_FAILURES),
         "FARMWATCH_ACCESS_THROTTLE_PER_SOURCE": "1000",
         "FARMWATCH_MEDIA_WORKERS": "0",
+        # Streams end 1 s after their last viewer: none is left for the shutdown to end.
+        "FARMWATCH_MEDIA_IDLE_CLOSE": "1",
     }
     async with (
         live_rig(folder, channels=5, records=RecordSettings(), env=env) as rig,
@@ -128,6 +130,10 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
                         )  # fmt: skip
                         assert status == 201
             yield ConsoleRig(rig, admin, browser, folder)
+            # The tests closed their tiles: the device's calls end by themselves.
+            async with asyncio.timeout(10):
+                while rig.fleet.devices[0].calls:
+                    await asyncio.sleep(0.1)
         finally:
             await browser.close()
             await browsers.close()
@@ -243,6 +249,8 @@ async def test_a_monitor_sees_only_granted_cameras_and_plays_four_tiles(
         ".tile .tile-title", "nodes => nodes.map(n => n.title)"
     )
     assert titles == [console.camera(i) for i in range(GRANTED)]
+    await page.click("#close-all")
+    await page.wait_for_selector(".tile:not([data-state='empty'])", state="detached")
     # English on demand.
     await page.click("#language")
     await page.wait_for_selector("#nav-live:text('Live view')")
@@ -289,6 +297,18 @@ async def test_the_playback_page_shows_the_days_recordings_and_seeks(console: Co
         while "×4" not in await _text(page, "#pb-position"):
             await asyncio.sleep(0.2)
     await console.shoot(page, "playback")
+    # A download of 20 recorded seconds: its progress, then the file's link.
+    await page.fill("#dl-from", "09:00:00")
+    await page.fill("#dl-to", "09:00:20")
+    await page.click("#dl-start")
+    await page.wait_for_selector("#dl-list li[data-state='completed'] a", timeout=20_000)
+    link = await page.get_attribute("#dl-list li a", "href") or ""
+    # The same person's other login sees the task as the page showed it.
+    status, task = await console.admin.request("GET", link.removesuffix("/file"))
+    assert status == 200 and task["state"] == "completed" and task["progress"] == 1, task
+    assert "已完成 100%" in await _text(page, "#dl-list li .dl-state")
+    await page.click(".tile .tile-close")
+    await page.wait_for_selector(".tile[data-state='empty']")
     await page.context.close()
 
 
