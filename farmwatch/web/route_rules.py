@@ -126,13 +126,13 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/login", ANYONE),
     ("GET", "/login", ANYONE),
     ("GET", "/healthz", ANYONE),
-    # The console's code and styles hold no data (what it shows comes from the API).
-    ("GET", "/console/{name}", ANYONE),
     # -- any principal -----------------------------------------------------------------------
     ("POST", "/api/logout", SIGNED_IN),
     ("GET", "/api/me", SIGNED_IN),
     ("GET", "/live", Rule(Who.SIGNED_IN, page=True)),
     ("GET", "/", Rule(Who.SIGNED_IN, page=True)),
+    # The console's code and styles hold no data, but only the login page is for strangers.
+    ("GET", "/console/{name}", SIGNED_IN),
     ("GET", "/api/tree", SIGNED_IN),  # filtered to the cameras the caller may see
     ("GET", "/metrics", SIGNED_IN),
     ("*", "/api/{tail}", SIGNED_IN),
