@@ -258,6 +258,25 @@ async def test_a_monitor_sees_only_granted_cameras_and_plays_four_tiles(
     await page.context.close()
 
 
+async def test_tiles_close_when_nobody_is_at_the_screen(console: ConsoleRig) -> None:
+    context = await console.browser.new_context(locale="zh-CN")
+    # This browser's console closes idle tiles after 3 s instead of 15 minutes.
+    await context.add_init_script("localStorage.setItem('farmwatch.idleMinutes', '0.05')")
+    page = await context.new_page()
+    await log_in_through_page(page, console.base + "/", MONITOR, PASSWORD)
+    await page.click("button.layout[data-layout='1']")
+    await page.click(f"#tree .camera[data-channel='{console.camera(2)}']")
+    await page.wait_for_selector(".tile[data-state='playing']", timeout=15_000)
+    await page.wait_for_selector(".tile[data-state='closed']", timeout=10_000)
+    assert "长时间未操作，已关闭" in await _text(page, ".tile .tile-state")
+    assert await page.evaluate("() => window.farmwatchTiles[0].session") is None
+    await page.click(".tile .retry")  # a click plays the same camera again
+    await page.wait_for_selector(".tile[data-state='playing']", timeout=15_000)
+    await page.click(".tile .tile-close")
+    await page.wait_for_selector(".tile[data-state='empty']")
+    await context.close()
+
+
 async def test_the_playback_page_shows_the_days_recordings_and_seeks(console: ConsoleRig) -> None:
     page = await console.page(ADMIN, ADMIN_PASSWORD, "playback")
     await page.wait_for_selector("#tree .camera")
