@@ -37,9 +37,11 @@ from farmwatch.platform.recordings.platform_recording import PlatformRecording, 
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.recordings.repository import RecordingRepository
+from farmwatch.platform.repositories.alarm_repository import AlarmRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
+from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
@@ -312,6 +314,11 @@ class Application:
             self.database.sessions, self.audit, settings.access,
             read_sessions=self.database.read_sessions,
         )  # fmt: skip
+        self.alarms = AlarmService(
+            AlarmRepository(self.database.sessions), self.control.commands,
+            self.access_services.gate, zone=settings.registrar.zone,
+        )  # fmt: skip
+        self.recorder.listeners.append(self.alarms.device_event)
         self.camera_tree = CameraTree(
             devices, channels,
             PlacementRepository(self.database.sessions, self.database.read_sessions),
@@ -343,6 +350,8 @@ class Application:
             ) from error
         await self.recorder.start()
         stack.push_async_callback(self.recorder.close)
+        await self.alarms.start()
+        stack.push_async_callback(self.alarms.close)
         # Closed after everything that sends through it (calls BYE on the way out).
         stack.push_async_callback(self.sip.close)
         await self.access.start()
@@ -403,6 +412,7 @@ class Application:
                     WebAccess(self.access_services, self.audit, self.database),
                     shares=self.upper_shares,
                     cameras=self.camera_tree,
+                    alarms=self.alarms,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

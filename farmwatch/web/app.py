@@ -17,6 +17,7 @@ from farmwatch.platform.recordings.download_service import DownloadService
 from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
@@ -26,6 +27,7 @@ from farmwatch.web.authorization import authorization_middleware, check_route_ru
 from farmwatch.web.housekeeping import AccessHousekeeping
 from farmwatch.web.keys import (
     ACCESS,
+    ALARMS,
     AUDIT,
     CAMERA_TREE,
     CLIP_SERVICE,
@@ -46,6 +48,7 @@ from farmwatch.web.middlewares import error_middleware, json_error
 from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule
 from farmwatch.web.routes import (
     accounts,
+    alarms,
     audit,
     cameras,
     control,
@@ -100,6 +103,8 @@ class WebServices:
     access: WebAccess
     cameras: CameraTree
     """The console's tree and each camera's key area and location number."""
+    alarms: AlarmService = field(kw_only=True)
+    """Alarms devices reported (`/api/alarms`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -117,9 +122,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[ACCESS] = services.access.access
     api[AUDIT] = services.access.audit
     api[CAMERA_TREE] = services.cameras
+    api[ALARMS] = services.alarms
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras,
+        organisations, tokens, audit, cameras, alarms,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     return api

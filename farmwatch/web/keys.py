@@ -15,6 +15,7 @@ from farmwatch.platform.recordings.download_service import DownloadService
 from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
@@ -23,6 +24,7 @@ from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
+ALARMS = web.AppKey("alarms", AlarmService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

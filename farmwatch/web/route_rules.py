@@ -175,6 +175,12 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
     ("PUT", "/api/channels/{channel_id}/placement",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
+    # -- alarms (the core shows and acts on those of the cameras the caller may view) ---------
+    ("GET", "/api/alarms", SIGNED_IN),
+    ("GET", "/api/alarms/events", SIGNED_IN),  # the console's long-poll feed
+    ("POST", "/api/alarms/{alarm_id}/ack", Rule(Who.SIGNED_IN, audit=AuditAction.ALARM_ACK)),
+    ("POST", "/api/alarms/{alarm_id}/reset",
+     Rule(Who.ADMINISTRATOR, audit=AuditAction.ALARM_RESET)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

@@ -248,6 +248,13 @@ PROBES: dict[RouteKey, Probe] = {
     K("DELETE", "/api/tokens/{token_id}"): Probe(_p("/api/tokens/{TOKEN}"), 200, order=8),
     K("GET", "/api/audit"): Probe(_p("/api/audit?limit=5"), 200),
     K("GET", "/api/audit/verify"): Probe(_p("/api/audit/verify"), 200),
+    K("GET", "/api/alarms"): Probe(_p("/api/alarms?device={D}"), 200),
+    K("GET", "/api/alarms/events"): Probe(_p("/api/alarms/events?since_id=0&wait=0"), 200),
+    # No alarm was raised: past the middleware, whoever may act gets 404.
+    K("POST", "/api/alarms/{alarm_id}/ack"): Probe(
+        _p("/api/alarms/999999/ack"), 404, lambda _: {"note": "seen"}
+    ),
+    K("POST", "/api/alarms/{alarm_id}/reset"): Probe(_p("/api/alarms/999999/reset"), 404),
 }  # fmt: skip
 
 

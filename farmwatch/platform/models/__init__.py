@@ -16,6 +16,7 @@ from farmwatch.platform.models.access import (
     UserGrantRow,
     UserRow,
 )
+from farmwatch.platform.models.alarm import AlarmRow
 from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
@@ -30,6 +31,7 @@ from farmwatch.platform.models.recording import (
 
 __all__ = [
     "DEFAULT_CHARSET",
+    "AlarmRow",
     "ApiTokenRow",
     "AuditChainHeadRow",
     "AuditRow",

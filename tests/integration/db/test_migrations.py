@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -59,6 +59,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "media_owners",
         "camera_placements",
         "upper_shares",
+        "alarms",
     }
     assert differences == []
 
