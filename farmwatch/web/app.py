@@ -3,6 +3,7 @@ the health check, every route behind the authorisation middleware and its route 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.uppers import UpperLinksView
-from farmwatch.web.authorization import authorization_middleware, check_route_rules
+from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
 from farmwatch.web.keys import (
     ACCESS,
@@ -37,6 +38,7 @@ from farmwatch.web.keys import (
     HEALTH,
     LIVE_SERVICE,
     METRICS,
+    OPENAPI_JSON,
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     RECORD_SEARCH,
@@ -45,10 +47,12 @@ from farmwatch.web.keys import (
     HealthCheck,
 )
 from farmwatch.web.middlewares import error_middleware, json_error
+from farmwatch.web.openapi.document import build_document, check_operations
 from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule
 from farmwatch.web.routes import (
     accounts,
     alarms,
+    apidocs,
     audit,
     cameras,
     control,
@@ -128,6 +132,7 @@ def create_api_app(services: WebServices) -> web.Application:
         organisations, tokens, audit, cameras, alarms,
     ):  # fmt: skip
         api.add_routes(feature.routes)
+    api.add_routes(apidocs.routes)
     return api
 
 
@@ -139,7 +144,8 @@ def create_web_app(
     rules: Mapping[RouteKey, Rule] = ROUTE_RULES,
 ) -> web.Application:
     """The whole web server; `hosts` says which Host and Origin headers it accepts, `rules`
-    who may call each route (`RouteTableError` when a route has none)."""
+    who may call each route (`RouteTableError` when a route has none; `OpenApiError` when
+    a route has no OpenAPI operation)."""
     web_access = services.access
     app = web.Application(
         middlewares=[
@@ -151,12 +157,15 @@ def create_web_app(
     )
     app[METRICS] = platform_metrics
     app[HEALTH] = web_access.health
-    app.add_subapp("/api", create_api_app(services))
+    api = create_api_app(services)
+    app.add_subapp("/api", api)
     app.add_routes(metrics.routes)
     app.add_routes(health.routes)
     app.add_routes(pages.routes)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     check_route_rules(app, rules)
+    check_operations(routes_of(app))
+    api[OPENAPI_JSON] = json.dumps(build_document(rules), ensure_ascii=False).encode()
     housekeeping = AccessHousekeeping(
         web_access.access, web_access.audit, services.live, services.playback,
         services.record_search,

@@ -37,6 +37,8 @@ UPPER_SHARES = web.AppKey("upper_shares", UpperShares)
 ACCESS = web.AppKey("access", AccessServices)
 AUDIT = web.AppKey("audit", AuditLog)
 CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
+OPENAPI_JSON = web.AppKey("openapi_json", bytes)
+"""The OpenAPI document, written once when the application is built."""
 
 
 class HealthCheck(Protocol):

@@ -129,6 +129,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     # -- any principal -----------------------------------------------------------------------
     ("POST", "/api/logout", SIGNED_IN),
     ("GET", "/api/me", SIGNED_IN),
+    ("GET", "/api/openapi.json", SIGNED_IN),  # the API's description, and its page
+    ("GET", "/api/docs", Rule(Who.SIGNED_IN, page=True)),
     ("GET", "/live", Rule(Who.SIGNED_IN, page=True)),
     ("GET", "/", Rule(Who.SIGNED_IN, page=True)),
     # The console's code and styles hold no data, but only the login page is for strangers.

@@ -112,6 +112,8 @@ PROBES: dict[RouteKey, Probe] = {
     ),  # fmt: skip
     K("POST", "/api/logout"): Probe(_p("/api/logout"), 204, order=9),
     K("GET", "/api/me"): Probe(_p("/api/me"), 200),
+    K("GET", "/api/openapi.json"): Probe(_p("/api/openapi.json"), 200),
+    K("GET", "/api/docs"): Probe(_p("/api/docs"), 200),
     K("GET", "/live"): Probe(_p("/live?channel={C}"), 200),
     K("GET", "/metrics"): Probe(_p("/metrics"), 200),
     K("*", "/api/{tail}"): Probe(_p("/api/no/such/route"), 404),

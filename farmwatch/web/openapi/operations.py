@@ -1,0 +1,350 @@
+"""What each API route takes and answers: one `Operation` per `RouteKey`, read when the
+application is built to write the OpenAPI document (`document.py`). As with the route rules,
+the application is not built while a route has no entry here (`check_operations`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from farmwatch.web.openapi import schemas as s
+from farmwatch.web.openapi.schemas import Schema, body, nullable, obj, ref
+from farmwatch.web.route_rules import RouteKey
+
+__all__ = ["NOT_DESCRIBED", "OPERATIONS", "Operation", "Query"]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    name: str
+    schema: Schema
+    description: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route: `ok` maps its success statuses to their JSON schema (None: no body, or the
+    `content` type for a file); `errors` the statuses it may answer with `{"error"}` beyond the
+    401/403/404/400 every API route may give."""
+
+    tag: str
+    summary: str
+    ok: Mapping[int, Schema | None]
+    request: Schema | None = None
+    query: tuple[Query, ...] = ()
+    errors: tuple[int, ...] = ()
+    request_required: bool = True
+    """False: the body may be left out."""
+    content: str = "application/json"
+    """The success body's media type."""
+    description: str = ""
+    path_types: Mapping[str, Schema] = field(default_factory=dict)
+    """Path parameters that are not free text (user and token IDs are integers)."""
+
+
+NOT_DESCRIBED: frozenset[RouteKey] = frozenset({
+    RouteKey("GET", "/login"), RouteKey("GET", "/live"), RouteKey("GET", "/"),
+    RouteKey("GET", "/console/{name}"),  # the console's pages and assets: HTML, not the API
+    RouteKey("GET", "/api/docs"),  # the page that shows this document
+    RouteKey("*", "/api/{tail}"),  # the JSON 404 of every other /api path
+})  # fmt: skip
+"""Routes of the web server that are not part of the API's description."""
+
+DEVICE_ERRORS = (502, 503, 504)
+"""A device that refuses, is offline or does not answer in time."""
+CONTROL_ERRORS = (409, 429, 501, 502, 503, 504)
+FILE = "application/octet-stream"
+
+_USER_ID = {"user_id": s.INTEGER}
+_TOKEN_ID = {"token_id": s.INTEGER}
+_RANGE = {"start": s.STRING, "end": s.STRING}
+
+PTZ_BODY: Schema = {
+    **body({
+        "action": {"type": "string", "enum": [
+            "move", "stop", "focus_iris", "focus_iris_stop", "preset", "cruise", "scan", "aux",
+            "home", "position"]},
+        "take_over": s.BOOLEAN,
+    }, required=("action",)),
+    "description": "One PTZ command; the README's Device control lists each action's fields.",
+}  # fmt: skip
+COMMAND_BODY: Schema = body({
+    "command": {"type": "string", "enum": [
+        "teleboot", "iframe", "record", "stop_record", "set_guard", "reset_guard",
+        "reset_alarm", "drag_zoom_in", "drag_zoom_out"]},
+    "channel_id": {"type": "string", "pattern": "^[0-9]{20}$"},
+    "method": s.INTEGER, "alarm_type": s.INTEGER, "length": s.INTEGER, "width": s.INTEGER,
+    "mid_x": s.INTEGER, "mid_y": s.INTEGER, "length_x": s.INTEGER, "length_y": s.INTEGER,
+}, required=("command",))  # fmt: skip
+COMMAND_RESULT = obj({"device_id": s.STRING, "command": s.STRING, "result": s.STRING},
+                     required=("result",))  # fmt: skip
+GRANT_BODY = body({"kind": s.GRANT_KIND, "target": s.ID_TEXT}, required=("kind", "target"))
+PLAN_BODY = body({
+    "mode": {"type": "string", "enum": ["off", "continuous", "weekly"]},
+    "windows": s.array(s.WINDOW), "record_minutes": s.INTEGER,
+}, required=("mode",))  # fmt: skip
+
+_TABLE: list[tuple[str, str, Operation]] = [
+    # -- session -----------------------------------------------------------------------------
+    ("POST", "/api/login", Operation(
+        "session", "Log in: sets the session cookie, answers the CSRF token", {200: obj(
+            {"csrf_token": s.STRING, "user": ref("Me")}, required=("csrf_token",))},
+        body({"username": s.STRING, "password": s.STRING}, required=("username", "password")),
+        errors=(401, 429))),
+    ("POST", "/api/logout", Operation("session", "End the session", {204: None})),
+    ("GET", "/api/me", Operation("session", "Who is calling", {200: ref("Me")})),
+    ("GET", "/api/openapi.json", Operation("session", "This document", {200: s.ANY_OBJECT})),
+    ("GET", "/api/tree", Operation(
+        "cameras", "Organisation → farm → device → camera, filtered to what the caller sees",
+        {200: ref("Tree")})),
+    # -- devices -----------------------------------------------------------------------------
+    ("GET", "/api/devices", Operation(
+        "devices", "The devices the caller may see", {200: obj(
+            {"devices": s.array(ref("Device")), "total": s.INTEGER}, required=("devices",))},
+        query=(Query("online", {"type": "string", "enum": ["true", "false"]}),
+               Query("offset", {"type": "integer", "minimum": 0}),
+               Query("limit", {"type": "integer", "minimum": 0})))),
+    ("POST", "/api/devices", Operation(
+        "devices", "Enrol a device with its own SIP password", {201: ref("Device")},
+        body({"device_id": {"type": "string", "pattern": "^[0-9]{20}$"}, "password": s.STRING,
+              "name": s.STRING, "farm_id": nullable(s.INTEGER)},
+             required=("device_id", "password")), errors=(409,))),
+    ("GET", "/api/devices/{device_id}", Operation("devices", "One device", {200: ref("Device")})),
+    ("GET", "/api/devices/{device_id}/channels", Operation(
+        "devices", "The device's catalog as a tree", {200: obj(
+            {"device_id": s.STRING, "channels": s.array(ref("ChannelNode"))})})),
+    ("GET", "/api/devices/{device_id}/catalog", Operation(
+        "devices", "Progress of the latest catalog query", {200: ref("CatalogProgress")})),
+    ("POST", "/api/devices/{device_id}/catalog", Operation(
+        "devices", "Query the catalog again", {202: ref("CatalogProgress")},
+        errors=DEVICE_ERRORS)),
+    ("GET", "/api/devices/{device_id}/status", Operation(
+        "devices", "Ask the device for its DeviceStatus", {200: ref("DeviceStatus")},
+        errors=DEVICE_ERRORS)),
+    ("PUT", "/api/devices/{device_id}/farm", Operation(
+        "devices", "Put the device on a farm (null takes it off)", {200: obj(
+            {"device_id": s.STRING, "farm_id": nullable(s.INTEGER)})},
+        body({"farm_id": nullable(s.INTEGER)}, required=("farm_id",)))),
+    ("POST", "/api/devices/{device_id}/commands", Operation(
+        "device control", "A device command, answered with the device's Result",
+        {200: COMMAND_RESULT}, COMMAND_BODY, errors=DEVICE_ERRORS)),
+    ("GET", "/api/devices/{device_id}/config", Operation(
+        "device control", "The device's configuration (ConfigDownload)", {200: obj(
+            {"device_id": s.STRING, "config": s.ANY_OBJECT})},
+        query=(Query("types", s.STRING, "families, comma-separated (BasicParam)"),),
+        errors=(*DEVICE_ERRORS, 501))),
+    ("PUT", "/api/devices/{device_id}/config", Operation(
+        "device control", "Write the device's configuration (DeviceConfig)",
+        {200: COMMAND_RESULT}, {**s.ANY_OBJECT, "description": "Families by XML name."},
+        errors=DEVICE_ERRORS)),
+    ("GET", "/api/uppers", Operation(
+        "three tiers", "The links to upper platforms and their shares",
+        {200: obj({"uppers": s.array(ref("Upper"))})})),
+    ("GET", "/api/uppers/{name}/share", Operation(
+        "three tiers", "What the upper may see", {200: ref("Share")})),
+    ("PUT", "/api/uppers/{name}/share", Operation(
+        "three tiers", "Change what the upper may see", {200: ref("Share")},
+        body({"share": {"type": "string", "enum": ["all", "selected"]},
+              "farms": s.array(s.INTEGER), "devices": s.array(s.STRING),
+              "channels": s.array(s.STRING)}, required=("share",)))),
+    ("DELETE", "/api/uppers/{name}/share", Operation(
+        "three tiers", "Return to the configured share", {200: ref("Share")})),
+    # -- cameras -----------------------------------------------------------------------------
+    ("POST", "/api/channels/{channel_id}/live", Operation(
+        "live", "Start (or join) the camera's stream", {201: ref("LiveLinks")},
+        errors=DEVICE_ERRORS)),
+    ("GET", "/api/channels/{channel_id}/snapshot.jpg", Operation(
+        "live", "JPEG of the latest keyframe", {200: None}, content="image/jpeg",
+        errors=DEVICE_ERRORS)),
+    ("GET", "/api/channels/{channel_id}/records", Operation(
+        "recordings", "Record search", {200: ref("RecordSearch"), 202: ref("RecordSearch")},
+        query=(Query("start", s.STRING, required=True), Query("end", s.STRING, required=True),
+               Query("source", {"type": "string", "enum": ["device", "platform", "all"]}),
+               Query("wait", {"type": "string", "enum": ["true", "false"]})),
+        errors=DEVICE_ERRORS)),
+    ("POST", "/api/channels/{channel_id}/playback", Operation(
+        "recordings", "Play a recording", {201: ref("PlaybackLinks")},
+        body({**_RANGE, "source": s.SOURCE, "transport": s.TRANSPORT},
+             required=("start", "end")), errors=DEVICE_ERRORS)),
+    ("POST", "/api/channels/{channel_id}/downloads", Operation(
+        "recordings", "Download a recording to one MP4 file", {201: ref("Download")},
+        body({**_RANGE, "speed": {"type": "integer", "enum": [1, 2, 4, 8]}, "source": s.SOURCE,
+              "transport": s.TRANSPORT}, required=("start", "end")),
+        errors=DEVICE_ERRORS)),
+    ("POST", "/api/channels/{channel_id}/clips", Operation(
+        "recordings", "Export an evidence clip", {201: ref("Clip")},
+        body({**_RANGE, "reason": s.STRING}, required=("start", "end", "reason")),
+        errors=DEVICE_ERRORS)),
+    ("GET", "/api/channels/{channel_id}/record-plan", Operation(
+        "recordings", "The camera's record plan", {200: ref("RecordPlan")})),
+    ("PUT", "/api/channels/{channel_id}/record-plan", Operation(
+        "recordings", "Change the camera's record plan", {200: ref("RecordPlan")}, PLAN_BODY)),
+    ("POST", "/api/channels/{channel_id}/ptz", Operation(
+        "device control", "One PTZ command", {
+            200: s.ANY_OBJECT, 202: obj({"channel_id": s.STRING, "device_id": s.STRING},
+                                        required=("channel_id",))},
+        PTZ_BODY, errors=CONTROL_ERRORS)),
+    ("GET", "/api/channels/{channel_id}/ptz", Operation(
+        "device control", "Who steers the camera now", {200: obj(
+            {"holder": nullable(s.STRING), "seconds_left": s.NUMBER, "is_mine": s.BOOLEAN},
+            required=("holder", "is_mine"))})),
+    ("DELETE", "/api/channels/{channel_id}/ptz", Operation(
+        "device control", "Give the camera back", {204: None}, errors=(409,))),
+    ("GET", "/api/channels/{channel_id}/presets", Operation(
+        "device control", "The camera's presets (PresetQuery)", {200: obj(
+            {"presets": s.array(obj({"index": s.INTEGER, "name": nullable(s.STRING)},
+                                    required=("index",)))}, required=("presets",))},
+        errors=(*DEVICE_ERRORS, 501))),
+    ("GET", "/api/channels/{channel_id}/ptz/position", Operation(
+        "device control", "[2022] Where the camera points (PTZPosition)", {200: obj(
+            {"pan": s.NUMBER, "tilt": s.NUMBER, "zoom": s.NUMBER}, required=())},
+        errors=(*DEVICE_ERRORS, 501))),
+    ("PUT", "/api/channels/{channel_id}/placement", Operation(
+        "cameras", "Set the camera's key area and location number", {200: ref("Placement")},
+        body({"key_area": nullable(s.STRING), "location": nullable(s.STRING)},
+             required=("key_area", "location")))),
+    # -- what the caller opened --------------------------------------------------------------
+    ("DELETE", "/api/live/{session}", Operation("live", "Leave the live view", {204: None})),
+    ("POST", "/api/live/{session}/webrtc", Operation(
+        "live", "WebRTC: an SDP offer answered", {200: ref("Sdp")},
+        body({"sdp": s.STRING, "type": {"type": "string", "enum": ["offer"]}},
+             required=("sdp",)), errors=DEVICE_ERRORS)),
+    ("GET", "/api/live/{session}/stream.mp4", Operation(
+        "live", "Fragmented MP4 (streamed)", {200: None}, content="video/mp4")),
+    ("GET", "/api/live/{session}/hls/{name}", Operation(
+        "live", "HLS playlist and segments", {200: None}, content=FILE)),
+    ("GET", "/api/playback/{session}", Operation(
+        "recordings", "A playback's state", {200: ref("PlaybackStatus")})),
+    ("DELETE", "/api/playback/{session}", Operation(
+        "recordings", "End a playback", {204: None})),
+    ("POST", "/api/playback/{session}/control", Operation(
+        "recordings", "Pause, resume, seek or change speed", {200: ref("PlaybackStatus")},
+        body({"action": {"type": "string", "enum": ["pause", "resume", "seek", "speed"]},
+              "position": {"type": ["string", "number"]}, "scale": s.NUMBER},
+             required=("action",)), errors=DEVICE_ERRORS)),
+    ("POST", "/api/playback/{session}/webrtc", Operation(
+        "recordings", "WebRTC for a playback", {200: ref("Sdp")},
+        body({"sdp": s.STRING, "type": {"type": "string", "enum": ["offer"]}},
+             required=("sdp",)), errors=DEVICE_ERRORS)),
+    ("GET", "/api/playback/{session}/stream.mp4", Operation(
+        "recordings", "Fragmented MP4 of a playback (streamed)", {200: None},
+        content="video/mp4")),
+    ("GET", "/api/playback/{session}/hls/{name}", Operation(
+        "recordings", "HLS of a playback", {200: None}, content=FILE)),
+    ("GET", "/api/record-searches/{search_id}", Operation(
+        "recordings", "A record search while it runs and for 10 minutes after",
+        {200: ref("RecordSearch")})),
+    ("GET", "/api/downloads/{task_id}", Operation(
+        "recordings", "A download task", {200: ref("Download")})),
+    ("DELETE", "/api/downloads/{task_id}", Operation(
+        "recordings", "Cancel a download", {200: ref("Download")})),
+    ("GET", "/api/downloads/{task_id}/file", Operation(
+        "recordings", "The downloaded MP4", {200: None}, content="video/mp4", errors=(409,))),
+    ("GET", "/api/clips/{clip_id}", Operation(
+        "recordings", "An evidence clip with its SHA-256", {200: ref("Clip")})),
+    ("GET", "/api/clips/{clip_id}/verify", Operation(
+        "recordings", "Hash the clip's file again", {200: obj(
+            {"id": s.STRING, "valid": s.BOOLEAN}, required=("valid",))})),
+    ("GET", "/api/clips/{clip_id}/file", Operation(
+        "recordings", "The clip's file", {200: None}, content="video/mp4", errors=(409,))),
+    # -- administration ----------------------------------------------------------------------
+    ("GET", "/api/users", Operation(
+        "users", "Users of the caller's organisation and those below",
+        {200: obj({"users": s.array(ref("User"))})})),
+    ("POST", "/api/users", Operation(
+        "users", "Create a user", {201: ref("User")},
+        body({"username": s.STRING, "display_name": s.STRING, "organisation_id": s.INTEGER,
+              "role": s.ROLE, "password": s.STRING},
+             required=("username", "organisation_id", "role", "password")), errors=(409,))),
+    ("GET", "/api/users/{user_id}", Operation(
+        "users", "One user with their grants", {200: ref("User")}, path_types=_USER_ID)),
+    ("PUT", "/api/users/{user_id}/role", Operation(
+        "users", "Change a user's role", {200: ref("User")},
+        body({"role": s.ROLE}, required=("role",)), path_types=_USER_ID)),
+    ("PUT", "/api/users/{user_id}/enabled", Operation(
+        "users", "Enable or disable a user", {200: ref("User")},
+        body({"enabled": s.BOOLEAN}, required=("enabled",)), path_types=_USER_ID)),
+    ("POST", "/api/users/{user_id}/unlock", Operation(
+        "users", "Unlock a locked account", {200: ref("User")}, path_types=_USER_ID)),
+    ("PUT", "/api/users/{user_id}/password", Operation(
+        "users", "Set a user's password", {200: ref("User")},
+        body({"password": s.STRING}, required=("password",)), path_types=_USER_ID)),
+    ("GET", "/api/users/{user_id}/grants", Operation(
+        "users", "A user's grants", {200: obj({"grants": s.array(ref("Grant"))})},
+        path_types=_USER_ID)),
+    ("POST", "/api/users/{user_id}/grants", Operation(
+        "users", "Grant a camera, a device or a farm", {
+            200: obj({"granted": s.BOOLEAN, "added": s.BOOLEAN}),
+            201: obj({"granted": s.BOOLEAN, "added": s.BOOLEAN})},
+        GRANT_BODY, path_types=_USER_ID)),
+    ("DELETE", "/api/users/{user_id}/grants/{kind}/{target}", Operation(
+        "users", "Withdraw a grant", {204: None},
+        path_types={**_USER_ID, "kind": s.GRANT_KIND})),
+    ("GET", "/api/organisations", Operation(
+        "organisations", "Organisations within reach",
+        {200: obj({"organisations": s.array(ref("Organisation"))})})),
+    ("POST", "/api/organisations", Operation(
+        "organisations", "Create an organisation", {201: ref("Organisation")},
+        body({"name": s.STRING, "tier": {"type": "string",
+                                         "enum": ["national", "bureau", "branch"]},
+              "parent_id": nullable(s.INTEGER)}, required=("name", "tier", "parent_id")),
+        errors=(409,))),
+    ("GET", "/api/farms", Operation(
+        "organisations", "Farms within reach", {200: obj({"farms": s.array(ref("Farm"))})})),
+    ("POST", "/api/farms", Operation(
+        "organisations", "Create a farm", {201: ref("Farm")},
+        body({"name": s.STRING, "filing_number": s.STRING, "organisation_id": s.INTEGER},
+             required=("name", "filing_number", "organisation_id")), errors=(409,))),
+    ("GET", "/api/tokens", Operation(
+        "tokens", "API tokens within reach", {200: obj({"tokens": s.array(ref("Token"))})})),
+    ("POST", "/api/tokens", Operation(
+        "tokens", "Issue an API token (its secret is shown once)", {201: {
+            "allOf": [ref("Token"), obj({"token": s.STRING})]}},
+        body({"name": s.STRING, "role": s.ROLE, "organisation_id": s.INTEGER,
+              "grants": s.array(GRANT_BODY), "expires_at": nullable(s.STRING)},
+             required=("name", "role", "organisation_id")))),
+    ("DELETE", "/api/tokens/{token_id}", Operation(
+        "tokens", "Revoke an API token", {200: ref("Token")}, path_types=_TOKEN_ID)),
+    ("GET", "/api/audit", Operation(
+        "audit", "The audit trail, newest first", {200: obj(
+            {"rows": s.array(ref("AuditRow")), "next_before_id": nullable(s.INTEGER)})},
+        query=(Query("limit", {"type": "integer", "minimum": 0}),
+               Query("before_id", {"type": "integer", "minimum": 0})))),
+    ("GET", "/api/audit/verify", Operation(
+        "audit", "Check the audit trail's hash chain", {200: ref("AuditVerify")})),
+    # -- alarms ------------------------------------------------------------------------------
+    ("GET", "/api/alarms", Operation(
+        "alarms", "Alarms of the cameras the caller may view, newest first", {200: obj(
+            {"alarms": s.array(ref("Alarm")), "next_offset": nullable(s.INTEGER)})},
+        query=(Query("device", s.STRING, "a 20-digit device ID"),
+               Query("channel", s.STRING, "a 20-digit channel ID"),
+               Query("since", s.STRING, "an ISO local time"),
+               Query("state", {"type": "string", "enum": ["new", "acknowledged", "reset"]}),
+               Query("limit", {"type": "integer", "minimum": 0}),
+               Query("offset", {"type": "integer", "minimum": 0})))),
+    ("GET", "/api/alarms/events", Operation(
+        "alarms", "Alarms after since_id, waiting up to `wait` seconds for one (long poll)",
+        {200: obj({"alarms": s.array(ref("Alarm")), "next_id": nullable(s.INTEGER)})},
+        query=(Query("since_id", {"type": "integer", "minimum": 0}),
+               Query("wait", {"type": "integer", "minimum": 0, "maximum": 30})))),
+    ("POST", "/api/alarms/{alarm_id}/ack", Operation(
+        "alarms", "Acknowledge an alarm (who, when, optionally a note)", {200: ref("Alarm")},
+        body({"note": nullable(s.STRING)}), request_required=False,
+        path_types={"alarm_id": s.INTEGER})),
+    ("POST", "/api/alarms/{alarm_id}/reset", Operation(
+        "alarms", "Reset the alarm at the device (AlarmCmd)", {200: ref("Alarm")},
+        errors=DEVICE_ERRORS, path_types={"alarm_id": s.INTEGER})),
+    # -- outside /api ------------------------------------------------------------------------
+    ("GET", "/healthz", Operation(
+        "operations", "Whether the database answers", {200: obj({"status": s.STRING})},
+        errors=(503,))),
+    ("GET", "/metrics", Operation(
+        "operations", "Prometheus text", {200: None}, content="text/plain")),
+]  # fmt: skip
+
+OPERATIONS: Mapping[RouteKey, Operation] = {
+    RouteKey(method, path): operation for method, path, operation in _TABLE
+}
+if len(OPERATIONS) != len(_TABLE):
+    raise RuntimeError("a route is described twice in the OpenAPI operations")

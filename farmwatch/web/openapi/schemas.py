@@ -1,0 +1,187 @@
+"""JSON Schemas (2020-12, as OpenAPI 3.1 uses them) of the API's bodies and answers, written
+beside `views.py`, `access_views.py` and the route modules whose shapes they describe.
+
+Answers list the fields the views always write (`required`) and allow more, so that a field
+added to a view does not make the description wrong; request bodies say what the handlers
+read. Times are ISO texts (`format` is not asserted: local times carry no offset).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+STRING: Schema = {"type": "string"}
+INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
+BOOLEAN: Schema = {"type": "boolean"}
+ANY_OBJECT: Schema = {"type": "object"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """`schema` or null."""
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array(items: Schema) -> Schema:
+    return {"type": "array", "items": items}
+
+
+def obj(properties: dict[str, Schema], *, required: tuple[str, ...] | None = None) -> Schema:
+    """An object with these properties; all of them required unless `required` says which."""
+    names = tuple(properties) if required is None else required
+    return {"type": "object", "properties": properties, "required": list(names)}
+
+
+def body(properties: dict[str, Schema], *, required: tuple[str, ...] = ()) -> Schema:
+    """A request body: these fields (`required` ones needed), nothing else documented."""
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+TIME = nullable(STRING)
+ID_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 20}
+ROLE: Schema = {"type": "string", "enum": ["administrator", "monitor"]}
+GRANT_KIND: Schema = {"type": "string", "enum": ["channel", "device", "farm"]}
+SOURCE: Schema = {"type": "string", "enum": ["device", "platform"]}
+TRANSPORT: Schema = {"type": "string", "enum": ["udp", "tcp-passive", "tcp-active"]}
+
+ORGANISATION = obj({
+    "id": INTEGER, "name": STRING,
+    "tier": {"type": "string", "enum": ["national", "bureau", "branch"]},
+    "parent_id": nullable(INTEGER), "created_at": TIME,
+})  # fmt: skip
+FARM = obj({
+    "id": INTEGER, "name": STRING, "filing_number": STRING, "organisation_id": INTEGER,
+    "created_at": TIME,
+})  # fmt: skip
+GRANT = obj({"kind": GRANT_KIND, "target": STRING, "created_at": TIME,
+             "created_by": nullable(INTEGER)})  # fmt: skip
+USER = obj({
+    "id": INTEGER, "username": STRING, "display_name": STRING, "organisation_id": INTEGER,
+    "role": ROLE, "enabled": BOOLEAN, "failed_logins": INTEGER, "locked_until": TIME,
+    "created_at": TIME, "updated_at": TIME, "grants": array(ref("Grant")),
+}, required=("id", "username", "organisation_id", "role", "enabled"))  # fmt: skip
+TOKEN = obj({
+    "id": INTEGER, "name": STRING, "role": ROLE, "organisation_id": INTEGER,
+    "created_by": nullable(INTEGER), "created_at": TIME, "expires_at": TIME,
+    "last_used_at": TIME, "revoked_at": TIME, "grants": array(ref("Grant")),
+}, required=("id", "name", "role", "organisation_id"))  # fmt: skip
+ME = obj({
+    "kind": {"type": "string", "enum": ["session", "token"]}, "username": nullable(STRING),
+    "display_name": nullable(STRING), "role": ROLE, "user_id": nullable(INTEGER),
+    "token_id": nullable(INTEGER), "organisation": nullable(ref("Organisation")),
+}, required=("kind", "role", "organisation"))  # fmt: skip
+AUDIT_ROW = obj({
+    "id": INTEGER, "at": STRING,
+    "actor": obj({"kind": STRING, "id": nullable(INTEGER), "name": nullable(STRING)},
+                 required=("kind",)),
+    "action": STRING, "result": STRING, "organisation_id": nullable(INTEGER),
+    "channel_id": nullable(STRING), "recorded_start": TIME, "recorded_end": TIME,
+    "source": nullable(STRING), "detail": ANY_OBJECT, "prev_hash": STRING, "row_hash": STRING,
+})  # fmt: skip
+AUDIT_VERIFY = obj({
+    "intact": BOOLEAN, "rows": INTEGER, "head_hash": nullable(STRING),
+    "problem": nullable(STRING), "row_id": nullable(INTEGER), "reason": nullable(STRING),
+})  # fmt: skip
+DEVICE = obj({
+    "device_id": STRING, "name": nullable(STRING), "manufacturer": nullable(STRING),
+    "model": nullable(STRING), "firmware": nullable(STRING), "online": BOOLEAN,
+    "offline_reason": nullable(STRING), "transport": nullable(STRING),
+    "address": nullable(STRING), "registered_at": TIME, "last_register_at": TIME,
+    "last_keepalive_at": TIME, "expires": nullable(INTEGER), "gb_version": nullable(STRING),
+    "charset": nullable(STRING), "enrolled": BOOLEAN, "channel_count": INTEGER,
+    "catalog_sum_num": nullable(INTEGER), "catalog_received": INTEGER,
+    "catalog_complete": BOOLEAN, "catalog_updated_at": TIME,
+}, required=("device_id", "online", "enrolled"))  # fmt: skip
+CHANNEL_NODE: Schema = {
+    **obj({"channel_id": STRING, "device_id": STRING, "kind": STRING, "online": BOOLEAN,
+           "children": array(ref("ChannelNode"))},
+          required=("channel_id", "device_id", "kind", "children")),
+    "description": "A catalog item (its GB/T 28181 fields), its kind and its children.",
+}  # fmt: skip
+CATALOG_PROGRESS = obj({"device_id": STRING, "state": STRING, "received": INTEGER,
+                        "expected": nullable(INTEGER)})  # fmt: skip
+DEVICE_STATUS: Schema = {**ANY_OBJECT, "description": "The device's DeviceStatus answer."}
+SHARE = obj({
+    "share": {"type": "string", "enum": ["all", "selected"]}, "farms": array(INTEGER),
+    "devices": array(STRING), "channels": array(STRING),
+    "source": {"type": "string", "enum": ["config", "database"]},
+    "updated_at": TIME, "updated_by": nullable(STRING),
+}, required=("share", "farms", "devices", "channels", "source"))  # fmt: skip
+UPPER = obj({"name": STRING, "upper_id": STRING, "state": STRING,
+             "registered": BOOLEAN, "share": nullable(ref("Share"))},
+            required=("name", "upper_id", "state", "registered"))  # fmt: skip
+LIVE_LINKS = obj({
+    "session": STRING, "channel_id": STRING, "device_id": STRING, "codec": STRING,
+    "width": nullable(INTEGER), "height": nullable(INTEGER), "webrtc": STRING,
+    "fmp4": STRING, "hls": STRING, "snapshot": STRING,
+}, required=("session", "channel_id", "webrtc", "fmp4", "hls"))  # fmt: skip
+PLAYBACK_LINKS = obj({
+    "session": STRING, "channel_id": STRING, "source": SOURCE, "start": STRING,
+    "end": STRING, "webrtc": STRING, "fmp4": STRING, "hls": STRING, "control": STRING,
+    "status": STRING,
+})  # fmt: skip
+PLAYBACK_STATUS = obj({
+    "session": STRING, "channel_id": STRING, "state": STRING, "scale": NUMBER,
+    "start": STRING, "end": STRING, "position": STRING, "position_seconds": NUMBER,
+    "source": SOURCE, "call_id": nullable(STRING), "end_reason": nullable(STRING),
+    "seek_by_reinvite": BOOLEAN,
+}, required=("session", "state", "scale", "position"))  # fmt: skip
+SDP = obj({"sdp": STRING, "type": STRING})
+DOWNLOAD = obj({
+    "id": STRING, "channel_id": STRING, "source": STRING, "start": STRING, "end": STRING,
+    "speed": INTEGER,
+    "state": {"type": "string",
+              "enum": ["pending", "downloading", "completed", "failed", "cancelled"]},
+    "progress": NUMBER, "error": nullable(STRING), "file": nullable(STRING),
+}, required=("id", "channel_id", "state", "progress"))  # fmt: skip
+CLIP = obj({
+    "id": STRING, "channel_id": STRING, "start": STRING, "end": STRING, "reason": STRING,
+    "state": STRING, "sha256": nullable(STRING), "file": nullable(STRING),
+}, required=("id", "channel_id", "state"))  # fmt: skip
+RECORD_SEARCH = obj({
+    "search": STRING, "channel_id": STRING, "start": STRING, "end": STRING,
+    "finished": BOOLEAN, "complete": BOOLEAN, "slices": array(ANY_OBJECT),
+    "records": array(ANY_OBJECT),
+})  # fmt: skip
+WINDOW = body({"weekday": {"type": "integer", "minimum": 0, "maximum": 6}, "start": STRING,
+               "end": STRING}, required=("weekday", "start", "end"))  # fmt: skip
+RECORD_PLAN: Schema = {
+    **obj({"channel_id": STRING, "mode": {"type": "string",
+                                          "enum": ["off", "continuous", "weekly"]}},
+          required=("mode",)),
+    "description": "The plan and whether it records now.",
+}  # fmt: skip
+PLACEMENT = obj({"channel_id": STRING, "key_area": nullable(STRING),
+                 "key_area_label": nullable(STRING), "location": nullable(STRING)},
+                required=("channel_id", "key_area", "location"))  # fmt: skip
+TREE = obj({"organisations": array(ref("Organisation")), "farms": array(ref("Farm")),
+            "devices": array(ANY_OBJECT), "key_areas": array(ANY_OBJECT)},
+           required=("organisations", "farms", "devices"))  # fmt: skip
+ALARM = obj({
+    "id": INTEGER, "device_id": STRING, "channel_id": nullable(STRING),
+    "priority": nullable(INTEGER), "method": nullable(INTEGER), "type": nullable(INTEGER),
+    "time": TIME, "description": nullable(STRING), "received_at": TIME,
+    "state": {"type": "string", "enum": ["new", "acknowledged", "reset"]},
+    "acknowledged": nullable(ANY_OBJECT), "reset": nullable(ANY_OBJECT),
+}, required=("id", "device_id", "state"))  # fmt: skip
+ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
+
+COMPONENTS: dict[str, Schema] = {
+    "Error": ERROR, "Organisation": ORGANISATION, "Farm": FARM, "Grant": GRANT,
+    "User": USER, "Token": TOKEN, "Me": ME, "AuditRow": AUDIT_ROW,
+    "AuditVerify": AUDIT_VERIFY, "Device": DEVICE, "ChannelNode": CHANNEL_NODE,
+    "CatalogProgress": CATALOG_PROGRESS, "DeviceStatus": DEVICE_STATUS, "Share": SHARE,
+    "Upper": UPPER, "LiveLinks": LIVE_LINKS, "PlaybackLinks": PLAYBACK_LINKS,
+    "PlaybackStatus": PLAYBACK_STATUS, "Sdp": SDP, "Download": DOWNLOAD, "Clip": CLIP,
+    "RecordSearch": RECORD_SEARCH, "RecordPlan": RECORD_PLAN, "Placement": PLACEMENT,
+    "Tree": TREE, "Alarm": ALARM,
+}  # fmt: skip
