@@ -25,9 +25,12 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from farmwatch.simulator import running_simulator
 from farmwatch.simulator.record_settings import RecordSettings
+from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.test_pattern import VideoCodec
 from tests.e2e.access_helpers import Browsers, Caller
-from tests.e2e.live_helpers import LiveRig, live_rig
+from tests.e2e.live_helpers import PLATFORM, LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
@@ -275,6 +278,41 @@ async def test_tiles_close_when_nobody_is_at_the_screen(console: ConsoleRig) -> 
     await page.click(".tile .tile-close")
     await page.wait_for_selector(".tile[data-state='empty']")
     await context.close()
+
+
+H265_PLAYABLE = """
+() => typeof MediaSource !== "undefined" &&
+  MediaSource.isTypeSupported('video/mp4; codecs="hvc1.1.6.L93.B0"')
+"""
+
+
+async def test_an_h265_camera_plays_through_mse_or_says_why_not(console: ConsoleRig) -> None:
+    """H.265 is not WebRTC's: the tile plays the fMP4 through MSE where this chromium
+    decodes H.265, and says so plainly where it does not (never a tile waiting forever)."""
+    h265 = StreamSettings(codec=VideoCodec.H265, width=320, height=180, fps=25, bitrate=300_000)
+    server = ("127.0.0.1", console.rig.server.sip_port)
+    async with running_simulator(
+        server=server, server_id=PLATFORM, devices=1, channels=1, device_id_base=100,
+        media=h265,
+    ) as fleet:  # fmt: skip
+        camera = fleet.devices[0].channels.items[0].device_id
+        assert camera not in {console.camera(i) for i in range(5)}
+        page = await console.page(ADMIN, ADMIN_PASSWORD)  # on no farm: the top administrator's
+        await page.click("button.layout[data-layout='1']")
+        await page.click(f"#tree .camera[data-channel='{camera}']")
+        if await page.evaluate(H265_PLAYABLE):
+            await page.wait_for_selector(".tile[data-state='playing']", timeout=20_000)
+            await _frames(page, 10, 1, timeout=10)
+        else:
+            await page.wait_for_selector(".tile[data-state='error']", timeout=20_000)
+            assert "H.265" in await _text(page, ".tile .tile-state")
+            assert await page.evaluate("() => window.farmwatchTiles[0].session") is None
+        await console.shoot(page, "live-h265")
+        await page.click(".tile .tile-close")
+        await page.context.close()
+        async with asyncio.timeout(10):
+            while fleet.devices[0].calls:
+                await asyncio.sleep(0.1)
 
 
 async def test_the_playback_page_shows_the_days_recordings_and_seeks(console: ConsoleRig) -> None:

@@ -46,7 +46,12 @@ function renderHeader() {
   document.getElementById("language").textContent = t("language");
 }
 
+// Each route() call; a page whose module arrives after a newer route() is not mounted
+// (two pages would otherwise share the screen and play twice).
+let routing = 0;
+
 async function route() {
+  const current = ++routing;
   if (unmount) { unmount(); unmount = null; }
   renderHeader();
   const page = currentPage();
@@ -54,9 +59,10 @@ async function route() {
   container.className = `page-${page.name}`;
   try {
     const module = await page.load();
+    if (current !== routing) return;
     unmount = module.mount(container, context) || null;
   } catch (error) {
-    container.append(el("p", { class: "state error" }, error.message));
+    if (current === routing) container.append(el("p", { class: "state error" }, error.message));
   }
 }
 

@@ -166,7 +166,7 @@ export class Tile {
   }
 
   async playFmp4(session, generation) {
-    if (!canPlayH265()) throw new Error("H.265: this browser cannot decode it (no MSE support)");
+    if (!canPlayH265()) throw new Error(t("error.h265"));
     const source = new MediaSource();
     this.video.srcObject = null;
     this.video.src = URL.createObjectURL(source);
