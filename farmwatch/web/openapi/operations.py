@@ -187,7 +187,8 @@ _TABLE: list[tuple[str, str, Operation]] = [
         PTZ_BODY, errors=CONTROL_ERRORS)),
     ("GET", "/api/channels/{channel_id}/ptz", Operation(
         "device control", "Who steers the camera now", {200: obj(
-            {"holder": nullable(s.STRING), "seconds_left": s.NUMBER, "is_mine": s.BOOLEAN},
+            {"holder": nullable(s.STRING), "seconds_left": nullable(s.NUMBER),
+             "is_mine": s.BOOLEAN},
             required=("holder", "is_mine"))})),
     ("DELETE", "/api/channels/{channel_id}/ptz", Operation(
         "device control", "Give the camera back", {204: None}, errors=(409,))),

@@ -39,9 +39,14 @@ def text_field(body: dict[str, Any], name: str, *, required: bool = True) -> str
     return value
 
 
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1  # BIGINT
+
+
 def int_field(body: dict[str, Any], name: str) -> int:
+    """An ID of the body: an integer the database can hold (a larger one is a 400, not an
+    overflow in the query)."""
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not _MIN_ID <= value <= _MAX_ID:
         raise InvalidInput(f"{name}: expected an integer")
     return value
 

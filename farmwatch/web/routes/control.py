@@ -82,7 +82,7 @@ from farmwatch.platform.services.device_control_service import (
 from farmwatch.web.authorization import PRINCIPAL
 from farmwatch.web.bodies import json_object
 from farmwatch.web.command_bodies import command_from_body, home_from_body, precise_from_body
-from farmwatch.web.keys import DEVICE_CONTROL
+from farmwatch.web.keys import DEVICE_CONTROL, DEVICE_SERVICE
 
 __all__ = ["ptz_action_from_body", "routes"]
 
@@ -346,12 +346,20 @@ async def ptz_position(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
+async def _known_device(request: web.Request) -> str:
+    """The path's device; `NotFound` (404) for one the platform does not know, which is not
+    an offline one (503)."""
+    device_id = request.match_info["device_id"]
+    await request.app[DEVICE_SERVICE].get_device(device_id)
+    return device_id
+
+
 @routes.post("/devices/{device_id}/commands")
 async def device_command(request: web.Request) -> web.Response:
     body = await json_object(request, '{"command", "channel_id"?, ...}')
     wanted = command_from_body(body)
     commands = request.app[DEVICE_CONTROL].commands
-    result = await commands.send(request.match_info["device_id"], wanted.command, wanted.channel_id)
+    result = await commands.send(await _known_device(request), wanted.command, wanted.channel_id)
     return _result_response(result)
 
 
@@ -369,7 +377,7 @@ def _config_types(text: str) -> list[ConfigType]:
 
 @routes.get("/devices/{device_id}/config")
 async def read_config(request: web.Request) -> web.Response:
-    device_id = request.match_info["device_id"]
+    device_id = await _known_device(request)
     types = _config_types(request.query.get("types", ConfigType.BASIC_PARAM.value))
     found = await request.app[DEVICE_CONTROL].commands.read_config(device_id, types)
     config = {
@@ -383,6 +391,6 @@ async def read_config(request: web.Request) -> web.Response:
 async def write_config(request: web.Request) -> web.Response:
     body = await json_object(request, '{"BasicParam": {...}, ...}')
     blocks = config_blocks(body)
-    device_id = request.match_info["device_id"]
+    device_id = await _known_device(request)
     result = await request.app[DEVICE_CONTROL].commands.write_config(device_id, blocks)
     return _result_response(result, families=[block.name for block in blocks])
