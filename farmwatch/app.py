@@ -40,12 +40,14 @@ from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.alarm_repository import AlarmRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.platform.repositories.position_repository import PositionRepository
 from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
@@ -319,6 +321,10 @@ class Application:
             self.access_services.gate, zone=settings.registrar.zone,
         )  # fmt: skip
         self.recorder.listeners.append(self.alarms.device_event)
+        self.positions = PositionService(
+            PositionRepository(self.database.sessions), zone=settings.registrar.zone
+        )
+        self.recorder.listeners.append(self.positions.device_event)
         self.camera_tree = CameraTree(
             devices, channels,
             PlacementRepository(self.database.sessions, self.database.read_sessions),
@@ -352,6 +358,8 @@ class Application:
         stack.push_async_callback(self.recorder.close)
         await self.alarms.start()
         stack.push_async_callback(self.alarms.close)
+        await self.positions.start()
+        stack.push_async_callback(self.positions.close)
         # Closed after everything that sends through it (calls BYE on the way out).
         stack.push_async_callback(self.sip.close)
         await self.access.start()
@@ -413,6 +421,7 @@ class Application:
                     shares=self.upper_shares,
                     cameras=self.camera_tree,
                     alarms=self.alarms,
+                    positions=self.positions,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

@@ -66,8 +66,9 @@ from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEnd
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
 from farmwatch.sipserver.gb.device_config import BasicParam
-from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp import AlarmNotify, MobilePosition, MobilePositionNotify
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify, build_keepalive
+from farmwatch.sipserver.gb.manscdp_position import build_mobile_position_notify
 from farmwatch.sipserver.register_client import (
     DeviceIdentity,
     RegisterClient,
@@ -390,6 +391,30 @@ class SimulatedDevice:
             alarm_type=alarm_type,
         )  # fmt: skip
         return (await self.outbox.send(build_alarm_notify(alarm))).status
+
+    async def send_position(
+        self,
+        longitude: float,
+        latitude: float,
+        *,
+        speed: float | None = None,
+        direction: float | None = None,
+        altitude: float | None = None,
+        at: str | None = None,
+        is_2022: bool = False,
+    ) -> int:
+        """Notify/MobilePosition (§4.11) of the device, as a MESSAGE, in the 2016 flat form
+        or the [2022] DeviceList form; `at` the device time (now by default); the
+        platform's status."""
+        self._alarm_sn += 1
+        position = MobilePosition(
+            self.device_id, at or time.strftime("%Y-%m-%dT%H:%M:%S"), longitude, latitude,
+            speed=speed, direction=direction, altitude=altitude,
+        )  # fmt: skip
+        body = build_mobile_position_notify(
+            MobilePositionNotify(self.device_id, self._alarm_sn, (position,)), is_2022=is_2022
+        )
+        return (await self.outbox.send(body)).status
 
     async def send_malformed(self, kind: MalformedKind, *, wait: float = 1.0) -> int | None:
         """Send misbehaving traffic; returns the status the platform answered, if any."""

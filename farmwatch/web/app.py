@@ -22,6 +22,7 @@ from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
@@ -41,6 +42,7 @@ from farmwatch.web.keys import (
     OPENAPI_JSON,
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
+    POSITIONS,
     RECORD_SEARCH,
     UPPER_LINKS,
     UPPER_SHARES,
@@ -63,6 +65,7 @@ from farmwatch.web.routes import (
     organisations,
     pages,
     playback,
+    positions,
     recordings,
     records,
     session,
@@ -109,6 +112,8 @@ class WebServices:
     """The console's tree and each camera's key area and location number."""
     alarms: AlarmService = field(kw_only=True)
     """Alarms devices reported (`/api/alarms`)."""
+    positions: PositionService = field(kw_only=True)
+    """Mobile devices' tracks (`/api/devices/{id}/track`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -127,9 +132,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[AUDIT] = services.access.audit
     api[CAMERA_TREE] = services.cameras
     api[ALARMS] = services.alarms
+    api[POSITIONS] = services.positions
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms,
+        organisations, tokens, audit, cameras, alarms, positions,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -144,6 +144,7 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/devices/{device_id}/channels", DEVICE),  # filtered to visible cameras
     ("GET", "/api/devices/{device_id}/catalog", DEVICE),
     ("GET", "/api/devices/{device_id}/status", DEVICE),
+    ("GET", "/api/devices/{device_id}/track", DEVICE),  # a mobile device's positions
     ("POST", "/api/devices/{device_id}/catalog", DEVICE_ADMINISTRATOR),
     ("PUT", "/api/devices/{device_id}/farm", DEVICE_ADMINISTRATOR),
     ("POST", "/api/devices/{device_id}/commands",

@@ -2,6 +2,8 @@
 two channels; an alarm the camera raises reaches the API and the console's feed, is
 acknowledged, and its reset reaches the camera (`SimulatedDevice.control.alarm_resets`).
 A monitor granted one camera sees only that camera's alarms and may not reset them.
+Positions the camera reports (2016 and [2022] forms) form its track; one off the earth is
+answered but not stored.
 """
 
 from __future__ import annotations
@@ -145,3 +147,40 @@ async def test_a_monitor_sees_only_the_alarms_of_his_cameras(alarms: AlarmRig) -
     assert status == 200 and feed["alarms"] == [], feed
     status, missing = await rig.post("/api/alarms/99999999/ack", {})
     assert status == 404, missing
+
+
+async def test_positions_form_a_track_and_bad_ones_are_refused(alarms: AlarmRig) -> None:
+    rig, device = alarms.rig, alarms.device
+    sent = [
+        (113.2501, 23.1201, "2024-03-15T10:30:05", False),
+        (113.2502, 23.1202, "2024-03-15T10:30:10", True),
+        (113.2503, 23.1203, "2024-03-15T10:30:15", False),
+    ]
+    for longitude, latitude, at, is_2022 in reversed(sent):
+        status = await device.send_position(
+            longitude, latitude, speed=12.5, direction=90, altitude=8, at=at, is_2022=is_2022
+        )
+        assert status == 200
+    assert await device.send_position(200.0, 23.0, at="2024-03-15T10:30:20") == 200
+    assert await device.send_position(113.0, -91.0, at="2024-03-15T10:30:21") == 200
+    path = f"/api/devices/{device.device_id}/track"
+    async with asyncio.timeout(5):
+        while True:
+            status, answer = await rig.get(path)
+            assert status == 200, answer
+            if len(answer["points"]) >= len(sent):
+                break
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the refused ones would have been written with the others
+    status, answer = await rig.get(path)
+    points = answer["points"]
+    assert [(p["longitude"], p["latitude"]) for p in points] == [(a, b) for a, b, _, _ in sent]
+    expected = [datetime.fromisoformat(at).replace(tzinfo=ZONE) for _, _, at, _ in sent]
+    assert [datetime.fromisoformat(p["time"]) for p in points] == expected
+    assert {(p["speed"], p["direction"], p["altitude"]) for p in points} == {(12.5, 90, 8)}
+    status, answer = await rig.get(f"{path}?since=2024-03-15T10:30:06&until=2024-03-15T10:30:15")
+    assert status == 200, answer
+    assert [p["longitude"] for p in answer["points"]] == [113.2502]
+    # The monitor has a camera of this device: he sees its track.
+    status, answer = await alarms.monitor.request("GET", path)
+    assert status == 200 and len(answer["points"]) == len(sent), answer

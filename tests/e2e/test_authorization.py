@@ -122,6 +122,7 @@ PROBES: dict[RouteKey, Probe] = {
     K("GET", "/api/devices/{device_id}/channels"): Probe(_p("/api/devices/{D}/channels"), 200),
     K("GET", "/api/devices/{device_id}/catalog"): Probe(_p("/api/devices/{D}/catalog"), 200),
     K("GET", "/api/devices/{device_id}/status"): Probe(_p("/api/devices/{D}/status"), 200),
+    K("GET", "/api/devices/{device_id}/track"): Probe(_p("/api/devices/{D}/track"), 200),
     K("POST", "/api/devices/{device_id}/catalog"): Probe(_p("/api/devices/{D}/catalog"), 202),
     K("PUT", "/api/devices/{device_id}/farm"): Probe(
         _p("/api/devices/{D}/farm"), 200, lambda rig: {"farm_id": rig.farm}

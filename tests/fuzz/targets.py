@@ -15,7 +15,9 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from farmwatch.media.errors import FramingError, MediaError, RtpParseError
 from farmwatch.media.frames import Codec
@@ -36,6 +38,8 @@ from farmwatch.media.rtp import (
     parse_rtcp,
 )
 from farmwatch.media.sinks.webrtc_offer import InvalidOffer, check_offer
+from farmwatch.platform.services.alarm_service import alarm_from_notify
+from farmwatch.platform.services.position_service import is_on_earth, track_points
 from farmwatch.sipserver.gb.device_config import (
     BasicParam,
     ConfigError,
@@ -43,10 +47,12 @@ from farmwatch.sipserver.gb.device_config import (
     config_to_mapping,
 )
 from farmwatch.sipserver.gb.manscdp import (
+    AlarmNotify,
     ConfigDownloadQuery,
     ConfigDownloadResponse,
     DeviceConfigControl,
     DeviceControl,
+    MobilePositionNotify,
     PresetQueryResponse,
     PtzCommand,
     PtzPositionResponse,
@@ -88,6 +94,10 @@ class Target:
     name: str
     run: Callable[[bytes], None]
     seeds: Callable[[], list[bytes]]
+
+
+_ZONE = ZoneInfo("Asia/Shanghai")
+_RECEIVED = datetime(2024, 3, 15, 2, 30, tzinfo=UTC)
 
 
 def pieces(data: bytes) -> list[bytes]:
@@ -200,6 +210,21 @@ def manscdp_device(data: bytes) -> None:
                 decode_ptz_cmd(code)
         case PresetQueryResponse() | PtzPositionResponse() | ConfigDownloadQuery():
             pass
+
+
+def device_reports(data: bytes) -> None:
+    """Alarms and mobile positions, and what the platform stores of them (pure parts)."""
+    try:
+        message = parse_manscdp(data)
+    except ManscdpError:
+        return
+    match message:
+        case AlarmNotify():
+            alarm_from_notify(message.device_id or "0", message, _RECEIVED, _ZONE)
+        case MobilePositionNotify():
+            points, refused = track_points(message.device_id, message, _RECEIVED, _ZONE)
+            assert len(points) + refused == len(message.positions)
+            assert all(is_on_earth(p.longitude, p.latitude) for p in points)
 
 
 def config_json(data: bytes) -> None:
@@ -368,6 +393,12 @@ def _device_seeds() -> list[bytes]:
     return [seed for name in names for seed in _files(f"manscdp/{name}.xml")]
 
 
+def _report_seeds() -> list[bytes]:
+    return [
+        seed for name in ("alarm_*", "mobile_position_*") for seed in _files(f"manscdp/{name}.xml")
+    ]
+
+
 def _config_seeds() -> list[bytes]:
     return _files("config/*.json")
 
@@ -427,6 +458,7 @@ TARGETS: tuple[Target, ...] = (
     Target("webrtc-offer", webrtc_offer, _offer_seeds),
     Target("manscdp-device", manscdp_device, _device_seeds),
     Target("config-json", config_json, _config_seeds),
+    Target("device-reports", device_reports, _report_seeds),
 )
 """Index = the first byte of a multiplexed input (`run_one`), modulo their number."""
 

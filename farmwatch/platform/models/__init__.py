@@ -22,6 +22,7 @@ from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
+from farmwatch.platform.models.position import DevicePositionRow
 from farmwatch.platform.models.recording import (
     DownloadTaskRow,
     EvidenceClipRow,
@@ -38,6 +39,7 @@ __all__ = [
     "Base",
     "CameraPlacementRow",
     "ChannelRow",
+    "DevicePositionRow",
     "DeviceRow",
     "DownloadTaskRow",
     "EvidenceClipRow",

@@ -324,6 +324,33 @@ class AlarmNotify:
 
 
 @dataclass(frozen=True, slots=True)
+class MobilePosition:
+    """One position of a mobile device (gb28181.md §4.11): numbers as sent (None when
+    missing or not numbers); `time` device-local `YYYY-MM-DDTHH:MM:SS`."""
+
+    device_id: str
+    time: str | None
+    longitude: float | None
+    latitude: float | None
+    speed: float | None = None
+    """km/h."""
+    direction: float | None = None
+    """Degrees clockwise from north."""
+    altitude: float | None = None
+    """Metres."""
+
+
+@dataclass(frozen=True, slots=True)
+class MobilePositionNotify:
+    """Notify/MobilePosition: the 2016 flat form (one position, of `device_id`) or the
+    [2022] `DeviceList/Item` form (one per item), as MESSAGE or in a subscription NOTIFY."""
+
+    device_id: str
+    sn: int
+    positions: tuple[MobilePosition, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceConfigControl:
     """Control/DeviceConfig (§4.9): one or more configuration families to write."""
 
@@ -423,6 +450,7 @@ ManscdpMessage = (
     | MediaStatus
     | ControlResponse
     | AlarmNotify
+    | MobilePositionNotify
     | DeviceConfigControl
     | ConfigDownloadQuery
     | ConfigDownloadResponse

@@ -122,6 +122,10 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("GET", "/api/devices/{device_id}/status", Operation(
         "devices", "Ask the device for its DeviceStatus", {200: ref("DeviceStatus")},
         errors=DEVICE_ERRORS)),
+    ("GET", "/api/devices/{device_id}/track", Operation(
+        "devices", "A mobile device's positions in time order (MobilePosition)", {200: obj(
+            {"device_id": s.STRING, "points": s.array(s.ANY_OBJECT)})},
+        query=(Query("since", s.STRING), Query("until", s.STRING)))),
     ("PUT", "/api/devices/{device_id}/farm", Operation(
         "devices", "Put the device on a farm (null takes it off)", {200: obj(
             {"device_id": s.STRING, "farm_id": nullable(s.INTEGER)})},

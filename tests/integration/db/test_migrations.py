@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -60,6 +60,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "camera_placements",
         "upper_shares",
         "alarms",
+        "device_positions",
     }
     assert differences == []
 

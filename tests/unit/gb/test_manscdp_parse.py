@@ -37,7 +37,7 @@ from farmwatch.sipserver.gb import (
     parse_manscdp,
 )
 from farmwatch.sipserver.gb.control_commands import RecordCommand
-from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp import AlarmNotify, MobilePosition, MobilePositionNotify
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify
 
 DATA = Path(__file__).parents[2] / "data" / "manscdp"
@@ -269,7 +269,11 @@ def test_media_status_end_of_file() -> None:
         ("Response", "DeviceControl", ControlResponse("D", 5, CmdType.DEVICE_CONTROL, None)),
         ("Response", "DeviceConfig", ControlResponse("D", 5, CmdType.DEVICE_CONFIG, None)),
         ("Notify", "Alarm", AlarmNotify("D", 5, None, None, None)),
-        ("Notify", "MobilePosition", UnknownMessage(RootKind.NOTIFY, "MobilePosition", 5, "D")),
+        (
+            "Notify",
+            "MobilePosition",
+            MobilePositionNotify("D", 5, (MobilePosition("D", None, None, None),)),
+        ),
         ("Query", "Keepalive", UnknownMessage(RootKind.QUERY, "Keepalive", 5, "D")),
         ("Notify", "VendorThing", UnknownMessage(RootKind.NOTIFY, "VendorThing", 5, "D")),
         ("response", "deviceinfo", DeviceInfoResponse("D", 5, None)),
