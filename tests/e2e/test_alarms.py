@@ -148,6 +148,23 @@ async def test_a_monitor_sees_only_the_alarms_of_his_cameras(alarms: AlarmRig) -
     status, missing = await rig.post("/api/alarms/99999999/ack", {})
     assert status == 404, missing
 
+    # His feed is not answered by an alarm he may not see, only by one he may.
+    status, feed = await alarms.monitor.request("GET", "/api/alarms/events?wait=0")
+    assert status == 200, feed
+    waiting = asyncio.create_task(
+        alarms.monitor.request("GET", f"/api/alarms/events?since_id={feed['next_id']}&wait=10")
+    )
+    await asyncio.sleep(0.2)
+    assert await device.send_alarm(1, priority=3) == 200
+    await _stored(rig, other, 2)
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    assert await device.send_alarm(0, priority=4) == 200
+    async with asyncio.timeout(5):
+        status, fed = await waiting
+    assert status == 200, fed
+    assert [(a["channel_id"], a["priority"]) for a in fed["alarms"]] == [(rig.channel(0), 4)]
+
 
 async def test_positions_form_a_track_and_bad_ones_are_refused(alarms: AlarmRig) -> None:
     rig, device = alarms.rig, alarms.device

@@ -16,6 +16,7 @@ device and records what it answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -133,7 +134,8 @@ class AlarmService:
         self._queue: deque[NewAlarm] = deque()
         self._max_queued = max_queued
         self._wakeup = asyncio.Event()
-        self._stored = asyncio.Condition()
+        self._stored = asyncio.Event()
+        """Set (and replaced) each time alarms are stored: the feed's waiters wake."""
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -186,8 +188,8 @@ class AlarmService:
             log.info("alarm %d stored: device %s, source %s, priority %s, method %s",
                      alarm.id, alarm.device_id, alarm.source_id, alarm.priority,
                      alarm.method)  # fmt: skip
-        async with self._stored:
-            self._stored.notify_all()
+        stored_now, self._stored = self._stored, asyncio.Event()
+        stored_now.set()
 
     async def _seen(self, principal: Principal) -> _Seen:
         visibility = await self._gate.visibility(principal)
@@ -213,14 +215,16 @@ class AlarmService:
         cursor = await self._alarms.latest_id() if since_id is None else since_id
         seen = await self._seen(principal)
         wanted = AlarmFilter(after_id=cursor, devices=seen.devices, sources=seen.sources)
+        # Taken before each query: an alarm stored between the query and the wait wakes it.
+        stored = self._stored
         found = await self._alarms.find(wanted, limit=limit, oldest_first=True)
         if not found and wait > 0:
-            try:
-                async with asyncio.timeout(min(wait, MAX_WAIT)), self._stored:
-                    await self._stored.wait()
-            except TimeoutError:
-                pass
-            found = await self._alarms.find(wanted, limit=limit, oldest_first=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait, MAX_WAIT)):
+                    while not found:  # woken by alarms the caller may not see: wait on
+                        await stored.wait()
+                        stored = self._stored
+                        found = await self._alarms.find(wanted, limit=limit, oldest_first=True)
         next_id = found[-1].id if found else cursor
         return found, next_id
 
