@@ -237,6 +237,7 @@ class Application:
             transport=MediaTransport(settings.live.transport),
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
+            dialects=settings.live.dialects,
         )
         self.control = DeviceControlService(self.access, channels)
         storage = Path(settings.storage.dir)

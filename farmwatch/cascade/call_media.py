@@ -1,6 +1,7 @@
 """What an upper's call is paired with: a channel's live stream, or a playback session.
 
-`LiveCallMedia` joins the channel's shared live stream (`LiveService`); `PlaybackCallMedia`
+`LiveCallMedia` joins the channel's shared live stream (`LiveService`), the sub stream when
+the upper's offer asks for one (`a=streamnumber` or a vendor variant); `PlaybackCallMedia`
 is one playback session (`PlaybackService`) of the device's recording, or of the platform's
 own when the device cannot play it (offline, refusing), for an upper's `s=Playback` or
 `s=Download`. Both open a relay on their stream for the call, start it on the ACK and close
@@ -24,7 +25,7 @@ from farmwatch.platform.recordings.playback_service import (
     PlaybackService,
 )
 from farmwatch.platform.recordings.record_spans import RecordSource
-from farmwatch.platform.services.live_service import LiveService
+from farmwatch.platform.services.live_service import MAIN_STREAM, LiveService, live_stream_key
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.mansrtsp import MansrtspMethod, MansrtspRequest
 from farmwatch.sipserver.sip.sdp import SessionDescription, SessionName
@@ -54,16 +55,22 @@ class CallMedia(Protocol):
 
 
 class LiveCallMedia:
-    def __init__(self, live: LiveService, channel_id: str) -> None:
+    def __init__(self, live: LiveService, channel_id: str, stream: int = MAIN_STREAM) -> None:
         self._live = live
         self._channel_id = channel_id
+        self._stream = stream
+
+    @property
+    def stream_key(self) -> str:
+        """The live stream relayed (the main or a sub stream of the channel)."""
+        return live_stream_key(self._channel_id, self._stream)
 
     @property
     def session_id(self) -> str | None:
         return None
 
     async def open_relay(self, relay_id: str, spec: RelaySpec) -> RelayInfo:
-        return await self._live.open_relay(self._channel_id, relay_id, spec)
+        return await self._live.open_relay(self._channel_id, relay_id, spec, self._stream)
 
     async def start_relay(self, relay_id: str) -> None:
         await self._live.start_relay(relay_id)

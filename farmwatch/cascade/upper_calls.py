@@ -230,7 +230,9 @@ class UpperCalls:
             payload_type=ps_payload_type(offer),
         )
         if is_live:
-            call.media = LiveCallMedia(self._live, call.channel_id)
+            # The upper's sub-stream request is passed down: its own stream of the channel.
+            stream = max(0, offer.stream_number or 0)
+            call.media = LiveCallMedia(self._live, call.channel_id, stream)
         else:
             call.media = await open_playback(self._playback, call.channel_id, offer)
         info = await call.media.open_relay(call.relay_id, spec)
@@ -347,11 +349,11 @@ class UpperCalls:
             log.info("upper %s: relay of call %s ended (%s)", self._name, call.call_id, reason)
             self._spawn(self._end(call, reason, relay_gone=True))
 
-    def stream_closed(self, channel_id: str) -> None:
-        """A live stream closed."""
+    def stream_closed(self, stream_key: str) -> None:
+        """A live stream (a channel's main or sub stream) closed."""
         for call in list(self._calls.values()):
             media = call.media
-            if call.channel_id == channel_id and media is not None and media.session_id is None:
+            if isinstance(media, LiveCallMedia) and media.stream_key == stream_key:
                 self._spawn(self._end(call, "stream ended"))
 
     def playback_ended(self, session_id: str, complete: bool) -> None:

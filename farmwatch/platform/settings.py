@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from farmwatch.sipserver.gb.versions import StreamDialects
+
 LIVE_TRANSPORTS = ("udp", "tcp-passive", "tcp-active")
 
 
@@ -17,6 +19,16 @@ class LiveSettings:
     session_idle: float = 60.0
     webrtc_addresses: tuple[str, ...] = ()
     """Local addresses WebRTC offers viewers ICE host candidates on; empty: every interface."""
+    stream_dialect: str = "auto"
+    """How live offers ask for the main or sub stream: auto (2022 `a=streamnumber` to 2022
+    devices, nothing to 2016 ones), streamnumber, streamprofile (Dahua), streamMode
+    (TP-LINK/Mercury: MAIN|SUB), stream (Hikvision style) or none."""
+    stream_dialects: tuple[str, ...] = ()
+    """Per-device exceptions to `stream_dialect`: `<device ID>=<dialect>` entries."""
+
+    @property
+    def dialects(self) -> StreamDialects:
+        return StreamDialects.from_settings(self.stream_dialect, self.stream_dialects)
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -30,6 +42,10 @@ class LiveSettings:
         if self.invite_timeout <= 0:
             errors.append(f"live.invite_timeout: expected > 0, got {self.invite_timeout}")
         errors += [_address_error(text) for text in self.webrtc_addresses if _address_error(text)]
+        try:
+            self.dialects  # noqa: B018 - parsed to be checked
+        except ValueError as error:
+            errors.append(f"live.stream_dialect(s): {error}")
         return errors
 
 

@@ -48,6 +48,10 @@ class CallInfo:
     session: SessionName = SessionName.PLAY
     playback: PlaybackInfo | None = None
     """Where a playback or download is (None for live video)."""
+    stream: int = 0
+    """The stream the offer asked for (0 main, 1+ the smaller sub stream) and streamed."""
+    stream_attribute: str | None = None
+    """The offer's stream selection line as sent (`streamprofile:1`), None without one."""
 
 
 @dataclass(slots=True)
@@ -70,6 +74,8 @@ class DeviceCall:
     local_cseq: int = 0
     """CSeq of the device's last request in the dialog (MESSAGE, BYE)."""
     media_status_sent: int = 0
+    stream: int = 0
+    stream_attribute: str | None = None
 
     def info(self) -> CallInfo:
         sender = self.sender
@@ -81,7 +87,7 @@ class DeviceCall:
         return CallInfo(self.channel_id, self.key.call_id, sender.ssrc, sender.route.role,
                         sender.state, self.is_acknowledged, sender.packets_sent,
                         sender.connect_failures, sender.route, self.session,
-                        playback)  # fmt: skip
+                        playback, self.stream, self.stream_attribute)  # fmt: skip
 
 
 def key_of(request: SipRequest) -> CallKey:

@@ -64,10 +64,12 @@ from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.sdp import (
+    Attribute,
     SdpError,
     SessionDescription,
     SessionName,
     Setup,
+    StreamStyle,
     parse_sdp,
 )
 from farmwatch.sipserver.sip.sdp_build import build_answer
@@ -209,7 +211,8 @@ class CallHandler:
     ) -> tuple[DeviceCall, SipResponse]:
         """Encode (first time), open the media socket, build the answer and the 200."""
         request, media = incoming.request, self.media
-        loop_media = await asyncio.to_thread(self._cache.get, media.spec_for(channel_id))
+        stream, asked = _stream_asked(offer)
+        loop_media = await asyncio.to_thread(self._cache.get, media.spec_for(channel_id, stream))
         ssrc = self._choose_ssrc(channel_id, offer)
         route = MediaRoute.from_offer(offer, always_connect=media.answer_setup_active)
         host = self._endpoint.local_host_for(incoming.source)
@@ -229,12 +232,13 @@ class CallHandler:
         port = await sender.open()
         answer = build_answer(
             offer, sender_id=channel_id, media_ip=host, port=port, ssrc=ssrc,
-            media_format=media.media_format,
+            media_format=media.media_format_for(stream),
         )  # fmt: skip
         if media.answer_setup_active and route.role is SenderRole.TCP_CONNECT:
             answer = replace(answer, media=(replace(answer.video, setup=Setup.ACTIVE),))
-        if size is not None:
-            answer = replace(answer, media=(replace(answer.video, attributes=(size,)),))
+        echoed = (size,) if size is not None else (asked,) if asked is not None else ()
+        if echoed:  # devices echo the stream they chose, as `a=streamprofile:0` (§6.6)
+            answer = replace(answer, media=(replace(answer.video, attributes=echoed),))
         contact = f"<sip:{channel_id}@{host}:{self._endpoint.port}>"
         user_agent = self._endpoint.settings.user_agent
         response = build_response(
@@ -244,7 +248,7 @@ class CallHandler:
         call = DeviceCall(
             key, channel_id, request, incoming.source, response.headers.get("To") or "",
             request.headers.get("Subject"), sender, offer.session_kind or SessionName.PLAY,
-            player, offer,
+            player, offer, stream=stream, stream_attribute=None if asked is None else str(asked),
         )  # fmt: skip
         return call, response
 
@@ -400,3 +404,18 @@ class CallHandler:
             call.ack_timer.cancel()
         await call.sender.close()
         self._closed_packets += call.sender.packets_sent
+
+
+_STREAM_ATTRIBUTES = tuple(style.value for style in StreamStyle)
+
+
+def _stream_asked(offer: SessionDescription) -> tuple[int, Attribute | None]:
+    """The stream a live offer asks for (0 main, 1+ the sub stream) from whichever of
+    `streamnumber`, `streamprofile`, `streamMode`, `stream` it carries, and that attribute."""
+    if offer.session_kind is not SessionName.PLAY:
+        return 0, None
+    number = offer.stream_number
+    if number is None:
+        return 0, None
+    name = next(n for n in _STREAM_ATTRIBUTES if offer.attribute(n) is not None)
+    return max(0, number), Attribute(name, offer.attribute(name))

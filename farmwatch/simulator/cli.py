@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--width", type=_positive_int, default=640, help="picture width (default 640)")
     add("--height", type=_positive_int, default=360, help="picture height (default 360)")
     add("--fps", type=_positive_int, default=25, help="frames per second (default 25)")
+    add("--sub-width", type=_positive_int, default=320, help="sub-stream width (default 320)")
+    add("--sub-height", type=_positive_int, default=180,
+        help="sub-stream height (default 180)")  # fmt: skip
+    add("--gb2016", action="store_true",
+        help="behave as a GB/T 28181-2016 device: no X-GB-Ver header")  # fmt: skip
     add("--loss", type=float, default=0.0, help="fraction of RTP packets dropped (default 0)")
     add("--reorder", type=float, default=0.0,
         help="fraction of RTP packets swapped with the next (default 0)")  # fmt: skip
@@ -101,9 +106,11 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
         timers=SessionTimers(expires=args.expires, keepalive_interval=args.keepalive),
         host=args.bind,
         ramp=args.ramp,
+        gb_version=None if args.gb2016 else "3.0",
         media=StreamSettings(
             codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
             height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
+            sub_width=args.sub_width, sub_height=args.sub_height,
             restart_timestamps=args.restart_timestamps,
         ),
         records=RecordSettings(

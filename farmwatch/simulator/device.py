@@ -136,7 +136,10 @@ class SimulatedDevice:
             gb_version=settings.gb_version,
         )
         self._alarm_sn = 0
-        self.outbox = Outbox(self.endpoint, self.identity, request_timeout=settings.request_timeout)
+        self.outbox = Outbox(
+            self.endpoint, self.identity, request_timeout=settings.request_timeout,
+            gb_version=settings.gb_version,
+        )  # fmt: skip
         self.responder = QueryResponder(
             self.endpoint, self.profile, self.channels, self.outbox, self._spawn,
             items_per_message=settings.items_per_message,

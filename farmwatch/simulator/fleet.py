@@ -157,6 +157,7 @@ async def running_simulator(
     replaces_older_subscriptions: bool = True,
     records: RecordSettings | None = None,
     host: str = "127.0.0.1",
+    gb_version: str | None = "3.0",
 ) -> AsyncIterator[SimulatorFleet]:
     """Run a fleet on `host` (a loopback address) for the duration of the block; stopped
     (unregistered) after.
@@ -166,6 +167,7 @@ async def running_simulator(
     With `replaces_older_subscriptions=False` a platform's every catalog subscription
     stays live until it ends or expires, so a platform that leaks them shows.
     `records` is what the channels have recorded (default: 7 days of 1-hour files).
+    `gb_version` is the `X-GB-Ver` the devices send (None: none, a 2016 device).
     """
     settings = FleetSettings(
         server=Address(server[0], server[1], Transport(transport.upper())),
@@ -183,6 +185,7 @@ async def running_simulator(
         replaces_older_subscriptions=replaces_older_subscriptions,
         records=records or RecordSettings(),
         host=host,
+        gb_version=gb_version,
     )  # fmt: skip
     fleet = SimulatorFleet(settings)
     await fleet.start()

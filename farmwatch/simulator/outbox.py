@@ -23,12 +23,19 @@ class Outbox:
     """Builds and sends the device's MESSAGEs; each call waits for the final response."""
 
     def __init__(
-        self, endpoint: SipEndpoint, identity: DeviceIdentity, *, request_timeout: float
+        self,
+        endpoint: SipEndpoint,
+        identity: DeviceIdentity,
+        *,
+        request_timeout: float,
+        gb_version: str | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._identity = identity
         self._request_timeout = request_timeout
         self._cseq = 0
+        self.gb_version = gb_version
+        """The `X-GB-Ver` of its MESSAGEs (None: none, a 2016 device); tests may change it."""
 
     def build(self, body: bytes, *, to_id: str | None = None) -> SipRequest:
         identity = self._identity
@@ -42,6 +49,7 @@ class Outbox:
             call_id=new_call_id(self._endpoint.local_host_for(identity.server)),
             cseq=self._cseq,
             user_agent=identity.user_agent,
+            extra=(("X-GB-Ver", self.gb_version),) if self.gb_version else (),
             body=body,
             content_type=MANSCDP_CONTENT_TYPE,
         )

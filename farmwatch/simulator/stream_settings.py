@@ -1,7 +1,9 @@
 """What a simulated device streams when invited, and how it misbehaves (gb28181.md §6.5, §8.1).
 
 Owns `StreamSettings`, the `media` part of a simulated device's settings: the picture
-(codec, size, frame rate, bitrate; one cached loop per channel and spec), the sending
+(codec, size, frame rate, bitrate; one cached loop per channel and spec) and its smaller
+sub-stream (`sub_width`x`sub_height` at `sub_bitrate`, streamed when the offer asks for a
+stream other than the main one: gb28181.md §6.2), the sending
 (`max_payload` per RTP packet, the TCP connect retries of GB/T 28181-2022: at least 3
 attempts at least 1 s apart, the wait for the platform to connect when the device listens,
 the wait for the ACK), and the misbehaviour a test can ask for: packet `loss`, `reorder`,
@@ -32,6 +34,10 @@ class StreamSettings:
     height: int = 360
     fps: int = 25
     bitrate: int = 1_000_000
+    sub_width: int = 320
+    sub_height: int = 180
+    sub_bitrate: int = 300_000
+    """The sub-stream (1 and above): what a live offer asking for it gets."""
     gop: int | None = None
     """Frames per GOP; default one key frame per second (`fps`)."""
     loop_seconds: int = 4
@@ -86,16 +92,19 @@ class StreamSettings:
             if not value > 0:
                 raise ValueError(f"media.{name}: expected > 0, got {value}")
         self.spec_for(_PROBE_CHANNEL)  # checks codec, size, fps, bitrate, gop, loop length
+        self.spec_for(_PROBE_CHANNEL, 1)
 
-    def spec_for(self, channel_id: str) -> TestPatternSpec:
-        """The test-pattern spec of `channel_id`'s stream (equal specs share one loop)."""
+    def spec_for(self, channel_id: str, stream: int = 0) -> TestPatternSpec:
+        """The test-pattern spec of `channel_id`'s stream `stream` (0 main, else the sub
+        stream); equal specs share one loop."""
+        main = stream == 0
         return TestPatternSpec(
             channel_id=channel_id,
             codec=self.codec,
-            width=self.width,
-            height=self.height,
+            width=self.width if main else self.sub_width,
+            height=self.height if main else self.sub_height,
             fps=self.fps,
-            bitrate=self.bitrate,
+            bitrate=self.bitrate if main else self.sub_bitrate,
             gop=self.gop if self.gop is not None else self.fps,
             loop_seconds=self.loop_seconds,
         )
@@ -103,9 +112,14 @@ class StreamSettings:
     @property
     def media_format(self) -> str:
         """The answer's `f=` line (§6.4): video codec, resolution code, fps, CBR, kbit/s."""
+        return self.media_format_for(0)
+
+    def media_format_for(self, stream: int) -> str:
+        """The `f=` line of stream `stream` (0 main, else the sub stream)."""
+        spec = self.spec_for(_PROBE_CHANNEL, stream)
         codec = 2 if self.codec is VideoCodec.H264 else 5
-        resolution = next((code for top, code in _RESOLUTION_CODES if self.height <= top), 6)
-        return f"v/{codec}/{resolution}/{self.fps}/1/{self.bitrate // 1000}a///"
+        resolution = next((code for top, code in _RESOLUTION_CODES if spec.height <= top), 6)
+        return f"v/{codec}/{resolution}/{self.fps}/1/{spec.bitrate // 1000}a///"
 
 
 _RESOLUTION_CODES = ((144, 1), (288, 2), (576, 4), (720, 5))

@@ -65,6 +65,7 @@ from farmwatch.sipserver.gb.registrations import (
     RegistrationTable,
     SourceCheck,
 )
+from farmwatch.sipserver.gb.versions import Edition, edition_of
 from farmwatch.sipserver.presence_log import PresenceLog
 from farmwatch.sipserver.registrar import Registrar
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
@@ -245,8 +246,26 @@ class DeviceAccess:
         return self._directory.charset_for(device_id)
 
     def charset_for(self, device_id: str) -> ManscdpCharset:
-        name = self._directory.charset_for(device_id) or self.settings.charset
+        """The device's own charset, else GB 18030 (`charset_2022`) for a 2022 device, else
+        the configured `charset`."""
+        name = self._directory.charset_for(device_id)
+        if not name:
+            is_2022 = self.edition(device_id) is Edition.V2022
+            name = self.settings.charset_2022 if is_2022 else self.settings.charset
         return _charset(name)
+
+    def edition(self, device_id: str) -> Edition:
+        """The forms to use with the device: the lower of its X-GB-Ver (last heard, else
+        `default_gb_version`) and ours."""
+        registration = self.table.get(device_id)
+        version = registration.gb_version if registration is not None else None
+        return edition_of(version or self.settings.default_gb_version)
+
+    def note_version(self, device_id: str, version: str | None) -> None:
+        """A registered device's request carried `X-GB-Ver`: a new value is recorded (a
+        firmware upgrade or downgrade shows without a new REGISTER)."""
+        if version is not None:
+            self.publish_presence(self.table.note_version(device_id, version))
 
     # -- events -------------------------------------------------------------------------
 

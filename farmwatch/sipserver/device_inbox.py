@@ -48,10 +48,11 @@ from farmwatch.sipserver.gb.manscdp_build import build_control_response
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
 from farmwatch.sipserver.gb.manscdp_text import ManscdpError
 from farmwatch.sipserver.gb.registrations import SenderStatus
+from farmwatch.sipserver.gb.versions import OUR_GB_VERSION
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.bursts import BurstLog, BurstReport, BurstStage
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply
-from farmwatch.sipserver.sip.message import SipResponse, build_response
+from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 if TYPE_CHECKING:
@@ -115,13 +116,17 @@ class DeviceInbox:
         if status is not SenderStatus.REGISTERED:  # before the body is read: see above
             reply = self._refuse(status, device_id, incoming.source, "MESSAGE")
             return build_response(request, reply.status, reply.reason, to_tag=new_tag())
+        access.note_version(device_id, request.headers.get("X-GB-Ver"))
         parsed = self._parse(incoming, device_id)
         if isinstance(parsed, SipResponse):
             return parsed
+        version = _version_answer(request)
         if isinstance(parsed, Keepalive):
             reply = self.keepalive(device_id, incoming.source, parsed)
-            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
-        access.endpoint.respond(build_response(request, 200, to_tag=new_tag()))
+            return build_response(
+                request, reply.status, reply.reason, to_tag=new_tag(), extra=version
+            )
+        access.endpoint.respond(build_response(request, 200, to_tag=new_tag(), extra=version))
         access.table.seen(device_id, access.now())
         self._dispatch(device_id, parsed)
         return None
@@ -134,7 +139,11 @@ class DeviceInbox:
         keepalive = plain_keepalive(request.body, charset_override=override)
         if keepalive is None:
             return None
-        return self.keepalive(request.from_user, source, keepalive)
+        reply = self.keepalive(request.from_user, source, keepalive)
+        if reply.status == 200 and request.gb_version:
+            self._access.note_version(request.from_user, request.gb_version)
+            return Reply(200, extra=(("X-GB-Ver", OUR_GB_VERSION),))
+        return reply
 
     def keepalive(self, device_id: str, source: Address, keepalive: Keepalive) -> Reply:
         """Count a keepalive; 403 to a device with no live registration, or one that is
@@ -267,10 +276,12 @@ class DeviceInbox:
             if status is SenderStatus.NOT_REGISTERED:
                 reply = Reply(481)  # no subscription of ours can exist with it
             return build_response(request, reply.status, reply.reason, to_tag=new_tag())
+        access.note_version(device_id, request.headers.get("X-GB-Ver"))
         parsed = self._parse(incoming, device_id)
         if isinstance(parsed, SipResponse):
             return parsed
-        access.endpoint.respond(build_response(request, 200, to_tag=new_tag()))
+        version = _version_answer(request)
+        access.endpoint.respond(build_response(request, 200, to_tag=new_tag(), extra=version))
         access.subscriptions.notified(device_id, request)
         if isinstance(parsed, CatalogNotify | CatalogResponse):
             access.publish(CatalogChanged(device_id, parsed.items))
@@ -284,6 +295,11 @@ _ANSWERED: dict[type, CmdType] = {
     PresetQueryResponse: CmdType.PRESET_QUERY,
     PtzPositionResponse: CmdType.PTZ_POSITION,
 }
+
+
+def _version_answer(request: SipRequest) -> tuple[tuple[str, str], ...]:
+    """Our `X-GB-Ver` for the answer to a request that carried one (2022 Annex I)."""
+    return (("X-GB-Ver", OUR_GB_VERSION),) if request.headers.get("X-GB-Ver") else ()
 
 
 def _status(keepalive: Keepalive) -> str | None:

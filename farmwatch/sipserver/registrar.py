@@ -36,6 +36,7 @@ from typing import Protocol
 from farmwatch.sipserver.endpoint import IncomingRequest
 from farmwatch.sipserver.gb.ids import GbId, GbIdError
 from farmwatch.sipserver.gb.registrations import PresenceEvent, Registration, RegistrationTable
+from farmwatch.sipserver.gb.versions import OUR_GB_VERSION
 from farmwatch.sipserver.settings import RegistrarSettings
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.auth import (
@@ -59,8 +60,6 @@ from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_respo
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 log = logging.getLogger(__name__)
-
-OUR_GB_VERSION = "3.0"
 
 
 class CredentialStore(Protocol):

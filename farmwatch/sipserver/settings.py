@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from farmwatch.sipserver.gb.versions import parse_version
+
 
 @dataclass(frozen=True, slots=True)
 class SipSettings:
@@ -98,6 +100,12 @@ class RegistrarSettings:
     query_timeout: float = 10.0
     catalog_subscription_expires: int = 3600
     charset: str = "GB2312"
+    charset_2022: str = "GB18030"
+    """The charset of bodies to devices that speak GB/T 28181-2022 (`charset` is for the
+    others); a device's own charset wins over both."""
+    default_gb_version: str = "2.0"
+    """The X-GB-Ver taken for a device that sends none (2.0: 2016 forms; 3.0 for 2022
+    devices that omit the header)."""
     message_source_check: str = "address"
     nonce_binding: str = "address"
     auth_failures_per_device: int = 5
@@ -139,9 +147,15 @@ class RegistrarSettings:
             errors.append("registrar.min_expires/max_expires: expected 1 <= min <= max")
         if self.keepalive_interval <= 0 or self.keepalive_timeout_count < 1:
             errors.append("registrar.keepalive_interval/keepalive_timeout_count: must be positive")
-        if self.charset.upper() not in ("GB2312", "GBK", "GB18030", "UTF-8"):
+        for name, charset in (("charset", self.charset), ("charset_2022", self.charset_2022)):
+            if charset.upper() not in ("GB2312", "GBK", "GB18030", "UTF-8"):
+                errors.append(
+                    f"registrar.{name}: expected GB2312, GB18030 or UTF-8, got {charset!r}"
+                )
+        if parse_version(self.default_gb_version) is None:
             errors.append(
-                f"registrar.charset: expected GB2312, GB18030 or UTF-8, got {self.charset!r}"
+                "registrar.default_gb_version: expected a version such as 2.0 or 3.0, "
+                f"got {self.default_gb_version!r}"
             )
         if self.message_source_check not in ("address", "host"):
             errors.append(

@@ -28,6 +28,7 @@ from farmwatch.platform.errors import (
     DeviceTimeout,
     InvalidInput,
     NotFound,
+    NotSupported,
     PlatformError,
 )
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
@@ -130,6 +131,15 @@ class DeviceTalk:
     def require_online(self, device_id: str, what: str = "") -> None:
         if not self.access.is_online(device_id):
             raise DeviceOffline(f"device {device_id}{what} is offline")
+
+    def require_2022(self, device_id: str, what: str) -> None:
+        """`NotSupported` (501) at once, nothing sent, when the forms we use with the device
+        are GB/T 28181-2016 (the lower of its X-GB-Ver and ours): `what` is 2022 only."""
+        if not self.access.edition(device_id).has_2022_commands:
+            raise NotSupported(
+                f"device {device_id} speaks GB/T 28181-2016 (X-GB-Ver below 3.0, or none; "
+                f"[registrar] default_gb_version): {what} is GB/T 28181-2022"
+            )
 
     async def channel(self, channel_id: str) -> str:
         """The device holding `channel_id` (online or not); `NotFound` for no such channel."""
@@ -297,6 +307,9 @@ class DeviceCommandService:
         talk = self._talk
         talk.require_online(device_id)
         names = "/".join(block.name for block in blocks)
+        newer = [block.name for block in blocks if not _is_2016_family(block.name)]
+        if newer:
+            talk.require_2022(device_id, f"DeviceConfig {'/'.join(newer)}")
         answer: ControlResponse = await talk.ask(
             device_id, device_id, CmdType.DEVICE_CONFIG,
             lambda sn, charset: build_device_config(device_id, sn, blocks, charset=charset),
@@ -309,6 +322,9 @@ class DeviceCommandService:
     ) -> dict[ConfigType, ConfigElement | None]:
         """ConfigDownload of each family (None: the device answered without it or ERROR)."""
         self._talk.require_online(device_id)
+        newer = [t.value for t in types if t not in FAMILIES_2016]
+        if newer:
+            self._talk.require_2022(device_id, f"ConfigDownload {'/'.join(newer)}")
         answers = await asyncio.gather(*(self._download(device_id, t) for t in types))
         return dict(zip(types, answers, strict=True))
 
@@ -320,3 +336,18 @@ class DeviceCommandService:
         )  # fmt: skip
         wanted = config_type.value.casefold()
         return next((b for b in answer.blocks if b.name.casefold() == wanted), None)
+
+
+FAMILIES_2016 = frozenset(
+    {
+        ConfigType.BASIC_PARAM,
+        ConfigType.VIDEO_PARAM_OPT,
+        ConfigType.SVAC_ENCODE_CONFIG,
+        ConfigType.SVAC_DECODE_CONFIG,
+    }
+)
+"""Configuration families of GB/T 28181-2016 (A.2.3 b, A.2.4 f); the others are 2022."""
+
+
+def _is_2016_family(name: str) -> bool:
+    return ConfigType.from_wire(name) in FAMILIES_2016

@@ -226,6 +226,7 @@ class DeviceControlService:
         """[2022] PTZPosition: `NotSupported` (501) when the device does not answer it (a
         2016 device) or answers it with an error or without a position."""
         device_id = await self._talk.device_of(channel_id)
+        self._talk.require_2022(device_id, "PTZPosition")
         silent_until = self._without_position.get(device_id)
         if silent_until is not None and silent_until > self._clock():
             raise NotSupported(

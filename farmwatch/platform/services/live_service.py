@@ -1,7 +1,16 @@
-"""Live view: one stream per channel shared by every viewer (DESIGN.md "Live view").
+"""Live view: one stream per channel and stream number, shared by every viewer (DESIGN.md
+"Live view").
 
-`LiveService.open_session(channel_id)` gives a viewer a session and the URLs of its
-outputs; the first viewer of a channel starts the stream (`DeviceStreamStarter`: receiver
+`LiveService.open_session(channel_id, stream)` gives a viewer a session and the URLs of its
+outputs. A channel has a main stream (0) and the device may have smaller sub streams (1,
+2...; gb28181.md §6.2) for small tiles: each stream number is a stream of its own, with its
+own INVITE and stream key (`live_stream_key`: the main stream's key is the channel ID, so
+recordings and relays of the main stream are keyed as they always were). The offer asks for
+the stream in the device's dialect (`StreamDialects`: 2022 `a=streamnumber`, or a vendor
+variant; a 2016 device gets no 2022 form, and a sub stream asked of one without a vendor
+dialect is `NotSupported`); a device that streams something else anyway is shown as it is,
+and the session says which stream was asked and which the answer named. The first viewer of
+a stream starts it (`DeviceStreamStarter`: receiver
 first, then the INVITE with a fresh SSRC, then the first keyframe) and every later viewer
 joins it: a second viewer never causes a second INVITE, and viewers arriving while the stream
 starts wait for the same start. The stream runs on one node of the `MediaCluster` (a media
@@ -28,7 +37,7 @@ from farmwatch.media.errors import MediaError
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.node import LiveInfo, RelayInfo, RelaySpec
 from farmwatch.media.stream_core import CloseReason
-from farmwatch.platform.errors import DeviceOffline, NotFound, StreamFailed
+from farmwatch.platform.errors import DeviceOffline, NotFound, NotSupported, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.services.stream_starter import DeviceStreamStarter, StreamRequest
 from farmwatch.platform.services.viewer_outputs import ViewerOutputs
@@ -37,10 +46,26 @@ from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
+from farmwatch.sipserver.gb.versions import (
+    StreamDialects,
+    StreamNotSelectable,
+    edition_of,
+    stream_attribute,
+)
 from farmwatch.sipserver.sip.sdp import SessionDescription
 from farmwatch.sipserver.sip.sdp_build import MediaEndpoint
 
 log = logging.getLogger(__name__)
+
+MAIN_STREAM = 0
+MAX_STREAM = 9
+"""Stream numbers asked for live: 0 (main) to this (the catalog's StreamNumberList)."""
+
+
+def live_stream_key(channel_id: str, stream: int = MAIN_STREAM) -> str:
+    """The media cluster's key of a channel's live stream: the channel ID for the main
+    stream (what recordings and relays always used), `<channel>-s<N>` for sub stream N."""
+    return channel_id if stream == MAIN_STREAM else f"{channel_id}-s{stream}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +78,11 @@ class LiveLinks:
     codec: str | None
     width: int | None
     height: int | None
+    stream: int = MAIN_STREAM
+    """The stream asked for (0 main, 1+ sub)."""
+    stream_answered: int | None = None
+    """The stream the device's answer named (`a=streamnumber` or a vendor variant), None
+    when it named none: what plays is whatever the device sends."""
 
 
 @dataclass(slots=True)
@@ -60,16 +90,22 @@ class _ChannelLive:
     channel_id: str
     device_id: str
     ready: asyncio.Future[LiveInfo]
+    stream: int = MAIN_STREAM
     call: EstablishedCall | None = None
     ssrc: Ssrc | None = None
     info: LiveInfo | None = None
     is_closed: bool = False
+
+    @property
+    def key(self) -> str:
+        return live_stream_key(self.channel_id, self.stream)
 
 
 @dataclass(frozen=True, slots=True)
 class _Viewer:
     session_id: str
     channel_id: str
+    stream_key: str
 
 
 class LiveService:
@@ -86,6 +122,7 @@ class LiveService:
         transport: MediaTransport = MediaTransport.UDP,
         invite_timeout: float = 10.0,
         session_idle: float = 60.0,
+        dialects: StreamDialects | None = None,
     ) -> None:
         self._media = media
         self._calls = calls
@@ -97,6 +134,7 @@ class LiveService:
         self._transport = transport
         self._invite_timeout = invite_timeout
         self._session_idle = session_idle
+        self._dialects = dialects or StreamDialects()
         self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
@@ -115,15 +153,16 @@ class LiveService:
 
     # -- sessions --------------------------------------------------------------------
 
-    async def open_session(self, channel_id: str) -> LiveLinks:
-        """Start (or join) the channel's stream and give the viewer a session."""
-        info = await self._ensure_stream(channel_id)
-        live = self._live[channel_id]
+    async def open_session(self, channel_id: str, stream: int = MAIN_STREAM) -> LiveLinks:
+        """Start (or join) the channel's stream `stream` and give the viewer a session."""
+        info = await self._ensure_stream(channel_id, stream)
+        key = live_stream_key(channel_id, stream)
+        live = self._live[key]
         session_id = secrets.token_urlsafe(12)
-        self._viewers[session_id] = _Viewer(session_id, channel_id)
+        self._viewers[session_id] = _Viewer(session_id, channel_id, key)
         self._outputs.add_session(session_id)
         self._arm_sweeper()
-        log.info("viewer %s joined channel %s", session_id, channel_id)
+        log.info("viewer %s joined channel %s (stream %d)", session_id, channel_id, stream)
         return LiveLinks(
             session_id=session_id,
             channel_id=channel_id,
@@ -131,6 +170,8 @@ class LiveService:
             codec=info.codec,
             width=info.width,
             height=info.height,
+            stream=stream,
+            stream_answered=None if live.call is None else live.call.answer.stream_number,
         )
 
     async def close_session(self, session_id: str) -> None:
@@ -168,7 +209,7 @@ class LiveService:
         viewer = self._viewers.get(session_id)
         if viewer is None:
             raise NotFound(f"no live session {session_id}")
-        live = self._live.get(viewer.channel_id)
+        live = self._live.get(viewer.stream_key)
         if live is None or live.info is None or live.is_closed:
             raise StreamFailed(f"the stream of channel {viewer.channel_id} has ended")
         return viewer, live
@@ -177,20 +218,20 @@ class LiveService:
 
     async def webrtc_answer(self, session_id: str, sdp: str, sdp_type: str) -> tuple[str, str]:
         _, live = self._viewer_live(session_id)
-        return await self._outputs.webrtc_answer(session_id, live.channel_id, sdp, sdp_type)
+        return await self._outputs.webrtc_answer(session_id, live.key, sdp, sdp_type)
 
     async def fmp4(self, session_id: str) -> AsyncGenerator[bytes, None]:
         """The fMP4 bytes of the session's stream, from the last keyframe on."""
         _, live = self._viewer_live(session_id)
         label = f"channel {live.channel_id}"
-        async for chunk in self._outputs.fmp4(session_id, live.channel_id, label):
+        async for chunk in self._outputs.fmp4(session_id, live.key, label):
             yield chunk
 
     async def hls_resource(self, session_id: str, name: str) -> tuple[bytes, str] | None:
         """A playlist or segment of the channel's HLS output (shared by its viewers)."""
         _, live = self._viewer_live(session_id)
         return await self._outputs.hls_resource(
-            session_id, live.channel_id, name, f"channel {live.channel_id}"
+            session_id, live.key, name, f"channel {live.channel_id}"
         )
 
     async def snapshot(self, channel_id: str, *, max_width: int = 1280) -> bytes:
@@ -203,13 +244,15 @@ class LiveService:
 
     # -- relays to upper platforms ---------------------------------------------------------
 
-    async def open_relay(self, channel_id: str, relay_id: str, spec: RelaySpec) -> RelayInfo:
-        """Start (or join) the channel's stream and prepare relaying it to an upper platform
-        (the cascade's answer to the upper's INVITE). The relay holds the stream as a
-        viewer does until `close_relay`, or until it ends by itself (`relay_closed`)."""
-        await self._ensure_stream(channel_id)
+    async def open_relay(
+        self, channel_id: str, relay_id: str, spec: RelaySpec, stream: int = MAIN_STREAM
+    ) -> RelayInfo:
+        """Start (or join) the channel's stream `stream` and prepare relaying it to an upper
+        platform (the cascade's answer to the upper's INVITE). The relay holds the stream as
+        a viewer does until `close_relay`, or until it ends by itself (`relay_closed`)."""
+        await self._ensure_stream(channel_id, stream)
         try:
-            return await self._media.open_relay(channel_id, relay_id, spec)
+            return await self._media.open_relay(live_stream_key(channel_id, stream), relay_id, spec)
         except MediaError as error:
             raise StreamFailed(f"channel {channel_id} not relayed: {error}") from error
 
@@ -245,19 +288,22 @@ class LiveService:
         which keeps the stream open as one of its sinks."""
         return await self._ensure_stream(channel_id)
 
-    async def _ensure_stream(self, channel_id: str) -> LiveInfo:
-        live = self._live.get(channel_id)
+    async def _ensure_stream(self, channel_id: str, stream: int = MAIN_STREAM) -> LiveInfo:
+        if not MAIN_STREAM <= stream <= MAX_STREAM:
+            raise NotSupported(f"stream {stream}: expected 0 (main) to {MAX_STREAM}")
+        key = live_stream_key(channel_id, stream)
+        live = self._live.get(key)
         if live is not None:
             return await asyncio.shield(live.ready)
         record = await self._channels.get(channel_id)
         if record is None:
             raise NotFound(f"no channel {channel_id}")
-        live = self._live.get(channel_id)  # another viewer may have started it meanwhile
+        live = self._live.get(key)  # another viewer may have started it meanwhile
         if live is not None:
             return await asyncio.shield(live.ready)
         ready: asyncio.Future[LiveInfo] = asyncio.get_running_loop().create_future()
-        live = _ChannelLive(channel_id, record.device_id, ready)
-        self._live[channel_id] = live
+        live = _ChannelLive(channel_id, record.device_id, ready, stream)
+        self._live[key] = live
         try:
             info = await self._start(live)
         except BaseException as error:
@@ -272,18 +318,28 @@ class LiveService:
     async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
+        registration = self._access.registration(live.device_id)
+        edition = edition_of(None if registration is None else registration.gb_version)
+        try:
+            selection = stream_attribute(
+                live.stream, self._dialects.for_device(live.device_id), edition
+            )
+        except StreamNotSelectable as error:
+            raise NotSupported(f"device {live.device_id}: {error}") from error
         ssrc = live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)
 
         def offer(media: MediaEndpoint) -> SessionDescription:
-            return build_live_offer(platform_id=self._platform_id, media=media, ssrc=ssrc)
+            return build_live_offer(
+                platform_id=self._platform_id, media=media, ssrc=ssrc, stream=selection
+            )
 
         def confirmed(call: EstablishedCall) -> None:
             live.call = call
-            self._by_call[call.call_id] = live.channel_id
+            self._by_call[call.call_id] = live.key
 
         started = await self._starter.start(
             StreamRequest(
-                live.channel_id,
+                live.key,
                 live.device_id,
                 live.channel_id,
                 self._transport,
@@ -297,8 +353,8 @@ class LiveService:
 
     async def _abandon(self, live: _ChannelLive) -> None:
         """Undo a start that failed (the starter has undone the call and the receiver)."""
-        if self._live.get(live.channel_id) is live:
-            del self._live[live.channel_id]
+        if self._live.get(live.key) is live:
+            del self._live[live.key]
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
         live.is_closed = True
@@ -316,7 +372,7 @@ class LiveService:
             return  # still starting: its start fails and undoes itself
         del self._live[stream_key]
         live.is_closed = True
-        log.info("channel %s stream closed (%s)", stream_key, reason.value)
+        log.info("channel %s stream %d closed (%s)", live.channel_id, live.stream, reason.value)
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
             await self._calls.bye(live.call)
@@ -326,39 +382,39 @@ class LiveService:
             # Its media worker died: start it again (the cluster places it elsewhere) so
             # that viewers who reconnect find it running.
             log.warning("channel %s: media worker lost, starting the stream again", stream_key)
-            self._spawn(self._restart(stream_key))
+            self._spawn(self._restart(live.channel_id, live.stream))
 
-    def _is_watched(self, channel_id: str) -> bool:
-        return any(viewer.channel_id == channel_id for viewer in self._viewers.values())
+    def _is_watched(self, stream_key: str) -> bool:
+        return any(viewer.stream_key == stream_key for viewer in self._viewers.values())
 
-    async def _restart(self, channel_id: str) -> None:
+    async def _restart(self, channel_id: str, stream: int) -> None:
         try:
-            await self._ensure_stream(channel_id)
-        except (StreamFailed, DeviceOffline, NotFound) as error:
-            log.warning("channel %s not restarted: %s", channel_id, error)
+            await self._ensure_stream(channel_id, stream)
+        except (StreamFailed, DeviceOffline, NotFound, NotSupported) as error:
+            log.warning("channel %s stream %d not restarted: %s", channel_id, stream, error)
 
     # -- CallListener: the device ended the call -------------------------------------------
 
     def call_ended(self, call_id: str, reason: CallEndReason) -> None:
-        channel_id = self._by_call.pop(call_id, None)
-        if channel_id is None:
+        stream_key = self._by_call.pop(call_id, None)
+        if stream_key is None:
             return
-        live = self._live.pop(channel_id, None)
+        live = self._live.pop(stream_key, None)
         if live is not None:
             live.is_closed = True
-        log.info("device ended the call of channel %s (%s)", channel_id, reason.value)
-        self._spawn(self._close_quietly(channel_id, CloseReason.PEER_CLOSED))
+        log.info("device ended the call of live stream %s (%s)", stream_key, reason.value)
+        self._spawn(self._close_quietly(stream_key, CloseReason.PEER_CLOSED))
         if live is not None and live.ssrc is not None:
             self._ssrc.release(live.ssrc)
 
     def media_status(self, call_id: str, status: MediaStatus) -> None:
         log.info("media status %s on call %s", status, call_id)
 
-    async def _close_quietly(self, channel_id: str, reason: CloseReason) -> None:
+    async def _close_quietly(self, stream_key: str, reason: CloseReason) -> None:
         try:
-            await self._media.close_stream(channel_id, reason)
+            await self._media.close_stream(stream_key, reason)
         except MediaError as error:
-            log.info("channel %s: receiver not closed: %s", channel_id, error)
+            log.info("live stream %s: receiver not closed: %s", stream_key, error)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

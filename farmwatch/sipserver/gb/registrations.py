@@ -20,7 +20,7 @@ it is pushed again at its new deadline instead.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from farmwatch.sipserver.sip.address import Address, Transport
@@ -136,6 +136,16 @@ class RegistrationTable:
     def get(self, device_id: str) -> Registration | None:
         entry = self._entries.get(device_id)
         return entry.registration if entry is not None else None
+
+    def note_version(self, device_id: str, version: str) -> list[PresenceEvent]:
+        """The `X-GB-Ver` a registered device's request carried: a changed value replaces the
+        registration's (to be stored: `RegistrationRefreshed`)."""
+        entry = self._entries.get(device_id)
+        version = version.strip()[:16]
+        if entry is None or not version or entry.registration.gb_version == version:
+            return []
+        entry.registration = replace(entry.registration, gb_version=version)
+        return [RegistrationRefreshed(entry.registration)]
 
     def is_online(self, device_id: str) -> bool:
         entry = self._entries.get(device_id)

@@ -156,8 +156,13 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "three tiers", "Return to the configured share", {200: ref("Share")})),
     # -- cameras -----------------------------------------------------------------------------
     ("POST", "/api/channels/{channel_id}/live", Operation(
-        "live", "Start (or join) the camera's stream", {201: ref("LiveLinks")},
-        errors=DEVICE_ERRORS)),
+        "live", "Start (or join) the camera's main or sub stream", {201: ref("LiveLinks")},
+        body({"stream": {"anyOf": [{"type": "string", "enum": ["main", "sub"]},
+                                   {"type": "integer", "minimum": 0, "maximum": 9}]}}),
+        request_required=False, errors=(*DEVICE_ERRORS, 501),
+        description="`stream`: main (default), sub, or a stream number (0 main, 1 sub...); "
+        "a 501 when the device cannot be asked for it (a GB/T 28181-2016 device without a "
+        "vendor dialect)")),
     ("GET", "/api/channels/{channel_id}/snapshot.jpg", Operation(
         "live", "JPEG of the latest keyframe", {200: None}, content="image/jpeg",
         errors=DEVICE_ERRORS)),

@@ -97,8 +97,8 @@ DEVICE = obj({
     "offline_reason": nullable(STRING), "transport": nullable(STRING),
     "address": nullable(STRING), "registered_at": TIME, "last_register_at": TIME,
     "last_keepalive_at": TIME, "expires": nullable(INTEGER), "gb_version": nullable(STRING),
-    "charset": nullable(STRING), "enrolled": BOOLEAN, "channel_count": INTEGER,
-    "catalog_sum_num": nullable(INTEGER), "catalog_received": INTEGER,
+    "charset": nullable(STRING), "enrolled": BOOLEAN, "channel_count": nullable(INTEGER),
+    "catalog_sum_num": nullable(INTEGER), "catalog_received": nullable(INTEGER),
     "catalog_complete": BOOLEAN, "catalog_updated_at": TIME,
 }, required=("device_id", "online", "enrolled"))  # fmt: skip
 CHANNEL_NODE: Schema = {
@@ -122,8 +122,9 @@ UPPER = obj({"name": STRING, "upper_id": STRING, "state": STRING,
 LIVE_LINKS = obj({
     "session": STRING, "channel_id": STRING, "device_id": STRING, "codec": STRING,
     "width": nullable(INTEGER), "height": nullable(INTEGER), "webrtc": STRING,
-    "fmp4": STRING, "hls": STRING, "snapshot": STRING,
-}, required=("session", "channel_id", "webrtc", "fmp4", "hls"))  # fmt: skip
+    "fmp4": STRING, "hls": STRING, "snapshot": STRING, "stream": INTEGER,
+    "stream_answered": nullable(INTEGER),
+}, required=("session", "channel_id", "webrtc", "fmp4", "hls", "stream"))  # fmt: skip
 PLAYBACK_LINKS = obj({
     "session": STRING, "channel_id": STRING, "source": SOURCE, "start": STRING,
     "end": STRING, "webrtc": STRING, "fmp4": STRING, "hls": STRING, "control": STRING,

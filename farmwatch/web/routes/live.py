@@ -6,8 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
+from farmwatch.platform.errors import InvalidInput
 from farmwatch.platform.services.live_service import LiveLinks
 from farmwatch.web.authorization import note_opened
+from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import LIVE_SERVICE
 from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
 
@@ -23,6 +25,8 @@ def _links_view(links: LiveLinks) -> dict[str, Any]:
         "codec": links.codec,
         "width": links.width,
         "height": links.height,
+        "stream": links.stream,
+        "stream_answered": links.stream_answered,
         "webrtc": f"{base}/webrtc",
         "fmp4": f"{base}/stream.mp4",
         "hls": f"{base}/hls/index.m3u8",
@@ -30,9 +34,26 @@ def _links_view(links: LiveLinks) -> dict[str, Any]:
     }
 
 
+_STREAM_NAMES = {"main": 0, "sub": 1}
+
+
+async def _stream_asked(request: web.Request) -> int:
+    """`{"stream": "main" | "sub" | N}` (no body, or no field: main); `InvalidInput` else."""
+    if not request.body_exists:
+        return 0
+    body = await json_object(request, '{"stream": "main" | "sub" | 0-9}')
+    stream = body.get("stream", "main")
+    if isinstance(stream, str) and stream.strip().lower() in _STREAM_NAMES:
+        return _STREAM_NAMES[stream.strip().lower()]
+    if isinstance(stream, int) and not isinstance(stream, bool) and 0 <= stream <= 9:
+        return stream
+    raise InvalidInput(f'stream: expected "main", "sub" or 0-9, got {stream!r}')
+
+
 @routes.post("/channels/{channel_id}/live")
 async def open_live(request: web.Request) -> web.Response:
-    links = await request.app[LIVE_SERVICE].open_session(request.match_info["channel_id"])
+    stream = await _stream_asked(request)
+    links = await request.app[LIVE_SERVICE].open_session(request.match_info["channel_id"], stream)
     note_opened(request, links.session_id)  # its URLs are the caller's login's alone
     return web.json_response(_links_view(links), status=201)
 
