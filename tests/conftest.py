@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pytest
 import uvloop
+from hypothesis import HealthCheck, settings
 
 from tests.peers.server_process import ROOT, RunningServer, start_server, stop_server
 
 __all__ = ["ROOT", "RunningServer"]
+
+# Property tests check what comes out, never how fast: with three xdist workers beside real
+# servers an example can take longer than hypothesis's default 200 ms deadline, which then
+# fails a correct test (so does the health check of slow example generation). Speed is
+# measured by bench/, not here.
+settings.register_profile("farmwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("farmwatch")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from farmwatch.platform.access.access_cache import AccessCache
 from farmwatch.platform.access.administration import AccessAdministration, PasswordRejected
 from farmwatch.platform.access.camera_access import CameraAccess
 from farmwatch.platform.access.directory import DirectoryRepository
@@ -171,8 +172,9 @@ def create_access_services(
     clock: Clock = _utc_now,
 ) -> AccessServices:
     """Build the access services over one database (`Database.sessions`/`read_sessions`)."""
-    directory = DirectoryRepository(sessions, read_sessions)
-    credentials = SessionRepository(sessions, read_sessions)
+    cache = AccessCache()  # one for both: a write in either forgets what both read
+    directory = DirectoryRepository(sessions, read_sessions, cache=cache)
+    credentials = SessionRepository(sessions, read_sessions, cache=cache)
     store = SessionStore(
         credentials,
         directory,

@@ -16,6 +16,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from farmwatch.platform.access.access_cache import AccessCache
 from farmwatch.platform.access.records import (
     CameraPlacement,
     Farm,
@@ -74,17 +75,23 @@ def grant_values(target: GrantTarget, at: datetime, by: int | None) -> dict[str,
 
 
 class DirectoryRepository:
+    """`cache` keeps the reads every request's authorisation makes (`AccessCache`); every
+    write here forgets it."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         read_sessions: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        cache: AccessCache | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
+        self._cache = cache or AccessCache.disabled()
 
     async def _insert(self, table: Table, values: dict[str, Any], what: str) -> Any:
         try:
-            async with self._sessions.begin() as session:
+            async with self._cache.writing(), self._sessions.begin() as session:
                 result = await session.execute(insert(table).values(values).returning(table))
                 return result.one()
         except IntegrityError as error:
@@ -93,9 +100,12 @@ class DirectoryRepository:
     # -- organisations and farms ---------------------------------------------------------
 
     async def organisations(self) -> list[Organisation]:
+        return list(await self._cache.get(("organisations",), self._organisations))
+
+    async def _organisations(self) -> tuple[Organisation, ...]:
         async with self._read_sessions() as session:
             rows = await session.execute(select(ORGANISATIONS).order_by(ORGANISATIONS.c.id))
-            return [_organisation(row) for row in rows]
+            return tuple(_organisation(row) for row in rows)
 
     async def add_organisation(
         self, name: str, tier: OrgTier, parent_id: int | None, *, at: datetime
@@ -112,6 +122,9 @@ class DirectoryRepository:
             return [_farm(row) for row in await session.execute(statement)]
 
     async def farm(self, farm_id: int) -> Farm | None:
+        return await self._cache.get(("farm", farm_id), lambda: self._farm(farm_id))
+
+    async def _farm(self, farm_id: int) -> Farm | None:
         async with self._read_sessions() as session:
             row = (await session.execute(select(FARMS).where(FARMS.c.id == farm_id))).one_or_none()
             return None if row is None else _farm(row)
@@ -128,7 +141,7 @@ class DirectoryRepository:
 
     async def place_device(self, device_id: str, farm_id: int | None, *, at: datetime) -> None:
         """Put `device_id` (and so its channels) on farm `farm_id`; None takes it off."""
-        async with self._sessions.begin() as session:
+        async with self._cache.writing(), self._sessions.begin() as session:
             await session.execute(delete(FARM_DEVICES).where(FARM_DEVICES.c.device_id == device_id))
             if farm_id is not None:
                 await session.execute(
@@ -136,6 +149,10 @@ class DirectoryRepository:
                 )
 
     async def device_farm(self, device_id: str) -> int | None:
+        key = ("device_farm", device_id)
+        return await self._cache.get(key, lambda: self._device_farm(device_id))
+
+    async def _device_farm(self, device_id: str) -> int | None:
         statement = select(FARM_DEVICES.c.farm_id).where(FARM_DEVICES.c.device_id == device_id)
         async with self._read_sessions() as session:
             return await session.scalar(statement)
@@ -163,14 +180,18 @@ class DirectoryRepository:
 
     async def cameras(self) -> list[CameraPlacement]:
         """Every camera (catalog item of kind channel) with its device, farm, organisation."""
-        async with self._read_sessions() as session:
-            return [CameraPlacement(*row) for row in await session.execute(self._cameras())]
+        return list(await self._cache.get(("cameras",), lambda: self._placements(None)))
 
     async def device_cameras(self, device_id: str) -> list[CameraPlacement]:
         """The cameras of one device (its catalog items of kind channel), placed."""
         statement = self._cameras().where(CHANNELS.c.device_id == device_id)
+        key = ("device_cameras", device_id)
+        return list(await self._cache.get(key, lambda: self._placements(statement)))
+
+    async def _placements(self, statement: Any | None) -> tuple[CameraPlacement, ...]:
         async with self._read_sessions() as session:
-            return [CameraPlacement(*row) for row in await session.execute(statement)]
+            rows = await session.execute(self._cameras() if statement is None else statement)
+            return tuple(CameraPlacement(*row) for row in rows)
 
     async def placed_devices(self, organisation_ids: Collection[int]) -> list[str]:
         """The devices placed on farms of these organisations (cameras or not yet)."""
@@ -187,8 +208,8 @@ class DirectoryRepository:
         """Where channel `channel_id` is: one placement per device reporting it (usually
         one; an IPC registered itself and through an NVR gives two)."""
         statement = self._cameras().where(CHANNELS.c.channel_id == channel_id)
-        async with self._read_sessions() as session:
-            return [CameraPlacement(*row) for row in await session.execute(statement)]
+        key = ("camera_placements", channel_id)
+        return list(await self._cache.get(key, lambda: self._placements(statement)))
 
     # -- users ---------------------------------------------------------------------------
 
@@ -211,6 +232,9 @@ class DirectoryRepository:
         return _user(await self._insert(USERS, values, f"user {username!r} exists"))
 
     async def user(self, user_id: int) -> User | None:
+        return await self._cache.get(("user", user_id), lambda: self._user(user_id))
+
+    async def _user(self, user_id: int) -> User | None:
         async with self._read_sessions() as session:
             row = (await session.execute(select(USERS).where(USERS.c.id == user_id))).one_or_none()
             return None if row is None else _user(row)
@@ -237,7 +261,7 @@ class DirectoryRepository:
         `locked_until`, `failed_logins`); None when there is no such user."""
         values = {k: v.value if isinstance(v, Role) else v for k, v in changes.items()}
         statement = update(USERS).where(USERS.c.id == user_id).values(**values, updated_at=at)
-        async with self._sessions.begin() as session:
+        async with self._cache.writing(), self._sessions.begin() as session:
             row = (await session.execute(statement.returning(USERS))).one_or_none()
             return None if row is None else _user(row)
 
@@ -246,7 +270,8 @@ class DirectoryRepository:
     ) -> datetime | None:
         """Count one wrong password; at the `lock_after`-th in a row the account locks until
         `at + lock_for` (returned) and the count starts again."""
-        async with self._sessions.begin() as session:
+        # Only this user's row changes: no reason to forget the rest.
+        async with self._cache.writing(("user", user_id)), self._sessions.begin() as session:
             counted = (
                 update(USERS)
                 .where(USERS.c.id == user_id)
@@ -267,13 +292,17 @@ class DirectoryRepository:
     # -- user grants ---------------------------------------------------------------------
 
     async def user_grants(self, user_id: int) -> list[Grant]:
+        key = ("user_grants", user_id)
+        return list(await self._cache.get(key, lambda: self._user_grants(user_id)))
+
+    async def _user_grants(self, user_id: int) -> tuple[Grant, ...]:
         statement = (
             select(USER_GRANTS)
             .where(USER_GRANTS.c.user_id == user_id)
             .order_by(USER_GRANTS.c.kind, USER_GRANTS.c.target)
         )
         async with self._read_sessions() as session:
-            return [grant_from_row(row) for row in await session.execute(statement)]
+            return tuple(grant_from_row(row) for row in await session.execute(statement))
 
     async def add_user_grant(
         self, user_id: int, target: GrantTarget, *, at: datetime, by: int | None
@@ -281,7 +310,7 @@ class DirectoryRepository:
         """Grant `target` to the user; False when it was granted already."""
         values = {"user_id": user_id, **grant_values(target, at, by)}
         try:
-            async with self._sessions.begin() as session:
+            async with self._cache.writing(), self._sessions.begin() as session:
                 await session.execute(insert(USER_GRANTS).values(values))
         except IntegrityError:
             return False
@@ -294,6 +323,6 @@ class DirectoryRepository:
             USER_GRANTS.c.kind == grant.kind,
             USER_GRANTS.c.target == grant.target_text,
         )
-        async with self._sessions.begin() as session:
+        async with self._cache.writing(), self._sessions.begin() as session:
             removed = await session.execute(statement.returning(USER_GRANTS.c.user_id))
             return removed.first() is not None

@@ -304,6 +304,11 @@ async def test_organisations_farms_grants_and_what_each_sees(
     assert not await administration.grant(gz, monitor.id, ChannelGrant(CAMERA_2), source=None)
     assert await access.visible_channels(pan) == {CAMERA_2}
     assert await access.can_view(pan, CAMERA_2) and not await access.can_view(pan, CAMERA_1)
+    # Reads are cached (AccessCache); a revoked grant still takes effect at once.
+    assert await administration.revoke_grant(gz, monitor.id, ChannelGrant(CAMERA_2), source=None)
+    assert not await access.can_view(pan, CAMERA_2)
+    assert await access.visible_channels(pan) == frozenset()
+    assert await administration.grant(gz, monitor.id, ChannelGrant(CAMERA_2), source=None)
     await administration.grant(gz, monitor.id, DeviceGrant(NVR), source=None)
     assert await access.visible_channels(pan) == {CAMERA_1, CAMERA_2}
     assert await administration.revoke_grant(gz, monitor.id, DeviceGrant(NVR), source=None)
