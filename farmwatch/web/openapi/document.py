@@ -8,6 +8,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from farmwatch.web.openapi.examples import BODY_EXAMPLES, QUERY_EXAMPLES
 from farmwatch.web.openapi.operations import NOT_DESCRIBED, OPERATIONS, Operation
 from farmwatch.web.openapi.schemas import COMPONENTS, ref
 from farmwatch.web.route_rules import RouteKey, Rule, Who
@@ -96,9 +97,11 @@ def _operation(key: RouteKey, operation: Operation, rule: Rule) -> dict[str, Any
          "schema": operation.path_types.get(name, {"type": "string", "minLength": 1})}
         for name in _HOLE.findall(key.path)
     ]  # fmt: skip
+    examples = QUERY_EXAMPLES.get(key, {})
     parameters += [
         {"name": query.name, "in": "query", "required": query.required, "schema": query.schema,
-         **({"description": query.description} if query.description else {})}
+         **({"description": query.description} if query.description else {}),
+         **({"example": examples[query.name]} if query.name in examples else {})}
         for query in operation.query
     ]  # fmt: skip
     if parameters:
@@ -106,7 +109,12 @@ def _operation(key: RouteKey, operation: Operation, rule: Rule) -> dict[str, Any
     if operation.request is not None:
         entry["requestBody"] = {
             "required": operation.request_required,
-            "content": {"application/json": {"schema": operation.request}},
+            "content": {
+                "application/json": {
+                    "schema": operation.request,
+                    **({"example": BODY_EXAMPLES[key]} if key in BODY_EXAMPLES else {}),
+                }
+            },
         }
     return entry
 

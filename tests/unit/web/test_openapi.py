@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from farmwatch.web.authorization import routes_of
 from farmwatch.web.openapi.document import OpenApiError, build_document, check_operations
+from farmwatch.web.openapi.examples import BODY_EXAMPLES, QUERY_EXAMPLES
 from farmwatch.web.openapi.operations import NOT_DESCRIBED, OPERATIONS
 from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Who
 from tests.unit.web.test_route_rules import build
@@ -72,3 +74,14 @@ def test_the_docs_page_runs_only_its_own_code() -> None:
     policy = DOCS_HEADERS["Content-Security-Policy"]
     assert "default-src 'none'" in policy
     assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]{44}';", policy)
+
+
+def test_each_example_fits_its_operation() -> None:
+    for key, example in BODY_EXAMPLES.items():
+        request = OPERATIONS[key].request
+        assert request is not None, key
+        Draft202012Validator(request).validate(example)
+    for key, examples in QUERY_EXAMPLES.items():
+        queries = {query.name: query.schema for query in OPERATIONS[key].query}
+        for name, value in examples.items():
+            Draft202012Validator(queries[name]).validate(value)
