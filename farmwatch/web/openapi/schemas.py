@@ -109,7 +109,15 @@ CHANNEL_NODE: Schema = {
 }  # fmt: skip
 CATALOG_PROGRESS = obj({"device_id": STRING, "state": STRING, "received": INTEGER,
                         "expected": nullable(INTEGER)})  # fmt: skip
-DEVICE_STATUS: Schema = {**ANY_OBJECT, "description": "The device's DeviceStatus answer."}
+DEVICE_STATUS: Schema = {
+    **obj({
+        "device_id": STRING, "result": nullable(STRING), "online": nullable(BOOLEAN),
+        "status": nullable(STRING), "reason": nullable(STRING), "encode": nullable(BOOLEAN),
+        "record": nullable(BOOLEAN), "device_time": nullable(STRING),
+        "alarms": array(obj({"device_id": STRING, "duty_status": nullable(STRING)})),
+    }),
+    "description": "The device's DeviceStatus answer.",
+}  # fmt: skip
 SHARE = obj({
     "share": {"type": "string", "enum": ["all", "selected"]}, "farms": array(INTEGER),
     "devices": array(STRING), "channels": array(STRING),
@@ -155,12 +163,12 @@ RECORD_SEARCH = obj({
 })  # fmt: skip
 WINDOW = body({"weekday": {"type": "integer", "minimum": 0, "maximum": 6}, "start": STRING,
                "end": STRING}, required=("weekday", "start", "end"))  # fmt: skip
-RECORD_PLAN: Schema = {
-    **obj({"channel_id": STRING, "mode": {"type": "string",
-                                          "enum": ["off", "continuous", "weekly"]}},
-          required=("mode",)),
-    "description": "The plan and whether it records now.",
-}  # fmt: skip
+RECORD_PLAN = obj({
+    "channel_id": STRING, "mode": {"type": "string", "enum": ["off", "continuous", "weekly"]},
+    "windows": array(obj({"weekday": {"type": "integer", "minimum": 0, "maximum": 6},
+                          "start": STRING, "end": STRING})),
+    "record_until": TIME, "timezone": STRING, "recording_due": BOOLEAN,
+})  # fmt: skip
 PLACEMENT = obj({"channel_id": STRING, "key_area": nullable(STRING),
                  "key_area_label": nullable(STRING), "location": nullable(STRING)},
                 required=("channel_id", "key_area", "location"))  # fmt: skip
