@@ -282,7 +282,10 @@ class DeviceInbox:
             return parsed
         version = _version_answer(request)
         access.endpoint.respond(build_response(request, 200, to_tag=new_tag(), extra=version))
-        access.subscriptions.notified(device_id, request)
+        if isinstance(parsed, CatalogNotify | CatalogResponse) or _event(request) == "catalog":
+            # Only a catalog NOTIFY speaks for the catalog subscription: an alarm or a
+            # position NOTIFY must never be adopted as (or end) that dialog.
+            access.subscriptions.notified(device_id, request)
         if isinstance(parsed, CatalogNotify | CatalogResponse):
             access.publish(CatalogChanged(device_id, parsed.items))
         else:
@@ -295,6 +298,11 @@ _ANSWERED: dict[type, CmdType] = {
     PresetQueryResponse: CmdType.PRESET_QUERY,
     PtzPositionResponse: CmdType.PTZ_POSITION,
 }
+
+
+def _event(request: SipRequest) -> str:
+    """The event package of a NOTIFY (`Event: Catalog;id=1` → "catalog")."""
+    return (request.headers.get("Event") or "").partition(";")[0].strip().lower()
 
 
 def _version_answer(request: SipRequest) -> tuple[tuple[str, str], ...]:

@@ -16,10 +16,16 @@ from farmwatch.sipserver.device_access import QueryTimeout
 from farmwatch.sipserver.device_events import (
     CatalogChanged,
     DeviceCameOnline,
+    DeviceNotified,
     DeviceWentOffline,
     OfflineReason,
 )
+from farmwatch.sipserver.device_requests import MANSCDP_CONTENT_TYPE
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, ChannelStatus
+from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify
+from farmwatch.sipserver.sip.message import SipResponse
+from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
 from tests.integration.simulator.platform import SERVER_ID, Platform, running_platform
 
 
@@ -331,3 +337,56 @@ async def test_a_restored_device_is_subscribed_again_at_its_first_keepalive() ->
                 new = _platform_call_id(second, device)
                 assert new is not None and _live_call_ids(device) == [new]
                 assert await device.set_channel_status(1, online=False) == 1
+
+
+async def test_an_alarm_notify_is_never_taken_for_the_catalog_subscription() -> None:
+    """Devices send alarms as NOTIFY too, in a dialog of their own (§4.10). A restored
+    platform, holding no catalog dialog yet, answers and reads it and does not adopt it as
+    the catalog subscription; the device's real catalog NOTIFY is adopted afterwards."""
+    async with AsyncExitStack() as first_run:
+        first = await first_run.enter_async_context(running_platform())
+        async with running_simulator(
+            server=first.address, server_id=SERVER_ID, channels=1,
+            replaces_older_subscriptions=False,
+        ) as fleet:  # fmt: skip
+            device = fleet.devices[0]
+            async with asyncio.timeout(5):
+                await device.wait_for(lambda d: d.subscription_count == 1)
+            [old] = _live_call_ids(device)
+            registration = first.access.registration(device.device_id)
+            assert registration is not None
+            port = first.endpoint.port
+            await first_run.aclose()
+
+            async with running_platform(port=port) as second:
+                second.access.restore(registration)
+                answer = await _send_alarm_notify(device)
+                assert answer.status == 200
+                async with asyncio.timeout(5):
+                    await second.listener.wait_for(
+                        lambda e: (
+                            isinstance(e, DeviceNotified) and isinstance(e.message, AlarmNotify)
+                        )
+                    )
+                assert _platform_call_id(second, device) is None  # not taken for the catalog's
+
+                assert await device.set_channel_status(0, online=False) == 1
+                async with asyncio.timeout(5):
+                    await device.wait_for(lambda d: d.notifier.refreshed == 1)
+                assert _live_call_ids(device) == [old] == [_platform_call_id(second, device)]
+
+
+async def _send_alarm_notify(device: SimulatedDevice) -> SipResponse:
+    """An alarm NOTIFY in a dialog of the device's own, as some cameras send them."""
+    channel = device.channels.items[0].device_id
+    alarm = AlarmNotify(channel, 7, priority=1, method=5, alarm_time="2026-12-05T08:00:00",
+                        description="移动侦测", alarm_type=2)  # fmt: skip
+    identity = device.identity
+    target = f"sip:{identity.server_id}@{identity.domain}"
+    notify = build_request(
+        "NOTIFY", target, from_=f"<{identity.device_uri}>;tag={new_tag()}",
+        to=f"<{target}>;tag={new_tag()}", call_id=new_call_id("127.0.0.1"), cseq=1,
+        extra=(("Event", "Alarm"), ("Subscription-State", "active;expires=3600")),
+        body=build_alarm_notify(alarm), content_type=MANSCDP_CONTENT_TYPE,
+    )  # fmt: skip
+    return await device.endpoint.request(notify, identity.server)
