@@ -139,6 +139,8 @@ const WORDS = {
     "action.role_change": "角色变更",
     "action.grant_change": "授权变更",
     "action.device_command": "设备控制",
+    "action.alarm_ack": "报警确认",
+    "action.alarm_reset": "报警复位",
     "action.token_issue": "令牌签发",
     "action.token_revoke": "令牌撤销",
     "action.config_change": "配置变更",
