@@ -52,10 +52,21 @@ class Rig:
                 await self.live.sleep_briefly()
 
 
+async def calls_ended(device: SimulatedDevice) -> None:
+    """The platform BYEd the device's calls (their streams closed after the idle time)."""
+    async with asyncio.timeout(10):
+        await device.wait_for(lambda d: d.active_calls == 0)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     tmp_path: Path = tmp_path_factory.mktemp("substreams")
-    env = {"FARMWATCH_LIVE_STREAM_DIALECTS": f"{DAHUA}=streamprofile"}
+    env = {
+        "FARMWATCH_LIVE_STREAM_DIALECTS": f"{DAHUA}=streamprofile",
+        # Streams end 1 s after their last viewer: the tests wait for it, so that none is
+        # left for the shutdown to BYE a device that has gone (it would wait for the answer).
+        "FARMWATCH_MEDIA_IDLE_CLOSE": "1",
+    }
     async with (
         live_rig(tmp_path, channels=1, media=PICTURES, env=env) as live,
         running_simulator(
@@ -147,6 +158,7 @@ async def test_a_vendor_dialect_asks_a_2016_device_its_way(rig: Rig) -> None:
     sizes = decode_fmp4(await live.read_fmp4(sub["fmp4"], seconds=1.0))
     assert len(sizes) >= 10 and set(sizes) == {(160, 90)}
     assert await live.delete(f"/api/live/{sub['session']}") == 204
+    await calls_ended(device)
 
 
 async def test_x_gb_ver_of_later_requests_is_recorded_and_answered(rig: Rig) -> None:
@@ -168,5 +180,6 @@ async def test_x_gb_ver_of_later_requests_is_recorded_and_answered(rig: Rig) -> 
         assert status == 201, sub
         assert (1, "streamnumber:1") in [(c.stream, c.stream_attribute) for c in device.calls]
         assert await live.delete(f"/api/live/{sub['session']}") == 204
+        await calls_ended(device)
     finally:
         device.outbox.gb_version = None
