@@ -232,23 +232,24 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "recordings", "Pause, resume, seek or change speed", {200: ref("PlaybackStatus")},
         body({"action": {"type": "string", "enum": ["pause", "resume", "seek", "speed"]},
               "position": {"type": ["string", "number"]}, "scale": s.NUMBER},
-             required=("action",)), errors=DEVICE_ERRORS)),
+             required=("action",)), errors=(*DEVICE_ERRORS, 409))),
     ("POST", "/api/playback/{session}/webrtc", Operation(
-        "recordings", "WebRTC for a playback", {200: ref("Sdp")},
+        "recordings", "WebRTC for a playback (409 once it has ended)", {200: ref("Sdp")},
         body({"sdp": s.STRING, "type": {"type": "string", "enum": ["offer"]}},
-             required=("sdp",)), errors=DEVICE_ERRORS)),
+             required=("sdp",)), errors=(*DEVICE_ERRORS, 409))),
     ("GET", "/api/playback/{session}/stream.mp4", Operation(
         "recordings", "Fragmented MP4 of a playback (streamed)", {200: None},
-        content="video/mp4")),
+        content="video/mp4", errors=(409,))),
     ("GET", "/api/playback/{session}/hls/{name}", Operation(
-        "recordings", "HLS of a playback", {200: None}, content=FILE)),
+        "recordings", "HLS of a playback", {200: None}, content=FILE, errors=(409,))),
     ("GET", "/api/record-searches/{search_id}", Operation(
         "recordings", "A record search while it runs and for 10 minutes after",
         {200: ref("RecordSearch")})),
     ("GET", "/api/downloads/{task_id}", Operation(
         "recordings", "A download task", {200: ref("Download")})),
     ("DELETE", "/api/downloads/{task_id}", Operation(
-        "recordings", "Cancel a download", {200: ref("Download")})),
+        "recordings", "Cancel a download (409 once it has finished)", {200: ref("Download")},
+        errors=(409,))),
     ("GET", "/api/downloads/{task_id}/file", Operation(
         "recordings", "The downloaded MP4", {200: None}, content="video/mp4", errors=(409,))),
     ("GET", "/api/clips/{clip_id}", Operation(
