@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest_asyncio
 from farmwatch.simulator import read_recorded_time
 from farmwatch.simulator.record_settings import RecordSettings
 from tests.e2e.cascade_helpers import RecordedTimeReader, ThreeTiers, three_tiers
-from tests.e2e.live_helpers import decode_fmp4
+from tests.e2e.live_helpers import SMALL_PICTURE, decode_fmp4
 from tests.integration.cascade.tiers import BRANCH, BUREAU
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -38,8 +39,9 @@ pytestmark = [
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tiers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ThreeTiers]:
     env = {"FARMWATCH_RECORDINGS_SEARCH_SLICE_HOURS": "24"}
+    media = replace(SMALL_PICTURE, sub_width=160, sub_height=90, sub_bitrate=100_000)
     async with three_tiers(
-        tmp_path_factory.mktemp("three-tiers"), records=RECORDS, env=env
+        tmp_path_factory.mktemp("three-tiers"), records=RECORDS, env=env, media=media
     ) as tiers:
         yield tiers
 
@@ -83,6 +85,24 @@ async def test_live_at_the_national_tier_through_two_hops(tiers: ThreeTiers) -> 
     data = await tiers.read_fmp4(tiers.national, links["fmp4"], seconds=3.5)
     sizes = decode_fmp4(data)
     assert len(sizes) >= 50 and set(sizes) == {(320, 180)}
+    status, _ = await tiers.request(tiers.national, "DELETE", f"/api/live/{links['session']}")
+    assert status == 204
+
+
+async def test_a_sub_stream_asked_at_the_national_tier_comes_from_the_camera(
+    tiers: ThreeTiers,
+) -> None:
+    """Each hop passes the upper's a=streamnumber:1 down: the camera sends its sub stream."""
+    channel = tiers.channel(1)
+    status, links = await tiers.post(
+        tiers.national, f"/api/channels/{channel}/live", {"stream": "sub"}
+    )
+    assert status == 201, links
+    assert (links["stream"], links["width"], links["height"]) == (1, 160, 90)
+    calls = [c for c in tiers.farm.devices[0].calls if c.channel_id == channel]
+    assert [(c.stream, c.stream_attribute) for c in calls] == [(1, "streamnumber:1")]
+    sizes = decode_fmp4(await tiers.read_fmp4(tiers.national, links["fmp4"], seconds=1.0))
+    assert len(sizes) >= 10 and set(sizes) == {(160, 90)}
     status, _ = await tiers.request(tiers.national, "DELETE", f"/api/live/{links['session']}")
     assert status == 204
 
