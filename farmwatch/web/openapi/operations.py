@@ -255,8 +255,8 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("GET", "/api/clips/{clip_id}", Operation(
         "recordings", "An evidence clip with its SHA-256", {200: ref("Clip")})),
     ("GET", "/api/clips/{clip_id}/verify", Operation(
-        "recordings", "Hash the clip's file again", {200: obj(
-            {"id": s.STRING, "valid": s.BOOLEAN}, required=("valid",))})),
+        "recordings", "Hash the clip's file again (409 while it is being made)", {200: obj(
+            {"id": s.STRING, "valid": s.BOOLEAN}, required=("valid",))}, errors=(409,))),
     ("GET", "/api/clips/{clip_id}/file", Operation(
         "recordings", "The clip's file", {200: None}, content="video/mp4", errors=(409,))),
     # -- administration ----------------------------------------------------------------------
