@@ -267,15 +267,16 @@ async def test_one_controller_at_a_time_and_a_rate_limit(control: ControlRig) ->
     assert (status, held["holder"], held["is_mine"]) == (200, "tests", False), held
     status, _ = await monitor.request("DELETE", path)
     assert status == 409  # only the holder gives it back
-    statuses = []
-    retry_after = None
-    for _ in range(15):
+
+    async def command() -> tuple[int, str | None]:
         async with rig.http.post(rig.base + path, json={"action": "stop"}) as response:
-            statuses.append(response.status)
-            if response.status == 429:
-                retry_after = response.headers.get("Retry-After")
-    assert statuses[:6] == [202] * 6 and 429 in statuses, statuses
-    assert retry_after == "1"
+            return response.status, response.headers.get("Retry-After")
+
+    # 15 at once: well past 10 a second however slowly a loaded machine answers each one.
+    answers = await asyncio.gather(*(command() for _ in range(15)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) == {202, 429} and 5 <= statuses.count(202) <= 12, statuses
+    assert {retry for status, retry in answers if status == 429} == {"1"}
     async with rig.http.delete(rig.base + path) as response:
         assert response.status == 204  # the administrator is done
     status, free = await monitor.request("GET", path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import socket
+import time
 
 
 def options_bytes(port: int, *, transport: str = "UDP", local_port: int = 5099) -> bytes:
@@ -28,12 +29,30 @@ def status_of(data: bytes) -> int:
 
 
 def udp_options(port: int, timeout: float = 2.0, host: str = "127.0.0.1") -> int:
-    """Send one OPTIONS over UDP from a fresh socket and return the status received."""
+    """Send one OPTIONS over UDP from a fresh socket and return the status of its answer.
+
+    Only the answer to this OPTIONS counts (a response with its Call-ID): with tests side by
+    side, an ephemeral port just released by another test can still get that test's
+    datagrams. `TimeoutError` when no answer comes within `timeout`.
+    """
     with _socket_not_on(port) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(options_bytes(port, local_port=sock.getsockname()[1]), (host, port))
-        data, _ = sock.recvfrom(65536)
-        return status_of(data)
+        request = options_bytes(port, local_port=sock.getsockname()[1])
+        call_id = _header(request, b"Call-ID")
+        deadline = time.monotonic() + timeout
+        sock.sendto(request, (host, port))
+        while True:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            data, _ = sock.recvfrom(65536)
+            if data.startswith(b"SIP/2.0 ") and _header(data, b"Call-ID") == call_id:
+                return status_of(data)
+
+
+def _header(data: bytes, name: bytes) -> bytes | None:
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == name.lower():
+            return value.strip()
+    return None
 
 
 def _socket_not_on(port: int) -> socket.socket:
