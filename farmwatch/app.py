@@ -431,6 +431,9 @@ class Application:
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
+        # Before the web server waits for its requests to finish: the alarm feed's long
+        # polls answer at once instead of holding the shutdown for their wait.
+        stack.callback(self.alarms.release_waiters)
         site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()

@@ -392,3 +392,60 @@ async def test_administration_pages(console: ConsoleRig) -> None:
     await page.wait_for_selector("#audit-rows tr[data-action='config_change']")
     await console.shoot(page, "audit")
     await page.context.close()
+
+
+async def test_small_tiles_take_the_sub_stream_and_the_pad_steers_the_selected_camera(
+    console: ConsoleRig,
+) -> None:
+    page = await console.page(ADMIN, ADMIN_PASSWORD)
+    device, camera = console.rig.fleet.devices[0], console.camera(0)
+    await page.click("button.layout[data-layout='9']")
+    await page.click(".tile[data-index='0']")
+    await page.click(f"#tree .camera[data-channel='{camera}']")
+    await _frames(page, 3, 1, timeout=20)
+    # A ninth of the screen asks for the camera's sub-stream (the simulator's smaller one).
+    [call] = [c for c in device.calls if c.channel_id == camera and c.playback is None]
+    assert call.stream == 1, call
+
+    head = device.control.head(camera)
+    assert not head.is_moving and head.point.pan == 0.0
+    await page.click(".tile[data-index='0']")  # the tile the pad steers
+    right = page.locator(".ptz-button[data-move='right']")
+    await right.hover()
+    await page.mouse.down()
+    async with asyncio.timeout(5):
+        while not head.is_moving:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    await page.mouse.up()  # letting go stops the camera
+    async with asyncio.timeout(5):
+        while head.is_moving:
+            await asyncio.sleep(0.05)
+    assert head.point.pan > 0.0, head.point
+    await console.shoot(page, "live-9-tiles-ptz")
+    await page.click("#close-all")
+    await page.wait_for_selector(".tile:not([data-state='empty'])", state="detached")
+    status, _ = await console.admin.request("DELETE", f"/api/channels/{camera}/ptz")
+    assert status in (204, 409), status  # given back (409: it had run out already)
+    await page.context.close()
+
+
+async def test_an_alarm_rings_the_bell_and_is_acknowledged_there(console: ConsoleRig) -> None:
+    page = await console.page(MONITOR, PASSWORD)
+    await page.wait_for_selector("#alarm-count:text('0')")
+    device, camera = console.rig.fleet.devices[0], console.camera(1)
+    assert await device.send_alarm(camera, description="药库门被打开") == 200
+    await page.wait_for_selector("#alarm-count:text('1')", timeout=15_000)
+    await page.click("#alarm-bell")
+    item = page.locator("#alarm-list li[data-state='new']")
+    assert "药库门被打开" in (await item.text_content() or "")
+    await item.locator(".alarm-ack").click()
+    await page.wait_for_selector("#alarm-list li[data-state='acknowledged']")
+    await page.wait_for_selector("#alarm-count:text('0')")
+    await console.shoot(page, "alarm-acknowledged")
+    status, found = await console.admin.request(
+        "GET", f"/api/alarms?channel={camera}&state=acknowledged"
+    )
+    assert status == 200 and found["alarms"], found
+    assert found["alarms"][0]["acknowledged"]["by"] in (MONITOR, MONITOR_NAME), found
+    await page.context.close()  # its alarm feed's long poll ends with it

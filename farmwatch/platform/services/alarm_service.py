@@ -137,6 +137,7 @@ class AlarmService:
         self._stored = asyncio.Event()
         """Set (and replaced) each time alarms are stored: the feed's waiters wake."""
         self._task: asyncio.Task[None] | None = None
+        self._releasing = False
         self.dropped = 0
 
     @property
@@ -146,6 +147,13 @@ class AlarmService:
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def release_waiters(self) -> None:
+        """The platform is stopping: every feed request waiting for an alarm answers now
+        (with what it has: none), and new ones do not wait."""
+        self._releasing = True
+        stored_now, self._stored = self._stored, asyncio.Event()
+        stored_now.set()
 
     async def close(self) -> None:
         if self._task is None:
@@ -221,8 +229,11 @@ class AlarmService:
         if not found and wait > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(wait, MAX_WAIT)):
-                    while not found:  # woken by alarms the caller may not see: wait on
+                    # Woken by alarms the caller may not see: wait on (not at shutdown).
+                    while not found and not self._releasing:
                         await stored.wait()
+                        if self._releasing:
+                            break
                         stored = self._stored
                         found = await self._alarms.find(wanted, limit=limit, oldest_first=True)
         next_id = found[-1].id if found else cursor

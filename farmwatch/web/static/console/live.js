@@ -5,6 +5,7 @@
 import { el, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { Tile, viewerName } from "./player.js";
+import { createPtzPad } from "./ptz.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
 const LAYOUTS = [1, 4, 9, 16];
@@ -41,7 +42,8 @@ export function mount(container, { me }) {
     el("span", {}, t("layout")), layoutButtons,
     el("button", { type: "button", id: "close-all", onclick: () => tiles.forEach((tile) => tile.close()) }, t("live.closeAll")),
     el("span", { class: "muted" }, t("live.hint")));
-  container.append(tree.node, el("section", { class: "live" }, toolbar, grid));
+  const pad = createPtzPad(() => (tiles[selected] ? tiles[selected].camera : null));
+  container.append(tree.node, el("section", { class: "live" }, toolbar, grid, pad.node));
 
   function save() {
     state.tiles = tiles.map((tile) => (tile.camera ? tile.camera.channel_id : null));
@@ -73,6 +75,7 @@ export function mount(container, { me }) {
     while (tiles.length < count) {
       tiles.push(new Tile({ viewer, index: tiles.length, onSelect: (tile) => select(tile.index), onClose: save }));
     }
+    tiles.forEach((tile) => { tile.small = count >= 9; });  // the next start asks for a sub-stream
     state.layout = count;
     grid.className = `grid grid-${count}`;
     clear(grid).append(...tiles.map((tile) => tile.node));

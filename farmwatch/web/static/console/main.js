@@ -2,6 +2,7 @@
 // administrators: the API refuses them to monitors anyway), the language switch and a
 // hash router that mounts one page module at a time.
 
+import { startAlarmBell } from "./alarms.js";
 import { api, setCsrfToken, toLogin } from "./api.js";
 import { el, clear } from "./dom.js";
 import { currentLanguage, setLanguage, t, translateStatic } from "./i18n.js";
@@ -75,6 +76,7 @@ async function start() {
   }
   setCsrfToken(context.me.csrf_token);
   setLanguage(currentLanguage());
+  startAlarmBell(document.getElementById("alarms"));
   document.getElementById("language").addEventListener("click", () => {
     setLanguage(currentLanguage() === "zh" ? "en" : "zh");
     route();

@@ -42,6 +42,19 @@ export function canPlayH265() {
 const watermarks = new Set();
 setInterval(() => { const now = clock(); for (const node of watermarks) node.textContent = now; }, 1000);
 
+// A small tile needs no more than the camera's sub-stream (less to decode, less to carry).
+// A device without one (a 2016 device: 501) plays its main stream instead.
+async function startLive(channelId, small) {
+  const path = `/api/channels/${channelId}/live`;
+  if (!small) return api("POST", path);
+  try {
+    return await api("POST", path, { stream: "sub" });
+  } catch (error) {
+    if (error.status === 501) return api("POST", path);
+    throw error;
+  }
+}
+
 export class Tile {
   /** `viewer` is the signed-in person's name for the watermark. */
   constructor({ viewer, index = 0, onSelect = null, onClose = null }) {
@@ -91,10 +104,12 @@ export class Tile {
     this.title.title = camera ? camera.channel_id : "";
   }
 
-  /** Live view of `camera` ({channel_id, name, online}). */
+  /** Live view of `camera` ({channel_id, name, online}); a small tile (`this.small`: 9 or
+   * 16 on the screen) asks for the camera's sub-stream. */
   play(camera) {
     this.lastStart = () => this.play(camera);
-    return this.open(camera, () => api("POST", `/api/channels/${camera.channel_id}/live`), true);
+    const small = this.small;
+    return this.open(camera, () => startLive(camera.channel_id, small), true);
   }
 
   /** Recorded video of `camera` from `start` to `end` (local ISO times). */
