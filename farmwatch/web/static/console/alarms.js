@@ -13,7 +13,7 @@ export function startAlarmBell(container) {
   const count = el("span", { class: "alarm-count", id: "alarm-count" }, "0");
   const list = el("ul", { class: "alarm-list", id: "alarm-list", hidden: true });
   const bell = el("button", { type: "button", id: "alarm-bell", class: "alarm-bell", title: t("alarm.title"),
-    onclick: () => { list.hidden = !list.hidden; } }, "🔔", count);
+    onclick: () => { list.hidden = !list.hidden; } }, t("alarm.title"), count);
   container.append(bell, list);
   const alarms = [];
   let stopped = false;
