@@ -334,7 +334,7 @@ class Application:
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
-                          loop_lag=self.loop_lag)
+                          loop_lag=self.loop_lag, recording=self.recording)
         )  # fmt: skip
         self._web_runner: web.AppRunner | None = None
         self._stack = AsyncExitStack()

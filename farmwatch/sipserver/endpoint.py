@@ -43,7 +43,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     TransactionTimedOut,
     new_branch,
 )
-from farmwatch.sipserver.sip.transaction_layer import TransactionLayer
+from farmwatch.sipserver.sip.transaction_layer import TransactionLayer, TransactionStats
 from farmwatch.sipserver.transport.queue_probe import OverloadGate
 from farmwatch.sipserver.transport.tcp import TcpTransport
 from farmwatch.sipserver.transport.tcp_guard import TcpLimits, TcpStats
@@ -125,6 +125,10 @@ class SipEndpoint:
         self._express_methods: frozenset[str] = frozenset()
         # Timer J: how long a UDP non-INVITE server transaction absorbs retransmissions.
         self._express_cache = ResponseCache(64 * settings.t1, express_cache_entries)
+        self.express_handled = 0
+        """Requests answered by the express path (server transactions of their own)."""
+        self.express_retransmissions = 0
+        """Requests the express path answered again from its cache."""
         self._ack_handler: AckHandler | None = None
         self._peer_router: PeerRouter | None = None
         self._stray_handler: StrayResponseHandler | None = None
@@ -202,6 +206,11 @@ class SipEndpoint:
     @property
     def settings(self) -> SipSettings:
         return self._settings
+
+    @property
+    def transaction_stats(self) -> TransactionStats:
+        """Transactions started and retransmissions of the general path (a counter)."""
+        return self._layer.stats
 
     @property
     def udp_dropped(self) -> int:
@@ -382,6 +391,7 @@ class SipEndpoint:
         key = request.transaction_key
         cached = self._express_cache.get(key, now)
         if cached is not None:  # a retransmission: the same final response again
+            self.express_retransmissions += 1
             self._send(cached, source)
             return True
         try:
@@ -393,6 +403,7 @@ class SipEndpoint:
             reply = Reply(500)
         if reply is None:
             return False
+        self.express_handled += 1
         response = express_response(request, source, reply, new_tag())
         if source.transport is Transport.UDP:
             self._express_cache.put(key, response, now)

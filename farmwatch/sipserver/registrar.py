@@ -178,6 +178,10 @@ class Registrar:
         self._jitter = random.Random()
         self.shed = 0
         """REGISTERs answered 503 because the platform was overloaded."""
+        self.accepted = 0
+        """REGISTERs answered 200 (registrations, refreshes and unregistrations)."""
+        self.challenged = 0
+        """REGISTERs answered 401 with a fresh challenge."""
 
     @property
     def auth_stats(self) -> ThrottleStats:
@@ -366,10 +370,12 @@ class Registrar:
         return self._reply(503, gb=gb, extra=(("Retry-After", str(max(1, wait))),))
 
     def _challenge(self, now: float, binding: str, *, stale: bool, gb: bool) -> Reply:
+        self.challenged += 1
         challenge = self._auth.challenge(now, stale=stale, binding=binding)
         return self._reply(401, gb=gb, extra=(("WWW-Authenticate", str(challenge)),))
 
     def _ok(self, facts: RegisterFacts, granted: int) -> Reply:
+        self.accepted += 1
         extra: list[tuple[str, str]] = []
         if facts.contact is not None and granted > 0:
             extra.append(("Contact", _with_expires(facts.contact, granted)))

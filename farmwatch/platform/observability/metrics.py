@@ -27,6 +27,7 @@ from farmwatch.media.cluster import MediaCluster
 from farmwatch.media.manager import IngestTotals
 from farmwatch.media.node import NodeStats
 from farmwatch.platform.observability.loop_lag import LAG_BUCKETS, LoopLagMonitor
+from farmwatch.platform.recordings.platform_recording import PlatformRecording, RecordingDiskUse
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
 
@@ -44,6 +45,7 @@ class MetricSources:
     access: DeviceAccess
     media: MediaCluster
     loop_lag: LoopLagMonitor
+    recording: PlatformRecording | None = None
 
 
 class PlatformMetrics:
@@ -51,13 +53,18 @@ class PlatformMetrics:
 
     def __init__(self, sources: MetricSources) -> None:
         self._media = sources.media
+        self._recording = sources.recording
+        self._collector = _PartsCollector(sources)
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(_PartsCollector(sources))
+        self._registry.register(self._collector)
         ProcessCollector(registry=self._registry)
 
     async def refresh(self) -> None:
-        """Bring counters read from other processes (media workers) up to this instant."""
+        """Bring counters read from other processes (media workers) and from storage up
+        to this instant."""
         await self._media.refresh_stats()
+        if self._recording is not None:
+            self._collector.disk = await self._recording.disk_use()
 
     def render(self) -> bytes:
         return generate_latest(self._registry)
@@ -66,11 +73,69 @@ class PlatformMetrics:
 class _PartsCollector(Collector):
     def __init__(self, sources: MetricSources) -> None:
         self._sources = sources
+        self.disk: RecordingDiskUse | None = None
+        """Read by `PlatformMetrics.refresh` (a database query: not from `collect`)."""
 
     def collect(self) -> Iterable[Metric]:
         yield from self._loop_lag()
         yield from self._sip()
+        yield from self._sip_transactions()
         yield from self._media()
+        yield from self._recording_disk()
+
+    def _sip_transactions(self) -> Iterator[Metric]:
+        sip, registrar = self._sources.sip, self._sources.access.registrar
+        layer = sip.transaction_stats
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_transactions",
+                "SIP transactions started, by side (server: requests received, the express "
+                "path's REGISTERs and keepalives included; client: requests sent).",
+                labels=["side"],
+            ),
+            server=layer.server_started + sip.express_handled,
+            client=layer.client_started,
+        )
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_retransmissions",
+                "SIP retransmissions: requests received again (absorbed, the answer re-sent) "
+                "and requests or responses sent again by a timer.",
+                labels=["direction"],
+            ),
+            received=layer.retransmissions_received + sip.express_retransmissions,
+            sent=layer.retransmissions_sent,
+        )
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_registers",
+                "REGISTERs answered, by answer (200 accepted, 401 challenged, 503 shed).",
+                labels=["answer"],
+            ),
+            accepted=registrar.accepted,
+            challenged=registrar.challenged,
+            shed=registrar.shed,
+        )
+
+    def _recording_disk(self) -> Iterator[Metric]:
+        disk = self.disk
+        if disk is None:
+            return
+        yield GaugeMetricFamily(
+            f"{PREFIX}_recording_bytes",
+            "Bytes of the platform's recorded segments.",
+            value=disk.segment_bytes,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_storage_free_bytes",
+            "Free bytes on the storage folder's file system.",
+            value=disk.free_bytes,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_storage_bytes",
+            "Size of the storage folder's file system.",
+            value=disk.total_bytes,
+        )
 
     def _loop_lag(self) -> Iterator[Metric]:
         stats = self._sources.loop_lag.stats

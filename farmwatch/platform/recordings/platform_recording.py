@@ -56,7 +56,7 @@ from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.services.live_service import LiveService
 
-__all__ = ["PlatformRecording", "RecordingPolicy", "location_of"]
+__all__ = ["PlatformRecording", "RecordingDiskUse", "RecordingPolicy", "location_of"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,15 @@ def location_of(channel_id: str, civil_code: str | None, filing_number: str | No
 class _Retry:
     attempts: int
     not_before: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingDiskUse:
+    segment_bytes: int
+    """Bytes of every recorded segment the index holds."""
+    free_bytes: int
+    """Free bytes on the storage folder's file system."""
+    total_bytes: int
 
 
 class PlatformRecording:
@@ -335,6 +344,13 @@ class PlatformRecording:
                 break
             deleted += await self._retire(batch, "storage over its limit")
         return deleted
+
+    async def disk_use(self) -> RecordingDiskUse:
+        """What the recordings take and what the storage folder's disk has (/metrics)."""
+        usage = await asyncio.to_thread(shutil.disk_usage, self._storage)
+        return RecordingDiskUse(
+            await self._repository.total_segment_bytes(), usage.free, usage.total
+        )
 
     def _over_capacity_bytes(self) -> bool:
         usage = shutil.disk_usage(self._storage)

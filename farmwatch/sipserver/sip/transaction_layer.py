@@ -92,10 +92,23 @@ def stamp_received(request: SipRequest, source: Address, top_via: Via | None = N
     return request.with_headers(Headers(tuple(items)))
 
 
+@dataclass(slots=True)
+class TransactionStats:
+    """Counters since start (for /metrics)."""
+
+    client_started: int = 0
+    server_started: int = 0
+    retransmissions_received: int = 0
+    """Requests that matched a live server transaction (absorbed; its last answer re-sent)."""
+    retransmissions_sent: int = 0
+    """Requests and responses sent again by a timer (UDP)."""
+
+
 class TransactionLayer:
     """All live transactions of one endpoint; pure, the clock comes in as `now`."""
 
     def __init__(self, timers: TimerTable = RFC3261_TIMERS) -> None:
+        self.stats = TransactionStats()
         self._timers = timers
         self._clients: dict[TransactionKey, ClientTransaction] = {}
         self._servers: dict[TransactionKey, ServerTransaction] = {}
@@ -130,6 +143,7 @@ class TransactionLayer:
             raise LocalProtocolError(f"a client transaction already uses {key}")
         tx = create_client_transaction(request, dest, now=now, timers=self._timers, key=key)
         self._clients[key] = tx
+        self.stats.client_started += 1
         effects: list[Effect] = [*tx.start()]
         self._settle_client(tx)
         if request.method == "CANCEL":
@@ -179,11 +193,18 @@ class TransactionLayer:
         return effects
 
     def _tick_one(self, side: _Side, key: TransactionKey, now: float) -> list[Effect]:
+        effects: list[Effect] = []
         if side is _Side.CLIENT:
             client = self._clients.get(key)
-            return [] if client is None else self._settle_client(client, client.tick(now))
-        server = self._servers.get(key)
-        return [] if server is None else self._settle_server(server, server.tick(now))
+            if client is not None:
+                effects = self._settle_client(client, client.tick(now))
+        else:
+            server = self._servers.get(key)
+            if server is not None:
+                effects = self._settle_server(server, server.tick(now))
+        # What a timer sends is always a retransmission (a first send is never timed).
+        self.stats.retransmissions_sent += sum(isinstance(e, Send) for e in effects)
+        return effects
 
     def _abort(self, side: _Side, key: TransactionKey, error: Exception) -> TransactionAborted:
         """Forget a transaction that failed, whatever state it was left in."""
@@ -217,10 +238,12 @@ class TransactionLayer:
             return self._receive_ack(request, key, source, now)
         existing = self._servers.get(key)
         if existing is not None:  # a retransmission: absorbed, last response re-sent
+            self.stats.retransmissions_received += 1
             return self._settle_server(existing, existing.receive(request, now))
         request = stamp_received(request, source, via)
         tx = create_server_transaction(request, source, now=now, timers=self._timers, key=key)
         self._servers[key] = tx
+        self.stats.server_started += 1
         self._settle_server(tx)
         cancels = None
         if request.method == "CANCEL" and key.for_method("INVITE") in self._servers:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RunningServer
 from tests.peers.raw_device import RawDevice
+from tests.peers.raw_sip import options_bytes, status_of
 
 
 def _scrape(server: RunningServer) -> dict[str, float]:
@@ -61,3 +63,42 @@ async def test_metrics_follow_a_registration_and_show_loop_lag_and_process(
         await guesser.close_and_wait()
     guessed = await asyncio.to_thread(_scrape, farmwatch_server)
     assert guessed["farmwatch_sip_auth_failures_total"] == 1
+
+
+async def test_metrics_count_transactions_retransmissions_registers_and_disk(
+    farmwatch_server: RunningServer,
+) -> None:
+    """Issue 10 item 6: SIP transactions and retransmissions, registrations, recording disk
+    use; each counter read before and after what moves it."""
+    server = farmwatch_server
+    before = await asyncio.to_thread(server.metric, "farmwatch_sip_transactions_total",
+                                     side="server")  # fmt: skip
+    resent = await asyncio.to_thread(server.metric, "farmwatch_sip_retransmissions_total",
+                                     direction="received")  # fmt: skip
+    # One OPTIONS, then the very same datagram again: a second transaction it is not.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        options = options_bytes(server.sip_port, local_port=sock.getsockname()[1])
+        for _ in range(2):
+            sock.sendto(options, ("127.0.0.1", server.sip_port))
+            assert status_of(sock.recvfrom(65536)[0]) == 200
+    device = await RawDevice.connect("34020000001320000079", ("127.0.0.1", server.sip_port), "UDP")
+    try:
+        assert await device.register() == 200
+    finally:
+        await device.close_and_wait()
+
+    def read(name: str, **labels: str) -> float:
+        return server.metric(name, **labels)
+
+    after = await asyncio.to_thread(read, "farmwatch_sip_transactions_total", side="server")
+    assert after >= before + 3  # the OPTIONS and the two legs of the REGISTER
+    again = await asyncio.to_thread(
+        read, "farmwatch_sip_retransmissions_total", direction="received"
+    )
+    assert again == resent + 1
+    assert await asyncio.to_thread(read, "farmwatch_sip_registers_total", answer="accepted") == 1
+    assert await asyncio.to_thread(read, "farmwatch_sip_registers_total", answer="challenged") >= 1
+    assert await asyncio.to_thread(read, "farmwatch_recording_bytes") == 0  # nothing recorded
+    assert await asyncio.to_thread(read, "farmwatch_storage_bytes") > 0

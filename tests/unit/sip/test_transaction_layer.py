@@ -206,6 +206,10 @@ def test_message_over_lossy_udp_completes_exactly_once_at_the_uas() -> None:
     assert pair.uac.seen(ResponseReceived) == [ResponseReceived(last, key)]
     assert pair.uac.seen(TransactionTimedOut) == []
     pair.assert_all_transactions_gone()
+    # What /metrics counts: one transaction each side, three timed resends, one absorbed.
+    uac, uas = pair.uac.layer.stats, pair.uas.layer.stats
+    assert (uac.client_started, uac.server_started, uac.retransmissions_sent) == (1, 0, 3)
+    assert (uas.server_started, uas.retransmissions_received, uas.retransmissions_sent) == (1, 1, 0)
 
 
 @settings(max_examples=40, deadline=None)
