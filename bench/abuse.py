@@ -270,6 +270,7 @@ def main() -> None:
         try:
             port = server.sip_port
             lags: list[float] = []
+            started_max = server.metric("farmwatch_event_loop_lag_max_seconds")
             measured(server, "0. no attack (baseline)", _quiet, lags)
             measured(server, "1. garbage", lambda: garbage(port, args.garbage), lags)
             measured(server, "2. unregistered catalog flood",
@@ -287,8 +288,17 @@ def main() -> None:
                 f"{attacked[0] if attacked else 0:,.0f}/s under attack ({share:.0f} %)"
             )
             print(f"   platform log: {os.path.getsize(server.log_path) // 1024} KB")
-            print(f"largest event-loop lag over all attacks: <= {max(lags) * 1000:.0f} ms "
-                  "(target < 50 ms)")  # fmt: skip
+            # The histogram says which bucket each attack reached. The platform's maximum
+            # counts from its start, whose own stall (spawning the media workers) may be the
+            # largest: said apart.
+            worst = server.metric("farmwatch_event_loop_lag_max_seconds")
+            print(f"largest event-loop lag over all attacks: <= {max(lags) * 1000:.0f} ms by the "
+                  "histogram (target < 50 ms)")  # fmt: skip
+            if worst > started_max:
+                print(f"   the platform's maximum rose during the attacks to {worst * 1000:.1f} ms")
+            else:
+                print(f"   the platform's maximum, {worst * 1000:.1f} ms, is its start-up stall: "
+                      "no attack held the loop longer")  # fmt: skip
         finally:
             stop_server(server)
 
