@@ -289,8 +289,7 @@ def main() -> None:
             )
             print(f"   platform log: {os.path.getsize(server.log_path) // 1024} KB")
             # The histogram says which bucket each attack reached. The platform's maximum
-            # counts from its start, whose own stall (spawning the media workers) may be the
-            # largest: said apart.
+            # counts from its start, whose own stall may be the largest: said apart.
             worst = server.metric("farmwatch_event_loop_lag_max_seconds")
             print(f"largest event-loop lag over all attacks: <= {max(lags) * 1000:.0f} ms by the "
                   "histogram (target < 50 ms)")  # fmt: skip
