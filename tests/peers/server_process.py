@@ -240,25 +240,28 @@ def start_server(
         )
     scheme = "https" if env.get("FARMWATCH_WEB_TLS_CERT") else "http"
     server = RunningServer(host, port, web_port, process, log_path, scheme=scheme)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
-        try:
-            answered = udp_options(port, timeout=0.2, host=host) == 200
-            if answered and call_json(f"{server.base_url}/healthz", "GET", None)[0] == 200:
-                break
-        except OSError:
-            pass
-    else:
-        stop_server(server)
-        raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
     try:
+        _wait_until_serving(server)
         token, organisation = _kept_token(server.base_url, tmp_path / TOKEN_FILE)
-    except (OSError, RuntimeError):
-        stop_server(server)
+    except BaseException:
+        stop_server(server)  # whatever went wrong, no server is left running behind the test
         raise
     return dataclasses.replace(server, token=token, organisation_id=organisation)
+
+
+def _wait_until_serving(server: RunningServer) -> None:
+    """Until the server answers OPTIONS and /healthz; raises `RuntimeError` otherwise."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"farmwatch serve exited early:\n{server.log_text()}")
+        try:
+            answered = udp_options(server.sip_port, timeout=0.2, host=server.host) == 200
+            if answered and call_json(f"{server.base_url}/healthz", "GET", None)[0] == 200:
+                return
+        except OSError:
+            pass
+    raise RuntimeError(f"farmwatch serve did not answer OPTIONS:\n{server.log_text()}")
 
 
 def _kept_token(base_url: str, kept: Path) -> tuple[str, int]:
