@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from farmwatch.platform.repositories.alarm_repository import (
     NewAlarm,
     StoredAlarm,
 )
+from farmwatch.platform.services.batch_writer import BatchWriter
 from farmwatch.platform.services.device_command_service import (
     AlarmResetCommand,
     CommandResult,
@@ -131,22 +131,25 @@ class AlarmService:
         self._gate = gate
         self._zone = zone
         self._clock = clock
-        self._queue: deque[NewAlarm] = deque()
-        self._max_queued = max_queued
-        self._wakeup = asyncio.Event()
+        self._writer: BatchWriter[NewAlarm] = BatchWriter(
+            self._store, max_queued=max_queued, what="alarms"
+        )
         self._stored = asyncio.Event()
         """Set (and replaced) each time alarms are stored: the feed's waiters wake."""
-        self._task: asyncio.Task[None] | None = None
         self._releasing = False
-        self.dropped = 0
 
     @property
     def zone(self) -> ZoneInfo:
         """The zone of device times (and of times given to the API without an offset)."""
         return self._zone
 
+    @property
+    def dropped(self) -> int:
+        """Alarms not stored because too many were queued already."""
+        return self._writer.dropped
+
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self._writer.start()
 
     def release_waiters(self) -> None:
         """The platform is stopping: every feed request waiting for an alarm answers now
@@ -156,41 +159,18 @@ class AlarmService:
         stored_now.set()
 
     async def close(self) -> None:
-        if self._task is None:
-            return
-        if self._queue:
-            await self._write()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+        await self._writer.close()
 
     def device_event(self, event: DeviceEvent) -> None:
         """The `DeviceRecorder` listener: queues each alarm, never waits."""
         if not (isinstance(event, DeviceNotified) and isinstance(event.message, AlarmNotify)):
             return
-        if len(self._queue) >= self._max_queued:
-            self.dropped += 1
+        alarm = alarm_from_notify(event.device_id, event.message, self._clock(), self._zone)
+        if self._writer.offer([alarm]):
             log.warning("alarm from device %s not stored: %d alarms queued already",
-                        event.device_id, len(self._queue))  # fmt: skip
-            return
-        self._queue.append(alarm_from_notify(event.device_id, event.message, self._clock(),
-                                             self._zone))  # fmt: skip
-        self._wakeup.set()
+                        event.device_id, self._writer.queued)  # fmt: skip
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self._write()
-            except Exception:
-                log.exception("alarms not stored")
-
-    async def _write(self) -> None:
-        batch = list(self._queue)
-        self._queue.clear()
-        if not batch:
-            return
+    async def _store(self, batch: list[NewAlarm]) -> None:
         stored = await self._alarms.add_all(batch)
         for alarm in stored:
             log.info("alarm %d stored: device %s, source %s, priority %s, method %s",

@@ -10,16 +10,15 @@ for a missing or unreadable one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from farmwatch.platform.repositories.position_repository import PositionRepository, TrackPoint
 from farmwatch.platform.services.alarm_service import device_time
+from farmwatch.platform.services.batch_writer import BatchWriter
 from farmwatch.sipserver.device_events import DeviceEvent, DeviceNotified
 from farmwatch.sipserver.gb.manscdp import MobilePosition, MobilePositionNotify
 
@@ -87,28 +86,25 @@ class PositionService:
         self._positions = positions
         self._zone = zone
         self._clock = clock
-        self._queue: deque[TrackPoint] = deque()
-        self._max_queued = max_queued
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._writer: BatchWriter[TrackPoint] = BatchWriter(
+            self._positions.add_all, max_queued=max_queued, what="positions"
+        )
         self.refused = 0
-        self.dropped = 0
 
     @property
     def zone(self) -> ZoneInfo:
         return self._zone
 
+    @property
+    def dropped(self) -> int:
+        """Positions not stored because too many were queued already."""
+        return self._writer.dropped
+
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        await self._writer.start()
 
     async def close(self) -> None:
-        if self._task is None:
-            return
-        if self._queue:
-            await self._write()
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
+        await self._writer.close()
 
     def device_event(self, event: DeviceEvent) -> None:
         """The `DeviceRecorder` listener: queues the positions, never waits."""
@@ -121,30 +117,9 @@ class PositionService:
             self.refused += refused
             log.warning("device %s: %d positions refused (no longitude and latitude on the "
                         "earth)", event.device_id, refused)  # fmt: skip
-        room = self._max_queued - len(self._queue)
-        if len(points) > room:
-            self.dropped += len(points) - max(room, 0)
+        if self._writer.offer(points):
             log.warning("device %s: positions not stored, %d queued already",
-                        event.device_id, len(self._queue))  # fmt: skip
-            points = points[: max(room, 0)]
-        if points:
-            self._queue.extend(points)
-            self._wakeup.set()
-
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            try:
-                await self._write()
-            except Exception:
-                log.exception("positions not stored")
-
-    async def _write(self) -> None:
-        batch = list(self._queue)
-        self._queue.clear()
-        if batch:
-            await self._positions.add_all(batch)
+                        event.device_id, self._writer.queued)  # fmt: skip
 
     async def track(
         self, device_id: str, since: datetime | None, until: datetime | None
