@@ -26,6 +26,7 @@ from sqlalchemy.exc import ArgumentError
 from farmwatch.cascade.settings import UpperSettings, validate_uppers
 from farmwatch.media.settings import MediaSettings
 from farmwatch.platform.settings import AccessSettings, LiveSettings, RecordingsSettings
+from farmwatch.platform.supervision.settings import SupervisionSettings
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 
 DEFAULT_CONFIG = Path("conf/farmwatch.toml")
@@ -134,6 +135,7 @@ class Settings:
     live: LiveSettings = field(default_factory=LiveSettings)
     recordings: RecordingsSettings = field(default_factory=RecordingsSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     web: WebSettings = field(default_factory=WebSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)

@@ -306,9 +306,26 @@ class Authorization:
                     request, principal, rule, None, f"device {text[:40]} is not within your reach"
                 )
             return _Reached()
+        if target is Target.FARM:
+            return await self._reach_farm(request, principal, rule, text)
         if target in (Target.USER, Target.TOKEN):
             return await self._reach_account(request, principal, rule, target, text)
         return await self._reach_owned(request, principal, rule, target, text)
+
+    async def _reach_farm(
+        self, request: web.Request, principal: Principal, rule: Rule, text: str
+    ) -> _Reached | web.Response:
+        identifier = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+        if identifier is None:
+            return json_error(404, f"no farm {text[:40]}")
+        verdict = await self._access.gate.farm(principal, identifier)
+        if verdict is Verdict.UNKNOWN:
+            return json_error(404, f"no farm {identifier}")
+        if verdict is Verdict.REFUSED:
+            return await self._refuse(
+                request, principal, rule, None, f"farm {identifier} is not within your reach"
+            )
+        return _Reached()
 
     async def _reach_account(
         self, request: web.Request, principal: Principal, rule: Rule, target: Target, text: str

@@ -46,6 +46,8 @@ class Target(StrEnum):
     """A user account of the caller's organisation or one below it."""
     TOKEN = "token"
     """An API token of the caller's organisation or one below it."""
+    FARM = "farm"
+    """A farm the caller may supervise (`AccessGate.farm`)."""
 
     @property
     def parameter(self) -> str:
@@ -67,6 +69,7 @@ _PARAMETERS = {
     Target.CLIP: "clip_id",
     Target.USER: "user_id",
     Target.TOKEN: "token_id",
+    Target.FARM: "farm_id",
 }
 _OWNED = {
     Target.LIVE: OwnedKind.LIVE,
@@ -111,6 +114,8 @@ ADMINISTRATOR = Rule(Who.ADMINISTRATOR)
 DEVICE = Rule(Who.SIGNED_IN, Target.DEVICE)
 DEVICE_ADMINISTRATOR = Rule(Who.ADMINISTRATOR, Target.DEVICE)
 USER = Rule(Who.ADMINISTRATOR, Target.USER)
+FARM = Rule(Who.SIGNED_IN, Target.FARM)
+FARM_ADMINISTRATOR = Rule(Who.ADMINISTRATOR, Target.FARM)
 
 
 def _camera(audit: AuditAction | None = None, opens: OwnedKind | None = None) -> Rule:

@@ -7,6 +7,9 @@ request; the answers follow `rules.py` (regulation art. 8–10).
   device on no farm: administrators of the top organisation); a monitor, or a monitor-role
   API token, reaches a device when at least one of its cameras is granted to them.
 - A user or an API token: an administrator of its organisation or of one above it.
+- A farm (supervision records, anomalies, faults): an administrator reaches the farms of
+  their subtree; a monitor reaches a farm of their subtree when one of their grants covers
+  it (the farm itself, a device placed on it, or a camera of such a device).
 
 `Verdict.UNKNOWN` says the thing does not exist where the principal could have seen it: for
 a camera or a device that is only said to an administrator of the top organisation (every
@@ -21,7 +24,14 @@ from enum import StrEnum
 
 from farmwatch.platform.access.camera_access import CameraAccess
 from farmwatch.platform.access.directory import DirectoryRepository
-from farmwatch.platform.access.records import Principal, Role
+from farmwatch.platform.access.records import (
+    ChannelGrant,
+    DeviceGrant,
+    FarmGrant,
+    Grant,
+    Principal,
+    Role,
+)
 from farmwatch.platform.access.rules import OrgTree, can_manage, can_view, visible_channels
 from farmwatch.platform.access.session_repository import SessionRepository
 
@@ -99,6 +109,54 @@ class AccessGate:
         return Verdict.ALLOWED if can_manage(principal, token.organisation_id, orgs) else (
             Verdict.REFUSED
         )  # fmt: skip
+
+    async def farm(self, principal: Principal, farm_id: int) -> Verdict:
+        farm = await self._directory.farm(farm_id)
+        orgs = await self._cameras.org_tree()
+        if farm is None:
+            return Verdict.UNKNOWN if reaches_everything(principal, orgs) else Verdict.REFUSED
+        if not orgs.is_within(farm.organisation_id, principal.organisation_id):
+            return Verdict.REFUSED
+        if principal.role is Role.ADMINISTRATOR:
+            return Verdict.ALLOWED
+        granted = await self._granted_farms(principal)
+        return Verdict.ALLOWED if farm_id in granted else Verdict.REFUSED
+
+    async def visible_farms(self, principal: Principal) -> frozenset[int] | None:
+        """The farms `principal` may see and act on (supervision); None: every farm."""
+        orgs = await self._cameras.org_tree()
+        if reaches_everything(principal, orgs):
+            return None
+        reach = orgs.subtree(principal.organisation_id)
+        in_reach = {farm.id for farm in await self._directory.farms(reach)}
+        if principal.role is Role.ADMINISTRATOR:
+            return frozenset(in_reach)
+        return frozenset(in_reach & await self._granted_farms(principal))
+
+    async def _granted_farms(self, principal: Principal) -> set[int]:
+        """The farms a monitor's grants touch: granted whole, or through a device placed on
+        the farm, or through a camera of such a device."""
+        grants: list[Grant] = await self._cameras.grants(principal)
+        farms: set[int] = set()
+        devices: set[str] = set()
+        channels: set[str] = set()
+        for grant in grants:
+            match grant.target:
+                case FarmGrant(farm_id):
+                    farms.add(farm_id)
+                case DeviceGrant(device_id):
+                    devices.add(device_id)
+                case ChannelGrant(channel_id):
+                    channels.add(channel_id)
+        if devices or channels:
+            for camera in await self._directory.cameras():
+                if camera.farm_id is not None and (
+                    camera.device_id in devices or camera.channel_id in channels
+                ):
+                    farms.add(camera.farm_id)
+            placed = await self._directory.device_farms()
+            farms.update(placed[device] for device in devices if device in placed)
+        return farms
 
     async def visible_devices(self, principal: Principal) -> frozenset[str] | None:
         """The devices `principal` may list; None: every device."""

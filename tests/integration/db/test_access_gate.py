@@ -119,6 +119,35 @@ async def test_cameras_and_devices_each_principal_reaches(
     assert await gate.visible_device_channels(people.chief, NVR) is None
 
 
+async def test_farms_each_principal_reaches(platform: Platform, people: People) -> None:
+    """Supervision acts on farms: an administrator reaches the farms of their subtree, a
+    monitor a farm that one of their grants touches (here camera 2 of the farm's NVR)."""
+    gate = platform.access.gate
+    administration = platform.access.administration
+    other_farm = await administration.create_farm(
+        people.chief, "二号鸡场", "SZ-0002", people.other_id, source=None
+    )
+    expected = {
+        # the Guangzhou farm, the Shenzhen farm, a farm nobody knows
+        "chief": (Verdict.ALLOWED, Verdict.ALLOWED, Verdict.UNKNOWN),
+        "gz": (Verdict.ALLOWED, Verdict.REFUSED, Verdict.REFUSED),
+        "sz": (Verdict.REFUSED, Verdict.ALLOWED, Verdict.REFUSED),
+        "pan": (Verdict.ALLOWED, Verdict.REFUSED, Verdict.REFUSED),
+        "idle": (Verdict.REFUSED, Verdict.REFUSED, Verdict.REFUSED),
+    }
+    for name, verdicts in expected.items():
+        principal = getattr(people, name)
+        found = tuple(
+            [await gate.farm(principal, f) for f in (people.farm_id, other_farm.id, 999_999)]
+        )
+        assert found == verdicts, name
+    assert await gate.visible_farms(people.chief) is None
+    assert await gate.visible_farms(people.gz) == {people.farm_id}
+    assert await gate.visible_farms(people.sz) == {other_farm.id}
+    assert await gate.visible_farms(people.pan) == {people.farm_id}
+    assert await gate.visible_farms(people.idle) == frozenset()
+
+
 async def test_users_and_tokens_each_administrator_reaches(
     platform: Platform, people: People
 ) -> None:
