@@ -88,12 +88,13 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class MonitoringDraft:
-    """What the monitor submitted, validated (`read_answers`), before it is signed."""
+    """What the monitor submitted, before its answers are checked against the camera's
+    checklist (`read_answers`) and it is signed."""
 
     mode: ViewMode
     recorded_at: datetime | None
     """For playback: the position watched; None for live (the server's now)."""
-    answers: tuple[PointAnswer, ...]
+    answers: Mapping[str, object]
     remark: str = ""
     corrects_id: int | None = None
     playback_session: str | None = None
