@@ -43,12 +43,20 @@ class ViewMode(StrEnum):
     LIVE = "live"
     PLAYBACK = "playback"
 
+    @property
+    def label_zh(self) -> str:
+        return "实时" if self is ViewMode.LIVE else "回放"
+
 
 class Answer(StrEnum):
     COMPLIANT = "compliant"
     NOT_COMPLIANT = "not_compliant"
     NOT_VISIBLE = "not_visible"
     """The picture did not show it (camera angle, darkness, nobody at work)."""
+
+    @property
+    def label_zh(self) -> str:
+        return _ANSWER_ZH[self.value]
 
 
 class Outcome(StrEnum):
@@ -58,6 +66,13 @@ class Outcome(StrEnum):
     COMPLIANT = "compliant"
     NOT_COMPLIANT = "not_compliant"
     NOT_VISIBLE = "not_visible"
+
+    @property
+    def label_zh(self) -> str:
+        return _ANSWER_ZH[self.value]
+
+
+_ANSWER_ZH = {"compliant": "符合", "not_compliant": "不符合", "not_visible": "无法看清"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from farmwatch.platform.access import (
     AccessGate,
@@ -90,9 +91,12 @@ class MonitoringService:
         sources: RecordSources,
         store: SnapshotStore,
         *,
+        zone: ZoneInfo,
         clock: Clock = _utc_now,
         snapshot_timeout: float = SNAPSHOT_TIMEOUT,
     ) -> None:
+        self.zone = zone
+        """The platform's zone (`[registrar] timezone`): the API's times are local to it."""
         self._repository = repository
         self._sources = sources
         self._store = store
@@ -233,6 +237,9 @@ class MonitoringService:
         if jpeg is None:
             raise NotFound(f"the snapshot of monitoring record {record_id} is missing or damaged")
         return jpeg
+
+    def now(self) -> datetime:
+        return self._clock()
 
     async def farms(self) -> dict[int, Farm]:
         """Every farm by ID (to name the farms of records already filtered)."""

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -116,6 +117,7 @@ async def setup(database: Database, tmp_path: Path) -> Setup:
         repository,
         RecordSources(access.gate, access.directory, placements, access.owners, pictures),
         store,
+        zone=ZoneInfo("Asia/Shanghai"),
         clock=clock,
     )
     schedule = ScheduleService(
