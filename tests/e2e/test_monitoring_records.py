@@ -9,6 +9,7 @@ audit trail holds the record, the refusal and the export.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -21,11 +22,15 @@ import av
 import pytest
 import pytest_asyncio
 
-from tests.e2e.access_helpers import Browsers, Caller
+from farmwatch.simulator.record_settings import RecordSettings
+from tests.e2e.access_helpers import Browsers, Caller, recorded_range
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+RECORDS = RecordSettings(missing_fraction=0.0)
+"""The simulator's recordings: yesterday, all day."""
 
 GRANTED = "mon.drugs"
 PLAIN = "mon.none"
@@ -69,7 +74,8 @@ async def _monitor(top: Caller, browsers: Browsers, rig: LiveRig, name: str) -> 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def records(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RecordsRig]:
     tmp_path: Path = tmp_path_factory.mktemp("records")
-    async with live_rig(tmp_path, channels=2, env={"FARMWATCH_MEDIA_WORKERS": "0"}) as rig:
+    env = {"FARMWATCH_MEDIA_WORKERS": "0"}
+    async with live_rig(tmp_path, channels=2, env=env, records=RECORDS) as rig:
         browsers = Browsers(rig.base)
         try:
             top = browsers.new("top")
@@ -135,6 +141,42 @@ async def test_a_record_from_the_live_view_keeps_the_camera_picture(
     with av.open(io.BytesIO(jpeg), format="jpeg_pipe") as container:
         frame = next(container.decode(video=0))
     assert (frame.width, frame.height) == (320, 180)  # the simulator's picture
+
+
+async def test_a_record_from_a_playback_keeps_the_playback_picture(records: RecordsRig) -> None:
+    start, end = recorded_range(8, 10)
+    status, session = await records.monitor.request(
+        "POST", f"/api/channels/{records.camera}/playback", {"start": start, "end": end}
+    )
+    assert status == 201, session
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                status, now = await records.monitor.request("GET", session["status"])
+                assert status == 200, now
+                if now["state"] == "playing":
+                    break
+                await asyncio.sleep(0.1)
+        body = {"mode": "playback", "recorded_at": start, "playback_session": session["session"],
+                "answers": ANSWERS}  # fmt: skip
+        # Another login's playback is not the caller's to take a picture of.
+        status, refused = await records.rig.post(
+            f"/api/channels/{records.camera}/monitoring-records", body
+        )
+        assert status == 400 and "not a playback you opened" in refused["error"], refused
+        status, record = await records.monitor.request(
+            "POST", f"/api/channels/{records.camera}/monitoring-records", body
+        )
+        assert status == 201, record
+    finally:
+        await records.monitor.request("DELETE", session["status"])
+    assert (record["mode"], record["recorded_at"]) == ("playback", start)
+    assert record["snapshot"] is not None, record["snapshot_missing"]
+    status, _, jpeg = await _bytes(records.monitor, record["snapshot"]["url"])
+    assert status == 200 and hashlib.sha256(jpeg).hexdigest() == record["snapshot"]["sha256"]
+    with av.open(io.BytesIO(jpeg), format="jpeg_pipe") as container:
+        frame = next(container.decode(video=0))
+    assert (frame.width, frame.height) == (320, 180)
 
 
 async def test_the_record_shows_in_the_history_the_export_and_the_schedule(
