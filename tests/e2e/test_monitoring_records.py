@@ -272,3 +272,26 @@ async def test_records_refusals_and_exports_are_in_the_audit_trail(records: Reco
                for r in made)  # fmt: skip
     assert any(r[0] == "monitoring_record" and r[1] == "denied" and r[2] == PLAIN for r in rows)
     assert any(r[0] == "monitoring_export" and r[2] == GRANTED for r in rows)
+
+
+async def test_an_administrator_sets_the_schedule_and_a_monitor_may_not(
+    records: RecordsRig,
+) -> None:
+    organisation = records.rig.server.organisation_id
+    path = f"/api/organisations/{organisation}/schedule"
+    status, answer = await records.monitor.request("PUT", path, {"days": 1})
+    assert status == 403, answer
+    status, answer = await records.rig.put(path, {"days": 0})
+    assert status == 400 and "1 to 366" in answer["error"], answer
+    status, answer = await records.rig.put(path, {"days": 3})
+    assert (status, answer) == (200, {"organisation_id": organisation, "days": 3, "own": True})
+    try:
+        status, schedule = await records.monitor.request("GET", "/api/supervision/schedule")
+        (farm,) = [f for f in schedule["farms"] if f["farm_id"] == records.farm]
+        assert farm["days"] == 3
+    finally:
+        status, answer = await records.rig.put(path, {"days": None})
+        assert (status, answer["days"], answer["own"]) == (200, 7, False)
+    status, audit = await records.rig.get("/api/audit?limit=50")
+    changes = [r["detail"] for r in audit["rows"] if r["action"] == "config_change"]
+    assert {"organisation_id": organisation, "schedule_days": 3}.items() <= changes[1].items()

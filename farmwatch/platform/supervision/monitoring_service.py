@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -65,23 +66,17 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
 class RecordSources:
-    """What a record is made from: who may reach which farm and camera, where cameras
-    are, and the snapshots (grouped so that the service names few collaborators)."""
+    """What a record is made from: who may reach which farm and camera (`gate`), where
+    cameras are (`directory`: device → farm; `placements`: key area), who holds which
+    playback (`owners`) and the pictures (`snapshots`)."""
 
-    def __init__(
-        self,
-        gate: AccessGate,
-        directory: DirectoryRepository,
-        placements: PlacementRepository,
-        owners: MediaOwners,
-        snapshots: ViewSnapshots,
-    ) -> None:
-        self.gate = gate
-        self.directory = directory
-        self.placements = placements
-        self.owners = owners
-        self.snapshots = snapshots
+    gate: AccessGate
+    directory: DirectoryRepository
+    placements: PlacementRepository
+    owners: MediaOwners
+    snapshots: ViewSnapshots
 
 
 class MonitoringService:

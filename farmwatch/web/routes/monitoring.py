@@ -202,6 +202,9 @@ async def set_schedule(request: web.Request) -> web.Response:
         raise InvalidInput('expected a JSON body {"days": 1-366 or null}')
     days = None if body["days"] is None else int_field(body, "days")
     found = await request.app[SCHEDULE].set_days(principal_of(request), organisation_id, days)
+    note = request.get(ACCESS_NOTE)
+    if note is not None:
+        note.detail.update({"organisation_id": organisation_id, "schedule_days": days})
     return web.json_response(
         {"organisation_id": found.organisation_id, "days": found.days, "own": found.own}
     )
