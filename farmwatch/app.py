@@ -52,6 +52,11 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.monitoring_repository import MonitoringRepository
+from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
+from farmwatch.platform.supervision.schedule_service import ScheduleService
+from farmwatch.platform.supervision.snapshot_store import SnapshotStore
+from farmwatch.platform.supervision.view_snapshots import PlatformSnapshots
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -326,11 +331,22 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
-        self.camera_tree = CameraTree(
-            devices, channels,
-            PlacementRepository(self.database.sessions, self.database.read_sessions),
-            self.access_services,
+        placements = PlacementRepository(self.database.sessions, self.database.read_sessions)
+        self.camera_tree = CameraTree(devices, channels, placements, self.access_services)
+        monitoring = MonitoringRepository(self.database.sessions, self.database.read_sessions)
+        gate, directory = self.access_services.gate, self.access_services.directory
+        self.monitoring = MonitoringService(
+            monitoring,
+            RecordSources(
+                gate, directory, placements, self.access_services.owners,
+                PlatformSnapshots(self.live, self.playback),
+            ),
+            SnapshotStore(storage),
+            zone=settings.registrar.zone,
         )  # fmt: skip
+        self.schedule = ScheduleService(
+            monitoring, directory, gate, default_days=settings.supervision.schedule_days
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -423,6 +439,8 @@ class Application:
                     cameras=self.camera_tree,
                     alarms=self.alarms,
                     positions=self.positions,
+                    monitoring=self.monitoring,
+                    schedule=self.schedule,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

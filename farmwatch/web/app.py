@@ -24,6 +24,8 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.monitoring_service import MonitoringService
+from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -39,11 +41,13 @@ from farmwatch.web.keys import (
     HEALTH,
     LIVE_SERVICE,
     METRICS,
+    MONITORING,
     OPENAPI_JSON,
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     POSITIONS,
     RECORD_SEARCH,
+    SCHEDULE,
     UPPER_LINKS,
     UPPER_SHARES,
     HealthCheck,
@@ -62,6 +66,7 @@ from farmwatch.web.routes import (
     health,
     live,
     metrics,
+    monitoring,
     organisations,
     pages,
     playback,
@@ -114,6 +119,10 @@ class WebServices:
     """Alarms devices reported (`/api/alarms`)."""
     positions: PositionService = field(kw_only=True)
     """Mobile devices' tracks (`/api/devices/{id}/track`)."""
+    monitoring: MonitoringService = field(kw_only=True)
+    """Monitoring records with the key areas' checklists (`/api/monitoring-records`)."""
+    schedule: ScheduleService = field(kw_only=True)
+    """The supervision schedule (`/api/supervision/schedule`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -133,9 +142,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CAMERA_TREE] = services.cameras
     api[ALARMS] = services.alarms
     api[POSITIONS] = services.positions
+    api[MONITORING] = services.monitoring
+    api[SCHEDULE] = services.schedule
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions,
+        organisations, tokens, audit, cameras, alarms, positions, monitoring,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)
@@ -163,11 +174,13 @@ def create_web_app(
     )
     app[METRICS] = platform_metrics
     app[HEALTH] = web_access.health
+    app[MONITORING] = services.monitoring  # the printable records page is outside /api
     api = create_api_app(services)
     app.add_subapp("/api", api)
     app.add_routes(metrics.routes)
     app.add_routes(health.routes)
     app.add_routes(pages.routes)
+    app.add_routes(monitoring.print_routes)
     app.router.add_route("*", "/api/{tail:.*}", _not_found)
     check_route_rules(app, rules)
     check_operations(routes_of(app))

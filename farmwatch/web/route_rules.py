@@ -189,6 +189,21 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/alarms/{alarm_id}/ack", Rule(Who.SIGNED_IN, audit=AuditAction.ALARM_ACK)),
     ("POST", "/api/alarms/{alarm_id}/reset",
      Rule(Who.ADMINISTRATOR, audit=AuditAction.ALARM_RESET)),
+    # -- monitoring records and the schedule (filtered to the farms within reach) -----------
+    ("GET", "/api/checklists", SIGNED_IN),
+    ("POST", "/api/channels/{channel_id}/monitoring-records",
+     _camera(AuditAction.MONITORING_RECORD)),
+    ("GET", "/api/monitoring-records", SIGNED_IN),
+    ("GET", "/api/monitoring-records.csv",
+     Rule(Who.SIGNED_IN, audit=AuditAction.MONITORING_EXPORT)),
+    ("GET", "/monitoring-records/print",
+     Rule(Who.SIGNED_IN, audit=AuditAction.MONITORING_EXPORT, page=True)),
+    ("GET", "/api/monitoring-records/{record_id}", SIGNED_IN),
+    ("GET", "/api/monitoring-records/{record_id}/snapshot.jpg", SIGNED_IN),
+    ("GET", "/api/supervision/schedule", SIGNED_IN),
+    # the core checks the organisation is within the administrator's reach
+    ("PUT", "/api/organisations/{organisation_id}/schedule",
+     Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

@@ -72,7 +72,7 @@ def _p(template: str) -> Callable[[AccessRig, Opened], str]:
         return template.format(
             D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
             PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
-            VICTIM=rig.victim, TOKEN=rig.east_token,
+            VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east,
         )  # fmt: skip
 
     return path
@@ -258,6 +258,27 @@ PROBES: dict[RouteKey, Probe] = {
         _p("/api/alarms/999999/ack"), 404, lambda _: {"note": "seen"}
     ),
     K("POST", "/api/alarms/{alarm_id}/reset"): Probe(_p("/api/alarms/999999/reset"), 404),
+    K("GET", "/api/checklists"): Probe(_p("/api/checklists"), 200),
+    # After the placement probe made the camera a 料库 camera (order 0).
+    K("POST", "/api/channels/{channel_id}/monitoring-records"): Probe(
+        _p("/api/channels/{C}/monitoring-records"), 201,
+        lambda _: {"mode": "live", "answers": {"feed_store.approved_source": "compliant",
+                                               "feed_store.labelled": "not_visible"}},
+        order=1,
+    ),  # fmt: skip
+    K("GET", "/api/monitoring-records"): Probe(_p("/api/monitoring-records?limit=5"), 200),
+    K("GET", "/api/monitoring-records.csv"): Probe(_p("/api/monitoring-records.csv"), 200),
+    K("GET", "/monitoring-records/print"): Probe(_p("/monitoring-records/print"), 200),
+    K("GET", "/api/monitoring-records/{record_id}"): Probe(
+        _p("/api/monitoring-records/999999"), 404
+    ),
+    K("GET", "/api/monitoring-records/{record_id}/snapshot.jpg"): Probe(
+        _p("/api/monitoring-records/999999/snapshot.jpg"), 404
+    ),
+    K("GET", "/api/supervision/schedule"): Probe(_p("/api/supervision/schedule"), 200),
+    K("PUT", "/api/organisations/{organisation_id}/schedule"): Probe(
+        _p("/api/organisations/{EAST}/schedule"), 200, lambda _: {"days": 5}, CORE_REFUSES
+    ),
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.monitoring import MonitoringRecordRow, OrganisationScheduleRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.position import DevicePositionRow
 from farmwatch.platform.models.recording import (
@@ -47,7 +48,9 @@ __all__ = [
     "FarmRow",
     "LoginSessionRow",
     "MediaOwnerRow",
+    "MonitoringRecordRow",
     "OrganisationRow",
+    "OrganisationScheduleRow",
     "RecordPlanRow",
     "RecordingSegmentRow",
     "TokenGrantRow",

@@ -340,6 +340,14 @@ class PlaybackService:
             raise Conflict(f"playback {session_id} is still starting")
         return session
 
+    async def snapshot(self, session_id: str, *, max_width: int = 1280) -> bytes:
+        """A JPEG of the playback's latest intact keyframe (what its viewer sees now)."""
+        session = self._running(session_id)
+        try:
+            return await self._media.snapshot(session.stream_key, max_width)
+        except MediaError as error:
+            raise StreamFailed(f"no snapshot of playback {session_id}: {error}") from error
+
     # -- relays to upper platforms (the cascade) ----------------------------------------
 
     async def open_relay(self, session_id: str, relay_id: str, spec: RelaySpec) -> RelayInfo:

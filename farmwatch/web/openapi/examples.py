@@ -52,6 +52,13 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
     RouteKey("POST", "/api/farms"): {
         "name": "Farm One", "filing_number": "320100-0001", "organisation_id": 1,
     },
+    RouteKey("POST", "/api/channels/{channel_id}/monitoring-records"): {
+        "mode": "live", "answers": {
+            "drug_store.permitted_list": {"answer": "compliant"},
+            "drug_store.labelled": {"answer": "not_compliant", "remark": "两瓶无批次"},
+        }, "remark": "复查",
+    },
+    RouteKey("PUT", "/api/organisations/{organisation_id}/schedule"): {"days": 7},
     RouteKey("POST", "/api/tokens"): {
         "name": "prometheus", "role": "monitor", "organisation_id": 1,
     },

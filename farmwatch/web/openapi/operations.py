@@ -47,6 +47,7 @@ NOT_DESCRIBED: frozenset[RouteKey] = frozenset({
     RouteKey("GET", "/login"), RouteKey("GET", "/live"), RouteKey("GET", "/"),
     RouteKey("GET", "/console/{name}"),  # the console's pages and assets: HTML, not the API
     RouteKey("GET", "/api/docs"),  # the page that shows this document
+    RouteKey("GET", "/monitoring-records/print"),  # monitoring records as a page to print
     RouteKey("*", "/api/{tail}"),  # the JSON 404 of every other /api path
 })  # fmt: skip
 """Routes of the web server that are not part of the API's description."""
@@ -84,6 +85,15 @@ PLAN_BODY = body({
     "mode": {"type": "string", "enum": ["off", "continuous", "weekly"]},
     "windows": s.array(s.WINDOW), "record_minutes": s.INTEGER,
 }, required=("mode",))  # fmt: skip
+
+MONITORING_QUERY = (
+    Query("farm", {"type": "integer", "minimum": 0}),
+    Query("channel", s.STRING, "a 20-digit channel ID"),
+    Query("user", {"type": "integer", "minimum": 0}, "the signing user's ID"),
+    Query("from", s.STRING, "an ISO local time (recorded time, inclusive)"),
+    Query("to", s.STRING, "an ISO local time (recorded time, exclusive)"),
+    Query("result", {"type": "string", "enum": ["compliant", "not_compliant", "not_visible"]}),
+)
 
 _TABLE: list[tuple[str, str, Operation]] = [
     # -- session -----------------------------------------------------------------------------
@@ -346,6 +356,44 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("POST", "/api/alarms/{alarm_id}/reset", Operation(
         "alarms", "Reset the alarm at the device (AlarmCmd)", {200: ref("Alarm")},
         errors=DEVICE_ERRORS, path_types={"alarm_id": s.INTEGER})),
+    # -- monitoring records and the schedule ---------------------------------------------------
+    ("GET", "/api/checklists", Operation(
+        "supervision", "The six key areas' checklists (regulation art. 12–17)",
+        {200: obj({"checklists": s.array(ref("Checklist"))})})),
+    ("POST", "/api/channels/{channel_id}/monitoring-records", Operation(
+        "supervision", "Make a signed monitoring record of the camera (snapshot taken at once)",
+        {201: ref("MonitoringRecord")}, body({
+            "mode": {"type": "string", "enum": ["live", "playback"]},
+            "recorded_at": s.STRING, "playback_session": s.STRING,
+            "answers": {"type": "object", "additionalProperties": body(
+                {"answer": s.ANSWER, "remark": s.STRING}, required=("answer",))},
+            "remark": s.STRING, "corrects": s.INTEGER,
+        }, required=("mode", "answers")), errors=(409,),
+        description="Every point of the camera's key area's checklist must be answered; a "
+                    "camera without a farm or a key area is a 409.")),
+    ("GET", "/api/monitoring-records", Operation(
+        "supervision", "Monitoring records of the farms within reach, latest recorded first",
+        {200: obj({"records": s.array(ref("MonitoringRecord")),
+                   "next_offset": nullable(s.INTEGER)})},
+        query=MONITORING_QUERY + (Query("limit", {"type": "integer", "minimum": 0}),
+                                  Query("offset", {"type": "integer", "minimum": 0})))),
+    ("GET", "/api/monitoring-records.csv", Operation(
+        "supervision", "Monitoring records as CSV (UTF-8 with BOM), one row per point",
+        {200: None}, query=MONITORING_QUERY, content="text/csv")),
+    ("GET", "/api/monitoring-records/{record_id}", Operation(
+        "supervision", "One monitoring record", {200: ref("MonitoringRecord")},
+        path_types={"record_id": s.INTEGER})),
+    ("GET", "/api/monitoring-records/{record_id}/snapshot.jpg", Operation(
+        "supervision", "The record's snapshot", {200: None}, content="image/jpeg",
+        path_types={"record_id": s.INTEGER})),
+    ("GET", "/api/supervision/schedule", Operation(
+        "supervision", "The caller's farms with their last record and due date, overdue first",
+        {200: obj({"farms": s.array(ref("FarmDue")), "overdue": s.INTEGER})})),
+    ("PUT", "/api/organisations/{organisation_id}/schedule", Operation(
+        "supervision", "Set an organisation's supervision schedule (null: inherit)",
+        {200: obj({"organisation_id": s.INTEGER, "days": s.INTEGER, "own": s.BOOLEAN})},
+        body({"days": nullable({"type": "integer", "minimum": 1, "maximum": 366})},
+             required=("days",)), path_types={"organisation_id": s.INTEGER})),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

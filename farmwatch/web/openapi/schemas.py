@@ -182,6 +182,29 @@ ALARM = obj({
     "state": {"type": "string", "enum": ["new", "acknowledged", "reset"]},
     "acknowledged": nullable(ANY_OBJECT), "reset": nullable(ANY_OBJECT),
 }, required=("id", "device_id", "state"))  # fmt: skip
+ANSWER: Schema = {"type": "string", "enum": ["compliant", "not_compliant", "not_visible"]}
+CHECKLIST = obj({
+    "key_area": STRING, "key_area_zh": STRING, "key_area_en": STRING, "article": INTEGER,
+    "points": array(obj({"id": STRING, "text_zh": STRING, "text_en": STRING})),
+})  # fmt: skip
+MONITORING_RECORD = obj({
+    "id": INTEGER, "channel_id": STRING, "device_id": STRING, "farm_id": INTEGER,
+    "organisation_id": INTEGER, "key_area": STRING, "key_area_zh": STRING,
+    "mode": {"type": "string", "enum": ["live", "playback"]}, "recorded_at": STRING,
+    "answers": array(obj({"point": STRING, "text_zh": STRING, "answer": ANSWER,
+                          "remark": STRING})),
+    "remark": STRING, "outcome": ANSWER,
+    "snapshot": nullable(obj({"sha256": STRING, "url": STRING})),
+    "snapshot_missing": nullable(STRING),
+    "signed_by": obj({"user_id": nullable(INTEGER), "username": STRING,
+                      "display_name": STRING}),
+    "signed_at": STRING, "corrects_id": nullable(INTEGER),
+})  # fmt: skip
+FARM_DUE = obj({
+    "farm_id": INTEGER, "farm_name": STRING, "filing_number": STRING,
+    "organisation_id": INTEGER, "days": INTEGER, "last_record_at": TIME, "due_at": STRING,
+    "overdue": BOOLEAN,
+})  # fmt: skip
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -192,5 +215,6 @@ COMPONENTS: dict[str, Schema] = {
     "Upper": UPPER, "LiveLinks": LIVE_LINKS, "PlaybackLinks": PLAYBACK_LINKS,
     "PlaybackStatus": PLAYBACK_STATUS, "Sdp": SDP, "Download": DOWNLOAD, "Clip": CLIP,
     "RecordSearch": RECORD_SEARCH, "RecordPlan": RECORD_PLAN, "Placement": PLACEMENT,
-    "Tree": TREE, "Alarm": ALARM,
+    "Tree": TREE, "Alarm": ALARM, "Checklist": CHECKLIST, "MonitoringRecord": MONITORING_RECORD,
+    "FarmDue": FARM_DUE,
 }  # fmt: skip

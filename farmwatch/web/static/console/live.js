@@ -5,6 +5,7 @@
 import { el, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { Tile, viewerName } from "./player.js";
+import { openMonitoringForm } from "./monitoring.js";
 import { createPtzPad } from "./ptz.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
@@ -41,9 +42,17 @@ export function mount(container, { me }) {
   const toolbar = el("div", { class: "toolbar" },
     el("span", {}, t("layout")), layoutButtons,
     el("button", { type: "button", id: "close-all", onclick: () => tiles.forEach((tile) => tile.close()) }, t("live.closeAll")),
-    el("span", { class: "muted" }, t("live.hint")));
+    el("button", { type: "button", id: "live-record", class: "primary", onclick: () => record() }, t("mr.button")),
+    el("span", { class: "muted", id: "live-hint" }, t("live.hint")));
   const pad = createPtzPad(() => (tiles[selected] ? tiles[selected].camera : null));
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid, pad.node));
+
+  // A monitoring record of the selected tile's camera (the platform takes the snapshot).
+  function record() {
+    const camera = tiles[selected] && tiles[selected].camera;
+    if (!camera) { toolbar.querySelector("#live-hint").textContent = t("mr.noCamera"); return; }
+    openMonitoringForm(camera, { mode: "live" });
+  }
 
   function save() {
     state.tiles = tiles.map((tile) => (tile.camera ? tile.camera.channel_id : null));

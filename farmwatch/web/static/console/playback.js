@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { el, clear, localIso } from "./dom.js";
 import { t } from "./i18n.js";
+import { openMonitoringForm } from "./monitoring.js";
 import { Tile, viewerName } from "./player.js";
 import { createTreeView } from "./tree.js";
 
@@ -65,12 +66,21 @@ export function mount(container, { me }) {
     el("div", { class: "timeline-box" }, ticks, timeline),
     el("div", { class: "player" }, tile.node),
     el("div", { class: "toolbar" }, pauseButton, resumeButton, el("label", {}, t("pb.speed"), speedSelect),
-      el("span", {}, t("pb.position")), position),
+      el("span", {}, t("pb.position")), position,
+      el("button", { type: "button", id: "pb-record", class: "primary", onclick: () => record() }, t("mr.button"))),
     el("div", { class: "toolbar" }, el("span", {}, t("pb.downloadFrom")), fromInput, el("span", {}, t("pb.to")), toInput,
       el("button", { type: "button", id: "dl-start", onclick: () => download() }, t("pb.download"))),
     downloadList, message));
 
   function say(text) { message.textContent = text || ""; }
+
+  // A monitoring record of what is being played back: the position shown, the session's picture.
+  function record() {
+    const session = tile.session;
+    if (!camera || !session) { say(t("pb.pick")); return; }
+    const at = position.dataset.position || session.start;
+    openMonitoringForm(camera, { mode: "playback", session: session.session, position: at });
+  }
 
   function pick(picked) {
     camera = picked;
