@@ -52,6 +52,13 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farms import (
+    DocumentStore,
+    FarmCameras,
+    FarmRegister,
+    FarmRegisterRepository,
+    NoFarmFlags,
+)
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -326,11 +333,20 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
-        self.camera_tree = CameraTree(
-            devices, channels,
-            PlacementRepository(self.database.sessions, self.database.read_sessions),
+        placements = PlacementRepository(self.database.sessions, self.database.read_sessions)
+        self.camera_tree = CameraTree(devices, channels, placements, self.access_services)
+        directory = self.access_services.directory
+        self.farm_register = FarmRegister(
+            FarmRegisterRepository(
+                self.database.sessions, self.database.read_sessions, writing=directory.writing
+            ),
+            DocumentStore(storage, max_bytes=settings.supervision.farm_document_max_bytes),
+            FarmCameras(directory, channels, placements),
             self.access_services,
-        )  # fmt: skip
+            self.audit,
+            NoFarmFlags(),  # the open faults and anomalies will flag farms (art. 19-20)
+            zone=settings.registrar.zone,
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -423,6 +439,7 @@ class Application:
                     cameras=self.camera_tree,
                     alarms=self.alarms,
                     positions=self.positions,
+                    farms=self.farm_register,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

@@ -21,6 +21,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
@@ -39,6 +40,7 @@ UPPER_SHARES = web.AppKey("upper_shares", UpperShares)
 ACCESS = web.AppKey("access", AccessServices)
 AUDIT = web.AppKey("audit", AuditLog)
 CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
+FARM_REGISTER = web.AppKey("farm_register", FarmRegister)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 """The OpenAPI document, written once when the application is built."""
 

@@ -31,6 +31,10 @@ PURE_OTHER_MODULES = [
     "platform/audit/chain.py",
     # Who steers a camera and how fast: decided from the arguments and `now`.
     "platform/services/control_floor.py",
+    # The farm register's state machine and the checks of what an administrator sends.
+    "platform/supervision/farms/approval.py",
+    "platform/supervision/farms/application.py",
+    "platform/supervision/farms/species.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 
