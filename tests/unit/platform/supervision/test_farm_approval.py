@@ -66,7 +66,9 @@ def test_a_decision_is_not_dated_in_the_future_nor_before_the_last_one() -> None
         check_decision(A, S, date(2026, 12, 6), today=TODAY, last_decided_on=None)
     with pytest.raises(InvalidInput, match=r"before the farm's previous decision \(2026-11-02\)"):
         check_decision(A, S, date(2026, 11, 1), today=TODAY, last_decided_on=date(2026, 11, 2))
-    same_day = check_decision(A, S, date(2026, 11, 2), today=TODAY, last_decided_on=date(2026, 11, 2))
+    same_day = check_decision(
+        A, S, date(2026, 11, 2), today=TODAY, last_decided_on=date(2026, 11, 2)
+    )
     assert same_day.decided_on == date(2026, 11, 2)
 
 
