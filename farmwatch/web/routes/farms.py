@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from datetime import date
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -257,7 +257,9 @@ async def upload_document(request: web.Request) -> web.Response:
     if supersedes and not (supersedes.isdigit() and len(supersedes) < 19):
         raise InvalidInput("supersedes: expected a document ID")
     upload = Upload(
-        file_name=part.filename or "document",
+        # Browsers send the name as UTF-8 with `"` and line breaks as %22, %0D, %0A; other
+        # clients (aiohttp, curl --form-escape) percent-encode all of it.
+        file_name=unquote(part.filename or "document"),
         content_type=part.headers.get("Content-Type", "application/octet-stream"),
         chunks=_chunks(part),
         remark=fields.get("remark"),
