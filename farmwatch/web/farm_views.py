@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from farmwatch.platform.supervision.farms import (
+    TRANSITIONS,
     ApprovalState,
     FarmCamera,
     FarmDetails,
@@ -99,6 +100,12 @@ def farm_details_view(details: FarmDetails) -> dict[str, Any]:
             for document in details.documents
         ],
         "flags": [flag_view(flag) for flag in details.flags],
+        # The decisions the farm's state allows now, from the state machine's own table.
+        "next_states": [
+            {"value": s.value, "zh": s.label_zh, "en": s.label_en}
+            for s in ApprovalState
+            if s in TRANSITIONS[details.farm.state]
+        ],
     }
 
 

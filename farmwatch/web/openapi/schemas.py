@@ -90,6 +90,7 @@ FARM_DETAILS: Schema = {
         "history": array(ref("StateChange")), "documents": array(ref("FarmDocument")),
         "flags": array(obj({"kind": {"type": "string", "enum": ["fault", "anomaly"]},
                             "since": TIME, "reason": STRING, "reference": nullable(STRING)})),
+        "next_states": array(ANY_OBJECT),
     })],
 }  # fmt: skip
 GRANT = obj({"kind": GRANT_KIND, "target": STRING, "created_at": TIME,

@@ -132,12 +132,17 @@ def _required(value: T | None | Unchanged, name: str) -> T | Unchanged:
 async def list_farms(request: web.Request) -> web.Response:
     query = request.query
     organisation = query.get("organisation_id")
-    if organisation is not None and not (organisation.isdigit() and len(organisation) < 19):
+    if organisation is not None and not (
+        organisation.isascii() and organisation.isdigit() and len(organisation) < 19
+    ):
         raise InvalidInput("organisation_id: expected an integer")
+    text = query.get("q", "").strip()
+    if len(text) > 128 or not text.isprintable():
+        raise InvalidInput("q: expected at most 128 printable characters")
     wanted = FarmFilter(
         state=None if "state" not in query else _state(query["state"]),
         organisation_id=None if organisation is None else int(organisation),
-        text=query.get("q", "").strip()[:128] or None,
+        text=text or None,
     )
     farms = await request.app[FARM_REGISTER].farms(principal_of(request), wanted)
     return web.json_response(
@@ -254,7 +259,7 @@ async def upload_document(request: web.Request) -> web.Response:
     else:
         raise InvalidInput("file: expected a part named file (the last one)")
     supersedes = fields.get("supersedes", "").strip()
-    if supersedes and not (supersedes.isdigit() and len(supersedes) < 19):
+    if supersedes and not (supersedes.isascii() and supersedes.isdigit() and len(supersedes) < 19):
         raise InvalidInput("supersedes: expected a document ID")
     upload = Upload(
         # Browsers send the name as UTF-8 with `"` and line breaks as %22, %0D, %0A; other
