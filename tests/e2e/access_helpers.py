@@ -136,9 +136,7 @@ async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def access_rig(
-    tmp_path: Path, env: dict[str, str] | None = None
-) -> AsyncIterator[AccessRig]:
+async def access_rig(tmp_path: Path, env: dict[str, str] | None = None) -> AsyncIterator[AccessRig]:
     """`env`: more settings of the server (FARMWATCH_<SECTION>_<KEY>)."""
     async with AsyncExitStack() as stack:
         settings = {"FARMWATCH_MEDIA_WORKERS": "0", **(env or {})}

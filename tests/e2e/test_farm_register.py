@@ -139,6 +139,27 @@ async def test_a_document_is_uploaded_fetched_and_checked_by_its_sha256(rig: Acc
     ]  # fmt: skip
     status, answer = await _upload(admin, farm_id, b"x" * (MAX_BYTES + 1), "big.bin")
     assert status == 413 and "larger than 4000 bytes" in answer["error"]
+    for content_type, body in (
+        ("multipart/form-data", b"no boundary"),
+        ("multipart/form-data; boundary=XYZ", b"--ABC\r\nnot what was announced\r\n"),
+        ("multipart/form-data; boundary=XYZ",
+         b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n\r\n'
+         b"cut off before its closing boundary"),
+        ("application/pdf", b"%PDF-1.4"),
+    ):  # fmt: skip
+        async with admin.http.post(
+            f"{admin.base}/api/farms/{farm_id}/documents", data=body,
+            headers={"X-CSRF-Token": admin.csrf, "Content-Type": content_type},
+        ) as response:  # fmt: skip
+            answer = await response.json()
+            assert response.status == 400 and "multipart" in answer["error"], (body, answer)
+    status, details = await admin.request("GET", f"/api/farms/{farm_id}")
+    assert len(details["documents"]) == 2  # the broken uploads left nothing on record
+    # ... nor on disk: the files are named by their SHA-256 only.
+    folder = rig.rig.server.log_path.parent / "data" / "farm-documents"
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [document["sha256"], newer["sha256"]]
+    )
     status, answer = await admin.request("DELETE", document["file"])
     assert status in (404, 405)  # no way to delete a document: it is part of the record
     added = [row["detail"] for row in await _audit(rig, "farm_document")]

@@ -232,9 +232,37 @@ async def _field_text(part: BodyPartReader) -> str:
         raise InvalidInput(f"{part.name}: expected UTF-8 text") from None
 
 
+_MALFORMED = "expected a multipart/form-data body: remark, supersedes, then the file part"
+
+
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(_CHUNK):
-        yield chunk
+    try:
+        while chunk := await part.read_chunk(_CHUNK):
+            yield chunk
+    except ValueError as error:
+        raise InvalidInput(f"{_MALFORMED} ({error})") from error
+    if not part.at_eof():
+        # The body ended without the part's boundary: an upload cut off is not a document.
+        raise InvalidInput(f"{_MALFORMED}: the file part ends without its boundary")
+
+
+async def _parts(request: web.Request) -> tuple[dict[str, str], BodyPartReader]:
+    """The text fields before the file part, and the file part (not read yet)."""
+    fields: dict[str, str] = {}
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader):
+                raise InvalidInput("expected a flat multipart/form-data body")
+            if part.name == "file":
+                return fields, part
+            if part.name in ("remark", "supersedes"):
+                fields[part.name] = await _field_text(part)
+            else:
+                await part.release()
+    except (KeyError, ValueError) as error:  # no boundary, or a body that does not follow it
+        raise InvalidInput(_MALFORMED) from error
+    raise InvalidInput("file: expected a part named file (the last one)")
 
 
 @routes.post("/farms/{farm_id}/documents")
@@ -245,19 +273,7 @@ async def upload_document(request: web.Request) -> web.Response:
         raise TooLarge(f"file: larger than {bound} bytes")
     if not request.content_type.startswith("multipart/"):
         raise InvalidInput("expected a multipart/form-data body with a file part named file")
-    reader = await request.multipart()
-    fields: dict[str, str] = {}
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise InvalidInput("expected a flat multipart/form-data body")
-        if part.name == "file":
-            break
-        if part.name in ("remark", "supersedes"):
-            fields[part.name] = await _field_text(part)
-        else:
-            await part.release()
-    else:
-        raise InvalidInput("file: expected a part named file (the last one)")
+    fields, part = await _parts(request)
     supersedes = fields.get("supersedes", "").strip()
     if supersedes and not (supersedes.isascii() and supersedes.isdigit() and len(supersedes) < 19):
         raise InvalidInput("supersedes: expected a document ID")
