@@ -58,6 +58,17 @@ async def test_an_administrator_enrols_a_farm_and_records_each_decision(rig: Acc
     })  # fmt: skip
     assert status == 201, farm
     assert (farm["state"], farm["state_label"], farm["species_label"]) == ("applied", "申请", "猪")
+    base = {"name": "x", "filing_number": "EAST-0101", "organisation_id": rig.east}
+    for bad, why in (
+        ({**base, "name": None}, "name: expected a string"),
+        ({**base, "species": "dragon"}, "species: expected one of pig, poultry"),
+        ({**base, "species": "other"}, "species_other: say what the farm keeps"),
+        ({**base, "phone": "call me"}, "phone: expected digits"),
+        ({**base, "applied_on": "next week"}, "applied_on: expected a date"),
+        ({**base, "organisation_id": "east"}, "organisation_id: expected an integer"),
+    ):
+        status, answer = await admin.request("POST", "/api/farms", bad)
+        assert status == 400 and why in answer["error"], (bad, answer)
     path = f"/api/farms/{farm['id']}"
     for bad, wanted, why in (
         ({"state": "approved"}, 409, "a farm applied (申请) cannot become approved"),

@@ -97,10 +97,10 @@ def _date(name: str) -> Callable[[object], date]:
     return parse
 
 
-def _string(name: str) -> Callable[[object], str]:
+def _string(name: str, *, nullable: bool = True) -> Callable[[object], str]:
     def parse(value: object) -> str:
         if not isinstance(value, str):
-            raise InvalidInput(f"{name}: expected a string or null")
+            raise InvalidInput(f"{name}: expected a string{' or null' if nullable else ''}")
         return value
 
     return parse
@@ -154,8 +154,8 @@ async def list_farms(request: web.Request) -> web.Response:
 async def enrol_farm(request: web.Request) -> web.Response:
     body = await json_object(request, '{"name", "filing_number", "organisation_id", ...}')
     application = FarmApplication(
-        name=_string("name")(body.get("name")),
-        filing_number=_string("filing_number")(body.get("filing_number")),
+        name=_string("name", nullable=False)(body.get("name")),
+        filing_number=_string("filing_number", nullable=False)(body.get("filing_number")),
         organisation_id=int_field(body, "organisation_id"),
         particulars=FarmParticulars(
             _optional(body, "operator", _string("operator")),
@@ -183,9 +183,10 @@ async def farm_details(request: web.Request) -> web.Response:
 async def edit_farm(request: web.Request) -> web.Response:
     body = await json_object(request, '{"name", "operator", "phone", ...}')
     edit = FarmEdit(
-        name=_required(_changed(body, "name", _string("name")), "name"),
+        name=_required(_changed(body, "name", _string("name", nullable=False)), "name"),
         filing_number=_required(
-            _changed(body, "filing_number", _string("filing_number")), "filing_number"
+            _changed(body, "filing_number", _string("filing_number", nullable=False)),
+            "filing_number",
         ),
         organisation_id=_required(
             _changed(body, "organisation_id", _organisation), "organisation_id"
