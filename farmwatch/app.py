@@ -52,6 +52,13 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farms import (
+    DocumentStore,
+    FarmCameras,
+    FarmRegister,
+    FarmRegisterRepository,
+    NoFarmFlags,
+)
 from farmwatch.platform.supervision.monitoring_repository import MonitoringRepository
 from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
 from farmwatch.platform.supervision.schedule_service import ScheduleService
@@ -347,6 +354,17 @@ class Application:
         self.schedule = ScheduleService(
             monitoring, directory, gate, default_days=settings.supervision.schedule_days
         )
+        self.farm_register = FarmRegister(
+            FarmRegisterRepository(
+                self.database.sessions, self.database.read_sessions, writing=directory.writing
+            ),
+            DocumentStore(storage, max_bytes=settings.supervision.farm_document_max_bytes),
+            FarmCameras(directory, channels, placements),
+            self.access_services,
+            self.audit,
+            NoFarmFlags(),  # the open faults and anomalies will flag farms (art. 19-20)
+            zone=settings.registrar.zone,
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -441,6 +459,7 @@ class Application:
                     positions=self.positions,
                     monitoring=self.monitoring,
                     schedule=self.schedule,
+                    farms=self.farm_register,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

@@ -27,6 +27,10 @@ class InvalidInput(PlatformError):
     """400: the request is malformed; the message says what is wrong."""
 
 
+class TooLarge(PlatformError):
+    """413: an upload is larger than its bound; the message says the bound."""
+
+
 class StreamFailed(PlatformError):
     """502: the device refused, never answered, or sent no usable video."""
 

@@ -24,6 +24,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.uppers import UpperLinksView
@@ -38,6 +39,7 @@ from farmwatch.web.keys import (
     DEVICE_CONTROL,
     DEVICE_SERVICE,
     DOWNLOAD_SERVICE,
+    FARM_REGISTER,
     HEALTH,
     LIVE_SERVICE,
     METRICS,
@@ -63,6 +65,7 @@ from farmwatch.web.routes import (
     cameras,
     control,
     devices,
+    farms,
     health,
     live,
     metrics,
@@ -123,6 +126,8 @@ class WebServices:
     """Monitoring records with the key areas' checklists (`/api/monitoring-records`)."""
     schedule: ScheduleService = field(kw_only=True)
     """The supervision schedule (`/api/supervision/schedule`)."""
+    farms: FarmRegister = field(kw_only=True)
+    """The farm register (`/api/farms`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -144,9 +149,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[POSITIONS] = services.positions
     api[MONITORING] = services.monitoring
     api[SCHEDULE] = services.schedule
+    api[FARM_REGISTER] = services.farms
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions, monitoring,
+        organisations, tokens, audit, cameras, alarms, positions, monitoring, farms,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -21,6 +21,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.uppers import UpperLinksView
@@ -43,6 +44,7 @@ AUDIT = web.AppKey("audit", AuditLog)
 CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
 MONITORING = web.AppKey("monitoring", MonitoringService)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
+FARM_REGISTER = web.AppKey("farm_register", FarmRegister)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 """The OpenAPI document, written once when the application is built."""
 

@@ -21,6 +21,7 @@ from farmwatch.platform.errors import (
     PlatformError,
     RateLimited,
     StreamFailed,
+    TooLarge,
 )
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ STATUS_OF: dict[type[PlatformError], int] = {
     DeviceTimeout: 504,
     DeviceRefused: 502,
     RateLimited: 429,
+    TooLarge: 413,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

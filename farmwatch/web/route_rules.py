@@ -122,6 +122,11 @@ def _camera(audit: AuditAction | None = None, opens: OwnedKind | None = None) ->
     return Rule(Who.SIGNED_IN, Target.CHANNEL, audit=audit, opens=opens)
 
 
+def _farm_change(action: AuditAction) -> Rule:
+    """A change of the register: the core audits what it did, the middleware who was refused."""
+    return Rule(Who.ADMINISTRATOR, Target.FARM, audit_refusal=action)
+
+
 def _held(target: Target, refusal: AuditAction | None = None, *, closes: bool = False) -> Rule:
     return Rule(Who.SIGNED_IN, target, audit_refusal=refusal, closes=closes)
 
@@ -239,8 +244,19 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/users/{user_id}/grants/{kind}/{target}", USER),
     ("GET", "/api/organisations", ADMINISTRATOR),
     ("POST", "/api/organisations", ADMINISTRATOR),
-    ("GET", "/api/farms", ADMINISTRATOR),
-    ("POST", "/api/farms", ADMINISTRATOR),
+    # -- the farm register (a farm's organisation checked again by the core) ------------------
+    ("GET", "/api/farms", SIGNED_IN),  # filtered to the farms the caller may see
+    ("POST", "/api/farms", Rule(Who.ADMINISTRATOR, audit_refusal=AuditAction.FARM_CHANGE)),
+    ("GET", "/api/farms/{farm_id}", FARM),
+    ("PUT", "/api/farms/{farm_id}", _farm_change(AuditAction.FARM_CHANGE)),
+    ("POST", "/api/farms/{farm_id}/state", _farm_change(AuditAction.FARM_STATE)),
+    ("GET", "/api/farms/{farm_id}/cameras", FARM),  # filtered to the cameras the caller sees
+    ("GET", "/api/farms/{farm_id}/documents", FARM),
+    ("POST", "/api/farms/{farm_id}/documents", _farm_change(AuditAction.FARM_DOCUMENT)),
+    # Every fetch of a document is traced (art. 22), not only refusals.
+    ("GET", "/api/farms/{farm_id}/documents/{document_id}/file",
+     Rule(Who.SIGNED_IN, Target.FARM, audit=AuditAction.FARM_DOCUMENT)),
+    ("GET", "/api/farms/{farm_id}/documents/{document_id}/verify", FARM),
     ("GET", "/api/tokens", ADMINISTRATOR),
     ("POST", "/api/tokens", ADMINISTRATOR),
     ("DELETE", "/api/tokens/{token_id}", Rule(Who.ADMINISTRATOR, Target.TOKEN)),

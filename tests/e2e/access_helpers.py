@@ -136,10 +136,12 @@ async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def access_rig(tmp_path: Path) -> AsyncIterator[AccessRig]:
+async def access_rig(tmp_path: Path, env: dict[str, str] | None = None) -> AsyncIterator[AccessRig]:
+    """`env`: more settings of the server (FARMWATCH_<SECTION>_<KEY>)."""
     async with AsyncExitStack() as stack:
+        settings = {"FARMWATCH_MEDIA_WORKERS": "0", **(env or {})}
         rig = await stack.enter_async_context(
-            live_rig(tmp_path, records=RecordSettings(), env={"FARMWATCH_MEDIA_WORKERS": "0"})
+            live_rig(tmp_path, records=RecordSettings(), env=settings)
         )
         browsers = Browsers(rig.base)
         stack.push_async_callback(browsers.close)

@@ -72,7 +72,7 @@ def _p(template: str) -> Callable[[AccessRig, Opened], str]:
         return template.format(
             D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
             PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
-            VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east,
+            VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east, FARM=rig.farm,
         )  # fmt: skip
 
     return path
@@ -242,6 +242,26 @@ PROBES: dict[RouteKey, Probe] = {
         lambda rig: {"name": "东二", "filing_number": "EAST-0002", "organisation_id": rig.east},
         CORE_REFUSES,
     ),  # fmt: skip
+    K("GET", "/api/farms/{farm_id}"): Probe(_p("/api/farms/{FARM}"), 200),
+    K("PUT", "/api/farms/{farm_id}"): Probe(
+        _p("/api/farms/{FARM}"), 200, lambda _: {"phone": "020-8888 0000"}
+    ),
+    K("POST", "/api/farms/{farm_id}/state"): Probe(
+        _p("/api/farms/{FARM}/state"), 200, lambda _: {"state": "surveyed"}
+    ),
+    K("GET", "/api/farms/{farm_id}/cameras"): Probe(_p("/api/farms/{FARM}/cameras"), 200),
+    K("GET", "/api/farms/{farm_id}/documents"): Probe(_p("/api/farms/{FARM}/documents"), 200),
+    # A JSON body where a multipart one is due: whoever may upload is told so (400).
+    K("POST", "/api/farms/{farm_id}/documents"): Probe(
+        _p("/api/farms/{FARM}/documents"), 400, lambda _: {"file": "not a file"}
+    ),
+    # No document was uploaded: past the middleware, whoever may look gets 404.
+    K("GET", "/api/farms/{farm_id}/documents/{document_id}/file"): Probe(
+        _p("/api/farms/{FARM}/documents/999999/file"), 404
+    ),
+    K("GET", "/api/farms/{farm_id}/documents/{document_id}/verify"): Probe(
+        _p("/api/farms/{FARM}/documents/999999/verify"), 404
+    ),
     K("GET", "/api/tokens"): Probe(_p("/api/tokens"), 200),
     K("POST", "/api/tokens"): Probe(
         _p("/api/tokens"), 201,
@@ -296,6 +316,8 @@ def expected_status(rule: Rule, probe: Probe, caller: str) -> int:
         allowed = caller in (ADMINISTRATOR, OWNER)  # the camera's administrator, its monitor
     elif target in (Target.USER, Target.TOKEN):
         allowed = caller == ADMINISTRATOR  # of the account's bureau
+    elif target is Target.FARM:
+        allowed = caller in (ADMINISTRATOR, OWNER)  # the farm's administrator, its monitor
     elif target is not None:
         allowed = caller == OWNER  # who opened it, and nobody else
     else:

@@ -61,7 +61,7 @@ async def test_an_administrator_sets_a_cameras_key_area_and_location(rig: Access
     assert status == 200, place
     assert place == {
         "channel_id": camera, "key_area": "drug_store", "key_area_label": "药库",
-        "location": "B-07",
+        "location": "B-07", "model": None, "access_method": None, "access_method_label": None,
     }  # fmt: skip
     for bad, why in (
         ({"key_area": "kitchen", "location": None}, "key_area: expected one of"),

@@ -36,6 +36,10 @@ PURE_OTHER_MODULES = [
     "platform/supervision/monitoring_records.py",
     "platform/supervision/schedule.py",
     "platform/supervision/spot_checks/draw.py",
+    # The farm register's state machine and the checks of what an administrator sends.
+    "platform/supervision/farms/approval.py",
+    "platform/supervision/farms/application.py",
+    "platform/supervision/farms/species.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 

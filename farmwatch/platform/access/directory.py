@@ -9,6 +9,7 @@ read-only one), each public method is one unit of work, records go out frozen
 from __future__ import annotations
 
 from collections.abc import Collection
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,6 +89,11 @@ class DirectoryRepository:
         self._sessions = sessions
         self._read_sessions = read_sessions or sessions
         self._cache = cache or AccessCache.disabled()
+
+    def writing(self) -> AbstractAsyncContextManager[None]:
+        """Around a write to these tables made elsewhere (the farm register writes `farms`):
+        what is cached is forgotten when it is over."""
+        return self._cache.writing()
 
     async def _insert(self, table: Table, values: dict[str, Any], what: str) -> Any:
         try:

@@ -57,6 +57,12 @@ class AuditAction(StrEnum):
     CONFIG_CHANGE = "config_change"
     TOKEN_ISSUE = "token_issue"
     TOKEN_REVOKE = "token_revoke"
+    FARM_CHANGE = "farm_change"
+    """A farm enrolled in the register or its particulars edited (art. 5–6)."""
+    FARM_STATE = "farm_state"
+    """A decision on a farm's approval state (surveyed, approved, suspended, revoked...)."""
+    FARM_DOCUMENT = "farm_document"
+    """An application document added to a farm's record, or its file fetched."""
 
 
 class AuditResult(StrEnum):

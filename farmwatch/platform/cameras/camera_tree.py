@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 
 from farmwatch.platform.access import AccessServices, Principal, Role
 from farmwatch.platform.access.records import Farm, Organisation
+from farmwatch.platform.cameras.access_methods import AccessMethod
 from farmwatch.platform.cameras.key_areas import KeyArea
 from farmwatch.platform.cameras.placement_repository import CameraPlace, PlacementRepository
 from farmwatch.platform.errors import InvalidInput, NotFound
@@ -21,10 +23,20 @@ from farmwatch.platform.records import ChannelRecord, DeviceRecord, ItemKind
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 
-__all__ = ["CameraTree", "ConsoleTree", "TreeCamera", "TreeDevice"]
+__all__ = ["UNCHANGED", "CameraTree", "ConsoleTree", "TreeCamera", "TreeDevice", "Unchanged"]
 
 Clock = Callable[[], datetime]
 MAX_LOCATION = 64
+MAX_MODEL = 64
+
+
+class Unchanged(Enum):
+    """A field of a camera's place that a change leaves as it is."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
 # Beyond any one platform's devices; the tree is one answer, not pages.
 MAX_DEVICES = 100_000
 
@@ -54,13 +66,15 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def location_of(text: str | None) -> str | None:
-    """A location number as given (stripped; empty is unset), or `InvalidInput`."""
+def location_of(
+    text: str | None, *, name: str = "location", limit: int = MAX_LOCATION
+) -> str | None:
+    """A location number (or a model) as given (stripped; empty is unset), or `InvalidInput`."""
     if text is None or not text.strip():
         return None
     text = text.strip()
-    if len(text) > MAX_LOCATION or not text.isprintable():
-        raise InvalidInput(f"location: expected at most {MAX_LOCATION} printable characters")
+    if len(text) > limit or not text.isprintable():
+        raise InvalidInput(f"{name}: expected at most {limit} printable characters")
     return text
 
 
@@ -126,11 +140,28 @@ class CameraTree:
         return await self._placements.places(channel_ids)
 
     async def set_place(
-        self, channel_id: str, key_area: KeyArea | None, location: str | None
+        self,
+        channel_id: str,
+        key_area: KeyArea | None | Unchanged = UNCHANGED,
+        location: str | None | Unchanged = UNCHANGED,
+        model: str | None | Unchanged = UNCHANGED,
+        access_method: AccessMethod | None | Unchanged = UNCHANGED,
     ) -> CameraPlace:
-        """Set a camera's key area and location number (the route checks who may)."""
+        """Set a camera's key area, location number, model and access method; a field left
+        `UNCHANGED` keeps its value, None unsets it (the route checks who may)."""
         if await self._channels.get(channel_id) is None:
             raise NotFound(f"no camera {channel_id}")
-        place = CameraPlace(channel_id, key_area, location_of(location))
+        current = (await self._placements.places([channel_id])).get(channel_id)
+        if current is None:
+            current = CameraPlace(channel_id, None, None)
+        place = CameraPlace(
+            channel_id,
+            current.key_area if key_area is UNCHANGED else key_area,
+            current.location if location is UNCHANGED else location_of(location),
+            current.model
+            if model is UNCHANGED
+            else location_of(model, name="model", limit=MAX_MODEL),
+            current.access_method if access_method is UNCHANGED else access_method,
+        )
         await self._placements.set_place(place, at=self._clock())
         return place

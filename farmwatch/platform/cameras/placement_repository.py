@@ -1,5 +1,5 @@
-"""Each camera's key area and location number (`camera_placements`), set by an
-administrator; kept apart from `channels`, whose rows follow the device's catalog and are
+"""Each camera's key area, location number, model and access method (`camera_placements`),
+set by an administrator; kept apart from `channels`, whose rows follow the device's catalog and are
 replaced when it changes."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import Table, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from farmwatch.platform.cameras.access_methods import AccessMethod
 from farmwatch.platform.cameras.key_areas import KeyArea
 from farmwatch.platform.models.placement import CameraPlacementRow
 
@@ -22,17 +23,31 @@ PLACEMENTS: Table = CameraPlacementRow.__table__  # type: ignore[assignment]
 @dataclass(frozen=True, slots=True)
 class CameraPlace:
     """Where on its farm a camera looks: the key area and the location number (art. 21:
-    every video is labelled with its time and location number)."""
+    every video is labelled with its time and location number); and what it is: its model
+    and how it reaches the platform (art. 5–6)."""
 
     channel_id: str
     key_area: KeyArea | None
     location: str | None
+    model: str | None = None
+    access_method: AccessMethod | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return (self.key_area, self.location, self.model, self.access_method) == (None,) * 4
 
 
 def _key_area(value: str | None) -> KeyArea | None:
     # A value no longer known (a renamed area) reads as unset rather than failing a list.
     try:
         return None if value is None else KeyArea(value)
+    except ValueError:
+        return None
+
+
+def _access_method(value: str | None) -> AccessMethod | None:
+    try:
+        return None if value is None else AccessMethod(value)
     except ValueError:
         return None
 
@@ -55,24 +70,32 @@ class PlacementRepository:
             rows = (await session.execute(statement)).mappings()
             return {
                 row["channel_id"]: CameraPlace(
-                    row["channel_id"], _key_area(row["key_area"]), row["location"]
-                )
+                    row["channel_id"],
+                    _key_area(row["key_area"]),
+                    row["location"],
+                    row["model"],
+                    _access_method(row["access_method"]),
+                )  # fmt: skip
                 for row in rows
             }
 
     async def set_place(self, place: CameraPlace, *, at: datetime) -> None:
-        """Replace the camera's place (both unset deletes the row)."""
+        """Replace the camera's place (all unset deletes the row)."""
         async with self._sessions.begin() as session:
             await session.execute(
                 delete(PLACEMENTS).where(PLACEMENTS.c.channel_id == place.channel_id)
             )
-            if place.key_area is None and place.location is None:
+            if place.is_empty:
                 return
             await session.execute(
                 PLACEMENTS.insert().values(
                     channel_id=place.channel_id,
                     key_area=None if place.key_area is None else place.key_area.value,
                     location=place.location,
+                    model=place.model,
+                    access_method=None
+                    if place.access_method is None
+                    else place.access_method.value,
                     updated_at=at,
                 )
             )

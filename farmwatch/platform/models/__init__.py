@@ -21,6 +21,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.farm_register import FarmDocumentRow, FarmStateChangeRow
 from farmwatch.platform.models.monitoring import MonitoringRecordRow, OrganisationScheduleRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.position import DevicePositionRow
@@ -45,7 +46,9 @@ __all__ = [
     "DownloadTaskRow",
     "EvidenceClipRow",
     "FarmDeviceRow",
+    "FarmDocumentRow",
     "FarmRow",
+    "FarmStateChangeRow",
     "LoginSessionRow",
     "MediaOwnerRow",
     "MonitoringRecordRow",

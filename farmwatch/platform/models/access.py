@@ -45,7 +45,10 @@ class OrganisationRow(Base):
 
 
 class FarmRow(Base):
-    """A farm under supervision; `filing_number` is its 备案编号."""
+    """A farm under supervision; `filing_number` is its 备案编号. The register's fields
+    (regulation art. 5–6: owner or operator, contact, address, species, approval state) are
+    kept by `farmwatch.platform.supervision.farms`; the state's history is
+    `farm_state_changes` (`models/farm_register.py`)."""
 
     __tablename__ = "farms"
     __table_args__ = (Index(None, "organisation_id"),)
@@ -55,6 +58,15 @@ class FarmRow(Base):
     filing_number: Mapped[str] = mapped_column(String(64), unique=True)
     organisation_id: Mapped[int] = mapped_column(ReferenceKey, ForeignKey("organisations.id"))
     created_at: Mapped[datetime]
+    operator: Mapped[str | None] = mapped_column(String(128))
+    """The owner or operator (所有人或经营人) who applied."""
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(256))
+    species: Mapped[str | None] = mapped_column(String(16))
+    species_other: Mapped[str | None] = mapped_column(String(64))
+    """What the farm keeps when `species` is "other", in the operator's words."""
+    state: Mapped[str] = mapped_column(String(16), default="applied", server_default="applied")
+    """The approval state (`ApprovalState`); farms from before the register start applied."""
 
 
 class FarmDeviceRow(Base):

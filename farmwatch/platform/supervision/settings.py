@@ -29,6 +29,12 @@ class SupervisionSettings:
     (an organisation may set its own through the API)."""
     webhook_url: str = ""
     """Where anomalies and escalated faults are also POSTed as JSON; empty: nowhere."""
+    farm_document_max_megabytes: float = 20.0
+    """The largest application document a farm's record takes (MB, 10^6 bytes)."""
+
+    @property
+    def farm_document_max_bytes(self) -> int:
+        return int(self.farm_document_max_megabytes * 1_000_000)
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -49,6 +55,11 @@ class SupervisionSettings:
             )
         if not 1 <= self.schedule_days <= 366:
             errors.append(f"supervision.schedule_days: expected 1 to 366, got {self.schedule_days}")
+        if not 0 < self.farm_document_max_megabytes <= 1024:
+            errors.append(
+                "supervision.farm_document_max_megabytes: expected more than 0 and at most "
+                f"1024, got {self.farm_document_max_megabytes}"
+            )
         if self.webhook_url:
             parts = urlsplit(self.webhook_url)
             if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -110,7 +110,7 @@ def _operation(key: RouteKey, operation: Operation, rule: Rule) -> dict[str, Any
         entry["requestBody"] = {
             "required": operation.request_required,
             "content": {
-                "application/json": {
+                operation.request_content: {
                     "schema": operation.request,
                     **({"example": BODY_EXAMPLES[key]} if key in BODY_EXAMPLES else {}),
                 }

@@ -51,6 +51,16 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
     },
     RouteKey("POST", "/api/farms"): {
         "name": "Farm One", "filing_number": "320100-0001", "organisation_id": 1,
+        "operator": "Zhang San", "phone": "020-1234 5678", "address": "1 Farm Road",
+        "species": "pig",
+    },
+    RouteKey("PUT", "/api/farms/{farm_id}"): {"phone": "+86 20 8765 4321"},
+    RouteKey("POST", "/api/farms/{farm_id}/state"): {
+        "state": "surveyed", "remark": "site survey done",
+    },
+    RouteKey("PUT", "/api/channels/{channel_id}/placement"): {
+        "key_area": "animal_house", "location": "A-03", "model": "DS-2CD3T46",
+        "access_method": "via_nvr",
     },
     RouteKey("POST", "/api/channels/{channel_id}/monitoring-records"): {
         "mode": "live", "answers": {

@@ -38,6 +38,8 @@ class Operation:
     """False: the body may be left out."""
     content: str = "application/json"
     """The success body's media type."""
+    request_content: str = "application/json"
+    """The request body's media type."""
     description: str = ""
     path_types: Mapping[str, Schema] = field(default_factory=dict)
     """Path parameters that are not free text (user and token IDs are integers)."""
@@ -60,6 +62,24 @@ FILE = "application/octet-stream"
 _USER_ID = {"user_id": s.INTEGER}
 _TOKEN_ID = {"token_id": s.INTEGER}
 _RANGE = {"start": s.STRING, "end": s.STRING}
+_FARM_ID = {"farm_id": s.INTEGER}
+_DOCUMENT_ID = {"farm_id": s.INTEGER, "document_id": s.INTEGER}
+_PARTICULARS = {
+    "operator": nullable(s.STRING), "phone": nullable(s.STRING),
+    "address": nullable(s.STRING), "species": nullable(s.SPECIES),
+    "species_other": nullable(s.STRING),
+}  # fmt: skip
+FARM_BODY = body({
+    "name": s.STRING, "filing_number": s.STRING, "organisation_id": s.INTEGER, **_PARTICULARS,
+    "applied_on": nullable(s.STRING), "remark": nullable(s.STRING),
+}, required=("name", "filing_number", "organisation_id"))  # fmt: skip
+FARM_EDIT_BODY = body({
+    "name": s.STRING, "filing_number": s.STRING, "organisation_id": s.INTEGER, **_PARTICULARS,
+})  # fmt: skip
+DOCUMENT_BODY = body({
+    "remark": s.STRING, "supersedes": s.STRING,
+    "file": {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"},
+}, required=("file",))  # fmt: skip
 
 PTZ_BODY: Schema = {
     **body({
@@ -221,9 +241,11 @@ _TABLE: list[tuple[str, str, Operation]] = [
             {"pan": s.NUMBER, "tilt": s.NUMBER, "zoom": s.NUMBER}, required=())},
         errors=(*DEVICE_ERRORS, 501))),
     ("PUT", "/api/channels/{channel_id}/placement", Operation(
-        "cameras", "Set the camera's key area and location number", {200: ref("Placement")},
-        body({"key_area": nullable(s.STRING), "location": nullable(s.STRING)},
-             required=("key_area", "location")))),
+        "cameras", "Set the camera's key area, location number, model and access method",
+        {200: ref("Placement")},
+        body({"key_area": nullable(s.STRING), "location": nullable(s.STRING),
+              "model": nullable(s.STRING), "access_method": nullable(s.ACCESS_METHOD)}),
+        description="A field left out keeps its value; null unsets it.")),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Operation("live", "Leave the live view", {204: None})),
     ("POST", "/api/live/{session}/webrtc", Operation(
@@ -311,12 +333,51 @@ _TABLE: list[tuple[str, str, Operation]] = [
                                          "enum": ["national", "bureau", "branch"]},
               "parent_id": nullable(s.INTEGER)}, required=("name", "tier", "parent_id")),
         errors=(409,))),
+    # -- the farm register --------------------------------------------------------------------
     ("GET", "/api/farms", Operation(
-        "organisations", "Farms within reach", {200: obj({"farms": s.array(ref("Farm"))})})),
+        "farm register", "The farms the caller may see", {200: obj(
+            {"farms": s.array(ref("Farm")), "choices": s.ANY_OBJECT}, required=("farms",))},
+        query=(Query("state", s.FARM_STATE),
+               Query("organisation_id", {"type": "integer", "minimum": 0}),
+               Query("q", s.STRING, "text in the name or the filing number")))),
     ("POST", "/api/farms", Operation(
-        "organisations", "Create a farm", {201: ref("Farm")},
-        body({"name": s.STRING, "filing_number": s.STRING, "organisation_id": s.INTEGER},
-             required=("name", "filing_number", "organisation_id")), errors=(409,))),
+        "farm register", "Enrol a farm on its application (state applied)",
+        {201: ref("FarmDetails")}, FARM_BODY, errors=(409,))),
+    ("GET", "/api/farms/{farm_id}", Operation(
+        "farm register", "A farm with its state history, documents and flags",
+        {200: ref("FarmDetails")}, path_types=_FARM_ID)),
+    ("PUT", "/api/farms/{farm_id}", Operation(
+        "farm register", "Edit a farm's particulars", {200: ref("FarmDetails")},
+        FARM_EDIT_BODY, errors=(409,), path_types=_FARM_ID,
+        description="A field left out keeps its value; null unsets it.")),
+    ("POST", "/api/farms/{farm_id}/state", Operation(
+        "farm register", "Record a decision on the farm's approval state",
+        {200: {"allOf": [ref("FarmDetails"), obj({"change": ref("StateChange")})]}},
+        body({"state": s.FARM_STATE, "date": nullable(s.STRING), "remark": nullable(s.STRING)},
+             required=("state",)), errors=(409,), path_types=_FARM_ID,
+        description="applied → surveyed → approved; approved ⇄ suspended; any → revoked "
+        "(final). 409 for any other move.")),
+    ("GET", "/api/farms/{farm_id}/cameras", Operation(
+        "farm register", "The farm's cameras the caller may see", {200: obj(
+            {"farm_id": s.INTEGER, "cameras": s.array(ref("FarmCamera"))})},
+        path_types=_FARM_ID)),
+    ("GET", "/api/farms/{farm_id}/documents", Operation(
+        "farm register", "The farm's application documents (superseded ones too)",
+        {200: obj({"documents": s.array(ref("FarmDocument"))})}, path_types=_FARM_ID)),
+    ("POST", "/api/farms/{farm_id}/documents", Operation(
+        "farm register", "Add an application document", {201: ref("FarmDocument")},
+        DOCUMENT_BODY, errors=(409,), path_types=_FARM_ID,
+        request_content="multipart/form-data",
+        description="`remark` and `supersedes` (a document ID) first, the `file` part last; "
+        "bounded by [supervision] farm_document_max_megabytes (413 beyond).")),
+    ("GET", "/api/farms/{farm_id}/documents/{document_id}/file", Operation(
+        "farm register", "A document's file, as uploaded", {200: None}, content=FILE,
+        errors=(409,), path_types=_DOCUMENT_ID)),
+    ("GET", "/api/farms/{farm_id}/documents/{document_id}/verify", Operation(
+        "farm register", "Hash the document's file again", {200: obj(
+            {"id": s.INTEGER, "sha256": s.STRING, "actual": nullable(s.STRING),
+             "valid": s.BOOLEAN, "missing": s.BOOLEAN})},
+        path_types=_DOCUMENT_ID)),
     ("GET", "/api/tokens", Operation(
         "tokens", "API tokens within reach", {200: obj({"tokens": s.array(ref("Token"))})})),
     ("POST", "/api/tokens", Operation(

@@ -58,10 +58,41 @@ ORGANISATION = obj({
     "tier": {"type": "string", "enum": ["national", "bureau", "branch"]},
     "parent_id": nullable(INTEGER), "created_at": TIME,
 })  # fmt: skip
+FARM_STATE: Schema = {
+    "type": "string", "enum": ["applied", "surveyed", "approved", "suspended", "revoked"],
+}  # fmt: skip
+SPECIES: Schema = {"type": "string", "enum": ["pig", "poultry", "cattle", "sheep", "other"]}
+ACCESS_METHOD: Schema = {
+    "type": "string", "enum": ["gb28181_direct", "via_nvr", "via_lower_platform"],
+}  # fmt: skip
 FARM = obj({
     "id": INTEGER, "name": STRING, "filing_number": STRING, "organisation_id": INTEGER,
-    "created_at": TIME,
+    "created_at": TIME, "operator": nullable(STRING), "phone": nullable(STRING),
+    "address": nullable(STRING), "species": nullable(SPECIES),
+    "species_label": nullable(STRING), "species_other": nullable(STRING), "state": FARM_STATE,
+    "state_label": STRING,
+}, required=("id", "name", "filing_number", "organisation_id", "created_at"))  # fmt: skip
+STATE_CHANGE = obj({
+    "id": INTEGER, "from": nullable(FARM_STATE), "from_label": nullable(STRING),
+    "to": FARM_STATE, "to_label": STRING, "date": STRING,
+    "officer": obj({"id": nullable(INTEGER), "name": STRING}), "remark": nullable(STRING),
+    "recorded_at": STRING,
 })  # fmt: skip
+FARM_DOCUMENT = obj({
+    "id": INTEGER, "farm_id": INTEGER, "file_name": STRING, "content_type": STRING,
+    "size": INTEGER, "sha256": STRING, "remark": nullable(STRING),
+    "supersedes_id": nullable(INTEGER),
+    "uploaded_by": obj({"id": nullable(INTEGER), "name": STRING}), "uploaded_at": STRING,
+    "file": STRING, "superseded": BOOLEAN,
+}, required=("id", "farm_id", "file_name", "content_type", "size", "sha256"))  # fmt: skip
+FARM_DETAILS: Schema = {
+    "allOf": [ref("Farm"), obj({
+        "history": array(ref("StateChange")), "documents": array(ref("FarmDocument")),
+        "flags": array(obj({"kind": {"type": "string", "enum": ["fault", "anomaly"]},
+                            "since": TIME, "reason": STRING, "reference": nullable(STRING)})),
+        "next_states": array(ANY_OBJECT),
+    })],
+}  # fmt: skip
 GRANT = obj({"kind": GRANT_KIND, "target": STRING, "created_at": TIME,
              "created_by": nullable(INTEGER)})  # fmt: skip
 USER = obj({
@@ -170,8 +201,16 @@ RECORD_PLAN = obj({
     "record_until": TIME, "timezone": STRING, "recording_due": BOOLEAN,
 })  # fmt: skip
 PLACEMENT = obj({"channel_id": STRING, "key_area": nullable(STRING),
-                 "key_area_label": nullable(STRING), "location": nullable(STRING)},
+                 "key_area_label": nullable(STRING), "location": nullable(STRING),
+                 "model": nullable(STRING), "access_method": nullable(ACCESS_METHOD),
+                 "access_method_label": nullable(STRING)},
                 required=("channel_id", "key_area", "location"))  # fmt: skip
+FARM_CAMERA = obj({
+    "channel_id": STRING, "device_id": STRING, "name": nullable(STRING), "online": BOOLEAN,
+    "key_area": nullable(STRING), "key_area_label": nullable(STRING),
+    "location": nullable(STRING), "model": nullable(STRING),
+    "access_method": nullable(ACCESS_METHOD), "access_method_label": nullable(STRING),
+}, required=("channel_id", "device_id", "online"))  # fmt: skip
 TREE = obj({"organisations": array(ref("Organisation")), "farms": array(ref("Farm")),
             "devices": array(ANY_OBJECT), "key_areas": array(ANY_OBJECT)},
            required=("organisations", "farms", "devices"))  # fmt: skip
@@ -217,4 +256,6 @@ COMPONENTS: dict[str, Schema] = {
     "RecordSearch": RECORD_SEARCH, "RecordPlan": RECORD_PLAN, "Placement": PLACEMENT,
     "Tree": TREE, "Alarm": ALARM, "Checklist": CHECKLIST, "MonitoringRecord": MONITORING_RECORD,
     "FarmDue": FARM_DUE,
+    "StateChange": STATE_CHANGE, "FarmDocument": FARM_DOCUMENT,
+    "FarmDetails": FARM_DETAILS, "FarmCamera": FARM_CAMERA,
 }  # fmt: skip

@@ -3,7 +3,7 @@ within their reach (the core checks and audits each change).
 
 - `GET /api/organisations` (the caller's and those below it); `POST /api/organisations
   {"name", "tier": "bureau"|"branch", "parent_id"}` → 201;
-- `GET /api/farms`; `POST /api/farms {"name", "filing_number", "organisation_id"}` → 201;
+- farms: the farm register (`farms.py`);
 - `PUT /api/devices/{id}/farm {"farm_id": N|null}`: put a device (its cameras) on a farm,
   or take it off (null).
 """
@@ -14,7 +14,7 @@ from aiohttp import web
 
 from farmwatch.platform.access import OrgTier
 from farmwatch.platform.errors import InvalidInput
-from farmwatch.web.access_views import farm_view, organisation_view
+from farmwatch.web.access_views import organisation_view
 from farmwatch.web.authorization import principal_of
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import ACCESS
@@ -42,24 +42,6 @@ async def create_organisation(request: web.Request) -> web.Response:
         principal_of(request), name, tier, int_field(body, "parent_id"), source=request.remote
     )
     return web.json_response(organisation_view(organisation), status=201)
-
-
-@routes.get("/farms")
-async def list_farms(request: web.Request) -> web.Response:
-    farms = await request.app[ACCESS].administration.farms(principal_of(request))
-    return web.json_response({"farms": [farm_view(farm) for farm in farms]})
-
-
-@routes.post("/farms")
-async def create_farm(request: web.Request) -> web.Response:
-    body = await json_object(request, '{"name", "filing_number", "organisation_id"}')
-    name, filing_number = text_field(body, "name"), text_field(body, "filing_number")
-    assert name is not None and filing_number is not None
-    farm = await request.app[ACCESS].administration.create_farm(
-        principal_of(request), name, filing_number, int_field(body, "organisation_id"),
-        source=request.remote,
-    )  # fmt: skip
-    return web.json_response(farm_view(farm), status=201)
 
 
 @routes.put("/devices/{device_id}/farm")
