@@ -52,6 +52,13 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.fault_feed import FaultFeed
+from farmwatch.platform.supervision.fault_reminders import FaultReminders
+from farmwatch.platform.supervision.fault_repository import FaultRepository
+from farmwatch.platform.supervision.fault_schedule import FaultDeadlines
+from farmwatch.platform.supervision.fault_service import FaultService
+from farmwatch.platform.supervision.fault_watch import FaultWatch
+from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -326,6 +333,28 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
+        supervision = settings.supervision
+        self.faults = FaultService(
+            FaultRepository(self.database.sessions), self.access_services.gate,
+            self.access_services.directory, self.access_services.cameras, FaultFeed(),
+            Webhook(supervision.webhook_url), zone=settings.registrar.zone,
+        )  # fmt: skip
+        # The video quality diagnosis, once wired, calls `fault_watch.picture_failed` and
+        # `picture_passed` and sets `picture_checked`: offline tickets then close on a good
+        # picture instead of on the device coming back.
+        self.fault_watch = FaultWatch(
+            self.faults, devices, self.access_services.directory, self.access,
+            offline_after=supervision.fault_offline_after,
+        )  # fmt: skip
+        self.recorder.listeners.append(self.fault_watch.device_event)
+        self.live.health_listeners.append(self.fault_watch)
+        self.fault_reminders = FaultReminders(
+            self.faults,
+            FaultDeadlines(
+                remind_after=timedelta(seconds=supervision.fault_remind_after),
+                escalate_after=timedelta(seconds=supervision.fault_escalate_after),
+            ),
+        )
         self.camera_tree = CameraTree(
             devices, channels,
             PlacementRepository(self.database.sessions, self.database.read_sessions),
@@ -392,6 +421,11 @@ class Application:
         # resumes by itself after a restart, as soon as the devices are back.
         await self.recording.start()
         stack.push_async_callback(self.recording.close)
+        # After the registrations are restored: a device offline now is one they left out.
+        await self.fault_watch.start()
+        stack.push_async_callback(self.fault_watch.close)
+        await self.fault_reminders.start()
+        stack.push_async_callback(self.fault_reminders.close)
         # Upper links register once SIP listens (their answers come to its port); closed
         # before SIP, so that each can unregister. Each starts with its stored share.
         await self.upper_shares.load()
@@ -423,6 +457,7 @@ class Application:
                     cameras=self.camera_tree,
                     alarms=self.alarms,
                     positions=self.positions,
+                    faults=self.faults,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,
@@ -434,6 +469,7 @@ class Application:
         # Before the web server waits for its requests to finish: the alarm feed's long
         # polls answer at once instead of holding the shutdown for their wait.
         stack.callback(self.alarms.release_waiters)
+        stack.callback(self.faults.feed.release_waiters)
         site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()

@@ -24,6 +24,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.fault_service import FaultService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -36,6 +37,7 @@ from farmwatch.web.keys import (
     DEVICE_CONTROL,
     DEVICE_SERVICE,
     DOWNLOAD_SERVICE,
+    FAULTS,
     HEALTH,
     LIVE_SERVICE,
     METRICS,
@@ -59,6 +61,7 @@ from farmwatch.web.routes import (
     cameras,
     control,
     devices,
+    faults,
     health,
     live,
     metrics,
@@ -114,6 +117,8 @@ class WebServices:
     """Alarms devices reported (`/api/alarms`)."""
     positions: PositionService = field(kw_only=True)
     """Mobile devices' tracks (`/api/devices/{id}/track`)."""
+    faults: FaultService = field(kw_only=True)
+    """Fault tickets (`/api/faults`; regulation art. 19)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -133,9 +138,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CAMERA_TREE] = services.cameras
     api[ALARMS] = services.alarms
     api[POSITIONS] = services.positions
+    api[FAULTS] = services.faults
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions,
+        organisations, tokens, audit, cameras, alarms, positions, faults,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

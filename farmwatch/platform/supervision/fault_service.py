@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from farmwatch.platform.access import AccessGate, Principal, Role
 from farmwatch.platform.access.camera_access import CameraAccess
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_LIST = 500
+UTC_ZONE = ZoneInfo("UTC")
 
 
 def _utc_now() -> datetime:
@@ -103,8 +105,10 @@ class FaultService:
         feed: FaultFeed,
         webhook: Webhook,
         *,
+        zone: ZoneInfo = UTC_ZONE,
         clock: Clock = _utc_now,
     ) -> None:
+        self._zone = zone
         self._faults = faults
         self._gate = gate
         self._directory = directory
@@ -112,6 +116,11 @@ class FaultService:
         self._feed = feed
         self._webhook = webhook
         self._clock = clock
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The zone of times given to the API without an offset (`[registrar] timezone`)."""
+        return self._zone
 
     @property
     def feed(self) -> FaultFeed:
@@ -267,6 +276,10 @@ class FaultService:
         """Open tickets per farm (farms without one left out): such a farm is flagged for
         more on-site inspection."""
         return await self._faults.open_by_farm(farm_ids)
+
+    async def flagged_farms(self, principal: Principal) -> dict[int, int]:
+        """`open_by_farm` of the farms the caller may see."""
+        return await self._faults.open_by_farm(await self._reachable(principal))
 
     async def events(
         self, principal: Principal, cursor: int | None, *, wait: float

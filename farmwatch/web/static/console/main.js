@@ -10,6 +10,7 @@ import { currentLanguage, setLanguage, t, translateStatic } from "./i18n.js";
 const PAGES = [
   { name: "live", admin: false, load: () => import("./live.js") },
   { name: "playback", admin: false, load: () => import("./playback.js") },
+  { name: "faults", admin: false, load: () => import("./faults.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },
