@@ -158,11 +158,12 @@ async def test_a_silent_camera_opens_tickets_flags_the_farm_and_closes_them_when
     waited = loop.time() - went_offline
     assert OFFLINE_AFTER - 1.2 <= waited <= OFFLINE_AFTER + 3, waited
     assert {t["channel_id"] for t in tickets} == {rig.channel(0), rig.channel(1)}
-    assert {(t["state"], t["farm_id"], t["device_id"]) for t in tickets} == {
-        ("open", faults.farm_id, device_id)
+    assert {(t["state"], t["farm_id"], t["farm_name"], t["device_id"]) for t in tickets} == {
+        ("open", faults.farm_id, "台山一号猪场", device_id)
     }
     status, flagged = await rig.get("/api/faults/farms")
-    assert status == 200 and flagged["farms"] == [{"farm_id": faults.farm_id, "open": 2}]
+    assert status == 200, flagged
+    assert flagged["farms"] == [{"farm_id": faults.farm_id, "name": "台山一号猪场", "open": 2}]
     # The monitor reaches the farm: he sees them (both cameras: the farm is his to supervise).
     status, page = await faults.monitor.request("GET", "/api/faults?kind=offline&open=true")
     assert status == 200 and len(page["faults"]) == 2, page

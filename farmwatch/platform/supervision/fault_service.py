@@ -277,6 +277,15 @@ class FaultService:
         more on-site inspection."""
         return await self._faults.open_by_farm(farm_ids)
 
+    async def farm_names(self, farm_ids: Collection[int | None]) -> dict[int, str]:
+        """The names of these farms (to show beside their tickets; unknown ones left out)."""
+        names: dict[int, str] = {}
+        for farm_id in {f for f in farm_ids if f is not None}:
+            farm = await self._directory.farm(farm_id)
+            if farm is not None:
+                names[farm_id] = farm.name
+        return names
+
     async def flagged_farms(self, principal: Principal) -> dict[int, int]:
         """`open_by_farm` of the farms the caller may see."""
         return await self._faults.open_by_farm(await self._reachable(principal))

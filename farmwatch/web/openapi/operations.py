@@ -379,7 +379,8 @@ _TABLE: list[tuple[str, str, Operation]] = [
                Query("until", s.STRING, "an ISO local time (default: now)")))),
     ("GET", "/api/faults/farms", Operation(
         "faults", "Farms with an open ticket: flagged for more on-site inspection",
-        {200: obj({"farms": s.array(obj({"farm_id": s.INTEGER, "open": s.INTEGER}))})})),
+        {200: obj({"farms": s.array(obj(
+            {"farm_id": s.INTEGER, "name": nullable(s.STRING), "open": s.INTEGER}))})})),
     ("GET", "/api/faults/{fault_id}", Operation(
         "faults", "One fault ticket with its history", {200: ref("Fault")},
         path_types={"fault_id": s.INTEGER})),

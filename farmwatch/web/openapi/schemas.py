@@ -186,8 +186,8 @@ FAULT_KINDS = ["offline", "start_failure", "media_timeout", "black", "overexpose
                "blurred", "low_contrast", "colour_cast", "other"]  # fmt: skip
 FAULT_STATES = ["open", "farm_notified", "fixed", "verified", "closed"]
 FAULT = obj({
-    "id": INTEGER, "farm_id": nullable(INTEGER), "device_id": STRING, "channel_id": STRING,
-    "kind": {"type": "string", "enum": FAULT_KINDS},
+    "id": INTEGER, "farm_id": nullable(INTEGER), "farm_name": nullable(STRING),
+    "device_id": STRING, "channel_id": STRING, "kind": {"type": "string", "enum": FAULT_KINDS},
     "state": {"type": "string", "enum": FAULT_STATES},
     "since": STRING, "opened_at": STRING, "opened_by": STRING, "detail": nullable(STRING),
     "updated_at": STRING, "fixed_at": TIME, "ended_at": TIME,

@@ -42,8 +42,11 @@ _KINDS = ", ".join(kind.value for kind in FaultKind)
 _STATES = ", ".join(state.value for state in FaultState)
 
 
-def fault_view(ticket: FaultTicket, *, history: bool = False) -> dict[str, Any]:
+def fault_view(
+    ticket: FaultTicket, names: dict[int, str], *, history: bool = False
+) -> dict[str, Any]:
     view: dict[str, Any] = dict(ticket_json(ticket))
+    view["farm_name"] = None if ticket.farm_id is None else names.get(ticket.farm_id)
     if history:
         view["history"] = [
             {
@@ -58,9 +61,9 @@ def fault_view(ticket: FaultTicket, *, history: bool = False) -> dict[str, Any]:
     return view
 
 
-def _event_view(event: FaultEvent) -> dict[str, Any]:
+def _event_view(event: FaultEvent, names: dict[int, str]) -> dict[str, Any]:
     return {"id": event.id, "event": event.kind.value, "at": event.at.isoformat(),
-            "fault": fault_view(event.ticket)}  # fmt: skip
+            "fault": fault_view(event.ticket, names)}  # fmt: skip
 
 
 def _fault_id(request: web.Request) -> int:
@@ -119,13 +122,15 @@ async def list_faults(request: web.Request) -> web.Response:
     )
     limit = max(int_param(request, "limit", 100, MAX_PAGE), 1)
     offset = int_param(request, "offset", 0, 2**31)
-    found = await request.app[FAULTS].find(
+    service = request.app[FAULTS]
+    found = await service.find(
         principal_of(request), wanted, organisation_id=_optional_id(request, "organisation"),
         limit=limit, offset=offset,
     )  # fmt: skip
+    names = await service.farm_names([ticket.farm_id for ticket in found])
     return web.json_response(
         {
-            "faults": [fault_view(ticket) for ticket in found],
+            "faults": [fault_view(ticket, names) for ticket in found],
             "next_offset": offset + limit if len(found) == limit else None,
         }
     )
@@ -144,9 +149,11 @@ async def open_fault(request: web.Request) -> web.Response:
     kind = _kind(body.get("kind", FaultKind.OTHER.value))
     detail = _text(body, "detail", MAX_DETAIL)
     request[ACCESS_NOTE].detail["channel"] = channel_id
-    ticket = await request.app[FAULTS].open_by_hand(principal_of(request), channel_id, kind, detail)
+    service = request.app[FAULTS]
+    ticket = await service.open_by_hand(principal_of(request), channel_id, kind, detail)
     request[ACCESS_NOTE].object_id = str(ticket.id)
-    return web.json_response(fault_view(ticket, history=True), status=201)
+    names = await service.farm_names([ticket.farm_id])
+    return web.json_response(fault_view(ticket, names, history=True), status=201)
 
 
 @routes.get("/faults/events")
@@ -154,8 +161,10 @@ async def fault_events(request: web.Request) -> web.Response:
     since = request.query.get("since_id")
     since_id = None if since is None else int_param(request, "since_id", 0, 2**53)
     wait = int_param(request, "wait", DEFAULT_WAIT, 30)
-    found, next_id = await request.app[FAULTS].events(principal_of(request), since_id, wait=wait)
-    return web.json_response({"events": [_event_view(e) for e in found], "next_id": next_id})
+    service = request.app[FAULTS]
+    found, next_id = await service.events(principal_of(request), since_id, wait=wait)
+    names = await service.farm_names([event.ticket.farm_id for event in found])
+    return web.json_response({"events": [_event_view(e, names) for e in found], "next_id": next_id})
 
 
 def _statistics_view(stats: FaultStatistics) -> dict[str, Any]:
@@ -194,16 +203,25 @@ async def fault_statistics(request: web.Request) -> web.Response:
 
 @routes.get("/faults/farms")
 async def flagged_farms(request: web.Request) -> web.Response:
-    counts = await request.app[FAULTS].flagged_farms(principal_of(request))
+    service = request.app[FAULTS]
+    counts = await service.flagged_farms(principal_of(request))
+    names = await service.farm_names(counts)
     return web.json_response(
-        {"farms": [{"farm_id": farm, "open": count} for farm, count in sorted(counts.items())]}
+        {
+            "farms": [
+                {"farm_id": farm, "name": names.get(farm), "open": count}
+                for farm, count in sorted(counts.items())
+            ]
+        }
     )
 
 
 @routes.get("/faults/{fault_id}")
 async def get_fault(request: web.Request) -> web.Response:
-    ticket = await request.app[FAULTS].get(principal_of(request), _fault_id(request))
-    return web.json_response(fault_view(ticket, history=True))
+    service = request.app[FAULTS]
+    ticket = await service.get(principal_of(request), _fault_id(request))
+    names = await service.farm_names([ticket.farm_id])
+    return web.json_response(fault_view(ticket, names, history=True))
 
 
 @routes.post("/faults/{fault_id}/state")
@@ -219,6 +237,8 @@ async def change_fault_state(request: web.Request) -> web.Response:
     target = _state(body["state"])
     remark = _text(body, "remark", MAX_REMARK)
     request[ACCESS_NOTE].detail["state"] = target.value
-    ticket = await request.app[FAULTS].change_state(principal_of(request), fault_id, target, remark)
+    service = request.app[FAULTS]
+    ticket = await service.change_state(principal_of(request), fault_id, target, remark)
     request[ACCESS_NOTE].detail["channel"] = ticket.channel_id
-    return web.json_response(fault_view(ticket, history=True))
+    names = await service.farm_names([ticket.farm_id])
+    return web.json_response(fault_view(ticket, names, history=True))

@@ -6,6 +6,11 @@
 
 import { api } from "./api.js";
 import { clock, el, clear } from "./dom.js";
+
+// Node.append writes null as the text "null": leave the missing parts out.
+function append(node, ...children) {
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+}
 import { t } from "./i18n.js";
 
 const KINDS = ["offline", "start_failure", "media_timeout", "black", "overexposed", "frozen",
@@ -33,7 +38,6 @@ function options(values, prefix, anyLabel) {
 
 export function mount(container, context) {
   const admin = context.me && context.me.role === "administrator";
-  const farmNames = new Map();
   let selected = null;
   let stopped = false;
 
@@ -83,9 +87,9 @@ export function mount(container, context) {
       rows),
       detail)));
 
-  function farmLabel(id) {
+  function farmLabel(id, name) {
     if (id === null || id === undefined) return t("fault.noFarm");
-    return farmNames.get(id) || `#${id}`;
+    return name || `#${id}`;
   }
 
   async function refresh() {
@@ -103,7 +107,7 @@ export function mount(container, context) {
           dataset: { fault: String(fault.id), state: fault.state, kind: fault.kind },
           onclick: () => show(fault.id),
         },
-        el("td", {}, String(fault.id)), el("td", {}, farmLabel(fault.farm_id)),
+        el("td", {}, String(fault.id)), el("td", {}, farmLabel(fault.farm_id, fault.farm_name)),
         el("td", { class: "mono" }, fault.channel_id),
         el("td", {}, t(`fault.kind.${fault.kind}`)),
         el("td", {}, el("span", { class: `badge state-${fault.state}` }, t(`fault.state.${fault.state}`)),
@@ -121,7 +125,7 @@ export function mount(container, context) {
       if (!answer.farms.length) flagged.append(el("li", { class: "muted" }, t("fault.noFlagged")));
       for (const farm of answer.farms) {
         flagged.append(el("li", { dataset: { farm: String(farm.farm_id) } },
-          el("span", { class: "badge flag" }, t("fault.inspect")), ` ${farmLabel(farm.farm_id)} · `,
+          el("span", { class: "badge flag" }, t("fault.inspect")), ` ${farmLabel(farm.farm_id, farm.name)} · `,
           t("fault.openTickets", { count: farm.open })));
       }
     } catch (error) { clear(flagged).append(el("li", { class: "error" }, error.message)); }
@@ -157,11 +161,11 @@ export function mount(container, context) {
           await show(fault.id);
         } catch (failure) { error.textContent = failure.message; }
       } }, t(`fault.to.${target}`)));
-    clear(detail).append(
+    append(clear(detail),
       el("h2", {}, `${t("fault.ticket")} #${fault.id} · ${t(`fault.kind.${fault.kind}`)}`),
       el("dl", {},
         el("dt", {}, t("fault.stateLabel")), el("dd", { id: "fault-detail-state", dataset: { state: fault.state } }, t(`fault.state.${fault.state}`)),
-        el("dt", {}, t("fault.farm")), el("dd", {}, farmLabel(fault.farm_id)),
+        el("dt", {}, t("fault.farm")), el("dd", {}, farmLabel(fault.farm_id, fault.farm_name)),
         el("dt", {}, t("fault.camera")), el("dd", { class: "mono" }, `${fault.channel_id}（${t("fault.device")} ${fault.device_id}）`),
         el("dt", {}, t("fault.since")), el("dd", {}, when(fault.since)),
         el("dt", {}, t("fault.detail")), el("dd", {}, fault.detail || "—"),
@@ -194,9 +198,7 @@ export function mount(container, context) {
   }
 
   for (const control of [stateFilter, kindFilter, openOnly]) control.addEventListener("change", refresh);
-  const names = admin ? api("GET", "/api/farms").then((answer) => {
-    for (const farm of answer.farms || answer) farmNames.set(farm.id, farm.name);
-  }).catch(() => {}) : Promise.resolve();
-  names.finally(() => { refresh(); follow(); });
+  refresh();
+  follow();
   return () => { stopped = true; };
 }
