@@ -2,16 +2,16 @@
 with `fault_offline_after` of 2 s and a keepalive timeout of 3 s, one simulated NVR with two
 cameras placed on a farm. The camera falls silent → the keepalive timeout marks it offline →
 tickets open 2 s later and the farm is flagged; it speaks again → the tickets close by
-themselves (history `auto`). A refused INVITE opens a start_failure ticket that a working
-start closes. A ticket opened by hand goes through its states by a monitor and is verified
-by an administrator; a monitor without the farm's grant is refused, and the audit trail has
-every step."""
+themselves (history `auto`). A refused INVITE opens a start_failure ticket, a stream whose
+media stops a media_timeout ticket; a working start closes both. A ticket opened by hand
+goes through its states by a monitor and is verified by an administrator; a monitor without
+the farm's grant is refused, and the audit trail has every step."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ ENV = {
     "FARMWATCH_MEDIA_WORKERS": "0",
     "FARMWATCH_MEDIA_IDLE_CLOSE": "5",
     "FARMWATCH_MEDIA_START_TIMEOUT": "4",
+    "FARMWATCH_MEDIA_MEDIA_TIMEOUT": "2",
     "FARMWATCH_LIVE_INVITE_TIMEOUT": "3",
     "FARMWATCH_LIVE_WEBRTC_ADDRESSES": "127.0.0.1",
     "FARMWATCH_REGISTRAR_KEEPALIVE_INTERVAL": "1",
@@ -212,6 +213,34 @@ async def test_a_refused_start_opens_a_start_failure_ticket_a_working_start_clos
         return status == 200 and found["state"] == "closed"
 
     await _poll("start failure closed", 5, closed)
+    assert await rig.delete(f"/api/live/{links['session']}") == 204
+
+
+async def test_a_stream_that_stops_sending_opens_a_media_timeout_ticket(
+    faults: FaultRig,
+) -> None:
+    rig, device = faults.rig, faults.device
+    channel = rig.channel(0)
+    device.set_media(replace(SMALL_PICTURE, stop_after=1.0))
+    try:
+        status, links = await rig.post(f"/api/channels/{channel}/live")
+        assert status == 201, links
+
+        async def opened() -> list[dict[str, Any]]:
+            return await _faults(rig, "kind=media_timeout&open=true")
+
+        (ticket,) = await _poll("media timeout ticket", 10, opened)
+        assert ticket["channel_id"] == channel and ticket["state"] == "open"
+    finally:
+        device.set_media(SMALL_PICTURE)
+    status, links = await rig.post(f"/api/channels/{channel}/live")
+    assert status == 201, links
+
+    async def closed() -> bool:
+        status, found = await rig.get(f"/api/faults/{ticket['id']}")
+        return status == 200 and found["state"] == "closed"
+
+    await _poll("media timeout closed by a working start", 5, closed)
     assert await rig.delete(f"/api/live/{links['session']}") == 204
 
 
