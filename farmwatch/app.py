@@ -52,12 +52,12 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
-from farmwatch.platform.supervision.fault_feed import FaultFeed
-from farmwatch.platform.supervision.fault_reminders import FaultReminders
-from farmwatch.platform.supervision.fault_repository import FaultRepository
-from farmwatch.platform.supervision.fault_schedule import FaultDeadlines
-from farmwatch.platform.supervision.fault_service import FaultService
-from farmwatch.platform.supervision.fault_watch import FaultWatch
+from farmwatch.platform.supervision.faults.feed import FaultFeed
+from farmwatch.platform.supervision.faults.reminders import FaultReminders
+from farmwatch.platform.supervision.faults.repository import FaultRepository
+from farmwatch.platform.supervision.faults.schedule import FaultDeadlines
+from farmwatch.platform.supervision.faults.service import FaultService
+from farmwatch.platform.supervision.faults.watch import FaultWatch
 from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener

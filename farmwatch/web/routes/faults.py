@@ -20,10 +20,10 @@ from typing import Any
 from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
-from farmwatch.platform.supervision.fault_feed import FaultEvent
-from farmwatch.platform.supervision.fault_records import FaultFilter, FaultTicket
-from farmwatch.platform.supervision.fault_service import FaultStatistics, ticket_json
-from farmwatch.platform.supervision.fault_states import FaultKind, FaultState
+from farmwatch.platform.supervision.faults.feed import FaultEvent
+from farmwatch.platform.supervision.faults.records import FaultFilter, FaultTicket
+from farmwatch.platform.supervision.faults.service import FaultStatistics, ticket_json
+from farmwatch.platform.supervision.faults.states import FaultKind, FaultState
 from farmwatch.web.authorization import ACCESS_NOTE, principal_of
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import FAULTS

@@ -19,14 +19,14 @@ from farmwatch.platform.db import Database
 from farmwatch.platform.errors import Conflict, NotFound, PermissionDenied
 from farmwatch.platform.records import OfflineReason as StoredOfflineReason
 from farmwatch.platform.repositories import DeviceRepository
-from farmwatch.platform.supervision.fault_feed import FaultEventKind, FaultFeed
-from farmwatch.platform.supervision.fault_records import FaultFilter, NewFault
-from farmwatch.platform.supervision.fault_reminders import FaultReminders
-from farmwatch.platform.supervision.fault_repository import FaultRepository
-from farmwatch.platform.supervision.fault_schedule import FaultDeadlines
-from farmwatch.platform.supervision.fault_service import FaultService
-from farmwatch.platform.supervision.fault_states import FaultKind, FaultState
-from farmwatch.platform.supervision.fault_watch import FaultWatch
+from farmwatch.platform.supervision.faults.feed import FaultEventKind, FaultFeed
+from farmwatch.platform.supervision.faults.records import FaultFilter, NewFault
+from farmwatch.platform.supervision.faults.reminders import FaultReminders
+from farmwatch.platform.supervision.faults.repository import FaultRepository
+from farmwatch.platform.supervision.faults.schedule import FaultDeadlines
+from farmwatch.platform.supervision.faults.service import FaultService
+from farmwatch.platform.supervision.faults.states import FaultKind, FaultState
+from farmwatch.platform.supervision.faults.watch import FaultWatch
 from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.sipserver.device_events import (
     DeviceCameOnline,

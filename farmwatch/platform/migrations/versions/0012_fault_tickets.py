@@ -63,8 +63,10 @@ def upgrade() -> None:
         _time("at"),
         sa.Column("remark", sa.String(1024), nullable=True),
         sa.ForeignKeyConstraint(
-            ["fault_id"], ["fault_tickets.id"],
-            name=op.f("fk_fault_transitions_fault_id_fault_tickets"), ondelete="CASCADE",
+            ["fault_id"],
+            ["fault_tickets.id"],
+            name=op.f("fk_fault_transitions_fault_id_fault_tickets"),
+            ondelete="CASCADE",
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fault_transitions")),
     )

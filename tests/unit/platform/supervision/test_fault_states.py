@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from farmwatch.platform.errors import PermissionDenied
-from farmwatch.platform.supervision.fault_states import (
+from farmwatch.platform.supervision.faults.states import (
     PICTURE_KINDS,
     FaultActor,
     FaultKind,

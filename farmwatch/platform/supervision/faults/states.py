@@ -3,7 +3,7 @@
 A ticket opens (`open`), the farm is told (`farm_notified`), the farm repairs the camera
 (`fixed`) and an administrator of the supervising authority checks the picture
 (`verified`). A ticket is also `closed` automatically when the camera comes back by itself
-(see `fault_service`), and an administrator may close one by hand (a false report). A fix
+(see `service`), and an administrator may close one by hand (a false report). A fix
 that does not hold sends the ticket back to `farm_notified`. Nothing leaves `verified` or
 `closed`: a new fault of the same camera is a new ticket.
 """

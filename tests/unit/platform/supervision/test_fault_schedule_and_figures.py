@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from farmwatch.platform.supervision.fault_records import FaultTicket
-from farmwatch.platform.supervision.fault_schedule import (
+from farmwatch.platform.supervision.faults.figures import Period, fault_statistics
+from farmwatch.platform.supervision.faults.records import FaultTicket
+from farmwatch.platform.supervision.faults.schedule import (
     DueAction,
     FaultDeadlines,
     due_actions,
     next_due,
 )
-from farmwatch.platform.supervision.fault_states import FaultKind, FaultState
-from farmwatch.platform.supervision.fault_statistics import Period, fault_statistics
+from farmwatch.platform.supervision.faults.states import FaultKind, FaultState
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from farmwatch.platform.supervision.fault_states import FaultKind, FaultState
+from farmwatch.platform.supervision.faults.states import FaultKind, FaultState
 
 __all__ = ["FaultFilter", "FaultTicket", "FaultTransition", "NewFault"]
 

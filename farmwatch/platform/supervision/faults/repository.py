@@ -15,13 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from farmwatch.platform.models import FaultTicketRow, FaultTransitionRow
-from farmwatch.platform.supervision.fault_records import (
+from farmwatch.platform.supervision.faults.records import (
     FaultFilter,
     FaultTicket,
     FaultTransition,
     NewFault,
 )
-from farmwatch.platform.supervision.fault_states import FaultKind, FaultState
+from farmwatch.platform.supervision.faults.states import FaultKind, FaultState
 
 __all__ = ["FaultRepository", "open_key"]
 

@@ -1,5 +1,5 @@
 """The background task that reminds farms of unfixed tickets and escalates old ones
-(`[supervision] fault_remind_after`, `fault_escalate_after`; `fault_schedule` decides
+(`[supervision] fault_remind_after`, `fault_escalate_after`; `schedule` decides
 what is due). `run_once(now)` does one round; the task runs it every `interval` seconds
 (a tenth of the shorter deadline, between 1 and 60 s), so a reminder comes at most that
 late. The clock is injected: tests run rounds at chosen moments without waiting."""
@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from farmwatch.platform.supervision.fault_schedule import DueAction, FaultDeadlines, due_actions
-from farmwatch.platform.supervision.fault_service import FaultService
+from farmwatch.platform.supervision.faults.schedule import DueAction, FaultDeadlines, due_actions
+from farmwatch.platform.supervision.faults.service import FaultService
 
 __all__ = ["FaultReminders"]
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from farmwatch.platform.supervision.fault_records import FaultTicket
-from farmwatch.platform.supervision.fault_states import FaultKind
+from farmwatch.platform.supervision.faults.records import FaultTicket
+from farmwatch.platform.supervision.faults.states import FaultKind
 
 __all__ = ["OrganisationFaults", "Period", "fault_statistics"]
 

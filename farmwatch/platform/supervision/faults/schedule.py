@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from farmwatch.platform.supervision.fault_records import FaultTicket
+from farmwatch.platform.supervision.faults.records import FaultTicket
 
 __all__ = ["DueAction", "FaultDeadlines", "due_actions", "next_due"]
 

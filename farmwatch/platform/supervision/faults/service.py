@@ -23,24 +23,24 @@ from farmwatch.platform.access.camera_access import CameraAccess
 from farmwatch.platform.access.directory import DirectoryRepository
 from farmwatch.platform.access.gate import Verdict
 from farmwatch.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from farmwatch.platform.supervision.fault_feed import FaultEvent, FaultEventKind, FaultFeed
-from farmwatch.platform.supervision.fault_records import (
+from farmwatch.platform.supervision.faults.feed import FaultEvent, FaultEventKind, FaultFeed
+from farmwatch.platform.supervision.faults.figures import (
+    OrganisationFaults,
+    Period,
+    fault_statistics,
+)
+from farmwatch.platform.supervision.faults.records import (
     AUTO,
     FaultFilter,
     FaultTicket,
     NewFault,
 )
-from farmwatch.platform.supervision.fault_repository import FaultRepository
-from farmwatch.platform.supervision.fault_states import (
+from farmwatch.platform.supervision.faults.repository import FaultRepository
+from farmwatch.platform.supervision.faults.states import (
     FaultActor,
     FaultKind,
     FaultState,
     check_transition,
-)
-from farmwatch.platform.supervision.fault_statistics import (
-    OrganisationFaults,
-    Period,
-    fault_statistics,
 )
 from farmwatch.platform.supervision.webhook import Webhook
 

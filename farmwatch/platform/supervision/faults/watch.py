@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 from farmwatch.platform.access.directory import DirectoryRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
-from farmwatch.platform.supervision.fault_service import FaultService
-from farmwatch.platform.supervision.fault_states import (
+from farmwatch.platform.supervision.faults.service import FaultService
+from farmwatch.platform.supervision.faults.states import (
     PICTURE_KINDS,
     FaultKind,
     picture_kind,

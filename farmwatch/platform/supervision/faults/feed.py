@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from farmwatch.platform.supervision.fault_records import FaultTicket
+from farmwatch.platform.supervision.faults.records import FaultTicket
 
 __all__ = ["FaultEvent", "FaultEventKind", "FaultFeed"]
 
