@@ -75,6 +75,7 @@ class FaultWatch:
         # One step at a time, in the order the events came: an offline ticket opening and
         # the device coming back must not overtake each other.
         self._lock = asyncio.Lock()
+        self._is_closed = False
 
     async def start(self) -> None:
         """Arm the timers of devices offline now (after the registrations are restored)."""
@@ -99,6 +100,8 @@ class FaultWatch:
                     self._spawn(self._back_online(ticket.device_id))
 
     async def close(self) -> None:
+        # The SIP part and live view close after us: what they still report arms nothing.
+        self._is_closed = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -126,6 +129,8 @@ class FaultWatch:
                 pass
 
     def _arm(self, device_id: str, since: datetime, now: datetime) -> None:
+        if self._is_closed:
+            return
         old = self._timers.pop(device_id, None)
         if old is not None:
             old.cancel()
@@ -225,6 +230,9 @@ class FaultWatch:
     # -- tasks -------------------------------------------------------------------------
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        if self._is_closed:
+            coroutine.close()
+            return
         task = asyncio.get_running_loop().create_task(self._guarded(coroutine))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
