@@ -52,18 +52,25 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.farm_flags import SupervisionFlags
 from farmwatch.platform.supervision.farms import (
     DocumentStore,
     FarmCameras,
     FarmRegister,
     FarmRegisterRepository,
-    NoFarmFlags,
 )
+from farmwatch.platform.supervision.faults.feed import FaultFeed
+from farmwatch.platform.supervision.faults.reminders import FaultReminders
+from farmwatch.platform.supervision.faults.repository import FaultRepository
+from farmwatch.platform.supervision.faults.schedule import FaultDeadlines
+from farmwatch.platform.supervision.faults.service import FaultService
+from farmwatch.platform.supervision.faults.watch import FaultWatch
 from farmwatch.platform.supervision.monitoring_repository import MonitoringRepository
 from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.snapshot_store import SnapshotStore
 from farmwatch.platform.supervision.view_snapshots import PlatformSnapshots
+from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -351,6 +358,28 @@ class Application:
             SnapshotStore(storage),
             zone=settings.registrar.zone,
         )  # fmt: skip
+        supervision = settings.supervision
+        self.faults = FaultService(
+            FaultRepository(self.database.sessions), self.access_services.gate,
+            self.access_services.directory, self.access_services.cameras, FaultFeed(),
+            Webhook(supervision.webhook_url), zone=settings.registrar.zone,
+        )  # fmt: skip
+        # The video quality diagnosis, once wired, calls `fault_watch.picture_failed` and
+        # `picture_passed` and sets `picture_checked`: offline tickets then close on a good
+        # picture instead of on the device coming back.
+        self.fault_watch = FaultWatch(
+            self.faults, devices, self.access_services.directory, self.access,
+            offline_after=supervision.fault_offline_after,
+        )  # fmt: skip
+        self.recorder.listeners.append(self.fault_watch.device_event)
+        self.live.health_listeners.append(self.fault_watch)
+        self.fault_reminders = FaultReminders(
+            self.faults,
+            FaultDeadlines(
+                remind_after=timedelta(seconds=supervision.fault_remind_after),
+                escalate_after=timedelta(seconds=supervision.fault_escalate_after),
+            ),
+        )
         self.schedule = ScheduleService(
             monitoring, directory, gate, default_days=settings.supervision.schedule_days
         )
@@ -362,7 +391,7 @@ class Application:
             FarmCameras(directory, channels, placements),
             self.access_services,
             self.audit,
-            NoFarmFlags(),  # the open faults and anomalies will flag farms (art. 19-20)
+            SupervisionFlags(self.faults),
             zone=settings.registrar.zone,
         )
         self.loop_lag = LoopLagMonitor()
@@ -426,6 +455,11 @@ class Application:
         # resumes by itself after a restart, as soon as the devices are back.
         await self.recording.start()
         stack.push_async_callback(self.recording.close)
+        # After the registrations are restored: a device offline now is one they left out.
+        await self.fault_watch.start()
+        stack.push_async_callback(self.fault_watch.close)
+        await self.fault_reminders.start()
+        stack.push_async_callback(self.fault_reminders.close)
         # Upper links register once SIP listens (their answers come to its port); closed
         # before SIP, so that each can unregister. Each starts with its stored share.
         await self.upper_shares.load()
@@ -460,6 +494,7 @@ class Application:
                     monitoring=self.monitoring,
                     schedule=self.schedule,
                     farms=self.farm_register,
+                    faults=self.faults,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,
@@ -471,6 +506,7 @@ class Application:
         # Before the web server waits for its requests to finish: the alarm feed's long
         # polls answer at once instead of holding the shutdown for their wait.
         stack.callback(self.alarms.release_waiters)
+        stack.callback(self.faults.feed.release_waiters)
         site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()

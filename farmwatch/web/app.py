@@ -25,6 +25,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.farms import FarmRegister
+from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.uppers import UpperLinksView
@@ -40,6 +41,7 @@ from farmwatch.web.keys import (
     DEVICE_SERVICE,
     DOWNLOAD_SERVICE,
     FARM_REGISTER,
+    FAULTS,
     HEALTH,
     LIVE_SERVICE,
     METRICS,
@@ -66,6 +68,7 @@ from farmwatch.web.routes import (
     control,
     devices,
     farms,
+    faults,
     health,
     live,
     metrics,
@@ -128,6 +131,8 @@ class WebServices:
     """The supervision schedule (`/api/supervision/schedule`)."""
     farms: FarmRegister = field(kw_only=True)
     """The farm register (`/api/farms`)."""
+    faults: FaultService = field(kw_only=True)
+    """Fault tickets (`/api/faults`; regulation art. 19)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -150,9 +155,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[MONITORING] = services.monitoring
     api[SCHEDULE] = services.schedule
     api[FARM_REGISTER] = services.farms
+    api[FAULTS] = services.faults
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions, monitoring, farms,
+        organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

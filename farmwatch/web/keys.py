@@ -22,6 +22,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.farms import FarmRegister
+from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.uppers import UpperLinksView
@@ -30,6 +31,7 @@ DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 ALARMS = web.AppKey("alarms", AlarmService)
 POSITIONS = web.AppKey("positions", PositionService)
+FAULTS = web.AppKey("faults", FaultService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

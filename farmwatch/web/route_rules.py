@@ -209,6 +209,14 @@ _TABLE: list[tuple[str, str, Rule]] = [
     # the core checks the organisation is within the administrator's reach
     ("PUT", "/api/organisations/{organisation_id}/schedule",
      Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
+    # -- fault tickets (the core shows and acts on those of the farms within reach) ----------
+    ("GET", "/api/faults", SIGNED_IN),
+    ("POST", "/api/faults", Rule(Who.SIGNED_IN, audit=AuditAction.FAULT_OPEN)),
+    ("GET", "/api/faults/events", SIGNED_IN),  # the console's long-poll feed
+    ("GET", "/api/faults/statistics", SIGNED_IN),
+    ("GET", "/api/faults/farms", SIGNED_IN),  # farms flagged for more on-site inspection
+    ("GET", "/api/faults/{fault_id}", SIGNED_IN),
+    ("POST", "/api/faults/{fault_id}/state", Rule(Who.SIGNED_IN, audit=AuditAction.FAULT_STATE)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

@@ -88,6 +88,8 @@ def _range(hour: int, minutes: int, **more: Any) -> Callable[[AccessRig], Any]:
 
 BAD_OFFER = {"sdp": "v=0 not an offer", "type": "offer"}
 CORE_REFUSES = {OTHER_ADMINISTRATOR: 403}
+
+
 START, END = recorded_range(8, 30)
 
 K = RouteKey
@@ -298,6 +300,20 @@ PROBES: dict[RouteKey, Probe] = {
     K("GET", "/api/supervision/schedule"): Probe(_p("/api/supervision/schedule"), 200),
     K("PUT", "/api/organisations/{organisation_id}/schedule"): Probe(
         _p("/api/organisations/{EAST}/schedule"), 200, lambda _: {"days": 5}, CORE_REFUSES
+    ),
+    # Fault tickets: lists are filtered to the farms within reach; opening one by hand needs
+    # the camera in view (the core refuses the others); no ticket 999999: 404 past the rule.
+    K("GET", "/api/faults"): Probe(_p("/api/faults?open=true"), 200),
+    K("GET", "/api/faults/events"): Probe(_p("/api/faults/events?since_id=0&wait=0"), 200),
+    K("GET", "/api/faults/statistics"): Probe(_p("/api/faults/statistics"), 200),
+    K("GET", "/api/faults/farms"): Probe(_p("/api/faults/farms"), 200),
+    K("POST", "/api/faults"): Probe(
+        _p("/api/faults"), 201, lambda rig: {"channel_id": rig.granted_camera, "detail": "m"},
+        {"mon.plain": 403, OTHER_ADMINISTRATOR: 403},
+    ),
+    K("GET", "/api/faults/{fault_id}"): Probe(_p("/api/faults/999999"), 404),
+    K("POST", "/api/faults/{fault_id}/state"): Probe(
+        _p("/api/faults/999999/state"), 404, lambda _: {"state": "fixed"}
     ),
 }  # fmt: skip
 

@@ -22,6 +22,7 @@ from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
 from farmwatch.platform.models.farm_register import FarmDocumentRow, FarmStateChangeRow
+from farmwatch.platform.models.fault import FaultTicketRow, FaultTransitionRow
 from farmwatch.platform.models.monitoring import MonitoringRecordRow, OrganisationScheduleRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.position import DevicePositionRow
@@ -49,6 +50,8 @@ __all__ = [
     "FarmDocumentRow",
     "FarmRow",
     "FarmStateChangeRow",
+    "FaultTicketRow",
+    "FaultTransitionRow",
     "LoginSessionRow",
     "MediaOwnerRow",
     "MonitoringRecordRow",

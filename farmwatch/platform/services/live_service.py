@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from farmwatch.media.node import LiveInfo, RelayInfo, RelaySpec
 from farmwatch.media.stream_core import CloseReason
 from farmwatch.platform.errors import DeviceOffline, NotFound, NotSupported, StreamFailed
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.services.stream_health import StreamHealthListener
 from farmwatch.platform.services.stream_starter import DeviceStreamStarter, StreamRequest
 from farmwatch.platform.services.viewer_outputs import ViewerOutputs
 from farmwatch.sipserver.call_types import CallEndReason, EstablishedCall, build_live_offer
@@ -141,6 +142,8 @@ class LiveService:
         self._by_call: dict[str, str] = {}
         self._viewers: dict[str, _Viewer] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.health_listeners: list[StreamHealthListener] = []
+        """Told of failed starts, media that stopped and starts that worked (faults)."""
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -310,10 +313,25 @@ class LiveService:
             await self._abandon(live)
             ready.set_exception(error)
             ready.exception()
+            if isinstance(error, StreamFailed):
+                reason = str(error)
+                self._tell_health(
+                    lambda listener: listener.stream_start_failed(
+                        live.device_id, channel_id, reason
+                    )
+                )
             raise
         live.info = info
         ready.set_result(info)
+        self._tell_health(lambda listener: listener.stream_started(live.device_id, channel_id))
         return info
+
+    def _tell_health(self, tell: Callable[[StreamHealthListener], None]) -> None:
+        for listener in self.health_listeners:
+            try:
+                tell(listener)
+            except Exception:
+                log.exception("stream health listener failed")
 
     async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
@@ -373,6 +391,10 @@ class LiveService:
         del self._live[stream_key]
         live.is_closed = True
         log.info("channel %s stream %d closed (%s)", live.channel_id, live.stream, reason.value)
+        if reason is CloseReason.MEDIA_STOPPED:
+            self._tell_health(
+                lambda listener: listener.stream_media_stopped(live.device_id, live.channel_id)
+            )
         if live.call is not None:
             self._by_call.pop(live.call.call_id, None)
             await self._calls.bye(live.call)

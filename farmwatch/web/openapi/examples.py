@@ -69,6 +69,12 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
         }, "remark": "复查",
     },
     RouteKey("PUT", "/api/organisations/{organisation_id}/schedule"): {"days": 7},
+    RouteKey("POST", "/api/faults"): {
+        "channel_id": "34020000001310000001", "kind": "other", "detail": "lens turned away",
+    },
+    RouteKey("POST", "/api/faults/{fault_id}/state"): {
+        "state": "farm_notified", "remark": "phoned the farm",
+    },
     RouteKey("POST", "/api/tokens"): {
         "name": "prometheus", "role": "monitor", "organisation_id": 1,
     },
@@ -79,5 +85,6 @@ QUERY_EXAMPLES: Mapping[RouteKey, Mapping[str, str]] = {
         "start": _START, "end": "2024-01-01T09:00:00", "source": "device",
     },
     RouteKey("GET", "/api/alarms"): {"state": "new"},
+    RouteKey("GET", "/api/faults"): {"open": "true"},
     RouteKey("GET", "/api/devices/{device_id}/config"): {"types": "BasicParam"},
 }  # fmt: skip

@@ -455,6 +455,50 @@ _TABLE: list[tuple[str, str, Operation]] = [
         {200: obj({"organisation_id": s.INTEGER, "days": s.INTEGER, "own": s.BOOLEAN})},
         body({"days": nullable({"type": "integer", "minimum": 1, "maximum": 366})},
              required=("days",)), path_types={"organisation_id": s.INTEGER})),
+    # -- fault tickets (art. 19) ---------------------------------------------------------------
+    ("GET", "/api/faults", Operation(
+        "faults", "Fault tickets of the farms the caller may supervise, newest first", {200: obj(
+            {"faults": s.array(ref("Fault")), "next_offset": nullable(s.INTEGER)})},
+        query=(Query("state", {"type": "string", "enum": s.FAULT_STATES}),
+               Query("kind", {"type": "string", "enum": s.FAULT_KINDS}),
+               Query("farm", {"type": "integer", "minimum": 0}),
+               Query("organisation", {"type": "integer", "minimum": 0},
+                     "farms within this organisation's subtree"),
+               Query("open", {"type": "string", "enum": ["true", "false"]}),
+               Query("limit", {"type": "integer", "minimum": 0}),
+               Query("offset", {"type": "integer", "minimum": 0})))),
+    ("POST", "/api/faults", Operation(
+        "faults", "Open a fault ticket by hand on a camera the caller may view",
+        {201: ref("Fault")},
+        body({"channel_id": s.STRING, "kind": {"type": "string", "enum": s.FAULT_KINDS},
+              "detail": nullable(s.STRING)}, required=("channel_id",)))),
+    ("GET", "/api/faults/events", Operation(
+        "faults", "Fault events after since_id, waiting up to `wait` seconds for one (long poll)",
+        {200: obj({"events": s.array(obj({
+            "id": s.INTEGER, "event": {"type": "string", "enum": [
+                "opened", "state", "closed", "reminded", "escalated"]},
+            "at": s.STRING, "fault": ref("Fault")})), "next_id": s.INTEGER})},
+        query=(Query("since_id", {"type": "integer", "minimum": 0}),
+               Query("wait", {"type": "integer", "minimum": 0, "maximum": 30})))),
+    ("GET", "/api/faults/statistics", Operation(
+        "faults", "Open tickets by kind and repair times per organisation over a period",
+        {200: ref("FaultStatistics")},
+        query=(Query("organisation", {"type": "integer", "minimum": 0}),
+               Query("since", s.STRING, "an ISO local time (default: 30 days before until)"),
+               Query("until", s.STRING, "an ISO local time (default: now)")))),
+    ("GET", "/api/faults/farms", Operation(
+        "faults", "Farms with an open ticket: flagged for more on-site inspection",
+        {200: obj({"farms": s.array(obj(
+            {"farm_id": s.INTEGER, "name": nullable(s.STRING), "open": s.INTEGER}))})})),
+    ("GET", "/api/faults/{fault_id}", Operation(
+        "faults", "One fault ticket with its history", {200: ref("Fault")},
+        path_types={"fault_id": s.INTEGER})),
+    ("POST", "/api/faults/{fault_id}/state", Operation(
+        "faults", "Move a fault ticket: farm_notified, fixed (anyone within the farm's reach), "
+        "verified or closed (administrators)", {200: ref("Fault")},
+        body({"state": {"type": "string", "enum": s.FAULT_STATES}, "remark": nullable(s.STRING)},
+             required=("state",)),
+        errors=(409,), path_types={"fault_id": s.INTEGER})),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

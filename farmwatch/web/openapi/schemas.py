@@ -244,6 +244,31 @@ FARM_DUE = obj({
     "organisation_id": INTEGER, "days": INTEGER, "last_record_at": TIME, "due_at": STRING,
     "overdue": BOOLEAN,
 })  # fmt: skip
+FAULT_KINDS = ["offline", "start_failure", "media_timeout", "black", "overexposed", "frozen",
+               "blurred", "low_contrast", "colour_cast", "other"]  # fmt: skip
+FAULT_STATES = ["open", "farm_notified", "fixed", "verified", "closed"]
+FAULT = obj({
+    "id": INTEGER, "farm_id": nullable(INTEGER), "farm_name": nullable(STRING),
+    "device_id": STRING, "channel_id": STRING, "kind": {"type": "string", "enum": FAULT_KINDS},
+    "state": {"type": "string", "enum": FAULT_STATES},
+    "since": STRING, "opened_at": STRING, "opened_by": STRING, "detail": nullable(STRING),
+    "updated_at": STRING, "fixed_at": TIME, "ended_at": TIME,
+    "reminders": obj({"sent": INTEGER, "last": TIME}), "escalated": BOOLEAN,
+    "escalated_at": TIME, "occurrences": INTEGER,
+    "history": array(obj({
+        "from": nullable({"type": "string", "enum": FAULT_STATES}),
+        "to": {"type": "string", "enum": FAULT_STATES}, "by": STRING, "at": STRING,
+        "remark": nullable(STRING),
+    })),
+}, required=("id", "channel_id", "kind", "state"))  # fmt: skip
+FAULT_STATISTICS = obj({
+    "since": STRING, "until": STRING,
+    "organisations": array(obj({
+        "organisation_id": INTEGER, "name": STRING, "open": ANY_OBJECT,
+        "open_total": INTEGER, "repaired": INTEGER,
+        "mean_repair_seconds": nullable(NUMBER), "median_repair_seconds": nullable(NUMBER),
+    })),
+})  # fmt: skip
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -258,4 +283,5 @@ COMPONENTS: dict[str, Schema] = {
     "FarmDue": FARM_DUE,
     "StateChange": STATE_CHANGE, "FarmDocument": FARM_DOCUMENT,
     "FarmDetails": FARM_DETAILS, "FarmCamera": FARM_CAMERA,
+    "Fault": FAULT, "FaultStatistics": FAULT_STATISTICS,
 }  # fmt: skip

@@ -12,6 +12,7 @@ const PAGES = [
   { name: "playback", admin: false, load: () => import("./playback.js") },
   { name: "records", admin: false, load: () => import("./records.js") },
   { name: "farms", admin: false, load: () => import("./farms.js") },
+  { name: "faults", admin: false, load: () => import("./faults.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },
