@@ -31,6 +31,9 @@ PURE_OTHER_MODULES = [
     "platform/audit/chain.py",
     # Who steers a camera and how fast: decided from the arguments and `now`.
     "platform/services/control_floor.py",
+    # The anomaly's states: decided from the current state, the step and `now`.
+    "platform/supervision/anomalies/states.py",
+    "platform/supervision/anomalies/records.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 
