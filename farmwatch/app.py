@@ -52,6 +52,10 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.anomalies.evidence import EvidenceTaker
+from farmwatch.platform.supervision.anomalies.repository import AnomalyRepository
+from farmwatch.platform.supervision.anomalies.service import AnomalyService
+from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -326,6 +330,17 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
+        supervision = settings.supervision
+        self.anomalies = AnomalyService(
+            AnomalyRepository(self.database.sessions),
+            self.clips,
+            EvidenceTaker(self.clips, self.recording, before=supervision.evidence_before,
+                          after=supervision.evidence_after),
+            self.access_services.gate,
+            self.access_services.directory,
+            AnomalyWebhook(supervision.webhook_url),
+            zone=settings.registrar.zone,
+        )  # fmt: skip
         self.camera_tree = CameraTree(
             devices, channels,
             PlacementRepository(self.database.sessions, self.database.read_sessions),
@@ -392,6 +407,9 @@ class Application:
         # resumes by itself after a restart, as soon as the devices are back.
         await self.recording.start()
         stack.push_async_callback(self.recording.close)
+        # After recording (evidence is cut from its segments); closed before the clips.
+        await self.anomalies.start()
+        stack.push_async_callback(self.anomalies.close)
         # Upper links register once SIP listens (their answers come to its port); closed
         # before SIP, so that each can unregister. Each starts with its stored share.
         await self.upper_shares.load()
@@ -423,6 +441,7 @@ class Application:
                     cameras=self.camera_tree,
                     alarms=self.alarms,
                     positions=self.positions,
+                    anomalies=self.anomalies,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,
@@ -434,6 +453,7 @@ class Application:
         # Before the web server waits for its requests to finish: the alarm feed's long
         # polls answer at once instead of holding the shutdown for their wait.
         stack.callback(self.alarms.release_waiters)
+        stack.callback(self.anomalies.release_waiters)
         site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()

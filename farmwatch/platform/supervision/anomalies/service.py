@@ -146,6 +146,11 @@ class AnomalyService:
             raise NotFound(f"no anomaly {anomaly_id}")
         return anomaly
 
+    def evidence_range(self, anomaly: Anomaly) -> tuple[datetime, datetime]:
+        """The recorded range the anomaly's evidence clip covers."""
+        wanted = self._evidence.range_of(anomaly.seen_at)
+        return wanted.start, wanted.end
+
     async def farm(self, farm_id: int) -> Farm | None:
         return await self._directory.farm(farm_id)
 
