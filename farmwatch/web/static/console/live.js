@@ -6,6 +6,7 @@ import { el, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { Tile, viewerName } from "./player.js";
 import { createPtzPad } from "./ptz.js";
+import { reportAnomaly } from "./report.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
 const LAYOUTS = [1, 4, 9, 16];
@@ -41,9 +42,17 @@ export function mount(container, { me }) {
   const toolbar = el("div", { class: "toolbar" },
     el("span", {}, t("layout")), layoutButtons,
     el("button", { type: "button", id: "close-all", onclick: () => tiles.forEach((tile) => tile.close()) }, t("live.closeAll")),
+    el("button", { type: "button", id: "an-report-live", class: "report", onclick: () => report() }, t("an.report")),
     el("span", { class: "muted" }, t("live.hint")));
   const pad = createPtzPad(() => (tiles[selected] ? tiles[selected].camera : null));
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid, pad.node));
+
+  // The selected tile's camera: the anomaly is seen now.
+  function report() {
+    const tile = tiles[selected] && tiles[selected].camera ? tiles[selected] : tiles.find((one) => one.camera);
+    if (!tile) { window.alert(t("an.pickFirst")); return; }
+    reportAnomaly({ camera: tile.camera, mode: "live" });
+  }
 
   function save() {
     state.tiles = tiles.map((tile) => (tile.camera ? tile.camera.channel_id : null));
