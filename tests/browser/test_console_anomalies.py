@@ -158,6 +158,8 @@ async def test_an_anomaly_reported_live_reaches_the_administrator_who_orders_rec
     await clip.locator("button.verify").click()
     await chief.wait_for_selector(".verify-result[data-valid='true']")
     assert "校验通过" in (await chief.text_content(".verify-result") or "")
+    assert await chief.locator("#an-detail").get_by_text("null", exact=True).count() == 0
+    await console.shoot(chief, "anomaly-evidence-verified")
 
     # The rectification order.
     await chief.fill("#an-order", "立即关闭饲料库门，登记进出人员并全面消毒")

@@ -117,7 +117,8 @@ export function mount(container, { me }) {
     });
     const recordId = el("input", { type: "number", min: "1", id: "an-record-id", placeholder: t("an.recordId") });
     const r = anomaly.rectification;
-    clear(detail).append(
+    // el() leaves out the parts that do not apply (null); DOM append() would print "null".
+    clear(detail).append(el("div", {},
       el("h3", {}, `#${anomaly.id} ${anomaly.farm || ""} `, el("span", { class: `badge state-${anomaly.state}`, id: "an-state" }, t(`an.state.${anomaly.state}`)),
         anomaly.overdue ? el("span", { class: "flag" }, t("an.overdue")) : null),
       el("p", {}, anomaly.description),
@@ -139,7 +140,7 @@ export function mount(container, { me }) {
       el("h4", {}, t("an.followUps")),
       el("ul", { id: "an-follow-ups" }, anomaly.follow_ups.map((f) => el("li", {}, `#${f.monitoring_record_id} ${f.linked_by}`))),
       anomaly.state !== "closed" ? el("div", { class: "toolbar" }, recordId, el("button", { type: "button",
-        onclick: () => act(`${path}/follow-ups`, { monitoring_record_id: Number(recordId.value) }) }, t("an.followUpAdd"))) : null);
+        onclick: () => act(`${path}/follow-ups`, { monitoring_record_id: Number(recordId.value) }) }, t("an.followUpAdd"))) : null));
   }
 
   const fresh = () => load();

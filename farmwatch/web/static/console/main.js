@@ -3,7 +3,7 @@
 // hash router that mounts one page module at a time.
 
 import { startAlarmBell } from "./alarms.js";
-import { startAnomalyBell } from "./anomaly_bell.js";
+import { startAnomalyBell } from "./anomaly-bell.js";
 import { api, setCsrfToken, toLogin } from "./api.js";
 import { el, clear } from "./dom.js";
 import { currentLanguage, setLanguage, t, translateStatic } from "./i18n.js";
