@@ -52,6 +52,10 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.anomalies.evidence import EvidenceTaker
+from farmwatch.platform.supervision.anomalies.repository import AnomalyRepository
+from farmwatch.platform.supervision.anomalies.service import AnomalyService
+from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
 from farmwatch.platform.supervision.farm_flags import SupervisionFlags
 from farmwatch.platform.supervision.farms import (
     DocumentStore,
@@ -359,6 +363,16 @@ class Application:
             zone=settings.registrar.zone,
         )  # fmt: skip
         supervision = settings.supervision
+        self.anomalies = AnomalyService(
+            AnomalyRepository(self.database.sessions),
+            self.clips,
+            EvidenceTaker(self.clips, self.recording, before=supervision.evidence_before,
+                          after=supervision.evidence_after),
+            self.access_services.gate,
+            self.access_services.directory,
+            AnomalyWebhook(supervision.webhook_url),
+            zone=settings.registrar.zone,
+        )  # fmt: skip
         self.faults = FaultService(
             FaultRepository(self.database.sessions), self.access_services.gate,
             self.access_services.directory, self.access_services.cameras, FaultFeed(),
@@ -391,7 +405,7 @@ class Application:
             FarmCameras(directory, channels, placements),
             self.access_services,
             self.audit,
-            SupervisionFlags(self.faults),
+            SupervisionFlags(self.faults, self.anomalies),
             zone=settings.registrar.zone,
         )
         self.loop_lag = LoopLagMonitor()
@@ -460,6 +474,9 @@ class Application:
         stack.push_async_callback(self.fault_watch.close)
         await self.fault_reminders.start()
         stack.push_async_callback(self.fault_reminders.close)
+        # After recording (evidence is cut from its segments); closed before the clips.
+        await self.anomalies.start()
+        stack.push_async_callback(self.anomalies.close)
         # Upper links register once SIP listens (their answers come to its port); closed
         # before SIP, so that each can unregister. Each starts with its stored share.
         await self.upper_shares.load()
@@ -495,6 +512,7 @@ class Application:
                     schedule=self.schedule,
                     farms=self.farm_register,
                     faults=self.faults,
+                    anomalies=self.anomalies,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,
@@ -507,6 +525,7 @@ class Application:
         # polls answer at once instead of holding the shutdown for their wait.
         stack.callback(self.alarms.release_waiters)
         stack.callback(self.faults.feed.release_waiters)
+        stack.callback(self.anomalies.release_waiters)
         site = web.TCPSite(runner, web_settings.host, web_settings.port, ssl_context=ssl_context)
         try:
             await site.start()

@@ -24,6 +24,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.anomalies.service import AnomalyService
 from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
@@ -34,6 +35,7 @@ from farmwatch.web.housekeeping import AccessHousekeeping
 from farmwatch.web.keys import (
     ACCESS,
     ALARMS,
+    ANOMALIES,
     AUDIT,
     CAMERA_TREE,
     CLIP_SERVICE,
@@ -58,10 +60,11 @@ from farmwatch.web.keys import (
 )
 from farmwatch.web.middlewares import error_middleware, json_error
 from farmwatch.web.openapi.document import build_document, check_operations
-from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule
+from farmwatch.web.route_rules import ROUTE_RULES, RouteKey, Rule, Target
 from farmwatch.web.routes import (
     accounts,
     alarms,
+    anomalies,
     apidocs,
     audit,
     cameras,
@@ -133,6 +136,8 @@ class WebServices:
     """The farm register (`/api/farms`)."""
     faults: FaultService = field(kw_only=True)
     """Fault tickets (`/api/faults`; regulation art. 19)."""
+    anomalies: AnomalyService = field(kw_only=True)
+    """Anomalies, their evidence, rectification and cases (`/api/anomalies`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -156,9 +161,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[SCHEDULE] = services.schedule
     api[FARM_REGISTER] = services.farms
     api[FAULTS] = services.faults
+    api[ANOMALIES] = services.anomalies
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
+        anomalies,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)
@@ -179,7 +186,13 @@ def create_web_app(
     app = web.Application(
         middlewares=[
             host_and_origin_middleware(hosts),
-            authorization_middleware(web_access.access, web_access.audit, rules),
+            authorization_middleware(
+                web_access.access,
+                web_access.audit,
+                rules,
+                # Looked up per request: the stand-in services of the route tests hold none.
+                farm_of={Target.ANOMALY: lambda anomaly: services.anomalies.farm_of(anomaly)},
+            ),  # fmt: skip
             error_middleware,
         ],
         client_max_size=MAX_BODY,

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -75,6 +75,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+FarmOf = Callable[[int], Awaitable[int | None]]
+"""The farm a record of one farm (an anomaly...) belongs to, by its ID; None: no such record."""
 
 SESSION_COOKIE = "farmwatch_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -89,6 +91,7 @@ _OWNED_LABELS = {
     Target.DOWNLOAD: "download",
     Target.CLIP: "evidence clip",
 }
+_FARM_RECORD_LABELS = {Target.ANOMALY: "anomaly"}
 
 
 @dataclass(slots=True)
@@ -199,10 +202,15 @@ class _Reached:
 
 
 def authorization_middleware(
-    access: AccessServices, audit: AuditLog, rules: Mapping[RouteKey, Rule]
+    access: AccessServices,
+    audit: AuditLog,
+    rules: Mapping[RouteKey, Rule],
+    *,
+    farm_of: Mapping[Target, FarmOf] | None = None,
 ) -> Middleware:
-    """The middleware checking every request against `rules`."""
-    authorization = Authorization(access, audit, rules)
+    """The middleware checking every request against `rules`; `farm_of` finds the farm of
+    each kind of farm record a path may name (`Target.is_farm_record`)."""
+    authorization = Authorization(access, audit, rules, farm_of=farm_of or {})
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -220,11 +228,13 @@ class Authorization:
         audit: AuditLog,
         rules: Mapping[RouteKey, Rule],
         *,
+        farm_of: Mapping[Target, FarmOf] | None = None,
         clock: Clock = _utc_now,
     ) -> None:
         self._access = access
         self._audit = audit
         self._rules = rules
+        self._farm_of = farm_of or {}
         self._clock = clock
 
     async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -308,6 +318,8 @@ class Authorization:
             return _Reached()
         if target is Target.FARM:
             return await self._reach_farm(request, principal, rule, text)
+        if target.is_farm_record:
+            return await self._reach_farm_record(request, principal, rule, target, text)
         if target in (Target.USER, Target.TOKEN):
             return await self._reach_account(request, principal, rule, target, text)
         return await self._reach_owned(request, principal, rule, target, text)
@@ -324,6 +336,24 @@ class Authorization:
         if verdict is Verdict.REFUSED:
             return await self._refuse(
                 request, principal, rule, None, f"farm {identifier} is not within your reach"
+            )
+        return _Reached()
+
+    async def _reach_farm_record(
+        self, request: web.Request, principal: Principal, rule: Rule, target: Target, text: str
+    ) -> _Reached | web.Response:
+        label = _FARM_RECORD_LABELS[target]
+        identifier = int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+        find = self._farm_of.get(target)
+        if find is None:
+            log.error("no farm lookup for %s records: refused", label)
+            return json_error(500, f"no farm lookup for {label} records")
+        farm_id = None if identifier is None else await find(identifier)
+        if farm_id is None:
+            return json_error(404, f"no {label} {text[:40]}")
+        if await self._access.gate.farm(principal, farm_id) is not Verdict.ALLOWED:
+            return await self._refuse(
+                request, principal, rule, None, f"{label} {identifier} is not within your reach"
             )
         return _Reached()
 

@@ -48,6 +48,13 @@ class Target(StrEnum):
     """An API token of the caller's organisation or one below it."""
     FARM = "farm"
     """A farm the caller may supervise (`AccessGate.farm`)."""
+    ANOMALY = "anomaly"
+    """An anomaly of a farm the caller may supervise (its farm checked by `AccessGate.farm`)."""
+
+    @property
+    def is_farm_record(self) -> bool:
+        """A record of one farm: reached when its farm is (`farm_of` resolves it)."""
+        return self in _FARM_RECORDS
 
     @property
     def parameter(self) -> str:
@@ -70,7 +77,9 @@ _PARAMETERS = {
     Target.USER: "user_id",
     Target.TOKEN: "token_id",
     Target.FARM: "farm_id",
+    Target.ANOMALY: "anomaly_id",
 }
+_FARM_RECORDS = frozenset({Target.ANOMALY})
 _OWNED = {
     Target.LIVE: OwnedKind.LIVE,
     Target.PLAYBACK: OwnedKind.PLAYBACK,
@@ -116,6 +125,11 @@ DEVICE_ADMINISTRATOR = Rule(Who.ADMINISTRATOR, Target.DEVICE)
 USER = Rule(Who.ADMINISTRATOR, Target.USER)
 FARM = Rule(Who.SIGNED_IN, Target.FARM)
 FARM_ADMINISTRATOR = Rule(Who.ADMINISTRATOR, Target.FARM)
+ANOMALY = Rule(Who.SIGNED_IN, Target.ANOMALY)
+
+
+def _anomaly(audit: AuditAction, who: Who = Who.SIGNED_IN) -> Rule:
+    return Rule(who, Target.ANOMALY, audit=audit)
 
 
 def _camera(audit: AuditAction | None = None, opens: OwnedKind | None = None) -> Rule:
@@ -217,6 +231,20 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/faults/farms", SIGNED_IN),  # farms flagged for more on-site inspection
     ("GET", "/api/faults/{fault_id}", SIGNED_IN),
     ("POST", "/api/faults/{fault_id}/state", Rule(Who.SIGNED_IN, audit=AuditAction.FAULT_STATE)),
+    # -- anomalies, rectification and cases (the anomaly's farm must be within reach) --------
+    ("POST", "/api/channels/{channel_id}/anomalies", _camera(AuditAction.ANOMALY_REPORT)),
+    ("GET", "/api/anomalies", SIGNED_IN),  # filtered to the farms within the caller's reach
+    ("GET", "/api/anomalies/events", ADMINISTRATOR),  # the console's long-poll notification
+    ("GET", "/api/anomalies/{anomaly_id}", ANOMALY),
+    ("POST", "/api/anomalies/{anomaly_id}/rectification",
+     _anomaly(AuditAction.ANOMALY_RECTIFICATION, Who.ADMINISTRATOR)),
+    ("POST", "/api/anomalies/{anomaly_id}/state", _anomaly(AuditAction.ANOMALY_STATE)),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence", ANOMALY),
+    ("POST", "/api/anomalies/{anomaly_id}/evidence", _anomaly(AuditAction.ANOMALY_EVIDENCE)),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/verify", ANOMALY),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/file",
+     _anomaly(AuditAction.CLIP_EXPORT)),
+    ("POST", "/api/anomalies/{anomaly_id}/follow-ups", _anomaly(AuditAction.ANOMALY_FOLLOW_UP)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

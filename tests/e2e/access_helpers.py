@@ -89,6 +89,8 @@ class Opened:
     search: str
     download: str
     clip: str
+    anomaly: int
+    """An anomaly of the east farm, reported from a playback of the first camera."""
 
 
 @dataclass
@@ -193,7 +195,7 @@ async def access_rig(tmp_path: Path, env: dict[str, str] | None = None) -> Async
 
 async def open_everything(access: AccessRig) -> Opened:
     """`mon.granted` opens a live session, a playback, a record search, a download and an
-    evidence clip of the first camera."""
+    evidence clip of the first camera, and reports an anomaly seen in its recordings."""
     owner, camera = access.people["mon.granted"], access.granted_camera
     live = await _created(owner, f"/api/channels/{camera}/live", None)
     start, end = recorded_range(8, 30)
@@ -211,7 +213,12 @@ async def open_everything(access: AccessRig) -> Opened:
     clip = await _created(
         owner, f"/api/channels/{camera}/clips", {"start": start, "end": end, "reason": "测试"}
     )
+    anomaly = await _created(
+        owner, f"/api/channels/{camera}/anomalies",
+        {"description": "测试异常", "mode": "playback", "time": start},
+    )  # fmt: skip
     access.opened = Opened(
-        live["session"], playback["session"], search["search"], download["id"], clip["id"]
-    )
+        live["session"], playback["session"], search["search"], download["id"], clip["id"],
+        anomaly["id"],
+    )  # fmt: skip
     return access.opened

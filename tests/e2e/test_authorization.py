@@ -73,6 +73,7 @@ def _p(template: str) -> Callable[[AccessRig, Opened], str]:
             D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
             PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
             VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east, FARM=rig.farm,
+            A=opened.anomaly,
         )  # fmt: skip
 
     return path
@@ -315,6 +316,37 @@ PROBES: dict[RouteKey, Probe] = {
     K("POST", "/api/faults/{fault_id}/state"): Probe(
         _p("/api/faults/999999/state"), 404, lambda _: {"state": "fixed"}
     ),
+    # Anomalies: the east farm's, reached by its administrator and the granted monitor.
+    K("POST", "/api/channels/{channel_id}/anomalies"): Probe(
+        _p("/api/channels/{C}/anomalies"), 201,
+        lambda _: {"description": "饲料库门未关", "mode": "playback", "time": START},
+    ),  # fmt: skip
+    K("GET", "/api/anomalies"): Probe(_p("/api/anomalies?state=open"), 200),
+    K("GET", "/api/anomalies/events"): Probe(_p("/api/anomalies/events?since_id=0&wait=0"), 200),
+    K("GET", "/api/anomalies/{anomaly_id}"): Probe(_p("/api/anomalies/{A}"), 200),
+    K("POST", "/api/anomalies/{anomaly_id}/rectification"): Probe(
+        _p("/api/anomalies/{A}/rectification"), 200,
+        lambda _: {"order": "关闭饲料库门", "deadline": "2099-01-01T18:00:00"},
+    ),  # fmt: skip
+    # After the order (sorted before it): east.admin records it rectified, then the monitor
+    # cannot do so again.
+    K("POST", "/api/anomalies/{anomaly_id}/state"): Probe(
+        _p("/api/anomalies/{A}/state"), 200, lambda _: {"state": "rectified", "remark": "已关"},
+        {OWNER: 409},
+    ),  # fmt: skip
+    K("GET", "/api/anomalies/{anomaly_id}/evidence"): Probe(_p("/api/anomalies/{A}/evidence"), 200),
+    K("POST", "/api/anomalies/{anomaly_id}/evidence"): Probe(
+        _p("/api/anomalies/{A}/evidence"), 201, _range(12, 1)
+    ),
+    K("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/verify"): Probe(
+        _p("/api/anomalies/{A}/evidence/0000000000000000/verify"), 404
+    ),
+    K("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/file"): Probe(
+        _p("/api/anomalies/{A}/evidence/0000000000000000/file"), 404
+    ),
+    K("POST", "/api/anomalies/{anomaly_id}/follow-ups"): Probe(
+        _p("/api/anomalies/{A}/follow-ups"), 201, lambda _: {"monitoring_record_id": 42}
+    ),
 }  # fmt: skip
 
 
@@ -328,8 +360,9 @@ def expected_status(rule: Rule, probe: Probe, caller: str) -> int:
     if rule.who is Who.ADMINISTRATOR and not is_administrator:
         return 403
     target = rule.target
-    if target in (Target.CHANNEL, Target.DEVICE):
-        allowed = caller in (ADMINISTRATOR, OWNER)  # the camera's administrator, its monitor
+    if target in (Target.CHANNEL, Target.DEVICE, Target.ANOMALY):
+        # The camera's (its farm's) administrator, its monitor.
+        allowed = caller in (ADMINISTRATOR, OWNER)
     elif target in (Target.USER, Target.TOKEN):
         allowed = caller == ADMINISTRATOR  # of the account's bureau
     elif target is Target.FARM:

@@ -236,7 +236,7 @@ def _run(cases: Any, examples: int, key: RouteKey, server: RunningServer, login:
     def call(case: Any) -> None:
         if key.path in OWN_ACCOUNT and case.path_parameters.get("user_id") == login.user_id:
             return
-        if key.path in ("/api/alarms/events", "/api/faults/events"):
+        if key.path in ("/api/alarms/events", "/api/faults/events", "/api/anomalies/events"):
             case.query = {**(case.query or {}), "wait": 0}  # a long poll: answer at once
         # schemathesis fills the document's security schemes (a bearer token, the session
         # cookie, the CSRF header) with generated values: the test's own login replaces them.

@@ -40,6 +40,9 @@ PURE_OTHER_MODULES = [
     "platform/supervision/farms/approval.py",
     "platform/supervision/farms/application.py",
     "platform/supervision/farms/species.py",
+    # The anomaly's states: decided from the current state, the step and `now`.
+    "platform/supervision/anomalies/states.py",
+    "platform/supervision/anomalies/records.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 

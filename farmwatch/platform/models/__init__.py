@@ -17,6 +17,12 @@ from farmwatch.platform.models.access import (
     UserRow,
 )
 from farmwatch.platform.models.alarm import AlarmRow
+from farmwatch.platform.models.anomaly import (
+    AnomalyEvidenceRow,
+    AnomalyFollowUpRow,
+    AnomalyHistoryRow,
+    AnomalyRow,
+)
 from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
@@ -36,6 +42,10 @@ from farmwatch.platform.models.recording import (
 __all__ = [
     "DEFAULT_CHARSET",
     "AlarmRow",
+    "AnomalyEvidenceRow",
+    "AnomalyFollowUpRow",
+    "AnomalyHistoryRow",
+    "AnomalyRow",
     "ApiTokenRow",
     "AuditChainHeadRow",
     "AuditRow",

@@ -5,9 +5,10 @@ platform's own recordings when they cover the range, otherwise fetched from the 
 download — and records the file's SHA-256. The evidence store
 (`evidence/{YYYY-MM-DD}/{HHMMSS}-{HHMMSS}_{location}_{channel}_{clip}.mp4`, named by the
 clip's recorded time and location) is outside the recordings folder, so retention never
-reaches it, and files are made read-only. `verify` hashes the file again: an altered or
-missing file fails. The supervision workflow that uses clips (anomalies, cases) comes later;
-this is their storage and integrity.
+reaches it, and files are made read-only; while a clip is cut from platform segments those
+are locked, so that retention cannot delete them under the copy. `verify` hashes the file
+again: an altered or missing file fails. Anomalies (`supervision.anomalies`) take their
+evidence through it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class ClipService:
         self._storage = storage
         self.zone = zone
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._making: dict[str, asyncio.Task[None]] = {}
+        """Clips being cut, by ID (`wait`)."""
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -100,25 +103,49 @@ class ClipService:
         channel = await self._channels.get(channel_id)
         if channel is None:
             raise NotFound(f"no channel {channel_id}")
-        segments = await self._repository.segments_between(channel_id, start, end)
-        covered = sum(
-            (min(s.end_at, end) - max(s.start_at, start)).total_seconds() for s in segments
-        )
         source = (
-            RecordSource.PLATFORM
-            if covered >= (end - start).total_seconds() * 0.95
+            RecordSource.PLATFORM if await self.covers(channel_id, start, end)
             else RecordSource.DEVICE
-        )
+        )  # fmt: skip
         clip = EvidenceClip(
             secrets.token_hex(8), channel_id, start.astimezone(UTC), end.astimezone(UTC),
             reason, source.value, ClipState.PENDING, None, None, None, None, datetime.now(UTC),
         )  # fmt: skip
         await self._repository.add_clip(clip)
         location = location_of(channel_id, channel.data.civil_code)
-        self._spawn(self._make(clip, location))
+        # Retention must not delete the segments while they are copied.
+        held = await self.hold(channel_id, start, end) if source is RecordSource.PLATFORM else []
+        self._making[clip.id] = self._spawn(self._make(clip, location, held))
         log.info("evidence clip %s of channel %s from %s (%s): %s", clip.id, channel_id,
                  start.astimezone(self.zone).isoformat(), source.value, reason)  # fmt: skip
         return clip
+
+    async def covers(self, channel_id: str, start: datetime, end: datetime) -> bool:
+        """Whether the platform's closed segments hold (95 % of) [start, end]: a clip of
+        it is cut from them, else fetched from the device."""
+        segments = await self._repository.segments_between(channel_id, start, end)
+        covered = sum(
+            (min(s.end_at, end) - max(s.start_at, start)).total_seconds() for s in segments
+        )
+        return covered >= (end - start).total_seconds() * 0.95
+
+    async def hold(self, channel_id: str, start: datetime, end: datetime) -> list[int]:
+        """Lock the platform segments of [start, end] not locked yet, so that retention
+        keeps them until `release` (the IDs to give it)."""
+        segments = await self._repository.segments_between(channel_id, start, end)
+        ids = [segment.id for segment in segments if not segment.is_locked]
+        await self._repository.set_locked(ids, True)
+        return ids
+
+    async def release(self, ids: list[int]) -> None:
+        await self._repository.set_locked(ids, False)
+
+    async def wait(self, clip_id: str) -> EvidenceClip:
+        """The clip once it is ready or failed (at once if it is already)."""
+        making = self._making.get(clip_id)
+        if making is not None:
+            await asyncio.shield(making)
+        return await self.get(clip_id)
 
     async def get(self, clip_id: str) -> EvidenceClip:
         clip = await self._repository.get_clip(clip_id)
@@ -151,7 +178,14 @@ class ClipService:
 
     # -- making a clip -----------------------------------------------------------------
 
-    async def _make(self, clip: EvidenceClip, location: str) -> None:
+    async def _make(self, clip: EvidenceClip, location: str, held: list[int]) -> None:
+        try:
+            await self._cut(clip, location)
+        finally:
+            self._making.pop(clip.id, None)
+            await self.release(held)
+
+    async def _cut(self, clip: EvidenceClip, location: str) -> None:
         try:
             if clip.source == RecordSource.PLATFORM.value:
                 path, size = await self._from_platform(clip, location)
@@ -206,7 +240,8 @@ class ClipService:
         await asyncio.to_thread(shutil.copyfile, downloaded, final)
         return final, final.stat().st_size
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task

@@ -49,6 +49,18 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
     RouteKey("POST", "/api/organisations"): {
         "name": "east bureau", "tier": "bureau", "parent_id": 1,
     },
+    RouteKey("POST", "/api/channels/{channel_id}/anomalies"): {
+        "description": "饲料库门未关，有人员未消毒进入", "mode": "playback", "time": _START,
+        "category": "feed_store",
+    },
+    RouteKey("POST", "/api/anomalies/{anomaly_id}/rectification"): {
+        "order": "立即关闭饲料库门并登记进出人员", "deadline": "2099-01-01T18:00:00",
+    },
+    RouteKey("POST", "/api/anomalies/{anomaly_id}/state"): {
+        "state": "case_opened", "remark": "逾期未整改", "case_number": "GZ-2026-001",
+    },
+    RouteKey("POST", "/api/anomalies/{anomaly_id}/evidence"): {"start": _START, "end": _END},
+    RouteKey("POST", "/api/anomalies/{anomaly_id}/follow-ups"): {"monitoring_record_id": 1},
     RouteKey("POST", "/api/farms"): {
         "name": "Farm One", "filing_number": "320100-0001", "organisation_id": 1,
         "operator": "Zhang San", "phone": "020-1234 5678", "address": "1 Farm Road",

@@ -80,6 +80,7 @@ DOCUMENT_BODY = body({
     "remark": s.STRING, "supersedes": s.STRING,
     "file": {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"},
 }, required=("file",))  # fmt: skip
+_ANOMALY_ID = {"anomaly_id": s.INTEGER}
 
 PTZ_BODY: Schema = {
     **body({
@@ -499,6 +500,61 @@ _TABLE: list[tuple[str, str, Operation]] = [
         body({"state": {"type": "string", "enum": s.FAULT_STATES}, "remark": nullable(s.STRING)},
              required=("state",)),
         errors=(409,), path_types={"fault_id": s.INTEGER})),
+    # -- anomalies, rectification and cases ---------------------------------------------------
+    ("POST", "/api/channels/{channel_id}/anomalies", Operation(
+        "anomalies", "Report an anomaly seen live or in a playback (its evidence clip follows)",
+        {201: ref("Anomaly")},
+        body({"description": s.STRING, "mode": {"type": "string", "enum": ["live", "playback"]},
+              "time": s.STRING, "category": nullable(s.STRING)}, required=("description",)),
+        errors=(409,))),
+    ("GET", "/api/anomalies", Operation(
+        "anomalies", "Anomalies of the farms within reach: overdue rectifications first, then "
+        "the newest", {200: obj({"anomalies": s.array(ref("Anomaly")),
+                                 "next_offset": nullable(s.INTEGER)})},
+        query=(Query("state", s.ANOMALY_STATE), Query("farm", {"type": "integer", "minimum": 0}),
+               Query("limit", {"type": "integer", "minimum": 0}),
+               Query("offset", {"type": "integer", "minimum": 0})))),
+    ("GET", "/api/anomalies/events", Operation(
+        "anomalies", "Anomalies reported after since_id, waiting up to `wait` seconds for one "
+        "(long poll)", {200: obj({"anomalies": s.array(ref("Anomaly")),
+                                  "next_id": s.INTEGER})},
+        query=(Query("since_id", {"type": "integer", "minimum": 0}),
+               Query("wait", {"type": "integer", "minimum": 0, "maximum": 30})))),
+    ("GET", "/api/anomalies/{anomaly_id}", Operation(
+        "anomalies", "An anomaly with its evidence, history and follow-ups",
+        {200: ref("AnomalyDetail")}, path_types=_ANOMALY_ID)),
+    ("POST", "/api/anomalies/{anomaly_id}/rectification", Operation(
+        "anomalies", "Order the anomaly's rectification (整改) by a deadline",
+        {200: ref("AnomalyDetail")}, body({"order": s.STRING, "deadline": s.STRING},
+                                          required=("order", "deadline")),
+        errors=(409,), path_types=_ANOMALY_ID)),
+    ("POST", "/api/anomalies/{anomaly_id}/state", Operation(
+        "anomalies", "Rectified, escalated to a case (立案) or closed",
+        {200: ref("AnomalyDetail")},
+        body({"state": s.ANOMALY_STATE, "remark": s.STRING, "case_number": nullable(s.STRING)},
+             required=("state",)), errors=(409,), path_types=_ANOMALY_ID)),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence", Operation(
+        "anomalies", "The anomaly's evidence clips", {200: obj({
+            "evidence_state": s.STRING, "evidence_error": nullable(s.STRING),
+            "evidence": s.array(ref("AnomalyClip"))})}, path_types=_ANOMALY_ID)),
+    ("POST", "/api/anomalies/{anomaly_id}/evidence", Operation(
+        "anomalies", "Attach an evidence clip: an existing one, or a new one of the camera",
+        {201: ref("AnomalyClip")},
+        body({"clip_id": s.STRING, **_RANGE}), errors=DEVICE_ERRORS,
+        path_types=_ANOMALY_ID)),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/verify", Operation(
+        "anomalies", "Hash the evidence clip's file again (409 while it is being made)",
+        {200: obj({"id": s.STRING, "valid": s.BOOLEAN, "sha256": nullable(s.STRING),
+                   "computed_sha256": nullable(s.STRING), "detail": s.STRING},
+                  required=("valid",))}, errors=(409,), path_types=_ANOMALY_ID)),
+    ("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/file", Operation(
+        "anomalies", "The evidence clip's file", {200: None}, content="video/mp4",
+        errors=(409,), path_types=_ANOMALY_ID)),
+    ("POST", "/api/anomalies/{anomaly_id}/follow-ups", Operation(
+        "anomalies", "Link a monitoring record that followed the anomaly up", {201: obj(
+            {"follow_ups": s.array(ref("FollowUp"))})},
+        body({"monitoring_record_id": s.INTEGER}, required=("monitoring_record_id",)),
+        path_types=_ANOMALY_ID)),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

@@ -50,6 +50,8 @@ TIME = nullable(STRING)
 ID_TEXT: Schema = {"type": "string", "minLength": 1, "maxLength": 20}
 ROLE: Schema = {"type": "string", "enum": ["administrator", "monitor"]}
 GRANT_KIND: Schema = {"type": "string", "enum": ["channel", "device", "farm"]}
+ANOMALY_STATE: Schema = {"type": "string", "enum": [
+    "open", "rectification_ordered", "rectified", "case_opened", "closed"]}  # fmt: skip
 SOURCE: Schema = {"type": "string", "enum": ["device", "platform"]}
 TRANSPORT: Schema = {"type": "string", "enum": ["udp", "tcp-passive", "tcp-active"]}
 
@@ -269,6 +271,30 @@ FAULT_STATISTICS = obj({
         "mean_repair_seconds": nullable(NUMBER), "median_repair_seconds": nullable(NUMBER),
     })),
 })  # fmt: skip
+ANOMALY = obj({
+    "id": INTEGER, "farm_id": INTEGER, "farm": nullable(STRING),
+    "filing_number": nullable(STRING), "channel_id": STRING, "reporter": STRING,
+    "reported_at": STRING, "time": STRING, "mode": {"type": "string", "enum": ["live", "playback"]},
+    "category": nullable(STRING), "description": STRING, "state": ANOMALY_STATE,
+    "state_label": STRING,
+    "evidence_state": {"type": "string", "enum": ["pending", "saved", "failed"]},
+    "evidence_error": nullable(STRING),
+    "rectification": nullable(obj({"order": STRING, "deadline": TIME, "ordered_by": TIME,
+                                   "ordered_at": TIME})),
+    "overdue": BOOLEAN, "case_number": nullable(STRING), "closed_at": TIME,
+}, required=("id", "farm_id", "channel_id", "state", "evidence_state", "overdue"))  # fmt: skip
+ANOMALY_CLIP = obj({
+    "id": STRING, "state": STRING, "sha256": nullable(STRING), "file": nullable(STRING),
+    "verify": nullable(STRING), "start": TIME, "end": TIME,
+}, required=("id", "state", "sha256", "file", "verify"))  # fmt: skip
+FOLLOW_UP = obj({"monitoring_record_id": INTEGER, "linked_at": TIME, "linked_by": STRING})
+ANOMALY_DETAIL: Schema = {"allOf": [ref("Anomaly"), obj({
+    "evidence": array(ref("AnomalyClip")),
+    "history": array(obj({"at": TIME, "by": STRING, "from": nullable(ANOMALY_STATE),
+                          "to": ANOMALY_STATE, "remark": STRING})),
+    "follow_ups": array(ref("FollowUp")),
+})]}  # fmt: skip
+
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -284,4 +310,6 @@ COMPONENTS: dict[str, Schema] = {
     "StateChange": STATE_CHANGE, "FarmDocument": FARM_DOCUMENT,
     "FarmDetails": FARM_DETAILS, "FarmCamera": FARM_CAMERA,
     "Fault": FAULT, "FaultStatistics": FAULT_STATISTICS,
+    "Anomaly": ANOMALY, "AnomalyClip": ANOMALY_CLIP,
+    "AnomalyDetail": ANOMALY_DETAIL, "FollowUp": FOLLOW_UP,
 }  # fmt: skip

@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0011"
+HEAD = "0012"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -67,6 +67,10 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "farm_documents",
         "fault_tickets",
         "fault_transitions",
+        "anomalies",
+        "anomaly_evidence",
+        "anomaly_history",
+        "anomaly_follow_ups",
     }
     assert differences == []
 

@@ -151,12 +151,17 @@ export function mount(container, context) {
       clear(detail).append(el("p", { class: "error" }, error.message));
       return;
     }
+    // A feed event re-renders the ticket being looked at: what the user was typing stays.
+    const typed = detail.dataset.fault === String(id) ? detail.querySelector("#fault-remark") : null;
     const remark = el("input", { id: "fault-remark", placeholder: t("fault.remark"), size: 30, maxlength: 1024 });
+    if (typed) remark.value = typed.value;
+    detail.dataset.fault = String(id);
     const error = el("p", { class: "error", id: "fault-error" });
     const buttons = STEPS[fault.state].filter(([, adminOnly]) => admin || !adminOnly).map(([target]) =>
       el("button", { type: "button", id: `fault-to-${target}`, class: "fault-step", onclick: async () => {
         try {
           await api("POST", `/api/faults/${fault.id}/state`, { state: target, remark: remark.value.trim() || null });
+          remark.value = "";  // sent: the next step starts with an empty remark
           await refresh();
           await show(fault.id);
         } catch (failure) { error.textContent = failure.message; }

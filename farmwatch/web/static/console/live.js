@@ -7,6 +7,7 @@ import { t } from "./i18n.js";
 import { Tile, viewerName } from "./player.js";
 import { openMonitoringForm } from "./monitoring.js";
 import { createPtzPad } from "./ptz.js";
+import { reportAnomaly } from "./report.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
 const LAYOUTS = [1, 4, 9, 16];
@@ -43,6 +44,7 @@ export function mount(container, { me }) {
     el("span", {}, t("layout")), layoutButtons,
     el("button", { type: "button", id: "close-all", onclick: () => tiles.forEach((tile) => tile.close()) }, t("live.closeAll")),
     el("button", { type: "button", id: "live-record", class: "primary", onclick: () => record() }, t("mr.button")),
+    el("button", { type: "button", id: "an-report-live", class: "report", onclick: () => report() }, t("an.report")),
     el("span", { class: "muted", id: "live-hint" }, t("live.hint")));
   const pad = createPtzPad(() => (tiles[selected] ? tiles[selected].camera : null));
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid, pad.node));
@@ -52,6 +54,13 @@ export function mount(container, { me }) {
     const camera = tiles[selected] && tiles[selected].camera;
     if (!camera) { toolbar.querySelector("#live-hint").textContent = t("mr.noCamera"); return; }
     openMonitoringForm(camera, { mode: "live" });
+  }
+
+  // The selected tile's camera: the anomaly is seen now.
+  function report() {
+    const tile = tiles[selected] && tiles[selected].camera ? tiles[selected] : tiles.find((one) => one.camera);
+    if (!tile) { window.alert(t("an.pickFirst")); return; }
+    reportAnomaly({ camera: tile.camera, mode: "live" });
   }
 
   function save() {

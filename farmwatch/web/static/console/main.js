@@ -3,6 +3,7 @@
 // hash router that mounts one page module at a time.
 
 import { startAlarmBell } from "./alarms.js";
+import { startAnomalyBell } from "./anomaly-bell.js";
 import { api, setCsrfToken, toLogin } from "./api.js";
 import { el, clear } from "./dom.js";
 import { currentLanguage, setLanguage, t, translateStatic } from "./i18n.js";
@@ -13,6 +14,7 @@ const PAGES = [
   { name: "records", admin: false, load: () => import("./records.js") },
   { name: "farms", admin: false, load: () => import("./farms.js") },
   { name: "faults", admin: false, load: () => import("./faults.js") },
+  { name: "anomalies", admin: false, load: () => import("./anomalies.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },
@@ -80,6 +82,8 @@ async function start() {
   setCsrfToken(context.me.csrf_token);
   setLanguage(currentLanguage());
   startAlarmBell(document.getElementById("alarms"));
+  // Administrators of the farm's organisation and above are told of each new anomaly.
+  if (context.me.role === "administrator") startAnomalyBell(document.getElementById("anomaly-notice"));
   document.getElementById("language").addEventListener("click", () => {
     setLanguage(currentLanguage() === "zh" ? "en" : "zh");
     route();

@@ -8,6 +8,7 @@ import { el, clear, localIso } from "./dom.js";
 import { t } from "./i18n.js";
 import { openMonitoringForm } from "./monitoring.js";
 import { Tile, viewerName } from "./player.js";
+import { reportAnomaly } from "./report.js";
 import { createTreeView } from "./tree.js";
 
 const DAY_SECONDS = 86_400;
@@ -67,7 +68,8 @@ export function mount(container, { me }) {
     el("div", { class: "player" }, tile.node),
     el("div", { class: "toolbar" }, pauseButton, resumeButton, el("label", {}, t("pb.speed"), speedSelect),
       el("span", {}, t("pb.position")), position,
-      el("button", { type: "button", id: "pb-record", class: "primary", onclick: () => record() }, t("mr.button"))),
+      el("button", { type: "button", id: "pb-record", class: "primary", onclick: () => record() }, t("mr.button")),
+      el("button", { type: "button", id: "an-report-pb", class: "report", onclick: () => report() }, t("an.report"))),
     el("div", { class: "toolbar" }, el("span", {}, t("pb.downloadFrom")), fromInput, el("span", {}, t("pb.to")), toInput,
       el("button", { type: "button", id: "dl-start", onclick: () => download() }, t("pb.download"))),
     downloadList, message));
@@ -80,6 +82,14 @@ export function mount(container, { me }) {
     if (!camera || !session) { say(t("pb.pick")); return; }
     const at = position.dataset.position || session.start;
     openMonitoringForm(camera, { mode: "playback", session: session.session, position: at });
+  }
+
+  // The recorded time on screen is the moment the anomaly was seen.
+  function report() {
+    if (!camera) { say(t("an.pickFirst")); return; }
+    const time = position.dataset.position;
+    if (!time) { say(t("an.noPosition")); return; }
+    reportAnomaly({ camera, mode: "playback", time: time.slice(0, 19) });
   }
 
   function pick(picked) {
