@@ -30,6 +30,7 @@ from farmwatch.platform.models.recording import (
     RecordingSegmentRow,
     RecordPlanRow,
 )
+from farmwatch.platform.models.spot_check import SpotCheckItemRow, SpotCheckRow
 
 __all__ = [
     "DEFAULT_CHARSET",
@@ -53,6 +54,8 @@ __all__ = [
     "OrganisationScheduleRow",
     "RecordPlanRow",
     "RecordingSegmentRow",
+    "SpotCheckItemRow",
+    "SpotCheckRow",
     "TokenGrantRow",
     "UpperShareRow",
     "UserGrantRow",
