@@ -74,9 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index(
-        op.f("ix_spot_check_items_farm_key_recorded_at"), table_name="spot_check_items"
-    )
+    op.drop_index(op.f("ix_spot_check_items_farm_key_recorded_at"), table_name="spot_check_items")
     op.drop_table("spot_check_items")
     for columns in _CHECK_INDEXES:
         op.drop_index(op.f(f"ix_spot_checks_{'_'.join(columns)}"), table_name="spot_checks")
