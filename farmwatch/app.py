@@ -56,6 +56,8 @@ from farmwatch.platform.supervision.monitoring_repository import MonitoringRepos
 from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.snapshot_store import SnapshotStore
+from farmwatch.platform.supervision.spot_checks.repository import SpotCheckRepository
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService, SpotCheckSources
 from farmwatch.platform.supervision.view_snapshots import PlatformSnapshots
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
@@ -347,6 +349,10 @@ class Application:
         self.schedule = ScheduleService(
             monitoring, directory, gate, default_days=settings.supervision.schedule_days
         )
+        self.spot_checks = SpotCheckService(
+            SpotCheckRepository(self.database.sessions, self.database.read_sessions),
+            SpotCheckSources(gate, self.access_services.cameras, directory, channels, placements),
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -441,6 +447,7 @@ class Application:
                     positions=self.positions,
                     monitoring=self.monitoring,
                     schedule=self.schedule,
+                    spot_checks=self.spot_checks,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

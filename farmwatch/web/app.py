@@ -26,6 +26,7 @@ from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -48,6 +49,7 @@ from farmwatch.web.keys import (
     POSITIONS,
     RECORD_SEARCH,
     SCHEDULE,
+    SPOT_CHECKS,
     UPPER_LINKS,
     UPPER_SHARES,
     HealthCheck,
@@ -74,6 +76,7 @@ from farmwatch.web.routes import (
     recordings,
     records,
     session,
+    spot_checks,
     tokens,
     uppers,
 )
@@ -123,6 +126,8 @@ class WebServices:
     """Monitoring records with the key areas' checklists (`/api/monitoring-records`)."""
     schedule: ScheduleService = field(kw_only=True)
     """The supervision schedule (`/api/supervision/schedule`)."""
+    spot_checks: SpotCheckService = field(kw_only=True)
+    """Random spot checks (`/api/spot-checks`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -144,9 +149,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[POSITIONS] = services.positions
     api[MONITORING] = services.monitoring
     api[SCHEDULE] = services.schedule
+    api[SPOT_CHECKS] = services.spot_checks
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions, monitoring,
+        organisations, tokens, audit, cameras, alarms, positions, monitoring, spot_checks,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -23,6 +23,7 @@ from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
@@ -43,6 +44,7 @@ AUDIT = web.AppKey("audit", AuditLog)
 CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
 MONITORING = web.AppKey("monitoring", MonitoringService)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
+SPOT_CHECKS = web.AppKey("spot_checks", SpotCheckService)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 """The OpenAPI document, written once when the application is built."""
 

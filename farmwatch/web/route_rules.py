@@ -204,6 +204,15 @@ _TABLE: list[tuple[str, str, Rule]] = [
     # the core checks the organisation is within the administrator's reach
     ("PUT", "/api/organisations/{organisation_id}/schedule",
      Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
+    # -- random spot checks (the core shows those of the caller's organisation and below, and
+    # records a result only on a camera the caller may view) ---------------------------------
+    ("POST", "/api/spot-checks", Rule(Who.SIGNED_IN, audit=AuditAction.SPOT_CHECK_DRAW)),
+    ("GET", "/api/spot-checks", SIGNED_IN),
+    ("GET", "/api/spot-checks/report", SIGNED_IN),
+    ("GET", "/api/spot-checks/{spot_check_id}", SIGNED_IN),
+    ("GET", "/api/spot-checks/{spot_check_id}/verify", SIGNED_IN),
+    ("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result",
+     Rule(Who.SIGNED_IN, audit=AuditAction.SPOT_CHECK_RESULT)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

@@ -59,6 +59,13 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
         }, "remark": "复查",
     },
     RouteKey("PUT", "/api/organisations/{organisation_id}/schedule"): {"days": 7},
+    RouteKey("POST", "/api/spot-checks"): {"count": 5, "period": "2026-12"},
+    RouteKey("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result"): {
+        "state": "recorded", "mode": "live", "key_area": "drug_store", "answers": {
+            "drug_store.permitted_list": {"answer": "compliant"},
+            "drug_store.labelled": {"answer": "compliant"},
+        },
+    },
     RouteKey("POST", "/api/tokens"): {
         "name": "prometheus", "role": "monitor", "organisation_id": 1,
     },
