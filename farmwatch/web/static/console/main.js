@@ -11,6 +11,7 @@ const PAGES = [
   { name: "live", admin: false, load: () => import("./live.js") },
   { name: "playback", admin: false, load: () => import("./playback.js") },
   { name: "records", admin: false, load: () => import("./records.js") },
+  { name: "spotchecks", admin: false, load: () => import("./spotchecks.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },
