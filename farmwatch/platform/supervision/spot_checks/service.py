@@ -123,7 +123,7 @@ class SpotCheckService:
                 farm_name=d.candidate.farm_name,
                 weight=d.candidate.weight,
                 state=ItemState.PENDING,
-                key_area=getattr(places.get(d.candidate.channel_id), "key_area", None),
+                key_area=place.key_area if (place := places.get(d.candidate.channel_id)) else None,
             )  # fmt: skip
             for d in drawn
         )
