@@ -1,7 +1,8 @@
 """Random spot checks in the console, in a real browser (Debian's chromium): the
 administrator opens "随机抽查", draws two cameras, plays the first in the page's tile,
 records it on the drug store's checklist (the monitoring form, its key area preset from the
-camera's placement), records the second as "无法播放", verifies the draw from its seed and
+camera's placement), records the second — whose INVITE the device refuses — as "无法播放"
+with what the tile said, verifies the draw from its seed and
 reads the period report. Screenshots go to /tmp/console-shots/ for a person to look at.
 """
 
@@ -132,7 +133,12 @@ async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckCo
     await page.click("#mr-close")
     await page.wait_for_selector(f"#sc-rows tr[data-position='{first}'][data-state='recorded']")
 
-    await page.fill("#sc-reason", "摄像机黑屏")
+    # The device refuses the second camera's INVITE: the tile says so, and "无法播放" keeps
+    # what it said as the reason.
+    console.rig.fleet.devices[0].refuse_invites(488)
+    await page.click(f"#sc-rows tr[data-position='{second}'] .sc-play")
+    await page.wait_for_selector(".sc-player .tile[data-state='error']", timeout=20_000)
+    await console.shoot(page, "spotchecks-failed")
     await page.click(f"#sc-rows tr[data-position='{second}'] .sc-unplayable")
     await page.wait_for_selector(f"#sc-rows tr[data-position='{second}'][data-state='unplayable']")
     await page.click("#sc-verify")
@@ -156,6 +162,7 @@ async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckCo
         "drug_store",
     )
     assert items[first]["answers"][1]["remark"] == "两瓶兽药无批次"
-    assert (items[second]["state"], items[second]["remark"]) == ("unplayable", "摄像机黑屏")
+    assert items[second]["state"] == "unplayable"
+    assert items[second]["remark"].startswith("视频无法播放：") and "488" in items[second]["remark"]
     assert stored["period"] == "2026-12"
     await context.close()

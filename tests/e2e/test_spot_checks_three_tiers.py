@@ -131,11 +131,18 @@ async def test_a_national_spot_check_draws_plays_and_records_through_two_hops(
         "not_compliant",
         "畜禽舍",
     )
+    # The farm's NVR now refuses every INVITE: the second camera will not play at the top.
+    tiers.farm.devices[0].refuse_invites(488)
+    status, failed = await tiers.post(national, f"/api/channels/{broken['channel_id']}/live", None)
+    assert status in (502, 503, 504), failed
+    reason = f"实时视频无法播放：{failed['error']}"
     status, unplayable = await tiers.post(
         national, f"/api/spot-checks/{check['id']}/items/{broken['position']}/result",
-        {"state": "unplayable", "remark": "实时视频无码流"},
+        {"state": "unplayable", "mode": "live", "remark": reason},
     )  # fmt: skip
-    assert status == 200 and unplayable["state"] == "unplayable", unplayable
+    assert status == 200, unplayable
+    assert (unplayable["state"], unplayable["remark"]) == ("unplayable", reason[:1000])
+    tiers.farm.devices[0].accept_invites()
 
     status, verified = await tiers.request(
         national, "GET", f"/api/spot-checks/{check['id']}/verify"

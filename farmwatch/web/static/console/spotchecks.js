@@ -69,10 +69,19 @@ export function mount(container, { me }) {
     });
   }
 
+  // What the tile said when the drawn camera failed to play, as the reason's default.
+  function failure(item) {
+    const failed = ["error", "offline"].includes(tile.state);
+    if (!failed || !tile.camera || tile.camera.channel_id !== item.channel_id) return "";
+    return `${t("sc.defaultReason")}：${tile.stateLine.textContent.replace(t("tile.retry"), "").trim()}`;
+  }
+
   async function unplayable(item) {
     message.textContent = "";
+    const why = reason.value.trim() && reason.value.trim() !== t("sc.defaultReason")
+      ? reason.value.trim() : (failure(item) || t("sc.defaultReason"));
     try {
-      await result(item, { state: "unplayable", mode: "live", remark: reason.value.trim() });
+      await result(item, { state: "unplayable", mode: "live", remark: why });
       await show(current.id);
     } catch (error) {
       message.textContent = error.message;
@@ -96,7 +105,7 @@ export function mount(container, { me }) {
         el("td", { class: "mono" }, item.channel_id), el("td", {}, item.key_area_zh || "—"),
         el("td", { class: item.state === "unplayable" ? "bad" : undefined, title: item.remark || undefined }, item.state_zh),
         el("td", { class: item.outcome === "compliant" ? "ok" : (item.outcome ? "bad" : undefined) },
-          item.outcome ? t(`answer.${item.outcome}`) : ""),
+          item.outcome ? t(`answer.${item.outcome}`) : (item.state === "unplayable" ? el("small", { class: "muted" }, item.remark) : "")),
         el("td", {},
           el("button", { type: "button", class: "sc-play", onclick: () => tile.play(camera(item)) }, t("sc.play")), " ",
           el("button", { type: "button", class: "sc-record primary", disabled: done, onclick: () => record(item) }, t("sc.record")), " ",
