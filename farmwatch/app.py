@@ -73,6 +73,8 @@ from farmwatch.platform.supervision.monitoring_repository import MonitoringRepos
 from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.snapshot_store import SnapshotStore
+from farmwatch.platform.supervision.spot_checks.repository import SpotCheckRepository
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService, SpotCheckSources
 from farmwatch.platform.supervision.view_snapshots import PlatformSnapshots
 from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.settings import Settings, WebSettings
@@ -408,6 +410,10 @@ class Application:
             SupervisionFlags(self.faults, self.anomalies),
             zone=settings.registrar.zone,
         )
+        self.spot_checks = SpotCheckService(
+            SpotCheckRepository(self.database.sessions, self.database.read_sessions),
+            SpotCheckSources(gate, self.access_services.cameras, directory, channels, placements),
+        )
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -513,6 +519,7 @@ class Application:
                     farms=self.farm_register,
                     faults=self.faults,
                     anomalies=self.anomalies,
+                    spot_checks=self.spot_checks,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

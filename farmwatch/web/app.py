@@ -29,6 +29,7 @@ from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -54,6 +55,7 @@ from farmwatch.web.keys import (
     POSITIONS,
     RECORD_SEARCH,
     SCHEDULE,
+    SPOT_CHECKS,
     UPPER_LINKS,
     UPPER_SHARES,
     HealthCheck,
@@ -83,6 +85,7 @@ from farmwatch.web.routes import (
     recordings,
     records,
     session,
+    spot_checks,
     tokens,
     uppers,
 )
@@ -138,6 +141,8 @@ class WebServices:
     """Fault tickets (`/api/faults`; regulation art. 19)."""
     anomalies: AnomalyService = field(kw_only=True)
     """Anomalies, their evidence, rectification and cases (`/api/anomalies`)."""
+    spot_checks: SpotCheckService = field(kw_only=True)
+    """Random spot checks (`/api/spot-checks`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -162,10 +167,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[FARM_REGISTER] = services.farms
     api[FAULTS] = services.faults
     api[ANOMALIES] = services.anomalies
+    api[SPOT_CHECKS] = services.spot_checks
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
-        anomalies,
+        anomalies, spot_checks,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -26,6 +26,7 @@ from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
+from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
@@ -49,6 +50,7 @@ CAMERA_TREE = web.AppKey("camera_tree", CameraTree)
 MONITORING = web.AppKey("monitoring", MonitoringService)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
 FARM_REGISTER = web.AppKey("farm_register", FarmRegister)
+SPOT_CHECKS = web.AppKey("spot_checks", SpotCheckService)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 """The OpenAPI document, written once when the application is built."""
 

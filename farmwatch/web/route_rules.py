@@ -245,6 +245,15 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/anomalies/{anomaly_id}/evidence/{clip_id}/file",
      _anomaly(AuditAction.CLIP_EXPORT)),
     ("POST", "/api/anomalies/{anomaly_id}/follow-ups", _anomaly(AuditAction.ANOMALY_FOLLOW_UP)),
+    # -- random spot checks (the core shows those of the caller's organisation and below, and
+    # records a result only on a camera the caller may view) ---------------------------------
+    ("POST", "/api/spot-checks", Rule(Who.SIGNED_IN, audit=AuditAction.SPOT_CHECK_DRAW)),
+    ("GET", "/api/spot-checks", SIGNED_IN),
+    ("GET", "/api/spot-checks/report", SIGNED_IN),
+    ("GET", "/api/spot-checks/{spot_check_id}", SIGNED_IN),
+    ("GET", "/api/spot-checks/{spot_check_id}/verify", SIGNED_IN),
+    ("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result",
+     Rule(Who.SIGNED_IN, audit=AuditAction.SPOT_CHECK_RESULT)),
     # -- what the caller opened --------------------------------------------------------------
     ("DELETE", "/api/live/{session}", Rule(Who.SIGNED_IN, Target.LIVE,
                                            audit=AuditAction.LIVE_STOP, closes=True)),

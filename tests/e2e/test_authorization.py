@@ -347,6 +347,27 @@ PROBES: dict[RouteKey, Probe] = {
     K("POST", "/api/anomalies/{anomaly_id}/follow-ups"): Probe(
         _p("/api/anomalies/{A}/follow-ups"), 201, lambda _: {"monitoring_record_id": 42}
     ),
+    # Spot checks: drawn among the cameras in reach (none: 409). The callers draw in turn:
+    # east.admin's is check 1, mon.granted's check 2 (their one camera). A check is seen in
+    # its organisation (east) and above; a result needs the camera in view, and is recorded
+    # once (east.admin first: mon.granted then finds it recorded).
+    K("POST", "/api/spot-checks"): Probe(
+        _p("/api/spot-checks"), 201, lambda _: {"count": 1},
+        {"mon.plain": 409, OTHER_ADMINISTRATOR: 409},
+    ),
+    K("GET", "/api/spot-checks"): Probe(_p("/api/spot-checks"), 200),
+    K("GET", "/api/spot-checks/report"): Probe(_p("/api/spot-checks/report"), 200),
+    K("GET", "/api/spot-checks/{spot_check_id}"): Probe(
+        _p("/api/spot-checks/2"), 200, overrides={OTHER_ADMINISTRATOR: 404}, order=1
+    ),
+    K("GET", "/api/spot-checks/{spot_check_id}/verify"): Probe(
+        _p("/api/spot-checks/2/verify"), 200, overrides={OTHER_ADMINISTRATOR: 404}, order=1
+    ),
+    K("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result"): Probe(
+        _p("/api/spot-checks/2/items/1/result"), 200,
+        lambda _: {"state": "unplayable", "remark": "无码流"},
+        {"mon.plain": 403, OTHER_ADMINISTRATOR: 404, OWNER: 409}, order=1,
+    ),
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from farmwatch.platform.models.recording import (
     RecordingSegmentRow,
     RecordPlanRow,
 )
+from farmwatch.platform.models.spot_check import SpotCheckItemRow, SpotCheckRow
 
 __all__ = [
     "DEFAULT_CHARSET",
@@ -69,6 +70,8 @@ __all__ = [
     "OrganisationScheduleRow",
     "RecordPlanRow",
     "RecordingSegmentRow",
+    "SpotCheckItemRow",
+    "SpotCheckRow",
     "TokenGrantRow",
     "UpperShareRow",
     "UserGrantRow",

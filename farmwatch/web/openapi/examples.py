@@ -87,6 +87,13 @@ BODY_EXAMPLES: Mapping[RouteKey, Any] = {
     RouteKey("POST", "/api/faults/{fault_id}/state"): {
         "state": "farm_notified", "remark": "phoned the farm",
     },
+    RouteKey("POST", "/api/spot-checks"): {"count": 5, "period": "2026-12"},
+    RouteKey("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result"): {
+        "state": "recorded", "mode": "live", "key_area": "drug_store", "answers": {
+            "drug_store.permitted_list": {"answer": "compliant"},
+            "drug_store.labelled": {"answer": "compliant"},
+        },
+    },
     RouteKey("POST", "/api/tokens"): {
         "name": "prometheus", "role": "monitor", "organisation_id": 1,
     },

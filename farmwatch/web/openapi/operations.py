@@ -555,6 +555,50 @@ _TABLE: list[tuple[str, str, Operation]] = [
             {"follow_ups": s.array(ref("FollowUp"))})},
         body({"monitoring_record_id": s.INTEGER}, required=("monitoring_record_id",)),
         path_types=_ANOMALY_ID)),
+    # -- random spot checks ----------------------------------------------------------------------
+    ("POST", "/api/spot-checks", Operation(
+        "supervision", "Draw K cameras at random among those the caller may view (抽查)",
+        {201: ref("SpotCheck")},
+        body({"count": {"type": "integer", "minimum": 1, "maximum": 100},
+              "period": {"type": "string", "maxLength": 64}}, required=("count",)),
+        errors=(409,),
+        description="Farms not spot-checked recently weigh more (1 + weeks since, up to 8); "
+                    "one camera per farm per round. The seed and the population's digest are "
+                    "kept: GET .../verify runs the draw again. 409: no camera in reach.")),
+    ("GET", "/api/spot-checks", Operation(
+        "supervision", "Spot checks of the caller's organisation and below, newest first",
+        {200: obj({"spot_checks": s.array(ref("SpotCheck")),
+                   "next_offset": nullable(s.INTEGER)})},
+        query=(Query("limit", {"type": "integer", "minimum": 0}),
+               Query("offset", {"type": "integer", "minimum": 0})))),
+    ("GET", "/api/spot-checks/report", Operation(
+        "supervision", "The spot checks drawn in a period, in total and per farm",
+        {200: ref("SpotCheckReport")},
+        query=(Query("from", s.STRING, "an ISO local time (drawn at, inclusive)"),
+               Query("to", s.STRING, "an ISO local time (drawn at, exclusive)")))),
+    ("GET", "/api/spot-checks/{spot_check_id}", Operation(
+        "supervision", "One spot check with its cameras and results", {200: ref("SpotCheck")},
+        path_types={"spot_check_id": s.INTEGER})),
+    ("GET", "/api/spot-checks/{spot_check_id}/verify", Operation(
+        "supervision", "Run the stored draw again from its seed and population",
+        {200: obj({"spot_check_id": s.INTEGER, "ok": s.BOOLEAN, "digest_matches": s.BOOLEAN,
+                   "draw_matches": s.BOOLEAN, "population": s.INTEGER,
+                   "expected": s.array(s.STRING)})},
+        path_types={"spot_check_id": s.INTEGER})),
+    ("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result", Operation(
+        "supervision", "Record what the inspector found on a drawn camera, or that it will "
+        "not play", {200: ref("SpotCheckItem")}, body({
+            "state": {"type": "string", "enum": ["recorded", "unplayable"]},
+            "mode": {"type": "string", "enum": ["live", "playback"]},
+            "key_area": s.STRING,
+            "answers": {"type": "object", "additionalProperties": body(
+                {"answer": s.ANSWER, "remark": s.STRING}, required=("answer",))},
+            "remark": s.STRING,
+        }, required=("state",)), errors=(409,),
+        description="recorded: every point of the key area's checklist answered (key_area "
+                    "needed when the camera has none here); unplayable: remark says why. 409: "
+                    "recorded already.",
+        path_types={"spot_check_id": s.INTEGER, "position": s.INTEGER})),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

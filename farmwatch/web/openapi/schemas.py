@@ -295,6 +295,31 @@ ANOMALY_DETAIL: Schema = {"allOf": [ref("Anomaly"), obj({
     "follow_ups": array(ref("FollowUp")),
 })]}  # fmt: skip
 
+SPOT_CHECK_ITEM = obj({
+    "position": INTEGER, "channel_id": STRING, "device_id": STRING, "farm_key": STRING,
+    "farm_name": STRING, "weight": NUMBER,
+    "state": {"type": "string", "enum": ["pending", "recorded", "unplayable"]},
+    "state_zh": STRING, "key_area": nullable(STRING), "key_area_zh": nullable(STRING),
+    "answers": array(obj({"point": STRING, "text_zh": STRING, "answer": ANSWER,
+                          "remark": STRING})),
+    "remark": STRING, "outcome": nullable(ANSWER),
+    "mode": nullable({"type": "string", "enum": ["live", "playback"]}),
+    "recorded_by": nullable(STRING), "recorded_at": TIME,
+}, required=("position", "channel_id", "device_id", "farm_key", "farm_name", "state"))  # fmt: skip
+SPOT_CHECK = obj({
+    "id": INTEGER, "organisation_id": INTEGER, "drawn_by": STRING, "drawn_at": STRING,
+    "requested": INTEGER, "seed": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+    "population_digest": STRING, "period": nullable(STRING),
+    "items": array(ref("SpotCheckItem")),
+})  # fmt: skip
+_TALLY: Schema = {
+    "drawn": INTEGER, "recorded": INTEGER, "unplayable": INTEGER, "pending": INTEGER,
+    "not_compliant": INTEGER, "not_compliant_points": INTEGER,
+}  # fmt: skip
+SPOT_CHECK_REPORT = obj({
+    "from": TIME, "to": TIME, "checks": INTEGER, **_TALLY,
+    "farms": array(obj({"farm_key": STRING, "farm_name": STRING, **_TALLY})),
+})  # fmt: skip
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -312,4 +337,6 @@ COMPONENTS: dict[str, Schema] = {
     "Fault": FAULT, "FaultStatistics": FAULT_STATISTICS,
     "Anomaly": ANOMALY, "AnomalyClip": ANOMALY_CLIP,
     "AnomalyDetail": ANOMALY_DETAIL, "FollowUp": FOLLOW_UP,
+    "SpotCheck": SPOT_CHECK, "SpotCheckItem": SPOT_CHECK_ITEM,
+    "SpotCheckReport": SPOT_CHECK_REPORT,
 }  # fmt: skip

@@ -21,6 +21,8 @@ export function mount(container, { me }) {
       "an.deadline", "an.evidence"].map((key) => el("th", {}, t(key))))), body);
   const detail = el("div", { class: "anomaly-detail", id: "an-detail" }, el("p", { class: "muted" }, t("an.pick")));
   const message = el("p", { class: "state error", id: "an-error" });
+  // Verification answers by clip, so that a list refresh re-rendering the detail keeps them.
+  const verified = new Map();
   container.append(el("section", { class: "anomalies-page" },
     el("div", { class: "toolbar" }, el("strong", {}, t("an.list")),
       el("label", {}, t("an.filterState"), stateSelect),
@@ -61,12 +63,21 @@ export function mount(container, { me }) {
 
   function evidenceItem(anomaly, clip) {
     const result = el("span", { class: "verify-result" });
+    const showAnswer = (answer) => {
+      result.className = `verify-result ${answer.valid ? "ok" : "bad"}`;
+      result.dataset.valid = String(answer.valid);
+      result.textContent = answer.valid ? t("an.valid") : `${t("an.invalid")} (${answer.detail})`;
+    };
+    if (verified.has(clip.id)) showAnswer(verified.get(clip.id));
     const verify = clip.verify ? el("button", { type: "button", class: "verify", onclick: async () => {
       try {
         const answer = await api("GET", clip.verify);
-        result.className = `verify-result ${answer.valid ? "ok" : "bad"}`;
-        result.dataset.valid = String(answer.valid);
-        result.textContent = answer.valid ? t("an.valid") : `${t("an.invalid")} (${answer.detail})`;
+        verified.set(clip.id, answer);
+        // The detail may have been re-rendered meanwhile: show it wherever the clip is now.
+        showAnswer(answer);
+        for (const shown of detail.querySelectorAll(`li[data-clip="${clip.id}"] .verify-result`)) {
+          if (shown !== result) { shown.className = result.className; shown.dataset.valid = result.dataset.valid; shown.textContent = result.textContent; }
+        }
       } catch (error) { result.className = "verify-result bad"; result.textContent = error.message; }
     } }, t("an.verify")) : null;
     const video = clip.file ? el("video", { controls: true, preload: "none", src: clip.file, class: "evidence-video" }) : null;

@@ -15,6 +15,7 @@ const PAGES = [
   { name: "farms", admin: false, load: () => import("./farms.js") },
   { name: "faults", admin: false, load: () => import("./faults.js") },
   { name: "anomalies", admin: false, load: () => import("./anomalies.js") },
+  { name: "spotchecks", admin: false, load: () => import("./spotchecks.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },

@@ -10,9 +10,13 @@ import { currentLanguage, t } from "./i18n.js";
 const ANSWERS = ["compliant", "not_compliant", "not_visible"];
 let checklists = null;
 
-async function checklistOf(area) {
+async function allChecklists() {
   if (!checklists) checklists = (await api("GET", "/api/checklists")).checklists;
-  return checklists.find((list) => list.key_area === area) || null;
+  return checklists;
+}
+
+async function checklistOf(area) {
+  return (await allChecklists()).find((list) => list.key_area === area) || null;
 }
 
 function pointText(point) {
@@ -41,26 +45,53 @@ export function recordCard(record) {
 
 /**
  * Open the form for `camera` (from the tree: channel_id, name, key_area). `view` says what
- * is being watched: {mode: "live"} or {mode: "playback", session, position}.
+ * is being watched: {mode: "live"} or {mode: "playback", session, position}. `options`
+ * lets another page reuse the form (a spot check's result): `pickArea` offers the six key
+ * areas when the camera has none here, `submit(request)` sends it (the request then
+ * carries `key_area`) and `card(answer)` shows what came back.
  */
-export async function openMonitoringForm(camera, view) {
+export async function openMonitoringForm(camera, view, options = {}) {
   const body = el("div", { class: "modal-body" });
   const closeButton = el("button", { type: "button", class: "modal-close", id: "mr-close", onclick: () => modal.remove() }, t("tile.close"));
   const modal = el("div", { class: "modal", id: "mr-modal", role: "dialog" },
     el("div", { class: "modal-box" },
-      el("header", {}, el("strong", {}, `${t("mr.title")} — ${camera.name || camera.channel_id}`), closeButton),
+      el("header", {}, el("strong", {}, `${options.title || t("mr.title")} — ${camera.name || camera.channel_id}`), closeButton),
       body));
   document.body.append(modal);
-  if (!camera.key_area) {
+  if (!camera.key_area && !options.pickArea) {
     body.append(el("p", { class: "error", id: "mr-error" }, t("mr.noArea")));
     return modal;
   }
+  if (options.pickArea) {
+    let lists;
+    try {
+      lists = await allChecklists();
+    } catch (error) {
+      body.append(el("p", { class: "error", id: "mr-error" }, error.message));
+      return modal;
+    }
+    const formHolder = el("div");
+    const areaSelect = el("select", { id: "mr-area" }, el("option", { value: "" }, t("sc.pickArea")),
+      lists.map((list) => el("option", { value: list.key_area, selected: list.key_area === camera.key_area }, list.key_area_zh)));
+    areaSelect.addEventListener("change", () => {
+      clear(formHolder);
+      if (areaSelect.value) renderForm(formHolder, camera, view, options, areaSelect.value, body);
+    });
+    body.append(el("label", { class: "overall" }, t("keyArea"), areaSelect), formHolder);
+    if (camera.key_area) await renderForm(formHolder, camera, view, options, camera.key_area, body);
+    return modal;
+  }
+  await renderForm(body, camera, view, options, camera.key_area, body);
+  return modal;
+}
+
+async function renderForm(holder, camera, view, options, area, body) {
   let checklist;
   try {
-    checklist = await checklistOf(camera.key_area);
+    checklist = await checklistOf(area);
   } catch (error) {
-    body.append(el("p", { class: "error", id: "mr-error" }, error.message));
-    return modal;
+    holder.append(el("p", { class: "error", id: "mr-error" }, error.message));
+    return;
   }
   const points = checklist.points.map((point) => {
     const name = `mr-${point.id}`;
@@ -78,7 +109,7 @@ export async function openMonitoringForm(camera, view) {
       (view.position ? ` · ${view.position.replace("T", " ")}` : "")),
     points.map((entry) => entry.node),
     el("label", { class: "overall" }, t("mr.remark"), remark), message, submit);
-  body.append(form);
+  holder.append(form);
   form.addEventListener("change", () => { message.textContent = ""; });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -98,6 +129,11 @@ export async function openMonitoringForm(camera, view) {
     submit.disabled = true;
     message.textContent = t("mr.saving");
     try {
+      if (options.submit) {
+        const answer = await options.submit({ ...request, key_area: area });
+        clear(body).append(options.card ? options.card(answer) : el("p", { class: "ok" }, t("sc.saved")));
+        return;
+      }
       const record = await api("POST", `/api/channels/${camera.channel_id}/monitoring-records`, request);
       clear(body).append(recordCard(record));
     } catch (error) {
@@ -105,5 +141,4 @@ export async function openMonitoringForm(camera, view) {
       submit.disabled = false;
     }
   });
-  return modal;
 }
