@@ -31,6 +31,8 @@ PURE_OTHER_MODULES = [
     "platform/audit/chain.py",
     # Who steers a camera and how fast: decided from the arguments and `now`.
     "platform/services/control_floor.py",
+    # What a bad picture is: measured from the decoded planes alone.
+    "platform/supervision/diagnosis/checks.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 
