@@ -52,6 +52,12 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.diagnosis import (
+    DiagnosisRepository,
+    DiagnosisSampler,
+    DiagnosisService,
+    SamplerSettings,
+)
 from farmwatch.settings import Settings, WebSettings
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
@@ -326,6 +332,20 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
+        supervision = settings.supervision
+        diagnoses = DiagnosisRepository(self.database.sessions)
+        # No fault tickets yet (issue 11 item 4 brings them): samples are only stored.
+        self.diagnosis_sampler = DiagnosisSampler(
+            self.live, channels, self.access.is_online, diagnoses,
+            SamplerSettings(
+                interval=supervision.diagnosis_interval, workers=supervision.diagnosis_workers,
+                history=supervision.diagnosis_history,
+                thresholds=supervision.diagnosis_thresholds,
+            ),
+        )  # fmt: skip
+        self.diagnosis = DiagnosisService(
+            self.diagnosis_sampler, diagnoses, channels, self.access_services.gate
+        )
         self.camera_tree = CameraTree(
             devices, channels,
             PlacementRepository(self.database.sessions, self.database.read_sessions),
@@ -397,6 +417,9 @@ class Application:
         await self.upper_shares.load()
         self.cascade.start()
         stack.push_async_callback(self.cascade.close)
+        # Samples start streams through the live service: closed before it.
+        await self.diagnosis_sampler.start()
+        stack.push_async_callback(self.diagnosis_sampler.close)
         web_settings = self.settings.web
         if not await self.access_services.directory.count_users():
             log.warning(
@@ -423,6 +446,7 @@ class Application:
                     cameras=self.camera_tree,
                     alarms=self.alarms,
                     positions=self.positions,
+                    diagnosis=self.diagnosis,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

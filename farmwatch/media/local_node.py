@@ -285,16 +285,22 @@ class LocalMediaNode:
                 log.info("stream %s: HLS unused for %g s, closing it", key, self._hls_idle)
         self._spawn(sink.close())
 
-    async def snapshot(self, stream_key: str, max_width: int) -> bytes:
-        """A JPEG of the stream's latest intact keyframe."""
+    async def snapshot(self, stream_key: str, max_width: int, skip_keyframes: int = 0) -> bytes:
+        """A JPEG of the stream's latest intact keyframe, or of the `skip_keyframes`-th
+        intact one after it."""
         stream = self._stream(stream_key)
         # A new sink is offered the cached start, which begins with the last keyframe.
         probe = QueuedSink(max_frames=1, name=f"snapshot:{stream_key}")
         subscription = stream.attach(probe)
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(5 * (1 + skip_keyframes)):
                 frame = await probe.next_frame()
-                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
+                to_skip = skip_keyframes
+                while frame is not None and (
+                    frame.is_damaged or not frame.is_keyframe or to_skip > 0
+                ):
+                    if frame.is_keyframe and not frame.is_damaged:
+                        to_skip -= 1
                     frame = await probe.next_frame()  # a keyframe hit by loss: the next one
         except TimeoutError:
             frame = None

@@ -24,6 +24,7 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.uppers import UpperLinksView
 from farmwatch.web.authorization import authorization_middleware, check_route_rules, routes_of
 from farmwatch.web.housekeeping import AccessHousekeeping
@@ -35,6 +36,7 @@ from farmwatch.web.keys import (
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
+    DIAGNOSIS,
     DOWNLOAD_SERVICE,
     HEALTH,
     LIVE_SERVICE,
@@ -59,6 +61,7 @@ from farmwatch.web.routes import (
     cameras,
     control,
     devices,
+    diagnosis,
     health,
     live,
     metrics,
@@ -114,6 +117,8 @@ class WebServices:
     """Alarms devices reported (`/api/alarms`)."""
     positions: PositionService = field(kw_only=True)
     """Mobile devices' tracks (`/api/devices/{id}/track`)."""
+    diagnosis: DiagnosisService = field(kw_only=True)
+    """Video quality diagnosis (`/api/diagnosis`, `/api/channels/{id}/diagnosis`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -133,9 +138,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CAMERA_TREE] = services.cameras
     api[ALARMS] = services.alarms
     api[POSITIONS] = services.positions
+    api[DIAGNOSIS] = services.diagnosis
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions,
+        organisations, tokens, audit, cameras, alarms, positions, diagnosis,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

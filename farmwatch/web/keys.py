@@ -21,12 +21,14 @@ from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.uppers import UpperLinksView
 
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 ALARMS = web.AppKey("alarms", AlarmService)
 POSITIONS = web.AppKey("positions", PositionService)
+DIAGNOSIS = web.AppKey("diagnosis", DiagnosisService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

@@ -198,9 +198,10 @@ class RemoteMediaNode:
         except aiohttp.ClientError as error:
             raise MediaError(f"media node {self._name}: {error}") from error
 
-    async def snapshot(self, stream_key: str, max_width: int) -> bytes:
+    async def snapshot(self, stream_key: str, max_width: int, skip_keyframes: int = 0) -> bytes:
         session = self._session_or_fail()
-        url = f"{_BASE}/streams/{stream_key}/snapshot?max_width={max_width}"
+        url = (f"{_BASE}/streams/{stream_key}/snapshot?max_width={max_width}"
+               f"&skip_keyframes={skip_keyframes}")  # fmt: skip
         try:
             async with session.get(url) as response:
                 if response.status != 200:

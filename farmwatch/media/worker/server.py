@@ -310,7 +310,8 @@ async def hls(request: web.Request) -> web.Response:
 @routes.get("/streams/{key}/snapshot")
 async def snapshot(request: web.Request) -> web.Response:
     width = int(request.query.get("max_width", "1280"))
-    jpeg = await request.app[NODE].snapshot(request.match_info["key"], width)
+    skip = int(request.query.get("skip_keyframes", "0"))
+    jpeg = await request.app[NODE].snapshot(request.match_info["key"], width, skip)
     return web.Response(body=jpeg, content_type="image/jpeg")
 
 

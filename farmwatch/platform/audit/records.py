@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     """An alarm acknowledged (issue 12 item 3)."""
     ALARM_RESET = "alarm_reset"
     """AlarmCmd ResetAlarm sent for a stored alarm."""
+    DIAGNOSIS_SAMPLE = "diagnosis_sample"
+    """A camera's picture sampled for the video quality diagnosis on request (issue 11)."""
     USER_CHANGE = "user_change"
     ROLE_CHANGE = "role_change"
     GRANT_CHANGE = "grant_change"

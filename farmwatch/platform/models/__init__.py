@@ -21,6 +21,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.diagnosis import PictureSampleRow, PictureStateRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.position import DevicePositionRow
 from farmwatch.platform.models.recording import (
@@ -48,6 +49,8 @@ __all__ = [
     "LoginSessionRow",
     "MediaOwnerRow",
     "OrganisationRow",
+    "PictureSampleRow",
+    "PictureStateRow",
     "RecordPlanRow",
     "RecordingSegmentRow",
     "TokenGrantRow",

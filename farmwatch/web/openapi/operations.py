@@ -346,6 +346,21 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("POST", "/api/alarms/{alarm_id}/reset", Operation(
         "alarms", "Reset the alarm at the device (AlarmCmd)", {200: ref("Alarm")},
         errors=DEVICE_ERRORS, path_types={"alarm_id": s.INTEGER})),
+    # -- video quality diagnosis -------------------------------------------------------------
+    ("GET", "/api/channels/{channel_id}/diagnosis", Operation(
+        "diagnosis", "The camera's picture state and its newest samples (latest first)",
+        {200: obj({"channel_id": s.STRING, "state": nullable(ref("PictureState")),
+                   "latest": nullable(ref("PictureSample")),
+                   "history": s.array(ref("PictureSample"))})},
+        query=(Query("limit", {"type": "integer", "minimum": 0, "maximum": 500}),))),
+    ("POST", "/api/channels/{channel_id}/diagnosis", Operation(
+        "diagnosis", "Sample the camera's picture now", {200: {
+            "allOf": [ref("PictureSample"), obj({"channel_id": s.STRING})]}})),
+    ("GET", "/api/diagnosis", Operation(
+        "diagnosis", "The picture state of the sampled cameras the caller may view",
+        {200: obj({"cameras": s.array(ref("PictureState"))})},
+        query=(Query("failed", {"type": "string", "enum": ["true", "false"]},
+                     "true: only the cameras whose picture fails now"),))),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

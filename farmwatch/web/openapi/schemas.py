@@ -182,6 +182,24 @@ ALARM = obj({
     "state": {"type": "string", "enum": ["new", "acknowledged", "reset"]},
     "acknowledged": nullable(ANY_OBJECT), "reset": nullable(ANY_OBJECT),
 }, required=("id", "device_id", "state"))  # fmt: skip
+PICTURE_FAULT: Schema = {
+    "type": "string",
+    "enum": ["black", "overexposed", "low_contrast", "blurred", "colour_cast", "frozen"],
+}
+PICTURE_SAMPLE = obj({
+    "sampled_at": STRING,
+    "outcome": {"type": "string", "enum": ["passed", "failed", "unavailable"]},
+    "failures": array(PICTURE_FAULT), "detail": nullable(STRING),
+    "measurements": nullable(obj({
+        "mean_luma": NUMBER, "luma_std": NUMBER, "sharpness": NUMBER, "chroma_offset": NUMBER,
+        "difference": nullable(NUMBER)})),
+}, required=("sampled_at", "outcome", "failures"))  # fmt: skip
+PICTURE_STATE = obj({
+    "channel_id": STRING, "failed": BOOLEAN, "failures": array(PICTURE_FAULT),
+    "last_sampled_at": STRING,
+    "last_outcome": {"type": "string", "enum": ["passed", "failed", "unavailable"]},
+    "detail": nullable(STRING),
+}, required=("channel_id", "failed", "failures", "last_outcome"))  # fmt: skip
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -192,5 +210,6 @@ COMPONENTS: dict[str, Schema] = {
     "Upper": UPPER, "LiveLinks": LIVE_LINKS, "PlaybackLinks": PLAYBACK_LINKS,
     "PlaybackStatus": PLAYBACK_STATUS, "Sdp": SDP, "Download": DOWNLOAD, "Clip": CLIP,
     "RecordSearch": RECORD_SEARCH, "RecordPlan": RECORD_PLAN, "Placement": PLACEMENT,
-    "Tree": TREE, "Alarm": ALARM,
+    "Tree": TREE, "Alarm": ALARM, "PictureSample": PICTURE_SAMPLE,
+    "PictureState": PICTURE_STATE,
 }  # fmt: skip

@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0008"
+HEAD = "0011"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -61,6 +61,8 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "upper_shares",
         "alarms",
         "device_positions",
+        "picture_samples",
+        "picture_states",
     }
     assert differences == []
 

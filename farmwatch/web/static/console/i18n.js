@@ -156,6 +156,7 @@ const WORDS = {
     "action.device_command": "设备控制",
     "action.alarm_ack": "报警确认",
     "action.alarm_reset": "报警复位",
+    "action.diagnosis_sample": "视频质量诊断",
     "action.token_issue": "令牌签发",
     "action.token_revoke": "令牌撤销",
     "action.config_change": "配置变更",
