@@ -258,6 +258,11 @@ PROBES: dict[RouteKey, Probe] = {
         _p("/api/alarms/999999/ack"), 404, lambda _: {"note": "seen"}
     ),
     K("POST", "/api/alarms/{alarm_id}/reset"): Probe(_p("/api/alarms/999999/reset"), 404),
+    K("GET", "/api/channels/{channel_id}/diagnosis"): Probe(_p("/api/channels/{C}/diagnosis"), 200),
+    K("POST", "/api/channels/{channel_id}/diagnosis"): Probe(
+        _p("/api/channels/{C}/diagnosis"), 200
+    ),
+    K("GET", "/api/diagnosis"): Probe(_p("/api/diagnosis?failed=true"), 200),
 }  # fmt: skip
 
 
