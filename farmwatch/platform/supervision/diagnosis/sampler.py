@@ -156,7 +156,10 @@ class DiagnosisSampler:
         self._rounds = asyncio.get_running_loop().create_task(self._run_rounds())
 
     async def close(self) -> None:
-        tasks = [task for task in (self._rounds, *self._tasks) if task is not None]
+        # The samples themselves too: those asked through the API are shielded from their
+        # callers, so nobody else would stop them.
+        tasks = [task for task in (self._rounds, *self._tasks, *self._running.values())
+                 if task is not None]  # fmt: skip
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
