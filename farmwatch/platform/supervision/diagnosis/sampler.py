@@ -9,8 +9,9 @@ takes: a camera that is streaming already gives its latest keyframe from the run
 limits apply) and closed again after `[media] idle_close` with nobody watching. The keyframe
 is decoded and scaled to `SAMPLE_WIDTH` where its stream runs (a media worker, or a thread of
 this process); the JPEG decode and the checks run in a pool of `diagnosis_workers` threads,
-never on the event loop (numpy and PyAV release the GIL for the heavy parts; a process pool
-would pay more to ship the picture than the checks cost: see bench/diagnosis.py).
+never on the event loop. Threads, not processes: the checks cost about a millisecond on the
+small picture, and a process pool measured no faster per job (bench/diagnosis.py) while
+adding children to start and stop.
 
 A picture that looks like the previous sample's is confirmed on the camera's next keyframe
 before it counts as frozen: a camera that loops a short clip (the simulator does, every 4 s)
