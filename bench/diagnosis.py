@@ -112,17 +112,19 @@ def pool_ms(make: Callable[[], Executor], jpegs: list[bytes], count: int) -> flo
 
 @dataclass
 class InProcessSnapshots:
-    """`LiveService.snapshot` as a node in this process makes it: the keyframes in turn."""
+    """`LiveService.snapshots` as a node in this process makes them: the keyframes in turn."""
 
     frames: list[EsFrame]
     served: int = 0
 
-    async def snapshot(
-        self, channel_id: str, *, max_width: int = 1280, skip_keyframes: int = 0
-    ) -> bytes:
-        self.served += 1 + skip_keyframes
-        frame = self.frames[self.served % len(self.frames)]
-        return await snapshot_jpeg(frame, max_width=max_width)
+    async def snapshots(self, channel_id: str, *, max_width: int, count: int) -> list[bytes]:
+        self.served += count
+        return [
+            await snapshot_jpeg(
+                self.frames[(self.served + step) % len(self.frames)], max_width=max_width
+            )  # fmt: skip
+            for step in range(count)
+        ]
 
 
 @dataclass

@@ -456,8 +456,11 @@ class MediaCluster:
     async def hls_resource(self, stream_key: str, name: str) -> tuple[bytes, str] | None:
         return await self._route(stream_key).hls_resource(stream_key, name)
 
-    async def snapshot(self, stream_key: str, max_width: int, skip_keyframes: int = 0) -> bytes:
-        return await self._route(stream_key).snapshot(stream_key, max_width, skip_keyframes)
+    async def snapshot(self, stream_key: str, max_width: int) -> bytes:
+        return await self._route(stream_key).snapshot(stream_key, max_width)
+
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        return await self._route(stream_key).snapshots(stream_key, max_width, count)
 
     async def close_output(self, output_id: str) -> None:
         node = self._outputs.pop(output_id, None)

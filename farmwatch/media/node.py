@@ -270,9 +270,11 @@ class MediaNode(Protocol):
 
     async def hls_resource(self, stream_key: str, name: str) -> tuple[bytes, str] | None: ...
 
-    async def snapshot(self, stream_key: str, max_width: int, skip_keyframes: int = 0) -> bytes:
-        """A JPEG of the latest intact keyframe, or of the one `skip_keyframes` after it
-        (a newer picture than the one a previous snapshot may have shown)."""
+    async def snapshot(self, stream_key: str, max_width: int) -> bytes: ...
+
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        """JPEGs of `count` consecutive intact keyframes seen by one probe: the latest, then
+        the ones that follow it (the video quality diagnosis compares them)."""
         ...
 
     async def close_output(self, output_id: str) -> None: ...

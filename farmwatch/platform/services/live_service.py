@@ -234,14 +234,20 @@ class LiveService:
             session_id, live.key, name, f"channel {live.channel_id}"
         )
 
-    async def snapshot(
-        self, channel_id: str, *, max_width: int = 1280, skip_keyframes: int = 0
-    ) -> bytes:
-        """A JPEG of the channel's latest intact keyframe, or of the `skip_keyframes`-th
-        after it (starting the stream if needed; unwatched, it closes after the idle time)."""
+    async def snapshot(self, channel_id: str, *, max_width: int = 1280) -> bytes:
+        """A JPEG of the channel's latest intact keyframe (starting the stream if needed)."""
         await self._ensure_stream(channel_id)
         try:
-            return await self._media.snapshot(channel_id, max_width, skip_keyframes)
+            return await self._media.snapshot(channel_id, max_width)
+        except MediaError as error:
+            raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
+
+    async def snapshots(self, channel_id: str, *, max_width: int, count: int) -> list[bytes]:
+        """JPEGs of `count` consecutive keyframes of the channel's stream, the latest first
+        (starting the stream if needed; unwatched, it closes after the idle time)."""
+        await self._ensure_stream(channel_id)
+        try:
+            return await self._media.snapshots(channel_id, max_width, count)
         except MediaError as error:
             raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
 

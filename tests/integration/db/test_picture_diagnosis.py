@@ -52,24 +52,21 @@ async def _keyframe_jpegs(mode: PictureMode) -> list[bytes]:
 
 @dataclass
 class ScriptedCameras:
-    """Each channel's keyframes in turn (`skip_keyframes` moves on that many); a channel
-    without a script does not answer."""
+    """Each channel's keyframes: `position` is the latest, the ones after it follow; a
+    channel without a script does not answer."""
 
     keyframes: dict[str, list[bytes]] = field(default_factory=dict)
     position: dict[str, int] = field(default_factory=dict)
     asked: list[tuple[str, int]] = field(default_factory=list)
 
-    async def snapshot(
-        self, channel_id: str, *, max_width: int = 1280, skip_keyframes: int = 0
-    ) -> bytes:
+    async def snapshots(self, channel_id: str, *, max_width: int, count: int) -> list[bytes]:
         assert max_width == SAMPLE_WIDTH
-        self.asked.append((channel_id, skip_keyframes))
+        self.asked.append((channel_id, count))
         frames = self.keyframes.get(channel_id)
         if frames is None:
             raise StreamFailed(f"channel {channel_id} did not answer")
-        index = self.position.get(channel_id, 0) + skip_keyframes
-        self.position[channel_id] = index
-        return frames[index % len(frames)]
+        first = self.position.get(channel_id, 0)
+        return [frames[(first + step) % len(frames)] for step in range(count)]
 
 
 @dataclass
@@ -179,7 +176,7 @@ async def test_frozen_needs_the_same_picture_at_two_samples_and_on_the_next_keyf
     first = await sampler.sample_now(CAMERA_A)
     again = await sampler.sample_now(CAMERA_A)  # position unchanged: the same keyframe
     assert first.outcome is again.outcome is SampleOutcome.PASSED
-    assert (CAMERA_A, 1) in cameras.asked
+    assert (CAMERA_A, 2) in cameras.asked  # confirmed on two consecutive keyframes
     cameras.keyframes[CAMERA_B] = await _keyframe_jpegs(PictureMode.FROZEN)
     assert (await sampler.sample_now(CAMERA_B)).outcome is SampleOutcome.PASSED
     frozen = await sampler.sample_now(CAMERA_B)

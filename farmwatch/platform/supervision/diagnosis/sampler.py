@@ -3,23 +3,24 @@
 
 Each round lists the online cameras (channels of type 131 camera or 132 IPC of online
 devices) and samples them spread evenly over the interval (`spread`). A sample is a
-snapshot through `LiveService.snapshot`, the path `GET /api/channels/{id}/snapshot.jpg`
-takes: a camera that is streaming already gives its latest keyframe from the running stream
-(no new INVITE); one that is not gets its stream started like any viewer's (sharing and
-limits apply) and closed again after `[media] idle_close` with nobody watching. The keyframe
-is decoded and scaled to `SAMPLE_WIDTH` where its stream runs (a media worker, or a thread of
-this process); the JPEG decode and the checks run in a pool of `diagnosis_workers` threads,
-never on the event loop. Threads, not processes: the checks cost about a millisecond on the
-small picture, and a process pool measured no faster per job (bench/diagnosis.py) while
-adding children to start and stop.
+snapshot taken the way `GET /api/channels/{id}/snapshot.jpg` takes one
+(`LiveService.snapshots`, beside `snapshot`): a camera that is streaming already gives its
+latest keyframe from the running stream (no new INVITE); one that is not gets its stream
+started like any viewer's (sharing and limits apply) and closed again after `[media]
+idle_close` with nobody watching. The keyframe is decoded and scaled to `SAMPLE_WIDTH` where
+its stream runs (a media worker, or a thread of this process); the JPEG decode and the
+checks run in a pool of `diagnosis_workers` threads, never on the event loop. Threads, not
+processes: the checks cost about a millisecond on the small picture, and a process pool
+measured no faster per job (bench/diagnosis.py) while adding children to start and stop.
 
-A picture that looks like the previous sample's is confirmed on the camera's next keyframe
-before it counts as frozen: a camera that loops a short clip (the simulator does, every 4 s)
-shows the same keyframe at some sampling intervals while its picture moves; a frozen one
-repeats it every time. A camera that does not answer, or whose keyframe does not decode, is
-"unavailable" for that sample and the others go on; it changes neither the camera's failed
-state nor its thumbnail. Each sample is stored with the camera's new state (`picture_states`)
-and reported to `PictureFaults` when one is given.
+A picture that looks like the previous sample's is confirmed on two consecutive keyframes
+of the stream before it counts as frozen: a camera that loops a short clip (the simulator
+does, every 2-4 s) shows the same keyframe at some sampling intervals while its picture
+moves, but never the same one twice in a row; a frozen camera does. A camera that does not
+answer, or whose keyframe does not decode, is "unavailable" for that sample and the others
+go on; it changes neither the camera's failed state nor its thumbnail. Each sample is
+stored with the camera's new state (`picture_states`) and reported to `PictureFaults` when
+one is given.
 """
 
 from __future__ import annotations
@@ -68,11 +69,9 @@ _SAMPLE_TIMEOUT = 30.0
 
 
 class PictureSource(Protocol):
-    """`LiveService.snapshot`: a JPEG of a camera's latest keyframe (or a later one)."""
+    """`LiveService.snapshots`: JPEGs of a camera's latest keyframe and the ones after it."""
 
-    async def snapshot(
-        self, channel_id: str, *, max_width: int = 1280, skip_keyframes: int = 0
-    ) -> bytes: ...
+    async def snapshots(self, channel_id: str, *, max_width: int, count: int) -> list[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,14 +262,18 @@ class DiagnosisSampler:
         return sample
 
     async def _judge(self, channel_id: str, previous: Any) -> Diagnosis:
-        jpeg = await self._pictures.snapshot(channel_id, max_width=SAMPLE_WIDTH)
+        (jpeg,) = await self._pictures.snapshots(channel_id, max_width=SAMPLE_WIDTH, count=1)
         result = await self._in_pool(jpeg, previous)
         if PictureFault.FROZEN in result.failures:
-            # The same picture as last time: frozen only if the next keyframe is too.
-            later = await self._pictures.snapshot(
-                channel_id, max_width=SAMPLE_WIDTH, skip_keyframes=1
+            # The same picture as last time: frozen only if two consecutive keyframes of the
+            # stream are the same picture too (a looping clip's are not, a frozen camera's
+            # are). Consecutive, from one probe: a keyframe taken later might be the loop's
+            # same picture again.
+            first, following = await self._pictures.snapshots(
+                channel_id, max_width=SAMPLE_WIDTH, count=2
             )
-            result = await self._in_pool(later, result.thumbnail)
+            earlier = await self._in_pool(first, None)
+            result = await self._in_pool(following, earlier.thumbnail)
         return result
 
     async def _in_pool(self, jpeg: bytes, previous: Any) -> Diagnosis:
