@@ -166,9 +166,6 @@ class DiagnosisSampler:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def state(self, channel_id: str) -> CameraPictureState | None:
-        return self._states.get(channel_id)
-
     # -- rounds ----------------------------------------------------------------------------
 
     async def online_cameras(self) -> list[str]:
