@@ -56,6 +56,12 @@ from farmwatch.platform.supervision.anomalies.evidence import EvidenceTaker
 from farmwatch.platform.supervision.anomalies.repository import AnomalyRepository
 from farmwatch.platform.supervision.anomalies.service import AnomalyService
 from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
+from farmwatch.platform.supervision.diagnosis import (
+    DiagnosisRepository,
+    DiagnosisSampler,
+    DiagnosisService,
+    SamplerSettings,
+)
 from farmwatch.platform.supervision.farm_flags import SupervisionFlags
 from farmwatch.platform.supervision.farms import (
     DocumentStore,
@@ -380,13 +386,27 @@ class Application:
             self.access_services.directory, self.access_services.cameras, FaultFeed(),
             Webhook(supervision.webhook_url), zone=settings.registrar.zone,
         )  # fmt: skip
-        # The video quality diagnosis, once wired, calls `fault_watch.picture_failed` and
-        # `picture_passed` and sets `picture_checked`: offline tickets then close on a good
-        # picture instead of on the device coming back.
+        # The video quality diagnosis reports each camera's picture to the fault tickets:
+        # an offline camera's ticket then closes on a good picture, not merely on the device
+        # coming back.
         self.fault_watch = FaultWatch(
             self.faults, devices, self.access_services.directory, self.access,
             offline_after=supervision.fault_offline_after,
         )  # fmt: skip
+        diagnoses = DiagnosisRepository(self.database.sessions)
+        self.diagnosis_sampler = DiagnosisSampler(
+            self.live, channels, self.access.is_online, diagnoses,
+            SamplerSettings(
+                interval=supervision.diagnosis_interval, workers=supervision.diagnosis_workers,
+                history=supervision.diagnosis_history,
+                thresholds=supervision.diagnosis_thresholds,
+            ),
+            self.fault_watch,
+        )  # fmt: skip
+        self.fault_watch.picture_check = self.diagnosis_sampler.sample_now
+        self.diagnosis = DiagnosisService(
+            self.diagnosis_sampler, diagnoses, channels, self.access_services.gate
+        )
         self.recorder.listeners.append(self.fault_watch.device_event)
         self.live.health_listeners.append(self.fault_watch)
         self.fault_reminders = FaultReminders(
@@ -488,6 +508,9 @@ class Application:
         await self.upper_shares.load()
         self.cascade.start()
         stack.push_async_callback(self.cascade.close)
+        # Samples start streams through the live service: closed before it.
+        await self.diagnosis_sampler.start()
+        stack.push_async_callback(self.diagnosis_sampler.close)
         web_settings = self.settings.web
         if not await self.access_services.directory.count_users():
             log.warning(
@@ -520,6 +543,7 @@ class Application:
                     faults=self.faults,
                     anomalies=self.anomalies,
                     spot_checks=self.spot_checks,
+                    diagnosis=self.diagnosis,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

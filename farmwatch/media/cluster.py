@@ -459,6 +459,9 @@ class MediaCluster:
     async def snapshot(self, stream_key: str, max_width: int) -> bytes:
         return await self._route(stream_key).snapshot(stream_key, max_width)
 
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        return await self._route(stream_key).snapshots(stream_key, max_width, count)
+
     async def close_output(self, output_id: str) -> None:
         node = self._outputs.pop(output_id, None)
         if node is not None:

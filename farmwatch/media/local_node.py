@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from farmwatch.media.errors import MediaError
+from farmwatch.media.frames import EsFrame
 from farmwatch.media.manager import MediaManager, MediaTransport
 from farmwatch.media.node import (
     DownloadResult,
@@ -54,6 +55,8 @@ __all__ = ["LocalMediaNode"]
 log = logging.getLogger(__name__)
 
 _SWEEP_INTERVAL = 1.0
+MAX_SNAPSHOTS = 4
+"""Consecutive keyframes one `snapshots` call may wait for."""
 
 
 class LocalMediaNode:
@@ -287,25 +290,35 @@ class LocalMediaNode:
 
     async def snapshot(self, stream_key: str, max_width: int) -> bytes:
         """A JPEG of the stream's latest intact keyframe."""
+        return (await self.snapshots(stream_key, max_width, 1))[0]
+
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        """JPEGs of `count` consecutive intact keyframes: the latest, then the next ones."""
+        if not 1 <= count <= MAX_SNAPSHOTS:
+            raise MediaError(f"snapshots: expected 1 to {MAX_SNAPSHOTS} keyframes, got {count}")
         stream = self._stream(stream_key)
         # A new sink is offered the cached start, which begins with the last keyframe.
         probe = QueuedSink(max_frames=1, name=f"snapshot:{stream_key}")
         subscription = stream.attach(probe)
+        keyframes: list[EsFrame] = []
         try:
-            async with asyncio.timeout(5):
-                frame = await probe.next_frame()
-                while frame is not None and (frame.is_damaged or not frame.is_keyframe):
-                    frame = await probe.next_frame()  # a keyframe hit by loss: the next one
+            async with asyncio.timeout(5 * count):
+                while len(keyframes) < count:
+                    frame = await probe.next_frame()
+                    if frame is None:
+                        break
+                    if frame.is_keyframe and not frame.is_damaged:
+                        keyframes.append(frame)  # a keyframe hit by loss: the next one
         except TimeoutError:
-            frame = None
+            pass
         finally:
             stream.detach(subscription)
             await probe.close()
-        if frame is None or not frame.is_keyframe:
+        if len(keyframes) < count:
             raise MediaError(f"no keyframe from {stream_key} yet")
         from farmwatch.media.sinks.snapshot import snapshot_jpeg
 
-        return await snapshot_jpeg(frame, max_width=max_width)
+        return [await snapshot_jpeg(frame, max_width=max_width) for frame in keyframes]
 
     async def close_output(self, output_id: str) -> None:
         entry = self._outputs.pop(output_id, None)

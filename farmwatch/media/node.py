@@ -272,6 +272,11 @@ class MediaNode(Protocol):
 
     async def snapshot(self, stream_key: str, max_width: int) -> bytes: ...
 
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        """JPEGs of `count` consecutive intact keyframes seen by one probe: the latest, then
+        the ones that follow it (the video quality diagnosis compares them)."""
+        ...
+
     async def close_output(self, output_id: str) -> None: ...
 
     async def open_relay(self, stream_key: str, relay_id: str, spec: RelaySpec) -> RelayInfo:

@@ -42,6 +42,7 @@ from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import (
     EncodedFrame,
     EncodedLoop,
+    PictureMode,
     TestPatternError,
     TestPatternSpec,
     VideoCodec,
@@ -68,6 +69,7 @@ __all__ = [
     "MediaRoute",
     "MediaSender",
     "PacketShaper",
+    "PictureMode",
     "PlaybackInfo",
     "PlaybackQuirks",
     "PlayedFrame",

@@ -57,7 +57,7 @@ from farmwatch.simulator.record_index import RecordFile, RecordIndex
 from farmwatch.simulator.record_player import PlayerState, RecordPlayer
 from farmwatch.simulator.record_settings import PlaybackQuirks
 from farmwatch.simulator.stream_settings import StreamSettings
-from farmwatch.simulator.test_pattern import EncodedLoop
+from farmwatch.simulator.test_pattern import EncodedLoop, PictureMode
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
@@ -127,6 +127,7 @@ class CallHandler:
         self._unanswered: OrderedDict[tuple[str, str], _Unanswered] = OrderedDict()
         self._policy = InvitePolicy.ACCEPT
         self._refusal = 488
+        self._pictures: dict[str, PictureMode] = {}
         self._closed_packets = 0
         self.invites_received = 0
         self.byes_received = 0
@@ -144,6 +145,23 @@ class CallHandler:
     @property
     def calls(self) -> tuple[CallInfo, ...]:
         return tuple(call.info() for call in self._calls.values())
+
+    def picture(self, channel_id: str) -> PictureMode:
+        """What the channel shows (`media.picture` unless switched)."""
+        return self._pictures.get(channel_id, self.media.picture)
+
+    async def set_picture(self, channel_id: str, mode: PictureMode) -> None:
+        """Make the channel show `mode`: its live calls switch at their next key frame, and
+        later calls start with it. The mode's loop is encoded (once) off the event loop."""
+        if channel_id not in self._channels:
+            raise KeyError(f"no channel {channel_id}")
+        self._pictures[channel_id] = mode
+        for call in list(self._calls.values()):
+            if call.channel_id != channel_id or call.player is not None:
+                continue
+            spec = self.media.spec_for(channel_id, call.stream, mode)
+            call.sender.switch_media(await asyncio.to_thread(self._cache.get, spec))
+        log.info("channel %s: picture %s", channel_id, mode.value)
 
     def refuse(self, status: int = 488) -> None:
         if not 300 <= status <= 699:
@@ -212,7 +230,8 @@ class CallHandler:
         """Encode (first time), open the media socket, build the answer and the 200."""
         request, media = incoming.request, self.media
         stream, asked = _stream_asked(offer)
-        loop_media = await asyncio.to_thread(self._cache.get, media.spec_for(channel_id, stream))
+        spec = media.spec_for(channel_id, stream, self.picture(channel_id))
+        loop_media = await asyncio.to_thread(self._cache.get, spec)
         ssrc = self._choose_ssrc(channel_id, offer)
         route = MediaRoute.from_offer(offer, always_connect=media.answer_setup_active)
         host = self._endpoint.local_host_for(incoming.source)

@@ -5,7 +5,8 @@
         --codec h264 --width 640 --height 360 --fps 25 --bitrate 1000
 
 Invited channels stream a generated test picture as RTP/PS (UDP or TCP, as offered);
-`--loss`, `--reorder` and `--restart-timestamps` make them misbehave.
+`--loss`, `--reorder` and `--restart-timestamps` make them misbehave; `--picture` makes every
+channel show a picture fault (black, frozen, blurred, covered, overexposed, tinted).
 
 Each channel has recorded the last `--record-days` days as `--record-file-minutes` files
 (local time in `--record-time-zone`, a few gaps); RecordInfo, Playback and Download are
@@ -33,7 +34,7 @@ from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
 from farmwatch.simulator.record_settings import DEFAULT_TIME_ZONE, PlaybackQuirks, RecordSettings
 from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
-from farmwatch.simulator.test_pattern import VideoCodec
+from farmwatch.simulator.test_pattern import PictureMode, VideoCodec
 from farmwatch.sipserver.sip.address import Address, Transport
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--sub-width", type=_positive_int, default=320, help="sub-stream width (default 320)")
     add("--sub-height", type=_positive_int, default=180,
         help="sub-stream height (default 180)")  # fmt: skip
+    add("--picture", choices=[mode.value for mode in PictureMode], default="normal",
+        help="what every channel shows: the test pattern (normal) or a picture fault for "
+             "the video quality diagnosis (default normal)")  # fmt: skip
     add("--gb2016", action="store_true",
         help="behave as a GB/T 28181-2016 device: no X-GB-Ver header")  # fmt: skip
     add("--loss", type=float, default=0.0, help="fraction of RTP packets dropped (default 0)")
@@ -111,7 +115,7 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
             codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
             height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
             sub_width=args.sub_width, sub_height=args.sub_height,
-            restart_timestamps=args.restart_timestamps,
+            restart_timestamps=args.restart_timestamps, picture=PictureMode(args.picture),
         ),
         records=RecordSettings(
             days=args.record_days, file_minutes=args.record_file_minutes,

@@ -61,6 +61,7 @@ from farmwatch.simulator.session import (
     SessionTimers,
 )
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.test_pattern import PictureMode
 from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
@@ -224,6 +225,16 @@ class SimulatedDevice:
     @property
     def calls(self) -> tuple[CallInfo, ...]:
         return self.call_handler.calls
+
+    async def set_picture(self, channel: int | str, mode: PictureMode) -> None:
+        """Make a channel (by position or ID) show `mode` (a picture fault or the normal
+        test pattern); running streams switch at their next key frame."""
+        channel_id = self.channels.items[channel].device_id if isinstance(channel, int) else channel
+        await self.call_handler.set_picture(channel_id, mode)
+
+    def picture(self, channel: int | str) -> PictureMode:
+        channel_id = self.channels.items[channel].device_id if isinstance(channel, int) else channel
+        return self.call_handler.picture(channel_id)
 
     async def wait_for(self, predicate: Callable[[SimulatedDevice], bool]) -> None:
         """Return once `predicate(self)` holds; bound it with `asyncio.timeout`."""

@@ -10,6 +10,9 @@ bursting a backlog; the skipped frames are counted. `key_frame_next()` is a came
 `IFameCmd`: the next frame sent is the loop's next key frame, on the same timeline.
 `restart_every` (90 kHz ticks) misbehaves like a device looping a recorded file: the
 timestamps start again at `first_pts` every that long, while frames stay paced in real time.
+`switch_loop(other)` changes what the camera shows (another `PictureMode` of the same spec,
+so the same frame timing): the next frame sent is a key frame of the other loop, on the same
+timeline.
 """
 
 from __future__ import annotations
@@ -101,6 +104,16 @@ class FrameScheduler:
         ]
         self._next = max(self._next, end)
         return due
+
+    def switch_loop(self, loop: EncodedLoop) -> None:
+        """Show `loop` from the next key frame on (sent next); its frames must be timed like
+        the current loop's (the same spec but for the picture)."""
+        if [frame.pts for frame in loop.frames] != self._frame_pts or (
+            [f.is_keyframe for f in loop.frames] != [f.is_keyframe for f in self._loop.frames]
+        ):
+            raise ValueError("switch_loop: the other loop is timed differently")
+        self.key_frame_next()
+        self._loop = loop
 
     def key_frame_next(self) -> None:
         """Make the next frame sent a key frame (the loop's next one), keeping the timeline."""

@@ -240,6 +240,13 @@ class MediaSender:
             self._pacer.key_frame_next()
             self.key_frames_on_request += 1
 
+    def switch_media(self, media: EncodedLoop) -> None:
+        """Stream `media` (the same spec in another picture mode) from the next key frame
+        on; a playback's pacer keeps its recording."""
+        self._media = media
+        if isinstance(self._pacer, FrameScheduler):
+            self._pacer.switch_loop(media)
+
     def wake(self) -> None:
         """The pacer changed (a playback control): ask it again now."""
         self._woken.set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from farmwatch.simulator.test_pattern import TestPatternSpec, VideoCodec
+from farmwatch.simulator.test_pattern import PictureMode, TestPatternSpec, VideoCodec
 
 __all__ = ["StreamSettings"]
 
@@ -41,6 +41,8 @@ class StreamSettings:
     gop: int | None = None
     """Frames per GOP; default one key frame per second (`fps`)."""
     loop_seconds: int = 4
+    picture: PictureMode = PictureMode.NORMAL
+    """What every channel shows until a test switches one (`CallHandler.set_picture`)."""
     loss: float = 0.0
     """Fraction of RTP packets dropped (seeded by the device's seed)."""
     reorder: float = 0.0
@@ -94,9 +96,11 @@ class StreamSettings:
         self.spec_for(_PROBE_CHANNEL)  # checks codec, size, fps, bitrate, gop, loop length
         self.spec_for(_PROBE_CHANNEL, 1)
 
-    def spec_for(self, channel_id: str, stream: int = 0) -> TestPatternSpec:
+    def spec_for(
+        self, channel_id: str, stream: int = 0, picture: PictureMode | None = None
+    ) -> TestPatternSpec:
         """The test-pattern spec of `channel_id`'s stream `stream` (0 main, else the sub
-        stream); equal specs share one loop."""
+        stream) showing `picture` (default `self.picture`); equal specs share one loop."""
         main = stream == 0
         return TestPatternSpec(
             channel_id=channel_id,
@@ -107,6 +111,7 @@ class StreamSettings:
             bitrate=self.bitrate if main else self.sub_bitrate,
             gop=self.gop if self.gop is not None else self.fps,
             loop_seconds=self.loop_seconds,
+            picture=self.picture if picture is None else picture,
         )
 
     @property

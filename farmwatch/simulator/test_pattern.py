@@ -10,6 +10,12 @@ drawn straight into YUV 4:2:0 planes with bytes operations (no numpy), encoded w
 Annex-B; or libx265 on request) and muxed into PS per frame (gb28181.md §8.2, §8.3) so a stream
 only has to re-stamp and packetise.
 
+`PictureMode` paints what a faulty camera shows instead (for the video quality diagnosis):
+black, frozen (picture 0 every time, still encoded as a stream of frames), blurred (the normal
+picture strongly blurred), covered (one flat grey), overexposed (nearly white) or tinted (a
+strong colour cast). Each mode is part of the spec, so it is encoded once and cached like the
+normal loop, and the normal path pays nothing for the others.
+
 The loop is `loop_seconds` long and replayed forever with continuous timestamps, so the clock
 burned into the picture is the stream time modulo the loop length (it runs from 00:00:00.00 to
 the loop length, then starts again); only the RTP/PS timestamps keep increasing.
@@ -33,6 +39,7 @@ __all__ = [
     "RTP_CLOCK_RATE",
     "EncodedFrame",
     "EncodedLoop",
+    "PictureMode",
     "TestPatternError",
     "TestPatternSpec",
     "VideoCodec",
@@ -61,6 +68,19 @@ class VideoCodec(enum.StrEnum):
         return StreamType.H264 if self is VideoCodec.H264 else StreamType.H265
 
 
+class PictureMode(enum.StrEnum):
+    """What a simulated camera shows: its moving test pattern, or one of the faults the
+    platform's video quality diagnosis looks for."""
+
+    NORMAL = "normal"
+    BLACK = "black"
+    FROZEN = "frozen"
+    BLURRED = "blurred"
+    COVERED = "covered"
+    OVEREXPOSED = "overexposed"
+    TINTED = "tinted"
+
+
 @dataclass(frozen=True, slots=True)
 class TestPatternSpec:
     """Everything that changes the encoded bytes; equal specs share one cached loop."""
@@ -75,6 +95,7 @@ class TestPatternSpec:
     bitrate: int = 1_000_000
     gop: int = 25
     loop_seconds: int = 4
+    picture: PictureMode = PictureMode.NORMAL
 
     def __post_init__(self) -> None:
         if not _CHANNEL_ID.fullmatch(self.channel_id):
@@ -177,6 +198,8 @@ def _encode_pictures(spec: TestPatternSpec) -> list[tuple[int, bool, bytes]]:
         frame = None
         if index < spec.frame_count:
             frame = _video_frame(spec, painter.paint(index))
+            if spec.picture is PictureMode.BLURRED:
+                frame = _blurred(frame)
             frame.pts = index
         for packet in context.encode(frame):
             pts = packet.pts if packet.pts is not None else len(units)
@@ -236,6 +259,19 @@ def _video_frame(spec: TestPatternSpec, planes: tuple[bytes, bytes, bytes]) -> a
     return frame
 
 
+_BLUR_FACTOR = 16
+
+
+def _blurred(frame: av.VideoFrame) -> av.VideoFrame:
+    """`frame` shrunk 16 times (area average) and blown up again: a strong, even blur, as a
+    lens out of focus or misted over gives."""
+    small = frame.reformat(
+        width=max(2, frame.width // _BLUR_FACTOR), height=max(2, frame.height // _BLUR_FACTOR),
+        interpolation="AREA",
+    )  # fmt: skip
+    return small.reformat(width=frame.width, height=frame.height, interpolation="BILINEAR")
+
+
 # 75 % colour bars, BT.601 limited range (Y, Cb, Cr): white, yellow, cyan, green, magenta,
 # red, blue.
 _BARS = (
@@ -248,6 +284,14 @@ _BARS = (
     (35, 212, 114),
 )
 _BLACK = 16
+_FLAT_PICTURES: Mapping[PictureMode, tuple[int, int]] = MappingProxyType(
+    {PictureMode.BLACK: (_BLACK, 128), PictureMode.COVERED: (110, 128)}
+)
+"""Modes that are one flat colour: (Y, Cb = Cr)."""
+_WASHED_OUT = bytes(min(255, 228 + value // 8) for value in range(256))
+"""Luma squeezed into the top of the range: a picture burnt out by too much light."""
+_LESS_BLUE = bytes(max(16, value - 60) for value in range(256))
+_MORE_RED = bytes(min(240, value + 60) for value in range(256))
 _NOISE_LEVELS = bytes(112 + value % 32 for value in range(256))  # grey ± 16
 _WHITE = 235
 _GLYPH_WIDTH = 5
@@ -309,6 +353,23 @@ class _Painter:
         self._v = self._paint_chroma(chroma_row_v)
 
     def paint(self, index: int) -> tuple[bytes, bytes, bytes]:
+        spec = self._spec
+        mode = spec.picture
+        if mode in _FLAT_PICTURES:
+            luma_level, chroma_level = _FLAT_PICTURES[mode]
+            chroma_size = (spec.width // 2) * (spec.height // 2)
+            flat_chroma = bytes([chroma_level]) * chroma_size
+            return bytes([luma_level]) * (spec.width * spec.height), flat_chroma, flat_chroma
+        if mode is PictureMode.FROZEN:
+            index = 0
+        luma_plane, u_plane, v_plane = self._paint_normal(index)
+        if mode is PictureMode.OVEREXPOSED:
+            luma_plane = luma_plane.translate(_WASHED_OUT)
+        elif mode is PictureMode.TINTED:
+            u_plane, v_plane = u_plane.translate(_LESS_BLUE), v_plane.translate(_MORE_RED)
+        return luma_plane, u_plane, v_plane
+
+    def _paint_normal(self, index: int) -> tuple[bytes, bytes, bytes]:
         spec = self._spec
         luma = bytearray(self._luma)
         offset = (index * spec.width // spec.frame_count) % spec.width

@@ -25,6 +25,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.anomalies.service import AnomalyService
+from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
@@ -42,6 +43,7 @@ from farmwatch.web.keys import (
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
+    DIAGNOSIS,
     DOWNLOAD_SERVICE,
     FARM_REGISTER,
     FAULTS,
@@ -72,6 +74,7 @@ from farmwatch.web.routes import (
     cameras,
     control,
     devices,
+    diagnosis,
     farms,
     faults,
     health,
@@ -143,6 +146,8 @@ class WebServices:
     """Anomalies, their evidence, rectification and cases (`/api/anomalies`)."""
     spot_checks: SpotCheckService = field(kw_only=True)
     """Random spot checks (`/api/spot-checks`)."""
+    diagnosis: DiagnosisService = field(kw_only=True)
+    """Video quality diagnosis (`/api/diagnosis`, `/api/channels/{id}/diagnosis`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -168,10 +173,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[FAULTS] = services.faults
     api[ANOMALIES] = services.anomalies
     api[SPOT_CHECKS] = services.spot_checks
+    api[DIAGNOSIS] = services.diagnosis
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
-        anomalies, spot_checks,
+        anomalies, spot_checks, diagnosis,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -22,6 +22,7 @@ from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.anomalies.service import AnomalyService
+from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
@@ -35,6 +36,7 @@ ALARMS = web.AppKey("alarms", AlarmService)
 POSITIONS = web.AppKey("positions", PositionService)
 FAULTS = web.AppKey("faults", FaultService)
 ANOMALIES = web.AppKey("anomalies", AnomalyService)
+DIAGNOSIS = web.AppKey("diagnosis", DiagnosisService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

@@ -202,6 +202,11 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
     ("PUT", "/api/channels/{channel_id}/placement",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
+    # -- video quality diagnosis (the list: the cameras the caller may see) ------------------
+    ("GET", "/api/channels/{channel_id}/diagnosis", _camera()),
+    ("POST", "/api/channels/{channel_id}/diagnosis",
+     Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.DIAGNOSIS_SAMPLE)),
+    ("GET", "/api/diagnosis", SIGNED_IN),
     # -- alarms (the core shows and acts on those of the cameras the caller may view) ---------
     ("GET", "/api/alarms", SIGNED_IN),
     ("GET", "/api/alarms/events", SIGNED_IN),  # the console's long-poll feed

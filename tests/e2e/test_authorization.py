@@ -368,6 +368,11 @@ PROBES: dict[RouteKey, Probe] = {
         lambda _: {"state": "unplayable", "remark": "无码流"},
         {"mon.plain": 403, OTHER_ADMINISTRATOR: 404, OWNER: 409}, order=1,
     ),
+    K("GET", "/api/channels/{channel_id}/diagnosis"): Probe(_p("/api/channels/{C}/diagnosis"), 200),
+    K("POST", "/api/channels/{channel_id}/diagnosis"): Probe(
+        _p("/api/channels/{C}/diagnosis"), 200
+    ),
+    K("GET", "/api/diagnosis"): Probe(_p("/api/diagnosis?failed=true"), 200),
 }  # fmt: skip
 
 

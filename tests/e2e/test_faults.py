@@ -190,7 +190,8 @@ async def test_a_silent_camera_opens_tickets_flags_the_farm_and_closes_them_when
     assert [(h["from"], h["to"], h["by"]) for h in ticket["history"]] == [
         (None, "open", "auto"), ("open", "closed", "auto"),
     ]  # fmt: skip
-    assert "back online" in ticket["history"][-1]["remark"]
+    # The diagnosis looked at the camera as soon as it was back: its picture closed it.
+    assert "picture passed" in ticket["history"][-1]["remark"]
     status, flagged = await rig.get("/api/faults/farms")
     assert flagged["farms"] == []
     status, farm = await rig.get(f"/api/farms/{faults.farm_id}")

@@ -43,6 +43,8 @@ PURE_OTHER_MODULES = [
     # The anomaly's states: decided from the current state, the step and `now`.
     "platform/supervision/anomalies/states.py",
     "platform/supervision/anomalies/records.py",
+    # What a bad picture is: measured from the decoded planes alone.
+    "platform/supervision/diagnosis/checks.py",
 ]
 FORBIDDEN = {"asyncio", "socket", "time", "logging", "sqlalchemy", "aiohttp", "uvloop"}
 

@@ -10,6 +10,7 @@ outputs that closed, recorded segments closed, and the worker's load every secon
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -208,6 +209,18 @@ class RemoteMediaNode:
                 return await response.read()
         except aiohttp.ClientError as error:
             raise MediaError(f"media node {self._name}: {error}") from error
+
+    async def snapshots(self, stream_key: str, max_width: int, count: int) -> list[bytes]:
+        session = self._session_or_fail()
+        url = f"{_BASE}/streams/{stream_key}/snapshots?max_width={max_width}&count={count}"
+        try:
+            async with session.get(url) as response:
+                if response.status != 200:
+                    raise error_from_body(await _body(response))
+                answer = await response.json()
+        except aiohttp.ClientError as error:
+            raise MediaError(f"media node {self._name}: {error}") from error
+        return [base64.b64decode(jpeg) for jpeg in answer["jpegs"]]
 
     async def close_output(self, output_id: str) -> None:
         await self._call("DELETE", f"/outputs/{output_id}")

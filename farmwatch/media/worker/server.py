@@ -9,6 +9,7 @@ whole life, so a worker never outlives the platform that started it, whatever ki
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import json
@@ -312,6 +313,14 @@ async def snapshot(request: web.Request) -> web.Response:
     width = int(request.query.get("max_width", "1280"))
     jpeg = await request.app[NODE].snapshot(request.match_info["key"], width)
     return web.Response(body=jpeg, content_type="image/jpeg")
+
+
+@routes.get("/streams/{key}/snapshots")
+async def snapshots(request: web.Request) -> web.Response:
+    width = int(request.query.get("max_width", "1280"))
+    count = int(request.query.get("count", "1"))
+    jpegs = await request.app[NODE].snapshots(request.match_info["key"], width, count)
+    return web.json_response({"jpegs": [base64.b64encode(jpeg).decode() for jpeg in jpegs]})
 
 
 @routes.delete("/outputs/{output}")

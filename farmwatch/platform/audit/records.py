@@ -69,6 +69,8 @@ class AuditAction(StrEnum):
     """Cameras drawn for a random spot check (抽查; issue 11 item 6), with the seed."""
     SPOT_CHECK_RESULT = "spot_check_result"
     """A spot check's camera recorded on its checklist, or as unplayable."""
+    DIAGNOSIS_SAMPLE = "diagnosis_sample"
+    """A camera's picture sampled for the video quality diagnosis on request (issue 11)."""
     USER_CHANGE = "user_change"
     ROLE_CHANGE = "role_change"
     GRANT_CHANGE = "grant_change"

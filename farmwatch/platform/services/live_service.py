@@ -245,6 +245,15 @@ class LiveService:
         except MediaError as error:
             raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
 
+    async def snapshots(self, channel_id: str, *, max_width: int, count: int) -> list[bytes]:
+        """JPEGs of `count` consecutive keyframes of the channel's stream, the latest first
+        (starting the stream if needed; unwatched, it closes after the idle time)."""
+        await self._ensure_stream(channel_id)
+        try:
+            return await self._media.snapshots(channel_id, max_width, count)
+        except MediaError as error:
+            raise StreamFailed(f"no snapshot of channel {channel_id}: {error}") from error
+
     # -- relays to upper platforms ---------------------------------------------------------
 
     async def open_relay(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from farmwatch.platform.supervision.diagnosis.checks import DiagnosisThresholds
+
 __all__ = ["SupervisionSettings"]
 
 
@@ -20,6 +22,20 @@ class SupervisionSettings:
     """Seconds between two video quality samples of one online camera."""
     diagnosis_workers: int = 2
     """Decoders running at once for the video quality diagnosis (off the event loop)."""
+    diagnosis_history: int = 144
+    """Samples kept per camera (older ones are deleted): a day at the default interval."""
+    diagnosis_black_luma: float = 28.0
+    """Mean luma (0-255, full range) at or below which a picture is black / too dark."""
+    diagnosis_overexposed_luma: float = 230.0
+    """Mean luma at or above which a picture is overexposed."""
+    diagnosis_low_contrast_std: float = 6.0
+    """Luma standard deviation below which a picture is low contrast / covered."""
+    diagnosis_blur_sharpness: float = 0.02
+    """Laplacian variance over luma variance below which a picture is blurred."""
+    diagnosis_colour_cast: float = 40.0
+    """Distance of the mean (Cb, Cr) from neutral grey above which a picture has a cast."""
+    diagnosis_frozen_difference: float = 0.5
+    """Mean absolute luma difference of two samples' thumbnails below which it is frozen."""
     evidence_before: float = 30.0
     """Seconds of video before "report anomaly" that its evidence clip holds."""
     evidence_after: float = 30.0
@@ -36,8 +52,19 @@ class SupervisionSettings:
     def farm_document_max_bytes(self) -> int:
         return int(self.farm_document_max_megabytes * 1_000_000)
 
+    @property
+    def diagnosis_thresholds(self) -> DiagnosisThresholds:
+        return DiagnosisThresholds(
+            black_luma=self.diagnosis_black_luma,
+            overexposed_luma=self.diagnosis_overexposed_luma,
+            low_contrast_std=self.diagnosis_low_contrast_std,
+            blur_sharpness=self.diagnosis_blur_sharpness,
+            colour_cast=self.diagnosis_colour_cast,
+            frozen_difference=self.diagnosis_frozen_difference,
+        )
+
     def validate(self) -> list[str]:
-        errors: list[str] = []
+        errors: list[str] = self.diagnosis_thresholds.validate()
         for name in (
             "fault_offline_after", "fault_remind_after", "fault_escalate_after",
             "diagnosis_interval",
@@ -52,6 +79,10 @@ class SupervisionSettings:
         if not 1 <= self.diagnosis_workers <= 64:
             errors.append(
                 f"supervision.diagnosis_workers: expected 1 to 64, got {self.diagnosis_workers}"
+            )
+        if not 1 <= self.diagnosis_history <= 10_000:
+            errors.append(
+                f"supervision.diagnosis_history: expected 1 to 10000, got {self.diagnosis_history}"
             )
         if not 1 <= self.schedule_days <= 366:
             errors.append(f"supervision.schedule_days: expected 1 to 366, got {self.schedule_days}")

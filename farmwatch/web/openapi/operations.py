@@ -599,6 +599,21 @@ _TABLE: list[tuple[str, str, Operation]] = [
                     "needed when the camera has none here); unplayable: remark says why. 409: "
                     "recorded already.",
         path_types={"spot_check_id": s.INTEGER, "position": s.INTEGER})),
+    # -- video quality diagnosis -------------------------------------------------------------
+    ("GET", "/api/channels/{channel_id}/diagnosis", Operation(
+        "diagnosis", "The camera's picture state and its newest samples (latest first)",
+        {200: obj({"channel_id": s.STRING, "state": nullable(ref("PictureState")),
+                   "latest": nullable(ref("PictureSample")),
+                   "history": s.array(ref("PictureSample"))})},
+        query=(Query("limit", {"type": "integer", "minimum": 0, "maximum": 500}),))),
+    ("POST", "/api/channels/{channel_id}/diagnosis", Operation(
+        "diagnosis", "Sample the camera's picture now", {200: {
+            "allOf": [ref("PictureSample"), obj({"channel_id": s.STRING})]}})),
+    ("GET", "/api/diagnosis", Operation(
+        "diagnosis", "The picture state of the sampled cameras the caller may view",
+        {200: obj({"cameras": s.array(ref("PictureState"))})},
+        query=(Query("failed", {"type": "string", "enum": ["true", "false"]},
+                     "true: only the cameras whose picture fails now"),))),
     # -- outside /api ------------------------------------------------------------------------
     ("GET", "/healthz", Operation(
         "operations", "Whether the database answers", {200: obj({"status": s.STRING})},

@@ -320,6 +320,24 @@ SPOT_CHECK_REPORT = obj({
     "from": TIME, "to": TIME, "checks": INTEGER, **_TALLY,
     "farms": array(obj({"farm_key": STRING, "farm_name": STRING, **_TALLY})),
 })  # fmt: skip
+PICTURE_FAULT: Schema = {
+    "type": "string",
+    "enum": ["black", "overexposed", "low_contrast", "blurred", "colour_cast", "frozen"],
+}
+PICTURE_SAMPLE = obj({
+    "sampled_at": STRING,
+    "outcome": {"type": "string", "enum": ["passed", "failed", "unavailable"]},
+    "failures": array(PICTURE_FAULT), "detail": nullable(STRING),
+    "measurements": nullable(obj({
+        "mean_luma": NUMBER, "luma_std": NUMBER, "sharpness": NUMBER, "chroma_offset": NUMBER,
+        "difference": nullable(NUMBER)})),
+}, required=("sampled_at", "outcome", "failures"))  # fmt: skip
+PICTURE_STATE = obj({
+    "channel_id": STRING, "failed": BOOLEAN, "failures": array(PICTURE_FAULT),
+    "last_sampled_at": STRING,
+    "last_outcome": {"type": "string", "enum": ["passed", "failed", "unavailable"]},
+    "detail": nullable(STRING),
+}, required=("channel_id", "failed", "failures", "last_outcome"))  # fmt: skip
 ERROR: Schema = {**obj({"error": STRING}), "description": "What went wrong."}
 
 COMPONENTS: dict[str, Schema] = {
@@ -339,4 +357,6 @@ COMPONENTS: dict[str, Schema] = {
     "AnomalyDetail": ANOMALY_DETAIL, "FollowUp": FOLLOW_UP,
     "SpotCheck": SPOT_CHECK, "SpotCheckItem": SPOT_CHECK_ITEM,
     "SpotCheckReport": SPOT_CHECK_REPORT,
+    "PictureSample": PICTURE_SAMPLE,
+    "PictureState": PICTURE_STATE,
 }  # fmt: skip

@@ -310,8 +310,13 @@ async def test_stream_and_picture_faults_open_and_close_with_the_diagnosis(rig: 
     presence = Presence({NVR})
     access = rig.platform.access
     devices = DeviceRepository(rig.platform.database.sessions)
+    sampled: list[str] = []
+
+    async def sample(channel_id: str) -> None:
+        sampled.append(channel_id)
+
     watch = FaultWatch(
-        rig.service, devices, access.directory, presence, offline_after=600, picture_checked=True
+        rig.service, devices, access.directory, presence, offline_after=600, picture_check=sample
     )
     try:
         watch.stream_start_failed(NVR, CAMERA_1, "the device refused the INVITE: 488")
@@ -340,6 +345,7 @@ async def test_stream_and_picture_faults_open_and_close_with_the_diagnosis(rig: 
         await watch.settled()
         kinds = {t.kind for t in await rig.faults.find(FaultFilter(is_open=True), limit=10)}
         assert FaultKind.OFFLINE in kinds
+        assert sampled == [CAMERA_1]  # its picture is looked at as soon as it is back
         presence.online.clear()
         await watch.picture_passed(CAMERA_1)  # device offline again: not closed
         presence.online.add(NVR)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import av
 import pytest
 
 from farmwatch.simulator import (
+    PictureMode,
     SenderRole,
     SenderState,
     SimulatedDevice,
@@ -467,3 +470,32 @@ def test_cli_media_flags_reach_the_fleet_settings() -> None:
 
 def _base() -> list[str]:
     return ["--server", "127.0.0.1:5060", "--server-id", SERVER_ID]
+
+
+async def test_a_channel_switched_to_black_at_run_time_sends_black_from_a_keyframe() -> None:
+    async with simulated() as setting, udp_receiver() as (collector, port):
+        device = setting.device
+        call = await setting.caller.invite(device, setting.channel(), play_offer(port))
+        setting.caller.ack(call)
+        async with asyncio.timeout(WAIT):
+            await collector.wait_frames(30)
+        await device.set_picture(0, PictureMode.BLACK)
+        assert device.picture(0) is PictureMode.BLACK and device.picture(1) is PictureMode.NORMAL
+        async with asyncio.timeout(WAIT):
+            await collector.wait_frames(90)
+        with av.open(io.BytesIO(collector.ps_stream()), mode="r", format="mpeg") as container:
+            means = [float(picture.to_ndarray(format="gray").mean())
+                     for picture in container.decode(video=0)]  # fmt: skip
+        assert means[0] > 60  # the test pattern
+        black = [index for index, mean in enumerate(means) if mean < 20]
+        assert black and black == list(range(black[0], len(means)))  # black from then on
+        timestamps = sorted({p.timestamp for p in collector.packets})
+        assert {b - a for a, b in zip(timestamps, timestamps[1:], strict=False)} == {1800}
+
+
+def test_cli_picture_flag_sets_every_channels_picture() -> None:
+    args = build_parser().parse_args([*_base(), "--picture", "frozen"])
+    assert fleet_settings(args).media.picture is PictureMode.FROZEN
+    assert fleet_settings(build_parser().parse_args(_base())).media.picture is PictureMode.NORMAL
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([*_base(), "--picture", "sepia"])

@@ -144,3 +144,24 @@ def test_a_device_looping_its_file_restarts_its_timestamps_at_zero() -> None:
     assert [d.pts for d in sent] == [3600 * (n % 75) for n in range(176)]
     assert _scr(sent[75].ps_packet()) == 0
     assert sent[75].frame is loop.frames[25]  # the picture goes on; only the clock restarts
+
+
+def test_switch_loop_shows_the_other_picture_from_the_next_key_frame() -> None:
+    from dataclasses import replace as replace_spec
+
+    from farmwatch.simulator.test_pattern import PictureMode, encode_test_pattern
+
+    spec = TestPatternSpec("34020000001310000001", width=64, height=36, fps=10, gop=5,
+                           loop_seconds=1)  # fmt: skip
+    normal = encode_test_pattern(spec)
+    black = encode_test_pattern(replace_spec(spec, picture=PictureMode.BLACK))
+    scheduler = FrameScheduler(normal, start=0.0)
+    sent = scheduler.due(0.25)  # frames 0, 1, 2 of the normal loop
+    assert [due.frame for due in sent] == list(normal.frames[:3])
+    scheduler.switch_loop(black)
+    switched = scheduler.due(0.45)
+    assert switched[0].frame is black.frames[5] and switched[0].frame.is_keyframe
+    assert all(due.frame in black.frames for due in switched)
+    assert [due.pts for due in sent + switched] == [n * 9000 for n in range(len(sent + switched))]
+    with pytest.raises(ValueError, match="timed differently"):
+        scheduler.switch_loop(encode_test_pattern(replace_spec(spec, gop=2)))

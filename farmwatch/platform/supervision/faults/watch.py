@@ -14,17 +14,19 @@
   start that worked closes both.
 - Picture: the video quality diagnosis calls `picture_failed` / `picture_passed`.
 
-Automatic close (history `auto`): when the diagnosis runs (`picture_checked`), a camera's
+Automatic close (history `auto`): when the diagnosis runs (`picture_check` set), a camera's
 tickets close when its picture passes — offline tickets only once its device is back
-online; without the diagnosis, offline tickets close when the device is back online. A
-hand-opened `other` ticket is never closed by the platform.
+online, and a camera with an offline ticket is sampled as soon as its device is back, so
+that the ticket closes then rather than at its next turn; without the diagnosis, offline
+tickets close when the device is back online. A hand-opened `other` ticket is never closed
+by the platform.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -60,16 +62,17 @@ class FaultWatch:
         presence: DevicePresence,
         *,
         offline_after: float,
-        picture_checked: bool = False,
+        picture_check: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self._faults = faults
         self._devices = devices
         self._directory = directory
         self._presence = presence
         self._offline_after = offline_after
-        self.picture_checked = picture_checked
-        """True once a video quality diagnosis calls `picture_passed`: offline tickets then
-        wait for a good picture before they close."""
+        self.picture_check = picture_check
+        """Samples a camera's picture now (the video quality diagnosis, which then calls
+        `picture_passed` or `picture_failed`); set, offline tickets wait for a good picture
+        before they close."""
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         # One step at a time, in the order the events came: an offline ticket opening and
@@ -94,7 +97,7 @@ class FaultWatch:
             offset += page_size
             if offset >= page.total:
                 break
-        if not self.picture_checked:
+        if self.picture_check is None:
             for ticket in await self._faults.open_tickets():
                 if ticket.kind is FaultKind.OFFLINE and self._presence.is_online(ticket.device_id):
                     self._spawn(self._back_online(ticket.device_id))
@@ -160,13 +163,22 @@ class FaultWatch:
             )
 
     async def _back_online(self, device_id: str) -> None:
-        if self.picture_checked:
-            return  # its offline tickets close when a picture of each camera passes
+        check = self.picture_check
+        if check is not None:
+            # Its offline tickets close when a picture of each camera passes: look now.
+            for ticket in await self._faults.open_tickets(device_id=device_id):
+                if ticket.kind is FaultKind.OFFLINE:
+                    self._spawn(self._look(check, ticket.channel_id), in_turn=False)
+            return
         for ticket in await self._faults.open_tickets(device_id=device_id):
             if ticket.kind is FaultKind.OFFLINE:
                 await self._faults.close_automatically(
                     ticket.channel_id, (FaultKind.OFFLINE,), f"device {device_id} back online"
                 )
+
+    @staticmethod
+    async def _look(check: Callable[[str], Awaitable[object]], channel_id: str) -> None:
+        await check(channel_id)
 
     # -- live view (StreamHealthListener) ------------------------------------------------
 
@@ -229,17 +241,23 @@ class FaultWatch:
 
     # -- tasks -------------------------------------------------------------------------
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], *, in_turn: bool = True) -> None:
+        """Run `coroutine` as a task; `in_turn`: one such step at a time, in order (a picture
+        check is not: the diagnosis reports back through `picture_passed`, which takes its
+        own turn)."""
         if self._is_closed:
             coroutine.close()
             return
-        task = asyncio.get_running_loop().create_task(self._guarded(coroutine))
+        task = asyncio.get_running_loop().create_task(self._guarded(coroutine, in_turn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _guarded(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    async def _guarded(self, coroutine: Coroutine[Any, Any, Any], in_turn: bool) -> None:
         try:
-            async with self._lock:
+            if in_turn:
+                async with self._lock:
+                    await coroutine
+            else:
                 await coroutine
         except asyncio.CancelledError:
             raise

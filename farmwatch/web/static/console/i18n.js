@@ -287,6 +287,7 @@ const WORDS = {
     "action.monitoring_export": "监控记录导出",
     "action.spot_check_draw": "随机抽查",
     "action.spot_check_result": "抽查结果",
+    "action.diagnosis_sample": "视频质量诊断",
     "action.token_issue": "令牌签发",
     "action.token_revoke": "令牌撤销",
     "action.config_change": "配置变更",
