@@ -20,6 +20,10 @@ Recordings (ref. §4.7, §6.8-§7): each channel keeps a `record_index(channel_i
 `settings.records`; RecordInfo is answered from it (`drop_record_message(index)` loses one
 message of the next answer), Playback and Download INVITEs stream it, INFO controls them;
 `set_playback_quirks(...)` switches field misbehaviour on and off.
+
+Snapshots ([2022] SnapShotConfig): the `SnapshotUploader` takes the test pattern as a JPEG
+at the asked interval, uploads each picture by HTTP and sends UploadSnapShotFinished;
+`snapshots.runs` records each request.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from farmwatch.simulator.session import (
     SessionState,
     SessionTimers,
 )
+from farmwatch.simulator.snapshot_uploader import SnapshotUploader
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
@@ -151,9 +156,15 @@ class SimulatedDevice:
         self.control = DeviceControlState()
         """What the device was told (PTZ heads, presets, guard, recording, configuration):
         the inspection hook of tests, and its `ignores_controls`/`answers_ptz_position`."""
+        self.snapshots = SnapshotUploader(
+            lambda channel_id: self.call_handler.media.spec_for(channel_id),
+            self._send_status, self._next_sn, clock=self._now, on_change=self._touch,
+        )  # fmt: skip
+        """Pictures asked by SnapShotConfig: `snapshots.runs` (uploads, file IDs, statuses)."""
         self.responder.control = ControlResponder(
             settings.device_id, self.control, self.responder.send_answer, self._spawn,
             clock=self._now, on_reboot=self._reboot,
+            on_snapshot=lambda channel, config: self._spawn(self.snapshots.run(channel, config)),
             default_basic=BasicParam(
                 name=self.profile.name, expiration=3600,
                 heartbeat_interval=max(1, round(settings.timers.keepalive_interval)),
@@ -394,6 +405,14 @@ class SimulatedDevice:
             alarm_type=alarm_type,
         )  # fmt: skip
         return (await self.outbox.send(build_alarm_notify(alarm))).status
+
+    def _next_sn(self) -> int:
+        self._alarm_sn += 1
+        return self._alarm_sn
+
+    async def _send_status(self, body: bytes) -> int:
+        """One MESSAGE to the platform; its status."""
+        return (await self.outbox.send(body)).status
 
     async def send_position(
         self,

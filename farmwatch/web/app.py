@@ -21,6 +21,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
+from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
@@ -35,6 +36,7 @@ from farmwatch.web.keys import (
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
+    DEVICE_SNAPSHOTS,
     DOWNLOAD_SERVICE,
     HEALTH,
     LIVE_SERVICE,
@@ -58,6 +60,7 @@ from farmwatch.web.routes import (
     audit,
     cameras,
     control,
+    device_snapshots,
     devices,
     health,
     live,
@@ -114,6 +117,8 @@ class WebServices:
     """Alarms devices reported (`/api/alarms`)."""
     positions: PositionService = field(kw_only=True)
     """Mobile devices' tracks (`/api/devices/{id}/track`)."""
+    device_snapshots: DeviceSnapshotService = field(kw_only=True)
+    """Pictures cameras took on request and uploaded (`/api/channels/{id}/device-snapshots`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -133,9 +138,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[CAMERA_TREE] = services.cameras
     api[ALARMS] = services.alarms
     api[POSITIONS] = services.positions
+    api[DEVICE_SNAPSHOTS] = services.device_snapshots
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions,
+        organisations, tokens, audit, cameras, alarms, positions, device_snapshots,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

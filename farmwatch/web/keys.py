@@ -18,6 +18,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
+from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
@@ -27,6 +28,7 @@ DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 ALARMS = web.AppKey("alarms", AlarmService)
 POSITIONS = web.AppKey("positions", PositionService)
+DEVICE_SNAPSHOTS = web.AppKey("device_snapshots", DeviceSnapshotService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

@@ -121,3 +121,18 @@ def test_web_defaults_answer_only_the_servers_own_names() -> None:
 def test_database_urls_of_the_shipped_drivers_are_taken(url: str) -> None:
     settings = load_settings(None, environ={"FARMWATCH_DATABASE_URL": url})
     assert settings.database.url == url
+
+
+def test_the_address_devices_reach_the_web_server_on() -> None:
+    def url(**env: str) -> str | None:
+        environ = {f"FARMWATCH_WEB_{key.upper()}": value for key, value in env.items()}
+        return load_settings(None, environ=environ).web.device_url
+
+    assert url() == "http://127.0.0.1:8080"
+    assert url(host="::1", port="9000") == "http://[::1]:9000"
+    assert url(host="0.0.0.0") is None  # no camera can be told to upload to 0.0.0.0
+    assert url(host="0.0.0.0", public_url="https://fw.example.gov:8443/") == (
+        "https://fw.example.gov:8443"
+    )
+    with pytest.raises(SettingsError, match="web.public_url"):
+        url(public_url="fw.example.gov/uploads")

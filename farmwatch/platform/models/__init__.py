@@ -21,6 +21,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.device_snapshot import DeviceSnapshotRow
 from farmwatch.platform.models.placement import CameraPlacementRow, UpperShareRow
 from farmwatch.platform.models.position import DevicePositionRow
 from farmwatch.platform.models.recording import (
@@ -41,6 +42,7 @@ __all__ = [
     "ChannelRow",
     "DevicePositionRow",
     "DeviceRow",
+    "DeviceSnapshotRow",
     "DownloadTaskRow",
     "EvidenceClipRow",
     "FarmDeviceRow",

@@ -426,6 +426,18 @@ class PtzPositionResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadSnapShotFinished:
+    """[2022] Notify/UploadSnapShotFinished (gb28181.md §4.14): the device uploaded the
+    pictures a SnapShotConfig asked for; `device_id` is the camera, `file_ids` the
+    `SnapShotList/SnapShotFileID` it named (possibly none)."""
+
+    device_id: str
+    sn: int
+    session_id: str | None
+    file_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownMessage:
     """A well-formed MANSCDP body this layer does not model; `cmd_type` is the text sent."""
 
@@ -458,5 +470,6 @@ ManscdpMessage = (
     | PresetQueryResponse
     | PtzPositionQuery
     | PtzPositionResponse
+    | UploadSnapShotFinished
     | UnknownMessage
 )

@@ -60,6 +60,7 @@ from farmwatch.sipserver.gb.manscdp_element import (
     to_int_or_none,
 )
 from farmwatch.sipserver.gb.manscdp_position import read_mobile_position_notify
+from farmwatch.sipserver.gb.manscdp_snapshot import read_upload_snapshot_finished
 from farmwatch.sipserver.gb.manscdp_text import (
     ManscdpError,
     declared_encoding,
@@ -514,4 +515,5 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.PRESET_QUERY): _device(device.read_preset_query_response),
     (RootKind.QUERY, CmdType.PTZ_POSITION): _device(device.read_ptz_position_query),
     (RootKind.RESPONSE, CmdType.PTZ_POSITION): _device(device.read_ptz_position_response),
+    (RootKind.NOTIFY, CmdType.UPLOAD_SNAPSHOT_FINISHED): _device(read_upload_snapshot_finished),
 }

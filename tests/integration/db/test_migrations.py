@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0008"
+HEAD = "0014"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -61,6 +61,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "upper_shares",
         "alarms",
         "device_positions",
+        "device_snapshots",
     }
     assert differences == []
 
