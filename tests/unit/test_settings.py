@@ -64,6 +64,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[database]\nurl = 'mysql://u@h/d'\n", "database.url: expected sqlite"),
         ("[database]\nurl = 'postgresql://u:pw@h/d'\n", "got postgresql://u:\\*\\*\\*@h/d"),
         ("[database]\nurl = 'no url'\n", "database.url: .* does not parse"),
+        ("[registrar]\nposition_interval = 0\n", "registrar.position_interval: expected 1"),
+        (
+            "[registrar]\nevent_subscription_expires = 10\n",
+            "registrar.event_subscription_expires: expected 30..86400, got 10",
+        ),
+        ("[registrar]\nsubscribe_alarms = 'maybe'\n", "registrar.subscribe_alarms: expected true"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
