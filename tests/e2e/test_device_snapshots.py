@@ -18,7 +18,9 @@ import pytest_asyncio
 
 from farmwatch.simulator import SimulatedDevice
 from farmwatch.simulator.snapshot_uploader import SnapshotRun
+from tests.e2e.access_helpers import Browsers
 from tests.e2e.live_helpers import SMALL_PICTURE, LiveRig, live_rig
+from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -139,3 +141,52 @@ async def test_bad_requests_are_answered_with_the_reason(rig: LiveRig) -> None:
     assert status in (403, 404), answer
     async with rig.http.get(rig.base + "/api/device-snapshots/999999.jpg") as missing:
         assert missing.status == 404
+
+
+async def test_a_monitor_sees_and_asks_only_for_his_cameras_and_it_is_audited(
+    rig: LiveRig,
+) -> None:
+    granted, other = rig.channel(0), rig.channel(1)
+    browsers = Browsers(rig.base)
+    try:
+        top = browsers.new("top")
+        await top.log_in(ADMIN, ADMIN_PASSWORD)
+        status, user = await top.request(
+            "POST", "/api/users",
+            {"username": "mon.snapshots", "organisation_id": rig.server.organisation_id,
+             "role": "monitor", "password": "Snapshot-Monitor-Pass-1"},
+        )  # fmt: skip
+        assert status == 201, user
+        status, grant = await top.request(
+            "POST", f"/api/users/{user['id']}/grants", {"kind": "channel", "target": granted}
+        )
+        assert status == 201, grant
+        monitor = browsers.new("mon.snapshots")
+        await monitor.log_in("mon.snapshots", "Snapshot-Monitor-Pass-1")
+
+        _, mine = await rig.get(f"/api/channels/{granted}/device-snapshots")
+        _, theirs = await rig.get(f"/api/channels/{other}/device-snapshots")
+        assert mine["snapshots"] and theirs["snapshots"]  # from the tests above
+        status, _ = await monitor.request("GET", mine["snapshots"][0]["url"])
+        assert status == 200
+        status, refused = await monitor.request("GET", theirs["snapshots"][0]["url"])
+        assert status == 403, refused
+        status, refused = await monitor.request("GET", f"/api/channels/{other}/device-snapshots")
+        assert status == 403, refused
+        status, refused = await monitor.request(
+            "POST", f"/api/channels/{other}/device-snapshots", {"count": 1}
+        )
+        assert status == 403, refused
+
+        status, trail = await top.request("GET", "/api/audit?limit=50")
+        assert status == 200, trail
+        rows = [
+            (r["action"], r["result"], r["detail"].get("channel") or r["channel_id"])
+            for r in trail["rows"]
+            if r["actor"]["name"] == "mon.snapshots"
+        ]
+        assert ("snapshot", "ok", granted) in rows
+        assert ("snapshot", "denied", other) in rows
+        assert ("device_snapshot", "denied", other) in rows
+    finally:
+        await browsers.close()

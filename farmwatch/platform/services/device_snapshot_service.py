@@ -151,18 +151,22 @@ class DeviceSnapshotService:
                  device_id, count, channel_id, interval, session.session_id)  # fmt: skip
         return session
 
-    async def receive(self, token: str, data: bytes) -> StoredDeviceSnapshot:
-        """Store one uploaded picture: `NotFound` for an unknown address, `PermissionDenied`
-        for one expired, used up or finished, `InvalidInput` for anything but a JPEG."""
-        now = self._clock()
-        admitted = self.sessions.admit(token, now)
+    def admit(self, token: str) -> UploadSession:
+        """The open session an upload to `token` belongs to (the attempt takes one of its
+        places), checked before the body is read: `NotFound` for an unknown address,
+        `PermissionDenied` for one expired, used up or finished."""
+        admitted = self.sessions.admit(token, self._clock())
         if admitted is UploadRefusal.UNKNOWN:
-            log.warning("snapshot upload to an unknown address refused (%d bytes)", len(data))
+            log.warning("snapshot upload to an unknown address refused")
             raise NotFound(admitted.value)
         if isinstance(admitted, UploadRefusal):
             log.warning("snapshot upload refused: %s", admitted.value)
             raise PermissionDenied(admitted.value)
-        session = admitted
+        return admitted
+
+    async def store(self, session: UploadSession, data: bytes) -> StoredDeviceSnapshot:
+        """Store one picture uploaded in `session`: `InvalidInput` for anything but a JPEG."""
+        now = self._clock()
         if not is_jpeg(data):
             log.warning("device %s: snapshot upload for channel %s is not a JPEG (%d bytes)",
                         session.device_id, session.channel_id, len(data))  # fmt: skip

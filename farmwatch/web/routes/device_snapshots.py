@@ -117,6 +117,8 @@ async def upload(request: web.Request) -> web.Response:
     too_large = json_error(413, f"a picture is at most {MAX_IMAGE_BYTES} bytes")
     if request.content_length is not None and request.content_length > MAX_IMAGE_BYTES + 4096:
         return too_large
+    service = request.app[DEVICE_SNAPSHOTS]
+    session = service.admit(request.match_info["token"])  # before the body is read
     if request.content_type.startswith("multipart/"):
         multipart = await request.multipart()
         part = await multipart.next()
@@ -127,5 +129,5 @@ async def upload(request: web.Request) -> web.Response:
         data = await _read_bounded(request.content.read, MAX_IMAGE_BYTES)
     if data is None:
         return too_large
-    stored = await request.app[DEVICE_SNAPSHOTS].receive(request.match_info["token"], data)
+    stored = await service.store(session, data)
     return web.json_response({"id": stored.id, "size": stored.size}, status=201)
