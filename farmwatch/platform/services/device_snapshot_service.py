@@ -4,9 +4,10 @@ gb28181.md §4.9, §4.14; issue 12 item 4).
 `request(channel_id, count, interval)` opens an upload session (`UploadSessions`: a
 one-time URL under `upload_base`), writes `SnapShotConfig{SnapNum, Interval, UploadURL,
 SessionID}` to the camera in a DeviceConfig and returns once the device answered OK (an
-ERROR closes the session again: a 502 with its reason). `receive(token, data)` takes one
-uploaded picture: it must belong to a session still open and be a JPEG; it is stored as
-`<storage>/device-snapshots/<sha256>.jpg` and listed in `device_snapshots`.
+ERROR closes the session again: a 502 with its reason). An upload is `admit`ted by its
+token before its body is read (a stranger's body costs nothing: 404 unknown, 403 expired,
+used up or finished), then `store` keeps the picture if it is a JPEG, as
+`<storage>/device-snapshots/<sha256>.jpg`, listed in `device_snapshots`.
 `device_event` is a `DeviceRecorder` listener: UploadSnapShotFinished closes its session.
 """
 
