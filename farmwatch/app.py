@@ -40,12 +40,15 @@ from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.alarm_repository import AlarmRepository
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
+from farmwatch.platform.repositories.device_snapshot_repository import DeviceSnapshotRepository
 from farmwatch.platform.repositories.position_repository import PositionRepository
 from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.device_command_service import DeviceTalk
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
 from farmwatch.platform.services.device_service import DeviceService, EnrolmentPolicy
+from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.farm_placements import FarmPlacements
@@ -357,6 +360,11 @@ class Application:
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
         self.recorder.listeners.append(self.positions.device_event)
+        self.device_snapshots = DeviceSnapshotService(
+            DeviceSnapshotRepository(self.database.sessions), DeviceTalk(self.access, channels),
+            storage=storage, upload_base=settings.web.device_url,
+        )  # fmt: skip
+        self.recorder.listeners.append(self.device_snapshots.device_event)
         placements = PlacementRepository(self.database.sessions, self.database.read_sessions)
         self.camera_tree = CameraTree(devices, channels, placements, self.access_services)
         monitoring = MonitoringRepository(self.database.sessions, self.database.read_sessions)
@@ -544,6 +552,7 @@ class Application:
                     anomalies=self.anomalies,
                     spot_checks=self.spot_checks,
                     diagnosis=self.diagnosis,
+                    device_snapshots=self.device_snapshots,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

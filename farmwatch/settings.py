@@ -42,7 +42,9 @@ class WebSettings:
     """`allowed_hosts`: host names the web server answers to besides its own (`host`,
     localhost, loopback and any IP address); "*" answers to any name. `allowed_origins`:
     pages (scheme://host[:port]) besides the server's own that may POST, PUT, PATCH or
-    DELETE. `tls_cert`, `tls_key`: PEM files; both given, the server speaks HTTPS only."""
+    DELETE. `tls_cert`, `tls_key`: PEM files; both given, the server speaks HTTPS only.
+    `public_url`: scheme://host[:port] devices reach the web server on (the upload address
+    of the pictures they take on request); empty: this server's own `host` and `port`."""
 
     host: str = "127.0.0.1"
     port: int = 8080
@@ -50,10 +52,22 @@ class WebSettings:
     allowed_origins: tuple[str, ...] = ()
     tls_cert: str = ""
     tls_key: str = ""
+    public_url: str = ""
 
     @property
     def is_tls(self) -> bool:
         return bool(self.tls_cert)
+
+    @property
+    def device_url(self) -> str | None:
+        """Where devices reach this server: `public_url`, else `host` and `port` unless
+        `host` is a wildcard (no device can be told to use 0.0.0.0): then None."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        if self.host in ("", "0.0.0.0", "::", "[::]"):
+            return None
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{'https' if self.is_tls else 'http'}://{host}:{self.port}"
 
     def validate(self) -> list[str]:
         errors = []
@@ -67,6 +81,11 @@ class WebSettings:
                     f"web.allowed_hosts: expected host names or IP addresses without a port "
                     f'(or "*"), got {name!r}'
                 )
+        if self.public_url and _ORIGIN.fullmatch(self.public_url.rstrip("/")) is None:
+            errors.append(
+                f"web.public_url: expected scheme://host[:port] (http or https, no path), "
+                f"got {self.public_url!r}"
+            )
         for origin in self.allowed_origins:
             if _ORIGIN.fullmatch(origin) is None:
                 errors.append(

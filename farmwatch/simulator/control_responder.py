@@ -8,7 +8,8 @@ recording, counts alarm resets and drag zooms, answers those the standard answer
 `Response/DeviceControl` Result OK; stores DeviceConfig families and answers `Result OK`;
 answers ConfigDownload one family per message (same SN), PresetQuery from the head's
 presets, PTZPosition from its position; TeleBoot asks the device to reboot. Everything lands
-in `DeviceControlState`. Returns False for messages that are not its business.
+in `DeviceControlState`; a SnapShotConfig also goes to `on_snapshot` (the pictures are
+taken and uploaded by `SnapshotUploader`). Returns False for messages that are not its business.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from farmwatch.sipserver.gb.manscdp_device import (
     build_preset_query_response,
     build_ptz_position_response,
 )
+from farmwatch.sipserver.gb.manscdp_snapshot import SnapShotConfig
 from farmwatch.sipserver.gb.ptz import PtzCmdError, decode_ptz_cmd
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class ControlResponder:
         clock: Callable[[], float],
         on_reboot: Callable[[], object],
         default_basic: BasicParam,
+        on_snapshot: Callable[[str, SnapShotConfig], object] | None = None,
     ) -> None:
         self._device_id = device_id
         self.state = state
@@ -76,6 +79,7 @@ class ControlResponder:
         self._spawn = spawn
         self._clock = clock
         self._on_reboot = on_reboot
+        self._on_snapshot = on_snapshot
         state.configure(default_basic.to_element())
 
     def answer(self, message: ManscdpMessage, reply_to: str | None) -> bool:
@@ -91,6 +95,7 @@ class ControlResponder:
                         self.state.configure(block)
                     self.state.received.append((target, f"DeviceConfig/{block.name}"))
                 self._answer_result(target, sn, CmdType.DEVICE_CONFIG, reply_to)
+                self._take_snapshots(target, blocks)
             case ConfigDownloadQuery():
                 self._spawn(self._send_config(message, reply_to))
             case PresetQuery(device_id=channel, sn=sn):
@@ -107,6 +112,19 @@ class ControlResponder:
             case _:
                 return False
         return True
+
+    def _take_snapshots(self, target: str, blocks: tuple[ConfigElement, ...]) -> None:
+        """A SnapShotConfig among the families: take and upload the pictures (after the
+        answer, as a camera does)."""
+        if self.state.refuses_with is not None or self._on_snapshot is None:
+            return
+        for block in blocks:
+            if ConfigType.from_wire(block.name) is ConfigType.SNAPSHOT_CONFIG:
+                config = SnapShotConfig.from_element(block)
+                if config is None:
+                    log.warning("device %s: unreadable SnapShotConfig", self._device_id)
+                    continue
+                self._on_snapshot(target, config)
 
     def _control(self, target: str, sn: int, command: object, reply_to: str | None) -> bool:
         state, now = self.state, self._clock()

@@ -20,6 +20,10 @@ Recordings (ref. §4.7, §6.8-§7): each channel keeps a `record_index(channel_i
 `settings.records`; RecordInfo is answered from it (`drop_record_message(index)` loses one
 message of the next answer), Playback and Download INVITEs stream it, INFO controls them;
 `set_playback_quirks(...)` switches field misbehaviour on and off.
+
+Snapshots ([2022] SnapShotConfig): the `SnapshotUploader` takes the test pattern as a JPEG
+at the asked interval, uploads each picture by HTTP and sends UploadSnapShotFinished;
+`snapshots.runs` records each request.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
@@ -48,6 +53,7 @@ from farmwatch.simulator.malformed import (
 )
 from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.outbox import Outbox
+from farmwatch.simulator.position_track import PositionTrack
 from farmwatch.simulator.record_index import RecordIndex
 from farmwatch.simulator.record_settings import PlaybackQuirks, RecordSettings
 from farmwatch.simulator.responder import QueryResponder
@@ -60,15 +66,22 @@ from farmwatch.simulator.session import (
     SessionState,
     SessionTimers,
 )
+from farmwatch.simulator.snapshot_uploader import SnapshotUploader
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import PictureMode
-from farmwatch.sipserver.catalog_notifier import CatalogNotifier
+from farmwatch.sipserver.catalog_notifier import CatalogNotifier, CatalogSubscription
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
 from farmwatch.sipserver.gb.device_config import BasicParam
-from farmwatch.sipserver.gb.manscdp import AlarmNotify, MobilePosition, MobilePositionNotify
+from farmwatch.sipserver.gb.manscdp import (
+    AlarmNotify,
+    CmdType,
+    MobilePosition,
+    MobilePositionNotify,
+)
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify, build_keepalive
+from farmwatch.sipserver.gb.manscdp_event_query import DEFAULT_POSITION_INTERVAL
 from farmwatch.sipserver.gb.manscdp_position import build_mobile_position_notify
 from farmwatch.sipserver.register_client import (
     DeviceIdentity,
@@ -82,6 +95,9 @@ from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 log = logging.getLogger(__name__)
+
+SUBSCRIBABLE = frozenset({CmdType.CATALOG, CmdType.ALARM, CmdType.MOBILE_POSITION})
+"""What a platform may subscribe to on a simulated device."""
 
 REBOOT_SECONDS = 0.5
 """How long a TeleBoot keeps the simulated device away before it registers again."""
@@ -152,9 +168,15 @@ class SimulatedDevice:
         self.control = DeviceControlState()
         """What the device was told (PTZ heads, presets, guard, recording, configuration):
         the inspection hook of tests, and its `ignores_controls`/`answers_ptz_position`."""
+        self.snapshots = SnapshotUploader(
+            lambda channel_id: self.call_handler.media.spec_for(channel_id),
+            self._send_status, self._next_sn, clock=self._now, on_change=self._touch,
+        )  # fmt: skip
+        """Pictures asked by SnapShotConfig: `snapshots.runs` (uploads, file IDs, statuses)."""
         self.responder.control = ControlResponder(
             settings.device_id, self.control, self.responder.send_answer, self._spawn,
             clock=self._now, on_reboot=self._reboot,
+            on_snapshot=lambda channel, config: self._spawn(self.snapshots.run(channel, config)),
             default_basic=BasicParam(
                 name=self.profile.name, expiration=3600,
                 heartbeat_interval=max(1, round(settings.timers.keepalive_interval)),
@@ -163,8 +185,14 @@ class SimulatedDevice:
         )  # fmt: skip
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
-            replaces_older=settings.replaces_older_subscriptions,
+            replaces_older=settings.replaces_older_subscriptions, kinds=SUBSCRIBABLE,
+            on_subscribed=self._on_subscribed,
         )  # fmt: skip
+        self.track = PositionTrack()
+        """Where the device goes while a position subscription asks it (set before it)."""
+        self.positions_sent: list[tuple[MobilePosition, int]] = []
+        """Each position NOTIFYed in the position subscriptions, and how many took it."""
+        self._position_task: asyncio.Task[None] | None = None
         self.call_handler = CallHandler(
             self.endpoint, self.channels, media_cache if media_cache is not None else MediaCache(),
             settings.media,
@@ -396,7 +424,9 @@ class SimulatedDevice:
         alarm_type: int | None = 2,
         description: str | None = "移动侦测",
     ) -> int:
-        """Notify/Alarm (§4.10) for a channel (index or ID), now; the platform's status."""
+        """Notify/Alarm (§4.10) for a channel (index or ID), now: as a NOTIFY in the alarm
+        subscriptions when the platform holds one (200 when one took it, else 0), else as a
+        MESSAGE (the platform's status)."""
         source = channel if isinstance(channel, str) else self.channels.items[channel].device_id
         self._alarm_sn += 1
         alarm = AlarmNotify(
@@ -404,7 +434,49 @@ class SimulatedDevice:
             alarm_time=time.strftime("%Y-%m-%dT%H:%M:%S"), description=description,
             alarm_type=alarm_type,
         )  # fmt: skip
+        if self.notifier.live(CmdType.ALARM):
+            body = build_alarm_notify(alarm)
+            delivered = await self.notifier.notify_event(CmdType.ALARM, lambda _: body)
+            return 200 if delivered else 0
         return (await self.outbox.send(build_alarm_notify(alarm))).status
+
+    def _position_body(self, position: MobilePosition, sn: int) -> bytes:
+        return build_mobile_position_notify(MobilePositionNotify(self.device_id, sn, (position,)))
+
+    def _on_subscribed(self, dialog: CatalogSubscription) -> None:
+        """A position subscription starts the reports (one task for all of them)."""
+        if dialog.cmd_type is not CmdType.MOBILE_POSITION or self._is_closed:
+            return
+        if self._position_task is None or self._position_task.done():
+            self._position_task = self._spawn(self._report_positions())
+
+    async def _report_positions(self) -> None:
+        """A position along `track` every Interval (the shortest asked) while a position
+        subscription lives; none while the device is silent."""
+        started = self._now()
+        while dialogs := self.notifier.live(CmdType.MOBILE_POSITION):
+            interval = min(d.interval or DEFAULT_POSITION_INTERVAL for d in dialogs)
+            if not self._session.is_silent:
+                track = self.track
+                longitude, latitude = track.at(self._now() - started)
+                position = MobilePosition(
+                    self.device_id, time.strftime("%Y-%m-%dT%H:%M:%S"), longitude, latitude,
+                    speed=track.speed, direction=track.direction, altitude=track.altitude,
+                )  # fmt: skip
+                delivered = await self.notifier.notify_event(
+                    CmdType.MOBILE_POSITION, partial(self._position_body, position)
+                )
+                self.positions_sent.append((position, delivered))
+                self._touch()
+            await asyncio.sleep(interval)  # the device's own reporting pace
+
+    def _next_sn(self) -> int:
+        self._alarm_sn += 1
+        return self._alarm_sn
+
+    async def _send_status(self, body: bytes) -> int:
+        """One MESSAGE to the platform; its status."""
+        return (await self.outbox.send(body)).status
 
     async def send_position(
         self,

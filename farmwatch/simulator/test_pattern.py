@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
 import av
 
@@ -47,6 +48,7 @@ __all__ = [
     "clock_text",
     "encode_test_pattern",
     "paint_test_pattern",
+    "pattern_jpeg",
 ]
 
 RTP_CLOCK_RATE = 90_000
@@ -187,6 +189,23 @@ def assemble_loop(spec: TestPatternSpec, units: Sequence[tuple[bool, bytes]]) ->
 def paint_test_pattern(spec: TestPatternSpec, index: int) -> tuple[bytes, bytes, bytes]:
     """The Y, U and V planes (tightly packed, 4:2:0) of picture `index` of the loop."""
     return _Painter(spec).paint(index)
+
+
+def pattern_jpeg(spec: TestPatternSpec, index: int, *, quality: int = 5) -> bytes:
+    """Picture `index` of the loop as a baseline JPEG (PyAV's mjpeg encoder; `quality` is
+    its qscale, 2 best .. 31 worst): what the camera uploads when asked for a snapshot."""
+    picture = _video_frame(spec, paint_test_pattern(spec, index % spec.frame_count))
+    context: Any = av.CodecContext.create("mjpeg", "w")
+    context.width, context.height = spec.width, spec.height
+    context.pix_fmt = "yuvj420p"
+    context.time_base = Fraction(1, spec.fps)
+    context.options = {"qmin": str(quality), "qmax": str(quality)}
+    full_range = picture.reformat(format="yuvj420p")
+    full_range.pts = 0
+    packets = [*context.encode(full_range), *context.encode(None)]
+    if not packets:
+        raise TestPatternError("the JPEG encoder gave no picture")
+    return b"".join(bytes(packet) for packet in packets)
 
 
 def _encode_pictures(spec: TestPatternSpec) -> list[tuple[int, bool, bytes]]:

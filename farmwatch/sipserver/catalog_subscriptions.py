@@ -1,11 +1,15 @@
-"""Catalog subscriptions to devices (GB/T 28181-2016 §9.11, Annex P; gb28181.md §5).
+"""Subscriptions to devices (GB/T 28181-2016 §9.11, Annex P; gb28181.md §5): the catalog,
+and where configured alarms and mobile position, one `Subscriptions` per kind.
 
-One subscription per device: SUBSCRIBE with `Event: Catalog;id=<n>` and a Query/Catalog
-body; the dialog (Call-ID, tags, the device's Contact) is kept; a refresh is sent inside
-the dialog at 80 % of the granted expiry. NOTIFYs are answered by the inbox, which calls
-`notified`. Deadlines are driven by `DeviceAccess`'s single timer.
+One subscription of a kind per device: SUBSCRIBE with the kind's `Event` (`Catalog;id=<n>`,
+or `presence`) and body (Query/Catalog, Query/Alarm, Query/MobilePosition; the values are
+in `subscription_kinds`); the dialog (Call-ID, tags, the device's Contact) is kept; a
+refresh is sent inside the dialog at 80 % of the granted expiry. NOTIFYs are answered by
+the inbox, which calls `notified` of the kind their CmdType names. Deadlines are driven by
+`DeviceAccess`'s single timer.
 
-Never two live subscriptions per device (the decisions are in `subscription_policy`):
+Never two live subscriptions of a kind per device (the decisions are in
+`subscription_policy`):
 * the SUBSCRIBE exchanges with one device take turns, so a first contact and a refresh
   never both create a dialog;
 * a device going offline keeps its dialog (unrefreshed); when it is back the dialog is
@@ -28,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from farmwatch.sipserver.device_requests import SubscriptionDialog, build_subscribe, target_uri
 from farmwatch.sipserver.errors import SipError, TransactionFailed
-from farmwatch.sipserver.gb.manscdp_build import build_catalog_query
 from farmwatch.sipserver.sip.deadline_queue import DeadlineQueue
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse
 from farmwatch.sipserver.sip.request_builder import new_call_id, new_tag
+from farmwatch.sipserver.subscription_kinds import CATALOG, SubscriptionKind
 from farmwatch.sipserver.subscription_policy import (
     EndedDialogs,
     NotifyVerdict,
@@ -61,9 +65,12 @@ class _Turn:
     users: int = 0
 
 
-class CatalogSubscriptions:
-    def __init__(self, access: DeviceAccess) -> None:
+class Subscriptions:
+    """One kind of subscription (`kind`) to every device that should hold one."""
+
+    def __init__(self, access: DeviceAccess, kind: SubscriptionKind = CATALOG) -> None:
         self._access = access
+        self.kind = kind
         self._dialogs: dict[str, SubscriptionDialog] = {}
         self._due: DeadlineQueue[str] = DeadlineQueue()
         self._turns: dict[str, _Turn] = {}
@@ -142,11 +149,11 @@ class CatalogSubscriptions:
         except SipError as error:
             status = error.response.status if isinstance(error, TransactionFailed) else None
             if status != 481 and not self._access.is_online(device_id):
-                log.info("catalog subscription refresh of %s failed while it went offline: "
-                         "%s", device_id, error)  # fmt: skip
+                log.info("%s subscription refresh of %s failed while it went offline: %s",
+                         self.kind.name, device_id, error)  # fmt: skip
                 return False
-            log.info("catalog subscription refresh of %s failed (%s): subscribing afresh",
-                     device_id, error)  # fmt: skip
+            log.info("%s subscription refresh of %s failed (%s): subscribing afresh",
+                     self.kind.name, device_id, error)  # fmt: skip
             if self._dialogs.get(device_id) is refreshed:
                 del self._dialogs[device_id]
             if should_end_after_failed_refresh(status):
@@ -167,7 +174,7 @@ class CatalogSubscriptions:
             local_tag=new_tag(),
             remote_tag=None,
             remote_target=target_uri(device_id, registration.address),
-            event=f"Catalog;id={access.next_sn()}",
+            event=self.kind.event(access.next_sn()),
             cseq=1,
         )
         # Held before sending: a NOTIFY overtaking the 200 is then recognised as ours.
@@ -210,12 +217,12 @@ class CatalogSubscriptions:
         try:
             await self._send(dialog, 0)
         except SipError as error:
-            log.info("ending an old catalog subscription of %s (Call-ID %s) failed: %s",
-                     dialog.device_id, dialog.call_id, error)  # fmt: skip
+            log.info("ending an old %s subscription of %s (Call-ID %s) failed: %s",
+                     self.kind.name, dialog.device_id, dialog.call_id, error)  # fmt: skip
 
     @property
     def _expires(self) -> int:
-        return self._access.settings.catalog_subscription_expires
+        return self.kind.expires(self._access.settings)
 
     async def _send(self, dialog: SubscriptionDialog, expires: int) -> tuple[int, SipResponse]:
         """One SUBSCRIBE in `dialog`; the granted expiry and the 2xx, else SipError."""
@@ -229,9 +236,12 @@ class CatalogSubscriptions:
             dialog,
             dest=dest,
             expires=expires,
-            body=build_catalog_query(
-                access.next_sn(), dialog.device_id, access.charset_for(dialog.device_id)
-            ),
+            body=self.kind.body(
+                access.next_sn(),
+                dialog.device_id,
+                access.charset_for(dialog.device_id),
+                access.settings,
+            ),  # fmt: skip
             local_host=access.endpoint.local_host_for(dest),
             local_port=access.endpoint.port,
         )
@@ -276,21 +286,22 @@ class CatalogSubscriptions:
                 self._due.schedule(device_id, access.now() + RETRY_AFTER)
                 access.rearm()
             case NotifyVerdict.ADOPT:
-                dialog = dialog_of_notify(device_id, request)
+                dialog = dialog_of_notify(device_id, request, self.kind.event_package)
                 if dialog is None:
                     return
-                log.info("device %s: adopting its catalog subscription (Call-ID %s) that we "
-                         "held no dialog for", device_id, request.call_id)  # fmt: skip
+                log.info("device %s: adopting its %s subscription (Call-ID %s) that we "
+                         "held no dialog for", device_id, self.kind.name,
+                         request.call_id)  # fmt: skip
                 self._dialogs[device_id] = dialog
                 # Refreshed at once: confirms the dialog and learns its expiry.
                 self._due.schedule(device_id, access.now())
                 access.rearm()
             case NotifyVerdict.END:
-                dialog = dialog_of_notify(device_id, request)
+                dialog = dialog_of_notify(device_id, request, self.kind.event_package)
                 if dialog is None:
                     return
-                log.info("device %s: ending a second catalog subscription (Call-ID %s)",
-                         device_id, request.call_id)  # fmt: skip
+                log.info("device %s: ending a second %s subscription (Call-ID %s)",
+                         device_id, self.kind.name, request.call_id)  # fmt: skip
                 self._end_later(dialog)
             case _:
                 pass
@@ -307,7 +318,7 @@ class CatalogSubscriptions:
             if dialog is None or dialog.expires_at is None:
                 continue  # a retry, or a dialog of unknown expiry kept for the device's return
             if dialog.expires_at <= now:
-                log.info("catalog subscription of offline device %s lapsed", device_id)
+                log.info("%s subscription of offline device %s lapsed", self.kind.name, device_id)
                 del self._dialogs[device_id]
             else:
                 self._due.schedule(device_id, dialog.expires_at)
@@ -316,4 +327,4 @@ class CatalogSubscriptions:
         try:
             await self.subscribe(device_id)
         except SipError as error:
-            log.info("catalog subscription refresh of %s failed: %s", device_id, error)
+            log.info("%s subscription refresh of %s failed: %s", self.kind.name, device_id, error)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from farmwatch.sipserver.catalog_subscriptions import CatalogSubscriptions
+from farmwatch.sipserver.catalog_subscriptions import Subscriptions
 from farmwatch.sipserver.device_events import (
     CatalogReceived,
     DeviceDirectory,
@@ -70,6 +70,7 @@ from farmwatch.sipserver.presence_log import PresenceLog
 from farmwatch.sipserver.registrar import Registrar
 from farmwatch.sipserver.settings import RegistrarSettings, SipSettings
 from farmwatch.sipserver.sip.address import Address
+from farmwatch.sipserver.subscription_kinds import event_kinds
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,10 @@ class DeviceAccess:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.subscriptions = CatalogSubscriptions(self)
+        self.subscriptions = Subscriptions(self)
+        """The catalog subscriptions."""
+        self.event_subscriptions = tuple(Subscriptions(self, k) for k in event_kinds(settings))
+        """Alarm and mobile-position subscriptions, as `[registrar]` asks."""
         # Devices known again from storage after a restart that have not spoken since:
         # their subscription dialogs did not survive the restart. Those among them whose
         # catalog never completed (e.g. the old process was killed while collecting it)
@@ -235,11 +239,21 @@ class DeviceAccess:
             else:
                 self.spawn(self._subscribe(device_id))
 
+    @property
+    def all_subscriptions(self) -> tuple[Subscriptions, ...]:
+        return (self.subscriptions, *self.event_subscriptions)
+
+    def subscriptions_of(self, cmd_type: CmdType) -> Subscriptions | None:
+        """The alarm or mobile-position subscriptions (by their NOTIFYs' CmdType), if kept."""
+        return next((s for s in self.event_subscriptions if s.kind.cmd_type is cmd_type), None)
+
     async def _subscribe(self, device_id: str) -> None:
-        try:
-            await self.subscriptions.subscribe(device_id)
-        except SipError as error:
-            log.info("catalog subscription to %s refused: %s", device_id, error)
+        for subscriptions in self.all_subscriptions:
+            try:
+                await subscriptions.subscribe(device_id)
+            except SipError as error:
+                log.info("%s subscription to %s refused: %s", subscriptions.kind.name,
+                         device_id, error)  # fmt: skip
 
     def charset_override(self, device_id: str) -> str | None:
         """The charset to decode this device's bodies with, when detection is not enough."""
@@ -291,13 +305,15 @@ class DeviceAccess:
                 if self.settings.catalog_on_register:
                     self.first_contacts.request(registration.device_id)
                 else:
-                    # No first contact will refresh the dialog kept while it was away.
-                    self.subscriptions.resume(registration.device_id)
+                    # No first contact will refresh the dialogs kept while it was away.
+                    for subscriptions in self.all_subscriptions:
+                        subscriptions.resume(registration.device_id)
             elif isinstance(event, DeviceWentOffline):
                 self._presence_log.offline(event.device_id, event.reason, self.now())
                 # Kept, not forgotten: when the device is back it is refreshed in place
                 # (or ended) rather than left beside a second subscription.
-                self.subscriptions.suspend(event.device_id)
+                for subscriptions in self.all_subscriptions:
+                    subscriptions.suspend(event.device_id)
         self.rearm()
 
     def connection_closed(self, remote: Address) -> None:
@@ -310,7 +326,7 @@ class DeviceAccess:
         """What wvp does after a registration: DeviceInfo, Catalog, then subscribe.
 
         The subscription step refreshes a dialog held from before the device went away
-        instead of adding a second one (see `CatalogSubscriptions.subscribe`).
+        instead of adding a second one (see `Subscriptions.subscribe`).
         """
         try:
             await self.query_device_info(device_id)
@@ -523,7 +539,7 @@ class DeviceAccess:
                 self.table.next_deadline(),
                 self.collector.next_deadline(),
                 self.records.next_deadline(),
-                self.subscriptions.next_deadline(),
+                *(subscriptions.next_deadline() for subscriptions in self.all_subscriptions),
                 self.inbox.next_deadline(),
                 self.registrar.next_deadline(),
                 self._presence_log.next_deadline(),
@@ -563,7 +579,8 @@ class DeviceAccess:
             log.warning("RecordInfo of %s stalled: kept %d of %s records",
                         records.key.device_id, len(records.items), records.expected)  # fmt: skip
             self._records_finished(records)
-        self.subscriptions.tick(now)
+        for subscriptions in self.all_subscriptions:
+            subscriptions.tick(now)
         self.inbox.tick(now)
         self.registrar.tick(now)
         self._presence_log.tick(now)

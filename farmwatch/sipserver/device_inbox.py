@@ -40,6 +40,7 @@ from farmwatch.sipserver.gb.manscdp import (
     DeviceStatusResponse,
     Keepalive,
     ManscdpMessage,
+    MobilePositionNotify,
     PresetQueryResponse,
     PtzPositionResponse,
     RecordInfoResponse,
@@ -286,12 +287,23 @@ class DeviceInbox:
             # Only a catalog NOTIFY speaks for the catalog subscription: an alarm or a
             # position NOTIFY must never be adopted as (or end) that dialog.
             access.subscriptions.notified(device_id, request)
+        elif (kind := _EVENT_KINDS.get(type(parsed))) is not None:
+            # Likewise an alarm NOTIFY speaks only for the alarm subscription (when one is
+            # kept), a position NOTIFY for the position one: both say `Event: presence`.
+            subscriptions = access.subscriptions_of(kind)
+            if subscriptions is not None:
+                subscriptions.notified(device_id, request)
         if isinstance(parsed, CatalogNotify | CatalogResponse):
             access.publish(CatalogChanged(device_id, parsed.items))
         else:
             access.publish(DeviceNotified(device_id, parsed))
         return None
 
+
+_EVENT_KINDS: dict[type, CmdType] = {
+    AlarmNotify: CmdType.ALARM,
+    MobilePositionNotify: CmdType.MOBILE_POSITION,
+}
 
 _ANSWERED: dict[type, CmdType] = {
     ConfigDownloadResponse: CmdType.CONFIG_DOWNLOAD,

@@ -99,6 +99,15 @@ class RegistrarSettings:
     catalog_timeout: float = 10.0
     query_timeout: float = 10.0
     catalog_subscription_expires: int = 3600
+    subscribe_alarms: bool = False
+    """SUBSCRIBE to each device's alarms (Query/Alarm, every priority and method) when it
+    registers, and keep the subscription refreshed; off: devices send alarms unasked."""
+    subscribe_positions: bool = False
+    """SUBSCRIBE to each device's mobile position (Query/MobilePosition) when it registers."""
+    position_interval: int = 5
+    """Seconds between the positions a position subscription asks for (`Interval`)."""
+    event_subscription_expires: int = 3600
+    """Expiry asked for alarm and position subscriptions, in seconds (refreshed at 80 %)."""
     charset: str = "GB2312"
     charset_2022: str = "GB18030"
     """The charset of bodies to devices that speak GB/T 28181-2022 (`charset` is for the
@@ -180,6 +189,15 @@ class RegistrarSettings:
             errors.append(
                 "registrar.first_contact_concurrency: expected 1..10000, "
                 f"got {self.first_contact_concurrency}"
+            )
+        if not 1 <= self.position_interval <= 3600:
+            errors.append(
+                f"registrar.position_interval: expected 1..3600, got {self.position_interval}"
+            )
+        if not 30 <= self.event_subscription_expires <= 86400:
+            errors.append(
+                "registrar.event_subscription_expires: expected 30..86400, "
+                f"got {self.event_subscription_expires}"
             )
         if self.nonce_lifetime <= 0 or self.catalog_timeout <= 0 or self.query_timeout <= 0:
             errors.append("registrar: timeouts must be positive")

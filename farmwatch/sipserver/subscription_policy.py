@@ -3,7 +3,8 @@
 A device must never hold two live catalog subscriptions of ours: each would NOTIFY every
 change, and a device that caps its subscriptions refuses the next one. These functions
 decide, from the dialog we hold and what just happened, without I/O or a clock of their
-own; `CatalogSubscriptions` carries the decisions out.
+own; `Subscriptions` carries the decisions out, for the catalog and for the other kinds
+(alarms, mobile position) alike.
 
 * `plan_subscription`: a dialog we still hold (kept while the device was offline, or due
   for refresh) is refreshed in place; only without a usable one is a new one created.
@@ -95,7 +96,9 @@ def judge_notify(
     return NotifyVerdict.END
 
 
-def dialog_of_notify(device_id: str, request: SipRequest) -> SubscriptionDialog | None:
+def dialog_of_notify(
+    device_id: str, request: SipRequest, default_event: str = "Catalog"
+) -> SubscriptionDialog | None:
     """The subscription dialog a NOTIFY was sent in, seen from our (subscriber) side.
 
     Our tag is the NOTIFY's To tag, the device's its From tag, and the target its
@@ -117,7 +120,7 @@ def dialog_of_notify(device_id: str, request: SipRequest) -> SubscriptionDialog 
         local_tag=local_tag,
         remote_tag=remote_tag,
         remote_target=remote_target,
-        event=(request.headers.get("Event") or "Catalog").strip(),
+        event=(request.headers.get("Event") or default_event).strip(),
         cseq=ADOPTED_CSEQ,
     )
 

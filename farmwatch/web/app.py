@@ -21,6 +21,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
+from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
@@ -43,6 +44,7 @@ from farmwatch.web.keys import (
     CLIP_SERVICE,
     DEVICE_CONTROL,
     DEVICE_SERVICE,
+    DEVICE_SNAPSHOTS,
     DIAGNOSIS,
     DOWNLOAD_SERVICE,
     FARM_REGISTER,
@@ -73,6 +75,7 @@ from farmwatch.web.routes import (
     audit,
     cameras,
     control,
+    device_snapshots,
     devices,
     diagnosis,
     farms,
@@ -148,6 +151,8 @@ class WebServices:
     """Random spot checks (`/api/spot-checks`)."""
     diagnosis: DiagnosisService = field(kw_only=True)
     """Video quality diagnosis (`/api/diagnosis`, `/api/channels/{id}/diagnosis`)."""
+    device_snapshots: DeviceSnapshotService = field(kw_only=True)
+    """Pictures cameras took on request and uploaded (`/api/channels/{id}/device-snapshots`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -174,10 +179,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[ANOMALIES] = services.anomalies
     api[SPOT_CHECKS] = services.spot_checks
     api[DIAGNOSIS] = services.diagnosis
+    api[DEVICE_SNAPSHOTS] = services.device_snapshots
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
-        anomalies, spot_checks, diagnosis,
+        anomalies, spot_checks, diagnosis, device_snapshots,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

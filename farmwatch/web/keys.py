@@ -18,6 +18,7 @@ from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
+from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
 from farmwatch.platform.sharing.upper_shares import UpperShares
@@ -37,6 +38,7 @@ POSITIONS = web.AppKey("positions", PositionService)
 FAULTS = web.AppKey("faults", FaultService)
 ANOMALIES = web.AppKey("anomalies", AnomalyService)
 DIAGNOSIS = web.AppKey("diagnosis", DiagnosisService)
+DEVICE_SNAPSHOTS = web.AppKey("device_snapshots", DeviceSnapshotService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)
 RECORD_SEARCH = web.AppKey("record_search", RecordSearchService)

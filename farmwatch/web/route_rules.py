@@ -150,6 +150,11 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/login", ANYONE),
     ("GET", "/login", ANYONE),
     ("GET", "/healthz", ANYONE),
+    # A camera uploading the pictures it was asked for (SnapShotConfig) has no account: the
+    # unguessable token in the path is its credential, good for one channel, a few pictures
+    # (at most the count asked) and minutes; the body is bounded and must be a JPEG.
+    ("POST", "/api/device-snapshots/uploads/{token}", ANYONE),
+    ("PUT", "/api/device-snapshots/uploads/{token}", ANYONE),
     # -- any principal -----------------------------------------------------------------------
     ("POST", "/api/logout", SIGNED_IN),
     ("GET", "/api/me", SIGNED_IN),
@@ -200,6 +205,11 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/channels/{channel_id}/ptz", _camera()),  # its holder gives it back
     ("GET", "/api/channels/{channel_id}/presets", _camera()),
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
+    ("POST", "/api/channels/{channel_id}/device-snapshots", _camera(AuditAction.DEVICE_SNAPSHOT)),
+    ("GET", "/api/channels/{channel_id}/device-snapshots", _camera()),
+    # The picture's camera is checked by the handler (`AccessGate.channel`), as for alarms.
+    ("GET", "/api/device-snapshots/{snapshot_id}.jpg", Rule(Who.SIGNED_IN,
+                                                           audit=AuditAction.SNAPSHOT)),
     ("PUT", "/api/channels/{channel_id}/placement",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
     # -- video quality diagnosis (the list: the cameras the caller may see) ------------------

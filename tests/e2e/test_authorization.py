@@ -169,6 +169,23 @@ PROBES: dict[RouteKey, Probe] = {
     K("GET", "/api/channels/{channel_id}/ptz/position"): Probe(
         _p("/api/channels/{C}/ptz/position"), 200
     ),
+    K("POST", "/api/channels/{channel_id}/device-snapshots"): Probe(
+        _p("/api/channels/{C}/device-snapshots"), 202, lambda _: {"count": 1, "interval": 1}
+    ),
+    K("GET", "/api/channels/{channel_id}/device-snapshots"): Probe(
+        _p("/api/channels/{C}/device-snapshots"), 200
+    ),
+    # The picture's camera is checked past the middleware: no such picture is a 404 for all.
+    K("GET", "/api/device-snapshots/{snapshot_id}.jpg"): Probe(
+        _p("/api/device-snapshots/999999.jpg"), 404
+    ),
+    # A camera's upload needs no login, only a live token: a made-up one is a 404 for all.
+    K("POST", "/api/device-snapshots/uploads/{token}"): Probe(
+        _p("/api/device-snapshots/uploads/made-up-token"), 404
+    ),
+    K("PUT", "/api/device-snapshots/uploads/{token}"): Probe(
+        _p("/api/device-snapshots/uploads/made-up-token"), 404
+    ),
     K("POST", "/api/devices/{device_id}/commands"): Probe(
         _p("/api/devices/{D}/commands"), 200, lambda _: {"command": "iframe"}
     ),

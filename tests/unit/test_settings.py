@@ -64,6 +64,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[database]\nurl = 'mysql://u@h/d'\n", "database.url: expected sqlite"),
         ("[database]\nurl = 'postgresql://u:pw@h/d'\n", "got postgresql://u:\\*\\*\\*@h/d"),
         ("[database]\nurl = 'no url'\n", "database.url: .* does not parse"),
+        ("[registrar]\nposition_interval = 0\n", "registrar.position_interval: expected 1"),
+        (
+            "[registrar]\nevent_subscription_expires = 10\n",
+            "registrar.event_subscription_expires: expected 30..86400, got 10",
+        ),
+        ("[registrar]\nsubscribe_alarms = 'maybe'\n", "registrar.subscribe_alarms: expected true"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
@@ -121,3 +127,18 @@ def test_web_defaults_answer_only_the_servers_own_names() -> None:
 def test_database_urls_of_the_shipped_drivers_are_taken(url: str) -> None:
     settings = load_settings(None, environ={"FARMWATCH_DATABASE_URL": url})
     assert settings.database.url == url
+
+
+def test_the_address_devices_reach_the_web_server_on() -> None:
+    def url(**env: str) -> str | None:
+        environ = {f"FARMWATCH_WEB_{key.upper()}": value for key, value in env.items()}
+        return load_settings(None, environ=environ).web.device_url
+
+    assert url() == "http://127.0.0.1:8080"
+    assert url(host="::1", port="9000") == "http://[::1]:9000"
+    assert url(host="0.0.0.0") is None  # no camera can be told to upload to 0.0.0.0
+    assert url(host="0.0.0.0", public_url="https://fw.example.gov:8443/") == (
+        "https://fw.example.gov:8443"
+    )
+    with pytest.raises(SettingsError, match="web.public_url"):
+        url(public_url="fw.example.gov/uploads")

@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     PTZ = "ptz"
     DEVICE_COMMAND = "device_command"
     """TeleBoot, RecordCmd, GuardCmd, AlarmCmd reset, DragZoom, IFameCmd (issue 12)."""
+    DEVICE_SNAPSHOT = "device_snapshot"
+    """The camera asked to take pictures and upload them (SnapShotConfig, issue 12 item 4)."""
     ALARM_ACK = "alarm_ack"
     """An alarm acknowledged (issue 12 item 3)."""
     ALARM_RESET = "alarm_reset"

@@ -27,6 +27,7 @@ from farmwatch.platform.models.audit import AuditChainHeadRow, AuditRow
 from farmwatch.platform.models.base import Base, UtcDateTime
 from farmwatch.platform.models.channel import ChannelRow
 from farmwatch.platform.models.device import DEFAULT_CHARSET, DeviceRow
+from farmwatch.platform.models.device_snapshot import DeviceSnapshotRow
 from farmwatch.platform.models.diagnosis import PictureSampleRow, PictureStateRow
 from farmwatch.platform.models.farm_register import FarmDocumentRow, FarmStateChangeRow
 from farmwatch.platform.models.fault import FaultTicketRow, FaultTransitionRow
@@ -56,6 +57,7 @@ __all__ = [
     "ChannelRow",
     "DevicePositionRow",
     "DeviceRow",
+    "DeviceSnapshotRow",
     "DownloadTaskRow",
     "EvidenceClipRow",
     "FarmDeviceRow",

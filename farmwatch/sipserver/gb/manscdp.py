@@ -324,6 +324,32 @@ class AlarmNotify:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmQuery:
+    """Query/Alarm (2016 A.2.4 i; gb28181.md §4.10, §5.1): the body of an alarm
+    subscription, filtering by priority (1 most severe .. 4), method (digits combined,
+    "0" all), type and device-local time; None fields were not sent."""
+
+    device_id: str
+    sn: int
+    start_priority: int | None = None
+    end_priority: int | None = None
+    method: str | None = None
+    alarm_type: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MobilePositionQuery:
+    """Query/MobilePosition (2016 A.2.4 h; gb28181.md §4.11): one position, or in a
+    subscription a position every `interval` seconds (None: not sent, 5 by default)."""
+
+    device_id: str
+    sn: int
+    interval: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MobilePosition:
     """One position of a mobile device (gb28181.md §4.11): numbers as sent (None when
     missing or not numbers); `time` device-local `YYYY-MM-DDTHH:MM:SS`."""
@@ -426,6 +452,18 @@ class PtzPositionResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadSnapShotFinished:
+    """[2022] Notify/UploadSnapShotFinished (gb28181.md §4.14): the device uploaded the
+    pictures a SnapShotConfig asked for; `device_id` is the camera, `file_ids` the
+    `SnapShotList/SnapShotFileID` it named (possibly none)."""
+
+    device_id: str
+    sn: int
+    session_id: str | None
+    file_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownMessage:
     """A well-formed MANSCDP body this layer does not model; `cmd_type` is the text sent."""
 
@@ -450,7 +488,9 @@ ManscdpMessage = (
     | MediaStatus
     | ControlResponse
     | AlarmNotify
+    | AlarmQuery
     | MobilePositionNotify
+    | MobilePositionQuery
     | DeviceConfigControl
     | ConfigDownloadQuery
     | ConfigDownloadResponse
@@ -458,5 +498,6 @@ ManscdpMessage = (
     | PresetQueryResponse
     | PtzPositionQuery
     | PtzPositionResponse
+    | UploadSnapShotFinished
     | UnknownMessage
 )

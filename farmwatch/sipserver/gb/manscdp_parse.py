@@ -59,7 +59,9 @@ from farmwatch.sipserver.gb.manscdp_element import (
     to_float_or_none,
     to_int_or_none,
 )
+from farmwatch.sipserver.gb.manscdp_event_query import read_alarm_query, read_mobile_position_query
 from farmwatch.sipserver.gb.manscdp_position import read_mobile_position_notify
+from farmwatch.sipserver.gb.manscdp_snapshot import read_upload_snapshot_finished
 from farmwatch.sipserver.gb.manscdp_text import (
     ManscdpError,
     declared_encoding,
@@ -503,6 +505,8 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.NOTIFY, CmdType.MEDIA_STATUS): _read_media_status,
     (RootKind.NOTIFY, CmdType.ALARM): _read_alarm_notify,
     (RootKind.NOTIFY, CmdType.MOBILE_POSITION): _device(read_mobile_position_notify),
+    (RootKind.QUERY, CmdType.ALARM): _device(read_alarm_query),
+    (RootKind.QUERY, CmdType.MOBILE_POSITION): _device(read_mobile_position_query),
     (RootKind.RESPONSE, CmdType.ALARM): _control_response_reader(CmdType.ALARM),
     (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
     (RootKind.RESPONSE, CmdType.DEVICE_CONFIG): _control_response_reader(CmdType.DEVICE_CONFIG),
@@ -514,4 +518,5 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.PRESET_QUERY): _device(device.read_preset_query_response),
     (RootKind.QUERY, CmdType.PTZ_POSITION): _device(device.read_ptz_position_query),
     (RootKind.RESPONSE, CmdType.PTZ_POSITION): _device(device.read_ptz_position_response),
+    (RootKind.NOTIFY, CmdType.UPLOAD_SNAPSHOT_FINISHED): _device(read_upload_snapshot_finished),
 }

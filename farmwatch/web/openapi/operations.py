@@ -51,6 +51,10 @@ NOT_DESCRIBED: frozenset[RouteKey] = frozenset({
     RouteKey("GET", "/api/docs"),  # the page that shows this document
     RouteKey("GET", "/monitoring-records/print"),  # monitoring records as a page to print
     RouteKey("*", "/api/{tail}"),  # the JSON 404 of every other /api path
+    # Where cameras upload the pictures asked of them (a one-time URL they are given, a
+    # JPEG body): for devices, not API clients.
+    RouteKey("POST", "/api/device-snapshots/uploads/{token}"),
+    RouteKey("PUT", "/api/device-snapshots/uploads/{token}"),
 })  # fmt: skip
 """Routes of the web server that are not part of the API's description."""
 
@@ -197,6 +201,20 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("GET", "/api/channels/{channel_id}/snapshot.jpg", Operation(
         "live", "JPEG of the latest keyframe", {200: None}, content="image/jpeg",
         errors=DEVICE_ERRORS)),
+    ("POST", "/api/channels/{channel_id}/device-snapshots", Operation(
+        "device control", "Ask the camera to take pictures and upload them (SnapShotConfig)",
+        {202: obj({"session_id": s.STRING, "channel_id": s.STRING, "device_id": s.STRING,
+                   "count": s.INTEGER, "interval": s.INTEGER, "expires_at": s.STRING})},
+        body({"count": {"type": "integer", "minimum": 1, "maximum": 10},
+              "interval": {"type": "integer", "minimum": 1, "maximum": 60}}),
+        errors=(429, 501, *DEVICE_ERRORS))),
+    ("GET", "/api/channels/{channel_id}/device-snapshots", Operation(
+        "device control", "The pictures the camera uploaded, newest first", {200: obj(
+            {"channel_id": s.STRING, "snapshots": s.array(s.ANY_OBJECT)})},
+        query=(Query("limit", s.STRING, "at most 500, default 100"),))),
+    ("GET", "/api/device-snapshots/{snapshot_id}.jpg", Operation(
+        "device control", "One picture a camera uploaded", {200: None}, content="image/jpeg",
+        path_types={"snapshot_id": s.INTEGER})),
     ("GET", "/api/channels/{channel_id}/records", Operation(
         "recordings", "Record search", {200: ref("RecordSearch"), 202: ref("RecordSearch")},
         query=(Query("start", s.STRING, required=True), Query("end", s.STRING, required=True),

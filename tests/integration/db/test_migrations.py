@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0014"
+HEAD = "0015"
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -75,6 +75,7 @@ async def test_migrate_takes_an_empty_database_to_head(empty_database: Database)
         "spot_check_items",
         "picture_samples",
         "picture_states",
+        "device_snapshots",
     }
     assert differences == []
 

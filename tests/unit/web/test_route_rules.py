@@ -60,6 +60,10 @@ def test_every_media_route_names_a_camera_or_what_its_caller_opened() -> None:
             assert rule.target is Target.CHANNEL or rule.target.owned_kind is not None, key
 
 
-def test_only_the_login_the_login_page_and_the_health_check_are_public() -> None:
+def test_only_the_login_the_login_page_the_health_check_and_device_uploads_are_public() -> None:
     public = {str(key) for key, rule in ROUTE_RULES.items() if rule.who is Who.ANYONE}
-    assert public == {"POST /api/login", "GET /login", "GET /healthz"}
+    assert public == {
+        "POST /api/login", "GET /login", "GET /healthz",
+        # a camera's upload of the pictures asked of it: the path's token is the credential
+        "POST /api/device-snapshots/uploads/{token}", "PUT /api/device-snapshots/uploads/{token}",
+    }  # fmt: skip

@@ -276,6 +276,7 @@ const WORDS = {
     "action.download": "录像下载",
     "action.clip_export": "证据片段导出",
     "action.snapshot": "抓图",
+    "action.device_snapshot": "设备抓拍",
     "action.ptz": "云台控制",
     "action.user_change": "用户变更",
     "action.role_change": "角色变更",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,8 +18,10 @@ def test_every_camera_once_evenly_within_the_interval(count: int, interval: floa
     assert [channel for _, channel in slots] == cameras
     offsets = [offset for offset, _ in slots]
     assert all(0 <= offset < interval for offset in offsets)
-    gaps = {round(b - a, 6) for a, b in zip(offsets, offsets[1:], strict=False)}
-    assert len(gaps) <= 1 and (not gaps or gaps == {round(interval / count, 6)})
+    # Equal gaps of interval / count (to float precision: rounding the gaps to a fixed
+    # number of digits tells 0.0046875 apart from itself).
+    gaps = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
+    assert all(math.isclose(gap, interval / count, rel_tol=1e-9) for gap in gaps)
 
 
 def test_an_interval_must_be_positive() -> None:
