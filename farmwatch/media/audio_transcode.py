@@ -4,7 +4,8 @@ Owns the transcoding of what an operator speaks or uploads into what a camera's 
 takes: `AlawEncoder.encode(frame)` resamples one decoded `av.AudioFrame` (the browser's Opus
 or PCMU as aiortc decodes it, any rate and layout) to s16 mono 8 kHz with `av.AudioResampler`
 and encodes it with PyAV's `pcm_alaw` encoder; `decode_file_to_alaw(data)` does the same for
-a whole uploaded file (WAV, MP3, anything FFmpeg reads). One A-law byte per sample.
+a whole uploaded file (WAV, MP3, anything FFmpeg reads), `tone_alaw` a sine tone. One
+A-law byte per sample.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import io
 from typing import Any
 
 import av
+import numpy as np
 
 from farmwatch.media.errors import MediaError
 from farmwatch.media.g711_packetizer import SAMPLE_RATE
 
-__all__ = ["AlawEncoder", "UnreadableAudio", "decode_file_to_alaw"]
+__all__ = ["AlawEncoder", "UnreadableAudio", "decode_file_to_alaw", "tone_alaw"]
 
 MAX_SECONDS = 600
 """The longest upload we transcode: ten minutes (4.8 MB of A-law)."""
@@ -73,3 +75,15 @@ def decode_file_to_alaw(data: bytes, *, max_seconds: int = MAX_SECONDS) -> bytes
     if not out:
         raise UnreadableAudio("the file holds no sound")
     return bytes(out)
+
+
+def tone_alaw(frequency: float, seconds: float, *, level: float = 0.4) -> bytes:
+    """A sine tone as A-law (for operators without a microphone, and for tests): `level` of
+    full scale."""
+    count = round(seconds * SAMPLE_RATE)
+    times = np.arange(count) / SAMPLE_RATE
+    samples = (np.sin(2 * np.pi * frequency * times) * level * 32767).astype(np.int16)
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    encoder = AlawEncoder()
+    return encoder.encode(frame) + encoder.finish()

@@ -16,8 +16,8 @@ def alaw_to_linear(code: int) -> int:
     sign = value & 0x80
     exponent = (value >> 4) & 0x07
     mantissa = value & 0x0F
-    segment = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
-    magnitude = segment
+    step = (mantissa << 4) + (8 if exponent == 0 else 0x108)
+    magnitude = step if exponent == 0 else step << (exponent - 1)
     return magnitude if sign else -magnitude
 
 

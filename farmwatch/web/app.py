@@ -19,6 +19,7 @@ from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
@@ -33,6 +34,7 @@ from farmwatch.web.keys import (
     ACCESS,
     ALARMS,
     AUDIT,
+    BROADCASTS,
     CAMERA_TREE,
     CLIP_SERVICE,
     DEVICE_CONTROL,
@@ -60,6 +62,7 @@ from farmwatch.web.routes import (
     alarms,
     apidocs,
     audit,
+    broadcast,
     cameras,
     control,
     devices,
@@ -123,6 +126,8 @@ class WebServices:
     """Monitoring records with the key areas' checklists (`/api/monitoring-records`)."""
     schedule: ScheduleService = field(kw_only=True)
     """The supervision schedule (`/api/supervision/schedule`)."""
+    broadcasts: BroadcastService = field(kw_only=True)
+    """Voice broadcast to cameras (`/api/channels/{id}/broadcast`, `/api/broadcast/...`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -144,9 +149,10 @@ def create_api_app(services: WebServices) -> web.Application:
     api[POSITIONS] = services.positions
     api[MONITORING] = services.monitoring
     api[SCHEDULE] = services.schedule
+    api[BROADCASTS] = services.broadcasts
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
-        organisations, tokens, audit, cameras, alarms, positions, monitoring,
+        organisations, tokens, audit, cameras, alarms, positions, monitoring, broadcast,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)
@@ -187,7 +193,7 @@ def create_web_app(
     api[OPENAPI_JSON] = json.dumps(build_document(rules), ensure_ascii=False).encode()
     housekeeping = AccessHousekeeping(
         web_access.access, web_access.audit, services.live, services.playback,
-        services.record_search,
+        services.record_search, services.broadcasts,
     )  # fmt: skip
     app.cleanup_ctx.append(housekeeping.context)
     return app

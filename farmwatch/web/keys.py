@@ -16,6 +16,7 @@ from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.live_service import LiveService
@@ -28,6 +29,7 @@ from farmwatch.platform.uppers import UpperLinksView
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 ALARMS = web.AppKey("alarms", AlarmService)
+BROADCASTS = web.AppKey("broadcasts", BroadcastService)
 POSITIONS = web.AppKey("positions", PositionService)
 LIVE_SERVICE = web.AppKey("live_service", LiveService)
 METRICS = web.AppKey("metrics", PlatformMetrics)

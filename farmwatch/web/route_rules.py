@@ -48,6 +48,8 @@ class Target(StrEnum):
     """An API token of the caller's organisation or one below it."""
     FARM = "farm"
     """A farm the caller may supervise (`AccessGate.farm`)."""
+    BROADCAST = "broadcast"
+    """A voice broadcast the caller started."""
 
     @property
     def parameter(self) -> str:
@@ -70,6 +72,7 @@ _PARAMETERS = {
     Target.USER: "user_id",
     Target.TOKEN: "token_id",
     Target.FARM: "farm_id",
+    Target.BROADCAST: "session",
 }
 _OWNED = {
     Target.LIVE: OwnedKind.LIVE,
@@ -77,6 +80,7 @@ _OWNED = {
     Target.RECORD_SEARCH: OwnedKind.RECORD_SEARCH,
     Target.DOWNLOAD: OwnedKind.DOWNLOAD,
     Target.CLIP: OwnedKind.CLIP,
+    Target.BROADCAST: OwnedKind.BROADCAST,
 }
 
 
@@ -181,6 +185,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/channels/{channel_id}/ptz", _camera()),  # its holder gives it back
     ("GET", "/api/channels/{channel_id}/presets", _camera()),
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
+    ("POST", "/api/channels/{channel_id}/broadcast",
+     _camera(AuditAction.BROADCAST, OwnedKind.BROADCAST)),
     ("PUT", "/api/channels/{channel_id}/placement",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
     # -- alarms (the core shows and acts on those of the cameras the caller may view) ---------
@@ -222,6 +228,10 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/downloads/{task_id}", _held(Target.DOWNLOAD)),
     ("GET", "/api/downloads/{task_id}/file",
      Rule(Who.SIGNED_IN, Target.DOWNLOAD, audit=AuditAction.DOWNLOAD)),
+    ("GET", "/api/broadcast/{session}", _held(Target.BROADCAST)),
+    ("DELETE", "/api/broadcast/{session}", _held(Target.BROADCAST, closes=True)),
+    ("POST", "/api/broadcast/{session}/webrtc", _held(Target.BROADCAST, AuditAction.BROADCAST)),
+    ("POST", "/api/broadcast/{session}/audio", _held(Target.BROADCAST, AuditAction.BROADCAST)),
     ("GET", "/api/clips/{clip_id}", _held(Target.CLIP)),
     ("GET", "/api/clips/{clip_id}/verify", _held(Target.CLIP)),
     ("GET", "/api/clips/{clip_id}/file",

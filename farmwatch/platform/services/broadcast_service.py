@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmwatch.media.audio_sender import AudioSender, AudioTarget
-from farmwatch.media.audio_transcode import UnreadableAudio, decode_file_to_alaw
+from farmwatch.media.audio_transcode import UnreadableAudio, decode_file_to_alaw, tone_alaw
 from farmwatch.media.broadcast_webrtc import MicrophoneReceiver
 from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
@@ -178,12 +178,22 @@ class BroadcastService:
             alaw = await asyncio.to_thread(decode_file_to_alaw, data)
         except UnreadableAudio as error:
             raise InvalidInput(str(error)) from error
+        return self._queue(session, alaw)
+
+    async def send_tone(self, session_id: str, frequency: float, seconds: float) -> float:
+        """Queue a sine tone; the seconds queued."""
+        session = self._active(session_id)
+        return self._queue(session, await asyncio.to_thread(tone_alaw, frequency, seconds))
+
+    def _queue(self, session: _Session, alaw: bytes) -> float:
         sender = session.sender
         if sender is None or session.state is not BroadcastState.ACTIVE:
-            raise NotFound(f"voice broadcast {session_id} has ended")
+            raise NotFound(f"voice broadcast {session.session_id} has ended")
         sender.feed(alaw)
-        log.info("broadcast %s: %.1f s of audio queued", session_id, len(alaw) / SAMPLE_RATE)
-        return len(alaw) / SAMPLE_RATE
+        seconds = len(alaw) / SAMPLE_RATE
+        log.info("broadcast %s to device %s: %.2f s of audio queued", session.session_id,
+                 session.device_id, seconds)  # fmt: skip
+        return seconds
 
     async def webrtc_answer(self, session_id: str, offer: str, offer_type: str) -> tuple[str, str]:
         """The operator's microphone: answer its WebRTC offer; what it hears is sent on."""

@@ -190,6 +190,7 @@ const WORDS = {
     "action.clip_export": "证据片段导出",
     "action.snapshot": "抓图",
     "action.ptz": "云台控制",
+    "action.broadcast": "喊话",
     "action.user_change": "用户变更",
     "action.role_change": "角色变更",
     "action.grant_change": "授权变更",
