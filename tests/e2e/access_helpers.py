@@ -89,6 +89,8 @@ class Opened:
     search: str
     download: str
     clip: str
+    broadcast: str = ""
+    """A voice broadcast to the camera (running: the device takes no second one)."""
 
 
 @dataclass
@@ -190,8 +192,8 @@ async def access_rig(tmp_path: Path) -> AsyncIterator[AccessRig]:
 
 
 async def open_everything(access: AccessRig) -> Opened:
-    """`mon.granted` opens a live session, a playback, a record search, a download and an
-    evidence clip of the first camera."""
+    """`mon.granted` opens a live session, a playback, a record search, a download, an
+    evidence clip and a voice broadcast of the first camera."""
     owner, camera = access.people["mon.granted"], access.granted_camera
     live = await _created(owner, f"/api/channels/{camera}/live", None)
     start, end = recorded_range(8, 30)
@@ -209,7 +211,9 @@ async def open_everything(access: AccessRig) -> Opened:
     clip = await _created(
         owner, f"/api/channels/{camera}/clips", {"start": start, "end": end, "reason": "测试"}
     )
+    broadcast = await _created(owner, f"/api/channels/{camera}/broadcast", None)
     access.opened = Opened(
-        live["session"], playback["session"], search["search"], download["id"], clip["id"]
-    )
+        live["session"], playback["session"], search["search"], download["id"], clip["id"],
+        broadcast["session"],
+    )  # fmt: skip
     return access.opened

@@ -72,6 +72,7 @@ def _p(template: str) -> Callable[[AccessRig, Opened], str]:
         return template.format(
             D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
             PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
+            BC=opened.broadcast,
             VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east,
         )  # fmt: skip
 
@@ -166,6 +167,18 @@ PROBES: dict[RouteKey, Probe] = {
     K("GET", "/api/channels/{channel_id}/ptz/position"): Probe(
         _p("/api/channels/{C}/ptz/position"), 200
     ),
+    # The camera's monitor opened a voice broadcast: past the middleware, the device is busy.
+    K("POST", "/api/channels/{channel_id}/broadcast"): Probe(
+        _p("/api/channels/{C}/broadcast"), 409
+    ),
+    K("GET", "/api/broadcast/{session}"): Probe(_p("/api/broadcast/{BC}"), 200),
+    K("POST", "/api/broadcast/{session}/audio"): Probe(
+        _p("/api/broadcast/{BC}/audio"), 202, lambda _: {"frequency": 800, "seconds": 0.1}
+    ),
+    K("POST", "/api/broadcast/{session}/webrtc"): Probe(
+        _p("/api/broadcast/{BC}/webrtc"), 400, lambda _: BAD_OFFER
+    ),
+    K("DELETE", "/api/broadcast/{session}"): Probe(_p("/api/broadcast/{BC}"), 204, order=8),
     K("POST", "/api/devices/{device_id}/commands"): Probe(
         _p("/api/devices/{D}/commands"), 200, lambda _: {"command": "iframe"}
     ),
