@@ -8,7 +8,8 @@ bytes from its source (`feed`; a file all at once, a microphone as it speaks) an
 source that runs dry stops the clock; the next bytes start a new talk spurt. A live source
 is kept at most `max_backlog` bytes behind (older sound is dropped: a voice must not lag).
 `end_of_input` and the last frame sent complete `drained`. The socket's end (the device
-closed TCP, never connected) is reported to the `AudioSenderListener`.
+closed TCP, never connected — `CONNECT_TIMEOUT` when it should connect to us) is reported
+to the `AudioSenderListener`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 CONNECT_ATTEMPTS = 3
 CONNECT_INTERVAL = 1.0
+CONNECT_TIMEOUT = 10.0
+"""Seconds a listening sender waits for the device's connection once started."""
 
 
 class SenderState(enum.StrEnum):
@@ -78,6 +81,7 @@ class AudioSender:
         label: str,
         local_port: int = 0,
         max_backlog: int | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.target = target
         self._listener = listener
@@ -85,6 +89,7 @@ class AudioSender:
         self._packetizer = G711Packetizer(target.ssrc, target.framing, target.payload_type)
         self._sender = self._new_sender(local_host, local_port)
         self._max_backlog = max_backlog
+        self._connect_timeout = connect_timeout
         self._buffer = bytearray()
         self._has_input = asyncio.Event()
         self._connected = asyncio.Event()
@@ -92,6 +97,7 @@ class AudioSender:
         self.drained = asyncio.Event()
         """Set once `end_of_input` was called and every byte fed was sent."""
         self._task: asyncio.Task[None] | None = None
+        self._connect_timer: asyncio.TimerHandle | None = None
         self.state = SenderState.OPEN
         self.frames_sent = 0
         self.bytes_sent = 0
@@ -115,7 +121,10 @@ class AudioSender:
         """Start the clock: frames go out as the source feeds them."""
         if self._task is None and self.state is SenderState.OPEN:
             self.state = SenderState.SENDING
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            loop = asyncio.get_running_loop()
+            self._task = loop.create_task(self._run())
+            if self.target.transport is RelayTransport.TCP_LISTEN:
+                self._connect_timer = loop.call_later(self._connect_timeout, self._connect_missing)
 
     def set_max_backlog(self, max_backlog: int | None) -> None:
         """Keep a live source at most `max_backlog` bytes behind (None: no bound)."""
@@ -142,6 +151,8 @@ class AudioSender:
         if self.state is SenderState.CLOSED:
             return
         self.state = SenderState.CLOSED
+        if self._connect_timer is not None:
+            self._connect_timer.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -153,6 +164,12 @@ class AudioSender:
 
     def sender_connected(self) -> None:
         self._connected.set()
+
+    def _connect_missing(self) -> None:
+        if not self._connected.is_set() and self.state is not SenderState.CLOSED:
+            log.info("%s: the device did not connect in %g s", self._label,
+                     self._connect_timeout)  # fmt: skip
+            self._listener.audio_sender_ended(RelayEndReason.CONNECT_TIMEOUT)
 
     def sender_refused(self) -> None:
         log.info("%s: the device refused a datagram (ICMP port unreachable)", self._label)

@@ -314,7 +314,15 @@ class BroadcastReceiver:
             return
         await self._invite(message.source_id or self._identity.server_id, target, settings)
 
-    async def _invite(self, source_id: str, target_id: str, settings: BroadcastSettings) -> None:
+    async def invite_unasked(self, target_id: str | None = None) -> int | None:
+        """INVITE the platform for audio with no Broadcast pending (a confused device);
+        the final status, None if none came."""
+        target = target_id or self._identity.device_id
+        return await self._invite(self._identity.server_id, target, self.state.settings)
+
+    async def _invite(
+        self, source_id: str, target_id: str, settings: BroadcastSettings
+    ) -> int | None:
         identity = self._identity
         ssrc = 100_000_000 + secrets.randbelow(899_999_999)
         reception = AudioReception("", source_id, target_id, settings.mode, settings.transport,
@@ -344,7 +352,7 @@ class BroadcastReceiver:
         except (SipError, TimeoutError) as error:
             log.warning("device %s: audio INVITE unanswered: %s", identity.device_id, error)
             media.close()
-            return
+            return None
         self.state.invite_statuses.append(response.status)
         try:
             actions = session.final_received(response)
@@ -357,7 +365,7 @@ class BroadcastReceiver:
             log.info("device %s: audio INVITE refused %d", identity.device_id, response.status)
             media.close()
             self._on_change()
-            return
+            return response.status
         reception.answer = response.body.decode("ascii", "replace")
         self.state.receptions.append(reception)
         self._calls[invite.call_id] = _Call(session, media)
@@ -370,6 +378,7 @@ class BroadcastReceiver:
         log.info("device %s: taking %s audio over %s (call %s)", identity.device_id,
                  settings.mode.value, settings.transport.value, invite.call_id)  # fmt: skip
         self._on_change()
+        return response.status
 
     def _ended(self, call: _Call, by: str) -> None:
         call.media.close()

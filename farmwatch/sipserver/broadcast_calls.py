@@ -41,6 +41,7 @@ __all__ = [
     "AudioCall",
     "AudioCallListener",
     "AudioOpener",
+    "AudioUnavailable",
     "BroadcastCalls",
 ]
 
@@ -83,7 +84,12 @@ class AudioCall:
 
 
 AudioOpener = Callable[[AudioCall], Awaitable[AudioAnswer]]
-"""Opens our side of the audio for the call (bind, listen); its failure refuses the INVITE."""
+"""Opens our side of the audio for the call (bind, listen); `AudioUnavailable` or `OSError`
+refuses the INVITE (503)."""
+
+
+class AudioUnavailable(SipError):
+    """The platform cannot take the call's audio (the broadcast ended meanwhile...)."""
 
 
 class AudioCallListener(Protocol):
@@ -202,7 +208,7 @@ class BroadcastCalls:
                 offer, audio, sender_id=self._access.originator.platform_id,
                 media_ip=media_ip, port=answer.port, ssrc=answer.ssrc,
             ).serialise()  # fmt: skip
-        except (OSError, LocalProtocolError, SipError) as error:
+        except (OSError, LocalProtocolError, AudioUnavailable) as error:
             log.warning("broadcast %s: audio for device %s not opened: %s", pending.key,
                         pending.device_id, error)  # fmt: skip
             return build_response(request, 503, "Audio Unavailable", to_tag=new_tag())

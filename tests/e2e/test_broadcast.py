@@ -202,6 +202,14 @@ async def test_a_device_that_never_invites_gives_a_clear_timeout(talk: Broadcast
     assert await rig.delete(f"/api/broadcast/{session['session']}") == 204
 
 
+async def test_an_audio_invite_nobody_asked_for_is_refused(talk: BroadcastRig) -> None:
+    device = talk.device
+    device.broadcast.settings = BroadcastSettings()
+    receptions = len(device.broadcast.receptions)
+    assert await device.broadcasts.invite_unasked() == 403
+    assert len(device.broadcast.receptions) == receptions
+
+
 async def test_a_monitor_broadcasts_only_to_granted_cameras_and_each_start_is_audited(
     talk: BroadcastRig,
 ) -> None:

@@ -39,7 +39,12 @@ from farmwatch.platform.errors import (
     PlatformError,
 )
 from farmwatch.platform.services.device_command_service import DeviceTalk
-from farmwatch.sipserver.broadcast_calls import AudioAnswer, AudioCall, BroadcastCalls
+from farmwatch.sipserver.broadcast_calls import (
+    AudioAnswer,
+    AudioCall,
+    AudioUnavailable,
+    BroadcastCalls,
+)
 from farmwatch.sipserver.device_access import DeviceUnavailable
 from farmwatch.sipserver.gb.audio_sdp import AudioFormat
 from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, ResultCode
@@ -282,6 +287,8 @@ class BroadcastService:
 
     async def _open_audio(self, session: _Session, call: AudioCall) -> AudioAnswer:
         """The device's INVITE came: open our sending side on its terms."""
+        if session.is_closing:
+            raise AudioUnavailable(f"broadcast {session.session_id} has ended")
         audio = call.audio
         # The device's y= is the SSRC it expects (gb28181.md §6.3); without one, ours.
         given = Ssrc.from_sdp(call.offer.ssrc)
@@ -304,6 +311,9 @@ class BroadcastService:
             await session.sender.close()  # a second INVITE replaces the first's socket
         session.sender = sender
         port = await sender.open()
+        if session.is_closing:  # ended while the socket opened: `end` may have missed it
+            await sender.close()
+            raise AudioUnavailable(f"broadcast {session.session_id} has ended")
         host = self._advertised_host or self._media_host
         return AudioAnswer("" if host in _WILDCARDS else host, port, text)
 
