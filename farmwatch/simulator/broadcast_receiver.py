@@ -187,7 +187,8 @@ class _Media:
             return
         reception = self.reception
         reception.packets += 1
-        if packet.ssrc != reception.ssrc:
+        is_raw = self._demuxer is None
+        if packet.ssrc != reception.ssrc or (is_raw and packet.payload_type != 8):
             reception.foreign_packets += 1
         if self._demuxer is None:
             self._raw(packet)
@@ -209,8 +210,6 @@ class _Media:
         if packet.payload_type == 8 and packet.ssrc == reception.ssrc:
             reception.frames_decoded += 1
             reception.samples.extend(decode_alaw(packet.payload))
-        elif packet.payload_type != 8:
-            reception.foreign_packets += 1
 
 
 class _Datagrams(asyncio.DatagramProtocol):

@@ -9,9 +9,10 @@ saying so, and nothing is left open. The INVITE opens an `AudioSender` on the de
 device at a time (`Conflict`, 409, naming the running session).
 
 A running broadcast is fed by `send_audio(session, file bytes)` (a WAV or MP3, decoded and
-sent once, in real time) or by the operator's microphone (`webrtc_answer`: WebRTC in,
-A-law out). `stop` BYEs the device; the device's BYE, or its TCP connection closing, ends
-the session too. Sessions live in memory (the platform process) like live sessions.
+sent once, in real time), `send_tone`, or the operator's microphone (`webrtc_answer`:
+WebRTC in, A-law out). `stop` BYEs the device; the device's BYE, its TCP connection
+closing, or the microphone's connection ending, ends the session too. Sessions live in
+memory (the platform process) like live sessions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
 from farmwatch.media.relay.spec import RelayEndReason, RelayTransport
 from farmwatch.platform.errors import (
     Conflict,
+    DeviceOffline,
     DeviceRefused,
     DeviceTimeout,
     InvalidInput,
@@ -210,7 +212,9 @@ class BroadcastService:
         sender.set_max_backlog(MICROPHONE_BACKLOG)
 
         def microphone_gone() -> None:
-            log.info("broadcast %s: the microphone left", session_id)
+            # The operator's page is gone (closed, crashed, lost its network): nobody talks
+            # any more, so the camera is not kept waiting.
+            self.spawn(self.end(session, "the microphone left"))
 
         receiver = MicrophoneReceiver(
             sender.feed, microphone_gone, host_addresses=self._webrtc_addresses,
@@ -253,7 +257,7 @@ class BroadcastService:
             invited = self._calls.expect(session.session_id, device_id, channel_id,
                                          lambda call: self._open_audio(session, call))  # fmt: skip
         except DeviceUnavailable as error:
-            raise NotFound(f"device {device_id} is offline") from error
+            raise DeviceOffline(f"device {device_id} is offline") from error
         answer: ControlResponse = await self._talk.ask(
             device_id, channel_id, CmdType.BROADCAST,
             lambda sn, charset: build_broadcast_notify(
