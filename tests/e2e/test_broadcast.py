@@ -28,6 +28,7 @@ from farmwatch.simulator.broadcast_receiver import (
     BroadcastSettings,
     BroadcastTransport,
 )
+from farmwatch.sipserver.gb.manscdp import ResultCode
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
@@ -199,6 +200,17 @@ async def test_a_device_that_never_invites_gives_a_clear_timeout(talk: Broadcast
     # Nothing was left open: the next broadcast is not refused as running.
     device.broadcast.settings = BroadcastSettings()
     session = await _start(rig, rig.channel(0))
+    assert await rig.delete(f"/api/broadcast/{session['session']}") == 204
+
+
+async def test_a_device_refusing_the_broadcast_is_a_502_naming_it(talk: BroadcastRig) -> None:
+    rig, device = talk.rig, talk.device
+    device.broadcast.settings = BroadcastSettings(result=ResultCode.ERROR)
+    status, refused = await rig.post(f"/api/channels/{rig.channel(1)}/broadcast")
+    assert status == 502, refused
+    assert "refused the voice broadcast" in refused["error"] and "ERROR" in refused["error"]
+    device.broadcast.settings = BroadcastSettings()
+    session = await _start(rig, rig.channel(1))  # nothing was left open
     assert await rig.delete(f"/api/broadcast/{session['session']}") == 204
 
 
