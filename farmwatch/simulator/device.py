@@ -38,7 +38,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from farmwatch.simulator.broadcast_receiver import BroadcastReceiver, BroadcastState
+from farmwatch.simulator.broadcast_receiver import (
+    BroadcastReceiver,
+    BroadcastSettings,
+    BroadcastState,
+)
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
 from farmwatch.simulator.camera_state import DeviceControlState
 from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
@@ -117,6 +121,8 @@ class DeviceSettings:
     """A platform's new catalog subscription replaces its older one (False: both live)."""
     records: RecordSettings = field(default_factory=RecordSettings)
     """What each channel has recorded, and how its playback misbehaves."""
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    """How it answers a voice broadcast (tests may change it: `device.broadcast.settings`)."""
 
 
 class SimulatedDevice:
@@ -169,6 +175,7 @@ class SimulatedDevice:
             self.endpoint, self.identity, self.outbox, self._spawn, host=settings.host,
             on_change=self._touch, request_timeout=settings.request_timeout,
         )  # fmt: skip
+        self.broadcasts.state.settings = settings.broadcast
         self.responder.on_broadcast = self.broadcasts.notified
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
