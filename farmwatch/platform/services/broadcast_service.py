@@ -159,9 +159,10 @@ class BroadcastService:
         device_id = await self._talk.device_of(channel_id)
         running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
         if running is not None:
+            # The channel is left out: it may be one the caller does not see.
             raise Conflict(
                 f"a voice broadcast to device {device_id} is running (session "
-                f"{running.session_id}, channel {running.channel_id}): stop it first"
+                f"{running.session_id}): a device takes one at a time"
             )
         session = _Session(secrets.token_urlsafe(12), channel_id, device_id)
         self._sessions[session.session_id] = session
