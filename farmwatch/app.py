@@ -44,6 +44,7 @@ from farmwatch.platform.repositories.device_snapshot_repository import DeviceSna
 from farmwatch.platform.repositories.position_repository import PositionRepository
 from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.device_command_service import DeviceTalk
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
@@ -87,6 +88,7 @@ from farmwatch.platform.supervision.spot_checks.service import SpotCheckService,
 from farmwatch.platform.supervision.view_snapshots import PlatformSnapshots
 from farmwatch.platform.supervision.webhook import Webhook
 from farmwatch.settings import Settings, WebSettings
+from farmwatch.sipserver.broadcast_calls import BroadcastCalls
 from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
@@ -274,6 +276,16 @@ class Application:
             dialects=settings.live.dialects,
         )
         self.control = DeviceControlService(self.access, channels)
+        self.broadcast_calls = BroadcastCalls(self.sip, self.access, self.calls)
+        self.broadcasts = BroadcastService(
+            DeviceTalk(self.access, channels),
+            self.broadcast_calls,
+            platform_id=settings.sip.id,
+            media_host=settings.media.host,
+            advertised_host=settings.media.advertised_host,
+            webrtc_addresses=settings.live.webrtc_addresses,
+            invite_timeout=settings.live.invite_timeout,
+        )
         storage = Path(settings.storage.dir)
         recordings = RecordingRepository(self.database.sessions)
         self.playback = PlaybackService(
@@ -478,6 +490,9 @@ class Application:
         stack.push_async_callback(self.access.close)
         await self.calls.start()  # after access: it wraps the MESSAGE handler
         stack.push_async_callback(self.calls.close)
+        self.broadcast_calls.start()  # after calls: it joins their BYE handler
+        stack.push_async_callback(self.broadcast_calls.close)
+        stack.push_async_callback(self.broadcasts.close)
         stack.callback(shutil.rmtree, self._runtime_dir, ignore_errors=True)
         try:
             await self.media.start()
@@ -553,6 +568,7 @@ class Application:
                     spot_checks=self.spot_checks,
                     diagnosis=self.diagnosis,
                     device_snapshots=self.device_snapshots,
+                    broadcasts=self.broadcasts,
                 ),  # fmt: skip
                 hosts,
                 self.metrics,

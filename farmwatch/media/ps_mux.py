@@ -131,11 +131,13 @@ class PsMuxer:
             raise ValueError("this muxer declares no video stream")
         return self._mux(_VIDEO_STREAM_ID, access_unit, pts, dts, with_headers=is_keyframe)
 
-    def mux_audio(self, frame: bytes, pts: int) -> PsPacket:
-        """One audio frame (G.711 samples) → its own PS packet: pack header + PES 0xC0."""
+    def mux_audio(self, frame: bytes, pts: int, *, with_headers: bool = False) -> PsPacket:
+        """One audio frame (G.711 samples) → its own PS packet: pack header + PES 0xC0;
+        `with_headers` puts the system header and PSM before it (an audio-only stream, as a
+        voice broadcast is, needs the PSM now and then to declare its codec)."""
         if self._config.audio is None:
             raise ValueError("this muxer declares no audio stream")
-        return self._mux(_AUDIO_STREAM_ID, frame, pts, None, with_headers=False)
+        return self._mux(_AUDIO_STREAM_ID, frame, pts, None, with_headers=with_headers)
 
     def _mux(
         self, stream_id: int, payload: bytes, pts: int, dts: int | None, *, with_headers: bool

@@ -30,6 +30,11 @@ from collections.abc import Sequence
 import uvloop
 
 from farmwatch.log_config import configure_logging
+from farmwatch.simulator.broadcast_receiver import (
+    BroadcastMode,
+    BroadcastSettings,
+    BroadcastTransport,
+)
 from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
 from farmwatch.simulator.record_settings import DEFAULT_TIME_ZONE, PlaybackQuirks, RecordSettings
 from farmwatch.simulator.session import SessionTimers
@@ -92,6 +97,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--one-playback", action="store_true",
         help="quirk: one playback/download per channel, 503 to the next")  # fmt: skip
     add("--unknown-filesize", action="store_true", help="quirk: answer a=filesize:-1")
+    add(
+        "--broadcast-format",
+        choices=("pcma", "ps"),
+        default="pcma",
+        help="voice broadcast: ask for raw PCMA or PS in the audio INVITE (default pcma)",
+    )
+    add(
+        "--broadcast-transport",
+        choices=("udp", "tcp-active", "tcp-passive"),
+        default="udp",
+        help="voice broadcast audio over UDP, or TCP connecting (active) or listening",
+    )
     add("--duration", type=_positive_float, default=None, help="stop after N seconds")
     add("--log-level", default="INFO", help="logging level (default INFO)")
 
@@ -126,6 +143,10 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
                 one_playback_per_channel=args.one_playback,
                 unknown_file_size=args.unknown_filesize,
             ),
+        ),
+        broadcast=BroadcastSettings(
+            mode=BroadcastMode(args.broadcast_format),
+            transport=BroadcastTransport(args.broadcast_transport),
         ),
     )  # fmt: skip
 

@@ -16,6 +16,10 @@ cached test pattern per `settings.media`; controls `refuse_invites(status)`,
 `ignore_invites()`, `accept_invites()`, `hang_up(channel_id)`, `set_media(settings)`;
 counters `invites_received`, `byes_received`, `active_calls`, `packets_sent`; `calls`.
 
+Voice broadcast (ref. §4.13): `broadcast` (`BroadcastState`) sets how the device answers
+Notify/Broadcast and INVITEs for audio (PCMA or PS, UDP or TCP) and counts the G.711 it
+receives; `hang_up_broadcast()` BYEs from the device.
+
 Recordings (ref. §4.7, §6.8-§7): each channel keeps a `record_index(channel_id)` per
 `settings.records`; RecordInfo is answered from it (`drop_record_message(index)` loses one
 message of the next answer), Playback and Download INVITEs stream it, INFO controls them;
@@ -39,6 +43,11 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
+from farmwatch.simulator.broadcast_receiver import (
+    BroadcastReceiver,
+    BroadcastSettings,
+    BroadcastState,
+)
 from farmwatch.simulator.call_handler import CallHandler, CallInfo
 from farmwatch.simulator.camera_state import DeviceControlState
 from farmwatch.simulator.channels import ChannelTable, build_channels, device_profile
@@ -129,6 +138,8 @@ class DeviceSettings:
     """A platform's new catalog subscription replaces its older one (False: both live)."""
     records: RecordSettings = field(default_factory=RecordSettings)
     """What each channel has recorded, and how its playback misbehaves."""
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    """How it answers a voice broadcast (tests may change it: `device.broadcast.settings`)."""
 
 
 class SimulatedDevice:
@@ -183,6 +194,12 @@ class SimulatedDevice:
                 heartbeat_count=settings.timers.keepalive_lost_count,
             ),
         )  # fmt: skip
+        self.broadcasts = BroadcastReceiver(
+            self.endpoint, self.identity, self.outbox, self._spawn, host=settings.host,
+            on_change=self._touch, request_timeout=settings.request_timeout,
+        )  # fmt: skip
+        self.broadcasts.state.settings = settings.broadcast
+        self.responder.on_broadcast = self.broadcasts.notified
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
             replaces_older=settings.replaces_older_subscriptions, kinds=SUBSCRIBABLE,
@@ -264,6 +281,11 @@ class SimulatedDevice:
         channel_id = self.channels.items[channel].device_id if isinstance(channel, int) else channel
         return self.call_handler.picture(channel_id)
 
+    @property
+    def broadcast(self) -> BroadcastState:
+        """Voice broadcast: how the device answers (`settings`) and what it heard."""
+        return self.broadcasts.state
+
     async def wait_for(self, predicate: Callable[[SimulatedDevice], bool]) -> None:
         """Return once `predicate(self)` holds; bound it with `asyncio.timeout`."""
         while not predicate(self):
@@ -283,7 +305,7 @@ class SimulatedDevice:
             ("SUBSCRIBE", self.notifier.handle_subscribe),
             ("OPTIONS", self._on_options),
             ("INVITE", self.call_handler.handle_invite),
-            ("BYE", self.call_handler.handle_bye),
+            ("BYE", self._on_bye),
             ("CANCEL", self.call_handler.handle_cancel),
             ("INFO", self.call_handler.handle_info),
         ):
@@ -313,6 +335,7 @@ class SimulatedDevice:
             self._timer.cancel()
         await self._cancel_tasks()
         await self.call_handler.close()
+        await self.broadcasts.close()
         commands = self._session.stop(self._now())
         if any(isinstance(c, SendRegister) for c in commands):
             try:
@@ -356,6 +379,10 @@ class SimulatedDevice:
     def set_media(self, media: StreamSettings) -> None:
         """Media behaviour of calls set up from now on (running calls keep theirs)."""
         self.call_handler.media = media
+
+    async def hang_up_broadcast(self) -> int:
+        """BYE every voice broadcast audio dialog from the device; how many ended."""
+        return await self.broadcasts.hang_up()
 
     async def hang_up(self, channel_id: str) -> int:
         """Send BYE for every call of `channel_id`; returns how many calls ended."""
@@ -620,6 +647,12 @@ class SimulatedDevice:
                 self._touch()
 
         return guarded
+
+    async def _on_bye(self, incoming: IncomingRequest) -> SipResponse:
+        """A BYE ends a voice broadcast's audio dialog or a video call."""
+        if self.broadcasts.owns(incoming.request.call_id):
+            return await self.broadcasts.handle_bye(incoming)
+        return await self.call_handler.handle_bye(incoming)
 
     async def _on_options(self, incoming: IncomingRequest) -> SipResponse:
         return build_response(incoming.request, 200, to_tag=new_tag())

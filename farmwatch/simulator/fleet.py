@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from farmwatch.simulator.broadcast_receiver import BroadcastSettings
 from farmwatch.simulator.channels import device_ids, id_prefix
 from farmwatch.simulator.device import DeviceSettings, SimulatedDevice
 from farmwatch.simulator.media_cache import MediaCache
@@ -53,6 +54,8 @@ class FleetSettings:
     """A platform's new catalog subscription replaces its older one (False: both live)."""
     records: RecordSettings = field(default_factory=RecordSettings)
     """What every channel has recorded (each with its own gaps), and playback quirks."""
+    broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
+    """How every device takes a voice broadcast."""
 
     @property
     def sip_domain(self) -> str:
@@ -83,6 +86,7 @@ class FleetSettings:
                 media=self.media,
                 replaces_older_subscriptions=self.replaces_older_subscriptions,
                 records=self.records,
+                broadcast=self.broadcast,
             )
             for index, device_id in enumerate(ids)
         ]

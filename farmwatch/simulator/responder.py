@@ -7,6 +7,7 @@ items sharing the query's SN and sent one after another, each waiting for its 20
 channel's record index, every file overlapping [StartTime, EndTime] whole, in messages of
 `records_per_message` items sent the same way (SumNum the total; none: one message with
 SumNum 0; `Type` other than all/time finds nothing, the recordings being scheduled ones).
+Notify/Broadcast goes to `on_broadcast` (the device's `BroadcastReceiver`).
 Controls, configuration, PresetQuery and PTZPosition go to `control` (`ControlResponder`,
 which acts on them the way a camera does); PTZCmd codes are also kept in `ptz_commands`
 (channel, code); IFameCmd is counted and makes the channel's calls send a key frame next, as
@@ -30,6 +31,7 @@ from farmwatch.simulator.record_index import RECORD_TYPE, RecordIndex
 from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.manscdp import (
+    BroadcastNotify,
     CatalogQuery,
     CmdType,
     ControlResponse,
@@ -96,6 +98,8 @@ class QueryResponder:
         self.catalogs_sent = 0
         self.control: ControlResponder | None = None
         """Acts on controls, configuration and PTZ queries (set by the device)."""
+        self.on_broadcast: Callable[[BroadcastNotify, str | None], None] | None = None
+        """Takes Notify/Broadcast (set by the device: `BroadcastReceiver.notified`)."""
 
     def drop_catalog_message(self, index: int) -> None:
         """Lose message `index` (0-based) of the next catalog answer."""
@@ -125,6 +129,9 @@ class QueryResponder:
     def _answer(self, message: ManscdpMessage, reply_to: str | None) -> None:
         profile = self._profile
         if self.control is not None and self.control.answer(message, reply_to):
+            return
+        if isinstance(message, BroadcastNotify) and self.on_broadcast is not None:
+            self.on_broadcast(message, reply_to)
             return
         match message:
             case CatalogQuery(sn=sn):

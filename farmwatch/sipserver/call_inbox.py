@@ -3,7 +3,8 @@
 
 Every request is matched to its call by Call-ID alone, as wvp does: Hikvision puts something
 other than the channel in the From of MediaStatus, and devices are loose with tags.
-BYE → 200, then `CallListener.call_ended(call_id, REMOTE_BYE)`; unknown Call-ID → 481, on
+BYE → 200, then `CallListener.call_ended(call_id, REMOTE_BYE)`; a BYE in a dialog another
+part holds (`Calls.add_dialog_owner`: a device's audio INVITE) goes to it; unknown → 481, on
 the express path when the BYE is plain (a peer that BYEs every request it gave up on, as
 sipp does by default, costs a scan rather than a parse and a transaction).
 INFO or MESSAGE in a call → 200, and MediaStatus goes to `CallListener.media_status`;
@@ -56,6 +57,10 @@ class CallInbox:
     async def handle_bye(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         call = self._calls.live(request.call_id)
+        if call is None:
+            owner = self._calls.dialog_owner(request.call_id)
+            if owner is not None:
+                return await owner.handle_bye(incoming)
         if call is None or not call.session.accepts_bye():
             return build_response(request, 481, to_tag=new_tag())
         was_confirmed = call.session.bye_received()
@@ -68,7 +73,8 @@ class CallInbox:
 
     def handle_express_bye(self, request: ExpressRequest, source: Address) -> Reply | None:
         """481 for a BYE that matches no call; any other goes the general way (`handle_bye`)."""
-        if self._calls.live(request.call_id) is None:
+        call_id = request.call_id
+        if self._calls.live(call_id) is None and self._calls.dialog_owner(call_id) is None:
             return Reply(481)
         return None
 

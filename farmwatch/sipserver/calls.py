@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from farmwatch.sipserver.call_inbox import CallInbox
 from farmwatch.sipserver.call_types import (
@@ -40,7 +40,7 @@ from farmwatch.sipserver.call_types import (
 )
 from farmwatch.sipserver.device_access import DeviceAccess, DeviceUnavailable
 from farmwatch.sipserver.dialog import MANSRTSP_CONTENT_TYPE, build_invite
-from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.endpoint import IncomingRequest, SipEndpoint
 from farmwatch.sipserver.errors import SipError, TransactionFailed, TransactionTimeout
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.manscdp_build import build_device_control_iframe
@@ -60,6 +60,15 @@ from farmwatch.sipserver.sip.sdp import SessionDescription, parse_sdp
 log = logging.getLogger(__name__)
 
 _DIALOG_GONE = frozenset({404, 408, 481})
+
+
+class DialogOwner(Protocol):
+    """Another part holding dialogs on this endpoint (the devices' audio INVITEs of a voice
+    broadcast): a BYE whose Call-ID is none of our calls goes to it before a 481."""
+
+    def owns_dialog(self, call_id: str) -> bool: ...
+
+    async def handle_bye(self, incoming: IncomingRequest) -> SipResponse | None: ...
 
 
 @dataclass(slots=True)
@@ -96,6 +105,7 @@ class Calls:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keyframes = KeyframeLimiter(self.settings.keyframe_interval)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._dialog_owners: list[DialogOwner] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -121,6 +131,13 @@ class Calls:
 
     def set_listener(self, listener: CallListener) -> None:
         self._listener = listener
+
+    def add_dialog_owner(self, owner: DialogOwner) -> None:
+        """BYEs for `owner`'s dialogs go to it (the endpoint has one BYE handler: ours)."""
+        self._dialog_owners.append(owner)
+
+    def dialog_owner(self, call_id: str) -> DialogOwner | None:
+        return next((o for o in self._dialog_owners if o.owns_dialog(call_id)), None)
 
     @property
     def endpoint(self) -> SipEndpoint:

@@ -19,6 +19,7 @@ from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
@@ -40,6 +41,7 @@ from farmwatch.web.keys import (
     ALARMS,
     ANOMALIES,
     AUDIT,
+    BROADCASTS,
     CAMERA_TREE,
     CLIP_SERVICE,
     DEVICE_CONTROL,
@@ -73,6 +75,7 @@ from farmwatch.web.routes import (
     anomalies,
     apidocs,
     audit,
+    broadcast,
     cameras,
     control,
     device_snapshots,
@@ -153,6 +156,8 @@ class WebServices:
     """Video quality diagnosis (`/api/diagnosis`, `/api/channels/{id}/diagnosis`)."""
     device_snapshots: DeviceSnapshotService = field(kw_only=True)
     """Pictures cameras took on request and uploaded (`/api/channels/{id}/device-snapshots`)."""
+    broadcasts: BroadcastService = field(kw_only=True)
+    """Voice broadcast to cameras (`/api/channels/{id}/broadcast`, `/api/broadcast/...`)."""
 
 
 def create_api_app(services: WebServices) -> web.Application:
@@ -180,10 +185,11 @@ def create_api_app(services: WebServices) -> web.Application:
     api[SPOT_CHECKS] = services.spot_checks
     api[DIAGNOSIS] = services.diagnosis
     api[DEVICE_SNAPSHOTS] = services.device_snapshots
+    api[BROADCASTS] = services.broadcasts
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
-        anomalies, spot_checks, diagnosis, device_snapshots,
+        anomalies, spot_checks, diagnosis, device_snapshots, broadcast,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)
@@ -230,7 +236,7 @@ def create_web_app(
     api[OPENAPI_JSON] = json.dumps(build_document(rules), ensure_ascii=False).encode()
     housekeeping = AccessHousekeeping(
         web_access.access, web_access.audit, services.live, services.playback,
-        services.record_search,
+        services.record_search, services.broadcasts,
     )  # fmt: skip
     app.cleanup_ctx.append(housekeeping.context)
     return app

@@ -90,6 +90,7 @@ _OWNED_LABELS = {
     Target.RECORD_SEARCH: "record search",
     Target.DOWNLOAD: "download",
     Target.CLIP: "evidence clip",
+    Target.BROADCAST: "voice broadcast",
 }
 _FARM_RECORD_LABELS = {Target.ANOMALY: "anomaly"}
 

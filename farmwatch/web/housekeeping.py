@@ -17,6 +17,7 @@ from farmwatch.platform.access import AccessServices, Owned, OwnedKind
 from farmwatch.platform.audit import AuditAction, AuditLog
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.live_service import LiveService
 
 __all__ = ["AccessHousekeeping"]
@@ -35,6 +36,7 @@ class AccessHousekeeping:
         live: LiveService,
         playback: PlaybackService,
         searches: RecordSearchService,
+        broadcasts: BroadcastService,
         *,
         interval: float = SWEEP_INTERVAL,
     ) -> None:
@@ -43,6 +45,7 @@ class AccessHousekeeping:
         self._live = live
         self._playback = playback
         self._searches = searches
+        self._broadcasts = broadcasts
         self._interval = interval
 
     def _still_open(self, owned: Owned) -> bool:
@@ -53,6 +56,8 @@ class AccessHousekeeping:
                 return self._playback.has_session(owned.object_id)
             case OwnedKind.RECORD_SEARCH:
                 return self._searches.has_search(owned.object_id)
+            case OwnedKind.BROADCAST:
+                return self._broadcasts.has_session(owned.object_id)
         return True
 
     async def sweep(self) -> None:

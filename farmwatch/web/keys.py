@@ -16,6 +16,7 @@ from farmwatch.platform.recordings.platform_recording import PlatformRecording
 from farmwatch.platform.recordings.playback_service import PlaybackService
 from farmwatch.platform.recordings.record_search import RecordSearchService
 from farmwatch.platform.services.alarm_service import AlarmService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_service import DeviceService
 from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
@@ -34,6 +35,7 @@ from farmwatch.platform.uppers import UpperLinksView
 DEVICE_SERVICE = web.AppKey("device_service", DeviceService)
 DEVICE_CONTROL = web.AppKey("device_control", DeviceControlService)
 ALARMS = web.AppKey("alarms", AlarmService)
+BROADCASTS = web.AppKey("broadcasts", BroadcastService)
 POSITIONS = web.AppKey("positions", PositionService)
 FAULTS = web.AppKey("faults", FaultService)
 ANOMALIES = web.AppKey("anomalies", AnomalyService)

@@ -50,6 +50,8 @@ class Target(StrEnum):
     """A farm the caller may supervise (`AccessGate.farm`)."""
     ANOMALY = "anomaly"
     """An anomaly of a farm the caller may supervise (its farm checked by `AccessGate.farm`)."""
+    BROADCAST = "broadcast"
+    """A voice broadcast the caller started."""
 
     @property
     def is_farm_record(self) -> bool:
@@ -78,6 +80,7 @@ _PARAMETERS = {
     Target.TOKEN: "token_id",
     Target.FARM: "farm_id",
     Target.ANOMALY: "anomaly_id",
+    Target.BROADCAST: "session",
 }
 _FARM_RECORDS = frozenset({Target.ANOMALY})
 _OWNED = {
@@ -86,6 +89,7 @@ _OWNED = {
     Target.RECORD_SEARCH: OwnedKind.RECORD_SEARCH,
     Target.DOWNLOAD: OwnedKind.DOWNLOAD,
     Target.CLIP: OwnedKind.CLIP,
+    Target.BROADCAST: OwnedKind.BROADCAST,
 }
 
 
@@ -210,6 +214,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     # The picture's camera is checked by the handler (`AccessGate.channel`), as for alarms.
     ("GET", "/api/device-snapshots/{snapshot_id}.jpg", Rule(Who.SIGNED_IN,
                                                            audit=AuditAction.SNAPSHOT)),
+    ("POST", "/api/channels/{channel_id}/broadcast",
+     _camera(AuditAction.BROADCAST, OwnedKind.BROADCAST)),
     ("PUT", "/api/channels/{channel_id}/placement",
      Rule(Who.ADMINISTRATOR, Target.CHANNEL, audit=AuditAction.CONFIG_CHANGE)),
     # -- video quality diagnosis (the list: the cameras the caller may see) ------------------
@@ -287,6 +293,10 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/downloads/{task_id}", _held(Target.DOWNLOAD)),
     ("GET", "/api/downloads/{task_id}/file",
      Rule(Who.SIGNED_IN, Target.DOWNLOAD, audit=AuditAction.DOWNLOAD)),
+    ("GET", "/api/broadcast/{session}", _held(Target.BROADCAST)),
+    ("DELETE", "/api/broadcast/{session}", _held(Target.BROADCAST, closes=True)),
+    ("POST", "/api/broadcast/{session}/webrtc", _held(Target.BROADCAST, AuditAction.BROADCAST)),
+    ("POST", "/api/broadcast/{session}/audio", _held(Target.BROADCAST, AuditAction.BROADCAST)),
     ("GET", "/api/clips/{clip_id}", _held(Target.CLIP)),
     ("GET", "/api/clips/{clip_id}/verify", _held(Target.CLIP)),
     ("GET", "/api/clips/{clip_id}/file",

@@ -91,6 +91,8 @@ class Opened:
     clip: str
     anomaly: int
     """An anomaly of the east farm, reported from a playback of the first camera."""
+    broadcast: str = ""
+    """A voice broadcast to the camera (running: the device takes no second one)."""
 
 
 @dataclass
@@ -194,8 +196,9 @@ async def access_rig(tmp_path: Path, env: dict[str, str] | None = None) -> Async
 
 
 async def open_everything(access: AccessRig) -> Opened:
-    """`mon.granted` opens a live session, a playback, a record search, a download and an
-    evidence clip of the first camera, and reports an anomaly seen in its recordings."""
+    """`mon.granted` opens a live session, a playback, a record search, a download, an
+    evidence clip and a voice broadcast of the first camera, and reports an anomaly seen in
+    its recordings."""
     owner, camera = access.people["mon.granted"], access.granted_camera
     live = await _created(owner, f"/api/channels/{camera}/live", None)
     start, end = recorded_range(8, 30)
@@ -217,8 +220,9 @@ async def open_everything(access: AccessRig) -> Opened:
         owner, f"/api/channels/{camera}/anomalies",
         {"description": "测试异常", "mode": "playback", "time": start},
     )  # fmt: skip
+    broadcast = await _created(owner, f"/api/channels/{camera}/broadcast", None)
     access.opened = Opened(
         live["session"], playback["session"], search["search"], download["id"], clip["id"],
-        anomaly["id"],
+        anomaly["id"], broadcast["session"],
     )  # fmt: skip
     return access.opened

@@ -73,7 +73,7 @@ def _p(template: str) -> Callable[[AccessRig, Opened], str]:
             D=rig.device, C=rig.granted_camera, C2=rig.other_camera, LIVE=opened.live,
             PLAY=opened.playback, SEARCH=opened.search, DL=opened.download, CLIP=opened.clip,
             VICTIM=rig.victim, TOKEN=rig.east_token, EAST=rig.east, FARM=rig.farm,
-            A=opened.anomaly,
+            A=opened.anomaly, BC=opened.broadcast,
         )  # fmt: skip
 
     return path
@@ -186,6 +186,18 @@ PROBES: dict[RouteKey, Probe] = {
     K("PUT", "/api/device-snapshots/uploads/{token}"): Probe(
         _p("/api/device-snapshots/uploads/made-up-token"), 404
     ),
+    # The camera's monitor opened a voice broadcast: past the middleware, the device is busy.
+    K("POST", "/api/channels/{channel_id}/broadcast"): Probe(
+        _p("/api/channels/{C}/broadcast"), 409
+    ),
+    K("GET", "/api/broadcast/{session}"): Probe(_p("/api/broadcast/{BC}"), 200),
+    K("POST", "/api/broadcast/{session}/audio"): Probe(
+        _p("/api/broadcast/{BC}/audio"), 202, lambda _: {"frequency": 800, "seconds": 0.1}
+    ),
+    K("POST", "/api/broadcast/{session}/webrtc"): Probe(
+        _p("/api/broadcast/{BC}/webrtc"), 400, lambda _: BAD_OFFER
+    ),
+    K("DELETE", "/api/broadcast/{session}"): Probe(_p("/api/broadcast/{BC}"), 204, order=8),
     K("POST", "/api/devices/{device_id}/commands"): Probe(
         _p("/api/devices/{D}/commands"), 200, lambda _: {"command": "iframe"}
     ),

@@ -18,9 +18,12 @@ PURE_MEDIA_MODULES = [
     "nal.py",
     "frames.py",
     "rtp_packetizer.py",
+    "g711.py",
+    "g711_packetizer.py",
 ]
 PURE_OTHER_MODULES = [
     "sipserver/transport/tcp_guard.py",
+    "sipserver/broadcast_match.py",
     "descriptor_budget.py",
     # Access rules and the audit hash chain: decided from what the caller loaded and `now`.
     "platform/access/records.py",

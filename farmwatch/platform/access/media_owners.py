@@ -43,6 +43,8 @@ class OwnedKind(StrEnum):
     RECORD_SEARCH = "record_search"
     DOWNLOAD = "download"
     CLIP = "clip"
+    BROADCAST = "broadcast"
+    """A voice broadcast to a camera (held like a live session)."""
 
     @property
     def is_lasting(self) -> bool:

@@ -41,6 +41,8 @@ class AuditAction(StrEnum):
     RECORD_SEARCH = "record_search"
     SNAPSHOT = "snapshot"
     PTZ = "ptz"
+    BROADCAST = "broadcast"
+    """A voice broadcast (喊话) to a camera's loudspeaker started, or refused (issue 12)."""
     DEVICE_COMMAND = "device_command"
     """TeleBoot, RecordCmd, GuardCmd, AlarmCmd reset, DragZoom, IFameCmd (issue 12)."""
     DEVICE_SNAPSHOT = "device_snapshot"

@@ -464,6 +464,19 @@ class UploadSnapShotFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class BroadcastNotify:
+    """Notify/Broadcast (2016 9.12, A.2.5 d; gb28181.md §4.13): the platform `source_id` asks
+    the device to take voice from it on its audio output `target_id` (the channel, or an
+    audio-output ID of type 137). `device_id` is the `DeviceID` some platforms add, "" if
+    none (the standard's body has none)."""
+
+    device_id: str
+    sn: int
+    source_id: str
+    target_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownMessage:
     """A well-formed MANSCDP body this layer does not model; `cmd_type` is the text sent."""
 
@@ -499,5 +512,6 @@ ManscdpMessage = (
     | PtzPositionQuery
     | PtzPositionResponse
     | UploadSnapShotFinished
+    | BroadcastNotify
     | UnknownMessage
 )

@@ -448,6 +448,24 @@ def build_media_status(
     return writer.finish(charset)
 
 
+def build_broadcast_notify(
+    sn: int, source_id: str, target_id: str, *, charset: ManscdpCharset = _GB2312
+) -> bytes:
+    """Notify/Broadcast (2016 A.2.5 d, gb28181.md §4.13): `source_id` our platform ID (the
+    device INVITEs it for the audio), `target_id` the device's audio output or channel.
+    The standard's body has no DeviceID."""
+    lines = [
+        f"<{RootKind.NOTIFY.value}>",
+        f"<CmdType>{CmdType.BROADCAST.value}</CmdType>",
+        f"<SN>{sn}</SN>",
+        f"<SourceID>{_format(source_id)}</SourceID>",
+        f"<TargetID>{_format(target_id)}</TargetID>",
+        f"</{RootKind.NOTIFY.value}>",
+        "",
+    ]
+    return encode_manscdp("\r\n".join(lines), charset)
+
+
 def build_control_response(
     device_id: str,
     sn: int,

@@ -22,6 +22,7 @@ from farmwatch.sipserver.gb.manscdp import (
     MISSING_SN,
     AlarmNotify,
     AlarmStatusItem,
+    BroadcastNotify,
     CatalogNotify,
     CatalogQuery,
     CatalogResponse,
@@ -474,6 +475,15 @@ def _read_alarm_notify(root: Element, header: _Header) -> AlarmNotify:
     )
 
 
+def _read_broadcast_notify(root: Element, header: _Header) -> BroadcastNotify:
+    return BroadcastNotify(
+        header.device_id,
+        header.sn,
+        source_id=child_text(root, "SourceID") or "",
+        target_id=child_text(root, "TargetID") or "",
+    )
+
+
 def _control_response_reader(cmd_type: CmdType) -> _Reader:
     def read(root: Element, header: _Header) -> ControlResponse:
         result = _result(child_text(root, "Result"))
@@ -511,6 +521,7 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.RESPONSE, CmdType.DEVICE_CONTROL): _control_response_reader(CmdType.DEVICE_CONTROL),
     (RootKind.RESPONSE, CmdType.DEVICE_CONFIG): _control_response_reader(CmdType.DEVICE_CONFIG),
     (RootKind.RESPONSE, CmdType.BROADCAST): _control_response_reader(CmdType.BROADCAST),
+    (RootKind.NOTIFY, CmdType.BROADCAST): _read_broadcast_notify,
     (RootKind.CONTROL, CmdType.DEVICE_CONFIG): _device(device.read_device_config),
     (RootKind.QUERY, CmdType.CONFIG_DOWNLOAD): _device(device.read_config_download_query),
     (RootKind.RESPONSE, CmdType.CONFIG_DOWNLOAD): _device(device.read_config_download_response),

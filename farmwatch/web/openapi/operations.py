@@ -259,6 +259,11 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "device control", "[2022] Where the camera points (PTZPosition)", {200: obj(
             {"pan": s.NUMBER, "tilt": s.NUMBER, "zoom": s.NUMBER}, required=())},
         errors=(*DEVICE_ERRORS, 501))),
+    ("POST", "/api/channels/{channel_id}/broadcast", Operation(
+        "device control", "Start a voice broadcast (喊话) to the camera",
+        {201: ref("Broadcast")}, errors=(*DEVICE_ERRORS, 409),
+        description="Notify/Broadcast, then the device's audio INVITE: 504 when it never "
+        "comes within `[live] invite_timeout`, 409 while another broadcast runs to the device")),
     ("PUT", "/api/channels/{channel_id}/placement", Operation(
         "cameras", "Set the camera's key area, location number, model and access method",
         {200: ref("Placement")},
@@ -275,6 +280,22 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "live", "Fragmented MP4 (streamed)", {200: None}, content="video/mp4")),
     ("GET", "/api/live/{session}/hls/{name}", Operation(
         "live", "HLS playlist and segments", {200: None}, content=FILE)),
+    ("GET", "/api/broadcast/{session}", Operation(
+        "device control", "A voice broadcast's state", {200: ref("Broadcast")})),
+    ("DELETE", "/api/broadcast/{session}", Operation(
+        "device control", "End a voice broadcast (BYE)", {204: None})),
+    ("POST", "/api/broadcast/{session}/webrtc", Operation(
+        "device control", "WebRTC: the operator's microphone (an offer with audio)",
+        {200: ref("Sdp")},
+        body({"sdp": s.STRING, "type": {"type": "string", "enum": ["offer"]}},
+             required=("sdp",)), errors=(409, 500))),
+    ("POST", "/api/broadcast/{session}/audio", Operation(
+        "device control", "Send a tone, or an audio file, once", {202: ref("Broadcast")},
+        body({"frequency": {"type": "number", "minimum": 50, "maximum": 3900},
+              "seconds": {"type": "number", "minimum": 0.02, "maximum": 60}},
+             required=("frequency", "seconds")), errors=(409, 413),
+        description="A JSON tone; or the bytes of an audio file (WAV, MP3...) as the body "
+        "with `Content-Type: audio/*` or `application/octet-stream`, up to 8 MiB")),
     ("GET", "/api/playback/{session}", Operation(
         "recordings", "A playback's state", {200: ref("PlaybackStatus")})),
     ("DELETE", "/api/playback/{session}", Operation(

@@ -178,6 +178,14 @@ PLAYBACK_STATUS = obj({
     "seek_by_reinvite": BOOLEAN,
 }, required=("session", "state", "scale", "position"))  # fmt: skip
 SDP = obj({"sdp": STRING, "type": STRING})
+BROADCAST = obj({
+    "session": STRING, "channel_id": STRING, "device_id": STRING,
+    "state": {"type": "string", "enum": ["waiting", "active", "ended"]},
+    "format": nullable({"type": "string", "enum": ["pcma", "ps"]}),
+    "transport": nullable({"type": "string", "enum": ["udp", "tcp-connect", "tcp-listen"]}),
+    "frames_sent": INTEGER, "seconds_sent": NUMBER, "microphone": BOOLEAN, "webrtc": STRING,
+    "audio": STRING, "queued_seconds": NUMBER,
+}, required=("session", "channel_id", "device_id", "state", "webrtc", "audio"))  # fmt: skip
 DOWNLOAD = obj({
     "id": STRING, "channel_id": STRING, "source": STRING, "start": STRING, "end": STRING,
     "speed": INTEGER,
@@ -359,4 +367,5 @@ COMPONENTS: dict[str, Schema] = {
     "SpotCheckReport": SPOT_CHECK_REPORT,
     "PictureSample": PICTURE_SAMPLE,
     "PictureState": PICTURE_STATE,
+    "Broadcast": BROADCAST,
 }  # fmt: skip

@@ -37,7 +37,7 @@ from farmwatch.platform.errors import InvalidInput, NotFound, PlatformError
 from farmwatch.web.access_views import me_view
 from farmwatch.web.authorization import SESSION_COOKIE, principal_of
 from farmwatch.web.bodies import json_object
-from farmwatch.web.keys import ACCESS, AUDIT, LIVE_SERVICE, PLAYBACK_SERVICE
+from farmwatch.web.keys import ACCESS, AUDIT, BROADCASTS, LIVE_SERVICE, PLAYBACK_SERVICE
 from farmwatch.web.middlewares import json_error
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def _close_held(request: web.Request, principal: Principal) -> None:
-    """End the live and playback sessions the login opened: its URLs die with it."""
+    """End the live, playback and broadcast sessions the login opened: its URLs die with it."""
     owners = request.app[ACCESS].owners
     assert principal.session_id_hash is not None
     for owned in owners.held_by_login(principal.session_id_hash):
@@ -115,6 +115,8 @@ async def _close_held(request: web.Request, principal: Principal) -> None:
                 await request.app[LIVE_SERVICE].close_session(owned.object_id)
             elif owned.kind is OwnedKind.PLAYBACK:
                 await request.app[PLAYBACK_SERVICE].stop(owned.object_id)
+            elif owned.kind is OwnedKind.BROADCAST:
+                await request.app[BROADCASTS].stop(owned.object_id)
         except NotFound:
             continue  # it had ended by itself
         except PlatformError as error:

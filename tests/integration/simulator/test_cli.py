@@ -9,6 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
+from farmwatch.simulator.broadcast_receiver import (
+    BroadcastMode,
+    BroadcastSettings,
+    BroadcastTransport,
+)
 from farmwatch.simulator.cli import build_parser, fleet_settings
 from farmwatch.sipserver.device_events import (
     DeviceCameOnline,
@@ -61,7 +66,8 @@ def test_options_map_to_fleet_settings() -> None:
     args = build_parser().parse_args(
         ["--server", "10.0.0.5:5070", "--server-id", "44010000002000000001", "--devices", "10",
          "--channels", "1", "--transport", "tcp", "--keepalive", "30", "--items-per-message", "5",
-         "--domain", "4401000000", "--password", "secret"]
+         "--domain", "4401000000", "--password", "secret", "--broadcast-format", "ps",
+         "--broadcast-transport", "tcp-active"]
     )  # fmt: skip
     settings = fleet_settings(args)
     assert settings.server.host == "10.0.0.5" and settings.server.port == 5070
@@ -71,6 +77,9 @@ def test_options_map_to_fleet_settings() -> None:
     assert ids[0] == "44010000001320000001"  # one channel: an IPC
     assert len(ids) == 10 and len(set(ids)) == 10
     assert {s.password for s in settings.device_settings()} == {"secret"}
+    assert {s.broadcast for s in settings.device_settings()} == {
+        BroadcastSettings(BroadcastMode.PS, BroadcastTransport.TCP_ACTIVE)
+    }
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import { Tile, viewerName } from "./player.js";
 import { openMonitoringForm } from "./monitoring.js";
 import { createPtzPad } from "./ptz.js";
 import { reportAnomaly } from "./report.js";
+import { createTalkButton } from "./talk.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
 const LAYOUTS = [1, 4, 9, 16];
@@ -46,8 +47,11 @@ export function mount(container, { me }) {
     el("button", { type: "button", id: "live-record", class: "primary", onclick: () => record() }, t("mr.button")),
     el("button", { type: "button", id: "an-report-live", class: "report", onclick: () => report() }, t("an.report")),
     el("span", { class: "muted", id: "live-hint" }, t("live.hint")));
-  const pad = createPtzPad(() => (tiles[selected] ? tiles[selected].camera : null));
-  container.append(tree.node, el("section", { class: "live" }, toolbar, grid, pad.node));
+  const selectedCamera = () => (tiles[selected] ? tiles[selected].camera : null);
+  const pad = createPtzPad(selectedCamera);
+  const talk = createTalkButton(selectedCamera);
+  container.append(tree.node, el("section", { class: "live" }, toolbar, grid,
+    el("div", { class: "controls" }, pad.node, talk.node)));
 
   // A monitoring record of the selected tile's camera (the platform takes the snapshot).
   function record() {
@@ -130,6 +134,7 @@ export function mount(container, { me }) {
     clearTimeout(idleTimer);
     events.forEach((name) => window.removeEventListener(name, active));
     window.removeEventListener("pagehide", closeOnLeave);
+    talk.dispose();
     tiles.forEach((tile) => tile.dispose());
     window.farmwatchTiles = [];
   };

@@ -11,7 +11,7 @@ import { t } from "./i18n.js";
 
 // The offer goes out with the candidates gathered so far, 50 ms after the first (host
 // candidates come together), never later than 3 s (as the live page does).
-function iceGathered(peer) {
+export function iceGathered(peer) {
   if (peer.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
     let grace = null;

@@ -1,0 +1,370 @@
+"""Voice broadcast to a camera's loudspeaker (喊话; gb28181.md §4.13; issue 12 item 5).
+
+`BroadcastService.start(channel_id)` sends Notify/Broadcast to the camera's device (SourceID
+our platform ID, TargetID the channel), waits for its Response (Result OK: `DeviceTalk`, the
+control timeout) and then for the device's audio INVITE (`BroadcastCalls`), at most
+`invite_timeout` seconds: a device that answers but never INVITEs is a `DeviceTimeout` (504)
+saying so, and nothing is left open. The INVITE opens an `AudioSender` on the device's terms
+(raw PCMA or PS, UDP or TCP either way round); the ACK starts its clock. One broadcast per
+device at a time (`Conflict`, 409, naming the running session).
+
+A running broadcast is fed by `send_audio(session, file bytes)` (a WAV or MP3, decoded and
+sent once, in real time), `send_tone`, or the operator's microphone (`webrtc_answer`:
+WebRTC in, A-law out). `stop` BYEs the device; the device's BYE, its TCP connection
+closing, or the microphone's connection ending, ends the session too. Sessions live in
+memory (the platform process) like live sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import secrets
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from farmwatch.media.audio_sender import AudioSender, AudioTarget
+from farmwatch.media.audio_transcode import UnreadableAudio, decode_file_to_alaw, tone_alaw
+from farmwatch.media.broadcast_webrtc import MicrophoneReceiver
+from farmwatch.media.errors import InvalidOffer, MediaError
+from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
+from farmwatch.media.relay.spec import RelayEndReason, RelayTransport
+from farmwatch.platform.errors import (
+    Conflict,
+    DeviceOffline,
+    DeviceRefused,
+    DeviceTimeout,
+    InvalidInput,
+    NotFound,
+    PlatformError,
+)
+from farmwatch.platform.services.device_command_service import DeviceTalk
+from farmwatch.sipserver.broadcast_calls import (
+    AudioAnswer,
+    AudioCall,
+    AudioUnavailable,
+    BroadcastCalls,
+)
+from farmwatch.sipserver.device_access import DeviceUnavailable
+from farmwatch.sipserver.gb.audio_sdp import AudioFormat
+from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, ResultCode
+from farmwatch.sipserver.gb.manscdp_build import build_broadcast_notify
+from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
+from farmwatch.sipserver.sip.address import Transport
+
+__all__ = ["BroadcastService", "BroadcastState", "BroadcastView"]
+
+log = logging.getLogger(__name__)
+
+MICROPHONE_BACKLOG = SAMPLE_RATE // 2
+"""A-law bytes a microphone may run ahead of the clock (0.5 s); older sound is dropped."""
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+class BroadcastState(enum.StrEnum):
+    WAITING = "waiting"
+    """Notify sent: waiting for the device's Response and audio INVITE."""
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastView:
+    session_id: str
+    channel_id: str
+    device_id: str
+    state: BroadcastState
+    audio_format: str | None
+    transport: str | None
+    frames_sent: int
+    bytes_sent: int
+    microphone: bool
+
+    @property
+    def seconds_sent(self) -> float:
+        return self.bytes_sent / SAMPLE_RATE
+
+
+class _Session:
+    def __init__(self, session_id: str, channel_id: str, device_id: str) -> None:
+        self.session_id = session_id
+        self.channel_id = channel_id
+        self.device_id = device_id
+        self.state = BroadcastState.WAITING
+        self.call: AudioCall | None = None
+        self.sender: AudioSender | None = None
+        self.microphone: MicrophoneReceiver | None = None
+        self.ssrc: Ssrc | None = None
+        self.is_closing = False
+
+    def view(self) -> BroadcastView:
+        sender, call = self.sender, self.call
+        audio = call.audio if call is not None else None
+        return BroadcastView(
+            self.session_id, self.channel_id, self.device_id, self.state,
+            audio.audio_format.value if audio is not None else None,
+            _transport_name(audio.transport, audio.we_listen) if audio is not None else None,
+            sender.frames_sent if sender is not None else 0,
+            sender.bytes_sent if sender is not None else 0,
+            self.microphone is not None,
+        )  # fmt: skip
+
+
+class _SenderEnded:
+    """The sender's listener for one session: its socket ended by itself."""
+
+    def __init__(self, service: BroadcastService, session: _Session) -> None:
+        self._service = service
+        self._session = session
+
+    def audio_sender_ended(self, reason: RelayEndReason) -> None:
+        self._service.spawn(self._service.end(self._session, f"audio {reason.value}"))
+
+
+class BroadcastService:
+    def __init__(
+        self,
+        talk: DeviceTalk,
+        calls: BroadcastCalls,
+        *,
+        platform_id: str,
+        media_host: str,
+        advertised_host: str = "",
+        webrtc_addresses: Sequence[str] = (),
+        invite_timeout: float = 10.0,
+    ) -> None:
+        self._talk = talk
+        self._calls = calls
+        self._platform_id = platform_id
+        self._media_host = media_host
+        self._advertised_host = advertised_host
+        self._webrtc_addresses = tuple(webrtc_addresses)
+        self.invite_timeout = invite_timeout
+        self._ssrc = SsrcAllocator(platform_id)
+        self._sessions: dict[str, _Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        calls.set_listener(self)
+
+    # -- API -------------------------------------------------------------------------------
+
+    def has_session(self, session_id: str) -> bool:
+        return session_id in self._sessions
+
+    def view(self, session_id: str) -> BroadcastView:
+        return self._session(session_id).view()
+
+    async def start(self, channel_id: str) -> BroadcastView:
+        device_id = await self._talk.device_of(channel_id)
+        running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
+        if running is not None:
+            # The channel is left out: it may be one the caller does not see.
+            raise Conflict(
+                f"a voice broadcast to device {device_id} is running (session "
+                f"{running.session_id}): a device takes one at a time"
+            )
+        session = _Session(secrets.token_urlsafe(12), channel_id, device_id)
+        self._sessions[session.session_id] = session
+        try:
+            await self._establish(session)
+        except BaseException:
+            await self.end(session, "not established", bye=True)
+            raise
+        log.info("broadcast %s to device %s channel %s: %s over %s", session.session_id,
+                 device_id, channel_id, session.view().audio_format,
+                 session.view().transport)  # fmt: skip
+        return session.view()
+
+    async def stop(self, session_id: str) -> None:
+        await self.end(self._session(session_id), "stopped", bye=True)
+
+    async def send_audio(self, session_id: str, data: bytes) -> float:
+        """Decode an audio file and queue it whole; the seconds of sound queued."""
+        session = self._active(session_id)
+        try:
+            alaw = await asyncio.to_thread(decode_file_to_alaw, data)
+        except UnreadableAudio as error:
+            raise InvalidInput(str(error)) from error
+        return self._queue(session, alaw)
+
+    async def send_tone(self, session_id: str, frequency: float, seconds: float) -> float:
+        """Queue a sine tone; the seconds queued."""
+        session = self._active(session_id)
+        return self._queue(session, await asyncio.to_thread(tone_alaw, frequency, seconds))
+
+    def _queue(self, session: _Session, alaw: bytes) -> float:
+        sender = session.sender
+        if sender is None or session.state is not BroadcastState.ACTIVE:
+            raise NotFound(f"voice broadcast {session.session_id} has ended")
+        sender.feed(alaw)
+        seconds = len(alaw) / SAMPLE_RATE
+        log.info("broadcast %s to device %s: %.2f s of audio queued", session.session_id,
+                 session.device_id, seconds)  # fmt: skip
+        return seconds
+
+    async def webrtc_answer(self, session_id: str, offer: str, offer_type: str) -> tuple[str, str]:
+        """The operator's microphone: answer its WebRTC offer; what it hears is sent on."""
+        session = self._active(session_id)
+        if session.microphone is not None:
+            raise Conflict(f"voice broadcast {session_id} already has a microphone")
+        sender = session.sender
+        assert sender is not None
+        sender.set_max_backlog(MICROPHONE_BACKLOG)
+
+        def microphone_gone() -> None:
+            # The operator's page is gone (closed, crashed, lost its network): nobody talks
+            # any more, so the camera is not kept waiting.
+            self.spawn(self.end(session, "the microphone left"))
+
+        receiver = MicrophoneReceiver(
+            sender.feed, microphone_gone, host_addresses=self._webrtc_addresses,
+            name=session_id,
+        )  # fmt: skip
+        session.microphone = receiver
+        try:
+            return await receiver.answer(offer, offer_type)
+        except InvalidOffer as error:
+            session.microphone = None
+            await receiver.close()
+            raise InvalidInput(f"WebRTC offer refused: {error}") from error
+        except (MediaError, TimeoutError) as error:
+            session.microphone = None
+            await receiver.close()
+            raise PlatformError(f"WebRTC answer failed: {error}") from error
+
+    async def close(self) -> None:
+        await asyncio.gather(
+            *(self.end(s, "platform stopping", bye=True) for s in list(self._sessions.values())),
+            return_exceptions=True,
+        )
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- AudioCallListener ----------------------------------------------------------------
+
+    def audio_call_ended(self, key: str, reason: str) -> None:
+        session = self._sessions.get(key)
+        if session is not None:
+            log.info("broadcast %s ended by device %s: %s", key, session.device_id, reason)
+            self.spawn(self.end(session, reason, bye=False))
+
+    # -- the flow --------------------------------------------------------------------------
+
+    async def _establish(self, session: _Session) -> None:
+        device_id, channel_id = session.device_id, session.channel_id
+        try:
+            invited = self._calls.expect(session.session_id, device_id, channel_id,
+                                         lambda call: self._open_audio(session, call))  # fmt: skip
+        except DeviceUnavailable as error:
+            raise DeviceOffline(f"device {device_id} is offline") from error
+        answer: ControlResponse = await self._talk.ask(
+            device_id, channel_id, CmdType.BROADCAST,
+            lambda sn, charset: build_broadcast_notify(
+                sn, self._platform_id, channel_id, charset=charset
+            ),
+            "Broadcast",
+        )  # fmt: skip
+        if answer.result is not ResultCode.OK:
+            raise DeviceRefused(
+                f"device {device_id} refused the voice broadcast to {channel_id}: "
+                f"{answer.result.value if answer.result else 'no Result'}"
+                f"{f' ({answer.reason})' if answer.reason else ''}"
+            )
+        try:
+            async with asyncio.timeout(self.invite_timeout):
+                call = await invited
+        except TimeoutError:
+            raise DeviceTimeout(
+                f"device {device_id} took the voice broadcast to {channel_id} but did not "
+                f"INVITE the platform for the audio within {self.invite_timeout:g} s"
+            ) from None
+        except asyncio.CancelledError:
+            if session.is_closing:
+                raise NotFound(f"voice broadcast {session.session_id} ended") from None
+            raise
+        session.call = call
+        sender = session.sender
+        assert sender is not None
+        session.state = BroadcastState.ACTIVE
+        sender.start()
+
+    async def _open_audio(self, session: _Session, call: AudioCall) -> AudioAnswer:
+        """The device's INVITE came: open our sending side on its terms."""
+        if session.is_closing:
+            raise AudioUnavailable(f"broadcast {session.session_id} has ended")
+        audio = call.audio
+        # The device's y= is the SSRC it expects (gb28181.md §6.3); without one, ours.
+        given = Ssrc.from_sdp(call.offer.ssrc)
+        if given is None:
+            session.ssrc = given = self._ssrc.allocate(SsrcKind.LIVE)
+        ssrc, text = given.value, given.text
+        target = AudioTarget(
+            host=audio.host,
+            port=audio.port,
+            transport=_relay_transport(audio.transport, audio.we_listen),
+            ssrc=ssrc,
+            framing=G711Framing.PS if audio.audio_format is AudioFormat.PS else G711Framing.PCMA,
+            payload_type=audio.payload_type,
+        )
+        sender = AudioSender(
+            target, local_host=self._media_host, listener=_SenderEnded(self, session),
+            label=f"broadcast {session.session_id} to {session.device_id}",
+        )  # fmt: skip
+        if session.sender is not None:
+            await session.sender.close()  # a second INVITE replaces the first's socket
+        session.sender = sender
+        port = await sender.open()
+        if session.is_closing:  # ended while the socket opened: `end` may have missed it
+            await sender.close()
+            raise AudioUnavailable(f"broadcast {session.session_id} has ended")
+        host = self._advertised_host or self._media_host
+        return AudioAnswer("" if host in _WILDCARDS else host, port, text)
+
+    async def end(self, session: _Session, why: str, *, bye: bool = True) -> None:
+        if session.is_closing:
+            return
+        session.is_closing = True
+        session.state = BroadcastState.ENDED
+        self._sessions.pop(session.session_id, None)
+        self._calls.forget(session.session_id)
+        if session.microphone is not None:
+            await session.microphone.close()
+        if session.sender is not None:
+            await session.sender.close()
+        if bye and session.call is not None:
+            await self._calls.bye(session.call.call_id)
+        if session.ssrc is not None:
+            self._ssrc.release(session.ssrc)
+        log.info("broadcast %s to device %s ended (%s)", session.session_id,
+                 session.device_id, why)  # fmt: skip
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _session(self, session_id: str) -> _Session:
+        session = self._sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"no voice broadcast {session_id}")
+        return session
+
+    def _active(self, session_id: str) -> _Session:
+        session = self._session(session_id)
+        if session.state is not BroadcastState.ACTIVE or session.sender is None:
+            raise Conflict(f"voice broadcast {session_id} is not running yet")
+        return session
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _relay_transport(transport: Transport, we_listen: bool) -> RelayTransport:
+    if transport is Transport.UDP:
+        return RelayTransport.UDP
+    return RelayTransport.TCP_LISTEN if we_listen else RelayTransport.TCP_CONNECT
+
+
+def _transport_name(transport: Transport, we_listen: bool) -> str:
+    return _relay_transport(transport, we_listen).value

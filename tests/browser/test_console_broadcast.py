@@ -1,0 +1,123 @@
+"""喊话 from the console in a real browser (issue 12 item 5): chromium's fake microphone
+(`--use-fake-device-for-media-stream`, its beeping tone) talks through the selected tile's
+camera; the simulated camera counts the G.711 it receives and decodes it. Screenshots go to
+/tmp/console-shots/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, async_playwright
+
+from farmwatch.simulator import SimulatedDevice
+from farmwatch.simulator.broadcast_receiver import BroadcastMode, BroadcastSettings
+from tests.e2e.live_helpers import LiveRig, live_rig
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SHOTS = Path("/tmp/console-shots")
+FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+@dataclass
+class TalkRig:
+    rig: LiveRig
+    browser: Browser
+    shots: Path
+
+    @property
+    def device(self) -> SimulatedDevice:
+        return self.rig.fleet.devices[0]
+
+    async def page(self) -> Page:
+        context = await self.browser.new_context(
+            viewport={"width": 1440, "height": 900}, locale="zh-CN", permissions=["microphone"]
+        )
+        page = await context.new_page()
+        await log_in_through_page(page, self.rig.base + "/")
+        await page.click("#nav-live")
+        return page
+
+    async def shoot(self, page: Page, name: str) -> None:
+        path = self.shots / f"{name}.png"
+        await page.screenshot(path=str(path))
+        SHOTS.mkdir(exist_ok=True)
+        shutil.copy(path, SHOTS / path.name)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def talk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TalkRig]:
+    folder = tmp_path_factory.mktemp("console_talk")
+    env = {"FARMWATCH_MEDIA_WORKERS": "0"}
+    async with (
+        live_rig(folder, channels=2, env=env) as rig,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *FAKE_MICROPHONE], headless=True
+        )
+        try:
+            yield TalkRig(rig, browser, folder)
+        finally:
+            await browser.close()
+
+
+async def _playing(page: Page, channel: str) -> None:
+    await page.click("button.layout[data-layout='1']")
+    await page.click(".tile[data-index='0']")
+    await page.click(f"#tree .camera[data-channel='{channel}']")
+    await page.wait_for_selector(".tile[data-index='0'][data-state='playing']", timeout=20_000)
+
+
+async def test_talk_from_the_live_view_reaches_the_camera(talk: TalkRig) -> None:
+    device, rig = talk.device, talk.rig
+    device.broadcast.settings = BroadcastSettings(mode=BroadcastMode.PS)
+    page = await talk.page()
+    await _playing(page, rig.channel(0))
+    assert await page.inner_text("#talk-start") == "喊话"
+    await page.click("#talk-start")
+    await page.wait_for_function("() => window.farmwatchTalk && window.farmwatchTalk.session",
+                                 timeout=20_000)  # fmt: skip
+    status = await page.inner_text("#talk-status")
+    assert status.startswith("正在喊话"), status
+    # The microphone's sound arrives at the camera as G.711A and decodes.
+    async with asyncio.timeout(20):
+        await device.wait_for(
+            lambda d: d.broadcast.last is not None and d.broadcast.last.g711_bytes >= 16000
+        )
+    reception = device.broadcast.last
+    assert reception is not None and reception.target_id == rig.channel(0)
+    assert reception.frames_decoded == reception.frames > 0
+    assert max(abs(sample) for sample in reception.samples) > 1000  # the fake beep, not silence
+    await talk.shoot(page, "live-talk")
+    # The session is the page's login's own (the rig's token is refused it).
+    session = await page.evaluate("() => window.farmwatchTalk.session")
+    assert (await rig.get(f"/api/broadcast/{session}"))[0] == 403
+    state = await page.evaluate(
+        "async (id) => (await fetch(`/api/broadcast/${id}`)).json()", session
+    )
+    assert (state["microphone"], state["format"], state["state"]) == (True, "ps", "active")
+    await page.click("#talk-stop")
+    async with asyncio.timeout(10):
+        await device.wait_for(lambda d: reception.ended_by == "platform")
+    assert await page.inner_text("#talk-status") == "喊话已结束"
+    assert await page.is_visible("#talk-start")
+    await talk.shoot(page, "live-talk-ended")
+    await page.context.close()
+
+
+async def test_talk_without_a_playing_tile_says_what_to_do(talk: TalkRig) -> None:
+    page = await talk.page()
+    await page.click("button.layout[data-layout='1']")
+    await page.click("#close-all")
+    await page.click("#talk-start")
+    assert await page.inner_text("#talk-status") == "先选中一个正在播放的画面"
+    await page.context.close()
