@@ -56,7 +56,10 @@ from farmwatch.platform.supervision.diagnosis.repository import DiagnosisReposit
 from farmwatch.platform.supervision.diagnosis.spread import spread
 from farmwatch.sipserver.gb.ids import DeviceKind, GbId
 
-__all__ = ["SAMPLE_WIDTH", "DiagnosisSampler", "PictureSource", "SamplerSettings"]
+__all__ = ["SAMPLE_WIDTH", "START_GRACE", "DiagnosisSampler", "PictureSource", "SamplerSettings"]
+
+START_GRACE = 60.0
+"""Seconds after the start before the first round of samples."""
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +187,9 @@ class DiagnosisSampler:
     async def _run_rounds(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self._settings.interval
+        # After a start, devices re-register and viewers come back first; the pictures can
+        # wait a little (a short interval, as in tests, waits no longer than itself).
+        await asyncio.sleep(min(interval, START_GRACE))
         while True:
             round_start = loop.time()
             try:
