@@ -59,7 +59,6 @@ from farmwatch.platform.sharing.upper_shares import UpperShares
 from farmwatch.platform.supervision.anomalies.evidence import EvidenceTaker
 from farmwatch.platform.supervision.anomalies.repository import AnomalyRepository
 from farmwatch.platform.supervision.anomalies.service import AnomalyService
-from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
 from farmwatch.platform.supervision.diagnosis import (
     DiagnosisRepository,
     DiagnosisSampler,
@@ -391,6 +390,8 @@ class Application:
             zone=settings.registrar.zone,
         )  # fmt: skip
         supervision = settings.supervision
+        # One sender for every service that tells an outside system (anomalies, faults).
+        webhook = Webhook(supervision.webhook_url)
         self.anomalies = AnomalyService(
             AnomalyRepository(self.database.sessions),
             self.clips,
@@ -398,13 +399,13 @@ class Application:
                           after=supervision.evidence_after),
             self.access_services.gate,
             self.access_services.directory,
-            AnomalyWebhook(supervision.webhook_url),
+            webhook,
             zone=settings.registrar.zone,
         )  # fmt: skip
         self.faults = FaultService(
             FaultRepository(self.database.sessions), self.access_services.gate,
             self.access_services.directory, self.access_services.cameras, FaultFeed(),
-            Webhook(supervision.webhook_url), zone=settings.registrar.zone,
+            webhook, zone=settings.registrar.zone,
         )  # fmt: skip
         # The video quality diagnosis reports each camera's picture to the fault tickets:
         # an offline camera's ticket then closes on a good picture, not merely on the device

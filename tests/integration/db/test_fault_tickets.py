@@ -418,7 +418,9 @@ async def test_a_webhook_that_does_not_answer_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     port = free_port()  # nobody listens
-    assert await Webhook(f"http://127.0.0.1:{port}/hook", timeout=1).post({"event": "x"}) is False
+    webhook = Webhook(f"http://127.0.0.1:{port}/hook", timeout=1)
+    assert await webhook.post({"event": "x"}, about="fault 1") is False
+    assert webhook.failed == 1
     assert "not reached" in caplog.text
 
 

@@ -45,7 +45,7 @@ from farmwatch.platform.supervision.anomalies.states import (
     Step,
     transition,
 )
-from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
+from farmwatch.platform.supervision.webhook import Webhook
 
 __all__ = ["AnomalyDetail", "AnomalyService", "who"]
 
@@ -80,7 +80,7 @@ class AnomalyService:
         evidence: EvidenceTaker,
         gate: AccessGate,
         directory: DirectoryRepository,
-        webhook: AnomalyWebhook,
+        webhook: Webhook,
         *,
         zone: ZoneInfo,
         clock: Clock = _utc_now,

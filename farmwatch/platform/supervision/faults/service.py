@@ -196,7 +196,10 @@ class FaultService:
                     ticket.kind.value, ticket.channel_id, ticket.farm_id,
                     ticket.opened_at.isoformat())  # fmt: skip
         self._feed.add(FaultEventKind.ESCALATED, escalated, at)
-        await self._webhook.post({"event": "fault_escalated", "fault": ticket_json(escalated)})
+        await self._webhook.post(
+            {"event": "fault_escalated", "fault": ticket_json(escalated)},
+            about=f"fault {escalated.id}",
+        )
 
     # -- what people do -------------------------------------------------------------------
 

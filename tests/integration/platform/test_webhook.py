@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from farmwatch.platform.supervision.anomalies.webhook import AnomalyWebhook
+from farmwatch.platform.supervision.webhook import Webhook
 from tests.peers.raw_sip import free_port
 
 PAYLOAD = {"event": "anomaly_reported", "anomaly": {"id": 7, "description": "饲料库门未关"}}
@@ -54,7 +54,7 @@ async def test_the_anomaly_is_posted_as_json(
     receiver: tuple[str, list[Any], asyncio.Event],
 ) -> None:
     base, received, _ = receiver
-    webhook = AnomalyWebhook(f"{base}/hook")
+    webhook = Webhook(f"{base}/hook")
     await webhook.start()
     webhook.send(PAYLOAD, about="anomaly 7")
     await webhook.close()  # waits for the POST under way
@@ -68,7 +68,7 @@ async def test_failures_are_logged_never_waited_for(
 ) -> None:
     base, received, _ = receiver
     url = f"http://127.0.0.1:{free_port()}/hook" if path == "unreachable" else base + path
-    webhook = AnomalyWebhook(url, timeout=0.5)
+    webhook = Webhook(url, timeout=0.5)
     await webhook.start()
     began = time.monotonic()
     with caplog.at_level(logging.WARNING):
@@ -83,7 +83,7 @@ async def test_failures_are_logged_never_waited_for(
 
 
 async def test_no_url_sends_nothing() -> None:
-    webhook = AnomalyWebhook("")
+    webhook = Webhook("")
     await webhook.start()
     webhook.send(PAYLOAD, about="anomaly 7")
     await webhook.close()
