@@ -13,12 +13,10 @@ at, to /tmp/console-shots/.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -29,6 +27,7 @@ from farmwatch.simulator import running_simulator
 from farmwatch.simulator.record_settings import RecordSettings
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import VideoCodec
+from tests.browser.console_helpers import FRAMES_DECODED, console_page, created, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import PLATFORM, LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
@@ -40,7 +39,6 @@ MONITOR = "mon.wang"
 MONITOR_NAME = "王监控"
 PASSWORD = "Console-Pass-2024"
 LOCKOUT_FAILURES = 3
-SHOTS = Path("/tmp/console-shots")
 GRANTED = 4  # of the device's five cameras
 
 
@@ -61,25 +59,10 @@ class ConsoleRig:
     async def page(self, username: str, password: str, menu: str = "live") -> Page:
         """A new browser context (its own cookies) logged in as `username`, on the console's
         page `menu` (chosen in the menu, as a person does)."""
-        context = await self.browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN"
-        )
-        page = await context.new_page()
-        await log_in_through_page(page, self.base + "/", username, password)
-        await page.click(f"#nav-{menu}")
-        return page
+        return await console_page(self.browser, self.base, username, password, menu)
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path))
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
-    status, answer = await caller.request("POST", path, body)
-    assert status == 201, (path, answer)
-    return dict(answer)
+        await save_shot(page, self.shots, name, full_page=False)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -107,10 +90,10 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
             root = rig.server.organisation_id
-            bureau = await _created(
+            bureau = await created(
                 admin, "/api/organisations", {"name": "江苏局", "tier": "bureau", "parent_id": root}
             )
-            farm = await _created(
+            farm = await created(
                 admin, "/api/farms",
                 {"name": "东台生猪养殖场", "filing_number": "3200GJ0001",
                  "organisation_id": bureau["id"]},
@@ -123,7 +106,7 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Con
             for username, display, role in (
                 (MONITOR, MONITOR_NAME, "monitor"), ("lock.me", "锁定测试", "monitor"),
             ):  # fmt: skip
-                user = await _created(
+                user = await created(
                     admin, "/api/users",
                     {"username": username, "display_name": display, "role": role,
                      "organisation_id": bureau["id"], "password": PASSWORD},
@@ -182,11 +165,6 @@ async def _tree_cameras(page: Page) -> list[str]:
             "#tree .camera", "nodes => nodes.map(n => n.dataset.channel)"
         )
     )
-
-
-FRAMES_DECODED = """
-async () => Promise.all((window.farmwatchTiles || []).map((tile) => tile.framesDecoded()))
-"""
 
 
 TILE_STATES = """

@@ -8,20 +8,19 @@ rectification order (整改) with its deadline. Screenshots go to the test's fol
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
 from farmwatch.simulator.record_settings import RecordSettings
+from tests.browser.console_helpers import console_page, created, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -29,7 +28,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MONITOR, MONITOR_NAME = "mon.li", "李监控"
 CHIEF, CHIEF_NAME = "chief.zhou", "周科长"
 PASSWORD = "Console-Pass-2024"
-SHOTS = Path("/tmp/console-shots")
 DESCRIPTION = "饲料库门敞开，有人员未经消毒进入"
 
 
@@ -41,25 +39,10 @@ class Rig:
     shots: Path
 
     async def page(self, username: str, menu: str) -> Page:
-        context = await self.browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN"
-        )
-        page = await context.new_page()
-        await log_in_through_page(page, self.rig.base + "/", username, PASSWORD)
-        await page.click(f"#nav-{menu}")
-        return page
+        return await console_page(self.browser, self.rig.base, username, PASSWORD, menu)
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path))
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
-    status, answer = await caller.request("POST", path, body)
-    assert status == 201, (path, answer)
-    return dict(answer)
+        await save_shot(page, self.shots, name, full_page=False)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -84,12 +67,12 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig
         try:
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
-            bureau = await _created(
+            bureau = await created(
                 admin,
                 "/api/organisations",
                 {"name": "江苏局", "tier": "bureau", "parent_id": rig.server.organisation_id},
             )
-            farm = await _created(admin, "/api/farms", {
+            farm = await created(admin, "/api/farms", {
                 "name": "东台生猪养殖场", "filing_number": "3200GJ0001",
                 "organisation_id": bureau["id"]})  # fmt: skip
             status, _ = await admin.request(
@@ -99,11 +82,11 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig
             for username, display, role in (
                 (MONITOR, MONITOR_NAME, "monitor"), (CHIEF, CHIEF_NAME, "administrator"),
             ):  # fmt: skip
-                user = await _created(admin, "/api/users", {
+                user = await created(admin, "/api/users", {
                     "username": username, "display_name": display, "role": role,
                     "organisation_id": bureau["id"], "password": PASSWORD})  # fmt: skip
                 if role == "monitor":
-                    await _created(admin, f"/api/users/{user['id']}/grants",
+                    await created(admin, f"/api/users/{user['id']}/grants",
                                    {"kind": "channel", "target": rig.channel(0)})  # fmt: skip
             yield Rig(rig, admin, browser, folder)
         finally:

@@ -7,7 +7,6 @@ camera; the simulated camera counts the G.711 it receives and decodes it. Screen
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,13 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from farmwatch.simulator import SimulatedDevice
 from farmwatch.simulator.broadcast_receiver import BroadcastMode, BroadcastSettings
+from tests.browser.console_helpers import console_page, save_shot
 from tests.e2e.live_helpers import LiveRig, live_rig
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SHOTS = Path("/tmp/console-shots")
 FAKE_MICROPHONE = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
@@ -38,19 +38,12 @@ class TalkRig:
         return self.rig.fleet.devices[0]
 
     async def page(self) -> Page:
-        context = await self.browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN", permissions=["microphone"]
+        return await console_page(
+            self.browser, self.rig.base, ADMIN, ADMIN_PASSWORD, "live", permissions=["microphone"]
         )
-        page = await context.new_page()
-        await log_in_through_page(page, self.rig.base + "/")
-        await page.click("#nav-live")
-        return page
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path))
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
+        await save_shot(page, self.shots, name, full_page=False)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

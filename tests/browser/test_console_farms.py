@@ -7,26 +7,24 @@ Screenshots go to the test's folder and to /tmp/console-shots/ for a person to l
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.browser.console_helpers import console_page, created, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MONITOR = "mon.li"
 PASSWORD = "Console-Pass-2024"
-SHOTS = Path("/tmp/console-shots")
 APPLICATION = "出口畜禽备案养殖场书面申请（扫描件）\n".encode() * 40
 
 
@@ -39,25 +37,12 @@ class FarmsRig:
     bureau: int
 
     async def page(self, username: str, password: str) -> Page:
-        context = await self.browser.new_context(
-            viewport={"width": 1440, "height": 1000}, locale="zh-CN"
+        return await console_page(
+            self.browser, self.rig.base, username, password, "farms", height=1000
         )
-        page = await context.new_page()
-        await log_in_through_page(page, self.rig.base + "/", username, password)
-        await page.click("#nav-farms")
-        return page
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
-    status, answer = await caller.request("POST", path, body)
-    assert status == 201, (path, answer)
-    return dict(answer)
+        await save_shot(page, self.shots, name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -74,7 +59,7 @@ async def farms(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Farms
         try:
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
-            bureau = await _created(
+            bureau = await created(
                 admin, "/api/organisations",
                 {"name": "江苏局", "tier": "bureau", "parent_id": rig.server.organisation_id},
             )  # fmt: skip
@@ -162,18 +147,18 @@ async def test_an_administrator_enrols_a_farm_and_moves_its_state(farms: FarmsRi
 
 async def test_a_monitor_reads_only_the_farm_their_grant_touches(farms: FarmsRig) -> None:
     admin = farms.admin
-    mine = await _created(admin, "/api/farms", {
+    mine = await created(admin, "/api/farms", {
         "name": "富安蛋鸡场", "filing_number": "3200GJ0002", "organisation_id": farms.bureau,
         "species": "poultry",
     })  # fmt: skip
-    await _created(admin, "/api/farms", {
+    await created(admin, "/api/farms", {
         "name": "别人的牛场", "filing_number": "3200GJ0003", "organisation_id": farms.bureau,
         "species": "cattle",
     })  # fmt: skip
     device = farms.rig.fleet.device_ids[0]
     status, _ = await admin.request("PUT", f"/api/devices/{device}/farm", {"farm_id": mine["id"]})
     assert status == 200
-    user = await _created(admin, "/api/users", {
+    user = await created(admin, "/api/users", {
         "username": MONITOR, "display_name": "李监控", "role": "monitor",
         "organisation_id": farms.bureau, "password": PASSWORD,
     })  # fmt: skip

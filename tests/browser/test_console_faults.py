@@ -6,26 +6,24 @@ to the test's folder and to /tmp/console-shots/."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests.browser.console_helpers import console_page, created, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
-from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
+from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MONITOR = "mon.li"
 PASSWORD = "Faults-Console-Pass-1"
-SHOTS = Path("/tmp/console-shots")
 
 
 @dataclass
@@ -37,25 +35,10 @@ class FaultConsole:
     farm_name: str
 
     async def page(self, username: str, password: str) -> Page:
-        context = await self.browser.new_context(
-            viewport={"width": 1440, "height": 900}, locale="zh-CN"
-        )
-        page = await context.new_page()
-        await log_in_through_page(page, self.rig.base + "/", username, password)
-        await page.click("#nav-faults")
-        return page
+        return await console_page(self.browser, self.rig.base, username, password, "faults")
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
-    status, answer = await caller.request("POST", path, body)
-    assert status == 201, (path, answer)
-    return dict(answer)
+        await save_shot(page, self.shots, name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -76,11 +59,11 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fau
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
             root = rig.server.organisation_id
-            bureau = await _created(
+            bureau = await created(
                 admin, "/api/organisations", {"name": "南京局", "tier": "bureau", "parent_id": root}
             )
             farm_name = "六合生猪养殖场"
-            farm = await _created(
+            farm = await created(
                 admin, "/api/farms",
                 {"name": farm_name, "filing_number": "3201LH0001",
                  "organisation_id": bureau["id"]},
@@ -89,17 +72,17 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fau
                 "PUT", f"/api/devices/{rig.fleet.device_ids[0]}/farm", {"farm_id": farm["id"]}
             )
             assert status == 200
-            user = await _created(
+            user = await created(
                 admin, "/api/users",
                 {"username": MONITOR, "display_name": "李监控", "organisation_id": bureau["id"],
                  "role": "monitor", "password": PASSWORD},
             )  # fmt: skip
-            await _created(
+            await created(
                 admin, f"/api/users/{user['id']}/grants",
                 {"kind": "channel", "target": rig.channel(0)},
             )  # fmt: skip
             # An automatic-looking ticket on the other camera, opened through the API.
-            await _created(
+            await created(
                 admin, "/api/faults",
                 {"channel_id": rig.channel(1), "kind": "black", "detail": "夜间画面全黑"},
             )  # fmt: skip

@@ -8,16 +8,15 @@ export and print links. Screenshots go to /tmp/console-shots/ for a person to lo
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.browser.console_helpers import FRAMES_DECODED, answered, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
@@ -28,10 +27,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 MONITOR = "mon.li"
 MONITOR_NAME = "李监控"
 PASSWORD = "Records-Pass-2024"
-SHOTS = Path("/tmp/console-shots")
-FRAMES_DECODED = """
-async () => Promise.all((window.farmwatchTiles || []).map((tile) => tile.framesDecoded()))
-"""
 
 
 @dataclass
@@ -43,16 +38,7 @@ class RecordsConsole:
     farm: int
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _ok(caller: Caller, method: str, path: str, body: Any, status: int = 200) -> Any:
-    got, answer = await caller.request(method, path, body)
-    assert got == status, (path, answer)
-    return answer
+        await save_shot(page, self.shots, name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -71,22 +57,22 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rec
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
             root = rig.server.organisation_id
-            farm = await _ok(admin, "POST", "/api/farms", {
+            farm = await answered(admin, "POST", "/api/farms", {
                 "name": "东台生猪养殖场", "filing_number": "3200GJ0001", "organisation_id": root,
             }, 201)  # fmt: skip
-            await _ok(
+            await answered(
                 admin,
                 "PUT",
                 f"/api/devices/{rig.fleet.device_ids[0]}/farm",
                 {"farm_id": farm["id"]},
             )
-            await _ok(admin, "PUT", f"/api/channels/{rig.channel(0)}/placement",
+            await answered(admin, "PUT", f"/api/channels/{rig.channel(0)}/placement",
                       {"key_area": "drug_store", "location": "Y-01"})  # fmt: skip
-            user = await _ok(admin, "POST", "/api/users", {
+            user = await answered(admin, "POST", "/api/users", {
                 "username": MONITOR, "display_name": MONITOR_NAME, "role": "monitor",
                 "organisation_id": root, "password": PASSWORD,
             }, 201)  # fmt: skip
-            await _ok(admin, "POST", f"/api/users/{user['id']}/grants",
+            await answered(admin, "POST", f"/api/users/{user['id']}/grants",
                       {"kind": "channel", "target": rig.channel(0)}, 201)  # fmt: skip
             yield RecordsConsole(rig, admin, browser, folder, farm["id"])
         finally:
@@ -150,7 +136,7 @@ async def test_a_monitor_fills_the_drug_store_checklist_from_the_live_view(
     await console.shoot(page, "records-signed")
 
     # What the browser sent is what the platform stored.
-    page_of_records = await _ok(
+    page_of_records = await answered(
         console.admin, "GET", f"/api/monitoring-records?farm={console.farm}", None
     )
     (stored,) = page_of_records["records"]

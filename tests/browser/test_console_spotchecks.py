@@ -9,16 +9,15 @@ reads the period report. Screenshots go to /tmp/console-shots/ for a person to l
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from tests.browser.console_helpers import FRAMES_DECODED, answered, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
@@ -27,10 +26,6 @@ from tests.peers.server_process import ADMIN, ADMIN_PASSWORD
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FARM = "东台生猪养殖场"
-SHOTS = Path("/tmp/console-shots")
-FRAMES_DECODED = """
-async () => Promise.all((window.farmwatchTiles || []).map((tile) => tile.framesDecoded()))
-"""
 
 
 @dataclass
@@ -41,16 +36,7 @@ class SpotCheckConsole:
     shots: Path
 
     async def shoot(self, page: Page, name: str) -> None:
-        path = self.shots / f"{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        SHOTS.mkdir(exist_ok=True)
-        shutil.copy(path, SHOTS / path.name)
-
-
-async def _ok(caller: Caller, method: str, path: str, body: Any, status: int = 200) -> Any:
-    got, answer = await caller.request(method, path, body)
-    assert got == status, (path, answer)
-    return answer
+        await save_shot(page, self.shots, name)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -68,17 +54,17 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Spo
         try:
             admin = browsers.new("admin")
             await admin.log_in(ADMIN, ADMIN_PASSWORD)
-            farm = await _ok(admin, "POST", "/api/farms", {
+            farm = await answered(admin, "POST", "/api/farms", {
                 "name": FARM, "filing_number": "3200GJ0001",
                 "organisation_id": rig.server.organisation_id,
             }, 201)  # fmt: skip
-            await _ok(
+            await answered(
                 admin,
                 "PUT",
                 f"/api/devices/{rig.fleet.device_ids[0]}/farm",
                 {"farm_id": farm["id"]},
             )
-            await _ok(admin, "PUT", f"/api/channels/{rig.channel(0)}/placement",
+            await answered(admin, "PUT", f"/api/channels/{rig.channel(0)}/placement",
                       {"key_area": "drug_store", "location": "Y-01"})  # fmt: skip
             yield SpotCheckConsole(rig, admin, browser, folder)
         finally:
@@ -154,7 +140,7 @@ async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckCo
     await console.shoot(page, "spotchecks-page")
 
     # What the browser sent is what the platform stored.
-    stored = await _ok(console.admin, "GET", f"/api/spot-checks/{check['id']}", None)
+    stored = await answered(console.admin, "GET", f"/api/spot-checks/{check['id']}", None)
     items = {item["position"]: item for item in stored["items"]}
     assert (items[first]["state"], items[first]["outcome"], items[first]["key_area"]) == (
         "recorded",
