@@ -84,9 +84,12 @@ class OverviewService:
         now = self._clock()
         tree = await sources.cameras.tree(principal)
         due = await sources.schedule.due(principal)
+        visible = await sources.gate.visible_farms(principal)
         farm_ids = frozenset(d.farm.id for d in due)
-        states = {f.id: f.state for f in await sources.farms.farms(FarmFilter(), farm_ids)}
-        records = await sources.monitoring.records_per_farm(farm_ids, period.since, period.until)
+        # Every farm: no list of IDs (a query's parameters are bounded, farms are not).
+        scope = None if visible is None else farm_ids
+        states = {f.id: f.state for f in await sources.farms.farms(FarmFilter(), scope)}
+        records = await sources.monitoring.records_per_farm(scope, period.since, period.until)
         farms = [
             OverviewFarm(
                 d.farm.id,
@@ -97,7 +100,7 @@ class OverviewService:
                 d.last_record_at,
                 d.due_at,
                 d.overdue,
-            )  # fmt: skip
+            )
             for d in due
             if d.farm.id in states
         ]
@@ -107,12 +110,8 @@ class OverviewService:
             for camera in device.cameras
         ]
         # A top administrator sees every ticket, also of devices placed on no farm.
-        visible = await sources.gate.visible_farms(principal)
-        faults = await sources.faults.find(
-            FaultFilter(is_open=True, farms=None if visible is None else farm_ids),
-            limit=MAX_OPEN,
-        )
-        anomalies = await sources.anomalies.not_closed(farm_ids)
+        faults = await sources.faults.find(FaultFilter(is_open=True, farms=scope), limit=MAX_OPEN)
+        anomalies = await sources.anomalies.not_closed(scope)
         orgs = await sources.directory.organisations()
         reach = OrgTree(orgs).subtree(principal.organisation_id)
         checks = await sources.spot_checks.find(
