@@ -80,6 +80,7 @@ from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.faults.watch import FaultWatch
 from farmwatch.platform.supervision.monitoring_repository import MonitoringRepository
 from farmwatch.platform.supervision.monitoring_service import MonitoringService, RecordSources
+from farmwatch.platform.supervision.overview_service import OverviewService, OverviewSources
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.snapshot_store import SnapshotStore
 from farmwatch.platform.supervision.spot_checks.repository import SpotCheckRepository
@@ -392,8 +393,9 @@ class Application:
         supervision = settings.supervision
         # One sender for every service that tells an outside system (anomalies, faults).
         webhook = Webhook(supervision.webhook_url)
+        anomaly_repository = AnomalyRepository(self.database.sessions)
         self.anomalies = AnomalyService(
-            AnomalyRepository(self.database.sessions),
+            anomaly_repository,
             self.clips,
             EvidenceTaker(self.clips, self.recording, before=supervision.evidence_before,
                           after=supervision.evidence_after),
@@ -402,8 +404,9 @@ class Application:
             webhook,
             zone=settings.registrar.zone,
         )  # fmt: skip
+        fault_repository = FaultRepository(self.database.sessions)
         self.faults = FaultService(
-            FaultRepository(self.database.sessions), self.access_services.gate,
+            fault_repository, self.access_services.gate,
             self.access_services.directory, self.access_services.cameras, FaultFeed(),
             webhook, zone=settings.registrar.zone,
         )  # fmt: skip
@@ -451,10 +454,24 @@ class Application:
             SupervisionFlags(self.faults, self.anomalies),
             zone=settings.registrar.zone,
         )
+        spot_check_repository = SpotCheckRepository(
+            self.database.sessions, self.database.read_sessions
+        )
         self.spot_checks = SpotCheckService(
-            SpotCheckRepository(self.database.sessions, self.database.read_sessions),
+            spot_check_repository,
             SpotCheckSources(gate, self.access_services.cameras, directory, channels, placements),
         )
+        self.overview = OverviewService(
+            OverviewSources(
+                gate, directory, self.camera_tree, self.schedule, monitoring,
+                FarmRegisterRepository(
+                    self.database.sessions, self.database.read_sessions, writing=directory.writing
+                ),
+                fault_repository, anomaly_repository, spot_check_repository,
+                diagnoses,
+            ),
+            default_days=settings.supervision.schedule_days,
+        )  # fmt: skip
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
@@ -567,6 +584,7 @@ class Application:
                     faults=self.faults,
                     anomalies=self.anomalies,
                     spot_checks=self.spot_checks,
+                    overview=self.overview,
                     diagnosis=self.diagnosis,
                     device_snapshots=self.device_snapshots,
                     broadcasts=self.broadcasts,

@@ -31,6 +31,7 @@ from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
+from farmwatch.platform.supervision.overview_service import OverviewService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
@@ -56,6 +57,7 @@ from farmwatch.web.keys import (
     METRICS,
     MONITORING,
     OPENAPI_JSON,
+    OVERVIEW,
     PLATFORM_RECORDING,
     PLAYBACK_SERVICE,
     POSITIONS,
@@ -88,6 +90,7 @@ from farmwatch.web.routes import (
     metrics,
     monitoring,
     organisations,
+    overview,
     pages,
     playback,
     positions,
@@ -152,6 +155,8 @@ class WebServices:
     """Anomalies, their evidence, rectification and cases (`/api/anomalies`)."""
     spot_checks: SpotCheckService = field(kw_only=True)
     """Random spot checks (`/api/spot-checks`)."""
+    overview: OverviewService = field(kw_only=True)
+    """The supervision overview (`/api/overview`)."""
     diagnosis: DiagnosisService = field(kw_only=True)
     """Video quality diagnosis (`/api/diagnosis`, `/api/channels/{id}/diagnosis`)."""
     device_snapshots: DeviceSnapshotService = field(kw_only=True)
@@ -183,13 +188,14 @@ def create_api_app(services: WebServices) -> web.Application:
     api[FAULTS] = services.faults
     api[ANOMALIES] = services.anomalies
     api[SPOT_CHECKS] = services.spot_checks
+    api[OVERVIEW] = services.overview
     api[DIAGNOSIS] = services.diagnosis
     api[DEVICE_SNAPSHOTS] = services.device_snapshots
     api[BROADCASTS] = services.broadcasts
     for feature in (
         session, devices, live, records, playback, recordings, uppers, control, accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
-        anomalies, spot_checks, diagnosis, device_snapshots, broadcast,
+        anomalies, spot_checks, diagnosis, device_snapshots, broadcast, overview,
     ):  # fmt: skip
         api.add_routes(feature.routes)
     api.add_routes(apidocs.routes)

@@ -28,6 +28,7 @@ from farmwatch.platform.supervision.diagnosis import DiagnosisService
 from farmwatch.platform.supervision.farms import FarmRegister
 from farmwatch.platform.supervision.faults.service import FaultService
 from farmwatch.platform.supervision.monitoring_service import MonitoringService
+from farmwatch.platform.supervision.overview_service import OverviewService
 from farmwatch.platform.supervision.schedule_service import ScheduleService
 from farmwatch.platform.supervision.spot_checks.service import SpotCheckService
 from farmwatch.platform.uppers import UpperLinksView
@@ -57,6 +58,7 @@ MONITORING = web.AppKey("monitoring", MonitoringService)
 SCHEDULE = web.AppKey("schedule", ScheduleService)
 FARM_REGISTER = web.AppKey("farm_register", FarmRegister)
 SPOT_CHECKS = web.AppKey("spot_checks", SpotCheckService)
+OVERVIEW = web.AppKey("overview", OverviewService)
 OPENAPI_JSON = web.AppKey("openapi_json", bytes)
 """The OpenAPI document, written once when the application is built."""
 

@@ -271,6 +271,7 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("POST", "/api/spot-checks", Rule(Who.SIGNED_IN, audit=AuditAction.SPOT_CHECK_DRAW)),
     ("GET", "/api/spot-checks", SIGNED_IN),
     ("GET", "/api/spot-checks/report", SIGNED_IN),
+    ("GET", "/api/overview", SIGNED_IN),
     ("GET", "/api/spot-checks/{spot_check_id}", SIGNED_IN),
     ("GET", "/api/spot-checks/{spot_check_id}/verify", SIGNED_IN),
     ("POST", "/api/spot-checks/{spot_check_id}/items/{position}/result",

@@ -386,6 +386,7 @@ PROBES: dict[RouteKey, Probe] = {
     ),
     K("GET", "/api/spot-checks"): Probe(_p("/api/spot-checks"), 200),
     K("GET", "/api/spot-checks/report"): Probe(_p("/api/spot-checks/report"), 200),
+    K("GET", "/api/overview"): Probe(_p("/api/overview"), 200),
     K("GET", "/api/spot-checks/{spot_check_id}"): Probe(
         _p("/api/spot-checks/2"), 200, overrides={OTHER_ADMINISTRATOR: 404}, order=1
     ),

@@ -38,6 +38,7 @@ PURE_OTHER_MODULES = [
     "platform/supervision/checklists.py",
     "platform/supervision/monitoring_records.py",
     "platform/supervision/schedule.py",
+    "platform/supervision/overview.py",
     "platform/supervision/spot_checks/draw.py",
     # The farm register's state machine and the checks of what an administrator sends.
     "platform/supervision/farms/approval.py",

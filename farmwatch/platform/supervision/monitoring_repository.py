@@ -134,6 +134,20 @@ class MonitoringRepository:
             rows = await session.execute(statement)
             return {farm_id: latest for farm_id, latest in rows if latest is not None}
 
+    async def records_per_farm(
+        self, farms: Collection[int] | None, since: datetime, until: datetime
+    ) -> dict[int, int]:
+        """How many records each farm has, recorded in [since, until) (none: left out)."""
+        statement = (
+            select(RECORDS.c.farm_id, func.count())
+            .where(RECORDS.c.recorded_at >= since, RECORDS.c.recorded_at < until)
+            .group_by(RECORDS.c.farm_id)
+        )
+        if farms is not None:
+            statement = statement.where(RECORDS.c.farm_id.in_(sorted(farms)))
+        async with self._read_sessions() as session:
+            return {int(farm_id): int(count) for farm_id, count in await session.execute(statement)}
+
     # -- schedules -------------------------------------------------------------------------
 
     async def schedule_overrides(self) -> dict[int, int]:

@@ -615,6 +615,14 @@ _TABLE: list[tuple[str, str, Operation]] = [
         {200: ref("SpotCheckReport")},
         query=(Query("from", s.STRING, "an ISO local time (drawn at, inclusive)"),
                Query("to", s.STRING, "an ISO local time (drawn at, exclusive)")))),
+    ("GET", "/api/overview", Operation(
+        "supervision", "The supervision overview: per organisation within reach, nested",
+        {200: ref("Overview")},
+        query=(Query("from", s.STRING, "an ISO local time (inclusive); default: to minus "
+                     "[supervision] schedule_days"),
+               Query("to", s.STRING, "an ISO local time (exclusive); default: now")),
+        description="Each organisation's figures include those below it (own: its own only). "
+                    "A monitor's cover only the farms and cameras he may see.")),
     ("GET", "/api/spot-checks/{spot_check_id}", Operation(
         "supervision", "One spot check with its cameras and results", {200: ref("SpotCheck")},
         path_types={"spot_check_id": s.INTEGER})),

@@ -328,6 +328,29 @@ SPOT_CHECK_REPORT = obj({
     "from": TIME, "to": TIME, "checks": INTEGER, **_TALLY,
     "farms": array(obj({"farm_key": STRING, "farm_name": STRING, **_TALLY})),
 })  # fmt: skip
+_COUNTS: Schema = {"type": "object", "additionalProperties": INTEGER}
+OVERVIEW_FIGURES = obj({
+    "cameras": INTEGER, "cameras_online": INTEGER, "farms": INTEGER,
+    "farms_by_state": _COUNTS, "farms_supervised": INTEGER, "farms_due": INTEGER,
+    "farms_overdue": INTEGER, "faults_open": INTEGER, "faults_by_kind": _COUNTS,
+    "farms_flagged": INTEGER, "anomalies_open": INTEGER, "rectifications_overdue": INTEGER,
+    "cases_opened": INTEGER, "spot_checks": INTEGER, "spot_check_cameras": INTEGER,
+    "spot_check_recorded": INTEGER, "spot_check_unplayable": INTEGER,
+    "spot_check_non_compliant": INTEGER, "pictures_failing": INTEGER,
+})  # fmt: skip
+OVERVIEW_ORGANISATION = obj({
+    "id": INTEGER, "name": STRING, "tier": STRING,
+    "figures": ref("OverviewFigures"), "own": ref("OverviewFigures"),
+    "attention": array(obj({
+        "farm_id": INTEGER, "name": STRING, "state": STRING, "overdue": BOOLEAN,
+        "due_at": STRING, "last_record_at": nullable(STRING), "records_in_period": INTEGER,
+        "open_faults": INTEGER, "open_anomalies": INTEGER,
+    })),
+    "children": array(ref("OverviewOrganisation")),
+})  # fmt: skip
+OVERVIEW = obj({
+    "from": STRING, "to": STRING, "organisations": array(ref("OverviewOrganisation")),
+})  # fmt: skip
 PICTURE_FAULT: Schema = {
     "type": "string",
     "enum": ["black", "overexposed", "low_contrast", "blurred", "colour_cast", "frozen"],
@@ -365,6 +388,9 @@ COMPONENTS: dict[str, Schema] = {
     "AnomalyDetail": ANOMALY_DETAIL, "FollowUp": FOLLOW_UP,
     "SpotCheck": SPOT_CHECK, "SpotCheckItem": SPOT_CHECK_ITEM,
     "SpotCheckReport": SPOT_CHECK_REPORT,
+    "OverviewFigures": OVERVIEW_FIGURES,
+    "OverviewOrganisation": OVERVIEW_ORGANISATION,
+    "Overview": OVERVIEW,
     "PictureSample": PICTURE_SAMPLE,
     "PictureState": PICTURE_STATE,
     "Broadcast": BROADCAST,

@@ -235,6 +235,15 @@ class AnomalyRepository:
             return [FollowUp(r.anomaly_id, r.monitoring_record_id, r.linked_at, r.linked_by)
                     for r in rows.scalars()]  # fmt: skip
 
+    async def not_closed(self, farm_ids: Collection[int] | None) -> list[Anomaly]:
+        """The anomalies not yet closed of these farms (None: of every farm), by ID."""
+        statement = select(AnomalyRow).where(AnomalyRow.state != AnomalyState.CLOSED.value)
+        if farm_ids is not None:
+            statement = statement.where(AnomalyRow.farm_id.in_(sorted(farm_ids)))
+        async with self._sessions() as session:
+            rows = await session.execute(statement.order_by(AnomalyRow.id))
+            return [_anomaly(row) for row in rows.scalars()]
+
     async def open_by_farm(self, farm_ids: Collection[int]) -> dict[int, int]:
         """How many anomalies not yet closed each farm has (farms with none left out)."""
         if not farm_ids:

@@ -8,6 +8,8 @@ import { api, setCsrfToken, toLogin } from "./api.js";
 import { el, clear } from "./dom.js";
 import { currentLanguage, setLanguage, t, translateStatic } from "./i18n.js";
 
+// A page with `first` leads the menu (and is the landing page) for that role: the overview
+// for administrators; monitors keep the live view first and find the overview after spot checks.
 const PAGES = [
   { name: "live", admin: false, load: () => import("./live.js") },
   { name: "playback", admin: false, load: () => import("./playback.js") },
@@ -16,6 +18,7 @@ const PAGES = [
   { name: "faults", admin: false, load: () => import("./faults.js") },
   { name: "anomalies", admin: false, load: () => import("./anomalies.js") },
   { name: "spotchecks", admin: false, load: () => import("./spotchecks.js") },
+  { name: "overview", admin: false, first: "administrator", load: () => import("./overview.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },
   { name: "users", admin: true, load: () => import("./users.js") },
   { name: "audit", admin: true, load: () => import("./audit.js") },
@@ -26,7 +29,9 @@ let unmount = null;
 
 function allowedPages() {
   const admin = context.me && context.me.role === "administrator";
-  return PAGES.filter((page) => admin || !page.admin);
+  const role = context.me ? context.me.role : null;
+  const pages = PAGES.filter((page) => admin || !page.admin);
+  return [...pages.filter((page) => page.first === role), ...pages.filter((page) => page.first !== role)];
 }
 
 function currentPage() {
