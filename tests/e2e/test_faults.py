@@ -196,6 +196,10 @@ async def test_a_silent_camera_opens_tickets_flags_the_farm_and_closes_them_when
     assert flagged["farms"] == []
     status, farm = await rig.get(f"/api/farms/{faults.farm_id}")
     assert status == 200 and farm["flags"] == [], farm
+    # The streams the diagnosis started to look at the cameras end after idle_close: the
+    # next tests need the device's own answer to their INVITEs, not a running stream.
+    async with asyncio.timeout(20):
+        await device.wait_for(lambda d: d.active_calls == 0)
 
 
 async def test_a_refused_start_opens_a_start_failure_ticket_a_working_start_closes(

@@ -120,9 +120,9 @@ async def test_versions_are_recorded_and_a_2016_device_gets_no_2022_forms(rig: R
     status, camera = await live.get(f"/api/devices/{rig.camera.device_id}")
     assert status == 200 and camera["gb_version"] == "3.0"
     old_id = OLD_IDS[0]
+    channel = await rig.channel_of(old_id)  # once the 2016 device has registered
     status, old = await live.get(f"/api/devices/{old_id}")
     assert status == 200 and old["gb_version"] is None
-    channel = await rig.channel_of(old_id)
     device = rig.old_device(old_id)
     # Its sub stream cannot be asked in a form it knows: a clear 501, and no INVITE.
     before = device.invites_received

@@ -61,14 +61,20 @@ export function startAlarmBell(container) {
     }
   }
 
-  // Alarms from before this page opened, not yet acknowledged; the feed goes on from the
-  // newest of them, so that none stored meanwhile is missed.
-  api("GET", "/api/alarms?state=new&limit=20").then((answer) => {
-    alarms.push(...answer.alarms);
-    if (answer.alarms.length) since = Math.max(...answer.alarms.map((alarm) => alarm.id));
-  }).catch(() => {}).finally(() => {
+  // The feed's cursor first (an answer at once), then the alarms up to it not yet
+  // acknowledged: one stored between the two requests is the feed's, none is missed and none
+  // shows twice. (Listing first and polling "from now" lost an alarm stored in between.)
+  async function start() {
+    try {
+      since = (await api("GET", "/api/alarms/events?wait=0")).next_id;
+      const answer = await api("GET", "/api/alarms?state=new&limit=20");
+      alarms.push(...answer.alarms.filter((alarm) => alarm.id <= since));
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) return;
+    }
     render();
     poll();
-  });
+  }
+  start();
   return () => { stopped = true; };
 }
