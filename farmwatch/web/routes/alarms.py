@@ -9,6 +9,8 @@ up to `wait` seconds (at most 30, default 25) for one when there is none; the an
 `POST /api/alarms/{id}/ack {"note"?}`: acknowledged by the caller (who, when, the note).
 `POST /api/alarms/{id}/reset`: AlarmCmd ResetAlarm sent to the device, its answer recorded
 (a device's ERROR is a 502, and the alarm keeps its state).
+Each alarm shows `clip_id` and `clip_state` (pending, ready, failed): the evidence clip cut
+around it when `[supervision] alarm_evidence` is on, else null.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def alarm_view(alarm: StoredAlarm) -> dict[str, Any]:
         "reset": None if alarm.reset_by is None else {
             "by": alarm.reset_by, "at": _time(alarm.reset_at), "result": alarm.reset_result,
         },
+        "clip_id": alarm.clip_id,
+        "clip_state": alarm.clip_state,
     }  # fmt: skip
 
 
