@@ -5,12 +5,12 @@ issue 12 item 3).
 alarm whose source is a camera (a channel the platform records, or one whose GB ID says
 camera, which its device can play back) it takes, in the background, the clip from
 `evidence_before` before to `evidence_after` after the alarm's moment (the device's alarm
-time, else when it was received) through the anomalies' `EvidenceTaker` — which waits for
-the "after" part to be recorded and holds the platform's segments meanwhile — and links the
-clip to the alarm as soon as the clip exists. The clip's own state (pending → ready or
-failed, with the device's refusal or the missing recording as its error) is the alarm's
-evidence state; a failure is logged with the device and channel and never touches the
-alarm itself.
+time; when it sent none or its clock is off, when the alarm was received) through the
+anomalies' `EvidenceTaker` — which waits for the "after" part to be recorded and holds the
+platform's segments meanwhile — and links the clip to the alarm once the clip exists (until
+then the alarm shows none). The clip's own state (pending → ready or failed, with the
+device's refusal or the missing recording as its error) is the alarm's evidence state; a
+failure is logged with the device and channel and never touches the alarm itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from farmwatch.media.errors import MediaError
@@ -34,11 +34,20 @@ __all__ = ["AlarmEvidence", "alarm_moment", "is_camera"]
 log = logging.getLogger(__name__)
 
 _CAMERA_KINDS = frozenset({DeviceKind.CAMERA, DeviceKind.IPC})
+CLOCK_TOLERANCE = timedelta(minutes=15)
+"""How far a device's alarm time may be from its receipt and still be believed (less than
+any zone offset, more than a slow delivery)."""
 
 
 def alarm_moment(alarm: StoredAlarm) -> datetime:
-    """The moment the clip is cut around: the device's alarm time, else when received."""
-    return alarm.alarm_time if alarm.alarm_time is not None else alarm.received_at
+    """The moment the clip is cut around: the device's alarm time, else when received —
+    also when the device's time is further than `CLOCK_TOLERANCE` from it: its clock or
+    zone is off (a camera on UTC read as Beijing time is 8 hours out) and a clip of that
+    time would hold something else."""
+    device = alarm.alarm_time
+    if device is None or abs(device - alarm.received_at) > CLOCK_TOLERANCE:
+        return alarm.received_at
+    return device
 
 
 def is_camera(source_id: str, recorded: set[str]) -> bool:

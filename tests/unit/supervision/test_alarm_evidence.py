@@ -25,7 +25,13 @@ def _alarm(alarm_time: datetime | None) -> StoredAlarm:
 
 def test_the_device_time_else_the_received_time() -> None:
     assert alarm_moment(_alarm(T0 - timedelta(seconds=4))) == T0 - timedelta(seconds=4)
+    assert alarm_moment(_alarm(T0 + timedelta(minutes=14))) == T0 + timedelta(minutes=14)
     assert alarm_moment(_alarm(None)) == T0
+
+
+def test_a_device_clock_off_by_a_zone_is_not_believed() -> None:
+    assert alarm_moment(_alarm(T0 - timedelta(hours=8))) == T0
+    assert alarm_moment(_alarm(T0 + timedelta(minutes=16))) == T0
 
 
 def test_cameras_and_recorded_channels_have_video_alarm_inputs_and_recorders_not() -> None:
