@@ -193,7 +193,7 @@ class AlarmRepository:
         )
         async with self._sessions() as session:
             rows = await session.execute(statement)
-            return [_stored(row, state) for row, state in rows.tuples()]
+            return [_stored(row, state) for row, state in rows]
 
     async def acknowledge(
         self, alarm_id: int, by: str, at: datetime, note: str | None
