@@ -55,7 +55,7 @@ async def test_an_alarm_on_a_recorded_camera_gets_a_verified_evidence_clip(tmp_p
         async with (
             running_simulator(
                 server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1,
-                channels=1, media=SMALL_PICTURE, records=RecordSettings(),
+                channels=2, media=SMALL_PICTURE, records=RecordSettings(),
             ) as fleet,
             aiohttp.ClientSession(headers=server.auth_headers) as http,
         ):  # fmt: skip
@@ -93,5 +93,26 @@ async def test_an_alarm_on_a_recorded_camera_gets_a_verified_evidence_clip(tmp_p
             assert BEFORE + AFTER - 1 <= decoded_seconds(data) <= BEFORE + AFTER + 1.5
             (kept,) = (storage / "evidence").glob(f"*/*_{alarm['clip_id']}.mp4")
             assert hashlib.sha256(kept.read_bytes()).hexdigest() == verified["sha256"]
+
+            # Channel 1 is not recorded by the platform: its clip is fetched from the device,
+            # which has gone silent. The clip fails, logged with the device and channel, and
+            # the alarm stays.
+            device, other = fleet.devices[0], rig.channel(1)
+            assert await device.send_alarm(1) == 200
+            device.go_silent()
+            try:
+                async with asyncio.timeout(AFTER + 90):
+                    while (failed := await alarm_of(rig, other))["clip_state"] in (None, "pending"):
+                        await asyncio.sleep(1)
+            finally:
+                device.come_back()
+            assert failed["clip_state"] == "failed" and failed["state"] == "new", failed
+            status, refused = await rig.get(f"/api/alarms/{failed['id']}/clip/verify")
+            assert status == 409 and "failed" in refused["error"], refused
+            log = (tmp_path / "server.log").read_text()
+            assert (
+                f"alarm {failed['id']} (device {device.device_id}, channel {other}): "
+                f"evidence clip {failed['clip_id']} failed" in log
+            )
     finally:
         await asyncio.to_thread(stop_server, server)
