@@ -91,7 +91,13 @@ class AlarmEvidence:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _take(self, alarm: StoredAlarm) -> None:
-        wanted = self._taker.range_of(alarm_moment(alarm))
+        moment = alarm_moment(alarm)
+        if alarm.alarm_time is not None and moment != alarm.alarm_time:
+            log.warning("alarm %d (device %s, channel %s): the device's alarm time %s is off "
+                        "by more than %s; the clip is cut around its receipt", alarm.id,
+                        alarm.device_id, alarm.source_id, alarm.alarm_time.isoformat(),
+                        CLOCK_TOLERANCE)  # fmt: skip
+        wanted = self._taker.range_of(moment)
         reason = f"告警 {alarm.id}: 设备 {alarm.device_id} 报警"
         if alarm.description:
             reason = f"{reason} ({alarm.description})"
