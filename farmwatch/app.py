@@ -56,6 +56,7 @@ from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
 from farmwatch.platform.sharing.upper_shares import UpperShares
+from farmwatch.platform.supervision.alarm_evidence import AlarmEvidence
 from farmwatch.platform.supervision.anomalies.evidence import EvidenceTaker
 from farmwatch.platform.supervision.anomalies.repository import AnomalyRepository
 from farmwatch.platform.supervision.anomalies.service import AnomalyService
@@ -363,11 +364,20 @@ class Application:
             self.database.sessions, self.audit, settings.access,
             read_sessions=self.database.read_sessions,
         )  # fmt: skip
+        alarm_repository = AlarmRepository(self.database.sessions)
         self.alarms = AlarmService(
-            AlarmRepository(self.database.sessions), self.control.commands,
+            alarm_repository, self.control.commands,
             self.access_services.gate, zone=settings.registrar.zone,
         )  # fmt: skip
         self.recorder.listeners.append(self.alarms.device_event)
+        self.alarm_evidence = AlarmEvidence(
+            alarm_repository, self.clips,
+            EvidenceTaker(self.clips, self.recording, before=settings.supervision.evidence_before,
+                          after=settings.supervision.evidence_after),
+            self.recording.due_channels,
+        )  # fmt: skip
+        if settings.supervision.alarm_evidence:
+            self.alarms.stored_listeners.append(self.alarm_evidence.alarms_stored)
         self.positions = PositionService(
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )
@@ -524,6 +534,8 @@ class Application:
         await self.downloads.start()
         stack.push_async_callback(self.downloads.close)
         stack.push_async_callback(self.clips.close)
+        # Before the clips: a clip under way for an alarm is not started once they close.
+        stack.push_async_callback(self.alarm_evidence.close)
         # Registrations are restored before SIP listens: a keepalive arriving the moment
         # the port opens must find its device known, not be refused with 403.
         await self.devices.start()

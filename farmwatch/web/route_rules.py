@@ -227,6 +227,10 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/alarms", SIGNED_IN),
     ("GET", "/api/alarms/events", SIGNED_IN),  # the console's long-poll feed
     ("POST", "/api/alarms/{alarm_id}/ack", Rule(Who.SIGNED_IN, audit=AuditAction.ALARM_ACK)),
+    # The evidence clip cut around an alarm ([supervision] alarm_evidence): whoever sees it.
+    ("GET", "/api/alarms/{alarm_id}/clip/verify", SIGNED_IN),
+    ("GET", "/api/alarms/{alarm_id}/clip/file",
+     Rule(Who.SIGNED_IN, audit=AuditAction.CLIP_EXPORT)),
     ("POST", "/api/alarms/{alarm_id}/reset",
      Rule(Who.ADMINISTRATOR, audit=AuditAction.ALARM_RESET)),
     # -- monitoring records and the schedule (filtered to the farms within reach) -----------

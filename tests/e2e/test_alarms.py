@@ -125,6 +125,10 @@ async def test_an_alarm_is_stored_fed_acknowledged_and_reset_on_the_camera(
     assert reset["state"] == "reset"
     assert reset["reset"]["result"] == "OK"
     assert (channel, 5, 2) in device.control.alarm_resets
+    # `[supervision] alarm_evidence` is off by default: no clip is cut around an alarm.
+    assert (reset["clip_id"], reset["clip_state"]) == (None, None), reset
+    status, no_clip = await rig.get(f"/api/alarms/{alarm['id']}/clip/verify")
+    assert status == 404 and "no evidence clip" in no_clip["error"], no_clip
     status, page = await rig.get(f"/api/alarms?state=reset&device={device.device_id}")
     assert [a["id"] for a in page["alarms"]] == [alarm["id"]]
     status, page = await rig.get(f"/api/alarms?state=new&channel={channel}")

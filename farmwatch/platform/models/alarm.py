@@ -4,6 +4,8 @@
 `alarm_time` is the device's `AlarmTime` read in the platform's zone (`[registrar]
 timezone`), None when the device sent none or an unreadable one. An alarm is acknowledged
 by a person (who, when, a note) and reset on the device (AlarmCmd ResetAlarm; its result).
+`clip_id` links the evidence clip cut around it (`evidence_clips.id`; no foreign key, as
+anomalies' links: a clip is kept apart and outlives nothing it is linked to).
 """
 
 from __future__ import annotations
@@ -42,3 +44,5 @@ class AlarmRow(Base):
     reset_at: Mapped[datetime | None]
     reset_by: Mapped[str | None] = mapped_column(String(128))
     reset_result: Mapped[str | None] = mapped_column(String(256))
+    clip_id: Mapped[str | None] = mapped_column(String(32))
+    """The evidence clip cut around the alarm (`[supervision] alarm_evidence`), if any."""

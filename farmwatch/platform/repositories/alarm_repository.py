@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from farmwatch.platform.models import AlarmRow
+from farmwatch.platform.models import AlarmRow, EvidenceClipRow
 
 __all__ = ["AlarmFilter", "AlarmRepository", "AlarmState", "NewAlarm", "StoredAlarm"]
 
@@ -62,6 +62,10 @@ class StoredAlarm:
     reset_at: datetime | None
     reset_by: str | None
     reset_result: str | None
+    clip_id: str | None = None
+    """The evidence clip cut around the alarm (`[supervision] alarm_evidence`)."""
+    clip_state: str | None = None
+    """That clip's state (`pending`, `ready`, `failed`); None without a clip."""
 
     @property
     def state(self) -> AlarmState:
@@ -87,7 +91,7 @@ class AlarmFilter:
     sources: frozenset[str] | None = None
 
 
-def _stored(row: AlarmRow) -> StoredAlarm:
+def _stored(row: AlarmRow, clip_state: str | None = None) -> StoredAlarm:
     return StoredAlarm(
         id=row.id, device_id=row.device_id, source_id=row.source_id, sn=row.sn,
         priority=row.priority, method=row.method, alarm_type=row.alarm_type,
@@ -95,7 +99,7 @@ def _stored(row: AlarmRow) -> StoredAlarm:
         description=row.description, received_at=row.received_at,
         acknowledged_at=row.acknowledged_at, acknowledged_by=row.acknowledged_by,
         note=row.note, reset_at=row.reset_at, reset_by=row.reset_by,
-        reset_result=row.reset_result,
+        reset_result=row.reset_result, clip_id=row.clip_id, clip_state=clip_state,
     )  # fmt: skip
 
 
@@ -123,6 +127,19 @@ def _conditions(wanted: AlarmFilter) -> list[ColumnElement[bool]]:
             )
         )
     return conditions
+
+
+def _with_clip_state() -> Select[AlarmRow, str]:
+    """Alarms with their clip's state (one query, not one per alarm)."""
+    return select(AlarmRow, EvidenceClipRow.state).outerjoin(
+        EvidenceClipRow, EvidenceClipRow.id == AlarmRow.clip_id
+    )
+
+
+async def _get(session: AsyncSession, alarm_id: int) -> StoredAlarm | None:
+    statement = _with_clip_state().where(AlarmRow.id == alarm_id)
+    found = (await session.execute(statement.execution_options(populate_existing=True))).first()
+    return None if found is None else _stored(found[0], found[1])
 
 
 class AlarmRepository:
@@ -154,19 +171,29 @@ class AlarmRepository:
 
     async def get(self, alarm_id: int) -> StoredAlarm | None:
         async with self._sessions() as session:
-            row = await session.get(AlarmRow, alarm_id)
-            return None if row is None else _stored(row)
+            return await _get(session, alarm_id)
+
+    async def link_clip(self, alarm_id: int, clip_id: str) -> None:
+        """Link the evidence clip cut around the alarm."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(AlarmRow).where(AlarmRow.id == alarm_id).values(clip_id=clip_id)
+            )
 
     async def find(
         self, wanted: AlarmFilter, *, limit: int, offset: int = 0, oldest_first: bool = False
     ) -> list[StoredAlarm]:
         order = AlarmRow.id.asc() if oldest_first else AlarmRow.id.desc()
         statement = (
-            select(AlarmRow).where(*_conditions(wanted)).order_by(order).limit(limit).offset(offset)
+            _with_clip_state()
+            .where(*_conditions(wanted))
+            .order_by(order)
+            .limit(limit)
+            .offset(offset)
         )
         async with self._sessions() as session:
             rows = await session.execute(statement)
-            return [_stored(row) for row in rows.scalars()]
+            return [_stored(row, state) for row, state in rows]
 
     async def acknowledge(
         self, alarm_id: int, by: str, at: datetime, note: str | None
@@ -186,8 +213,7 @@ class AlarmRepository:
     async def _update(self, alarm_id: int, **values: object) -> StoredAlarm | None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(AlarmRow).where(AlarmRow.id == alarm_id).values(values))
-            row = await session.get(AlarmRow, alarm_id, populate_existing=True)
-            return None if row is None else _stored(row)
+            return await _get(session, alarm_id)
 
     async def latest_id(self) -> int:
         async with self._sessions() as session:

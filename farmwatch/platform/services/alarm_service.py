@@ -137,6 +137,8 @@ class AlarmService:
         self._stored = asyncio.Event()
         """Set (and replaced) each time alarms are stored: the feed's waiters wake."""
         self._releasing = False
+        self.stored_listeners: list[Callable[[list[StoredAlarm]], None]] = []
+        """Told of each batch once it is stored (never waiting: the evidence clips)."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -178,6 +180,8 @@ class AlarmService:
                      alarm.method)  # fmt: skip
         stored_now, self._stored = self._stored, asyncio.Event()
         stored_now.set()
+        for listener in self.stored_listeners:
+            listener(stored)
 
     async def _seen(self, principal: Principal) -> _Seen:
         visibility = await self._gate.visibility(principal)

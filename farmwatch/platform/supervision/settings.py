@@ -40,6 +40,9 @@ class SupervisionSettings:
     """Seconds of video before "report anomaly" that its evidence clip holds."""
     evidence_after: float = 30.0
     """Seconds of video after "report anomaly" that its evidence clip holds."""
+    alarm_evidence: bool = False
+    """Whether each device alarm on a camera channel gets an evidence clip around its time
+    (`evidence_before`/`evidence_after`), taken in the background."""
     schedule_days: int = 7
     """Default supervision schedule: every farm monitored at least once in this many days
     (an organisation may set its own through the API)."""

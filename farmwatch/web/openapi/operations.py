@@ -457,6 +457,14 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("POST", "/api/alarms/{alarm_id}/reset", Operation(
         "alarms", "Reset the alarm at the device (AlarmCmd)", {200: ref("Alarm")},
         errors=DEVICE_ERRORS, path_types={"alarm_id": s.INTEGER})),
+    ("GET", "/api/alarms/{alarm_id}/clip/verify", Operation(
+        "alarms", "Hash the alarm's evidence clip again (409 while it is being made)",
+        {200: obj({"id": s.STRING, "valid": s.BOOLEAN, "sha256": nullable(s.STRING),
+                   "computed_sha256": nullable(s.STRING), "detail": s.STRING},
+                  required=("valid",))}, errors=(409,), path_types={"alarm_id": s.INTEGER})),
+    ("GET", "/api/alarms/{alarm_id}/clip/file", Operation(
+        "alarms", "The file of the alarm's evidence clip", {200: None}, content="video/mp4",
+        errors=(409,), path_types={"alarm_id": s.INTEGER})),
     # -- monitoring records and the schedule ---------------------------------------------------
     ("GET", "/api/checklists", Operation(
         "supervision", "The six key areas' checklists (regulation art. 12–17)",

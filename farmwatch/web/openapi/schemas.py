@@ -230,6 +230,8 @@ ALARM = obj({
     "time": TIME, "description": nullable(STRING), "received_at": TIME,
     "state": {"type": "string", "enum": ["new", "acknowledged", "reset"]},
     "acknowledged": nullable(ANY_OBJECT), "reset": nullable(ANY_OBJECT),
+    "clip_id": nullable(STRING),
+    "clip_state": {"type": ["string", "null"], "enum": ["pending", "ready", "failed", None]},
 }, required=("id", "device_id", "state"))  # fmt: skip
 ANSWER: Schema = {"type": "string", "enum": ["compliant", "not_compliant", "not_visible"]}
 CHECKLIST = obj({

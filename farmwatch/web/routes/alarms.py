@@ -9,6 +9,10 @@ up to `wait` seconds (at most 30, default 25) for one when there is none; the an
 `POST /api/alarms/{id}/ack {"note"?}`: acknowledged by the caller (who, when, the note).
 `POST /api/alarms/{id}/reset`: AlarmCmd ResetAlarm sent to the device, its answer recorded
 (a device's ERROR is a 502, and the alarm keeps its state).
+Each alarm shows `clip_id` and `clip_state` (pending, ready, failed): the evidence clip cut
+around it when `[supervision] alarm_evidence` is on, else null; `GET
+/api/alarms/{id}/clip/verify` hashes its file again, `GET /api/alarms/{id}/clip/file` is the
+file (404 without a clip, 409 while it is pending or when it failed).
 """
 
 from __future__ import annotations
@@ -17,11 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
-from farmwatch.platform.errors import InvalidInput
+from farmwatch.platform.errors import InvalidInput, NotFound
 from farmwatch.platform.services.alarm_service import AlarmFilter, AlarmState, StoredAlarm
 from farmwatch.web.authorization import ACCESS_NOTE, principal_of
 from farmwatch.web.bodies import json_object
-from farmwatch.web.keys import ALARMS
+from farmwatch.web.keys import ALARMS, CLIP_SERVICE
 from farmwatch.web.routes.devices import int_param
 from farmwatch.web.routes.records import parse_local_time
 
@@ -61,6 +65,8 @@ def alarm_view(alarm: StoredAlarm) -> dict[str, Any]:
         "reset": None if alarm.reset_by is None else {
             "by": alarm.reset_by, "at": _time(alarm.reset_at), "result": alarm.reset_result,
         },
+        "clip_id": alarm.clip_id,
+        "clip_state": alarm.clip_state,
     }  # fmt: skip
 
 
@@ -148,3 +154,32 @@ async def reset_alarm(request: web.Request) -> web.Response:
     stored, result = await request.app[ALARMS].reset(principal_of(request), alarm_id)
     request[ACCESS_NOTE].detail["channel"] = stored.source_id
     return web.json_response({**alarm_view(stored), "result": result.result})
+
+
+async def _clip_id(request: web.Request) -> str:
+    """The clip of an alarm the caller sees (the service checks that)."""
+    alarm_id = _alarm_id(request)
+    alarm = await request.app[ALARMS].get(principal_of(request), alarm_id)
+    if alarm.clip_id is None:
+        raise NotFound(f"alarm {alarm_id} has no evidence clip")
+    return alarm.clip_id
+
+
+@routes.get("/alarms/{alarm_id}/clip/verify")
+async def verify_alarm_clip(request: web.Request) -> web.Response:
+    result = await request.app[CLIP_SERVICE].verify(await _clip_id(request))
+    return web.json_response({
+        "id": result.clip_id, "valid": result.is_valid, "sha256": result.recorded_sha256,
+        "computed_sha256": result.computed_sha256, "detail": result.detail,
+    })  # fmt: skip
+
+
+@routes.get("/alarms/{alarm_id}/clip/file")
+async def alarm_clip_file(request: web.Request) -> web.FileResponse:
+    request[ACCESS_NOTE].object_id = request.match_info["alarm_id"][:20]
+    clip_id = await _clip_id(request)
+    path = await request.app[CLIP_SERVICE].file(clip_id)
+    request[ACCESS_NOTE].detail["clip"] = clip_id
+    return web.FileResponse(path, headers={
+        "Content-Type": "video/mp4", "Content-Disposition": f'attachment; filename="{path.name}"',
+    })  # fmt: skip

@@ -4,9 +4,12 @@ console's feed), acknowledged and reset (a refused reset keeps the state)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from farmwatch.platform.db import Database
+from farmwatch.platform.recordings.records import ClipState, EvidenceClip
+from farmwatch.platform.recordings.repository import RecordingRepository
 from farmwatch.platform.repositories.alarm_repository import (
     AlarmFilter,
     AlarmRepository,
@@ -91,3 +94,25 @@ async def test_acknowledged_then_reset(database: Database) -> None:
     ]
     assert await alarms.find(AlarmFilter(state=AlarmState.ACKNOWLEDGED), limit=5) == []
     assert await alarms.acknowledge(999_999, "x", at, None) is None
+
+
+async def test_an_alarm_shows_its_linked_clip_and_that_clips_state(database: Database) -> None:
+    alarms = AlarmRepository(database.sessions)
+    recordings = RecordingRepository(database.sessions)
+    with_clip, without = await alarms.add_all([_alarm(CAMERA_A, 0), _alarm(CAMERA_B, 1)])
+    assert with_clip.clip_id is None and with_clip.clip_state is None
+    clip = EvidenceClip("a1b2c3d4e5f60708", CAMERA_A, T0 - timedelta(seconds=3),
+                        T0 + timedelta(seconds=3), "告警 1", "platform", ClipState.PENDING,
+                        None, None, None, None, T0)  # fmt: skip
+    await recordings.add_clip(clip)
+    await alarms.link_clip(with_clip.id, clip.id)
+    linked = await alarms.get(with_clip.id)
+    assert linked is not None
+    assert (linked.clip_id, linked.clip_state) == (clip.id, "pending")
+    await recordings.update_clip(replace(clip, state=ClipState.FAILED, error="device refused"))
+    found = {a.id: a for a in await alarms.find(AlarmFilter(), limit=10)}
+    assert (found[with_clip.id].clip_id, found[with_clip.id].clip_state) == (clip.id, "failed")
+    assert (found[without.id].clip_id, found[without.id].clip_state) == (None, None)
+    # Acknowledging keeps the link.
+    acknowledged = await alarms.acknowledge(with_clip.id, "admin", T0, None)
+    assert acknowledged is not None and acknowledged.clip_state == "failed"
