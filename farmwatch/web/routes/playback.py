@@ -28,6 +28,8 @@ from farmwatch.web.outputs import fmp4_response, hls_response, read_webrtc_offer
 from farmwatch.web.routes.records import local_text, parse_local_time
 
 routes = web.RouteTableDef()
+MAX_SEEK_SECONDS = 366 * 86_400
+"""A seek is relative to the playback's start: beyond a year it is no playback's."""
 
 
 def _links_view(links: PlaybackLinks) -> dict[str, Any]:
@@ -123,6 +125,10 @@ async def control_playback(request: web.Request) -> web.Response:
     if action is PlaybackAction.SEEK:
         raw = body.get("position")
         if isinstance(raw, int | float) and not isinstance(raw, bool):
+            if not 0 <= raw <= MAX_SEEK_SECONDS:  # also refuses NaN
+                raise InvalidInput(
+                    f"position: expected 0 to {MAX_SEEK_SECONDS} seconds from the start, got {raw}"
+                )
             position = service.status(session_id).start + timedelta(seconds=float(raw))
         elif isinstance(raw, str):
             position = parse_local_time("position", raw, service.zone)

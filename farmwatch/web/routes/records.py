@@ -34,11 +34,12 @@ def local_time_param(request: web.Request, name: str, zone: ZoneInfo) -> datetim
 def parse_local_time(name: str, text: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text[:40])
-    except ValueError:
+        # An offset far from the zone's at the edge of the calendar overflows here.
+        return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             f"{name}: expected an ISO time such as 2024-01-01T08:00:00, got {text[:40]!r}"
         ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
 
 
 def _source_param(request: web.Request) -> SearchSource:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound
 from farmwatch.web.app import WebAccess, WebServices, create_api_app
 from farmwatch.web.routes.accounts import int_field
+from farmwatch.web.routes.records import parse_local_time
 
 
 class _NoDevices:
@@ -58,3 +60,17 @@ def test_an_id_beyond_a_bigint_is_invalid_input(value: int) -> None:
     with pytest.raises(InvalidInput, match="farm_id: expected an integer"):
         int_field({"farm_id": value}, "farm_id")
     assert int_field({"farm_id": 2**63 - 1}, "farm_id") == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+14:00",  # the zone's offset takes it before year 1
+        "9999-12-31T23:59:59-14:00",  # ... or past year 9999
+        "2024-13-01T00:00:00",
+        "\x00",
+    ],
+)
+def test_a_time_at_the_edge_of_the_calendar_is_a_400_not_a_500(text: str) -> None:
+    with pytest.raises(InvalidInput, match="expected an ISO time"):
+        parse_local_time("position", text, ZoneInfo("Asia/Shanghai"))
