@@ -8,6 +8,7 @@ again once switched back; normal pictures sampled over and over raise no false a
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,9 @@ from tests.e2e.live_helpers import LiveRig, live_rig
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 INTERVAL = 2
+FALSE_ALARM_SECONDS = float(os.environ.get("FARMWATCH_TEST_FALSE_ALARM_SECONDS", "50"))
+"""How long normal pictures are watched for a false alarm: 50 s in the suite; the issue's
+ten minutes with `FARMWATCH_TEST_FALSE_ALARM_SECONDS=600` (README, Tests)."""
 MODES = (PictureMode.NORMAL, PictureMode.BLACK, PictureMode.FROZEN, PictureMode.BLURRED)
 EXPECTED = {
     PictureMode.NORMAL: set(),
@@ -114,19 +118,25 @@ async def test_normal_pictures_sampled_for_a_minute_raise_no_false_alarm(rig: Li
         await _wait_for_state(rig, rig.channel(index), set(), settled)
     since = datetime.now().astimezone()
     invites = _device(rig).invites_received
-    await asyncio.sleep(50)  # the sampler's own pace: about 25 samples of each camera
+    # At the sampler's own pace (a sample of each camera every 2 s), the history read every
+    # 10 s, so that any length of watch sees every sample.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + FALSE_ALARM_SECONDS
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    while True:
+        for index in range(len(MODES)):
+            channel = rig.channel(index)
+            for sample in (await _camera(rig, channel))["history"]:
+                if datetime.fromisoformat(sample["sampled_at"]) > since:
+                    seen[(channel, sample["sampled_at"])] = sample
+        if (left := deadline - loop.time()) <= 0:
+            break
+        await asyncio.sleep(min(10.0, left))
     # The streams the samples started run on (`[media] idle_close` 30 s > the interval):
     # every later sample took the running stream's keyframe, without an INVITE.
     assert _device(rig).invites_received == invites
-    judged: list[dict[str, Any]] = []
-    for index in range(len(MODES)):
-        body = await _camera(rig, rig.channel(index))
-        judged += [
-            sample for sample in body["history"]
-            if datetime.fromisoformat(sample["sampled_at"]) > since
-            and sample["outcome"] != "unavailable"
-        ]  # fmt: skip
-    assert len(judged) >= 60, len(judged)
+    judged = [sample for sample in seen.values() if sample["outcome"] != "unavailable"]
+    assert len(judged) >= 1.2 * FALSE_ALARM_SECONDS, len(judged)
     # The simulator loops a 2 s clip with a keyframe a second, so at a 2 s interval many
     # samples meet the previous sample's keyframe again: the next keyframe must clear them.
     assert [s for s in judged if s["outcome"] != "passed"] == []
