@@ -310,6 +310,10 @@ PROBES: dict[RouteKey, Probe] = {
         _p("/api/alarms/999999/ack"), 404, lambda _: {"note": "seen"}
     ),
     K("POST", "/api/alarms/{alarm_id}/reset"): Probe(_p("/api/alarms/999999/reset"), 404),
+    K("GET", "/api/alarms/{alarm_id}/clip/verify"): Probe(
+        _p("/api/alarms/999999/clip/verify"), 404
+    ),
+    K("GET", "/api/alarms/{alarm_id}/clip/file"): Probe(_p("/api/alarms/999999/clip/file"), 404),
     K("GET", "/api/checklists"): Probe(_p("/api/checklists"), 200),
     # After the placement probe made the camera a 料库 camera (order 0).
     K("POST", "/api/channels/{channel_id}/monitoring-records"): Probe(

@@ -91,6 +91,13 @@ async def test_each_fault_is_named_and_the_normal_camera_passes(rig: LiveRig) ->
     }
     status, error = await rig.get("/api/diagnosis?failed=maybe")
     assert status == 400 and "failed" in error["error"]
+    # Each failure opened a fault ticket of its kind (art. 19); the normal camera has none.
+    status, found = await rig.get("/api/faults?open=true&limit=100")
+    assert status == 200, found
+    tickets = {(t["channel_id"], t["kind"]) for t in found["faults"]}
+    assert tickets == {
+        (rig.channel(index), kind) for index, mode in enumerate(MODES) for kind in EXPECTED[mode]
+    }, tickets
 
 
 async def test_a_camera_switched_to_black_fails_and_passes_again_when_back(rig: LiveRig) -> None:
@@ -99,10 +106,15 @@ async def test_a_camera_switched_to_black_fails_and_passes_again_when_back(rig: 
     await _device(rig).set_picture(0, PictureMode.BLACK)
     body = await _wait_for_state(rig, channel, {"black", "low_contrast"}, switched)
     assert body["state"]["failed"] is True
+    status, found = await rig.get("/api/faults?open=true&kind=black&limit=100")
+    assert channel in [t["channel_id"] for t in found["faults"]], found
     back = datetime.now().astimezone()
     await _device(rig).set_picture(0, PictureMode.NORMAL)
     body = await _wait_for_state(rig, channel, set(), back)
     assert body["state"] == {**body["state"], "failed": False, "failures": []}
+    # The good picture closed its tickets by itself.
+    status, found = await rig.get("/api/faults?kind=black&limit=100")
+    assert [t["state"] for t in found["faults"] if t["channel_id"] == channel] == ["closed"]
     # Sampled on request (an administrator): the same verdict at once.
     status, sample = await rig.post(f"/api/channels/{channel}/diagnosis")
     assert status == 200, sample

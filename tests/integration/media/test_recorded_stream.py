@@ -70,11 +70,19 @@ class Viewer:
 
     def __init__(self, node: Any, key: str, output_id: str) -> None:
         self.chunks: list[bytes] = []
+        self._fragment = asyncio.Event()
         self._task = asyncio.create_task(self._read(node, key, output_id))
 
     async def _read(self, node: Any, key: str, output_id: str) -> None:
         async for chunk in node.fmp4(key, output_id):
             self.chunks.append(chunk)
+            if b"moof" in chunk:
+                self._fragment.set()
+
+    async def first_fragment(self, seconds: float = 10.0) -> None:
+        """Once a media fragment (not only the header) has reached the viewer."""
+        async with asyncio.timeout(seconds):
+            await self._fragment.wait()
 
     async def samples(self, seconds: float = 15.0) -> list[Sample]:
         """Every sample, once the output ended."""

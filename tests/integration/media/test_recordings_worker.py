@@ -62,6 +62,9 @@ async def test_a_recording_played_and_downloaded_in_a_worker(tmp_path: Path) -> 
         viewer = Viewer(cluster, "pb-1", "viewer-1")
         progress = await cluster.stream_progress("pb-1")
         assert progress.first_pts == 0 and progress.scale == 4.0
+        # The viewer has its first frames (from the key frame at 4 s) before the seek: on a
+        # loaded machine they could otherwise come after it, from 6 s.
+        await viewer.first_fragment()
         await cluster.seek_recorded_stream("pb-1", recording.at(6.0).isoformat())
 
         samples = await viewer.samples()
