@@ -57,7 +57,7 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig
         "FARMWATCH_SUPERVISION_EVIDENCE_AFTER": "3",
     }
     async with (
-        live_rig(folder, channels=2, records=RecordSettings(), env=env) as rig,
+        live_rig(folder, channels=2, records=RecordSettings(missing_fraction=0.0), env=env) as rig,
         async_playwright() as playwright,
     ):
         browsers = Browsers(rig.base)

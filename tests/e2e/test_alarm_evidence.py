@@ -60,7 +60,7 @@ async def test_an_alarm_on_a_recorded_camera_gets_a_verified_evidence_clip(tmp_p
         async with (
             running_simulator(
                 server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1,
-                channels=2, media=SMALL_PICTURE, records=RecordSettings(),
+                channels=2, media=SMALL_PICTURE, records=RecordSettings(missing_fraction=0.0),
             ) as fleet,
             aiohttp.ClientSession(headers=server.auth_headers) as http,
         ):  # fmt: skip

@@ -113,7 +113,7 @@ async def test_an_anomaly_seen_live_keeps_its_evidence_through_rectification_a_c
             async with (
                 running_simulator(
                     server=("127.0.0.1", server.sip_port), server_id=PLATFORM, devices=1,
-                    channels=2, media=SMALL_PICTURE, records=RecordSettings(),
+                    channels=2, media=SMALL_PICTURE, records=RecordSettings(missing_fraction=0.0),
                 ) as fleet,
                 aiohttp.ClientSession(headers=server.auth_headers) as http,
             ):  # fmt: skip
