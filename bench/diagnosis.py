@@ -190,8 +190,9 @@ async def sampler_run(frames: list[EsFrame], cameras: int, folder: Path) -> Run:
         interval = cameras / RATE
         source = InProcessSnapshots(frames)
         repository = DiagnosisRepository(database.sessions)
+        # The round starts at once (a platform waits a minute after its start first).
         settings = SamplerSettings(interval=interval, workers=2, history=144,
-                                   thresholds=THRESHOLDS)  # fmt: skip
+                                   thresholds=THRESHOLDS, start_grace=0.0)  # fmt: skip
         # A platform has long configured the ORM and compiled its statements when the first
         # round starts: one sample of a camera outside the round does that here.
         warm_up = DiagnosisSampler(source, channels, lambda _: True, repository, settings)

@@ -11,7 +11,8 @@ idle_close` with nobody watching. The keyframe is decoded and scaled to `SAMPLE_
 its stream runs (a media worker, or a thread of this process); the JPEG decode and the
 checks run in a pool of `diagnosis_workers` threads, never on the event loop. Threads, not
 processes: the checks cost about a millisecond on the small picture, and a process pool
-measured no faster per job (bench/diagnosis.py) while adding children to start and stop.
+saves about 0.2 ms of a sample's 14 ms (bench/diagnosis.py) while adding children to start
+and stop.
 
 A picture that looks like the previous sample's is confirmed on two consecutive keyframes
 of the stream before it counts as frozen: a camera that loops a short clip (the simulator
@@ -83,6 +84,8 @@ class SamplerSettings:
     workers: int
     history: int
     thresholds: DiagnosisThresholds
+    start_grace: float = START_GRACE
+    """Seconds after the start before the first round (capped at one interval)."""
 
     @property
     def in_flight(self) -> int:
@@ -189,7 +192,7 @@ class DiagnosisSampler:
         interval = self._settings.interval
         # After a start, devices re-register and viewers come back first; the pictures can
         # wait a little (a short interval, as in tests, waits no longer than itself).
-        await asyncio.sleep(min(interval, START_GRACE))
+        await asyncio.sleep(min(interval, self._settings.start_grace))
         while True:
             round_start = loop.time()
             try:
