@@ -129,12 +129,8 @@ class AnomalyService:
 
     async def open_of_farm(self, farm_id: int) -> list[Anomaly]:
         """The farm's anomalies not closed yet, oldest first."""
-        found = await self._anomalies.find(
-            AnomalyFilter(farm_id=farm_id), now=self._clock(), limit=10_000
-        )
-        return sorted(
-            (a for a in found if a.state is not AnomalyState.CLOSED), key=lambda a: a.reported_at
-        )
+        found = await self._anomalies.not_closed([farm_id])
+        return sorted(found, key=lambda a: a.reported_at)
 
     async def find(
         self,
