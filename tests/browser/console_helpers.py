@@ -4,6 +4,7 @@ that set a platform up through its API, and the tiles' decoded-frame counters.""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,15 @@ from playwright.async_api import Browser, Page
 from tests.e2e.access_helpers import Caller
 from tests.peers.chromium import log_in_through_page
 
-__all__ = ["FRAMES_DECODED", "SHOTS", "answered", "console_page", "created", "save_shot"]
+__all__ = [
+    "FRAMES_DECODED",
+    "SHOTS",
+    "answered",
+    "console_page",
+    "created",
+    "first_tile_playing",
+    "save_shot",
+]
 
 SHOTS = Path("/tmp/console-shots")
 FRAMES_DECODED = """
@@ -61,3 +70,13 @@ async def answered(caller: Caller, method: str, path: str, body: Any, status: in
 async def created(caller: Caller, path: str, body: Any) -> dict[str, Any]:
     """What a POST that must answer 201 created."""
     return dict(await answered(caller, "POST", path, body, 201))
+
+
+async def first_tile_playing(page: Page, timeout: float = 20) -> None:
+    """Once the first tile has decoded five frames."""
+    async with asyncio.timeout(timeout):
+        while True:
+            decoded = await page.evaluate(FRAMES_DECODED)
+            if decoded and int(decoded[0]) >= 5:
+                return
+            await asyncio.sleep(0.2)

@@ -7,7 +7,6 @@ export and print links. Screenshots go to /tmp/console-shots/ for a person to lo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.browser.console_helpers import FRAMES_DECODED, answered, save_shot
+from tests.browser.console_helpers import answered, first_tile_playing, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
@@ -80,15 +79,6 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rec
             await browsers.close()
 
 
-async def _playing(page: Page, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            decoded = await page.evaluate(FRAMES_DECODED)
-            if decoded and int(decoded[0]) >= 5:
-                return
-            await asyncio.sleep(0.2)
-
-
 async def test_a_monitor_fills_the_drug_store_checklist_from_the_live_view(
     console: RecordsConsole,
 ) -> None:
@@ -101,7 +91,7 @@ async def test_a_monitor_fills_the_drug_store_checklist_from_the_live_view(
     await page.click("button.layout[data-layout='1']")
     camera = console.rig.channel(0)
     await page.click(f"#tree .camera[data-channel='{camera}']")
-    await _playing(page)
+    await first_tile_playing(page)
     assert (await page.text_content("#live-record")) == "监控记录"
 
     await page.click("#live-record")

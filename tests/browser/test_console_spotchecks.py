@@ -8,7 +8,6 @@ reads the period report. Screenshots go to /tmp/console-shots/ for a person to l
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.browser.console_helpers import FRAMES_DECODED, answered, save_shot
+from tests.browser.console_helpers import answered, first_tile_playing, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS, log_in_through_page
@@ -72,15 +71,6 @@ async def console(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Spo
             await browsers.close()
 
 
-async def _playing(page: Page, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            decoded = await page.evaluate(FRAMES_DECODED)
-            if decoded and int(decoded[0]) >= 5:
-                return
-            await asyncio.sleep(0.2)
-
-
 async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckConsole) -> None:
     context = await console.browser.new_context(
         viewport={"width": 1600, "height": 1000}, locale="zh-CN"
@@ -103,7 +93,7 @@ async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckCo
     first, second = position[console.rig.channel(0)], position[console.rig.channel(1)]
 
     await page.click(f"#sc-rows tr[data-position='{first}'] .sc-play")
-    await _playing(page)
+    await first_tile_playing(page)
     await console.shoot(page, "spotchecks-playing")
     await page.click(f"#sc-rows tr[data-position='{first}'] .sc-record")
     await page.wait_for_selector("#mr-form fieldset.point")
