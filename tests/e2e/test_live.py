@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import io
 import itertools
+import random
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,6 @@ from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import VideoCodec
 from tests.e2e.live_helpers import SMALL_PICTURE, decode_fmp4, decoded_times, live_rig
 from tests.integration.media.media_peers import CHANNEL_B, pattern_loop, rtp_frames
-from tests.peers.raw_sip import free_port
 
 CAMERA_PICTURE = StreamSettings(width=1280, height=720, fps=25, bitrate=3_000_000, loop_seconds=2)
 
@@ -118,9 +118,12 @@ FIRST_SSRC_BEFORE = 200_000_001  # 0200000001: what the platform offered first, 
 
 
 def _one_media_port() -> tuple[int, dict[str, str]]:
-    """An even port free now, as the platform's whole RTP range: the stranger knows it."""
+    """An even port free now, as the platform's whole RTP range: the stranger knows it.
+
+    Drawn below the kernel's ephemeral range (32768-60999): a port bind(0) handed out could be
+    taken by another test's outgoing connection before the platform binds it."""
     for _ in range(50):
-        port = free_port() & ~1  # Linux hands out odd ports to bind(0)
+        port = random.randrange(20000, 30000, 2)
         with contextlib.ExitStack() as sockets:
             try:
                 for kind, number in itertools.product(
