@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+from farmwatch.simulator import PictureMode
 from tests.browser.console_helpers import console_page, created, save_shot
 from tests.e2e.access_helpers import Browsers, Caller
 from tests.e2e.live_helpers import LiveRig, live_rig
@@ -133,16 +134,52 @@ async def test_an_administrator_enrols_a_farm_and_moves_its_state(farms: FarmsRi
     assert status == 200
     await page.reload()
     await page.wait_for_selector(f"#farm-camera-rows tr[data-channel='{farms.rig.channel(0)}']")
-    camera_row = await _text(page, f"#farm-camera-rows tr[data-channel='{farms.rig.channel(0)}']")
+    camera_row = await _text(
+        page, f"#farm-camera-rows tr[data-channel='{farms.rig.channel(0)}']:not(.diag-detail)"
+    )
     assert (
         "畜禽舍" in camera_row and "DS-2CD3T46" in camera_row and "经硬盘录像机接入" in camera_row
     )
     await farms.shoot(page, "farm-detail-cameras")
+    await _picture_diagnosis_shows_and_is_taken_on_request(farms, page)
     await page.click("#farm-back")
     await page.wait_for_selector("#farm-rows tr[data-farm='3200GJ0001']")
     assert "备案" in await _text(page, "#farm-rows tr[data-farm='3200GJ0001']")
     await farms.shoot(page, "farm-list-admin")
     await page.context.close()
+
+
+async def _picture_diagnosis_shows_and_is_taken_on_request(farms: FarmsRig, page: Page) -> None:
+    """Issue 11 item 5: each camera's picture verdict in the farm's camera list; an
+    administrator samples one now (the server INVITEs the simulator and decodes a keyframe)
+    and its samples show, a black picture named as such."""
+    channel = farms.rig.channel(0)
+    row = f"#farm-camera-rows tr[data-channel='{channel}']:not(.diag-detail)"
+    assert "未检测" in await _text(page, f"{row} .diag-state")
+    await page.click(f"{row} .diag-now")
+    await page.wait_for_selector(f"{row} .diag-state .ok:has-text('正常')")
+    detail = f"#farm-camera-rows tr.diag-detail[data-channel='{channel}']"
+    assert await page.locator(f"{detail} tbody tr[data-outcome='passed']").count() == 1
+    await farms.rig.fleet.devices[0].set_picture(0, PictureMode.BLACK)
+    # The black picture shows from the simulator's next keyframe (one a second) on.
+    for _ in range(5):
+        await page.click(f"{row} .diag-now")
+        await page.wait_for_selector("#farm-message:has-text('检测完成')")
+        if "黑屏" in await _text(page, f"{row} .diag-state"):
+            break
+        await page.evaluate("document.querySelector('#farm-message').textContent = ''")
+    assert "黑屏" in await _text(page, f"{row} .diag-state .bad")
+    newest = await page.locator(f"{detail} tbody tr").first.inner_text()
+    assert "黑屏" in newest, newest
+    status, found = await farms.admin.request("GET", f"/api/channels/{channel}/diagnosis")
+    assert status == 200 and "black" in found["state"]["failures"], found
+    await farms.shoot(page, "farm-camera-diagnosis")
+    await farms.rig.fleet.devices[0].set_picture(0, PictureMode.NORMAL)
+    # The history folds away and opens again from the server's record.
+    await page.click(f"{row} .diag-toggle")
+    assert await page.locator(detail).is_hidden()
+    await page.click(f"{row} .diag-toggle")
+    await page.wait_for_selector(f"{detail} tbody tr[data-outcome='failed']")
 
 
 async def test_a_monitor_reads_only_the_farm_their_grant_touches(farms: FarmsRig) -> None:
@@ -179,7 +216,8 @@ async def test_a_monitor_reads_only_the_farm_their_grant_touches(farms: FarmsRig
     await page.wait_for_selector("#farm-particulars")
     for form in ("#farm-edit", "#farm-decide", "#farm-doc-upload"):
         assert await page.locator(form).count() == 0, form
-    cameras = await page.locator("#farm-camera-rows tr").count()
+    assert await page.locator("#farm-camera-rows .diag-now").count() == 0  # administrators'
+    cameras = await page.locator("#farm-camera-rows tr:not(.diag-detail)").count()
     assert cameras == 1  # only the camera granted to them
     await farms.shoot(page, "farm-detail-monitor")
     await page.context.close()

@@ -200,15 +200,75 @@ export function mount(container, context) {
     }
     cards.append(docs);
 
-    // Cameras with their key areas.
+    // Cameras with their key areas and the video quality diagnosis of each.
+    const { cameras: pictures } = await api("GET", "/api/diagnosis");
+    const pictureOf = new Map(pictures.map((state) => [state.channel_id, state]));
     cards.append(el("div", { class: "card wide", id: "farm-cameras" }, el("h3", {}, t("farm.cameras")),
-      el("table", {}, el("thead", {}, el("tr", {}, [t("dev.name"), "ID", "", t("keyArea"), t("location"), t("farm.model"), t("farm.accessMethod")].map((head) => el("th", {}, head)))),
-        el("tbody", { id: "farm-camera-rows" }, cameras.length ? cameras.map((camera) => el("tr", { dataset: { channel: camera.channel_id } },
-          el("td", {}, camera.name || ""), el("td", { class: "mono" }, camera.channel_id),
-          el("td", { class: camera.online ? "ok" : "bad" }, camera.online ? t("online") : t("offline")),
-          el("td", {}, label(choiceOf(choices.key_areas, camera.key_area)) || t("area.none")), el("td", {}, camera.location || ""),
-          el("td", {}, camera.model || ""), el("td", {}, label(choiceOf(choices.access_methods, camera.access_method)))))
-          : el("tr", {}, el("td", { colspan: "7", class: "muted" }, t("farm.noCameras")))))));
+      el("table", {}, el("thead", {}, el("tr", {}, [t("dev.name"), "ID", "", t("keyArea"), t("location"), t("farm.model"), t("farm.accessMethod"), t("diag.title"), ""].map((head) => el("th", {}, head)))),
+        el("tbody", { id: "farm-camera-rows" }, cameras.length ? cameras.flatMap((camera) => cameraRows(camera, pictureOf.get(camera.channel_id)))
+          : el("tr", {}, el("td", { colspan: "9", class: "muted" }, t("farm.noCameras")))))));
+  }
+
+  // -- a camera's picture diagnosis (issue 11 item 5) ---------------------------------------
+  function failureNames(failures) { return failures.map((kind) => t(`fault.kind.${kind}`)).join("、"); }
+  function when(iso) { return iso.slice(0, 19).replace("T", " "); }
+
+  function verdict(state) {
+    if (!state) return el("span", { class: "muted" }, t("diag.never"));
+    const text = state.last_outcome === "unavailable" && !state.failed ? t("diag.unavailable")
+      : state.failed ? failureNames(state.failures) : t("diag.passed");
+    return el("span", { class: state.failed ? "bad" : state.last_outcome === "unavailable" ? "muted" : "ok",
+      title: `${t("diag.sampledAt")} ${when(state.last_sampled_at)}` }, text,
+    el("small", { class: "muted" }, ` ${when(state.last_sampled_at).slice(5, 16)}`));
+  }
+
+  function historyTable(samples) {
+    if (!samples.length) return el("p", { class: "muted" }, t("diag.noHistory"));
+    const number = (value, digits) => (value === null || value === undefined ? "—" : value.toFixed(digits));
+    return el("table", { class: "diag-history" }, el("thead", {}, el("tr", {},
+      [t("diag.sampledAt"), t("diag.result"), t("diag.luma"), t("diag.contrast"), t("diag.sharpness"), t("diag.change")].map((head) => el("th", {}, head)))),
+    el("tbody", {}, samples.map((sample) => {
+      const m = sample.measurements || {};
+      const result = sample.outcome === "failed" ? failureNames(sample.failures)
+        : sample.outcome === "passed" ? t("diag.passed") : `${t("diag.unavailable")}${sample.detail ? `（${sample.detail}）` : ""}`;
+      return el("tr", { dataset: { outcome: sample.outcome } }, el("td", {}, when(sample.sampled_at)),
+        el("td", { class: sample.outcome === "failed" ? "bad" : sample.outcome === "passed" ? "ok" : "muted" }, result),
+        el("td", {}, number(m.mean_luma, 1)), el("td", {}, number(m.luma_std, 1)),
+        el("td", {}, number(m.sharpness, 3)), el("td", {}, number(m.difference, 3)));
+    })));
+  }
+
+  function cameraRows(camera, state) {
+    const cell = el("td", { class: "diag-state" }, verdict(state));
+    const detail = el("tr", { class: "diag-detail", hidden: true, dataset: { channel: camera.channel_id } });
+    const detailCell = el("td", { colspan: "9" });
+    detail.append(detailCell);
+    async function showHistory() {
+      const found = await api("GET", `/api/channels/${encodeURIComponent(camera.channel_id)}/diagnosis?limit=20`);
+      clear(cell).append(verdict(found.state));
+      clear(detailCell).append(el("h4", {}, `${t("diag.history")} · ${camera.name || camera.channel_id}`), historyTable(found.history));
+    }
+    const toggle = el("button", { type: "button", class: "diag-toggle", onclick: async () => {
+      if (!detail.hidden) { detail.hidden = true; return; }
+      try { await showHistory(); detail.hidden = false; } catch (error) { say(error.message, true); }
+    } }, t("diag.history"));
+    const sampleNow = isAdmin ? el("button", { type: "button", class: "diag-now", onclick: async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      say(t("diag.sampling"));
+      try {
+        await api("POST", `/api/channels/${encodeURIComponent(camera.channel_id)}/diagnosis`);
+        await showHistory();
+        detail.hidden = false;
+        say(t("diag.sampled"));
+      } catch (error) { say(error.message, true); } finally { button.disabled = false; }
+    } }, t("diag.now")) : null;
+    return [el("tr", { dataset: { channel: camera.channel_id } },
+      el("td", {}, camera.name || ""), el("td", { class: "mono" }, camera.channel_id),
+      el("td", { class: camera.online ? "ok" : "bad" }, camera.online ? t("online") : t("offline")),
+      el("td", {}, label(choiceOf(choices.key_areas, camera.key_area)) || t("area.none")), el("td", {}, camera.location || ""),
+      el("td", {}, camera.model || ""), el("td", {}, label(choiceOf(choices.access_methods, camera.access_method))),
+      cell, el("td", { class: "actions" }, toggle, sampleNow)), detail];
   }
 
   (async () => {
