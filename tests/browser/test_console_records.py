@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
@@ -149,4 +151,55 @@ async def test_a_monitor_fills_the_drug_store_checklist_from_the_live_view(
     await page.wait_for_selector("#mr-detail .record-card")
     assert "监控记录" in ((await page.text_content("#nav-records")) or "")
     await console.shoot(page, "records-page")
+    await context.close()
+
+
+async def test_a_monitor_records_what_a_playback_shows_at_its_recorded_time(
+    console: RecordsConsole,
+) -> None:
+    """Art. 18: a record of recorded video refers to the time the picture was recorded, not
+    to when it was watched. The monitor plays yesterday 08:00 from the device's recordings,
+    opens "监控记录" in the playback view and submits; the stored record is a playback record
+    whose recorded time is the position the player showed."""
+    context = await console.browser.new_context(
+        viewport={"width": 1440, "height": 900}, locale="zh-CN"
+    )
+    page = await context.new_page()
+    await log_in_through_page(page, console.rig.base + "/", MONITOR, PASSWORD)
+    await page.click("#nav-playback")
+    camera = console.rig.channel(0)
+    yesterday = (datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=1)).date().isoformat()
+    await page.fill("#pb-date", yesterday)
+    await page.click(f"#tree .camera[data-channel='{camera}']")
+    await page.wait_for_selector("#pb-search-state[data-finished='true']")
+    box = await page.locator("#pb-timeline").bounding_box()
+    assert box is not None
+    await page.mouse.click(box["x"] + box["width"] * 8.02 / 24, box["y"] + box["height"] / 2)
+    await first_tile_playing(page)
+    await page.wait_for_function(
+        "p => (document.querySelector('#pb-position').dataset.position || '').startsWith(p)",
+        arg=f"{yesterday}T08:0",
+    )
+    assert (await page.text_content("#pb-record")) == "监控记录"
+    await page.click("#pb-record")
+    await page.wait_for_selector("#mr-form fieldset.point")
+    heading = (await page.text_content("#mr-form")) or ""
+    assert "· 回放 ·" in heading and f"{yesterday} 08:0" in heading, heading
+    for point in await page.eval_on_selector_all(
+        "#mr-form input[value='compliant']", "ns => ns.map(n => n.dataset.point)"
+    ):
+        await page.check(f"input[data-point='{point}'][value='compliant']")
+    await page.fill("#mr-remark", "回看昨日早间药库")
+    async with page.expect_response("**/monitoring-records") as answer:
+        await page.click("#mr-submit")
+    assert (await answer.value).status == 201
+    await page.wait_for_selector(".record-card")
+    await console.shoot(page, "records-playback")
+    page_of_records = await answered(
+        console.admin, "GET", f"/api/monitoring-records?farm={console.farm}", None
+    )
+    stored = next(r for r in page_of_records["records"] if r["remark"] == "回看昨日早间药库")
+    assert stored["mode"] == "playback", stored
+    assert stored["recorded_at"].startswith(f"{yesterday}T08:0"), stored["recorded_at"]
+    assert {a["answer"] for a in stored["answers"]} == {"compliant"}
     await context.close()
