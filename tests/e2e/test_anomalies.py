@@ -239,6 +239,12 @@ async def _run_scenario(
     assert hook["anomaly"]["id"] == anomaly["id"] and hook["anomaly"]["farm_id"] == farm_id
     assert hook["anomaly"]["description"] == "饲料库门未关，有人员未经消毒进入"
     assert hook["anomaly"]["filing_number"] == "3200GJ0001"
+    # While the anomaly is open the farm is flagged for more on-site inspection (art. 20).
+    status, registered = await admin.request("GET", f"/api/farms/{farm_id}")
+    assert status == 200, registered
+    assert [(f["kind"], f["reference"]) for f in registered["flags"]] == [
+        ("anomaly", str(anomaly["id"]))
+    ], registered["flags"]
 
     # A monitor without a grant on the farm reaches nothing of it.
     anomaly_path = f"/api/anomalies/{anomaly['id']}"
@@ -314,6 +320,9 @@ async def _run_scenario(
     )
     assert status == 201 and linked["follow_ups"][0]["monitoring_record_id"] == 77, linked
 
+    # Closed, it no longer flags the farm; the other one, still open, does.
+    status, registered = await admin.request("GET", f"/api/farms/{farm_id}")
+    assert [f["reference"] for f in registered["flags"]] == [str(other["id"])], registered
     # The list: visible farms only; the open one is still open.
     status, listed = await admin.request("GET", "/api/anomalies?state=open")
     assert status == 200 and [a["id"] for a in listed["anomalies"]] == [other["id"]]
