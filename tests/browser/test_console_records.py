@@ -151,6 +151,16 @@ async def test_a_monitor_fills_the_drug_store_checklist_from_the_live_view(
     await page.wait_for_selector("#mr-detail .record-card")
     assert "监控记录" in ((await page.text_content("#nav-records")) or "")
     await console.shoot(page, "records-page")
+    # The record shows in its farm's history in the register, linked to the filtered page.
+    await page.goto(f"{console.rig.base}/#/farms?id={console.farm}")
+    await page.wait_for_selector(f"#farm-record-rows tr[data-record='{stored['id']}']")
+    farm_row = await page.text_content(f"#farm-record-rows tr[data-record='{stored['id']}']")
+    assert "药库" in (farm_row or "") and MONITOR_NAME in (farm_row or ""), farm_row
+    await console.shoot(page, "records-farm-history")
+    await page.click("#farm-records-all")
+    await page.wait_for_selector(f"#mr-rows tr[data-record='{stored['id']}']")
+    assert await page.input_value("#mr-farm") == str(console.farm)
+    assert f"farm={console.farm}" in (await page.get_attribute("#mr-csv", "href") or "")
     await context.close()
 
 

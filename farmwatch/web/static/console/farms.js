@@ -207,6 +207,22 @@ export function mount(container, context) {
       el("table", {}, el("thead", {}, el("tr", {}, [t("dev.name"), "ID", "", t("keyArea"), t("location"), t("farm.model"), t("farm.accessMethod"), t("diag.title"), ""].map((head) => el("th", {}, head)))),
         el("tbody", { id: "farm-camera-rows" }, cameras.length ? cameras.flatMap((camera) => cameraRows(camera, pictureOf.get(camera.channel_id)))
           : el("tr", {}, el("td", { colspan: "9", class: "muted" }, t("farm.noCameras")))))));
+    cards.append(await recordsCard(id));
+  }
+
+  // The farm's newest monitoring records (art. 18), linked to the records page filtered on it.
+  async function recordsCard(id) {
+    const { records } = await api("GET", `/api/monitoring-records?farm=${id}&limit=10`);
+    return el("div", { class: "card wide", id: "farm-records" }, el("h3", {}, t("farm.records")),
+      records.length ? el("table", {}, el("thead", {}, el("tr", {},
+        ["mr.no", "mr.recordedAt", "mr.camera", "keyArea", "mr.mode", "mr.result", "mr.signer"].map((key) => el("th", {}, t(key))))),
+      el("tbody", { id: "farm-record-rows" }, records.map((record) => el("tr", { dataset: { record: String(record.id) } },
+        el("td", {}, String(record.id)), el("td", {}, when(record.recorded_at).slice(0, 16)),
+        el("td", { class: "mono" }, record.channel_id), el("td", {}, record.key_area_zh), el("td", {}, t(`mode.${record.mode}`)),
+        el("td", { class: record.outcome === "compliant" ? "ok" : "bad" }, t(`answer.${record.outcome}`)),
+        el("td", {}, record.signed_by.display_name)))))
+        : el("p", { class: "muted" }, t("mr.none")),
+      el("p", {}, el("a", { href: `#/records?farm=${id}`, id: "farm-records-all" }, t("farm.allRecords"))));
   }
 
   // -- a camera's picture diagnosis (issue 11 item 5) ---------------------------------------

@@ -49,7 +49,10 @@ export function mount(container) {
     clear(overdue);
     for (const farm of answer.farms) farms.set(farm.farm_id, farm);
     clear(farmSelect).append(el("option", { value: "" }, t("mr.allFarms")),
-      answer.farms.map((farm) => el("option", { value: String(farm.farm_id) }, farm.farm_name)));
+      ...answer.farms.map((farm) => el("option", { value: String(farm.farm_id) }, farm.farm_name)));
+    // Opened from a farm's page (#/records?farm=ID): that farm's records.
+    const wanted = new URLSearchParams(location.hash.split("?")[1] || "").get("farm");
+    if (wanted && farms.has(Number(wanted))) farmSelect.value = wanted;
     const late = answer.farms.filter((farm) => farm.overdue);
     if (!late.length) { overdue.append(el("p", { class: "ok" }, t("mr.noneOverdue"))); return; }
     overdue.append(el("ul", { class: "overdue", id: "mr-overdue" }, late.map((farm) => el("li", { dataset: { farm: String(farm.farm_id) } },
