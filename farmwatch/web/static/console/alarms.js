@@ -90,9 +90,9 @@ export function startAlarmBell(container) {
 
 const PAGE = 50;
 const POLL_MS = 5000;
-// An alarm without a clip yet may still get one (the clip is cut once the "after" part is
-// recorded): the page looks again while such an alarm is this recent.
-const CLIP_MAY_COME_MS = 15 * 60_000;
+// An alarm is stored a moment before its clip is begun (and shown pending): the page looks
+// again while an alarm without a clip is this recent.
+const CLIP_MAY_COME_MS = 60_000;
 const STATES = ["new", "acknowledged", "reset"];
 
 /** The evidence clip's state of an alarm: pending, ready, failed or none. */
