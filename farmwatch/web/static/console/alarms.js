@@ -95,6 +95,15 @@ const POLL_MS = 5000;
 const CLIP_MAY_COME_MS = 60_000;
 const STATES = ["new", "acknowledged", "reset"];
 
+/** The regulation's word for a level or method, the number itself when there is none
+ * (a device may send another), nothing when the device sent none. */
+function word(prefix, value) {
+  if (value === null || value === undefined) return "";
+  const key = `${prefix}.${value}`;
+  const text = t(key);
+  return text === key ? String(value) : text;
+}
+
 /** The evidence clip's state of an alarm: pending, ready, failed or none. */
 function clipState(alarm) { return alarm.clip_state || "none"; }
 
@@ -150,7 +159,7 @@ export function mount(container, { me }) {
         dataset: { alarm: String(alarm.id), state: alarm.state, clipState: clipState(alarm) }, onclick: () => pick(alarm.id) },
         el("td", {}, `#${alarm.id}`), el("td", {}, when(alarm)),
         el("td", { title: alarm.channel_id }, source(alarm)),
-        el("td", {}, t(`al.priority.${alarm.priority}`)), el("td", {}, t(`al.method.${alarm.method}`)),
+        el("td", {}, word("al.priority", alarm.priority)), el("td", {}, word("al.method", alarm.method)),
         el("td", {}, alarm.description || ""), el("td", {}, t(`alarm.state.${alarm.state}`)),
         el("td", {}, clipBadge(alarm))));
     }
@@ -239,8 +248,8 @@ export function mount(container, { me }) {
         el("dt", {}, t("al.device")), el("dd", { class: "mono" }, alarm.device_id),
         el("dt", {}, t("al.time")), el("dd", {}, when(alarm)),
         el("dt", {}, t("al.received")), el("dd", {}, at(alarm.received_at)),
-        el("dt", {}, t("al.priority")), el("dd", {}, t(`al.priority.${alarm.priority}`)),
-        el("dt", {}, t("al.method")), el("dd", {}, t(`al.method.${alarm.method}`)),
+        el("dt", {}, t("al.priority")), el("dd", {}, word("al.priority", alarm.priority)),
+        el("dt", {}, t("al.method")), el("dd", {}, word("al.method", alarm.method)),
         alarm.type ? [el("dt", {}, t("al.type")), el("dd", {}, String(alarm.type))] : null,
         ack ? [el("dt", {}, t("al.ackBy")), el("dd", {}, `${ack.by} ${at(ack.at)}${ack.note ? ` — ${ack.note}` : ""}`)] : null,
         reset ? [el("dt", {}, t("al.resetBy")), el("dd", {}, `${reset.by} ${at(reset.at)} ${reset.result || ""}`)] : null),
