@@ -378,6 +378,7 @@ class Application:
         )  # fmt: skip
         if settings.supervision.alarm_evidence:
             self.alarms.stored_listeners.append(self.alarm_evidence.alarms_stored)
+            self.alarms.clip_awaited = self.alarm_evidence.is_awaited
         self.positions = PositionService(
             PositionRepository(self.database.sessions), zone=settings.registrar.zone
         )

@@ -195,8 +195,8 @@ async def test_a_monitor_sees_only_granted_cameras_and_plays_four_tiles(
     assert sorted(cameras) == sorted(console.camera(i) for i in range(GRANTED))
     assert console.camera(GRANTED) not in cameras
     # No administration in the menu for a monitor: live view, playback, monitoring records,
-    # the farm register, fault tickets, anomalies, spot checks, the overview.
-    assert await page.locator("#nav a").count() == 8
+    # the farm register, fault tickets, anomalies, alarms, spot checks, the overview.
+    assert await page.locator("#nav a").count() == 9
     assert await page.locator("#nav-users").count() == 0
     assert "东台生猪养殖场" in await _text(page, "#tree")
     # The tree's search narrows it down.

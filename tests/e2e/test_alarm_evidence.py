@@ -79,6 +79,12 @@ async def test_an_alarm_on_a_recorded_camera_gets_a_verified_evidence_clip(tmp_p
             alarm = await alarm_of(rig, camera)  # stored at once, without its clip
             status, none_yet = await rig.get(f"/api/alarms/{alarm['id']}/clip/verify")
             assert status == 404 and alarm["clip_id"] is None, (alarm, none_yet)
+            # ... which shows as pending while the "after" part is recorded (the evidence
+            # is told of the alarm right after it is stored: a list just then may miss it).
+            async with asyncio.timeout(2):
+                while (alarm := await alarm_of(rig, camera))["clip_state"] is None:
+                    await asyncio.sleep(0.05)
+            assert (alarm["clip_state"], alarm["clip_id"]) == ("pending", None), alarm
 
             # Cut once the segment holding the 3 s after has closed (1-minute segments).
             async with asyncio.timeout(60 + 30 + AFTER + 20):

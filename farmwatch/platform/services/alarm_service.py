@@ -10,7 +10,9 @@ Who sees what: an administrator of the top organisation every alarm; another adm
 the alarms of the devices placed within reach and of the cameras he may view; a monitor
 only those whose source is a camera granted to him. Acknowledging needs the alarm in
 view; resetting sends AlarmCmd ResetAlarm (with the alarm's method and type) to the
-device and records what it answered.
+device and records what it answered. An alarm whose evidence clip is still awaited (the
+"after" part being recorded, `clip_awaited`) shows its clip as pending before the clip
+exists.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from farmwatch.platform.access import AccessGate, Principal, Role
 from farmwatch.platform.errors import DeviceRefused, NotFound, PermissionDenied
+from farmwatch.platform.recordings.records import ClipState
 from farmwatch.platform.repositories.alarm_repository import (
     AlarmFilter,
     AlarmRepository,
@@ -139,6 +142,15 @@ class AlarmService:
         self._releasing = False
         self.stored_listeners: list[Callable[[list[StoredAlarm]], None]] = []
         """Told of each batch once it is stored (never waiting: the evidence clips)."""
+        self.clip_awaited: Callable[[int], bool] | None = None
+        """Whether an alarm's evidence clip is awaited and not made yet (`AlarmEvidence`):
+        such an alarm is shown with `clip_state` pending rather than none."""
+
+    def _shown(self, alarm: StoredAlarm) -> StoredAlarm:
+        awaited = self.clip_awaited
+        if alarm.clip_id is None and awaited is not None and awaited(alarm.id):
+            return replace(alarm, clip_state=ClipState.PENDING.value)
+        return alarm
 
     @property
     def zone(self) -> ZoneInfo:
@@ -196,7 +208,7 @@ class AlarmService:
         """The newest first, limited to what `principal` sees."""
         seen = await self._seen(principal)
         scoped = replace(wanted, devices=seen.devices, sources=seen.sources)
-        return await self._alarms.find(scoped, limit=limit, offset=offset)
+        return [self._shown(a) for a in await self._alarms.find(scoped, limit=limit, offset=offset)]
 
     async def events(
         self, principal: Principal, since_id: int | None, *, wait: float, limit: int
@@ -221,7 +233,7 @@ class AlarmService:
                         stored = self._stored
                         found = await self._alarms.find(wanted, limit=limit, oldest_first=True)
         next_id = found[-1].id if found else cursor
-        return found, next_id
+        return [self._shown(alarm) for alarm in found], next_id
 
     async def _visible(self, principal: Principal, alarm_id: int) -> StoredAlarm:
         alarm = await self._alarms.get(alarm_id)
@@ -232,7 +244,7 @@ class AlarmService:
         return alarm
 
     async def get(self, principal: Principal, alarm_id: int) -> StoredAlarm:
-        return await self._visible(principal, alarm_id)
+        return self._shown(await self._visible(principal, alarm_id))
 
     async def acknowledge(
         self, principal: Principal, alarm_id: int, note: str | None
@@ -242,7 +254,7 @@ class AlarmService:
         if stored is None:
             raise NotFound(f"no alarm {alarm_id}")
         log.info("alarm %d acknowledged by %s", alarm_id, _who(principal))
-        return stored
+        return self._shown(stored)
 
     async def reset(self, principal: Principal, alarm_id: int) -> tuple[StoredAlarm, CommandResult]:
         """AlarmCmd ResetAlarm to the alarm's source (or the device when the source is not
@@ -261,4 +273,4 @@ class AlarmService:
             raise NotFound(f"no alarm {alarm_id}")
         if not result.is_ok:
             raise DeviceRefused(f"device {alarm.device_id} refused the alarm reset: {text}")
-        return stored, result
+        return self._shown(stored), result

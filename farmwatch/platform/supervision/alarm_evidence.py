@@ -8,9 +8,10 @@ camera, which its device can play back) it takes, in the background, the clip fr
 time; when it sent none or its clock is off, when the alarm was received) through the
 anomalies' `EvidenceTaker` — which waits for the "after" part to be recorded and holds the
 platform's segments meanwhile — and links the clip to the alarm once the clip exists (until
-then the alarm shows none). The clip's own state (pending → ready or failed, with the
-device's refusal or the missing recording as its error) is the alarm's evidence state; a
-failure is logged with the device and channel and never touches the alarm itself.
+then `is_awaited` says so, and the alarm shows its clip pending; a restart forgets it). The
+clip's own state (pending → ready or failed, with the device's refusal or the missing
+recording as its error) is the alarm's evidence state; a failure is logged with the device
+and channel and never touches the alarm itself.
 """
 
 from __future__ import annotations
@@ -73,7 +74,14 @@ class AlarmEvidence:
         self._recorded = recorded
         """The channels the platform records now (`PlatformRecording.due_channels`)."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._awaited: set[int] = set()
+        """The alarms whose clip is being taken and not linked yet."""
         self._closed = False
+
+    def is_awaited(self, alarm_id: int) -> bool:
+        """Whether the alarm's clip is being taken and does not exist yet (the `AlarmService`
+        shows it pending)."""
+        return alarm_id in self._awaited
 
     def alarms_stored(self, alarms: Sequence[StoredAlarm]) -> None:
         """The `AlarmService` stored-listener: one background clip per camera alarm."""
@@ -82,6 +90,7 @@ class AlarmEvidence:
         recorded = self._recorded()
         for alarm in alarms:
             if is_camera(alarm.source_id, recorded):
+                self._awaited.add(alarm.id)
                 self._spawn(self._take(alarm))
 
     async def close(self) -> None:
@@ -91,6 +100,12 @@ class AlarmEvidence:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _take(self, alarm: StoredAlarm) -> None:
+        try:
+            await self._take_clip(alarm)
+        finally:  # linked by now, or no clip will come
+            self._awaited.discard(alarm.id)
+
+    async def _take_clip(self, alarm: StoredAlarm) -> None:
         moment = alarm_moment(alarm)
         if alarm.alarm_time is not None and moment != alarm.alarm_time:
             log.warning("alarm %d (device %s, channel %s): the device's alarm time %s is off "

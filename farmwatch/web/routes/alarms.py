@@ -10,7 +10,8 @@ up to `wait` seconds (at most 30, default 25) for one when there is none; the an
 `POST /api/alarms/{id}/reset`: AlarmCmd ResetAlarm sent to the device, its answer recorded
 (a device's ERROR is a 502, and the alarm keeps its state).
 Each alarm shows `clip_id` and `clip_state` (pending, ready, failed): the evidence clip cut
-around it when `[supervision] alarm_evidence` is on, else null; `GET
+around it when `[supervision] alarm_evidence` is on (pending, with no `clip_id` yet, while the
+"after" part is being recorded), else null; `GET
 /api/alarms/{id}/clip/verify` hashes its file again, `GET /api/alarms/{id}/clip/file` is the
 file (404 without a clip, 409 while it is pending or when it failed).
 """

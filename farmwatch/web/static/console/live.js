@@ -1,6 +1,8 @@
 // Multi-screen live view, 1/4/9/16 tiles. The layout and each tile's camera are remembered
 // per person in localStorage; tiles close after a spell with no mouse, key or touch
 // activity (cameras are not streamed to an unattended screen), and reopen on a click.
+// Under the grid: the PTZ pad and 喊话 act on the selected tile's camera; the 设备抓拍 panel
+// on the camera last picked or selected (each tile's 抓拍 button asks that tile's camera).
 
 import { el, clear } from "./dom.js";
 import { t } from "./i18n.js";
@@ -8,6 +10,7 @@ import { Tile, viewerName } from "./player.js";
 import { openMonitoringForm } from "./monitoring.js";
 import { createPtzPad } from "./ptz.js";
 import { reportAnomaly } from "./report.js";
+import { createSnapshotPanel } from "./snapshots.js";
 import { createTalkButton } from "./talk.js";
 import { camerasOf, createTreeView } from "./tree.js";
 
@@ -50,8 +53,12 @@ export function mount(container, { me }) {
   const selectedCamera = () => (tiles[selected] ? tiles[selected].camera : null);
   const pad = createPtzPad(selectedCamera);
   const talk = createTalkButton(selectedCamera);
+  const snapshots = createSnapshotPanel();
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid,
-    el("div", { class: "controls" }, pad.node, talk.node)));
+    el("div", { class: "controls" }, pad.node, talk.node), snapshots.node));
+  // The tile's own 抓拍: that tile's camera, whichever tile is selected.
+  const tileTools = (tile) => [el("button", { type: "button", class: "tile-snap", title: t("snap.tileTitle"),
+    onclick: (event) => { event.stopPropagation(); select(tile.index); snapshots.take(tile.camera); } }, t("snap.take"))];
 
   // A monitoring record of the selected tile's camera (the platform takes the snapshot).
   function record() {
@@ -76,6 +83,7 @@ export function mount(container, { me }) {
   function select(index) {
     selected = index;
     tiles.forEach((tile, i) => tile.node.classList.toggle("selected", i === index));
+    if (tiles[index] && tiles[index].camera) snapshots.show(tiles[index].camera);
   }
 
   function put(camera) {
@@ -87,6 +95,7 @@ export function mount(container, { me }) {
     }
     tiles[index].play(camera);
     select((index + 1) % tiles.length);
+    snapshots.show(camera);
     save();
   }
 
@@ -95,7 +104,7 @@ export function mount(container, { me }) {
     for (const tile of tiles.slice(count)) tile.dispose();
     tiles = tiles.slice(0, count);
     while (tiles.length < count) {
-      tiles.push(new Tile({ viewer, index: tiles.length, onSelect: (tile) => select(tile.index), onClose: save }));
+      tiles.push(new Tile({ viewer, index: tiles.length, onSelect: (tile) => select(tile.index), onClose: save, tools: tileTools }));
     }
     tiles.forEach((tile) => { tile.small = count >= 9; });  // the next start asks for a sub-stream
     state.layout = count;
@@ -127,6 +136,8 @@ export function mount(container, { me }) {
       const camera = channelId && known.get(channelId);
       if (camera) tiles[index].play(camera);  // a camera no longer granted is dropped
     });
+    const shown = tiles.find((tile) => tile.camera);
+    if (shown) snapshots.show(shown.camera);
     save();
   });
 
@@ -135,6 +146,7 @@ export function mount(container, { me }) {
     events.forEach((name) => window.removeEventListener(name, active));
     window.removeEventListener("pagehide", closeOnLeave);
     talk.dispose();
+    snapshots.dispose();
     tiles.forEach((tile) => tile.dispose());
     window.farmwatchTiles = [];
   };

@@ -17,6 +17,7 @@ const PAGES = [
   { name: "farms", admin: false, load: () => import("./farms.js") },
   { name: "faults", admin: false, load: () => import("./faults.js") },
   { name: "anomalies", admin: false, load: () => import("./anomalies.js") },
+  { name: "alarms", admin: false, load: () => import("./alarms.js") },
   { name: "spotchecks", admin: false, load: () => import("./spotchecks.js") },
   { name: "overview", admin: false, first: "administrator", load: () => import("./overview.js") },
   { name: "devices", admin: true, load: () => import("./devices.js") },

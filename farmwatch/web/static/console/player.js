@@ -56,8 +56,9 @@ async function startLive(channelId, small) {
 }
 
 export class Tile {
-  /** `viewer` is the signed-in person's name for the watermark. */
-  constructor({ viewer, index = 0, onSelect = null, onClose = null }) {
+  /** `viewer` is the signed-in person's name for the watermark; `tools(tile)` more buttons
+   * for the tile's bar (the live view's 抓拍), shown while a camera is on it. */
+  constructor({ viewer, index = 0, onSelect = null, onClose = null, tools = null }) {
     this.viewer = viewer;
     this.index = index;
     this.camera = null;
@@ -82,7 +83,7 @@ export class Tile {
     this.node = el("div", { class: "tile", dataset: { index: String(index), state: "empty" },
       onclick: () => onSelect && onSelect(this) },
       this.video, this.watermarkPattern, this.watermark,
-      el("div", { class: "tile-bar" }, this.title, this.closeButton), this.stateLine);
+      el("div", { class: "tile-bar" }, this.title, tools ? tools(this) : null, this.closeButton), this.stateLine);
     this.show("empty", t("tile.empty"));
   }
 
