@@ -230,6 +230,7 @@ class CallHandler:
         """Encode (first time), open the media socket, build the answer and the 200."""
         request, media = incoming.request, self.media
         stream, asked = _stream_asked(offer, media.stream_style)
+        _, offered = _stream_asked(offer)
         spec = media.spec_for(channel_id, stream, self.picture(channel_id))
         loop_media = await asyncio.to_thread(self._cache.get, spec)
         ssrc = self._choose_ssrc(channel_id, offer)
@@ -268,6 +269,7 @@ class CallHandler:
             key, channel_id, request, incoming.source, response.headers.get("To") or "",
             request.headers.get("Subject"), sender, offer.session_kind or SessionName.PLAY,
             player, offer, stream=stream, stream_attribute=None if asked is None else str(asked),
+            offered_stream=None if offered is None else str(offered),
         )  # fmt: skip
         return call, response
 
