@@ -207,9 +207,11 @@ class DeviceService:
     # -- stream dialects ---------------------------------------------------------------
 
     def language_of(self, record: DeviceRecord) -> DeviceLanguage:
-        """The device's edition, and its stream dialect with where it comes from."""
+        """The device's edition (its stored X-GB-Ver, else `[registrar] default_gb_version`,
+        as the SIP part decides), and its stream dialect with where it comes from."""
+        default = None if self._access is None else self._access.settings.default_gb_version
         return DeviceLanguage(
-            edition_of(record.gb_version),
+            edition_of(record.gb_version or default),
             self._dialects.effective(record.device_id, record.stream_dialect),
         )
 

@@ -52,7 +52,6 @@ from farmwatch.sipserver.gb.versions import (
     StreamDialect,
     StreamDialects,
     StreamNotSelectable,
-    edition_of,
     stream_attribute,
 )
 from farmwatch.sipserver.sip.sdp import SessionDescription
@@ -363,8 +362,9 @@ class LiveService:
     async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
-        registration = self._access.registration(live.device_id)
-        edition = edition_of(None if registration is None else registration.gb_version)
+        # Its X-GB-Ver as last heard, else [registrar] default_gb_version (as every other
+        # message to it is written).
+        edition = self._access.edition(live.device_id)
         dialect = await self._dialects.stream_dialect_for(live.device_id)
         try:
             selection = stream_attribute(live.stream, dialect, edition)
