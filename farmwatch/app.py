@@ -241,6 +241,7 @@ class Application:
                 default_password=settings.sip.password,
                 accept_unknown_devices=settings.registrar.accept_unknown_devices,
             ),
+            dialects=settings.live.dialects,
         )
         self.sip = SipEndpoint(sip_within_descriptor_limit(settings))
         self.access = DeviceAccess(
@@ -274,7 +275,7 @@ class Application:
             transport=MediaTransport(settings.live.transport),
             invite_timeout=settings.live.invite_timeout,
             session_idle=settings.live.session_idle,
-            dialects=settings.live.dialects,
+            dialects=self.devices,
         )
         self.control = DeviceControlService(self.access, channels)
         self.broadcast_calls = BroadcastCalls(self.sip, self.access, self.calls)

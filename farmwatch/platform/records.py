@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from farmwatch.sipserver.gb.versions import StreamDialect
+
 MAX_ID_LENGTH = 20
 CIVIL_CODE_LENGTHS = frozenset({2, 4, 6, 8})
 ONLINE_STATUS_VALUES = frozenset({"ON", "ONLINE", "OK"})
@@ -106,6 +108,9 @@ class DeviceRecord:
     is_catalog_complete: bool  # the last catalog answer brought every item of its SumNum
     created_at: datetime
     updated_at: datetime  # last change other than a keepalive
+    stream_dialect: StreamDialect | None = None
+    """How live offers ask it for a sub stream, as an administrator set it; None: as the
+    configuration says."""
 
     @property
     def registration_expires_at(self) -> datetime | None:

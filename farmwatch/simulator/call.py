@@ -51,7 +51,10 @@ class CallInfo:
     stream: int = 0
     """The stream the offer asked for (0 main, 1+ the smaller sub stream) and streamed."""
     stream_attribute: str | None = None
-    """The offer's stream selection line as sent (`streamprofile:1`), None without one."""
+    """The offer's stream selection line as the device understood it (`streamprofile:1`),
+    None without one it understands."""
+    offered_stream: str | None = None
+    """The offer's stream selection line as sent, understood or not."""
 
 
 @dataclass(slots=True)
@@ -76,6 +79,7 @@ class DeviceCall:
     media_status_sent: int = 0
     stream: int = 0
     stream_attribute: str | None = None
+    offered_stream: str | None = None
 
     def info(self) -> CallInfo:
         sender = self.sender
@@ -87,7 +91,8 @@ class DeviceCall:
         return CallInfo(self.channel_id, self.key.call_id, sender.ssrc, sender.route.role,
                         sender.state, self.is_acknowledged, sender.packets_sent,
                         sender.connect_failures, sender.route, self.session,
-                        playback, self.stream, self.stream_attribute)  # fmt: skip
+                        playback, self.stream, self.stream_attribute,
+                        self.offered_stream)  # fmt: skip
 
 
 def key_of(request: SipRequest) -> CallKey:

@@ -229,7 +229,8 @@ class CallHandler:
     ) -> tuple[DeviceCall, SipResponse]:
         """Encode (first time), open the media socket, build the answer and the 200."""
         request, media = incoming.request, self.media
-        stream, asked = _stream_asked(offer)
+        stream, asked = _stream_asked(offer, media.stream_style)
+        _, offered = _stream_asked(offer)
         spec = media.spec_for(channel_id, stream, self.picture(channel_id))
         loop_media = await asyncio.to_thread(self._cache.get, spec)
         ssrc = self._choose_ssrc(channel_id, offer)
@@ -268,6 +269,7 @@ class CallHandler:
             key, channel_id, request, incoming.source, response.headers.get("To") or "",
             request.headers.get("Subject"), sender, offer.session_kind or SessionName.PLAY,
             player, offer, stream=stream, stream_attribute=None if asked is None else str(asked),
+            offered_stream=None if offered is None else str(offered),
         )  # fmt: skip
         return call, response
 
@@ -426,13 +428,29 @@ class CallHandler:
 
 
 _STREAM_ATTRIBUTES = tuple(style.value for style in StreamStyle)
+_STREAM_MODES = {"MAIN": 0, "SUB": 1}
 
 
-def _stream_asked(offer: SessionDescription) -> tuple[int, Attribute | None]:
+def _understood_number(style: StreamStyle, value: str) -> int | None:
+    """The stream a line of `style` names (None: none, or not readable)."""
+    if style is StreamStyle.STREAM_MODE:
+        return _STREAM_MODES.get(value.upper())
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 2 else None
+
+
+def _stream_asked(
+    offer: SessionDescription, understood: StreamStyle | None = None
+) -> tuple[int, Attribute | None]:
     """The stream a live offer asks for (0 main, 1+ the sub stream) from whichever of
-    `streamnumber`, `streamprofile`, `streamMode`, `stream` it carries, and that attribute."""
+    `streamnumber`, `streamprofile`, `streamMode`, `stream` it carries (only `understood`
+    when given: the others are ignored, as a device ignores lines it does not know), and
+    that attribute."""
     if offer.session_kind is not SessionName.PLAY:
         return 0, None
+    if understood is not None:
+        value = (offer.attribute(understood.value) or "").strip()
+        number = _understood_number(understood, value)
+        return (0, None) if number is None else (number, Attribute(understood.value, value))
     number = offer.stream_number
     if number is None:
         return 0, None

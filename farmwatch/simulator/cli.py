@@ -41,6 +41,7 @@ from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
 from farmwatch.simulator.test_pattern import PictureMode, VideoCodec
 from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.sdp import StreamStyle
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--sub-width", type=_positive_int, default=320, help="sub-stream width (default 320)")
     add("--sub-height", type=_positive_int, default=180,
         help="sub-stream height (default 180)")  # fmt: skip
+    add("--stream-style", choices=[style.value for style in StreamStyle], default=None,
+        help="understand only this way of asking for a sub stream (streamprofile: a Dahua "
+             "NVR); default: any")  # fmt: skip
     add("--picture", choices=[mode.value for mode in PictureMode], default="normal",
         help="what every channel shows: the test pattern (normal) or a picture fault for "
              "the video quality diagnosis (default normal)")  # fmt: skip
@@ -132,6 +136,7 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
             codec=VideoCodec(args.codec), bitrate=args.bitrate * 1000, width=args.width,
             height=args.height, fps=args.fps, loss=args.loss, reorder=args.reorder,
             sub_width=args.sub_width, sub_height=args.sub_height,
+            stream_style=None if args.stream_style is None else StreamStyle(args.stream_style),
             restart_timestamps=args.restart_timestamps, picture=PictureMode(args.picture),
         ),
         records=RecordSettings(

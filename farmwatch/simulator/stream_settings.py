@@ -3,7 +3,8 @@
 Owns `StreamSettings`, the `media` part of a simulated device's settings: the picture
 (codec, size, frame rate, bitrate; one cached loop per channel and spec) and its smaller
 sub-stream (`sub_width`x`sub_height` at `sub_bitrate`, streamed when the offer asks for a
-stream other than the main one: gb28181.md §6.2), the sending
+stream other than the main one: gb28181.md §6.2; `stream_style` makes the device understand
+only one vendor's way of asking, as field devices do), the sending
 (`max_payload` per RTP packet, the TCP connect retries of GB/T 28181-2022: at least 3
 attempts at least 1 s apart, the wait for the platform to connect when the device listens,
 the wait for the ACK), and the misbehaviour a test can ask for: packet `loss`, `reorder`,
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from farmwatch.simulator.test_pattern import PictureMode, TestPatternSpec, VideoCodec
+from farmwatch.sipserver.sip.sdp import StreamStyle
 
 __all__ = ["StreamSettings"]
 
@@ -38,6 +40,10 @@ class StreamSettings:
     sub_height: int = 180
     sub_bitrate: int = 300_000
     """The sub-stream (1 and above): what a live offer asking for it gets."""
+    stream_style: StreamStyle | None = None
+    """The only stream selection line the device understands (a Dahua NVR: streamprofile);
+    an offer asking in another is not understood, and gets the main stream with no line in
+    the answer. None: any of the four."""
     gop: int | None = None
     """Frames per GOP; default one key frame per second (`fps`)."""
     loop_seconds: int = 4

@@ -185,6 +185,8 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/devices/{device_id}/config", DEVICE_ADMINISTRATOR),
     ("PUT", "/api/devices/{device_id}/config",
      Rule(Who.ADMINISTRATOR, Target.DEVICE, audit=AuditAction.CONFIG_CHANGE)),
+    ("PUT", "/api/devices/{device_id}/stream-dialect",
+     Rule(Who.ADMINISTRATOR, Target.DEVICE, audit=AuditAction.CONFIG_CHANGE)),
     ("POST", "/api/devices", Rule(Who.ADMINISTRATOR, audit=AuditAction.CONFIG_CHANGE)),
     ("GET", "/api/uppers", ADMINISTRATOR),
     ("GET", "/api/uppers/{name}/share", ADMINISTRATOR),

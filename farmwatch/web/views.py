@@ -7,7 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from farmwatch.platform.records import ChannelNode, ChannelRecord, DeviceRecord
-from farmwatch.platform.services.device_service import CatalogProgress, DeviceStatus
+from farmwatch.platform.services.device_service import (
+    CatalogProgress,
+    DeviceLanguage,
+    DeviceStatus,
+    DialectSource,
+)
 from farmwatch.platform.sharing.upper_shares import EffectiveShare
 from farmwatch.platform.uppers import UpperLinkStatus
 
@@ -16,7 +21,9 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def device_view(record: DeviceRecord) -> dict[str, Any]:
+def device_view(record: DeviceRecord, language: DeviceLanguage) -> dict[str, Any]:
+    """A device; `language`: its edition and stream dialect (`DeviceService.language_of`)."""
+    dialect = language.stream_dialect
     return {
         "device_id": record.device_id,
         "name": record.name,
@@ -34,6 +41,12 @@ def device_view(record: DeviceRecord) -> dict[str, Any]:
         "last_keepalive_at": _time(record.last_keepalive_at),
         "expires": record.expires,
         "gb_version": record.gb_version,
+        "gb_edition": language.edition.value,
+        "stream_dialect": {
+            "dialect": dialect.dialect.value,
+            "source": dialect.source.value,
+            "setting": dialect.dialect.value if dialect.source is DialectSource.DEVICE else None,
+        },
         "charset": record.charset,
         "enrolled": record.is_enrolled,
         "channel_count": record.channel_count,

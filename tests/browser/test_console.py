@@ -376,6 +376,40 @@ async def test_administration_pages(console: ConsoleRig) -> None:
     await page.context.close()
 
 
+async def test_the_device_page_shows_the_edition_and_sets_the_stream_dialect(
+    console: ConsoleRig,
+) -> None:
+    """An administrator onboarding a Dahua NVR picks its sub-stream request in a select; the
+    platform stores it with the device (the API says so), and "as configured" undoes it."""
+    device = console.rig.fleet.device_ids[0]
+    page = await console.page(ADMIN, ADMIN_PASSWORD, "devices")
+    card = f"#dev-list .device-card[data-device='{device}']"
+    effect = f"{card} .dialect-effective"
+    await page.wait_for_selector(f"{effect}[data-source='default'][data-dialect='auto']")
+    assert await _text(page, f"{card} .gb-edition") == "GB/T 28181-2022 (X-GB-Ver 3.0)"
+    assert await page.input_value(f"{card} select.stream-dialect") == ""  # as configured
+    labels = await page.eval_on_selector_all(
+        f"{card} select.stream-dialect option", "options => options.map(o => o.textContent)"
+    )
+    assert labels[0] == "按配置" and "streamprofile（大华）" in labels, labels
+    await page.select_option(f"{card} select.stream-dialect", "streamprofile")
+    await page.click(f"{card} button.save-dialect")
+    await page.wait_for_selector("#dev-message:text('已保存')")
+    await page.wait_for_selector(f"{effect}[data-source='device'][data-dialect='streamprofile']")
+    assert "设备设置" in await _text(page, effect)
+    assert await page.input_value(f"{card} select.stream-dialect") == "streamprofile"
+    status, stored = await console.admin.request("GET", f"/api/devices/{device}")
+    assert status == 200 and stored["stream_dialect"]["setting"] == "streamprofile", stored
+    await console.shoot(page, "devices-stream-dialect")
+    # Back to the configuration, which the other tests of the module play with.
+    await page.select_option(f"{card} select.stream-dialect", "")
+    await page.click(f"{card} button.save-dialect")
+    await page.wait_for_selector(f"{effect}[data-source='default'][data-dialect='auto']")
+    status, stored = await console.admin.request("GET", f"/api/devices/{device}")
+    assert status == 200 and stored["stream_dialect"]["setting"] is None, stored
+    await page.context.close()
+
+
 async def test_small_tiles_take_the_sub_stream_and_the_pad_steers_the_selected_camera(
     console: ConsoleRig,
 ) -> None:

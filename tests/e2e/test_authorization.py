@@ -202,6 +202,10 @@ PROBES: dict[RouteKey, Probe] = {
         _p("/api/devices/{D}/commands"), 200, lambda _: {"command": "iframe"}
     ),
     K("GET", "/api/devices/{device_id}/config"): Probe(_p("/api/devices/{D}/config"), 200),
+    # "auto" is what the camera follows anyway: the live probes after it play as before.
+    K("PUT", "/api/devices/{device_id}/stream-dialect"): Probe(
+        _p("/api/devices/{D}/stream-dialect"), 200, lambda _: {"dialect": "auto"}
+    ),
     K("PUT", "/api/devices/{device_id}/config"): Probe(
         _p("/api/devices/{D}/config"), 200, lambda _: {"FrameMirror": {"FrameMirrorType": 0}}
     ),

@@ -1,9 +1,11 @@
 """Main and sub streams end to end, and what a 2016 device is sent (issue 12 item 6).
 
 A real `farmwatch serve`, one 2022 camera (X-GB-Ver 3.0) and two 2016 ones (no X-GB-Ver),
-one of them configured for the Dahua dialect (`[live] stream_dialects`). The simulator
-streams its main picture (320x180) or, when the offer asks for another stream in any
-dialect, its sub picture (160x90); PyAV decodes what the platform serves.
+one of them configured for the Dahua dialect (`[live] stream_dialects`), and a 2016 NVR that
+understands only `streamprofile`, which the configuration gets wrong and an administrator
+then sets through the API (`PUT /api/devices/{id}/stream-dialect`). The simulator streams
+its main picture (320x180) or, when the offer asks for another stream in a dialect it
+understands, its sub picture (160x90); PyAV decodes what the platform serves.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from farmwatch.simulator.channels import device_ids, id_prefix
 from farmwatch.simulator.device import SimulatedDevice
 from farmwatch.simulator.fleet import SimulatorFleet
 from farmwatch.sipserver.gb.manscdp_build import build_keepalive
+from farmwatch.sipserver.sip.sdp import StreamStyle
 from tests.e2e.live_helpers import PLATFORM, SMALL_PICTURE, LiveRig, decode_fmp4, live_rig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 PICTURES = replace(SMALL_PICTURE, sub_width=160, sub_height=90, sub_bitrate=100_000)
 OLD_IDS = device_ids(id_prefix(None, PLATFORM), 2, first_serial=2, channels=1)
 DAHUA = OLD_IDS[1]
+(NVR,) = device_ids(id_prefix(None, PLATFORM), 1, first_serial=4, channels=1)
 
 
 @dataclass
@@ -35,13 +39,15 @@ class Rig:
     live: LiveRig
     old: SimulatorFleet
     """Two 2016 devices: `OLD_IDS[0]` in the default dialect, `DAHUA` in streamprofile."""
+    nvr: SimulatorFleet
+    """A 2016 NVR that understands only streamprofile, configured (wrongly) as `stream`."""
 
     @property
     def camera(self) -> SimulatedDevice:
         return self.live.fleet.devices[0]
 
     def old_device(self, device_id: str) -> SimulatedDevice:
-        return next(d for d in self.old.devices if d.device_id == device_id)
+        return next(d for d in (*self.old.devices, *self.nvr.devices) if d.device_id == device_id)
 
     async def channel_of(self, device_id: str) -> str:
         async with asyncio.timeout(20):
@@ -62,7 +68,7 @@ async def calls_ended(device: SimulatedDevice) -> None:
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     tmp_path: Path = tmp_path_factory.mktemp("substreams")
     env = {
-        "FARMWATCH_LIVE_STREAM_DIALECTS": f"{DAHUA}=streamprofile",
+        "FARMWATCH_LIVE_STREAM_DIALECTS": f"{DAHUA}=streamprofile, {NVR}=stream",
         # Streams end 1 s after their last viewer: the tests wait for it, so that none is
         # left for the shutdown to BYE a device that has gone (it would wait for the answer).
         "FARMWATCH_MEDIA_IDLE_CLOSE": "1",
@@ -73,8 +79,13 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
             server=("127.0.0.1", live.server.sip_port), server_id=PLATFORM, devices=2,
             channels=1, media=PICTURES, device_id_base=2, gb_version=None,
         ) as old,
+        running_simulator(
+            server=("127.0.0.1", live.server.sip_port), server_id=PLATFORM, devices=1,
+            channels=1, media=replace(PICTURES, stream_style=StreamStyle.STREAMPROFILE),
+            device_id_base=4, gb_version=None,
+        ) as nvr,
     ):  # fmt: skip
-        yield Rig(live, old)
+        yield Rig(live, old, nvr)
 
 
 async def test_a_sub_stream_viewer_gets_the_small_picture_beside_a_main_viewer(rig: Rig) -> None:
@@ -183,3 +194,69 @@ async def test_x_gb_ver_of_later_requests_is_recorded_and_answered(rig: Rig) -> 
         await calls_ended(device)
     finally:
         device.outbox.gb_version = None
+
+
+async def play_sub_stream(rig: Rig, channel: str) -> tuple[dict[str, object], set[object]]:
+    """Ask the channel's sub stream, decode a second of it, leave; (answer, sizes seen)."""
+    status, sub = await rig.live.post(f"/api/channels/{channel}/live", {"stream": "sub"})
+    assert status == 201, sub
+    sizes = decode_fmp4(await rig.live.read_fmp4(sub["fmp4"], seconds=1.0))
+    assert len(sizes) >= 10, sizes
+    assert await rig.live.delete(f"/api/live/{sub['session']}") == 204
+    return sub, set(sizes)
+
+
+async def test_an_administrator_sets_a_device_s_dialect_and_the_next_invite_uses_it(
+    rig: Rig,
+) -> None:
+    live = rig.live
+    channel = await rig.channel_of(NVR)
+    device = rig.old_device(NVR)
+    path = f"/api/devices/{NVR}/stream-dialect"
+    status, view = await live.get(f"/api/devices/{NVR}")
+    assert status == 200 and view["gb_edition"] == 2016
+    assert view["stream_dialect"] == {"dialect": "stream", "source": "configuration",
+                                      "setting": None}  # fmt: skip
+    # The configured dialect is not one the NVR knows: it streams its main picture.
+    sub, sizes = await play_sub_stream(rig, channel)
+    assert [(c.offered_stream, c.stream_attribute) for c in device.calls] == [("stream:1", None)]
+    assert (sub["stream"], sub["stream_answered"]) == (1, None)
+    assert sizes == {(320, 180)}
+    await calls_ended(device)
+
+    for body in ({"dialect": "dahua"}, {"dialect": 1}, {}, {"dialect": ["streamprofile"]}):
+        status, answer = await live.put(path, body)
+        assert status == 400, (body, answer)
+        assert "streamprofile" in answer["error"] and "null" in answer["error"], answer
+    status, answer = await live.put("/api/devices/34020000001320000999/stream-dialect",
+                                    {"dialect": "streamprofile"})  # fmt: skip
+    assert status in (403, 404), answer  # not within reach: it does not exist
+    status, view = await live.get(f"/api/devices/{NVR}")
+    assert view["stream_dialect"]["source"] == "configuration"  # the refusals changed nothing
+
+    status, view = await live.put(path, {"dialect": "StreamProfile"})
+    assert status == 200, view
+    assert view["stream_dialect"] == {"dialect": "streamprofile", "source": "device",
+                                      "setting": "streamprofile"}  # fmt: skip
+    # No restart: the next INVITE asks the NVR its way, and the small picture plays.
+    sub, sizes = await play_sub_stream(rig, channel)
+    assert [(c.offered_stream, c.stream_attribute) for c in device.calls] == [
+        ("streamprofile:1", "streamprofile:1")
+    ]
+    assert (sub["stream"], sub["stream_answered"]) == (1, 1)
+    assert sizes == {(160, 90)}
+    await calls_ended(device)
+    status, audit = await live.get("/api/audit?limit=20")
+    assert status == 200
+    (row,) = [r for r in audit["rows"] if r["detail"].get("route") == f"PUT {path}"
+              and r["result"] == "ok"]  # fmt: skip
+    assert row["action"] == "config_change"
+    assert (row["detail"]["stream_dialect"], row["detail"]["previous"]) == ("streamprofile", None)
+
+    # null: the configuration's entry again.
+    status, view = await live.put(path, {"dialect": None})
+    assert status == 200 and view["stream_dialect"]["source"] == "configuration", view
+    status, listed = await live.get("/api/devices")
+    assert {d["device_id"]: d["stream_dialect"]["dialect"] for d in listed["devices"]}[NVR] == (
+        "stream"
+    )

@@ -58,5 +58,8 @@ class DeviceRow(Base):
     # did. A device that is not complete is asked again after a restart.
     catalog_received: Mapped[int | None]
     is_catalog_complete: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # How live offers ask this device for a sub stream (a `StreamDialect` value), set by an
+    # administrator; NULL: as the configuration says ([live] stream_dialect(s)).
+    stream_dialect: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

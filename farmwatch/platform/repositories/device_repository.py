@@ -10,6 +10,7 @@ keepalives one executemany `UPDATE`. `updated_at` tracks every change except kee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,9 @@ from farmwatch.platform.records import (
     RegistrationData,
     Transport,
 )
+from farmwatch.sipserver.gb.versions import StreamDialect
+
+log = logging.getLogger(__name__)
 
 DEVICES: Table = DeviceRow.__table__  # type: ignore[assignment]
 
@@ -85,8 +89,22 @@ def dialect_insert(session: AsyncSession, table: Table) -> Any:
     raise NotImplementedError(f"upsert is not implemented for {name}")
 
 
+def _stream_dialect(device_id: str, text: str | None) -> StreamDialect | None:
+    """The stored dialect; one this version does not know (a database written by another
+    version, or by hand) counts as none, so the device follows the configuration."""
+    if text is None:
+        return None
+    try:
+        return StreamDialect.from_text(text)
+    except ValueError:
+        log.warning("device %s: stored stream dialect %r unknown, ignored", device_id, text)
+        return None
+
+
 def _to_record(row: RowMapping) -> DeviceRecord:
-    return DeviceRecord(**row)
+    values = dict(row)
+    values["stream_dialect"] = _stream_dialect(row["device_id"], row["stream_dialect"])
+    return DeviceRecord(**values)
 
 
 class DeviceRepository:
@@ -288,6 +306,14 @@ class DeviceRepository:
                 set_={key: insert.excluded[key] for key in values if key != "created_at"},
             ).returning(*DEVICES.c)
             return _to_record((await session.execute(statement)).mappings().one())
+
+    async def set_stream_dialect(
+        self, device_id: str, dialect: StreamDialect | None, *, at: datetime
+    ) -> bool:
+        """Store how live offers ask the device for a sub stream (None: as configured);
+        False if the device is unknown."""
+        value = None if dialect is None else dialect.value
+        return await self._update(device_id, stream_dialect=value, updated_at=at)
 
     async def delete(self, device_id: str) -> bool:
         """Delete a device and, by cascade, its channels; False if it did not exist."""

@@ -4,7 +4,10 @@
 register, with which password and charset) from memory, so a registration storm never
 queries the database; it lists devices and channel trees for the API, triggers catalog
 refreshes and reports their progress, and, at start-up, makes the SIP part know again
-the devices that were registered before a restart.
+the devices that were registered before a restart. It keeps each device's stream dialect
+(how live offers ask it for a sub stream, gb28181.md §6.2): an administrator's setting
+stored with the device wins over the configuration's (`StreamDialects.effective`), and is
+read from the database at every stream start, so a change needs no restart.
 """
 
 from __future__ import annotations
@@ -23,7 +26,27 @@ from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_collector import CatalogResult, CollectionState
 from farmwatch.sipserver.gb.registrations import Registration
+from farmwatch.sipserver.gb.versions import (
+    DialectSource,
+    Edition,
+    EffectiveDialect,
+    StreamDialect,
+    StreamDialects,
+    edition_of,
+)
 from farmwatch.sipserver.sip.address import Address, Transport
+
+__all__ = [
+    "CatalogProgress",
+    "DeviceLanguage",
+    "DeviceService",
+    "DeviceStatus",
+    "DialectSource",
+    "Edition",
+    "EffectiveDialect",
+    "EnrolmentPolicy",
+    "StreamDialect",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +82,15 @@ class DeviceStatus:
     alarms: tuple[tuple[str, str | None], ...]  # (alarm input ID, duty status)
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceLanguage:
+    """How the platform speaks to a device: the edition of GB/T 28181 its `X-GB-Ver` says
+    (none: 2016), and the dialect its live offers ask for a sub stream in."""
+
+    edition: Edition
+    stream_dialect: EffectiveDialect
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
@@ -69,10 +101,12 @@ class DeviceService:
         devices: DeviceRepository,
         channels: ChannelRepository,
         policy: EnrolmentPolicy,
+        dialects: StreamDialects | None = None,
     ) -> None:
         self._devices = devices
         self._channels = channels
         self._policy = policy
+        self._dialects = dialects or StreamDialects()
         self._passwords: dict[str, str | None] = {}
         self._charsets: dict[str, str] = {}
         self._access: DeviceAccess | None = None
@@ -169,6 +203,34 @@ class DeviceService:
         if record is None:
             raise NotFound(f"no device {device_id}")
         return record
+
+    # -- stream dialects ---------------------------------------------------------------
+
+    def language_of(self, record: DeviceRecord) -> DeviceLanguage:
+        """The device's edition (its stored X-GB-Ver, else `[registrar] default_gb_version`,
+        as the SIP part decides), and its stream dialect with where it comes from."""
+        default = None if self._access is None else self._access.settings.default_gb_version
+        return DeviceLanguage(
+            edition_of(record.gb_version or default),
+            self._dialects.effective(record.device_id, record.stream_dialect),
+        )
+
+    async def stream_dialect_for(self, device_id: str) -> StreamDialect:
+        """What the next live offer to the device uses (as stored now: no restart needed);
+        a device not stored follows the configuration."""
+        record = await self._devices.get(device_id)
+        setting = None if record is None else record.stream_dialect
+        return self._dialects.effective(device_id, setting).dialect
+
+    async def set_stream_dialect(
+        self, device_id: str, dialect: StreamDialect | None
+    ) -> DeviceRecord:
+        """Store the device's own dialect (None: follow the configuration again)."""
+        if not await self._devices.set_stream_dialect(device_id, dialect, at=datetime.now(UTC)):
+            raise NotFound(f"no device {device_id}")
+        log.info("device %s: stream dialect set to %s", device_id,
+                 "the configuration's" if dialect is None else dialect.value)  # fmt: skip
+        return await self.get_device(device_id)
 
     async def channel_tree(self, device_id: str) -> tuple[ChannelNode, ...]:
         await self.get_device(device_id)

@@ -6,7 +6,8 @@ outputs. A channel has a main stream (0) and the device may have smaller sub str
 2...; gb28181.md §6.2) for small tiles: each stream number is a stream of its own, with its
 own INVITE and stream key (`live_stream_key`: the main stream's key is the channel ID, so
 recordings and relays of the main stream are keyed as they always were). The offer asks for
-the stream in the device's dialect (`StreamDialects`: 2022 `a=streamnumber`, or a vendor
+the stream in the device's dialect (`StreamDialectSource`, asked at every start so that an
+administrator's change applies to the next INVITE: 2022 `a=streamnumber`, or a vendor
 variant; a 2016 device gets no 2022 form, and a sub stream asked of one without a vendor
 dialect is `NotSupported`); a device that streams something else anyway is shown as it is,
 and the session says which stream was asked and which the answer named. The first viewer of
@@ -30,7 +31,7 @@ import logging
 import secrets
 from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from farmwatch.media.cluster import MediaCluster
 from farmwatch.media.errors import MediaError
@@ -48,9 +49,9 @@ from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
 from farmwatch.sipserver.gb.versions import (
+    StreamDialect,
     StreamDialects,
     StreamNotSelectable,
-    edition_of,
     stream_attribute,
 )
 from farmwatch.sipserver.sip.sdp import SessionDescription
@@ -67,6 +68,22 @@ def live_stream_key(channel_id: str, stream: int = MAIN_STREAM) -> str:
     """The media cluster's key of a channel's live stream: the channel ID for the main
     stream (what recordings and relays always used), `<channel>-s<N>` for sub stream N."""
     return channel_id if stream == MAIN_STREAM else f"{channel_id}-s{stream}"
+
+
+class StreamDialectSource(Protocol):
+    """Which dialect a device is asked its stream in (`DeviceService` answers)."""
+
+    async def stream_dialect_for(self, device_id: str) -> StreamDialect: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _ConfiguredDialects:
+    """The configuration's dialects alone (no stored device settings)."""
+
+    dialects: StreamDialects
+
+    async def stream_dialect_for(self, device_id: str) -> StreamDialect:
+        return self.dialects.for_device(device_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +140,7 @@ class LiveService:
         transport: MediaTransport = MediaTransport.UDP,
         invite_timeout: float = 10.0,
         session_idle: float = 60.0,
-        dialects: StreamDialects | None = None,
+        dialects: StreamDialectSource | None = None,
     ) -> None:
         self._media = media
         self._calls = calls
@@ -135,7 +152,7 @@ class LiveService:
         self._transport = transport
         self._invite_timeout = invite_timeout
         self._session_idle = session_idle
-        self._dialects = dialects or StreamDialects()
+        self._dialects = dialects or _ConfiguredDialects(StreamDialects())
         self._sweeper: asyncio.TimerHandle | None = None
         self._ssrc = SsrcAllocator(platform_id)
         self._live: dict[str, _ChannelLive] = {}
@@ -345,12 +362,12 @@ class LiveService:
     async def _start(self, live: _ChannelLive) -> LiveInfo:
         if not self._access.is_online(live.device_id):
             raise DeviceOffline(f"device {live.device_id} of channel {live.channel_id} is offline")
-        registration = self._access.registration(live.device_id)
-        edition = edition_of(None if registration is None else registration.gb_version)
+        # Its X-GB-Ver as last heard, else [registrar] default_gb_version (as every other
+        # message to it is written).
+        edition = self._access.edition(live.device_id)
+        dialect = await self._dialects.stream_dialect_for(live.device_id)
         try:
-            selection = stream_attribute(
-                live.stream, self._dialects.for_device(live.device_id), edition
-            )
+            selection = stream_attribute(live.stream, dialect, edition)
         except StreamNotSelectable as error:
             raise NotSupported(f"device {live.device_id}: {error}") from error
         ssrc = live.ssrc = self._ssrc.allocate(SsrcKind.LIVE)

@@ -14,7 +14,9 @@ header is itself a 2022 addition). Where the editions differ for us:
 
 `stream_attribute` writes main/sub-stream selection in a device's dialect (gb28181.md §6.2:
 2022 `streamnumber`, Dahua `streamprofile`, TP-LINK/Mercury `streamMode:MAIN|SUB`, Hikvision
-style `stream`). Pure: no I/O.
+style `stream`). `StreamDialects.effective` says which dialect a device has and where it
+comes from: the device's own setting (stored by the platform) before a configured
+per-device exception before the configured default. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from farmwatch.sipserver.sip.sdp_build import StreamSelection
 
 __all__ = [
     "OUR_GB_VERSION",
+    "DialectSource",
     "Edition",
+    "EffectiveDialect",
     "StreamDialect",
     "StreamDialects",
     "StreamNotSelectable",
@@ -139,12 +143,31 @@ def stream_attribute(
             "its stream dialect is none"
             if dialect is StreamDialect.NONE
             else f"it speaks {edition.label}, which has no stream selection (a vendor "
-            "dialect can be configured: [live] stream_dialects)"
+            "dialect can be set for the device)"
         )
         raise StreamNotSelectable(f"stream {number} cannot be asked of this device: {why}")
     if style is StreamStyle.STREAM_MODE and number > 1:
         raise StreamNotSelectable(f"stream {number}: streamMode knows only MAIN and SUB")
     return StreamSelection(number, style)
+
+
+class DialectSource(enum.StrEnum):
+    """Where a device's stream dialect comes from, first match wins."""
+
+    DEVICE = "device"
+    """The device's own setting (an administrator's, stored with the device)."""
+    CONFIGURATION = "configuration"
+    """A per-device exception of the configuration (`[live] stream_dialects`)."""
+    DEFAULT = "default"
+    """The configuration's dialect for every device (`[live] stream_dialect`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveDialect:
+    """The dialect a device is asked in, and why."""
+
+    dialect: StreamDialect
+    source: DialectSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,4 +189,17 @@ class StreamDialects:
         return cls(StreamDialect.from_text(default), tuple(devices))
 
     def for_device(self, device_id: str) -> StreamDialect:
-        return next((d for known, d in self.devices if known == device_id), self.default)
+        return self.effective(device_id).dialect
+
+    def effective(
+        self, device_id: str, device_setting: StreamDialect | None = None
+    ) -> EffectiveDialect:
+        """The device's dialect: its own setting when it has one (set while the platform
+        runs, so it must win over a file written before), else the configuration's entry
+        for it, else the configuration's default."""
+        if device_setting is not None:
+            return EffectiveDialect(device_setting, DialectSource.DEVICE)
+        configured = next((d for known, d in self.devices if known == device_id), None)
+        if configured is not None:
+            return EffectiveDialect(configured, DialectSource.CONFIGURATION)
+        return EffectiveDialect(self.default, DialectSource.DEFAULT)

@@ -165,6 +165,11 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "devices", "Put the device on a farm (null takes it off)", {200: obj(
             {"device_id": s.STRING, "farm_id": nullable(s.INTEGER)})},
         body({"farm_id": nullable(s.INTEGER)}, required=("farm_id",)))),
+    ("PUT", "/api/devices/{device_id}/stream-dialect", Operation(
+        "devices", "How live offers ask the device for its sub stream (null: as configured)",
+        {200: ref("Device")}, body({"dialect": nullable(s.STREAM_DIALECT)}, required=("dialect",)),
+        description="Stored with the device and used from its next live INVITE on; it wins "
+        "over the configuration's `[live] stream_dialects` entry and `stream_dialect`")),
     ("POST", "/api/devices/{device_id}/commands", Operation(
         "device control", "A device command, answered with the device's Result",
         {200: COMMAND_RESULT}, COMMAND_BODY, errors=DEVICE_ERRORS)),

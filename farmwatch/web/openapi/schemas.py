@@ -20,10 +20,13 @@ ANY_OBJECT: Schema = {"type": "object"}
 
 
 def nullable(schema: Schema) -> Schema:
-    """`schema` or null."""
+    """`schema` or null (an `enum` gets null too: a value outside it is refused)."""
     kind = schema.get("type")
     if isinstance(kind, str):
-        return {**schema, "type": [kind, "null"]}
+        nulled = {**schema, "type": [kind, "null"]}
+        if "enum" in schema:
+            nulled["enum"] = [*schema["enum"], None]
+        return nulled
     return {"anyOf": [schema, {"type": "null"}]}
 
 
@@ -54,6 +57,8 @@ ANOMALY_STATE: Schema = {"type": "string", "enum": [
     "open", "rectification_ordered", "rectified", "case_opened", "closed"]}  # fmt: skip
 SOURCE: Schema = {"type": "string", "enum": ["device", "platform"]}
 TRANSPORT: Schema = {"type": "string", "enum": ["udp", "tcp-passive", "tcp-active"]}
+STREAM_DIALECT: Schema = {"type": "string", "enum": [
+    "auto", "streamnumber", "streamprofile", "streamMode", "stream", "none"]}  # fmt: skip
 
 ORGANISATION = obj({
     "id": INTEGER, "name": STRING,
@@ -133,7 +138,14 @@ DEVICE = obj({
     "charset": nullable(STRING), "enrolled": BOOLEAN, "channel_count": nullable(INTEGER),
     "catalog_sum_num": nullable(INTEGER), "catalog_received": nullable(INTEGER),
     "catalog_complete": BOOLEAN, "catalog_updated_at": TIME,
-}, required=("device_id", "online", "enrolled"))  # fmt: skip
+    "gb_edition": {"type": "integer", "enum": [2016, 2022]},
+    "stream_dialect": {
+        **obj({"dialect": STREAM_DIALECT,
+               "source": {"type": "string", "enum": ["device", "configuration", "default"]},
+               "setting": nullable(STREAM_DIALECT)}),
+        "description": "How live offers ask for a sub stream, and where that comes from.",
+    },
+}, required=("device_id", "online", "enrolled", "gb_edition", "stream_dialect"))  # fmt: skip
 CHANNEL_NODE: Schema = {
     **obj({"channel_id": STRING, "device_id": STRING, "kind": STRING, "online": BOOLEAN,
            "children": array(ref("ChannelNode"))},

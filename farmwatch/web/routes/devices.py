@@ -5,6 +5,10 @@ cameras within their reach (the route rules check the device of each path).
 `POST /api/devices {"device_id", "password", "name"?, "farm_id"?}` (administrators): enrol
 a new device with its own SIP password (regulation art. 6: per camera, its access method,
 device ID and password), put on a farm of the administrator's reach when `farm_id` is given.
+
+`PUT /api/devices/{id}/stream-dialect {"dialect": "streamprofile" | ... | null}`
+(administrators): how live offers ask the device for its sub stream, stored with the device
+and used from the next INVITE on; null follows the configuration again.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from aiohttp import web
 
 from farmwatch.platform.catalog_tree import visible_tree
 from farmwatch.platform.errors import Conflict, InvalidInput, NotFound
-from farmwatch.web.authorization import principal_of
+from farmwatch.platform.services.device_service import StreamDialect
+from farmwatch.web.authorization import ACCESS_NOTE, principal_of
 from farmwatch.web.bodies import json_object
 from farmwatch.web.camera_views import with_places
 from farmwatch.web.keys import ACCESS, CAMERA_TREE, DEVICE_SERVICE
@@ -62,15 +67,49 @@ async def list_devices(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", 100, 1000)
     visible = await request.app[ACCESS].gate.visible_devices(principal_of(request))
     page = await service.list_devices(online=online, offset=offset, limit=limit, device_ids=visible)
-    return web.json_response(
-        {"total": page.total, "devices": [device_view(record) for record in page.items]}
-    )
+    views = [device_view(record, service.language_of(record)) for record in page.items]
+    return web.json_response({"total": page.total, "devices": views})
 
 
 @routes.get("/devices/{device_id}")
 async def get_device(request: web.Request) -> web.Response:
-    record = await request.app[DEVICE_SERVICE].get_device(request.match_info["device_id"])
-    return web.json_response(device_view(record))
+    service = request.app[DEVICE_SERVICE]
+    record = await service.get_device(request.match_info["device_id"])
+    return web.json_response(device_view(record, service.language_of(record)))
+
+
+_DIALECTS = ", ".join(member.value for member in StreamDialect)
+_DIALECT_NAMES = {member.value.lower(): member for member in StreamDialect}
+
+
+def _dialect_field(body: dict[str, Any]) -> StreamDialect | None:
+    """The body's `dialect`: a `StreamDialect` (any case), or None for null."""
+    if "dialect" not in body:
+        raise InvalidInput(f"dialect: required, one of {_DIALECTS}, or null (as configured)")
+    value = body["dialect"]
+    if value is None:
+        return None
+    known = _DIALECT_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if known is None:
+        raise InvalidInput(
+            f"dialect: expected one of {_DIALECTS}, or null (as configured), "
+            f"got {str(value)[:40]!r}"
+        )
+    return known
+
+
+@routes.put("/devices/{device_id}/stream-dialect")
+async def set_stream_dialect(request: web.Request) -> web.Response:
+    """How live offers ask the device for a sub stream, from its next INVITE on."""
+    body = await json_object(request, '{"dialect": "<dialect>" | null}')
+    dialect = _dialect_field(body)
+    service = request.app[DEVICE_SERVICE]
+    before = await service.get_device(request.match_info["device_id"])
+    note = request[ACCESS_NOTE].detail
+    note["stream_dialect"] = None if dialect is None else dialect.value
+    note["previous"] = None if before.stream_dialect is None else before.stream_dialect.value
+    record = await service.set_stream_dialect(before.device_id, dialect)
+    return web.json_response(device_view(record, service.language_of(record)))
 
 
 @routes.get("/devices/{device_id}/channels")
@@ -122,7 +161,8 @@ async def enrol_device(request: web.Request) -> web.Response:
     record = await service.enroll(
         device_id, password=password, name=None if name is None else name.strip(), charset=None
     )
-    return web.json_response({**device_view(record), "farm_id": farm_id}, status=201)
+    view = device_view(record, service.language_of(record))
+    return web.json_response({**view, "farm_id": farm_id}, status=201)
 
 
 @routes.post("/devices/{device_id}/catalog")

@@ -15,7 +15,7 @@ from farmwatch.platform.models import Base
 
 from .conftest import T0
 
-HEAD = "0016"
+HEAD = "0017"
 
 
 def _schema_differences(connection: Connection) -> list[object]:

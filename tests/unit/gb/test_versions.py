@@ -13,7 +13,9 @@ from farmwatch.sipserver.gb.registrations import (
 )
 from farmwatch.sipserver.gb.versions import (
     OUR_GB_VERSION,
+    DialectSource,
     Edition,
+    EffectiveDialect,
     StreamDialect,
     StreamDialects,
     StreamNotSelectable,
@@ -155,6 +157,24 @@ def test_dialects_from_settings() -> None:
         StreamDialects.from_settings("dahua", ())
     with pytest.raises(ValueError, match="<device ID>=<dialect>"):
         StreamDialects.from_settings("auto", ("streamprofile",))
+
+
+def test_a_device_setting_wins_over_the_configuration_which_wins_over_the_default() -> None:
+    other = "34020000001320000003"
+    dialects = StreamDialects.from_settings("streamMode", (f"{DEVICE}=stream",))
+    assert dialects.effective(DEVICE) == EffectiveDialect(
+        StreamDialect.STREAM, DialectSource.CONFIGURATION
+    )
+    assert dialects.effective(other) == EffectiveDialect(
+        StreamDialect.STREAM_MODE, DialectSource.DEFAULT
+    )
+    for device_id in (DEVICE, other):
+        # A stored setting wins, even one equal to the default (it is the device's own).
+        for setting in (StreamDialect.STREAMPROFILE, StreamDialect.AUTO):
+            assert dialects.effective(device_id, setting) == EffectiveDialect(
+                setting, DialectSource.DEVICE
+            )
+    assert dialects.for_device(DEVICE) is StreamDialect.STREAM
 
 
 def test_a_later_x_gb_ver_replaces_the_registered_one() -> None:

@@ -1,5 +1,7 @@
 // Device management (administrators): enrol a device with its own SIP password, create a
-// farm, put a device on a farm, and set each camera's key area and location number.
+// farm, put a device on a farm, see the GB/T 28181 edition it speaks and set how live offers
+// ask it for a sub stream (its stream dialect), and set each camera's key area and location
+// number.
 
 import { api } from "./api.js";
 import { el, clear } from "./dom.js";
@@ -8,11 +10,48 @@ import { loadTree } from "./tree.js";
 
 function field(label, input) { return el("label", { class: "field" }, el("span", {}, label), input); }
 
+const DIALECTS = ["auto", "streamnumber", "streamprofile", "streamMode", "stream", "none"];
+const PAGE = 1000;
+
+/** Every device the caller may see, by ID (the tree has no edition nor dialect). */
+async function loadDevices() {
+  const found = new Map();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await api("GET", `/api/devices?limit=${PAGE}&offset=${offset}`);
+    for (const device of page.devices) found.set(device.device_id, device);
+    if (offset + PAGE >= page.total) return found;
+  }
+}
+
+function editionText(device) {
+  if (!device) return "";
+  const edition = `GB/T 28181-${device.gb_edition}`;
+  return device.gb_version ? `${edition} (X-GB-Ver ${device.gb_version})` : `${edition} (${t("dev.noGbVer")})`;
+}
+
+/** The stream dialect row: the select (empty value: as configured), save, what is in effect. */
+function dialectRow(device, attempt) {
+  const current = device.stream_dialect;
+  const select = el("select", { class: "stream-dialect", title: t("dev.dialectHint") },
+    el("option", { value: "", selected: current.setting === null }, t("dialect.follow")),
+    DIALECTS.map((name) => el("option", { value: name, selected: current.setting === name }, t(`dialect.${name}`))));
+  const effect = el("span", { class: "muted dialect-effective", dataset: { source: current.source, dialect: current.dialect } },
+    t("dialect.in", { dialect: current.dialect, source: t(`dialectSource.${current.source}`) }));
+  return el("div", { class: "toolbar dev-stream" },
+    el("span", {}, t("dev.gbVersion")), el("span", { class: "gb-edition" }, editionText(device)),
+    el("span", {}, t("dev.dialect")), select,
+    el("button", { type: "button", class: "save-dialect", onclick: () => attempt(
+      () => api("PUT", `/api/devices/${device.device_id}/stream-dialect`, { dialect: select.value || null }),
+      t("dev.saved")) }, t("dev.save")),
+    effect);
+}
+
 export function mount(container) {
   const message = el("p", { class: "state", id: "dev-message", role: "status" });
   const list = el("div", { id: "dev-list" });
   let tree = null;
   let organisations = [];
+  let devices = new Map();
 
   function say(text, isError = false) {
     message.textContent = text;
@@ -93,6 +132,7 @@ export function mount(container) {
           el("button", { type: "button", class: "save-farm", onclick: () => attempt(
             () => api("PUT", `/api/devices/${device.device_id}/farm`, { farm_id: farm.value ? Number(farm.value) : null }),
             t("dev.saved")) }, t("dev.save"))),
+        devices.has(device.device_id) ? dialectRow(devices.get(device.device_id), attempt) : null,
         device.cameras.length ? el("table", {}, el("thead", {}, el("tr", {},
           [t("dev.name"), "ID", "", t("keyArea"), t("location"), ""].map((head) => el("th", {}, head)))),
         el("tbody", {}, device.cameras.map(cameraRow))) : null));
@@ -101,7 +141,8 @@ export function mount(container) {
 
   async function refresh() {
     try {
-      [tree, { organisations }] = await Promise.all([loadTree(), api("GET", "/api/organisations")]);
+      [tree, { organisations }, devices] = await Promise.all(
+        [loadTree(), api("GET", "/api/organisations"), loadDevices()]);
       render();
     } catch (error) { say(error.message, true); }
   }
