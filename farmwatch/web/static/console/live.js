@@ -51,7 +51,7 @@ export function mount(container, { me }) {
   const pad = createPtzPad(selectedCamera);
   const talk = createTalkButton(selectedCamera);
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid,
-    el("div", { class: "controls" }, pad.node, talk.node)));
+    el("div", { class: "controls" }, pad.node, talk.node, pad.kept)));
 
   // A monitoring record of the selected tile's camera (the platform takes the snapshot).
   function record() {
