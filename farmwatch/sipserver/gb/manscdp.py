@@ -2,8 +2,9 @@
 
 Owns the root kinds (`Query`/`Control`/`Notify`/`Response`), the `CmdType` names and one
 frozen dataclass per understood message (GB/T 28181-2016 Annex A: A.2.3 control, A.2.4
-query, A.2.5 notify, A.2.6 response; reference §4.1-4.8, §4.12, §5.3). Anything else
-becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`, building in `manscdp_build`.
+query, A.2.5 notify, A.2.6 response; reference §4.1-4.8, §4.12, §5.3; the [2022] queries
+of §4.14). Anything else becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`,
+building in `manscdp_build`.
 
 `sn` is the message's `SN`; a missing or non-numeric `SN` is reported as `MISSING_SN` (0,
 never a valid SN). `device_id` is the `DeviceID` text, "" when absent.

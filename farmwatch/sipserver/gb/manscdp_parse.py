@@ -2,7 +2,8 @@
 
 Owns `parse_manscdp` and the per-message readers (GB/T 28181-2016 Annex A; reference
 §4.1-4.6 keepalive, catalog, DeviceInfo, DeviceStatus; §4.7 RecordInfo; §4.8 DeviceControl; §4.12
-MediaStatus; §5.3 catalog NOTIFY). Readers are lenient about content (padding, case,
+MediaStatus; §5.3 catalog NOTIFY; §4.9, §4.14 through `manscdp_device` and
+`manscdp_device_state`). Readers are lenient about content (padding, case,
 missing optional fields, garbage numbers) and strict only about structure: undecodable or
 malformed XML, a DTD, an unknown root element or a missing `CmdType` raise `ManscdpError`.
 An unknown `CmdType` is an `UnknownMessage`, never an error.
