@@ -4,11 +4,18 @@ moving at the commanded speeds until a stop, presets set, called and deleted, th
 position, [2022] absolute positioning), and for the device its guard (armed or not),
 recording state per target, alarm resets, drag zooms, reboots and stored configuration.
 
+[2022] It also keeps what HomePositionQuery, CruiseTrackListQuery, CruiseTrackQuery and
+SDCardStatus ask: the guard position, each head's cruise tracks (defined by the PTZCmd
+cruise commands: a track per cruise group, numbered by it, its presets in the order added,
+one speed and one dwell time for all its points) and the device's storage cards (`sd_cards`,
+one healthy card unless a test sets others).
+
 Pure: every change takes `now` (the device's loop time); tests read the state directly
-(`SimulatedDevice.control`) as the inspection hook. Three switches make it misbehave on
+(`SimulatedDevice.control`) as the inspection hook. Four switches make it misbehave on
 purpose: `ignores_controls` (take every MESSAGE, act on and answer none),
-`answers_ptz_position` (False: a 2016 device that does not know PTZPosition) and
-`refuses_with` (answer ERROR with that reason).
+`answers_ptz_position` (False: a 2016 device that does not know PTZPosition),
+`answers_state_queries` (False: likewise for the four queries above) and `refuses_with`
+(answer ERROR with that reason).
 """
 
 from __future__ import annotations
@@ -17,7 +24,13 @@ from dataclasses import dataclass, field
 
 from farmwatch.sipserver.gb.control_commands import HomePositionCommand
 from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement, ConfigType
+from farmwatch.sipserver.gb.device_state import SdCard, SdCardState
 from farmwatch.sipserver.gb.ptz import (
+    CruiseAddPoint,
+    CruiseClear,
+    CruiseDeletePoint,
+    CruiseDwell,
+    CruiseSpeed,
     FocusIris,
     FocusIrisStop,
     PanDirection,
@@ -30,13 +43,16 @@ from farmwatch.sipserver.gb.ptz import (
     ZoomDirection,
 )
 
-__all__ = ["CameraHead", "DeviceControlState", "PtzPoint"]
+__all__ = ["CameraHead", "CruiseTrack", "DeviceControlState", "PtzPoint"]
 
 PAN_DEGREES_PER_SECOND = 90.0  # at pan speed 255
 TILT_DEGREES_PER_SECOND = 60.0  # at tilt speed 255
 ZOOM_PER_SECOND = 4.0  # zoom factor per second at zoom speed 15
 TILT_RANGE = (-30.0, 90.0)
 ZOOM_RANGE = (1.0, 30.0)
+CRUISE_SPEED = 32  # a new track's speed and dwell (seconds), until a PTZCmd sets them
+CRUISE_DWELL = 10
+MAX_CRUISE_POINTS = 32  # presets one track holds, as cameras limit it
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,16 @@ class PtzPoint:
 
     def rounded(self) -> PtzPoint:
         return PtzPoint(round(self.pan, 2), round(self.tilt, 2), round(self.zoom, 2))
+
+
+@dataclass(slots=True)
+class CruiseTrack:
+    """One cruise track (巡航轨迹): presets in the order added, one speed and dwell for all."""
+
+    presets: list[int] = field(default_factory=list)
+    speed: int = CRUISE_SPEED
+    dwell: int = CRUISE_DWELL
+    """Seconds at each preset."""
 
 
 def _clamp(value: float, bounds: tuple[float, float]) -> float:
@@ -67,6 +93,9 @@ class CameraHead:
     presets: dict[int, PtzPoint] = field(default_factory=dict)
     home: HomePositionCommand | None = None
     focus_iris_moving: bool = False
+    cruises: dict[int, CruiseTrack] = field(default_factory=dict)
+    """Cruise tracks by group number (PTZCmd byte 5); listed once they hold a preset, gone
+    (speed and dwell with them) when their last preset goes."""
 
     @property
     def is_moving(self) -> bool:
@@ -93,8 +122,12 @@ class CameraHead:
         self.pan_rate = self.tilt_rate = self.zoom_rate = 0.0
 
     def apply(self, action: PtzAction, now: float) -> None:
-        """Act on a decoded PTZCmd (cruise, scan and auxiliary switches are only kept)."""
+        """Act on a decoded PTZCmd (cruise commands define tracks; a cruise or scan is not
+        run, and auxiliary switches are only taken)."""
         self._settle(now)
+        if isinstance(action, CruiseAddPoint | CruiseDeletePoint | CruiseClear):
+            self._edit_cruise(action)
+            return
         match action:
             case PtzStop():
                 self.pan_rate = self.tilt_rate = self.zoom_rate = 0.0
@@ -111,8 +144,24 @@ class CameraHead:
                     self.move_to(self.presets[index], now)
             case Preset(operation=PresetOperation.DELETE, index=index):
                 self.presets.pop(index, None)
+            case CruiseSpeed(group=group, speed=speed):
+                self.cruises.setdefault(group, CruiseTrack()).speed = speed
+            case CruiseDwell(group=group, seconds=seconds):
+                self.cruises.setdefault(group, CruiseTrack()).dwell = seconds
             case _:
                 pass
+
+    def _edit_cruise(self, action: CruiseAddPoint | CruiseDeletePoint | CruiseClear) -> None:
+        track = self.cruises.setdefault(action.group, CruiseTrack())
+        match action:
+            case CruiseAddPoint(preset=preset) if len(track.presets) < MAX_CRUISE_POINTS:
+                track.presets.append(preset)
+            case CruiseDeletePoint(preset=preset) if preset in track.presets:
+                track.presets.remove(preset)
+            case CruiseClear():
+                track.presets.clear()
+        if not track.presets:
+            del self.cruises[action.group]  # an empty track is no track (speed forgotten)
 
     def _start_move(self, move: PtzMove) -> None:
         pan = PAN_DEGREES_PER_SECOND * move.pan_speed / 255
@@ -139,8 +188,15 @@ class DeviceControlState:
     """Each configuration family as last written (ConfigType value → tree)."""
     received: list[tuple[str, str]] = field(default_factory=list)
     """(target, command name) of every DeviceControl and DeviceConfig, in order."""
+    sd_cards: list[SdCard] = field(
+        default_factory=lambda: [
+            SdCard(1, "SD卡1", SdCardState.OK, capacity_mb=59640, free_mb=31880)
+        ]
+    )
+    """What SDCardStatus reports."""
     ignores_controls: bool = False
     answers_ptz_position: bool = True
+    answers_state_queries: bool = True
     refuses_with: str | None = None
     """When set, every answered control and DeviceConfig is refused: `Result` ERROR with this
     `Reason`, and nothing changes."""

@@ -7,9 +7,12 @@ PTZPreciseCtrl), keeps presets and the guard position, arms or disarms, starts o
 recording, counts alarm resets and drag zooms, answers those the standard answers with
 `Response/DeviceControl` Result OK; stores DeviceConfig families and answers `Result OK`;
 answers ConfigDownload one family per message (same SN), PresetQuery from the head's
-presets, PTZPosition from its position; TeleBoot asks the device to reboot. Everything lands
-in `DeviceControlState`; a SnapShotConfig also goes to `on_snapshot` (the pictures are
-taken and uploaded by `SnapshotUploader`). Returns False for messages that are not its business.
+presets, PTZPosition from its position, [2022] HomePositionQuery, CruiseTrackListQuery,
+CruiseTrackQuery and SDCardStatus from the guard position, cruise tracks and storage cards it
+keeps (tracks named 巡航轨迹N, N their cruise group); TeleBoot asks the device to reboot.
+Everything lands in `DeviceControlState`; a SnapShotConfig also goes to `on_snapshot` (the
+pictures are taken and uploaded by `SnapshotUploader`). Returns False for messages that are
+not its business.
 """
 
 from __future__ import annotations
@@ -29,17 +32,22 @@ from farmwatch.sipserver.gb.control_commands import (
     answers_with_result,
 )
 from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement, ConfigType
+from farmwatch.sipserver.gb.device_state import CruisePoint, CruiseTrackEntry, HomePosition
 from farmwatch.sipserver.gb.manscdp import (
     CmdType,
     ConfigDownloadQuery,
+    CruiseTrackListQuery,
+    CruiseTrackQuery,
     DeviceConfigControl,
     DeviceControl,
+    HomePositionQuery,
     ManscdpMessage,
     PresetEntry,
     PresetQuery,
     PtzCommand,
     PtzPositionQuery,
     ResultCode,
+    SdCardStatusQuery,
     TeleBootCommand,
 )
 from farmwatch.sipserver.gb.manscdp_build import build_control_response
@@ -48,10 +56,24 @@ from farmwatch.sipserver.gb.manscdp_device import (
     build_preset_query_response,
     build_ptz_position_response,
 )
+from farmwatch.sipserver.gb.manscdp_device_state import (
+    build_cruise_track_list_response,
+    build_cruise_track_response,
+    build_home_position_response,
+    build_sd_card_status_response,
+)
 from farmwatch.sipserver.gb.manscdp_snapshot import SnapShotConfig
+from farmwatch.sipserver.gb.manscdp_text import ManscdpCharset
 from farmwatch.sipserver.gb.ptz import PtzCmdError, decode_ptz_cmd
 
 log = logging.getLogger(__name__)
+
+_2022 = ManscdpCharset.GB18030  # the 2022 answers, as a 2022 device writes them
+
+
+def _track_name(number: int) -> str:
+    return f"巡航轨迹{number}"
+
 
 Send = Callable[[bytes, str | None, str], Coroutine[Any, Any, bool]]
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]
@@ -103,6 +125,15 @@ class ControlResponder:
                 presets = [PresetEntry(i, f"预置点{i}") for i in sorted(head.presets)]
                 body = build_preset_query_response(channel, sn, presets)
                 self._spawn(self._send(body, reply_to, "PresetQuery"))
+            case (
+                HomePositionQuery()
+                | CruiseTrackListQuery()
+                | CruiseTrackQuery()
+                | SdCardStatusQuery()
+            ):
+                if self.state.answers_state_queries:  # else a 2016 device: the 200 OK only
+                    what = type(message).__name__.removesuffix("Query")
+                    self._spawn(self._send(self._kept_state(message), reply_to, what))
             case PtzPositionQuery(device_id=channel, sn=sn):
                 if not self.state.answers_ptz_position:
                     return True  # a 2016 device: the 200 OK and nothing more
@@ -112,6 +143,41 @@ class ControlResponder:
             case _:
                 return False
         return True
+
+    def _kept_state(
+        self,
+        query: HomePositionQuery | CruiseTrackListQuery | CruiseTrackQuery | SdCardStatusQuery,
+    ) -> bytes:
+        """[2022] The answer from what the device keeps (GB 18030, as a 2022 device writes);
+        ERROR with the reason while `refuses_with` is set."""
+        reason, target, sn = self.state.refuses_with, query.device_id, query.sn
+        if isinstance(query, SdCardStatusQuery):
+            cards = [] if reason else self.state.sd_cards
+            return build_sd_card_status_response(target, sn, cards, reason=reason, charset=_2022)
+        head = self.state.head(target)
+        match query:
+            case HomePositionQuery():
+                home = None if head.home is None else HomePosition(
+                    head.home.enabled, head.home.reset_time, head.home.preset_index
+                )  # fmt: skip
+                return build_home_position_response(target, sn, home, reason=reason, charset=_2022)
+            case CruiseTrackListQuery():
+                tracks = [
+                    CruiseTrackEntry(number, _track_name(number))
+                    for number, track in sorted(head.cruises.items())
+                    if track.presets and not reason
+                ]
+                return build_cruise_track_list_response(
+                    target, sn, tracks, reason=reason, charset=_2022
+                )
+        number = query.number if query.number is not None else 0
+        track = head.cruises.get(number)
+        points = [] if track is None or reason else [
+            CruisePoint(preset, track.dwell, track.speed) for preset in track.presets
+        ]  # fmt: skip
+        return build_cruise_track_response(
+            target, sn, number, _track_name(number), points, reason=reason, charset=_2022
+        )
 
     def _take_snapshots(self, target: str, blocks: tuple[ConfigElement, ...]) -> None:
         """A SnapShotConfig among the families: take and upload the pictures (after the

@@ -8,7 +8,8 @@ channel's record index, every file overlapping [StartTime, EndTime] whole, in me
 `records_per_message` items sent the same way (SumNum the total; none: one message with
 SumNum 0; `Type` other than all/time finds nothing, the recordings being scheduled ones).
 Notify/Broadcast goes to `on_broadcast` (the device's `BroadcastReceiver`).
-Controls, configuration, PresetQuery and PTZPosition go to `control` (`ControlResponder`,
+Controls, configuration, PresetQuery, PTZPosition and the [2022] queries of what the camera
+keeps go to `control` (`ControlResponder`,
 which acts on them the way a camera does); PTZCmd codes are also kept in `ptz_commands`
 (channel, code); IFameCmd is counted and makes the channel's calls send a key frame next, as
 a camera does; other controls get `Result OK`. A body

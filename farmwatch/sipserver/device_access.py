@@ -84,10 +84,15 @@ class DeviceUnavailable(SipError):
 
 
 class QueryTimeout(SipError):
-    def __init__(self, device_id: str, cmd_type: CmdType) -> None:
+    """No answer in time. `was_taken`: the device answered the MESSAGE 2xx and then sent
+    nothing (as a device that does not know the CmdType does, §4.14), rather than not
+    answering the MESSAGE at all."""
+
+    def __init__(self, device_id: str, cmd_type: CmdType, *, was_taken: bool = False) -> None:
         super().__init__(f"device {device_id} did not answer {cmd_type.value} in time")
         self.device_id = device_id
         self.cmd_type = cmd_type
+        self.was_taken = was_taken
 
 
 @dataclass(slots=True)
@@ -384,19 +389,22 @@ class DeviceAccess:
     ) -> Any:
         """Send a query (or a control that is answered) to `target_id` (default: the
         device) and wait for the answering MESSAGE matched by (device, CmdType, SN), at most
-        `answer_within` seconds (default `query_timeout`): `QueryTimeout` past it."""
+        `answer_within` seconds (default `query_timeout`): `QueryTimeout` past it, saying
+        whether the device took the MESSAGE."""
         sn = self.next_sn()
         key = QueryKey(device_id, cmd_type, sn)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         # Registered before sending: the answer can overtake the 200 OK.
         self._waiters[key] = _Waiter(device_id, future)
+        was_taken = False
         try:
             async with asyncio.timeout(answer_within or self.settings.query_timeout):
                 body = body_for_sn(sn, self.charset_for(device_id))
                 await self.send_manscdp(device_id, body, target_id=target_id)
+                was_taken = True
                 return await future
         except TimeoutError as exc:
-            raise QueryTimeout(device_id, cmd_type) from exc
+            raise QueryTimeout(device_id, cmd_type, was_taken=was_taken) from exc
         finally:
             self._waiters.pop(key, None)
 

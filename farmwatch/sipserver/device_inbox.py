@@ -36,14 +36,18 @@ from farmwatch.sipserver.gb.manscdp import (
     CmdType,
     ConfigDownloadResponse,
     ControlResponse,
+    CruiseTrackListResponse,
+    CruiseTrackResponse,
     DeviceInfoResponse,
     DeviceStatusResponse,
+    HomePositionResponse,
     Keepalive,
     ManscdpMessage,
     MobilePositionNotify,
     PresetQueryResponse,
     PtzPositionResponse,
     RecordInfoResponse,
+    SdCardStatusResponse,
 )
 from farmwatch.sipserver.gb.manscdp_build import build_control_response
 from farmwatch.sipserver.gb.manscdp_parse import parse_manscdp, plain_keepalive
@@ -237,7 +241,15 @@ class DeviceInbox:
             case ControlResponse():
                 key = QueryKey(device_id, message.cmd_type, message.sn)
                 access.answer_received(device_id, key, message)
-            case ConfigDownloadResponse() | PresetQueryResponse() | PtzPositionResponse():
+            case (
+                ConfigDownloadResponse()
+                | PresetQueryResponse()
+                | PtzPositionResponse()
+                | HomePositionResponse()
+                | CruiseTrackListResponse()
+                | CruiseTrackResponse()
+                | SdCardStatusResponse()
+            ):
                 key = QueryKey(device_id, _ANSWERED[type(message)], message.sn)
                 if not access.answer_received(device_id, key, message):
                     log.info("unsolicited %s from device %s (SN %d)",
@@ -309,6 +321,10 @@ _ANSWERED: dict[type, CmdType] = {
     ConfigDownloadResponse: CmdType.CONFIG_DOWNLOAD,
     PresetQueryResponse: CmdType.PRESET_QUERY,
     PtzPositionResponse: CmdType.PTZ_POSITION,
+    HomePositionResponse: CmdType.HOME_POSITION_QUERY,
+    CruiseTrackListResponse: CmdType.CRUISE_TRACK_LIST_QUERY,
+    CruiseTrackResponse: CmdType.CRUISE_TRACK_QUERY,
+    SdCardStatusResponse: CmdType.SD_CARD_STATUS,
 }
 
 

@@ -81,6 +81,7 @@ from farmwatch.web.routes import (
     cameras,
     control,
     device_snapshots,
+    device_state,
     devices,
     diagnosis,
     farms,
@@ -193,7 +194,8 @@ def create_api_app(services: WebServices) -> web.Application:
     api[DEVICE_SNAPSHOTS] = services.device_snapshots
     api[BROADCASTS] = services.broadcasts
     for feature in (
-        session, devices, live, records, playback, recordings, uppers, control, accounts,
+        session, devices, live, records, playback, recordings, uppers, control, device_state,
+        accounts,
         organisations, tokens, audit, cameras, alarms, positions, monitoring, farms, faults,
         anomalies, spot_checks, diagnosis, device_snapshots, broadcast, overview,
     ):  # fmt: skip

@@ -177,6 +177,7 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("GET", "/api/devices/{device_id}/channels", DEVICE),  # filtered to visible cameras
     ("GET", "/api/devices/{device_id}/catalog", DEVICE),
     ("GET", "/api/devices/{device_id}/status", DEVICE),
+    ("GET", "/api/devices/{device_id}/sd-cards", DEVICE),  # [2022] SDCardStatus
     ("GET", "/api/devices/{device_id}/track", DEVICE),  # a mobile device's positions
     ("POST", "/api/devices/{device_id}/catalog", DEVICE_ADMINISTRATOR),
     ("PUT", "/api/devices/{device_id}/farm", DEVICE_ADMINISTRATOR),
@@ -211,6 +212,9 @@ _TABLE: list[tuple[str, str, Rule]] = [
     ("DELETE", "/api/channels/{channel_id}/ptz", _camera()),  # its holder gives it back
     ("GET", "/api/channels/{channel_id}/presets", _camera()),
     ("GET", "/api/channels/{channel_id}/ptz/position", _camera()),
+    ("GET", "/api/channels/{channel_id}/home-position", _camera()),
+    ("GET", "/api/channels/{channel_id}/cruise-tracks", _camera()),
+    ("GET", "/api/channels/{channel_id}/cruise-tracks/{number}", _camera()),
     ("POST", "/api/channels/{channel_id}/device-snapshots", _camera(AuditAction.DEVICE_SNAPSHOT)),
     ("GET", "/api/channels/{channel_id}/device-snapshots", _camera()),
     # The picture's camera is checked by the handler (`AccessGate.channel`), as for alarms.

@@ -166,6 +166,16 @@ PROBES: dict[RouteKey, Probe] = {
     K("GET", "/api/channels/{channel_id}/ptz"): Probe(_p("/api/channels/{C}/ptz"), 200),
     K("DELETE", "/api/channels/{channel_id}/ptz"): Probe(_p("/api/channels/{C}/ptz"), 204),
     K("GET", "/api/channels/{channel_id}/presets"): Probe(_p("/api/channels/{C}/presets"), 200),
+    K("GET", "/api/channels/{channel_id}/home-position"): Probe(
+        _p("/api/channels/{C}/home-position"), 200
+    ),
+    K("GET", "/api/channels/{channel_id}/cruise-tracks"): Probe(
+        _p("/api/channels/{C}/cruise-tracks"), 200
+    ),
+    K("GET", "/api/channels/{channel_id}/cruise-tracks/{number}"): Probe(
+        _p("/api/channels/{C}/cruise-tracks/1"), 200
+    ),
+    K("GET", "/api/devices/{device_id}/sd-cards"): Probe(_p("/api/devices/{D}/sd-cards"), 200),
     K("GET", "/api/channels/{channel_id}/ptz/position"): Probe(
         _p("/api/channels/{C}/ptz/position"), 200
     ),

@@ -389,7 +389,8 @@ def _nal_seeds() -> list[bytes]:
 
 
 def _device_seeds() -> list[bytes]:
-    names = ("device_*", "config_*", "preset_*", "ptz_position_*")
+    names = ("device_*", "config_*", "preset_*", "ptz_position_*", "home_position_*",
+             "cruise_track_*", "sd_card_*")  # fmt: skip
     return [seed for name in names for seed in _files(f"manscdp/{name}.xml")]
 
 

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 
 from farmwatch.platform.catalog_mapping import channel_data
 from farmwatch.platform.db import create_database, default_database_url
-from farmwatch.platform.errors import DeviceOffline, DeviceTimeout, NotFound
+from farmwatch.platform.errors import DeviceOffline, DeviceTimeout, NotFound, NotSupported
 from farmwatch.platform.records import ChannelData, Transport
 from farmwatch.platform.repositories import ChannelRepository, DeviceRepository
 from farmwatch.platform.services.device_control_service import (
@@ -33,6 +33,7 @@ from farmwatch.platform.services.device_control_service import (
     PtzMove,
     PtzStop,
 )
+from farmwatch.platform.services.device_state_queries import GuardPosition
 from farmwatch.simulator import SimulatedDevice, running_simulator
 from farmwatch.web.keys import DEVICE_CONTROL
 from farmwatch.web.middlewares import error_middleware
@@ -50,6 +51,7 @@ class ControlEnv:
     platform: Platform
     device: SimulatedDevice
     service: DeviceControlService
+    channels: ChannelRepository
 
     @property
     def channel_ids(self) -> list[str]:
@@ -95,7 +97,7 @@ async def env(tmp_path: Path) -> AsyncIterator[ControlEnv]:
             await _register(devices, ABSENT_DEVICE, 5060)
             await channels.replace_catalog(ABSENT_DEVICE, [ChannelData(ABSENT_CHANNEL)], at=NOW)
             service = DeviceControlService(platform.access, channels, answer_timeout=1.0)
-            yield ControlEnv(platform, device, service)
+            yield ControlEnv(platform, device, service, channels)
     finally:
         await database.close()
 
@@ -143,6 +145,30 @@ async def test_a_device_that_does_not_answer_is_reported_after_the_answer_timeou
     with pytest.raises(DeviceTimeout, match="did not answer PTZ command A50F0100000000B5 .*1 s"):
         await env.service.ptz(env.channel_ids[0], PtzStop())
     assert env.device.responder.ptz_commands == []
+
+
+async def test_a_2022_query_never_answered_is_not_asked_again_for_a_minute(
+    env: ControlEnv,
+) -> None:
+    now = [1000.0]
+    service = DeviceControlService(
+        env.platform.access, env.channels, answer_timeout=0.5, clock=lambda: now[0]
+    )
+    channel, loop = env.channel_ids[0], asyncio.get_running_loop()
+    env.device.control.answers_state_queries = False
+    with pytest.raises(NotSupported, match="took HomePositionQuery .* within 0.5 s"):
+        await service.queries.home_position(channel)
+    env.device.control.answers_state_queries = True  # it would answer now, but is not asked
+    now[0] += 59.0
+    started = loop.time()
+    with pytest.raises(NotSupported, match="did not answer the last time"):
+        await service.queries.home_position(channel)
+    assert loop.time() - started < 0.2
+    tracks = await service.queries.cruise_tracks(channel)  # another query: asked
+    assert tracks.tracks == ()
+    now[0] += 2.0  # a minute on: asked again, and answered
+    found = await service.queries.home_position(channel)
+    assert found == GuardPosition(channel, None)
 
 
 # -- the HTTP API -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,10 @@ DeviceCommand = (
     | DragZoomCommand
 )
 
+UNANSWERED_MEMORY = 60.0
+"""Seconds a device that took a [2022] query and never answered it is answered 501 for that
+query without being asked."""
+
 SENT = "sent"
 """`CommandResult.result` of a command the standard does not answer: the device took it."""
 
@@ -119,10 +124,15 @@ class DeviceTalk:
         channels: ChannelRepository,
         *,
         answer_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.access = access
         self.channels = channels
         self._answer_timeout = answer_timeout
+        self._clock = clock
+        self._unanswered_2022: dict[tuple[str, CmdType], float] = {}
+        """(device, CmdType) → until when a 2022 query it took and never answered is
+        answered 501 without asking it again."""
 
     @property
     def timeout(self) -> float:
@@ -220,6 +230,48 @@ class DeviceTalk:
             raise self._timeout(device_id, target_id, what) from error
         except SipError as error:
             raise self._failure(error, device_id, target_id, what) from error
+
+    async def ask_2022(
+        self,
+        device_id: str,
+        target_id: str,
+        cmd_type: CmdType,
+        body_for_sn: Callable[[int, ManscdpCharset], bytes],
+        what: str,
+    ) -> Any:
+        """A [2022] query (gb28181.md §4.14). `NotSupported` (501): at once when the device
+        speaks 2016 (nothing sent), or when it took the MESSAGE and never answered (a device
+        that does not know the CmdType), which is then remembered `UNANSWERED_MEMORY`
+        seconds so that nobody waits for it again meanwhile. A device that does not even
+        take the MESSAGE is a `DeviceTimeout` (504) like any other command."""
+        self.require_2022(device_id, cmd_type.value)
+        key = (device_id, cmd_type)
+        silent_until = self._unanswered_2022.get(key)
+        if silent_until is not None and silent_until > self._clock():
+            raise NotSupported(
+                f"device {device_id} does not answer {cmd_type.value} ({what} of {target_id}; "
+                f"{cmd_type.value} is GB/T 28181-2022; it did not answer the last time)"
+            )
+        try:
+            answer = await self.access.query(
+                device_id, cmd_type, body_for_sn, target_id=target_id, answer_within=self.timeout
+            )
+        except QueryTimeout as error:
+            log.warning("device %s did not answer %s for %s (MESSAGE taken: %s)",
+                        device_id, cmd_type.value, target_id, error.was_taken)  # fmt: skip
+            if not error.was_taken:
+                raise self._timeout(device_id, target_id, cmd_type.value) from error
+            # Asked again at once, such a device would keep every caller waiting.
+            self._unanswered_2022[key] = self._clock() + UNANSWERED_MEMORY
+            raise NotSupported(
+                f"device {device_id} took {cmd_type.value} for {target_id} but did not "
+                f"answer it within {self.timeout:g} s: it does not report {what} "
+                f"({cmd_type.value} is GB/T 28181-2022)"
+            ) from error
+        except SipError as error:
+            raise self._failure(error, device_id, target_id, cmd_type.value) from error
+        self._unanswered_2022.pop(key, None)
+        return answer
 
     async def answered_control(
         self,

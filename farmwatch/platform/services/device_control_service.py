@@ -8,12 +8,14 @@ device's charset and a fresh SN. No `<Response>` follows a PTZ command (§11.9):
 device's 200 to the MESSAGE is all there is, so the call returns once it arrives. A
 continuous move lasts until a stop, which is just another action. `home_position` (guard
 position, answered with a Result), `presets` (PresetQuery), `position` ([2022] PTZPosition)
-and `move_to` ([2022] PTZPreciseCtrl) complete it. Every steering command first takes the
-camera's floor (`ControlFloor`: one controller at a time, a per-camera rate). A device
-that takes no command in `control_timeout` is a `DeviceTimeout` naming it (504), one that
-answers an error status a `DeviceRefused`. Device-wide commands and configuration are
-`DeviceCommandService`'s (`commands`). The PTZ action types are re-exported here so that
-the web builds them without reaching into the SIP part.
+and `move_to` ([2022] PTZPreciseCtrl) complete it; `queries` asks what the camera keeps
+([2022] HomePositionQuery, CruiseTrackListQuery, CruiseTrackQuery, SDCardStatus). Every
+steering command first takes the camera's floor (`ControlFloor`: one controller at a time,
+a per-camera rate). A device that takes no command in `control_timeout` is a
+`DeviceTimeout` naming it (504), one that answers an error status a `DeviceRefused`.
+Device-wide commands and configuration are `DeviceCommandService`'s (`commands`). The PTZ
+action types are re-exported here so that the web builds them without reaching into the SIP
+part.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from farmwatch.platform.services.device_command_service import (
     DeviceCommandService,
     DeviceTalk,
 )
+from farmwatch.platform.services.device_state_queries import DeviceStateQueries
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.gb.control_commands import HomePositionCommand, PtzPreciseCommand
 from farmwatch.sipserver.gb.manscdp import (
@@ -106,8 +109,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTROL_PRIORITY = 5  # `<Info><ControlPriority>` as wvp sends it (§4.8, §11.9)
-NO_POSITION_MEMORY = 60.0
-"""Seconds a device that did not answer PTZPosition is answered 501 without asking it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +143,13 @@ class DeviceControlService:
         floor: ControlFloor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._talk = DeviceTalk(access, channels, answer_timeout=answer_timeout)
+        self._talk = DeviceTalk(access, channels, answer_timeout=answer_timeout, clock=clock)
         self._control_priority = control_priority
         self.floor = floor or ControlFloor(FloorSettings())
         self._clock = clock
         self.commands = DeviceCommandService(self._talk, control_priority=control_priority)
-        self._without_position: dict[str, float] = {}
+        self.queries = DeviceStateQueries(self._talk)
+        """[2022] What the camera keeps: guard position, cruise tracks, storage cards."""
 
     def _take(self, channel_id: str, controller: Controller | None, take_over: bool) -> None:
         if controller is not None:
@@ -226,28 +228,11 @@ class DeviceControlService:
         """[2022] PTZPosition: `NotSupported` (501) when the device does not answer it (a
         2016 device) or answers it with an error or without a position."""
         device_id = await self._talk.device_of(channel_id)
-        self._talk.require_2022(device_id, "PTZPosition")
-        silent_until = self._without_position.get(device_id)
-        if silent_until is not None and silent_until > self._clock():
-            raise NotSupported(
-                f"device {device_id} does not report the PTZ position of {channel_id} "
-                "(PTZPosition is GB/T 28181-2022; it did not answer the last time)"
-            )
-        unanswered = NotSupported(
-            f"device {device_id} does not report the PTZ position of {channel_id} "
-            "(PTZPosition is GB/T 28181-2022; no answer)"
-        )
-        try:
-            answer: PtzPositionResponse = await self._talk.ask(
-                device_id, channel_id, CmdType.PTZ_POSITION,
-                lambda sn, charset: build_ptz_position_query(sn, channel_id, charset),
-                "PTZPosition", unanswered=unanswered,
-            )  # fmt: skip
-        except NotSupported:
-            # Asked again at once, a 2016 device would keep the caller waiting each time.
-            self._without_position[device_id] = self._clock() + NO_POSITION_MEMORY
-            raise
-        self._without_position.pop(device_id, None)
+        answer: PtzPositionResponse = await self._talk.ask_2022(
+            device_id, channel_id, CmdType.PTZ_POSITION,
+            lambda sn, charset: build_ptz_position_query(sn, channel_id, charset),
+            "its PTZ position",
+        )  # fmt: skip
         if answer.result is ResultCode.ERROR or answer.pan is None or answer.tilt is None:
             raise NotSupported(
                 f"device {device_id} has no precise PTZ position for {channel_id} "

@@ -2,8 +2,9 @@
 
 Owns the root kinds (`Query`/`Control`/`Notify`/`Response`), the `CmdType` names and one
 frozen dataclass per understood message (GB/T 28181-2016 Annex A: A.2.3 control, A.2.4
-query, A.2.5 notify, A.2.6 response; reference §4.1-4.8, §4.12, §5.3). Anything else
-becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`, building in `manscdp_build`.
+query, A.2.5 notify, A.2.6 response; reference §4.1-4.8, §4.12, §5.3; the [2022] queries
+of §4.14). Anything else becomes an `UnknownMessage`. Parsing lives in `manscdp_parse`,
+building in `manscdp_build`.
 
 `sn` is the message's `SN`; a missing or non-numeric `SN` is reported as `MISSING_SN` (0,
 never a valid SN). `device_id` is the `DeviceID` text, "" when absent.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from farmwatch.sipserver.gb.catalog_item import CatalogItem
 from farmwatch.sipserver.gb.control_commands import TypedControlCommand
 from farmwatch.sipserver.gb.device_config import ConfigElement
+from farmwatch.sipserver.gb.device_state import CruisePoint, CruiseTrackEntry, HomePosition, SdCard
 
 MISSING_SN = 0
 
@@ -452,6 +454,88 @@ class PtzPositionResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class HomePositionQuery:
+    """[2022] Query/HomePositionQuery for a channel: its guard position (看守位)."""
+
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class HomePositionResponse:
+    """[2022] Response/HomePositionQuery; `home` None when the device sent no position."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    home: HomePosition | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CruiseTrackListQuery:
+    """[2022] Query/CruiseTrackListQuery for a channel: its cruise tracks (巡航轨迹)."""
+
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class CruiseTrackListResponse:
+    """[2022] Response/CruiseTrackListQuery; tracks without a readable Number are skipped."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    sum_num: int | None
+    tracks: tuple[CruiseTrackEntry, ...]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CruiseTrackQuery:
+    """[2022] Query/CruiseTrackQuery: the points of track `number` (None: not sent)."""
+
+    device_id: str
+    sn: int
+    number: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CruiseTrackResponse:
+    """[2022] Response/CruiseTrackQuery; points without a readable PresetIndex are skipped."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    number: int | None
+    name: str | None
+    sum_num: int | None
+    points: tuple[CruisePoint, ...]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SdCardStatusQuery:
+    """[2022] Query/SDCardStatus for a device: its storage cards (存储卡)."""
+
+    device_id: str
+    sn: int
+
+
+@dataclass(frozen=True, slots=True)
+class SdCardStatusResponse:
+    """[2022] Response/SDCardStatus; cards without a readable ID are skipped."""
+
+    device_id: str
+    sn: int
+    result: ResultCode | None
+    sum_num: int | None
+    cards: tuple[SdCard, ...]
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class UploadSnapShotFinished:
     """[2022] Notify/UploadSnapShotFinished (gb28181.md §4.14): the device uploaded the
     pictures a SnapShotConfig asked for; `device_id` is the camera, `file_ids` the
@@ -511,6 +595,14 @@ ManscdpMessage = (
     | PresetQueryResponse
     | PtzPositionQuery
     | PtzPositionResponse
+    | HomePositionQuery
+    | HomePositionResponse
+    | CruiseTrackListQuery
+    | CruiseTrackListResponse
+    | CruiseTrackQuery
+    | CruiseTrackResponse
+    | SdCardStatusQuery
+    | SdCardStatusResponse
     | UploadSnapShotFinished
     | BroadcastNotify
     | UnknownMessage

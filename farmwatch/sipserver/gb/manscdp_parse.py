@@ -2,7 +2,8 @@
 
 Owns `parse_manscdp` and the per-message readers (GB/T 28181-2016 Annex A; reference
 §4.1-4.6 keepalive, catalog, DeviceInfo, DeviceStatus; §4.7 RecordInfo; §4.8 DeviceControl; §4.12
-MediaStatus; §5.3 catalog NOTIFY). Readers are lenient about content (padding, case,
+MediaStatus; §5.3 catalog NOTIFY; §4.9, §4.14 through `manscdp_device` and
+`manscdp_device_state`). Readers are lenient about content (padding, case,
 missing optional fields, garbage numbers) and strict only about structure: undecodable or
 malformed XML, a DTD, an unknown root element or a missing `CmdType` raise `ManscdpError`.
 An unknown `CmdType` is an `UnknownMessage`, never an error.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from farmwatch.sipserver.gb import manscdp_device as device
+from farmwatch.sipserver.gb import manscdp_device_state as kept
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem, ChannelStatus
 from farmwatch.sipserver.gb.control_commands import read_control_command
 from farmwatch.sipserver.gb.manscdp import (
@@ -530,4 +532,14 @@ _READERS: dict[tuple[RootKind, CmdType], _Reader] = {
     (RootKind.QUERY, CmdType.PTZ_POSITION): _device(device.read_ptz_position_query),
     (RootKind.RESPONSE, CmdType.PTZ_POSITION): _device(device.read_ptz_position_response),
     (RootKind.NOTIFY, CmdType.UPLOAD_SNAPSHOT_FINISHED): _device(read_upload_snapshot_finished),
+    (RootKind.QUERY, CmdType.HOME_POSITION_QUERY): _device(kept.read_home_position_query),
+    (RootKind.RESPONSE, CmdType.HOME_POSITION_QUERY): _device(kept.read_home_position_response),
+    (RootKind.QUERY, CmdType.CRUISE_TRACK_LIST_QUERY): _device(kept.read_cruise_track_list_query),
+    (RootKind.RESPONSE, CmdType.CRUISE_TRACK_LIST_QUERY): _device(
+        kept.read_cruise_track_list_response
+    ),
+    (RootKind.QUERY, CmdType.CRUISE_TRACK_QUERY): _device(kept.read_cruise_track_query),
+    (RootKind.RESPONSE, CmdType.CRUISE_TRACK_QUERY): _device(kept.read_cruise_track_response),
+    (RootKind.QUERY, CmdType.SD_CARD_STATUS): _device(kept.read_sd_card_status_query),
+    (RootKind.RESPONSE, CmdType.SD_CARD_STATUS): _device(kept.read_sd_card_status_response),
 }

@@ -8,8 +8,9 @@ header is itself a 2022 addition). Where the editions differ for us:
 
 - SDP stream selection: `a=streamnumber:N` is 2022 (Annex G); a 2016 peer gets it only
   through a vendor dialect configured for it (`StreamDialect`);
-- the 2022 commands (PTZPosition, PTZPreciseCtrl, the 2022 DeviceConfig families) are not
-  sent to a 2016 peer (`Edition.has_2022_commands`);
+- the 2022 commands (PTZPosition, PTZPreciseCtrl, HomePositionQuery, CruiseTrackListQuery,
+  CruiseTrackQuery, SDCardStatus, the 2022 DeviceConfig families) are not sent to a 2016
+  peer (`Edition.has_2022_commands`);
 - the charset of bodies: GB 18030 "shall" in 2022, GB 2312 "should" in 2016 (§4.2).
 
 `stream_attribute` writes main/sub-stream selection in a device's dialect (gb28181.md §6.2:

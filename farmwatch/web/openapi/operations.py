@@ -157,6 +157,19 @@ _TABLE: list[tuple[str, str, Operation]] = [
     ("GET", "/api/devices/{device_id}/status", Operation(
         "devices", "Ask the device for its DeviceStatus", {200: ref("DeviceStatus")},
         errors=DEVICE_ERRORS)),
+    ("GET", "/api/devices/{device_id}/sd-cards", Operation(
+        "devices", "[2022] The device's storage cards (SDCardStatus)",
+        {200: obj({"device_id": s.STRING, "sum_num": nullable(s.INTEGER),
+                   "cards": s.array(obj(
+                       {"id": s.INTEGER, "name": nullable(s.STRING),
+                        "status": nullable(s.STRING),
+                        "format_progress": nullable(s.INTEGER),
+                        "capacity_mb": nullable(s.INTEGER), "free_mb": nullable(s.INTEGER)},
+                       required=("id", "status")))},
+                  required=("device_id", "cards"))},
+        errors=(*DEVICE_ERRORS, 501),
+        description="`status`: ok, formatting, unformatted, idle or error (the standard's "
+        "words), else the device's own text")),
     ("GET", "/api/devices/{device_id}/track", Operation(
         "devices", "A mobile device's positions in time order (MobilePosition)", {200: obj(
             {"device_id": s.STRING, "points": s.array(s.ANY_OBJECT)})},
@@ -264,6 +277,32 @@ _TABLE: list[tuple[str, str, Operation]] = [
         "device control", "[2022] Where the camera points (PTZPosition)", {200: obj(
             {"pan": s.NUMBER, "tilt": s.NUMBER, "zoom": s.NUMBER}, required=())},
         errors=(*DEVICE_ERRORS, 501))),
+    ("GET", "/api/channels/{channel_id}/home-position", Operation(
+        "device control", "[2022] The camera's guard position (HomePositionQuery)",
+        {200: obj({"channel_id": s.STRING, "enabled": nullable(s.BOOLEAN),
+                   "reset_time": nullable(s.INTEGER), "preset_index": nullable(s.INTEGER)},
+                  required=("channel_id", "enabled", "reset_time", "preset_index"))},
+        errors=(*DEVICE_ERRORS, 501),
+        description="All null: the device reported no guard position. 501 for a 2016 "
+        "device, or one that took the query and never answered it")),
+    ("GET", "/api/channels/{channel_id}/cruise-tracks", Operation(
+        "device control", "[2022] The camera's cruise tracks (CruiseTrackListQuery)",
+        {200: obj({"channel_id": s.STRING, "sum_num": nullable(s.INTEGER),
+                   "tracks": s.array(obj({"number": s.INTEGER, "name": nullable(s.STRING)},
+                                         required=("number", "name")))},
+                  required=("channel_id", "tracks"))},
+        errors=(*DEVICE_ERRORS, 501))),
+    ("GET", "/api/channels/{channel_id}/cruise-tracks/{number}", Operation(
+        "device control", "[2022] One cruise track's points (CruiseTrackQuery)",
+        {200: obj({"channel_id": s.STRING, "number": s.INTEGER, "name": nullable(s.STRING),
+                   "points": s.array(obj({"preset_index": s.INTEGER,
+                                          "stay_time": nullable(s.INTEGER),
+                                          "speed": nullable(s.INTEGER)},
+                                         required=("preset_index",)))},
+                  required=("channel_id", "number", "points"))},
+        errors=(*DEVICE_ERRORS, 501),
+        path_types={"number": {"type": "integer", "minimum": 0, "maximum": 255}},
+        description="`number` as the track list gives it; `stay_time` in seconds")),
     ("POST", "/api/channels/{channel_id}/broadcast", Operation(
         "device control", "Start a voice broadcast (喊话) to the camera",
         {201: ref("Broadcast")}, errors=(*DEVICE_ERRORS, 409),

@@ -22,8 +22,9 @@ from farmwatch.sipserver.device_events import (
 )
 from farmwatch.sipserver.device_requests import MANSCDP_CONTENT_TYPE
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, ChannelStatus
-from farmwatch.sipserver.gb.manscdp import AlarmNotify
+from farmwatch.sipserver.gb.manscdp import AlarmNotify, CmdType
 from farmwatch.sipserver.gb.manscdp_build import build_alarm_notify
+from farmwatch.sipserver.gb.manscdp_device_state import build_sd_card_status_query
 from farmwatch.sipserver.sip.message import SipResponse
 from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
 from tests.integration.simulator.platform import SERVER_ID, Platform, running_platform
@@ -70,11 +71,20 @@ async def test_a_silent_device_does_not_answer_queries() -> None:
     ):
         device = fleet.devices[0]
         device.go_silent()
-        with pytest.raises(QueryTimeout):
+        with pytest.raises(QueryTimeout) as silent:
             await platform.access.query_device_info(device.device_id)
+        assert not silent.value.was_taken  # not even a 200 to the MESSAGE
         device.come_back()
         info = await platform.access.query_device_info(device.device_id)
         assert info.channel_count == 1
+        # A device that takes a query it does not know (a 200 OK) and answers nothing.
+        device.control.answers_state_queries = False
+        with pytest.raises(QueryTimeout) as unanswered:
+            await platform.access.query(
+                device.device_id, CmdType.SD_CARD_STATUS,
+                lambda sn, charset: build_sd_card_status_query(sn, device.device_id, charset),
+            )  # fmt: skip
+        assert unanswered.value.was_taken
 
 
 async def test_channel_status_changes_reach_the_platform_as_catalog_notifications() -> None:

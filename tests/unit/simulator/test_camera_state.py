@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from farmwatch.simulator.camera_state import CameraHead, DeviceControlState, PtzPoint
+from farmwatch.simulator.camera_state import (
+    CRUISE_DWELL,
+    MAX_CRUISE_POINTS,
+    CameraHead,
+    CruiseTrack,
+    DeviceControlState,
+    PtzPoint,
+)
 from farmwatch.sipserver.gb.device_config import BasicParam, ConfigElement
 from farmwatch.sipserver.gb.ptz import (
+    CruiseAddPoint,
+    CruiseClear,
+    CruiseDeletePoint,
+    CruiseDwell,
+    CruiseSpeed,
+    CruiseStart,
     PanDirection,
     Preset,
     PresetOperation,
@@ -41,6 +54,27 @@ def test_presets_are_set_called_and_deleted() -> None:
     head.apply(Preset(PresetOperation.DELETE, 3), now=4.0)
     head.apply(Preset(PresetOperation.CALL, 3), now=5.0)  # gone: nothing happens
     assert head.presets == {}
+
+
+def test_cruise_commands_define_tracks_that_go_with_their_last_preset() -> None:
+    head = CameraHead()
+    head.apply(CruiseSpeed(2, 300), now=0.0)  # before any preset: kept for the track
+    for preset in (5, 3, 5):
+        head.apply(CruiseAddPoint(2, preset), now=0.0)
+    head.apply(CruiseDwell(2, 45), now=0.0)
+    head.apply(CruiseAddPoint(0, 1), now=0.0)
+    head.apply(CruiseStart(2), now=0.0)  # a cruise is not run: nothing changes
+    assert head.cruises == {2: CruiseTrack([5, 3, 5], 300, 45), 0: CruiseTrack([1])}
+    assert head.cruises[0].dwell == CRUISE_DWELL
+    head.apply(CruiseDeletePoint(2, 5), now=0.0)
+    head.apply(CruiseDeletePoint(2, 9), now=0.0)  # not in the track
+    assert head.cruises[2].presets == [3, 5]
+    head.apply(CruiseClear(2), now=0.0)
+    head.apply(CruiseDeletePoint(0, 1), now=0.0)
+    assert head.cruises == {}
+    for preset in range(1, MAX_CRUISE_POINTS + 5):
+        head.apply(CruiseAddPoint(7, preset), now=0.0)
+    assert len(head.cruises[7].presets) == MAX_CRUISE_POINTS
 
 
 def test_basic_param_writes_merge_into_what_the_device_had() -> None:

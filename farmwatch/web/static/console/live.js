@@ -55,7 +55,7 @@ export function mount(container, { me }) {
   const talk = createTalkButton(selectedCamera);
   const snapshots = createSnapshotPanel();
   container.append(tree.node, el("section", { class: "live" }, toolbar, grid,
-    el("div", { class: "controls" }, pad.node, talk.node), snapshots.node));
+    el("div", { class: "controls" }, pad.node, talk.node, pad.kept), snapshots.node));
   // The tile's own 抓拍: that tile's camera, whichever tile is selected.
   const tileTools = (tile) => [el("button", { type: "button", class: "tile-snap", title: t("snap.tileTitle"),
     onclick: (event) => { event.stopPropagation(); select(tile.index); snapshots.take(tile.camera); } }, t("snap.take"))];
