@@ -13,6 +13,12 @@ sent once, in real time), `send_tone`, or the operator's microphone (`webrtc_ans
 WebRTC in, A-law out). `stop` BYEs the device; the device's BYE, its TCP connection
 closing, or the microphone's connection ending, ends the session too. Sessions live in
 memory (the platform process) like live sessions.
+
+Two-way talk (对讲, `start(channel, mode=TALK)`) is the same session the other way round:
+no Notify, the platform INVITEs the channel with `s=Talk` (`TalkInviter`), sends on the
+device's terms what the microphone (or a tone or file) gives, and the device's voice comes
+back on the same socket to the operator's WebRTC connection (`DeviceVoice`). The device's
+BYE (`call_ended`, as a `CallListener`) ends it.
 """
 
 from __future__ import annotations
@@ -26,10 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from farmwatch.media.audio_sender import AudioSender, AudioTarget
-from farmwatch.media.audio_transcode import UnreadableAudio, decode_file_to_alaw, tone_alaw
+from farmwatch.media.audio_transcode import (
+    UnreadableAudio,
+    alaw_to_ulaw,
+    decode_file_to_alaw,
+    tone_alaw,
+)
 from farmwatch.media.broadcast_webrtc import MicrophoneReceiver
 from farmwatch.media.errors import InvalidOffer, MediaError
+from farmwatch.media.frames import Codec
 from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
+from farmwatch.media.manager import MediaTransport
 from farmwatch.media.relay.spec import RelayEndReason, RelayTransport
 from farmwatch.platform.errors import (
     Conflict,
@@ -41,26 +54,35 @@ from farmwatch.platform.errors import (
     PlatformError,
 )
 from farmwatch.platform.services.device_command_service import DeviceTalk
+from farmwatch.platform.services.talk_inviter import TalkInviter, TalkLeg
 from farmwatch.sipserver.broadcast_calls import (
     AudioAnswer,
     AudioCall,
     AudioUnavailable,
     BroadcastCalls,
 )
+from farmwatch.sipserver.call_types import CallEndReason
 from farmwatch.sipserver.device_access import DeviceUnavailable
 from farmwatch.sipserver.gb.audio_sdp import AudioFormat
-from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, ResultCode
+from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, MediaStatus, ResultCode
 from farmwatch.sipserver.gb.manscdp_build import build_broadcast_notify
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
 from farmwatch.sipserver.sip.address import Transport
 
-__all__ = ["BroadcastService", "BroadcastState", "BroadcastView"]
+__all__ = ["BroadcastMode", "BroadcastService", "BroadcastState", "BroadcastView"]
 
 log = logging.getLogger(__name__)
 
 MICROPHONE_BACKLOG = SAMPLE_RATE // 2
 """A-law bytes a microphone may run ahead of the clock (0.5 s); older sound is dropped."""
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
+
+
+class BroadcastMode(enum.StrEnum):
+    BROADCAST = "broadcast"
+    """喊话: the operator speaks, the camera's loudspeaker plays it (Notify/Broadcast)."""
+    TALK = "talk"
+    """对讲: both ways, the platform's `s=Talk` INVITE."""
 
 
 class BroadcastState(enum.StrEnum):
@@ -81,15 +103,29 @@ class BroadcastView:
     frames_sent: int
     bytes_sent: int
     microphone: bool
+    mode: BroadcastMode = BroadcastMode.BROADCAST
+    frames_received: int = 0
+    """Talk: G.711 frames (packets or PS frames) of the device's voice received."""
+    bytes_received: int = 0
+    frames_played: int = 0
+    """Talk: audio frames handed to the operator's WebRTC connection."""
 
     @property
     def seconds_sent(self) -> float:
         return self.bytes_sent / SAMPLE_RATE
 
+    @property
+    def seconds_received(self) -> float:
+        return self.bytes_received / SAMPLE_RATE
+
 
 class _Session:
-    def __init__(self, session_id: str, channel_id: str, device_id: str) -> None:
+    def __init__(
+        self, session_id: str, channel_id: str, device_id: str, mode: BroadcastMode
+    ) -> None:
         self.session_id = session_id
+        self.mode = mode
+        self.talk: TalkLeg | None = None
         self.channel_id = channel_id
         self.device_id = device_id
         self.state = BroadcastState.WAITING
@@ -100,6 +136,8 @@ class _Session:
         self.is_closing = False
 
     def view(self) -> BroadcastView:
+        if self.talk is not None:
+            return self._talk_view(self.talk)
         sender, call = self.sender, self.call
         audio = call.audio if call is not None else None
         return BroadcastView(
@@ -109,6 +147,15 @@ class _Session:
             sender.frames_sent if sender is not None else 0,
             sender.bytes_sent if sender is not None else 0,
             self.microphone is not None,
+        )  # fmt: skip
+
+    def _talk_view(self, talk: TalkLeg) -> BroadcastView:
+        stats, track = talk.reader.stats, self.microphone.voice_track if self.microphone else None
+        return BroadcastView(
+            self.session_id, self.channel_id, self.device_id, self.state, talk.media.codec.value,
+            talk.transport.value, talk.sender.frames_sent, talk.sender.bytes_sent,
+            self.microphone is not None, self.mode, stats.chunks, stats.g711_bytes,
+            track.frames_sent if track is not None else 0,
         )  # fmt: skip
 
 
@@ -134,8 +181,10 @@ class BroadcastService:
         advertised_host: str = "",
         webrtc_addresses: Sequence[str] = (),
         invite_timeout: float = 10.0,
+        inviter: TalkInviter | None = None,
     ) -> None:
         self._talk = talk
+        self._inviter = inviter
         self._calls = calls
         self._platform_id = platform_id
         self._media_host = media_host
@@ -155,23 +204,34 @@ class BroadcastService:
     def view(self, session_id: str) -> BroadcastView:
         return self._session(session_id).view()
 
-    async def start(self, channel_id: str) -> BroadcastView:
+    async def start(
+        self,
+        channel_id: str,
+        mode: BroadcastMode = BroadcastMode.BROADCAST,
+        transport: MediaTransport | None = None,
+    ) -> BroadcastView:
+        """`transport` (talk only): how the talk's audio travels, else `[live] transport`."""
         device_id = await self._talk.device_of(channel_id)
         running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
         if running is not None:
             # The channel is left out: it may be one the caller does not see.
             raise Conflict(
-                f"a voice broadcast to device {device_id} is running (session "
+                f"a voice {running.mode.value} to device {device_id} is running (session "
                 f"{running.session_id}): a device takes one at a time"
             )
-        session = _Session(secrets.token_urlsafe(12), channel_id, device_id)
+        if mode is BroadcastMode.TALK and self._inviter is None:
+            raise PlatformError("two-way talk is not set up on this platform")
+        session = _Session(secrets.token_urlsafe(12), channel_id, device_id, mode)
         self._sessions[session.session_id] = session
         try:
-            await self._establish(session)
+            if mode is BroadcastMode.TALK:
+                await self._open_talk(session, transport)
+            else:
+                await self._establish(session)
         except BaseException:
             await self.end(session, "not established", bye=True)
             raise
-        log.info("broadcast %s to device %s channel %s: %s over %s", session.session_id,
+        log.info("%s %s to device %s channel %s: %s over %s", mode.value, session.session_id,
                  device_id, channel_id, session.view().audio_format,
                  session.view().transport)  # fmt: skip
         return session.view()
@@ -197,7 +257,7 @@ class BroadcastService:
         sender = session.sender
         if sender is None or session.state is not BroadcastState.ACTIVE:
             raise NotFound(f"voice broadcast {session.session_id} has ended")
-        sender.feed(alaw)
+        sender.feed(alaw_to_ulaw(alaw) if _law(session) is Codec.G711U else alaw)
         seconds = len(alaw) / SAMPLE_RATE
         log.info("broadcast %s to device %s: %.2f s of audio queued", session.session_id,
                  session.device_id, seconds)  # fmt: skip
@@ -217,9 +277,10 @@ class BroadcastService:
             # any more, so the camera is not kept waiting.
             self.spawn(self.end(session, "the microphone left"))
 
+        talk = session.talk
         receiver = MicrophoneReceiver(
             sender.feed, microphone_gone, host_addresses=self._webrtc_addresses,
-            name=session_id,
+            name=session_id, voice=talk.voice if talk is not None else None, law=_law(session),
         )  # fmt: skip
         session.microphone = receiver
         try:
@@ -250,7 +311,32 @@ class BroadcastService:
             log.info("broadcast %s ended by device %s: %s", key, session.device_id, reason)
             self.spawn(self.end(session, reason, bye=False))
 
+    # -- CallListener (talk calls; the others are live's and playback's) --------------------
+
+    def call_ended(self, call_id: str, reason: CallEndReason) -> None:
+        session = next((s for s in self._sessions.values()
+                        if s.talk is not None and s.talk.call_id == call_id), None)  # fmt: skip
+        if session is not None:
+            log.info("talk %s ended by device %s: %s", session.session_id, session.device_id,
+                     reason.value)  # fmt: skip
+            self.spawn(self.end(session, f"device {reason.value}", bye=False))
+
+    def media_status(self, call_id: str, status: MediaStatus) -> None:
+        """No MediaStatus belongs to a talk."""
+
     # -- the flow --------------------------------------------------------------------------
+
+    async def _open_talk(self, session: _Session, transport: MediaTransport | None) -> None:
+        assert self._inviter is not None
+        leg = await self._inviter.open(
+            session.device_id, session.channel_id, _SenderEnded(self, session),
+            label=f"talk {session.session_id} to {session.device_id}", transport=transport,
+        )  # fmt: skip
+        if session.is_closing:  # ended while the INVITE ran
+            await self._inviter.close(leg, bye=True)
+            raise NotFound(f"talk {session.session_id} ended")
+        session.talk, session.sender = leg, leg.sender
+        session.state = BroadcastState.ACTIVE
 
     async def _establish(self, session: _Session) -> None:
         device_id, channel_id = session.device_id, session.channel_id
@@ -331,13 +417,16 @@ class BroadcastService:
         self._calls.forget(session.session_id)
         if session.microphone is not None:
             await session.microphone.close()
+        if session.talk is not None:
+            assert self._inviter is not None
+            await self._inviter.close(session.talk, bye=bye)
         if session.sender is not None:
             await session.sender.close()
         if bye and session.call is not None:
             await self._calls.bye(session.call.call_id)
         if session.ssrc is not None:
             self._ssrc.release(session.ssrc)
-        log.info("broadcast %s to device %s ended (%s)", session.session_id,
+        log.info("%s %s to device %s ended (%s)", session.mode.value, session.session_id,
                  session.device_id, why)  # fmt: skip
 
     # -- helpers ---------------------------------------------------------------------------
@@ -358,6 +447,10 @@ class BroadcastService:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _law(session: _Session) -> Codec:
+    return session.talk.law if session.talk is not None else Codec.G711A
 
 
 def _relay_transport(transport: Transport, we_listen: bool) -> RelayTransport:
