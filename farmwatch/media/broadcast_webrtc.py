@@ -8,9 +8,9 @@ closing, or the track ending, calls `on_end` once.
 
 In two-way talk (对讲) the same connection also carries the camera's voice to the browser:
 given a `DeviceVoice`, the audio transceiver is sendrecv with a `DeviceVoiceTrack`, and the
-answer prefers PCMA, then PCMU (the camera's G.711 goes on as it came), then whatever else
-the browser offered (Opus, encoded with PyAV). The microphone is then encoded in the law
-the camera took (`law`: A or µ).
+answer prefers the camera's G.711 law (its voice goes on in the law it came in), then the
+other, then whatever else the browser offered (Opus, encoded with PyAV). The microphone is
+then encoded in the law the camera took (`law`: A or µ).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class MicrophoneReceiver:
         else:
             self.voice_track = DeviceVoiceTrack(self._voice)
             transceiver = self._peer.addTransceiver(self.voice_track, direction="sendrecv")
-            transceiver.setCodecPreferences(_g711_first())
+            transceiver.setCodecPreferences(_g711_first(self._law))
         use_host_addresses(transceiver, self._host_addresses)
         try:
             await self._peer.setRemoteDescription(RTCSessionDescription(offer_sdp, offer_type))
@@ -132,9 +132,11 @@ class MicrophoneReceiver:
             self._on_end()
 
 
-def _g711_first() -> list[RTCRtpCodecCapability]:
-    """Every audio codec aiortc has, PCMA and PCMU first (the answer takes the first the
-    offer holds)."""
+def _g711_first(law: Codec) -> list[RTCRtpCodecCapability]:
+    """Every audio codec aiortc has, the camera's G.711 law first, then the other (the
+    answer takes the first the offer holds)."""
     codecs = RTCRtpSender.getCapabilities("audio").codecs
-    rank = {"audio/pcma": 0, "audio/pcmu": 1}
+    first, second = ("audio/pcmu", "audio/pcma") if law is Codec.G711U else (
+        "audio/pcma", "audio/pcmu")  # fmt: skip
+    rank = {first: 0, second: 1}
     return sorted(codecs, key=lambda codec: rank.get(codec.mimeType.lower(), 2))

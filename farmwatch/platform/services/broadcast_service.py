@@ -208,9 +208,11 @@ class BroadcastService:
         self,
         channel_id: str,
         mode: BroadcastMode = BroadcastMode.BROADCAST,
-        transport: MediaTransport | None = None,
+        transport: str | None = None,
     ) -> BroadcastView:
-        """`transport` (talk only): how the talk's audio travels, else `[live] transport`."""
+        """`transport` (talk only): how the talk's audio travels ("udp", "tcp-passive",
+        "tcp-active"), else `[live] transport`."""
+        how = _talk_transport(transport)
         device_id = await self._talk.device_of(channel_id)
         running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
         if running is not None:
@@ -225,7 +227,7 @@ class BroadcastService:
         self._sessions[session.session_id] = session
         try:
             if mode is BroadcastMode.TALK:
-                await self._open_talk(session, transport)
+                await self._open_talk(session, how)
             else:
                 await self._establish(session)
         except BaseException:
@@ -447,6 +449,14 @@ class BroadcastService:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _talk_transport(name: str | None) -> MediaTransport | None:
+    try:
+        return None if name is None else MediaTransport(name)
+    except ValueError:
+        choices = ", ".join(t.value for t in MediaTransport)
+        raise InvalidInput(f"transport: expected one of {choices}, got {name!r}") from None
 
 
 def _law(session: _Session) -> Codec:

@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 
-from farmwatch.media.manager import MediaTransport
 from farmwatch.platform.errors import InvalidInput
 from farmwatch.platform.services.broadcast_service import BroadcastMode, BroadcastView
 from farmwatch.web.authorization import note_opened
@@ -101,17 +100,18 @@ async def broadcast_audio(request: web.Request) -> web.Response:
 _MODE_SHAPE = '{"mode": "broadcast" | "talk", "transport": "udp" | "tcp-passive" | "tcp-active"}'
 
 
-async def _mode(request: web.Request) -> tuple[BroadcastMode, MediaTransport | None]:
+async def _mode(request: web.Request) -> tuple[BroadcastMode, str | None]:
     """The optional body: broadcast (the default) or talk, and talk's media transport."""
     if not request.body_exists:
         return BroadcastMode.BROADCAST, None
     body = await json_object(request, _MODE_SHAPE)
     try:
         mode = BroadcastMode(body.get("mode", BroadcastMode.BROADCAST.value))
-        raw = body.get("transport")
-        transport = None if raw is None else MediaTransport(raw)
     except ValueError:
         raise InvalidInput(f"expected a JSON body {_MODE_SHAPE}") from None
+    transport = body.get("transport")
+    if transport is not None and not isinstance(transport, str):
+        raise InvalidInput(f"expected a JSON body {_MODE_SHAPE}")
     if transport is not None and mode is not BroadcastMode.TALK:
         raise InvalidInput('"transport" is for mode "talk" (a broadcast takes the device\'s)')
     return mode, transport
