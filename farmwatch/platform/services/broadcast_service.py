@@ -24,11 +24,9 @@ BYE (`call_ended`, as a `CallListener`) ends it.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import secrets
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from farmwatch.media.audio_sender import AudioSender, AudioTarget
@@ -43,7 +41,7 @@ from farmwatch.media.errors import InvalidOffer, MediaError
 from farmwatch.media.frames import Codec
 from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
 from farmwatch.media.manager import MediaTransport
-from farmwatch.media.relay.spec import RelayEndReason, RelayTransport
+from farmwatch.media.relay.spec import RelayEndReason
 from farmwatch.platform.errors import (
     Conflict,
     DeviceOffline,
@@ -53,8 +51,16 @@ from farmwatch.platform.errors import (
     NotFound,
     PlatformError,
 )
+from farmwatch.platform.services.broadcast_session import (
+    BroadcastMode,
+    BroadcastSession,
+    BroadcastState,
+    BroadcastView,
+    law_of,
+    relay_transport,
+)
 from farmwatch.platform.services.device_command_service import DeviceTalk
-from farmwatch.platform.services.talk_inviter import TalkInviter, TalkLeg
+from farmwatch.platform.services.talk_inviter import TalkInviter
 from farmwatch.sipserver.broadcast_calls import (
     AudioAnswer,
     AudioCall,
@@ -67,7 +73,6 @@ from farmwatch.sipserver.gb.audio_sdp import AudioFormat
 from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, MediaStatus, ResultCode
 from farmwatch.sipserver.gb.manscdp_build import build_broadcast_notify
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
-from farmwatch.sipserver.sip.address import Transport
 
 __all__ = ["BroadcastMode", "BroadcastService", "BroadcastState", "BroadcastView"]
 
@@ -78,91 +83,10 @@ MICROPHONE_BACKLOG = SAMPLE_RATE // 2
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
 
-class BroadcastMode(enum.StrEnum):
-    BROADCAST = "broadcast"
-    """喊话: the operator speaks, the camera's loudspeaker plays it (Notify/Broadcast)."""
-    TALK = "talk"
-    """对讲: both ways, the platform's `s=Talk` INVITE."""
-
-
-class BroadcastState(enum.StrEnum):
-    WAITING = "waiting"
-    """Notify sent: waiting for the device's Response and audio INVITE."""
-    ACTIVE = "active"
-    ENDED = "ended"
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastView:
-    session_id: str
-    channel_id: str
-    device_id: str
-    state: BroadcastState
-    audio_format: str | None
-    transport: str | None
-    frames_sent: int
-    bytes_sent: int
-    microphone: bool
-    mode: BroadcastMode = BroadcastMode.BROADCAST
-    frames_received: int = 0
-    """Talk: G.711 frames (packets or PS frames) of the device's voice received."""
-    bytes_received: int = 0
-    frames_played: int = 0
-    """Talk: audio frames handed to the operator's WebRTC connection."""
-
-    @property
-    def seconds_sent(self) -> float:
-        return self.bytes_sent / SAMPLE_RATE
-
-    @property
-    def seconds_received(self) -> float:
-        return self.bytes_received / SAMPLE_RATE
-
-
-class _Session:
-    def __init__(
-        self, session_id: str, channel_id: str, device_id: str, mode: BroadcastMode
-    ) -> None:
-        self.session_id = session_id
-        self.mode = mode
-        self.talk: TalkLeg | None = None
-        self.channel_id = channel_id
-        self.device_id = device_id
-        self.state = BroadcastState.WAITING
-        self.call: AudioCall | None = None
-        self.sender: AudioSender | None = None
-        self.microphone: MicrophoneReceiver | None = None
-        self.ssrc: Ssrc | None = None
-        self.is_closing = False
-
-    def view(self) -> BroadcastView:
-        if self.talk is not None:
-            return self._talk_view(self.talk)
-        sender, call = self.sender, self.call
-        audio = call.audio if call is not None else None
-        return BroadcastView(
-            self.session_id, self.channel_id, self.device_id, self.state,
-            audio.audio_format.value if audio is not None else None,
-            _transport_name(audio.transport, audio.we_listen) if audio is not None else None,
-            sender.frames_sent if sender is not None else 0,
-            sender.bytes_sent if sender is not None else 0,
-            self.microphone is not None,
-        )  # fmt: skip
-
-    def _talk_view(self, talk: TalkLeg) -> BroadcastView:
-        stats, track = talk.reader.stats, self.microphone.voice_track if self.microphone else None
-        return BroadcastView(
-            self.session_id, self.channel_id, self.device_id, self.state, talk.media.codec.value,
-            talk.transport.value, talk.sender.frames_sent, talk.sender.bytes_sent,
-            self.microphone is not None, self.mode, stats.chunks, stats.g711_bytes,
-            track.frames_sent if track is not None else 0,
-        )  # fmt: skip
-
-
 class _SenderEnded:
     """The sender's listener for one session: its socket ended by itself."""
 
-    def __init__(self, service: BroadcastService, session: _Session) -> None:
+    def __init__(self, service: BroadcastService, session: BroadcastSession) -> None:
         self._service = service
         self._session = session
 
@@ -192,7 +116,7 @@ class BroadcastService:
         self._webrtc_addresses = tuple(webrtc_addresses)
         self.invite_timeout = invite_timeout
         self._ssrc = SsrcAllocator(platform_id)
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, BroadcastSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         calls.set_listener(self)
 
@@ -223,7 +147,7 @@ class BroadcastService:
             )
         if mode is BroadcastMode.TALK and self._inviter is None:
             raise PlatformError("two-way talk is not set up on this platform")
-        session = _Session(secrets.token_urlsafe(12), channel_id, device_id, mode)
+        session = BroadcastSession(secrets.token_urlsafe(12), channel_id, device_id, mode)
         self._sessions[session.session_id] = session
         try:
             if mode is BroadcastMode.TALK:
@@ -255,11 +179,11 @@ class BroadcastService:
         session = self._active(session_id)
         return self._queue(session, await asyncio.to_thread(tone_alaw, frequency, seconds))
 
-    def _queue(self, session: _Session, alaw: bytes) -> float:
+    def _queue(self, session: BroadcastSession, alaw: bytes) -> float:
         sender = session.sender
         if sender is None or session.state is not BroadcastState.ACTIVE:
             raise NotFound(f"voice broadcast {session.session_id} has ended")
-        sender.feed(alaw_to_ulaw(alaw) if _law(session) is Codec.G711U else alaw)
+        sender.feed(alaw_to_ulaw(alaw) if law_of(session) is Codec.G711U else alaw)
         seconds = len(alaw) / SAMPLE_RATE
         log.info("broadcast %s to device %s: %.2f s of audio queued", session.session_id,
                  session.device_id, seconds)  # fmt: skip
@@ -282,7 +206,7 @@ class BroadcastService:
         talk = session.talk
         receiver = MicrophoneReceiver(
             sender.feed, microphone_gone, host_addresses=self._webrtc_addresses,
-            name=session_id, voice=talk.voice if talk is not None else None, law=_law(session),
+            name=session_id, voice=talk.voice if talk is not None else None, law=law_of(session),
         )  # fmt: skip
         session.microphone = receiver
         try:
@@ -328,7 +252,7 @@ class BroadcastService:
 
     # -- the flow --------------------------------------------------------------------------
 
-    async def _open_talk(self, session: _Session, transport: MediaTransport | None) -> None:
+    async def _open_talk(self, session: BroadcastSession, transport: MediaTransport | None) -> None:
         assert self._inviter is not None
         leg = await self._inviter.open(
             session.device_id, session.channel_id, _SenderEnded(self, session),
@@ -340,7 +264,7 @@ class BroadcastService:
         session.talk, session.sender = leg, leg.sender
         session.state = BroadcastState.ACTIVE
 
-    async def _establish(self, session: _Session) -> None:
+    async def _establish(self, session: BroadcastSession) -> None:
         device_id, channel_id = session.device_id, session.channel_id
         try:
             invited = self._calls.expect(session.session_id, device_id, channel_id,
@@ -378,7 +302,7 @@ class BroadcastService:
         session.state = BroadcastState.ACTIVE
         sender.start()
 
-    async def _open_audio(self, session: _Session, call: AudioCall) -> AudioAnswer:
+    async def _open_audio(self, session: BroadcastSession, call: AudioCall) -> AudioAnswer:
         """The device's INVITE came: open our sending side on its terms."""
         if session.is_closing:
             raise AudioUnavailable(f"broadcast {session.session_id} has ended")
@@ -391,7 +315,7 @@ class BroadcastService:
         target = AudioTarget(
             host=audio.host,
             port=audio.port,
-            transport=_relay_transport(audio.transport, audio.we_listen),
+            transport=relay_transport(audio.transport, audio.we_listen),
             ssrc=ssrc,
             framing=G711Framing.PS if audio.audio_format is AudioFormat.PS else G711Framing.PCMA,
             payload_type=audio.payload_type,
@@ -410,7 +334,7 @@ class BroadcastService:
         host = self._advertised_host or self._media_host
         return AudioAnswer("" if host in _WILDCARDS else host, port, text)
 
-    async def end(self, session: _Session, why: str, *, bye: bool = True) -> None:
+    async def end(self, session: BroadcastSession, why: str, *, bye: bool = True) -> None:
         if session.is_closing:
             return
         session.is_closing = True
@@ -433,13 +357,13 @@ class BroadcastService:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _session(self, session_id: str) -> _Session:
+    def _session(self, session_id: str) -> BroadcastSession:
         session = self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no voice broadcast {session_id}")
         return session
 
-    def _active(self, session_id: str) -> _Session:
+    def _active(self, session_id: str) -> BroadcastSession:
         session = self._session(session_id)
         if session.state is not BroadcastState.ACTIVE or session.sender is None:
             raise Conflict(f"voice broadcast {session_id} is not running yet")
@@ -457,17 +381,3 @@ def _talk_transport(name: str | None) -> MediaTransport | None:
     except ValueError:
         choices = ", ".join(t.value for t in MediaTransport)
         raise InvalidInput(f"transport: expected one of {choices}, got {name!r}") from None
-
-
-def _law(session: _Session) -> Codec:
-    return session.talk.law if session.talk is not None else Codec.G711A
-
-
-def _relay_transport(transport: Transport, we_listen: bool) -> RelayTransport:
-    if transport is Transport.UDP:
-        return RelayTransport.UDP
-    return RelayTransport.TCP_LISTEN if we_listen else RelayTransport.TCP_CONNECT
-
-
-def _transport_name(transport: Transport, we_listen: bool) -> str:
-    return _relay_transport(transport, we_listen).value
