@@ -52,6 +52,7 @@ from farmwatch.platform.services.device_service import DeviceService, EnrolmentP
 from farmwatch.platform.services.device_snapshot_service import DeviceSnapshotService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.services.position_service import PositionService
+from farmwatch.platform.services.talk_inviter import TalkInviter
 from farmwatch.platform.sharing.farm_placements import FarmPlacements
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.sharing_service import SharingService
@@ -287,6 +288,14 @@ class Application:
             advertised_host=settings.media.advertised_host,
             webrtc_addresses=settings.live.webrtc_addresses,
             invite_timeout=settings.live.invite_timeout,
+            inviter=TalkInviter(
+                self.calls,
+                platform_id=settings.sip.id,
+                media_host=settings.media.host,
+                advertised_host=settings.media.advertised_host,
+                transport=MediaTransport(settings.live.transport),
+                invite_timeout=settings.live.invite_timeout,
+            ),
         )
         storage = Path(settings.storage.dir)
         recordings = RecordingRepository(self.database.sessions)
@@ -337,7 +346,9 @@ class Application:
         forwarder.playback = self.playback
         forwarder.downloads = self.downloads
         forwarder.recording = self.recording
-        self.calls.set_listener(_CallEvents(self.live, self.playback, self.downloads))
+        self.calls.set_listener(
+            _CallEvents(self.live, self.playback, self.downloads, self.broadcasts)
+        )
         self.record_search = RecordSearchService(
             self.access,
             channels,

@@ -210,7 +210,8 @@ class UpperCalls:
             return build_response(request, 400, "Bad SDP", to_tag=new_tag())
         if not offers_ps(offer):
             return build_response(request, 488, "PS Over RTP Only", to_tag=new_tag())
-        if offer.session_kind is None:
+        if offer.session_kind is None or offer.session_kind is SessionName.TALK:
+            # Talk is between the platform and its own devices: not relayed upward.
             return build_response(request, 488, "Unknown Session", to_tag=new_tag())
         return None
 

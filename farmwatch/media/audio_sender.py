@@ -9,7 +9,8 @@ source that runs dry stops the clock; the next bytes start a new talk spurt. A l
 is kept at most `max_backlog` bytes behind (older sound is dropped: a voice must not lag).
 `end_of_input` and the last frame sent complete `drained`. The socket's end (the device
 closed TCP, never connected — `CONNECT_TIMEOUT` when it should connect to us) is reported
-to the `AudioSenderListener`.
+to the `AudioSenderListener`. In two-way talk the same socket carries the device's voice
+back: `on_received` gets it as it comes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import asyncio
 import contextlib
 import enum
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from farmwatch.media.g711_packetizer import (
@@ -82,8 +84,12 @@ class AudioSender:
         local_port: int = 0,
         max_backlog: int | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        on_received: Callable[[bytes], None] | None = None,
     ) -> None:
+        """`on_received` takes what the device sends on the socket (two-way talk: its voice;
+        datagrams over UDP, the raw byte stream over TCP)."""
         self.target = target
+        self._on_received = on_received
         self._listener = listener
         self._label = label
         self._packetizer = G711Packetizer(target.ssrc, target.framing, target.payload_type)
@@ -125,6 +131,14 @@ class AudioSender:
             self._task = loop.create_task(self._run())
             if self.target.transport is RelayTransport.TCP_LISTEN:
                 self._connect_timer = loop.call_later(self._connect_timeout, self._connect_missing)
+
+    def set_format(self, ssrc: int, framing: G711Framing, payload_type: int) -> None:
+        """Before `start`: how frames go out. Two-way talk listens (TCP) before the device's
+        answer says which format it takes."""
+        if self.state is not SenderState.OPEN:
+            raise RuntimeError("the audio format is fixed once sending started")
+        self.target = replace(self.target, ssrc=ssrc, framing=framing, payload_type=payload_type)
+        self._packetizer = G711Packetizer(ssrc, framing, payload_type)
 
     def set_max_backlog(self, max_backlog: int | None) -> None:
         """Keep a live source at most `max_backlog` bytes behind (None: no bound)."""
@@ -224,16 +238,16 @@ class AudioSender:
             case RelayTransport.UDP:
                 return UdpRelaySender(
                     target.host, target.port, local_host=local_host, local_port=local_port,
-                    listener=self, label=label,
+                    listener=self, label=label, on_data=self._on_received,
                 )  # fmt: skip
             case RelayTransport.TCP_CONNECT:
                 return TcpConnectSender(
                     target.host, target.port, local_host=local_host, local_port=local_port,
                     listener=self, label=label, attempts=CONNECT_ATTEMPTS,
-                    interval=CONNECT_INTERVAL,
+                    interval=CONNECT_INTERVAL, on_data=self._on_received,
                 )  # fmt: skip
             case RelayTransport.TCP_LISTEN:
                 return TcpListenSender(
                     target.host, target.port, local_host=local_host, local_port=local_port,
-                    listener=self, label=label,
+                    listener=self, label=label, on_data=self._on_received,
                 )  # fmt: skip

@@ -10,16 +10,18 @@ A-law byte per sample.
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any
+from typing import Any, Literal
 
 import av
 import numpy as np
 
 from farmwatch.media.errors import MediaError
+from farmwatch.media.g711 import decode_alaw
 from farmwatch.media.g711_packetizer import SAMPLE_RATE
 
-__all__ = ["AlawEncoder", "UnreadableAudio", "decode_file_to_alaw", "tone_alaw"]
+__all__ = ["AlawEncoder", "UnreadableAudio", "alaw_to_ulaw", "decode_file_to_alaw", "tone_alaw"]
 
 MAX_SECONDS = 600
 """The longest upload we transcode: ten minutes (4.8 MB of A-law)."""
@@ -30,11 +32,12 @@ class UnreadableAudio(MediaError):
 
 
 class AlawEncoder:
-    """Decoded audio frames in, A-law bytes out (8 kHz, mono)."""
+    """Decoded audio frames in, A-law bytes out (8 kHz, mono); µ-law with
+    `codec="pcm_mulaw"` (a two-way talk whose camera took PCMU)."""
 
-    def __init__(self) -> None:
+    def __init__(self, codec: Literal["pcm_alaw", "pcm_mulaw"] = "pcm_alaw") -> None:
         self._resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        encoder = av.CodecContext.create("pcm_alaw", "w")
+        encoder = av.CodecContext.create(codec, "w")
         encoder.sample_rate = SAMPLE_RATE
         encoder.format = "s16"
         encoder.layout = "mono"
@@ -86,4 +89,18 @@ def tone_alaw(frequency: float, seconds: float, *, level: float = 0.4) -> bytes:
     frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
     frame.sample_rate = SAMPLE_RATE
     encoder = AlawEncoder()
+    return encoder.encode(frame) + encoder.finish()
+
+
+def alaw_to_ulaw(alaw: bytes) -> bytes:
+    """A-law bytes as µ-law (a tone or file for a talk whose camera took PCMU)."""
+    return alaw.translate(_alaw_to_ulaw_table())
+
+
+@functools.cache
+def _alaw_to_ulaw_table() -> bytes:
+    samples = np.array(decode_alaw(bytes(range(256))), dtype=np.int16)
+    frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+    frame.sample_rate = SAMPLE_RATE
+    encoder = AlawEncoder("pcm_mulaw")
     return encoder.encode(frame) + encoder.finish()

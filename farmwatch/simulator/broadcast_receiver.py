@@ -28,9 +28,10 @@ from typing import Any, cast
 
 from farmwatch.media.errors import FramingError, RtpParseError
 from farmwatch.media.frames import Codec
-from farmwatch.media.g711 import decode_alaw
+from farmwatch.media.g711 import decode_alaw, decode_ulaw
 from farmwatch.media.ps_demux import PsDemuxer
 from farmwatch.media.rfc4571 import Rfc4571Deframer
+from farmwatch.media.rfc4571 import frame as rfc4571_frame
 from farmwatch.media.rtp import RtpPacket, is_rtcp
 from farmwatch.simulator.outbox import Outbox
 from farmwatch.sipserver.device_requests import Originator
@@ -46,6 +47,7 @@ from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.sdp import SdpError, parse_sdp
 
 __all__ = [
+    "AudioMedia",
     "AudioReception",
     "BroadcastMode",
     "BroadcastReceiver",
@@ -93,6 +95,8 @@ class AudioReception:
     ssrc: int
     answer: str = ""
     """The platform's SDP answer, as sent."""
+    payload_type: int = 8
+    """Raw form: the negotiated RTP payload type (8 PCMA; 0 PCMU in a talk)."""
     packets: int = 0
     frames: int = 0
     """G.711 frames (raw: RTP payloads; PS: audio PES frames)."""
@@ -133,8 +137,9 @@ class BroadcastState:
         return sum(1 for r in self.receptions if r.ended_by is None)
 
 
-class _Media:
-    """The reception's socket: a UDP port, a TCP listener, or a TCP connection we make."""
+class AudioMedia:
+    """The reception's socket: a UDP port, a TCP listener, or a TCP connection we make. In a
+    two-way talk it also sends (`send`: to the UDP peer, or on the TCP connection)."""
 
     def __init__(self, reception: AudioReception, on_change: Callable[[], None]) -> None:
         self.reception = reception
@@ -142,6 +147,10 @@ class _Media:
         self._demuxer = PsDemuxer() if reception.mode is BroadcastMode.PS else None
         self._deframer = Rfc4571Deframer()
         self._closers: list[Callable[[], None]] = []
+        self._datagrams: asyncio.DatagramTransport | None = None
+        self._stream: asyncio.Transport | None = None
+        self.peer: tuple[str, int] | None = None
+        """UDP: where `send` sends."""
         self.port = 0
 
     async def open_udp(self, host: str) -> None:
@@ -150,6 +159,23 @@ class _Media:
             lambda: _Datagrams(self), local_addr=(host, 0)
         )
         self.port = int(transport.get_extra_info("sockname")[1])
+        self._datagrams = transport
+        self._closers.append(transport.close)
+
+    @property
+    def can_send(self) -> bool:
+        return self._stream is not None or (self._datagrams is not None and self.peer is not None)
+
+    def send(self, packet: bytes) -> None:
+        if self._stream is not None:
+            if not self._stream.is_closing():  # the platform hung up: uvloop would raise
+                self._stream.write(rfc4571_frame(packet))
+        elif self._datagrams is not None and self.peer is not None:
+            self._datagrams.sendto(packet, self.peer)
+
+    def stream_made(self, transport: asyncio.Transport) -> None:
+        if self._stream is None:
+            self._stream = transport
         self._closers.append(transport.close)
 
     async def listen_tcp(self, host: str) -> None:
@@ -188,7 +214,9 @@ class _Media:
         reception = self.reception
         reception.packets += 1
         is_raw = self._demuxer is None
-        if packet.ssrc != reception.ssrc or (is_raw and packet.payload_type != 8):
+        if packet.ssrc != reception.ssrc or (
+            is_raw and packet.payload_type != reception.payload_type
+        ):
             reception.foreign_packets += 1
         if self._demuxer is None:
             self._raw(packet)
@@ -198,22 +226,26 @@ class _Media:
             for frame in frames:
                 reception.frames += 1
                 reception.g711_bytes += len(frame.data)
-                if frame.codec is Codec.G711A and packet.ssrc == reception.ssrc:
+                if frame.codec in _G711 and packet.ssrc == reception.ssrc:
                     reception.frames_decoded += 1
-                    reception.samples.extend(decode_alaw(frame.data))
+                    reception.samples.extend(_G711[frame.codec](frame.data))
         self._on_change()
 
     def _raw(self, packet: RtpPacket) -> None:
         reception = self.reception
         reception.frames += 1
         reception.g711_bytes += len(packet.payload)
-        if packet.payload_type == 8 and packet.ssrc == reception.ssrc:
+        if packet.payload_type == reception.payload_type and packet.ssrc == reception.ssrc:
             reception.frames_decoded += 1
-            reception.samples.extend(decode_alaw(packet.payload))
+            decode = decode_ulaw if reception.payload_type == 0 else decode_alaw
+            reception.samples.extend(decode(packet.payload))
+
+
+_G711 = {Codec.G711A: decode_alaw, Codec.G711U: decode_ulaw}
 
 
 class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, media: _Media) -> None:
+    def __init__(self, media: AudioMedia) -> None:
         self._media = media
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
@@ -221,11 +253,11 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 class _Stream(asyncio.Protocol):
-    def __init__(self, media: _Media) -> None:
+    def __init__(self, media: AudioMedia) -> None:
         self._media = media
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._media.add_closer(cast(asyncio.Transport, transport).close)
+        self._media.stream_made(cast(asyncio.Transport, transport))
 
     def data_received(self, data: bytes) -> None:
         self._media.stream_data(data)
@@ -234,7 +266,7 @@ class _Stream(asyncio.Protocol):
 @dataclass(slots=True)
 class _Call:
     session: InviteSession
-    media: _Media
+    media: AudioMedia
 
 
 class BroadcastReceiver:
@@ -326,7 +358,7 @@ class BroadcastReceiver:
         ssrc = 100_000_000 + secrets.randbelow(899_999_999)
         reception = AudioReception("", source_id, target_id, settings.mode, settings.transport,
                                    ssrc)  # fmt: skip
-        media = _Media(reception, self._on_change)
+        media = AudioMedia(reception, self._on_change)
         if settings.transport is BroadcastTransport.UDP:
             await media.open_udp(self._host)
         elif settings.transport is BroadcastTransport.TCP_PASSIVE:

@@ -39,6 +39,7 @@ from farmwatch.simulator.fleet import FleetSettings, SimulatorFleet
 from farmwatch.simulator.record_settings import DEFAULT_TIME_ZONE, PlaybackQuirks, RecordSettings
 from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.talk_responder import TalkSettings
 from farmwatch.simulator.test_pattern import PictureMode, VideoCodec
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.sdp import StreamStyle
@@ -113,6 +114,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="udp",
         help="voice broadcast audio over UDP, or TCP connecting (active) or listening",
     )
+    add("--refuse-talk", type=int, choices=(415, 488, 501), default=None, metavar="STATUS",
+        help="two-way talk: a camera without s=Talk, answering STATUS")  # fmt: skip
+    add("--talk-tone", type=float, default=800.0, metavar="HZ",
+        help="two-way talk: the pitch the camera says back (default 800; 0 silent)")  # fmt: skip
     add("--duration", type=_positive_float, default=None, help="stop after N seconds")
     add("--log-level", default="INFO", help="logging level (default INFO)")
 
@@ -152,6 +157,10 @@ def fleet_settings(args: argparse.Namespace) -> FleetSettings:
         broadcast=BroadcastSettings(
             mode=BroadcastMode(args.broadcast_format),
             transport=BroadcastTransport(args.broadcast_transport),
+        ),
+        talk=TalkSettings(
+            supported=args.refuse_talk is None, refusal=args.refuse_talk or 488,
+            tone=max(0.0, args.talk_tone),
         ),
     )  # fmt: skip
 

@@ -18,7 +18,9 @@ counters `invites_received`, `byes_received`, `active_calls`, `packets_sent`; `c
 
 Voice broadcast (ref. §4.13): `broadcast` (`BroadcastState`) sets how the device answers
 Notify/Broadcast and INVITEs for audio (PCMA or PS, UDP or TCP) and counts the G.711 it
-receives; `hang_up_broadcast()` BYEs from the device.
+receives; `hang_up_broadcast()` BYEs from the device. Two-way talk (§4.13 item 3): `talk`
+(`TalkState`) sets whether and how it answers an `s=Talk` INVITE, says a tone back and
+counts what it hears; `hang_up_talk()` BYEs from the device.
 
 Recordings (ref. §4.7, §6.8-§7): each channel keeps a `record_index(channel_id)` per
 `settings.records`; RecordInfo is answered from it (`drop_record_message(index)` loses one
@@ -77,6 +79,7 @@ from farmwatch.simulator.session import (
 )
 from farmwatch.simulator.snapshot_uploader import SnapshotUploader
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.talk_responder import TalkResponder, TalkSettings, TalkState
 from farmwatch.simulator.test_pattern import PictureMode
 from farmwatch.sipserver.catalog_notifier import CatalogNotifier, CatalogSubscription
 from farmwatch.sipserver.endpoint import IncomingRequest, RequestHandler, SipEndpoint
@@ -100,7 +103,7 @@ from farmwatch.sipserver.register_client import (
 )
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
-from farmwatch.sipserver.sip.message import SipResponse, build_response
+from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
 log = logging.getLogger(__name__)
@@ -140,6 +143,8 @@ class DeviceSettings:
     """What each channel has recorded, and how its playback misbehaves."""
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     """How it answers a voice broadcast (tests may change it: `device.broadcast.settings`)."""
+    talk: TalkSettings = field(default_factory=TalkSettings)
+    """How it answers two-way talk (tests may change it: `device.talk.settings`)."""
 
 
 class SimulatedDevice:
@@ -200,6 +205,11 @@ class SimulatedDevice:
         )  # fmt: skip
         self.broadcasts.state.settings = settings.broadcast
         self.responder.on_broadcast = self.broadcasts.notified
+        self.talks = TalkResponder(
+            self.endpoint, self.channels, host=settings.host, on_change=self._touch,
+            request_timeout=settings.request_timeout,
+        )  # fmt: skip
+        self.talks.state.settings = settings.talk
         self.notifier = CatalogNotifier(
             self.endpoint, self.identity, clock=self._now, request_timeout=settings.request_timeout,
             replaces_older=settings.replaces_older_subscriptions, kinds=SUBSCRIBABLE,
@@ -286,6 +296,11 @@ class SimulatedDevice:
         """Voice broadcast: how the device answers (`settings`) and what it heard."""
         return self.broadcasts.state
 
+    @property
+    def talk(self) -> TalkState:
+        """Two-way talk: how the camera answers (`settings`), what it heard and said."""
+        return self.talks.state
+
     async def wait_for(self, predicate: Callable[[SimulatedDevice], bool]) -> None:
         """Return once `predicate(self)` holds; bound it with `asyncio.timeout`."""
         while not predicate(self):
@@ -304,13 +319,13 @@ class SimulatedDevice:
             ("MESSAGE", self.responder.handle_message),
             ("SUBSCRIBE", self.notifier.handle_subscribe),
             ("OPTIONS", self._on_options),
-            ("INVITE", self.call_handler.handle_invite),
+            ("INVITE", self._on_invite),
             ("BYE", self._on_bye),
             ("CANCEL", self.call_handler.handle_cancel),
             ("INFO", self.call_handler.handle_info),
         ):
             self.endpoint.add_handler(method, self._unless_silent(handler))
-        self.endpoint.set_ack_handler(self.call_handler.handle_ack)
+        self.endpoint.set_ack_handler(self._on_ack)
         log.info("device %s on %s:%d (%d channels) → %s", self.device_id, self.settings.host,
                  self.endpoint.port, len(self.channels), self.settings.server)  # fmt: skip
         self._feed(self._session.start(self._now(), delay=self.settings.start_delay))
@@ -336,6 +351,7 @@ class SimulatedDevice:
         await self._cancel_tasks()
         await self.call_handler.close()
         await self.broadcasts.close()
+        await self.talks.close()
         commands = self._session.stop(self._now())
         if any(isinstance(c, SendRegister) for c in commands):
             try:
@@ -383,6 +399,10 @@ class SimulatedDevice:
     async def hang_up_broadcast(self) -> int:
         """BYE every voice broadcast audio dialog from the device; how many ended."""
         return await self.broadcasts.hang_up()
+
+    async def hang_up_talk(self) -> int:
+        """BYE every two-way talk from the device; how many ended."""
+        return await self.talks.hang_up()
 
     async def hang_up(self, channel_id: str) -> int:
         """Send BYE for every call of `channel_id`; returns how many calls ended."""
@@ -648,10 +668,24 @@ class SimulatedDevice:
 
         return guarded
 
+    async def _on_invite(self, incoming: IncomingRequest) -> SipResponse | None:
+        """`s=Talk` is two-way talk's; every other INVITE a video call's."""
+        if self.talks.is_talk(incoming.request):
+            return await self.talks.handle_invite(incoming)
+        return await self.call_handler.handle_invite(incoming)
+
+    def _on_ack(self, request: SipRequest, source: Address) -> None:
+        if self.talks.owns(request.call_id):
+            self.talks.handle_ack(request)
+        else:
+            self.call_handler.handle_ack(request, source)
+
     async def _on_bye(self, incoming: IncomingRequest) -> SipResponse:
-        """A BYE ends a voice broadcast's audio dialog or a video call."""
+        """A BYE ends a voice broadcast's audio dialog, a talk or a video call."""
         if self.broadcasts.owns(incoming.request.call_id):
             return await self.broadcasts.handle_bye(incoming)
+        if self.talks.owns(incoming.request.call_id):
+            return await self.talks.handle_bye(incoming)
         return await self.call_handler.handle_bye(incoming)
 
     async def _on_options(self, incoming: IncomingRequest) -> SipResponse:

@@ -24,6 +24,7 @@ from farmwatch.simulator.media_cache import MediaCache
 from farmwatch.simulator.record_settings import RecordSettings
 from farmwatch.simulator.session import SessionTimers
 from farmwatch.simulator.stream_settings import StreamSettings
+from farmwatch.simulator.talk_responder import TalkSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class FleetSettings:
     """What every channel has recorded (each with its own gaps), and playback quirks."""
     broadcast: BroadcastSettings = field(default_factory=BroadcastSettings)
     """How every device takes a voice broadcast."""
+    talk: TalkSettings = field(default_factory=TalkSettings)
+    """How every device takes two-way talk (`s=Talk`)."""
 
     @property
     def sip_domain(self) -> str:
@@ -87,6 +90,7 @@ class FleetSettings:
                 replaces_older_subscriptions=self.replaces_older_subscriptions,
                 records=self.records,
                 broadcast=self.broadcast,
+                talk=self.talk,
             )
             for index, device_id in enumerate(ids)
         ]

@@ -1,7 +1,8 @@
-"""喊话 from the console in a real browser (issue 12 item 5): chromium's fake microphone
-(`--use-fake-device-for-media-stream`, its beeping tone) talks through the selected tile's
-camera; the simulated camera counts the G.711 it receives and decodes it. Screenshots go to
-/tmp/console-shots/.
+"""喊话 and 对讲 from the console in a real browser (issue 12 item 5): chromium's fake
+microphone (`--use-fake-device-for-media-stream`, its beeping tone) talks through the selected
+tile's camera; the simulated camera counts the G.711 it receives and decodes it. In two-way
+talk the camera's tone comes back and the page receives it (the peer connection's
+`inbound-rtp` audio statistics). Screenshots go to /tmp/console-shots/.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from farmwatch.simulator import SimulatedDevice
 from farmwatch.simulator.broadcast_receiver import BroadcastMode, BroadcastSettings
+from farmwatch.simulator.talk_responder import TalkSettings
 from tests.browser.console_helpers import console_page, save_shot
 from tests.e2e.live_helpers import LiveRig, live_rig
 from tests.peers.chromium import CHROMIUM, CHROMIUM_ARGS
@@ -113,4 +115,78 @@ async def test_talk_without_a_playing_tile_says_what_to_do(talk: TalkRig) -> Non
     await page.click("#close-all")
     await page.click("#talk-start")
     assert await page.inner_text("#talk-status") == "先选中一个正在播放的画面"
+    await page.context.close()
+
+
+_INBOUND_AUDIO = """async () => {
+  const peer = window.farmwatchTalkPeer;
+  if (!peer) return null;
+  let found = null;
+  (await peer.getStats()).forEach((report) => {
+    if (report.type === "inbound-rtp" && report.kind === "audio") found = report;
+  });
+  return found && { packets: found.packetsReceived, energy: found.totalAudioEnergy || 0 };
+}"""
+
+
+async def test_two_way_talk_plays_the_cameras_sound_in_the_page(talk: TalkRig) -> None:
+    device, rig = talk.device, talk.rig
+    device.talk.settings = TalkSettings()
+    page = await talk.page()
+    await _playing(page, rig.channel(1))
+    assert await page.inner_text("#duplex-start") == "对讲"
+    await page.click("#duplex-start")
+    await page.wait_for_function("() => window.farmwatchTalk && window.farmwatchTalk.session",
+                                 timeout=20_000)  # fmt: skip
+    status = await page.inner_text("#talk-status")
+    assert status.startswith("正在对讲"), status
+    assert await page.inner_text("#talk-stop") == "结束对讲"
+    assert not await page.is_visible("#talk-start")
+    # The camera hears the fake microphone...
+    async with asyncio.timeout(20):
+        await device.wait_for(
+            lambda d: d.talk.last is not None and d.talk.last.reception.g711_bytes >= 16000
+        )
+    call = device.talk.last
+    assert call is not None and call.reception.target_id == rig.channel(1)
+    assert max(abs(sample) for sample in call.reception.samples) > 1000
+    # ...and the page receives the camera's tone: RTP audio packets with sound in them.
+    handle = await page.wait_for_function(
+        f"async () => {{ const s = await ({_INBOUND_AUDIO})(); "
+        "return s && s.packets > 100 && s.energy > 0 ? s : null; }",
+        timeout=20_000,
+    )
+    inbound = await handle.json_value()
+    assert inbound["packets"] > 100 and inbound["energy"] > 0
+    session = await page.evaluate("() => window.farmwatchTalk.session")
+    state = await page.evaluate(
+        "async (id) => (await fetch(`/api/broadcast/${id}`)).json()", session
+    )
+    assert (state["mode"], state["microphone"], state["state"]) == ("talk", True, "active")
+    assert state["frames_received"] > 0 and state["frames_played"] > 0
+    await talk.shoot(page, "live-duplex")
+    await page.click("#talk-stop")
+    async with asyncio.timeout(10):
+        await device.wait_for(lambda d: call.reception.ended_by == "platform")
+    assert await page.inner_text("#talk-status") == "对讲已结束"
+    assert await page.is_visible("#duplex-start")
+    await page.context.close()
+
+
+async def test_two_way_talk_with_a_camera_without_it_names_the_fallback(talk: TalkRig) -> None:
+    device, rig = talk.device, talk.rig
+    device.talk.settings = TalkSettings(supported=False)
+    page = await talk.page()
+    await _playing(page, rig.channel(1))
+    await page.click("#duplex-start")
+    await page.wait_for_function(
+        "() => document.querySelector('#talk-status').textContent.startsWith('对讲失败')",
+        timeout=20_000,
+    )
+    status = await page.inner_text("#talk-status")
+    assert "该设备不支持对讲，请改用喊话" in status, status
+    assert "488" in status and '"broadcast"' in status, status
+    assert await page.is_visible("#duplex-start") and await page.is_visible("#talk-start")
+    await talk.shoot(page, "live-duplex-refused")
+    device.talk.settings = TalkSettings()
     await page.context.close()

@@ -20,6 +20,7 @@ PURE_MEDIA_MODULES = [
     "rtp_packetizer.py",
     "g711.py",
     "g711_packetizer.py",
+    "talk_audio.py",
 ]
 PURE_OTHER_MODULES = [
     "sipserver/transport/tcp_guard.py",

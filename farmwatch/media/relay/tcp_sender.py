@@ -13,7 +13,8 @@ named from our side as `RelayTransport` names them:
   and counted. The relay times out an upper that never connects (`RelayLiveness`).
 
 The upper closing or resetting the connection ends the relay (`PEER_CLOSED`). What it sends
-us (RTCP, RFC 4571-framed) is read and ignored. Frames are written whole; `backlog` is what
+us (RTCP, RFC 4571-framed) is read and ignored, unless an `on_data` takes the stream (the
+device's voice in two-way talk). Frames are written whole; `backlog` is what
 the transport has not handed to the kernel yet, which the relay keeps bounded.
 """
 
@@ -23,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import cast
 
 from farmwatch.media.relay.sender import SenderListener
@@ -49,7 +51,9 @@ class _Connection(asyncio.Protocol):
         self._owner.connection_made(self)
 
     def data_received(self, data: bytes) -> None:
-        """RTCP from the upper, if any: not needed over TCP (the connection says it all)."""
+        """RTCP from the upper (ignored: the connection says it all), or two-way talk's
+        RTP from the device (to `on_data`)."""
+        self._owner.data_received(data)
 
     def eof_received(self) -> bool:
         return False  # close our side too: the upper is gone
@@ -67,9 +71,10 @@ class _TcpSender:
 
     def __init__(
         self, host: str, port: int, *, local_host: str, local_port: int,
-        listener: SenderListener, label: str,
+        listener: SenderListener, label: str, on_data: Callable[[bytes], None] | None = None,
     ) -> None:  # fmt: skip
         self._peer = (host, port)
+        self._on_data = on_data
         self._local_host = local_host
         self._local_port = local_port
         self._listener = listener
@@ -95,6 +100,10 @@ class _TcpSender:
         connection = self._connection
         if connection is not None and connection.transport is not None:
             connection.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self._on_data is not None:
+            self._on_data(data)
 
     def connection_made(self, connection: _Connection) -> None:
         if self._is_closed or self._connection is not None:
@@ -125,10 +134,11 @@ class TcpConnectSender(_TcpSender):
     def __init__(
         self, host: str, port: int, *, local_host: str, local_port: int,
         listener: SenderListener, label: str, attempts: int, interval: float,
+        on_data: Callable[[bytes], None] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(
             host, port, local_host=local_host, local_port=local_port, listener=listener,
-            label=label,
+            label=label, on_data=on_data,
         )  # fmt: skip
         self._attempts = attempts
         self._interval = interval
@@ -191,11 +201,11 @@ class TcpListenSender(_TcpSender):
 
     def __init__(
         self, host: str, port: int, *, local_host: str, local_port: int,
-        listener: SenderListener, label: str,
+        listener: SenderListener, label: str, on_data: Callable[[bytes], None] | None = None,
     ) -> None:  # fmt: skip
         super().__init__(
             host, port, local_host=local_host, local_port=local_port, listener=listener,
-            label=label,
+            label=label, on_data=on_data,
         )  # fmt: skip
         self._expected = normalize_host(host)
         self._server: asyncio.AbstractServer | None = None

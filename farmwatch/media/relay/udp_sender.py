@@ -4,9 +4,10 @@ Owns the UDP transport of a relay (gb28181.md §6.2, §9.2 item 3). The socket i
 the node's media host and pool port (the port of our 200 OK's `m=`) and connected to the
 upper, so the kernel reports ICMP port unreachable on it (`ConnectionRefusedError` on the
 next send or receive: `sender_refused`) and only the upper's packets are received: RTCP it
-sends from its media port to ours (`sender_rtcp`). Datagrams are sent straight from the
-caller with `socket.send` (no transport buffer): a full send buffer refuses the rest of a
-frame, which the relay then drops up to a key frame.
+sends from its media port to ours (`sender_rtcp`), and, for two-way talk, its RTP
+(`on_data`). Datagrams are sent straight from the caller with `socket.send` (no transport
+buffer): a full send buffer refuses the rest of a frame, which the relay then drops up to a
+key frame.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import errno
 import logging
 import socket
+from collections.abc import Callable
 
 from farmwatch.media.relay.sender import SenderListener
 from farmwatch.media.rtp import is_rtcp
@@ -34,10 +36,11 @@ class UdpRelaySender:
 
     def __init__(
         self, host: str, port: int, *, local_host: str, local_port: int,
-        listener: SenderListener, label: str,
+        listener: SenderListener, label: str, on_data: Callable[[bytes], None] | None = None,
     ) -> None:  # fmt: skip
         self._peer = (host, port)
         self._local = (local_host, local_port)
+        self._on_data = on_data
         self._listener = listener
         self._label = label
         self._sock: socket.socket | None = None
@@ -106,6 +109,8 @@ class UdpRelaySender:
                 continue  # the error is cleared once reported
             if is_rtcp(data):
                 self._listener.sender_rtcp(data)
+            elif self._on_data is not None:
+                self._on_data(data)  # two-way talk: the device's voice on the same socket
 
     def _failed(self, error: OSError) -> None:
         if error.errno in _UNREACHABLE:

@@ -13,24 +13,35 @@ sent once, in real time), `send_tone`, or the operator's microphone (`webrtc_ans
 WebRTC in, A-law out). `stop` BYEs the device; the device's BYE, its TCP connection
 closing, or the microphone's connection ending, ends the session too. Sessions live in
 memory (the platform process) like live sessions.
+
+Two-way talk (对讲, `start(channel, mode=TALK)`) is the same session the other way round:
+no Notify, the platform INVITEs the channel with `s=Talk` (`TalkInviter`), sends on the
+device's terms what the microphone (or a tone or file) gives, and the device's voice comes
+back on the same socket to the operator's WebRTC connection (`DeviceVoice`). The device's
+BYE (`call_ended`, as a `CallListener`) ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import secrets
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from farmwatch.media.audio_sender import AudioSender, AudioTarget
-from farmwatch.media.audio_transcode import UnreadableAudio, decode_file_to_alaw, tone_alaw
+from farmwatch.media.audio_transcode import (
+    UnreadableAudio,
+    alaw_to_ulaw,
+    decode_file_to_alaw,
+    tone_alaw,
+)
 from farmwatch.media.broadcast_webrtc import MicrophoneReceiver
 from farmwatch.media.errors import InvalidOffer, MediaError
+from farmwatch.media.frames import Codec
 from farmwatch.media.g711_packetizer import SAMPLE_RATE, G711Framing
-from farmwatch.media.relay.spec import RelayEndReason, RelayTransport
+from farmwatch.media.manager import MediaTransport
+from farmwatch.media.relay.spec import RelayEndReason
 from farmwatch.platform.errors import (
     Conflict,
     DeviceOffline,
@@ -40,21 +51,30 @@ from farmwatch.platform.errors import (
     NotFound,
     PlatformError,
 )
+from farmwatch.platform.services.broadcast_session import (
+    BroadcastMode,
+    BroadcastSession,
+    BroadcastState,
+    BroadcastView,
+    law_of,
+    relay_transport,
+)
 from farmwatch.platform.services.device_command_service import DeviceTalk
+from farmwatch.platform.services.talk_inviter import TalkInviter
 from farmwatch.sipserver.broadcast_calls import (
     AudioAnswer,
     AudioCall,
     AudioUnavailable,
     BroadcastCalls,
 )
+from farmwatch.sipserver.call_types import CallEndReason
 from farmwatch.sipserver.device_access import DeviceUnavailable
 from farmwatch.sipserver.gb.audio_sdp import AudioFormat
-from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, ResultCode
+from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, MediaStatus, ResultCode
 from farmwatch.sipserver.gb.manscdp_build import build_broadcast_notify
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
-from farmwatch.sipserver.sip.address import Transport
 
-__all__ = ["BroadcastService", "BroadcastState", "BroadcastView"]
+__all__ = ["BroadcastMode", "BroadcastService", "BroadcastState", "BroadcastView"]
 
 log = logging.getLogger(__name__)
 
@@ -63,59 +83,10 @@ MICROPHONE_BACKLOG = SAMPLE_RATE // 2
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
 
-class BroadcastState(enum.StrEnum):
-    WAITING = "waiting"
-    """Notify sent: waiting for the device's Response and audio INVITE."""
-    ACTIVE = "active"
-    ENDED = "ended"
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastView:
-    session_id: str
-    channel_id: str
-    device_id: str
-    state: BroadcastState
-    audio_format: str | None
-    transport: str | None
-    frames_sent: int
-    bytes_sent: int
-    microphone: bool
-
-    @property
-    def seconds_sent(self) -> float:
-        return self.bytes_sent / SAMPLE_RATE
-
-
-class _Session:
-    def __init__(self, session_id: str, channel_id: str, device_id: str) -> None:
-        self.session_id = session_id
-        self.channel_id = channel_id
-        self.device_id = device_id
-        self.state = BroadcastState.WAITING
-        self.call: AudioCall | None = None
-        self.sender: AudioSender | None = None
-        self.microphone: MicrophoneReceiver | None = None
-        self.ssrc: Ssrc | None = None
-        self.is_closing = False
-
-    def view(self) -> BroadcastView:
-        sender, call = self.sender, self.call
-        audio = call.audio if call is not None else None
-        return BroadcastView(
-            self.session_id, self.channel_id, self.device_id, self.state,
-            audio.audio_format.value if audio is not None else None,
-            _transport_name(audio.transport, audio.we_listen) if audio is not None else None,
-            sender.frames_sent if sender is not None else 0,
-            sender.bytes_sent if sender is not None else 0,
-            self.microphone is not None,
-        )  # fmt: skip
-
-
 class _SenderEnded:
     """The sender's listener for one session: its socket ended by itself."""
 
-    def __init__(self, service: BroadcastService, session: _Session) -> None:
+    def __init__(self, service: BroadcastService, session: BroadcastSession) -> None:
         self._service = service
         self._session = session
 
@@ -134,8 +105,10 @@ class BroadcastService:
         advertised_host: str = "",
         webrtc_addresses: Sequence[str] = (),
         invite_timeout: float = 10.0,
+        inviter: TalkInviter | None = None,
     ) -> None:
         self._talk = talk
+        self._inviter = inviter
         self._calls = calls
         self._platform_id = platform_id
         self._media_host = media_host
@@ -143,7 +116,7 @@ class BroadcastService:
         self._webrtc_addresses = tuple(webrtc_addresses)
         self.invite_timeout = invite_timeout
         self._ssrc = SsrcAllocator(platform_id)
-        self._sessions: dict[str, _Session] = {}
+        self._sessions: dict[str, BroadcastSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         calls.set_listener(self)
 
@@ -155,23 +128,36 @@ class BroadcastService:
     def view(self, session_id: str) -> BroadcastView:
         return self._session(session_id).view()
 
-    async def start(self, channel_id: str) -> BroadcastView:
+    async def start(
+        self,
+        channel_id: str,
+        mode: BroadcastMode = BroadcastMode.BROADCAST,
+        transport: str | None = None,
+    ) -> BroadcastView:
+        """`transport` (talk only): how the talk's audio travels ("udp", "tcp-passive",
+        "tcp-active"), else `[live] transport`."""
+        how = _talk_transport(transport)
         device_id = await self._talk.device_of(channel_id)
         running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
         if running is not None:
             # The channel is left out: it may be one the caller does not see.
             raise Conflict(
-                f"a voice broadcast to device {device_id} is running (session "
+                f"a voice {running.mode.value} to device {device_id} is running (session "
                 f"{running.session_id}): a device takes one at a time"
             )
-        session = _Session(secrets.token_urlsafe(12), channel_id, device_id)
+        if mode is BroadcastMode.TALK and self._inviter is None:
+            raise PlatformError("two-way talk is not set up on this platform")
+        session = BroadcastSession(secrets.token_urlsafe(12), channel_id, device_id, mode)
         self._sessions[session.session_id] = session
         try:
-            await self._establish(session)
+            if mode is BroadcastMode.TALK:
+                await self._open_talk(session, how)
+            else:
+                await self._establish(session)
         except BaseException:
             await self.end(session, "not established", bye=True)
             raise
-        log.info("broadcast %s to device %s channel %s: %s over %s", session.session_id,
+        log.info("%s %s to device %s channel %s: %s over %s", mode.value, session.session_id,
                  device_id, channel_id, session.view().audio_format,
                  session.view().transport)  # fmt: skip
         return session.view()
@@ -193,11 +179,11 @@ class BroadcastService:
         session = self._active(session_id)
         return self._queue(session, await asyncio.to_thread(tone_alaw, frequency, seconds))
 
-    def _queue(self, session: _Session, alaw: bytes) -> float:
+    def _queue(self, session: BroadcastSession, alaw: bytes) -> float:
         sender = session.sender
         if sender is None or session.state is not BroadcastState.ACTIVE:
             raise NotFound(f"voice broadcast {session.session_id} has ended")
-        sender.feed(alaw)
+        sender.feed(alaw_to_ulaw(alaw) if law_of(session) is Codec.G711U else alaw)
         seconds = len(alaw) / SAMPLE_RATE
         log.info("broadcast %s to device %s: %.2f s of audio queued", session.session_id,
                  session.device_id, seconds)  # fmt: skip
@@ -217,9 +203,10 @@ class BroadcastService:
             # any more, so the camera is not kept waiting.
             self.spawn(self.end(session, "the microphone left"))
 
+        talk = session.talk
         receiver = MicrophoneReceiver(
             sender.feed, microphone_gone, host_addresses=self._webrtc_addresses,
-            name=session_id,
+            name=session_id, voice=talk.voice if talk is not None else None, law=law_of(session),
         )  # fmt: skip
         session.microphone = receiver
         try:
@@ -250,9 +237,34 @@ class BroadcastService:
             log.info("broadcast %s ended by device %s: %s", key, session.device_id, reason)
             self.spawn(self.end(session, reason, bye=False))
 
+    # -- CallListener (talk calls; the others are live's and playback's) --------------------
+
+    def call_ended(self, call_id: str, reason: CallEndReason) -> None:
+        session = next((s for s in self._sessions.values()
+                        if s.talk is not None and s.talk.call_id == call_id), None)  # fmt: skip
+        if session is not None:
+            log.info("talk %s ended by device %s: %s", session.session_id, session.device_id,
+                     reason.value)  # fmt: skip
+            self.spawn(self.end(session, f"device {reason.value}", bye=False))
+
+    def media_status(self, call_id: str, status: MediaStatus) -> None:
+        """No MediaStatus belongs to a talk."""
+
     # -- the flow --------------------------------------------------------------------------
 
-    async def _establish(self, session: _Session) -> None:
+    async def _open_talk(self, session: BroadcastSession, transport: MediaTransport | None) -> None:
+        assert self._inviter is not None
+        leg = await self._inviter.open(
+            session.device_id, session.channel_id, _SenderEnded(self, session),
+            label=f"talk {session.session_id} to {session.device_id}", transport=transport,
+        )  # fmt: skip
+        if session.is_closing:  # ended while the INVITE ran
+            await self._inviter.close(leg, bye=True)
+            raise NotFound(f"talk {session.session_id} ended")
+        session.talk, session.sender = leg, leg.sender
+        session.state = BroadcastState.ACTIVE
+
+    async def _establish(self, session: BroadcastSession) -> None:
         device_id, channel_id = session.device_id, session.channel_id
         try:
             invited = self._calls.expect(session.session_id, device_id, channel_id,
@@ -290,7 +302,7 @@ class BroadcastService:
         session.state = BroadcastState.ACTIVE
         sender.start()
 
-    async def _open_audio(self, session: _Session, call: AudioCall) -> AudioAnswer:
+    async def _open_audio(self, session: BroadcastSession, call: AudioCall) -> AudioAnswer:
         """The device's INVITE came: open our sending side on its terms."""
         if session.is_closing:
             raise AudioUnavailable(f"broadcast {session.session_id} has ended")
@@ -303,7 +315,7 @@ class BroadcastService:
         target = AudioTarget(
             host=audio.host,
             port=audio.port,
-            transport=_relay_transport(audio.transport, audio.we_listen),
+            transport=relay_transport(audio.transport, audio.we_listen),
             ssrc=ssrc,
             framing=G711Framing.PS if audio.audio_format is AudioFormat.PS else G711Framing.PCMA,
             payload_type=audio.payload_type,
@@ -322,7 +334,7 @@ class BroadcastService:
         host = self._advertised_host or self._media_host
         return AudioAnswer("" if host in _WILDCARDS else host, port, text)
 
-    async def end(self, session: _Session, why: str, *, bye: bool = True) -> None:
+    async def end(self, session: BroadcastSession, why: str, *, bye: bool = True) -> None:
         if session.is_closing:
             return
         session.is_closing = True
@@ -331,24 +343,27 @@ class BroadcastService:
         self._calls.forget(session.session_id)
         if session.microphone is not None:
             await session.microphone.close()
+        if session.talk is not None:
+            assert self._inviter is not None
+            await self._inviter.close(session.talk, bye=bye)
         if session.sender is not None:
             await session.sender.close()
         if bye and session.call is not None:
             await self._calls.bye(session.call.call_id)
         if session.ssrc is not None:
             self._ssrc.release(session.ssrc)
-        log.info("broadcast %s to device %s ended (%s)", session.session_id,
+        log.info("%s %s to device %s ended (%s)", session.mode.value, session.session_id,
                  session.device_id, why)  # fmt: skip
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _session(self, session_id: str) -> _Session:
+    def _session(self, session_id: str) -> BroadcastSession:
         session = self._sessions.get(session_id)
         if session is None:
             raise NotFound(f"no voice broadcast {session_id}")
         return session
 
-    def _active(self, session_id: str) -> _Session:
+    def _active(self, session_id: str) -> BroadcastSession:
         session = self._session(session_id)
         if session.state is not BroadcastState.ACTIVE or session.sender is None:
             raise Conflict(f"voice broadcast {session_id} is not running yet")
@@ -360,11 +375,9 @@ class BroadcastService:
         task.add_done_callback(self._tasks.discard)
 
 
-def _relay_transport(transport: Transport, we_listen: bool) -> RelayTransport:
-    if transport is Transport.UDP:
-        return RelayTransport.UDP
-    return RelayTransport.TCP_LISTEN if we_listen else RelayTransport.TCP_CONNECT
-
-
-def _transport_name(transport: Transport, we_listen: bool) -> str:
-    return _relay_transport(transport, we_listen).value
+def _talk_transport(name: str | None) -> MediaTransport | None:
+    try:
+        return None if name is None else MediaTransport(name)
+    except ValueError:
+        choices = ", ".join(t.value for t in MediaTransport)
+        raise InvalidInput(f"transport: expected one of {choices}, got {name!r}") from None

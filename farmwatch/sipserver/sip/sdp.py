@@ -33,6 +33,8 @@ class SessionName(StrEnum):
     PLAY = "Play"
     PLAYBACK = "Playback"
     DOWNLOAD = "Download"
+    TALK = "Talk"
+    """Two-way audio (对讲), GB/T 28181-2016 Annex F; reported dropped by 2022."""
 
 
 class MediaProtocol(StrEnum):

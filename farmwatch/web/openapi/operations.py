@@ -304,10 +304,17 @@ _TABLE: list[tuple[str, str, Operation]] = [
         path_types={"number": {"type": "integer", "minimum": 0, "maximum": 255}},
         description="`number` as the track list gives it; `stay_time` in seconds")),
     ("POST", "/api/channels/{channel_id}/broadcast", Operation(
-        "device control", "Start a voice broadcast (喊话) to the camera",
-        {201: ref("Broadcast")}, errors=(*DEVICE_ERRORS, 409),
-        description="Notify/Broadcast, then the device's audio INVITE: 504 when it never "
-        "comes within `[live] invite_timeout`, 409 while another broadcast runs to the device")),
+        "device control", "Start a voice broadcast (喊话) or two-way talk (对讲) to the camera",
+        {201: ref("Broadcast")},
+        body({"mode": {"type": "string", "enum": ["broadcast", "talk"]},
+              "transport": {"type": "string", "enum": ["udp", "tcp-passive", "tcp-active"]}}),
+        request_required=False, errors=(*DEVICE_ERRORS, 409, 501),
+        description="broadcast (no body, the default): Notify/Broadcast, then the device's "
+        "audio INVITE: 504 when it never comes within `[live] invite_timeout`, 409 while "
+        "another broadcast or talk runs to the device. talk: the platform's `s=Talk` INVITE "
+        "(`transport` as for live, default `[live] transport`); the camera's voice comes back "
+        "on the session's WebRTC connection; 501 naming mode broadcast when the camera does "
+        "not take s=Talk (488/415/501), 502 for other refusals, 504 without an answer")),
     ("PUT", "/api/channels/{channel_id}/placement", Operation(
         "cameras", "Set the camera's key area, location number, model and access method",
         {200: ref("Placement")},

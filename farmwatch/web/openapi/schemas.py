@@ -193,10 +193,12 @@ SDP = obj({"sdp": STRING, "type": STRING})
 BROADCAST = obj({
     "session": STRING, "channel_id": STRING, "device_id": STRING,
     "state": {"type": "string", "enum": ["waiting", "active", "ended"]},
-    "format": nullable({"type": "string", "enum": ["pcma", "ps"]}),
+    "format": nullable({"type": "string", "enum": ["pcma", "pcmu", "ps"]}),
     "transport": nullable({"type": "string", "enum": ["udp", "tcp-connect", "tcp-listen"]}),
     "frames_sent": INTEGER, "seconds_sent": NUMBER, "microphone": BOOLEAN, "webrtc": STRING,
     "audio": STRING, "queued_seconds": NUMBER,
+    "mode": {"type": "string", "enum": ["broadcast", "talk"]}, "frames_received": INTEGER,
+    "seconds_received": NUMBER, "frames_played": INTEGER,
 }, required=("session", "channel_id", "device_id", "state", "webrtc", "audio"))  # fmt: skip
 DOWNLOAD = obj({
     "id": STRING, "channel_id": STRING, "source": STRING, "start": STRING, "end": STRING,

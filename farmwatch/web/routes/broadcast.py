@@ -2,6 +2,9 @@
 
 `POST /api/channels/{id}/broadcast` starts a broadcast to the camera (201 with the session;
 504 when the device never INVITEs for the audio, 409 while another runs to the device);
+with `{"mode": "talk"}` (and optionally `"transport"`) two-way talk (对讲) instead: the
+platform's `s=Talk` INVITE, the camera's voice back over the same WebRTC connection, 501
+naming mode "broadcast" when the camera does not take `s=Talk`;
 `GET|DELETE /api/broadcast/{session}` read or end it; `POST /api/broadcast/{session}/webrtc`
 brings the operator's microphone (an SDP offer with an audio track, answered);
 `POST /api/broadcast/{session}/audio` sends sound once: an audio file as the body
@@ -16,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
-from farmwatch.platform.services.broadcast_service import BroadcastView
+from farmwatch.platform.services.broadcast_service import BroadcastMode, BroadcastView
 from farmwatch.web.authorization import note_opened
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import BROADCASTS
@@ -43,6 +46,10 @@ def _view(view: BroadcastView) -> dict[str, Any]:
         "frames_sent": view.frames_sent,
         "seconds_sent": round(view.seconds_sent, 3),
         "microphone": view.microphone,
+        "mode": view.mode.value,
+        "frames_received": view.frames_received,
+        "seconds_received": round(view.seconds_received, 3),
+        "frames_played": view.frames_played,
         "webrtc": f"{base}/webrtc",
         "audio": f"{base}/audio",
     }
@@ -50,7 +57,8 @@ def _view(view: BroadcastView) -> dict[str, Any]:
 
 @routes.post("/channels/{channel_id}/broadcast")
 async def start_broadcast(request: web.Request) -> web.Response:
-    view = await request.app[BROADCASTS].start(request.match_info["channel_id"])
+    mode, transport = await _mode(request)
+    view = await request.app[BROADCASTS].start(request.match_info["channel_id"], mode, transport)
     note_opened(request, view.session_id)
     return web.json_response(_view(view), status=201)
 
@@ -87,6 +95,26 @@ async def broadcast_audio(request: web.Request) -> web.Response:
         seconds = await service.send_tone(session, frequency, duration)
     view = service.view(session)
     return web.json_response({**_view(view), "queued_seconds": round(seconds, 3)}, status=202)
+
+
+_MODE_SHAPE = '{"mode": "broadcast" | "talk", "transport": "udp" | "tcp-passive" | "tcp-active"}'
+
+
+async def _mode(request: web.Request) -> tuple[BroadcastMode, str | None]:
+    """The optional body: broadcast (the default) or talk, and talk's media transport."""
+    if not request.body_exists:
+        return BroadcastMode.BROADCAST, None
+    body = await json_object(request, _MODE_SHAPE)
+    try:
+        mode = BroadcastMode(body.get("mode", BroadcastMode.BROADCAST.value))
+    except ValueError:
+        raise InvalidInput(f"expected a JSON body {_MODE_SHAPE}") from None
+    transport = body.get("transport")
+    if transport is not None and not isinstance(transport, str):
+        raise InvalidInput(f"expected a JSON body {_MODE_SHAPE}")
+    if transport is not None and mode is not BroadcastMode.TALK:
+        raise InvalidInput('"transport" is for mode "talk" (a broadcast takes the device\'s)')
+    return mode, transport
 
 
 async def _upload(request: web.Request) -> bytes:
