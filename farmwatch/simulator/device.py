@@ -42,6 +42,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -180,6 +181,7 @@ class SimulatedDevice:
             record_index=self.record_index,
             bytes_per_second=lambda: self.call_handler.media.bitrate // 8,
             records_per_message=settings.records.items_per_message,
+            device_time=self.local_time,
         )  # fmt: skip
         self.control = DeviceControlState()
         """What the device was told (PTZ heads, presets, guard, recording, configuration):
@@ -478,7 +480,7 @@ class SimulatedDevice:
         self._alarm_sn += 1
         alarm = AlarmNotify(
             source, self._alarm_sn, priority=priority, method=method,
-            alarm_time=time.strftime("%Y-%m-%dT%H:%M:%S"), description=description,
+            alarm_time=self.local_time(), description=description,
             alarm_type=alarm_type,
         )  # fmt: skip
         if self.notifier.live(CmdType.ALARM):
@@ -486,6 +488,11 @@ class SimulatedDevice:
             delivered = await self.notifier.notify_event(CmdType.ALARM, lambda _: body)
             return 200 if delivered else 0
         return (await self.outbox.send(build_alarm_notify(alarm))).status
+
+    def local_time(self) -> str:
+        """Now on the device's clock: local time in its zone (`records.time_zone`), as a
+        camera set up for its site sends every time (alarms, positions, DeviceStatus)."""
+        return datetime.now(self.settings.records.zone).strftime("%Y-%m-%dT%H:%M:%S")
 
     def _position_body(self, position: MobilePosition, sn: int) -> bytes:
         return build_mobile_position_notify(MobilePositionNotify(self.device_id, sn, (position,)))
@@ -507,7 +514,7 @@ class SimulatedDevice:
                 track = self.track
                 longitude, latitude = track.at(self._now() - started)
                 position = MobilePosition(
-                    self.device_id, time.strftime("%Y-%m-%dT%H:%M:%S"), longitude, latitude,
+                    self.device_id, self.local_time(), longitude, latitude,
                     speed=track.speed, direction=track.direction, altitude=track.altitude,
                 )  # fmt: skip
                 delivered = await self.notifier.notify_event(
@@ -541,7 +548,7 @@ class SimulatedDevice:
         platform's status."""
         self._alarm_sn += 1
         position = MobilePosition(
-            self.device_id, at or time.strftime("%Y-%m-%dT%H:%M:%S"), longitude, latitude,
+            self.device_id, at or self.local_time(), longitude, latitude,
             speed=speed, direction=direction, altitude=altitude,
         )  # fmt: skip
         body = build_mobile_position_notify(

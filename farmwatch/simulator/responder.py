@@ -78,7 +78,9 @@ class QueryResponder:
         record_index: Callable[[str], RecordIndex],
         bytes_per_second: Callable[[], int],
         records_per_message: int = 10,
+        device_time: Callable[[], str] = lambda: datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
     ) -> None:
+        self._device_time = device_time
         self._record_index = record_index
         self._bytes_per_second = bytes_per_second
         self._records_per_message = records_per_message
@@ -154,7 +156,7 @@ class QueryResponder:
                     sn,
                     encode=True,
                     record=False,
-                    device_time=datetime.now().strftime("%Y-%m-%dT%H:%M:%S"),
+                    device_time=self._device_time(),
                 )
                 self._spawn(self._send(body, reply_to, "DeviceStatus"))
             case RecordInfoQuery():

@@ -91,7 +91,7 @@ async def test_an_alarm_is_stored_fed_acknowledged_and_reset_on_the_camera(
     waiting = asyncio.create_task(rig.get(f"/api/alarms/events?since_id={cursor}&wait=10"))
     await asyncio.sleep(0.2)
     assert await device.send_alarm(0, priority=2, method=5, alarm_type=2) == 200
-    sent_wall_clock = datetime.now()
+    sent_at = datetime.now(ZONE)
     status, fed = await waiting
     assert status == 200, fed
     assert [a["channel_id"] for a in fed["alarms"]] == [channel]
@@ -106,9 +106,11 @@ async def test_an_alarm_is_stored_fed_acknowledged_and_reset_on_the_camera(
     assert (alarm["priority"], alarm["method"], alarm["type"]) == (2, 5, 2)
     assert alarm["description"] == "移动侦测"
     assert alarm["state"] == "new"
-    # The simulated camera writes its local wall clock; the platform reads it in its zone.
-    device_clock = datetime.fromisoformat(alarm["time"]).astimezone(ZONE).replace(tzinfo=None)
-    assert abs((device_clock - sent_wall_clock).total_seconds()) < 5
+    # The simulated camera writes its local time in its zone (Asia/Shanghai, like a camera
+    # set up on a Chinese farm); the platform reads it in its configured zone: the instant.
+    device_clock = datetime.fromisoformat(alarm["time"])
+    assert device_clock.tzinfo is not None, alarm["time"]
+    assert abs((device_clock - sent_at).total_seconds()) < 5, (alarm["time"], sent_at)
 
     status, acknowledged = await alarms.monitor.request(
         "POST", f"/api/alarms/{alarm['id']}/ack", {"note": "pig pen 3 checked"}
