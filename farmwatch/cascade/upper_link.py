@@ -221,6 +221,8 @@ class UpperLink:
             notifies_sent=self.requests.notifies_sent,
             calls=self.calls.active,
             alarms_forwarded=self.requests.alarms_forwarded,
+            controls_forwarded=self.requests.controls_forwarded,
+            controls_refused=self.requests.controls_refused,
         )
 
     # -- the loop ----------------------------------------------------------------------------
