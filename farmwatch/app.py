@@ -365,6 +365,7 @@ class Application:
             ),
             live=self.live,
             playback=self.playback,
+            broadcasts=self.broadcasts,
         )
         forwarder.cascade = self.cascade
         self.upper_shares = UpperShares(UpperShareRepository(self.database.sessions), self.cascade)

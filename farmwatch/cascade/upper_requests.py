@@ -43,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -64,6 +64,7 @@ from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
 from farmwatch.sipserver.gb.control_commands import answers_with_result
 from farmwatch.sipserver.gb.manscdp import (
     AlarmNotify,
+    BroadcastNotify,
     CatalogQuery,
     CmdType,
     ControlResponse,
@@ -171,6 +172,8 @@ class UpperRequests:
         self.notifies_sent = 0
         self.alarms_forwarded = 0
         self.controller = upper_controller(settings)
+        self.broadcast_handler: Callable[[BroadcastNotify], None] | None = None
+        """Takes the upper's Notify/Broadcast (`UpperBroadcasts.notified`)."""
         self.controls_forwarded = 0
         self.controls_refused = 0
 
@@ -261,6 +264,8 @@ class UpperRequests:
                 self._spawn(self._answer_records(message, to_platform=to_platform))
             case DeviceControl():
                 self._spawn(self._forward_control(message))
+            case BroadcastNotify() if self.broadcast_handler is not None:
+                self.broadcast_handler(message)
             case Keepalive():
                 pass
             case ControlResponse(cmd_type=CmdType.ALARM):

@@ -1,5 +1,6 @@
-"""What an upper platform does to a lower's cameras, with the lower's users in the way
-(issue 12): PTZ from the bureau meets the branch's control floor.
+"""What an upper platform does to a lower's cameras (issue 12): PTZ from the bureau meets
+the branch's control floor; a voice broadcast started at the national tier goes down two
+cascade hops to the farm camera's loudspeaker.
 
 national (127.0.0.11) ← bureau (.12) ← branch (.13) ← simulated farm (.14). The branch
 holds a camera for `ptz_hold` seconds for whoever steered it last and takes `ptz_burst`
@@ -10,14 +11,17 @@ defaults, so everything it sends reaches the branch.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+import numpy as np
 import pytest
 import pytest_asyncio
 
+from farmwatch.simulator.broadcast_receiver import AudioReception
 from tests.e2e.cascade_helpers import ThreeTiers, three_tiers
-from tests.integration.cascade.tiers import BUREAU
+from tests.integration.cascade.tiers import BRANCH, BUREAU
 from tests.peers.server_process import RunningServer
 
 HOLD = 3.0
@@ -144,3 +148,121 @@ async def test_an_upper_flooding_ptz_is_rate_limited_at_the_lower(tiers: ThreeTi
         while sum(1 for t, _ in responder.ptz_commands if t == channel) < sent_before + forwarded:
             await asyncio.sleep(0.05)
     assert sum(1 for t, _ in responder.ptz_commands if t == channel) == sent_before + forwarded
+
+
+# -- voice broadcast from the top --------------------------------------------------------------
+
+
+async def _uppers_broadcasts(tiers: ThreeTiers) -> tuple[int, int]:
+    """The broadcasts relayed now by the branch (for the bureau) and the bureau (national)."""
+    counts = []
+    for server in (tiers.branch, tiers.bureau):
+        _, body = await tiers.request(server, "GET", "/api/uppers")
+        counts.append(body["uppers"][0]["broadcasts"])
+    return counts[0], counts[1]
+
+
+async def _wait_broadcasts(tiers: ThreeTiers, expected: tuple[int, int]) -> None:
+    async with asyncio.timeout(5):
+        while await _uppers_broadcasts(tiers) != expected:
+            await asyncio.sleep(0.05)
+
+
+async def _start_at_national(tiers: ThreeTiers, channel: str) -> dict[str, Any]:
+    status, session = await tiers.post(tiers.national, f"/api/channels/{channel}/broadcast", {})
+    assert status == 201, session
+    assert session["state"] == "active"
+    return session
+
+
+async def _heard(tiers: ThreeTiers, g711_bytes: int) -> AudioReception:
+    device = tiers.farm.devices[0]
+    async with asyncio.timeout(8):
+        await device.wait_for(
+            lambda d: d.broadcast.last is not None and d.broadcast.last.g711_bytes >= g711_bytes
+        )
+    reception = device.broadcast.last
+    assert reception is not None
+    return reception
+
+
+def _pitch(reception: AudioReception) -> float:
+    samples = np.array(reception.samples, dtype=float)
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    return float(np.argmax(spectrum) * 8000 / len(samples))
+
+
+async def test_a_national_broadcast_reaches_the_farm_camera_through_two_lower_platforms(
+    tiers: ThreeTiers,
+) -> None:
+    device = tiers.farm.devices[0]
+    channel = tiers.channel(0)
+    receptions = len(device.broadcast.receptions)
+    session = await _start_at_national(tiers, channel)
+    # The camera was asked by its own platform, the branch, for that channel.
+    notify = device.broadcast.notifies[-1]
+    assert (notify.source_id, notify.target_id) == (BRANCH.platform_id, channel)
+    assert len(device.broadcast.receptions) == receptions + 1
+    await _wait_broadcasts(tiers, (1, 1))
+    status, queued = await tiers.post(
+        tiers.national, session["audio"], {"frequency": 440, "seconds": 1.2}
+    )
+    assert status == 202, queued
+    # Relayed twice, the national tier's tone sounds at the camera, G.711A all through.
+    reception = await _heard(tiers, int(1.2 * 8000) - 320)
+    assert reception.frames == reception.frames_decoded
+    assert reception.foreign_packets == 0
+    assert _pitch(reception) == pytest.approx(440, abs=8)
+    level = math.sqrt(sum(s * s for s in reception.samples) / len(reception.samples))
+    assert level > 1000  # sound, not silence
+    # The national operator stops: the BYE goes down leg by leg to the camera.
+    status, _ = await tiers.request(
+        tiers.national, "DELETE", f"/api/broadcast/{session['session']}"
+    )
+    assert status == 204
+    async with asyncio.timeout(5):
+        await device.wait_for(lambda d: reception.ended_by == "platform")
+    await _wait_broadcasts(tiers, (0, 0))
+
+
+async def test_the_camera_hanging_up_ends_the_broadcast_at_the_national_tier(
+    tiers: ThreeTiers,
+) -> None:
+    device = tiers.farm.devices[0]
+    session = await _start_at_national(tiers, tiers.channel(1))
+    await _wait_broadcasts(tiers, (1, 1))
+    assert await device.hang_up_broadcast() == 1
+    path = f"/api/broadcast/{session['session']}"
+    async with asyncio.timeout(5):
+        while (await tiers.request(tiers.national, "GET", path))[0] != 404:
+            await asyncio.sleep(0.05)
+    await _wait_broadcasts(tiers, (0, 0))
+
+
+async def test_a_busy_camera_answers_the_upper_with_an_error(tiers: ThreeTiers) -> None:
+    # The branch's own operator talks through the camera (channel 0) ...
+    status, local = await tiers.post(
+        tiers.branch, f"/api/channels/{tiers.channel(0)}/broadcast", {}
+    )
+    assert status == 201, local
+    try:
+        # ... so the national tier's broadcast to its other channel (the same device) is
+        # refused at the branch, and the Result ERROR comes up both hops with the reason.
+        status, refused = await tiers.post(
+            tiers.national, f"/api/channels/{tiers.channel(1)}/broadcast", {}
+        )
+        assert status == 502, refused
+        assert "busy" in refused["error"] and local["session"] in refused["error"]
+        assert await _uppers_broadcasts(tiers) == (0, 0)
+    finally:
+        status, _ = await tiers.request(
+            tiers.branch, "DELETE", f"/api/broadcast/{local['session']}"
+        )
+        assert status == 204
+    # Nothing was left open on the way: the national tier may broadcast again.
+    session = await _start_at_national(tiers, tiers.channel(1))
+    status, _ = await tiers.request(
+        tiers.national, "DELETE", f"/api/broadcast/{session['session']}"
+    )
+    assert status == 204
+    await _wait_broadcasts(tiers, (0, 0))
