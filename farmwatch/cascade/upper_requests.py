@@ -414,7 +414,7 @@ class UpperRequests:
             answer = await self._forwarding.control(channel_id, control, self.controller)
         except (ControlLocked, RateLimited) as error:
             self.controls_refused += 1
-            holder = error.holder if isinstance(error, ControlLocked) else None
+            holder = self._forwarding.holder_name(channel_id)
             log.warning(
                 "upper %s: DeviceControl for channel %s refused (held by %s): %s",
                 self._settings.name, channel_id, holder or "nobody", error,

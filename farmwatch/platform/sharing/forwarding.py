@@ -85,6 +85,11 @@ class UpperForwarding:
             raise DeviceOffline(record.device_id)
         return record.device_id
 
+    def holder_name(self, channel_id: str) -> str | None:
+        """Who steers the camera now (for logs), None when nobody does."""
+        held = self.floor.holder(channel_id, self._clock())
+        return None if held is None else held[0].name
+
     async def records(
         self,
         channel_id: str,
