@@ -45,6 +45,7 @@ from farmwatch.platform.repositories.position_repository import PositionReposito
 from farmwatch.platform.repositories.upper_share_repository import UpperShareRepository
 from farmwatch.platform.services.alarm_service import AlarmService
 from farmwatch.platform.services.broadcast_service import BroadcastService
+from farmwatch.platform.services.control_floor import ControlFloor, FloorSettings
 from farmwatch.platform.services.device_command_service import DeviceTalk
 from farmwatch.platform.services.device_control_service import DeviceControlService
 from farmwatch.platform.services.device_recorder import DeviceRecorder
@@ -278,7 +279,13 @@ class Application:
             session_idle=settings.live.session_idle,
             dialects=self.devices,
         )
-        self.control = DeviceControlService(self.access, channels)
+        live_settings = settings.live
+        self.control = DeviceControlService(
+            self.access, channels,
+            floor=ControlFloor(FloorSettings(hold=live_settings.ptz_hold,
+                                             rate=live_settings.ptz_rate,
+                                             burst=live_settings.ptz_burst)),
+        )  # fmt: skip
         self.broadcast_calls = BroadcastCalls(self.sip, self.access, self.calls)
         self.broadcasts = BroadcastService(
             DeviceTalk(self.access, channels),
@@ -363,9 +370,13 @@ class Application:
             domain=settings.sip.domain,
             system_name=f"farmwatch {settings.sip.id}",
             sharing=SharingService(devices, channels, FarmPlacements(self.database.read_sessions)),
-            forwarding=UpperForwarding(self.access, channels, self.record_search),
+            # The upper platforms steer cameras on the same floor as the local users.
+            forwarding=UpperForwarding(
+                self.access, channels, self.record_search, floor=self.control.floor
+            ),
             live=self.live,
             playback=self.playback,
+            broadcasts=self.broadcasts,
         )
         forwarder.cascade = self.cascade
         self.upper_shares = UpperShares(UpperShareRepository(self.database.sessions), self.cascade)

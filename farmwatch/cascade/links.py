@@ -17,6 +17,7 @@ from farmwatch.cascade.upper_link import UpperLink
 from farmwatch.cascade.upper_requests import share_rule
 from farmwatch.platform.catalog_changes import CatalogChange
 from farmwatch.platform.recordings.playback_service import PlaybackService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.share_rule import ShareRule
@@ -50,6 +51,7 @@ class CascadeLinks:
         forwarding: UpperForwarding,
         live: LiveService,
         playback: PlaybackService,
+        broadcasts: BroadcastService,
     ) -> None:
         self._endpoint = endpoint
         self.links = [
@@ -62,6 +64,7 @@ class CascadeLinks:
                 forwarding=forwarding,
                 live=live,
                 playback=playback,
+                broadcasts=broadcasts,
                 system_name=system_name,
             )
             for upper in uppers
@@ -108,11 +111,20 @@ class CascadeLinks:
     # -- PeerRouter ----------------------------------------------------------------------------
 
     def claims(self, method: str, from_user: str, call_id: str, source: Address) -> bool:
-        return method in _UPPER_METHODS and self._link_for(from_user, source) is not None
+        if method not in _UPPER_METHODS:
+            return False
+        return (
+            self._link_for(from_user, source) is not None
+            or self._broadcast_link(call_id, source) is not None
+        )
 
     def handle(self, incoming: IncomingRequest) -> None:
         request = incoming.request
         link = self._link_for(request.from_.uri.user or "", incoming.source)
+        if link is None:
+            # An upper's BYE to our audio INVITE: its From is the broadcast's SourceID,
+            # which need not be the upper's own ID.
+            link = self._broadcast_link(request.call_id, incoming.source)
         if link is None:  # claimed a moment ago: cannot happen, but never drop a request
             log.warning("request from upper %s lost its link", request.from_.uri.user)
             return
@@ -141,6 +153,12 @@ class CascadeLinks:
         end (the relays are gone with it)."""
         for link in self.links:
             link.calls.stream_closed(stream_key)
+
+    def _broadcast_link(self, call_id: str, source: Address) -> UpperLink | None:
+        for link in self.links:
+            if link.broadcasts.owns(call_id) and link.accepts(source):
+                return link
+        return None
 
     def _link_for(self, from_user: str, source: Address) -> UpperLink | None:
         candidates = self._by_id.get(from_user)

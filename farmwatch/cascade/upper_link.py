@@ -18,11 +18,13 @@ from typing import Any
 
 from farmwatch.cascade.link_state import LinkCore, LinkState, Register, SendKeepalive
 from farmwatch.cascade.settings import UpperSettings, UpperTransport
+from farmwatch.cascade.upper_broadcasts import UpperBroadcasts
 from farmwatch.cascade.upper_calls import UpperCalls
 from farmwatch.cascade.upper_requests import UpperRequests
 from farmwatch.cascade.upper_target import UpperTarget
 from farmwatch.platform.catalog_changes import CatalogChange
 from farmwatch.platform.recordings.playback_service import PlaybackService
+from farmwatch.platform.services.broadcast_service import BroadcastService
 from farmwatch.platform.services.live_service import LiveService
 from farmwatch.platform.sharing.catalog_export import SystemItem
 from farmwatch.platform.sharing.forwarding import UpperForwarding
@@ -71,6 +73,7 @@ class UpperLink:
         forwarding: UpperForwarding,
         live: LiveService,
         playback: PlaybackService,
+        broadcasts: BroadcastService,
         system_name: str,
     ) -> None:
         self.settings = settings
@@ -125,6 +128,10 @@ class UpperLink:
             live=live,
             playback=playback,
         )
+        self.broadcasts = UpperBroadcasts(
+            self.target, settings, sharing, lambda: self.requests.rule, broadcasts
+        )
+        self.requests.broadcast_handler = self.broadcasts.notified
         self._counters = _Counters()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -150,6 +157,7 @@ class UpperLink:
             await asyncio.gather(self._task, return_exceptions=True)
         for task in list(self._keepalive_tasks):
             task.cancel()
+        await self.broadcasts.close()
         await self.calls.close()
         await self.requests.close()
         if owed:
@@ -175,7 +183,9 @@ class UpperLink:
         return True
 
     def handle(self, incoming: IncomingRequest) -> None:
-        if incoming.request.method in _CALL_METHODS:
+        if self.broadcasts.owns(incoming.request.call_id):
+            self.broadcasts.handle(incoming)  # in our audio INVITE's dialog (a broadcast)
+        elif incoming.request.method in _CALL_METHODS:
             self.calls.handle(incoming)
         else:
             self.requests.handle(incoming)
@@ -221,6 +231,9 @@ class UpperLink:
             notifies_sent=self.requests.notifies_sent,
             calls=self.calls.active,
             alarms_forwarded=self.requests.alarms_forwarded,
+            controls_forwarded=self.requests.controls_forwarded,
+            controls_refused=self.requests.controls_refused,
+            broadcasts=self.broadcasts.active,
         )
 
     # -- the loop ----------------------------------------------------------------------------

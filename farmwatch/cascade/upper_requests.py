@@ -18,7 +18,15 @@ answer must never make the upper retransmit its query and so ask twice; field-no
   up with the upper's SN, re-paged (`RecordPager`) as the device's answers arrive. A channel
   not shared, unknown or offline gets an empty answer (SumNum 0) at once.
 - Control/DeviceControl (PTZ and the rest) for a shared channel: passed on with our SN when
-  `allow_ptz`; the upper's MESSAGE was answered already, so it never retransmits it.
+  `allow_ptz`; the upper's MESSAGE was answered already, so it never retransmits it; the
+  device's Response to an answered command goes up with the upper's SN. The
+  upper steers as a controller of the camera's floor (`upper_controller`: named after the
+  upper, never an administrator): a camera a local user holds, or one steered faster than
+  its rate, refuses the command, which is then not sent (logged naming the upper, the
+  channel and the holder); a refused command the standard answers (RecordCmd, GuardCmd,
+  AlarmCmd, HomePosition) gets Response/DeviceControl Result ERROR with the reason, a
+  refused PTZCmd nothing (it has no Response).
+- Notify/Broadcast: a voice broadcast from the upper to a shared channel (`UpperBroadcasts`).
 
 Alarms (`forward_alarm`): a device's Notify/Alarm for a shared channel goes up as our own
 Notify/Alarm (our SN, the source channel's ID); the upper's Response/Alarm is taken quietly.
@@ -35,7 +43,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -43,7 +51,8 @@ from farmwatch.cascade.record_pager import RecordPager
 from farmwatch.cascade.settings import ShareMode, UpperSettings, UpperTransport
 from farmwatch.cascade.upper_target import UpperTarget
 from farmwatch.platform.catalog_changes import CatalogChange
-from farmwatch.platform.errors import PlatformError
+from farmwatch.platform.errors import ControlLocked, PlatformError, RateLimited
+from farmwatch.platform.services.control_floor import Controller
 from farmwatch.platform.sharing.catalog_export import SystemItem
 from farmwatch.platform.sharing.forwarding import UpperForwarding
 from farmwatch.platform.sharing.share_rule import ShareRule
@@ -52,8 +61,10 @@ from farmwatch.sipserver.catalog_notifier import CatalogNotifier
 from farmwatch.sipserver.endpoint import IncomingRequest
 from farmwatch.sipserver.errors import SipError, TransactionTimeout
 from farmwatch.sipserver.gb.catalog_item import CatalogEvent, CatalogItem
+from farmwatch.sipserver.gb.control_commands import answers_with_result
 from farmwatch.sipserver.gb.manscdp import (
     AlarmNotify,
+    BroadcastNotify,
     CatalogQuery,
     CmdType,
     ControlResponse,
@@ -68,6 +79,7 @@ from farmwatch.sipserver.gb.manscdp import (
 from farmwatch.sipserver.gb.manscdp_build import (
     build_alarm_notify,
     build_catalog_responses,
+    build_control_response,
     build_device_info_response,
     build_device_status_response,
 )
@@ -77,7 +89,7 @@ from farmwatch.sipserver.register_client import DeviceIdentity
 from farmwatch.sipserver.sip.message import build_response
 from farmwatch.sipserver.sip.request_builder import new_tag
 
-__all__ = ["UpperRequests", "share_rule"]
+__all__ = ["UpperRequests", "share_rule", "upper_controller"]
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +122,16 @@ def share_rule(settings: UpperSettings) -> ShareRule:
         devices=frozenset(settings.share_devices),
         channels=frozenset(settings.share_channels),
         farms=frozenset(settings.share_farms),
+    )
+
+
+def upper_controller(settings: UpperSettings) -> Controller:
+    """The upper as a controller of our cameras' floor: one per link, shown to local users
+    by its name and ID, never an administrator (it cannot take a camera from a local user)."""
+    return Controller(
+        key=f"upper:{settings.name}:{settings.id}",
+        name=f"upper platform {settings.name} ({settings.id})",
+        is_administrator=False,
     )
 
 
@@ -149,6 +171,11 @@ class UpperRequests:
         self._notifying: asyncio.Task[None] | None = None
         self.notifies_sent = 0
         self.alarms_forwarded = 0
+        self.controller = upper_controller(settings)
+        self.broadcast_handler: Callable[[BroadcastNotify], None] | None = None
+        """Takes the upper's Notify/Broadcast (`UpperBroadcasts.notified`)."""
+        self.controls_forwarded = 0
+        self.controls_refused = 0
 
     def catalog_changed(self, change: CatalogChange) -> None:
         """A stored change: NOTIFY it when the upper subscribed and the device is shared."""
@@ -237,6 +264,8 @@ class UpperRequests:
                 self._spawn(self._answer_records(message, to_platform=to_platform))
             case DeviceControl():
                 self._spawn(self._forward_control(message))
+            case BroadcastNotify() if self.broadcast_handler is not None:
+                self.broadcast_handler(message)
             case Keepalive():
                 pass
             case ControlResponse(cmd_type=CmdType.ALARM):
@@ -382,10 +411,36 @@ class UpperRequests:
                      channel_id)  # fmt: skip
             return
         try:
-            await self._forwarding.control(channel_id, control)
+            answer = await self._forwarding.control(channel_id, control, self.controller)
+        except (ControlLocked, RateLimited) as error:
+            self.controls_refused += 1
+            holder = self._forwarding.holder_name(channel_id)
+            log.warning(
+                "upper %s: DeviceControl for channel %s refused (held by %s): %s",
+                self._settings.name, channel_id, holder or "nobody", error,
+                extra={"upper": self._settings.name, "channel_id": channel_id,
+                       "holder": holder},
+            )  # fmt: skip
+            if answers_with_result(control.command):
+                await self._send(
+                    build_control_response(
+                        channel_id, control.sn, CmdType.DEVICE_CONTROL, ResultCode.ERROR,
+                        reason=str(error), charset=self._target.charset,
+                    )
+                )  # fmt: skip
         except (PlatformError, SipError) as error:
             log.info("upper %s: DeviceControl for %s not delivered: %s", self._settings.name,
                      channel_id, error)  # fmt: skip
+        else:
+            self.controls_forwarded += 1
+            if answer is not None:  # the device's Result goes up with the upper's SN
+                await self._send(
+                    build_control_response(
+                        channel_id, control.sn, CmdType.DEVICE_CONTROL,
+                        answer.result or ResultCode.ERROR, reason=answer.reason,
+                        charset=self._target.charset,
+                    )
+                )  # fmt: skip
 
     # -- device info and status ----------------------------------------------------------------
 

@@ -25,6 +25,13 @@ class LiveSettings:
     (TP-LINK/Mercury: MAIN|SUB), stream (Hikvision style) or none."""
     stream_dialects: tuple[str, ...] = ()
     """Per-device exceptions to `stream_dialect`: `<device ID>=<dialect>` entries."""
+    ptz_hold: float = 30.0
+    """Seconds a camera stays with whoever sent its last PTZ command (a user, an API token,
+    an upper platform); the control floor."""
+    ptz_rate: float = 10.0
+    """PTZ commands per second per camera, sustained (all controllers together)."""
+    ptz_burst: int = 10
+    """PTZ commands per camera taken at once before `ptz_rate` applies."""
 
     @property
     def dialects(self) -> StreamDialects:
@@ -41,6 +48,12 @@ class LiveSettings:
             errors.append(f"live.session_idle: expected > 0, got {self.session_idle}")
         if self.invite_timeout <= 0:
             errors.append(f"live.invite_timeout: expected > 0, got {self.invite_timeout}")
+        if self.ptz_hold <= 0:
+            errors.append(f"live.ptz_hold: expected > 0, got {self.ptz_hold}")
+        if self.ptz_rate <= 0:
+            errors.append(f"live.ptz_rate: expected > 0, got {self.ptz_rate}")
+        if self.ptz_burst < 1:
+            errors.append(f"live.ptz_burst: expected >= 1, got {self.ptz_burst}")
         errors += [_address_error(text) for text in self.webrtc_addresses if _address_error(text)]
         try:
             self.dialects  # noqa: B018 - parsed to be checked

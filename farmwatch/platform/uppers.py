@@ -40,9 +40,15 @@ class UpperLinkStatus:
     """The upper holds a live catalog subscription."""
     notifies_sent: int
     calls: int
+    """Video calls of this upper now (live relays, playbacks, downloads)."""
     alarms_forwarded: int
     """Device alarms sent up and answered 200."""
-    """Video calls of this upper now (live relays, playbacks, downloads)."""
+    controls_forwarded: int = 0
+    """The upper's DeviceControl commands passed on to devices."""
+    controls_refused: int = 0
+    """Its DeviceControl commands refused by a camera's control floor (held, or too fast)."""
+    broadcasts: int = 0
+    """Voice broadcasts of this upper running now (its audio relayed to a device)."""
 
 
 class UpperLinksView(Protocol):

@@ -125,5 +125,8 @@ def upper_view(status: UpperLinkStatus, share: EffectiveShare | None = None) -> 
         "notifies_sent": status.notifies_sent,
         "calls": status.calls,
         "alarms_forwarded": status.alarms_forwarded,
+        "controls_forwarded": status.controls_forwarded,
+        "controls_refused": status.controls_refused,
+        "broadcasts": status.broadcasts,
         "share": None if share is None else share_view(share),
     }

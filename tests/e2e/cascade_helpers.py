@@ -30,6 +30,7 @@ from tests.integration.cascade.tiers import (
     FARM_HOST,
     NATIONAL,
     PASSWORD,
+    Tier,
     UpperLinkConfig,
     start_tier,
 )
@@ -171,29 +172,36 @@ async def three_tiers(
     devices: int = 1,
     channels: int = 2,
     media: StreamSettings = SMALL_PICTURE,
+    tier_env: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[ThreeTiers]:
     """The three platforms started side by side (each upper's port chosen beforehand), the
     farm registered to the branch, and the farm's channels known at the national tier.
-    `transport` is how each upper asks its lower for live video and playback."""
+    `transport` is how each upper asks its lower for live video and playback; `env` goes
+    to every tier, `tier_env` to the tier of that name (national, bureau, branch) only."""
     media_env = {
         **MEDIA_ENV,
         "FARMWATCH_LIVE_TRANSPORT": transport,
         "FARMWATCH_RECORDINGS_TRANSPORT": transport,
         **(env or {}),
     }
+
+    def env_of(tier: Tier) -> dict[str, str]:
+        return {**media_env, **(tier_env or {}).get(tier.name, {})}
+
     async with AsyncExitStack() as stack:
         national_port, bureau_port = free_port(), free_port()
         national, bureau, branch = await asyncio.gather(
             asyncio.to_thread(
-                start_tier, tmp_path, NATIONAL, sip_port=national_port, extra_env=media_env
+                start_tier, tmp_path, NATIONAL, sip_port=national_port,
+                extra_env=env_of(NATIONAL),
             ),
             asyncio.to_thread(
                 start_tier, tmp_path, BUREAU, (UpperLinkConfig(NATIONAL, national_port),),
-                sip_port=bureau_port, extra_env=media_env,
+                sip_port=bureau_port, extra_env=env_of(BUREAU),
             ),
             asyncio.to_thread(
                 start_tier, tmp_path, BRANCH, (UpperLinkConfig(BUREAU, bureau_port),),
-                extra_env=media_env,
+                extra_env=env_of(BRANCH),
             ),
         )  # fmt: skip
         for server in (national, bureau, branch):

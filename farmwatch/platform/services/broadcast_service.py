@@ -6,7 +6,8 @@ control timeout) and then for the device's audio INVITE (`BroadcastCalls`), at m
 `invite_timeout` seconds: a device that answers but never INVITEs is a `DeviceTimeout` (504)
 saying so, and nothing is left open. The INVITE opens an `AudioSender` on the device's terms
 (raw PCMA or PS, UDP or TCP either way round); the ACK starts its clock. One broadcast per
-device at a time (`Conflict`, 409, naming the running session).
+device at a time (`Conflict`, 409, naming the running session); a lower platform (a device
+of type 200) takes one per channel, each its own camera's.
 
 A running broadcast is fed by `send_audio(session, file bytes)` (a WAV or MP3, decoded and
 sent once, in real time), `send_tone`, or the operator's microphone (`webrtc_answer`:
@@ -19,6 +20,13 @@ no Notify, the platform INVITEs the channel with `s=Talk` (`TalkInviter`), sends
 device's terms what the microphone (or a tone or file) gives, and the device's voice comes
 back on the same socket to the operator's WebRTC connection (`DeviceVoice`). The device's
 BYE (`call_ended`, as a `CallListener`) ends it.
+
+An upper platform's broadcast to one of our channels (the cascade, `UpperBroadcasts`)
+starts the same way (`start` with `on_accepted`: told when the device answered OK), then
+`open_relay` opens a receiver (`AudioReceiver`: raw PCMA or PS, UDP or TCP where the upper
+connects) whose sound is fed to the device's sender: the upper's audio relayed. Every
+session's end is told to the `end_listeners` (session ID, why), so the cascade ends the
+upper's leg whichever side ended first.
 """
 
 from __future__ import annotations
@@ -26,9 +34,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from farmwatch.media.audio_receiver import AudioReceiver
 from farmwatch.media.audio_sender import AudioSender, AudioTarget
 from farmwatch.media.audio_transcode import (
     UnreadableAudio,
@@ -70,6 +79,7 @@ from farmwatch.sipserver.broadcast_calls import (
 from farmwatch.sipserver.call_types import CallEndReason
 from farmwatch.sipserver.device_access import DeviceUnavailable
 from farmwatch.sipserver.gb.audio_sdp import AudioFormat
+from farmwatch.sipserver.gb.ids import GbId
 from farmwatch.sipserver.gb.manscdp import CmdType, ControlResponse, MediaStatus, ResultCode
 from farmwatch.sipserver.gb.manscdp_build import build_broadcast_notify
 from farmwatch.sipserver.gb.ssrc import Ssrc, SsrcAllocator, SsrcKind
@@ -80,6 +90,8 @@ log = logging.getLogger(__name__)
 
 MICROPHONE_BACKLOG = SAMPLE_RATE // 2
 """A-law bytes a microphone may run ahead of the clock (0.5 s); older sound is dropped."""
+RELAY_BACKLOG = SAMPLE_RATE // 2
+"""The same for an upper platform's audio relayed to the device."""
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})
 
 
@@ -118,6 +130,8 @@ class BroadcastService:
         self._ssrc = SsrcAllocator(platform_id)
         self._sessions: dict[str, BroadcastSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.end_listeners: list[Callable[[str, str], None]] = []
+        """Told (session ID, why) when a session ends, however it ends."""
         calls.set_listener(self)
 
     # -- API -------------------------------------------------------------------------------
@@ -133,12 +147,17 @@ class BroadcastService:
         channel_id: str,
         mode: BroadcastMode = BroadcastMode.BROADCAST,
         transport: str | None = None,
+        *,
+        on_accepted: Callable[[], None] | None = None,
     ) -> BroadcastView:
-        """`transport` (talk only): how the talk's audio travels ("udp", "tcp-passive",
-        "tcp-active"), else `[live] transport`."""
+        """Broadcast to (or talk with) `channel_id` once the device INVITEd and ACKed (a talk:
+        once our INVITE was answered). `transport` (talk only): how the talk's audio travels
+        ("udp", "tcp-passive", "tcp-active"), else `[live] transport`. `on_accepted`
+        (broadcast): called as soon as the device answered the Notify with Result OK."""
         how = _talk_transport(transport)
         device_id = await self._talk.device_of(channel_id)
-        running = next((s for s in self._sessions.values() if s.device_id == device_id), None)
+        running = next((s for s in self._sessions.values() if _busy(s, device_id, channel_id)),
+                       None)  # fmt: skip
         if running is not None:
             # The channel is left out: it may be one the caller does not see.
             raise Conflict(
@@ -153,7 +172,7 @@ class BroadcastService:
             if mode is BroadcastMode.TALK:
                 await self._open_talk(session, how)
             else:
-                await self._establish(session)
+                await self._establish(session, on_accepted)
         except BaseException:
             await self.end(session, "not established", bye=True)
             raise
@@ -220,6 +239,45 @@ class BroadcastService:
             await receiver.close()
             raise PlatformError(f"WebRTC answer failed: {error}") from error
 
+    async def open_relay(self, session_id: str, *, tcp: bool) -> tuple[str, int]:
+        """A receiver for an upper platform's audio to the running broadcast `session_id`
+        (UDP, or TCP where the upper connects): what it takes goes to the device. The
+        address to offer (host, port; an empty host: the one the upper reaches us at)."""
+        session = self._active(session_id)
+        if session.relay is not None:
+            raise Conflict(f"voice broadcast {session_id} already relays an upper's audio")
+        sender = session.sender
+        assert sender is not None
+        sender.set_max_backlog(RELAY_BACKLOG)
+        receiver = AudioReceiver(
+            sender.feed, label=f"broadcast {session_id} to {session.device_id}"
+        )
+        session.relay = receiver
+        try:
+            if tcp:
+                port = await receiver.listen_tcp(self._media_host)
+            else:
+                port = await receiver.open_udp(self._media_host)
+        except OSError as error:
+            session.relay = None
+            receiver.close()
+            raise PlatformError(f"no port for the relayed audio: {error}") from error
+        host = self._advertised_host or self._media_host
+        return ("" if host in _WILDCARDS else host), port
+
+    def relay_from(self, session_id: str, *hosts: str) -> None:
+        """Take the relayed audio from these hosts only (the upper's media address and its
+        signalling host)."""
+        session = self._sessions.get(session_id)
+        if session is not None and session.relay is not None:
+            session.relay.allow(*hosts)
+
+    def relayed_bytes(self, session_id: str) -> int:
+        """A-law bytes the upper's audio brought so far (0 for none or no session)."""
+        session = self._sessions.get(session_id)
+        relay = session.relay if session is not None else None
+        return relay.extractor.alaw_bytes if relay is not None else 0
+
     async def close(self) -> None:
         await asyncio.gather(
             *(self.end(s, "platform stopping", bye=True) for s in list(self._sessions.values())),
@@ -264,7 +322,9 @@ class BroadcastService:
         session.talk, session.sender = leg, leg.sender
         session.state = BroadcastState.ACTIVE
 
-    async def _establish(self, session: BroadcastSession) -> None:
+    async def _establish(
+        self, session: BroadcastSession, on_accepted: Callable[[], None] | None = None
+    ) -> None:
         device_id, channel_id = session.device_id, session.channel_id
         try:
             invited = self._calls.expect(session.session_id, device_id, channel_id,
@@ -284,6 +344,8 @@ class BroadcastService:
                 f"{answer.result.value if answer.result else 'no Result'}"
                 f"{f' ({answer.reason})' if answer.reason else ''}"
             )
+        if on_accepted is not None:
+            on_accepted()
         try:
             async with asyncio.timeout(self.invite_timeout):
                 call = await invited
@@ -346,6 +408,8 @@ class BroadcastService:
         if session.talk is not None:
             assert self._inviter is not None
             await self._inviter.close(session.talk, bye=bye)
+        if session.relay is not None:
+            session.relay.close()
         if session.sender is not None:
             await session.sender.close()
         if bye and session.call is not None:
@@ -354,6 +418,12 @@ class BroadcastService:
             self._ssrc.release(session.ssrc)
         log.info("%s %s to device %s ended (%s)", session.mode.value, session.session_id,
                  session.device_id, why)  # fmt: skip
+        for listener in self.end_listeners:
+            try:
+                listener(session.session_id, why)
+            except Exception:
+                # Isolation boundary: a listener's bug must not keep the session half-ended.
+                log.exception("broadcast %s: end listener failed", session.session_id)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -381,3 +451,13 @@ def _talk_transport(name: str | None) -> MediaTransport | None:
     except ValueError:
         choices = ", ".join(t.value for t in MediaTransport)
         raise InvalidInput(f"transport: expected one of {choices}, got {name!r}") from None
+
+
+def _busy(session: BroadcastSession, device_id: str, channel_id: str) -> bool:
+    """Whether `session` keeps a broadcast to `channel_id` of `device_id` from starting: a
+    device takes one at a time; a lower platform (type 200) one per channel, each its own
+    camera's (it keeps the one-per-device rule for its devices itself)."""
+    if session.device_id != device_id:
+        return False
+    gb_id = GbId.try_parse(device_id)
+    return gb_id is None or not gb_id.is_platform or session.channel_id == channel_id

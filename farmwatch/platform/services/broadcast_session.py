@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from farmwatch.media.audio_receiver import AudioReceiver
 from farmwatch.media.audio_sender import AudioSender
 from farmwatch.media.broadcast_webrtc import MicrophoneReceiver
 from farmwatch.media.frames import Codec
@@ -86,6 +87,8 @@ class BroadcastSession:
         self.call: AudioCall | None = None
         self.sender: AudioSender | None = None
         self.microphone: MicrophoneReceiver | None = None
+        self.relay: AudioReceiver | None = None
+        """An upper platform's broadcast: the receiver of its audio, relayed to `sender`."""
         self.ssrc: Ssrc | None = None
         self.is_closing = False
 

@@ -2,13 +2,21 @@
 
 The cascade passes on, for a channel it shares: RecordInfo (sent to the channel's device
 with our own SN; each answer MESSAGE handed back as it arrives) and DeviceControl (PTZ and
-the rest, re-sent with our SN, the command unchanged). The channel's device is whatever
+the rest, re-sent with our SN, the command unchanged; the device's Response to an answered
+command handed back). The channel's device is whatever
 holds it here: a camera, an NVR, or a lower platform.
+
+An upper's DeviceControl takes the camera's control floor first (`ControlFloor`, the one
+the platform's own users share): the upper is a controller like any other, never an
+administrator, so it cannot take a camera a local user holds, counts against the camera's
+rate, and a local administrator may take the camera from it. A refused command raises
+`ControlLocked` / `RateLimited` and is not sent.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from farmwatch.platform.errors import DeviceOffline, InvalidInput, NotFound
@@ -19,10 +27,19 @@ from farmwatch.platform.recordings.record_spans import (
     parse_device_time,
 )
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
+from farmwatch.platform.services.control_floor import ControlFloor, Controller
 from farmwatch.sipserver.device_access import DeviceAccess, DeviceUnavailable
 from farmwatch.sipserver.gb.catalog_collector import RecordResult
-from farmwatch.sipserver.gb.manscdp import DeviceControl, RecordInfoResponse, RecordItem
+from farmwatch.sipserver.gb.control_commands import answers_with_result
+from farmwatch.sipserver.gb.manscdp import (
+    CmdType,
+    ControlResponse,
+    DeviceControl,
+    RecordInfoResponse,
+    RecordItem,
+)
 from farmwatch.sipserver.gb.manscdp_build import build_device_control
+from farmwatch.sipserver.gb.manscdp_text import ManscdpCharset
 
 __all__ = ["UpperForwarding"]
 
@@ -31,11 +48,20 @@ log = logging.getLogger(__name__)
 
 class UpperForwarding:
     def __init__(
-        self, access: DeviceAccess, channels: ChannelRepository, search: RecordSearchService
+        self,
+        access: DeviceAccess,
+        channels: ChannelRepository,
+        search: RecordSearchService,
+        *,
+        floor: ControlFloor | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._access = access
         self._channels = channels
         self._search = search
+        self.floor = floor or ControlFloor()
+        """The cameras' control floor: the platform's own (`DeviceControlService.floor`)."""
+        self._clock = clock
 
     async def platform_records(
         self, channel_id: str, start_time: str, end_time: str
@@ -59,6 +85,11 @@ class UpperForwarding:
             raise DeviceOffline(record.device_id)
         return record.device_id
 
+    def holder_name(self, channel_id: str) -> str | None:
+        """Who steers the camera now (for logs), None when nobody does."""
+        held = self.floor.holder(channel_id, self._clock())
+        return None if held is None else held[0].name
+
     async def records(
         self,
         channel_id: str,
@@ -77,19 +108,33 @@ class UpperForwarding:
             raise DeviceOffline(device_id) from error
         return await future
 
-    async def control(self, channel_id: str, control: DeviceControl) -> None:
-        """DeviceControl for `channel_id`, sent to its device with our own SN."""
-        if control.command is None:
+    async def control(
+        self, channel_id: str, control: DeviceControl, controller: Controller
+    ) -> ControlResponse | None:
+        """DeviceControl for `channel_id` by `controller` (the upper), sent to its device
+        with our own SN once it took the camera's floor (`ControlLocked`, `RateLimited`).
+        A command the device answers (RecordCmd, GuardCmd, AlarmCmd, HomePosition) returns
+        its Response (`QueryTimeout` when none came); the others None."""
+        command = control.command
+        if command is None:
             raise NotFound("no control command recognised")
         device_id = await self.device_of(channel_id)
-        body = build_device_control(
-            channel_id,
-            self._access.next_sn(),
-            control.command,
-            control_priority=control.control_priority,
-            charset=self._access.charset_for(device_id),
-        )
+        self.floor.take(channel_id, controller, self._clock())
+
+        def body_for_sn(sn: int, charset: ManscdpCharset) -> bytes:
+            return build_device_control(
+                channel_id, sn, command, control_priority=control.control_priority,
+                charset=charset,
+            )  # fmt: skip
+
+        if answers_with_result(command):
+            answer: ControlResponse = await self._access.query(
+                device_id, CmdType.DEVICE_CONTROL, body_for_sn, target_id=channel_id
+            )
+            return answer
+        body = body_for_sn(self._access.next_sn(), self._access.charset_for(device_id))
         await self._access.send_manscdp(device_id, body, target_id=channel_id)
+        return None
 
 
 def record_item(channel_id: str, span: RecordSpan) -> RecordItem:

@@ -7,7 +7,11 @@ PCMA as payload type 8 or any rtpmap named PCMA, PS as any rtpmap named PS, whic
 device lists first; TCP with `a=setup` active (it connects to us), passive (it listens; also
 what a missing or actpass setup means, as for video). The answer is strict: `s=` echoed,
 `m=audio` with the one chosen format, `a=sendonly`, the TCP role opposite to the device's
-with `a=connection:new`, `y=` ten digits, `f=v/////a/1/8/1` (wvp's answer). Pure.
+with `a=connection:new`, `y=` ten digits, `f=v/////a/1/8/1` (wvp's answer).
+
+`build_audio_offer` is the device's side, for a platform that INVITEs an upper platform
+for the audio of the upper's broadcast (the cascade): PCMA, `a=recvonly`, over UDP or TCP
+where the upper connects (`a=setup:passive`: we listen). Pure.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from farmwatch.sipserver.sip.sdp import (
     ConnectionMode,
     Direction,
     MediaDescription,
+    MediaProtocol,
     Origin,
     RtpMap,
     SdpError,
@@ -35,6 +40,7 @@ __all__ = [
     "AudioFormat",
     "AudioOffer",
     "build_audio_answer",
+    "build_audio_offer",
     "read_audio_offer",
 ]
 
@@ -148,6 +154,38 @@ def build_audio_answer(
     return SessionDescription(
         origin=Origin(sender_id, "0", "0", media_ip, address_type),
         session_name=offer.session_name or "Play",
+        connection=Connection(media_ip, address_type),
+        media=(media,),
+        ssrc=ssrc,
+        media_format=AUDIO_MEDIA_FORMAT,
+    )
+
+
+def build_audio_offer(
+    receiver_id: str, *, media_ip: str, port: int, ssrc: str, tcp: bool
+) -> SessionDescription:
+    """An audio INVITE's offer as a device sends it (§4.13 step 2): `receiver_id` (the
+    audio output, our channel) takes G.711A (`8 PCMA/8000`, `a=recvonly`) at
+    `media_ip`:`port`, with SSRC `ssrc` (ten digits); over TCP we listen
+    (`a=setup:passive`, `a=connection:new`)."""
+    if _SSRC_TEXT.fullmatch(ssrc) is None:
+        raise LocalProtocolError(f"y= SSRC must be exactly 10 digits, got {ssrc!r}")
+    if not 0 < port <= 65535 or not media_ip:
+        raise LocalProtocolError(f"unusable media address {media_ip!r}:{port}")
+    media = MediaDescription(
+        port=port,
+        protocol=MediaProtocol.TCP_RTP_AVP if tcp else MediaProtocol.RTP_AVP,
+        payload_types=(PCMA_PAYLOAD_TYPE,),
+        kind="audio",
+        rtpmaps=(RtpMap(PCMA_PAYLOAD_TYPE, "PCMA", 8000),),
+        direction=Direction.RECVONLY,
+        setup=Setup.PASSIVE if tcp else None,
+        connection_mode=ConnectionMode.NEW if tcp else None,
+    )
+    address_type = "IP6" if ":" in media_ip else "IP4"
+    return SessionDescription(
+        origin=Origin(receiver_id, "0", "0", media_ip, address_type),
+        session_name="Play",
         connection=Connection(media_ip, address_type),
         media=(media,),
         ssrc=ssrc,

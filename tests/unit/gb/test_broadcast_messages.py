@@ -9,6 +9,7 @@ from farmwatch.sipserver.gb.audio_sdp import (
     AUDIO_MEDIA_FORMAT,
     AudioFormat,
     build_audio_answer,
+    build_audio_offer,
     read_audio_offer,
 )
 from farmwatch.sipserver.gb.manscdp import BroadcastNotify, CmdType, ControlResponse, ResultCode
@@ -143,3 +144,35 @@ def test_our_answer_refuses_a_bad_ssrc() -> None:
     with pytest.raises(LocalProtocolError):
         build_audio_answer(offer, read_audio_offer(offer), sender_id=PLATFORM,
                            media_ip="10.0.0.5", port=1, ssrc="12345")  # fmt: skip
+
+
+def test_our_offer_to_an_upper_is_a_devices_and_reads_back() -> None:
+    """The cascade INVITEs an upper for its broadcast's audio as a device would (§4.13)."""
+    offer = build_audio_offer(CHANNEL, media_ip="10.0.0.7", port=31000, ssrc="0000012345",
+                              tcp=False)  # fmt: skip
+    text = offer.serialise().decode("ascii")
+    assert text.splitlines() == [
+        "v=0", f"o={CHANNEL} 0 0 IN IP4 10.0.0.7", "s=Play", "c=IN IP4 10.0.0.7", "t=0 0",
+        "m=audio 31000 RTP/AVP 8", "a=recvonly", "a=rtpmap:8 PCMA/8000", "y=0000012345",
+        f"f={AUDIO_MEDIA_FORMAT}",
+    ]  # fmt: skip
+    audio = read_audio_offer(parse_sdp(text.encode()))
+    assert (audio.host, audio.port, audio.transport) == ("10.0.0.7", 31000, Transport.UDP)
+    assert (audio.audio_format, audio.payload_type, audio.ssrc) == (AudioFormat.PCMA, 8, 12345)
+
+
+def test_our_offer_over_tcp_listens_for_the_upper() -> None:
+    offer = build_audio_offer(CHANNEL, media_ip="10.0.0.7", port=31000, ssrc="0000012345",
+                              tcp=True)  # fmt: skip
+    parsed = parse_sdp(offer.serialise())
+    assert parsed.media[0].direction is Direction.RECVONLY
+    audio = read_audio_offer(parsed)
+    # The upper reads a passive device: it connects to us.
+    assert (audio.transport, audio.setup, audio.we_listen) == (Transport.TCP, Setup.PASSIVE,
+                                                               False)  # fmt: skip
+
+
+@pytest.mark.parametrize(("ssrc", "port"), [("12345", 31000), ("0000012345", 0)])
+def test_an_offer_with_a_bad_ssrc_or_port_is_not_built(ssrc: str, port: int) -> None:
+    with pytest.raises(LocalProtocolError):
+        build_audio_offer(CHANNEL, media_ip="10.0.0.7", port=port, ssrc=ssrc, tcp=False)
