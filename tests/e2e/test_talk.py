@@ -182,6 +182,12 @@ async def test_the_operator_and_the_camera_hear_each_other(
         assert state["microphone"] is True
         assert state["frames_received"] > 0 and state["frames_played"] > 0
         assert state["seconds_received"] > 0.5 and state["seconds_sent"] > 0.5
+        # The audit row of the start says it was a talk, not a one-way broadcast.
+        status, audit = await rig.get("/api/audit?limit=50")
+        assert status == 200, audit
+        started = [row for row in audit["rows"] if row["action"] == "broadcast"
+                   and row["detail"].get("id") == session["session"]]  # fmt: skip
+        assert [row["detail"]["mode"] for row in started] == ["talk"], started
         # Ended while the page is still there (its leaving would end the talk too).
         assert await rig.delete(f"/api/broadcast/{session['session']}") == 204
     finally:

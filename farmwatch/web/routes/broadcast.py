@@ -20,7 +20,7 @@ from aiohttp import web
 
 from farmwatch.platform.errors import InvalidInput
 from farmwatch.platform.services.broadcast_service import BroadcastMode, BroadcastView
-from farmwatch.web.authorization import note_opened
+from farmwatch.web.authorization import ACCESS_NOTE, note_opened
 from farmwatch.web.bodies import json_object
 from farmwatch.web.keys import BROADCASTS
 from farmwatch.web.outputs import read_webrtc_offer
@@ -58,6 +58,7 @@ def _view(view: BroadcastView) -> dict[str, Any]:
 @routes.post("/channels/{channel_id}/broadcast")
 async def start_broadcast(request: web.Request) -> web.Response:
     mode, transport = await _mode(request)
+    request[ACCESS_NOTE].detail["mode"] = mode.value  # the audit row tells 喊话 from 对讲
     view = await request.app[BROADCASTS].start(request.match_info["channel_id"], mode, transport)
     note_opened(request, view.session_id)
     return web.json_response(_view(view), status=201)
