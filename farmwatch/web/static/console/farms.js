@@ -119,7 +119,10 @@ export function mount(container, context) {
 
   // -- one farm ----------------------------------------------------------------------------
   async function showFarm(id) {
-    const [farm, { cameras }] = await Promise.all([api("GET", `/api/farms/${id}`), api("GET", `/api/farms/${id}/cameras`)]);
+    // Everything first, then the page at once (no card appears before the others).
+    const [farm, { cameras }, { cameras: pictures }, { records }] = await Promise.all([
+      api("GET", `/api/farms/${id}`), api("GET", `/api/farms/${id}/cameras`),
+      api("GET", "/api/diagnosis"), api("GET", `/api/monitoring-records?farm=${id}&limit=10`)]);
     const reload = async () => { clear(section).append(el("h1", {}, t("farm.title")), message); await showFarm(id); };
     const state = choiceOf(choices.states, farm.state);
     section.append(el("p", {}, el("a", { href: "#/farms", id: "farm-back" }, `← ${t("farm.back")}`)),
@@ -201,18 +204,16 @@ export function mount(container, context) {
     cards.append(docs);
 
     // Cameras with their key areas and the video quality diagnosis of each.
-    const { cameras: pictures } = await api("GET", "/api/diagnosis");
     const pictureOf = new Map(pictures.map((state) => [state.channel_id, state]));
     cards.append(el("div", { class: "card wide", id: "farm-cameras" }, el("h3", {}, t("farm.cameras")),
       el("table", {}, el("thead", {}, el("tr", {}, [t("dev.name"), "ID", "", t("keyArea"), t("location"), t("farm.model"), t("farm.accessMethod"), t("diag.title"), ""].map((head) => el("th", {}, head)))),
         el("tbody", { id: "farm-camera-rows" }, cameras.length ? cameras.flatMap((camera) => cameraRows(camera, pictureOf.get(camera.channel_id)))
           : el("tr", {}, el("td", { colspan: "9", class: "muted" }, t("farm.noCameras")))))));
-    cards.append(await recordsCard(id));
+    cards.append(recordsCard(id, records));
   }
 
   // The farm's newest monitoring records (art. 18), linked to the records page filtered on it.
-  async function recordsCard(id) {
-    const { records } = await api("GET", `/api/monitoring-records?farm=${id}&limit=10`);
+  function recordsCard(id, records) {
     return el("div", { class: "card wide", id: "farm-records" }, el("h3", {}, t("farm.records")),
       records.length ? el("table", {}, el("thead", {}, el("tr", {},
         ["mr.no", "mr.recordedAt", "mr.camera", "keyArea", "mr.mode", "mr.result", "mr.signer"].map((key) => el("th", {}, t(key))))),
