@@ -47,11 +47,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     worker. (PostgreSQL tests need no such care: each has a schema of its own.) Runs before
     xdist's own hook, which turns the group into the scheduling unit.
     """
+    groups: dict[int, str] = {}
     for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
+        marker = item.get_closest_marker("xdist_group")
+        if marker is not None:
+            groups[id(item)] = str(marker.args[0] if marker.args else marker.kwargs["name"])
             continue
         if item.get_closest_marker("tier_addresses") is not None:
             group = "tier-addresses"
         else:
             group = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
+        groups[id(item)] = group
+    # The longest groups first: xdist hands groups out in this order, and one begun last
+    # would keep its worker (and the run) going alone for minutes at the end.
+    items.sort(key=lambda item: _LONG_GROUPS.get(groups[id(item)], len(_LONG_GROUPS)))
+
+
+_LONG_GROUPS = {
+    group: rank
+    for rank, group in enumerate(
+        (
+            "tier-addresses",  # every cascade test, one at a time
+            "tests/e2e/test_platform_recording.py",  # ~4 minutes in one test
+            "tests/e2e/test_live.py",
+            "tests/e2e/test_downloads.py",
+            "tests/e2e/test_alarm_evidence.py",
+            "tests/e2e/test_anomalies.py",
+            "tests/e2e/test_picture_diagnosis.py",
+        )
+    )
+}
+"""Groups measured to take a minute or more, longest first (`--durations`)."""
