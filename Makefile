@@ -46,7 +46,7 @@ unit: $(STAMP)
 # 10-minute download at 4x, keepalive and media timeouts) with the CPU idle, so they run
 # side by side; a module's tests stay on one worker (tests/conftest.py groups them).
 test: $(STAMP) system-deps lint
-	$(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --durations=25
+	$(PY) -m pytest -q -p no:cacheprovider -n 3 --dist loadgroup --no-loadscope-reorder --durations=25
 
 bench: $(STAMP) system-deps
 	PYTHONPATH=. $(PY) bench/sip_codec.py

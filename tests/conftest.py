@@ -59,8 +59,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             group = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(group))
         groups[id(item)] = group
-    # The longest groups first: xdist hands groups out in this order, and one begun last
-    # would keep its worker (and the run) going alone for minutes at the end.
+    # The longest groups first: xdist hands groups out in this order (with
+    # --no-loadscope-reorder; by default it orders them by their number of tests, which put
+    # the one-test, four-minute recording group last, running alone at the end).
     items.sort(key=lambda item: _LONG_GROUPS.get(groups[id(item)], len(_LONG_GROUPS)))
 
 

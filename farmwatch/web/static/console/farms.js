@@ -120,9 +120,14 @@ export function mount(container, context) {
   // -- one farm ----------------------------------------------------------------------------
   async function showFarm(id) {
     // Everything first, then the page at once (no card appears before the others).
-    const [farm, { cameras }, { cameras: pictures }, { records }] = await Promise.all([
+    const [farm, { cameras }, { records }] = await Promise.all([
       api("GET", `/api/farms/${id}`), api("GET", `/api/farms/${id}/cameras`),
-      api("GET", "/api/diagnosis"), api("GET", `/api/monitoring-records?farm=${id}&limit=10`)]);
+      api("GET", `/api/monitoring-records?farm=${id}&limit=10`)]);
+    // Each of the farm's cameras' picture state (a farm has tens of cameras at most; the
+    // list of every visible camera's state is the whole tier's at a bureau).
+    const pictures = await Promise.all(cameras.map((camera) =>
+      api("GET", `/api/channels/${encodeURIComponent(camera.channel_id)}/diagnosis?limit=1`)
+        .then((found) => found.state, () => null)));
     const reload = async () => { clear(section).append(el("h1", {}, t("farm.title")), message); await showFarm(id); };
     const state = choiceOf(choices.states, farm.state);
     section.append(el("p", {}, el("a", { href: "#/farms", id: "farm-back" }, `← ${t("farm.back")}`)),
@@ -204,7 +209,7 @@ export function mount(container, context) {
     cards.append(docs);
 
     // Cameras with their key areas and the video quality diagnosis of each.
-    const pictureOf = new Map(pictures.map((state) => [state.channel_id, state]));
+    const pictureOf = new Map(cameras.map((camera, index) => [camera.channel_id, pictures[index]]));
     cards.append(el("div", { class: "card wide", id: "farm-cameras" }, el("h3", {}, t("farm.cameras")),
       el("table", {}, el("thead", {}, el("tr", {}, [t("dev.name"), "ID", "", t("keyArea"), t("location"), t("farm.model"), t("farm.accessMethod"), t("diag.title"), ""].map((head) => el("th", {}, head)))),
         el("tbody", { id: "farm-camera-rows" }, cameras.length ? cameras.flatMap((camera) => cameraRows(camera, pictureOf.get(camera.channel_id)))
