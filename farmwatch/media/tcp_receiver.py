@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import socket
 from collections.abc import Iterable
 from typing import cast
 
@@ -301,9 +302,12 @@ class TcpPassiveReceiver(_TcpReceiver):
 class TcpActiveReceiver(_TcpReceiver):
     """We connect to the device's `c=`/`m=` after its answer (`Receiver`).
 
-    `open()` binds nothing; it returns the port allocated for the offer's `m=` line. A device
-    that answers `a=setup:active` to our `a=setup:active` (RFC 4145 §4.1 forbids it) will
-    connect to that port itself: `listen()` accepts its connection there instead of dialling.
+    `open()` binds a TCP socket on the port allocated for the offer's `m=` line without
+    listening: the port is ours while the stream lives, so no outgoing connection of this host
+    can be handed it as its local port (a range inside the kernel's ephemeral range would
+    otherwise lose it). A device that answers `a=setup:active` to our `a=setup:active`
+    (RFC 4145 §4.1 forbids it) will connect to that port itself: `listen()` accepts its
+    connection there, on the same socket, instead of dialling.
     """
 
     def __init__(
@@ -328,13 +332,17 @@ class TcpActiveReceiver(_TcpReceiver):
         )
         self._connect_task: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
+        self._reserved: socket.socket | None = None
         self.connect_attempts = 0
 
     def _admits(self, host: str) -> bool:
         return True  # we dialled the address the device's answer gave
 
     async def open(self) -> int:
+        """Reserve the offer's port; raises `OSError` when another program holds it."""
         if self._session is None:
+            self._reserved = _bound_tcp_socket(self._host, self._port)
+            self._port = int(self._reserved.getsockname()[1])
             self._start_session(tcp=True)
         return self._port
 
@@ -351,8 +359,11 @@ class TcpActiveReceiver(_TcpReceiver):
             raise RuntimeError("TcpActiveReceiver.open() first")
         if self._server is not None or self._connect_task is not None or self._is_closed:
             return
+        reserved, self._reserved = self._reserved, None
+        if reserved is None:
+            raise RuntimeError("the offer's port is no longer reserved")
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _MediaConnection(self), self._host, self._port, reuse_address=True
+            lambda: _MediaConnection(self), sock=reserved
         )
 
     def _media_flowing(self) -> None:
@@ -397,6 +408,9 @@ class TcpActiveReceiver(_TcpReceiver):
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
         task, self._connect_task = self._connect_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -405,3 +419,19 @@ class TcpActiveReceiver(_TcpReceiver):
             except asyncio.CancelledError:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
                     raise
+
+
+def _bound_tcp_socket(host: str | None, port: int) -> socket.socket:
+    """A non-blocking TCP socket bound to `host:port` (every address when `host` is unset),
+    not listening yet; `SO_REUSEADDR` as asyncio's servers set it."""
+    address = host if host not in (None, "", "0.0.0.0") else "0.0.0.0"
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setblocking(False)
+        sock.bind((address, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import random
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol, TypeVar
 
 import av
 
@@ -22,6 +23,31 @@ CHANNEL_B = "34020000001320000002"
 FRAME_TICKS = 3600  # 25 fps at 90 kHz
 
 _CACHE = MediaCache()
+
+
+PRIVATE_PORTS = (22000, 29998)
+"""Where receivers opened by hand listen: below the kernel's ephemeral range (32768-60999),
+so no port another test's sender still sprays (a stream it tore down, a relay it left) can
+be handed to them by `bind(0)`, and apart from the ranges of the tests' media managers."""
+
+
+class _Opens(Protocol):
+    def open(self) -> Awaitable[int]: ...
+
+
+OpensT = TypeVar("OpensT", bound=_Opens)
+
+
+async def open_on_private_port(make: Callable[[int], OpensT]) -> tuple[OpensT, int]:
+    """`make(port)` opened on a free even port of `PRIVATE_PORTS` (another is drawn while
+    the port is taken); returns the receiver and its port."""
+    for _ in range(50):
+        receiver = make(random.randrange(PRIVATE_PORTS[0], PRIVATE_PORTS[1], 2))
+        try:
+            return receiver, await receiver.open()
+        except OSError:
+            continue
+    raise RuntimeError(f"no free port in {PRIVATE_PORTS}")
 
 
 def pattern_loop(channel_id: str = CHANNEL_A, width: int = 320, height: int = 180) -> EncodedLoop:

@@ -61,7 +61,7 @@ async def take(sink: QueuedSink, kept: list[EsFrame], video: int, audio: int = 0
 
 
 async def test_at_4x_every_sink_gets_a_quarter_step_and_no_sound() -> None:
-    settings = MediaSettings(host="127.0.0.1", port_range="41400-41419")
+    settings = MediaSettings(host="127.0.0.1", port_range="21400-21419")
     manager = MediaManager(settings)
     sender = await open_udp_sender()
     try:
@@ -138,7 +138,7 @@ async def test_a_paused_playback_outlives_its_idle_close_and_media_timeout() -> 
     deadlines came earlier, so by then A would have closed if the pause did not hold them.
     Resumed, A's timers count from the resume."""
     settings = MediaSettings(
-        host="127.0.0.1", port_range="41420-41439", idle_close=0.3, media_timeout=0.5
+        host="127.0.0.1", port_range="21420-21439", idle_close=0.3, media_timeout=0.5
     )
     listener = ClosedStreams()
     manager = MediaManager(settings, listener=listener)
@@ -178,7 +178,7 @@ async def test_a_sink_with_backpressure_holds_a_tcp_device_instead_of_dropping()
     download's sink (a queue of 300) is not read until the control stream, read as it comes,
     got all of its frames: by then the download's receiver would have read all 1000 too,
     and its sink dropped most, had the source not been held at the sink's high water."""
-    settings = MediaSettings(host="127.0.0.1", port_range="41460-41479")
+    settings = MediaSettings(host="127.0.0.1", port_range="21460-21479")
     manager = MediaManager(settings)
     writers: list[asyncio.StreamWriter] = []
     sending: list[asyncio.Task[None]] = []

@@ -67,7 +67,7 @@ async def until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> 
 
 
 async def test_scale_pause_and_progress_over_the_control_channel(tmp_path: Path) -> None:
-    settings = MediaSettings(host="127.0.0.1", port_range="41440-41459")
+    settings = MediaSettings(host="127.0.0.1", port_range="21440-21459")
     cluster = MediaCluster(settings, Platform(), workers=1, runtime_dir=tmp_path)
     await cluster.start()
     sender = await open_udp_sender()

@@ -56,7 +56,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 @asynccontextmanager
 async def local_node(**settings: Any) -> AsyncIterator[tuple[LocalMediaNode, Platform]]:
     platform = Platform()
-    media = MediaSettings(host="127.0.0.1", port_range="41700-41719", **settings)
+    media = MediaSettings(host="127.0.0.1", port_range="21700-21719", **settings)
     node = LocalMediaNode(media, platform)
     await node.start()
     try:
@@ -231,7 +231,7 @@ async def test_a_lossless_sink_holds_the_recording_back_instead_of_losing_frames
     disk = ThreadPoolExecutor(1, thread_name_prefix="slow-disk")
     stalled = threading.Event()
     disk.submit(stalled.wait, 30.0)  # the writer's first call queues behind this
-    manager = MediaManager(MediaSettings(host="127.0.0.1", port_range="41720-41739"))
+    manager = MediaManager(MediaSettings(host="127.0.0.1", port_range="21720-21739"))
     try:
         parts = [RecordingFile(segment.path, segment.start) for segment in recording.segments]
         stream = await manager.open_recorded_stream(KEY, parts, recording.at(2))

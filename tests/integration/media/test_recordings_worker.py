@@ -40,7 +40,7 @@ SSRC = 300_000_501
 @asynccontextmanager
 async def cluster_of_one(runtime: Path) -> AsyncIterator[tuple[MediaCluster, Platform]]:
     platform = Platform()
-    settings = MediaSettings(host="127.0.0.1", port_range="41780-41799", idle_close=1.0)
+    settings = MediaSettings(host="127.0.0.1", port_range="21780-21799", idle_close=1.0)
     cluster = MediaCluster(settings, platform, workers=1, runtime_dir=runtime)
     await cluster.start()
     try:

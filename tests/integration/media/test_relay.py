@@ -38,7 +38,7 @@ from tests.integration.media.relay_peers import (
     udp_upper,
 )
 
-PORTS = "41800-41899"
+PORTS = "21800-21899"
 
 
 @asynccontextmanager
@@ -65,7 +65,7 @@ async def test_udp_relay_sends_the_ps_as_rtp_without_demultiplexing_the_stream()
         upper = await udp_upper()
         spec = RelaySpec(UPPER_HOST, upper.port, RelayTransport.UDP, UPPER_SSRC)
         info = await node.open_relay(KEY, "relay-udp", spec)
-        assert info.local_host == "127.0.0.1" and 41800 <= info.local_port <= 41899
+        assert info.local_host == "127.0.0.1" and 21800 <= info.local_port <= 21899
         await device.send(20)
         assert upper.upper.packets == []  # nothing before the ACK
         await node.start_relay("relay-udp")

@@ -28,7 +28,7 @@ from tests.integration.media.relay_peers import (
 
 
 async def test_relays_through_a_media_worker(tmp_path: Path) -> None:
-    settings = MediaSettings(host="127.0.0.1", port_range="41900-41939")
+    settings = MediaSettings(host="127.0.0.1", port_range="21900-21939")
     events = RelayEvents()
     cluster = MediaCluster(settings, events, workers=1, runtime_dir=tmp_path)
     await cluster.start()
@@ -49,7 +49,7 @@ async def test_relays_through_a_media_worker(tmp_path: Path) -> None:
         info = await cluster.open_relay(
             KEY, "r-tcp", RelaySpec(UPPER_HOST, tcp.port, RelayTransport.TCP_CONNECT, 7)
         )
-        assert info.local_host == "127.0.0.1" and 41900 <= info.local_port <= 41939
+        assert info.local_host == "127.0.0.1" and 21900 <= info.local_port <= 21939
         await cluster.open_relay(
             KEY, "r-udp", RelaySpec(UPPER_HOST, udp.port, RelayTransport.UDP, UPPER_SSRC)
         )

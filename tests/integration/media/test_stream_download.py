@@ -42,7 +42,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
 @asynccontextmanager
 async def local_node(**settings: Any) -> AsyncIterator[tuple[LocalMediaNode, Platform]]:
     platform = Platform()
-    media = MediaSettings(host="127.0.0.1", port_range="41760-41779", **settings)
+    media = MediaSettings(host="127.0.0.1", port_range="21760-21779", **settings)
     node = LocalMediaNode(media, platform)
     await node.start()
     try:

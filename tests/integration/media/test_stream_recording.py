@@ -32,7 +32,7 @@ FRAME_SECONDS = 0.04
 @asynccontextmanager
 async def local_node(**settings: Any) -> AsyncIterator[tuple[LocalMediaNode, Platform]]:
     platform = Platform()
-    media = MediaSettings(host="127.0.0.1", port_range="41740-41759", **settings)
+    media = MediaSettings(host="127.0.0.1", port_range="21740-21759", **settings)
     node = LocalMediaNode(media, platform)
     await node.start()
     try:
