@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import socket
 import time
@@ -69,16 +70,29 @@ def _socket_not_on(port: int) -> socket.socket:
         sock.close()
 
 
+SERVER_PORTS = (10000, 19999)
+"""Where `free_port` draws from: below the kernel's ephemeral range (32768-60999), so that
+no outgoing connection or `bind(0)` can be handed the port between the draw and the server
+binding it, and apart from the media ports (20000-30499)."""
+
+_handed_out: set[int] = set()  # never the same port twice in one process (SIP, then web)
+
+
 def free_port() -> int:
-    """A port number free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port pair found")
+    """A port number free for both UDP and TCP on 127.0.0.1, not handed out before here."""
+    for _ in range(200):
+        port = random.randint(*SERVER_PORTS)
+        if port in _handed_out:
+            continue
+        try:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp,
+            ):
+                tcp.bind(("127.0.0.1", port))
+                udp.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port pair found in {SERVER_PORTS}")

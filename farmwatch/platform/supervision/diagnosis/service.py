@@ -46,11 +46,11 @@ class DiagnosisService:
         """The camera's state and its newest `limit` samples (the route rule checked the
         caller may view it)."""
         await self._known(channel_id)
-        return CameraDiagnosis(
-            channel_id=channel_id,
-            state=await self._repository.state(channel_id),
-            history=tuple(await self._repository.history(channel_id, limit=limit)),
-        )
+        # The history first: a sample and the state it made are committed together, so the
+        # state read after it is never older than the newest sample shown.
+        history = tuple(await self._repository.history(channel_id, limit=limit))
+        state = await self._repository.state(channel_id)
+        return CameraDiagnosis(channel_id=channel_id, state=state, history=history)
 
     async def cameras(self, principal: Principal, *, failed_only: bool) -> list[CameraPictureState]:
         """The states of the cameras `principal` may see, by channel ID."""
