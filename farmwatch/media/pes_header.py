@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MPEG1_HEADER_MAX", "PesHeader", "parse_pes_header"]
+__all__ = ["MPEG1_HEADER_MAX", "PesHeader", "decode_timestamp", "parse_pes_header"]
 
 MPEG1_HEADER_MAX = 6 + 16 + 2 + 10  # prefix+length, stuffing, STD buffer, PTS+DTS
 
@@ -24,7 +24,7 @@ class PesHeader:
     dts: int | None
 
 
-def _decode_timestamp(data: bytes, at: int) -> int:
+def decode_timestamp(data: bytes, at: int) -> int:
     """33-bit PTS/DTS from its 5-byte form (ISO/IEC 13818-1 §2.4.3.7)."""
     return (
         ((data[at] >> 1) & 0x07) << 30
@@ -46,9 +46,9 @@ def parse_pes_header(data: bytes, pos: int, length: int) -> PesHeader | None:
         pts = dts = None
         pts_dts = data[pos + 7] >> 6
         if pts_dts >= 2 and header_length >= 5:
-            pts = _decode_timestamp(data, pos + 9)
+            pts = decode_timestamp(data, pos + 9)
             if pts_dts == 3 and header_length >= 10:
-                dts = _decode_timestamp(data, pos + 14)
+                dts = decode_timestamp(data, pos + 14)
         return PesHeader(size, length - size + 6 if length else None, pts, dts)
     return _parse_mpeg1_pes_header(data, pos, length)
 
@@ -65,9 +65,9 @@ def _parse_mpeg1_pes_header(data: bytes, pos: int, length: int) -> PesHeader | N
     pts = dts = None
     kind = data[at] >> 4
     if kind == 2 and at + 5 <= limit:
-        pts, at = _decode_timestamp(data, at), at + 5
+        pts, at = decode_timestamp(data, at), at + 5
     elif kind == 3 and at + 10 <= limit:
-        pts, dts, at = _decode_timestamp(data, at), _decode_timestamp(data, at + 5), at + 10
+        pts, dts, at = decode_timestamp(data, at), decode_timestamp(data, at + 5), at + 10
     elif data[at] == 0x0F:
         at += 1
     else:

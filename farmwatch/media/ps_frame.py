@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from farmwatch.media.pes_header import parse_pes_header
+from farmwatch.media.pes_header import decode_timestamp, parse_pes_header
 
 __all__ = ["PsFrame", "PsGopCache", "video_pts"]
 
 _START = b"\x00\x00\x01"
 _PACK = 0xBA
+_PACK_START = _START + bytes([_PACK])
 _FIRST_VIDEO, _LAST_VIDEO = 0xE0, 0xEF
 
 
@@ -79,9 +80,30 @@ class PsGopCache:
 def video_pts(data: bytes, limit: int = 4096) -> int | None:
     """The 33-bit PTS of the first video PES of a frame's PS bytes (a pack header first), or
     None: no video PES with a PTS within `limit` bytes (an audio packet, a frame's tail)."""
-    if not data.startswith(_START + bytes([_PACK])):
+    if not data.startswith(_PACK_START):
         return None
     end = min(len(data), limit)
+    # The usual P-frame: an MPEG-2 pack header, then the video PES with its PTS, read here
+    # without the walk (every frame of a recorded or relayed stream comes this way).
+    if end >= 28 and data[4] >> 6 == 1:
+        at = 14 + (data[13] & 0x07)
+        if (
+            end >= at + 14
+            and data[at : at + 3] == _START
+            and _FIRST_VIDEO <= data[at + 3] <= _LAST_VIDEO
+            and data[at + 6] & 0xC0 == 0x80
+            and data[at + 7] >> 6 >= 2
+            and data[at + 8] >= 5
+        ):
+            length = data[at + 4] << 8 | data[at + 5]
+            if not length or length >= 3 + data[at + 8]:
+                return decode_timestamp(data, at + 9)
+    return walk_to_video_pts(data, end)
+
+
+def walk_to_video_pts(data: bytes, end: int) -> int | None:
+    """`video_pts` the general way: pack headers, system header and PSM walked over by their
+    lengths up to the first video PES, within `end` bytes (exposed for the tests)."""
     position = 0
     while 0 <= position <= end - 14:
         code = data[position + 3]
