@@ -24,7 +24,8 @@ from pathlib import Path
 
 import uvloop
 
-from farmwatch.app import Application, tune_garbage_collector
+from farmwatch.app import Application
+from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.settings import load_settings
 from tests.peers.raw_sip import free_port
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
-import gc
 import logging
 import os
 import resource
@@ -22,6 +21,7 @@ from aiohttp import web
 
 from farmwatch.cascade.links import CascadeLinks
 from farmwatch.descriptor_budget import plan_descriptors
+from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.media.cluster import MediaCluster, worker_count
 from farmwatch.media.manager import MediaTransport
 from farmwatch.media.sinks.segment_recorder import RecordedSegment
@@ -700,19 +700,6 @@ def sip_within_descriptor_limit(settings: Settings) -> SipSettings:
             settings.sip.tcp_max_connections_per_address, budget.tcp_max_connections
         ),
     )
-
-
-def tune_garbage_collector() -> None:
-    """Keep the cyclic GC off the hot path of a signalling server.
-
-    Tens of thousands of live transactions and registrations are containers the collector
-    would re-scan on every young collection; profiles of registration storms showed it.
-    What start-up allocated (modules, engine, settings) is frozen out of collection, and
-    young collections run after 50,000 allocations instead of 700.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
 
 
 async def serve(settings: Settings) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.media.errors import MediaError
 from farmwatch.media.local_node import LocalMediaNode
 from farmwatch.media.manager import MediaTransport
@@ -411,6 +412,7 @@ async def run_worker(spec: WorkerSpec) -> None:
     await web.UnixSite(runner, spec.socket).start()
     pusher = _StatsPusher(node, events)
     pusher.start()
+    tune_garbage_collector()  # every packet allocates: see gc_tuning
     print("ready", flush=True)
     try:
         await _stdin_closed()
