@@ -424,7 +424,7 @@ class TcpActiveReceiver(_TcpReceiver):
 def _bound_tcp_socket(host: str | None, port: int) -> socket.socket:
     """A non-blocking TCP socket bound to `host:port` (every address when `host` is unset),
     not listening yet; `SO_REUSEADDR` as asyncio's servers set it."""
-    address = host if host not in (None, "", "0.0.0.0") else "0.0.0.0"
+    address = host or "0.0.0.0"
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:

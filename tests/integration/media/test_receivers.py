@@ -7,6 +7,7 @@ sockets; what comes out of the `Stream` is decoded by PyAV, an independent decod
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import replace
 
 import pytest
@@ -182,6 +183,8 @@ async def test_tcp_active_listens_for_a_device_that_answered_active_too() -> Non
         opened = await manager.open_stream(
             "ch-active", MediaTransport.TCP_ACTIVE, SSRC, allowed_hosts=["127.0.0.1"]
         )
+        with socket.socket() as other, pytest.raises(OSError):  # held from the offer on
+            other.bind(("127.0.0.1", opened.port))
         sink = QueuedSink(max_frames=500)
         opened.stream.attach(sink)
         await manager.listen_active("ch-active")
