@@ -71,10 +71,16 @@ def rtp_frames(
 def with_loss_and_reordering(
     packets: list[bytes], *, loss: float, seed: int
 ) -> tuple[list[bytes], int]:
-    """Drop `loss` of the packets and swap some neighbours; returns (packets, dropped)."""
+    """Drop `loss` of the packets and swap some neighbours; returns (packets, dropped).
+
+    The first packet stays first: a receiver starts its sequence at the first packet it
+    gets and cannot know that an earlier one is still to come (RFC 3550 §A.1), so a swap
+    there costs the first GOP by design. Which packets a seed swaps depends on how many
+    there are, and the encoder does not always give the same count: swapping the first
+    pair made the loss test fail now and then."""
     chooser = random.Random(seed)
     kept = [packet for packet in packets if chooser.random() >= loss]
-    for index in range(0, len(kept) - 1, 7):
+    for index in range(1, len(kept) - 1, 7):
         if chooser.random() < 0.5:
             kept[index], kept[index + 1] = kept[index + 1], kept[index]
     return kept, len(packets) - len(kept)
