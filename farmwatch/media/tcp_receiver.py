@@ -39,6 +39,7 @@ from farmwatch.media.ingest import IngestStats
 from farmwatch.media.receiver import OneStreamReceiver
 from farmwatch.media.rfc4571 import Rfc4571Deframer
 from farmwatch.media.settings import MediaSettings
+from farmwatch.media.tcp_socket import bind_tcp_socket
 
 __all__ = ["TcpActiveReceiver", "TcpPassiveReceiver"]
 
@@ -341,7 +342,7 @@ class TcpActiveReceiver(_TcpReceiver):
     async def open(self) -> int:
         """Reserve the offer's port; raises `OSError` when another program holds it."""
         if self._session is None:
-            self._reserved = _bound_tcp_socket(self._host, self._port)
+            self._reserved = bind_tcp_socket(self._host or "0.0.0.0", self._port)
             self._port = int(self._reserved.getsockname()[1])
             self._start_session(tcp=True)
         return self._port
@@ -419,19 +420,3 @@ class TcpActiveReceiver(_TcpReceiver):
             except asyncio.CancelledError:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
                     raise
-
-
-def _bound_tcp_socket(host: str | None, port: int) -> socket.socket:
-    """A non-blocking TCP socket bound to `host:port` (every address when `host` is unset),
-    not listening yet; `SO_REUSEADDR` as asyncio's servers set it."""
-    address = host or "0.0.0.0"
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setblocking(False)
-        sock.bind((address, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock

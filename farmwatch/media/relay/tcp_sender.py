@@ -30,6 +30,7 @@ from typing import cast
 from farmwatch.media.relay.sender import SenderListener
 from farmwatch.media.relay.spec import RelayEndReason
 from farmwatch.media.source_filter import normalize_host
+from farmwatch.media.tcp_socket import bind_tcp_socket
 
 __all__ = ["TcpConnectSender", "TcpListenSender"]
 
@@ -161,14 +162,7 @@ class TcpConnectSender(_TcpSender):
 
     def _bound_socket(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self._peer[0] else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setblocking(False)
-            sock.bind((self._local_host, self._local_port))
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_tcp_socket(self._local_host, self._local_port, family)
         self._local_port = int(sock.getsockname()[1])
         return sock
 
