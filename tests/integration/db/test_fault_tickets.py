@@ -287,6 +287,42 @@ async def test_offline_longer_than_the_bound_opens_a_ticket_per_camera_and_onlin
         await watch.close()
 
 
+async def test_devices_coming_back_cost_a_lookup_only_when_they_may_have_an_offline_ticket(
+    rig: Rig,
+) -> None:
+    # One ticket from before the start (read from the database), one reported after it.
+    await rig.service.report(NVR, CAMERA_1, FaultKind.OFFLINE, since=T0, detail=None)
+    devices = DeviceRepository(rig.platform.database.sessions)
+    presence = Presence({IPC})
+    watch = FaultWatch(
+        rig.service, devices, rig.platform.access.directory, presence, offline_after=600
+    )
+    await watch.start()
+    try:
+        await watch.settled()
+        presence.online.add(NVR)
+        await rig.service.report(IPC, IPC, FaultKind.OFFLINE, since=T0, detail=None)
+        # A region coming back: thousands of devices with no ticket start no step at all.
+        for index in range(2000):
+            device_id = f"4402000000132{index:07d}"
+            watch.device_event(DeviceCameOnline(_registration(device_id), is_new_registration=True))
+        assert watch.pending_steps == 0
+        for device_id in (NVR, IPC):
+            watch.device_event(DeviceCameOnline(_registration(device_id), is_new_registration=True))
+        assert watch.pending_steps == 2
+        await watch.settled()
+        assert await rig.faults.find(FaultFilter(is_open=True), limit=10) == []
+        # Once a lookup finds nothing open, the device is forgotten: coming back again
+        # costs nothing.
+        watch.device_event(DeviceCameOnline(_registration(NVR), is_new_registration=False))
+        assert watch.pending_steps == 1
+        await watch.settled()
+        watch.device_event(DeviceCameOnline(_registration(NVR), is_new_registration=False))
+        assert watch.pending_steps == 0
+    finally:
+        await watch.close()
+
+
 async def test_at_start_up_devices_offline_longer_than_the_bound_get_tickets(rig: Rig) -> None:
     devices = DeviceRepository(rig.platform.database.sessions)
     await devices.mark_offline(NVR, reason=StoredOfflineReason.KEEPALIVE_TIMEOUT, at=T0)

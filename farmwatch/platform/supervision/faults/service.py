@@ -116,6 +116,11 @@ class FaultService:
         self._feed = feed
         self._webhook = webhook
         self._clock = clock
+        self._offline_devices: set[str] = set()
+        """Devices with an open `offline` ticket, and perhaps a few whose tickets closed
+        since: a device coming back is looked up in the database only when it is here."""
+        self._offline_devices_known = False
+        self._offline_reports = 0
 
     @property
     def zone(self) -> ZoneInfo:
@@ -143,6 +148,9 @@ class FaultService:
     ) -> FaultTicket:
         """Open a ticket for this camera and kind, or count one more occurrence on the one
         open already."""
+        if kind is FaultKind.OFFLINE:  # before it is stored: a device coming back finds it
+            self._offline_devices.add(device_id)
+            self._offline_reports += 1
         farm_id = await self._directory.device_farm(device_id)
         fault = NewFault(farm_id, device_id, channel_id, kind, since, detail, by)
         ticket, is_new = await self._faults.report(fault, self._clock())
@@ -180,6 +188,33 @@ class FaultService:
         return await self._faults.find(
             FaultFilter(device_id=device_id, farm_id=farm_id, is_open=True), limit=100_000
         )
+
+    # A farm region coming back after a power cut registers thousands of devices a second;
+    # without this index each of them cost a database query for tickets it never had.
+
+    async def load_offline_devices(self) -> None:
+        """Read which devices have an open `offline` ticket (at start-up); until then
+        `may_have_open_offline` says yes for every device."""
+        tickets = await self._faults.find(
+            FaultFilter(kind=FaultKind.OFFLINE, is_open=True), limit=100_000
+        )
+        self._offline_devices.update(ticket.device_id for ticket in tickets)
+        self._offline_devices_known = True
+
+    def may_have_open_offline(self, device_id: str) -> bool:
+        """False only when `device_id` surely has no open `offline` ticket."""
+        return not self._offline_devices_known or device_id in self._offline_devices
+
+    @property
+    def offline_reports(self) -> int:
+        """How many `offline` reports were made so far (for `forget_offline`)."""
+        return self._offline_reports
+
+    def forget_offline(self, device_id: str, *, reports_before: int) -> None:
+        """`device_id` was found with no open `offline` ticket by a query started when
+        `offline_reports` was `reports_before`; forgotten unless one was reported since."""
+        if self._offline_reports == reports_before:
+            self._offline_devices.discard(device_id)
 
     async def remind(self, ticket: FaultTicket, at: datetime) -> None:
         await self._faults.record_reminder(ticket.id, at)

@@ -82,6 +82,7 @@ class FaultWatch:
 
     async def start(self) -> None:
         """Arm the timers of devices offline now (after the registrations are restored)."""
+        await self._faults.load_offline_devices()
         now = self._faults.now()
         page_size, offset = 1000, 0
         while True:
@@ -112,6 +113,11 @@ class FaultWatch:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    @property
+    def pending_steps(self) -> int:
+        """Steps started and not finished yet."""
+        return len(self._tasks)
+
     async def settled(self) -> None:
         """Wait until every step started so far is done (tests, shutdown)."""
         while self._tasks:
@@ -127,7 +133,8 @@ class FaultWatch:
                 timer = self._timers.pop(registration.device_id, None)
                 if timer is not None:
                     timer.cancel()
-                self._spawn(self._back_online(registration.device_id))
+                if self._faults.may_have_open_offline(registration.device_id):
+                    self._spawn(self._back_online(registration.device_id))
             case _:
                 pass
 
@@ -163,15 +170,21 @@ class FaultWatch:
             )
 
     async def _back_online(self, device_id: str) -> None:
-        check = self.picture_check
-        if check is not None:
-            # Its offline tickets close when a picture of each camera passes: look now.
-            for ticket in await self._faults.open_tickets(device_id=device_id):
-                if ticket.kind is FaultKind.OFFLINE:
-                    self._spawn(self._look(check, ticket.channel_id), in_turn=False)
+        reports_before = self._faults.offline_reports
+        tickets = [
+            ticket
+            for ticket in await self._faults.open_tickets(device_id=device_id)
+            if ticket.kind is FaultKind.OFFLINE
+        ]
+        if not tickets:
+            self._faults.forget_offline(device_id, reports_before=reports_before)
             return
-        for ticket in await self._faults.open_tickets(device_id=device_id):
-            if ticket.kind is FaultKind.OFFLINE:
+        check = self.picture_check
+        for ticket in tickets:
+            if check is not None:
+                # Its offline tickets close when a picture of each camera passes: look now.
+                self._spawn(self._look(check, ticket.channel_id), in_turn=False)
+            else:
                 await self._faults.close_automatically(
                     ticket.channel_id, (FaultKind.OFFLINE,), f"device {device_id} back online"
                 )
