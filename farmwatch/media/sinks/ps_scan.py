@@ -36,6 +36,7 @@ __all__ = [
     "ScanResult",
     "ScannedFrame",
     "classify_frame",
+    "is_picture",
     "keyframe_signature",
     "probe_keyframe",
     "scan_frames",
@@ -81,6 +82,20 @@ def classify_frame(data: bytes) -> FrameKind:
             return FrameKind.OTHER
         position += 6 + (data[position + 4] << 8 | data[position + 5])
     return FrameKind.OTHER
+
+
+def is_picture(data: bytes) -> bool:
+    """`classify_frame(data) is FrameKind.PICTURE`, read directly where a video PES follows
+    the pack header (a camera's usual P-frame)."""
+    if len(data) > 13 and data.startswith(_PACK_START):
+        position = 14 + (data[13] & 0x07) if data[4] >> 6 == 1 else 12
+        if (
+            position + 6 <= min(len(data), _HEAD)
+            and data.startswith(_START, position)
+            and _FIRST_VIDEO <= data[position + 3] <= _LAST_VIDEO
+        ):
+            return True
+    return classify_frame(data) is FrameKind.PICTURE
 
 
 def keyframe_signature(codec: Codec, data: bytes) -> bytes:

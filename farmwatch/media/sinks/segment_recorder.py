@@ -186,12 +186,12 @@ class SegmentRecorder:
         if not self._is_ended:
             await self._ready.wait()
         self._ready.clear()
-        queue, clock = self._queue, self._wall_clock
+        queue, now = self._queue, self._wall_clock()  # all taken now
         batch: list[TakenFrame] = []
         while queue and len(batch) < MAX_BATCH:
             frame = queue.popleft()
             self._queued_bytes -= len(frame.data)
-            batch.append((frame, clock(), not queue))
+            batch.append((frame, now, not queue))
         if queue:
             self._ready.set()  # more than one batch was waiting
         return batch

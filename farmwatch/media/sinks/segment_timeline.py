@@ -43,6 +43,7 @@ from farmwatch.media.sinks.ps_scan import (
     FrameKind,
     KeyframeProbe,
     classify_frame,
+    is_picture,
     keyframe_signature,
     probe_keyframe,
 )
@@ -159,6 +160,24 @@ class SegmentTimeline:
     def feed(self, frame: PsFrame, now: float, *, is_live: bool = True) -> list[TimelineOutput]:
         """Place one frame (in the order received); `now` is the wall clock when it was
         taken and `is_live` whether nothing was queued behind it (so `now` is when it came)."""
+        segment = self._segment
+        if segment is not None and not frame.is_keyframe:
+            # The usual frame, placed in the open segment: the general way below, shortened
+            # (it runs for every frame of every recorded stream).
+            flags = 0 if frame.is_complete else _INCOMPLETE
+            if frame.after_loss:
+                flags |= _AFTER_LOSS
+            if frame.timestamp != self._timestamp and is_picture(frame.data):
+                dts = self._dts = self._stamp(frame.timestamp)
+                self._latest = (dts, now)
+                if is_live:
+                    offset = now - segment.wall_time(dts)
+                    if self._offset is None or offset < self._offset:
+                        self._offset = offset
+            else:
+                flags |= _NO_PICTURE
+                dts = self._dts
+            return [PlacedFrame(frame, dts - segment.first_dts, flags)]
         if self._segment is None and not self._held and not self._hold_first(frame):
             self.frames_skipped += 1
             return []
