@@ -4,6 +4,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CONFIG ?= conf/farmwatch.toml
+# Every `farmwatch serve` the tests start (and each of its media workers) imports the package
+# anew: with bytecode caching off (some machines set PYTHONDONTWRITEBYTECODE) each of those
+# starts compiles farmwatch's modules again, about a second of CPU each.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run demo test lint unit system-deps bench clean
 
