@@ -155,6 +155,11 @@ class SegmentRecorder:
         self._ready.set()
 
     @property
+    def queued_frames(self) -> int:
+        """Frames offered and not taken for writing yet."""
+        return len(self._queue)
+
+    @property
     def is_waiting_for_keyframe(self) -> bool:
         return self._is_waiting
 

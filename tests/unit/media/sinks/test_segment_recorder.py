@@ -361,19 +361,17 @@ class LiveCamera:
     """Offers frames as they arrive from a camera and is the recorder's wall clock.
 
     The clock reads the arrival time of the latest frame offered (frame i arrives at the
-    start + i × 40 ms) and counts the frames the recorder took, so the camera can wait for
-    the recorder to take the frames up to a key frame (it takes a GOP at a time) before
-    sending more.
+    start + i × 40 ms); the recorder reads it as it takes what is queued (it takes a GOP at a
+    time), so the camera can wait for the recorder to take the frames up to a key frame
+    before sending more.
     """
 
     def __init__(self, start: datetime) -> None:
         self._start = start.timestamp()
         self._latest = 0
-        self.taken = 0
         self._took = asyncio.Event()
 
     def __call__(self) -> float:
-        self.taken += 1
         self._took.set()
         return self._start + self._latest * FRAME_SECONDS
 
@@ -386,7 +384,7 @@ class LiveCamera:
         if not any(frame.is_keyframe for frame in frames):
             return
         async with asyncio.timeout(10):
-            while self.taken < self._latest + 1:
+            while sink.queued_frames:
                 self._took.clear()
                 await self._took.wait()
 
