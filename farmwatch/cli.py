@@ -13,13 +13,19 @@ from typing import TYPE_CHECKING
 import uvloop
 
 from farmwatch.log_config import configure_logging
-from farmwatch.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from farmwatch.platform.db import Database
+    from farmwatch.settings import Settings
+
+# `farmwatch.settings` (with the settings of every part: a second of imports) is loaded only
+# by the commands that read a configuration: a media worker reads none.
+MEDIA_WORKER = "media-worker"
 
 
 def _parser() -> argparse.ArgumentParser:
+    from farmwatch.settings import DEFAULT_CONFIG
+
     parser = argparse.ArgumentParser(prog="farmwatch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run one platform")
@@ -33,11 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     # Its options belong to farmwatch.simulator.cli (see `farmwatch simulate --help`).
     commands.add_parser("simulate", help="run simulated cameras/NVRs", add_help=False)
     # Started by `serve` itself ([media] workers); its spec comes on standard input.
-    commands.add_parser("media-worker", help=argparse.SUPPRESS)
+    commands.add_parser(MEDIA_WORKER, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if arguments == [MEDIA_WORKER]:  # started by `serve`, its spec on standard input
+        return _media_worker()
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "simulate":
@@ -48,8 +57,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "serve":
         return _serve(args.config)
-    if args.command == "media-worker":
-        return _media_worker()
     if args.command == "create-admin":
         return _create_admin(args)
     if args.command == "audit":
@@ -58,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
+    from farmwatch.settings import DEFAULT_CONFIG
+
     parser.add_argument(
         "--config",
         type=Path,
@@ -113,6 +122,8 @@ def _media_worker() -> int:
 
 def _settings(config: Path | None) -> Settings | None:
     """The configuration as `serve` loads it; None (the error printed) when it is invalid."""
+    from farmwatch.settings import DEFAULT_CONFIG, SettingsError, load_settings
+
     if config is None and DEFAULT_CONFIG.exists():
         config = DEFAULT_CONFIG
     try:
