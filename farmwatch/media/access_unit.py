@@ -36,8 +36,10 @@ _KEY = int(NalClass.KEY)
 _H264_PARAMETER_SETS = int(NalClass.SPS | NalClass.PPS)
 _H265_PARAMETER_SETS = int(NalClass.VPS | NalClass.SPS | NalClass.PPS)
 _TIMESTAMP_SLACK = 4  # an AU may start up to a start code before its PES (split start code)
-FRAME_COST = 8
-"""Budget units of one emitted frame: it goes on through the stream and every sink."""
+FRAME_COST = 32
+"""Budget units of one emitted frame: it goes on through the stream and every sink, which
+costs a few dozen times the demultiplexing of one NAL unit (a PES of 5-byte pictures held
+the loop 60 ms a call at 8 units a frame)."""
 MAX_NAL_UNITS_PER_ACCESS_UNIT = 1024
 """More NAL units than this in one access unit is an attack or garbage, not a picture: real
 ones have a handful (AUD, SEI, parameter sets) plus one slice per row at most."""

@@ -74,9 +74,11 @@ from farmwatch.media.source_filter import SourceFilter
 __all__ = ["IngestOutput", "IngestStats", "RtpIngest", "SendRtcp"]
 
 _MAX_CANDIDATES = 8
-_DEMUX_UNITS_PER_PACKET = 1024
-"""Work one RTP packet may cost the demuxer (PS headers + NAL units + 4 per frame): a real
-packet needs a few dozen; 1024 keeps the worst packet around a millisecond (issue 13 item 6)."""
+_DEMUX_UNITS_PER_PACKET = 256
+"""Work one RTP packet may cost the demuxer (PS headers + NAL units + `FRAME_COST` per frame):
+a real packet needs a few dozen, two frames with their sound at most ~100; 256 keeps the
+worst packet near a millisecond on a slow core, and a call (up to `_MAX_BATCH` packets) under
+ten (issue 13 item 6: 1,024 let a flood of empty PES packets hold the loop 35 ms a call)."""
 _MAX_BATCH = 8
 """Payloads demultiplexed in one call at most (a frame is normally one call)."""
 _AFTER_V = struct.Struct("!BHII")  # second byte, sequence, timestamp, SSRC
