@@ -130,6 +130,15 @@ class SimulatorFleet:
         log.info("simulator: %d devices with %d channels each → %s (%s)", len(self.devices),
                  self.settings.channels, self.settings.server, self.settings.server_id)  # fmt: skip
 
+    async def prepare_media(self) -> None:
+        """Encode every channel's main-stream loop now, off the event loop. A first INVITE
+        otherwise waits for that encode (seconds for H.265 on a slow machine), where a
+        camera answers at once."""
+        media = self.settings.media
+        for device in self.devices:
+            for channel in device.channels.items:
+                await asyncio.to_thread(self.media_cache.get, media.spec_for(channel.device_id))
+
     async def stop(self) -> None:
         """Stop every device (each unregisters); a failing device does not stop the rest."""
         results = await asyncio.gather(

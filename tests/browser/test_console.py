@@ -279,6 +279,7 @@ async def test_an_h265_camera_plays_through_mse_or_says_why_not(console: Console
     ) as fleet:  # fmt: skip
         camera = fleet.devices[0].channels.items[0].device_id
         assert camera not in {console.camera(i) for i in range(5)}
+        await fleet.prepare_media()  # the tile's INVITE is not about the simulator's encoder
         page = await console.page(ADMIN, ADMIN_PASSWORD)  # on no farm: the top administrator's
         await page.click("button.layout[data-layout='1']")
         await page.click(f"#tree .camera[data-channel='{camera}']")

@@ -455,7 +455,9 @@ async def test_every_route_answers_each_caller_as_its_rule_says(tmp_path: Path) 
     assert routes == set(ROUTE_RULES)
     missing = sorted(str(key) for key in routes - PROBES.keys())
     assert not missing, f"routes without a probe in this test: {missing}"
-    async with access_rig(tmp_path) as rig:
+    # Nothing watches the playback opened here while every route is probed, which on a slow
+    # machine takes longer than a stream without viewers is kept (`idle_close`).
+    async with access_rig(tmp_path, {"FARMWATCH_MEDIA_IDLE_CLOSE": "600"}) as rig:
         opened = await open_everything(rig)
         wrong: list[str] = []
         for key in sorted(routes, key=lambda k: (PROBES[k].order, str(k))):

@@ -153,14 +153,17 @@ class RawDevice:
         """A Keepalive MESSAGE; returns the status (403 when the platform forgot us)."""
         return await self.send_manscdp(self._keepalive_body(sn))
 
-    async def keepalive_until_answered(self, *, interval: float, sn: int = 1) -> int:
-        """One keepalive, retransmitted every `interval` until a final answer (UDP only).
+    async def keepalive_until_answered(
+        self, *, interval: float, sn: int = 1, within: float | None = None
+    ) -> int:
+        """One keepalive, retransmitted every `interval` until a final answer (UDP only),
+        for `within` seconds at most (default `timeout`).
 
         For a platform that is not listening yet: the first answer it gives is the status.
         """
         assert self._udp is not None and self._datagrams is not None, "UDP only"
         data = self._message_bytes(self._keepalive_body(sn))
-        async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.timeout if within is None else within):
             while True:
                 self._udp.sendto(data)
                 try:
