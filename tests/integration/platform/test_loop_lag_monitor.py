@@ -25,7 +25,9 @@ async def test_a_stall_is_measured_logged_once_and_names_the_code_that_held_the_
     try:
         await asyncio.sleep(0.05)  # a few normal samples first
         with caplog.at_level(logging.WARNING, logger="farmwatch.platform.observability"):
-            asyncio.get_running_loop().call_soon(_hold_the_loop, 0.3)
+            # Long enough for the watchdog thread to be scheduled and catch the stack on a
+            # machine whose two cores run three test workers and their servers.
+            asyncio.get_running_loop().call_soon(_hold_the_loop, 1.0)
             deadline = time.monotonic() + 5
             while monitor.stats.stalls == 0 and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
