@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MAX_LIST = 500
 UTC_ZONE = ZoneInfo("UTC")
+_MAX_OFFLINE_INDEXED = 100_000
+"""Open `offline` tickets read into the index of devices that have one."""
 
 
 def _utc_now() -> datetime:
@@ -196,10 +198,11 @@ class FaultService:
         """Read which devices have an open `offline` ticket (at start-up); until then
         `may_have_open_offline` says yes for every device."""
         tickets = await self._faults.find(
-            FaultFilter(kind=FaultKind.OFFLINE, is_open=True), limit=100_000
+            FaultFilter(kind=FaultKind.OFFLINE, is_open=True), limit=_MAX_OFFLINE_INDEXED
         )
         self._offline_devices.update(ticket.device_id for ticket in tickets)
-        self._offline_devices_known = True
+        # More than that open at once: some were not read, so every device is looked up.
+        self._offline_devices_known = len(tickets) < _MAX_OFFLINE_INDEXED
 
     def may_have_open_offline(self, device_id: str) -> bool:
         """False only when `device_id` surely has no open `offline` ticket."""
