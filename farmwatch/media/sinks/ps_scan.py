@@ -87,8 +87,8 @@ def classify_frame(data: bytes) -> FrameKind:
 def is_picture(data: bytes) -> bool:
     """`classify_frame(data) is FrameKind.PICTURE`, read directly where a video PES follows
     the pack header (a camera's usual P-frame)."""
-    if len(data) > 13 and data.startswith(_PACK_START):
-        position = 14 + (data[13] & 0x07) if data[4] >> 6 == 1 else 12
+    if data.startswith(_PACK_START):
+        position = _pack_length(data, 0)
         if (
             position + 6 <= min(len(data), _HEAD)
             and data.startswith(_START, position)
