@@ -146,6 +146,9 @@ async def live_rig(
             aiohttp.ClientSession(headers=server.auth_headers) as http,
         ):  # fmt: skip
             rig = LiveRig(server, fleet, http)
+            # The tests' INVITE is not about the simulator's encoder (an H.265 loop takes
+            # seconds on a slow core, where a camera answers at once).
+            await fleet.prepare_media()
             await wait_channel_known(rig)
             yield rig
     finally:
