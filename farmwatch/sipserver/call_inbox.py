@@ -87,6 +87,14 @@ class CallInbox:
         self._media_status(call, request)
         return None
 
+    def handle_express_message(self, request: ExpressRequest, source: Address) -> Reply | None:
+        """As `handle_message` chooses: a MESSAGE in a live call is the call's (only a plain
+        keepalive is taken on the express path), any other the device inbox's."""
+        inbox = self._calls.access.inbox
+        if self._calls.live(request.call_id) is not None:
+            return inbox.handle_express_keepalive(request, source)
+        return inbox.handle_express_message(request, source)
+
     def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         call = self._calls.live(request.call_id)

@@ -117,6 +117,7 @@ class Calls:
         self._endpoint.add_express_handler("BYE", inbox.handle_express_bye)
         self._endpoint.add_handler("INFO", inbox.handle_info)
         self._endpoint.add_sync_handler("MESSAGE", inbox.handle_message)
+        self._endpoint.add_express_handler("MESSAGE", inbox.handle_express_message)
         self._endpoint.set_stray_response_handler(inbox.handle_stray_response)
 
     async def close(self) -> None:

@@ -137,18 +137,56 @@ class DeviceInbox:
         return None
 
     def handle_express_message(self, request: ExpressRequest, source: Address) -> Reply | None:
-        """The express path's MESSAGE handler: plain keepalives; anything else declined."""
+        """The express path's MESSAGE handler outside calls: plain keepalives, and every
+        other MANSCDP request (the answers to our queries above all: a DeviceInfo and a
+        Catalog per device of a registration storm), decided as `handle_message` does.
+        Declined (to the general path): any other content."""
+        return self._express_message(request, source, keepalives_only=False)
+
+    def handle_express_keepalive(self, request: ExpressRequest, source: Address) -> Reply | None:
+        """The express path's handler for a MESSAGE on a call's Call-ID: a plain keepalive
+        is counted; anything else is declined, for the call's handler (MediaStatus)."""
+        return self._express_message(request, source, keepalives_only=True)
+
+    def _express_message(
+        self, request: ExpressRequest, source: Address, *, keepalives_only: bool
+    ) -> Reply | None:
         if request.media_type not in MANSCDP_TYPES:
             return None
-        override = self._access.charset_override(request.from_user)
+        device_id = request.from_user
+        override = self._access.charset_override(device_id)
         keepalive = plain_keepalive(request.body, charset_override=override)
         if keepalive is None:
-            return None
-        reply = self.keepalive(request.from_user, source, keepalive)
+            return None if keepalives_only else self._express_request(request, source, override)
+        reply = self.keepalive(device_id, source, keepalive)
         if reply.status == 200 and request.gb_version:
-            self._access.note_version(request.from_user, request.gb_version)
+            self._access.note_version(device_id, request.gb_version)
             return Reply(200, extra=(("X-GB-Ver", OUR_GB_VERSION),))
         return reply
+
+    def _express_request(
+        self, request: ExpressRequest, source: Address, override: str | None
+    ) -> Reply:
+        access = self._access
+        device_id = request.from_user
+        status = access.table.sender(device_id, source, access.now())
+        if status is not SenderStatus.REGISTERED:  # before the body is read: see above
+            return self._refuse(status, device_id, source, "MESSAGE")
+        access.note_version(device_id, request.gb_version)
+        try:
+            message = parse_manscdp(request.body, charset_override=override)
+        except ManscdpError as error:
+            return self._unreadable(device_id, source, error)
+        version = (("X-GB-Ver", OUR_GB_VERSION),) if request.gb_version else ()
+        if isinstance(message, Keepalive):
+            reply = self.keepalive(device_id, source, message)
+            return Reply(reply.status, reply.reason, (*reply.extra, *version))
+
+        def then() -> None:
+            access.table.seen(device_id, access.now())
+            self._dispatch(device_id, message)
+
+        return Reply(200, extra=version, then=then)
 
     def keepalive(self, device_id: str, source: Address, keepalive: Keepalive) -> Reply:
         """Count a keepalive; 403 to a device with no live registration, or one that is
@@ -219,10 +257,14 @@ class DeviceInbox:
                 request.body, charset_override=self._access.charset_override(device_id)
             )
         except ManscdpError as error:
-            log.warning("unreadable MANSCDP from device %s (%s): %s", device_id,
-                        incoming.source, error)  # fmt: skip
-            reason = "".join(c if c.isprintable() else "?" for c in str(error))[:120]
-            return build_response(request, 400, f"Bad Request ({reason})", to_tag=new_tag())
+            reply = self._unreadable(device_id, incoming.source, error)
+            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
+
+    @staticmethod
+    def _unreadable(device_id: str, source: Address, error: ManscdpError) -> Reply:
+        log.warning("unreadable MANSCDP from device %s (%s): %s", device_id, source, error)
+        reason = "".join(c if c.isprintable() else "?" for c in str(error))[:120]
+        return Reply(400, f"Bad Request ({reason})")
 
     def _dispatch(self, device_id: str, message: ManscdpMessage) -> None:
         access = self._access

@@ -408,6 +408,13 @@ class SipEndpoint:
         if source.transport is Transport.UDP:
             self._express_cache.put(key, response, now)
         self._send(response, source)
+        if reply.then is not None:
+            try:
+                reply.then()
+            except Exception:
+                # Isolation boundary: one request's follow-up; the answer is already sent.
+                log.exception("express %s follow-up failed (Call-ID %s, peer %s)",
+                              request.method, request.call_id, source)  # fmt: skip
         return True
 
     def connection_closed(self, remote: Address) -> None:

@@ -408,11 +408,11 @@ class Registrar:
         if style == "off":
             return None
         now = self._wall_clock()
-        if style == "milliseconds":
-            return now.strftime("%Y-%m-%dT%H:%M:%S") + f".{now.microsecond // 1000:03d}"
         second = int(now.timestamp())
         if second != self._date_second:  # strftime for every 200 costs more than the rest
             self._date_second, self._date_text = second, now.strftime("%Y-%m-%dT%H:%M:%S")
+        if style == "milliseconds":
+            return f"{self._date_text}.{now.microsecond // 1000:03d}"
         return self._date_text
 
 

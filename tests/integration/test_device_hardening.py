@@ -9,6 +9,7 @@ another port of 127.0.0.1.
 from __future__ import annotations
 
 import os
+import re
 import statistics
 import threading
 import time
@@ -23,7 +24,13 @@ from tests.integration.simulator.platform import running_platform
 from tests.peers.raw_device import RawDevice
 from tests.peers.raw_sip import options_bytes, status_of
 from tests.peers.server_process import RunningServer, start_server, stop_server
-from tests.peers.udp_device import UdpDevice, query_goes_to, reason_of, registered
+from tests.peers.udp_device import (
+    UdpDevice,
+    header_of,
+    query_goes_to,
+    reason_of,
+    registered,
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,7 @@ def test_a_keepalive_from_another_address_does_not_move_the_device(server: Runni
         refused = impostor.request(impostor.keepalive_bytes())  # the express path
         assert status_of(refused) == 403, refused
         assert "register" in reason_of(refused).lower()
-        catalog = _large_catalog(device.device_id, 2000)  # a MESSAGE the general path reads
+        catalog = _large_catalog(device.device_id, 2000)  # a MESSAGE that is not a keepalive
         refused = impostor.request(impostor.message_bytes(catalog))
         assert status_of(refused) == 403 and "register" in reason_of(refused).lower()
         query_goes_to(server, device, impostor)
@@ -165,3 +172,45 @@ async def test_over_tcp_only_the_registered_connection_speaks_for_the_device() -
         assert access.registrar.auth_stats.failures == 1
         beats = platform.listener.of_type(KeepaliveReceived)
         assert [(b.device_id, b.source.port) for b in beats] == [(device_id, device.local_port)]
+
+
+def test_a_catalog_answer_is_read_once_and_an_unreadable_one_is_refused_with_the_reason(
+    server: RunningServer,
+) -> None:
+    """A device's answers to our queries are read outside any SIP transaction of the general
+    path (the express path, a registration storm's main load): a retransmission gets the same
+    200 (the same To tag) and the catalog is stored once; an unreadable body gets a 400 that
+    says why, a stranger's a 403 before the body is read, other content a 415."""
+    with UdpDevice(server.sip_port, "34020000001320000111") as device:
+        registered(server, device)
+        status, _ = server.api(f"/devices/{device.device_id}/catalog", method="POST")
+        assert status == 202
+        query = device.next_request(timeout=5)
+        assert query is not None and b"<CmdType>Catalog</CmdType>" in query
+        sn = re.search(rb"<SN>(\d+)</SN>", query)
+        assert sn is not None
+        body = _large_catalog(device.device_id, 2000).replace(b"<SN>7</SN>", b"<SN>%s</SN>" % sn[1])
+        items = sorted(
+            id_.decode() for id_ in re.findall(rb"<DeviceID>(\d+131\d+)</DeviceID>", body)
+        )
+        answer = device.message_bytes(body)
+        first = device.request(answer)
+        again = device.request(answer)  # the same branch: a retransmission
+        assert status_of(first) == status_of(again) == 200, (first, again)
+        assert header_of(first, "To") == header_of(again, "To")
+        deadline = time.monotonic() + 10
+        while True:
+            status, listing = server.api(f"/devices/{device.device_id}/channels")
+            channels = listing["channels"] if status == 200 else []
+            if len(channels) >= len(items):
+                break
+            assert time.monotonic() < deadline, f"catalog not stored: {status} {listing}"
+            time.sleep(0.05)
+        assert sorted(channel["channel_id"] for channel in channels) == items
+        broken = device.request(device.message_bytes(b"<Response><CmdType>Catalog</Response>"))
+        assert status_of(broken) == 400 and "malformed XML" in reason_of(broken), broken
+        plain = device.message_bytes(b"hello").replace(b"Application/MANSCDP+xml", b"text/plain")
+        assert status_of(device.request(plain)) == 415
+        with UdpDevice(server.sip_port, "34020000001320000112") as stranger:
+            refused = stranger.request(stranger.message_bytes(body, from_id=device.device_id))
+            assert status_of(refused) == 403, refused

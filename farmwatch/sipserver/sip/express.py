@@ -18,6 +18,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -134,6 +135,9 @@ class Reply:
     status: int
     reason: str | None = None
     extra: tuple[tuple[str, str], ...] = ()
+    then: Callable[[], None] | None = None
+    """Work to do once the response is sent (what the request brought, acted upon after
+    the device has its answer, as a handler of the general path does after `respond`)."""
 
 
 def scan_express(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
@@ -49,7 +50,9 @@ class Passwords:
 
 
 def _registrar(
-    passwords: Passwords | None = None, **settings: object
+    passwords: Passwords | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime(2024, 3, 15, 10, 21, 7, 512000),
+    **settings: object,
 ) -> tuple[Registrar, RegistrationTable, list[object]]:
     table = RegistrationTable()
     published: list[object] = []
@@ -60,7 +63,7 @@ def _registrar(
         credentials=passwords or Passwords({}, "12345678"),
         publish=published.extend,
         clock=lambda: 0.0,
-        wall_clock=lambda: datetime(2024, 3, 15, 10, 21, 7, 512000),
+        wall_clock=wall_clock,
         secret=b"k" * 32,
     )
     return registrar, table, published
@@ -90,6 +93,28 @@ def _answer(
         nc=nc,
     )
     return _request(cseq, extra=f"Authorization: {credentials}\r\n", **kw)  # type: ignore[arg-type]
+
+
+def test_each_200_carries_the_time_it_was_sent_to_the_millisecond() -> None:
+    """GB/T 28181 time sync: the Date of every 200 follows the wall clock, within a second
+    and across seconds (the platform keeps the formatted second between answers)."""
+    times = iter(
+        [
+            datetime(2024, 3, 15, 10, 21, 7, 512000),
+            datetime(2024, 3, 15, 10, 21, 7, 999999),
+            datetime(2024, 3, 15, 10, 21, 8, 3000),
+            datetime(2024, 3, 15, 10, 22, 8, 0),
+        ]
+    )
+    registrar, _, _ = _registrar(wall_clock=lambda: next(times))
+    dates = []
+    for cseq in (1, 3, 5, 7):
+        first = registrar.decide(_request(cseq), SOURCE, now=cseq)
+        second = registrar.decide(_answer(first.response, "12345678", cseq + 1), SOURCE, now=cseq)
+        assert second.response.status == 200
+        dates.append(second.response.headers.get("Date"))
+    assert dates == ["2024-03-15T10:21:07.512", "2024-03-15T10:21:07.999",
+                     "2024-03-15T10:21:08.003", "2024-03-15T10:22:08.000"]  # fmt: skip
 
 
 def test_challenge_then_register_with_time_sync_and_contact() -> None:
