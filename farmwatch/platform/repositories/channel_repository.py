@@ -20,6 +20,7 @@ NOTIFY ON/OFF events, and `set_all_offline` clears it when the device goes offli
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
@@ -39,13 +40,24 @@ from farmwatch.platform.records import (
     DeviceNotFound,
     ItemKind,
 )
-from farmwatch.platform.repositories.device_repository import dialect_insert
+from farmwatch.platform.repositories.device_repository import dialect_name, insert_for
 
 CHANNELS: Table = ChannelRow.__table__  # type: ignore[assignment]
 DEVICES: Table = DeviceRow.__table__  # type: ignore[assignment]
 DATA_FIELDS = tuple(field.name for field in fields(ChannelData))
 UPSERT_COLUMNS = (*DATA_FIELDS, "kind", "tree_parent_id", "is_online", "updated_at")
 DELETE_CHUNK = 500
+
+
+@functools.cache
+def _channel_upsert(name: str) -> Any:
+    """The catalog upsert, built once per database (building the `excluded` alias of every
+    column cost more than writing a few devices' catalogs)."""
+    insert = insert_for(name, CHANNELS)
+    return insert.on_conflict_do_update(
+        index_elements=[CHANNELS.c.device_id, CHANNELS.c.channel_id],
+        set_={column: insert.excluded[column] for column in UPSERT_COLUMNS},
+    )
 
 
 def _to_record(row: RowMapping) -> ChannelRecord:
@@ -360,12 +372,7 @@ class ChannelRepository:
     async def _upsert(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        insert = dialect_insert(session, CHANNELS)
-        statement = insert.on_conflict_do_update(
-            index_elements=[CHANNELS.c.device_id, CHANNELS.c.channel_id],
-            set_={name: insert.excluded[name] for name in UPSERT_COLUMNS},
-        )
-        await session.execute(statement, list(rows))
+        await session.execute(_channel_upsert(dialect_name(session)), list(rows))
 
     @staticmethod
     async def _delete(session: AsyncSession, device_id: str, channel_ids: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ keepalives one executemany `UPDATE`. `updated_at` tracks every change except kee
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -81,12 +82,34 @@ _REGISTRATION_REFRESHED = (
 
 def dialect_insert(session: AsyncSession, table: Table) -> Any:
     """`INSERT` with `on_conflict_do_update` for the session's database (SQLite, PostgreSQL)."""
-    name = session.get_bind().dialect.name
+    return insert_for(dialect_name(session), table)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(name: str, table: Table) -> Any:
+    """`INSERT` with `on_conflict_do_update` for the database `name` (SQLite, PostgreSQL)."""
     if name == "sqlite":
         return sqlite.insert(table)
     if name == "postgresql":
         return postgresql.insert(table)
     raise NotImplementedError(f"upsert is not implemented for {name}")
+
+
+@functools.cache
+def _registration_upsert(name: str) -> Any:
+    """The registration storm's upsert, built once per database: building it (the
+    `excluded` alias of every column, the `CASE`) cost milliseconds, more than writing a
+    batch of a few rows."""
+    insert = insert_for(name, DEVICES).values(_REGISTRATION_CONSTANTS)
+    refreshed: dict[str, Any] = {key: insert.excluded[key] for key in _REGISTRATION_REFRESHED}
+    refreshed["registered_at"] = func.coalesce(
+        case((DEVICES.c.is_online, DEVICES.c.registered_at)),
+        insert.excluded.registered_at,
+    )
+    return insert.on_conflict_do_update(index_elements=[DEVICES.c.device_id], set_=refreshed)
 
 
 def _stream_dialect(device_id: str, text: str | None) -> StreamDialect | None:
@@ -153,18 +176,7 @@ class DeviceRepository:
             return
         rows = [_registration_values(data) for data in latest.values()]
         async with self._sessions.begin() as session:
-            insert = dialect_insert(session, DEVICES).values(_REGISTRATION_CONSTANTS)
-            refreshed: dict[str, Any] = {
-                key: insert.excluded[key] for key in _REGISTRATION_REFRESHED
-            }
-            refreshed["registered_at"] = func.coalesce(
-                case((DEVICES.c.is_online, DEVICES.c.registered_at)),
-                insert.excluded.registered_at,
-            )
-            statement = insert.on_conflict_do_update(
-                index_elements=[DEVICES.c.device_id], set_=refreshed
-            )
-            await session.execute(statement, rows)
+            await session.execute(_registration_upsert(dialect_name(session)), rows)
 
     async def mark_keepalive(
         self, device_id: str, *, at: datetime, remote_host: str, remote_port: int
