@@ -177,10 +177,10 @@ async def test_over_tcp_only_the_registered_connection_speaks_for_the_device() -
 def test_a_catalog_answer_is_read_once_and_an_unreadable_one_is_refused_with_the_reason(
     server: RunningServer,
 ) -> None:
-    """A device's answers to our queries are read outside any SIP transaction of the general
-    path (the express path, a registration storm's main load): a retransmission gets the same
-    200 (the same To tag) and the catalog is stored once; an unreadable body gets a 400 that
-    says why, a stranger's a 403 before the body is read, other content a 415."""
+    """A device's answer to our query (the express path takes it: plain, outside a call) is
+    answered as the general handler answers it: a retransmission gets the same 200 (the same
+    To tag) and the catalog is stored; an unreadable body gets a 400 that says why, the same
+    answer naming the device from another address a 403, other content a 415."""
     with UdpDevice(server.sip_port, "34020000001320000111") as device:
         registered(server, device)
         status, _ = server.api(f"/devices/{device.device_id}/catalog", method="POST")
