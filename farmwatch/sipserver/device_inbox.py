@@ -68,6 +68,7 @@ log = logging.getLogger(__name__)
 MANSCDP_TYPES = frozenset({"application/manscdp+xml"})
 
 NOT_REGISTERED = Reply(403, "Forbidden (not registered)")
+UNSUPPORTED_TYPE = Reply(415, extra=(("Accept", "Application/MANSCDP+xml"),))
 REGISTER_AGAIN = Reply(403, "Forbidden (register again)")
 
 
@@ -116,24 +117,20 @@ class DeviceInbox:
     def handle_message(self, incoming: IncomingRequest) -> SipResponse | None:
         request = incoming.request
         device_id = (request.from_.uri.user or "").strip()
-        access = self._access
-        status = access.table.sender(device_id, incoming.source, access.now())
-        if status is not SenderStatus.REGISTERED:  # before the body is read: see above
-            reply = self._refuse(status, device_id, incoming.source, "MESSAGE")
-            return build_response(request, reply.status, reply.reason, to_tag=new_tag())
-        access.note_version(device_id, request.headers.get("X-GB-Ver"))
-        parsed = self._parse(incoming, device_id)
-        if isinstance(parsed, SipResponse):
-            return parsed
-        version = _version_answer(request)
-        if isinstance(parsed, Keepalive):
-            reply = self.keepalive(device_id, incoming.source, parsed)
-            return build_response(
-                request, reply.status, reply.reason, to_tag=new_tag(), extra=version
-            )
-        access.endpoint.respond(build_response(request, 200, to_tag=new_tag(), extra=version))
-        access.table.seen(device_id, access.now())
-        self._dispatch(device_id, parsed)
+        reply = self._decide_message(
+            device_id,
+            incoming.source,
+            request.content_type,
+            request.body,
+            gb_version=request.headers.get("X-GB-Ver"),
+        )
+        response = build_response(
+            request, reply.status, reply.reason, to_tag=new_tag(), extra=reply.extra
+        )
+        if reply.then is None:
+            return response
+        self._access.endpoint.respond(response)
+        reply.then()
         return None
 
     def handle_express_message(self, request: ExpressRequest, source: Address) -> Reply | None:
@@ -157,27 +154,44 @@ class DeviceInbox:
         override = self._access.charset_override(device_id)
         keepalive = plain_keepalive(request.body, charset_override=override)
         if keepalive is None:
-            return None if keepalives_only else self._express_request(request, source, override)
+            if keepalives_only:
+                return None
+            return self._decide_message(
+                device_id, source, request.media_type, request.body,
+                gb_version=request.gb_version, override=override,
+            )  # fmt: skip
         reply = self.keepalive(device_id, source, keepalive)
         if reply.status == 200 and request.gb_version:
             self._access.note_version(device_id, request.gb_version)
             return Reply(200, extra=(("X-GB-Ver", OUR_GB_VERSION),))
         return reply
 
-    def _express_request(
-        self, request: ExpressRequest, source: Address, override: str | None
+    def _decide_message(
+        self,
+        device_id: str,
+        source: Address,
+        media_type: str | None,
+        body: bytes,
+        *,
+        gb_version: str | None,
+        override: str | None = None,
     ) -> Reply:
+        """What a MESSAGE outside calls gets, on either path; a 200 carries in `then` what
+        the request brings, to act upon once the answer is sent."""
         access = self._access
-        device_id = request.from_user
         status = access.table.sender(device_id, source, access.now())
         if status is not SenderStatus.REGISTERED:  # before the body is read: see above
             return self._refuse(status, device_id, source, "MESSAGE")
-        access.note_version(device_id, request.gb_version)
+        access.note_version(device_id, gb_version)
+        if media_type not in MANSCDP_TYPES:
+            return UNSUPPORTED_TYPE
+        if override is None:
+            override = access.charset_override(device_id)
         try:
-            message = parse_manscdp(request.body, charset_override=override)
+            message = parse_manscdp(body, charset_override=override)
         except ManscdpError as error:
             return self._unreadable(device_id, source, error)
-        version = (("X-GB-Ver", OUR_GB_VERSION),) if request.gb_version else ()
+        version = (("X-GB-Ver", OUR_GB_VERSION),) if gb_version else ()
         if isinstance(message, Keepalive):
             reply = self.keepalive(device_id, source, message)
             return Reply(reply.status, reply.reason, (*reply.extra, *version))
@@ -250,8 +264,8 @@ class DeviceInbox:
     def _parse(self, incoming: IncomingRequest, device_id: str) -> ManscdpMessage | SipResponse:
         request = incoming.request
         if request.content_type not in MANSCDP_TYPES:
-            return build_response(request, 415, to_tag=new_tag(),
-                                  extra=(("Accept", "Application/MANSCDP+xml"),))  # fmt: skip
+            reply = UNSUPPORTED_TYPE
+            return build_response(request, reply.status, to_tag=new_tag(), extra=reply.extra)
         try:
             return parse_manscdp(
                 request.body, charset_override=self._access.charset_override(device_id)
