@@ -27,6 +27,13 @@ refused REGISTER (with it, every 503 brought a BYE that cost as much as the REGI
    every 60 s) for `--hold` seconds: platform CPU and RSS; then a restart on the same data
    and port: seconds until it answers, and until every device's keepalive is accepted.
 
+`--fronts N` runs the platform with N SIP fronts (`[sip] fronts`); `--device-sockets` gives
+each sipp device a socket (a source port) of its own (`sipp -t un`), as real devices have:
+without it every device comes from sipp's one socket, which the kernel keeps on one socket
+of the platform's port, so only one front would see them. The default-query step keeps one
+sipp socket (sipp answers requests out of calls only there). The CPU is that of the
+platform's whole process tree, fronts included.
+
 `--runs` repeats 1 and 2 on a fresh platform and prints the median and the spread.
 Loopback only; sipp runs are bounded by call counts and timeouts.
 """
@@ -106,6 +113,8 @@ def measure_step(
     # A camera answered 503 tries again later; sipp would send a BYE for every call it
     # aborts, a request no device sends after a refused REGISTER.
     extra: tuple[str, ...] = ("-inf", str(devices), "-default_behaviors", "all,-bye")
+    if transport == "un":
+        extra += ("-max_socket", "15000")  # below the descriptor limit sipp checks
     limit = None
     if answer_queries:
         # Each device stays ANSWER_SECONDS after its keepalive to answer the platform.
@@ -169,12 +178,16 @@ def devices_with_channels(server: RunningServer, first: int, count: int) -> int:
 def one_run(workdir: Path, args: argparse.Namespace, first: int) -> tuple[list[Step], int]:
     steps: list[Step] = []
     seconds = args.seconds
-    server = start_server(workdir / "clean", CATALOG_OFF)
+    fronts = {"FARMWATCH_SIP_FRONTS": str(args.fronts)}
+    # `un`: a socket (a source port) per device, as real devices are; `u1`: all devices on
+    # one sipp socket, which the kernel keeps on one socket of the platform's group.
+    udp = "un" if args.device_sockets else "u1"
+    server = start_server(workdir / "clean", {**CATALOG_OFF, **fronts})
     try:
         for shape in SHAPES:
             for rate in _rates(args.rates):
                 steps.append(measure_step(
-                    server, workdir, f"UDP {shape}", shape, rate, seconds, first
+                    server, workdir, f"UDP {shape}", shape, rate, seconds, first, transport=udp
                 ))  # fmt: skip
                 first += int(rate * seconds)
         for rate in _rates(args.tcp_rates):
@@ -185,7 +198,7 @@ def one_run(workdir: Path, args: argparse.Namespace, first: int) -> tuple[list[S
     finally:
         stop_server(server)
     if _rates(args.default_rates):
-        server = start_server(workdir / "default")
+        server = start_server(workdir / "default", fronts)
         try:
             for rate in _rates(args.default_rates):
                 steps.append(measure_step(
@@ -275,6 +288,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--hold", type=float, default=60.0)
+    parser.add_argument("--fronts", type=int, default=0, help="[sip] fronts of the platform")
+    parser.add_argument(
+        "--device-sockets", action="store_true",
+        help="each sipp device on a socket of its own (sipp -t un), as real devices are",
+    )  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)

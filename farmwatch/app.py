@@ -96,6 +96,7 @@ from farmwatch.sipserver.call_types import CallEndReason, CallListener
 from farmwatch.sipserver.calls import Calls
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.front.fronts import SipFronts
 from farmwatch.sipserver.gb.manscdp import MediaStatus
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.web.app import WebAccess, WebServices, create_web_app
@@ -253,6 +254,11 @@ class Application:
             directory=self.devices,
             listener=self.recorder,
         )
+        self.fronts = (
+            SipFronts(settings.sip.fronts, self.sip, self.access, self.devices.passwords,
+                      log_level=settings.log.level, log_json=settings.log.json)
+            if settings.sip.fronts > 0 else None
+        )  # fmt: skip
         self.devices.attach(self.access)
         self.calls = Calls(self.sip, self.access)
         forwarder = _MediaEvents()
@@ -509,7 +515,7 @@ class Application:
         self.loop_lag = LoopLagMonitor()
         self.metrics = PlatformMetrics(
             MetricSources(sip=self.sip, access=self.access, media=self.media,
-                          loop_lag=self.loop_lag, recording=self.recording)
+                          loop_lag=self.loop_lag, recording=self.recording, fronts=self.fronts)
         )  # fmt: skip
         self._web_runner: web.AppRunner | None = None
         self._stack = AsyncExitStack()
@@ -568,6 +574,14 @@ class Application:
         except OSError as error:
             address = (settings.sip.host, settings.sip.port)
             raise _listen_error("SIP", "sip", address, error) from error
+        if self.fronts is not None:
+            stack.push_async_callback(self.fronts.close)
+            try:
+                await self.fronts.start()
+            except (OSError, TimeoutError) as error:
+                raise StartupError(
+                    f"the SIP fronts ([sip] fronts = {settings.sip.fronts}) did not start: {error}"
+                ) from error
         # Segments a kill cut are repaired and indexed, then the plans reconciled: recording
         # resumes by itself after a restart, as soon as the devices are back.
         await self.recording.start()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # `farmwatch.settings` (with the settings of every part: a second of imports) is loaded only
 # by the commands that read a configuration: a media worker reads none.
 MEDIA_WORKER = "media-worker"
+SIP_FRONT = "sip-front"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("simulate", help="run simulated cameras/NVRs", add_help=False)
     # Started by `serve` itself ([media] workers); its spec comes on standard input.
     commands.add_parser(MEDIA_WORKER, help=argparse.SUPPRESS)
+    commands.add_parser(SIP_FRONT, help=argparse.SUPPRESS)  # started by `serve` ([sip] fronts)
     return parser
 
 
@@ -47,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if arguments == [MEDIA_WORKER]:  # started by `serve`, its spec on standard input
         return _media_worker()
+    if arguments == [SIP_FRONT]:  # started by `serve`, its spec on standard input
+        return _sip_front()
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "simulate":
@@ -117,6 +121,19 @@ def _media_worker() -> int:
     spec = WorkerSpec.from_json(sys.stdin.readline())
     configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
     uvloop.run(run_worker(spec))
+    return 0
+
+
+def _sip_front() -> int:
+    from farmwatch.sipserver.front.front import run_front
+    from farmwatch.sipserver.front.spec import FrontSpec
+
+    # As a media worker: the platform stops it by closing its standard input.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    spec = FrontSpec.from_json(sys.stdin.readline())
+    configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
+    uvloop.run(run_front(spec))
     return 0
 
 

@@ -45,8 +45,10 @@ from farmwatch.sipserver.gb.manscdp import (
     CmdType,
     DeviceInfoResponse,
     DeviceStatusResponse,
+    Keepalive,
     ManscdpMessage,
     RecordInfoResponse,
+    ResultCode,
 )
 from farmwatch.sipserver.gb.manscdp_build import (
     build_catalog_query,
@@ -133,6 +135,9 @@ class DeviceAccess:
             CollectorSettings(inactivity_timeout=settings.record_info_timeout)
         )
         self.originator = Originator(sip.id, sip.domain, sip.user_agent)
+        self.nonce_secret = secret or secrets.token_bytes(32)
+        """The key of the registrar's nonces (SIP fronts verify with the same key)."""
+        self._presence_observers: list[Callable[[PresenceEvent], None]] = []
         self.registrar = Registrar(
             settings,
             realm=sip.domain,
@@ -141,7 +146,7 @@ class DeviceAccess:
             publish=self.publish_presence,
             clock=self.now,
             wall_clock=lambda: datetime.now(settings.zone),
-            secret=secret or secrets.token_bytes(32),
+            secret=self.nonce_secret,
             user_agent=sip.user_agent,
             wake=self.rearm,
             overloaded=lambda: not endpoint.admits_new_work(),
@@ -295,9 +300,34 @@ class DeviceAccess:
             # Isolation boundary: a listener bug must not break signalling.
             log.exception("device listener failed on %s", type(event).__name__)
 
+    def add_presence_observer(self, observer: Callable[[PresenceEvent], None]) -> None:
+        """Be told of every presence change (after the listener), e.g. by the SIP fronts."""
+        self._presence_observers.append(observer)
+
+    def adopt_registration(self, registration: Registration) -> None:
+        """A registration a SIP front granted: into the table of record, as if ours."""
+        self.publish_presence(self.table.register(registration, self.now()))
+
+    def adopt_keepalive(
+        self, device_id: str, source: Address, status: str | None, gb_version: str | None
+    ) -> bool:
+        """A keepalive a SIP front answered 200; False when this table does not have the
+        device registered from `source` (the front must forget it)."""
+        keepalive = Keepalive(device_id, 0, ResultCode(status) if status else None)
+        if self.inbox.keepalive(device_id, source, keepalive).status != 200:
+            return False
+        self.note_version(device_id, gb_version)
+        return True
+
     def publish_presence(self, events: list[PresenceEvent]) -> None:
         for event in events:
             self.publish(event)
+            for observer in self._presence_observers:
+                try:
+                    observer(event)
+                except Exception:
+                    # Isolation boundary: an observer's bug must not break signalling.
+                    log.exception("presence observer failed on %s", type(event).__name__)
             if isinstance(event, RegistrationRefreshed) and self.restored_silent:
                 self.spoke_after_restore(event.registration.device_id)
             elif isinstance(event, DeviceCameOnline):

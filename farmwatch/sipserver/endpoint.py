@@ -169,6 +169,7 @@ class SipEndpoint:
             self,
             self._limits,
             receive_buffer=self._settings.udp_receive_buffer,
+            fronts=self._settings.fronts,
         )
         port = udp.local_address[1]
         tcp = TcpTransport(self, self._limits, tcp_limits(self._settings))
@@ -416,6 +417,12 @@ class SipEndpoint:
                 log.exception("express %s follow-up failed (Call-ID %s, peer %s)",
                               request.method, request.call_id, source)  # fmt: skip
         return True
+
+    def front_datagram(self, data: bytes, host: str, port: int) -> None:
+        """A datagram a SIP front received on our shared UDP port and left to us: read it
+        as if our socket had (its answer leaves from the same port)."""
+        if self._udp is not None:
+            self._udp.datagram_received(data, (host, port))
 
     def connection_closed(self, remote: Address) -> None:
         if self._connection_closed_handler is not None:

@@ -31,6 +31,8 @@ class SipSettings:
     overload_queue_delay: float = 0.2
     overload_retry_after: int = 20
     user_agent: str = "farmwatch"
+    fronts: int = 0
+    """SIP front processes sharing the UDP port (`sipserver/front/`); 0: none."""
 
     def validate(self) -> list[str]:
         errors: list[str] = []
@@ -47,6 +49,8 @@ class SipSettings:
                 "sip.overload_queue_delay: expected > 0 and below sip.t1, "
                 f"got {self.overload_queue_delay}"
             )
+        if not 0 <= self.fronts <= 32:
+            errors.append(f"sip.fronts: expected 0..32, got {self.fronts}")
         if not 1 <= self.overload_retry_after <= 3600:
             errors.append(
                 f"sip.overload_retry_after: expected 1..3600, got {self.overload_retry_after}"

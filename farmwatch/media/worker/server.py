@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from farmwatch.media.worker.wire import (
     segment_to_json,
     stats_to_json,
 )
+from farmwatch.stdin_watch import stdin_closed
 
 if TYPE_CHECKING:
     from farmwatch.media.sinks.segment_recorder import RecordedSegment
@@ -415,18 +415,9 @@ async def run_worker(spec: WorkerSpec) -> None:
     tune_garbage_collector()  # every packet allocates: see gc_tuning
     print("ready", flush=True)
     try:
-        await _stdin_closed()
+        await stdin_closed()
     finally:
         pusher.close()
         await node.close()
         await events.close()
         await runner.cleanup()
-
-
-async def _stdin_closed() -> None:
-    """Until the platform's end of our standard input closes (it exited or let us go)."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while await reader.read(4096):
-        pass

@@ -30,6 +30,7 @@ from farmwatch.platform.observability.loop_lag import LAG_BUCKETS, LoopLagMonito
 from farmwatch.platform.recordings.platform_recording import PlatformRecording, RecordingDiskUse
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.front.fronts import SipFronts
 
 __all__ = ["CONTENT_TYPE", "MetricSources", "PlatformMetrics"]
 
@@ -46,6 +47,7 @@ class MetricSources:
     media: MediaCluster
     loop_lag: LoopLagMonitor
     recording: PlatformRecording | None = None
+    fronts: SipFronts | None = None
 
 
 class PlatformMetrics:
@@ -80,6 +82,7 @@ class _PartsCollector(Collector):
         yield from self._loop_lag()
         yield from self._sip()
         yield from self._sip_transactions()
+        yield from self._sip_fronts()
         yield from self._media()
         yield from self._recording_disk()
 
@@ -115,6 +118,33 @@ class _PartsCollector(Collector):
             accepted=registrar.accepted,
             challenged=registrar.challenged,
             shed=registrar.shed,
+        )
+
+    def _sip_fronts(self) -> Iterator[Metric]:
+        fronts = self._sources.fronts
+        if fronts is None:
+            return
+        totals = fronts.totals
+        yield GaugeMetricFamily(
+            f"{PREFIX}_sip_fronts_running", "SIP front processes running.", value=totals.running
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_sip_front_restarts",
+            "SIP fronts started again after they exited.",
+            value=totals.restarts,
+        )
+        yield _by_label(
+            CounterMetricFamily(
+                f"{PREFIX}_sip_front_requests",
+                "Requests the SIP fronts answered (REGISTERs by answer, keepalives) and the "
+                "datagrams they passed to the platform, as of their last report (each second).",
+                labels=["kind"],
+            ),
+            accepted=totals.registered,
+            challenged=totals.challenged,
+            shed=totals.shed,
+            keepalive=totals.keepalives,
+            forwarded=totals.forwarded,
         )
 
     def _recording_disk(self) -> Iterator[Metric]:

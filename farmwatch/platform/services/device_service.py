@@ -23,6 +23,7 @@ from farmwatch.platform.records import ChannelNode, DevicePage, DeviceRecord
 from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.platform.repositories.device_repository import DeviceRepository
 from farmwatch.sipserver.device_access import DeviceAccess
+from farmwatch.sipserver.device_passwords import DevicePasswords
 from farmwatch.sipserver.errors import SipError
 from farmwatch.sipserver.gb.catalog_collector import CatalogResult, CollectionState
 from farmwatch.sipserver.gb.registrations import Registration
@@ -105,9 +106,9 @@ class DeviceService:
     ) -> None:
         self._devices = devices
         self._channels = channels
-        self._policy = policy
         self._dialects = dialects or StreamDialects()
-        self._passwords: dict[str, str | None] = {}
+        self.passwords = DevicePasswords(policy.default_password, policy.accept_unknown_devices)
+        """The enrolled devices' passwords (what the registrar and the SIP fronts ask)."""
         self._charsets: dict[str, str] = {}
         self._access: DeviceAccess | None = None
 
@@ -129,7 +130,7 @@ class DeviceService:
 
     def _remember(self, record: DeviceRecord) -> None:
         if record.is_enrolled or record.password is not None:
-            self._passwords[record.device_id] = record.password
+            self.passwords.load({record.device_id: record.password})
         if record.charset:
             self._charsets[record.device_id] = record.charset
 
@@ -163,11 +164,7 @@ class DeviceService:
     # -- DeviceDirectory ---------------------------------------------------------
 
     def password_for(self, device_id: str) -> str | None:
-        if device_id in self._passwords:
-            return self._passwords[device_id] or self._policy.default_password
-        if self._policy.accept_unknown_devices:
-            return self._policy.default_password
-        return None
+        return self.passwords.password_for(device_id)
 
     def charset_for(self, device_id: str) -> str | None:
         return self._charsets.get(device_id)
@@ -180,7 +177,7 @@ class DeviceService:
         record = await self._devices.enroll(
             device_id, password=password, name=name, charset=charset, at=datetime.now(UTC)
         )
-        self._passwords[device_id] = password
+        self.passwords.set(device_id, password)
         if charset:
             self._charsets[device_id] = charset
         return record

@@ -24,6 +24,7 @@ from farmwatch.sipserver.sip.parser import (
 )
 from farmwatch.sipserver.transport.listener import TransportListener, log_wire
 from farmwatch.sipserver.transport.queue_probe import OverloadGate, QueueDelayProbe
+from farmwatch.sipserver.transport.reuseport import steer_to_fronts
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,11 @@ class UdpTransport(asyncio.DatagramProtocol):
         limits: ParserLimits,
         *,
         receive_buffer: int,
+        fronts: int = 0,
     ) -> UdpTransport:
+        """`fronts`: how many SIP fronts will share the port (`bind_sip_socket`)."""
         loop = asyncio.get_running_loop()
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            _set_receive_buffer(sock, receive_buffer)
-            sock.bind((host, port))
-        except OSError:
-            sock.close()
-            raise
+        sock = bind_sip_socket(host, port, receive_buffer=receive_buffer, fronts=fronts)
         transport, protocol = await loop.create_datagram_endpoint(
             lambda: cls(listener, limits), sock=sock
         )
@@ -142,6 +137,30 @@ class UdpTransport(asyncio.DatagramProtocol):
             self.probe.close()
         if self._transport is not None:
             self._transport.close()
+
+
+def bind_sip_socket(
+    host: str, port: int, *, receive_buffer: int, reuse_port: bool = False, fronts: int = 0
+) -> socket.socket:
+    """A UDP socket bound to (host, port) for SIP.
+
+    With `reuse_port` (a front) or `fronts` (the platform, which binds first), one of a
+    group sharing the port; the platform's steers the devices to the fronts
+    (`reuseport.py`)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port or fronts:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        _set_receive_buffer(sock, receive_buffer)
+        sock.bind((host, port))
+        if fronts:
+            steer_to_fronts(sock, fronts)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _set_receive_buffer(sock: socket.socket, wanted: int) -> None:
