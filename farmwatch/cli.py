@@ -113,12 +113,7 @@ def _add_access_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
 def _media_worker() -> int:
     from farmwatch.media.worker.server import WorkerSpec, run_worker
 
-    # A terminal's Ctrl-C and systemd's stop signal the whole process group: the platform
-    # stops its workers in order, and a worker stops when the platform's pipe closes (also
-    # when the platform was killed), so a worker leaves those signals to it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    spec = WorkerSpec.from_json(sys.stdin.readline())
+    spec = WorkerSpec.from_json(_child_spec())
     configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
     uvloop.run(run_worker(spec))
     return 0
@@ -128,13 +123,21 @@ def _sip_front() -> int:
     from farmwatch.sipserver.front.front import run_front
     from farmwatch.sipserver.front.spec import FrontSpec
 
-    # As a media worker: the platform stops it by closing its standard input.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    spec = FrontSpec.from_json(sys.stdin.readline())
+    spec = FrontSpec.from_json(_child_spec())
     configure_logging(spec.log_level, json_output=spec.log_json, wire=False)
     uvloop.run(run_front(spec))
     return 0
+
+
+def _child_spec() -> str:
+    """A child process's spec line (`farmwatch/child_process.py`).
+
+    A terminal's Ctrl-C and systemd's stop signal the whole process group: the platform
+    stops its children in order, and a child stops when the platform's pipe closes (also
+    when the platform was killed), so a child leaves those signals to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return sys.stdin.readline()
 
 
 def _settings(config: Path | None) -> Settings | None:

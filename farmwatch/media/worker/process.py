@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 from dataclasses import dataclass
 
+from farmwatch.child_process import start_child, stop_child
 from farmwatch.media.errors import MediaError
 from farmwatch.media.node import NodeListener
 from farmwatch.media.worker.client import RemoteMediaNode
@@ -43,32 +43,19 @@ class WorkerProcess:
 
     async def stop(self) -> None:
         await self.node.close()
-        if self.process.returncode is None and self.process.stdin is not None:
-            self.process.stdin.close()  # the worker's signal to finish
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await self.process.wait()
-        except TimeoutError:
-            log.warning("media worker %s did not stop; killing it", self.spec.name)
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            await self.process.wait()
+        await stop_child(self.process, name=f"media worker {self.spec.name}", within=STOP_TIMEOUT)
 
 
 async def start_worker(spec: WorkerSpec, listener: NodeListener) -> WorkerProcess:
     """Start a worker for `spec` and connect to it; raises `MediaError` when it cannot."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "farmwatch", "media-worker",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stdin is not None and process.stdout is not None
     try:
-        process.stdin.write(spec.to_json().encode() + b"\n")
-        await process.stdin.drain()
-        async with asyncio.timeout(START_TIMEOUT):
-            line = await process.stdout.readline()
-        if line.strip() != b"ready":
-            raise MediaError(f"media worker {spec.name} did not start (said {line[:200]!r})")
+        process = await start_child(
+            "media-worker", spec.to_json(), name=f"media worker {spec.name}",
+            ready_within=START_TIMEOUT,
+        )  # fmt: skip
+    except (TimeoutError, OSError) as error:
+        raise MediaError(f"media worker {spec.name} did not start: {error!r}") from error
+    try:
         node = RemoteMediaNode(spec.name, spec.socket, listener, pid=process.pid)
         await node.start()
     except BaseException as error:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from farmwatch.child_process import stdin_closed
 from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.media.errors import MediaError
 from farmwatch.media.local_node import LocalMediaNode
@@ -35,7 +36,6 @@ from farmwatch.media.worker.wire import (
     segment_to_json,
     stats_to_json,
 )
-from farmwatch.stdin_watch import stdin_closed
 
 if TYPE_CHECKING:
     from farmwatch.media.sinks.segment_recorder import RecordedSegment

@@ -34,6 +34,7 @@ import socket
 import time
 from datetime import datetime
 
+from farmwatch.child_process import stdin_closed
 from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.sipserver.device_passwords import DevicePasswords
 from farmwatch.sipserver.front.channel import Channel
@@ -68,7 +69,6 @@ from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.response_cache import ResponseCache
 from farmwatch.sipserver.transport.queue_probe import OverloadGate
 from farmwatch.sipserver.transport.udp import bind_sip_socket
-from farmwatch.stdin_watch import stdin_closed
 
 __all__ = ["SipFront"]
 

@@ -17,12 +17,11 @@ other fronts meanwhile (the kernel spreads them), and are served there.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
-import sys
 from dataclasses import dataclass, field
 
+from farmwatch.child_process import start_child, stop_child
 from farmwatch.sipserver.device_access import DeviceAccess
 from farmwatch.sipserver.device_passwords import DevicePasswords
 from farmwatch.sipserver.endpoint import SipEndpoint
@@ -154,30 +153,15 @@ class SipFronts:
             log_json=self._log_json,
         )
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "farmwatch", "sip-front",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                pass_fds=(theirs.fileno(),),
+            process = await start_child(
+                "sip-front", spec.to_json(), name=f"SIP front {spec.name}",
+                ready_within=START_TIMEOUT, pass_fds=(theirs.fileno(),),
             )  # fmt: skip
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()  # the front has its own copy now
-        assert process.stdin is not None and process.stdout is not None
-        try:
-            process.stdin.write(spec.to_json().encode() + b"\n")
-            await process.stdin.drain()
-            async with asyncio.timeout(START_TIMEOUT):
-                line = await process.stdout.readline()
-            if line.strip() != b"ready":
-                raise OSError(f"SIP front {spec.name} did not start (said {line[:200]!r})")
-        except BaseException:
-            ours.close()
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            raise
         front = _Front(index, process)
         front.channel = Channel(ours, lambda records: self.front_said(front, records),
                                 name=spec.name)  # fmt: skip
@@ -217,17 +201,7 @@ class SipFronts:
 
     async def _stop(self, front: _Front) -> None:
         front.channel.close()
-        process = front.process
-        if process.returncode is None and process.stdin is not None:
-            process.stdin.close()  # the front's signal to finish
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await process.wait()
-        except TimeoutError:
-            log.warning("SIP front front-%d did not stop; killing it", front.index)
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+        await stop_child(front.process, name=f"SIP front front-{front.index}", within=STOP_TIMEOUT)
 
     # -- what the fronts report -----------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""SIP fronts: processes sharing the platform's SIP port (`[sip] fronts`)."""
