@@ -172,3 +172,37 @@ def test_a_front_that_dies_is_started_again_and_its_devices_are_served_meanwhile
     finally:
         for device in devices:
             device.close()
+
+
+def test_a_device_enrolled_while_the_fronts_run_registers_with_its_own_password(
+    tmp_path: Path,
+) -> None:
+    """Only enrolled devices may register here: the fronts learn an enrolment made after
+    they started, and check its password as the platform would."""
+    running = start_server(
+        tmp_path, {**FRONTS, "FARMWATCH_REGISTRAR_ACCEPT_UNKNOWN_DEVICES": "false"}
+    )
+    enrolled = UdpDevice(running.sip_port, _device_id(200))
+    try:
+        wait_for(lambda: len(_front_pids(running)) == 2, "two SIP fronts running")
+        response, _ = enrolled.register()
+        assert status_of(response) == 403, response  # not enrolled yet
+        status, _ = running.api_post(
+            "/devices", {"device_id": enrolled.device_id, "password": "Own-Pass-77"}
+        )
+        assert status == 201
+
+        def registered_with_own_password() -> bool:
+            answer, _ = enrolled.register(password="Own-Pass-77")
+            return status_of(answer) == 200
+
+        wait_for(registered_with_own_password, "the enrolled device registered", timeout=5)
+        response, _ = enrolled.register()  # the platform's default password: wrong for it
+        assert status_of(response) == 403, response
+        # It was a front that answered (the platform's own registrar answers no device
+        # while the fronts run).
+        wait_for(lambda: _front_count(running, "accepted") == 1, "the front's 200 counted")
+        assert running.metric("farmwatch_sip_registers_total", answer="accepted") == 0
+    finally:
+        enrolled.close()
+        stop_server(running)

@@ -38,7 +38,7 @@ from farmwatch.child_process import stdin_closed
 from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.sipserver.device_passwords import DevicePasswords
 from farmwatch.sipserver.front.channel import Channel
-from farmwatch.sipserver.front.queue_meter import ServiceClock, estimated_delay, queued_bytes
+from farmwatch.sipserver.front.queue_meter import ServiceClock, queued_bytes
 from farmwatch.sipserver.front.spec import FrontSpec
 from farmwatch.sipserver.front.wire import (
     Forget,
@@ -167,7 +167,7 @@ class SipFront(asyncio.DatagramProtocol):
                 log.exception("SIP front %s failed on a datagram from %s:%d (%d more not "
                               "logged)", self._spec.name, host, port, left_out)  # fmt: skip
             self._send_record(Forwarded(host, port, data))
-        self._service.add(time.perf_counter() - started)
+        self._service.add(time.perf_counter() - started, len(data))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("SIP front UDP error: %s", exc)
@@ -270,7 +270,7 @@ class SipFront(asyncio.DatagramProtocol):
         self._timer = self._loop.call_later(TICK, self._tick)
         now = self._loop.time()
         if self._socket is not None:
-            delay = estimated_delay(queued_bytes(self._socket), self._service.take())
+            delay = self._service.delay(queued_bytes(self._socket))
             if self._gate.update(delay, sent_at=now - delay, now=now):
                 log.warning("SIP front %s %s: its queue holds about %.0f ms of requests",
                             self._spec.name,

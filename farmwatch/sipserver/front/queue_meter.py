@@ -3,10 +3,13 @@
 A SIP front shares its UDP port with the platform and the other fronts (`SO_REUSEPORT`),
 so the platform's probe (`transport/queue_probe.py`), a datagram sent to the port, may be
 read by any of them. A front reads its own queue instead: `SO_MEMINFO` gives the bytes
-queued (the kernel's accounting, `truesize`, some 1.3 KiB for a datagram of a few hundred
-bytes on this path), and the front measures its own time per datagram; their product is
-the wait of the datagram at the queue's tail. It feeds the same `OverloadGate` as the
-probe does. Linux only (`SO_MEMINFO`, 4.6 and newer); elsewhere the queue reads as empty.
+queued in the kernel's accounting (`truesize`: the payload's allocation, a power of two
+with room for headers, plus the buffer's bookkeeping: 1,280 bytes for a keepalive, 2,304
+for a REGISTER with its digest), which `truesize` estimates from each datagram's length
+so that the queue's length in datagrams is known; times the front's own time per
+datagram, that is the wait of the datagram at the queue's tail. It feeds the same
+`OverloadGate` as the probe does. Linux only (`SO_MEMINFO`, 4.6 and newer); elsewhere the
+queue reads as empty.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ import struct
 
 _SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)
 _MEMINFO = struct.Struct("=9I")  # SK_MEMINFO_RMEM_ALLOC is the first of the nine
-TRUESIZE_PER_DATAGRAM = 1280
-"""Kernel bytes a queued SIP datagram of a few hundred bytes is accounted at (loopback
-and Ethernet alike: the payload's slab plus the sk_buff)."""
+_OVERHEAD = 384
+"""Bytes the kernel allocates beside a datagram's payload in the same buffer (headers'
+room and the shared info), measured on Linux 6 over loopback: payloads of 100, 500, 640,
+700, 1,400, 1,700 and 3,500 bytes are accounted 832, 1,280, 1,280, 2,304, 2,304, 4,352
+and 4,352 bytes."""
+
+
+def truesize(length: int) -> int:
+    """The kernel's accounting of a queued datagram of `length` bytes (see `_OVERHEAD`)."""
+    return 256 + max(576, 1 << (length + _OVERHEAD - 1).bit_length())
 
 
 def queued_bytes(sock: socket.socket) -> int:
@@ -33,27 +43,28 @@ def queued_bytes(sock: socket.socket) -> int:
 
 
 class ServiceClock:
-    """The mean time one datagram took to handle, over the last measuring interval (pure).
+    """The mean time one datagram took to handle and its mean `truesize`, over the last
+    measuring interval (pure).
 
-    `add` is called with each datagram's handling time; `take` closes the interval.
+    `add` is called with each datagram's handling time and length; `delay` closes the
+    interval and estimates the wait at the tail of a queue of `queued` kernel bytes.
     """
 
     def __init__(self, initial: float = 100e-6) -> None:
         self._busy = 0.0
+        self._bytes = 0
         self._count = 0
         self.mean = initial
+        self.mean_truesize = float(truesize(500))
 
-    def add(self, seconds: float) -> None:
+    def add(self, seconds: float, length: int) -> None:
         self._busy += seconds
+        self._bytes += truesize(length)
         self._count += 1
 
-    def take(self) -> float:
+    def delay(self, queued: int) -> float:
         if self._count >= 16:  # too few to say more than the last interval did
             self.mean = self._busy / self._count
-            self._busy, self._count = 0.0, 0
-        return self.mean
-
-
-def estimated_delay(queued: int, service_time: float) -> float:
-    """Seconds the datagram at the tail of a queue of `queued` kernel bytes waits."""
-    return (queued / TRUESIZE_PER_DATAGRAM) * service_time
+            self.mean_truesize = self._bytes / self._count
+            self._busy, self._bytes, self._count = 0.0, 0, 0
+        return queued / self.mean_truesize * self.mean
