@@ -166,6 +166,13 @@ class SipFronts:
         front.channel = Channel(ours, lambda records: self.front_said(front, records),
                                 name=spec.name)  # fmt: skip
         self._fronts[index] = front
+        # Enrolments changed while it started reached no front of this index: tell it now.
+        enrolled = self._passwords.enrolled
+        for device_id in spec.enrolled.keys() - enrolled.keys():
+            front.channel.send(PasswordChanged(device_id, False, None))
+        for device_id, password in enrolled.items():
+            if device_id not in spec.enrolled or spec.enrolled[device_id] != password:
+                front.channel.send(PasswordChanged(device_id, True, password))
         task = asyncio.get_running_loop().create_task(self._supervise(front))
         self._supervisors.add(task)
         task.add_done_callback(self._supervisors.discard)
