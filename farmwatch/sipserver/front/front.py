@@ -1,10 +1,10 @@
 """A SIP front: a process sharing the platform's UDP port that answers registration storms.
 
 One Python event loop answers some 3,000 registrations a second; a platform with several
-cores runs `[sip] fronts` of these beside it. Each binds the SIP port with `SO_REUSEPORT`,
-so the kernel spreads the devices over the platform and the fronts by a hash of their
-addresses and keeps each device on one of them. A front answers, on the express path
-(`sip/express.py`), what a storm is made of:
+cores runs `[sip] fronts` of these beside it. Each binds the SIP port with `SO_REUSEPORT`
+beside the platform's socket, which steers every device to a front by its address
+(`transport/reuseport.py`), so each device stays on one front. A front answers, on the
+express path (`sip/express.py`), what a storm is made of:
 
 * REGISTER, decided by a `Registrar` of its own: the same code and settings as the
   platform's, with the platform's nonce key (a nonce issued here verifies there and back)
@@ -19,7 +19,8 @@ Everything else (responses to the platform's requests, answers to its queries, I
 dialogs, requests the scan does not read, keepalives of devices it does not hold) goes
 to the platform whole (`Forwarded`), which reads it as if its own socket had received it
 and answers from the same port. A front that dies takes nothing with it: the kernel
-spreads its devices over the others, whose keepalives then reach the platform.
+spreads its devices over the sockets left, the platform's among them, and the platform,
+which has them all in its table, serves them.
 
 Past its capacity a front sheds new registrations with 503 and Retry-After, as the
 platform does, from its own queue's estimated delay (`queue_meter.py`).
