@@ -125,6 +125,7 @@ class _PartsCollector(Collector):
         if fronts is None:
             return
         totals = fronts.totals
+        counts = totals.counts
         yield GaugeMetricFamily(
             f"{PREFIX}_sip_fronts_running", "SIP front processes running.", value=totals.running
         )
@@ -140,11 +141,11 @@ class _PartsCollector(Collector):
                 "datagrams they passed to the platform, as of their last report (each second).",
                 labels=["kind"],
             ),
-            accepted=totals.registered,
-            challenged=totals.challenged,
-            shed=totals.shed,
-            keepalive=totals.keepalives,
-            forwarded=totals.forwarded,
+            accepted=counts.registered,
+            challenged=counts.challenged,
+            shed=counts.shed,
+            keepalive=counts.keepalives,
+            forwarded=counts.forwarded,
         )
 
     def _recording_disk(self) -> Iterator[Metric]:

@@ -78,11 +78,7 @@ class Channel:
         if self._closed:
             return
         self.flush()
-        self._closed = True
-        self._loop.remove_reader(self._socket.fileno())
-        if self._backlog:
-            self._loop.remove_writer(self._socket.fileno())
-        self._socket.close()
+        self._shut()
 
     def _write(self, packets: list[bytes]) -> None:
         for index, packet in enumerate(packets):
@@ -124,10 +120,13 @@ class Channel:
         if self._closed:
             return
         log.warning("SIP front channel %s closed: %s", self._name, why)
+        self._shut()
+        self._on_closed()
+
+    def _shut(self) -> None:
         self._closed = True
         self._loop.remove_reader(self._socket.fileno())
         if self._backlog:
             self._loop.remove_writer(self._socket.fileno())
             self._backlog = []
         self._socket.close()
-        self._on_closed()

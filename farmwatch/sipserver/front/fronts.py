@@ -52,26 +52,24 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
 RESTART_MIN, RESTART_MAX = 1.0, 30.0
+_NO_COUNTS = FrontCounts(0, 0, 0, 0, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class FrontTotals:
-    """What all fronts answered so far, by their last reports."""
+    """The fronts running, their restarts, and what all of them answered so far (the sum
+    of their last reports, those of fronts that exited included)."""
 
     running: int
-    registered: int
-    challenged: int
-    shed: int
-    keepalives: int
-    forwarded: int
     restarts: int
+    counts: FrontCounts
 
 
 @dataclass(slots=True)
 class _Front:
     index: int
     process: asyncio.subprocess.Process
-    counts: FrontCounts = field(default_factory=lambda: FrontCounts(0, 0, 0, 0, 0))
+    counts: FrontCounts = _NO_COUNTS
     channel: Channel = field(init=False)
 
 
@@ -117,21 +115,10 @@ class SipFronts:
         self._fronts.clear()
 
     @property
-    def pids(self) -> list[int]:
-        return [front.process.pid for front in self._fronts.values()]
-
-    @property
     def totals(self) -> FrontTotals:
-        counts = [front.counts for front in self._fronts.values()] + self._ended
-        return FrontTotals(
-            running=len(self._fronts),
-            registered=sum(c.registered for c in counts),
-            challenged=sum(c.challenged for c in counts),
-            shed=sum(c.shed for c in counts),
-            keepalives=sum(c.keepalives for c in counts),
-            forwarded=sum(c.forwarded for c in counts),
-            restarts=self._restarts,
-        )
+        reports = [_NO_COUNTS, *(front.counts for front in self._fronts.values()), *self._ended]
+        summed = FrontCounts(*(sum(column) for column in zip(*reports, strict=True)))
+        return FrontTotals(len(self._fronts), self._restarts, summed)
 
     # -- processes ------------------------------------------------------------------------
 
