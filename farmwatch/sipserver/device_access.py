@@ -176,6 +176,7 @@ class DeviceAccess:
             self._on_first_contact,
             concurrency=settings.first_contact_concurrency,
             spawn=self.spawn,
+            held=lambda: endpoint.is_falling_behind,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -193,6 +194,7 @@ class DeviceAccess:
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        self.first_contacts.close()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

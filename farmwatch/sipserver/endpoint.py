@@ -223,6 +223,16 @@ class SipEndpoint:
         """SIP datagrams wait longer than `[sip] overload_queue_delay` to be read."""
         return self._overload.is_overloaded
 
+    @property
+    def is_falling_behind(self) -> bool:
+        """Shedding, or requests wait half of `[sip] overload_queue_delay` to be read:
+        work that can wait (the first contacts' queries) should wait, before the gate has
+        to shed registrations to make room for it."""
+        return (
+            self._overload.is_overloaded
+            or self.queue_delay >= self._settings.overload_queue_delay / 2
+        )
+
     def admits_new_work(self) -> bool:
         """Whether to take on one more new registration now (all of them when not
         overloaded; the gate's share of them, drawn at random, when overloaded)."""

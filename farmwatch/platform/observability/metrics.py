@@ -229,6 +229,11 @@ class _PartsCollector(Collector):
             queued=contacts.queued,
             running=contacts.running,
         )
+        yield CounterMetricFamily(
+            f"{PREFIX}_first_contacts_held",
+            "Times new first contacts were held back while SIP requests waited to be read.",
+            value=contacts.held,
+        )
         yield from self._sip_access()
         yield from self._sip_tcp()
 
