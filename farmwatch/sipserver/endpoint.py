@@ -325,8 +325,8 @@ class SipEndpoint:
         bound wrap the call in `asyncio.timeout`. A top Via is added when missing.
         """
         loop = self._running_loop()
-        request = self._with_via(request, dest)
-        key, effects = self._layer.send_request(request, dest, loop.time())
+        request, via = self._with_via(request, dest)
+        key, effects = self._layer.send_request(request, dest, loop.time(), top_via=via)
         future: asyncio.Future[SipResponse] = loop.create_future()
         self._pending[key] = _PendingRequest(future, request.method, dest, on_provisional)
         self._perform(effects)
@@ -349,7 +349,7 @@ class SipEndpoint:
     def send_stateless(self, message: SipRequest | SipResponse, dest: Address) -> None:
         """Send outside any transaction: ACK for a 2xx, a 400 to a malformed request."""
         if isinstance(message, SipRequest):
-            message = self._with_via(message, dest)
+            message = self._with_via(message, dest)[0]
         self._send(message.to_bytes(), dest)
 
     # -- TransportListener ------------------------------------------------------------
@@ -613,16 +613,20 @@ class SipEndpoint:
             assert self._udp is not None
             self._udp.send(data, dest)
 
-    def _with_via(self, request: SipRequest, dest: Address) -> SipRequest:
+    def _with_via(self, request: SipRequest, dest: Address) -> tuple[SipRequest, Via | None]:
+        """`request` with a top Via of ours, and that Via (None: it had one already)."""
         if request.headers.get("Via") is not None:
-            return request
+            return request, None
+        host = self.local_host_for(dest)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"  # an IPv6 sent-by is a bracketed reference (RFC 3261 §25.1)
         via = Via(
             transport=dest.transport.value,
-            host=self.local_host_for(dest),
+            host=host,
             port=self.port,
             params=(("rport", None), ("branch", new_branch())),
         )
-        return request.with_headers(request.headers.prepend("Via", str(via)))
+        return request.with_headers(request.headers.prepend("Via", str(via))), via
 
     def _route_source_for(self, host: str) -> str:
         cached = self._local_hosts.get(host)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from farmwatch.sipserver.sip.headers import Headers
+from farmwatch.sipserver.sip.headers import Headers, canonical_name
 from farmwatch.sipserver.sip.message import SipRequest
 from farmwatch.sipserver.sip.tokens import random_hex
 
@@ -46,7 +46,8 @@ def build_request(
         pairs.append(("Contact", contact))
     if user_agent:
         pairs.append(("User-Agent", user_agent))
-    pairs.extend(extra)
+    pairs.extend((canonical_name(name), value) for name, value in extra)
     if body and content_type is not None:
         pairs.append(("Content-Type", content_type))
-    return SipRequest(method=method, uri=request_uri, headers=Headers.of(pairs), body=body)
+    # The names above are spelled canonically already: only `extra` needs the lookup.
+    return SipRequest(method=method, uri=request_uri, headers=Headers(tuple(pairs)), body=body)

@@ -128,15 +128,16 @@ class TransactionLayer:
         return tx.state if tx is not None else None
 
     def send_request(
-        self, request: SipRequest, dest: Address, now: float
+        self, request: SipRequest, dest: Address, now: float, *, top_via: Via | None = None
     ) -> tuple[TransactionKey, list[Effect]]:
-        """Start a client transaction for `request` (its top Via has a fresh branch).
+        """Start a client transaction for `request` (its top Via has a fresh branch; pass
+        it as `top_via` when it is at hand, to save reading it back).
 
         An ACK (to a 2xx) has no transaction: it is just sent. A CANCEL also bounds the
         INVITE client transaction it cancels to 64*T1 more (RFC 3261 §9.1).
         Raises `LocalProtocolError` if the branch is already in use.
         """
-        key = TransactionKey.of(request)
+        key = TransactionKey.of(request, top_via)
         if request.method == "ACK":
             return key, [Send(request, dest)]
         if key in self._clients:
