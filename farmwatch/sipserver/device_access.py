@@ -189,6 +189,7 @@ class DeviceAccess:
         # Registration storms and keepalives, when plain, skip the general message model.
         self._endpoint.add_express_handler("REGISTER", self.registrar.handle_express)
         self._endpoint.add_express_handler("MESSAGE", self.inbox.handle_express_message)
+        self._endpoint.set_register_shedder(self.registrar.shed_reply)
         self._endpoint.set_connection_closed_handler(self.connection_closed)
 
     async def close(self) -> None:

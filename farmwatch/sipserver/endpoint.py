@@ -25,6 +25,7 @@ from farmwatch.sipserver.log_budget import LogBudget
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
+from farmwatch.sipserver.sip.express_shed import first_leg, shed_fields
 from farmwatch.sipserver.sip.headers import Via
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits
@@ -138,6 +139,9 @@ class SipEndpoint:
         self._max_pending_handlers = max_pending_handlers
         self._udp: UdpTransport | None = None
         self._overload = OverloadGate(target=settings.overload_queue_delay)
+        self._register_shedder: Callable[[bool], Reply] | None = None
+        # The overload draw for the datagram being read, once drawn (see `_shed_early`).
+        self._verdict: bool | None = None
         self._tcp: TcpTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -236,6 +240,8 @@ class SipEndpoint:
     def admits_new_work(self) -> bool:
         """Whether to take on one more new registration now (all of them when not
         overloaded; the gate's share of them, drawn at random, when overloaded)."""
+        if self._verdict is not None:
+            return self._verdict  # drawn already for this datagram
         share = self._overload.share
         return share >= 1.0 or random.random() < share
 
@@ -276,6 +282,12 @@ class SipEndpoint:
         """
         self._express_handlers[method.upper()] = handler
         self._express_methods = frozenset(self._express_handlers)
+
+    def set_register_shedder(self, shedder: Callable[[bool], Reply]) -> None:
+        """While the overload gate sheds, refuse plain new REGISTERs over UDP before the
+        express scan (`express_shed.py`): `shedder(gb)` counts one and says how (503 and
+        its Retry-After; `gb`: the request had X-GB-Ver)."""
+        self._register_shedder = shedder
 
     def set_peer_router(self, router: PeerRouter) -> None:
         """Offer every request to `router` first; those it claims go only to it."""
@@ -390,6 +402,34 @@ class SipEndpoint:
         methods = self._express_methods
         if not methods:
             return False
+        if (
+            self._overload.share < 1.0
+            and self._register_shedder is not None
+            and source.transport is Transport.UDP
+            and first_leg(data)
+        ):
+            return self._shed_early(data, source, methods)
+        return self._express(data, source, methods)
+
+    def _shed_early(self, data: bytes, source: Address, methods: frozenset[str]) -> bool:
+        """A new REGISTER while the gate sheds: drawn once, refused here when the draw
+        says so and it is plain; otherwise read on, the registrar keeping this draw."""
+        admitted = self.admits_new_work()
+        if not admitted:
+            request = shed_fields(data)
+            if request is not None:
+                assert self._register_shedder is not None
+                reply = self._register_shedder(request.gb)
+                self.express_handled += 1
+                self._send(express_response(request, source, reply, new_tag()), source)
+                return True
+        self._verdict = admitted
+        try:
+            return self._express(data, source, methods)
+        finally:
+            self._verdict = None
+
+    def _express(self, data: bytes, source: Address, methods: frozenset[str]) -> bool:
         request = scan_express(data, methods, self._limits)
         if request is None:
             return False

@@ -258,8 +258,7 @@ class Registrar:
                 # A new registration, or a refresh whose binding stays valid meanwhile: one
                 # the platform cannot finish before the device's T1 would only come back as
                 # retransmissions. Those under way (with Authorization) go on.
-                self.shed += 1
-                return RegisterDecision(self._busy(gb), [])
+                return RegisterDecision(self.shed_reply(gb), [])
             return RegisterDecision(self._challenge(now, binding, stale=False, gb=gb), [])
         credentials = DigestCredentials.parse(facts.authorization)
         password = self._credentials.password_for(device_id)
@@ -361,7 +360,12 @@ class Registrar:
                         "REGISTERs for %.0f s (except devices registered from there)",
                         block.failures, block.key, block.duration)  # fmt: skip
 
-    def _busy(self, gb: bool) -> Reply:
+    def shed_reply(self, gb: bool) -> Reply:
+        """A new registration refused for overload (counted): 503 with a Retry-After.
+
+        `gb`: the REGISTER carried X-GB-Ver (the answer then does too).
+        """
+        self.shed += 1
         # Jitter spreads the devices' retries; it needs no secrecy (a `secrets` draw is a
         # system call, made for every shed request of an overload).
         wait = self._retry_after // 2 + self._jitter.randrange(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.headers import split_outside_quotes
@@ -218,12 +218,10 @@ def _build(method: str, uri: str, slots: list[str | None], body: bytes) -> Expre
     cseq_match = _CSEQ_VALUE.fullmatch(cseq)
     if cseq_match is None or cseq_match[2] != method or int(cseq_match[1]) >= 2**31:
         return None
-    via_match = _VIA_VALUE.fullmatch(via)
+    via_match = plain_via(via)
     if via_match is None:
         return None
     port = via_match[3]
-    if port is not None and read_port(port) is None:
-        return None
     branch = _via_branch(via_match[4])
     if branch is None:
         return None
@@ -284,14 +282,32 @@ def _param(params: str, name: str) -> str | None:
     return None
 
 
+def plain_via(via: str) -> re.Match[str] | None:
+    """The top Via read as the express path reads it (groups: transport, host, port,
+    parameters); None when it is not plain, or a proxy has stamped `received` or `rport=`
+    on it already (such requests take the general path)."""
+    match = _VIA_VALUE.fullmatch(via)
+    if match is None:
+        return None
+    port = match[3]
+    if port is not None and read_port(port) is None:
+        return None
+    if _STAMPED.search(match[4]) is not None:
+        return None
+    return match
+
+
 def _via_branch(params: str) -> str | None:
-    """The RFC 3261 branch, or None when absent, pre-3261, or `received` is already set."""
-    if _STAMPED.search(params) is not None:
-        return None  # a proxy stamped it: leave such requests to the general path
+    """The RFC 3261 branch of plain Via parameters, or None when absent or pre-3261."""
     branch = _param(params, "branch")
     if branch is None or not branch.startswith(MAGIC_COOKIE) or len(branch) > 128:
         return None
     return branch
+
+
+def is_plain_name_addr(value: str) -> bool:
+    """A From/To value the express path reads: a name-addr or a bare URI, with a URI."""
+    return bool(_split_name_addr(value)[0])
 
 
 def _split_name_addr(value: str) -> tuple[str, str]:
@@ -305,7 +321,24 @@ def _split_name_addr(value: str) -> tuple[str, str]:
     return uri.strip(), semicolon + params
 
 
-def express_response(request: ExpressRequest, source: Address, reply: Reply, to_tag: str) -> bytes:
+class Echoed(Protocol):
+    """What a response echoes of its request, with the top Via's host to stamp it by."""
+
+    @property
+    def via(self) -> str: ...
+    @property
+    def via_host(self) -> str: ...
+    @property
+    def from_(self) -> str: ...
+    @property
+    def to(self) -> str: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def cseq(self) -> str: ...
+
+
+def express_response(request: Echoed, source: Address, reply: Reply, to_tag: str) -> bytes:
     """The response to `request` with `reply`'s status, as bytes ready to send."""
     status = reply.status
     to = request.to
@@ -325,7 +358,7 @@ def express_response(request: ExpressRequest, source: Address, reply: Reply, to_
     return "\r\n".join(lines).encode("utf-8")
 
 
-def _stamped_via(request: ExpressRequest, source: Address) -> str:
+def _stamped_via(request: Echoed, source: Address) -> str:
     """`received` and `rport` as RFC 3261 §18.2.1 and RFC 3581 ask (the scan refused Vias
     that already carry them)."""
     value, semicolon, params = request.via.partition(";")
