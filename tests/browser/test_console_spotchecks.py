@@ -114,6 +114,11 @@ async def test_an_inspector_draws_plays_records_and_reports(console: SpotCheckCo
     console.rig.fleet.devices[0].refuse_invites(488)
     await page.click(f"#sc-rows tr[data-position='{second}'] .sc-play")
     await page.wait_for_selector(".sc-player .tile[data-state='error']", timeout=20_000)
+    # Said in the console's language; the platform's own words in the tooltip.
+    said = (await page.text_content(".sc-player .tile .tile-state span")) or ""
+    assert said == "摄像机拒绝了请求或出错"
+    tooltip = await page.get_attribute(".sc-player .tile .tile-state span", "title")
+    assert tooltip is not None and "488" in tooltip
     await console.shoot(page, "spotchecks-failed")
     await page.click(f"#sc-rows tr[data-position='{second}'] .sc-unplayable")
     await page.wait_for_selector(f"#sc-rows tr[data-position='{second}'][data-state='unplayable']")

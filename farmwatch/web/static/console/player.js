@@ -5,7 +5,7 @@
 // the viewer's name and the current time lies over the picture (regulation art. 22: a
 // screen photographed or recorded names who was watching, and when).
 
-import { api, leave } from "./api.js";
+import { ApiError, api, leave } from "./api.js";
 import { el, clear, clock } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -36,6 +36,17 @@ export function viewerName(me) {
 
 export function canPlayH265() {
   return typeof MediaSource !== "undefined" && H265_TYPES.some((type) => MediaSource.isTypeSupported(type));
+}
+
+/** What a tile says of a failed start, in the console's language. The platform's own
+ * words (English, for whoever diagnoses it) go in the line's tooltip. An error raised
+ * here in the page (no status) is worded for the viewer already. */
+export function failureText(error) {
+  if (error.status === undefined) return error.message;
+  if (error.status === 0) return t("error.network");
+  if (error.status === 504) return t("tile.no_answer");
+  if (error.status === 502) return t("tile.device_failed");
+  return t("tile.failed");
 }
 
 // One clock for every watermark on the page.
@@ -71,6 +82,7 @@ export class Tile {
     this.video.muted = true;
     this.title = el("span", { class: "tile-title" });
     this.stateLine = el("div", { class: "tile-state" });
+    this.reason = "";
     const time = el("span", { class: "wm-time" }, clock());
     watermarks.add(time);
     this.watermark = el("div", { class: "watermark", "aria-hidden": "true" },
@@ -87,11 +99,12 @@ export class Tile {
     this.show("empty", t("tile.empty"));
   }
 
-  show(state, text, retry = false) {
+  show(state, text, retry = false, detail = "") {
     this.state = state;
+    this.reason = detail ? `${text}（${detail}）` : (text || "");
     this.node.dataset.state = state;
     clear(this.stateLine);
-    if (text) this.stateLine.append(el("span", {}, text));
+    if (text) this.stateLine.append(el("span", detail ? { title: detail } : {}, text));
     if (retry && this.camera) {
       const camera = this.camera;
       const again = this.lastStart;
@@ -177,8 +190,13 @@ export class Tile {
       if (this.session) { this.release(this.session); this.session = null; }
       if (error.status === 503) this.show("offline", t("tile.offline"), true);
       else if (error.status === 403) this.show("error", t("tile.refused"));
-      else this.show("error", error.message, true);
+      else this.fail(error);
     }
+  }
+
+  fail(error) {
+    const text = failureText(error);
+    this.show("error", text, true, text === error.message ? "" : error.message);
   }
 
   async playFmp4(session, generation) {
@@ -192,7 +210,7 @@ export class Tile {
     buffer.mode = "sequence";
     this.abort = new AbortController();
     const response = await fetch(session.fmp4, { signal: this.abort.signal });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    if (!response.ok) throw new ApiError(response.status, `HTTP ${response.status}`);
     const reader = response.body.getReader();
     (async () => {
       while (generation === this.generation) {
@@ -205,7 +223,7 @@ export class Tile {
           this.video.currentTime = this.video.buffered.end(0) - 0.3;
         }
       }
-    })().catch((error) => { if (generation === this.generation) this.show("error", error.message, true); });
+    })().catch((error) => { if (generation === this.generation) this.fail(error); });
   }
 
   /** Resolves at the first decoded frame; "waiting for video" turns into an error after 10 s. */

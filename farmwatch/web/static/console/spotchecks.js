@@ -73,7 +73,7 @@ export function mount(container, { me }) {
   function failure(item) {
     const failed = ["error", "offline"].includes(tile.state);
     if (!failed || !tile.camera || tile.camera.channel_id !== item.channel_id) return "";
-    return `${t("sc.defaultReason")}：${tile.stateLine.textContent.replace(t("tile.retry"), "").trim()}`;
+    return `${t("sc.defaultReason")}：${tile.reason}`;
   }
 
   async function unplayable(item) {
