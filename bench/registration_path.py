@@ -33,6 +33,7 @@ import uvloop
 
 from farmwatch.app import Application
 from farmwatch.gc_tuning import tune_garbage_collector
+from farmwatch.platform.repositories.channel_repository import ChannelRepository
 from farmwatch.settings import load_settings
 from tests.peers.raw_sip import free_port
 
@@ -48,15 +49,12 @@ class CapturingTransport:
     def __init__(self, sockname: tuple[str, int]) -> None:
         self.sockname = sockname
         self.sent: list[bytes] = []
-        self.addresses: list[object] = []
 
     def clear(self) -> None:
         self.sent.clear()
-        self.addresses.clear()
 
     def sendto(self, data: bytes, addr: object) -> None:
         self.sent.append(data)
-        self.addresses.append(addr)
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return self.sockname if name == "sockname" else default
@@ -331,10 +329,13 @@ async def run_queries(devices: int, profile: bool) -> None:
         elapsed = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()
-        stored = sum(1 for device in ports if app.access.table.get(device) is not None)
+        registered = sum(1 for device in ports if app.access.table.get(device) is not None)
+        channels = await ChannelRepository(
+            app.database.sessions, app.database.read_sessions
+        ).count()
         total = sum(spent.values())
-        print(f"{devices} registrations with their queries answered ({stored} registered, "
-              f"{queue.stats.done} first contacts done)\n"
+        print(f"{devices} registrations with their queries answered ({registered} registered, "
+              f"{queue.stats.done} first contacts done, {channels} channels stored)\n"
               f"  platform time {total / devices * 1e6:.0f} µs per device "
               f"({devices / total:,.0f} devices/s of one core), of which:")  # fmt: skip
         for kind, seconds in sorted(spent.items(), key=lambda item: -item[1]):
