@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from farmwatch.sipserver.log_budget import LogBudget
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
-from farmwatch.sipserver.sip.express_shed import first_leg, shed_fields
+from farmwatch.sipserver.sip.express_shed import AdmissionDraw, ShedRequest, first_leg
 from farmwatch.sipserver.sip.headers import Via
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.parser import MalformedMessage, ParserLimits
@@ -139,9 +138,8 @@ class SipEndpoint:
         self._max_pending_handlers = max_pending_handlers
         self._udp: UdpTransport | None = None
         self._overload = OverloadGate(target=settings.overload_queue_delay)
+        self._admission = AdmissionDraw(lambda: self._overload.share)
         self._register_shedder: Callable[[bool], Reply] | None = None
-        # The overload draw for the datagram being read, once drawn (see `_shed_early`).
-        self._verdict: bool | None = None
         self._tcp: TcpTransport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -240,10 +238,7 @@ class SipEndpoint:
     def admits_new_work(self) -> bool:
         """Whether to take on one more new registration now (all of them when not
         overloaded; the gate's share of them, drawn at random, when overloaded)."""
-        if self._verdict is not None:
-            return self._verdict  # drawn already for this datagram
-        share = self._overload.share
-        return share >= 1.0 or random.random() < share
+        return self._admission.admits()
 
     @property
     def queue_delay(self) -> float:
@@ -403,31 +398,24 @@ class SipEndpoint:
         if not methods:
             return False
         if (
-            self._overload.share < 1.0
-            and self._register_shedder is not None
+            self._register_shedder is not None
+            and self._admission.is_shedding
             and source.transport is Transport.UDP
             and first_leg(data)
         ):
-            return self._shed_early(data, source, methods)
+            return self._admission.refuse_early(
+                data,
+                lambda request: self._shed(request, source),
+                lambda: self._express(data, source, methods),
+            )
         return self._express(data, source, methods)
 
-    def _shed_early(self, data: bytes, source: Address, methods: frozenset[str]) -> bool:
-        """A new REGISTER while the gate sheds: drawn once, refused here when the draw
-        says so and it is plain; otherwise read on, the registrar keeping this draw."""
-        admitted = self.admits_new_work()
-        if not admitted:
-            request = shed_fields(data)
-            if request is not None:
-                assert self._register_shedder is not None
-                reply = self._register_shedder(request.gb)
-                self.express_handled += 1
-                self._send(express_response(request, source, reply, new_tag()), source)
-                return True
-        self._verdict = admitted
-        try:
-            return self._express(data, source, methods)
-        finally:
-            self._verdict = None
+    def _shed(self, request: ShedRequest, source: Address) -> None:
+        """503 to a new REGISTER the gate sheds, from the fields its answer echoes."""
+        assert self._register_shedder is not None
+        reply = self._register_shedder(request.gb)
+        self.express_handled += 1
+        self._send(express_response(request, source, reply, new_tag()), source)
 
     def _express(self, data: bytes, source: Address, methods: frozenset[str]) -> bool:
         request = scan_express(data, methods, self._limits)

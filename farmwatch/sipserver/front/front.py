@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import socket
 import time
 from datetime import datetime
@@ -66,6 +65,7 @@ from farmwatch.sipserver.registrar import Registrar, requested_expires
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.express import ExpressRequest, Reply, express_response, scan_express
+from farmwatch.sipserver.sip.express_shed import AdmissionDraw, ShedRequest, first_leg
 from farmwatch.sipserver.sip.parser import ParserLimits
 from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.response_cache import ResponseCache
@@ -102,6 +102,7 @@ class SipFront(asyncio.DatagramProtocol):
             )
         )
         self._gate = OverloadGate(target=sip.overload_queue_delay)
+        self._admission = AdmissionDraw(lambda: self._gate.share)
         self._service = ServiceClock()
         self.registrar = Registrar(
             registrar,
@@ -175,10 +176,25 @@ class SipFront(asyncio.DatagramProtocol):
 
     def _answer(self, data: bytes, host: str, port: int) -> bool:
         """Answer `data` here when it is ours to answer; False sends it to the platform."""
+        source = Address(host, port, Transport.UDP)
+        if self._admission.is_shedding and first_leg(data):
+            return self._admission.refuse_early(
+                data,
+                lambda request: self._shed(request, source),
+                lambda: self._answer_express(data, source),
+            )
+        return self._answer_express(data, source)
+
+    def _shed(self, request: ShedRequest, source: Address) -> None:
+        """503 to a new REGISTER shed here, from the fields its answer echoes."""
+        reply = self.registrar.shed_reply(request.gb)
+        self._sendto(express_response(request, source, reply, new_tag()), source.host, source.port)
+
+    def _answer_express(self, data: bytes, source: Address) -> bool:
         request = scan_express(data, _METHODS, self._limits)
         if request is None:
             return False
-        source = Address(host, port, Transport.UDP)
+        host, port = source.host, source.port
         now = self._loop.time()
         key = request.transaction_key
         cached = self._cache.get(key, now)
@@ -242,8 +258,7 @@ class SipFront(asyncio.DatagramProtocol):
             ))  # fmt: skip
 
     def _overloaded(self) -> bool:
-        share = self._gate.share
-        return share < 1.0 and random.random() >= share
+        return not self._admission.admits()
 
     def _sendto(self, data: bytes, host: str, port: int) -> None:
         if self._transport is not None and not self._transport.is_closing():

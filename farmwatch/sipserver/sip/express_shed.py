@@ -11,17 +11,21 @@ admits.
 Only requests in the plain shape are read here: one of each of those headers in its
 common spelling, CRLF line ends, ASCII, no folding, a Via without `received` or `rport=`.
 Anything else returns None and takes the express scan or the general path as before, so
-an unusual REGISTER is refused exactly as it always was. Pure: no I/O, no clock.
+an unusual REGISTER is refused exactly as it always was. `AdmissionDraw` makes the
+gate's random draw once per REGISTER, whichever of the two places refuses it. No I/O, no
+clock.
 """
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 from farmwatch.sipserver.sip.express import MAX_EXPRESS_SIZE, is_plain_name_addr, plain_via
 
-__all__ = ["ShedRequest", "first_leg", "shed_fields"]
+__all__ = ["AdmissionDraw", "ShedRequest", "first_leg", "shed_fields"]
 
 _AUTHORIZATION = re.compile(rb"\n[ \t]*authorization[ \t]*:", re.IGNORECASE)
 # The header spellings read here; each other header is skipped unless it is one of these
@@ -91,3 +95,51 @@ def shed_fields(data: bytes) -> ShedRequest | None:
     if via_match is None:
         return None
     return ShedRequest(via, via_match[2], from_, to, call_id, cseq, gb)
+
+
+class AdmissionDraw:
+    """Whether to take on one more new registration: every one while `share()` is 1.0,
+    that share of them, drawn at random, below it.
+
+    One REGISTER is asked about twice when it is not refused early (here, then by the
+    registrar): `refuse_early` holds its draw for the registrar, so that each REGISTER is
+    drawn once and the gate's share is the share admitted.
+    """
+
+    def __init__(
+        self, share: Callable[[], float], draw: Callable[[], float] = random.random
+    ) -> None:
+        self._share = share
+        self._draw = draw
+        self._held: bool | None = None
+
+    @property
+    def is_shedding(self) -> bool:
+        return self._share() < 1.0
+
+    def admits(self) -> bool:
+        if self._held is not None:
+            return self._held
+        share = self._share()
+        return share >= 1.0 or self._draw() < share
+
+    def refuse_early(
+        self,
+        data: bytes,
+        refuse: Callable[[ShedRequest], None],
+        read_on: Callable[[], bool],
+    ) -> bool:
+        """For the first-leg REGISTER `data`: when the draw refuses it and it is plain,
+        `refuse` its fields (answer 503) and True; otherwise `read_on()` (the usual
+        reading, whose registrar gets this same draw from `admits`) and what it says."""
+        admitted = self.admits()
+        if not admitted:
+            request = shed_fields(data)
+            if request is not None:
+                refuse(request)
+                return True
+        self._held = admitted
+        try:
+            return read_on()
+        finally:
+            self._held = None

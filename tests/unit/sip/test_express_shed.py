@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 
 from farmwatch.sipserver.sip.express import Reply, express_response, scan_express
-from farmwatch.sipserver.sip.express_shed import first_leg, shed_fields
+from farmwatch.sipserver.sip.express_shed import AdmissionDraw, ShedRequest, first_leg, shed_fields
 from farmwatch.sipserver.sip.message import SipResponse, build_response
 from farmwatch.sipserver.sip.parser import MalformedMessage, parse_message
 from farmwatch.sipserver.sip.transaction_layer import stamp_received
@@ -107,3 +107,57 @@ def test_what_it_reads_it_answers_as_the_general_path_would(data: bytes) -> None
     assert sent.top_via == expected.top_via  # read: `SIP / 2.0 / UDP` is echoed as sent
     for name in ECHOED:
         assert sent.header(name) == expected.header(name), name
+
+
+class Draws:
+    """A stand-in for `random.random` that hands out the given values and counts them."""
+
+    def __init__(self, *values: float) -> None:
+        self.values = list(values)
+        self.taken = 0
+
+    def __call__(self) -> float:
+        self.taken += 1
+        return self.values.pop(0)
+
+
+def test_while_not_shedding_everything_is_admitted_without_a_draw() -> None:
+    draws = Draws()
+    admission = AdmissionDraw(lambda: 1.0, draws)
+    assert not admission.is_shedding
+    assert admission.admits() and draws.taken == 0
+
+
+def test_a_register_refused_early_is_drawn_once_and_answered_from_its_fields() -> None:
+    draws = Draws(0.9)  # above the share: refused
+    admission = AdmissionDraw(lambda: 0.5, draws)
+    refused: list[ShedRequest] = []
+    read_on = []
+    assert admission.refuse_early(register(), refused.append, lambda: read_on.append(1) or True)
+    assert len(refused) == 1 and refused[0].gb and not read_on and draws.taken == 1
+
+
+def test_the_registrar_gets_the_draw_already_made_and_the_next_register_a_new_one() -> None:
+    draws = Draws(0.1, 0.9)  # admitted, then refused
+    admission = AdmissionDraw(lambda: 0.5, draws)
+    seen: list[bool] = []
+
+    def registrar_reads() -> bool:
+        seen.extend([admission.admits(), admission.admits()])  # asked again: the same draw
+        return True
+
+    assert admission.refuse_early(register(), lambda _: None, registrar_reads)
+    assert seen == [True, True] and draws.taken == 1
+    assert not admission.admits() and draws.taken == 2  # held no longer
+
+
+def test_a_refused_register_not_in_the_plain_shape_is_refused_by_the_registrar() -> None:
+    draws = Draws(0.9)
+    admission = AdmissionDraw(lambda: 0.5, draws)
+    not_plain = register().replace(b"\r\n", b"\n")
+    refused: list[ShedRequest] = []
+    seen: list[bool] = []
+    admission.refuse_early(
+        not_plain, refused.append, lambda: seen.append(admission.admits()) or True
+    )
+    assert not refused and seen == [False] and draws.taken == 1
