@@ -201,7 +201,11 @@ async def test_four_channels_recorded_cut_by_kill_9_resumed_searched_played_and_
             await rig.delete(session["status"])
 
             # source=all: the device's records and the platform's side by side, never merged.
-            query = f"start={local(began)}&end={local(datetime.now(SHANGHAI))}&source=all"
+            # From two hours back: one file a day of each simulated channel ends early, and
+            # when that is the hour the test runs in (channel 4 on 2026-12-06 at 12:00, kept
+            # to 12:21), the test's own minutes hold no device file; a whole hour before does.
+            since = local(began - timedelta(hours=2))
+            query = f"start={since}&end={local(datetime.now(SHANGHAI))}&source=all"
             status, both = await get(http, server, f"/api/channels/{channels[0]}/records?{query}")
             assert status == 200 and both["complete"], both
             assert {r["source"] for r in both["records"]} == {"device", "platform"}
