@@ -147,3 +147,26 @@ async def test_an_administrator_sees_the_flag_and_figures_and_verifies(
     await page.select_option("#fault-kind", "")
     await console.shoot(page, "faults-admin")
     await page.context.close()
+
+
+async def test_a_remark_being_typed_survives_a_change_made_elsewhere(
+    console: FaultConsole,
+) -> None:
+    """The administrator moves the ticket while the monitor types its remark: the page shows
+    the new state, and the monitor's next keys land in the remark, after what he typed."""
+    status, listed = await console.admin.request("GET", "/api/faults?open=true", None)
+    assert status == 200
+    ticket = next(f for f in listed["faults"] if f["channel_id"] == console.rig.channel(1))
+    page = await console.page(MONITOR, PASSWORD)
+    await page.click(f"#fault-rows tr[data-fault='{ticket['id']}']")
+    await expect(page.locator("#fault-detail-state")).not_to_have_text("已通知企业")
+    await page.click("#fault-remark")
+    await page.keyboard.type("场方")
+    status, _ = await console.admin.request(
+        "POST", f"/api/faults/{ticket['id']}/state", {"state": "farm_notified", "remark": None}
+    )
+    assert status == 200
+    await expect(page.locator("#fault-detail-state")).to_have_text("已通知企业")  # re-rendered
+    await page.keyboard.type("已更换镜头")
+    await expect(page.locator("#fault-remark")).to_have_value("场方已更换镜头")
+    await page.context.close()

@@ -155,6 +155,9 @@ export function mount(container, context) {
     const typed = detail.dataset.fault === String(id) ? detail.querySelector("#fault-remark") : null;
     const remark = el("input", { id: "fault-remark", placeholder: t("fault.remark"), size: 30, maxlength: 1024 });
     if (typed) remark.value = typed.value;
+    // ...and so does where it was typing: keys pressed after the re-render go on landing in
+    // the remark, not on the page.
+    const caret = typed && document.activeElement === typed ? [typed.selectionStart, typed.selectionEnd] : null;
     detail.dataset.fault = String(id);
     const error = el("p", { class: "error", id: "fault-error" });
     const buttons = STEPS[fault.state].filter(([, adminOnly]) => admin || !adminOnly).map(([target]) =>
@@ -182,6 +185,10 @@ export function mount(container, context) {
         el("li", { dataset: { to: step.to } }, `${when(step.at)} · `,
           el("strong", {}, t(`fault.state.${step.to}`)), ` · ${step.by === "auto" ? t("fault.auto") : step.by}`,
           step.remark ? ` · ${step.remark}` : ""))));
+    if (caret && remark.isConnected) {
+      remark.focus();
+      remark.setSelectionRange(...caret);
+    }
   }
 
   async function follow() {
