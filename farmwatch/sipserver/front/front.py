@@ -176,25 +176,25 @@ class SipFront(asyncio.DatagramProtocol):
 
     def _answer(self, data: bytes, host: str, port: int) -> bool:
         """Answer `data` here when it is ours to answer; False sends it to the platform."""
-        source = Address(host, port, Transport.UDP)
         if self._admission.is_shedding and first_leg(data):
+            source = Address(host, port, Transport.UDP)
             return self._admission.refuse_early(
                 data,
                 lambda request: self._shed(request, source),
-                lambda: self._answer_express(data, source),
+                lambda: self._answer_express(data, host, port),
             )
-        return self._answer_express(data, source)
+        return self._answer_express(data, host, port)
 
     def _shed(self, request: ShedRequest, source: Address) -> None:
         """503 to a new REGISTER shed here, from the fields its answer echoes."""
         reply = self.registrar.shed_reply(request.gb)
         self._sendto(express_response(request, source, reply, new_tag()), source.host, source.port)
 
-    def _answer_express(self, data: bytes, source: Address) -> bool:
+    def _answer_express(self, data: bytes, host: str, port: int) -> bool:
         request = scan_express(data, _METHODS, self._limits)
         if request is None:
             return False
-        host, port = source.host, source.port
+        source = Address(host, port, Transport.UDP)
         now = self._loop.time()
         key = request.transaction_key
         cached = self._cache.get(key, now)
