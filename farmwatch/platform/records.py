@@ -140,6 +140,9 @@ class RegistrationData:
     expires: int
     gb_version: str | None
     at: datetime
+    keepalive: KeepaliveBeat | None = None
+    """A keepalive received after it and written with it (its time, and its source as the
+    device's address), as the separate keepalive update would have left the row."""
 
 
 @dataclass(frozen=True, slots=True)

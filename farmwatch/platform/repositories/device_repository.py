@@ -51,15 +51,17 @@ DEVICES: Table = DeviceRow.__table__  # type: ignore[assignment]
 
 
 def _registration_values(data: RegistrationData) -> dict[str, Any]:
+    beat = data.keepalive
     return {
         "device_id": data.device_id,
         "transport": data.transport,
-        "remote_host": data.remote_host,
-        "remote_port": data.remote_port,
+        "remote_host": data.remote_host if beat is None else beat.remote_host,
+        "remote_port": data.remote_port if beat is None else beat.remote_port,
         "contact_uri": data.contact_uri,
         "expires": data.expires,
         "gb_version": data.gb_version,
         "at": data.at,
+        "keepalive_at": None if beat is None else beat.at,
     }
 
 
@@ -73,6 +75,7 @@ _REGISTRATION_CONSTANTS: dict[str, Any] = {
     "last_register_at": bindparam("at"),
     "created_at": bindparam("at"),
     "updated_at": bindparam("at"),
+    "last_keepalive_at": bindparam("keepalive_at"),
 }
 _REGISTRATION_REFRESHED = (
     "transport", "remote_host", "remote_port", "contact_uri", "expires", "gb_version",
@@ -108,6 +111,10 @@ def _registration_upsert(name: str) -> Any:
     refreshed["registered_at"] = func.coalesce(
         case((DEVICES.c.is_online, DEVICES.c.registered_at)),
         insert.excluded.registered_at,
+    )
+    # No keepalive with the registration: the one stored stays.
+    refreshed["last_keepalive_at"] = func.coalesce(
+        insert.excluded.last_keepalive_at, DEVICES.c.last_keepalive_at
     )
     return insert.on_conflict_do_update(index_elements=[DEVICES.c.device_id], set_=refreshed)
 

@@ -105,6 +105,58 @@ async def test_keepalives_are_written_while_registrations_keep_coming(
             await recorder.close()
 
 
+@contextmanager
+def counted_statements(database: Database) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def note(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def test_a_keepalive_right_after_its_registration_is_written_in_the_registration_row(
+    database: Database, devices: DeviceRepository, channels: ChannelRepository
+) -> None:
+    """A storm's registration and first keepalive: one row write per device, not two, and
+    the row as the two writes would have left it (the keepalive's time and source)."""
+    recorder = DeviceRecorder(devices, channels, event_window=0.2, beat_window=0.2)
+    await recorder.start()
+    try:
+        with counted_statements(database) as statements:
+            for index in range(1, 41):
+                recorder.device_event(came_online(index))
+                # The keepalive from another source port (a NAT mapping renewed).
+                beat_from = Address("127.0.0.1", 50000 + index, Transport.UDP)
+                recorder.device_event(KeepaliveReceived(device_id(index), beat_from, "OK"))
+            async with asyncio.timeout(10):
+                await recorder.drained()
+        stored = [await devices.get(device_id(index)) for index in range(1, 41)]
+        assert all(record is not None for record in stored)
+        for index, record in enumerate(stored, start=1):
+            assert record is not None and record.last_keepalive_at is not None, index
+            assert record.remote_port == 50000 + index
+            assert record.is_online
+        assert "UPDATE" not in statements, statements
+        first_beat = stored[0].last_keepalive_at if stored[0] else None
+
+        # A registration alone (a refresh) keeps the keepalive time stored.
+        recorder.device_event(came_online(1))
+        async with asyncio.timeout(10):
+            await recorder.drained()
+        refreshed = await devices.get(device_id(1))
+        assert refreshed is not None and refreshed.last_keepalive_at == first_beat
+        assert refreshed.remote_port == 40001
+    finally:
+        async with asyncio.timeout(10):
+            await recorder.close()
+
+
 def device_info(index: int) -> DeviceInfoReceived:
     info = DeviceInfoResponse(
         device_id(index), 1, None, device_name=f"棚舍 {index}", channel_count=2
