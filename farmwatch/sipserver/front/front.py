@@ -23,7 +23,7 @@ spreads its devices over the sockets left, the platform's among them, and the pl
 which has them all in its table, serves them.
 
 Past its capacity a front sheds new registrations with 503 and Retry-After, as the
-platform does, from its own queue's estimated delay (`queue_meter.py`).
+platform does, from its own queue's estimated delay (`transport/queue_meter.py`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from farmwatch.child_process import stdin_closed
 from farmwatch.gc_tuning import tune_garbage_collector
 from farmwatch.sipserver.device_passwords import DevicePasswords
 from farmwatch.sipserver.front.channel import Channel
-from farmwatch.sipserver.front.queue_meter import ServiceClock, queued_bytes
 from farmwatch.sipserver.front.spec import FrontSpec
 from farmwatch.sipserver.front.wire import (
     Forget,
@@ -69,6 +68,7 @@ from farmwatch.sipserver.sip.express_shed import AdmissionDraw, ShedRequest, fir
 from farmwatch.sipserver.sip.parser import ParserLimits
 from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.response_cache import ResponseCache
+from farmwatch.sipserver.transport.queue_meter import ServiceClock, queued_bytes
 from farmwatch.sipserver.transport.queue_probe import OverloadGate
 from farmwatch.sipserver.transport.udp import bind_sip_socket
 

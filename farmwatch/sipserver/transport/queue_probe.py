@@ -19,8 +19,9 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
-__all__ = ["PROBE_MAGIC", "OverloadGate", "QueueDelayProbe"]
+__all__ = ["FILL_LIMIT", "PROBE_MAGIC", "OverloadGate", "QueueDelayProbe", "QueueReading"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ class OverloadGate:
     def is_overloaded(self) -> bool:
         return self.share < 1.0
 
+    @property
+    def target(self) -> float:
+        """The queue delay (seconds) above which the share is cut."""
+        return self._target
+
     def update(self, delay: float, *, sent_at: float, now: float) -> bool:
         """Feed the delay of a probe sent at `sent_at`; True when the gate opened fully or
         began to close.
@@ -71,21 +77,53 @@ class OverloadGate:
         after the last cut can tell whether that cut was enough, so each queue's worth of
         probes cuts once, not once per probe (which would shed far more than needed).
         """
-        was_overloaded = self.is_overloaded
         if delay > self._target:
-            if sent_at > self._decreased_at:
-                self.share = max(self._minimum, self.share * self._decrease)
-                self._decreased_at = now
-        else:
-            self.share = min(1.0, self.share + self._increase)
+            return self.cut(sent_at=sent_at, now=now)
+        was_overloaded = self.is_overloaded
+        self.share = min(1.0, self.share + self._increase)
+        return self._transition(was_overloaded)
+
+    def cut(self, *, sent_at: float, now: float) -> bool:
+        """Overload seen in what arrived from `sent_at` on (a delay over the target, or a
+        queue filling its buffer): cut the share, once per queue's worth as `update` does;
+        True when the gate began to close."""
+        was_overloaded = self.is_overloaded
+        if sent_at > self._decreased_at:
+            self.share = max(self._minimum, self.share * self._decrease)
+            self._decreased_at = now
+        return self._transition(was_overloaded)
+
+    def _transition(self, was_overloaded: bool) -> bool:
         if self.is_overloaded is was_overloaded:
             return False
         self.transitions += 1
         return True
 
 
+@dataclass(frozen=True, slots=True)
+class QueueReading:
+    """The receive queue read directly (`queue_meter.py`): its estimated wait at the tail,
+    and how full its buffer is (0 to 1)."""
+
+    delay: float
+    fill: float
+
+
+FILL_LIMIT = 0.5
+"""A queue past half its buffer is overload whatever its estimated wait: the kernel drops
+what does not fit, and where `net.core.rmem_max` keeps the buffer small it fills before
+the wait reaches the target (at 4 MB it holds about 0.45 s of a storm's datagrams; at the
+kernel's default 208 KB, a few hundredths of a second)."""
+
+
 class QueueDelayProbe:
-    """Stamped datagrams from a private socket to the SIP socket; see the module docstring."""
+    """Stamped datagrams from a private socket to the SIP socket; see the module docstring.
+
+    `meter`, when given, reads the queue directly at every probe: a queue whose estimated
+    wait is over the gate's target, or that fills `FILL_LIMIT` of its buffer, cuts the gate
+    at once, without waiting for a probe to come through it. Only probes open the gate
+    again: the estimate counts the handling of datagrams, not the rest of the loop's work,
+    so it may read short, never long."""
 
     def __init__(
         self,
@@ -94,11 +132,13 @@ class QueueDelayProbe:
         *,
         interval: float = 0.1,
         clock: Callable[[], float],
+        meter: Callable[[], QueueReading] | None = None,
     ) -> None:
         self._target = target
         self._gate = gate
         self._interval = interval
         self._clock = clock
+        self._meter = meter
         self._socket: socket.socket | None = None
         self._source: tuple[str, int] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -140,21 +180,37 @@ class QueueDelayProbe:
     def _note(self, delay: float, sent_at: float, now: float) -> None:
         self.delay = delay
         self.max_delay = max(self.max_delay, delay)
-        if self._gate.update(delay, sent_at=sent_at, now=now):
-            if self._gate.is_overloaded:
-                log.warning(
-                    "SIP overloaded: requests wait %.0f ms in the receive queue; new "
-                    "registrations are answered 503 until it drains",
-                    self.delay * 1000,
-                )
-            else:
-                log.warning("SIP overload over: requests wait %.0f ms", self.delay * 1000)
+        self._log_transition(self._gate.update(delay, sent_at=sent_at, now=now))
+
+    def _log_transition(self, changed: bool) -> None:
+        if not changed:
+            return
+        if self._gate.is_overloaded:
+            log.warning(
+                "SIP overloaded: requests wait %.0f ms in the receive queue; new "
+                "registrations are answered 503 until it drains",
+                self.delay * 1000,
+            )
+        else:
+            log.warning("SIP overload over: requests wait %.0f ms", self.delay * 1000)
+
+    def _read_meter(self, now: float) -> None:
+        if self._meter is None:
+            return
+        reading = self._meter()
+        if reading.delay <= self._gate.target and reading.fill < FILL_LIMIT:
+            return
+        # What waits now arrived over the estimated wait: a cut made since then is not in it.
+        self.delay = max(self.delay, reading.delay)
+        self.max_delay = max(self.max_delay, reading.delay)
+        self._log_transition(self._gate.cut(sent_at=now - reading.delay, now=now))
 
     def _send(self) -> None:
         self._timer = asyncio.get_running_loop().call_later(self._interval, self._send)
         if self._socket is None:
             return
         now = self._clock()
+        self._read_meter(now)
         # A full receive queue drops probes too: then the wait of the oldest one still out
         # is the delay, at least.
         if self._unanswered_since is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from time import perf_counter
 from typing import cast
 
 from farmwatch.sipserver.log_budget import LogBudget
@@ -23,7 +24,8 @@ from farmwatch.sipserver.sip.parser import (
     parse_message,
 )
 from farmwatch.sipserver.transport.listener import TransportListener, log_wire
-from farmwatch.sipserver.transport.queue_probe import OverloadGate, QueueDelayProbe
+from farmwatch.sipserver.transport.queue_meter import ServiceClock, queue_fill
+from farmwatch.sipserver.transport.queue_probe import OverloadGate, QueueDelayProbe, QueueReading
 from farmwatch.sipserver.transport.reuseport import steer_to_fronts
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ class UdpTransport(asyncio.DatagramProtocol):
         # Our bugs, but a peer can trigger one per datagram: tracebacks within a budget.
         self._tracebacks = LogBudget()
         self.probe: QueueDelayProbe | None = None
+        self._socket: socket.socket | None = None
+        self._service = ServiceClock()
 
     @classmethod
     async def bind(
@@ -63,6 +67,7 @@ class UdpTransport(asyncio.DatagramProtocol):
         )
         # uvloop may call connection_made only after this returns; the transport is ours now.
         protocol._transport = transport
+        protocol._socket = sock
         return protocol
 
     def start_probe(self, gate: OverloadGate, *, interval: float = 0.1) -> None:
@@ -70,8 +75,18 @@ class UdpTransport(asyncio.DatagramProtocol):
         host, port = self.local_address
         target = _LOOPBACK.get(host, host)
         loop = asyncio.get_running_loop()
-        self.probe = QueueDelayProbe((target, port), gate, interval=interval, clock=loop.time)
+        self.probe = QueueDelayProbe(
+            (target, port), gate, interval=interval, clock=loop.time, meter=self.read_queue
+        )
         self.probe.start()
+
+    def read_queue(self) -> QueueReading:
+        """This socket's receive queue as it is now (`queue_meter.py`): its estimated wait
+        at the tail, and how full its buffer is."""
+        if self._socket is None or self._socket.fileno() < 0:
+            return QueueReading(0.0, 0.0)
+        queued, size = queue_fill(self._socket)
+        return QueueReading(self._service.delay(queued), queued / size if size else 0.0)
 
     @property
     def local_address(self) -> tuple[str, int]:
@@ -84,6 +99,11 @@ class UdpTransport(asyncio.DatagramProtocol):
         self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        started = perf_counter()
+        self._received(data, addr)
+        self._service.add(perf_counter() - started, len(data))
+
+    def _received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         if data[:1] == b"\x00" and self.probe is not None and self.probe.is_probe(data, addr):
             self.probe.received(data)
             return

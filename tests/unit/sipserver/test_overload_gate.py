@@ -41,3 +41,15 @@ def test_parameters_are_checked() -> None:
         OverloadGate(target=0.0)
     with pytest.raises(ValueError):
         OverloadGate(target=0.2, decrease=1.0)
+
+
+def test_a_cut_without_a_delay_follows_the_same_once_per_queue_rule() -> None:
+    gate = OverloadGate(target=0.2, decrease=0.5)
+    assert gate.cut(sent_at=0.9, now=1.0) and gate.share == 0.5
+    # What waits now arrived before that cut: no second cut for it.
+    assert not gate.cut(sent_at=0.95, now=1.1) and gate.share == 0.5
+    assert not gate.cut(sent_at=1.05, now=1.2) and gate.share == 0.25
+    # Only a delay at or under the target opens the gate again.
+    gate.update(0.1, sent_at=1.3, now=1.4)
+    assert gate.share == 0.3
+    assert gate.target == 0.2

@@ -2,7 +2,9 @@
 
 A SIP front shares its UDP port with the platform and the other fronts (`SO_REUSEPORT`),
 so the platform's probe (`transport/queue_probe.py`), a datagram sent to the port, may be
-read by any of them. A front reads its own queue instead: `SO_MEMINFO` gives the bytes
+read by any of them. A front reads its own queue instead, and the platform reads its own
+beside the probe (a probe tells only once it has waited its turn; the fill is there at
+once, when a storm begins). `SO_MEMINFO` gives the bytes
 queued in the kernel's accounting (`truesize`: the payload's allocation, a power of two
 with room for headers, plus the buffer's bookkeeping: 1,280 bytes for a keepalive, 2,304
 for a REGISTER with its digest), which `truesize` estimates from each datagram's length
@@ -33,13 +35,20 @@ def truesize(length: int) -> int:
 
 def queued_bytes(sock: socket.socket) -> int:
     """The receive queue's fill in the kernel's accounting; 0 where it cannot be read."""
+    return queue_fill(sock)[0]
+
+
+def queue_fill(sock: socket.socket) -> tuple[int, int]:
+    """(bytes queued, the receive buffer's size) in the kernel's accounting, the size being
+    the most it holds before it drops; (0, 0) where it cannot be read."""
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, _MEMINFO.size)
     except OSError:
-        return 0
+        return 0, 0
     if len(raw) < _MEMINFO.size:
-        return 0
-    return int(_MEMINFO.unpack(raw)[0])
+        return 0, 0
+    allocated, size = _MEMINFO.unpack(raw)[:2]  # SK_MEMINFO_RMEM_ALLOC, SK_MEMINFO_RCVBUF
+    return int(allocated), int(size)
 
 
 class ServiceClock:

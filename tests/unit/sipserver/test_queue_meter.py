@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from farmwatch.sipserver.front.queue_meter import ServiceClock, queued_bytes, truesize
+from farmwatch.sipserver.transport.queue_meter import ServiceClock, queued_bytes, truesize
 
 
 @pytest.mark.parametrize("length", [100, 500, 640, 700, 900, 1400, 1700, 3500, 4000])
