@@ -64,6 +64,7 @@ from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_respo
 from farmwatch.sipserver.sip.request_builder import new_tag
 from farmwatch.sipserver.sip.sdp import SdpError, SessionDescription, SessionName, parse_sdp
 from farmwatch.sipserver.sip.sdp_build import build_answer
+from farmwatch.sipserver.sip.uri import contact_uri
 
 __all__ = ["UpperCalls"]
 
@@ -251,7 +252,6 @@ class UpperCalls:
         )
         call.local_tag = new_tag()
         host = endpoint.local_host_for(source)
-        host = f"[{host}]" if ":" in host else host
         response = build_response(
             call.invite,
             200,
@@ -259,7 +259,7 @@ class UpperCalls:
             body=answer.serialise(),
             content_type=SDP_CONTENT_TYPE,
             extra=(
-                ("Contact", f"<sip:{call.channel_id}@{host}:{endpoint.port}>"),
+                ("Contact", contact_uri(call.channel_id, host, endpoint.port)),
                 ("User-Agent", endpoint.settings.user_agent),
             ),
         )

@@ -41,6 +41,7 @@ from farmwatch.sipserver.register_client import (
 )
 from farmwatch.sipserver.sip.address import Address, Transport
 from farmwatch.sipserver.sip.message import SipRequest
+from farmwatch.sipserver.sip.uri import uri_host
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class UpperLink:
             server_id=settings.id,
             server=self.address,
             user_agent=settings.user_agent,
-            register_uri=f"sip:{settings.id}@{_uri_host(settings.host)}:{settings.port}",
+            register_uri=f"sip:{settings.id}@{uri_host(settings.host)}:{settings.port}",
         )
         self._register = RegisterClient(
             endpoint,
@@ -301,7 +302,3 @@ class UpperLink:
             self._counters.last_keepalive_at = datetime.now(UTC)
         self._perform(self.core.keepalive_answered(ok, loop.time()))
         self._wake.set()
-
-
-def _uri_host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host

@@ -35,6 +35,7 @@ from farmwatch.sipserver.sip.errors import LocalProtocolError, RemoteProtocolErr
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import build_request, new_tag
 from farmwatch.sipserver.sip.sdp import SdpError, SessionDescription, parse_sdp
+from farmwatch.sipserver.sip.uri import contact_uri
 
 __all__ = [
     "AudioAnswer",
@@ -270,7 +271,6 @@ class BroadcastCalls:
     def _ok(self, request: SipRequest, source: Address, body: bytes) -> SipResponse:
         endpoint = self._endpoint
         host = endpoint.local_host_for(source)
-        host = f"[{host}]" if ":" in host else host
         platform_id = self._access.originator.platform_id
         return build_response(
             request,
@@ -279,7 +279,7 @@ class BroadcastCalls:
             body=body,
             content_type=SDP_CONTENT_TYPE,
             extra=(
-                ("Contact", f"<sip:{platform_id}@{host}:{endpoint.port}>"),
+                ("Contact", contact_uri(platform_id, host, endpoint.port)),
                 ("User-Agent", endpoint.settings.user_agent),
             ),
         )

@@ -37,6 +37,7 @@ from farmwatch.sipserver.gb.manscdp_text import ManscdpError
 from farmwatch.sipserver.register_client import DeviceIdentity
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse, build_response
 from farmwatch.sipserver.sip.request_builder import build_request, new_tag
+from farmwatch.sipserver.sip.uri import contact_uri
 
 log = logging.getLogger(__name__)
 
@@ -274,4 +275,4 @@ class CatalogNotifier:
     def _contact(self) -> str:
         identity = self._identity
         host = self._endpoint.local_host_for(identity.server)
-        return f"<sip:{identity.device_id}@{host}:{self._endpoint.port}>"
+        return contact_uri(identity.device_id, host, self._endpoint.port)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.message import SipRequest
 from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
+from farmwatch.sipserver.sip.uri import contact_uri, uri_host
 
 MANSCDP_CONTENT_TYPE = "Application/MANSCDP+xml"
 
@@ -28,15 +29,11 @@ class Originator:
         return f"<sip:{self.platform_id}@{self.domain}>;tag={tag}"
 
     def contact(self, local_host: str, port: int) -> str:
-        return f"<sip:{self.platform_id}@{_host(local_host)}:{port}>"
-
-
-def _host(host: str) -> str:
-    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return contact_uri(self.platform_id, local_host, port)
 
 
 def target_uri(target_id: str, dest: Address) -> str:
-    return f"sip:{target_id}@{_host(dest.host)}:{dest.port}"
+    return f"sip:{target_id}@{uri_host(dest.host)}:{dest.port}"
 
 
 def build_manscdp_message(

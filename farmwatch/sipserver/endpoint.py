@@ -44,6 +44,7 @@ from farmwatch.sipserver.sip.transaction_effects import (
     new_branch,
 )
 from farmwatch.sipserver.sip.transaction_layer import TransactionLayer, TransactionStats
+from farmwatch.sipserver.sip.uri import uri_host
 from farmwatch.sipserver.transport.queue_probe import OverloadGate
 from farmwatch.sipserver.transport.tcp import TcpTransport
 from farmwatch.sipserver.transport.tcp_guard import TcpLimits, TcpStats
@@ -645,12 +646,9 @@ class SipEndpoint:
         """`request` with a top Via of ours, and that Via (None: it had one already)."""
         if request.headers.get("Via") is not None:
             return request, None
-        host = self.local_host_for(dest)
-        if ":" in host and not host.startswith("["):
-            host = f"[{host}]"  # an IPv6 sent-by is a bracketed reference (RFC 3261 §25.1)
         via = Via(
             transport=dest.transport.value,
-            host=host,
+            host=uri_host(self.local_host_for(dest)),
             port=self.port,
             params=(("rport", None), ("branch", new_branch())),
         )

@@ -24,6 +24,7 @@ from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.auth import DigestChallenge, build_credentials
 from farmwatch.sipserver.sip.message import SipResponse
 from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
+from farmwatch.sipserver.sip.uri import contact_uri
 
 MAX_ATTEMPTS = 4
 """REGISTERs in one exchange: the first, answers to two challenges, one 423 retry."""
@@ -146,7 +147,7 @@ class RegisterClient:
             to=f"<{identity.device_uri}>",
             call_id=self._call_id,
             cseq=self._cseq,
-            contact=f"<sip:{identity.device_id}@{local_host}:{endpoint.port}>",
+            contact=contact_uri(identity.device_id, local_host, endpoint.port),
             user_agent=identity.user_agent,
             extra=tuple(extra),
         )

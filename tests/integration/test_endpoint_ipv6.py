@@ -1,5 +1,5 @@
-"""A `SipEndpoint` on IPv6 loopback asks a raw UDP peer: its Via names itself as a bracketed
-reference (RFC 3261 §25.1), and the peer's answer completes the request."""
+"""A `SipEndpoint` on IPv6 loopback asks a raw UDP peer: its Via and Contact name it by a
+bracketed reference (RFC 3261 §25.1), and the peer's answer completes the request."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import asyncio
 import re
 
 from farmwatch.sipserver.endpoint import SipEndpoint
+from farmwatch.sipserver.register_client import DeviceIdentity, RegisterClient
 from farmwatch.sipserver.settings import SipSettings
 from farmwatch.sipserver.sip.address import Address, Transport
+from farmwatch.sipserver.sip.message import SipRequest
+from farmwatch.sipserver.sip.parser import parse_message
 from farmwatch.sipserver.sip.request_builder import build_request, new_call_id, new_tag
 
 
@@ -57,6 +60,35 @@ async def test_a_request_over_ipv6_carries_a_bracketed_via_and_completes() -> No
         via = re.search(rb"\r\nVia: ([^\r\n]*)", peer.received[0])
         assert via is not None
         assert via[1].startswith(f"SIP/2.0/UDP [::1]:{endpoint.port};".encode()), via[1]
+    finally:
+        transport.close()
+        await endpoint.close()
+
+
+async def test_a_registration_over_ipv6_names_us_in_a_contact_that_parses() -> None:
+    """A lower platform registering to an upper one on IPv6: the Contact of its REGISTER
+    brackets the address (before, `sip:ID@::1:port`, which nobody can read)."""
+    endpoint = SipEndpoint(SipSettings(host="::1", port=0))
+    await endpoint.start()
+    loop = asyncio.get_running_loop()
+    transport, peer = await loop.create_datagram_endpoint(Peer, local_addr=("::1", 0))
+    try:
+        peer_port = transport.get_extra_info("sockname")[1]
+        identity = DeviceIdentity(
+            device_id="34020000002000000001",
+            domain="3402000000",
+            server_id="44010000002000000001",
+            server=Address("::1", peer_port, Transport.UDP),
+        )
+        client = RegisterClient(endpoint, identity, password="12345678", request_timeout=5)
+        async with asyncio.timeout(5):
+            assert await client.register(3600) == 3600
+        register = parse_message(peer.received[0])
+        assert isinstance(register, SipRequest) and register.method == "REGISTER"
+        contact = register.contact
+        assert contact is not None
+        assert (contact.uri.host, contact.uri.port) == ("[::1]", endpoint.port)
+        assert contact.uri.user == "34020000002000000001"
     finally:
         transport.close()
         await endpoint.close()

@@ -81,6 +81,17 @@ class SipUri:
         return "".join(out)
 
 
+def uri_host(host: str) -> str:
+    """`host` as the host part of a SIP URI or a Via's sent-by: an IPv6 address as a
+    bracketed reference (RFC 3261 §25.1, `IPv6reference`); anything else as it is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def contact_uri(user: str, host: str, port: int) -> str:
+    """`<sip:user@host:port>`, the Contact a request or response of ours carries."""
+    return f"<sip:{user}@{uri_host(host)}:{port}>"
+
+
 def _split_hostport(hostport: str, raw: str) -> tuple[str, int | None]:
     if hostport.startswith("["):
         end = hostport.find("]")

@@ -12,7 +12,7 @@ import pytest
 from farmwatch.sipserver.sip.errors import RemoteProtocolError
 from farmwatch.sipserver.sip.headers import CSeq, Headers, NameAddress, Via
 from farmwatch.sipserver.sip.message import SipRequest
-from farmwatch.sipserver.sip.uri import SipUri
+from farmwatch.sipserver.sip.uri import SipUri, contact_uri, uri_host
 
 NOT_INT = ["²", "١٢", "5⁰6⁰", "𝟓𝟎𝟔𝟎"]
 
@@ -95,3 +95,14 @@ def test_a_quoted_display_name_may_hold_angle_brackets() -> None:
     assert address.tag == "t1"
     escaped = NameAddress.parse('"x\\"<y" <sip:u@h>')
     assert (escaped.uri.user, escaped.uri.host) == ("u", "h")
+
+
+@pytest.mark.parametrize(
+    ("host", "printed"),
+    [("192.168.1.20", "192.168.1.20"), ("::1", "[::1]"), ("[fe80::1]", "[fe80::1]"),
+     ("platform.example", "platform.example")],
+)  # fmt: skip
+def test_a_contact_of_ours_reads_back_as_written(host: str, printed: str) -> None:
+    assert uri_host(host) == printed
+    contact = NameAddress.parse(contact_uri("34020000002000000001", host, 5060))
+    assert contact.uri == SipUri(host=printed, user="34020000002000000001", port=5060)
