@@ -7,7 +7,7 @@ second took two thirds of a core. Counted from outside: the engine's own commit 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -43,18 +43,25 @@ def came_online(index: int) -> DeviceCameOnline:
 
 
 @contextmanager
+def listening(database: Database, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """`listener` on the engine's event `name` while the block runs."""
+    engine = database.engine.sync_engine
+    event.listen(engine, name, listener)
+    try:
+        yield
+    finally:
+        event.remove(engine, name, listener)
+
+
+@contextmanager
 def counted_commits(database: Database) -> Iterator[list[int]]:
     commits = [0]
 
     def count(_connection: Any) -> None:
         commits[0] += 1
 
-    engine = database.engine.sync_engine
-    event.listen(engine, "commit", count)
-    try:
+    with listening(database, "commit", count):
         yield commits
-    finally:
-        event.remove(engine, "commit", count)
 
 
 async def test_registrations_arriving_one_by_one_are_written_in_few_transactions(
@@ -107,17 +114,14 @@ async def test_keepalives_are_written_while_registrations_keep_coming(
 
 @contextmanager
 def counted_statements(database: Database) -> Iterator[list[str]]:
+    """The first word of every statement sent to the database (INSERT, UPDATE...)."""
     statements: list[str] = []
 
     def note(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         statements.append(statement.lstrip().split(None, 1)[0].upper())
 
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
+    with listening(database, "before_cursor_execute", note):
         yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_a_keepalive_right_after_its_registration_is_written_in_the_registration_row(
