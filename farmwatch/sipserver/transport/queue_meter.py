@@ -4,14 +4,13 @@ A SIP front shares its UDP port with the platform and the other fronts (`SO_REUS
 so the platform's probe (`transport/queue_probe.py`), a datagram sent to the port, may be
 read by any of them. A front reads its own queue instead, and the platform reads its own
 beside the probe (a probe tells only once it has waited its turn; the fill is there at
-once, when a storm begins). `SO_MEMINFO` gives the bytes
-queued in the kernel's accounting (`truesize`: the payload's allocation, a power of two
-with room for headers, plus the buffer's bookkeeping: 1,280 bytes for a keepalive, 2,304
-for a REGISTER with its digest), which `truesize` estimates from each datagram's length
-so that the queue's length in datagrams is known; times the front's own time per
-datagram, that is the wait of the datagram at the queue's tail. It feeds the same
-`OverloadGate` as the probe does. Linux only (`SO_MEMINFO`, 4.6 and newer); elsewhere the
-queue reads as empty.
+once, when a storm begins). `SO_MEMINFO` gives the bytes queued in the kernel's
+accounting (`truesize`: the payload's allocation, a power of two with room for headers,
+plus the buffer's bookkeeping: 1,280 bytes for a keepalive, 2,304 for a REGISTER with its
+digest), which `truesize` estimates from each datagram's length so that the queue's
+length in datagrams is known; times the reader's own time per datagram, that is the wait
+of the datagram at the queue's tail. It feeds the same `OverloadGate` as the probe does.
+Linux only (`SO_MEMINFO`, 4.6 and newer); elsewhere the queue reads as empty.
 """
 
 from __future__ import annotations
