@@ -9,32 +9,24 @@ import pytest
 
 from farmwatch.sipserver.sip.address import Address
 from farmwatch.sipserver.sip.message import SipRequest, SipResponse
-from farmwatch.sipserver.sip.parser import DEFAULT_LIMITS, MalformedMessage
+from farmwatch.sipserver.sip.parser import DEFAULT_LIMITS
 from farmwatch.sipserver.transport.udp import UdpTransport
 from tests.peers.raw_sip import options_bytes
+from tests.peers.transport_listener import CountingListener
 
 
-class BrokenListener:
+class BrokenListener(CountingListener):
     """A transaction user with a bug that every message triggers."""
 
     def __init__(self) -> None:
-        self.calls = 0
+        super().__init__()
         self.all_arrived = asyncio.Event()
 
     def message_received(self, message: SipRequest | SipResponse, source: Address) -> None:
-        self.calls += 1
-        if self.calls == 200:
+        super().message_received(message, source)
+        if self.received == 200:
             self.all_arrived.set()
         raise ZeroDivisionError("a bug of ours")
-
-    def malformed_received(self, error: MalformedMessage, source: Address) -> None:
-        raise AssertionError("the datagrams are well-formed")
-
-    def express_received(self, data: bytes, source: Address) -> bool:
-        return False
-
-    def connection_closed(self, remote: Address) -> None:
-        pass
 
 
 async def test_a_bug_per_datagram_logs_a_few_tracebacks_not_one_each(

@@ -6,29 +6,11 @@ import socket
 
 import pytest
 
-from farmwatch.sipserver.sip.address import Address
-from farmwatch.sipserver.sip.message import SipRequest, SipResponse
-from farmwatch.sipserver.sip.parser import DEFAULT_LIMITS, MalformedMessage
+from farmwatch.sipserver.sip.parser import DEFAULT_LIMITS
 from farmwatch.sipserver.transport.queue_meter import truesize
 from farmwatch.sipserver.transport.udp import UdpTransport
 from tests.peers.raw_sip import options_bytes
-
-
-class CountingListener:
-    def __init__(self) -> None:
-        self.received = 0
-
-    def message_received(self, message: SipRequest | SipResponse, source: Address) -> None:
-        self.received += 1
-
-    def malformed_received(self, error: MalformedMessage, source: Address) -> None:
-        raise AssertionError("the datagrams are well-formed")
-
-    def express_received(self, data: bytes, source: Address) -> bool:
-        return False
-
-    def connection_closed(self, remote: Address) -> None:
-        pass
+from tests.peers.transport_listener import CountingListener
 
 
 async def test_a_queue_the_loop_has_not_read_yet_shows_in_the_reading() -> None:
